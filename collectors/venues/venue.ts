@@ -1,0 +1,39 @@
+/**
+ * The contract every venue adapter fulfils: a pure parse/normalise core (no I/O, testable
+ * with strings) used identically by the live connection and by replay.
+ * @module
+ */
+import type { MarketEvent } from "../../lib/market/types.ts";
+import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
+
+/** What an adapter is built with. */
+export interface VenueAdapterOptions {
+  /** Where bad input is counted and logged. */
+  readonly diagnostics: FeedDiagnostics;
+}
+
+/** A subscription request: canonical symbols and venue channel names. */
+export interface Subscription {
+  /** Canonical symbols (`BTC-USD`). */
+  readonly symbols: readonly string[];
+  /** Venue channels; the adapter's defaults when omitted. */
+  readonly channels?: readonly string[];
+}
+
+/**
+ * Parses one venue's frames into {@linkcode MarketEvent}s. Stateful only where the venue
+ * protocol needs state to interpret a frame (trade-id chains, channel ids); never does I/O.
+ */
+export interface VenueAdapter {
+  /** Venue name as stored (`coinbase`). */
+  readonly exchange: string;
+  /** The text frames to send after connecting to subscribe. */
+  subscribeMessages(subscription: Subscription): string[];
+  /**
+   * Parses one received text frame, appending events to `out`. Bad input is reported to the
+   * diagnostics and never thrown. `recvTs` is the local receive time in microseconds.
+   */
+  parse(frame: string, recvTs: number, out: MarketEvent[]): void;
+  /** Forgets per-connection state (call after a reconnect). */
+  reset(): void;
+}
