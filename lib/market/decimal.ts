@@ -21,6 +21,7 @@ export const MAX_SIGNIFICANT_DIGITS = 15;
  * ```
  */
 export function parseDecimal(text: string): number {
+  if (typeof text !== "string") return NaN; // untyped JSON input reaches here
   const n = text.length;
   if (n === 0 || n > 40) return NaN;
   let i = text.charCodeAt(0) === 45 ? 1 : 0; // leading '-'

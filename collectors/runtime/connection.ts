@@ -1,0 +1,181 @@
+/**
+ * A venue websocket that stays connected: reconnect with backoff and jitter, a watchdog
+ * for silent connections, resubscribe on every connect.
+ * @module
+ */
+import { nowMicros } from "../../lib/market/time.ts";
+import { Backoff, type BackoffOptions } from "./backoff.ts";
+
+/** What a {@linkcode FeedConnection} reports. */
+export interface FeedConnectionStats {
+  connects: number;
+  reconnects: number;
+  frames: number;
+  watchdogRestarts: number;
+}
+
+/** Options for {@linkcode FeedConnection}. */
+export interface FeedConnectionOptions {
+  /** Websocket URL (`wss://ws-feed.exchange.coinbase.com`, or a local simulator). */
+  readonly url: string;
+  /** Frames to send after each connect (subscriptions). */
+  readonly subscribeMessages: () => string[];
+  /** Every received text frame with its local receive time in microseconds. */
+  readonly onFrame: (frame: string, recvTs: number) => void;
+  /** Called when a connection opens; `reconnect` is false for the first one. */
+  readonly onOpen?: (info: { reconnect: boolean }) => void;
+  /** Called when a connection is lost, with why. */
+  readonly onClose?: (reason: string) => void;
+  /** Restart a connection that received nothing for this long (default 15,000 ms). */
+  readonly watchdogMs?: number;
+  /** Reconnect delays. */
+  readonly backoff?: BackoffOptions;
+  /** JSON-line logger (default: stderr). */
+  readonly log?: (record: Record<string, unknown>) => void;
+}
+
+/**
+ * Keeps one websocket to a venue open until `stop()`.
+ *
+ * @example
+ * ```ts ignore
+ * import { FeedConnection } from "./connection.ts";
+ * const conn = new FeedConnection({
+ *   url: "wss://ws-feed.exchange.coinbase.com",
+ *   subscribeMessages: () => ['{"type":"subscribe","product_ids":["BTC-USD"],"channels":["matches"]}'],
+ *   onFrame: (frame) => console.log(frame),
+ * });
+ * conn.start();
+ * ```
+ */
+export class FeedConnection {
+  readonly #options: FeedConnectionOptions;
+  readonly #backoff: Backoff;
+  readonly #log: (record: Record<string, unknown>) => void;
+  #socket?: WebSocket;
+  #stopped = true;
+  #lastFrameAt = 0;
+  #watchdog?: ReturnType<typeof setInterval>;
+  #retryTimer?: ReturnType<typeof setTimeout>;
+  #closed?: PromiseWithResolvers<void>;
+  /** Counters for metrics. */
+  readonly stats: FeedConnectionStats = {
+    connects: 0,
+    reconnects: 0,
+    frames: 0,
+    watchdogRestarts: 0,
+  };
+
+  constructor(options: FeedConnectionOptions) {
+    if (!/^wss?:\/\//.test(options.url)) {
+      throw new TypeError(`websocket URL must start with ws:// or wss://, got ${options.url}`);
+    }
+    this.#options = options;
+    this.#backoff = new Backoff(options.backoff);
+    this.#log = options.log ??
+      ((record) => console.error(JSON.stringify({ time: new Date().toISOString(), ...record })));
+  }
+
+  /** True while a socket is open. */
+  get connected(): boolean {
+    return this.#socket?.readyState === WebSocket.OPEN;
+  }
+
+  /** Connects, and keeps reconnecting until `stop()`. */
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#closed = Promise.withResolvers();
+    this.#connect();
+    const watchdogMs = this.#options.watchdogMs ?? 15_000;
+    this.#watchdog = setInterval(() => {
+      if (this.connected && performance.now() - this.#lastFrameAt > watchdogMs) {
+        this.stats.watchdogRestarts++;
+        this.#log({
+          level: "warn",
+          msg: "watchdog: no frame, restarting",
+          url: this.#options.url,
+          watchdogMs,
+        });
+        this.#socket?.close(4000, "watchdog");
+      }
+    }, Math.max(100, Math.floor(watchdogMs / 4)));
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    const reconnect = this.stats.connects > 0;
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(this.#options.url);
+    } catch (error) {
+      this.#scheduleRetry(`cannot connect: ${(error as Error).message}`);
+      return;
+    }
+    this.#socket = socket;
+    let opened = false;
+    socket.onopen = () => {
+      opened = true;
+      this.#lastFrameAt = performance.now();
+      this.stats.connects++;
+      if (reconnect) this.stats.reconnects++;
+      this.#log({
+        level: "info",
+        msg: reconnect ? "reconnected" : "connected",
+        url: this.#options.url,
+      });
+      this.#options.onOpen?.({ reconnect });
+      for (const message of this.#options.subscribeMessages()) socket.send(message);
+    };
+    socket.onmessage = (event) => {
+      const recvTs = nowMicros();
+      this.#lastFrameAt = performance.now();
+      this.stats.frames++;
+      if (this.stats.frames % 1000 === 0) this.#backoff.reset();
+      const data = event.data;
+      this.#options.onFrame(
+        typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer),
+        recvTs,
+      );
+    };
+    socket.onerror = () => {}; // the close event that follows says what happened
+    socket.onclose = (event) => {
+      if (this.#socket === socket) this.#socket = undefined;
+      const reason = opened
+        ? `closed (code ${event.code}${event.reason ? `: ${event.reason}` : ""})`
+        : "connection failed";
+      if (opened) this.#options.onClose?.(reason);
+      if (this.#stopped) {
+        this.#closed?.resolve();
+        return;
+      }
+      this.#scheduleRetry(reason);
+    };
+  }
+
+  #scheduleRetry(reason: string): void {
+    const delay = this.#backoff.next();
+    this.#log({
+      level: "warn",
+      msg: "disconnected, retrying",
+      reason,
+      url: this.#options.url,
+      attempt: this.#backoff.attempt,
+      delayMs: delay,
+    });
+    this.#retryTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  /** Closes the socket and stops reconnecting; resolves once closed. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#watchdog);
+    clearTimeout(this.#retryTimer);
+    const socket = this.#socket;
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      socket.close(1000, "stopping");
+      await this.#closed?.promise;
+    }
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * Coinbase Exchange (formerly "Pro") websocket feed: `level2_batch` (or `level2`),
+ * `matches`, `heartbeat`, `ticker`. Pure parse/normalise: no I/O.
+ *
+ * Facts honoured (see `shared/docs/exchange-protocols.md`): sizes are absolute and `"0"`
+ * deletes a level; `l2update` has no sequence number; in `match` the `side` is the
+ * **maker's**, so the taker side is the opposite; `trade_id` grows by 1 per product, so a
+ * jump between matches, or a heartbeat `last_trade_id` above the last trade seen, means
+ * missed trades (reported as a `gap` status event).
+ * @module
+ */
+import type { BookSide, MarketEvent, PriceLevel, TakerSide } from "../../lib/market/types.ts";
+import { parseDecimal } from "../../lib/market/decimal.ts";
+import { MIN_VALID_MICROS, parseIsoMicros } from "../../lib/market/time.ts";
+import { normalizeSymbol } from "../../lib/market/symbols.ts";
+import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
+import type { Subscription, VenueAdapter, VenueAdapterOptions } from "./venue.ts";
+
+/** The public production endpoint. */
+export const COINBASE_EXCHANGE_WS_URL = "wss://ws-feed.exchange.coinbase.com";
+
+/** Channels subscribed when none are given: all public, no authentication needed. */
+export const COINBASE_EXCHANGE_DEFAULT_CHANNELS = ["level2_batch", "matches", "heartbeat"];
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/**
+ * The Coinbase Exchange adapter.
+ *
+ * @example
+ * ```ts
+ * import { CoinbaseExchangeAdapter } from "./coinbase_exchange.ts";
+ * import { FeedDiagnostics } from "../runtime/diagnostics.ts";
+ * import type { MarketEvent } from "../../lib/market/types.ts";
+ * import assert from "node:assert/strict";
+ * const adapter = new CoinbaseExchangeAdapter({ diagnostics: new FeedDiagnostics() });
+ * const out: MarketEvent[] = [];
+ * adapter.parse(
+ *   '{"type":"match","trade_id":7,"side":"sell","size":"2","price":"10.5",' +
+ *     '"product_id":"BTC-USD","time":"2021-04-17T16:43:37.089723Z"}',
+ *   1618677817100000,
+ *   out,
+ * );
+ * assert.equal(out[0].kind, "trade");
+ * ```
+ */
+export class CoinbaseExchangeAdapter implements VenueAdapter {
+  readonly exchange = "coinbase";
+  readonly #diagnostics: FeedDiagnostics;
+  /** Last trade id seen per venue product id. */
+  readonly #lastTradeId = new Map<string, number>();
+  /** Trades dropped because their id was already seen on this connection. */
+  duplicateTrades = 0;
+
+  constructor(options: VenueAdapterOptions) {
+    this.#diagnostics = options.diagnostics;
+  }
+
+  subscribeMessages(subscription: Subscription): string[] {
+    if (subscription.symbols.length === 0) throw new RangeError("no symbols to subscribe to");
+    return [JSON.stringify({
+      type: "subscribe",
+      product_ids: subscription.symbols,
+      channels: subscription.channels ?? COINBASE_EXCHANGE_DEFAULT_CHANNELS,
+    })];
+  }
+
+  reset(): void {
+    this.#lastTradeId.clear();
+  }
+
+  parse(frame: string, recvTs: number, out: MarketEvent[]): void {
+    let msg: Json;
+    try {
+      msg = JSON.parse(frame);
+    } catch {
+      this.#diagnostics.error("malformed JSON", frame);
+      return;
+    }
+    if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
+      this.#diagnostics.error("frame is not a JSON object", frame);
+      return;
+    }
+    switch (msg.type) {
+      case "l2update":
+        return this.#l2update(msg, frame, recvTs, out);
+      case "match":
+      case "last_match":
+        return this.#match(msg, frame, recvTs, out);
+      case "snapshot":
+        return this.#snapshot(msg, frame, recvTs, out);
+      case "heartbeat":
+        return this.#heartbeat(msg, frame, recvTs, out);
+      case "ticker":
+        return this.#ticker(msg, frame, recvTs, out);
+      case "subscriptions":
+        return;
+      case "error":
+        this.#diagnostics.error(`venue error: ${msg.message ?? ""} ${msg.reason ?? ""}`, frame);
+        return;
+      default:
+        this.#diagnostics.error(`unknown message type: ${String(msg.type).slice(0, 40)}`, frame);
+    }
+  }
+
+  #symbol(msg: Json, frame: string): string | undefined {
+    const id = msg.product_id;
+    if (typeof id !== "string" || id.length === 0) {
+      this.#diagnostics.error(`${msg.type} without product_id`, frame);
+      return undefined;
+    }
+    return normalizeSymbol(id);
+  }
+
+  #l2update(msg: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
+    const symbol = this.#symbol(msg, frame);
+    if (symbol === undefined) return;
+    const changes = msg.changes;
+    const ts = parseIsoMicros(msg.time);
+    if (!Array.isArray(changes) || !(ts >= MIN_VALID_MICROS)) {
+      return this.#invalidBook(symbol, "invalid l2update", frame, recvTs, out);
+    }
+    const bids: PriceLevel[] = [];
+    const asks: PriceLevel[] = [];
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i];
+      const side = sideOf(c?.[0]);
+      const price = parseDecimal(c?.[1]);
+      const size = parseDecimal(c?.[2]);
+      if (side === undefined || !(price > 0) || !(size >= 0)) {
+        return this.#invalidBook(symbol, "invalid l2update change", frame, recvTs, out);
+      }
+      (side === "bid" ? bids : asks).push([price, size]);
+    }
+    out.push({ kind: "book_change", exchange: this.exchange, symbol, ts, recvTs, bids, asks });
+  }
+
+  #snapshot(msg: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
+    const symbol = this.#symbol(msg, frame);
+    if (symbol === undefined) return;
+    const bids = levels(msg.bids);
+    const asks = levels(msg.asks);
+    if (bids === undefined || asks === undefined) {
+      return this.#invalidBook(symbol, "invalid snapshot level", frame, recvTs, out);
+    }
+    // Snapshots carry no venue time: the receive time is the best we have.
+    const ts = typeof msg.time === "string" ? parseIsoMicros(msg.time) : recvTs;
+    out.push({
+      kind: "book_snapshot",
+      exchange: this.exchange,
+      symbol,
+      ts: ts >= MIN_VALID_MICROS ? ts : recvTs,
+      recvTs,
+      bids,
+      asks,
+    });
+  }
+
+  /** Reports bad book input and tells consumers to drop the book until the next snapshot. */
+  #invalidBook(
+    symbol: string,
+    reason: string,
+    frame: string,
+    recvTs: number,
+    out: MarketEvent[],
+  ): void {
+    this.#diagnostics.error(reason, frame, { symbol });
+    out.push({
+      kind: "status",
+      exchange: this.exchange,
+      symbol,
+      ts: recvTs,
+      recvTs,
+      status: "reset",
+      reason: `${reason}: book unusable until the next snapshot`,
+    });
+  }
+
+  #match(msg: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
+    const symbol = this.#symbol(msg, frame);
+    if (symbol === undefined) return;
+    const id = msg.trade_id;
+    const price = parseDecimal(msg.price);
+    const size = parseDecimal(msg.size);
+    const ts = parseIsoMicros(msg.time);
+    const side: TakerSide | undefined = msg.side === "buy"
+      ? "sell" // the maker bought: the taker sold
+      : msg.side === "sell"
+      ? "buy"
+      : undefined;
+    if (!Number.isSafeInteger(id) || id < 0) {
+      return this.#diagnostics.error("match with invalid trade_id", frame, { symbol });
+    }
+    if (!(price > 0) || !(size > 0) || side === undefined || !(ts >= MIN_VALID_MICROS)) {
+      return this.#diagnostics.error("match with impossible values", frame, { symbol });
+    }
+    const product: string = msg.product_id;
+    const last = this.#lastTradeId.get(product);
+    if (last !== undefined) {
+      if (id <= last) {
+        this.duplicateTrades++;
+        return;
+      }
+      if (id > last + 1) {
+        out.push(this.#gap(symbol, recvTs, `trade_id gap ${last} -> ${id}`));
+      }
+    }
+    this.#lastTradeId.set(product, id);
+    out.push({
+      kind: "trade",
+      exchange: this.exchange,
+      symbol,
+      id: String(id),
+      price,
+      size,
+      side,
+      ts,
+      recvTs,
+    });
+  }
+
+  #heartbeat(msg: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
+    const symbol = this.#symbol(msg, frame);
+    if (symbol === undefined) return;
+    const lastSeenByVenue = msg.last_trade_id;
+    if (!Number.isSafeInteger(lastSeenByVenue)) return;
+    const product: string = msg.product_id;
+    const last = this.#lastTradeId.get(product);
+    if (last !== undefined && lastSeenByVenue > last) {
+      out.push(
+        this.#gap(symbol, recvTs, `heartbeat last_trade_id ${lastSeenByVenue} > last seen ${last}`),
+      );
+    }
+    if (last === undefined || lastSeenByVenue > last) {
+      this.#lastTradeId.set(product, lastSeenByVenue);
+    }
+  }
+
+  #ticker(msg: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
+    const symbol = this.#symbol(msg, frame);
+    if (symbol === undefined) return;
+    if (typeof msg.best_bid !== "string" || typeof msg.best_ask !== "string") return;
+    const bidPrice = parseDecimal(msg.best_bid);
+    const askPrice = parseDecimal(msg.best_ask);
+    const ts = parseIsoMicros(msg.time);
+    if (!(bidPrice > 0) || !(askPrice > 0) || !(ts >= MIN_VALID_MICROS)) {
+      return this.#diagnostics.error("ticker with impossible values", frame, { symbol });
+    }
+    out.push({
+      kind: "quote",
+      exchange: this.exchange,
+      symbol,
+      ts,
+      recvTs,
+      bidPrice,
+      // Older feeds send no sizes at the top of the book: NaN says "not given".
+      bidSize: typeof msg.best_bid_size === "string" ? parseDecimal(msg.best_bid_size) : NaN,
+      askPrice,
+      askSize: typeof msg.best_ask_size === "string" ? parseDecimal(msg.best_ask_size) : NaN,
+    });
+  }
+
+  #gap(symbol: string, recvTs: number, reason: string): MarketEvent {
+    return {
+      kind: "status",
+      exchange: this.exchange,
+      symbol,
+      ts: recvTs,
+      recvTs,
+      status: "gap",
+      reason,
+    };
+  }
+}
+
+function sideOf(side: unknown): BookSide | undefined {
+  return side === "buy" ? "bid" : side === "sell" ? "ask" : undefined;
+}
+
+/** Parses `[[price, size], ...]`; undefined when any level is not a valid level. */
+function levels(raw: unknown): PriceLevel[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const out: PriceLevel[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const price = parseDecimal(raw[i]?.[0]);
+    const size = parseDecimal(raw[i]?.[1]);
+    if (!(price > 0) || !(size >= 0)) return undefined;
+    out[i] = [price, size];
+  }
+  return out;
+}
