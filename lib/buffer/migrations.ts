@@ -1,0 +1,290 @@
+/**
+ * The hot buffer's schema as versioned SQL migrations, in two layouts:
+ *
+ * - `plain` (PostgreSQL without extensions, what the tests exercise): event tables are
+ *   natively range-partitioned by day on `ts`; partitions are created ahead by
+ *   `buffer_ensure_partitions`, and `buffer_drop_expired` drops a day's partition only
+ *   after the exporter recorded a verified export of exactly the rows it holds.
+ * - `timescale` (when the `timescaledb` extension is available): hypertables with 1-day
+ *   chunks, compression segmented by `exchange, symbol`, a 1-minute OHLCV+VWAP continuous
+ *   aggregate (`bars_1m`) and a 7-day retention job that, like the plain one, drops chunks
+ *   only up to the verified export watermark.
+ *
+ * Every event table has an idempotency key, so replaying or re-sending a batch never
+ * duplicates rows: trades `(exchange, symbol, ts, id)` (the venue's trade id plus the
+ * venue time, which also makes it a valid key of a time-partitioned table); other events
+ * `(exchange, symbol, ts, recv_ts, ord)`, where `ord` numbers events with an identical
+ * header in stream order (assigned by the writer).
+ * @module
+ */
+
+/** The physical layout of the buffer. */
+export type BufferLayout = "plain" | "timescale";
+
+/** One schema version; `timescale` replaces `plain` in the TimescaleDB layout when given. */
+export interface Migration {
+  /** Increasing version number, starting at 1. */
+  readonly version: number;
+  /** Short snake_case name. */
+  readonly name: string;
+  /** SQL for plain PostgreSQL (several statements allowed). */
+  readonly plain: string;
+  /** SQL for the TimescaleDB layout; defaults to `plain`. */
+  readonly timescale?: string;
+}
+
+/** Tables that hold events and are partitioned (plain) or hypertables (timescale) by `ts`. */
+export const EVENT_TABLES = ["trades", "book_changes", "book_snapshots", "quotes"] as const;
+
+const eventTables = (partition: string) => `
+CREATE TABLE trades (
+  exchange text NOT NULL,
+  symbol text NOT NULL,
+  id text NOT NULL,
+  price double precision NOT NULL,
+  size double precision NOT NULL,
+  side text NOT NULL,
+  ts timestamptz NOT NULL,
+  recv_ts timestamptz NOT NULL,
+  PRIMARY KEY (exchange, symbol, ts, id)
+)${partition};
+
+CREATE TABLE book_changes (
+  exchange text NOT NULL,
+  symbol text NOT NULL,
+  ts timestamptz NOT NULL,
+  recv_ts timestamptz NOT NULL,
+  ord smallint NOT NULL,
+  bid_prices double precision[] NOT NULL,
+  bid_sizes double precision[] NOT NULL,
+  ask_prices double precision[] NOT NULL,
+  ask_sizes double precision[] NOT NULL,
+  first_sequence bigint,
+  sequence bigint,
+  checksum bigint,
+  PRIMARY KEY (exchange, symbol, ts, recv_ts, ord)
+)${partition};
+
+CREATE TABLE book_snapshots (
+  exchange text NOT NULL,
+  symbol text NOT NULL,
+  ts timestamptz NOT NULL,
+  recv_ts timestamptz NOT NULL,
+  ord smallint NOT NULL,
+  bid_prices double precision[] NOT NULL,
+  bid_sizes double precision[] NOT NULL,
+  ask_prices double precision[] NOT NULL,
+  ask_sizes double precision[] NOT NULL,
+  sequence bigint,
+  checksum bigint,
+  PRIMARY KEY (exchange, symbol, ts, recv_ts, ord)
+)${partition};
+
+CREATE TABLE quotes (
+  exchange text NOT NULL,
+  symbol text NOT NULL,
+  ts timestamptz NOT NULL,
+  recv_ts timestamptz NOT NULL,
+  ord smallint NOT NULL,
+  bid_price double precision NOT NULL,
+  bid_size double precision NOT NULL,
+  ask_price double precision NOT NULL,
+  ask_size double precision NOT NULL,
+  PRIMARY KEY (exchange, symbol, ts, recv_ts, ord)
+)${partition};
+
+CREATE TABLE bars (
+  exchange text NOT NULL,
+  symbol text NOT NULL,
+  interval_us bigint NOT NULL,
+  ts timestamptz NOT NULL,
+  recv_ts timestamptz NOT NULL,
+  open double precision NOT NULL,
+  high double precision NOT NULL,
+  low double precision NOT NULL,
+  close double precision NOT NULL,
+  volume double precision NOT NULL,
+  vwap double precision,
+  trades bigint NOT NULL,
+  PRIMARY KEY (exchange, symbol, interval_us, ts)
+);
+
+CREATE TABLE event_log (
+  exchange text NOT NULL,
+  symbol text NOT NULL,
+  ts timestamptz NOT NULL,
+  recv_ts timestamptz NOT NULL,
+  ord smallint NOT NULL,
+  status text NOT NULL,
+  reason text NOT NULL,
+  PRIMARY KEY (exchange, symbol, ts, recv_ts, ord)
+);
+CREATE INDEX event_log_recv_ts ON event_log (recv_ts);
+
+-- What the exporter wrote to the lake: one row per table and UTC day, with the row counts
+-- it read from the buffer and verified in the lake. Retention drops nothing without it.
+CREATE TABLE export_days (
+  kind text NOT NULL,
+  day date NOT NULL,
+  buffer_rows bigint NOT NULL,
+  lake_rows bigint NOT NULL,
+  verified_at timestamptz,
+  PRIMARY KEY (kind, day)
+);
+
+-- The exporter's watermark per table: everything before it is in the lake.
+CREATE TABLE export_watermarks (
+  kind text PRIMARY KEY,
+  watermark timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+`;
+
+const plainFunctions = `
+-- Creates the daily partitions of an event table that cover [from_ts, to_ts].
+CREATE FUNCTION buffer_ensure_partitions(parent text, from_ts timestamptz, to_ts timestamptz)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+  day date := (from_ts AT TIME ZONE 'UTC')::date;
+  last_day date := (to_ts AT TIME ZONE 'UTC')::date;
+  part text;
+  created integer := 0;
+BEGIN
+  IF last_day - day > 3660 THEN
+    RAISE EXCEPTION 'refusing to create % partitions of %', last_day - day, parent;
+  END IF;
+  WHILE day <= last_day LOOP
+    part := parent || '_p' || to_char(day, 'YYYYMMDD');
+    IF to_regclass(part) IS NULL THEN
+      BEGIN
+        EXECUTE format(
+          'CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+          part, parent,
+          (day::timestamp AT TIME ZONE 'UTC'), ((day + 1)::timestamp AT TIME ZONE 'UTC'));
+        created := created + 1;
+      EXCEPTION WHEN duplicate_table THEN
+        NULL; -- created concurrently
+      END;
+    END IF;
+    day := day + 1;
+  END LOOP;
+  RETURN created;
+END $$;
+
+-- Lists the daily partitions of an event table with their UTC day.
+CREATE FUNCTION buffer_partitions(parent text)
+RETURNS TABLE (partition text, day date) LANGUAGE sql STABLE AS $$
+  SELECT c.relname::text, to_date(right(c.relname, 8), 'YYYYMMDD')
+  FROM pg_inherits i
+  JOIN pg_class c ON c.oid = i.inhrelid
+  WHERE i.inhparent = parent::regclass AND c.relname ~ '_p[0-9]{8}$'
+  ORDER BY 2
+$$;
+
+-- Retention: drops the partitions of days that ended more than 'retain' ago, but only
+-- those the exporter verified, and only if the partition still holds exactly the rows
+-- that were exported (rows that arrived later keep the day until it is exported again).
+-- Returns the dropped partitions.
+CREATE FUNCTION buffer_drop_expired(retain interval DEFAULT interval '7 days')
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  t text;
+  p record;
+  n bigint;
+  verified bigint;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['trades', 'book_changes', 'book_snapshots', 'quotes'] LOOP
+    FOR p IN SELECT * FROM buffer_partitions(t)
+             WHERE ((day + 1)::timestamp AT TIME ZONE 'UTC') <= now() - retain LOOP
+      SELECT e.buffer_rows INTO verified FROM export_days e
+       WHERE e.kind = t AND e.day = p.day AND e.verified_at IS NOT NULL
+         AND e.lake_rows = e.buffer_rows;
+      IF verified IS NULL THEN
+        CONTINUE;
+      END IF;
+      EXECUTE format('SELECT count(*) FROM %I', p.partition) INTO n;
+      IF n = verified THEN
+        EXECUTE format('DROP TABLE %I', p.partition);
+        RETURN NEXT p.partition;
+      END IF;
+    END LOOP;
+  END LOOP;
+END $$;
+`;
+
+const timescaleSetup = `
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+${eventTables("")}
+SELECT create_hypertable('trades', 'ts', chunk_time_interval => interval '1 day');
+SELECT create_hypertable('book_changes', 'ts', chunk_time_interval => interval '1 day');
+SELECT create_hypertable('book_snapshots', 'ts', chunk_time_interval => interval '1 day');
+SELECT create_hypertable('quotes', 'ts', chunk_time_interval => interval '1 day');
+
+ALTER TABLE trades SET (timescaledb.compress,
+  timescaledb.compress_segmentby = 'exchange, symbol', timescaledb.compress_orderby = 'ts, id');
+ALTER TABLE book_changes SET (timescaledb.compress,
+  timescaledb.compress_segmentby = 'exchange, symbol');
+ALTER TABLE book_snapshots SET (timescaledb.compress,
+  timescaledb.compress_segmentby = 'exchange, symbol');
+ALTER TABLE quotes SET (timescaledb.compress,
+  timescaledb.compress_segmentby = 'exchange, symbol');
+SELECT add_compression_policy('trades', interval '1 day');
+SELECT add_compression_policy('book_changes', interval '1 day');
+SELECT add_compression_policy('book_snapshots', interval '1 day');
+SELECT add_compression_policy('quotes', interval '1 day');
+
+CREATE MATERIALIZED VIEW bars_1m WITH (timescaledb.continuous) AS
+SELECT exchange, symbol, time_bucket(interval '1 minute', ts) AS ts,
+  first(price, ts) AS open, max(price) AS high, min(price) AS low, last(price, ts) AS close,
+  sum(size) AS volume, sum(price * size) / nullif(sum(size), 0) AS vwap, count(*) AS trades
+FROM trades GROUP BY exchange, symbol, time_bucket(interval '1 minute', ts)
+WITH NO DATA;
+SELECT add_continuous_aggregate_policy('bars_1m',
+  start_offset => interval '2 hours', end_offset => interval '1 minute',
+  schedule_interval => interval '1 minute');
+
+-- Compatibility with the plain layout: chunks are created by TimescaleDB itself.
+CREATE FUNCTION buffer_ensure_partitions(parent text, from_ts timestamptz, to_ts timestamptz)
+RETURNS integer LANGUAGE sql AS $$ SELECT 0 $$;
+
+-- Retention (a 7-day policy by default): drops chunks older than 'retain', but never past
+-- the verified export watermark of the table.
+CREATE FUNCTION buffer_drop_expired(retain interval DEFAULT interval '7 days')
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  t text;
+  verified timestamptz;
+  cutoff timestamptz;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['trades', 'book_changes', 'book_snapshots', 'quotes'] LOOP
+    SELECT ((max(day) + 1)::timestamp AT TIME ZONE 'UTC') INTO verified FROM export_days e
+     WHERE e.kind = t AND e.verified_at IS NOT NULL AND e.lake_rows = e.buffer_rows
+       AND NOT EXISTS (SELECT 1 FROM export_days u WHERE u.kind = t AND u.day < e.day
+                       AND (u.verified_at IS NULL OR u.lake_rows <> u.buffer_rows));
+    IF verified IS NULL THEN
+      CONTINUE;
+    END IF;
+    cutoff := least(now() - retain, verified);
+    RETURN QUERY SELECT drop_chunks(t::regclass, older_than => cutoff)::text;
+  END LOOP;
+END $$;
+
+CREATE PROCEDURE buffer_retention_job(job_id integer, config jsonb) LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM buffer_drop_expired(coalesce((config ->> 'retain')::interval, interval '7 days'));
+END $$;
+SELECT add_job('buffer_retention_job', interval '1 hour', config => '{"retain": "7 days"}');
+`;
+
+/** All migrations, in order. Append new versions; never edit an applied one. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "event_tables",
+    plain: eventTables(" PARTITION BY RANGE (ts)") + plainFunctions + `
+SELECT buffer_ensure_partitions(t, now(), now() + interval '2 days')
+FROM unnest(ARRAY['trades', 'book_changes', 'book_snapshots', 'quotes']) AS t;
+`,
+    timescale: timescaleSetup,
+  },
+];
