@@ -2,18 +2,26 @@
  * Venue adapters by name.
  * @module
  */
-import { CoinbaseExchangeAdapter } from "./coinbase_exchange.ts";
+import { COINBASE_EXCHANGE_WS_URL, CoinbaseExchangeAdapter } from "./coinbase_exchange.ts";
 import type { VenueAdapter, VenueAdapterOptions } from "./venue.ts";
 
 export type { Subscription, VenueAdapter, VenueAdapterOptions } from "./venue.ts";
 export { CoinbaseExchangeAdapter } from "./coinbase_exchange.ts";
 
-/** Builds a venue's adapter. */
-export type AdapterFactory = (options: VenueAdapterOptions) => VenueAdapter;
+/** A venue we can collect: how to build its adapter and where it streams. */
+export interface VenueSpec {
+  /** Builds the venue's adapter. */
+  readonly create: (options: VenueAdapterOptions) => VenueAdapter;
+  /** The public websocket URL of the live feed. */
+  readonly url: string;
+}
 
 /** Every venue with an adapter, by the name used on the command line and in storage. */
-export const VENUES: Readonly<Record<string, AdapterFactory>> = {
-  coinbase: (options) => new CoinbaseExchangeAdapter(options),
+export const VENUES: Readonly<Record<string, VenueSpec>> = {
+  coinbase: {
+    create: (options) => new CoinbaseExchangeAdapter(options),
+    url: COINBASE_EXCHANGE_WS_URL,
+  },
 };
 
 /**
@@ -21,13 +29,21 @@ export const VENUES: Readonly<Record<string, AdapterFactory>> = {
  * @throws {RangeError} for a venue we have no adapter for.
  */
 export function createAdapter(exchange: string, options: VenueAdapterOptions): VenueAdapter {
-  const factory = VENUES[exchange];
-  if (factory === undefined) {
+  return venue(exchange).create(options);
+}
+
+/**
+ * The spec of a venue by name.
+ * @throws {RangeError} for a venue we have no adapter for.
+ */
+export function venue(exchange: string): VenueSpec {
+  const spec = VENUES[exchange];
+  if (spec === undefined) {
     throw new RangeError(
       `unknown exchange "${exchange}": expected one of ${Object.keys(VENUES).join(", ")}`,
     );
   }
-  return factory(options);
+  return spec;
 }
 
 /** Guesses the venue from a URL or file name (`wss://ws-feed.pro.coinbase.com` -> `coinbase`). */
