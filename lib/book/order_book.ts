@@ -3,6 +3,7 @@
  * @module
  */
 import type { BookSide, PriceLevel } from "../market/types.ts";
+import { ABSENT_DELETE, BookSideLevels } from "./_book_side.ts";
 
 /** Options for {@linkcode OrderBook}. */
 export interface OrderBookOptions {
@@ -13,12 +14,25 @@ export interface OrderBookOptions {
   readonly depth?: number;
 }
 
+/** One level of a book as a plain row ({@linkcode OrderBook.toRows}). */
+export interface BookRow {
+  readonly side: BookSide;
+  /** 0 for the best level of the side, 1 for the next, ... */
+  readonly level: number;
+  readonly price: number;
+  readonly size: number;
+}
+
 /**
  * An L2 book: absolute sizes per price level, size 0 deletes, deletes of absent levels are
- * ignored and counted. Each side is a sorted array of prices with a parallel array of sizes,
- * kept so that the best price is the **last** element (bids ascending, asks descending):
- * the busiest updates, at and near the top, then insert and remove at the array end, and the
- * best bid and ask are O(1) reads.
+ * ignored and counted in {@linkcode OrderBook.absentDeletes}.
+ *
+ * Prices are the doubles {@linkcode parseDecimal} makes of the venue's text: distinct decimal
+ * prices of up to 15 significant digits are distinct doubles, so they key levels exactly
+ * (see `lib/market/types.ts`). Each side is a sorted run in typed arrays with the best level
+ * last: updates at and near the top (most of them) move few or no elements, best bid and ask
+ * are O(1) reads, and truncation to a depth is O(1). Reading a level allocates nothing
+ * ({@linkcode OrderBook.priceAt}, {@linkcode OrderBook.sizeAt}).
  *
  * @example
  * ```ts
@@ -29,26 +43,29 @@ export interface OrderBookOptions {
  * book.update("bid", 100.5, 4);
  * assert.equal(book.bestBid, 100.5);
  * assert.equal(book.spread, 0.5);
+ * assert.equal(book.priceAt("bid", 1), 100);
  * ```
  */
 export class OrderBook {
-  /** Bid prices ascending (best last). */
-  #bidPx: number[] = [];
-  #bidSz: number[] = [];
-  /** Ask prices descending (best last). */
-  #askPx: number[] = [];
-  #askSz: number[] = [];
-  readonly #depth: number;
+  readonly #bids = new BookSideLevels();
+  readonly #asks = new BookSideLevels();
+  #depth: number;
   /** Deletes of levels that were not in the book, since construction. */
   absentDeletes = 0;
 
   constructor(options: OrderBookOptions = {}) {
-    const depth = options.depth ?? Infinity;
-    if (!(depth > 0)) throw new RangeError(`depth must be positive, got ${depth}`);
-    this.#depth = depth;
+    this.#depth = checkDepth(options.depth ?? Infinity);
   }
 
-  /** Replaces the whole book. */
+  /** Levels kept per side after each snapshot and change (`Infinity`: all). */
+  get maxDepth(): number {
+    return this.#depth;
+  }
+  set maxDepth(depth: number) {
+    this.#depth = checkDepth(depth);
+  }
+
+  /** Replaces the whole book (then truncates to {@linkcode OrderBook.maxDepth}). */
   applySnapshot(bids: readonly PriceLevel[], asks: readonly PriceLevel[]): void {
     this.clear();
     this.applyChange(bids, asks);
@@ -56,101 +73,84 @@ export class OrderBook {
 
   /** Applies absolute-size changes to both sides, then truncates to the depth. */
   applyChange(bids: readonly PriceLevel[], asks: readonly PriceLevel[]): void {
-    for (let i = 0; i < bids.length; i++) this.#set(true, bids[i][0], bids[i][1]);
-    for (let i = 0; i < asks.length; i++) this.#set(false, asks[i][0], asks[i][1]);
-    if (this.#depth !== Infinity) this.truncate(this.#depth);
+    const b = this.#bids;
+    const a = this.#asks;
+    let absent = 0;
+    for (let i = 0; i < bids.length; i++) {
+      const level = bids[i];
+      if (b.set(level[0], level[1]) === ABSENT_DELETE) absent++;
+    }
+    for (let i = 0; i < asks.length; i++) {
+      const level = asks[i];
+      if (a.set(-level[0], level[1]) === ABSENT_DELETE) absent++;
+    }
+    this.absentDeletes += absent;
+    const depth = this.#depth;
+    if (depth !== Infinity) {
+      b.truncate(depth);
+      a.truncate(depth);
+    }
   }
 
   /** Sets one level's absolute size (0 deletes). Does not truncate. */
   update(side: BookSide, price: number, size: number): void {
-    this.#set(side === "bid", price, size);
+    const result = side === "bid" ? this.#bids.set(price, size) : this.#asks.set(-price, size);
+    if (result === ABSENT_DELETE) this.absentDeletes++;
   }
 
-  #set(bid: boolean, price: number, size: number): void {
-    const px = bid ? this.#bidPx : this.#askPx;
-    const sz = bid ? this.#bidSz : this.#askSz;
-    // Binary search for the position of price in the side's order.
-    let lo = 0;
-    let hi = px.length;
-    // Fast path: at or beyond the best (the end).
-    const n = px.length;
-    if (n > 0 && (bid ? price >= px[n - 1] : price <= px[n - 1])) {
-      lo = px[n - 1] === price ? n - 1 : n;
-    } else {
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (bid ? px[mid] < price : px[mid] > price) lo = mid + 1;
-        else hi = mid;
-      }
-    }
-    const found = lo < n && px[lo] === price;
-    if (size === 0) {
-      if (found) {
-        px.splice(lo, 1);
-        sz.splice(lo, 1);
-      } else {
-        this.absentDeletes++;
-      }
-    } else if (found) {
-      sz[lo] = size;
-    } else if (lo === n) {
-      px.push(price);
-      sz.push(size);
-    } else {
-      px.splice(lo, 0, price);
-      sz.splice(lo, 0, size);
-    }
+  /** Sets one bid level's absolute size (0 deletes). Does not truncate. */
+  updateBid(price: number, size: number): void {
+    if (this.#bids.set(price, size) === ABSENT_DELETE) this.absentDeletes++;
   }
 
-  /** Keeps the best `depth` levels per side. */
+  /** Sets one ask level's absolute size (0 deletes). Does not truncate. */
+  updateAsk(price: number, size: number): void {
+    if (this.#asks.set(-price, size) === ABSENT_DELETE) this.absentDeletes++;
+  }
+
+  /**
+   * Keeps the best `depth` levels per side.
+   * @throws {RangeError} unless `depth` is a non-negative number.
+   */
   truncate(depth: number): void {
-    if (this.#bidPx.length > depth) {
-      const drop = this.#bidPx.length - depth;
-      this.#bidPx.splice(0, drop);
-      this.#bidSz.splice(0, drop);
-    }
-    if (this.#askPx.length > depth) {
-      const drop = this.#askPx.length - depth;
-      this.#askPx.splice(0, drop);
-      this.#askSz.splice(0, drop);
-    }
+    if (!(depth >= 0)) throw new RangeError(`depth must be >= 0, got ${depth}`);
+    this.#bids.truncate(depth);
+    this.#asks.truncate(depth);
   }
 
   /** Removes every level. */
   clear(): void {
-    this.#bidPx = [];
-    this.#bidSz = [];
-    this.#askPx = [];
-    this.#askSz = [];
+    this.#bids.clear();
+    this.#asks.clear();
   }
 
   /** Best bid price, NaN when there is no bid. */
   get bestBid(): number {
-    const n = this.#bidPx.length;
-    return n ? this.#bidPx[n - 1] : NaN;
+    const s = this.#bids;
+    return s.end > s.start ? s.keys[s.end - 1] : NaN;
   }
   /** Size at the best bid, NaN when there is no bid. */
   get bestBidSize(): number {
-    const n = this.#bidSz.length;
-    return n ? this.#bidSz[n - 1] : NaN;
+    const s = this.#bids;
+    return s.end > s.start ? s.sizes[s.end - 1] : NaN;
   }
   /** Best ask price, NaN when there is no ask. */
   get bestAsk(): number {
-    const n = this.#askPx.length;
-    return n ? this.#askPx[n - 1] : NaN;
+    const s = this.#asks;
+    return s.end > s.start ? -s.keys[s.end - 1] : NaN;
   }
   /** Size at the best ask, NaN when there is no ask. */
   get bestAskSize(): number {
-    const n = this.#askSz.length;
-    return n ? this.#askSz[n - 1] : NaN;
+    const s = this.#asks;
+    return s.end > s.start ? s.sizes[s.end - 1] : NaN;
   }
   /** Number of bid levels. */
   get bidDepth(): number {
-    return this.#bidPx.length;
+    return this.#bids.end - this.#bids.start;
   }
   /** Number of ask levels. */
   get askDepth(): number {
-    return this.#askPx.length;
+    return this.#asks.end - this.#asks.start;
   }
   /** Mid price, NaN unless both sides have a level. */
   get mid(): number {
@@ -162,17 +162,142 @@ export class OrderBook {
   }
   /** True when the best bid is at or above the best ask: a book that cannot be right. */
   get crossed(): boolean {
-    return this.#bidPx.length > 0 && this.#askPx.length > 0 && this.bestBid >= this.bestAsk;
+    const b = this.#bids;
+    const a = this.#asks;
+    return b.end > b.start && a.end > a.start && b.keys[b.end - 1] >= -a.keys[a.end - 1];
+  }
+
+  /**
+   * Size-weighted mid: `(bid * askSize + ask * bidSize) / (bidSize + askSize)`, which leans
+   * towards the side with less size. NaN unless both sides have a level.
+   */
+  get microprice(): number {
+    const bidSize = this.bestBidSize;
+    const askSize = this.bestAskSize;
+    return (this.bestBid * askSize + this.bestAsk * bidSize) / (bidSize + askSize);
+  }
+
+  /** Price of the `i`-th best level of a side (0 = best), NaN past the last level. */
+  priceAt(side: BookSide, i: number): number {
+    if (side === "bid") {
+      const s = this.#bids;
+      const j = s.end - 1 - i;
+      return i >= 0 && j >= s.start ? s.keys[j] : NaN;
+    }
+    const s = this.#asks;
+    const j = s.end - 1 - i;
+    return i >= 0 && j >= s.start ? -s.keys[j] : NaN;
+  }
+
+  /** Size of the `i`-th best level of a side (0 = best), NaN past the last level. */
+  sizeAt(side: BookSide, i: number): number {
+    const s = side === "bid" ? this.#bids : this.#asks;
+    const j = s.end - 1 - i;
+    return i >= 0 && j >= s.start ? s.sizes[j] : NaN;
+  }
+
+  /** Size at `price` on a side, 0 when there is no such level. */
+  sizeAtPrice(side: BookSide, price: number): number {
+    const s = side === "bid" ? this.#bids : this.#asks;
+    const key = side === "bid" ? price : -price;
+    let lo = s.start;
+    let hi = s.end;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (s.keys[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < s.end && s.keys[lo] === key ? s.sizes[lo] : 0;
+  }
+
+  /** Total size of the best `levels` levels of a side. */
+  sizeOf(side: BookSide, levels: number): number {
+    const s = side === "bid" ? this.#bids : this.#asks;
+    const stop = Math.max(s.start, s.end - levels);
+    let total = 0;
+    for (let j = s.end - 1; j >= stop; j--) total += s.sizes[j];
+    return total;
+  }
+
+  /**
+   * Order-book imbalance over the best `levels` levels:
+   * `(bidSize - askSize) / (bidSize + askSize)`, in [-1, 1]; NaN for an empty book.
+   */
+  imbalance(levels = 1): number {
+    const bid = this.sizeOf("bid", levels);
+    const ask = this.sizeOf("ask", levels);
+    return (bid - ask) / (bid + ask);
+  }
+
+  /**
+   * Total size of a side's levels priced within `bps` basis points of the mid (bids at or
+   * above `mid * (1 - bps / 10_000)`, asks at or below `mid * (1 + bps / 10_000)`).
+   * NaN unless both sides have a level.
+   */
+  sizeWithinBps(side: BookSide, bps: number): number {
+    const mid = this.mid;
+    if (Number.isNaN(mid)) return NaN;
+    let total = 0;
+    if (side === "bid") {
+      const s = this.#bids;
+      const limit = mid * (1 - bps / 10_000);
+      for (let j = s.end - 1; j >= s.start && s.keys[j] >= limit; j--) total += s.sizes[j];
+    } else {
+      const s = this.#asks;
+      const limit = -(mid * (1 + bps / 10_000));
+      for (let j = s.end - 1; j >= s.start && s.keys[j] >= limit; j--) total += s.sizes[j];
+    }
+    return total;
   }
 
   /** The best `n` levels of each side, best first. */
   top(n = 10): { bids: PriceLevel[]; asks: PriceLevel[] } {
-    return { bids: topOf(this.#bidPx, this.#bidSz, n), asks: topOf(this.#askPx, this.#askSz, n) };
+    return { bids: topOf(this.#bids, n, 1), asks: topOf(this.#asks, n, -1) };
+  }
+
+  /**
+   * The book as plain rows, bids then asks, each side best first; `n` levels per side
+   * (all by default).
+   */
+  toRows(n = Infinity): BookRow[] {
+    const rows: BookRow[] = [];
+    for (const side of ["bid", "ask"] as const) {
+      const s = side === "bid" ? this.#bids : this.#asks;
+      const sign = side === "bid" ? 1 : -1;
+      const stop = Math.max(s.start, s.end - n);
+      for (let j = s.end - 1, level = 0; j >= stop; j--, level++) {
+        rows.push({ side, level, price: sign * s.keys[j], size: s.sizes[j] });
+      }
+    }
+    return rows;
+  }
+
+  /**
+   * Prices and sizes of a side's best `n` levels (all by default), best first, as new
+   * typed arrays: the cheap path to columnar formats (see `bookToArrow`).
+   */
+  sideColumns(side: BookSide, n = Infinity): { prices: Float64Array; sizes: Float64Array } {
+    const s = side === "bid" ? this.#bids : this.#asks;
+    const count = Math.min(s.end - s.start, n);
+    const prices = new Float64Array(count);
+    const sizes = new Float64Array(count);
+    const sign = side === "bid" ? 1 : -1;
+    for (let k = 0, j = s.end - 1; k < count; k++, j--) {
+      prices[k] = sign * s.keys[j];
+      sizes[k] = s.sizes[j];
+    }
+    return { prices, sizes };
   }
 }
 
-function topOf(px: number[], sz: number[], n: number): PriceLevel[] {
+function checkDepth(depth: number): number {
+  if (!(depth > 0)) throw new RangeError(`depth must be positive, got ${depth}`);
+  return depth;
+}
+
+function topOf(s: BookSideLevels, n: number, sign: number): PriceLevel[] {
   const out: PriceLevel[] = [];
-  for (let i = px.length - 1; i >= 0 && out.length < n; i--) out.push([px[i], sz[i]]);
+  const stop = Math.max(s.start, s.end - n);
+  for (let j = s.end - 1; j >= stop; j--) out.push([sign * s.keys[j], s.sizes[j]]);
   return out;
 }

@@ -69,6 +69,15 @@ export interface BookSnapshot extends EventHeader {
   readonly sequence?: number;
   /** Venue checksum of the book after applying this image (Kraken CRC32), unsigned. */
   readonly checksum?: number;
+  /**
+   * Levels per side the venue maintains for this subscription (Kraken `depth`): it sends no
+   * deletes for levels that fall out of range, so the book truncates to this after each change.
+   */
+  readonly depth?: number;
+  /** Digits after the point in the venue's price text (formats prices for checksums). */
+  readonly priceDecimals?: number;
+  /** Digits after the point in the venue's size text (formats sizes for checksums). */
+  readonly sizeDecimals?: number;
 }
 
 /**

@@ -1,0 +1,24 @@
+/**
+ * CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the checksum Kraken uses.
+ * @module
+ */
+
+/** Lookup table, one entry per byte value. */
+export const CRC32_TABLE: Uint32Array = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 of the Latin-1 bytes of `text` (unsigned). */
+export function crc32Text(text: string): number {
+  let crc = -1;
+  for (let i = 0; i < text.length; i++) {
+    crc = CRC32_TABLE[(crc ^ text.charCodeAt(i)) & 0xff] ^ (crc >>> 8);
+  }
+  return (crc ^ -1) >>> 0;
+}
