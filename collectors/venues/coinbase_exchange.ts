@@ -66,9 +66,12 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
     })];
   }
 
-  reset(): void {
-    this.#lastTradeId.clear();
-  }
+  /**
+   * Nothing to forget: trade-id chains deliberately survive reconnects, so a `last_match`
+   * repeating a trade we already have is dropped, and trades missed while disconnected show
+   * up as a `gap`.
+   */
+  reset(): void {}
 
   parse(frame: string, recvTs: number, out: MarketEvent[]): void {
     let msg: Json;
