@@ -5,6 +5,7 @@
 import type { RecordingItem } from "./frame.ts";
 import type { ReadLinesOptions } from "./_lines.ts";
 import { readCryptofeedText } from "./cryptofeed_text.ts";
+import { readHftbacktest } from "./hftbacktest.ts";
 
 /** A recording format reader. */
 export interface RecordingFormat {
@@ -18,6 +19,11 @@ export interface RecordingFormat {
 
 /** Known formats, most specific first; the last one is the fallback. */
 export const RECORDING_FORMATS: RecordingFormat[] = [
+  {
+    name: "hftbacktest",
+    matches: (path) => /\.gz$/i.test(path),
+    read: readHftbacktest,
+  },
   {
     name: "cryptofeed-text",
     matches: (path) => /\.txt$/i.test(path),

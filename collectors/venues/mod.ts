@@ -3,10 +3,14 @@
  * @module
  */
 import { COINBASE_EXCHANGE_WS_URL, CoinbaseExchangeAdapter } from "./coinbase_exchange.ts";
+import { KRAKEN_WS_URL, KrakenAdapter } from "./kraken.ts";
+import { BINANCE_WS_URL, BinanceAdapter } from "./binance.ts";
 import type { VenueAdapter, VenueAdapterOptions } from "./venue.ts";
 
 export type { Subscription, VenueAdapter, VenueAdapterOptions } from "./venue.ts";
 export { CoinbaseExchangeAdapter } from "./coinbase_exchange.ts";
+export { KrakenAdapter } from "./kraken.ts";
+export { BinanceAdapter } from "./binance.ts";
 
 /** A venue we can collect: how to build its adapter and where it streams. */
 export interface VenueSpec {
@@ -22,6 +26,8 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     create: (options) => new CoinbaseExchangeAdapter(options),
     url: COINBASE_EXCHANGE_WS_URL,
   },
+  kraken: { create: (options) => new KrakenAdapter(options), url: KRAKEN_WS_URL },
+  binance: { create: (options) => new BinanceAdapter(options), url: BINANCE_WS_URL },
 };
 
 /**
