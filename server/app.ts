@@ -1,0 +1,99 @@
+/**
+ * The HTTP application: routes over a {@linkcode MarketDataRepository} and a
+ * {@linkcode StreamHub}, as a plain `(Request) => Promise<Response>` function.
+ * @module
+ */
+import type { MarketDataRepository } from "../lib/repositories/repository.ts";
+import type { StreamHub } from "./hub.ts";
+import { livePageHtml } from "./page.ts";
+import {
+  parseBarQuery,
+  parseRangeQuery,
+  parseStreamFilter,
+  parseTradeListOptions,
+} from "./params.ts";
+import { html, json, Router } from "./router.ts";
+import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
+
+/** What {@linkcode createApp} needs. */
+export interface AppOptions extends StreamOptions {
+  /** Where `/api/*` reads history. */
+  readonly repository: MarketDataRepository;
+  /** Where `/ws` and `/sse` get live events. */
+  readonly hub: StreamHub;
+  /** Aborting ends every open WebSocket and SSE stream (used on shutdown). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Builds the request handler.
+ *
+ * Routes (all `GET`; errors are JSON `{ "error": ... }` with a 4xx/5xx status):
+ * - `/health`: `{ status, uptimeSeconds, streamClients, eventsPublished, ... }`
+ * - `/api/instruments`: instruments with trade counts and time spans
+ * - `/api/bars?exchange=&symbol=&interval=1m&start=&end=`: OHLCV rows; times are ISO 8601
+ *   or epoch microseconds, `start` inclusive, `end` exclusive
+ * - `/api/trades?exchange=&symbol=&start=&end=&limit=1000&order=asc|desc`: trades
+ * - `/ws`, `/sse` with `?exchange=&symbol=&kinds=trade,quote`: live events, each message a
+ *   JSON array of events
+ * - `/`: the live chart page (`?exchange=&symbol=`)
+ *
+ * @example
+ * ```ts ignore
+ * import { createApp, StreamHub } from "./mod.ts";
+ * const app = createApp({ repository, hub: new StreamHub() });
+ * const res = await app(new Request("http://localhost/health"));
+ * ```
+ */
+export function createApp(options: AppOptions): (req: Request) => Promise<Response> {
+  const { repository, hub } = options;
+  if (!repository || typeof repository.bars !== "function") {
+    throw new TypeError("createApp: repository must implement MarketDataRepository");
+  }
+  if (!hub || typeof hub.subscribe !== "function") {
+    throw new TypeError("createApp: hub must be a StreamHub");
+  }
+  const startedAt = performance.now();
+  const streams = new StreamRegistry();
+  if (options.signal?.aborted) streams.closeAll();
+  options.signal?.addEventListener("abort", () => streams.closeAll(), { once: true });
+
+  const router = new Router()
+    .get("/health", () => {
+      const stats = hub.stats();
+      return json({
+        status: "ok",
+        uptimeSeconds: Math.round((performance.now() - startedAt) / 1000),
+        streamClients: stats.clients,
+        eventsPublished: stats.published,
+        eventsDelivered: stats.delivered,
+        slowDisconnects: stats.slowDisconnects,
+      });
+    })
+    .get("/api/instruments", async () => json(await repository.instruments()))
+    .get("/api/bars", async ({ query }) => {
+      const bars = await repository.bars(parseBarQuery(query)).rows();
+      return json(bars);
+    })
+    .get("/api/trades", async ({ query }) => {
+      const range = parseRangeQuery(query);
+      const { limit, order } = parseTradeListOptions(query);
+      const trades = await repository.trades(range).rows();
+      const page = order === "asc"
+        ? trades.slice(0, limit)
+        : trades.slice(Math.max(0, trades.length - limit)).reverse();
+      return json(page, {
+        headers: { "x-total-count": String(trades.length) },
+      });
+    })
+    .get("/ws", ({ req, query }) => {
+      const filter = parseStreamFilter(query);
+      return webSocketStream(req, streams.subscribe(hub, filter), options);
+    })
+    .get(
+      "/sse",
+      ({ query }) => sseStream(streams.subscribe(hub, parseStreamFilter(query)), options),
+    )
+    .get("/", () => html(livePageHtml()));
+  return router.fetch;
+}

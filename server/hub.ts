@@ -1,0 +1,230 @@
+/**
+ * The stream hub: an {@linkcode EventSink} that fans live events out to WebSocket and SSE
+ * clients, each behind a bounded queue, so one slow client can never grow memory.
+ * @module
+ */
+import type { MarketEvent, MarketEventKind } from "../lib/market/types.ts";
+import type { EventSink } from "../lib/market/sink.ts";
+
+/** Which events a subscriber receives; an absent set means "any". */
+export interface StreamFilter {
+  /** Venues, lower-case. */
+  readonly exchanges?: ReadonlySet<string>;
+  /** Canonical symbols (`BTC-USD`). */
+  readonly symbols?: ReadonlySet<string>;
+  /** Event kinds (`trade`, `quote`, ...). */
+  readonly kinds?: ReadonlySet<MarketEventKind>;
+}
+
+/** An event queued for a subscriber, with its JSON text (serialised once per event). */
+export interface StreamItem {
+  readonly event: MarketEvent;
+  readonly json: string;
+}
+
+/** Why a subscription ended. */
+export type CloseReason = "closed" | "slow" | "hub_closed";
+
+/** Options for {@linkcode StreamHub}. */
+export interface StreamHubOptions {
+  /**
+   * Most events queued per subscriber (default 10,000). A subscriber whose queue is full
+   * when another matching event arrives is disconnected and counted as slow.
+   */
+  readonly maxQueue?: number;
+}
+
+/** Counters for `/health`. */
+export interface StreamHubStats {
+  /** Subscribers connected now. */
+  readonly clients: number;
+  /** Subscribers ever connected. */
+  readonly subscribed: number;
+  /** Events written to the hub. */
+  readonly published: number;
+  /** Events queued to subscribers (one event to two subscribers counts twice). */
+  readonly delivered: number;
+  /** Subscribers disconnected because their queue overflowed. */
+  readonly slowDisconnects: number;
+}
+
+/**
+ * One subscriber's bounded queue. Read it with {@linkcode Subscription.next} (or `for
+ * await`) and {@linkcode Subscription.close} it when the client goes away.
+ */
+export class Subscription implements AsyncIterable<StreamItem[]> {
+  /** Id unique within the hub, for logs. */
+  readonly id: number;
+  readonly filter: StreamFilter;
+  /** Resolves with the reason once the subscription has ended. */
+  readonly closed: Promise<CloseReason>;
+  #queue: StreamItem[] = [];
+  #reason: CloseReason | undefined;
+  #wake: (() => void) | undefined;
+  #resolveClosed!: (reason: CloseReason) => void;
+  #detach: (sub: Subscription) => void;
+
+  /** Created by {@linkcode StreamHub.subscribe}. */
+  constructor(id: number, filter: StreamFilter, detach: (sub: Subscription) => void) {
+    this.id = id;
+    this.filter = filter;
+    this.#detach = detach;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  /** Why the subscription ended, or `undefined` while it is open. */
+  get closeReason(): CloseReason | undefined {
+    return this.#reason;
+  }
+
+  /** Events waiting to be read. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Whether `event` passes this subscriber's filter. */
+  matches(event: MarketEvent): boolean {
+    const f = this.filter;
+    return (!f.kinds || f.kinds.has(event.kind)) &&
+      (!f.exchanges || f.exchanges.has(event.exchange)) &&
+      (!f.symbols || f.symbols.has(event.symbol));
+  }
+
+  /**
+   * Waits for queued events and returns all of them; returns `null` once the subscription
+   * is closed, and `[]` if `timeoutMs` passes first (for keep-alives).
+   */
+  async next(timeoutMs?: number): Promise<StreamItem[] | null> {
+    if (this.#queue.length === 0 && this.#reason === undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        if (timeoutMs !== undefined) timer = setTimeout(resolve, timeoutMs);
+      });
+      this.#wake = undefined;
+      clearTimeout(timer);
+    }
+    if (this.#reason !== undefined) return null;
+    const items = this.#queue;
+    this.#queue = [];
+    return items;
+  }
+
+  /** Ends the subscription (idempotent) and drops anything queued. */
+  close(reason: CloseReason = "closed"): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    this.#queue = [];
+    this.#detach(this);
+    this.#resolveClosed(reason);
+    this.#wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<StreamItem[]> {
+    while (true) {
+      const items = await this.next();
+      if (items === null) return;
+      yield items;
+    }
+  }
+
+  /** Queues an item; `false` when the queue is full. */
+  push(item: StreamItem, maxQueue: number): boolean {
+    if (this.#queue.length >= maxQueue) return false;
+    this.#queue.push(item);
+    if (this.#queue.length === 1) this.#wake?.();
+    return true;
+  }
+}
+
+/**
+ * Fans events out to subscribers. As an {@linkcode EventSink} it can sit next to the lake
+ * writer behind the collector: `write` only filters and queues (no I/O), `flush` has
+ * nothing to persist.
+ *
+ * @example
+ * ```ts
+ * import { StreamHub } from "./hub.ts";
+ * import assert from "node:assert/strict";
+ * const hub = new StreamHub({ maxQueue: 100 });
+ * const sub = hub.subscribe({ kinds: new Set(["trade"]) });
+ * hub.write([{ kind: "trade", exchange: "coinbase", symbol: "BTC-USD", ts: 1, recvTs: 1,
+ *   id: "1", price: 100, size: 1, side: "buy" }]);
+ * assert.equal((await sub.next())?.length, 1);
+ * await hub.close();
+ * ```
+ */
+export class StreamHub implements EventSink {
+  readonly maxQueue: number;
+  #subscribers = new Set<Subscription>();
+  #nextId = 1;
+  #published = 0;
+  #delivered = 0;
+  #slow = 0;
+  #closed = false;
+
+  constructor(options: StreamHubOptions = {}) {
+    const maxQueue = options.maxQueue ?? 10_000;
+    if (!Number.isInteger(maxQueue) || maxQueue < 1) {
+      throw new RangeError(`maxQueue must be a positive integer: ${maxQueue}`);
+    }
+    this.maxQueue = maxQueue;
+  }
+
+  /** Adds a subscriber. After {@linkcode close} the subscription is returned already closed. */
+  subscribe(filter: StreamFilter = {}): Subscription {
+    const sub = new Subscription(this.#nextId++, filter, (s) => this.#subscribers.delete(s));
+    if (this.#closed) {
+      sub.close("hub_closed");
+      return sub;
+    }
+    this.#subscribers.add(sub);
+    return sub;
+  }
+
+  /** Queues each event for every subscriber whose filter it matches. */
+  write(events: readonly MarketEvent[]): void {
+    if (this.#closed) return;
+    this.#published += events.length;
+    if (this.#subscribers.size === 0) return;
+    for (const event of events) {
+      let json: string | undefined;
+      for (const sub of this.#subscribers) {
+        if (!sub.matches(event)) continue;
+        json ??= JSON.stringify(event);
+        if (sub.push({ event, json }, this.maxQueue)) {
+          this.#delivered++;
+        } else {
+          this.#slow++;
+          console.warn(
+            `stream hub: disconnecting slow subscriber #${sub.id} (queue reached ${this.maxQueue} events)`,
+          );
+          sub.close("slow");
+        }
+      }
+    }
+  }
+
+  /** Nothing to persist: resolves to 0. */
+  flush(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  /** Closes every subscription; later writes are ignored. */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const sub of [...this.#subscribers]) sub.close("hub_closed");
+    return Promise.resolve();
+  }
+
+  /** Current counters. */
+  stats(): StreamHubStats {
+    return {
+      clients: this.#subscribers.size,
+      subscribed: this.#nextId - 1,
+      published: this.#published,
+      delivered: this.#delivered,
+      slowDisconnects: this.#slow,
+    };
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The live chart page served at `/`: history from `/api/bars`, then live 1-minute candles
+ * built from trades arriving on `/ws`, and a table of the latest trades. The chart library
+ * is inlined, so the page works without internet access.
+ * @module
+ */
+import { chartLibraryScript } from "../lib/charts/mod.ts";
+
+/** Browser code of the page; reads `exchange`/`symbol` from the page's query string. */
+const PAGE_SCRIPT = String.raw`
+(function () {
+  "use strict";
+  var MINUTE = 60;
+  var HISTORY_MICROS = 6 * 3600 * 1e6;
+  var MAX_ROWS = 30;
+  var L = window.LightweightCharts;
+  var $ = function (id) { return document.getElementById(id); };
+  var params = new URLSearchParams(location.search);
+  var state = { exchange: params.get("exchange"), symbol: params.get("symbol"), last: null,
+    trades: 0, stale: 0, candles: null, volume: null, chart: null, retry: 1000 };
+
+  function setStatus(text, cls) { var s = $("status"); s.textContent = text; s.className = cls || ""; }
+  function qs(obj) { return Object.keys(obj).filter(function (k) { return obj[k] != null; })
+    .map(function (k) { return encodeURIComponent(k) + "=" + encodeURIComponent(obj[k]); }).join("&"); }
+  function fmtTime(micros) { return new Date(micros / 1000).toISOString().slice(11, 23); }
+  function decimalsOf(values) {
+    var d = 2;
+    for (var i = 0; i < values.length && i < 2000; i++) {
+      var t = String(Number(Math.abs(values[i]).toPrecision(10))), dot = t.indexOf(".");
+      if (dot >= 0 && t.indexOf("e") < 0) d = Math.max(d, t.length - dot - 1);
+    }
+    return Math.min(d, 8);
+  }
+  function volumeColor(bar) { return bar.close >= bar.open ? "rgba(38,166,154,0.6)" : "rgba(239,83,80,0.6)"; }
+
+  function makeChart() {
+    var chart = L.createChart($("chart"), {
+      autoSize: true,
+      layout: { background: { color: "#ffffff" }, textColor: "#333" },
+      grid: { vertLines: { color: "#f0f3fa" }, horzLines: { color: "#f0f3fa" } },
+      timeScale: { timeVisible: true, secondsVisible: false },
+    });
+    state.candles = chart.addSeries(L.CandlestickSeries, { upColor: "#26a69a", downColor: "#ef5350",
+      borderVisible: false, wickUpColor: "#26a69a", wickDownColor: "#ef5350" });
+    state.volume = chart.addSeries(L.HistogramSeries, { priceFormat: { type: "volume" },
+      priceLineVisible: false }, 1);
+    chart.panes()[1].setHeight(110);
+    state.chart = chart;
+  }
+
+  async function getJson(url) {
+    var res = await fetch(url);
+    var body = await res.json();
+    if (!res.ok) throw new Error(body && body.error ? body.error : res.status + " " + url);
+    return body;
+  }
+
+  async function loadInstruments() {
+    var list = await getJson("/api/instruments");
+    var select = $("instrument");
+    list.forEach(function (inst) {
+      var o = document.createElement("option");
+      o.value = inst.exchange + " " + inst.symbol;
+      o.textContent = inst.exchange + " " + inst.symbol + " (" + inst.trades + " trades)";
+      select.appendChild(o);
+    });
+    if ((!state.exchange || !state.symbol) && list.length) {
+      state.exchange = list[0].exchange; state.symbol = list[0].symbol;
+    }
+    var current = list.filter(function (i) {
+      return i.exchange === state.exchange && i.symbol === state.symbol; })[0];
+    if (state.exchange && state.symbol && !current) {
+      var o = document.createElement("option");
+      o.value = state.exchange + " " + state.symbol;
+      o.textContent = state.exchange + " " + state.symbol + " (live only)";
+      select.appendChild(o);
+    }
+    select.value = state.exchange + " " + state.symbol;
+    select.onchange = function () {
+      var parts = select.value.split(" ");
+      location.search = "?" + qs({ exchange: parts[0], symbol: parts[1] });
+    };
+    return current;
+  }
+
+  async function loadHistory(inst) {
+    var start = inst.last - HISTORY_MICROS;
+    var bars = await getJson("/api/bars?" + qs({ exchange: state.exchange, symbol: state.symbol,
+      interval: "1m", start: Math.max(inst.first, start) }));
+    var candles = bars.map(function (b) {
+      return { time: Math.floor(b.ts / 1e6), open: b.open, high: b.high, low: b.low, close: b.close }; });
+    var decimals = decimalsOf(candles.map(function (c) { return c.close; }));
+    state.candles.applyOptions({ priceFormat: { type: "price", precision: decimals, minMove: Math.pow(10, -decimals) } });
+    state.candles.setData(candles);
+    state.volume.setData(bars.map(function (b, i) {
+      return { time: candles[i].time, value: b.volume, color: volumeColor(candles[i]) }; }));
+    if (candles.length) state.last = { bar: candles[candles.length - 1], volume: bars[bars.length - 1].volume };
+    state.chart.timeScale().fitContent();
+    var trades = await getJson("/api/trades?" + qs({ exchange: state.exchange, symbol: state.symbol,
+      order: "desc", limit: MAX_ROWS, start: inst.last - 3600 * 1e6 }));
+    trades.reverse().forEach(addTradeRow);
+  }
+
+  function onTrade(t) {
+    state.trades++;
+    var time = Math.floor(t.ts / 1e6 / MINUTE) * MINUTE;
+    var last = state.last;
+    if (last && time < last.bar.time) { state.stale++; return; }
+    if (!last || time > last.bar.time) {
+      last = state.last = { bar: { time: time, open: t.price, high: t.price, low: t.price, close: t.price }, volume: 0 };
+    } else {
+      var b = last.bar;
+      b.high = Math.max(b.high, t.price); b.low = Math.min(b.low, t.price); b.close = t.price;
+    }
+    last.volume += t.size;
+    state.candles.update(Object.assign({}, last.bar));
+    state.volume.update({ time: last.bar.time, value: last.volume, color: volumeColor(last.bar) });
+    addTradeRow(t);
+    $("count").textContent = state.trades + " live trades" + (state.stale ? ", " + state.stale + " late" : "");
+  }
+
+  function addTradeRow(t) {
+    var tbody = $("trades");
+    var tr = document.createElement("tr");
+    [fmtTime(t.ts), t.side, String(t.price), String(t.size)].forEach(function (text, i) {
+      var td = document.createElement("td");
+      td.textContent = text;
+      if (i === 1) td.className = t.side;
+      tr.appendChild(td);
+    });
+    tbody.insertBefore(tr, tbody.firstChild);
+    while (tbody.rows.length > MAX_ROWS) tbody.deleteRow(tbody.rows.length - 1);
+  }
+
+  function connect() {
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?" +
+      qs({ exchange: state.exchange, symbol: state.symbol, kinds: "trade" });
+    var ws = new WebSocket(url);
+    ws.onopen = function () { state.retry = 1000; setStatus("live", "live"); };
+    ws.onmessage = function (msg) {
+      var events = JSON.parse(msg.data);
+      for (var i = 0; i < events.length; i++) {
+        var e = events[i];
+        if (e.kind !== "trade") continue;
+        if (!state.exchange) { state.exchange = e.exchange; state.symbol = e.symbol; $("title").textContent = e.exchange + " " + e.symbol; }
+        if (e.exchange === state.exchange && e.symbol === state.symbol) onTrade(e);
+      }
+    };
+    ws.onclose = function (ev) {
+      var why = ev.code === 4008 ? "dropped (too slow)" : "disconnected";
+      setStatus(why + ", retrying in " + Math.round(state.retry / 1000) + "s", "down");
+      setTimeout(connect, state.retry);
+      state.retry = Math.min(state.retry * 2, 30000);
+    };
+  }
+
+  async function main() {
+    makeChart();
+    var inst = null;
+    try { inst = await loadInstruments(); } catch (e) { setStatus("instruments: " + e.message, "down"); }
+    $("title").textContent = state.exchange ? state.exchange + " " + state.symbol : "waiting for the first live trade";
+    if (inst) {
+      try { await loadHistory(inst); } catch (e) { setStatus("history: " + e.message, "down"); }
+    }
+    connect();
+  }
+  main();
+})();
+`;
+
+const STYLE = `
+body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #222; }
+header { display: flex; gap: 16px; align-items: center; padding: 10px 16px;
+  border-bottom: 1px solid #e0e3eb; }
+header h1 { font-size: 16px; margin: 0; }
+#status { padding: 2px 8px; border-radius: 10px; background: #eee; font-size: 12px; }
+#status.live { background: #d7f5e9; color: #0b7a55; } #status.down { background: #fde2e1; color: #b3261e; }
+#count { color: #666; font-size: 12px; }
+main { display: grid; grid-template-columns: 1fr 320px; gap: 12px; padding: 12px 16px; }
+#chart { height: 560px; position: relative; }
+table { border-collapse: collapse; width: 100%; font-size: 12px; font-variant-numeric: tabular-nums; }
+th, td { padding: 2px 6px; text-align: right; border-bottom: 1px solid #f0f3fa; }
+th:first-child, td:first-child { text-align: left; }
+td.buy { color: #0b7a55; } td.sell { color: #b3261e; }
+@media (max-width: 900px) { main { grid-template-columns: 1fr; } }
+`;
+
+let cached: string | undefined;
+
+/**
+ * The page's HTML (built once). Query `?exchange=coinbase&symbol=BTC-USD` picks the
+ * instrument; without it the first instrument of the repository is shown.
+ * @throws {Deno.errors.NotFound} when lightweight-charts is not installed.
+ */
+export function livePageHtml(): string {
+  cached ??= `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>AlphaPulse live</title>
+<style>${STYLE}</style>
+${chartLibraryScript()}
+</head>
+<body>
+<header>
+  <h1>AlphaPulse <span id="title"></span></h1>
+  <select id="instrument" aria-label="instrument"></select>
+  <span id="status">connecting</span>
+  <span id="count"></span>
+</header>
+<main>
+  <div id="chart"></div>
+  <section>
+    <table>
+      <thead><tr><th>time (UTC)</th><th>side</th><th>price</th><th>size</th></tr></thead>
+      <tbody id="trades"></tbody>
+    </table>
+  </section>
+</main>
+<script>${PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+  return cached;
+}

@@ -1,0 +1,187 @@
+/**
+ * Query parameters of the API and stream routes, validated into the repository's query
+ * types. Every problem becomes a 400 {@linkcode HttpError} naming the parameter.
+ * @module
+ */
+import { MIN_VALID_MICROS, parseDuration, parseIsoMicros } from "../lib/market/time.ts";
+import { normalizeSymbol } from "../lib/market/symbols.ts";
+import type { MarketEventKind } from "../lib/market/types.ts";
+import type { BarQuery, RangeQuery } from "../lib/repositories/repository.ts";
+import type { StreamFilter } from "./hub.ts";
+import { HttpError } from "./router.ts";
+
+const EVENT_KINDS: ReadonlySet<string> = new Set<MarketEventKind>([
+  "trade",
+  "quote",
+  "book_snapshot",
+  "book_change",
+  "bar",
+  "status",
+]);
+
+/** Latest time we accept as epoch microseconds (year 2255, where doubles stop being exact). */
+const MAX_MICROS = 2 ** 53;
+
+function badRequest(param: string, message: string): HttpError {
+  return new HttpError(400, `${param}: ${message}`, { param });
+}
+
+/**
+ * Parses a time parameter: epoch microseconds (`1618677817089723`) or ISO 8601
+ * (`2021-04-17T16:43:37.089723Z`, `2021-04-17`, `2021-04-17T18:00:00+02:00`).
+ * @throws {HttpError} 400 for anything else, with a hint when the number looks like
+ * seconds or milliseconds.
+ */
+export function parseTimeParam(param: string, text: string): number {
+  const value = text.trim();
+  if (/^\d+$/.test(value)) {
+    const n = Number(value);
+    if (n < MIN_VALID_MICROS || n > MAX_MICROS) {
+      const hint = n < 1e11
+        ? " (this looks like seconds)"
+        : n < 1e14
+        ? " (this looks like milliseconds)"
+        : "";
+      throw badRequest(
+        param,
+        `"${value}" is not epoch microseconds after 2000-01-01${hint}; ` +
+          `use microseconds or ISO 8601 such as 2021-04-17T16:00:00Z`,
+      );
+    }
+    return n;
+  }
+  let micros = parseIsoMicros(value);
+  if (
+    Number.isNaN(micros) && /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)
+  ) {
+    const ms = Date.parse(value.length === 10 ? value + "T00:00:00Z" : value.replace(" ", "T"));
+    micros = ms * 1000;
+  }
+  if (!Number.isFinite(micros)) {
+    throw badRequest(
+      param,
+      `"${value}" is not a time; use ISO 8601 (2021-04-17T16:00:00Z) or epoch microseconds`,
+    );
+  }
+  return micros;
+}
+
+function required(query: URLSearchParams, param: string): string {
+  const value = query.get(param)?.trim();
+  if (!value) throw badRequest(param, "required");
+  return value;
+}
+
+function exchangeOf(text: string, param: string): string {
+  const value = text.trim().toLowerCase();
+  if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(value)) {
+    throw badRequest(param, `"${text}" is not a venue name such as coinbase`);
+  }
+  return value;
+}
+
+function symbolOf(text: string, param: string): string {
+  const value = text.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9/_:.-]{0,63}$/.test(value)) {
+    throw badRequest(param, `"${text}" is not a symbol such as BTC-USD`);
+  }
+  return normalizeSymbol(value);
+}
+
+/** `exchange`, `symbol`, `start`, `end` (start before end) as a {@linkcode RangeQuery}. */
+export function parseRangeQuery(query: URLSearchParams): RangeQuery {
+  const exchange = exchangeOf(required(query, "exchange"), "exchange");
+  const symbol = symbolOf(required(query, "symbol"), "symbol");
+  const startText = query.get("start");
+  const endText = query.get("end");
+  const start = startText ? parseTimeParam("start", startText) : undefined;
+  const end = endText ? parseTimeParam("end", endText) : undefined;
+  if (start !== undefined && end !== undefined && start >= end) {
+    throw badRequest("end", "must be after start");
+  }
+  return {
+    exchange,
+    symbol,
+    ...(start !== undefined ? { start } : {}),
+    ...(end !== undefined ? { end } : {}),
+  };
+}
+
+/** Most bars one request may ask for when both ends are given. */
+export const MAX_BARS = 1_000_000;
+
+/** A {@linkcode RangeQuery} plus `interval` (default `1m`, e.g. `1s`, `5m`, `1h`, `1d`). */
+export function parseBarQuery(query: URLSearchParams): BarQuery {
+  const range = parseRangeQuery(query);
+  const intervalText = query.get("interval")?.trim() || "1m";
+  let interval: number;
+  try {
+    interval = parseDuration(intervalText);
+  } catch (error) {
+    throw badRequest("interval", (error as Error).message);
+  }
+  if (range.start !== undefined && range.end !== undefined) {
+    const bars = (range.end - range.start) / interval;
+    if (bars > MAX_BARS) {
+      throw badRequest(
+        "interval",
+        `the range holds up to ${Math.ceil(bars)} bars of ${intervalText}, more than ` +
+          `${MAX_BARS}; use a larger interval or a shorter range`,
+      );
+    }
+  }
+  return { ...range, interval };
+}
+
+/** Options of `/api/trades` beyond the range. */
+export interface TradeListOptions {
+  /** Most trades returned (default 1,000, at most 100,000). */
+  readonly limit: number;
+  /** `asc`: the first trades of the range, oldest first; `desc`: the latest, newest first. */
+  readonly order: "asc" | "desc";
+}
+
+/** Default and maximum `limit` of `/api/trades`. */
+export const TRADE_LIMITS = { default: 1_000, max: 100_000 } as const;
+
+/** `limit` and `order` of `/api/trades`. */
+export function parseTradeListOptions(query: URLSearchParams): TradeListOptions {
+  const limitText = query.get("limit")?.trim();
+  let limit: number = TRADE_LIMITS.default;
+  if (limitText) {
+    limit = /^\d+$/.test(limitText) ? Number(limitText) : NaN;
+    if (!(limit >= 1 && limit <= TRADE_LIMITS.max)) {
+      throw badRequest("limit", `must be an integer from 1 to ${TRADE_LIMITS.max}`);
+    }
+  }
+  const order = query.get("order")?.trim() || "asc";
+  if (order !== "asc" && order !== "desc") throw badRequest("order", `must be "asc" or "desc"`);
+  return { limit, order };
+}
+
+function list(query: URLSearchParams, param: string): string[] | undefined {
+  const values = query.getAll(param).flatMap((v) => v.split(",")).map((v) => v.trim())
+    .filter((v) => v !== "");
+  return values.length ? values : undefined;
+}
+
+/**
+ * The stream filter: `exchange` and `symbol` (comma-separated or repeated) and
+ * `kinds=trade,quote` (`trade`, `quote`, `book_snapshot`, `book_change`, `bar`, `status`).
+ * Absent parameters mean "any".
+ */
+export function parseStreamFilter(query: URLSearchParams): StreamFilter {
+  const exchanges = list(query, "exchange")?.map((e) => exchangeOf(e, "exchange"));
+  const symbols = list(query, "symbol")?.map((s) => symbolOf(s, "symbol"));
+  const kinds = list(query, "kinds") ?? list(query, "kind");
+  for (const kind of kinds ?? []) {
+    if (!EVENT_KINDS.has(kind)) {
+      throw badRequest("kinds", `unknown kind "${kind}"; use ${[...EVENT_KINDS].join(", ")}`);
+    }
+  }
+  return {
+    ...(exchanges ? { exchanges: new Set(exchanges) } : {}),
+    ...(symbols ? { symbols: new Set(symbols) } : {}),
+    ...(kinds ? { kinds: new Set(kinds as MarketEventKind[]) } : {}),
+  };
+}

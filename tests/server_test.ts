@@ -1,0 +1,408 @@
+import assert from "node:assert/strict";
+import type { Table } from "apache-arrow";
+import type pl from "nodejs-polars";
+import type { Bar, MarketEvent, Quote, Trade } from "../lib/market/types.ts";
+import type {
+  BarQuery,
+  InstrumentSummary,
+  MarketDataRepository,
+  QueryResult,
+  RangeQuery,
+} from "../lib/repositories/repository.ts";
+import {
+  createApp,
+  parseStreamFilter,
+  SLOW_CONSUMER_CLOSE_CODE,
+  startServer,
+  StreamHub,
+} from "../server/mod.ts";
+
+const MINUTE = 60_000_000;
+const T0 = Date.UTC(2021, 3, 17, 16, 0) * 1000;
+
+function trade(i: number, over: Partial<Trade> = {}): Trade {
+  return {
+    kind: "trade",
+    exchange: "coinbase",
+    symbol: "BTC-USD",
+    ts: T0 + i * 1_000_000,
+    recvTs: T0 + i * 1_000_000 + 500,
+    id: String(1000 + i),
+    price: 60_000 + i,
+    size: 0.5,
+    side: i % 2 ? "buy" : "sell",
+    ...over,
+  };
+}
+
+function bar(i: number): Bar {
+  return {
+    kind: "bar",
+    exchange: "coinbase",
+    symbol: "BTC-USD",
+    ts: T0 + i * MINUTE,
+    recvTs: T0 + i * MINUTE,
+    interval: MINUTE,
+    open: 100 + i,
+    high: 110 + i,
+    low: 90 + i,
+    close: 105 + i,
+    volume: 2,
+    vwap: Number.NaN,
+    trades: 3,
+  };
+}
+
+/** A QueryResult over fixed rows; the bulk accessors are not used by the server. */
+function fixedResult<Row>(rows: Row[]): QueryResult<Row> {
+  return {
+    rows: () => Promise.resolve(rows.slice()),
+    polars: () => Promise.reject(new Error("not used")) as Promise<pl.DataFrame>,
+    arrow: () => Promise.reject(new Error("not used")) as Promise<Table>,
+  };
+}
+
+/** Implements the repository interface over fixed rows and records the queries it got. */
+class FakeRepository implements MarketDataRepository {
+  barQueries: BarQuery[] = [];
+  tradeQueries: RangeQuery[] = [];
+  failWith: Error | undefined;
+  constructor(
+    readonly instrumentRows: InstrumentSummary[],
+    readonly barRows: Bar[],
+    readonly tradeRows: Trade[],
+  ) {}
+  instruments(): Promise<InstrumentSummary[]> {
+    return this.failWith ? Promise.reject(this.failWith) : Promise.resolve(this.instrumentRows);
+  }
+  trades(query: RangeQuery): QueryResult<Trade> {
+    this.tradeQueries.push(query);
+    return fixedResult(this.tradeRows);
+  }
+  bars(query: BarQuery): QueryResult<Bar> {
+    this.barQueries.push(query);
+    return fixedResult(this.barRows);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function fixture() {
+  const repository = new FakeRepository(
+    [{ exchange: "coinbase", symbol: "BTC-USD", trades: 10, first: T0, last: T0 + 9_000_000 }],
+    [bar(0), bar(1), bar(2)],
+    Array.from({ length: 10 }, (_, i) => trade(i)),
+  );
+  const hub = new StreamHub({ maxQueue: 1000 });
+  const app = createApp({ repository, hub });
+  const get = (path: string) => app(new Request(`http://localhost${path}`));
+  return { repository, hub, app, get };
+}
+
+Deno.test("GET /health reports status, uptime and hub counters", async () => {
+  const { hub, get } = fixture();
+  hub.subscribe();
+  hub.write([trade(1), trade(2)]);
+  const res = await get("/health");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type")!, /application\/json/);
+  const body = await res.json();
+  assert.equal(body.status, "ok");
+  assert.equal(typeof body.uptimeSeconds, "number");
+  assert.equal(body.streamClients, 1);
+  assert.equal(body.eventsPublished, 2);
+  assert.equal(body.eventsDelivered, 2);
+  assert.equal(body.slowDisconnects, 0);
+});
+
+Deno.test("GET /api/instruments returns the repository's instruments", async () => {
+  const { repository, get } = fixture();
+  const res = await get("/api/instruments");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), repository.instrumentRows);
+});
+
+Deno.test("GET /api/bars passes a parsed query and returns the rows", async (t) => {
+  const { repository, get } = fixture();
+  await t.step("defaults: 1m, no range; exchange lower-cased, symbol normalised", async () => {
+    const res = await get("/api/bars?exchange=Coinbase&symbol=btc-usd");
+    assert.equal(res.status, 200);
+    const rows = await res.json();
+    assert.deepEqual(rows.map((r: Bar) => r.ts), [0, 1, 2].map((i) => T0 + i * MINUTE));
+    assert.equal(rows[0].vwap, null, "NaN becomes null in JSON");
+    assert.deepEqual(repository.barQueries.at(-1), {
+      exchange: "coinbase",
+      symbol: "BTC-USD",
+      interval: MINUTE,
+    });
+  });
+  await t.step("interval, ISO start and epoch-micros end", async () => {
+    const res = await get(
+      `/api/bars?exchange=coinbase&symbol=XBT/USD&interval=5m&start=2021-04-17T16:00:00Z&end=${
+        T0 + 3_600_000_000
+      }`,
+    );
+    assert.equal(res.status, 200);
+    assert.deepEqual(repository.barQueries.at(-1), {
+      exchange: "coinbase",
+      symbol: "BTC-USD",
+      interval: 5 * MINUTE,
+      start: T0,
+      end: T0 + 3_600_000_000,
+    });
+  });
+  await t.step("date-only and offset times", async () => {
+    await get(
+      "/api/bars?exchange=coinbase&symbol=BTC-USD&start=2021-04-17&end=2021-04-17T18:00:00%2B02:00",
+    );
+    const q = repository.barQueries.at(-1)!;
+    assert.equal(q.start, Date.UTC(2021, 3, 17) * 1000);
+    assert.equal(q.end, T0);
+  });
+});
+
+Deno.test("GET /api/bars rejects bad parameters with 400 JSON errors", async () => {
+  const { repository, get } = fixture();
+  const cases: [string, string, RegExp][] = [
+    ["symbol=BTC-USD", "exchange", /required/],
+    ["exchange=coinbase", "symbol", /required/],
+    ["exchange=coinbase&symbol=BTC-USD&interval=1x", "interval", /invalid duration/],
+    ["exchange=coinbase&symbol=BTC-USD&interval=0m", "interval", /invalid duration/],
+    ["exchange=coinbase&symbol=BTC-USD&start=yesterday", "start", /not a time/],
+    ["exchange=coinbase&symbol=BTC-USD&start=1618675200", "start", /looks like seconds/],
+    ["exchange=coinbase&symbol=BTC-USD&end=1618675200000", "end", /looks like milliseconds/],
+    [`exchange=coinbase&symbol=BTC-USD&start=${T0}&end=${T0}`, "end", /after start/],
+    [
+      "exchange=coinbase&symbol=BTC-USD&interval=1us&start=2021-01-01&end=2021-02-01",
+      "interval",
+      /more than/,
+    ],
+    ["exchange=coin%20base&symbol=BTC-USD", "exchange", /venue name/],
+    ["exchange=coinbase&symbol=BTC%3CUSD", "symbol", /not a symbol/],
+  ];
+  for (const [query, param, message] of cases) {
+    const res = await get(`/api/bars?${query}`);
+    assert.equal(res.status, 400, query);
+    const body = await res.json();
+    assert.equal(body.param, param, query);
+    assert.match(body.error, message, query);
+    assert.ok(body.error.startsWith(`${param}: `), query);
+  }
+  assert.equal(repository.barQueries.length, 0, "the repository is never asked");
+});
+
+Deno.test("GET /api/trades applies limit and order", async () => {
+  const { repository, get } = fixture();
+  let res = await get("/api/trades?exchange=coinbase&symbol=BTC-USD&limit=3");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-total-count"), "10");
+  assert.deepEqual((await res.json()).map((t: Trade) => t.id), ["1000", "1001", "1002"]);
+  res = await get("/api/trades?exchange=coinbase&symbol=BTC-USD&limit=2&order=desc&start=" + T0);
+  assert.deepEqual((await res.json()).map((t: Trade) => t.id), ["1009", "1008"]);
+  assert.equal(repository.tradeQueries.at(-1)!.start, T0);
+  res = await get("/api/trades?exchange=coinbase&symbol=BTC-USD");
+  assert.equal((await res.json()).length, 10);
+  for (const bad of ["limit=0", "limit=100001", "limit=abc", "order=up"]) {
+    res = await get(`/api/trades?exchange=coinbase&symbol=BTC-USD&${bad}`);
+    assert.equal(res.status, 400, bad);
+    assert.equal((await res.json()).param, bad.split("=")[0]);
+  }
+});
+
+Deno.test("routing: 404, 405, HEAD, 426 for /ws without upgrade, 500 on repository failure", async () => {
+  const { repository, hub, app, get } = fixture();
+  let res = await get("/nope");
+  assert.equal(res.status, 404);
+  assert.equal((await res.json()).error, "not found");
+  res = await app(new Request("http://localhost/health", { method: "POST", body: "x" }));
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get("allow"), "GET");
+  await res.body?.cancel();
+  res = await app(new Request("http://localhost/health", { method: "HEAD" }));
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "");
+  res = await get("/ws?kinds=trade");
+  assert.equal(res.status, 426);
+  assert.match((await res.json()).error, /WebSocket upgrade/);
+  res = await get("/ws?kinds=trades");
+  assert.equal(res.status, 400);
+  assert.match((await res.json()).error, /unknown kind "trades"/);
+  assert.equal(hub.stats().clients, 0, "rejected stream requests leave no subscriber");
+
+  repository.failWith = new Error("disk on fire");
+  const logged: unknown[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => logged.push(args);
+  try {
+    res = await get("/api/instruments");
+  } finally {
+    console.error = error;
+  }
+  assert.equal(res.status, 500);
+  assert.deepEqual(await res.json(), { error: "internal server error" });
+  assert.equal(logged.length, 1);
+});
+
+Deno.test("GET / serves the live page with the library inlined", async () => {
+  const { get } = fixture();
+  const res = await get("/");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type")!, /text\/html/);
+  const page = await res.text();
+  assert.ok(page.includes("window.LightweightCharts"));
+  assert.ok(page.includes("TradingView Lightweight Charts"));
+  assert.doesNotMatch(page, /<script[^>]+src=/i);
+  assert.ok(page.includes("/api/bars?") && page.includes("/ws?"));
+});
+
+Deno.test("StreamHub: filters, bounded queues, slow subscribers are dropped and counted", async () => {
+  const hub = new StreamHub({ maxQueue: 3 });
+  const btcTrades = hub.subscribe(
+    parseStreamFilter(new URLSearchParams("symbol=btc-usd&kinds=trade")),
+  );
+  const krakenAny = hub.subscribe({ exchanges: new Set(["kraken"]) });
+  const quote: Quote = {
+    kind: "quote",
+    exchange: "coinbase",
+    symbol: "BTC-USD",
+    ts: T0,
+    recvTs: T0,
+    bidPrice: 1,
+    bidSize: 1,
+    askPrice: 2,
+    askSize: 1,
+  };
+  hub.write([trade(1), quote, trade(2, { symbol: "ETH-USD" }), trade(3, { exchange: "kraken" })]);
+  const got = await btcTrades.next();
+  assert.deepEqual(got!.map((i) => i.event), [trade(1), trade(3, { exchange: "kraken" })]);
+  assert.deepEqual(JSON.parse(got![0].json), trade(1));
+  assert.deepEqual((await krakenAny.next())!.map((i) => i.event.exchange), ["kraken"]);
+
+  // krakenAny reads nothing more: its queue of 3 fills, the 4th matching event drops it.
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (msg: string) => warnings.push(msg);
+  try {
+    hub.write([1, 2, 3, 4].map((i) => trade(i, { exchange: "kraken", symbol: "ETH-USD" })));
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(krakenAny.closeReason, "slow");
+  assert.equal(await krakenAny.closed, "slow");
+  assert.equal(krakenAny.queued, 0, "its queue is released");
+  assert.equal(await krakenAny.next(), null);
+  assert.equal(warnings.length, 1);
+  const stats = hub.stats();
+  assert.equal(stats.slowDisconnects, 1);
+  assert.equal(stats.clients, 1);
+  assert.equal(stats.published, 8);
+
+  assert.deepEqual(await btcTrades.next(5), [], "timeout yields an empty batch");
+  await hub.close();
+  assert.equal(await btcTrades.next(), null);
+  assert.equal(btcTrades.closeReason, "hub_closed");
+  assert.equal(hub.subscribe().closeReason, "hub_closed");
+  assert.throws(() => new StreamHub({ maxQueue: 0 }), RangeError);
+});
+
+/** Resolves when `check` holds, polling; rejects after `tries` polls. */
+async function eventually(check: () => boolean, what: string, tries = 500): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+Deno.test("a WebSocket client receives the hub's matching trades; shutdown closes it", async () => {
+  const { repository, hub } = fixture();
+  const server = await startServer({ repository, hub, port: 0 });
+  try {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}ws?symbol=BTC-USD&kinds=trade`);
+    const received: MarketEvent[] = [];
+    const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+    ws.onmessage = (m) => received.push(...JSON.parse(m.data));
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    assert.equal(hub.stats().clients, 1);
+    hub.write([trade(1), trade(2, { symbol: "ETH-USD" })]);
+    hub.write([trade(3)]);
+    await eventually(() => received.length >= 2, "two trades");
+    assert.deepEqual(received, [trade(1), trade(3)]);
+    await server.shutdown();
+    const event = await closed;
+    assert.equal(event.code, 1000);
+    assert.equal(event.reason, "server shutting down");
+    assert.equal(hub.stats().clients, 0);
+  } finally {
+    await server.shutdown().catch(() => {});
+  }
+});
+
+Deno.test("an SSE client receives the hub's trades; disconnecting unsubscribes", async () => {
+  const { repository, hub } = fixture();
+  const server = await startServer({ repository, hub, port: 0 });
+  try {
+    const res = await fetch(`${server.url}sse?exchange=coinbase&kinds=trade`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type")!, /text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n\n")) text += (await reader.read()).value;
+    assert.match(text, /^: connected\n/);
+    hub.write([trade(1), { ...trade(2), kind: "trade", exchange: "kraken" }, trade(3)]);
+    const events: MarketEvent[] = [];
+    while (events.length < 2) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, "stream ended early");
+      text += value;
+      let end;
+      while ((end = text.indexOf("\n\n")) >= 0) {
+        const frame = text.slice(0, end);
+        text = text.slice(end + 2);
+        const data = frame.split("\n").filter((l) => l.startsWith("data: "));
+        for (const line of data) events.push(...JSON.parse(line.slice(6)));
+      }
+    }
+    assert.deepEqual(events, [trade(1), trade(3)]);
+    assert.equal(hub.stats().clients, 1);
+    await reader.cancel();
+    await eventually(() => hub.stats().clients === 0, "the SSE subscriber to go away");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("a WebSocket client that cannot keep up is disconnected with 4008 and counted", async () => {
+  const { repository } = fixture();
+  const hub = new StreamHub({ maxQueue: 50 });
+  // A tiny socket budget makes the server stop draining the hub queue at once.
+  const server = await startServer({ repository, hub, port: 0, maxBufferedBytes: 1 });
+  try {
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}ws`);
+    const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+    await new Promise((resolve) => ws.onopen = resolve);
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      // While the server waits for its socket buffer, two batches of 40 overflow the queue of 50.
+      for (let i = 0; i < 1000 && hub.stats().slowDisconnects === 0; i++) {
+        hub.write(Array.from({ length: 40 }, (_, j) => trade(i * 40 + j)));
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    } finally {
+      console.warn = warn;
+    }
+    assert.equal(hub.stats().slowDisconnects, 1, "the client was dropped as slow");
+    const event = await closed;
+    assert.equal(event.code, SLOW_CONSUMER_CLOSE_CODE);
+    assert.equal(hub.stats().slowDisconnects, 1);
+    assert.equal(hub.stats().clients, 0);
+  } finally {
+    await server.shutdown();
+  }
+});
