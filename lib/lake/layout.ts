@@ -1,0 +1,195 @@
+/**
+ * The lake's directory layout, shared by the writer and the readers:
+ *
+ * ```text
+ * ROOT/trades/exchange=<exchange>/symbol=<symbol>/date=<YYYY-MM-DD>/part-<unique>.parquet
+ * ```
+ *
+ * `date` is the UTC day of the trade's venue time (`ts`). Files in progress carry a name that
+ * no `*.parquet` glob matches (`.part-<unique>.parquet.tmp`) until they are renamed into place.
+ *
+ * @module
+ */
+
+/** Microseconds in one UTC day. */
+export const MICROS_PER_DAY = 86_400_000_000;
+
+/** The folder under the lake root that holds trades. */
+export const TRADES_DIR = "trades";
+
+/** Exchanges are lower-case words: letters, digits, `_` and `-`. */
+const EXCHANGE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Symbols are path-safe: letters, digits, `.`, `_` and `-` (`BTC-USD`, `BRK.B`). */
+const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const validNames = new Map<string, boolean>();
+
+/** A pattern test memoised per name: this runs for every row written. */
+function testName(kind: "e" | "s", pattern: RegExp, name: unknown): name is string {
+  if (typeof name !== "string") return false;
+  const key = kind + name;
+  let ok = validNames.get(key);
+  if (ok === undefined) {
+    ok = pattern.test(name);
+    if (validNames.size >= 10_000) validNames.clear();
+    validNames.set(key, ok);
+  }
+  return ok;
+}
+
+/** Whether `exchange` can name a partition folder. */
+export function isValidExchange(exchange: unknown): exchange is string {
+  return testName("e", EXCHANGE_PATTERN, exchange);
+}
+
+/** Whether `symbol` can name a partition folder. */
+export function isValidSymbol(symbol: unknown): symbol is string {
+  return testName("s", SYMBOL_PATTERN, symbol);
+}
+
+/** The UTC day number (days since the epoch) of a time in microseconds. */
+export function dayOfMicros(micros: number): number {
+  return Math.floor(micros / MICROS_PER_DAY);
+}
+
+/** `YYYY-MM-DD` of a UTC day number. */
+export function dayToDate(day: number): string {
+  return new Date(day * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The UTC day number of `YYYY-MM-DD`, or `NaN` for other text. */
+export function dateToDay(date: string): number {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return NaN;
+  const ms = Date.parse(date + "T00:00:00Z");
+  return Number.isNaN(ms) ? NaN : ms / 86_400_000;
+}
+
+/** `ROOT/trades`. */
+export function tradesRoot(root: string): string {
+  return `${trimSlash(root)}/${TRADES_DIR}`;
+}
+
+/** `ROOT/trades/exchange=X/symbol=Y`. */
+export function instrumentDir(root: string, exchange: string, symbol: string): string {
+  return `${tradesRoot(root)}/exchange=${exchange}/symbol=${symbol}`;
+}
+
+/** `ROOT/trades/exchange=X/symbol=Y/date=YYYY-MM-DD` for a UTC day number. */
+export function partitionDir(root: string, exchange: string, symbol: string, day: number): string {
+  return `${instrumentDir(root, exchange, symbol)}/date=${dayToDate(day)}`;
+}
+
+/** An instrument folder found in the lake. */
+export interface InstrumentDir {
+  readonly exchange: string;
+  readonly symbol: string;
+  readonly path: string;
+}
+
+/** One `date=` partition of an instrument with its visible Parquet files, sorted by name. */
+export interface TradePartition {
+  readonly exchange: string;
+  readonly symbol: string;
+  /** UTC day number. */
+  readonly day: number;
+  readonly path: string;
+  readonly files: string[];
+}
+
+/** The instruments that have a folder in the lake, ordered by exchange then symbol. */
+export async function listInstrumentDirs(root: string): Promise<InstrumentDir[]> {
+  const out: InstrumentDir[] = [];
+  for (const ex of await listDirs(tradesRoot(root), "exchange=")) {
+    if (!isValidExchange(ex.value)) continue;
+    for (const sym of await listDirs(ex.path, "symbol=")) {
+      if (!isValidSymbol(sym.value)) continue;
+      out.push({ exchange: ex.value, symbol: sym.value, path: sym.path });
+    }
+  }
+  return out.sort((a, b) => compareText(a.exchange, b.exchange) || compareText(a.symbol, b.symbol));
+}
+
+/** Options of {@linkcode listTradePartitions}. */
+export interface PartitionFilter {
+  readonly exchange: string;
+  readonly symbol: string;
+  /** Inclusive start, microseconds: partitions of earlier days are skipped. */
+  readonly start?: number;
+  /** Exclusive end, microseconds: partitions of later days are skipped. */
+  readonly end?: number;
+}
+
+/**
+ * The partitions of one instrument that can hold trades in `[start, end)`, by day ascending,
+ * each with its visible `*.parquet` files. This is the partition pruning every reader uses:
+ * only these files are opened. Unknown instruments yield `[]`.
+ */
+export async function listTradePartitions(
+  root: string,
+  filter: PartitionFilter,
+): Promise<TradePartition[]> {
+  const { exchange, symbol } = filter;
+  if (!isValidExchange(exchange) || !isValidSymbol(symbol)) return [];
+  const firstDay = filter.start === undefined ? -Infinity : dayOfMicros(filter.start);
+  const lastDay = filter.end === undefined ? Infinity : dayOfMicros(filter.end - 1);
+  const out: TradePartition[] = [];
+  for (const d of await listDirs(instrumentDir(root, exchange, symbol), "date=")) {
+    const day = dateToDay(d.value);
+    if (Number.isNaN(day) || day < firstDay || day > lastDay) continue;
+    const files = await listParquetFiles(d.path);
+    if (files.length > 0) out.push({ exchange, symbol, day, path: d.path, files });
+  }
+  return out.sort((a, b) => a.day - b.day);
+}
+
+/** All partitions of all instruments (for maintenance such as compaction). */
+export async function listAllTradePartitions(root: string): Promise<TradePartition[]> {
+  const out: TradePartition[] = [];
+  for (const inst of await listInstrumentDirs(root)) {
+    out.push(...await listTradePartitions(root, inst));
+  }
+  return out;
+}
+
+/** Visible Parquet files in a folder (full paths, sorted by name); `[]` if it is missing. */
+export async function listParquetFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.endsWith(".parquet") && !e.name.startsWith(".")) {
+        out.push(`${dir}/${e.name}`);
+      }
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  return out.sort();
+}
+
+async function listDirs(
+  dir: string,
+  prefix: string,
+): Promise<{ value: string; path: string }[]> {
+  const out: { value: string; path: string }[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory && e.name.startsWith(prefix)) {
+        out.push({ value: e.name.slice(prefix.length), path: `${dir}/${e.name}` });
+      }
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  return out;
+}
+
+function trimSlash(path: string): string {
+  return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+}
+
+/** Code-unit order, the order DuckDB uses for ASCII text. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
