@@ -18,18 +18,21 @@ const PAGE_SCRIPT = String.raw`
   var params = new URLSearchParams(location.search);
   var state = { exchange: params.get("exchange"), symbol: params.get("symbol"), last: null,
     trades: 0, stale: 0, candles: null, volume: null, chart: null, retry: 1000 };
+  window.alphapulseLive = state; // for debugging and the tests
 
   function setStatus(text, cls) { var s = $("status"); s.textContent = text; s.className = cls || ""; }
   function qs(obj) { return Object.keys(obj).filter(function (k) { return obj[k] != null; })
     .map(function (k) { return encodeURIComponent(k) + "=" + encodeURIComponent(obj[k]); }).join("&"); }
   function fmtTime(micros) { return new Date(micros / 1000).toISOString().slice(11, 23); }
   function decimalsOf(values) {
-    var d = 2;
+    var d = 2, largest = 0;
     for (var i = 0; i < values.length && i < 2000; i++) {
-      var t = String(Number(Math.abs(values[i]).toPrecision(10))), dot = t.indexOf(".");
+      var abs = Math.abs(values[i]), t = String(Number(abs.toPrecision(10))), dot = t.indexOf(".");
+      largest = Math.max(largest, abs);
       if (dot >= 0 && t.indexOf("e") < 0) d = Math.max(d, t.length - dot - 1);
     }
-    return Math.min(d, 8);
+    var integerDigits = largest >= 1 ? Math.floor(Math.log10(largest)) + 1 : 0;
+    return Math.max(2, Math.min(d, 8, 8 - integerDigits));
   }
   function volumeColor(bar) { return bar.close >= bar.open ? "rgba(38,166,154,0.6)" : "rgba(239,83,80,0.6)"; }
 

@@ -406,3 +406,163 @@ Deno.test("a WebSocket client that cannot keep up is disconnected with 4008 and 
     await server.shutdown();
   }
 });
+
+/** A headless chromium driven over the DevTools protocol (one page). */
+interface BrowserPage {
+  navigate(url: string): Promise<void>;
+  /** Evaluates an expression in the page and returns its JSON value. */
+  evaluate<T>(expression: string): Promise<T>;
+}
+
+async function withChromium(fn: (page: BrowserPage) => Promise<void>): Promise<void> {
+  const profile = await Deno.makeTempDir({ prefix: "alphapulse-chromium-" });
+  // A missing chromium throws NotFound here: that fails the test, it never skips.
+  const child = new Deno.Command("chromium", {
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      "--remote-debugging-port=0",
+      `--user-data-dir=${profile}`,
+      "about:blank",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let socket: WebSocket | undefined;
+  try {
+    let log = "";
+    let endpoint: string | undefined;
+    while (!endpoint) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`chromium exited before DevTools started:\n${log}`);
+      log += value;
+      endpoint = /DevTools listening on (ws:\/\/\S+)/.exec(log)?.[1];
+    }
+    (async () => {
+      while (!(await lines.read()).done) { /* drain chromium's log */ }
+    })().catch(() => {});
+    const httpBase = endpoint.replace(/^ws:\/\/([^/]+)\/.*$/, "http://$1");
+    const targets = await (await fetch(`${httpBase}/json/list`)).json();
+    const target = targets.find((t: { type: string }) => t.type === "page");
+    const ws = socket = new WebSocket(target.webSocketDebuggerUrl);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    let nextId = 0;
+    const pending = new Map<number, (reply: Record<string, unknown>) => void>();
+    ws.onmessage = (m) => {
+      const reply = JSON.parse(m.data);
+      if (reply.id) pending.get(reply.id)?.(reply);
+    };
+    const send = (method: string, params: Record<string, unknown> = {}) =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        pending.set(++nextId, resolve);
+        ws.send(JSON.stringify({ id: nextId, method, params }));
+      });
+    await fn({
+      navigate: async (url) => void await send("Page.navigate", { url }),
+      evaluate: async <T>(expression: string) => {
+        const reply = await send("Runtime.evaluate", { expression, returnByValue: true });
+        const result = reply.result as { result?: { value?: T }; exceptionDetails?: unknown };
+        if (result.exceptionDetails) {
+          throw new Error(`page error: ${JSON.stringify(result.exceptionDetails)}`);
+        }
+        return result.result?.value as T;
+      },
+    });
+  } finally {
+    socket?.close();
+    child.kill();
+    await child.status;
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Polls `read` in the page until `check` accepts its value; bounded number of polls. */
+async function pageEventually<T>(
+  page: BrowserPage,
+  expression: string,
+  check: (value: T) => boolean,
+  what: string,
+): Promise<T> {
+  let value: T | undefined;
+  for (let i = 0; i < 300; i++) {
+    value = await page.evaluate<T>(expression);
+    if (check(value)) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
+}
+
+Deno.test("the live page loads history, then builds candles from WebSocket trades (chromium)", async () => {
+  const { repository, hub } = fixture();
+  const server = await startServer({ repository, hub, port: 0 });
+  try {
+    await withChromium(async (page) => {
+      await page.navigate(`${server.url}?exchange=coinbase&symbol=BTC-USD`);
+      const status = await pageEventually<string>(
+        page,
+        "document.getElementById('status')?.textContent ?? null",
+        (s) => s === "live",
+        "the page's WebSocket",
+      );
+      assert.equal(status, "live");
+      const history = await page.evaluate<{ candles: number; rows: number; canvases: number }>(
+        `({ candles: alphapulseLive.candles.data().length,
+            rows: document.getElementById('trades').rows.length,
+            canvases: document.querySelectorAll('#chart canvas').length })`,
+      );
+      assert.equal(history.candles, repository.barRows.length, "history bars drawn");
+      assert.equal(history.rows, repository.tradeRows.length, "recent trades listed");
+      assert.ok(history.canvases > 0, "the chart drew canvases");
+
+      const liveStart = T0 + 3 * MINUTE;
+      hub.write(
+        [0, 1, 2].map((k) =>
+          trade(100 + k, {
+            ts: liveStart + k * 1_000_000,
+            price: 61_000 + k * (k === 1 ? -1 : 1),
+            size: 0.777,
+          })
+        ),
+      );
+      hub.write([trade(200, { ts: T0, price: 1 })]); // older than the last candle: ignored
+      hub.write([trade(300, { symbol: "ETH-USD", ts: liveStart, price: 2 })]); // filtered out
+      const live = await pageEventually<{ trades: number; stale: number }>(
+        page,
+        "({ trades: alphapulseLive.trades, stale: alphapulseLive.stale })",
+        (s) => s.trades + s.stale >= 4,
+        "live trades on the page",
+      );
+      assert.deepEqual(live, { trades: 4, stale: 1 });
+      const last = await page.evaluate<{ bar: Record<string, number>; volume: number }>(
+        "alphapulseLive.last",
+      );
+      assert.deepEqual(last.bar, {
+        time: liveStart / 1e6,
+        open: 61_000,
+        high: 61_002,
+        low: 60_999,
+        close: 61_002,
+      });
+      assert.ok(Math.abs(last.volume - 3 * 0.777) < 1e-9, "volume sums the live trades");
+      const firstRow = await page.evaluate<string[]>(
+        "[...document.getElementById('trades').rows[0].cells].map((c) => c.textContent)",
+      );
+      assert.deepEqual(firstRow.slice(1), ["sell", "61002", "0.777"]);
+      assert.equal(
+        await page.evaluate<number>("alphapulseLive.candles.data().length"),
+        repository.barRows.length + 1,
+        "one new live candle",
+      );
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
