@@ -1,0 +1,284 @@
+/**
+ * Building blocks for {@linkcode QueryResult}s, shared by every repository (lake, memory,
+ * and the PostgreSQL buffer): trade and bar columns, their Polars frames and row objects,
+ * and Polars -> Arrow through IPC.
+ *
+ * Column names and types (the same in `polars()` and `arrow()`):
+ * - trades: `exchange`, `symbol`, `id` (string), `price`, `size` (f64), `side` (string),
+ *   `ts`, `recv_ts` (Datetime(us), no time zone, UTC by convention);
+ * - bars: `exchange`, `symbol`, `ts` (bar open time), `open`, `high`, `low`, `close`,
+ *   `volume`, `vwap` (f64), `trades` (u32), `recv_ts` (latest receive time of the bar's
+ *   trades).
+ *
+ * @module
+ */
+import pl from "nodejs-polars";
+import { type Table, tableFromIPC } from "apache-arrow";
+import type { Bar, TakerSide, Trade } from "../market/types.ts";
+import type { QueryResult } from "./repository.ts";
+
+/** Trades as columns. `exchange`/`symbol` may be one value for every row. */
+export interface TradeColumns {
+  readonly exchange: string | readonly string[];
+  readonly symbol: string | readonly string[];
+  readonly id: readonly string[];
+  readonly price: Float64Array;
+  readonly size: Float64Array;
+  readonly side: readonly string[];
+  /** Microseconds since the epoch. */
+  readonly ts: Float64Array;
+  /** Microseconds since the epoch. */
+  readonly recvTs: Float64Array;
+}
+
+/** Bars of one interval as columns. `exchange`/`symbol` may be one value for every row. */
+export interface BarColumns {
+  readonly exchange: string | readonly string[];
+  readonly symbol: string | readonly string[];
+  /** Bar length, microseconds. */
+  readonly interval: number;
+  /** Bar open times, microseconds. */
+  readonly ts: Float64Array;
+  readonly open: Float64Array;
+  readonly high: Float64Array;
+  readonly low: Float64Array;
+  readonly close: Float64Array;
+  readonly volume: Float64Array;
+  readonly vwap: Float64Array;
+  readonly trades: Float64Array;
+  /** Latest receive time of the bar's trades, microseconds. */
+  readonly recvTs: Float64Array;
+}
+
+/** Column order of trade frames. */
+export const TRADE_COLUMNS = [
+  "exchange",
+  "symbol",
+  "id",
+  "price",
+  "size",
+  "side",
+  "ts",
+  "recv_ts",
+] as const;
+
+/** Column order of bar frames. */
+export const BAR_COLUMNS = [
+  "exchange",
+  "symbol",
+  "ts",
+  "open",
+  "high",
+  "low",
+  "close",
+  "volume",
+  "vwap",
+  "trades",
+  "recv_ts",
+] as const;
+
+/**
+ * A lazy result over a Polars frame: `frame()` runs on each accessor call, `polars()`
+ * collects it, `rows()` maps the collected columns to objects, `arrow()` goes through IPC.
+ */
+export function polarsQueryResult<Row>(options: {
+  readonly frame: () => Promise<pl.DataFrame | pl.LazyDataFrame>;
+  readonly toRows: (frame: pl.DataFrame) => Row[];
+}): QueryResult<Row> {
+  const collect = async (): Promise<pl.DataFrame> => {
+    const frame = await options.frame();
+    return isLazy(frame) ? await frame.collect() : frame;
+  };
+  return {
+    rows: async () => options.toRows(await collect()),
+    polars: collect,
+    arrow: async () => polarsToArrow(await options.frame()),
+  };
+}
+
+/**
+ * A lazy result over columns loaded on demand (from SQL, memory, ...): `rows()` maps the
+ * columns straight to objects without Polars; `polars()` and `arrow()` build a frame.
+ */
+export function columnsQueryResult<Row, Columns>(options: {
+  readonly load: () => Promise<Columns>;
+  readonly toRows: (columns: Columns) => Row[];
+  readonly toFrame: (columns: Columns) => pl.DataFrame;
+}): QueryResult<Row> {
+  return {
+    rows: async () => options.toRows(await options.load()),
+    polars: async () => options.toFrame(await options.load()),
+    arrow: async () => polarsToArrow(options.toFrame(await options.load())),
+  };
+}
+
+/** A {@linkcode columnsQueryResult} of trades. */
+export function tradeColumnsResult(load: () => Promise<TradeColumns>): QueryResult<Trade> {
+  return columnsQueryResult({ load, toRows: tradeRowsFromColumns, toFrame: tradeFrame });
+}
+
+/** A {@linkcode columnsQueryResult} of bars. */
+export function barColumnsResult(load: () => Promise<BarColumns>): QueryResult<Bar> {
+  return columnsQueryResult({ load, toRows: barRowsFromColumns, toFrame: barFrame });
+}
+
+/**
+ * A Polars frame as an Apache Arrow table. Polars writes an IPC file at the oldest
+ * compatibility level (strings as LargeUtf8: apache-arrow 21 cannot read Polars' default
+ * Utf8View) to a temporary file, which `tableFromIPC` reads. Lazy frames stream straight
+ * to the file without collecting in JavaScript first.
+ */
+export async function polarsToArrow(frame: pl.DataFrame | pl.LazyDataFrame): Promise<Table> {
+  const path = await Deno.makeTempFile({ prefix: "alphapulse-", suffix: ".arrow" });
+  try {
+    const lazy = isLazy(frame) ? frame : frame.lazy();
+    await lazy.sinkIpc(path, { compatLevel: "oldest" }).collect();
+    return tableFromIPC(await Deno.readFile(path));
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
+}
+
+/** Microseconds (as doubles) to a `Datetime(us)` series. */
+export function microsSeries(name: string, micros: Float64Array): pl.Series {
+  return pl.Series(name, micros, pl.Float64).cast(pl.Int64).cast(pl.Datetime("us"));
+}
+
+/** A `Datetime(us)` column (or any integer-like column) as microseconds in doubles. */
+export function microsOf(frame: pl.DataFrame, column: string): Float64Array {
+  return frame.getColumn(column).cast(pl.Int64).cast(pl.Float64).toTypedArray() as Float64Array;
+}
+
+/** Trade columns as a Polars frame (see the module doc for names and types). */
+export function tradeFrame(c: TradeColumns): pl.DataFrame {
+  const n = c.id.length;
+  return pl.DataFrame([
+    stringSeries("exchange", c.exchange, n),
+    stringSeries("symbol", c.symbol, n),
+    pl.Series("id", c.id as string[], pl.Utf8),
+    pl.Series("price", c.price, pl.Float64),
+    pl.Series("size", c.size, pl.Float64),
+    pl.Series("side", c.side as string[], pl.Utf8),
+    microsSeries("ts", c.ts),
+    microsSeries("recv_ts", c.recvTs),
+  ]);
+}
+
+/** Bar columns as a Polars frame (see the module doc for names and types). */
+export function barFrame(c: BarColumns): pl.DataFrame {
+  const n = c.ts.length;
+  return pl.DataFrame([
+    stringSeries("exchange", c.exchange, n),
+    stringSeries("symbol", c.symbol, n),
+    microsSeries("ts", c.ts),
+    pl.Series("open", c.open, pl.Float64),
+    pl.Series("high", c.high, pl.Float64),
+    pl.Series("low", c.low, pl.Float64),
+    pl.Series("close", c.close, pl.Float64),
+    pl.Series("volume", c.volume, pl.Float64),
+    pl.Series("vwap", c.vwap, pl.Float64),
+    pl.Series("trades", c.trades, pl.Float64).cast(pl.UInt32),
+    microsSeries("recv_ts", c.recvTs),
+  ]);
+}
+
+/** The rows of a trade frame with the columns of {@linkcode tradeFrame}. */
+export function tradeRowsFromFrame(frame: pl.DataFrame): Trade[] {
+  return tradeRowsFromColumns({
+    exchange: frame.getColumn("exchange").toArray() as string[],
+    symbol: frame.getColumn("symbol").toArray() as string[],
+    id: frame.getColumn("id").toArray() as string[],
+    price: frame.getColumn("price").toTypedArray() as Float64Array,
+    size: frame.getColumn("size").toTypedArray() as Float64Array,
+    side: frame.getColumn("side").toArray() as string[],
+    ts: microsOf(frame, "ts"),
+    recvTs: microsOf(frame, "recv_ts"),
+  });
+}
+
+/** Trade columns to row objects. */
+export function tradeRowsFromColumns(c: TradeColumns): Trade[] {
+  const n = c.id.length;
+  const out: Trade[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = {
+      kind: "trade",
+      exchange: typeof c.exchange === "string" ? c.exchange : c.exchange[i],
+      symbol: typeof c.symbol === "string" ? c.symbol : c.symbol[i],
+      ts: c.ts[i],
+      recvTs: c.recvTs[i],
+      id: c.id[i],
+      price: c.price[i],
+      size: c.size[i],
+      side: c.side[i] as TakerSide,
+    };
+  }
+  return out;
+}
+
+/** Bar columns to row objects. */
+export function barRowsFromColumns(c: BarColumns): Bar[] {
+  const n = c.ts.length;
+  const out: Bar[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = {
+      kind: "bar",
+      exchange: typeof c.exchange === "string" ? c.exchange : c.exchange[i],
+      symbol: typeof c.symbol === "string" ? c.symbol : c.symbol[i],
+      ts: c.ts[i],
+      recvTs: c.recvTs[i],
+      interval: c.interval,
+      open: c.open[i],
+      high: c.high[i],
+      low: c.low[i],
+      close: c.close[i],
+      volume: c.volume[i],
+      vwap: c.vwap[i],
+      trades: c.trades[i],
+    };
+  }
+  return out;
+}
+
+/** No trades, with the trade frame's columns. */
+export function emptyTradeColumns(exchange = "", symbol = ""): TradeColumns {
+  const none = new Float64Array(0);
+  return {
+    exchange,
+    symbol,
+    id: [],
+    price: none,
+    size: none,
+    side: [],
+    ts: none,
+    recvTs: none,
+  };
+}
+
+/** No bars, with the bar frame's columns. */
+export function emptyBarColumns(interval: number, exchange = "", symbol = ""): BarColumns {
+  const none = new Float64Array(0);
+  return {
+    exchange,
+    symbol,
+    interval,
+    ts: none,
+    open: none,
+    high: none,
+    low: none,
+    close: none,
+    volume: none,
+    vwap: none,
+    trades: none,
+    recvTs: none,
+  };
+}
+
+function stringSeries(name: string, value: string | readonly string[], n: number): pl.Series {
+  if (typeof value !== "string") return pl.Series(name, value as string[], pl.Utf8);
+  return n === 0 ? pl.Series(name, [], pl.Utf8) : pl.repeat(value, n, name).cast(pl.Utf8);
+}
+
+function isLazy(frame: pl.DataFrame | pl.LazyDataFrame): frame is pl.LazyDataFrame {
+  return typeof (frame as pl.LazyDataFrame).collectSync === "function";
+}

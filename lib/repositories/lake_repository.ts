@@ -1,0 +1,218 @@
+/**
+ * {@linkcode MarketDataRepository} over the Parquet lake: Polars scans for bulk trades,
+ * DuckDB for aggregates (bars, instruments), with partition pruning by path.
+ * @module
+ */
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import pl from "nodejs-polars";
+import type { Bar, Trade } from "../market/types.ts";
+import { readNumericColumns, sqlString, sqlStringList } from "../lake/_duckdb.ts";
+import {
+  listInstrumentDirs,
+  listTradePartitions,
+  type TradePartition,
+  tradesRoot,
+} from "../lake/layout.ts";
+import {
+  type BarColumns,
+  barColumnsResult,
+  emptyBarColumns,
+  emptyTradeColumns,
+  polarsQueryResult,
+  TRADE_COLUMNS,
+  tradeFrame,
+  tradeRowsFromFrame,
+} from "./_result.ts";
+import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import type {
+  BarQuery,
+  InstrumentSummary,
+  MarketDataRepository,
+  QueryResult,
+  RangeQuery,
+} from "./repository.ts";
+
+/** Options of {@linkcode LakeRepository.open}. */
+export interface LakeRepositoryOptions {
+  /** Lake root folder (as given to `ParquetLake.open`). A missing folder reads as empty. */
+  readonly root: string;
+  /** DuckDB worker threads (default: DuckDB's choice, one per core). */
+  readonly threads?: number;
+}
+
+/**
+ * Reads the Parquet lake written by `ParquetLake`. Every query prunes partitions by path
+ * first (exchange, symbol, then the UTC dates the range touches), so only those files are
+ * opened; within files DuckDB and Polars also skip row groups by `ts` statistics.
+ *
+ * - `trades(q).polars()` is a Polars `scanParquet` over the pruned files (no JavaScript row
+ *   objects); `arrow()` streams that scan to Arrow IPC; `rows()` maps the frame's columns.
+ * - `bars(q)` is one DuckDB aggregate (small result): open/close are the first/last trade
+ *   by `(ts, id)` with ids compared as text, `vwap = sum(price*size)/sum(size)`, bar
+ *   `ts` is the bucket start aligned to the epoch, `recv_ts` the latest receive time.
+ *
+ * An unknown instrument, an empty range or an empty (even missing) lake give empty
+ * results. Queries see the files present when they start: a compaction that removes
+ * files in the middle of a query can make that query fail (retry it).
+ *
+ * @example
+ * ```ts ignore
+ * import { LakeRepository } from "./lake_repository.ts";
+ * const repo = await LakeRepository.open({ root: "data/lake" });
+ * const bars = await repo.bars({ exchange: "coinbase", symbol: "BTC-USD", interval: 60e6 }).rows();
+ * await repo.close();
+ * ```
+ */
+export class LakeRepository implements MarketDataRepository {
+  /** Lake root folder. */
+  readonly root: string;
+  readonly #threads: number | undefined;
+  #instance: Promise<DuckDBInstance> | undefined;
+  #closed = false;
+
+  constructor(options: LakeRepositoryOptions) {
+    if (typeof options?.root !== "string" || options.root.length === 0) {
+      throw new TypeError("LakeRepository needs a lake root folder");
+    }
+    this.root = options.root.length > 1 ? options.root.replace(/\/+$/, "") : options.root;
+    this.#threads = options.threads;
+  }
+
+  /** A repository over the lake at `options.root`. */
+  static open(options: LakeRepositoryOptions): Promise<LakeRepository> {
+    return Promise.resolve(new LakeRepository(options));
+  }
+
+  /** Instruments with trades, by exchange then symbol, with count and time span. */
+  async instruments(): Promise<InstrumentSummary[]> {
+    const dirs = await listInstrumentDirs(this.root);
+    if (dirs.length === 0) return [];
+    const glob = `${tradesRoot(this.root)}/exchange=*/symbol=*/date=*/*.parquet`;
+    const rows = await this.#query(async (con) => {
+      const reader = await con.runAndReadAll(
+        `SELECT exchange, symbol, count(*)::DOUBLE, epoch_us(min(ts))::DOUBLE,
+                epoch_us(max(ts))::DOUBLE
+         FROM read_parquet(${sqlString(glob)}, hive_partitioning = true,
+                           hive_types_autocast = false)
+         GROUP BY exchange, symbol ORDER BY exchange, symbol`,
+      );
+      return reader.getRows() as [string, string, number, number, number][];
+    }).catch((err) => {
+      if (/no files found/i.test(String(err))) return [];
+      throw err;
+    });
+    const known = new Set(dirs.map((d) => `${d.exchange}/${d.symbol}`));
+    return rows
+      .filter(([exchange, symbol]) => known.has(`${exchange}/${symbol}`))
+      .map(([exchange, symbol, trades, first, last]) => ({
+        exchange,
+        symbol,
+        trades,
+        first,
+        last,
+      }));
+  }
+
+  /** Trades in `[start, end)`, ordered by `(ts, id)`. */
+  trades(query: RangeQuery): QueryResult<Trade> {
+    const checked = checkRangeQuery(query);
+    return polarsQueryResult({
+      frame: () => this.#tradeFrame(checked),
+      toRows: tradeRowsFromFrame,
+    });
+  }
+
+  /** OHLCV bars of `query.interval` microseconds; bars without trades are omitted. */
+  bars(query: BarQuery): QueryResult<Bar> {
+    const checked = checkBarQuery(query);
+    return barColumnsResult(() => this.#barColumns(checked));
+  }
+
+  /** Releases DuckDB. Queries after this reject. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const instance = await this.#instance?.catch(() => undefined);
+    instance?.closeSync();
+  }
+
+  async #tradeFrame(query: RangeQuery): Promise<pl.LazyDataFrame | pl.DataFrame> {
+    this.#assertOpen();
+    const { exchange, symbol, start, end } = query;
+    const partitions = await listTradePartitions(this.root, query);
+    if (partitions.length === 0) return tradeFrame(emptyTradeColumns());
+    const scans = partitions.flatMap(scanPartition);
+    let frame = scans.length === 1 ? scans[0] : pl.concat(scans, { how: "vertical" });
+    if (start !== undefined) frame = frame.filter(pl.col("ts").gtEq(microsLiteral(start)));
+    if (end !== undefined) frame = frame.filter(pl.col("ts").lt(microsLiteral(end)));
+    // Files are each sorted by (ts, id) and days do not overlap, so only partitions with
+    // several files (before compaction) need a sort.
+    if (partitions.some((p) => p.files.length > 1)) frame = frame.sort(["ts", "id"]);
+    return frame.select(
+      pl.lit(exchange).cast(pl.Utf8).alias("exchange"),
+      pl.lit(symbol).cast(pl.Utf8).alias("symbol"),
+      ...TRADE_COLUMNS.slice(2).map((name) => pl.col(name)),
+    );
+  }
+
+  async #barColumns(query: BarQuery): Promise<BarColumns> {
+    this.#assertOpen();
+    const { exchange, symbol, start, end, interval } = query;
+    const partitions = await listTradePartitions(this.root, query);
+    if (partitions.length === 0) return emptyBarColumns(interval, exchange, symbol);
+    const files = partitions.flatMap((p) => p.files);
+    const where = [
+      start === undefined ? "" : `ts >= make_timestamp(${start}::BIGINT)`,
+      end === undefined ? "" : `ts < make_timestamp(${end}::BIGINT)`,
+    ].filter((s) => s !== "");
+    const sql = `
+      SELECT bucket::DOUBLE, open, high, low, close, volume, vwap, trades::DOUBLE,
+             recv::DOUBLE
+      FROM (
+        SELECT (epoch_us(ts) // ${interval}) * ${interval} AS bucket,
+               first(price ORDER BY ts, id) AS open, max(price) AS high,
+               min(price) AS low, last(price ORDER BY ts, id) AS close,
+               sum(size) AS volume, sum(price * size) / sum(size) AS vwap,
+               count(*) AS trades, max(epoch_us(recv_ts)) AS recv
+        FROM read_parquet(${sqlStringList(files)}, hive_partitioning = false)
+        ${where.length > 0 ? "WHERE " + where.join(" AND ") : ""}
+        GROUP BY bucket
+      ) ORDER BY bucket`;
+    const [ts, open, high, low, close, volume, vwap, trades, recvTs] = await this.#query(
+      async (con) => readNumericColumns(await con.run(sql)),
+    );
+    return { exchange, symbol, interval, ts, open, high, low, close, volume, vwap, trades, recvTs };
+  }
+
+  /** Runs `task` on a fresh connection (so queries can run concurrently), then closes it. */
+  async #query<T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    this.#instance ??= DuckDBInstance.create(
+      ":memory:",
+      this.#threads === undefined ? {} : { threads: String(this.#threads) },
+    );
+    const connection = await (await this.#instance).connect();
+    try {
+      return await task(connection);
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("LakeRepository is closed");
+  }
+}
+
+/** Polars scans of one partition: one glob per folder, or each file if the path has glob characters. */
+function scanPartition(p: TradePartition): pl.LazyDataFrame[] {
+  if (!/[*?[\]{}]/.test(p.path)) {
+    const source = p.files.length === 1 ? p.files[0] : `${p.path}/*.parquet`;
+    return [pl.scanParquet(source, { hivePartitioning: false })];
+  }
+  return p.files.map((f) => pl.scanParquet(f, { hivePartitioning: false, glob: false }));
+}
+
+function microsLiteral(micros: number): pl.Expr {
+  return pl.lit(micros).cast(pl.Int64).cast(pl.Datetime("us"));
+}
