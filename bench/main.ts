@@ -1,0 +1,34 @@
+/**
+ * `deno task bench [group]`: runs `bench/<group>.ts` (each exports
+ * `async function run(): Promise<void>` printing one JSON object per line), or every
+ * group in this folder when no group is named.
+ * @module
+ */
+
+const here = new URL(".", import.meta.url);
+
+async function groups(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(here)) {
+    const m = /^([a-z][a-z0-9_]*)\.ts$/.exec(entry.name);
+    if (entry.isFile && m && m[1] !== "main") names.push(m[1]);
+  }
+  return names.sort();
+}
+
+const available = await groups();
+const requested = Deno.args.length ? Deno.args : available;
+for (const group of requested) {
+  if (!available.includes(group)) {
+    console.error(`unknown bench group "${group}"; available: ${available.join(", ")}`);
+    Deno.exit(2);
+  }
+}
+for (const group of requested) {
+  const module = await import(new URL(`./${group}.ts`, here).href);
+  if (typeof module.run !== "function") {
+    console.error(`bench/${group}.ts does not export run()`);
+    Deno.exit(2);
+  }
+  await module.run();
+}

@@ -1,0 +1,222 @@
+/**
+ * `deno task bench server`: live-stream fan-out and delivery, and the bars API.
+ *
+ * - `hub_fanout`: events/s through `StreamHub.write` to 8 matching subscribers that drain
+ *   their queues after every batch of 100 (each event serialised once).
+ * - `ws_delivery`: trades/s from `hub.write` to a local WebSocket client (batches of 100,
+ *   at most 5,000 in flight), versus peer `ws-per-event`: a minimal `Deno.serve` WebSocket
+ *   server that sends each event as its own `JSON.stringify` message, in the same run.
+ * - `sse_delivery`: the same over Server-Sent Events.
+ * - `api_bars`: bars/s served by `GET /api/bars` (100,000 bars, JSON) through the handler.
+ *
+ * Size: `BENCH_SERVER_EVENTS` (default 200,000).
+ * @module
+ */
+import type { Bar, Trade } from "../lib/market/types.ts";
+import type { MarketDataRepository, QueryResult } from "../lib/repositories/repository.ts";
+import { createApp, startServer, StreamHub } from "../server/mod.ts";
+
+interface Figure {
+  name: string;
+  unit: string;
+  value: number;
+  peer?: string;
+  peer_value?: number;
+  ratio?: number;
+}
+
+const EVENTS = Number(Deno.env.get("BENCH_SERVER_EVENTS") ?? 200_000);
+const BATCH = 100;
+const IN_FLIGHT = 5_000;
+const T0 = Date.UTC(2024, 7, 8) * 1000;
+
+function print(figure: Figure): void {
+  console.log(JSON.stringify(figure));
+}
+
+function makeTrades(n: number): Trade[] {
+  return Array.from({ length: n }, (_, i) => ({
+    kind: "trade",
+    exchange: "binance",
+    symbol: "BTC-USDT",
+    ts: T0 + i * 1000,
+    recvTs: T0 + i * 1000 + 250,
+    id: String(3_000_000_000 + i),
+    price: 56_000 + (i % 1000) / 100,
+    size: 0.00123 + (i % 7) / 1000,
+    side: i % 2 ? "buy" : "sell",
+  }));
+}
+
+function batches<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function emptyRepository(bars: Bar[] = []): MarketDataRepository {
+  const result = <Row>(rows: Row[]): QueryResult<Row> => ({
+    rows: () => Promise.resolve(rows),
+    polars: () => Promise.reject(new Error("not used")),
+    arrow: () => Promise.reject(new Error("not used")),
+  });
+  return {
+    instruments: () => Promise.resolve([]),
+    trades: () => result([]),
+    bars: () => result(bars),
+    close: () => Promise.resolve(),
+  };
+}
+
+async function hubFanout(trades: Trade[]): Promise<number> {
+  const hub = new StreamHub({ maxQueue: 10_000 });
+  const subs = Array.from({ length: 8 }, () => hub.subscribe({ kinds: new Set(["trade"]) }));
+  const start = performance.now();
+  for (const batch of batches(trades, BATCH)) {
+    hub.write(batch);
+    for (const sub of subs) await sub.next();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await hub.close();
+  return trades.length / seconds;
+}
+
+/** Publishes in batches, keeping at most IN_FLIGHT events unreceived; returns events/s. */
+async function deliver(
+  trades: Trade[],
+  publish: (batch: Trade[]) => void,
+  received: () => number,
+): Promise<number> {
+  const start = performance.now();
+  let published = 0;
+  for (const batch of batches(trades, BATCH)) {
+    while (published - received() > IN_FLIGHT) await new Promise((r) => setTimeout(r, 0));
+    publish(batch);
+    published += batch.length;
+  }
+  while (received() < trades.length) await new Promise((r) => setTimeout(r, 0));
+  return trades.length / ((performance.now() - start) / 1000);
+}
+
+async function wsOurs(trades: Trade[]): Promise<number> {
+  const hub = new StreamHub();
+  const server = await startServer({ repository: emptyRepository(), hub, port: 0 });
+  const ws = new WebSocket(`${server.url.replace("http", "ws")}ws?kinds=trade`);
+  let count = 0;
+  ws.onmessage = (m) => count += JSON.parse(m.data).length;
+  await new Promise((r) => ws.onopen = r);
+  const rate = await deliver(trades, (b) => hub.write(b), () => count);
+  const closed = new Promise((r) => ws.onclose = r);
+  ws.close();
+  await closed;
+  await server.shutdown();
+  return rate;
+}
+
+async function wsPerEvent(trades: Trade[]): Promise<number> {
+  const sockets = new Set<WebSocket>();
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onopen = () => sockets.add(socket);
+    socket.onclose = () => sockets.delete(socket);
+    return response;
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+  let count = 0;
+  ws.onmessage = (m) => {
+    JSON.parse(m.data);
+    count++;
+  };
+  await new Promise((r) => ws.onopen = r);
+  while (sockets.size === 0) await new Promise((r) => setTimeout(r, 1));
+  const rate = await deliver(trades, (batch) => {
+    for (const socket of sockets) for (const t of batch) socket.send(JSON.stringify(t));
+  }, () => count);
+  const closed = new Promise((r) => ws.onclose = r);
+  ws.close();
+  await closed;
+  await server.shutdown();
+  return rate;
+}
+
+async function sseOurs(trades: Trade[]): Promise<number> {
+  const hub = new StreamHub();
+  const server = await startServer({ repository: emptyRepository(), hub, port: 0 });
+  const res = await fetch(`${server.url}sse?kinds=trade`);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  await reader.read(); // ": connected"
+  let count = 0;
+  let text = "";
+  const reading = (async () => {
+    while (count < trades.length) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      let end;
+      while ((end = text.indexOf("\n\n")) >= 0) {
+        const frame = text.slice(0, end);
+        text = text.slice(end + 2);
+        if (frame.startsWith("data: ")) count += JSON.parse(frame.slice(6)).length;
+      }
+    }
+  })();
+  const rate = await deliver(trades, (b) => hub.write(b), () => count);
+  await reading;
+  await reader.cancel();
+  await server.shutdown();
+  return rate;
+}
+
+async function apiBars(): Promise<number> {
+  const bars: Bar[] = Array.from({ length: 100_000 }, (_, i) => ({
+    kind: "bar",
+    exchange: "binance",
+    symbol: "BTC-USDT",
+    ts: T0 + i * 60_000_000,
+    recvTs: T0 + i * 60_000_000,
+    interval: 60_000_000,
+    open: 56_000,
+    high: 56_010.5,
+    low: 55_990.25,
+    close: 56_001.75,
+    volume: 12.345,
+    vwap: 56_000.5,
+    trades: 321,
+  }));
+  const app = createApp({ repository: emptyRepository(bars), hub: new StreamHub() });
+  const rounds = 5;
+  const start = performance.now();
+  for (let i = 0; i < rounds; i++) {
+    const res = await app(new Request("http://x/api/bars?exchange=binance&symbol=BTC-USDT"));
+    if ((await res.json()).length !== bars.length) throw new Error("bars lost");
+  }
+  return (rounds * bars.length) / ((performance.now() - start) / 1000);
+}
+
+/** Runs the server benchmarks, printing one JSON line per figure. */
+export async function run(): Promise<void> {
+  const trades = makeTrades(EVENTS);
+  print({
+    name: "server.hub_fanout_8_subscribers",
+    unit: "events/s",
+    value: Math.round(await hubFanout(trades)),
+  });
+  const ours = await wsOurs(trades);
+  const peer = await wsPerEvent(trades);
+  print({
+    name: "server.ws_delivery",
+    unit: "events/s",
+    value: Math.round(ours),
+    peer: "ws-per-event",
+    peer_value: Math.round(peer),
+    ratio: Number((ours / peer).toFixed(2)),
+  });
+  print({
+    name: "server.sse_delivery",
+    unit: "events/s",
+    value: Math.round(await sseOurs(trades)),
+  });
+  print({ name: "server.api_bars_json", unit: "bars/s", value: Math.round(await apiBars()) });
+}
+
+if (import.meta.main) await run();
