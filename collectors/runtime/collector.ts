@@ -4,7 +4,7 @@
  * @module
  */
 import type { EventSink } from "../../lib/market/mod.ts";
-import { createAdapter } from "../venues/mod.ts";
+import { type ConnectionRequest, createAdapter } from "../venues/mod.ts";
 import { FeedConnection, type FeedConnectionOptions } from "./connection.ts";
 import { FeedDiagnostics } from "./diagnostics.ts";
 import { type BookStage, FeedPipeline, type FeedSummary } from "./pipeline.ts";
@@ -52,6 +52,7 @@ export class Collector {
   #flushTimer?: ReturnType<typeof setInterval>;
   #flushing: Promise<unknown> = Promise.resolve();
   #flushErrors = 0;
+  readonly #log: (record: Record<string, unknown>) => void;
 
   constructor(options: CollectorOptions) {
     const diagnostics = options.diagnostics ??
@@ -64,16 +65,42 @@ export class Collector {
       sinks: options.sinks,
     });
     this.#flushEveryMs = options.flushEveryMs ?? 1_000;
+    this.#log = options.connection?.log ??
+      ((record) => console.error(JSON.stringify({ time: new Date().toISOString(), ...record })));
     this.connection = new FeedConnection({
       ...options.connection,
       url: options.url,
       subscribeMessages: () =>
         adapter.subscribeMessages({ symbols: options.symbols, channels: options.channels }),
-      onFrame: (frame, recvTs) => this.pipeline.handleFrame(frame, recvTs),
+      onFrame: (frame, recvTs) => {
+        this.pipeline.handleFrame(frame, recvTs);
+        const requests = adapter.takeRequests?.();
+        if (requests !== undefined) this.#serve(requests, options.exchange);
+      },
       onOpen: ({ reconnect }) => {
         if (reconnect) this.pipeline.handleReconnect(Date.now() * 1000, "reconnected");
       },
     });
+  }
+
+  /** Carries out what the adapter asked of the connection (replies, reconnects). */
+  #serve(requests: readonly ConnectionRequest[], exchange: string): void {
+    for (const request of requests) {
+      if (request.kind === "send") {
+        if (!this.connection.send(request.frame)) {
+          this.#log({ level: "warn", msg: "not connected: reply not sent", exchange });
+        }
+      } else {
+        this.#log({
+          level: "warn",
+          msg: "venue adapter asked to reconnect",
+          exchange,
+          reason: request.reason,
+          minDelayMs: request.minDelayMs ?? 0,
+        });
+        this.connection.restart(request.reason, request.minDelayMs);
+      }
+    }
   }
 
   /** Connects and starts periodic flushes. */

@@ -58,6 +58,8 @@ export class FeedConnection {
   #watchdog?: ReturnType<typeof setInterval>;
   #retryTimer?: ReturnType<typeof setTimeout>;
   #closed?: PromiseWithResolvers<void>;
+  /** Least delay before the next reconnect (set by `restart`). */
+  #minDelayMs = 0;
   /** Counters for metrics. */
   readonly stats: FeedConnectionStats = {
     connects: 0,
@@ -154,7 +156,8 @@ export class FeedConnection {
   }
 
   #scheduleRetry(reason: string): void {
-    const delay = this.#backoff.next();
+    const delay = Math.max(this.#backoff.next(), this.#minDelayMs);
+    this.#minDelayMs = 0;
     this.#log({
       level: "warn",
       msg: "disconnected, retrying",
@@ -164,6 +167,26 @@ export class FeedConnection {
       delayMs: delay,
     });
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  /** Sends a frame on the open connection; false (nothing sent) when not connected. */
+  send(frame: string): boolean {
+    const socket = this.#socket;
+    if (socket === undefined || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(frame);
+    return true;
+  }
+
+  /**
+   * Drops the current connection and connects again (fresh subscriptions), waiting at least
+   * `minDelayMs` (a venue that refused us must not be hammered) or the usual backoff delay,
+   * whichever is longer.
+   */
+  restart(reason: string, minDelayMs = 0): void {
+    if (this.#stopped) return;
+    this.#minDelayMs = Math.max(this.#minDelayMs, minDelayMs);
+    this.#log({ level: "warn", msg: "restarting connection", reason, url: this.#options.url });
+    this.#socket?.close(4001, reason.slice(0, 100));
   }
 
   /** Closes the socket and stops reconnecting; resolves once closed. */

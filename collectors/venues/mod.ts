@@ -5,12 +5,19 @@
 import { COINBASE_EXCHANGE_WS_URL, CoinbaseExchangeAdapter } from "./coinbase_exchange.ts";
 import { KRAKEN_WS_URL, KrakenAdapter } from "./kraken.ts";
 import { BINANCE_WS_URL, BinanceAdapter } from "./binance.ts";
+import { COINBASE_ADVANCED_WS_URL, CoinbaseAdvancedAdapter } from "./coinbase_advanced.ts";
 import type { VenueAdapter, VenueAdapterOptions } from "./venue.ts";
 
-export type { Subscription, VenueAdapter, VenueAdapterOptions } from "./venue.ts";
+export type {
+  ConnectionRequest,
+  Subscription,
+  VenueAdapter,
+  VenueAdapterOptions,
+} from "./venue.ts";
 export { CoinbaseExchangeAdapter } from "./coinbase_exchange.ts";
 export { KrakenAdapter } from "./kraken.ts";
 export { BinanceAdapter } from "./binance.ts";
+export { CoinbaseAdvancedAdapter } from "./coinbase_advanced.ts";
 
 /** A venue we can collect: how to build its adapter and where it streams. */
 export interface VenueSpec {
@@ -28,6 +35,10 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
   },
   kraken: { create: (options) => new KrakenAdapter(options), url: KRAKEN_WS_URL },
   binance: { create: (options) => new BinanceAdapter(options), url: BINANCE_WS_URL },
+  "coinbase-advanced": {
+    create: (options) => new CoinbaseAdvancedAdapter(options),
+    url: COINBASE_ADVANCED_WS_URL,
+  },
 };
 
 /**
@@ -52,8 +63,23 @@ export function venue(exchange: string): VenueSpec {
   return spec;
 }
 
-/** Guesses the venue from a URL or file name (`wss://ws-feed.pro.coinbase.com` -> `coinbase`). */
+/**
+ * Guesses the venue from a URL or file name (`wss://ws-feed.pro.coinbase.com` -> `coinbase`):
+ * the venue whose feed URL (host and path) or name is the longest match, so
+ * `wss://advanced-trade-ws.coinbase.com` is `coinbase-advanced` and `alpaca-crypto-...` is
+ * not `alpaca`.
+ */
 export function guessExchange(text: string): string | undefined {
   const lower = text.toLowerCase();
-  return Object.keys(VENUES).find((name) => lower.includes(name));
+  let best: string | undefined;
+  let bestLength = 0;
+  for (const [name, spec] of Object.entries(VENUES)) {
+    for (const needle of [name, spec.url.replace(/^wss?:\/\//, "")]) {
+      if (needle.length > bestLength && lower.includes(needle)) {
+        best = name;
+        bestLength = needle.length;
+      }
+    }
+  }
+  return best;
 }

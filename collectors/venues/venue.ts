@@ -21,6 +21,29 @@ export interface Subscription {
 }
 
 /**
+ * Something an adapter asks of the live connection; replay has no connection and ignores
+ * these. Raised while parsing (Alpaca: the auth message in reply to `connected`), drained by
+ * the collector after every frame through {@linkcode VenueAdapter.takeRequests}.
+ */
+export type ConnectionRequest =
+  | {
+    /** Send `frame` on the current connection. */
+    readonly kind: "send";
+    readonly frame: string;
+    /** What logs and recordings show instead of `frame` (it carries a secret). */
+    readonly redacted?: string;
+  }
+  | {
+    /**
+     * Drop the connection and connect again (fresh subscriptions and snapshots), waiting at
+     * least `minDelayMs` (the venue refused us: do not hammer it).
+     */
+    readonly kind: "reconnect";
+    readonly reason: string;
+    readonly minDelayMs?: number;
+  };
+
+/**
  * Parses one venue's frames into {@linkcode MarketEvent}s. Stateful only where the venue
  * protocol needs state to interpret a frame (trade-id chains, channel ids); never does I/O.
  */
@@ -36,4 +59,10 @@ export interface VenueAdapter {
   parse(frame: string, recvTs: number, out: MarketEvent[]): void;
   /** Forgets per-connection state (call after a reconnect). */
   reset(): void;
+  /**
+   * Optional: the requests raised by the frames parsed since the last call, or `undefined`
+   * when there are none. Adapters raise requests only after `subscribeMessages` was called
+   * (a live connection), so replay never accumulates them.
+   */
+  takeRequests?(): ConnectionRequest[] | undefined;
 }

@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { CoinbaseAdvancedAdapter } from "../collectors/venues/coinbase_advanced.ts";
+import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
+import { FeedPipeline } from "../collectors/runtime/pipeline.ts";
+import { guessExchange } from "../collectors/venues/mod.ts";
+import { BookKeeper } from "../lib/book/book_keeper.ts";
+import type { BookSnapshot, FeedStatus, MarketEvent, Trade } from "../lib/market/types.ts";
+
+const RECV = 1_714_564_800_900_000;
+
+function setup() {
+  const logs: string[] = [];
+  const diagnostics = new FeedDiagnostics({ log: (l) => logs.push(l) });
+  const adapter = new CoinbaseAdvancedAdapter({ diagnostics });
+  let seq = 0;
+  /** Wraps events into a message with the next sequence_num (or the one given). */
+  const message = (channel: string, events: unknown[], sequence = seq++) =>
+    JSON.stringify({
+      channel,
+      client_id: "",
+      timestamp: "2024-05-01T12:00:00.123456789Z",
+      sequence_num: sequence,
+      events,
+    });
+  const parse = (frame: string) => {
+    const out: MarketEvent[] = [];
+    adapter.parse(frame, RECV, out);
+    return out;
+  };
+  return { adapter, diagnostics, logs, message, parse, skip: (n: number) => (seq += n) };
+}
+
+const trade = (id: string, side = "BUY", product = "BTC-USD") => ({
+  trade_id: id,
+  product_id: product,
+  price: "60000.01",
+  size: "0.005",
+  side,
+  time: "2024-05-01T12:00:00.1Z",
+});
+
+Deno.test("coinbase-advanced: one subscribe message per channel, heartbeats without products", () => {
+  const { adapter } = setup();
+  const messages = adapter.subscribeMessages({ symbols: ["BTC-USD", "ETH-USD"] }).map((m) =>
+    JSON.parse(m)
+  );
+  assert.deepEqual(messages, [
+    { type: "subscribe", product_ids: ["BTC-USD", "ETH-USD"], channel: "level2" },
+    { type: "subscribe", product_ids: ["BTC-USD", "ETH-USD"], channel: "market_trades" },
+    { type: "subscribe", channel: "heartbeats" },
+  ]);
+});
+
+Deno.test("coinbase-advanced: l2_data snapshot and update become book events (offer = ask)", () => {
+  const { message, parse } = setup();
+  const [snap] = parse(message("l2_data", [{
+    type: "snapshot",
+    product_id: "BTC-USD",
+    updates: [
+      {
+        side: "bid",
+        event_time: "1970-01-01T00:00:00Z",
+        price_level: "59999.5",
+        new_quantity: "1.25",
+      },
+      {
+        side: "offer",
+        event_time: "1970-01-01T00:00:00Z",
+        price_level: "60000",
+        new_quantity: "0.5",
+      },
+    ],
+  }]));
+  assert.equal(snap.kind, "book_snapshot");
+  assert.deepEqual((snap as BookSnapshot).bids, [[59999.5, 1.25]]);
+  assert.deepEqual((snap as BookSnapshot).asks, [[60000, 0.5]]);
+  const [change] = parse(message("l2_data", [{
+    type: "update",
+    product_id: "BTC-USD",
+    updates: [{ side: "offer", event_time: "x", price_level: "60000", new_quantity: "0" }],
+  }]));
+  assert.deepEqual(change, {
+    kind: "book_change",
+    exchange: "coinbase-advanced",
+    symbol: "BTC-USD",
+    ts: 1_714_564_800_123_456,
+    recvTs: RECV,
+    bids: [],
+    asks: [[60000, 0]],
+  });
+});
+
+Deno.test("coinbase-advanced: trades keep the taker side, are ordered by id, and chain per product", () => {
+  const { adapter, message, parse } = setup();
+  // Newest first, as the venue batches them.
+  const out = parse(message("market_trades", [{
+    type: "update",
+    trades: [trade("12", "SELL"), trade("11", "BUY")],
+  }]));
+  assert.deepEqual(out.map((e) => [(e as Trade).id, (e as Trade).side]), [
+    ["11", "buy"],
+    ["12", "sell"],
+  ]);
+  // The snapshot of recent trades after a reconnect repeats 12: dropped. 15 skips 13, 14.
+  const next = parse(message("market_trades", [{
+    type: "snapshot",
+    trades: [trade("15"), trade("12")],
+  }]));
+  assert.equal(adapter.duplicateTrades, 1);
+  assert.equal(next[0].kind, "status");
+  assert.equal((next[0] as FeedStatus).status, "gap");
+  assert.equal(next[0].symbol, "BTC-USD");
+  assert.match((next[0] as FeedStatus).reason, /12 -> 15/);
+  assert.equal((next[1] as Trade).id, "15");
+});
+
+Deno.test("coinbase-advanced: a sequence_num hole resets every book and asks for a reconnect", () => {
+  const { adapter, message, skip } = setup();
+  const diagnostics = new FeedDiagnostics({ log: () => {} });
+  const books = new BookKeeper({ exchange: "coinbase-advanced" });
+  const pipeline = new FeedPipeline({ adapter, diagnostics, books });
+  adapter.subscribeMessages({ symbols: ["BTC-USD"] }); // live: requests are raised
+  const snapshot = message("l2_data", [{
+    type: "snapshot",
+    product_id: "BTC-USD",
+    updates: [
+      { side: "bid", price_level: "100", new_quantity: "1" },
+      { side: "offer", price_level: "101", new_quantity: "1" },
+    ],
+  }]);
+  pipeline.handleFrame(snapshot, RECV);
+  pipeline.handleFrame(message("heartbeats", [{ heartbeat_counter: 1 }]), RECV);
+  assert.ok(books.isValid("BTC-USD"));
+  assert.equal(adapter.takeRequests(), undefined);
+
+  skip(3); // three messages lost
+  const events = pipeline.handleFrame(
+    message("l2_data", [{
+      type: "update",
+      product_id: "BTC-USD",
+      updates: [{ side: "bid", price_level: "100.5", new_quantity: "2" }],
+    }]),
+    RECV,
+  );
+  const statuses = events.filter((e): e is FeedStatus => e.kind === "status");
+  assert.deepEqual(statuses.map((s) => [s.status, s.symbol]), [["gap", "*"], ["reset", "*"]]);
+  assert.match(statuses[0].reason, /5 after 1/);
+  assert.equal(books.isValid("BTC-USD"), false, "book invalid after the hole");
+  assert.equal(pipeline.summary().gaps, 1, "counted once");
+  const requests = adapter.takeRequests();
+  assert.equal(requests?.length, 1);
+  assert.equal(requests?.[0].kind, "reconnect");
+  assert.equal(adapter.takeRequests(), undefined, "drained");
+
+  // After the reconnect the numbering starts again and a fresh snapshot rebuilds the book.
+  pipeline.handleReconnect(RECV, "reconnected");
+  pipeline.handleFrame(message("l2_data", JSON.parse(snapshot).events, 0), RECV);
+  assert.ok(books.isValid("BTC-USD"));
+  assert.equal(pipeline.summary().gaps, 1);
+});
+
+Deno.test("coinbase-advanced: replay never accumulates requests", () => {
+  const { adapter, message, parse, skip } = setup();
+  parse(message("heartbeats", []));
+  skip(2);
+  const out = parse(message("heartbeats", []));
+  assert.equal(out.length, 2);
+  assert.equal(adapter.takeRequests(), undefined);
+});
+
+Deno.test("coinbase-advanced: bad input is counted, logged once, and never thrown", () => {
+  const { diagnostics, logs, message, parse } = setup();
+  assert.deepEqual(parse("{oops"), []);
+  assert.deepEqual(parse('{"channel":"l2_data","events":[]}'), []); // no sequence_num
+  const bad = parse(message("l2_data", [{
+    type: "update",
+    product_id: "ETH-USD",
+    updates: [{ side: "offer", price_level: "0.-1", new_quantity: "1" }],
+  }]));
+  assert.deepEqual(bad.map((e) => [e.kind, (e as FeedStatus).status, e.symbol]), [
+    ["status", "reset", "ETH-USD"],
+  ]);
+  assert.deepEqual(parse(message("market_trades", [{ trades: [trade("1", "SIDEWAYS")] }])), []);
+  parse(message("market_trades", [{ trades: [trade("2", "SIDEWAYS")] }]));
+  assert.equal(diagnostics.errors, 5);
+  assert.equal(logs.length, 4, "one log line per distinct reason");
+});
+
+Deno.test("venue guessing prefers the most specific match", () => {
+  assert.equal(guessExchange("wss://advanced-trade-ws.coinbase.com"), "coinbase-advanced");
+  assert.equal(guessExchange("wss://ws-feed.pro.coinbase.com"), "coinbase");
+  assert.equal(guessExchange("kraken-v1-book-ws-20210417.txt"), "kraken");
+});
