@@ -1,0 +1,75 @@
+/**
+ * Deterministic synthetic trades for the lake and repository tests.
+ * @module
+ */
+import type { TakerSide, Trade } from "../../lib/market/types.ts";
+
+/** Options of {@linkcode syntheticTrades}. */
+export interface SyntheticTradeOptions {
+  readonly exchange?: string;
+  readonly symbol?: string;
+  /** First trade time, microseconds. */
+  readonly start: number;
+  readonly count: number;
+  /** Microseconds between trades (default 1 s). */
+  readonly step?: number;
+  /** First id (numeric ids count up from here). */
+  readonly firstId?: number;
+  /** Seed of the price walk. */
+  readonly seed?: number;
+}
+
+/** A seeded random walk of trades with increasing numeric ids. */
+export function syntheticTrades(options: SyntheticTradeOptions): Trade[] {
+  const { start, count } = options;
+  const step = options.step ?? 1_000_000;
+  const firstId = options.firstId ?? 1;
+  const random = seededRandom(options.seed ?? 1);
+  const sides: TakerSide[] = ["buy", "sell", "unknown"];
+  let price = 100;
+  const out: Trade[] = [];
+  for (let i = 0; i < count; i++) {
+    price = Math.max(1, Math.round((price + (random() - 0.5)) * 100) / 100);
+    const ts = start + i * step;
+    out.push({
+      kind: "trade",
+      exchange: options.exchange ?? "coinbase",
+      symbol: options.symbol ?? "BTC-USD",
+      id: String(firstId + i),
+      price,
+      size: Math.round(random() * 1e6) / 1e4 + 0.0001,
+      side: sides[Math.floor(random() * 3)],
+      ts,
+      recvTs: ts + 1 + Math.floor(random() * 5000),
+    });
+  }
+  return out;
+}
+
+/** Mulberry32: a tiny deterministic generator in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Trades ordered as every repository returns them: by `ts`, then id as text. */
+export function sortTrades(trades: readonly Trade[]): Trade[] {
+  return [...trades].sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Every file under `dir` (relative paths), sorted. */
+export async function listTree(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(...await listTree(`${dir}/${e.name}`, rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
