@@ -9,6 +9,7 @@ import type {
   QueryResult,
   RangeQuery,
 } from "../lib/repositories/repository.ts";
+import { MemoryRepository } from "../lib/repositories/mod.ts";
 import {
   createApp,
   parseStreamFilter,
@@ -160,6 +161,39 @@ Deno.test("GET /api/bars passes a parsed query and returns the rows", async (t) 
     assert.equal(q.start, Date.UTC(2021, 3, 17) * 1000);
     assert.equal(q.end, T0);
   });
+});
+
+Deno.test("GET /api/bars and /api/trades over a real MemoryRepository", async () => {
+  const repository = new MemoryRepository([
+    trade(0, { price: 100, size: 1 }),
+    trade(30, { price: 110, size: 2 }),
+    trade(59, { price: 90, size: 1 }),
+    trade(61, { price: 95, size: 4 }),
+    trade(62, { price: 96, size: 1, symbol: "ETH-USD" }),
+  ]);
+  const app = createApp({ repository, hub: new StreamHub() });
+  const res = await app(
+    new Request("http://localhost/api/bars?exchange=coinbase&symbol=BTC-USD&interval=1m"),
+  );
+  assert.equal(res.status, 200);
+  const bars: Bar[] = await res.json();
+  assert.deepEqual(
+    bars.map((b) => [b.ts, b.open, b.high, b.low, b.close, b.volume, b.trades]),
+    [[T0, 100, 110, 90, 90, 4, 3], [T0 + MINUTE, 95, 95, 95, 95, 4, 1]],
+  );
+  const instruments = await (await app(new Request("http://localhost/api/instruments"))).json();
+  assert.deepEqual(instruments.map((i: InstrumentSummary) => [i.symbol, i.trades]), [
+    ["BTC-USD", 4],
+    ["ETH-USD", 1],
+  ]);
+  const trades = await (await app(
+    new Request(
+      `http://localhost/api/trades?exchange=coinbase&symbol=BTC-USD&start=${
+        T0 + 30_000_000
+      }&limit=2`,
+    ),
+  )).json();
+  assert.deepEqual(trades.map((t: Trade) => t.price), [110, 90]);
 });
 
 Deno.test("GET /api/bars rejects bad parameters with 400 JSON errors", async () => {
