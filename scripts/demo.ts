@@ -66,7 +66,12 @@ if (import.meta.main) {
     const lake = await ParquetLake.open({ root: lakeRoot });
     const repository = await LakeRepository.open({ root: lakeRoot });
     const hub = new StreamHub();
-    const server = await startServer({ repository, hub, port, hostname: "127.0.0.1" });
+    const server = await startServer({ repository, hub, port, hostname: "127.0.0.1" })
+      .catch((error) => {
+        if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+        console.log(`port ${port} is in use: serving on a free port instead`);
+        return startServer({ repository, hub, port: 0, hostname: "127.0.0.1" });
+      });
     const collector = new Collector({
       exchange: "coinbase",
       url: sim.url,
