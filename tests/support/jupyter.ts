@@ -66,7 +66,9 @@ export class NotebookExecutionError extends Error {
   /** nbconvert's standard error, which names the failing cell and its traceback. */
   readonly stderr: string;
   constructor(message: string, stderr: string) {
-    super(`${message}\n${stderr}`);
+    // The useful part is the failing cell and its error, after nbconvert's own traceback.
+    const cell = stderr.indexOf("CellExecutionError");
+    super(`${message}\n${cell >= 0 ? stderr.slice(cell) : stderr.slice(-4_000)}`);
     this.name = "NotebookExecutionError";
     this.stderr = stderr;
   }
