@@ -1,0 +1,31 @@
+/**
+ * AlphaPulse: what a notebook imports.
+ *
+ * Open the lake through a repository, get trades and bars as Polars frames, Arrow tables or
+ * rows, and chart them inline (offline):
+ *
+ * ```ts ignore
+ * import { candlestickChart, LakeRepository, parseDuration } from "../lib/mod.ts";
+ * const repo = await LakeRepository.open({ root: "../data/lake" });
+ * const [first] = await repo.instruments();
+ * const bars = await repo.bars({ ...first, interval: parseDuration("1m") }).rows();
+ * candlestickChart(bars, { title: first.symbol, volume: true }); // renders in Jupyter
+ * const trades = await repo.trades(first).polars();
+ * ```
+ * @module
+ */
+export * from "./market/mod.ts";
+export {
+  type BarQuery,
+  type InstrumentSummary,
+  LakeRepository,
+  type MarketDataRepository,
+  MemoryRepository,
+  type QueryResult,
+  type RangeQuery,
+} from "./repositories/mod.ts";
+export { LakeSink, ParquetLake } from "./lake/mod.ts";
+export { BookKeeper, OrderBook } from "./book/mod.ts";
+export { candlestickChart, htmlReport, lineChart } from "./charts/mod.ts";
+export { DEMO_PRODUCTS, SyntheticMarket } from "./simulator/mod.ts";
+export { databaseUrl, defaultLakeRoot } from "./config.ts";
