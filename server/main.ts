@@ -1,69 +1,92 @@
 /**
- * `deno task serve`: serves the Parquet lake's history and the live chart page.
+ * `deno task serve`: serves the Parquet lake's history, the live streams and the live chart
+ * page; with `--exchange` and `--symbols` it also runs that venue's collector in-process,
+ * writing the lake and pushing every normalised event to `/ws` and `/sse` as it arrives.
  *
  * ```sh
  * deno task serve [--port 8787] [--hostname 127.0.0.1] [--lake ./data/lake]
+ * deno task serve --exchange coinbase --symbols BTC-USD,ETH-USD [--url wss://...]
  * ```
- * The lake directory can also be set with `ALPHAPULSE_LAKE`. Live streams (`/ws`, `/sse`)
- * carry whatever is written to the stream hub; run the demo to have a collector feed it.
  * @module
  */
-import { parseArgs } from "node:util";
+import { BookKeeper } from "../lib/book/mod.ts";
+import { parseArgs, runMain } from "../lib/cli/args.ts";
+import { defaultLakeRoot } from "../lib/config.ts";
+import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
+import { Collector } from "../collectors/runtime/collector.ts";
+import { venue, VENUES } from "../collectors/venues/mod.ts";
 import { StreamHub } from "./hub.ts";
 import { startServer } from "./start.ts";
 
-const USAGE = `Usage: deno task serve [--port 8787] [--hostname 127.0.0.1] [--lake DIR]
+const USAGE = `usage: deno task serve [options]
 
-  --port N         TCP port (default 8787; 0 picks a free one)
-  --hostname HOST  interface to listen on (default 127.0.0.1)
-  --lake DIR       Parquet lake directory (default $ALPHAPULSE_LAKE or ./data/lake)
-`;
+  --port N           TCP port (default 8787; 0 picks a free one)
+  --hostname HOST    interface to listen on (default 127.0.0.1)
+  --lake DIR         Parquet lake (default $ALPHAPULSE_LAKE or ./data/lake)
+  --exchange NAME    also collect this venue live (${Object.keys(VENUES).join(", ")})
+  --symbols A,B      symbols to collect with --exchange
+  --url WS_URL       venue websocket URL (default: the venue's public feed)`;
 
-async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        port: { type: "string", default: "8787" },
-        hostname: { type: "string", default: "127.0.0.1" },
-        lake: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`--port must be an integer from 0 to 65535, got "${values.port}"\n\n${USAGE}`);
-    return 2;
-  }
-  const root = values.lake ?? Deno.env.get("ALPHAPULSE_LAKE") ?? "./data/lake";
-  const repository = await LakeRepository.open({ root });
-  const hub = new StreamHub();
-  const server = await startServer({ repository, hub, port, hostname: values.hostname });
-  console.log(`AlphaPulse server on ${server.url} (lake: ${root})`);
-  console.log(`  live chart ${server.url}   health ${server.url}health   API ${server.url}api/…`);
+if (import.meta.main) {
+  await runMain(async () => {
+    const { values } = parseArgs(Deno.args, {
+      port: { type: "string", default: "8787" },
+      hostname: { type: "string", default: "127.0.0.1" },
+      lake: { type: "string" },
+      exchange: { type: "string" },
+      symbols: { type: "string" },
+      url: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    }, USAGE);
+    if (values.help) return console.log(USAGE);
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`--port must be an integer from 0 to 65535, got "${values.port}"`);
+    }
+    const exchange = values.exchange as string | undefined;
+    const symbols = (values.symbols as string | undefined)?.split(",").filter(Boolean) ?? [];
+    if ((exchange === undefined) !== (symbols.length === 0)) {
+      throw new SyntaxError(`--exchange and --symbols go together\n\n${USAGE}`);
+    }
+    const root = (values.lake as string | undefined) ?? defaultLakeRoot();
+    const repository = await LakeRepository.open({ root });
+    const hub = new StreamHub();
+    const server = await startServer({
+      repository,
+      hub,
+      port,
+      hostname: values.hostname as string,
+    });
+    let lake: ParquetLake | undefined;
+    let collector: Collector | undefined;
+    if (exchange !== undefined) {
+      lake = await ParquetLake.open({ root });
+      collector = new Collector({
+        exchange,
+        url: (values.url as string | undefined) ?? venue(exchange).url,
+        symbols,
+        sinks: [new LakeSink(lake), hub],
+        books: new BookKeeper({ exchange }),
+      });
+      collector.start();
+    }
+    console.log(`AlphaPulse server on ${server.url} (lake: ${root})`);
+    console.log(`  live chart ${server.url}   health ${server.url}health   API ${server.url}api/…`);
+    if (collector) {
+      console.log(`  collecting ${exchange} ${symbols.join(",")} into the lake and /ws`);
+    }
 
-  const stop = async () => {
+    const stopped = Promise.withResolvers<void>();
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(signal, () => stopped.resolve());
+    }
+    await Promise.race([stopped.promise, server.finished]);
     console.log("shutting down");
+    if (collector) console.log(JSON.stringify(await collector.stop()));
     await server.shutdown();
     await hub.close();
+    await lake?.close();
     await repository.close();
-  };
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => void stop());
-  }
-  await server.finished;
-  return 0;
+  });
 }
-
-if (import.meta.main) Deno.exit(await main(Deno.args));
