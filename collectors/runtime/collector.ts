@@ -4,7 +4,7 @@
  * @module
  */
 import type { EventSink } from "../../lib/market/mod.ts";
-import { type ConnectionRequest, createAdapter } from "../venues/mod.ts";
+import { type ConnectionRequest, createAdapter, type VenueAdapter } from "../venues/mod.ts";
 import { FeedConnection, type FeedConnectionOptions } from "./connection.ts";
 import { FeedDiagnostics } from "./diagnostics.ts";
 import { type BookStage, FeedPipeline, type FeedSummary } from "./pipeline.ts";
@@ -28,6 +28,8 @@ export interface CollectorOptions {
   /** Connection tuning (watchdog, backoff). */
   readonly connection?: Pick<FeedConnectionOptions, "watchdogMs" | "backoff" | "log">;
   readonly diagnostics?: FeedDiagnostics;
+  /** The venue adapter (default: the registry's for `exchange`); for non-default options. */
+  readonly adapter?: VenueAdapter;
 }
 
 /**
@@ -57,7 +59,7 @@ export class Collector {
   constructor(options: CollectorOptions) {
     const diagnostics = options.diagnostics ??
       new FeedDiagnostics({ context: { exchange: options.exchange } });
-    const adapter = createAdapter(options.exchange, { diagnostics });
+    const adapter = options.adapter ?? createAdapter(options.exchange, { diagnostics });
     this.pipeline = new FeedPipeline({
       adapter,
       diagnostics,

@@ -6,6 +6,12 @@ import { COINBASE_EXCHANGE_WS_URL, CoinbaseExchangeAdapter } from "./coinbase_ex
 import { KRAKEN_WS_URL, KrakenAdapter } from "./kraken.ts";
 import { BINANCE_WS_URL, BinanceAdapter } from "./binance.ts";
 import { COINBASE_ADVANCED_WS_URL, CoinbaseAdvancedAdapter } from "./coinbase_advanced.ts";
+import {
+  ALPACA_CRYPTO_WS_URL,
+  ALPACA_STOCKS_WS_URL,
+  AlpacaAdapter,
+  alpacaCredentialsFromEnv,
+} from "./alpaca.ts";
 import type { VenueAdapter, VenueAdapterOptions } from "./venue.ts";
 
 export type {
@@ -18,6 +24,7 @@ export { CoinbaseExchangeAdapter } from "./coinbase_exchange.ts";
 export { KrakenAdapter } from "./kraken.ts";
 export { BinanceAdapter } from "./binance.ts";
 export { CoinbaseAdvancedAdapter } from "./coinbase_advanced.ts";
+export { AlpacaAdapter, alpacaStocksUrl } from "./alpaca.ts";
 
 /** A venue we can collect: how to build its adapter and where it streams. */
 export interface VenueSpec {
@@ -38,6 +45,17 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
   "coinbase-advanced": {
     create: (options) => new CoinbaseAdvancedAdapter(options),
     url: COINBASE_ADVANCED_WS_URL,
+  },
+  // Stocks on IEX by default; SIP with --url wss://stream.data.alpaca.markets/v2/sip.
+  alpaca: {
+    create: (options) =>
+      new AlpacaAdapter({ ...options, market: "stocks", credentials: alpacaCredentialsFromEnv() }),
+    url: ALPACA_STOCKS_WS_URL,
+  },
+  "alpaca-crypto": {
+    create: (options) =>
+      new AlpacaAdapter({ ...options, market: "crypto", credentials: alpacaCredentialsFromEnv() }),
+    url: ALPACA_CRYPTO_WS_URL,
   },
 };
 
