@@ -22,29 +22,29 @@ const EXCHANGE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** Symbols are path-safe: letters, digits, `.`, `_` and `-` (`BTC-USD`, `BRK.B`). */
 const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-const validNames = new Map<string, boolean>();
+const validExchanges = new Map<string, boolean>();
+const validSymbols = new Map<string, boolean>();
 
 /** A pattern test memoised per name: this runs for every row written. */
-function testName(kind: "e" | "s", pattern: RegExp, name: unknown): name is string {
+function testName(cache: Map<string, boolean>, pattern: RegExp, name: unknown): name is string {
   if (typeof name !== "string") return false;
-  const key = kind + name;
-  let ok = validNames.get(key);
+  let ok = cache.get(name);
   if (ok === undefined) {
     ok = pattern.test(name);
-    if (validNames.size >= 10_000) validNames.clear();
-    validNames.set(key, ok);
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(name, ok);
   }
   return ok;
 }
 
 /** Whether `exchange` can name a partition folder. */
 export function isValidExchange(exchange: unknown): exchange is string {
-  return testName("e", EXCHANGE_PATTERN, exchange);
+  return testName(validExchanges, EXCHANGE_PATTERN, exchange);
 }
 
 /** Whether `symbol` can name a partition folder. */
 export function isValidSymbol(symbol: unknown): symbol is string {
-  return testName("s", SYMBOL_PATTERN, symbol);
+  return testName(validSymbols, SYMBOL_PATTERN, symbol);
 }
 
 /** The UTC day number (days since the epoch) of a time in microseconds. */

@@ -10,6 +10,10 @@
  *   `volume`, `vwap` (f64), `trades` (u32), `recv_ts` (latest receive time of the bar's
  *   trades).
  *
+ * In `arrow()` the low-cardinality text columns (`exchange`, `symbol`, `side`) are
+ * dictionary-encoded (`Dictionary<Uint32, LargeUtf8>`): the same values, a third of the
+ * bytes to move for a million trades.
+ *
  * @module
  */
 import pl from "nodejs-polars";
@@ -84,6 +88,8 @@ export const BAR_COLUMNS = [
 export function polarsQueryResult<Row>(options: {
   readonly frame: () => Promise<pl.DataFrame | pl.LazyDataFrame>;
   readonly toRows: (frame: pl.DataFrame) => Row[];
+  /** Text columns to dictionary-encode in `arrow()`. */
+  readonly dictionary?: readonly string[];
 }): QueryResult<Row> {
   const collect = async (): Promise<pl.DataFrame> => {
     const frame = await options.frame();
@@ -92,7 +98,7 @@ export function polarsQueryResult<Row>(options: {
   return {
     rows: async () => options.toRows(await collect()),
     polars: collect,
-    arrow: async () => polarsToArrow(await options.frame()),
+    arrow: async () => polarsToArrow(await options.frame(), options),
   };
 }
 
@@ -104,39 +110,81 @@ export function columnsQueryResult<Row, Columns>(options: {
   readonly load: () => Promise<Columns>;
   readonly toRows: (columns: Columns) => Row[];
   readonly toFrame: (columns: Columns) => pl.DataFrame;
+  /** Text columns to dictionary-encode in `arrow()`. */
+  readonly dictionary?: readonly string[];
 }): QueryResult<Row> {
   return {
     rows: async () => options.toRows(await options.load()),
     polars: async () => options.toFrame(await options.load()),
-    arrow: async () => polarsToArrow(options.toFrame(await options.load())),
+    arrow: async () => polarsToArrow(options.toFrame(await options.load()), options),
   };
 }
 
+/** Text columns of trades dictionary-encoded in Arrow. */
+export const TRADE_DICTIONARY_COLUMNS = ["exchange", "symbol", "side"] as const;
+/** Text columns of bars dictionary-encoded in Arrow. */
+export const BAR_DICTIONARY_COLUMNS = ["exchange", "symbol"] as const;
+
 /** A {@linkcode columnsQueryResult} of trades. */
 export function tradeColumnsResult(load: () => Promise<TradeColumns>): QueryResult<Trade> {
-  return columnsQueryResult({ load, toRows: tradeRowsFromColumns, toFrame: tradeFrame });
+  return columnsQueryResult({
+    load,
+    toRows: tradeRowsFromColumns,
+    toFrame: tradeFrame,
+    dictionary: TRADE_DICTIONARY_COLUMNS,
+  });
 }
 
 /** A {@linkcode columnsQueryResult} of bars. */
 export function barColumnsResult(load: () => Promise<BarColumns>): QueryResult<Bar> {
-  return columnsQueryResult({ load, toRows: barRowsFromColumns, toFrame: barFrame });
+  return columnsQueryResult({
+    load,
+    toRows: barRowsFromColumns,
+    toFrame: barFrame,
+    dictionary: BAR_DICTIONARY_COLUMNS,
+  });
 }
 
 /**
  * A Polars frame as an Apache Arrow table. Polars writes an IPC file at the oldest
  * compatibility level (strings as LargeUtf8: apache-arrow 21 cannot read Polars' default
  * Utf8View) to a temporary file, which `tableFromIPC` reads. Lazy frames stream straight
- * to the file without collecting in JavaScript first.
+ * to the file without collecting in JavaScript first. Columns named in
+ * `options.dictionary` are dictionary-encoded (Polars Categorical).
  */
-export async function polarsToArrow(frame: pl.DataFrame | pl.LazyDataFrame): Promise<Table> {
+export async function polarsToArrow(
+  frame: pl.DataFrame | pl.LazyDataFrame,
+  options: { readonly dictionary?: readonly string[] } = {},
+): Promise<Table> {
   const path = await Deno.makeTempFile({ prefix: "alphapulse-", suffix: ".arrow" });
   try {
-    const lazy = isLazy(frame) ? frame : frame.lazy();
+    let lazy = isLazy(frame) ? frame : frame.lazy();
+    const dictionary = options.dictionary ?? [];
+    if (dictionary.length > 0) {
+      lazy = lazy.withColumns(...dictionary.map((c) => pl.col(c).cast(pl.Categorical)));
+    }
     await lazy.sinkIpc(path, { compatLevel: "oldest" }).collect();
-    return tableFromIPC(await Deno.readFile(path));
+    return tableFromIPC(await readWholeFile(path));
   } finally {
     await Deno.remove(path).catch(() => {});
   }
+}
+
+/**
+ * Reads a file into one buffer sized from `stat` (about twice as fast as `Deno.readFile`
+ * for tens of megabytes here, which grows its buffer as it goes).
+ */
+async function readWholeFile(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  const buffer = new Uint8Array(size);
+  let offset = 0;
+  while (offset < size) {
+    const n = await file.read(buffer.subarray(offset));
+    if (n === null) break;
+    offset += n;
+  }
+  return offset === size ? buffer : buffer.subarray(0, offset);
 }
 
 /** Microseconds (as doubles) to a `Datetime(us)` series. */

@@ -20,6 +20,7 @@ import {
   emptyTradeColumns,
   polarsQueryResult,
   TRADE_COLUMNS,
+  TRADE_DICTIONARY_COLUMNS,
   tradeFrame,
   tradeRowsFromFrame,
 } from "./_result.ts";
@@ -119,6 +120,7 @@ export class LakeRepository implements MarketDataRepository {
     return polarsQueryResult({
       frame: () => this.#tradeFrame(checked),
       toRows: tradeRowsFromFrame,
+      dictionary: TRADE_DICTIONARY_COLUMNS,
     });
   }
 
