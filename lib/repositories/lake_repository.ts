@@ -84,27 +84,43 @@ export class LakeRepository implements MarketDataRepository {
     return Promise.resolve(new LakeRepository(options));
   }
 
-  /** Instruments with trades, by exchange then symbol, with count and time span. */
+  /**
+   * Instruments with trades, by exchange then symbol, with count and time span. Read from
+   * the Parquet footers (row counts and `ts` statistics), so it costs the same for a
+   * thousand rows as for a billion; files without statistics are scanned instead.
+   */
   async instruments(): Promise<InstrumentSummary[]> {
     const dirs = await listInstrumentDirs(this.root);
     if (dirs.length === 0) return [];
-    const glob = `${tradesRoot(this.root)}/exchange=*/symbol=*/date=*/*.parquet`;
+    const glob = sqlString(`${tradesRoot(this.root)}/exchange=*/symbol=*/date=*/*.parquet`);
     const rows = await this.#query(async (con) => {
-      const reader = await con.runAndReadAll(
+      const fromFooters = await con.runAndReadAll(
+        `SELECT regexp_extract(file_name, '/exchange=([^/]+)/symbol=([^/]+)/date=', 1) AS exchange,
+                regexp_extract(file_name, '/exchange=([^/]+)/symbol=([^/]+)/date=', 2) AS symbol,
+                sum(row_group_num_rows)::DOUBLE,
+                epoch_us(min(stats_min_value::TIMESTAMP))::DOUBLE,
+                epoch_us(max(stats_max_value::TIMESTAMP))::DOUBLE,
+                bool_and(stats_min_value IS NOT NULL AND stats_max_value IS NOT NULL)
+         FROM parquet_metadata(${glob})
+         WHERE path_in_schema = 'ts'
+         GROUP BY ALL ORDER BY exchange, symbol`,
+      );
+      const summary = fromFooters.getRows() as [string, string, number, number, number, boolean][];
+      if (summary.every((r) => r[5])) return summary;
+      const scanned = await con.runAndReadAll(
         `SELECT exchange, symbol, count(*)::DOUBLE, epoch_us(min(ts))::DOUBLE,
                 epoch_us(max(ts))::DOUBLE
-         FROM read_parquet(${sqlString(glob)}, hive_partitioning = true,
-                           hive_types_autocast = false)
+         FROM read_parquet(${glob}, hive_partitioning = true, hive_types_autocast = false)
          GROUP BY exchange, symbol ORDER BY exchange, symbol`,
       );
-      return reader.getRows() as [string, string, number, number, number][];
+      return scanned.getRows() as [string, string, number, number, number][];
     }).catch((err) => {
       if (/no files found/i.test(String(err))) return [];
       throw err;
     });
     const known = new Set(dirs.map((d) => `${d.exchange}/${d.symbol}`));
     return rows
-      .filter(([exchange, symbol]) => known.has(`${exchange}/${symbol}`))
+      .filter(([exchange, symbol, trades]) => trades > 0 && known.has(`${exchange}/${symbol}`))
       .map(([exchange, symbol, trades, first, last]) => ({
         exchange,
         symbol,
