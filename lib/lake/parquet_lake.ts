@@ -14,9 +14,10 @@ export interface ParquetLakeOptions {
   /** Lake root folder; created when missing. */
   readonly root: string;
   /**
-   * After a write leaves more than this many small files in a partition, the partition is
-   * compacted right away (see {@linkcode ParquetLake.compact}). Default 32; `Infinity`
-   * turns automatic compaction off.
+   * After a write leaves more than this many small files in a partition, the most numerous
+   * group of similar-sized small files in it is merged right away (size-tiered, so a
+   * collector flushing every second does not rewrite the whole day each time; see
+   * {@linkcode ParquetLake.compact}). Default 32; `Infinity` turns it off.
    */
   readonly autoCompactFiles?: number;
   /** Files at least this large are left alone by compaction. Default 64 MiB. */
@@ -373,7 +374,9 @@ export class ParquetLake {
     }
     if (written > 0) {
       const small = existing.filter((f) => f.size < this.#smallFileBytes).length + 1;
-      if (small > this.#autoCompactFiles) await this.#compactPartition(dir, 2);
+      if (small > this.#autoCompactFiles) {
+        await this.#compactPartition(dir, 2, (files) => largestTier(files));
+      }
     }
     return written;
   }
@@ -382,8 +385,10 @@ export class ParquetLake {
   async #compactPartition(
     dir: string,
     minFiles: number,
+    choose: (small: PartitionFile[]) => PartitionFile[] = (small) => small,
   ): Promise<{ files: number; rows: number } | undefined> {
-    const inputs = (await listPartitionFiles(dir)).filter((f) => f.size < this.#smallFileBytes);
+    const small = (await listPartitionFiles(dir)).filter((f) => f.size < this.#smallFileBytes);
+    const inputs = choose(small);
     if (inputs.length < minFiles) return undefined;
     const name = uniqueName();
     const final = `part-${name}.parquet`;
@@ -501,6 +506,24 @@ function addCounts(into: WriteCounts, from: WriteCounts): void {
     const r = reason as TradeRejection;
     into.rejectedBy[r] = (into.rejectedBy[r] ?? 0) + n;
   }
+}
+
+/**
+ * The files of the most populated size tier (sizes within a factor of 4, from 64 KiB up):
+ * automatic compaction merges files of similar size, so each row is rewritten about
+ * log4(final size / flush size) times over a day instead of at every compaction.
+ */
+function largestTier(files: PartitionFile[]): PartitionFile[] {
+  const tiers = new Map<number, PartitionFile[]>();
+  for (const f of files) {
+    const tier = Math.max(0, Math.floor(Math.log(f.size / 65_536) / Math.log(4)));
+    tiers.set(tier, [...(tiers.get(tier) ?? []), f]);
+  }
+  let best: PartitionFile[] = [];
+  for (const [, members] of [...tiers].sort(([a], [b]) => a - b)) {
+    if (members.length > best.length) best = members;
+  }
+  return best;
 }
 
 /** Time-ordered, collision-resistant file stem. */
