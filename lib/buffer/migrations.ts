@@ -13,8 +13,9 @@
  * Every event table has an idempotency key, so replaying or re-sending a batch never
  * duplicates rows: trades `(exchange, symbol, ts, id)` (the venue's trade id plus the
  * venue time, which also makes it a valid key of a time-partitioned table); other events
- * `(exchange, symbol, ts, recv_ts, ord)`, where `ord` numbers events with an identical
- * header in stream order (assigned by the writer).
+ * `(exchange, symbol, ts, recv_ts, digest)`, where `digest` is a 32-bit hash of the rest of
+ * the row (computed by the writer): distinct events with identical times stay distinct, and
+ * an identical event sent again collapses into the stored one.
  * @module
  */
 
@@ -54,7 +55,7 @@ CREATE TABLE book_changes (
   symbol text NOT NULL,
   ts timestamptz NOT NULL,
   recv_ts timestamptz NOT NULL,
-  ord smallint NOT NULL,
+  digest integer NOT NULL,
   bid_prices double precision[] NOT NULL,
   bid_sizes double precision[] NOT NULL,
   ask_prices double precision[] NOT NULL,
@@ -62,7 +63,7 @@ CREATE TABLE book_changes (
   first_sequence bigint,
   sequence bigint,
   checksum bigint,
-  PRIMARY KEY (exchange, symbol, ts, recv_ts, ord)
+  PRIMARY KEY (exchange, symbol, ts, recv_ts, digest)
 )${partition};
 
 CREATE TABLE book_snapshots (
@@ -70,14 +71,14 @@ CREATE TABLE book_snapshots (
   symbol text NOT NULL,
   ts timestamptz NOT NULL,
   recv_ts timestamptz NOT NULL,
-  ord smallint NOT NULL,
+  digest integer NOT NULL,
   bid_prices double precision[] NOT NULL,
   bid_sizes double precision[] NOT NULL,
   ask_prices double precision[] NOT NULL,
   ask_sizes double precision[] NOT NULL,
   sequence bigint,
   checksum bigint,
-  PRIMARY KEY (exchange, symbol, ts, recv_ts, ord)
+  PRIMARY KEY (exchange, symbol, ts, recv_ts, digest)
 )${partition};
 
 CREATE TABLE quotes (
@@ -85,12 +86,12 @@ CREATE TABLE quotes (
   symbol text NOT NULL,
   ts timestamptz NOT NULL,
   recv_ts timestamptz NOT NULL,
-  ord smallint NOT NULL,
+  digest integer NOT NULL,
   bid_price double precision NOT NULL,
   bid_size double precision NOT NULL,
   ask_price double precision NOT NULL,
   ask_size double precision NOT NULL,
-  PRIMARY KEY (exchange, symbol, ts, recv_ts, ord)
+  PRIMARY KEY (exchange, symbol, ts, recv_ts, digest)
 )${partition};
 
 CREATE TABLE bars (
@@ -114,10 +115,10 @@ CREATE TABLE event_log (
   symbol text NOT NULL,
   ts timestamptz NOT NULL,
   recv_ts timestamptz NOT NULL,
-  ord smallint NOT NULL,
+  digest integer NOT NULL,
   status text NOT NULL,
   reason text NOT NULL,
-  PRIMARY KEY (exchange, symbol, ts, recv_ts, ord)
+  PRIMARY KEY (exchange, symbol, ts, recv_ts, digest)
 );
 CREATE INDEX event_log_recv_ts ON event_log (recv_ts);
 

@@ -138,7 +138,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     listen_addresses: "127.0.0.1",
     unix_socket_directories: socketDir,
     fsync: options.fsync ? "on" : "off",
-    synchronous_commit: options.fsync ? "on" : "off",
+    // Kept on: a commit acknowledged to a client is then written to the OS before the
+    // answer, so it survives kill() (fsync=off only risks an OS crash, not a process one).
+    synchronous_commit: "on",
     full_page_writes: options.fsync ? "on" : "off",
     max_connections: "40",
     shared_buffers: "128MB",
