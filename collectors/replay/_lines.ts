@@ -2,11 +2,12 @@
  * Streams the lines of a (possibly compressed) file without loading it whole.
  * @module
  */
+import { zstdDecompressStream } from "./_zstd.ts";
 
 /** Options for {@linkcode readLines}. */
 export interface ReadLinesOptions {
-  /** Decompression to apply: by default from the extension (`.gz` gzip). */
-  readonly compression?: "gzip" | "none";
+  /** Decompression to apply: by default from the extension (`.gz` gzip, `.zst` zstd). */
+  readonly compression?: "gzip" | "zstd" | "none";
   /** Called with the number of compressed bytes read so far (progress). */
   readonly onBytes?: (bytesRead: number) => void;
 }
@@ -27,7 +28,8 @@ export async function* readLines(
       },
     }),
   );
-  const compression = options.compression ?? (path.endsWith(".gz") ? "gzip" : "none");
+  const compression = options.compression ??
+    (path.endsWith(".gz") ? "gzip" : path.endsWith(".zst") ? "zstd" : "none");
   const raw = compression === "gzip"
     ? counted.pipeThrough(
       new DecompressionStream("gzip") as unknown as TransformStream<
@@ -35,6 +37,8 @@ export async function* readLines(
         Uint8Array
       >,
     )
+    : compression === "zstd"
+    ? counted.pipeThrough(zstdDecompressStream())
     : counted;
   const text = raw.pipeThrough(new TextDecoderStream());
   let rest = "";

@@ -6,6 +6,8 @@ import type { RecordingItem } from "./frame.ts";
 import type { ReadLinesOptions } from "./_lines.ts";
 import { readCryptofeedText } from "./cryptofeed_text.ts";
 import { readHftbacktest } from "./hftbacktest.ts";
+import { readRecording } from "./recording.ts";
+import { readCryptofeedJsonl } from "./cryptofeed_jsonl.ts";
 
 /** A recording format reader. */
 export interface RecordingFormat {
@@ -19,6 +21,16 @@ export interface RecordingFormat {
 
 /** Known formats, most specific first; the last one is the fallback. */
 export const RECORDING_FORMATS: RecordingFormat[] = [
+  {
+    name: "alphapulse",
+    matches: (path) => /\.jsonl\.gz$/i.test(path),
+    read: readRecording,
+  },
+  {
+    name: "cryptofeed-jsonl",
+    matches: (path) => /\.jsonl(\.zst)?$/i.test(path),
+    read: readCryptofeedJsonl,
+  },
   {
     name: "hftbacktest",
     matches: (path) => /\.gz$/i.test(path),
@@ -49,4 +61,31 @@ export function formatFor(path: string, format?: string): RecordingFormat {
   }
   return RECORDING_FORMATS.find((f) => f.matches(path)) ??
     RECORDING_FORMATS[RECORDING_FORMATS.length - 1];
+}
+
+/**
+ * Expands directories to the recording files they hold (any known format, complete files
+ * only: `.tmp` files are being written), sorted by name, which for our recordings is time
+ * order. Other paths pass through unchanged, in the order given.
+ */
+export async function expandRecordingPaths(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) {
+    if (!(await Deno.stat(path)).isDirectory) {
+      out.push(path);
+      continue;
+    }
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(path)) {
+      if (
+        entry.isFile && !entry.name.endsWith(".tmp") &&
+        RECORDING_FORMATS.some((f) => f.matches(entry.name))
+      ) {
+        names.push(entry.name);
+      }
+    }
+    names.sort();
+    for (const name of names) out.push(`${path.replace(/\/+$/, "")}/${name}`);
+  }
+  return out;
 }

@@ -13,9 +13,10 @@ import { defaultLakeRoot } from "../../lib/config.ts";
 import { LakeSink, ParquetLake } from "../../lib/lake/mod.ts";
 import { BookKeeper } from "../../lib/book/mod.ts";
 import { replayFiles } from "./replay.ts";
+import { expandRecordingPaths } from "./formats.ts";
 
 const USAGE =
-  `usage: deno task replay FILE... [--exchange NAME] [--format NAME] [--out LAKE_DIR] [--dry-run]
+  `usage: deno task replay FILE_OR_DIR... [--exchange NAME] [--format NAME] [--out LAKE_DIR] [--dry-run]
 
   --exchange NAME   venue of the recording (default: from the recording or file name)
   --format NAME     recording format (default: from the file name)
@@ -42,7 +43,7 @@ if (import.meta.main) {
     const progress = new ProgressLine();
     const started = performance.now();
     const summary = await replayFiles({
-      files: positionals,
+      files: await expandRecordingPaths(positionals),
       exchange: values.exchange as string | undefined,
       format: values.format as string | undefined,
       sinks: lake ? [new LakeSink(lake)] : [],

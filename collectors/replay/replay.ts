@@ -59,6 +59,8 @@ export async function replayFiles(options: ReplayOptions): Promise<FeedSummary> 
   });
   const flushEvery = options.flushEvery ?? 200_000;
   let sinceFlush = 0;
+  // Files replay as one session: a connect in a later file is a reconnect.
+  let connections = 0;
   for (let i = 0; i < options.files.length; i++) {
     const file = options.files[i];
     const bytesTotal = (await Deno.stat(file)).size;
@@ -84,7 +86,6 @@ export async function replayFiles(options: ReplayOptions): Promise<FeedSummary> 
         }
       },
     });
-    let connections = 0;
     for await (const item of items) {
       switch (item.kind) {
         case "recv":
