@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { AlpacaAdapter } from "../collectors/venues/alpaca.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { Collector } from "../collectors/runtime/collector.ts";
+import { CollectorMetrics } from "../collectors/runtime/metrics.ts";
 import type { ConnectionRequest } from "../collectors/venues/venue.ts";
 import type { EventSink } from "../lib/market/sink.ts";
 import type {
@@ -301,8 +302,10 @@ Deno.test("alpaca live: every trade exactly once through auth failure, 406, 407 
   const log = (r: Record<string, unknown>) => logs.push(JSON.stringify(r));
   const diagnostics = new FeedDiagnostics({ log: (l) => logs.push(l) });
   const sink = new MemorySink();
+  const metrics = new CollectorMetrics();
   const collector = new Collector({
     exchange: "alpaca",
+    metrics,
     url: server.url,
     symbols: ["SPY"],
     sinks: [sink],
@@ -349,6 +352,14 @@ Deno.test("alpaca live: every trade exactly once through auth failure, 406, 407 
     assert.ok(logs.some((l) => /connection limit/.test(l)), "connection limit logged");
     assert.ok(logs.some((l) => /watchdog|retrying/.test(l)), "reconnects logged");
     assert.equal(summary.errors >= 1 + 3, true, "truncated frame and venue errors counted");
+    // ... and in the metrics.
+    const exposition = metrics.render();
+    const metric = (name: string) =>
+      Number(new RegExp(`^alphapulse_collector_${name} (\\S+)$`, "m").exec(exposition)?.[1]);
+    assert.ok(metric('reconnects_total\\{exchange="alpaca"\\}') >= 4, exposition);
+    assert.ok(metric('status_events_total\\{exchange="alpaca",status="disconnected"\\}') >= 2);
+    assert.ok(metric('status_events_total\\{exchange="alpaca",status="gap"\\}') >= 1);
+    assert.equal(metric('trades_total\\{exchange="alpaca"\\}'), TRADES);
     // The secret went to the server, never to a log line.
     assert.ok(server.received.some((m) => m.includes(SECRET)));
     assert.ok(logs.length > 5);

@@ -8,6 +8,8 @@ import { type ConnectionRequest, createAdapter, type VenueAdapter } from "../ven
 import { FeedConnection, type FeedConnectionOptions } from "./connection.ts";
 import { FeedDiagnostics } from "./diagnostics.ts";
 import { type BookStage, FeedPipeline, type FeedSummary } from "./pipeline.ts";
+import type { CollectorMetrics, FeedMetrics } from "./metrics.ts";
+import type { RecordingWriter } from "../replay/recording.ts";
 
 /** Options for {@linkcode Collector}. */
 export interface CollectorOptions {
@@ -30,6 +32,10 @@ export interface CollectorOptions {
   readonly diagnostics?: FeedDiagnostics;
   /** The venue adapter (default: the registry's for `exchange`); for non-default options. */
   readonly adapter?: VenueAdapter;
+  /** Records every raw frame, connect and send; flushed with the sinks, closed by `stop`. */
+  readonly recorder?: RecordingWriter;
+  /** Where this feed's metrics are registered. */
+  readonly metrics?: CollectorMetrics;
 }
 
 /**
@@ -55,6 +61,10 @@ export class Collector {
   #flushing: Promise<unknown> = Promise.resolve();
   #flushErrors = 0;
   readonly #log: (record: Record<string, unknown>) => void;
+  readonly #recorder?: RecordingWriter;
+  readonly #metrics?: FeedMetrics;
+  /** Recording id of the current connection. */
+  #conn = "";
 
   constructor(options: CollectorOptions) {
     const diagnostics = options.diagnostics ??
@@ -69,18 +79,45 @@ export class Collector {
     this.#flushEveryMs = options.flushEveryMs ?? 1_000;
     this.#log = options.connection?.log ??
       ((record) => console.error(JSON.stringify({ time: new Date().toISOString(), ...record })));
+    const recorder = this.#recorder = options.recorder;
     this.connection = new FeedConnection({
       ...options.connection,
       url: options.url,
-      subscribeMessages: () =>
-        adapter.subscribeMessages({ symbols: options.symbols, channels: options.channels }),
+      subscribeMessages: () => {
+        const messages = adapter.subscribeMessages({
+          symbols: options.symbols,
+          channels: options.channels,
+        });
+        if (recorder !== undefined) { for (const m of messages) recorder.send(this.#conn, m); }
+        return messages;
+      },
       onFrame: (frame, recvTs) => {
-        this.pipeline.handleFrame(frame, recvTs);
+        recorder?.recv(this.#conn, frame);
+        const events = this.pipeline.handleFrame(frame, recvTs);
+        this.#metrics?.observe(events);
         const requests = adapter.takeRequests?.();
         if (requests !== undefined) this.#serve(requests, options.exchange);
       },
       onOpen: ({ reconnect }) => {
+        if (recorder !== undefined) this.#conn = recorder.connect(options.url);
         if (reconnect) this.pipeline.handleReconnect(Date.now() * 1000, "reconnected");
+      },
+    });
+    const sinks = options.sinks;
+    this.#metrics = options.metrics?.addFeed({
+      exchange: options.exchange,
+      summary: () => this.pipeline.summary(),
+      connection: this.connection,
+      flushErrors: () => this.#flushErrors,
+      recording: recorder?.stats,
+      // Sinks that buffer say how much (LakeSink.pending): the queue before persistence.
+      queueDepth: () => {
+        let depth = 0;
+        for (const sink of sinks) {
+          const pending = (sink as { pending?: unknown }).pending;
+          if (typeof pending === "number") depth += pending;
+        }
+        return depth;
       },
     });
   }
@@ -89,7 +126,9 @@ export class Collector {
   #serve(requests: readonly ConnectionRequest[], exchange: string): void {
     for (const request of requests) {
       if (request.kind === "send") {
-        if (!this.connection.send(request.frame)) {
+        if (this.connection.send(request.frame)) {
+          this.#recorder?.send(this.#conn, request.redacted ?? request.frame);
+        } else {
           this.#log({ level: "warn", msg: "not connected: reply not sent", exchange });
         }
       } else {
@@ -113,7 +152,12 @@ export class Collector {
 
   #flush(): Promise<unknown> {
     // Flushes never overlap: each waits for the previous one.
-    this.#flushing = this.#flushing.then(() => this.pipeline.flush()).catch((error) => {
+    this.#flushing = this.#flushing.then(async () => {
+      const started = performance.now();
+      await this.pipeline.flush();
+      this.#metrics?.observeFlush((performance.now() - started) / 1000);
+      await this.#recorder?.flush();
+    }).catch((error) => {
       this.#flushErrors++;
       console.error(JSON.stringify({ level: "error", msg: "flush failed", error: String(error) }));
     });
@@ -125,12 +169,13 @@ export class Collector {
     return this.#flushErrors;
   }
 
-  /** Stops the connection, flushes everything received, closes the sinks. */
+  /** Stops the connection, flushes everything received, closes the sinks and the recorder. */
   async stop(): Promise<FeedSummary> {
     clearInterval(this.#flushTimer);
     await this.connection.stop();
     await this.#flushing;
     await this.pipeline.close();
+    await this.#recorder?.close();
     return this.pipeline.summary();
   }
 }
