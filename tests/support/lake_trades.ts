@@ -73,3 +73,40 @@ export async function listTree(dir: string, prefix = ""): Promise<string[]> {
   }
   return out.sort();
 }
+
+/** The recorded Binance BTCUSDT session (see `shared/data/README.md`). */
+export const BINANCE_CAPTURE = new URL(
+  "../../../shared/data/binance-spot-btcusdt-20240808.gz",
+  import.meta.url,
+);
+
+/**
+ * The trades of an hftbacktest Binance capture (`LOCAL_TS_NS {json}` lines, gzip), decoded
+ * here with no venue adapter: `t` id, `p` price, `q` size, `T` trade time (ms), `m` buyer
+ * is maker (so the taker sold).
+ */
+export async function readBinanceTrades(url: URL): Promise<Trade[]> {
+  const bytes = await Deno.readFile(url);
+  const text = await new Response(
+    new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+  const out: Trade[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.includes('"e":"trade"')) continue;
+    const space = line.indexOf(" ");
+    const recvTs = Math.floor(Number(line.slice(0, space)) / 1000);
+    const d = JSON.parse(line.slice(space + 1)).data;
+    out.push({
+      kind: "trade",
+      exchange: "binance",
+      symbol: "BTC-USDT",
+      id: String(d.t),
+      price: Number(d.p),
+      size: Number(d.q),
+      side: d.m ? "sell" : "buy",
+      ts: d.T * 1000,
+      recvTs,
+    });
+  }
+  return out;
+}
