@@ -100,6 +100,29 @@ Deno.test("recording: rotated gzip files, .tmp until closed, every line back in 
   }
 });
 
+Deno.test("recording: files also rotate at time boundaries", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A 1 ms period stands in for the hourly one: lines 2 ms apart land in different files.
+    const writer = new RecordingWriter({ dir, exchange: "kraken", rotateEveryMs: 1, ...quiet });
+    const conn = writer.connect("wss://ws.kraken.com");
+    await new Promise((r) => setTimeout(r, 2));
+    writer.recv(conn, "[1]");
+    await new Promise((r) => setTimeout(r, 2));
+    writer.recv(conn, "[2]");
+    await writer.close();
+    const files = await expandRecordingPaths([dir]);
+    assert.equal(files.length, 3);
+    const data = [];
+    for (const f of files) {
+      for (const item of await collect(readRecording(f))) data.push((item as RecordedFrame).data);
+    }
+    assert.deepEqual(data, ["wss://ws.kraken.com", "[1]", "[2]"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 class MemorySink implements EventSink {
   readonly events: MarketEvent[] = [];
   write(events: readonly MarketEvent[]): void {
