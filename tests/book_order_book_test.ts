@@ -113,8 +113,17 @@ Deno.test("OrderBook matches a naive reference over random operation sequences",
       const context = `seed ${seed} step ${step}`;
       const op = rnd();
       if (op < 0.08) {
-        const bids = levels(int(grid)).filter((l) => l[1] > 0);
-        const asks = levels(int(grid)).filter((l) => l[1] > 0);
+        // Venue-like snapshots (sorted, unique prices, best or worst first) take the bulk
+        // path; the others (any order, duplicates, zero sizes) go level by level.
+        const order = int(3);
+        const shape = (raw: PriceLevel[], bid: boolean): PriceLevel[] => {
+          if (order === 0) return raw;
+          const unique = [...new Map(raw.filter((l) => l[1] > 0)).entries()];
+          const bestFirst = unique.sort((a, b) => bid ? b[0] - a[0] : a[0] - b[0]);
+          return order === 1 ? bestFirst : bestFirst.reverse();
+        };
+        const bids = shape(levels(int(grid)), true);
+        const asks = shape(levels(int(grid)), false);
         book.applySnapshot(bids, asks);
         ref.snapshot(bids, asks);
       } else if (op < 0.7) {

@@ -15,6 +15,7 @@ import { MIN_VALID_MICROS, parseIsoMicros } from "../../lib/market/time.ts";
 import { normalizeSymbol } from "../../lib/market/symbols.ts";
 import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
 import type { Subscription, VenueAdapter, VenueAdapterOptions } from "./venue.ts";
+import { scanBookFrame } from "./_coinbase_fast.ts";
 
 /** The public production endpoint. */
 export const COINBASE_EXCHANGE_WS_URL = "wss://ws-feed.exchange.coinbase.com";
@@ -74,6 +75,8 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
   reset(): void {}
 
   parse(frame: string, recvTs: number, out: MarketEvent[]): void {
+    // Book messages (nearly all traffic) without JSON.parse; anything unusual goes below.
+    if (scanBookFrame(frame, this.exchange, recvTs, out)) return;
     let msg: Json;
     try {
       msg = JSON.parse(frame);

@@ -52,6 +52,51 @@ export class BookSideLevels {
     if (this.end - this.start > depth) this.start = this.end - depth;
   }
 
+  /**
+   * Replaces every level with `levels` (prices, any order), negating prices when `negate`.
+   * Returns false, changing nothing, unless the levels are strictly monotonic with sizes
+   * above 0 (what venues send: best first or worst first); the caller then falls back to
+   * one {@linkcode BookSideLevels.set} per level. The fast path is a plain O(n) copy.
+   */
+  load(levels: readonly (readonly [number, number])[], negate: boolean): boolean {
+    const n = levels.length;
+    const sign = negate ? -1 : 1;
+    let descending = true;
+    let ascending = true;
+    let prev = NaN;
+    for (let i = 0; i < n; i++) {
+      const key = sign * levels[i][0];
+      if (!(levels[i][1] > 0) || key !== key) return false;
+      if (i > 0) {
+        if (!(key < prev)) descending = false;
+        if (!(key > prev)) ascending = false;
+        if (!descending && !ascending) return false;
+      }
+      prev = key;
+    }
+    if (this.keys.length < n * 2 + 16) {
+      this.keys = new Float64Array(n * 2 + 16);
+      this.sizes = new Float64Array(n * 2 + 16);
+    }
+    const start = (this.keys.length - n) >> 2;
+    const keys = this.keys;
+    const sizes = this.sizes;
+    if (ascending) {
+      for (let i = 0; i < n; i++) {
+        keys[start + i] = sign * levels[i][0];
+        sizes[start + i] = levels[i][1];
+      }
+    } else {
+      for (let i = 0, j = start + n - 1; i < n; i++, j--) {
+        keys[j] = sign * levels[i][0];
+        sizes[j] = levels[i][1];
+      }
+    }
+    this.start = start;
+    this.end = start + n;
+    return true;
+  }
+
   /** Sets the absolute size at `key` (0 deletes). */
   set(key: number, size: number): number {
     const keys = this.keys;

@@ -22,3 +22,16 @@ export function crc32Text(text: string): number {
   }
   return (crc ^ -1) >>> 0;
 }
+
+function nextTable(prev: Uint32Array): Uint32Array {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) table[n] = (prev[n] >>> 8) ^ CRC32_TABLE[prev[n] & 0xff];
+  return table;
+}
+
+/** Slicing-by-8 tables: `CRC32_SLICE[k]` advances a byte by k more positions. */
+export const CRC32_SLICE: readonly Uint32Array[] = (() => {
+  const tables = [CRC32_TABLE];
+  for (let k = 1; k < 8; k++) tables.push(nextTable(tables[k - 1]));
+  return tables;
+})();

@@ -2,8 +2,7 @@
  * Kraken's book checksum (websocket v1 and v2).
  * @module
  */
-import type { BookSide } from "../market/types.ts";
-import { CRC32_TABLE } from "./_crc32.ts";
+import { CRC32_SLICE } from "./_crc32.ts";
 import type { OrderBook } from "./order_book.ts";
 
 /** How to format a book's numbers the way the venue wrote them. */
@@ -15,9 +14,6 @@ export interface KrakenChecksumOptions {
   /** Levels per side that enter the checksum (default 10). */
   readonly levels?: number;
 }
-
-const digits = new Uint8Array(24);
-const TWO_POW_53 = 2 ** 53;
 
 /**
  * Kraken's CRC32 checksum of a book: for the 10 best asks (lowest first), then the 10 best
@@ -48,11 +44,91 @@ export function krakenChecksum(book: OrderBook, options: KrakenChecksumOptions):
     );
   }
   const levels = options.levels ?? 10;
+  if (!(levels >= 0) || levels > MAX_FAST_LEVELS) return textChecksum(book, options);
   const priceScale = 10 ** priceDecimals;
   const sizeScale = 10 ** sizeDecimals;
+  // Scaled integers of asks then bids, price and size alternating.
+  let m = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    const n = book.copyLevels(pass === 0 ? "ask" : "bid", levels, prices, sizes);
+    for (let i = 0; i < n; i++) {
+      const p = Math.round(prices[i] * priceScale);
+      const q = Math.round(sizes[i] * sizeScale);
+      // Past 2^53 the integer is not exact: the text path is.
+      if (!(p >= 0 && p < TWO_POW_53 && q >= 0 && q < TWO_POW_53)) {
+        return textChecksum(book, options);
+      }
+      values[m++] = p;
+      values[m++] = q;
+    }
+  }
   let crc = -1;
-  crc = sideCrc(crc, book, "ask", levels, priceScale, priceDecimals, sizeScale, sizeDecimals);
-  crc = sideCrc(crc, book, "bid", levels, priceScale, priceDecimals, sizeScale, sizeDecimals);
+  for (let k = 0; k < m; k++) {
+    const v = values[k];
+    if (v === 0) continue; // "0" with leading zeros stripped is empty
+    // Split v (< 2^53, at most 16 digits) into `high` (1..99999999) and 8 low digits.
+    // Divisions are by multiplying with the reciprocal, then corrected (exact integers).
+    let high = v;
+    let low = -1;
+    if (v >= 1e8) {
+      high = Math.floor(v * 1e-8);
+      low = v - high * 1e8;
+      if (low < 0) {
+        high--;
+        low += 1e8;
+      } else if (low >= 1e8) {
+        high++;
+        low -= 1e8;
+      }
+    }
+    // `high`: its 1..4 leading digits, then 4 more if it has them.
+    let lead = high;
+    let mid = -1;
+    if (high >= 1e4) {
+      lead = (high * 1e-4) | 0;
+      mid = high - lead * 1e4;
+      if (mid < 0) {
+        lead--;
+        mid += 1e4;
+      } else if (mid >= 1e4) {
+        lead++;
+        mid -= 1e4;
+      }
+    }
+    // The 1..4 lead digits in one slicing-by-N step.
+    if (lead >= 1000) {
+      crc ^= ASCII4[lead];
+      crc = T3[crc & 0xff] ^ T2[(crc >>> 8) & 0xff] ^ T1[(crc >>> 16) & 0xff] ^ T0[crc >>> 24];
+    } else if (lead >= 100) {
+      crc ^= ASCII4[lead] >>> 8;
+      crc = T2[crc & 0xff] ^ T1[(crc >>> 8) & 0xff] ^ T0[(crc >>> 16) & 0xff] ^ (crc >>> 24);
+    } else if (lead >= 10) {
+      crc ^= ASCII4[lead] >>> 16;
+      crc = T1[crc & 0xff] ^ T0[(crc >>> 8) & 0xff] ^ (crc >>> 16);
+    } else {
+      crc = T0[(crc ^ (ASCII4[lead] >>> 24)) & 0xff] ^ (crc >>> 8);
+    }
+    if (mid >= 0) {
+      crc ^= ASCII4[mid];
+      crc = T3[crc & 0xff] ^ T2[(crc >>> 8) & 0xff] ^ T1[(crc >>> 16) & 0xff] ^ T0[crc >>> 24];
+    }
+    if (low >= 0) {
+      let a = (low * 1e-4) | 0;
+      let r = low - a * 1e4;
+      if (r < 0) {
+        a--;
+        r += 1e4;
+      } else if (r >= 1e4) {
+        a++;
+        r -= 1e4;
+      }
+      crc ^= ASCII4[a];
+      const b = ASCII4[r];
+      crc = T7[crc & 0xff] ^ T6[(crc >>> 8) & 0xff] ^ T5[(crc >>> 16) & 0xff] ^
+        T4[crc >>> 24] ^ T3[b & 0xff] ^ T2[(b >>> 8) & 0xff] ^ T1[(b >>> 16) & 0xff] ^
+        T0[b >>> 24];
+    }
+  }
   return (crc ^ -1) >>> 0;
 }
 
@@ -60,45 +136,38 @@ function validDecimals(d: number): boolean {
   return Number.isInteger(d) && d >= 0 && d <= 20;
 }
 
-function sideCrc(
-  crc: number,
-  book: OrderBook,
-  side: BookSide,
-  levels: number,
-  priceScale: number,
-  priceDecimals: number,
-  sizeScale: number,
-  sizeDecimals: number,
-): number {
-  const n = Math.min(levels, side === "bid" ? book.bidDepth : book.askDepth);
-  for (let i = 0; i < n; i++) {
-    crc = numberCrc(crc, book.priceAt(side, i), priceScale, priceDecimals);
-    crc = numberCrc(crc, book.sizeAt(side, i), sizeScale, sizeDecimals);
-  }
-  return crc;
-}
+const TWO_POW_53 = 2 ** 53;
+const MAX_FAST_LEVELS = 100;
+const prices = new Float64Array(MAX_FAST_LEVELS);
+const sizes = new Float64Array(MAX_FAST_LEVELS);
+const values = new Float64Array(4 * MAX_FAST_LEVELS);
 
-/** Feeds the digits of `value` written with `decimals`, point and leading zeros dropped. */
-function numberCrc(crc: number, value: number, scale: number, decimals: number): number {
-  const scaled = Math.round(value * scale);
-  if (!(scaled >= 0 && scaled < TWO_POW_53)) return textCrc(crc, value.toFixed(decimals));
-  if (scaled < 2147483648) return intCrc(crc, scaled, 0);
-  // Split into two parts that fit int32 arithmetic: high digits, then 9 low digits.
-  const high = Math.floor(scaled / 1e9);
-  crc = intCrc(crc, high, 0);
-  return intCrc(crc, scaled - high * 1e9, 9);
-}
+const [T0, T1, T2, T3, T4, T5, T6, T7] = CRC32_SLICE.map((t) => new Int32Array(t.buffer));
 
-/** Feeds the decimal digits of a non-negative int32 `v`, zero-padded to `width`. */
-function intCrc(crc: number, v: number, width: number): number {
-  let n = 0;
-  while (v > 0 || n < width) {
-    const q = (v / 10) | 0;
-    digits[n++] = 48 + v - q * 10;
-    v = q;
+/** The 4 ASCII digits of 0..9999, zero-padded, packed little-endian (first digit lowest). */
+const ASCII4 = (() => {
+  const table = new Int32Array(10_000);
+  for (let n = 0; n < 10_000; n++) {
+    const d = String(n).padStart(4, "0");
+    table[n] = d.charCodeAt(0) | (d.charCodeAt(1) << 8) | (d.charCodeAt(2) << 16) |
+      (d.charCodeAt(3) << 24);
   }
-  for (let k = n - 1; k >= 0; k--) crc = CRC32_TABLE[(crc ^ digits[k]) & 0xff] ^ (crc >>> 8);
-  return crc;
+  return table;
+})();
+
+/** The same checksum from `toFixed` text: exact for any value, slower. */
+function textChecksum(book: OrderBook, options: KrakenChecksumOptions): number {
+  const levels = options.levels ?? 10;
+  let crc = -1;
+  for (const side of ["ask", "bid"] as const) {
+    for (let i = 0; i < levels; i++) {
+      const price = book.priceAt(side, i);
+      if (price !== price) break;
+      crc = textCrc(crc, price.toFixed(options.priceDecimals));
+      crc = textCrc(crc, book.sizeAt(side, i).toFixed(options.sizeDecimals));
+    }
+  }
+  return (crc ^ -1) >>> 0;
 }
 
 function textCrc(crc: number, text: string): number {
@@ -107,7 +176,7 @@ function textCrc(crc: number, text: string): number {
     const c = text.charCodeAt(i);
     if (c === 46 || (leading && c === 48) || c === 45) continue;
     leading = false;
-    crc = CRC32_TABLE[(crc ^ c) & 0xff] ^ (crc >>> 8);
+    crc = T0[(crc ^ c) & 0xff] ^ (crc >>> 8);
   }
   return crc;
 }

@@ -67,8 +67,12 @@ export class OrderBook {
 
   /** Replaces the whole book (then truncates to {@linkcode OrderBook.maxDepth}). */
   applySnapshot(bids: readonly PriceLevel[], asks: readonly PriceLevel[]): void {
-    this.clear();
-    this.applyChange(bids, asks);
+    // Sorted snapshots (what venues send) load in O(n); anything else goes level by level.
+    const bidsLoaded = this.#bids.load(bids, false);
+    const asksLoaded = this.#asks.load(asks, true);
+    if (!bidsLoaded) this.#bids.clear();
+    if (!asksLoaded) this.#asks.clear();
+    this.applyChange(bidsLoaded ? EMPTY : bids, asksLoaded ? EMPTY : asks);
   }
 
   /** Applies absolute-size changes to both sides, then truncates to the depth. */
@@ -196,6 +200,23 @@ export class OrderBook {
     return i >= 0 && j >= s.start ? s.sizes[j] : NaN;
   }
 
+  /**
+   * Copies the best `n` levels of a side, best first, into `prices` and `sizes` (which must
+   * hold `n`); returns how many were copied. Allocates nothing: for hot paths (checksums).
+   */
+  copyLevels(side: BookSide, n: number, prices: Float64Array, sizes: Float64Array): number {
+    const s = side === "bid" ? this.#bids : this.#asks;
+    const count = Math.min(s.end - s.start, n, prices.length, sizes.length);
+    const keys = s.keys;
+    const sz = s.sizes;
+    const sign = side === "bid" ? 1 : -1;
+    for (let k = 0, j = s.end - 1; k < count; k++, j--) {
+      prices[k] = sign * keys[j];
+      sizes[k] = sz[j];
+    }
+    return count;
+  }
+
   /** Size at `price` on a side, 0 when there is no such level. */
   sizeAtPrice(side: BookSide, price: number): number {
     const s = side === "bid" ? this.#bids : this.#asks;
@@ -289,6 +310,8 @@ export class OrderBook {
     return { prices, sizes };
   }
 }
+
+const EMPTY: readonly PriceLevel[] = [];
 
 function checkDepth(depth: number): number {
   if (!(depth > 0)) throw new RangeError(`depth must be positive, got ${depth}`);
