@@ -255,6 +255,31 @@ export class CollectorMetrics {
       (f) => s(f).rows_written,
     );
     family(
+      "trades_lost_total",
+      "counter",
+      "Trades whose ids never arrived (counted, venues with consecutive trade ids).",
+      (f) => s(f).trades_lost,
+    );
+    family(
+      "trades_duplicate_total",
+      "counter",
+      "Repeated trades dropped before the sinks.",
+      (f) => s(f).trades_duplicate,
+    );
+    family("resyncs_total", "counter", "Book resyncs carried out.", (f) => s(f).resyncs);
+    family(
+      "sink_dropped_events_total",
+      "counter",
+      "Events dropped because a sink could not keep up (bounded queue full).",
+      (f) => s(f).events_dropped,
+    );
+    family(
+      "sink_dropped_trades_total",
+      "counter",
+      "Trades among the dropped events: lost to the sink.",
+      (f) => s(f).trades_dropped,
+    );
+    family(
       "connects_total",
       "counter",
       "Connections opened.",

@@ -10,8 +10,9 @@ import type {
   FeedStatus,
   MarketEvent,
 } from "../../lib/market/mod.ts";
-import type { VenueAdapter } from "../venues/venue.ts";
+import type { ConnectionRequest, VenueAdapter } from "../venues/venue.ts";
 import type { FeedDiagnostics } from "./diagnostics.ts";
+import { TradeLedger } from "./trade_ledger.ts";
 
 /**
  * The book stage of a pipeline: keeps one book per symbol, checks integrity, and answers a
@@ -28,6 +29,10 @@ export interface BookStage {
     readonly checksumOk: number;
     readonly checksumFailed: number;
     readonly gaps: number;
+    /** Changes ignored because their book was invalid (not passed on when counted). */
+    readonly ignored?: number;
+    /** Changes the snapshot already contained (not passed on when counted). */
+    readonly stale?: number;
   };
 }
 
@@ -43,6 +48,16 @@ export interface FeedSummary {
   crossed: number;
   errors: number;
   rows_written: number;
+  /** Trades whose ids never arrived (venues with consecutive trade ids; `tradeIds` set). */
+  trades_lost?: number;
+  /** Repeated trades dropped before the sinks (`tradeIds` set). */
+  trades_duplicate?: number;
+  /** Book resyncs carried out (live collectors). */
+  resyncs?: number;
+  /** Events the sink queue dropped because a sink could not keep up (live collectors). */
+  events_dropped?: number;
+  /** Trades among `events_dropped`: lost to the sinks, counted, never silent. */
+  trades_dropped?: number;
 }
 
 /** What a {@linkcode FeedPipeline} is built from. */
@@ -53,6 +68,18 @@ export interface FeedPipelineOptions {
   readonly books?: BookStage;
   /** Where events go, in order. */
   readonly sinks?: readonly EventSink[];
+  /**
+   * `"sequential"` when the venue's trade ids are consecutive integers per symbol: repeated
+   * trades are dropped before the sinks and missing ids counted as lost (a `gap` status is
+   * emitted unless the adapter reported the gap itself).
+   */
+  readonly tradeIds?: "sequential";
+  /**
+   * True when the venue cannot detect a lost book message itself (no sequence, no
+   * checksum: Coinbase Exchange `l2update`): a frame the adapter could not read at all then
+   * resets every book, since it may have been a book change.
+   */
+  readonly resetBooksOnUnreadableFrame?: boolean;
 }
 
 /**
@@ -78,6 +105,8 @@ export class FeedPipeline {
   readonly #diagnostics: FeedDiagnostics;
   readonly #books?: BookStage;
   readonly #sinks: readonly EventSink[];
+  readonly #ledger?: TradeLedger;
+  readonly #resetOnUnreadable: boolean;
   #messages = 0;
   #trades = 0;
   #snapshots = 0;
@@ -90,6 +119,8 @@ export class FeedPipeline {
     this.#diagnostics = options.diagnostics;
     this.#books = options.books;
     this.#sinks = options.sinks ?? [];
+    if (options.tradeIds === "sequential") this.#ledger = new TradeLedger();
+    this.#resetOnUnreadable = options.resetBooksOnUnreadableFrame ?? false;
   }
 
   /** The venue adapter (for subscribe messages). */
@@ -99,35 +130,110 @@ export class FeedPipeline {
 
   /**
    * Handles one received text frame; returns the events it produced (also written to the
-   * sinks). `recvTs` is the local receive time in microseconds.
+   * sinks). `recvTs` is the local receive time in microseconds. What reaches the sinks is
+   * clean: book changes a book did not accept (invalid book, already in the snapshot) are
+   * dropped, a change that failed a check is replaced by its `reset` status, and repeated
+   * trades are dropped when `tradeIds` is set.
    */
   handleFrame(frame: string, recvTs: number): MarketEvent[] {
     this.#messages++;
     const events: MarketEvent[] = [];
+    const errors = this.#diagnostics.errors;
     this.#adapter.parse(frame, recvTs, events);
+    if (
+      events.length === 0 && this.#resetOnUnreadable && this.#diagnostics.errors !== errors &&
+      this.#books !== undefined
+    ) {
+      events.push({
+        kind: "status",
+        exchange: this.#adapter.exchange,
+        symbol: "*",
+        ts: recvTs,
+        recvTs,
+        status: "reset",
+        reason: "unreadable frame: a book change may have been lost",
+      });
+    }
+    return this.#process(events);
+  }
+
+  /**
+   * Handles the answer to an adapter's `fetch` request (a REST snapshot) like a frame:
+   * through the adapter's `parseFetched`, the books and the sinks.
+   */
+  handleFetched(
+    request: Extract<ConnectionRequest, { kind: "fetch" }>,
+    body: string,
+    recvTs: number,
+  ): MarketEvent[] {
+    const events: MarketEvent[] = [];
+    this.#adapter.parseFetched?.(request, body, recvTs, events);
+    return this.#process(events);
+  }
+
+  #process(events: MarketEvent[]): MarketEvent[] {
     const n = events.length;
+    if (n === 0) return events;
+    const books = this.#books;
+    let kept = 0;
+    /** Gap statuses to put right before their trades (rare: built after the loop). */
+    let gapBefore: Map<MarketEvent, MarketEvent> | undefined;
     for (let i = 0; i < n; i++) {
       const e = events[i];
       switch (e.kind) {
         case "trade":
+          if (this.#ledger !== undefined) {
+            const verdict = this.#ledger.check(e);
+            if (verdict === "duplicate") continue;
+            if (verdict === "gap" && !reportedGap(events, i, e.symbol)) {
+              this.#gaps++;
+              (gapBefore ??= new Map()).set(e, {
+                kind: "status",
+                exchange: e.exchange,
+                symbol: e.symbol,
+                ts: e.recvTs,
+                recvTs: e.recvTs,
+                status: "gap",
+                reason: `trade id gap: ${this.#ledger.lastGap} trade(s) before ${e.id} missed`,
+              });
+            }
+          }
           this.#trades++;
           break;
         case "book_snapshot":
         case "book_change": {
           if (e.kind === "book_snapshot") this.#snapshots++;
           else this.#bookUpdates++;
-          const status = this.#books?.apply(e);
-          if (status !== undefined) events.push(status);
+          if (books === undefined) break;
+          const stats = books.stats;
+          const skipped = (stats.ignored ?? 0) + (stats.stale ?? 0);
+          const status = books.apply(e);
+          if (status !== undefined) {
+            events[kept++] = status; // the event broke the book: consumers get the reset
+            continue;
+          }
+          if ((stats.ignored ?? 0) + (stats.stale ?? 0) !== skipped) continue;
           break;
         }
         case "status":
           if (e.status === "gap") this.#gaps++;
-          else if (e.status === "reset") this.#books?.invalidate(e.symbol);
+          else if (e.status === "reset") books?.invalidate(e.symbol);
           break;
       }
+      events[kept++] = e;
     }
-    if (events.length > 0) this.#write(events);
-    return events;
+    events.length = kept;
+    let out = events;
+    if (gapBefore !== undefined) {
+      out = [];
+      for (const e of events) {
+        const gap = gapBefore.get(e);
+        if (gap !== undefined) out.push(gap);
+        out.push(e);
+      }
+    }
+    if (out.length > 0) this.#write(out);
+    return out;
   }
 
   /**
@@ -180,6 +286,19 @@ export class FeedPipeline {
       crossed: stats?.crossed ?? 0,
       errors: this.#diagnostics.errors,
       rows_written: this.#rowsWritten,
+      ...(this.#ledger === undefined ? {} : {
+        trades_lost: this.#ledger.lost,
+        trades_duplicate: this.#ledger.duplicates,
+      }),
     };
   }
+}
+
+/** True when the events before `index` hold a `gap` status for `symbol` (from the adapter). */
+function reportedGap(events: readonly MarketEvent[], index: number, symbol: string): boolean {
+  for (let i = index - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.kind === "status" && e.status === "gap" && e.symbol === symbol) return true;
+  }
+  return false;
 }

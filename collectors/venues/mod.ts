@@ -32,6 +32,16 @@ export interface VenueSpec {
   readonly create: (options: VenueAdapterOptions) => VenueAdapter;
   /** The public websocket URL of the live feed. */
   readonly url: string;
+  /**
+   * `"sequential"` when trade ids are consecutive integers per symbol: the collector drops
+   * repeated trades and counts missing ids as lost.
+   */
+  readonly tradeIds?: "sequential";
+  /**
+   * True when a lost book message cannot be detected by sequence or checksum (Coinbase
+   * Exchange): an unreadable frame then resets the books.
+   */
+  readonly resetBooksOnUnreadableFrame?: boolean;
 }
 
 /** Every venue with an adapter, by the name used on the command line and in storage. */
@@ -39,9 +49,20 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
   coinbase: {
     create: (options) => new CoinbaseExchangeAdapter(options),
     url: COINBASE_EXCHANGE_WS_URL,
+    tradeIds: "sequential",
+    resetBooksOnUnreadableFrame: true,
   },
-  kraken: { create: (options) => new KrakenAdapter(options), url: KRAKEN_WS_URL },
-  binance: { create: (options) => new BinanceAdapter(options), url: BINANCE_WS_URL },
+  // v2 trade ids are consecutive per pair (v1 ids are synthetic text: not checked).
+  kraken: {
+    create: (options) => new KrakenAdapter(options),
+    url: KRAKEN_WS_URL,
+    tradeIds: "sequential",
+  },
+  binance: {
+    create: (options) => new BinanceAdapter(options),
+    url: BINANCE_WS_URL,
+    tradeIds: "sequential",
+  },
   "coinbase-advanced": {
     create: (options) => new CoinbaseAdvancedAdapter(options),
     url: COINBASE_ADVANCED_WS_URL,

@@ -10,6 +10,12 @@ import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
 export interface VenueAdapterOptions {
   /** Where bad input is counted and logged. */
   readonly diagnostics: FeedDiagnostics;
+  /**
+   * Base URL of the venue's REST API for adapters that fetch snapshots (Binance
+   * `https://api.binance.com`); a local fake server in tests. The venue's public API when
+   * omitted.
+   */
+  readonly restUrl?: string;
 }
 
 /** A subscription request: canonical symbols and venue channel names. */
@@ -41,6 +47,17 @@ export type ConnectionRequest =
     readonly kind: "reconnect";
     readonly reason: string;
     readonly minDelayMs?: number;
+  }
+  | {
+    /**
+     * Fetch `url` over HTTP (GET) and hand the answer's body to
+     * {@linkcode VenueAdapter.parseFetched} (Binance: the REST depth snapshot of `symbol`).
+     * A failed fetch is logged and retried through the collector's rate-limited resync.
+     */
+    readonly kind: "fetch";
+    readonly url: string;
+    /** Canonical symbol the answer belongs to. */
+    readonly symbol: string;
   };
 
 /**
@@ -65,4 +82,21 @@ export interface VenueAdapter {
    * (a live connection), so replay never accumulates them.
    */
   takeRequests?(): ConnectionRequest[] | undefined;
+  /**
+   * Optional: what rebuilds `symbol`'s book from a fresh snapshot after its book was reset
+   * (checksum failure, crossed book, sequence gap), e.g. unsubscribe and subscribe its book
+   * channel, or a `fetch` of a REST snapshot; an empty list when the adapter itself will
+   * raise what is needed. Without this method the collector reconnects, which resubscribes
+   * everything. The collector rate-limits calls per symbol.
+   */
+  resyncRequests?(symbol: string): ConnectionRequest[];
+  /**
+   * Optional: parses the body of a `fetch` request's answer (same contract as `parse`).
+   */
+  parseFetched?(
+    request: Extract<ConnectionRequest, { kind: "fetch" }>,
+    body: string,
+    recvTs: number,
+    out: MarketEvent[],
+  ): void;
 }

@@ -1,0 +1,211 @@
+/**
+ * The bounded queue between parsing and the sinks: a sink that buffers until `flush` (it
+ * says so with a numeric `pending` count, like `LakeSink`) may hold at most `capacity`
+ * events; past `flushAt` the queue asks for a flush at once instead of waiting for the
+ * timer (the pressure a websocket feed allows: it cannot be paused), and when the sink
+ * still cannot keep up, further events are dropped for that sink, **counted** and logged,
+ * never silently and never by growing memory without bound. Producers that can wait
+ * (replay, benchmarks) await {@linkcode SinkQueue.room} instead, which is real backpressure.
+ * Sinks without `pending` (the server's stream hub) deliver on `write` and pass through.
+ * @module
+ */
+import type { EventSink, MarketEvent } from "../../lib/market/mod.ts";
+
+/** Options for {@linkcode SinkQueue}. */
+export interface SinkQueueOptions {
+  /** The sinks fed, in order. */
+  readonly sinks: readonly EventSink[];
+  /** Events a buffering sink may hold before more are dropped for it (default 200,000). */
+  readonly capacity?: number;
+  /** A buffering sink holding this many asks for a flush now (default `capacity / 4`). */
+  readonly flushAt?: number;
+  /** Called (once per flush) when a sink passed `flushAt`: flush soon. */
+  readonly onFlushNeeded?: () => void;
+  /** JSON-line logger for drop episodes (default: stderr). */
+  readonly log?: (record: Record<string, unknown>) => void;
+}
+
+/** Counters of a {@linkcode SinkQueue}. */
+export interface SinkQueueStats {
+  /** Events not handed to a sink because it was full (counted per sink). */
+  droppedEvents: number;
+  /** Trades among `droppedEvents`. */
+  droppedTrades: number;
+  /** Times a sink passed `flushAt` and asked for an early flush. */
+  earlyFlushes: number;
+  /** Largest depth seen. */
+  maxDepth: number;
+}
+
+/** A sink that buffers until flushed, and says how much it holds. */
+interface BufferingSink extends EventSink {
+  readonly pending: number;
+}
+
+function isBuffering(sink: EventSink): sink is BufferingSink {
+  return typeof (sink as { pending?: unknown }).pending === "number";
+}
+
+/**
+ * An {@linkcode EventSink} in front of other sinks that bounds what they buffer.
+ *
+ * @example
+ * ```ts
+ * import { SinkQueue } from "./sink_queue.ts";
+ * import type { MarketEvent } from "../../lib/market/mod.ts";
+ * import assert from "node:assert/strict";
+ * const held: MarketEvent[] = [];
+ * const slow = {
+ *   get pending() { return held.length; },
+ *   write(events: readonly MarketEvent[]) { held.push(...events); },
+ *   flush() { const n = held.length; held.length = 0; return Promise.resolve(n); },
+ *   close() { return Promise.resolve(); },
+ * };
+ * let asked = 0;
+ * const queue = new SinkQueue({ sinks: [slow], capacity: 2, flushAt: 1, onFlushNeeded: () => asked++,
+ *   log: () => {} });
+ * const trade = { kind: "trade" as const, exchange: "x", symbol: "A-B", id: "1", price: 1, size: 1,
+ *   side: "buy" as const, ts: 1, recvTs: 1 };
+ * queue.write([trade]);
+ * queue.write([trade]);
+ * queue.write([trade]); // full: dropped and counted
+ * assert.equal(queue.depth, 2);
+ * assert.equal(queue.stats.droppedTrades, 1);
+ * assert.equal(asked, 1);
+ * ```
+ */
+export class SinkQueue implements EventSink {
+  readonly #sinks: readonly EventSink[];
+  readonly #buffering: readonly BufferingSink[];
+  readonly #capacity: number;
+  readonly #flushAt: number;
+  readonly #onFlushNeeded?: () => void;
+  readonly #log: (record: Record<string, unknown>) => void;
+  #flushAsked = false;
+  /** Drops of the current episode per sink index (logged when it starts and when it ends). */
+  readonly #dropping: number[];
+  #waiters: Array<() => void> = [];
+  /** Counters since construction. */
+  readonly stats: SinkQueueStats = {
+    droppedEvents: 0,
+    droppedTrades: 0,
+    earlyFlushes: 0,
+    maxDepth: 0,
+  };
+
+  constructor(options: SinkQueueOptions) {
+    this.#sinks = options.sinks;
+    this.#buffering = options.sinks.filter(isBuffering);
+    this.#capacity = options.capacity ?? 200_000;
+    this.#flushAt = options.flushAt ?? Math.max(1, Math.floor(this.#capacity / 4));
+    if (!Number.isInteger(this.#capacity) || this.#capacity < 1) {
+      throw new RangeError(`capacity must be a positive integer, got ${this.#capacity}`);
+    }
+    if (!(this.#flushAt >= 1 && this.#flushAt <= this.#capacity)) {
+      throw new RangeError(`flushAt must be in 1..capacity, got ${this.#flushAt}`);
+    }
+    this.#onFlushNeeded = options.onFlushNeeded;
+    this.#log = options.log ??
+      ((record) => console.error(JSON.stringify({ time: new Date().toISOString(), ...record })));
+    this.#dropping = options.sinks.map(() => 0);
+  }
+
+  /** Events the buffering sinks hold, not yet persisted (the queue depth). */
+  get depth(): number {
+    let depth = 0;
+    for (const sink of this.#buffering) depth += sink.pending;
+    return depth;
+  }
+
+  /** The configured capacity per buffering sink. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Hands events to every sink that has room; drops (and counts) them for a full one. */
+  write(events: readonly MarketEvent[]): void {
+    const sinks = this.#sinks;
+    for (let s = 0; s < sinks.length; s++) {
+      const sink = sinks[s];
+      const pending = (sink as { pending?: unknown }).pending;
+      if (typeof pending !== "number") {
+        sink.write(events);
+        continue;
+      }
+      if (pending >= this.#capacity) {
+        this.#drop(s, events);
+        continue;
+      }
+      if (this.#dropping[s] > 0) this.#endEpisode(s);
+      sink.write(events);
+      const after = pending + events.length;
+      if (after > this.stats.maxDepth) this.stats.maxDepth = after;
+      if (after >= this.#flushAt && !this.#flushAsked && this.#onFlushNeeded !== undefined) {
+        this.#flushAsked = true;
+        this.stats.earlyFlushes++;
+        this.#onFlushNeeded();
+      }
+    }
+  }
+
+  #drop(s: number, events: readonly MarketEvent[]): void {
+    let trades = 0;
+    for (let i = 0; i < events.length; i++) if (events[i].kind === "trade") trades++;
+    this.stats.droppedEvents += events.length;
+    this.stats.droppedTrades += trades;
+    if (this.#dropping[s] === 0) {
+      this.#log({
+        level: "error",
+        msg: "sink queue full: the sink cannot keep up, dropping events (counted as lost)",
+        sink: s,
+        capacity: this.#capacity,
+      });
+    }
+    this.#dropping[s] += events.length;
+  }
+
+  #endEpisode(s: number): void {
+    this.#log({
+      level: "warn",
+      msg: "sink queue has room again",
+      sink: s,
+      droppedEvents: this.#dropping[s],
+    });
+    this.#dropping[s] = 0;
+  }
+
+  /** Resolves when every buffering sink is below `flushAt` (for producers that can wait). */
+  room(): Promise<void> {
+    if (!this.#full()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #full(): boolean {
+    for (const sink of this.#buffering) if (sink.pending >= this.#flushAt) return true;
+    return false;
+  }
+
+  /** Flushes every sink; resolves to the rows they persisted. */
+  async flush(): Promise<number> {
+    this.#flushAsked = false;
+    let rows = 0;
+    try {
+      for (const sink of this.#sinks) rows += await sink.flush();
+    } finally {
+      if (this.#waiters.length > 0 && !this.#full()) {
+        const waiters = this.#waiters;
+        this.#waiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    }
+    return rows;
+  }
+
+  /** Flushes and closes every sink. */
+  async close(): Promise<void> {
+    for (const sink of this.#sinks) await sink.close();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

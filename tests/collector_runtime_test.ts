@@ -1,0 +1,260 @@
+/**
+ * The collector's runtime parts on their own: rate-limited resyncs, trade-id continuity,
+ * the bounded sink queue (early flushes, counted drops, backpressure), the pipeline's clean
+ * output, and a live collector whose sink is too slow (memory stays bounded, drops counted).
+ */
+import assert from "node:assert/strict";
+import { ResyncScheduler } from "../collectors/runtime/resync.ts";
+import { TradeLedger } from "../collectors/runtime/trade_ledger.ts";
+import { SinkQueue } from "../collectors/runtime/sink_queue.ts";
+import { FeedPipeline } from "../collectors/runtime/pipeline.ts";
+import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
+import { Collector } from "../collectors/runtime/collector.ts";
+import { CoinbaseExchangeAdapter } from "../collectors/venues/coinbase_exchange.ts";
+import { BookKeeper } from "../lib/book/book_keeper.ts";
+import type { EventSink, MarketEvent, Trade } from "../lib/market/mod.ts";
+import { startFaultServer } from "./fakes/fault_server.ts";
+import { coinbaseProtocol, loadCoinbaseSession } from "./fakes/coinbase_exchange_fake.ts";
+import { settled, until } from "./support/checking_sink.ts";
+
+function trade(id: number, symbol = "BTC-USD"): Trade {
+  return {
+    kind: "trade",
+    exchange: "coinbase",
+    symbol,
+    id: String(id),
+    price: 100,
+    size: 1,
+    side: "buy",
+    ts: 1_618_677_817_000_000,
+    recvTs: 1_618_677_817_000_100,
+  };
+}
+
+Deno.test("resync scheduler: first at once, then rate-limited with doubling, coalesced, cancellable", async () => {
+  let now = 0;
+  const runs: Array<[string, number]> = [];
+  const scheduler = new ResyncScheduler({
+    run: (symbol) => runs.push([symbol, now]),
+    minIntervalMs: 10,
+    maxIntervalMs: 40,
+    now: () => now,
+  });
+  scheduler.request("A", "checksum");
+  scheduler.request("B", "crossed"); // symbols are independent
+  assert.deepEqual(runs, [["A", 0], ["B", 0]]);
+  now = 1;
+  scheduler.request("A", "again"); // failed right away: interval doubles to 20, waits
+  scheduler.request("A", "and again");
+  assert.equal(scheduler.pending, 1);
+  assert.equal(scheduler.stats.coalesced, 1);
+  now = 20;
+  await until(() => runs.length === 3, "the delayed resync");
+  assert.deepEqual(runs[2], ["A", 20]);
+  now = 21;
+  scheduler.request("A", "storm"); // doubles to 40 (the cap)
+  now = 22;
+  scheduler.cancel("A"); // a reconnect brings snapshots: nothing waits
+  assert.equal(scheduler.pending, 0);
+  now = 1_000; // a long quiet spell: back to the minimum, at once
+  scheduler.request("A", "later");
+  assert.deepEqual(runs.at(-1), ["A", 1_000]);
+  assert.equal(scheduler.stats.run, 4);
+  assert.throws(() => new ResyncScheduler({ run: () => {}, minIntervalMs: 5, maxIntervalMs: 1 }));
+});
+
+Deno.test("trade ledger: repeats dropped, skipped ids counted per symbol, non-integer ids pass", () => {
+  const ledger = new TradeLedger();
+  assert.equal(ledger.check(trade(10)), "new");
+  assert.equal(ledger.check(trade(11)), "new");
+  assert.equal(ledger.check(trade(11)), "duplicate");
+  assert.equal(ledger.check(trade(9)), "duplicate");
+  assert.equal(ledger.check(trade(15)), "gap");
+  assert.equal(ledger.lastGap, 3);
+  assert.equal(ledger.check(trade(1, "ETH-USD")), "new", "symbols are separate chains");
+  assert.equal(ledger.check({ ...trade(0), id: "1618678142.557535-0" }), "new");
+  assert.deepEqual([ledger.lost, ledger.duplicates, ledger.last("BTC-USD")], [3, 2, 15]);
+});
+
+/** A sink that buffers until flushed, with a flush that takes `delayMs`. */
+class SlowSink implements EventSink {
+  readonly events: MarketEvent[] = [];
+  #held: MarketEvent[] = [];
+  maxHeld = 0;
+  constructor(readonly delayMs = 0) {}
+  get pending(): number {
+    return this.#held.length;
+  }
+  write(events: readonly MarketEvent[]): void {
+    for (const e of events) this.#held.push(e);
+    if (this.#held.length > this.maxHeld) this.maxHeld = this.#held.length;
+  }
+  async flush(): Promise<number> {
+    const batch = this.#held;
+    this.#held = [];
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    for (const e of batch) this.events.push(e);
+    return batch.length;
+  }
+  async close(): Promise<void> {
+    await this.flush();
+  }
+}
+
+Deno.test("sink queue: early flush past flushAt, counted drops when full, room() waits", async () => {
+  const sink = new SlowSink();
+  const live: MarketEvent[] = [];
+  const hub: EventSink = {
+    write: (events) => void live.push(...events),
+    flush: () => Promise.resolve(0),
+    close: () => Promise.resolve(),
+  };
+  const logs: string[] = [];
+  let asked = 0;
+  const queue = new SinkQueue({
+    sinks: [sink, hub],
+    capacity: 4,
+    flushAt: 2,
+    onFlushNeeded: () => asked++,
+    log: (r) => logs.push(JSON.stringify(r)),
+  });
+  queue.write([trade(1)]);
+  assert.equal(asked, 0);
+  queue.write([trade(2)]);
+  assert.equal(asked, 1, "flushAt reached: one early flush asked for");
+  queue.write([trade(3), trade(4)]);
+  assert.equal(asked, 1, "asked once per flush");
+  queue.write([
+    trade(5),
+    { ...trade(0), kind: "status", status: "gap", reason: "x" } as MarketEvent,
+  ]);
+  assert.equal(queue.depth, 4);
+  assert.deepEqual([queue.stats.droppedEvents, queue.stats.droppedTrades], [2, 1]);
+  assert.equal(live.length, 6, "a sink that does not buffer gets everything");
+  assert.ok(logs.some((l) => l.includes("sink queue full")));
+  let roomy = false;
+  const room = queue.room().then(() => (roomy = true));
+  await Promise.resolve();
+  assert.equal(roomy, false, "producers that can wait, wait");
+  assert.equal(await queue.flush(), 4);
+  await room;
+  assert.equal(roomy, true);
+  queue.write([trade(6)]);
+  assert.ok(logs.some((l) => l.includes("room again") && l.includes('"droppedEvents":2')));
+  assert.throws(() => new SinkQueue({ sinks: [], capacity: 0 }), RangeError);
+  assert.throws(() => new SinkQueue({ sinks: [], capacity: 2, flushAt: 3 }), RangeError);
+});
+
+Deno.test("pipeline: consumers get a reset instead of a breaking change, nothing for an invalid book", () => {
+  const diagnostics = new FeedDiagnostics({ log: () => {} });
+  const out: MarketEvent[] = [];
+  const pipeline = new FeedPipeline({
+    adapter: new CoinbaseExchangeAdapter({ diagnostics }),
+    diagnostics,
+    books: new BookKeeper({ exchange: "coinbase" }),
+    sinks: [{
+      write: (events) => void out.push(...events),
+      flush: () => Promise.resolve(0),
+      close: () => Promise.resolve(),
+    }],
+    tradeIds: "sequential",
+    resetBooksOnUnreadableFrame: true,
+  });
+  const time = "2021-04-17T16:43:37.089723Z";
+  pipeline.handleFrame(
+    JSON.stringify({
+      type: "snapshot",
+      product_id: "BTC-USD",
+      bids: [["100", "1"]],
+      asks: [["101", "1"]],
+    }),
+    1,
+  );
+  const change = (side: string, price: string) =>
+    JSON.stringify({
+      type: "l2update",
+      product_id: "BTC-USD",
+      changes: [[side, price, "2"]],
+      time,
+    });
+  assert.deepEqual(pipeline.handleFrame(change("buy", "100.5"), 2).map((e) => e.kind), [
+    "book_change",
+  ]);
+  const crossing = pipeline.handleFrame(change("buy", "101"), 3);
+  assert.deepEqual(crossing.map((e) => e.kind === "status" ? e.status : e.kind), ["reset"]);
+  assert.deepEqual(pipeline.handleFrame(change("sell", "102"), 4), [], "book invalid: dropped");
+  // An unreadable frame may have been a book change: every book resets.
+  pipeline.handleFrame(
+    JSON.stringify({ type: "snapshot", product_id: "BTC-USD", bids: [], asks: [] }),
+    5,
+  );
+  const unreadable = pipeline.handleFrame('{"type":"l2update","product_id":"BTC-', 6);
+  assert.deepEqual(unreadable.map((e) => e.kind === "status" && [e.status, e.symbol]), [[
+    "reset",
+    "*",
+  ]]);
+  // Trades: a repeat is dropped, a skipped id gets a gap status before the trade.
+  const match = (id: number) =>
+    JSON.stringify({
+      type: "match",
+      trade_id: id,
+      side: "sell",
+      size: "1",
+      price: "100",
+      product_id: "BTC-USD",
+      time,
+    });
+  pipeline.handleFrame(match(7), 7);
+  const repeated = pipeline.handleFrame(
+    JSON.stringify({ ...JSON.parse(match(7)), type: "last_match" }),
+    8,
+  );
+  assert.deepEqual(repeated, []);
+  const summary = pipeline.summary();
+  assert.equal(summary.trades, 1);
+  assert.deepEqual(out.filter((e) => e.kind === "book_change").length, 1);
+});
+
+Deno.test("collector with a sink that cannot keep up: memory bounded, every dropped event counted", async () => {
+  const session = await loadCoinbaseSession();
+  const server = startFaultServer({ protocol: coinbaseProtocol(session), burst: 400 });
+  const slow = new SlowSink(150);
+  const everything: MarketEvent[] = [];
+  const counter: EventSink = {
+    write: (events) => void everything.push(...events),
+    flush: () => Promise.resolve(0),
+    close: () => Promise.resolve(),
+  };
+  const logs: string[] = [];
+  const collector = new Collector({
+    exchange: "coinbase",
+    url: server.url,
+    symbols: [...session.snapshots.keys()],
+    sinks: [slow, counter],
+    books: new BookKeeper({ exchange: "coinbase" }),
+    queue: { capacity: 300, flushAt: 100 },
+    flushEveryMs: 1_000,
+    connection: { log: (r) => logs.push(JSON.stringify(r)) },
+    diagnostics: new FeedDiagnostics({ log: () => {} }),
+  });
+  try {
+    collector.start();
+    await server.finished;
+    await settled(() => collector.summary().messages);
+    const summary = await collector.stop();
+    const dropped = collector.queue.stats.droppedEvents;
+    assert.ok(dropped > 0, "the slow sink fell behind");
+    assert.equal(summary.events_dropped, dropped);
+    assert.equal(slow.events.length + dropped, everything.length, "delivered + dropped = all");
+    const trades = everything.filter((e) => e.kind === "trade").length;
+    const slowTrades = slow.events.filter((e) => e.kind === "trade").length;
+    assert.equal(slowTrades + summary.trades_dropped!, trades);
+    // Bounded: at most the capacity plus one frame's events were ever held.
+    assert.ok(slow.maxHeld <= 300 + 200, `held at most ${slow.maxHeld}`);
+    assert.ok(collector.queue.stats.earlyFlushes > 0, "flushed before the timer");
+    assert.ok(logs.some((l) => l.includes("sink queue full")));
+  } finally {
+    await collector.stop();
+    await server.shutdown();
+  }
+});
