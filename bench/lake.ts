@@ -7,6 +7,8 @@
  *   and written with `writeParquet` (peer `polars-writeParquet`, no validation or
  *   de-duplication).
  * - `lake_rewrite`: rows/s of replaying the same trades into the same lake (all skipped).
+ * - `lake_flush_1k`: ms to write 1,000 new trades into a partition that already holds
+ *   those trades (a collector's flush: the stored-id check must not read the whole day).
  * - `lake_bars_1m`: ms for 1-minute OHLCV+VWAP bars over those trades (DuckDB), next to
  *   the same bars from Polars over the same files (peer `polars-group_by`).
  * - `lake_trades_polars`, `lake_trades_arrow`: ms to load all those trades as a Polars
@@ -141,6 +143,22 @@ export async function run(): Promise<void> {
       if (again !== 0) throw new Error(`replay wrote ${again} rows`);
     });
     emit({ name: "lake_rewrite", unit: "rows/s", value: round(rows / (rewriteMs / 1000)), rows });
+
+    let batch = 0;
+    const flushMs = await best(3, async () => {
+      const lake = await ParquetLake.open({ root: `${dir}/lake1`, autoCompactFiles: Infinity });
+      const last = trades[trades.length - 1];
+      const fresh = Array.from({ length: 1_000 }, (_, i) => ({
+        ...last,
+        id: String(800_000_000 + batch * 1_000 + i),
+        ts: last.ts - 1_000 + i,
+      }));
+      batch++;
+      const n = await lake.writeTrades(fresh);
+      await lake.close();
+      if (n !== 1_000) throw new Error(`flush wrote ${n} of 1000 rows`);
+    });
+    emit({ name: "lake_flush_1k", unit: "ms", value: round(flushMs), stored_rows: rows });
 
     const repo = await LakeRepository.open({ root: `${dir}/lake0` });
     const q = { exchange: "coinbase", symbol: "BTC-USD" };
