@@ -1,9 +1,11 @@
 /**
  * `deno task collect --exchange NAME --symbols A,B [--channels C,D] [--url WS_URL]
- * [--lake DIR] [--duration 60s] [--record DIR] [--metrics-port [HOST:]PORT]`
+ * [--rest-url URL] [--lake DIR] [--duration 60s] [--record DIR] [--metrics-port [HOST:]PORT]`
+ * or `deno task collect --config FILE.json` (several venues, see `runtime/config.ts`).
  *
- * Collects a venue's live feed into the Parquet lake until stopped (SIGINT/SIGTERM flush
- * everything in flight) or until `--duration` has passed. Prints the feed summary on exit.
+ * Collects venues' live feeds into the Parquet lake until stopped (SIGINT/SIGTERM flush
+ * everything in flight, then exit 0; a second signal exits at once) or until `--duration`
+ * has passed. Prints one JSON summary line per venue on exit.
  * @module
  */
 import { parseArgs, runMain } from "../lib/cli/args.ts";
@@ -12,17 +14,23 @@ import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { parseDuration } from "../lib/market/time.ts";
 import { BookKeeper } from "../lib/book/mod.ts";
 import { Collector } from "./runtime/collector.ts";
+import { type CollectConfig, parseCollectConfig, type VenueConfig } from "./runtime/config.ts";
 import { venue, VENUES } from "./venues/mod.ts";
 import { RecordingWriter } from "./replay/recording.ts";
 import { CollectorMetrics } from "./runtime/metrics.ts";
 import { serveMetrics } from "./runtime/metrics_server.ts";
 
 const USAGE = `usage: deno task collect --exchange NAME --symbols A,B [options]
+       deno task collect --config FILE.json [--lake DIR] [--duration 60s] [--record DIR]
+                         [--metrics-port P]
 
   --exchange NAME    one of: ${Object.keys(VENUES).join(", ")}
   --symbols A,B      canonical symbols, e.g. BTC-USD,ETH-USD
   --channels C,D     venue channels (default: the venue's public trade and book channels)
   --url WS_URL       websocket URL (default: the venue's public feed)
+  --rest-url URL     REST base URL for snapshots (Binance; default: the venue's public API)
+  --config FILE      several venues: {"lake", "metricsPort", "record", "duration",
+                     "venues": [{"exchange", "symbols", "channels", "url", "restUrl"}]}
   --lake DIR         Parquet lake (default: $ALPHAPULSE_LAKE or ./data/lake)
   --duration 60s     stop after this long (default: run until SIGINT/SIGTERM)
   --record DIR       also store every raw frame (receive time in ns), gzip, rotated hourly
@@ -35,6 +43,8 @@ if (import.meta.main) {
       symbols: { type: "string" },
       channels: { type: "string" },
       url: { type: "string" },
+      "rest-url": { type: "string" },
+      config: { type: "string" },
       lake: { type: "string" },
       duration: { type: "string" },
       record: { type: "string" },
@@ -42,57 +52,113 @@ if (import.meta.main) {
       help: { type: "boolean", short: "h" },
     }, USAGE);
     if (values.help) return console.log(USAGE);
-    const exchange = values.exchange as string | undefined;
-    const symbols = (values.symbols as string | undefined)?.split(",").filter(Boolean) ?? [];
-    if (!exchange || symbols.length === 0) {
-      throw new SyntaxError(`--exchange and --symbols are required\n\n${USAGE}`);
-    }
-    const spec = venue(exchange);
-    const lake = await ParquetLake.open({ root: (values.lake as string) ?? defaultLakeRoot() });
-    const recorder = values.record
-      ? new RecordingWriter({ dir: values.record as string, exchange })
-      : undefined;
+    const config = await configFrom(values);
+    const duration = config.duration ? parseDuration(config.duration) / 1000 : undefined;
+    const metricsListen = config.metricsPort === undefined
+      ? undefined
+      : parseListen(String(config.metricsPort));
+    const lake = await ParquetLake.open({ root: config.lake ?? defaultLakeRoot() });
     const metrics = new CollectorMetrics();
-    const metricsServer = values["metrics-port"]
-      ? serveMetrics(metrics, parseListen(values["metrics-port"] as string))
-      : undefined;
-    const collector = new Collector({
-      exchange,
-      url: (values.url as string) ?? spec.url,
-      symbols,
-      channels: (values.channels as string | undefined)?.split(",").filter(Boolean),
-      sinks: [new LakeSink(lake)],
-      books: new BookKeeper({ exchange }),
-      recorder,
-      metrics,
+    const metricsServer = metricsListen ? serveMetrics(metrics, metricsListen) : undefined;
+    const collectors = config.venues.map((v) => {
+      const spec = venue(v.exchange);
+      return new Collector({
+        exchange: v.exchange,
+        url: v.url ?? spec.url,
+        restUrl: v.restUrl,
+        symbols: v.symbols,
+        channels: v.channels,
+        sinks: [new LakeSink(lake)],
+        books: new BookKeeper({ exchange: v.exchange }),
+        recorder: config.record
+          ? new RecordingWriter({ dir: config.record, exchange: v.exchange })
+          : undefined,
+        metrics,
+        connection: v.watchdogMs ? { watchdogMs: v.watchdogMs } : undefined,
+      });
     });
-    const done = Promise.withResolvers<void>();
-    const stop = () => done.resolve();
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-    const duration = values.duration ? parseDuration(values.duration as string) / 1000 : undefined;
-    const timer = duration ? setTimeout(stop, duration) : undefined;
-    collector.start();
+    const done = Promise.withResolvers<string>();
+    let stopping = false;
+    const stop = (signal: string) => () => {
+      if (stopping) {
+        console.error(JSON.stringify({ level: "error", msg: `second ${signal}: exiting now` }));
+        Deno.exit(130);
+      }
+      stopping = true;
+      done.resolve(signal);
+    };
+    const onInt = stop("SIGINT");
+    const onTerm = stop("SIGTERM");
+    Deno.addSignalListener("SIGINT", onInt);
+    Deno.addSignalListener("SIGTERM", onTerm);
+    const timer = duration ? setTimeout(() => done.resolve("duration"), duration) : undefined;
+    for (const c of collectors) c.start();
     console.error(
       JSON.stringify({
         level: "info",
         msg: "collecting",
-        exchange,
-        symbols,
+        venues: config.venues.map((v) => ({ exchange: v.exchange, symbols: v.symbols })),
         lake: lake.root,
-        record: recorder?.dir,
+        record: config.record,
         metricsPort: metricsServer?.port,
       }),
     );
-    await done.promise;
+    const why = await done.promise;
     clearTimeout(timer);
-    Deno.removeSignalListener("SIGINT", stop);
-    Deno.removeSignalListener("SIGTERM", stop);
-    const summary = await collector.stop();
+    console.error(JSON.stringify({ level: "info", msg: "stopping: flushing", why }));
+    const summaries = await Promise.all(collectors.map((c) => c.stop()));
+    Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGTERM", onTerm);
     await metricsServer?.shutdown();
     await lake.close();
-    console.log(JSON.stringify(summary));
+    summaries.forEach((summary, i) =>
+      console.log(JSON.stringify({ exchange: config.venues[i].exchange, ...summary }))
+    );
   });
+}
+
+/** The run's configuration: the config file (CLI options override its lake, ...) or flags. */
+async function configFrom(
+  values: Record<string, string | boolean | string[] | undefined>,
+): Promise<CollectConfig> {
+  const str = (name: string) => values[name] as string | undefined;
+  const list = (name: string) => str(name)?.split(",").map((s) => s.trim()).filter(Boolean);
+  const overrides = {
+    ...(str("lake") ? { lake: str("lake") } : {}),
+    ...(str("duration") ? { duration: str("duration") } : {}),
+    ...(str("record") ? { record: str("record") } : {}),
+    ...(str("metrics-port") ? { metricsPort: str("metrics-port") } : {}),
+  };
+  const path = str("config");
+  if (path !== undefined) {
+    const clash = ["exchange", "symbols", "channels", "url", "rest-url"].filter((k) => str(k));
+    if (clash.length > 0) {
+      throw new SyntaxError(
+        `--config names the venues: drop ${clash.map((k) => `--${k}`).join(", ")}`,
+      );
+    }
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      throw new RangeError(`cannot read config ${path}: ${(error as Error).message}`);
+    }
+    return { ...parseCollectConfig(text, path), ...overrides };
+  }
+  const exchange = str("exchange");
+  const symbols = list("symbols") ?? [];
+  if (!exchange || symbols.length === 0) {
+    throw new SyntaxError(`--exchange and --symbols (or --config) are required\n\n${USAGE}`);
+  }
+  venue(exchange); // RangeError for an unknown venue
+  const single: VenueConfig = {
+    exchange,
+    symbols,
+    ...(list("channels") ? { channels: list("channels") } : {}),
+    ...(str("url") ? { url: str("url") } : {}),
+    ...(str("rest-url") ? { restUrl: str("rest-url") } : {}),
+  };
+  return { venues: [single], ...overrides };
 }
 
 /** `PORT` or `HOST:PORT` for the metrics endpoint. */

@@ -74,6 +74,14 @@ Deno.test("trade ledger: repeats dropped, skipped ids counted per symbol, non-in
   assert.equal(ledger.check(trade(1, "ETH-USD")), "new", "symbols are separate chains");
   assert.equal(ledger.check({ ...trade(0), id: "1618678142.557535-0" }), "new");
   assert.deepEqual([ledger.lost, ledger.duplicates, ledger.last("BTC-USD")], [3, 2, 15]);
+  // A venue trade snapshot brings a skipped trade after all: no longer lost; once only.
+  assert.equal(ledger.check(trade(13)), "recovered");
+  assert.equal(ledger.check(trade(13)), "duplicate");
+  assert.deepEqual([ledger.lost, ledger.recovered], [2, 1]);
+  assert.equal(ledger.check(trade(12)), "recovered");
+  assert.equal(ledger.check(trade(14)), "recovered");
+  assert.equal(ledger.check(trade(11)), "duplicate", "never missing");
+  assert.deepEqual([ledger.lost, ledger.recovered], [0, 3]);
 });
 
 /** A sink that buffers until flushed, with a flush that takes `delayMs`. */

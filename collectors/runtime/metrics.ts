@@ -266,6 +266,12 @@ export class CollectorMetrics {
       "Repeated trades dropped before the sinks.",
       (f) => s(f).trades_duplicate,
     );
+    family(
+      "trades_recovered_total",
+      "counter",
+      "Trades counted as lost that arrived later (venue trade snapshots).",
+      (f) => s(f).trades_recovered,
+    );
     family("resyncs_total", "counter", "Book resyncs carried out.", (f) => s(f).resyncs);
     family(
       "sink_dropped_events_total",

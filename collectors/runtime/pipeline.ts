@@ -52,6 +52,8 @@ export interface FeedSummary {
   trades_lost?: number;
   /** Repeated trades dropped before the sinks (`tradeIds` set). */
   trades_duplicate?: number;
+  /** Trades counted as lost that arrived later (a venue's trade snapshot; `tradeIds` set). */
+  trades_recovered?: number;
   /** Book resyncs carried out (live collectors). */
   resyncs?: number;
   /** Events the sink queue dropped because a sink could not keep up (live collectors). */
@@ -289,6 +291,7 @@ export class FeedPipeline {
       ...(this.#ledger === undefined ? {} : {
         trades_lost: this.#ledger.lost,
         trades_duplicate: this.#ledger.duplicates,
+        trades_recovered: this.#ledger.recovered,
       }),
     };
   }
