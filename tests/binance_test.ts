@@ -176,6 +176,30 @@ Deno.test("Binance adapter: sync rules, trades, snapshots, bad input", async (t)
     assert.equal(events.length, 0);
   });
 
+  await t.step("live: one snapshot fetch per symbol, and again on resync", () => {
+    const { adapter, keeper, onEvent } = run([]);
+    adapter.subscribeMessages({ symbols: ["BTC-USDT"] });
+    const parse = (frame: string) => {
+      const out: MarketEvent[] = [];
+      adapter.parse(frame, 0, out);
+      out.forEach(onEvent);
+    };
+    parse(diff(5, 8));
+    parse(diff(9, 12));
+    const url = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000";
+    assert.deepEqual(adapter.takeRequests(), [{ kind: "fetch", url, symbol: "BTC-USDT" }]);
+    assert.equal(adapter.takeRequests(), undefined);
+    const out: MarketEvent[] = [];
+    adapter.parseFetched({ kind: "fetch", url, symbol: "BTC-USDT" }, snapshot(10), 0, out);
+    out.forEach(onEvent);
+    assert.equal(keeper.book("BTC-USDT")?.bestBid, 100.5);
+    assert.deepEqual(adapter.resyncRequests("BTC-USDT"), [
+      { kind: "fetch", url, symbol: "BTC-USDT" },
+    ]);
+    parse(diff(13, 14));
+    assert.equal(adapter.takeRequests(), undefined); // the resync's fetch is under way
+  });
+
   await t.step("subscribe message and snapshot URL", () => {
     const adapter = new BinanceAdapter({ diagnostics: new FeedDiagnostics() });
     assert.deepEqual(JSON.parse(adapter.subscribeMessages({ symbols: ["BTC-USDT"] })[0]), {

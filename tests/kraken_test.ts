@@ -310,6 +310,27 @@ Deno.test("Kraken adapter: trades, symbols, subscriptions, bad input", async (t)
     assert.throws(() => new KrakenAdapter({ diagnostics, depth: 7 }), RangeError);
   });
 
+  await t.step("resync: resubscribe the book at its depth", () => {
+    const diagnostics = new FeedDiagnostics({ log: () => {} });
+    const v1 = new KrakenAdapter({ diagnostics, version: 1 });
+    v1.parse(frames(BOOK_CAPTURE).find((f) => f.endsWith('"XMR/USD"]'))!, 0, []);
+    assert.deepEqual(v1.resyncRequests("XMR-USD").map((r) => r.kind === "send" && r.frame), [
+      '{"event":"unsubscribe","pair":["XMR/USD"],"subscription":{"name":"book","depth":1000}}',
+      '{"event":"subscribe","pair":["XMR/USD"],"subscription":{"name":"book","depth":1000}}',
+    ]);
+    const v2 = new KrakenAdapter({ diagnostics });
+    assert.deepEqual(
+      v2.resyncRequests("BTC-USD").map((r) => r.kind === "send" && JSON.parse(r.frame)),
+      [
+        { method: "unsubscribe", params: { channel: "book", symbol: ["BTC/USD"], depth: 10 } },
+        {
+          method: "subscribe",
+          params: { channel: "book", symbol: ["BTC/USD"], depth: 10, snapshot: true },
+        },
+      ],
+    );
+  });
+
   await t.step("bad input is counted and survived", () => {
     const { events, diagnostics } = run([
       "{oops",

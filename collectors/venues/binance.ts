@@ -8,8 +8,13 @@
  * from then on passes every diff through with `firstSequence` = `U` and `sequence` = `u`.
  * The {@linkcode BookKeeper}'s Binance check verifies the chain (the first applied diff
  * straddles `lastUpdateId + 1`, then each `U` is the previous `u + 1`) and resets the book on
- * a gap; the live collector then calls {@linkcode BinanceAdapter.resync} and fetches a new
- * snapshot ({@linkcode binanceDepthSnapshotUrl}).
+ * a gap.
+ *
+ * On a live connection (after {@linkcode BinanceAdapter.subscribeMessages}) the adapter asks
+ * the collector to `fetch` a symbol's REST snapshot when its first diff arrives, and again
+ * from {@linkcode BinanceAdapter.resyncRequests} after a reset; the answer comes back through
+ * {@linkcode BinanceAdapter.parseFetched}. In a replay the recorded REST answer is a frame
+ * like any other (`{"lastUpdateId": ...}`), attributed to the one symbol waiting for it.
  * @module
  */
 import type { BookChange, MarketEvent, PriceLevel } from "../../lib/market/types.ts";
@@ -17,7 +22,12 @@ import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MICROS_PER_MILLI, MIN_VALID_MICROS } from "../../lib/market/time.ts";
 import { normalizeSymbol, splitSymbol } from "../../lib/market/symbols.ts";
 import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
-import type { Subscription, VenueAdapter, VenueAdapterOptions } from "./venue.ts";
+import type {
+  ConnectionRequest,
+  Subscription,
+  VenueAdapter,
+  VenueAdapterOptions,
+} from "./venue.ts";
 
 /** The combined-stream endpoint (subscriptions are sent as `SUBSCRIBE` messages). */
 export const BINANCE_WS_URL = "wss://stream.binance.com:9443/stream";
@@ -82,6 +92,11 @@ export class BinanceAdapter implements VenueAdapter {
   readonly #diagnostics: FeedDiagnostics;
   readonly #maxBuffered: number;
   readonly #sync = new Map<string, DepthSync>();
+  /** True after `subscribeMessages`: a live connection, which can fetch snapshots. */
+  #live = false;
+  /** Symbols whose snapshot fetch was asked for on this connection. */
+  readonly #fetching = new Set<string>();
+  #requests: ConnectionRequest[] = [];
   /** Buffered diffs dropped because the buffer was full. */
   droppedDiffs = 0;
   /** Buffered diffs dropped at sync because the snapshot already contained them. */
@@ -97,6 +112,7 @@ export class BinanceAdapter implements VenueAdapter {
 
   subscribeMessages(subscription: Subscription): string[] {
     if (subscription.symbols.length === 0) throw new RangeError("no symbols to subscribe to");
+    this.#live = true;
     const channels = subscription.channels ?? BINANCE_DEFAULT_CHANNELS;
     const params = subscription.symbols.flatMap((s) =>
       channels.map((c) => `${binanceSymbol(s).toLowerCase()}@${c}`)
@@ -106,6 +122,8 @@ export class BinanceAdapter implements VenueAdapter {
 
   reset(): void {
     this.#sync.clear();
+    this.#fetching.clear();
+    this.#requests = [];
   }
 
   /**
@@ -114,6 +132,32 @@ export class BinanceAdapter implements VenueAdapter {
    */
   resync(symbol: string): void {
     this.#sync.set(normalizeSymbol(symbol), { synced: false, buffered: [] });
+  }
+
+  /** The snapshot fetches raised since the last call (live connections only). */
+  takeRequests(): ConnectionRequest[] | undefined {
+    if (this.#requests.length === 0) return undefined;
+    const requests = this.#requests;
+    this.#requests = [];
+    return requests;
+  }
+
+  /** Rebuilds a symbol's book: buffer its diffs again and fetch a fresh REST snapshot. */
+  resyncRequests(symbol: string): ConnectionRequest[] {
+    const canonical = normalizeSymbol(symbol);
+    this.resync(canonical);
+    this.#fetching.add(canonical);
+    return [{ kind: "fetch", url: binanceDepthSnapshotUrl(canonical), symbol: canonical }];
+  }
+
+  /** Parses a fetched REST depth snapshot (see {@linkcode BinanceAdapter.parseDepthSnapshot}). */
+  parseFetched(
+    request: Extract<ConnectionRequest, { kind: "fetch" }>,
+    body: string,
+    recvTs: number,
+    out: MarketEvent[],
+  ): void {
+    this.parseDepthSnapshot(request.symbol, body, recvTs, out);
   }
 
   parse(frame: string, recvTs: number, out: MarketEvent[]): void {
@@ -245,6 +289,10 @@ export class BinanceAdapter implements VenueAdapter {
     if (sync.synced) {
       out.push(event);
       return;
+    }
+    if (this.#live && !this.#fetching.has(symbol)) {
+      this.#fetching.add(symbol);
+      this.#requests.push({ kind: "fetch", url: binanceDepthSnapshotUrl(symbol), symbol });
     }
     if (sync.buffered.length >= this.#maxBuffered) {
       sync.buffered.shift();

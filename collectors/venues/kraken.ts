@@ -19,7 +19,12 @@ import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MIN_VALID_MICROS, parseIsoMicros, secondsToMicros } from "../../lib/market/time.ts";
 import { normalizeSymbol, splitSymbol } from "../../lib/market/symbols.ts";
 import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
-import type { Subscription, VenueAdapter, VenueAdapterOptions } from "./venue.ts";
+import type {
+  ConnectionRequest,
+  Subscription,
+  VenueAdapter,
+  VenueAdapterOptions,
+} from "./venue.ts";
 
 /** The public v2 endpoint. */
 export const KRAKEN_WS_URL = "wss://ws.kraken.com/v2";
@@ -77,8 +82,8 @@ export class KrakenAdapter implements VenueAdapter {
   readonly #version: 1 | 2;
   readonly #depth: number;
   readonly #instruments = new Map<string, KrakenInstrument>();
-  /** v2 subscribed book depth by canonical symbol (from the subscribe acknowledgements). */
-  readonly #v2Depth = new Map<string, number>();
+  /** Subscribed book depth by canonical symbol (v2 acknowledgements, v1 channel names). */
+  readonly #bookDepth = new Map<string, number>();
 
   constructor(options: KrakenAdapterOptions) {
     this.#diagnostics = options.diagnostics;
@@ -118,7 +123,29 @@ export class KrakenAdapter implements VenueAdapter {
   }
 
   reset(): void {
-    this.#v2Depth.clear();
+    this.#bookDepth.clear();
+  }
+
+  /**
+   * Rebuilds a symbol's book after a reset: unsubscribe and subscribe its book channel
+   * again, which brings a fresh snapshot.
+   */
+  resyncRequests(symbol: string): ConnectionRequest[] {
+    const canonical = normalizeSymbol(symbol);
+    const depth = this.#bookDepth.get(canonical) ?? this.#depth;
+    const v1 = this.#version === 1;
+    const pair = [krakenPair(canonical, v1)];
+    const frames = (["unsubscribe", "subscribe"] as const).map((method) =>
+      v1
+        ? JSON.stringify({ event: method, pair, subscription: { name: "book", depth } })
+        : JSON.stringify({
+          method,
+          params: method === "subscribe"
+            ? { channel: "book", symbol: pair, depth, snapshot: true }
+            : { channel: "book", symbol: pair, depth },
+        })
+    );
+    return frames.map((frame) => ({ kind: "send", frame }));
   }
 
   parse(frame: string, recvTs: number, out: MarketEvent[]): void {
@@ -198,6 +225,7 @@ export class KrakenAdapter implements VenueAdapter {
         return this.#badBook(symbol, "invalid v1 snapshot level", frame, recvTs, out);
       }
       const depth = Number(channel.slice(5)) || undefined;
+      if (depth !== undefined) this.#bookDepth.set(symbol, depth);
       const known = this.#instruments.get(symbol);
       const checksum = first.c === undefined ? undefined : Number(first.c);
       out.push({
@@ -301,7 +329,7 @@ export class KrakenAdapter implements VenueAdapter {
     if (msg.method === "subscribe" && result?.channel === "book") {
       const depth = Number(result.depth);
       if (typeof result.symbol === "string" && depth > 0) {
-        this.#v2Depth.set(normalizeSymbol(result.symbol), depth);
+        this.#bookDepth.set(normalizeSymbol(result.symbol), depth);
       }
     }
   }
@@ -359,7 +387,7 @@ export class KrakenAdapter implements VenueAdapter {
           recvTs,
           bids,
           asks,
-          depth: this.#v2Depth.get(symbol) ?? this.#depth,
+          depth: this.#bookDepth.get(symbol) ?? this.#depth,
           ...(known ? known : {}),
           ...(checksum === undefined ? {} : { checksum }),
         });
