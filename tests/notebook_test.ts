@@ -16,7 +16,7 @@ import {
   type Notebook,
   NotebookExecutionError,
   outputsOfType,
-  streamText,
+  visibleText,
 } from "./support/jupyter.ts";
 
 const QUICKSTART = new URL("../notebooks/01-quickstart.ipynb", import.meta.url).pathname;
@@ -80,11 +80,26 @@ function syntheticTrades(options: WalkOptions): Trade[] {
   return trades;
 }
 
-/** The number a `label` in printed text is followed by (`VWAP 61234.56` -> 61234.56). */
+/** The number a `label` in shown text is followed by (`VWAP 61234.56` -> 61234.56). */
 function numberAfter(text: string, label: string): number {
   const match = new RegExp(`${label} (-?[0-9.]+)`).exec(text);
   assert.ok(match, `no "${label} <number>" in notebook output:\n${text}`);
   return Number(match[1]);
+}
+
+/** Per code cell, the kinds of its outputs (`3: stream, display_data[text/html]`), for messages. */
+function outputSummary(notebook: Notebook): string {
+  return notebook.cells.flatMap((cell, index) =>
+    cell.cell_type === "code"
+      ? [
+        `${index}: ${
+          (cell.outputs ?? []).map((o) =>
+            o.data ? `${o.output_type}[${Object.keys(o.data).join(",")}]` : o.output_type
+          ).join(", ")
+        }`,
+      ]
+      : []
+  ).join("\n");
 }
 
 function assertNoErrors(notebook: Notebook): void {
@@ -129,11 +144,11 @@ Deno.test("quickstart notebook on a synthetic lake", async (t) => {
         timeoutMs: TIMEOUT_MS,
       });
       assertNoErrors(notebook);
-      const printed = streamText(notebook);
+      const shown = visibleText(notebook);
 
       await t.step("picks the instrument with the most trades", () => {
         assert.ok(btc.length > eth.length);
-        assert.match(printed, new RegExp(`${EXCHANGE} BTC-USD: ${btc.length} trades`));
+        assert.match(shown, new RegExp(`${EXCHANGE} BTC-USD\\*\\*: ${btc.length} trades`));
       });
 
       await t.step("shows the first trades as a Polars frame", () => {
@@ -141,7 +156,7 @@ Deno.test("quickstart notebook on a synthetic lake", async (t) => {
           html.startsWith("<table") && html.includes("<th>price</th>") &&
           html.includes("<th>side</th>")
         );
-        assert.ok(tables.length > 0, "no Polars trades table in the notebook outputs");
+        assert.ok(tables.length > 0, `no Polars trades table in:\n${outputSummary(notebook)}`);
         const head = tables[0];
         assert.equal(head.match(/<tr>/g)?.length, 1 + 10, "header row plus head(10)");
         assert.ok(head.includes(`<td>${btc[0].id}</td>`), "first trade id missing");
@@ -151,7 +166,7 @@ Deno.test("quickstart notebook on a synthetic lake", async (t) => {
         const charts = outputsOfType(notebook, "text/html").filter((html) =>
           html.includes("LightweightCharts") && html.includes("alphapulse-chart")
         );
-        assert.equal(charts.length, 1, "exactly one chart output");
+        assert.equal(charts.length, 1, `want one chart in:\n${outputSummary(notebook)}`);
         const chart = charts[0];
         assert.ok(chart.includes("Candlestick"), "candlestick series missing");
         assert.ok(chart.includes("createChart"), "lightweight-charts library not inlined");
@@ -160,7 +175,7 @@ Deno.test("quickstart notebook on a synthetic lake", async (t) => {
 
       await t.step("reports bars and statistics that match the data", () => {
         const minutes = new Set(btc.map((trade) => Math.floor(trade.ts / 60_000_000)));
-        assert.match(printed, new RegExp(`\\b${minutes.size} one-minute bars`));
+        assert.match(shown, new RegExp(`\\b${minutes.size} one-minute bars`));
 
         let notional = 0;
         let volume = 0;
@@ -168,8 +183,8 @@ Deno.test("quickstart notebook on a synthetic lake", async (t) => {
           notional += trade.price * trade.size;
           volume += trade.size;
         }
-        assert.ok(Math.abs(numberAfter(printed, "VWAP") - notional / volume) < 0.01);
-        const volatility = numberAfter(printed, "1m return volatility");
+        assert.ok(Math.abs(numberAfter(shown, "VWAP") - notional / volume) < 0.01);
+        const volatility = numberAfter(shown, "1m return volatility");
         assert.ok(volatility > 0 && volatility < 5, `1m volatility ${volatility}%`);
       });
 
@@ -194,7 +209,7 @@ Deno.test("quickstart notebook says so clearly when the lake is empty", async ()
       timeoutMs: TIMEOUT_MS,
     });
     assertNoErrors(notebook);
-    assert.match(streamText(notebook), /holds no trades yet/);
+    assert.match(visibleText(notebook), /holds no trades yet/);
     const markdown = notebook.cells
       .filter((cell) => cell.cell_type === "markdown")
       .map((cell) => joinText(cell.source))

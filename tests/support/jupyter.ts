@@ -76,6 +76,7 @@ export class NotebookExecutionError extends Error {
 
 const KERNEL_STARTUP_SECONDS = 120;
 const KILL_GRACE_MS = 15_000;
+const IOPUB_TIMEOUT_SECONDS = 60;
 
 let kernelReady: Promise<void> | undefined;
 
@@ -155,6 +156,10 @@ export async function executeNotebook(
       `--ExecutePreprocessor.kernel_name=${kernelName}`,
       `--ExecutePreprocessor.timeout=${Math.ceil(timeoutMs / 1000)}`,
       `--ExecutePreprocessor.startup_timeout=${KERNEL_STARTUP_SECONDS}`,
+      // After a cell's reply nbclient waits only 4 s (default) for the cell's outputs and
+      // then silently drops them; a loaded machine needs longer, and a drop must fail.
+      `--ExecutePreprocessor.iopub_timeout=${IOPUB_TIMEOUT_SECONDS}`,
+      "--ExecutePreprocessor.raise_on_iopub_timeout=True",
       file,
     ], { cwd: folder, env: options.env, killAfterMs: timeoutMs + KILL_GRACE_MS });
     if (result.code !== 0) {
@@ -195,6 +200,21 @@ export function outputsOfType(notebook: Notebook, mime: string): string[] {
     }
   }
   return found;
+}
+
+/**
+ * The text a reader sees, in cell order: printed streams plus the `text/markdown` (or else
+ * `text/plain`) form of rich outputs.
+ */
+export function visibleText(notebook: Notebook): string {
+  const parts: string[] = [];
+  for (const output of notebook.cells.flatMap((cell) => cell.outputs ?? [])) {
+    if (output.output_type === "stream") parts.push(joinText(output.text));
+    else if (output.data) {
+      parts.push(joinText(output.data["text/markdown"] ?? output.data["text/plain"]) + "\n");
+    }
+  }
+  return parts.join("");
 }
 
 /** Everything the notebook printed to stdout and stderr, in cell order. */
