@@ -30,3 +30,5 @@ export {
   type PostgresWriterOptions,
   type WriterStats,
 } from "./writer.ts";
+export { Exporter, type ExporterOptions, type ExportReport } from "./exporter.ts";
+export { type BufferTradeColumns, readTrades, type ReadTradesOptions } from "./trade_reader.ts";

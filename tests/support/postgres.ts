@@ -50,7 +50,7 @@ export interface PostgresCluster extends AsyncDisposable {
 const isRoot = Deno.uid() === 0;
 const live = new Set<string>();
 
-globalThis.addEventListener("unload", () => {
+function cleanupSync(): void {
   for (const dir of live) {
     try {
       new Deno.Command(...asServerUser(`${POSTGRES_BIN}/pg_ctl`, [
@@ -65,7 +65,31 @@ globalThis.addEventListener("unload", () => {
       Deno.removeSync(dir, { recursive: true });
     } catch { /* best effort at exit */ }
   }
-});
+  live.clear();
+}
+
+globalThis.addEventListener("unload", cleanupSync);
+
+function forget(root: string): void {
+  if (live.delete(root) && live.size === 0) hookSignals(false);
+}
+
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+const onSignal = () => {
+  cleanupSync();
+  Deno.exit(143);
+};
+/**
+ * While clusters run, an interrupted test or benchmark (Ctrl-C, `timeout`) still removes
+ * them; the listeners go away with the last cluster (they would keep the process alive).
+ */
+function hookSignals(on: boolean): void {
+  if (Deno.build.os === "windows") return;
+  for (const signal of SIGNALS) {
+    if (on) Deno.addSignalListener(signal, onSignal);
+    else Deno.removeSignalListener(signal, onSignal);
+  }
+}
 
 function asServerUser(program: string, args: readonly string[]): [string, Deno.CommandOptions] {
   if (!isRoot) return [program, { args: [...args], stdin: "null" }];
@@ -108,6 +132,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     );
   }
   const root = await Deno.makeTempDir({ prefix: "alphapulse-pg-" });
+  if (live.size === 0) hookSignals(true);
   live.add(root);
   const dataDir = `${root}/data`;
   const socketDir = root;
@@ -129,7 +154,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       "--no-sync",
     ]);
   } catch (e) {
-    live.delete(root);
+    forget(root);
     await Deno.remove(root, { recursive: true }).catch(() => {});
     throw e;
   }
@@ -185,7 +210,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   try {
     await start();
   } catch (e) {
-    live.delete(root);
+    forget(root);
     await Deno.remove(root, { recursive: true }).catch(() => {});
     throw e;
   }
@@ -225,7 +250,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       try {
         await pgCtlStop("fast").catch(() => pgCtlStop("immediate"));
       } finally {
-        live.delete(root);
+        forget(root);
         await Deno.remove(root, { recursive: true });
       }
     },
