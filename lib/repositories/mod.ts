@@ -26,6 +26,8 @@ export type {
 } from "./repository.ts";
 export { LakeRepository, type LakeRepositoryOptions } from "./lake_repository.ts";
 export { type AddCounts, MemoryRepository } from "./memory_repository.ts";
+export { PostgresRepository, type PostgresRepositoryOptions } from "./postgres_repository.ts";
+export { UnifiedRepository, type UnifiedRepositoryOptions } from "./unified_repository.ts";
 export {
   BAR_COLUMNS,
   type BarColumns,

@@ -1,0 +1,120 @@
+/**
+ * `PostgresRepository`: the {@linkcode MarketDataRepository} over the PostgreSQL hot buffer
+ * (recent days). Trades stream out as binary COPY straight into column arrays; bars are
+ * computed by PostgreSQL.
+ * @module
+ */
+import postgres from "postgres";
+import type { Bar, Trade } from "../market/types.ts";
+import { readTrades, sqlLiteral, timestampLiteral } from "../buffer/trade_reader.ts";
+import { type BarColumns, barColumnsResult, tradeColumnsResult } from "./_result.ts";
+import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import type {
+  BarQuery,
+  InstrumentSummary,
+  MarketDataRepository,
+  QueryResult,
+  RangeQuery,
+} from "./repository.ts";
+
+/** Options of {@linkcode PostgresRepository}. */
+export interface PostgresRepositoryOptions {
+  /** Connection URL; the repository owns and closes its client. */
+  readonly url?: string;
+  /** Or an existing npm:postgres client (not closed by the repository). */
+  readonly sql?: postgres.Sql;
+}
+
+/**
+ * The SQL of 1-minute (or any interval) OHLCV+VWAP bars over `trades` with open/close by
+ * `(ts, id)` order, as PostgreSQL computes them. Exported for the storage benchmark.
+ */
+export function barsSql(query: BarQuery): string {
+  const where = [
+    `exchange = ${sqlLiteral(query.exchange)}`,
+    `symbol = ${sqlLiteral(query.symbol)}`,
+  ];
+  if (query.start !== undefined) where.push(`ts >= ${timestampLiteral(query.start)}`);
+  if (query.end !== undefined) where.push(`ts < ${timestampLiteral(query.end)}`);
+  const us = Math.trunc(query.interval);
+  return `select
+      floor((extract(epoch from ts) * 1000000)::float8 / ${us}) * ${us} as ts,
+      (array_agg(price order by ts, id))[1] as open,
+      max(price) as high, min(price) as low,
+      (array_agg(price order by ts desc, id desc))[1] as close,
+      sum(size) as volume,
+      case when sum(size) > 0 then sum(price * size) / sum(size) else 'NaN'::float8 end as vwap,
+      count(*)::float8 as trades,
+      (extract(epoch from max(recv_ts)) * 1000000)::float8 as recv_ts
+    from trades where ${where.join(" and ")}
+    group by 1 order by 1`;
+}
+
+/**
+ * Reads trades and bars from the buffer.
+ *
+ * @example
+ * ```ts ignore
+ * import { PostgresRepository } from "./postgres_repository.ts";
+ * const repo = new PostgresRepository({ url: Deno.env.get("DATABASE_URL")! });
+ * const trades = await repo.trades({ exchange: "coinbase", symbol: "BTC-USD" }).rows();
+ * await repo.close();
+ * ```
+ */
+export class PostgresRepository implements MarketDataRepository {
+  readonly #sql: postgres.Sql;
+  readonly #owns: boolean;
+
+  constructor(options: PostgresRepositoryOptions) {
+    if (!options?.sql && !options?.url) throw new TypeError("PostgresRepository needs url or sql");
+    this.#owns = !options.sql;
+    this.#sql = options.sql ?? postgres(options.url!, { max: 2, onnotice: () => {} });
+  }
+
+  /** Instruments with trades in the buffer, by exchange then symbol. */
+  async instruments(): Promise<InstrumentSummary[]> {
+    const rows = await this.#sql<
+      { exchange: string; symbol: string; trades: number; first: number; last: number }[]
+    >`select exchange, symbol, count(*)::float8 as trades,
+        (extract(epoch from min(ts)) * 1000000)::float8 as first,
+        (extract(epoch from max(ts)) * 1000000)::float8 as last
+      from trades group by exchange, symbol order by exchange, symbol`;
+    return rows.map((r) => ({ ...r }));
+  }
+
+  /** Trades in `[start, end)`, ordered by `(ts, id)`. */
+  trades(query: RangeQuery): QueryResult<Trade> {
+    const q = checkRangeQuery(query);
+    return tradeColumnsResult(() => readTrades(this.#sql, q));
+  }
+
+  /** Bars computed by PostgreSQL; bars without trades are omitted. */
+  bars(query: BarQuery): QueryResult<Bar> {
+    const q = checkBarQuery(query);
+    return barColumnsResult(() => this.#bars(q));
+  }
+
+  /** Closes the client if the repository created it. */
+  async close(): Promise<void> {
+    if (this.#owns) await this.#sql.end({ timeout: 5 });
+  }
+
+  async #bars(q: BarQuery): Promise<BarColumns> {
+    const rows = await this.#sql.unsafe<Record<string, number>[]>(barsSql(q));
+    const column = (name: string) => Float64Array.from(rows, (r) => r[name]);
+    return {
+      exchange: q.exchange,
+      symbol: q.symbol,
+      interval: q.interval,
+      ts: column("ts"),
+      open: column("open"),
+      high: column("high"),
+      low: column("low"),
+      close: column("close"),
+      volume: column("volume"),
+      vwap: column("vwap"),
+      trades: column("trades"),
+      recvTs: column("recv_ts"),
+    };
+  }
+}

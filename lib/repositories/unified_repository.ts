@@ -1,0 +1,331 @@
+/**
+ * `UnifiedRepository`: history from the Parquet lake, the last days from the PostgreSQL
+ * buffer, each trade exactly once.
+ *
+ * The seam is the start of the oldest bar-aligned time the buffer still holds for the
+ * instrument (retention drops older days once they are exported and verified). Before the
+ * seam only the lake has rows; from the seam on, rows can be in both (exported but not yet
+ * dropped) or only in the buffer (not yet exported), so both are read and merged by
+ * `(ts, id)`, a trade present in both taken once.
+ * @module
+ */
+import type { Bar, Trade } from "../market/types.ts";
+import { type BufferTradeColumns, readTrades } from "../buffer/trade_reader.ts";
+import { LakeRepository } from "./lake_repository.ts";
+import { PostgresRepository } from "./postgres_repository.ts";
+import {
+  type BarColumns,
+  barColumnsResult,
+  microsOf,
+  type TradeColumns,
+  tradeColumnsResult,
+} from "./_result.ts";
+import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import type {
+  BarQuery,
+  InstrumentSummary,
+  MarketDataRepository,
+  QueryResult,
+  RangeQuery,
+} from "./repository.ts";
+import type postgres from "postgres";
+import pl from "nodejs-polars";
+
+/** Options of {@linkcode UnifiedRepository}. */
+export interface UnifiedRepositoryOptions {
+  /** The lake (history). */
+  readonly lake: LakeRepository;
+  /** An npm:postgres client of the buffer (recent days; not closed by the repository). */
+  readonly sql: postgres.Sql;
+}
+
+type Columns = TradeColumns & { id: readonly string[]; side: readonly string[] };
+
+function concatColumns(exchange: string, symbol: string, parts: Columns[]): Columns {
+  const n = parts.reduce((s, p) => s + p.id.length, 0);
+  const f = () => new Float64Array(n);
+  const out = {
+    exchange,
+    symbol,
+    id: [] as string[],
+    price: f(),
+    size: f(),
+    side: [] as string[],
+    ts: f(),
+    recvTs: f(),
+  };
+  let o = 0;
+  for (const p of parts) {
+    out.id.push(...p.id);
+    out.side.push(...p.side);
+    out.price.set(p.price, o);
+    out.size.set(p.size, o);
+    out.ts.set(p.ts, o);
+    out.recvTs.set(p.recvTs, o);
+    o += p.id.length;
+  }
+  return out;
+}
+
+/** Merges two `(ts, id)`-sorted column sets, keeping one row per `(ts, id)`. */
+function mergeUnique(exchange: string, symbol: string, a: Columns, b: Columns): Columns {
+  const n = a.id.length + b.id.length;
+  const out = {
+    exchange,
+    symbol,
+    id: [] as string[],
+    price: new Float64Array(n),
+    size: new Float64Array(n),
+    side: [] as string[],
+    ts: new Float64Array(n),
+    recvTs: new Float64Array(n),
+  };
+  let i = 0, j = 0, k = 0;
+  const take = (c: Columns, x: number) => {
+    out.id.push(c.id[x]);
+    out.side.push(c.side[x]);
+    out.price[k] = c.price[x];
+    out.size[k] = c.size[x];
+    out.ts[k] = c.ts[x];
+    out.recvTs[k] = c.recvTs[x];
+    k++;
+  };
+  while (i < a.id.length || j < b.id.length) {
+    if (j >= b.id.length) take(a, i++);
+    else if (i >= a.id.length) take(b, j++);
+    else {
+      const order = a.ts[i] - b.ts[j] || (a.id[i] < b.id[j] ? -1 : a.id[i] > b.id[j] ? 1 : 0);
+      if (order < 0) take(a, i++);
+      else if (order > 0) take(b, j++);
+      else {
+        take(a, i++); // the same trade in both stores: once
+        j++;
+      }
+    }
+  }
+  return {
+    ...out,
+    price: out.price.subarray(0, k),
+    size: out.size.subarray(0, k),
+    ts: out.ts.subarray(0, k),
+    recvTs: out.recvTs.subarray(0, k),
+  };
+}
+
+/** Time bars from `(ts, id)`-sorted trades. */
+function barsFromTrades(c: Columns, interval: number): BarColumns {
+  const ts: number[] = [], open: number[] = [], high: number[] = [], low: number[] = [];
+  const close: number[] = [], volume: number[] = [], vwap: number[] = [], trades: number[] = [];
+  const recv: number[] = [];
+  const n = c.id.length;
+  let i = 0;
+  while (i < n) {
+    const bucket = Math.floor(c.ts[i] / interval) * interval;
+    let h = c.price[i], l = c.price[i], v = 0, notional = 0, count = 0, r = -Infinity;
+    const o = c.price[i];
+    let last = o;
+    for (; i < n && c.ts[i] < bucket + interval; i++) {
+      const p = c.price[i];
+      if (p > h) h = p;
+      if (p < l) l = p;
+      last = p;
+      v += c.size[i];
+      notional += p * c.size[i];
+      count++;
+      if (c.recvTs[i] > r) r = c.recvTs[i];
+    }
+    ts.push(bucket);
+    open.push(o);
+    high.push(h);
+    low.push(l);
+    close.push(last);
+    volume.push(v);
+    vwap.push(v > 0 ? notional / v : NaN);
+    trades.push(count);
+    recv.push(r);
+  }
+  return {
+    exchange: c.exchange,
+    symbol: c.symbol,
+    interval,
+    ts: Float64Array.from(ts),
+    open: Float64Array.from(open),
+    high: Float64Array.from(high),
+    low: Float64Array.from(low),
+    close: Float64Array.from(close),
+    volume: Float64Array.from(volume),
+    vwap: Float64Array.from(vwap),
+    trades: Float64Array.from(trades),
+    recvTs: Float64Array.from(recv),
+  };
+}
+
+/**
+ * Lake history plus buffer recency behind one {@linkcode MarketDataRepository}.
+ *
+ * @example
+ * ```ts ignore
+ * import postgres from "postgres";
+ * import { LakeRepository, UnifiedRepository } from "./mod.ts";
+ * const repo = new UnifiedRepository({
+ *   lake: new LakeRepository({ root: "data/lake" }),
+ *   sql: postgres(Deno.env.get("DATABASE_URL")!),
+ * });
+ * const bars = await repo.bars({ exchange: "coinbase", symbol: "BTC-USD", interval: 60e6 }).polars();
+ * ```
+ */
+export class UnifiedRepository implements MarketDataRepository {
+  readonly #lake: LakeRepository;
+  readonly #buffer: PostgresRepository;
+  readonly #sql: postgres.Sql;
+
+  constructor(options: UnifiedRepositoryOptions) {
+    if (!options?.lake || !options.sql) throw new TypeError("UnifiedRepository needs lake and sql");
+    this.#lake = options.lake;
+    this.#sql = options.sql;
+    this.#buffer = new PostgresRepository({ sql: options.sql });
+  }
+
+  /** Instruments in either store, trade counts without double counting at the seam. */
+  async instruments(): Promise<InstrumentSummary[]> {
+    const [lake, buffer] = await Promise.all([
+      this.#lake.instruments(),
+      this.#buffer.instruments(),
+    ]);
+    const keys = new Map<string, InstrumentSummary>();
+    for (const s of [...lake, ...buffer]) keys.set(`${s.exchange}\u0000${s.symbol}`, s);
+    const out: InstrumentSummary[] = [];
+    for (const s of keys.values()) {
+      const cols = await this.#tradeColumns({ exchange: s.exchange, symbol: s.symbol });
+      if (cols.id.length === 0) continue;
+      out.push({
+        exchange: s.exchange,
+        symbol: s.symbol,
+        trades: cols.id.length,
+        first: cols.ts[0],
+        last: cols.ts[cols.ts.length - 1],
+      });
+    }
+    return out.sort((a, b) =>
+      a.exchange < b.exchange ? -1 : a.exchange > b.exchange ? 1 : a.symbol < b.symbol ? -1 : 1
+    );
+  }
+
+  /** Trades in `[start, end)`, ordered by `(ts, id)`, each exactly once. */
+  trades(query: RangeQuery): QueryResult<Trade> {
+    const q = checkRangeQuery(query);
+    return tradeColumnsResult(() => this.#tradeColumns(q));
+  }
+
+  /** Bars: the lake's before the seam, computed from the merged trades after it. */
+  bars(query: BarQuery): QueryResult<Bar> {
+    const q = checkBarQuery(query);
+    return barColumnsResult(async () => {
+      const seam = await this.#seam(q, q.interval);
+      if (seam === undefined) return await this.#lakeBars(q);
+      const before = q.start === undefined || q.start < seam
+        ? await this.#lakeBars({ ...q, end: Math.min(seam, q.end ?? Infinity) })
+        : undefined;
+      const after = q.end === undefined || q.end > seam
+        ? barsFromTrades(
+          await this.#tradeColumns({ ...q, start: Math.max(seam, q.start ?? -Infinity) }),
+          q.interval,
+        )
+        : undefined;
+      return concatBars(q, before, after);
+    });
+  }
+
+  /** Does not close the lake repository or the client it was given. */
+  async close(): Promise<void> {
+    await this.#buffer.close();
+  }
+
+  async #lakeBars(q: BarQuery): Promise<BarColumns> {
+    const frame = await this.#lake.bars(q).polars();
+    const f64 = (name: string) =>
+      frame.getColumn(name).cast(pl.Float64).toTypedArray() as Float64Array;
+    return {
+      exchange: q.exchange,
+      symbol: q.symbol,
+      interval: q.interval,
+      ts: microsOf(frame, "ts"),
+      open: f64("open"),
+      high: f64("high"),
+      low: f64("low"),
+      close: f64("close"),
+      volume: f64("volume"),
+      vwap: f64("vwap"),
+      trades: f64("trades"),
+      recvTs: microsOf(frame, "recv_ts"),
+    };
+  }
+
+  /** The buffer's oldest time for the instrument in range, floored to `align`. */
+  async #seam(q: RangeQuery, align: number): Promise<number | undefined> {
+    const [row] = await this.#sql<{ first: number | null }[]>`
+      select (extract(epoch from min(ts)) * 1000000)::float8 as first from trades
+      where exchange = ${q.exchange} and symbol = ${q.symbol}`;
+    if (row?.first == null) return undefined;
+    return Math.floor(row.first / align) * align;
+  }
+
+  async #tradeColumns(q: RangeQuery): Promise<Columns> {
+    const seam = await this.#seam(q, 1);
+    const lakeColumns = async (range: RangeQuery): Promise<Columns> => {
+      const frame = await this.#lake.trades(range).polars();
+      return {
+        exchange: q.exchange,
+        symbol: q.symbol,
+        id: frame.getColumn("id").toArray() as string[],
+        price: frame.getColumn("price").toTypedArray() as Float64Array,
+        size: frame.getColumn("size").toTypedArray() as Float64Array,
+        side: frame.getColumn("side").toArray() as string[],
+        ts: microsOf(frame, "ts"),
+        recvTs: microsOf(frame, "recv_ts"),
+      };
+    };
+    if (seam === undefined) return await lakeColumns(q);
+    const parts: Columns[] = [];
+    if (q.start === undefined || q.start < seam) {
+      parts.push(await lakeColumns({ ...q, end: Math.min(seam, q.end ?? Infinity) }));
+    }
+    if (q.end === undefined || q.end > seam) {
+      const from = { ...q, start: Math.max(seam, q.start ?? -Infinity) };
+      const [lake, buffer] = await Promise.all([
+        lakeColumns(from),
+        readTrades(this.#sql, from) as Promise<BufferTradeColumns>,
+      ]);
+      parts.push(mergeUnique(q.exchange, q.symbol, lake, buffer));
+    }
+    return parts.length === 1 ? parts[0] : concatColumns(q.exchange, q.symbol, parts);
+  }
+}
+
+function concatBars(q: BarQuery, a: BarColumns | undefined, b: BarColumns | undefined): BarColumns {
+  const parts = [a, b].filter((x): x is BarColumns => x !== undefined);
+  const cat = (key: keyof BarColumns) => {
+    const n = parts.reduce((s, p) => s + (p[key] as Float64Array).length, 0);
+    const out = new Float64Array(n);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p[key] as Float64Array, o);
+      o += (p[key] as Float64Array).length;
+    }
+    return out;
+  };
+  return {
+    exchange: q.exchange,
+    symbol: q.symbol,
+    interval: q.interval,
+    ts: cat("ts"),
+    open: cat("open"),
+    high: cat("high"),
+    low: cat("low"),
+    close: cat("close"),
+    volume: cat("volume"),
+    vwap: cat("vwap"),
+    trades: cat("trades"),
+    recvTs: cat("recvTs"),
+  };
+}
