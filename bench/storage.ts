@@ -19,6 +19,12 @@ import { migrate } from "../lib/buffer/migrate.ts";
 import { PostgresWriter } from "../lib/buffer/writer.ts";
 import { TimestampFormatter } from "../lib/buffer/_copy.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
+import { Exporter } from "../lib/buffer/exporter.ts";
+import { ParquetLake } from "../lib/lake/mod.ts";
+import { LakeRepository, PostgresRepository } from "../lib/repositories/mod.ts";
+import { replayFiles } from "../collectors/replay/replay.ts";
+import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
+import type pl from "nodejs-polars";
 
 /** One benchmark figure, printed as one JSON line. */
 interface Figure {
@@ -37,45 +43,70 @@ function emit(figure: Figure): void {
 
 const round = (x: number, digits = 3) => Number(x.toPrecision(digits + 3));
 
+/** Shape of the synthetic trades. */
+interface SyntheticOptions {
+  /** Symbols, used round-robin (default 10 USD pairs). */
+  readonly symbols?: readonly string[];
+  /** First trade time, microseconds (default 2024-08-08). */
+  readonly start?: number;
+  /** Mean spacing between trades, microseconds (default 100). */
+  readonly spacing?: number;
+}
+
 /**
- * Deterministic synthetic trades shaped like a busy venue: 10 symbols, increasing ids,
- * prices with cents, sizes with 8 decimals, a trade every ~100 µs.
+ * Deterministic synthetic trades shaped like a busy venue, in batches: increasing ids,
+ * prices with cents (a random walk), sizes with 8 decimals, times `spacing` apart on average.
  */
-export function syntheticTrades(count: number, start = Date.UTC(2024, 7, 8) * 1000): Trade[] {
-  const symbols = [
-    "BTC-USD",
-    "ETH-USD",
-    "SOL-USD",
-    "XRP-USD",
-    "ADA-USD",
-    "DOGE-USD",
-    "LTC-USD",
-    "DOT-USD",
-    "AVAX-USD",
-    "LINK-USD",
-  ];
-  const out = new Array<Trade>(count);
+export function* syntheticTradeBatches(
+  count: number,
+  batch: number,
+  options: SyntheticOptions = {},
+): Generator<Trade[]> {
+  const symbols = options.symbols ??
+    [
+      "BTC-USD",
+      "ETH-USD",
+      "SOL-USD",
+      "XRP-USD",
+      "ADA-USD",
+      "DOGE-USD",
+      "LTC-USD",
+      "DOT-USD",
+      "AVAX-USD",
+      "LINK-USD",
+    ];
+  const spacing = options.spacing ?? 100;
   let seed = 42;
   const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
   const prices = symbols.map((_, i) => 100 * (i + 1));
-  let ts = start;
-  for (let i = 0; i < count; i++) {
-    const s = i % symbols.length;
-    prices[s] = Math.max(1, Math.round((prices[s] + (rand() - 0.5) * 0.2) * 100) / 100);
-    ts += 50 + Math.floor(rand() * 100);
-    out[i] = {
-      kind: "trade",
-      exchange: "coinbase",
-      symbol: symbols[s],
-      id: String(1_000_000_000 + i),
-      price: prices[s],
-      size: Math.round(rand() * 2e8) / 1e8 || 1e-8,
-      side: rand() < 0.5 ? "buy" : "sell",
-      ts,
-      recvTs: ts + 1500 + Math.floor(rand() * 1000),
-    };
+  let ts = options.start ?? Date.UTC(2024, 7, 8) * 1000;
+  for (let from = 0; from < count; from += batch) {
+    const n = Math.min(batch, count - from);
+    const out = new Array<Trade>(n);
+    for (let k = 0; k < n; k++) {
+      const i = from + k;
+      const s = i % symbols.length;
+      prices[s] = Math.max(1, Math.round((prices[s] + (rand() - 0.5) * 0.2) * 100) / 100);
+      ts += Math.floor(spacing / 2 + rand() * spacing);
+      out[k] = {
+        kind: "trade",
+        exchange: "coinbase",
+        symbol: symbols[s],
+        id: String(1_000_000_000 + i),
+        price: prices[s],
+        size: Math.round(rand() * 2e8) / 1e8 || 1e-8,
+        side: rand() < 0.5 ? "buy" : "sell",
+        ts,
+        recvTs: ts + 1500 + Math.floor(rand() * 1000),
+      };
+    }
+    yield out;
   }
-  return out;
+}
+
+/** All synthetic trades at once (for sizes that fit in memory). */
+export function syntheticTrades(count: number, options: SyntheticOptions = {}): Trade[] {
+  return [...syntheticTradeBatches(count, count, options)][0] ?? [];
 }
 
 /** COPY text of trades, the same text the writer produces. */
@@ -149,16 +180,195 @@ async function benchIngest(url: string, psql: (args: string[]) => Promise<string
   }
 }
 
+/** Total size of the visible Parquet files under `dir`. */
+async function parquetBytes(dir: string): Promise<number> {
+  let total = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) total += await parquetBytes(path);
+    else if (e.isFile && e.name.endsWith(".parquet")) total += (await Deno.stat(path)).size;
+  }
+  return total;
+}
+
+/**
+ * Parquet bytes of the Binance session's trades (collector -> PostgreSQL -> export) per
+ * byte of the same trades as the exchange sent them (the raw JSON trade messages).
+ */
+async function benchParquetVsJson(url: string, work: string): Promise<void> {
+  const file = "../shared/data/binance-spot-btcusdt-20240808.gz";
+  let jsonBytes = 0;
+  let jsonTrades = 0;
+  const lines = (await Deno.open(file)).readable
+    .pipeThrough(new DecompressionStream("gzip"))
+    .pipeThrough(new TextDecoderStream());
+  let rest = "";
+  const encoder = new TextEncoder();
+  for await (const text of lines) {
+    const parts = (rest + text).split("\n");
+    rest = parts.pop()!;
+    for (const line of parts) {
+      const json = line.slice(line.indexOf(" ") + 1);
+      if (json.includes('"e":"trade"')) {
+        jsonBytes += encoder.encode(json).length;
+        jsonTrades++;
+      }
+    }
+  }
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const lakeRoot = `${work}/json-lake`;
+  const lake = await ParquetLake.open({ root: lakeRoot });
+  try {
+    await sql`truncate trades`;
+    await sql`delete from export_watermarks`;
+    await replayFiles({
+      files: [file],
+      sinks: [new PostgresWriter({ sql, spillDir: `${work}/spill`, log: () => {} })],
+      diagnostics: new FeedDiagnostics({ context: { task: "bench" }, log: () => {} }),
+    });
+    const exporter = new Exporter({ sql, lake, progress: false, log: () => {} });
+    const report = await exporter.run();
+    await exporter.close();
+    if (report.rowsRead !== jsonTrades) {
+      throw new Error(`exported ${report.rowsRead} trades, the session has ${jsonTrades}`);
+    }
+    const bytes = await parquetBytes(lakeRoot);
+    emit({
+      name: "storage/parquet_bytes_per_json_byte",
+      unit: "ratio",
+      value: round(bytes / jsonBytes),
+      target: 0.1,
+      parquet_bytes: bytes,
+      json_bytes: jsonBytes,
+      trades: jsonTrades,
+    });
+  } finally {
+    await lake.close();
+    await sql.end();
+  }
+}
+
+/**
+ * `rows` trades of one instrument over about a week: ingest, export to the lake (rows/s),
+ * then 1-minute OHLCV+VWAP bars from the lake versus from PostgreSQL.
+ */
+async function benchExportAndBars(url: string, work: string, rows: number): Promise<void> {
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const lakeRoot = `${work}/bars-lake`;
+  const lake = await ParquetLake.open({ root: lakeRoot });
+  const lakeRepo = new LakeRepository({ root: lakeRoot });
+  const pgRepo = new PostgresRepository({ sql });
+  try {
+    await sql`truncate trades`;
+    await sql`truncate bars`;
+    await sql`delete from export_watermarks`;
+    const week = 7 * 86_400_000_000;
+    const writer = new PostgresWriter({
+      sql,
+      spillDir: `${work}/spill`,
+      log: (m) => console.error(m),
+    });
+    let t0 = performance.now();
+    for (
+      const batch of syntheticTradeBatches(rows, 10_000, {
+        symbols: ["BTC-USD"],
+        spacing: week / rows,
+      })
+    ) {
+      writer.write(batch);
+      await writer.ready();
+    }
+    await writer.close();
+    const ingestMs = performance.now() - t0;
+    emit({
+      name: "storage/ingest_trades_large",
+      unit: "rows/s",
+      value: Math.round(rows / (ingestMs / 1000)),
+      rows,
+    });
+    await sql`vacuum analyze trades`;
+
+    const exporter = new Exporter({ sql, lake, progress: false, log: (m) => console.error(m) });
+    t0 = performance.now();
+    const report = await exporter.run();
+    const exportMs = performance.now() - t0;
+    await exporter.close();
+    if (report.rowsRead !== rows || report.unverifiedDays.length) {
+      throw new Error(`export read ${report.rowsRead} of ${rows} rows`);
+    }
+    emit({
+      name: "storage/export_postgres_to_parquet",
+      unit: "rows/s",
+      value: Math.round(rows / (exportMs / 1000)),
+      target: 500_000,
+      rows,
+      seconds: round(exportMs / 1000),
+    });
+    await lake.compact();
+
+    const q = { exchange: "coinbase", symbol: "BTC-USD", interval: 60_000_000 };
+    const time = async (f: () => Promise<unknown>, runs: number) => {
+      let best = Infinity;
+      let result: unknown;
+      for (let i = 0; i < runs; i++) {
+        const t = performance.now();
+        result = await f();
+        best = Math.min(best, performance.now() - t);
+      }
+      return { best, result };
+    };
+    const ours = await time(() => lakeRepo.bars(q).polars(), 3);
+    const peer = await time(() => pgRepo.bars(q).polars(), 2);
+    const a = ours.result as pl.DataFrame;
+    const b = peer.result as pl.DataFrame;
+    if (a.height !== b.height || a.getColumn("trades").sum() !== b.getColumn("trades").sum()) {
+      throw new Error(`bars differ: lake ${a.height} bars, postgres ${b.height}`);
+    }
+    const closeDiff = a.getColumn("close").sub(b.getColumn("close")).abs().max();
+    if (closeDiff !== 0) throw new Error(`bar closes differ by up to ${closeDiff}`);
+    emit({
+      name: "storage/bars_1m_vwap",
+      unit: "ms",
+      value: round(ours.best),
+      peer: "postgres",
+      peer_value: round(peer.best),
+      ratio: round(peer.best / ours.best),
+      rows,
+      bars: a.height,
+      target_ms: 1000,
+      target_ratio: 10,
+    });
+  } finally {
+    await lakeRepo.close();
+    await lake.close();
+    await sql.end();
+  }
+}
+
 /** Runs the storage group. */
 export async function run(): Promise<void> {
   const rows = Number(Deno.env.get("BENCH_STORAGE_ROWS") ?? 1_000_000);
+  const barRows = Number(Deno.env.get("BENCH_STORAGE_BAR_ROWS") ?? 10_000_000);
   await using pg = await startPostgres({
-    settings: { shared_buffers: "512MB", max_wal_size: "8GB", checkpoint_timeout: "30min" },
+    settings: {
+      shared_buffers: "1GB",
+      work_mem: "256MB",
+      max_wal_size: "8GB",
+      checkpoint_timeout: "30min",
+      max_parallel_workers_per_gather: "2",
+    },
   });
-  const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
-  await migrate(sql);
-  await sql.end();
-  await benchIngest(pg.url, (args) => pg.psql(args), rows);
+  const work = await Deno.makeTempDir({ prefix: "alphapulse-bench-storage-" });
+  try {
+    const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await migrate(sql);
+    await sql.end();
+    await benchIngest(pg.url, (args) => pg.psql(args), rows);
+    await benchParquetVsJson(pg.url, work);
+    await benchExportAndBars(pg.url, work, barRows);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
 }
 
 if (import.meta.main) await run();

@@ -55,7 +55,7 @@ export class CopyBuffer {
   #len = 0;
   readonly #cache = new Map<string, Uint8Array>();
   #second = [NaN, NaN];
-  #prefix = [new Uint8Array(20), new Uint8Array(20)];
+  #prefix = [new Uint8Array(17), new Uint8Array(17)];
 
   /** Bytes written so far. */
   get length(): number {
@@ -132,17 +132,23 @@ export class CopyBuffer {
    * `column` (0 or 1) selects one of two caches of the current second's text.
    */
   timestamp(micros: number, column: 0 | 1): void {
+    // The text up to the minute is cached per column: one toISOString per minute.
     const second = Math.floor(micros / MICROS_PER_SECOND);
+    const minute = Math.floor(second / 60);
     const prefix = this.#prefix[column];
-    if (second !== this.#second[column]) {
-      this.#second[column] = second;
-      const iso = new Date(second * 1000).toISOString();
-      encoder.encodeInto(iso.slice(0, 10) + " " + iso.slice(11, 19) + ".", prefix);
+    if (minute !== this.#second[column]) {
+      this.#second[column] = minute;
+      const iso = new Date(minute * 60_000).toISOString();
+      encoder.encodeInto(iso.slice(0, 10) + " " + iso.slice(11, 17), prefix);
     }
     this.#ensure(29);
     const buf = this.#buf;
     let len = this.#len;
-    for (let i = 0; i < 20; i++) buf[len++] = prefix[i];
+    for (let i = 0; i < 17; i++) buf[len++] = prefix[i];
+    const sec = DIGITS[second - minute * 60];
+    buf[len++] = sec.charCodeAt(0);
+    buf[len++] = sec.charCodeAt(1);
+    buf[len++] = 46; // .
     let frac = micros - second * MICROS_PER_SECOND;
     const d01 = DIGITS[Math.floor(frac / 10_000)];
     frac %= 10_000;

@@ -23,7 +23,12 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import type { Trade } from "../market/types.ts";
 import { nowMicros, parseDuration } from "../market/time.ts";
 import { listTradePartitions, ParquetLake } from "../lake/mod.ts";
-import { readTrades, sqlLiteral, timestampLiteral } from "./trade_reader.ts";
+import {
+  type BufferTradeColumns,
+  readTrades,
+  sqlLiteral,
+  timestampLiteral,
+} from "./trade_reader.ts";
 
 const HOUR = 3_600_000_000;
 const DAY = 24 * HOUR;
@@ -69,6 +74,13 @@ interface InstrumentCount {
   rows: number;
 }
 
+/** One instrument's rows of one UTC day (`day` is the day's start, microseconds). */
+interface ExportTask extends InstrumentCount {
+  day: number;
+  start: number;
+  end: number;
+}
+
 const dayText = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
 
 /** Moves closed ranges of trades from the buffer to the lake (see the module docs). */
@@ -99,38 +111,58 @@ export class Exporter {
   async run(): Promise<ExportReport> {
     const t0 = performance.now();
     const closedEnd = Math.floor((this.#now() - this.#lag) / HOUR) * HOUR;
-    let watermark = await this.#watermark();
+    const initial = await this.#watermark();
+    let watermark = initial;
     let rowsRead = 0;
     let rowsWritten = 0;
     const verifiedDays: string[] = [];
     const unverifiedDays: string[] = [];
+    /** Buffer counts per instrument of days this run exported completely. */
+    const known = new Map<number, InstrumentCount[]>();
     if (watermark !== undefined && watermark < closedEnd) {
-      const total = await this.#countRange(watermark, closedEnd);
-      const progress = this.#progressBar(total);
-      while (watermark < closedEnd) {
-        const dayStart = Math.floor(watermark / DAY) * DAY;
-        const stepEnd = Math.min(dayStart + DAY, closedEnd);
-        const counts = await this.#instrumentCounts(watermark, stepEnd);
-        for (const c of counts) {
-          const n = await this.#exportInstrument(c, watermark, stepEnd);
-          rowsRead += n.read;
-          rowsWritten += n.written;
-          progress(n.read);
+      const plan = await this.#plan(watermark, closedEnd);
+      const progress = this.#progressBar(plan.reduce((n, t) => n + t.rows, 0));
+      // Reading the next range overlaps with writing the current one (PostgreSQL, this
+      // thread's decoding and DuckDB's writer threads work at the same time).
+      let next = plan.length ? this.#read(plan[0]) : undefined;
+      for (let i = 0; i < plan.length; i++) {
+        const task = plan[i];
+        const columns = await next!;
+        next = i + 1 < plan.length ? this.#read(plan[i + 1]) : undefined;
+        const n = await this.#write(task, columns);
+        rowsRead += n.read;
+        rowsWritten += n.written;
+        progress(n.read);
+        if (task.start === task.day && task.end === task.day + DAY) {
+          const list = known.get(task.day) ?? [];
+          list.push(task);
+          known.set(task.day, list);
         }
-        await this.#sql`insert into export_watermarks (kind, watermark, updated_at)
-          values ('trades', ${new Date(stepEnd / 1000)}, now())
-          on conflict (kind) do update set watermark = excluded.watermark,
-            updated_at = excluded.updated_at`;
-        watermark = stepEnd;
+        if (i + 1 === plan.length || plan[i + 1].day !== task.day) {
+          await this.#setWatermark(task.end === task.day + DAY ? task.end : closedEnd);
+        }
       }
+      await next?.catch(() => {});
+      await this.#setWatermark(closedEnd);
+      watermark = closedEnd;
       progress(0, true);
     }
     if (watermark !== undefined) {
-      for (const day of await this.#daysToVerify(Math.floor(watermark / DAY))) {
+      const watermarkDay = Math.floor(watermark / DAY);
+      for (const [dayStart, counts] of known) {
+        if (dayStart / DAY >= watermarkDay) continue;
+        const ok = await this.#verifyDay(dayStart / DAY, counts);
+        (ok ? verifiedDays : unverifiedDays).push(dayText(dayStart / DAY));
+      }
+      const done = new Set([...known.keys()].map((d) => d / DAY));
+      for (const day of await this.#daysToVerify(watermarkDay)) {
+        if (done.has(day)) continue;
         const ok = await this.#verifyDay(day);
         (ok ? verifiedDays : unverifiedDays).push(dayText(day));
       }
     }
+    verifiedDays.sort();
+    unverifiedDays.sort();
     return {
       rowsRead,
       rowsWritten,
@@ -139,6 +171,52 @@ export class Exporter {
       unverifiedDays,
       millis: performance.now() - t0,
     };
+  }
+
+  async #setWatermark(micros: number): Promise<void> {
+    await this.#sql`insert into export_watermarks (kind, watermark, updated_at)
+      values ('trades', ${new Date(micros / 1000)}, now())
+      on conflict (kind) do update set watermark = greatest(export_watermarks.watermark,
+        excluded.watermark), updated_at = excluded.updated_at`;
+  }
+
+  /** What to export: one task per instrument and UTC day with rows in `[start, end)`. */
+  async #plan(start: number, end: number): Promise<ExportTask[]> {
+    const tasks: ExportTask[] = [];
+    for (const day of await this.#daysWithRows(start, end)) {
+      const from = Math.max(start, day);
+      const to = Math.min(end, day + DAY);
+      for (const c of await this.#instrumentCounts(from, to)) {
+        tasks.push({ ...c, day, start: from, end: to });
+      }
+    }
+    return tasks;
+  }
+
+  /**
+   * Starts of the UTC days in `[start, end)` that may hold rows: the daily partitions
+   * (plain layout), or days found by probing `min(ts)` (TimescaleDB, which indexes `ts`).
+   */
+  async #daysWithRows(start: number, end: number): Promise<number[]> {
+    const first = Math.floor(start / DAY) * DAY;
+    const parts = await this.#sql<{ day: Date }[]>`select day from buffer_partitions('trades')`
+      .catch(() => undefined);
+    if (parts) {
+      return parts.map((p) => p.day.getTime() * 1000).filter((d) => d >= first && d < end);
+    }
+    const days: number[] = [];
+    let from = start;
+    while (from < end) {
+      const [row] = await this.#sql.unsafe<{ t: number | null }[]>(
+        `select (extract(epoch from min(ts)) * 1000000)::float8 as t from trades
+         where ts >= ${timestampLiteral(from)} and ts < ${timestampLiteral(end)}`,
+      );
+      if (row?.t == null) break;
+      const day = Math.floor(row.t / DAY) * DAY;
+      days.push(day);
+      from = day + DAY;
+    }
+    return days;
   }
 
   /** Releases the exporter's DuckDB connection (used for lake counts). */
@@ -158,14 +236,6 @@ export class Exporter {
     return first?.w == null ? undefined : Math.floor(first.w / DAY) * DAY;
   }
 
-  async #countRange(start: number, end: number): Promise<number> {
-    const [row] = await this.#sql.unsafe<{ n: number }[]>(
-      `select count(*)::float8 as n from trades
-       where ts >= ${timestampLiteral(start)} and ts < ${timestampLiteral(end)}`,
-    );
-    return row.n;
-  }
-
   async #instrumentCounts(start: number, end: number): Promise<InstrumentCount[]> {
     return await this.#sql.unsafe<InstrumentCount[]>(
       `select exchange, symbol, count(*)::float8 as rows from trades
@@ -174,13 +244,16 @@ export class Exporter {
     );
   }
 
-  /** Exports one instrument's trades in `[start, end)` (within one UTC day). */
-  async #exportInstrument(
+  /** Reads one task's trades from the buffer. */
+  #read(task: ExportTask): Promise<BufferTradeColumns> {
+    return readTrades(this.#sql, { ...task, expectedRows: task.rows });
+  }
+
+  /** Writes one task's trades to the lake (and its bars to the buffer). */
+  async #write(
     c: { exchange: string; symbol: string },
-    start: number,
-    end: number,
+    columns: BufferTradeColumns,
   ): Promise<{ read: number; written: number }> {
-    const columns = await readTrades(this.#sql, { ...c, start, end });
     const n = columns.id.length;
     if (n === 0) return { read: 0, written: 0 };
     const trades = new Array<Trade>(n);
@@ -200,6 +273,16 @@ export class Exporter {
     const written = await this.#lake.writeTrades(trades);
     if (this.#bars) await this.#writeBars(c, columns);
     return { read: n, written };
+  }
+
+  /** Exports one instrument's trades in `[start, end)` (within one UTC day). */
+  async #exportInstrument(
+    c: InstrumentCount,
+    start: number,
+    end: number,
+  ): Promise<{ read: number; written: number }> {
+    const day = Math.floor(start / DAY) * DAY;
+    return await this.#write(c, await this.#read({ ...c, day, start, end }));
   }
 
   /** 1-minute bars of rows sorted by time, upserted into `bars`. */
@@ -280,14 +363,17 @@ export class Exporter {
     return out;
   }
 
-  /** Compares buffer and lake counts per instrument for one day; re-exports what is short. */
-  async #verifyDay(day: number): Promise<boolean> {
+  /**
+   * Compares buffer and lake counts per instrument for one day (buffer counts taken now,
+   * or the ones this run exported); re-exports what is short.
+   */
+  async #verifyDay(day: number, known?: readonly InstrumentCount[]): Promise<boolean> {
     const start = day * DAY;
     const end = start + DAY;
     let bufferRows = 0;
     let lakeRows = 0;
     let ok = true;
-    for (const c of await this.#instrumentCounts(start, end)) {
+    for (const c of known ?? await this.#instrumentCounts(start, end)) {
       let inLake = await this.#lakeCount(c.exchange, c.symbol, start, end);
       if (inLake < c.rows) {
         this.#log(

@@ -34,22 +34,6 @@ export function timestampLiteral(micros: number): string {
   return `'${iso.slice(0, 23)}${String(micros - ms * 1000).padStart(3, "0")}Z'::timestamptz`;
 }
 
-class Growing {
-  array = new Float64Array(1024);
-  length = 0;
-  push(x: number): void {
-    if (this.length === this.array.length) {
-      const next = new Float64Array(this.array.length * 2);
-      next.set(this.array);
-      this.array = next;
-    }
-    this.array[this.length++] = x;
-  }
-  take(): Float64Array {
-    return this.array.slice(0, this.length);
-  }
-}
-
 /** Options of {@linkcode readTrades}. */
 export interface ReadTradesOptions {
   readonly exchange: string;
@@ -58,6 +42,8 @@ export interface ReadTradesOptions {
   readonly start?: number;
   /** Exclusive end, microseconds. */
   readonly end?: number;
+  /** Rows expected (a count known beforehand): sizes the arrays once. */
+  readonly expectedRows?: number;
 }
 
 /**
@@ -80,15 +66,37 @@ export async function readTrades(
 
   const ids: string[] = [];
   const sides: ("buy" | "sell" | "unknown")[] = [];
-  const price = new Growing();
-  const size = new Growing();
-  const ts = new Growing();
-  const recv = new Growing();
+  let cap = Math.max(1024, options.expectedRows ?? 0);
+  let price = new Float64Array(cap);
+  let size = new Float64Array(cap);
+  let ts = new Float64Array(cap);
+  let recv = new Float64Array(cap);
+  let n = 0;
+  const grow = () => {
+    cap *= 2;
+    const bigger = (a: Float64Array) => {
+      const b = new Float64Array(cap);
+      b.set(a);
+      return b;
+    };
+    price = bigger(price);
+    size = bigger(size);
+    ts = bigger(ts);
+    recv = bigger(recv);
+  };
   const decoder = new TextDecoder();
   let pending: Uint8Array = new Uint8Array(0);
   let headerDone = false;
   let done = false;
 
+  let idBytes = new Uint8Array(1 << 16);
+  let idLen = 0;
+  const flushIds = () => {
+    if (idLen === 0) return;
+    const text = decoder.decode(idBytes.subarray(0, idLen - 1));
+    for (const id of text.split("\u0000")) ids.push(id);
+    idLen = 0;
+  };
   const parse = (buf: Uint8Array): number => {
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     let pos = 0;
@@ -120,57 +128,65 @@ export async function readTrades(
       }
       if (!complete) break;
       p = pos + 2;
-      // id (text)
-      let len = view.getInt32(p);
+      // id (text): bytes gathered with a NUL after each, decoded once per chunk.
+      const len0 = view.getInt32(p);
       p += 4;
-      let id = "";
-      let ascii = len <= 32;
-      if (ascii) {
-        for (let i = 0; i < len; i++) {
-          if (buf[p + i] > 127) {
-            ascii = false;
-            break;
-          }
-        }
+      if (idLen + len0 + 1 > idBytes.length) {
+        const next = new Uint8Array(Math.max(idBytes.length * 2, idLen + len0 + 1));
+        next.set(idBytes.subarray(0, idLen));
+        idBytes = next;
       }
-      if (ascii) {
-        for (let i = 0; i < len; i++) id += String.fromCharCode(buf[p + i]);
+      if (len0 <= 32) {
+        for (let i = 0; i < len0; i++) idBytes[idLen++] = buf[p + i];
       } else {
-        id = decoder.decode(buf.subarray(p, p + len));
+        idBytes.set(buf.subarray(p, p + len0), idLen);
+        idLen += len0;
       }
-      ids.push(id);
-      p += len;
+      idBytes[idLen++] = 0; // text values cannot contain NUL: a safe separator
+      p += len0;
+      if (n === cap) grow();
       p += 4;
-      price.push(view.getFloat64(p));
+      price[n] = view.getFloat64(p);
       p += 8 + 4;
-      size.push(view.getFloat64(p));
+      size[n] = view.getFloat64(p);
       p += 8;
-      len = view.getInt32(p);
+      const len = view.getInt32(p);
       p += 4;
       sides.push(len === 3 ? "buy" : len === 4 ? "sell" : "unknown");
       p += len + 4;
-      ts.push(view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS);
+      ts[n] = view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS;
       p += 8 + 4;
-      recv.push(view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS);
+      recv[n] = view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS;
       p += 8;
+      n++;
       pos = p;
     }
     return pos;
   };
 
-  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
-    let buf: Uint8Array;
-    if (pending.length) {
-      buf = new Uint8Array(pending.length + chunk.length);
-      buf.set(pending);
-      buf.set(chunk, pending.length);
-    } else {
-      buf = chunk;
-    }
-    const used = parse(buf);
-    pending = buf.subarray(used);
-    if (done) pending = new Uint8Array(0);
-  }
+  // 'data' events cost less than async iteration over the many small socket chunks.
+  await new Promise<void>((resolve, reject) => {
+    const readable = stream as unknown as NodeJS.ReadableStream;
+    readable.on("data", (chunk: Uint8Array) => {
+      let buf: Uint8Array;
+      if (pending.length) {
+        buf = new Uint8Array(pending.length + chunk.length);
+        buf.set(pending);
+        buf.set(chunk, pending.length);
+      } else {
+        buf = chunk;
+      }
+      try {
+        const used = parse(buf);
+        flushIds();
+        pending = done ? new Uint8Array(0) : buf.slice(used);
+      } catch (e) {
+        reject(e);
+      }
+    });
+    readable.on("error", reject);
+    readable.on("end", resolve);
+  });
   // npm:postgres pauses the socket when a push fills the stream's buffer and resumes it in
   // the stream's read(); when that happens on the last chunk, the connection stays paused
   // and the next query on it never completes. Resume it explicitly.
@@ -180,10 +196,10 @@ export async function readTrades(
     exchange: options.exchange,
     symbol: options.symbol,
     id: ids,
-    price: price.take(),
-    size: size.take(),
+    price: n === cap ? price : price.subarray(0, n),
+    size: n === cap ? size : size.subarray(0, n),
     side: sides,
-    ts: ts.take(),
-    recvTs: recv.take(),
+    ts: n === cap ? ts : ts.subarray(0, n),
+    recvTs: n === cap ? recv : recv.subarray(0, n),
   };
 }
