@@ -11,6 +11,7 @@
 import { parseArgs, runMain } from "../lib/cli/args.ts";
 import { defaultLakeRoot } from "../lib/config.ts";
 import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
+import { openBufferFromEnv } from "../lib/buffer/from_env.ts";
 import { parseDuration } from "../lib/market/time.ts";
 import { BookKeeper } from "../lib/book/mod.ts";
 import { Collector } from "./runtime/collector.ts";
@@ -58,6 +59,7 @@ if (import.meta.main) {
       ? undefined
       : parseListen(String(config.metricsPort));
     const lake = await ParquetLake.open({ root: config.lake ?? defaultLakeRoot() });
+    const buffer = await openBufferFromEnv(); // DATABASE_URL set: write PostgreSQL, not the lake
     const metrics = new CollectorMetrics();
     const metricsServer = metricsListen ? serveMetrics(metrics, metricsListen) : undefined;
     const collectors = config.venues.map((v) => {
@@ -68,7 +70,7 @@ if (import.meta.main) {
         restUrl: v.restUrl,
         symbols: v.symbols,
         channels: v.channels,
-        sinks: [new LakeSink(lake)],
+        sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake)],
         books: new BookKeeper({ exchange: v.exchange }),
         recorder: config.record
           ? new RecordingWriter({ dir: config.record, exchange: v.exchange })
@@ -111,6 +113,7 @@ if (import.meta.main) {
     Deno.removeSignalListener("SIGTERM", onTerm);
     await metricsServer?.shutdown();
     await lake.close();
+    await buffer?.close();
     summaries.forEach((summary, i) =>
       console.log(JSON.stringify({ exchange: config.venues[i].exchange, ...summary }))
     );

@@ -22,6 +22,7 @@ import postgres from "postgres";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { Trade } from "../market/types.ts";
 import { nowMicros, parseDuration } from "../market/time.ts";
+import { databaseUrl, defaultLakeRoot } from "../config.ts";
 import { listTradePartitions, ParquetLake } from "../lake/mod.ts";
 import {
   type BufferTradeColumns,
@@ -440,12 +441,12 @@ function flag(args: readonly string[], name: string): string | undefined {
 }
 
 async function main(args: readonly string[]): Promise<number> {
-  const url = Deno.env.get("DATABASE_URL");
+  const url = databaseUrl();
   if (!url) {
     console.error("DATABASE_URL is not set: collectors write the lake directly, nothing to export");
     return 2;
   }
-  const root = flag(args, "lake") ?? Deno.env.get("LAKE_ROOT") ?? "data/lake";
+  const root = flag(args, "lake") ?? defaultLakeRoot();
   const every = flag(args, "every");
   const lagText = flag(args, "lag");
   const periodMicros = every ? parseDuration(every) : undefined;

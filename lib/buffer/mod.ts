@@ -1,7 +1,25 @@
 /**
  * The PostgreSQL (or TimescaleDB) hot buffer: schema migrations, the COPY writer that
- * collectors use when `DATABASE_URL` is set, and the exporter that moves closed days to
- * the Parquet lake.
+ * collectors use when `DATABASE_URL` is set, the exporter that moves closed days to the
+ * Parquet lake, and the binary-COPY trade reader behind `PostgresRepository`.
+ *
+ * ## Configuration
+ * No `DATABASE_URL`: the embedded default, collectors write the lake directly and nothing
+ * here runs. With it: `deno task db:migrate` (also run by {@linkcode openBufferFromEnv}),
+ * collectors write the buffer through {@linkcode PostgresWriter}, and `deno task export
+ * [--every 1h] [--lake DIR] [--lag 5m]` moves closed ranges to the lake.
+ *
+ * ## Layouts
+ * `migrate` picks the layout once, from `pg_available_extensions`:
+ * - **plain PostgreSQL** (what the tests exercise; TimescaleDB is not packaged on these
+ *   machines): daily native range partitions created ahead by the writer, a retention
+ *   function `buffer_drop_expired(interval)` that drops a day only after the exporter
+ *   verified it, bars maintained by the exporter in `bars`;
+ * - **TimescaleDB**: hypertables with 1-day chunks, compression segmented by exchange and
+ *   symbol, a `bars_1m` continuous aggregate and an hourly retention job (7 days) bounded
+ *   by the verified export watermark. To run it: a server with the `timescaledb` package
+ *   and `shared_preload_libraries = 'timescaledb'`, then `deno task db:migrate`
+ *   (`--layout=timescale` forces it). This SQL is not exercised by the tests here.
  *
  * @example
  * ```ts ignore
@@ -32,3 +50,4 @@ export {
 } from "./writer.ts";
 export { Exporter, type ExporterOptions, type ExportReport } from "./exporter.ts";
 export { type BufferTradeColumns, readTrades, type ReadTradesOptions } from "./trade_reader.ts";
+export { type BufferConnection, openBufferFromEnv } from "./from_env.ts";
