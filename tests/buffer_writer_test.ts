@@ -270,3 +270,33 @@ Deno.test("PostgresWriter: spill bound drops and counts; leftover segments repla
   const [{ n }] = await sql`select count(*)::int as n from trades`;
   assert.equal(n, durable);
 });
+
+Deno.test("PostgresWriter: backpressure holds producers; an ignored bound spills, then replays", async () => {
+  await using env = await setup();
+  const { pg, sql, spillDir } = env;
+  const writer = new PostgresWriter({
+    url: pg.url,
+    spillDir,
+    batchRows: 50,
+    connections: 1,
+    maxQueuedBatches: 2,
+    backoffMs: 10,
+    log: () => {},
+  });
+  const data = trades(1_000);
+  writer.write(data.slice(0, 200)); // 4 batches: one in flight, three queued
+  let ready = false;
+  const waiting = writer.ready().then(() => (ready = true));
+  await Promise.resolve();
+  assert.equal(ready, false, "ready() waits while the queue is at its bound");
+  await waiting;
+  assert.ok(writer.stats().queuedBatches <= 3);
+  // A producer that ignores ready(): batches past twice the bound go to spill segments.
+  writer.write(data.slice(200));
+  await writer.flush();
+  assert.ok(writer.stats().spilledBatches > 0, "overflow spilled");
+  assert.ok(await writer.replay());
+  await writer.close();
+  assert.equal(writer.stats().droppedRows, 0);
+  same(await storedTrades(sql), data);
+});

@@ -17,7 +17,7 @@ import {
   PostgresRepository,
   UnifiedRepository,
 } from "../lib/repositories/mod.ts";
-import type { EventSink, MarketEvent, Trade } from "../lib/market/mod.ts";
+import type { Bar, EventSink, MarketEvent, Trade } from "../lib/market/mod.ts";
 import { replayFiles } from "../collectors/replay/replay.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 
@@ -97,6 +97,10 @@ Deno.test("recorded sessions: collector -> PostgreSQL -> export -> lake, identic
 
     const buffer = new PostgresRepository({ sql });
     assertSameTrades(await readAll(buffer), expected, "postgres");
+    const btc = { exchange: "binance", symbol: "BTC-USDT" };
+    const binanceTrades = capture.trades.filter((t) => t.exchange === "binance").length;
+    assert.equal((await buffer.trades(btc).arrow()).numRows, binanceTrades);
+    assert.equal((await buffer.trades(btc).polars()).height, binanceTrades);
 
     // Export everything closed as of "now" (the sessions are years old).
     const exporter = new Exporter({ sql, lake, progress: false, log: () => {} });
@@ -105,6 +109,17 @@ Deno.test("recorded sessions: collector -> PostgreSQL -> export -> lake, identic
     assert.equal(report.rowsRead, expected.size);
     assert.deepEqual(report.unverifiedDays, []);
     assertSameTrades(await readAll(lakeRepo), expected, "lake");
+    // The same 1-minute bars from PostgreSQL and from the lake.
+    const minute = { ...btc, interval: 60_000_000 };
+    const ohlc = (b: Bar) => [b.ts, b.open, b.high, b.low, b.close, b.trades, b.recvTs];
+    const pgBars = await buffer.bars(minute).rows();
+    const lakeBars = await lakeRepo.bars(minute).rows();
+    assert.ok(pgBars.length >= 5);
+    assert.deepEqual(pgBars.map(ohlc), lakeBars.map(ohlc));
+    pgBars.forEach((b, i) => {
+      assert.ok(Math.abs(b.volume - lakeBars[i].volume) < 1e-9 * b.volume);
+      assert.ok(Math.abs(b.vwap - lakeBars[i].vwap) < 1e-9 * b.vwap);
+    });
 
     // Both stores hold every trade now: the unified view returns each once.
     const unified = new UnifiedRepository({ lake: lakeRepo, sql });
