@@ -271,8 +271,11 @@ export class Exporter {
         recvTs: columns.recvTs[i],
       };
     }
-    const written = await this.#lake.writeTrades(trades);
-    if (this.#bars) await this.#writeBars(c, columns);
+    // The bars go to PostgreSQL while the lake writes the file.
+    const [written] = await Promise.all([
+      this.#lake.writeTrades(trades),
+      this.#bars ? this.#writeBars(c, columns) : undefined,
+    ]);
     return { read: n, written };
   }
 
