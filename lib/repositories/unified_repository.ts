@@ -186,16 +186,29 @@ export class UnifiedRepository implements MarketDataRepository {
     this.#buffer = new PostgresRepository({ sql: options.sql });
   }
 
-  /** Instruments in either store, trade counts without double counting at the seam. */
+  /**
+   * Instruments in either store, trade counts without double counting at the seam (an
+   * instrument held by both stores is read and merged to count it).
+   */
   async instruments(): Promise<InstrumentSummary[]> {
     const [lake, buffer] = await Promise.all([
       this.#lake.instruments(),
       this.#buffer.instruments(),
     ]);
     const keys = new Map<string, InstrumentSummary>();
-    for (const s of [...lake, ...buffer]) keys.set(`${s.exchange}\u0000${s.symbol}`, s);
+    const both = new Set<string>();
+    for (const s of [...lake, ...buffer]) {
+      const k = `${s.exchange}\u0000${s.symbol}`;
+      if (keys.has(k)) both.add(k);
+      keys.set(k, s);
+    }
     const out: InstrumentSummary[] = [];
-    for (const s of keys.values()) {
+    for (const [k, s] of keys) {
+      // In one store only: its summary is exact. In both: count the merged trades once.
+      if (!both.has(k)) {
+        out.push(s);
+        continue;
+      }
       const cols = await this.#tradeColumns({ exchange: s.exchange, symbol: s.symbol });
       if (cols.id.length === 0) continue;
       out.push({
