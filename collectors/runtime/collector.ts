@@ -180,7 +180,7 @@ export class Collector {
 
   /** After the events of one frame or fetch: metrics, adapter requests, resyncs, logs. */
   #after(events: readonly MarketEvent[]): void {
-    this.#metrics?.observe(events);
+    this.#metrics?.observe(events, this.connection.lastFrameAt);
     const requests = this.#adapter.takeRequests?.();
     const reconnecting = requests !== undefined && this.#serve(requests);
     for (let i = 0; i < events.length; i++) {

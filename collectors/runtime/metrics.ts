@@ -132,9 +132,12 @@ export class FeedMetrics {
     this.source = source;
   }
 
-  /** Observes the events one frame produced. */
-  observe(events: readonly MarketEvent[]): void {
-    this.lastFrameAt = performance.now();
+  /**
+   * Observes the events one frame produced; `at` is when the frame arrived
+   * (`performance.now()`, read now when omitted).
+   */
+  observe(events: readonly MarketEvent[], at: number = performance.now()): void {
+    this.lastFrameAt = at;
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       switch (e.kind) {
