@@ -786,9 +786,10 @@ export class PostgresWriter implements EventSink {
       missing = !this.#ensured.has(batch.table + d);
     }
     if (!missing) return;
+    // One day ahead too, so that the partition exists before midnight's first rows.
     await sql`select buffer_ensure_partitions(${batch.table},
-      ${new Date(first * DAY / 1000)}, ${new Date(last * DAY / 1000)})`;
-    for (let d = first; d <= last; d++) this.#ensured.add(batch.table + d);
+      ${new Date(first * DAY / 1000)}, ${new Date((last + 1) * DAY / 1000)})`;
+    for (let d = first; d <= last + 1; d++) this.#ensured.add(batch.table + d);
   }
 
   /** COPY with the fast path, the slow path on conflict; resolves to rows inserted. */
