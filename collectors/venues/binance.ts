@@ -41,9 +41,19 @@ export interface BinanceAdapterOptions extends VenueAdapterOptions {
   readonly maxBufferedDiffs?: number;
 }
 
-/** The REST depth snapshot URL of a symbol (`BTC-USDT`). */
-export function binanceDepthSnapshotUrl(symbol: string, limit = 1000): string {
-  return `https://api.binance.com/api/v3/depth?symbol=${binanceSymbol(symbol)}&limit=${limit}`;
+/** The public REST API (depth snapshots). */
+export const BINANCE_REST_URL = "https://api.binance.com";
+
+/**
+ * The REST depth snapshot URL of a symbol (`BTC-USDT`); `base` is the REST API (a local fake
+ * server in tests, set through the adapter's `restUrl` option).
+ */
+export function binanceDepthSnapshotUrl(
+  symbol: string,
+  limit = 1000,
+  base = BINANCE_REST_URL,
+): string {
+  return `${base.replace(/\/+$/, "")}/api/v3/depth?symbol=${binanceSymbol(symbol)}&limit=${limit}`;
 }
 
 /** Canonical `BTC-USDT` to Binance's `BTCUSDT`. */
@@ -91,6 +101,7 @@ export class BinanceAdapter implements VenueAdapter {
   readonly exchange = "binance";
   readonly #diagnostics: FeedDiagnostics;
   readonly #maxBuffered: number;
+  readonly #restUrl: string;
   readonly #sync = new Map<string, DepthSync>();
   /** True after `subscribeMessages`: a live connection, which can fetch snapshots. */
   #live = false;
@@ -105,6 +116,7 @@ export class BinanceAdapter implements VenueAdapter {
   constructor(options: BinanceAdapterOptions) {
     this.#diagnostics = options.diagnostics;
     this.#maxBuffered = options.maxBufferedDiffs ?? 10_000;
+    this.#restUrl = options.restUrl ?? BINANCE_REST_URL;
     if (!(this.#maxBuffered > 0)) {
       throw new RangeError(`maxBufferedDiffs must be positive, got ${this.#maxBuffered}`);
     }
@@ -147,7 +159,11 @@ export class BinanceAdapter implements VenueAdapter {
     const canonical = normalizeSymbol(symbol);
     this.resync(canonical);
     this.#fetching.add(canonical);
-    return [{ kind: "fetch", url: binanceDepthSnapshotUrl(canonical), symbol: canonical }];
+    return [{
+      kind: "fetch",
+      url: binanceDepthSnapshotUrl(canonical, 1000, this.#restUrl),
+      symbol: canonical,
+    }];
   }
 
   /** Parses a fetched REST depth snapshot (see {@linkcode BinanceAdapter.parseDepthSnapshot}). */
@@ -292,7 +308,11 @@ export class BinanceAdapter implements VenueAdapter {
     }
     if (this.#live && !this.#fetching.has(symbol)) {
       this.#fetching.add(symbol);
-      this.#requests.push({ kind: "fetch", url: binanceDepthSnapshotUrl(symbol), symbol });
+      this.#requests.push({
+        kind: "fetch",
+        url: binanceDepthSnapshotUrl(symbol, 1000, this.#restUrl),
+        symbol,
+      });
     }
     if (sync.buffered.length >= this.#maxBuffered) {
       sync.buffered.shift();

@@ -14,7 +14,12 @@ import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MIN_VALID_MICROS, parseIsoMicros } from "../../lib/market/time.ts";
 import { normalizeSymbol } from "../../lib/market/symbols.ts";
 import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
-import type { Subscription, VenueAdapter, VenueAdapterOptions } from "./venue.ts";
+import type {
+  ConnectionRequest,
+  Subscription,
+  VenueAdapter,
+  VenueAdapterOptions,
+} from "./venue.ts";
 import { scanBookFrame } from "./_coinbase_fast.ts";
 
 /** The public production endpoint. */
@@ -53,6 +58,8 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
   readonly #lastTradeId = new Map<string, number>();
   /** Trades dropped because their id was already seen on this connection. */
   duplicateTrades = 0;
+  /** The book channels of the live subscription (for resyncs). */
+  #bookChannels: readonly string[] = [];
 
   constructor(options: VenueAdapterOptions) {
     this.#diagnostics = options.diagnostics;
@@ -60,11 +67,26 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
 
   subscribeMessages(subscription: Subscription): string[] {
     if (subscription.symbols.length === 0) throw new RangeError("no symbols to subscribe to");
+    const channels = subscription.channels ?? COINBASE_EXCHANGE_DEFAULT_CHANNELS;
+    this.#bookChannels = channels.filter((c) => c.startsWith("level2"));
     return [JSON.stringify({
       type: "subscribe",
       product_ids: subscription.symbols,
-      channels: subscription.channels ?? COINBASE_EXCHANGE_DEFAULT_CHANNELS,
+      channels,
     })];
+  }
+
+  /**
+   * Rebuilds a product's book after a reset: unsubscribe and subscribe its book channel
+   * again, which brings a fresh `snapshot` (trades are not resubscribed: nothing is missed).
+   */
+  resyncRequests(symbol: string): ConnectionRequest[] {
+    if (this.#bookChannels.length === 0) return [];
+    const ids = { product_ids: [symbol], channels: this.#bookChannels };
+    return [
+      { kind: "send", frame: JSON.stringify({ type: "unsubscribe", ...ids }) },
+      { kind: "send", frame: JSON.stringify({ type: "subscribe", ...ids }) },
+    ];
   }
 
   /**

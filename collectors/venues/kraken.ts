@@ -115,9 +115,11 @@ export class KrakenAdapter implements VenueAdapter {
         const subscription = book ? { name: "book", depth } : { name: "trade" };
         return JSON.stringify({ event: "subscribe", pair: pairs, subscription });
       }
+      // The trade snapshot (the last 50 trades) after every (re)connect gives back trades
+      // made while disconnected; the collector's trade-id ledger drops the ones it has.
       const params = book
         ? { channel: "book", symbol: pairs, depth, snapshot: true }
-        : { channel: "trade", symbol: pairs, snapshot: false };
+        : { channel: "trade", symbol: pairs, snapshot: true };
       return JSON.stringify({ method: "subscribe", params, req_id: i + 1 });
     });
   }

@@ -225,6 +225,10 @@ export function coinbaseProtocol(session: CoinbaseSession): CoinbaseProtocol {
       if (what === "trade") return item.type === "match" && followed.has(item);
       return item.type === "l2update";
     },
+    idle(client) {
+      const product = [...books.keys()].find((p) => client.subscriptions.has(`heartbeat:${p}`));
+      return product === undefined ? undefined : heartbeatFrame(product);
+    },
     end(client) {
       for (const product of books.keys()) {
         if (client.subscriptions.has(`heartbeat:${product}`)) client.send(heartbeatFrame(product));

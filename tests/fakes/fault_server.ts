@@ -51,6 +51,11 @@ export interface VenueProtocol<Item> {
   gapCandidate?(item: Item, what: string): boolean;
   /** Sent to subscribed clients after the last item (closing heartbeats). */
   end?(client: FakeClient): void;
+  /**
+   * A frame that carries no market data (a heartbeat), sent every `idleMs` once the session
+   * is over so clients' watchdogs see a live venue; none when undefined.
+   */
+  idle?(client: FakeClient): string | undefined;
   /** REST answers; undefined for 404. */
   rest?(url: URL): Response | undefined;
 }
@@ -86,6 +91,8 @@ export interface FaultServerOptions<Item> {
   readonly burst?: number;
   /** Websocket path in `url` (default `/`); any path is accepted. */
   readonly path?: string;
+  /** Milliseconds between idle frames after the session (default 50). */
+  readonly idleMs?: number;
 }
 
 /** A running fake server. */
@@ -146,6 +153,7 @@ export function startFaultServer<Item>(options: FaultServerOptions<Item>): Fault
   let cursor = 0;
   let nextFault = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let idleTimer: ReturnType<typeof setInterval> | undefined;
   let silentUntil = 0;
   let slowFrames = 0;
   let slowMs = 0;
@@ -255,6 +263,14 @@ export function startFaultServer<Item>(options: FaultServerOptions<Item>): Fault
     while (nextFault < faults.length) apply(faults[nextFault++]);
     done = true;
     for (const c of subscribed()) protocol.end?.(c);
+    if (protocol.idle !== undefined) {
+      idleTimer = setInterval(() => {
+        for (const c of subscribed()) {
+          const frame = protocol.idle!(c);
+          if (frame !== undefined) c.send(frame);
+        }
+      }, options.idleMs ?? 50);
+    }
     finished.resolve();
   }
 
@@ -325,6 +341,7 @@ export function startFaultServer<Item>(options: FaultServerOptions<Item>): Fault
     async shutdown() {
       closed = true;
       clearTimeout(timer);
+      clearInterval(idleTimer);
       closeClients(1001, "shutdown");
       await server.shutdown();
     },
