@@ -8,6 +8,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { parseCollectConfig } from "../collectors/runtime/config.ts";
 import { startFaultServer } from "./fakes/fault_server.ts";
 import { coinbaseProtocol, loadCoinbaseSession } from "./fakes/coinbase_exchange_fake.ts";
+import { binanceProtocol, loadBinanceSession } from "./fakes/binance_fake.ts";
 import { startFakeAlpacaServer } from "./fakes/alpaca_server.ts";
 import { until } from "./support/checking_sink.ts";
 
@@ -45,22 +46,23 @@ function collect(args: string[], env: Record<string, string> = {}) {
 
 Deno.test("collect: SIGTERM during a burst flushes every trade taken in, then exits 0", async () => {
   const root = await Deno.makeTempDir({ prefix: "alphapulse-sigterm-" });
-  const session = await loadCoinbaseSession();
-  const server = startFaultServer({ protocol: coinbaseProtocol(session), burst: 10 });
-  const products = [...session.snapshots.keys()];
+  const session = await loadBinanceSession();
+  const server = startFaultServer({ protocol: binanceProtocol(session), path: "/stream" });
   try {
     const child = collect([
       "--exchange",
-      "coinbase",
+      "binance",
       "--symbols",
-      products.join(","),
+      "BTC-USDT",
       "--url",
       server.url,
+      "--rest-url",
+      server.httpUrl,
       "--lake",
       root,
     ]);
     const output = child.output();
-    // Mid-burst: the stream is flowing at full speed when the signal arrives.
+    // Mid-burst: the recorded session streams at full speed when the signal arrives.
     await until(() => server.cursor >= server.length * 0.3, "the burst to be under way", 60_000);
     child.kill("SIGTERM");
     const cursorAtSignal = server.cursor;
@@ -70,15 +72,16 @@ Deno.test("collect: SIGTERM during a burst flushes every trade taken in, then ex
     assert.ok(cursorAtSignal < server.length, "signalled before the session ended");
     assert.match(stderr, /"msg":"stopping: flushing","why":"SIGTERM"/);
     const [summary] = summaries(new TextDecoder().decode(out.stdout));
-    assert.equal(summary.exchange, "coinbase");
+    assert.equal(summary.exchange, "binance");
     const trades = summary.trades as number;
-    assert.ok(trades > 10, `trades before the signal: ${trades}`);
+    assert.ok(trades > 1000, `trades before the signal: ${trades}`);
     // Every trade the collector took in is in the lake, once, and is a session trade.
     const stored = await lakeTrades(root);
     assert.equal(stored.length, trades);
     assert.equal(summary.rows_written, trades);
+    assert.equal(summary.trades_dropped, 0);
     assert.equal(new Set(stored).size, stored.length);
-    const known = new Set(session.trades.map((t) => `coinbase/${t}`));
+    const known = new Set(session.trades.map((t) => `binance/BTC-USDT/${t}`));
     for (const key of stored) assert.ok(known.has(key), key);
   } finally {
     await server.shutdown();
