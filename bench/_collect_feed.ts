@@ -44,7 +44,8 @@ export function generateCoinbaseStream(options: StreamOptions): string[] {
   const price = (p: number, side: "bid" | "ask", level: number) =>
     (mids[p] + (side === "bid" ? -level : level) * 0.01).toFixed(2);
   const size = () => (random() * 10 + 0.001).toFixed(8);
-  const start = Date.UTC(2024, 0, 2, 12) * 1000;
+  // Venue times from now on, so the exchange-to-local lag looks like a live feed's.
+  const start = Date.now() * 1000;
   let clock = start;
   const time = () => {
     clock += 37;
