@@ -102,6 +102,36 @@ function outputSummary(notebook: Notebook): string {
   ).join("\n");
 }
 
+/**
+ * What the quickstart should show but does not: every code cell that displays something
+ * has output, and with data, the trades table, the chart, the statistics and the taker
+ * volume table are there.
+ */
+function missingOutputs(notebook: Notebook, withData: boolean): string[] {
+  const missing: string[] = [];
+  notebook.cells.forEach((cell, index) => {
+    const displays = cell.cell_type === "code" && /\b(say|show)\(/.test(joinText(cell.source));
+    if (displays && (cell.outputs ?? []).length === 0) missing.push(`cell ${index} output`);
+  });
+  if (withData) {
+    const html = outputsOfType(notebook, "text/html");
+    if (!html.some(isTradesTable)) missing.push("trades table");
+    if (!html.some(isChart)) missing.push("chart");
+    if (!html.some((h) => h.includes("<th>share</th>"))) missing.push("taker volume table");
+    if (!/VWAP/.test(visibleText(notebook))) missing.push("statistics line");
+  }
+  return missing;
+}
+
+function isTradesTable(html: string): boolean {
+  return html.startsWith("<table") && html.includes("<th>price</th>") &&
+    html.includes("<th>side</th>");
+}
+
+function isChart(html: string): boolean {
+  return html.includes("LightweightCharts") && html.includes("alphapulse-chart");
+}
+
 function assertNoErrors(notebook: Notebook): void {
   const errors = cellErrors(notebook).map(({ cell, output }) =>
     `cell ${cell}: ${output.ename}: ${output.evalue}`
@@ -142,8 +172,10 @@ Deno.test("quickstart notebook on a synthetic lake", async (t) => {
       const notebook = await executeNotebook(QUICKSTART, {
         env: { ALPHAPULSE_LAKE: lakeRoot },
         timeoutMs: TIMEOUT_MS,
+        complete: (nb) => missingOutputs(nb, true).length === 0,
       });
       assertNoErrors(notebook);
+      assert.deepEqual(missingOutputs(notebook, true), [], outputSummary(notebook));
       const shown = visibleText(notebook);
 
       await t.step("picks the instrument with the most trades", () => {
@@ -152,10 +184,7 @@ Deno.test("quickstart notebook on a synthetic lake", async (t) => {
       });
 
       await t.step("shows the first trades as a Polars frame", () => {
-        const tables = outputsOfType(notebook, "text/html").filter((html) =>
-          html.startsWith("<table") && html.includes("<th>price</th>") &&
-          html.includes("<th>side</th>")
-        );
+        const tables = outputsOfType(notebook, "text/html").filter(isTradesTable);
         assert.ok(tables.length > 0, `no Polars trades table in:\n${outputSummary(notebook)}`);
         const head = tables[0];
         assert.equal(head.match(/<tr>/g)?.length, 1 + 10, "header row plus head(10)");
@@ -163,9 +192,7 @@ Deno.test("quickstart notebook on a synthetic lake", async (t) => {
       });
 
       await t.step("draws an offline candlestick chart", () => {
-        const charts = outputsOfType(notebook, "text/html").filter((html) =>
-          html.includes("LightweightCharts") && html.includes("alphapulse-chart")
-        );
+        const charts = outputsOfType(notebook, "text/html").filter(isChart);
         assert.equal(charts.length, 1, `want one chart in:\n${outputSummary(notebook)}`);
         const chart = charts[0];
         assert.ok(chart.includes("Candlestick"), "candlestick series missing");
@@ -207,8 +234,10 @@ Deno.test("quickstart notebook says so clearly when the lake is empty", async ()
     const notebook = await executeNotebook(QUICKSTART, {
       env: { ALPHAPULSE_LAKE: emptyRoot },
       timeoutMs: TIMEOUT_MS,
+      complete: (nb) => missingOutputs(nb, false).length === 0,
     });
     assertNoErrors(notebook);
+    assert.deepEqual(missingOutputs(notebook, false), [], outputSummary(notebook));
     assert.match(visibleText(notebook), /holds no trades yet/);
     const markdown = notebook.cells
       .filter((cell) => cell.cell_type === "markdown")
@@ -245,6 +274,39 @@ Deno.test("executeNotebook rejects a notebook whose cell throws, with the error"
       (error: unknown) =>
         error instanceof NotebookExecutionError && error.stderr.includes("synthetic failure 42"),
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("executeNotebook executes again while outputs are missing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "alphapulse-nb-retry-" });
+  try {
+    const path = `${dir}/tiny.ipynb`;
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({
+        cells: [{
+          cell_type: "code",
+          id: "tiny",
+          metadata: {},
+          execution_count: null,
+          outputs: [],
+          source: ["await Deno.jupyter.display({ 'text/plain': 'x' }, { raw: true });"],
+        }],
+        metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
+        nbformat: 4,
+        nbformat_minor: 5,
+      }),
+    );
+    let checks = 0;
+    const notebook = await executeNotebook(path, {
+      timeoutMs: TIMEOUT_MS,
+      attempts: 2,
+      complete: () => ++checks > 5, // never complete: runs exactly `attempts` times
+    });
+    assert.equal(checks, 1, "complete is consulted before each re-run, not after the last");
+    assert.equal(notebook.cells.length, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
