@@ -156,9 +156,9 @@ export class Collector {
         if (recorder !== undefined) { for (const m of messages) recorder.send(this.#conn, m); }
         return messages;
       },
-      onFrame: (frame, recvTs) => {
+      onFrame: (frame, recvTs, utf8) => {
         recorder?.recv(this.#conn, frame);
-        this.#after(this.pipeline.handleFrame(frame, recvTs));
+        this.#after(this.pipeline.handleFrame(frame, recvTs, utf8));
       },
       onOpen: ({ reconnect }) => {
         this.#epoch++;

@@ -13,7 +13,7 @@ interface FeedSocket {
   close(code?: number, reason?: string): void;
   onopen: ((...args: never[]) => unknown) | null;
   /** `data` is text with the raw transport; `WebSocket` may hand binary data. */
-  onmessage: ((event: { data: string }) => unknown) | null;
+  onmessage: ((event: { data: string; bytes: Uint8Array | undefined }) => unknown) | null;
   onclose: ((event: { code: number; reason: string; wasClean: boolean }) => unknown) | null;
   onerror: ((...args: never[]) => unknown) | null;
 }
@@ -38,8 +38,11 @@ export interface FeedConnectionOptions {
   readonly url: string;
   /** Frames to send after each connect (subscriptions). */
   readonly subscribeMessages: () => string[];
-  /** Every received text frame with its local receive time in microseconds. */
-  readonly onFrame: (frame: string, recvTs: number) => void;
+  /**
+   * Every received text frame with its local receive time in microseconds and, with the raw
+   * transport, its UTF-8 bytes (valid during the call only).
+   */
+  readonly onFrame: (frame: string, recvTs: number, utf8?: Uint8Array) => void;
   /** Called when a connection opens; `reconnect` is false for the first one. */
   readonly onOpen?: (info: { reconnect: boolean }) => void;
   /** Called when a connection is lost, with why. */
@@ -171,6 +174,7 @@ export class FeedConnection {
       this.#options.onFrame(
         typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer),
         recvTs,
+        event.bytes,
       );
     };
     socket.onerror = () => {}; // the close event that follows says what happened

@@ -135,13 +135,14 @@ export class FeedPipeline {
    * sinks). `recvTs` is the local receive time in microseconds. What reaches the sinks is
    * clean: book changes a book did not accept (invalid book, already in the snapshot) are
    * dropped, a change that failed a check is replaced by its `reset` status, and repeated
-   * trades are dropped when `tradeIds` is set.
+   * trades are dropped when `tradeIds` is set. `utf8`: the frame's bytes, when the transport
+   * has them (see `VenueAdapter.parse`).
    */
-  handleFrame(frame: string, recvTs: number): MarketEvent[] {
+  handleFrame(frame: string, recvTs: number, utf8?: Uint8Array): MarketEvent[] {
     this.#messages++;
     const events: MarketEvent[] = [];
     const errors = this.#diagnostics.errors;
-    this.#adapter.parse(frame, recvTs, events);
+    this.#adapter.parse(frame, recvTs, events, utf8);
     if (
       events.length === 0 && this.#resetOnUnreadable && this.#diagnostics.errors !== errors &&
       this.#books !== undefined

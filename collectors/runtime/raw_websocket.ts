@@ -16,6 +16,8 @@
 export interface RawMessageEvent {
   /** The message text (binary messages are decoded as UTF-8 too). */
   data: string;
+  /** The message's bytes as received, valid during the `onmessage` call only. */
+  bytes: Uint8Array | undefined;
 }
 
 /** The event handed to `onclose`. */
@@ -71,7 +73,7 @@ export class RawWebSocket {
   #closeTimer?: ReturnType<typeof setTimeout>;
   #closeSent = false;
   #closeEvent?: RawCloseEvent;
-  readonly #event: RawMessageEvent = { data: "" };
+  readonly #event: RawMessageEvent = { data: "", bytes: undefined };
   readonly #decoder = new TextDecoder();
   /** Fragments of a message in progress. */
   #fragments: Uint8Array[] = [];
@@ -263,7 +265,8 @@ export class RawWebSocket {
         }
         if (fin && this.#fragments.length === 0) {
           if (opcode === 0) return this.#protocolError(1002, "continuation without a start");
-          return this.#deliver(this.#decoder.decode(buf.subarray(start, end)));
+          const bytes = buf.subarray(start, end);
+          return this.#deliver(this.#decoder.decode(bytes), bytes);
         }
         this.#fragmentBytes += end - start;
         if (this.#fragmentBytes > this.#maxMessageBytes) {
@@ -279,7 +282,7 @@ export class RawWebSocket {
         }
         this.#fragments = [];
         this.#fragmentBytes = 0;
-        return this.#deliver(this.#decoder.decode(whole));
+        return this.#deliver(this.#decoder.decode(whole), whole);
       }
       case 8: { // close
         const code = end - start >= 2 ? (buf[start] << 8) | buf[start + 1] : 1005;
@@ -304,11 +307,13 @@ export class RawWebSocket {
     }
   }
 
-  #deliver(text: string): void {
+  #deliver(text: string, bytes: Uint8Array): void {
     if (this.#state !== OPEN) return;
     const event = this.#event;
     event.data = text;
+    event.bytes = bytes;
     this.onmessage?.(event);
+    event.bytes = undefined; // the buffer is reused: no one may keep a view of it
   }
 
   #protocolError(code: number, reason: string): void {

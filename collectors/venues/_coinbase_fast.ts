@@ -46,12 +46,15 @@ let scanEnd = 0;
 /**
  * Parses a Coinbase book frame (`l2update` or `snapshot`) on the fast path, appending its
  * event to `out`; false, appending nothing, when the adapter's full parser must handle it.
+ * `utf8`, when given, holds the frame's bytes as received (copied instead of encoding
+ * `frame` again).
  */
 export function scanBookFrame(
   frame: string,
   exchange: string,
   recvTs: number,
   out: MarketEvent[],
+  utf8?: Uint8Array,
 ): boolean {
   // A cheap look at the type's first letters (`"type":"l2` or `"type":"sn`) first.
   const c9 = frame.charCodeAt(9);
@@ -61,7 +64,12 @@ export function scanBookFrame(
   const n = frame.length;
   if (bytes.length < n * 3 + 1) bytes = new Uint8Array(n * 4 + 1);
   // Non-ASCII makes more bytes than chars: not a layout we take.
-  if (encoder.encodeInto(frame, bytes).written !== n) return false;
+  if (utf8 !== undefined) {
+    if (utf8.length !== n) return false;
+    bytes.set(utf8);
+  } else if (encoder.encodeInto(frame, bytes).written !== n) {
+    return false;
+  }
   bytes[n] = 0; // a sentinel: no scan reads past the frame into an older one
   return l2update
     ? scanL2update(bytes, n, frame, exchange, recvTs, out)

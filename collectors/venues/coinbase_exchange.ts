@@ -96,9 +96,9 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
    */
   reset(): void {}
 
-  parse(frame: string, recvTs: number, out: MarketEvent[]): void {
+  parse(frame: string, recvTs: number, out: MarketEvent[], utf8?: Uint8Array): void {
     // Book messages (nearly all traffic) without JSON.parse; anything unusual goes below.
-    if (scanBookFrame(frame, this.exchange, recvTs, out)) return;
+    if (scanBookFrame(frame, this.exchange, recvTs, out, utf8)) return;
     let msg: Json;
     try {
       msg = JSON.parse(frame);

@@ -72,8 +72,10 @@ export interface VenueAdapter {
   /**
    * Parses one received text frame, appending events to `out`. Bad input is reported to the
    * diagnostics and never thrown. `recvTs` is the local receive time in microseconds.
+   * `utf8`, when the transport has it, holds the frame's UTF-8 bytes (valid during the call
+   * only): a byte-level fast path may read them instead of encoding `frame` again.
    */
-  parse(frame: string, recvTs: number, out: MarketEvent[]): void;
+  parse(frame: string, recvTs: number, out: MarketEvent[], utf8?: Uint8Array): void;
   /** Forgets per-connection state (call after a reconnect). */
   reset(): void;
   /**
