@@ -30,6 +30,7 @@ const USAGE = `usage: deno task collect --exchange NAME --symbols A,B [options]
   --channels C,D     venue channels (default: the venue's public trade and book channels)
   --url WS_URL       websocket URL (default: the venue's public feed)
   --rest-url URL     REST base URL for snapshots (Binance; default: the venue's public API)
+  --transport T      websocket client: raw (default, ours) or native (the runtime's WebSocket)
   --config FILE      several venues: {"lake", "metricsPort", "record", "duration",
                      "venues": [{"exchange", "symbols", "channels", "url", "restUrl"}]}
   --lake DIR         Parquet lake (default: $ALPHAPULSE_LAKE or ./data/lake)
@@ -45,6 +46,7 @@ if (import.meta.main) {
       channels: { type: "string" },
       url: { type: "string" },
       "rest-url": { type: "string" },
+      transport: { type: "string" },
       config: { type: "string" },
       lake: { type: "string" },
       duration: { type: "string" },
@@ -76,7 +78,7 @@ if (import.meta.main) {
           ? new RecordingWriter({ dir: config.record, exchange: v.exchange })
           : undefined,
         metrics,
-        connection: v.watchdogMs ? { watchdogMs: v.watchdogMs } : undefined,
+        connection: { watchdogMs: v.watchdogMs, transport: v.transport },
       });
     });
     const done = Promise.withResolvers<string>();
@@ -134,7 +136,9 @@ async function configFrom(
   };
   const path = str("config");
   if (path !== undefined) {
-    const clash = ["exchange", "symbols", "channels", "url", "rest-url"].filter((k) => str(k));
+    const clash = ["exchange", "symbols", "channels", "url", "rest-url", "transport"].filter((
+      k,
+    ) => str(k));
     if (clash.length > 0) {
       throw new SyntaxError(
         `--config names the venues: drop ${clash.map((k) => `--${k}`).join(", ")}`,
@@ -161,6 +165,13 @@ async function configFrom(
     ...(str("url") ? { url: str("url") } : {}),
     ...(str("rest-url") ? { restUrl: str("rest-url") } : {}),
   };
+  const transport = str("transport");
+  if (transport !== undefined) {
+    if (transport !== "raw" && transport !== "native") {
+      throw new SyntaxError(`--transport must be raw or native, got "${transport}"`);
+    }
+    return { venues: [{ ...single, transport }], ...overrides };
+  }
   return { venues: [single], ...overrides };
 }
 

@@ -112,7 +112,8 @@ Deno.test("collect --config: two venues in one process, one summary each, one la
       metricsPort: 0,
       venues: [
         { exchange: "coinbase", symbols: [...session.snapshots.keys()], url: coinbase.url },
-        { exchange: "alpaca", symbols: ["SPY"], url: alpaca.url },
+        // The runtime's WebSocket instead of our client, for this venue.
+        { exchange: "alpaca", symbols: ["SPY"], url: alpaca.url, transport: "native" },
       ],
     }),
   );
@@ -189,6 +190,10 @@ Deno.test("collect config: clear errors naming the file and the field", async ()
   bad(
     '{"venues":[{"exchange":"coinbase","symbols":["A-B"]},{"exchange":"coinbase","symbols":["C-D"]}]}',
     /venues\[1\]: "coinbase" appears twice/,
+  );
+  bad(
+    '{"venues":[{"exchange":"coinbase","symbols":["A-B"],"transport":"tcp"}]}',
+    /transport must be "raw" or "native"/,
   );
   bad('{"metricsPort":70000,"venues":[{"exchange":"coinbase","symbols":["A-B"]}]}', /metricsPort/);
   const ok = parseCollectConfig(

@@ -46,7 +46,10 @@ export interface CollectorOptions {
   /** Resync rate limits per symbol. */
   readonly resync?: Pick<ResyncSchedulerOptions, "minIntervalMs" | "maxIntervalMs">;
   /** Connection tuning (watchdog, backoff). */
-  readonly connection?: Pick<FeedConnectionOptions, "watchdogMs" | "backoff" | "log">;
+  readonly connection?: Pick<
+    FeedConnectionOptions,
+    "watchdogMs" | "backoff" | "log" | "transport"
+  >;
   readonly diagnostics?: FeedDiagnostics;
   /** The venue adapter (default: the registry's for `exchange`); for non-default options. */
   readonly adapter?: VenueAdapter;

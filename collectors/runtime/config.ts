@@ -32,6 +32,8 @@ export interface VenueConfig {
   readonly restUrl?: string;
   /** Watchdog: restart a connection silent this long, ms. */
   readonly watchdogMs?: number;
+  /** Websocket client: `raw` (default, our RFC 6455 client) or `native` (`WebSocket`). */
+  readonly transport?: "raw" | "native";
 }
 
 /** A parsed config file. */
@@ -48,7 +50,15 @@ export interface CollectConfig {
 }
 
 const TOP_KEYS = new Set(["lake", "metricsPort", "record", "duration", "venues"]);
-const VENUE_KEYS = new Set(["exchange", "symbols", "channels", "url", "restUrl", "watchdogMs"]);
+const VENUE_KEYS = new Set([
+  "exchange",
+  "symbols",
+  "channels",
+  "url",
+  "restUrl",
+  "watchdogMs",
+  "transport",
+]);
 
 /**
  * Parses and checks a config file's text. `source` names the file in error messages.
@@ -140,6 +150,10 @@ export function parseCollectConfig(text: string, source: string): CollectConfig 
     if (watchdogMs !== undefined && !(Number.isInteger(watchdogMs) && (watchdogMs as number) > 0)) {
       fail(`${where}.watchdogMs must be a positive integer (milliseconds)`);
     }
+    const transport = v.transport;
+    if (transport !== undefined && transport !== "raw" && transport !== "native") {
+      fail(`${where}.transport must be "raw" or "native"`);
+    }
     return {
       exchange: exchange as string,
       symbols,
@@ -147,6 +161,7 @@ export function parseCollectConfig(text: string, source: string): CollectConfig 
       ...(url === undefined ? {} : { url }),
       ...(restUrl === undefined ? {} : { restUrl }),
       ...(watchdogMs === undefined ? {} : { watchdogMs: watchdogMs as number }),
+      ...(transport === undefined ? {} : { transport: transport as "raw" | "native" }),
     };
   });
   return {
