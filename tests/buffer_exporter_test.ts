@@ -76,6 +76,7 @@ Deno.test("Exporter: closed days to the lake, idempotent, verified before retent
       lake,
       now: () => LATER,
       progress: false,
+      sliceRows: 300, // instrument-days of about 660 rows go in time slices
       log: (m) => logs.push(m),
     });
     const first = await exporter.run();

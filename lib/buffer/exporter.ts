@@ -49,6 +49,8 @@ export interface ExporterOptions {
   readonly bars?: boolean;
   /** Where messages go (default `console.error`). */
   readonly log?: (message: string) => void;
+  /** Rows of one instrument-day above which it is exported in time slices (default 250,000). */
+  readonly sliceRows?: number;
   /** Wall clock in microseconds (tests). */
   readonly now?: () => number;
 }
@@ -93,6 +95,7 @@ export class Exporter {
   readonly #bars: boolean;
   readonly #log: (message: string) => void;
   readonly #now: () => number;
+  readonly #sliceRows: number;
   #duck: Promise<import("@duckdb/node-api").DuckDBConnection> | undefined;
   #duckInstance: DuckDBInstance | undefined;
 
@@ -106,6 +109,8 @@ export class Exporter {
     this.#bars = options.bars ?? true;
     this.#log = options.log ?? ((m) => console.error(m));
     this.#now = options.now ?? nowMicros;
+    this.#sliceRows = options.sliceRows ?? 250_000;
+    if (!(this.#sliceRows >= 1)) throw new RangeError(`sliceRows must be >= 1`);
   }
 
   /** Exports every closed range after the watermark, then verifies closed days. */
@@ -118,8 +123,10 @@ export class Exporter {
     let rowsWritten = 0;
     const verifiedDays: string[] = [];
     const unverifiedDays: string[] = [];
-    /** Buffer counts per instrument of days this run exported completely. */
-    const known = new Map<number, InstrumentCount[]>();
+    /** Rows read per instrument of days this run exported completely. */
+    const known = new Map<number, Map<string, InstrumentCount>>();
+    const whole = (day: number) =>
+      initial !== undefined && day >= initial && day + DAY <= closedEnd;
     if (watermark !== undefined && watermark < closedEnd) {
       const plan = await this.#plan(watermark, closedEnd);
       const progress = this.#progressBar(plan.reduce((n, t) => n + t.rows, 0));
@@ -134,10 +141,13 @@ export class Exporter {
         rowsRead += n.read;
         rowsWritten += n.written;
         progress(n.read);
-        if (task.start === task.day && task.end === task.day + DAY) {
-          const list = known.get(task.day) ?? [];
-          list.push(task);
-          known.set(task.day, list);
+        if (whole(task.day)) {
+          const counts = known.get(task.day) ?? new Map<string, InstrumentCount>();
+          const key = `${task.exchange}\u0000${task.symbol}`;
+          const c = counts.get(key) ?? { exchange: task.exchange, symbol: task.symbol, rows: 0 };
+          c.rows += n.read;
+          counts.set(key, c);
+          known.set(task.day, counts);
         }
         if (i + 1 === plan.length || plan[i + 1].day !== task.day) {
           await this.#setWatermark(task.end === task.day + DAY ? task.end : closedEnd);
@@ -152,7 +162,7 @@ export class Exporter {
       const watermarkDay = Math.floor(watermark / DAY);
       for (const [dayStart, counts] of known) {
         if (dayStart / DAY >= watermarkDay) continue;
-        const ok = await this.#verifyDay(dayStart / DAY, counts);
+        const ok = await this.#verifyDay(dayStart / DAY, [...counts.values()]);
         (ok ? verifiedDays : unverifiedDays).push(dayText(dayStart / DAY));
       }
       const done = new Set([...known.keys()].map((d) => d / DAY));
@@ -188,7 +198,22 @@ export class Exporter {
       const from = Math.max(start, day);
       const to = Math.min(end, day + DAY);
       for (const c of await this.#instrumentCounts(from, to)) {
-        tasks.push({ ...c, day, start: from, end: to });
+        // Large instrument-days go in time slices: bounded memory, and reading the next
+        // slice overlaps with writing this one.
+        const slices = Math.ceil(c.rows / this.#sliceRows);
+        const width = Math.ceil((to - from) / slices);
+        for (let k = 0; k < slices; k++) {
+          const sliceStart = from + k * width;
+          const sliceEnd = k === slices - 1 ? to : Math.min(to, sliceStart + width);
+          if (sliceStart >= sliceEnd) break;
+          tasks.push({
+            ...c,
+            rows: Math.ceil(c.rows / slices),
+            day,
+            start: sliceStart,
+            end: sliceEnd,
+          });
+        }
       }
     }
     return tasks;
