@@ -30,7 +30,8 @@ const USAGE = `usage: deno task collect --exchange NAME --symbols A,B [options]
   --channels C,D     venue channels (default: the venue's public trade and book channels)
   --url WS_URL       websocket URL (default: the venue's public feed)
   --rest-url URL     REST base URL for snapshots (Binance; default: the venue's public API)
-  --transport T      websocket client: raw (default, ours) or native (the runtime's WebSocket)
+  --transport T      websocket client: raw (ours) or native (the runtime's WebSocket);
+                     default raw for ws://, native for wss://
   --config FILE      several venues: {"lake", "metricsPort", "record", "duration",
                      "venues": [{"exchange", "symbols", "channels", "url", "restUrl"}]}
   --lake DIR         Parquet lake (default: $ALPHAPULSE_LAKE or ./data/lake)

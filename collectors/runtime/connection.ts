@@ -54,9 +54,11 @@ export interface FeedConnectionOptions {
   /** JSON-line logger (default: stderr). */
   readonly log?: (record: Record<string, unknown>) => void;
   /**
-   * `raw` (default): our RFC 6455 client over TCP/TLS ({@linkcode RawWebSocket}), which cuts
-   * frames itself and costs about a third of the CPU per frame; `native`: the runtime's
-   * `WebSocket`.
+   * `raw`: our RFC 6455 client over TCP/TLS ({@linkcode RawWebSocket}), which cuts frames
+   * itself and costs about a third of the CPU per frame; `native`: the runtime's
+   * `WebSocket`. Default: `raw` for `ws://` (local feeds, tested here) and `native` for
+   * `wss://`, because our TLS path has not yet run against a real venue (no internet on our
+   * machines); pass `raw` explicitly to use it there.
    */
   readonly transport?: "raw" | "native";
 }
@@ -141,7 +143,9 @@ export class FeedConnection {
     const reconnect = this.stats.connects > 0;
     let socket: FeedSocket;
     try {
-      socket = this.#options.transport === "native"
+      const transport = this.#options.transport ??
+        (this.#options.url.startsWith("wss:") ? "native" : "raw");
+      socket = transport === "native"
         ? new WebSocket(this.#options.url) as unknown as FeedSocket
         : new RawWebSocket(this.#options.url);
     } catch (error) {
