@@ -17,7 +17,7 @@
  * like any other (`{"lastUpdateId": ...}`), attributed to the one symbol waiting for it.
  * @module
  */
-import type { BookChange, MarketEvent, PriceLevel } from "../../lib/market/types.ts";
+import type { BookChange, MarketEvent } from "../../lib/market/types.ts";
 import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MICROS_PER_MILLI, MIN_VALID_MICROS } from "../../lib/market/time.ts";
 import { normalizeSymbol, splitSymbol } from "../../lib/market/symbols.ts";
@@ -28,6 +28,7 @@ import type {
   VenueAdapter,
   VenueAdapterOptions,
 } from "./venue.ts";
+import { parseJsonObject, parseLevels } from "./_parse.ts";
 
 /** The combined-stream endpoint (subscriptions are sent as `SUBSCRIBE` messages). */
 export const BINANCE_WS_URL = "wss://stream.binance.com:9443/stream";
@@ -177,17 +178,8 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   parse(frame: string, recvTs: number, out: MarketEvent[]): void {
-    let msg: Json;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      this.#diagnostics.error("malformed JSON", frame);
-      return;
-    }
-    if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
-      this.#diagnostics.error("frame is not a JSON object", frame);
-      return;
-    }
+    const msg = parseJsonObject(frame, this.#diagnostics);
+    if (msg === undefined) return;
     const data = msg.data !== undefined && typeof msg.stream === "string" ? msg.data : msg;
     if (data === null || typeof data !== "object") {
       this.#diagnostics.error("stream data is not an object", frame);
@@ -243,8 +235,8 @@ export class BinanceAdapter implements VenueAdapter {
 
   #snapshot(symbol: string, data: Json, frame: string, recvTs: number, out: MarketEvent[]) {
     const lastUpdateId = data?.lastUpdateId;
-    const bids = levels(data?.bids);
-    const asks = levels(data?.asks);
+    const bids = parseLevels(data?.bids);
+    const asks = parseLevels(data?.asks);
     if (!Number.isSafeInteger(lastUpdateId) || bids === undefined || asks === undefined) {
       this.#diagnostics.error("invalid depth snapshot", frame);
       return;
@@ -273,8 +265,8 @@ export class BinanceAdapter implements VenueAdapter {
       return;
     }
     const symbol = normalizeSymbol(d.s);
-    const bids = levels(d.b);
-    const asks = levels(d.a);
+    const bids = parseLevels(d.b);
+    const asks = parseLevels(d.a);
     const first = d.U;
     const last = d.u;
     const ts = d.E * MICROS_PER_MILLI;
@@ -367,17 +359,4 @@ export class BinanceAdapter implements VenueAdapter {
       askSize,
     });
   }
-}
-
-function levels(raw: unknown): PriceLevel[] | undefined {
-  if (!Array.isArray(raw)) return undefined;
-  const out: PriceLevel[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const l = raw[i];
-    const price = parseDecimal(l?.[0]);
-    const size = parseDecimal(l?.[1]);
-    if (!(price > 0) || !(size >= 0)) return undefined;
-    out[i] = [price, size];
-  }
-  return out;
 }

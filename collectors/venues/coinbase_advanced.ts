@@ -33,6 +33,7 @@ import type {
   VenueAdapter,
   VenueAdapterOptions,
 } from "./venue.ts";
+import { parseJsonObject } from "./_parse.ts";
 
 /** The public market-data endpoint. */
 export const COINBASE_ADVANCED_WS_URL = "wss://advanced-trade-ws.coinbase.com";
@@ -127,17 +128,8 @@ export class CoinbaseAdvancedAdapter implements VenueAdapter {
   }
 
   parse(frame: string, recvTs: number, out: MarketEvent[]): void {
-    let msg: Json;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      this.#diagnostics.error("malformed JSON", frame);
-      return;
-    }
-    if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
-      this.#diagnostics.error("frame is not a JSON object", frame);
-      return;
-    }
+    const msg = parseJsonObject(frame, this.#diagnostics);
+    if (msg === undefined) return;
     if (msg.type === "error") {
       this.#diagnostics.error(`venue error: ${String(msg.message ?? "").slice(0, 120)}`, frame);
       return;

@@ -21,6 +21,7 @@ import type {
   VenueAdapterOptions,
 } from "./venue.ts";
 import { scanBookFrame } from "./_coinbase_fast.ts";
+import { parseJsonObject, parseLevels } from "./_parse.ts";
 
 /** The public production endpoint. */
 export const COINBASE_EXCHANGE_WS_URL = "wss://ws-feed.exchange.coinbase.com";
@@ -99,17 +100,8 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
   parse(frame: string, recvTs: number, out: MarketEvent[], utf8?: Uint8Array): void {
     // Book messages (nearly all traffic) without JSON.parse; anything unusual goes below.
     if (scanBookFrame(frame, this.exchange, recvTs, out, utf8)) return;
-    let msg: Json;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      this.#diagnostics.error("malformed JSON", frame);
-      return;
-    }
-    if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
-      this.#diagnostics.error("frame is not a JSON object", frame);
-      return;
-    }
+    const msg = parseJsonObject(frame, this.#diagnostics);
+    if (msg === undefined) return;
     switch (msg.type) {
       case "l2update":
         return this.#l2update(msg, frame, recvTs, out);
@@ -167,8 +159,8 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
   #snapshot(msg: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
     const symbol = this.#symbol(msg, frame);
     if (symbol === undefined) return;
-    const bids = levels(msg.bids);
-    const asks = levels(msg.asks);
+    const bids = parseLevels(msg.bids);
+    const asks = parseLevels(msg.asks);
     if (bids === undefined || asks === undefined) {
       return this.#invalidBook(symbol, "invalid snapshot level", frame, recvTs, out);
     }
@@ -304,17 +296,4 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
 
 function sideOf(side: unknown): BookSide | undefined {
   return side === "buy" ? "bid" : side === "sell" ? "ask" : undefined;
-}
-
-/** Parses `[[price, size], ...]`; undefined when any level is not a valid level. */
-function levels(raw: unknown): PriceLevel[] | undefined {
-  if (!Array.isArray(raw)) return undefined;
-  const out: PriceLevel[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const price = parseDecimal(raw[i]?.[0]);
-    const size = parseDecimal(raw[i]?.[1]);
-    if (!(price > 0) || !(size >= 0)) return undefined;
-    out[i] = [price, size];
-  }
-  return out;
 }
