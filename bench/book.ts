@@ -26,22 +26,10 @@ import { KrakenAdapter } from "../collectors/venues/kraken.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { parseDecimal } from "../lib/market/decimal.ts";
 import type { MarketEvent } from "../lib/market/types.ts";
+import { emit } from "./_figure.ts";
 
 const DATA = new URL("../../shared/data/", import.meta.url);
 const ROUNDS = 5;
-
-interface Figure {
-  name: string;
-  unit: string;
-  value: number;
-  peer?: string;
-  peer_value?: number;
-  ratio?: number;
-}
-
-function print(figure: Figure): void {
-  console.log(JSON.stringify(figure));
-}
 
 function round(value: number, digits = 3): number {
   const scale = 10 ** digits;
@@ -137,7 +125,7 @@ function replayBenchmark(messages: string[]): void {
 
   const rates = best({ ours, ccxt: viaCcxt, "JSON.parse": parseOnly }, 6);
   for (const peer of ["ccxt", "JSON.parse"]) {
-    print({
+    emit({
       name: "book_replay_coinbase",
       unit: "messages/s",
       value: Math.round(rates.ours),
@@ -213,7 +201,7 @@ function preparsedBenchmark(messages: string[]): void {
       for (let p = 0; p < 10; p++) rates[name] = Math.max(rates[name] ?? 0, fn());
     }
   }
-  print({
+  emit({
     name: "book_preparsed_updates",
     unit: "updates/s",
     value: Math.round(rates.ours),
@@ -256,7 +244,7 @@ function checksumBenchmark(): void {
     }
     bestNs = Math.min(bestNs, ((cpuMs() - t0) * 1e6) / calls);
   }
-  print({ name: "book_kraken_checksum", unit: "ns/message", value: round(bestNs, 1) });
+  emit({ name: "book_kraken_checksum", unit: "ns/message", value: round(bestNs, 1) });
 }
 
 /** Runs the group. */

@@ -29,6 +29,7 @@ import { nowMicros } from "../lib/market/time.ts";
 import type { EventSink, MarketEvent } from "../lib/market/mod.ts";
 import { streamProducts } from "./_collect_feed.ts";
 import process from "node:process";
+import { emit } from "./_figure.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_COLLECT_MESSAGES") ?? 300_000);
 const PRODUCTS = 10;
@@ -45,20 +46,6 @@ function cpuMs(): number {
 interface Rate {
   wall: number;
   cpu: number;
-}
-
-interface Figure {
-  name: string;
-  unit: string;
-  value: number;
-  peer?: string;
-  peer_value?: number;
-  ratio?: number;
-  [extra: string]: unknown;
-}
-
-function print(figure: Figure): void {
-  console.log(JSON.stringify(figure));
 }
 
 function round(value: number, digits = 3): number {
@@ -265,7 +252,7 @@ export async function run(): Promise<void> {
       if (result.rate.wall > best.rate.wall) best = result;
       bestCpu = Math.max(bestCpu, result.rate.cpu);
     }
-    print({
+    emit({
       name: "collect_messages_per_second",
       unit: "messages/s",
       value: Math.round(best.rate.wall),
@@ -280,7 +267,7 @@ export async function run(): Promise<void> {
       rounds: ROUNDS,
     });
     const sorted = best.samples.slice().sort();
-    print({
+    emit({
       name: "collect_frame_to_event_p99",
       unit: "us",
       value: round(percentile(sorted, 0.99), 1),
@@ -288,7 +275,7 @@ export async function run(): Promise<void> {
       max: round(sorted[sorted.length - 1], 1),
     });
     const rss = await collectorRss(feed.port, feed.frames);
-    print({
+    emit({
       name: "collect_rss_10x1000",
       unit: "MB",
       value: round(rss.peak, 1),

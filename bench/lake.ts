@@ -21,20 +21,7 @@ import pl from "nodejs-polars";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import type { TakerSide, Trade } from "../lib/market/types.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
-
-interface Figure {
-  name: string;
-  unit: string;
-  value: number;
-  peer?: string;
-  peer_value?: number;
-  ratio?: number;
-  [extra: string]: unknown;
-}
-
-function emit(figure: Figure): void {
-  console.log(JSON.stringify(figure));
-}
+import { emit } from "./_figure.ts";
 
 const round = (x: number) => Number(x.toPrecision(4));
 

@@ -15,24 +15,12 @@
 import type { Bar, Trade } from "../lib/market/types.ts";
 import type { MarketDataRepository, QueryResult } from "../lib/repositories/repository.ts";
 import { createApp, startServer, StreamHub } from "../server/mod.ts";
-
-interface Figure {
-  name: string;
-  unit: string;
-  value: number;
-  peer?: string;
-  peer_value?: number;
-  ratio?: number;
-}
+import { emit } from "./_figure.ts";
 
 const EVENTS = Number(Deno.env.get("BENCH_SERVER_EVENTS") ?? 200_000);
 const BATCH = 100;
 const IN_FLIGHT = 5_000;
 const T0 = Date.UTC(2024, 7, 8) * 1000;
-
-function print(figure: Figure): void {
-  console.log(JSON.stringify(figure));
-}
 
 function makeTrades(n: number): Trade[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -196,14 +184,14 @@ async function apiBars(): Promise<number> {
 /** Runs the server benchmarks, printing one JSON line per figure. */
 export async function run(): Promise<void> {
   const trades = makeTrades(EVENTS);
-  print({
+  emit({
     name: "server.hub_fanout_8_subscribers",
     unit: "events/s",
     value: Math.round(await hubFanout(trades)),
   });
   const ours = await wsOurs(trades);
   const peer = await wsPerEvent(trades);
-  print({
+  emit({
     name: "server.ws_delivery",
     unit: "events/s",
     value: Math.round(ours),
@@ -211,12 +199,12 @@ export async function run(): Promise<void> {
     peer_value: Math.round(peer),
     ratio: Number((ours / peer).toFixed(2)),
   });
-  print({
+  emit({
     name: "server.sse_delivery",
     unit: "events/s",
     value: Math.round(await sseOurs(trades)),
   });
-  print({ name: "server.api_bars_json", unit: "bars/s", value: Math.round(await apiBars()) });
+  emit({ name: "server.api_bars_json", unit: "bars/s", value: Math.round(await apiBars()) });
 }
 
 if (import.meta.main) await run();
