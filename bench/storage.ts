@@ -14,6 +14,7 @@
  * @module
  */
 import postgres from "postgres";
+import { emit } from "./_figure.ts";
 import type { Trade } from "../lib/market/types.ts";
 import { migrate } from "../lib/buffer/migrate.ts";
 import { PostgresWriter } from "../lib/buffer/writer.ts";
@@ -25,21 +26,6 @@ import { LakeRepository, PostgresRepository } from "../lib/repositories/mod.ts";
 import { replayFiles } from "../collectors/replay/replay.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import type pl from "nodejs-polars";
-
-/** One benchmark figure, printed as one JSON line. */
-interface Figure {
-  name: string;
-  unit: string;
-  value: number;
-  peer?: string;
-  peer_value?: number;
-  ratio?: number;
-  [extra: string]: unknown;
-}
-
-function emit(figure: Figure): void {
-  console.log(JSON.stringify(figure));
-}
 
 const round = (x: number, digits = 3) => Number(x.toPrecision(digits + 3));
 
