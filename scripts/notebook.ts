@@ -46,7 +46,7 @@ if (import.meta.main) {
         "jupyter is not installed: run `bash scripts/install_deps.sh` (Debian) or install JupyterLab",
       );
     }
-    await run(Deno.execPath(), ["jupyter", "--install"]);
+    await run(Deno.execPath(), ["jupyter", "--install", "--force"]);
     const ui = !values.execute &&
       (await has("jupyter", "lab", "--version")
         ? "lab"

@@ -54,6 +54,18 @@ export interface ChartHtmlOptions {
 
 const RUNTIME_GLOBAL = "__alphapulseCharts";
 
+/**
+ * lightweight-charts lays its panes and price scales out in an HTML table; host pages
+ * (JupyterLab's output CSS, for one, sets `table-layout: fixed` and cell padding) squeeze
+ * the price scale and cut its labels. This resets table styling inside our charts only.
+ */
+const CONTAINER_STYLE = "<style>.alphapulse-chart table,.alphapulse-chart tr," +
+  ".alphapulse-chart td,.alphapulse-chart th{padding:0!important;margin:0!important;" +
+  "border:0!important;border-spacing:0!important;background:transparent!important;" +
+  "max-width:none!important;text-align:left!important;vertical-align:top!important;}" +
+  ".alphapulse-chart table{table-layout:auto!important;border-collapse:separate!important;}" +
+  "</style>";
+
 /** Browser code that turns a spec into a chart; defined once per page. */
 const RUNTIME_SOURCE = `
 window.${RUNTIME_GLOBAL} = window.${RUNTIME_GLOBAL} || {
@@ -122,7 +134,10 @@ export class Chart {
   toHTML(options: ChartHtmlOptions = {}): string {
     const id = uniqueElementId("alphapulse-chart");
     const spec = this.spec;
-    const parts: string[] = [`<div class="alphapulse-chart" style="margin:8px 0;">`];
+    const parts: string[] = [
+      CONTAINER_STYLE,
+      `<div class="alphapulse-chart" style="margin:8px 0;">`,
+    ];
     if (spec.title || spec.legend) parts.push(headerHtml(spec));
     parts.push(
       `<div id="${id}" style="position:relative;width:100%;height:${spec.height}px;"></div>`,
