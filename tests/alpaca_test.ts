@@ -4,7 +4,6 @@ import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { Collector } from "../collectors/runtime/collector.ts";
 import { CollectorMetrics } from "../collectors/runtime/metrics.ts";
 import type { ConnectionRequest } from "../collectors/venues/venue.ts";
-import type { EventSink } from "../lib/market/sink.ts";
 import type {
   Bar,
   BookChange,
@@ -15,6 +14,7 @@ import type {
   Trade,
 } from "../lib/market/types.ts";
 import { startFakeAlpacaServer } from "./fakes/alpaca_server.ts";
+import { MemorySink, until } from "./support/live.ts";
 
 const RECV = 1_710_239_268_900_000;
 const SECRET = "s3cr3t-DO-NOT-LOG-9f2c";
@@ -246,27 +246,6 @@ Deno.test("alpaca: bad input is counted and survived", () => {
   assert.equal((reset as FeedStatus).status, "reset");
   assert.equal(diagnostics.errors, 4);
 });
-
-class MemorySink implements EventSink {
-  readonly events: MarketEvent[] = [];
-  write(events: readonly MarketEvent[]): void {
-    for (const e of events) this.events.push(e);
-  }
-  flush(): Promise<number> {
-    return Promise.resolve(0);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-async function until(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 Deno.test("alpaca live: every trade exactly once through auth failure, 406, 407 and drops; secret never logged", async () => {
   const TRADES = 600;

@@ -6,33 +6,9 @@ import assert from "node:assert/strict";
 import { Collector } from "../collectors/runtime/collector.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { BookKeeper } from "../lib/book/book_keeper.ts";
-import type { EventSink, MarketEvent, Trade } from "../lib/market/mod.ts";
+import type { Trade } from "../lib/market/mod.ts";
 import { startCoinbaseSimulator } from "../lib/simulator/mod.ts";
-
-class MemorySink implements EventSink {
-  readonly events: MarketEvent[] = [];
-  pending = 0;
-  write(events: readonly MarketEvent[]): void {
-    for (const e of events) this.events.push(e);
-    this.pending += events.length;
-  }
-  flush(): Promise<number> {
-    const n = this.pending;
-    this.pending = 0;
-    return Promise.resolve(n);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-async function until(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { MemorySink, until } from "./support/live.ts";
 
 Deno.test("collector keeps a valid book, duplicates no trade and reports every id gap across a reconnect", async () => {
   const sim = startCoinbaseSimulator({ seed: 3, speed: 20, batchMs: 20 });

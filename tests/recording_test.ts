@@ -14,9 +14,9 @@ import { Collector } from "../collectors/runtime/collector.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { AlpacaAdapter } from "../collectors/venues/alpaca.ts";
 import { BookKeeper } from "../lib/book/book_keeper.ts";
-import type { EventSink } from "../lib/market/sink.ts";
-import type { MarketEvent, Trade } from "../lib/market/types.ts";
+import type { Trade } from "../lib/market/types.ts";
 import { startFakeAlpacaServer } from "./fakes/alpaca_server.ts";
+import { MemorySink, until } from "./support/live.ts";
 
 const DATA = new URL("../../shared/data/", import.meta.url).pathname;
 const quiet = { log: () => {} };
@@ -122,27 +122,6 @@ Deno.test("recording: files also rotate at time boundaries", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-class MemorySink implements EventSink {
-  readonly events: MarketEvent[] = [];
-  write(events: readonly MarketEvent[]): void {
-    for (const e of events) this.events.push(e);
-  }
-  flush(): Promise<number> {
-    return Promise.resolve(0);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-async function until(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 Deno.test("recording: a live Alpaca session replays to the same trades, and holds no secret", async () => {
   const SECRET = "recording-secret-7d1e";
