@@ -63,9 +63,11 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     url: BINANCE_WS_URL,
     tradeIds: "sequential",
   },
+  // Numeric trade ids, consecutive per product, as on Coinbase Exchange.
   "coinbase-advanced": {
     create: (options) => new CoinbaseAdvancedAdapter(options),
     url: COINBASE_ADVANCED_WS_URL,
+    tradeIds: "sequential",
   },
   // Stocks on IEX by default; SIP with --url wss://stream.data.alpaca.markets/v2/sip.
   alpaca: {
