@@ -5,6 +5,7 @@ import { startPostgres } from "./support/postgres.ts";
 import { migrate } from "../lib/buffer/migrate.ts";
 import { PostgresWriter } from "../lib/buffer/writer.ts";
 import { Exporter } from "../lib/buffer/exporter.ts";
+import { readTrades } from "../lib/buffer/trade_reader.ts";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import type { Trade } from "../lib/market/types.ts";
 
@@ -180,4 +181,29 @@ Deno.test("Exporter: killed in the middle, no partial file is visible and the re
   const inLake = await lakeRows(root);
   assert.equal(inLake.n, data.length);
   assert.equal(inLake.keys, data.length);
+});
+
+Deno.test("readTrades with integerIds: numbers while every id is a canonical integer", async () => {
+  // Over a megabyte per instrument, so the reader parses in several batches.
+  const rows = trades(40_000, ["AAAUSDT", "BBBUSDT"]);
+  // One non-canonical id late in BBBUSDT's stream: all of its ids come back as text.
+  const odd = rows.findLastIndex((r) => r.symbol === "BBBUSDT") - 100;
+  rows[odd] = { ...rows[odd], id: "0042" };
+  await using db = await setup(rows);
+  for (const symbol of ["AAAUSDT", "BBBUSDT"]) {
+    const expected = rows.filter((r) => r.symbol === symbol);
+    const text = await readTrades(db.sql, { exchange: "binance", symbol });
+    const mixed = await readTrades(db.sql, { exchange: "binance", symbol, integerIds: true });
+    assert.deepEqual(text.id, expected.map((r) => r.id));
+    if (symbol === "AAAUSDT") {
+      assert.ok(mixed.id instanceof Float64Array);
+      assert.deepEqual(Array.from(mixed.id, String), text.id);
+    } else {
+      assert.deepEqual(mixed.id, text.id);
+    }
+    assert.deepEqual(Array.from(mixed.ts), expected.map((r) => r.ts));
+    assert.deepEqual(Array.from(mixed.price), expected.map((r) => r.price));
+    assert.deepEqual(mixed.side, expected.map((r) => r.side));
+    assert.deepEqual(Array.from(mixed.recvTs), Array.from(text.recvTs));
+  }
 });

@@ -20,12 +20,11 @@
  */
 import postgres from "postgres";
 import { DuckDBInstance } from "@duckdb/node-api";
-import type { Trade } from "../market/types.ts";
 import { nowMicros, parseDuration } from "../market/time.ts";
 import { databaseUrl, defaultLakeRoot } from "../config.ts";
 import { listTradePartitions, ParquetLake } from "../lake/mod.ts";
 import {
-  type BufferTradeColumns,
+  type BufferTradeColumnsWithIntegerIds,
   readTrades,
   sqlLiteral,
   timestampLiteral,
@@ -271,34 +270,20 @@ export class Exporter {
   }
 
   /** Reads one task's trades from the buffer. */
-  #read(task: ExportTask): Promise<BufferTradeColumns> {
-    return readTrades(this.#sql, { ...task, expectedRows: task.rows });
+  #read(task: ExportTask): Promise<BufferTradeColumnsWithIntegerIds> {
+    return readTrades(this.#sql, { ...task, expectedRows: task.rows, integerIds: true });
   }
 
   /** Writes one task's trades to the lake (and its bars to the buffer). */
   async #write(
     c: { exchange: string; symbol: string },
-    columns: BufferTradeColumns,
+    columns: BufferTradeColumnsWithIntegerIds,
   ): Promise<{ read: number; written: number }> {
     const n = columns.id.length;
     if (n === 0) return { read: 0, written: 0 };
-    const trades = new Array<Trade>(n);
-    for (let i = 0; i < n; i++) {
-      trades[i] = {
-        kind: "trade",
-        exchange: c.exchange,
-        symbol: c.symbol,
-        id: columns.id[i],
-        price: columns.price[i],
-        size: columns.size[i],
-        side: columns.side[i],
-        ts: columns.ts[i],
-        recvTs: columns.recvTs[i],
-      };
-    }
     // The bars go to PostgreSQL while the lake writes the file.
     const [written] = await Promise.all([
-      this.#lake.writeTrades(trades),
+      this.#lake.writeTradeColumns({ ...columns, exchange: c.exchange, symbol: c.symbol }),
       this.#bars ? this.#writeBars(c, columns) : undefined,
     ]);
     return { read: n, written };

@@ -44,16 +44,36 @@ export interface ReadTradesOptions {
   readonly end?: number;
   /** Rows expected (a count known beforehand): sizes the arrays once. */
   readonly expectedRows?: number;
+  /**
+   * Return the ids as numbers (a `Float64Array`) when every id is a canonical integer (digits,
+   * at most 15, no leading zero; `String(value)` gives the text back): no string per row.
+   * Default false.
+   */
+  readonly integerIds?: boolean;
+}
+
+/** {@linkcode BufferTradeColumns} whose ids may be integers (see `integerIds`). */
+export interface BufferTradeColumnsWithIntegerIds extends Omit<BufferTradeColumns, "id"> {
+  /** Ids as text, or as numbers when every id is a canonical integer. */
+  readonly id: string[] | Float64Array;
 }
 
 /**
  * Reads the trades of one instrument in `[start, end)`, ordered by `(ts, id)` (the primary
  * key's order, so no sort), as columns.
  */
+export function readTrades(
+  sql: postgres.Sql,
+  options: ReadTradesOptions & { readonly integerIds: true },
+): Promise<BufferTradeColumnsWithIntegerIds>;
+export function readTrades(
+  sql: postgres.Sql,
+  options: ReadTradesOptions,
+): Promise<BufferTradeColumns>;
 export async function readTrades(
   sql: postgres.Sql,
   options: ReadTradesOptions,
-): Promise<BufferTradeColumns> {
+): Promise<BufferTradeColumnsWithIntegerIds> {
   const where = [
     `exchange = ${sqlLiteral(options.exchange)}`,
     `symbol = ${sqlLiteral(options.symbol)}`,
@@ -71,6 +91,9 @@ export async function readTrades(
   let size = new Float64Array(cap);
   let ts = new Float64Array(cap);
   let recv = new Float64Array(cap);
+  // Ids as numbers while every id so far is a canonical integer (when asked for).
+  let integerIds = options.integerIds === true;
+  let idNumbers = new Float64Array(integerIds ? cap : 0);
   let n = 0;
   const grow = () => {
     cap *= 2;
@@ -83,9 +106,9 @@ export async function readTrades(
     size = bigger(size);
     ts = bigger(ts);
     recv = bigger(recv);
+    if (integerIds) idNumbers = bigger(idNumbers);
   };
   const decoder = new TextDecoder();
-  let pending: Uint8Array = new Uint8Array(0);
   let headerDone = false;
   let done = false;
 
@@ -99,6 +122,7 @@ export async function readTrades(
   };
   const parse = (buf: Uint8Array): number => {
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (done) return buf.length;
     let pos = 0;
     if (!headerDone) {
       if (buf.length < SIGNATURE_BYTES) return 0;
@@ -131,6 +155,34 @@ export async function readTrades(
       // id (text): bytes gathered with a NUL after each, decoded once per chunk.
       const len0 = view.getInt32(p);
       p += 4;
+      if (n === cap) grow();
+      if (integerIds) {
+        const value = canonicalInteger(buf, p, len0);
+        if (value === value) {
+          idNumbers[n] = value;
+          p += len0;
+          p += 4;
+          price[n] = view.getFloat64(p);
+          p += 8 + 4;
+          size[n] = view.getFloat64(p);
+          p += 8;
+          const len = view.getInt32(p);
+          p += 4;
+          sides.push(len === 3 ? "buy" : len === 4 ? "sell" : "unknown");
+          p += len + 4;
+          ts[n] = view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS;
+          p += 8 + 4;
+          recv[n] = view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS;
+          p += 8;
+          n++;
+          pos = p;
+          continue;
+        }
+        // A text id: the ones so far become text too (their canonical form is exact).
+        integerIds = false;
+        for (let i = 0; i < n; i++) ids.push(String(idNumbers[i]));
+        idNumbers = new Float64Array(0);
+      }
       if (idLen + len0 + 1 > idBytes.length) {
         const next = new Uint8Array(Math.max(idBytes.length * 2, idLen + len0 + 1));
         next.set(idBytes.subarray(0, idLen));
@@ -144,7 +196,6 @@ export async function readTrades(
       }
       idBytes[idLen++] = 0; // text values cannot contain NUL: a safe separator
       p += len0;
-      if (n === cap) grow();
       p += 4;
       price[n] = view.getFloat64(p);
       p += 8 + 4;
@@ -164,28 +215,44 @@ export async function readTrades(
     return pos;
   };
 
-  // 'data' events cost less than async iteration over the many small socket chunks.
+  // npm:postgres emits one 'data' event per CopyData message, that is one per row: rows are
+  // gathered into a staging buffer and parsed (and their ids decoded) a megabyte at a time.
+  // ('data' events also cost less than async iteration.)
+  let staging = new Uint8Array(1 << 20);
+  let staged = 0;
+  const drain = () => {
+    const used = parse(staging.subarray(0, staged));
+    flushIds();
+    staging.copyWithin(0, used, staged);
+    staged -= used;
+  };
   await new Promise<void>((resolve, reject) => {
     const readable = stream as unknown as NodeJS.ReadableStream;
     readable.on("data", (chunk: Uint8Array) => {
-      let buf: Uint8Array;
-      if (pending.length) {
-        buf = new Uint8Array(pending.length + chunk.length);
-        buf.set(pending);
-        buf.set(chunk, pending.length);
-      } else {
-        buf = chunk;
-      }
       try {
-        const used = parse(buf);
-        flushIds();
-        pending = done ? new Uint8Array(0) : buf.slice(used);
+        if (staged + chunk.length > staging.length) {
+          drain();
+          if (staged + chunk.length > staging.length) {
+            const bigger = new Uint8Array(Math.max(staging.length * 2, staged + chunk.length));
+            bigger.set(staging.subarray(0, staged));
+            staging = bigger;
+          }
+        }
+        staging.set(chunk, staged);
+        staged += chunk.length;
       } catch (e) {
         reject(e);
       }
     });
     readable.on("error", reject);
-    readable.on("end", resolve);
+    readable.on("end", () => {
+      try {
+        drain();
+        resolve();
+      } catch (e) {
+        reject(e);
+      }
+    });
   });
   // npm:postgres pauses the socket when a push fills the stream's buffer and resumes it in
   // the stream's read(); when that happens on the last chunk, the connection stays paused
@@ -195,11 +262,27 @@ export async function readTrades(
   return {
     exchange: options.exchange,
     symbol: options.symbol,
-    id: ids,
+    id: integerIds ? (n === cap ? idNumbers : idNumbers.subarray(0, n)) : ids,
     price: n === cap ? price : price.subarray(0, n),
     size: n === cap ? size : size.subarray(0, n),
     side: sides,
     ts: n === cap ? ts : ts.subarray(0, n),
     recvTs: n === cap ? recv : recv.subarray(0, n),
   };
+}
+
+/**
+ * The value of the canonical integer id in `buf[at, at + length)` (ASCII digits, 1 to 15 of
+ * them, no leading zero), or `NaN` for any other id.
+ */
+function canonicalInteger(buf: Uint8Array, at: number, length: number): number {
+  if (length < 1 || length > 15) return NaN;
+  if (buf[at] === 48) return length === 1 ? 0 : NaN;
+  let value = 0;
+  for (let i = at; i < at + length; i++) {
+    const digit = buf[i] - 48;
+    if (digit < 0 || digit > 9) return NaN;
+    value = value * 10 + digit;
+  }
+  return value;
 }

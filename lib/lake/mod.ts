@@ -18,10 +18,11 @@ export {
   type CompactOptions,
   ParquetLake,
   type ParquetLakeOptions,
+  type TradeColumns,
   type WriteCounts,
 } from "./parquet_lake.ts";
 export { LakeSink, type LakeSinkOptions } from "./lake_sink.ts";
-export { type TradeRejection, tradeRejection } from "./validate.ts";
+export { type TradeRejection, tradeRejection, tradeValueRejection } from "./validate.ts";
 export {
   dayOfMicros,
   dayToDate,

@@ -39,11 +39,24 @@ export function tradeRejection(trade: Trade): TradeRejection | undefined {
   if (!isValidExchange(trade.exchange)) return "exchange";
   if (!isValidSymbol(trade.symbol)) return "symbol";
   if (typeof trade.id !== "string" || trade.id.length === 0) return "id";
-  const { price, size, ts, recvTs, side } = trade;
+  return tradeValueRejection(trade.price, trade.size, trade.side, trade.ts, trade.recvTs);
+}
+
+/**
+ * The checks of {@linkcode tradeRejection} after the instrument (exchange and symbol) and
+ * the id, on the values as separate arguments: what column-based writes check per row.
+ */
+export function tradeValueRejection(
+  price: unknown,
+  size: unknown,
+  side: unknown,
+  ts: unknown,
+  recvTs: unknown,
+): TradeRejection | undefined {
   if (!(typeof price === "number" && price > 0 && price < Infinity)) return "price";
   if (!(typeof size === "number" && size > 0 && size < Infinity)) return "size";
   if (side !== "buy" && side !== "sell" && side !== "unknown") return "side";
-  if (!Number.isSafeInteger(ts) || ts < MIN_VALID_MICROS) return "ts";
-  if (!Number.isSafeInteger(recvTs) || recvTs < 0) return "recv_ts";
+  if (!Number.isSafeInteger(ts) || (ts as number) < MIN_VALID_MICROS) return "ts";
+  if (!Number.isSafeInteger(recvTs) || (recvTs as number) < 0) return "recv_ts";
   return undefined;
 }
