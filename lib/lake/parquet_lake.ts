@@ -177,7 +177,7 @@ export class ParquetLake {
     return structuredClone(this.#counts);
   }
 
-  /** Counts of the most recent {@linkcode ParquetLake.writeTrades} call. */
+  /** Counts of the most recent write (`writeTrades` or `writeTradeColumns`). */
   get lastWrite(): Readonly<WriteCounts> {
     return structuredClone(this.#lastWrite);
   }
