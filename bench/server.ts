@@ -52,6 +52,7 @@ function emptyRepository(bars: Bar[] = []): MarketDataRepository {
     instruments: () => Promise.resolve([]),
     trades: () => result([]),
     bars: () => result(bars),
+    activityBars: () => result(bars),
     close: () => Promise.resolve(),
   };
 }

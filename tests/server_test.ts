@@ -84,6 +84,9 @@ class FakeRepository implements MarketDataRepository {
     this.barQueries.push(query);
     return fixedResult(this.barRows);
   }
+  activityBars(): QueryResult<Bar> {
+    return fixedResult(this.barRows);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

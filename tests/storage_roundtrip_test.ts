@@ -120,6 +120,11 @@ Deno.test("recorded sessions: collector -> PostgreSQL -> export -> lake, identic
       assert.ok(Math.abs(b.volume - lakeBars[i].volume) < 1e-9 * b.volume);
       assert.ok(Math.abs(b.vwap - lakeBars[i].vwap) < 1e-9 * b.vwap);
     });
+    // Volume bars come from the same trades in the same order: identical.
+    const volumeBars = { ...btc, by: "volume", threshold: 5 } as const;
+    const pgVolume = await buffer.activityBars(volumeBars).rows();
+    assert.ok(pgVolume.length >= 5);
+    assert.deepEqual(pgVolume, await lakeRepo.activityBars(volumeBars).rows());
 
     // Both stores hold every trade now: the unified view returns each once.
     const unified = new UnifiedRepository({ lake: lakeRepo, sql });
@@ -157,6 +162,14 @@ Deno.test("recorded sessions: collector -> PostgreSQL -> export -> lake, identic
     // Identical except the last bar, which gained the late trade.
     assert.deepEqual(fromUnified.slice(0, -1).map(bar), fromLake.slice(0, -1).map(bar));
     assert.equal(fromUnified.at(-1)!.trades, fromLake.at(-1)!.trades + 1);
+    // Tick bars across the seam: the lake's, plus the late trade at the end.
+    const ticks = { exchange: "binance", symbol: "BTC-USDT", by: "ticks", threshold: 100 } as const;
+    const lakeTicks = await lakeRepo.activityBars(ticks).rows();
+    const unifiedTicks = await unified.activityBars(ticks).rows();
+    assert.ok(lakeTicks.length >= 10);
+    assert.deepEqual(unifiedTicks.slice(0, lakeTicks.length - 1), lakeTicks.slice(0, -1));
+    const count = (bars: Bar[]) => bars.reduce((n, b) => n + b.trades, 0);
+    assert.equal(count(unifiedTicks), count(lakeTicks) + 1);
     const binance = [...expected.values()].filter((t) => t.exchange === "binance").length;
     const polars = await unified.trades({ exchange: "binance", symbol: "BTC-USDT" }).polars();
     assert.equal(polars.height, binance);

@@ -105,10 +105,13 @@ export interface Quote extends EventHeader {
   readonly askSize: number;
 }
 
-/** An OHLCV bar; `ts` is the bar's open time. */
+/**
+ * An OHLCV bar; `ts` is the bar's open time. Time bars start at `ts` and last `interval`;
+ * activity bars (tick, volume, dollar bars) have `interval` 0 and `ts` their first trade's time.
+ */
 export interface Bar extends EventHeader {
   readonly kind: "bar";
-  /** Bar length in microseconds. */
+  /** Bar length in microseconds; 0 for activity (tick, volume, dollar) bars. */
   readonly interval: number;
   readonly open: number;
   readonly high: number;

@@ -18,6 +18,7 @@ import {
   barColumnsResult,
   emptyBarColumns,
   emptyTradeColumns,
+  microsOf,
   polarsQueryResult,
   TRADE_COLUMNS,
   TRADE_DICTIONARY_COLUMNS,
@@ -25,7 +26,9 @@ import {
   tradeRowsFromFrame,
 } from "./_result.ts";
 import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import type {
+  ActivityBarQuery,
   BarQuery,
   InstrumentSummary,
   MarketDataRepository,
@@ -48,6 +51,7 @@ export interface LakeRepositoryOptions {
  *
  * - `trades(q).polars()` is a Polars `scanParquet` over the pruned files (no JavaScript row
  *   objects); `arrow()` streams that scan to Arrow IPC; `rows()` maps the frame's columns.
+ * - `activityBars(q)` is one JavaScript pass over the columns of `trades(q).polars()`.
  * - `bars(q)` is one DuckDB aggregate (small result): open/close are the first/last trade
  *   by `(ts, id)` with ids compared as text, `vwap = sum(price*size)/sum(size)`, bar
  *   `ts` is the bucket start aligned to the epoch, `recv_ts` the latest receive time.
@@ -144,6 +148,23 @@ export class LakeRepository implements MarketDataRepository {
   bars(query: BarQuery): QueryResult<Bar> {
     const checked = checkBarQuery(query);
     return barColumnsResult(() => this.#barColumns(checked));
+  }
+
+  /**
+   * Tick, volume or dollar bars (see `MarketDataRepository.activityBars`), computed in one
+   * pass over the columns of `trades(query).polars()`.
+   */
+  activityBars(query: ActivityBarQuery): QueryResult<Bar> {
+    const q = checkActivityBarQuery(query);
+    return barColumnsResult(async () => {
+      const frame = await this.trades(q).polars();
+      return activityBarColumns(q, {
+        price: frame.getColumn("price").toTypedArray() as Float64Array,
+        size: frame.getColumn("size").toTypedArray() as Float64Array,
+        ts: microsOf(frame, "ts"),
+        recvTs: microsOf(frame, "recv_ts"),
+      });
+    });
   }
 
   /** Releases DuckDB. Queries after this reject. */

@@ -11,7 +11,9 @@ import {
   tradeColumnsResult,
 } from "./_result.ts";
 import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import type {
+  ActivityBarQuery,
   BarQuery,
   InstrumentSummary,
   MarketDataRepository,
@@ -128,6 +130,14 @@ export class MemoryRepository implements MarketDataRepository {
   bars(query: BarQuery): QueryResult<Bar> {
     const q = checkBarQuery(query);
     return barColumnsResult(() => Promise.resolve(barColumns(q, this.#range(q))));
+  }
+
+  /** Tick, volume or dollar bars (see `MarketDataRepository.activityBars`). */
+  activityBars(query: ActivityBarQuery): QueryResult<Bar> {
+    const q = checkActivityBarQuery(query);
+    return barColumnsResult(() =>
+      Promise.resolve(activityBarColumns(q, tradeColumns(q, this.#range(q))))
+    );
   }
 
   /** Nothing to release. */

@@ -18,6 +18,8 @@
  * @module
  */
 export type {
+  ActivityBarQuery,
+  ActivityMeasure,
   BarQuery,
   InstrumentSummary,
   MarketDataRepository,
@@ -28,6 +30,11 @@ export { LakeRepository, type LakeRepositoryOptions } from "./lake_repository.ts
 export { type AddCounts, MemoryRepository } from "./memory_repository.ts";
 export { PostgresRepository, type PostgresRepositoryOptions } from "./postgres_repository.ts";
 export { UnifiedRepository, type UnifiedRepositoryOptions } from "./unified_repository.ts";
+export {
+  ACTIVITY_BAR_INTERVAL,
+  activityBarColumns,
+  type ActivityTradeColumns,
+} from "./_activity_bars.ts";
 export {
   BAR_COLUMNS,
   type BarColumns,

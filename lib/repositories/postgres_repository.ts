@@ -9,7 +9,9 @@ import type { Bar, Trade } from "../market/types.ts";
 import { readTrades, sqlLiteral, timestampLiteral } from "../buffer/trade_reader.ts";
 import { type BarColumns, barColumnsResult, tradeColumnsResult } from "./_result.ts";
 import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import type {
+  ActivityBarQuery,
   BarQuery,
   InstrumentSummary,
   MarketDataRepository,
@@ -92,6 +94,15 @@ export class PostgresRepository implements MarketDataRepository {
   bars(query: BarQuery): QueryResult<Bar> {
     const q = checkBarQuery(query);
     return barColumnsResult(() => this.#bars(q));
+  }
+
+  /**
+   * Tick, volume or dollar bars (see `MarketDataRepository.activityBars`), computed in one
+   * pass over the trades read by binary COPY.
+   */
+  activityBars(query: ActivityBarQuery): QueryResult<Bar> {
+    const q = checkActivityBarQuery(query);
+    return barColumnsResult(async () => activityBarColumns(q, await readTrades(this.#sql, q)));
   }
 
   /** Closes the client if the repository created it. */

@@ -25,6 +25,20 @@ export interface BarQuery extends RangeQuery {
   readonly interval: number;
 }
 
+/** What closes an activity bar: its trade count, summed size, or summed `price * size`. */
+export type ActivityMeasure = "ticks" | "volume" | "dollars";
+
+/**
+ * An activity (information-driven) bar query: tick, volume or dollar bars. A bar closes at
+ * the trade that brings its measure to at least `threshold`; that trade belongs to it.
+ */
+export interface ActivityBarQuery extends RangeQuery {
+  /** What is counted: trades (`ticks`), summed size (`volume`), summed `price * size` (`dollars`). */
+  readonly by: ActivityMeasure;
+  /** Positive and finite; a whole number for `ticks`. */
+  readonly threshold: number;
+}
+
 /** An instrument present in a store, with its trade count and time span. */
 export interface InstrumentSummary {
   readonly exchange: string;
@@ -58,6 +72,15 @@ export interface MarketDataRepository {
   trades(query: RangeQuery): QueryResult<Trade>;
   /** OHLCV bars with VWAP and trade count; bars without trades are omitted. */
   bars(query: BarQuery): QueryResult<Bar>;
+  /**
+   * Tick, volume or dollar bars over the trades in range, ordered by `(ts, id)`: OHLCV, VWAP
+   * and trade count like time bars, `ts` the bar's first trade time, `interval` 0. A bar
+   * closes at the trade that brings its measure to `>= threshold` (no carry-over into the
+   * next bar); the last bar is included even when incomplete (below the threshold).
+   * @throws {RangeError} for an unknown `by` or a threshold that is not positive and finite
+   * (or not whole, for `ticks`).
+   */
+  activityBars(query: ActivityBarQuery): QueryResult<Bar>;
   /** Releases connections. */
   close(): Promise<void>;
 }

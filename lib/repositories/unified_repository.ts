@@ -21,7 +21,9 @@ import {
   tradeColumnsResult,
 } from "./_result.ts";
 import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import type {
+  ActivityBarQuery,
   BarQuery,
   InstrumentSummary,
   MarketDataRepository,
@@ -247,6 +249,15 @@ export class UnifiedRepository implements MarketDataRepository {
         : undefined;
       return concatBars(q, before, after);
     });
+  }
+
+  /**
+   * Tick, volume or dollar bars (see `MarketDataRepository.activityBars`) over the merged
+   * trades of both stores (a bar can span the seam, so they are never computed per store).
+   */
+  activityBars(query: ActivityBarQuery): QueryResult<Bar> {
+    const q = checkActivityBarQuery(query);
+    return barColumnsResult(async () => activityBarColumns(q, await this.#tradeColumns(q)));
   }
 
   /** Does not close the lake repository or the client it was given. */
