@@ -156,45 +156,33 @@ export async function readTrades(
       const len0 = view.getInt32(p);
       p += 4;
       if (n === cap) grow();
+      let numericId = false;
       if (integerIds) {
         const value = canonicalInteger(buf, p, len0);
         if (value === value) {
           idNumbers[n] = value;
-          p += len0;
-          p += 4;
-          price[n] = view.getFloat64(p);
-          p += 8 + 4;
-          size[n] = view.getFloat64(p);
-          p += 8;
-          const len = view.getInt32(p);
-          p += 4;
-          sides.push(len === 3 ? "buy" : len === 4 ? "sell" : "unknown");
-          p += len + 4;
-          ts[n] = view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS;
-          p += 8 + 4;
-          recv[n] = view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS;
-          p += 8;
-          n++;
-          pos = p;
-          continue;
+          numericId = true;
+        } else {
+          // A text id: the ones so far become text too (their canonical form is exact).
+          integerIds = false;
+          for (let i = 0; i < n; i++) ids.push(String(idNumbers[i]));
+          idNumbers = new Float64Array(0);
         }
-        // A text id: the ones so far become text too (their canonical form is exact).
-        integerIds = false;
-        for (let i = 0; i < n; i++) ids.push(String(idNumbers[i]));
-        idNumbers = new Float64Array(0);
       }
-      if (idLen + len0 + 1 > idBytes.length) {
-        const next = new Uint8Array(Math.max(idBytes.length * 2, idLen + len0 + 1));
-        next.set(idBytes.subarray(0, idLen));
-        idBytes = next;
+      if (!numericId) {
+        if (idLen + len0 + 1 > idBytes.length) {
+          const next = new Uint8Array(Math.max(idBytes.length * 2, idLen + len0 + 1));
+          next.set(idBytes.subarray(0, idLen));
+          idBytes = next;
+        }
+        if (len0 <= 32) {
+          for (let i = 0; i < len0; i++) idBytes[idLen++] = buf[p + i];
+        } else {
+          idBytes.set(buf.subarray(p, p + len0), idLen);
+          idLen += len0;
+        }
+        idBytes[idLen++] = 0; // text values cannot contain NUL: a safe separator
       }
-      if (len0 <= 32) {
-        for (let i = 0; i < len0; i++) idBytes[idLen++] = buf[p + i];
-      } else {
-        idBytes.set(buf.subarray(p, p + len0), idLen);
-        idLen += len0;
-      }
-      idBytes[idLen++] = 0; // text values cannot contain NUL: a safe separator
       p += len0;
       p += 4;
       price[n] = view.getFloat64(p);
