@@ -5,20 +5,13 @@
  */
 import type postgres from "postgres";
 import { MICROS_PER_SECOND } from "../market/time.ts";
+import { escapeText } from "../market/event_digest.ts";
 
 /** Anything that runs a query: the pool, a reserved connection or a transaction. */
 export type Queryable = postgres.Sql | postgres.ReservedSql | postgres.TransactionSql;
 
-const NEEDS_ESCAPE = /[\\\t\n\r]/;
-
 /** Escapes text for a COPY text field (backslash, tab, newline, carriage return). */
-export function copyText(value: string): string {
-  if (!NEEDS_ESCAPE.test(value)) return value;
-  return value.replace(
-    /[\\\t\n\r]/g,
-    (c) => c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r",
-  );
-}
+export const copyText: (value: string) => string = escapeText;
 
 /**
  * Formats microseconds since the epoch as timestamptz text (`2021-04-17 16:43:37.089723+00`).
@@ -178,16 +171,6 @@ export class CopyBuffer {
     this.#len = 0;
     return out;
   }
-}
-
-/** A COPY text array literal of doubles (`{1.5,2}`). */
-export function copyFloatArray(values: readonly number[]): string {
-  return values.length === 0 ? "{}" : "{" + values.join(",") + "}";
-}
-
-/** An optional integer column: the number or `\N`. */
-export function copyOptional(value: number | undefined): string {
-  return value === undefined ? "\\N" : String(value);
 }
 
 /** Streams COPY text chunks into `statement` (`copy t (a, b) from stdin`); resolves when done. */

@@ -57,12 +57,11 @@ import type {
   Trade,
 } from "../market/types.ts";
 import { MICROS_PER_SECOND, nowMicros } from "../market/time.ts";
+import { bookText, digestOf, quoteText, statusText } from "../market/event_digest.ts";
 import {
   CHECK_VIOLATION,
   CopyBuffer,
-  copyFloatArray,
   copyIn,
-  copyOptional,
   copyText,
   guardConnectionTeardown,
   isUnavailable,
@@ -228,16 +227,6 @@ class RecentTrades {
   }
 }
 
-/** FNV-1a over UTF-16 code units, as a signed 32-bit integer (the `digest` column). */
-function digest(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h | 0;
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function topLevels(levels: readonly PriceLevel[], descending: boolean, depth: number) {
@@ -245,14 +234,14 @@ function topLevels(levels: readonly PriceLevel[], descending: boolean, depth: nu
   return sorted.length > depth ? sorted.slice(0, depth) : sorted;
 }
 
-function splitLevels(levels: readonly PriceLevel[]): [string, string] {
+function splitLevels(levels: readonly PriceLevel[]): [number[], number[]] {
   const prices = new Array<number>(levels.length);
   const sizes = new Array<number>(levels.length);
   for (let i = 0; i < levels.length; i++) {
     prices[i] = levels[i][0];
     sizes[i] = levels[i][1];
   }
-  return [copyFloatArray(prices), copyFloatArray(sizes)];
+  return [prices, sizes];
 }
 
 /**
@@ -511,7 +500,7 @@ export class PostgresWriter implements EventSink {
   #line(e: MarketEvent, rest: string): string {
     return this.#text(e.exchange) + "\t" + this.#text(e.symbol) + "\t" +
       this.#tsFormat.format(e.ts) + "\t" + this.#recvFormat.format(e.recvTs) + "\t" +
-      digest(rest) + "\t" + rest + "\n";
+      digestOf(rest) + "\t" + rest + "\n";
   }
 
   #writeBook(
@@ -527,11 +516,14 @@ export class PostgresWriter implements EventSink {
       bids = topLevels(bids, true, this.#bookDepth);
       asks = topLevels(asks, false, this.#bookDepth);
     }
-    const [bp, bs] = splitLevels(bids);
-    const [ap, as] = splitLevels(asks);
-    let rest = bp + "\t" + bs + "\t" + ap + "\t" + as;
-    if (e.kind === "book_change") rest += "\t" + copyOptional(e.firstSequence);
-    rest += "\t" + copyOptional(e.sequence) + "\t" + copyOptional(e.checksum);
+    const [bidPrices, bidSizes] = splitLevels(bids);
+    const [askPrices, askSizes] = splitLevels(asks);
+    const rest = bookText(
+      { bidPrices, bidSizes, askPrices, askSizes },
+      e.kind === "book_change"
+        ? [e.firstSequence, e.sequence, e.checksum]
+        : [e.sequence, e.checksum],
+    );
     this.#add(table, this.#line(e, rest), e.ts);
   }
 
@@ -541,7 +533,7 @@ export class PostgresWriter implements EventSink {
         ? (q.bidSize < 0 || q.askSize < 0 ? "quote size negative" : undefined)
         : "quote value not finite");
     if (problem) return this.#reject(problem, q);
-    const rest = q.bidPrice + "\t" + q.bidSize + "\t" + q.askPrice + "\t" + q.askSize;
+    const rest = quoteText(q.bidPrice, q.bidSize, q.askPrice, q.askSize);
     this.#add("quotes", this.#line(q, rest), q.ts);
   }
 
@@ -566,7 +558,7 @@ export class PostgresWriter implements EventSink {
   #writeStatus(s: FeedStatus, now: number): void {
     const problem = headerProblem(s, now);
     if (problem) return this.#reject(problem, s);
-    const rest = copyText(s.status) + "\t" + copyText(s.reason ?? "");
+    const rest = statusText(s.status, s.reason ?? "");
     this.#add("event_log", this.#line(s, rest), s.ts);
   }
 
