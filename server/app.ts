@@ -7,7 +7,7 @@ import type { MarketDataRepository } from "../lib/repositories/repository.ts";
 import type { StreamHub } from "./hub.ts";
 import { livePageHtml } from "./page.ts";
 import {
-  parseBarQuery,
+  parseAnyBarQuery,
   parseRangeQuery,
   parseStreamFilter,
   parseTradeListOptions,
@@ -32,7 +32,8 @@ export interface AppOptions extends StreamOptions {
  * - `/health`: `{ status, uptimeSeconds, streamClients, eventsPublished, ... }`
  * - `/api/instruments`: instruments with trade counts and time spans
  * - `/api/bars?exchange=&symbol=&interval=1m&start=&end=`: OHLCV rows; times are ISO 8601
- *   or epoch microseconds, `start` inclusive, `end` exclusive
+ *   or epoch microseconds, `start` inclusive, `end` exclusive; with `by=ticks|volume|dollars`
+ *   and `threshold=` instead of `interval`: tick, volume or dollar bars
  * - `/api/trades?exchange=&symbol=&start=&end=&limit=1000&order=asc|desc`: trades
  * - `/ws`, `/sse` with `?exchange=&symbol=&kinds=trade,quote`: live events, each message a
  *   JSON array of events
@@ -72,8 +73,11 @@ export function createApp(options: AppOptions): (req: Request) => Promise<Respon
     })
     .get("/api/instruments", async () => json(await repository.instruments()))
     .get("/api/bars", async ({ query }) => {
-      const bars = await repository.bars(parseBarQuery(query)).rows();
-      return json(bars);
+      const bars = parseAnyBarQuery(query);
+      const result = "time" in bars
+        ? repository.bars(bars.time)
+        : repository.activityBars(bars.activity);
+      return json(await result.rows());
     })
     .get("/api/trades", async ({ query }) => {
       const range = parseRangeQuery(query);

@@ -6,7 +6,12 @@
 import { MIN_VALID_MICROS, parseDuration, parseIsoMicros } from "../lib/market/time.ts";
 import { normalizeSymbol } from "../lib/market/symbols.ts";
 import type { MarketEventKind } from "../lib/market/types.ts";
-import type { BarQuery, RangeQuery } from "../lib/repositories/repository.ts";
+import type {
+  ActivityBarQuery,
+  ActivityMeasure,
+  BarQuery,
+  RangeQuery,
+} from "../lib/repositories/repository.ts";
 import type { StreamFilter } from "./hub.ts";
 import { HttpError } from "./router.ts";
 
@@ -131,6 +136,38 @@ export function parseBarQuery(query: URLSearchParams): BarQuery {
     }
   }
   return { ...range, interval };
+}
+
+const ACTIVITY_MEASURES: readonly ActivityMeasure[] = ["ticks", "volume", "dollars"];
+
+/**
+ * The bar query of `/api/bars`: time bars ({@linkcode parseBarQuery}) unless `by` is given,
+ * then tick, volume or dollar bars: `by=ticks|volume|dollars` with a positive `threshold`
+ * (a whole number for `ticks`); `interval` is then not allowed.
+ */
+export function parseAnyBarQuery(
+  query: URLSearchParams,
+): { time: BarQuery } | { activity: ActivityBarQuery } {
+  const by = query.get("by")?.trim();
+  if (!by) {
+    if (query.has("threshold")) throw badRequest("threshold", "only with by=ticks|volume|dollars");
+    return { time: parseBarQuery(query) };
+  }
+  if (!(ACTIVITY_MEASURES as readonly string[]).includes(by)) {
+    throw badRequest("by", `unknown measure "${by}"; use ${ACTIVITY_MEASURES.join(", ")}`);
+  }
+  if (query.has("interval")) throw badRequest("interval", `not allowed with by=${by}`);
+  const thresholdText = required(query, "threshold");
+  const threshold = /^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(thresholdText)
+    ? Number(thresholdText)
+    : NaN;
+  if (!(threshold > 0 && Number.isFinite(threshold))) {
+    throw badRequest("threshold", `"${thresholdText}" is not a positive number`);
+  }
+  if (by === "ticks" && !Number.isInteger(threshold)) {
+    throw badRequest("threshold", "must be a whole number of trades for by=ticks");
+  }
+  return { activity: { ...parseRangeQuery(query), by: by as ActivityMeasure, threshold } };
 }
 
 /** Options of `/api/trades` beyond the range. */

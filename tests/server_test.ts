@@ -197,6 +197,17 @@ Deno.test("GET /api/bars and /api/trades over a real MemoryRepository", async ()
     ),
   )).json();
   assert.deepEqual(trades.map((t: Trade) => t.price), [110, 90]);
+  const tickBars: Bar[] = await (await app(
+    new Request("http://localhost/api/bars?exchange=coinbase&symbol=BTC-USD&by=ticks&threshold=3"),
+  )).json();
+  assert.deepEqual(
+    tickBars.map((b) => [b.ts, b.open, b.high, b.low, b.close, b.volume, b.trades, b.interval]),
+    [[T0, 100, 110, 90, 90, 4, 3, 0], [T0 + 61_000_000, 95, 95, 95, 95, 4, 1, 0]],
+  );
+  const volumeBars: Bar[] = await (await app(
+    new Request("http://localhost/api/bars?exchange=coinbase&symbol=BTC-USD&by=volume&threshold=3"),
+  )).json();
+  assert.deepEqual(volumeBars.map((b) => [b.volume, b.trades]), [[3, 2], [5, 2]]);
 });
 
 Deno.test("GET /api/bars rejects bad parameters with 400 JSON errors", async () => {
@@ -217,6 +228,17 @@ Deno.test("GET /api/bars rejects bad parameters with 400 JSON errors", async () 
     ],
     ["exchange=coin%20base&symbol=BTC-USD", "exchange", /venue name/],
     ["exchange=coinbase&symbol=BTC%3CUSD", "symbol", /not a symbol/],
+    ["exchange=coinbase&symbol=BTC-USD&by=minutes&threshold=3", "by", /unknown measure/],
+    ["exchange=coinbase&symbol=BTC-USD&by=ticks", "threshold", /required/],
+    ["exchange=coinbase&symbol=BTC-USD&by=ticks&threshold=2.5", "threshold", /whole number/],
+    ["exchange=coinbase&symbol=BTC-USD&by=volume&threshold=-1", "threshold", /positive/],
+    ["exchange=coinbase&symbol=BTC-USD&by=dollars&threshold=1e400", "threshold", /positive/],
+    [
+      "exchange=coinbase&symbol=BTC-USD&by=ticks&threshold=5&interval=1m",
+      "interval",
+      /not allowed/,
+    ],
+    ["exchange=coinbase&symbol=BTC-USD&threshold=5", "threshold", /only with by/],
   ];
   for (const [query, param, message] of cases) {
     const res = await get(`/api/bars?${query}`);
