@@ -1,15 +1,19 @@
 /**
- * The lake's directory layout, shared by the writer and the readers:
+ * The lake's directory layout, shared by the writer and the readers. Each kind of row has
+ * its own table folder with the same hive layout:
  *
  * ```text
- * ROOT/trades/exchange=<exchange>/symbol=<symbol>/date=<YYYY-MM-DD>/part-<unique>.parquet
+ * ROOT/<kind>/exchange=<exchange>/symbol=<symbol>/date=<YYYY-MM-DD>/part-<unique>.parquet
  * ```
  *
- * `date` is the UTC day of the trade's venue time (`ts`). Files in progress carry a name that
- * no `*.parquet` glob matches (`.part-<unique>.parquet.tmp`) until they are renamed into place.
+ * where `<kind>` is `trades`, `quotes`, `book_snapshots`, `book_changes` or `event_log`
+ * (see {@linkcode LakeKind}). `date` is the UTC day of the row's venue time (`ts`). Files in
+ * progress carry a name that no `*.parquet` glob matches (`.part-<unique>.parquet.tmp`)
+ * until they are renamed into place.
  *
  * @module
  */
+import type { EventKind } from "./event_rows.ts";
 
 /** Microseconds in one UTC day. */
 export const MICROS_PER_DAY = 86_400_000_000;
@@ -64,19 +68,58 @@ export function dateToDay(date: string): number {
   return Number.isNaN(ms) ? NaN : ms / 86_400_000;
 }
 
+/** A table of the lake: trades or one of the event kinds. */
+export type LakeKind = typeof TRADES_DIR | EventKind;
+
+/** Every {@linkcode LakeKind}, trades first. */
+export const LAKE_KINDS: readonly LakeKind[] = Object.freeze(
+  [
+    TRADES_DIR,
+    "quotes",
+    "book_snapshots",
+    "book_changes",
+    "event_log",
+  ] as const,
+);
+
+/** Whether `kind` names a table of the lake. */
+export function isLakeKind(kind: unknown): kind is LakeKind {
+  return typeof kind === "string" && (LAKE_KINDS as readonly string[]).includes(kind);
+}
+
+/** `ROOT/<kind>`; a `TypeError` for a kind that is not a {@linkcode LakeKind}. */
+export function kindRoot(root: string, kind: LakeKind): string {
+  if (!isLakeKind(kind)) throw new TypeError(`not a lake table: ${kind}`);
+  return `${trimSlash(root)}/${kind}`;
+}
+
 /** `ROOT/trades`. */
 export function tradesRoot(root: string): string {
-  return `${trimSlash(root)}/${TRADES_DIR}`;
+  return kindRoot(root, TRADES_DIR);
 }
 
-/** `ROOT/trades/exchange=X/symbol=Y`. */
-export function instrumentDir(root: string, exchange: string, symbol: string): string {
-  return `${tradesRoot(root)}/exchange=${exchange}/symbol=${symbol}`;
+/** `ROOT/<kind>/exchange=X/symbol=Y` (`kind` defaults to `trades`). */
+export function instrumentDir(
+  root: string,
+  exchange: string,
+  symbol: string,
+  kind: LakeKind = TRADES_DIR,
+): string {
+  return `${kindRoot(root, kind)}/exchange=${exchange}/symbol=${symbol}`;
 }
 
-/** `ROOT/trades/exchange=X/symbol=Y/date=YYYY-MM-DD` for a UTC day number. */
-export function partitionDir(root: string, exchange: string, symbol: string, day: number): string {
-  return `${instrumentDir(root, exchange, symbol)}/date=${dayToDate(day)}`;
+/**
+ * `ROOT/<kind>/exchange=X/symbol=Y/date=YYYY-MM-DD` for a UTC day number (`kind` defaults
+ * to `trades`).
+ */
+export function partitionDir(
+  root: string,
+  exchange: string,
+  symbol: string,
+  day: number,
+  kind: LakeKind = TRADES_DIR,
+): string {
+  return `${instrumentDir(root, exchange, symbol, kind)}/date=${dayToDate(day)}`;
 }
 
 /** An instrument folder found in the lake. */
@@ -87,7 +130,7 @@ export interface InstrumentDir {
 }
 
 /** One `date=` partition of an instrument with its visible Parquet files, sorted by name. */
-export interface TradePartition {
+export interface LakePartition {
   readonly exchange: string;
   readonly symbol: string;
   /** UTC day number. */
@@ -96,10 +139,19 @@ export interface TradePartition {
   readonly files: string[];
 }
 
-/** The instruments that have a folder in the lake, ordered by exchange then symbol. */
-export async function listInstrumentDirs(root: string): Promise<InstrumentDir[]> {
+/** A partition of the `trades` table (same shape as any {@linkcode LakePartition}). */
+export type TradePartition = LakePartition;
+
+/**
+ * The instruments that have a folder in a table of the lake (`kind` defaults to `trades`),
+ * ordered by exchange then symbol.
+ */
+export async function listInstrumentDirs(
+  root: string,
+  kind: LakeKind = TRADES_DIR,
+): Promise<InstrumentDir[]> {
   const out: InstrumentDir[] = [];
-  for (const ex of await listDirs(tradesRoot(root), "exchange=")) {
+  for (const ex of await listDirs(kindRoot(root, kind), "exchange=")) {
     if (!isValidExchange(ex.value)) continue;
     for (const sym of await listDirs(ex.path, "symbol=")) {
       if (!isValidSymbol(sym.value)) continue;
@@ -109,7 +161,7 @@ export async function listInstrumentDirs(root: string): Promise<InstrumentDir[]>
   return out.sort((a, b) => compareText(a.exchange, b.exchange) || compareText(a.symbol, b.symbol));
 }
 
-/** Options of {@linkcode listTradePartitions}. */
+/** Options of {@linkcode listPartitions} and {@linkcode listTradePartitions}. */
 export interface PartitionFilter {
   readonly exchange: string;
   readonly symbol: string;
@@ -120,20 +172,30 @@ export interface PartitionFilter {
 }
 
 /**
- * The partitions of one instrument that can hold trades in `[start, end)`, by day ascending,
- * each with its visible `*.parquet` files. This is the partition pruning every reader uses:
- * only these files are opened. Unknown instruments yield `[]`.
+ * The partitions of one instrument in table `kind` that can hold rows in `[start, end)`,
+ * by day ascending, each with its visible `*.parquet` files. This is the partition pruning
+ * every reader uses: only these files are opened. Unknown instruments yield `[]`.
+ *
+ * @example
+ * ```ts ignore
+ * const parts = await listPartitions("data/lake", "quotes", {
+ *   exchange: "coinbase", symbol: "BTC-USD", start, end,
+ * });
+ * const files = parts.flatMap((p) => p.files);
+ * ```
  */
-export async function listTradePartitions(
+export async function listPartitions(
   root: string,
+  kind: LakeKind,
   filter: PartitionFilter,
-): Promise<TradePartition[]> {
+): Promise<LakePartition[]> {
   const { exchange, symbol } = filter;
+  const dir = kindRoot(root, kind);
   if (!isValidExchange(exchange) || !isValidSymbol(symbol)) return [];
   const firstDay = filter.start === undefined ? -Infinity : dayOfMicros(filter.start);
   const lastDay = filter.end === undefined ? Infinity : dayOfMicros(filter.end - 1);
-  const out: TradePartition[] = [];
-  for (const d of await listDirs(instrumentDir(root, exchange, symbol), "date=")) {
+  const out: LakePartition[] = [];
+  for (const d of await listDirs(`${dir}/exchange=${exchange}/symbol=${symbol}`, "date=")) {
     const day = dateToDay(d.value);
     if (Number.isNaN(day) || day < firstDay || day > lastDay) continue;
     const files = await listParquetFiles(d.path);
@@ -142,13 +204,29 @@ export async function listTradePartitions(
   return out.sort((a, b) => a.day - b.day);
 }
 
-/** All partitions of all instruments (for maintenance such as compaction). */
-export async function listAllTradePartitions(root: string): Promise<TradePartition[]> {
-  const out: TradePartition[] = [];
-  for (const inst of await listInstrumentDirs(root)) {
-    out.push(...await listTradePartitions(root, inst));
+/** {@linkcode listPartitions} of the `trades` table. */
+export function listTradePartitions(
+  root: string,
+  filter: PartitionFilter,
+): Promise<TradePartition[]> {
+  return listPartitions(root, TRADES_DIR, filter);
+}
+
+/** All partitions of all instruments of table `kind` (for maintenance such as compaction). */
+export async function listAllPartitions(
+  root: string,
+  kind: LakeKind,
+): Promise<LakePartition[]> {
+  const out: LakePartition[] = [];
+  for (const inst of await listInstrumentDirs(root, kind)) {
+    out.push(...await listPartitions(root, kind, inst));
   }
   return out;
+}
+
+/** All partitions of all instruments of the `trades` table. */
+export function listAllTradePartitions(root: string): Promise<TradePartition[]> {
+  return listAllPartitions(root, TRADES_DIR);
 }
 
 /** Visible Parquet files in a folder (full paths, sorted by name); `[]` if it is missing. */

@@ -1,16 +1,31 @@
 /**
- * The Parquet lake writer: trades partitioned by exchange, symbol and UTC date, written
- * idempotently and atomically.
+ * The Parquet lake writer: trades, quotes, book snapshots, book changes and feed statuses
+ * partitioned by exchange, symbol and UTC date, written idempotently and atomically.
  * @module
  */
 import pl from "nodejs-polars";
-import type { TakerSide, Trade } from "../market/types.ts";
+import type { MarketEvent, TakerSide, Trade } from "../market/types.ts";
+import { EVENT_KEY, eventFrame } from "./_event_frame.ts";
+import {
+  DEFAULT_BOOK_DEPTH,
+  EVENT_KINDS,
+  type EventKind,
+  eventKindOf,
+  type EventRow,
+  eventRow,
+  type EventRowOf,
+  type EventRowRejection,
+  eventRowRejection,
+  type RowEvent,
+} from "./event_rows.ts";
 import {
   dayOfMicros,
   dayToDate,
   isValidExchange,
   isValidSymbol,
-  listAllTradePartitions,
+  LAKE_KINDS,
+  type LakeKind,
+  listAllPartitions,
   partitionDir,
 } from "./layout.ts";
 import { type TradeRejection, tradeValueRejection } from "./validate.ts";
@@ -28,18 +43,29 @@ export interface ParquetLakeOptions {
   readonly autoCompactFiles?: number;
   /** Files at least this large are left alone by compaction. Default 64 MiB. */
   readonly smallFileBytes?: number;
+  /**
+   * Levels per side kept of a book snapshot written by {@linkcode ParquetLake.writeEvents}
+   * (the buffer writer's `bookDepth`). Default 50.
+   */
+  readonly bookDepth?: number;
 }
+
+/** Why a row was rejected: a trade's or an event row's reason. */
+export type LakeRejection = TradeRejection | EventRowRejection;
 
 /** What writes did: cumulative in {@linkcode ParquetLake.counts}, per call in `lastWrite`. */
 export interface WriteCounts {
   /** Rows written to new files. */
   written: number;
-  /** Valid rows skipped because their (exchange, symbol, id) was already stored or seen. */
+  /**
+   * Valid rows skipped because their key was already stored or seen: (exchange, symbol, id)
+   * for trades, (exchange, symbol, ts, recv_ts, digest) for event rows.
+   */
   duplicates: number;
   /** Invalid rows rejected (never written), by reason in `rejectedBy`. */
   rejected: number;
   /** Rejected rows per reason. */
-  rejectedBy: Partial<Record<TradeRejection, number>>;
+  rejectedBy: Partial<Record<LakeRejection, number>>;
 }
 
 /** What one {@linkcode ParquetLake.compact} call did. */
@@ -58,6 +84,8 @@ export interface CompactOptions {
   readonly exchange?: string;
   /** Only this symbol (with `exchange`). */
   readonly symbol?: string;
+  /** Only these tables (default: every table, {@linkcode LAKE_KINDS}). */
+  readonly kinds?: readonly LakeKind[];
 }
 
 const SIDE_CODES = { buy: 0, sell: 1, unknown: 2 } as const;
@@ -66,6 +94,14 @@ const SIDE_TEXT = pl.when(pl.col("side").eq(SIDE_CODES.buy)).then(pl.lit("buy"))
   .otherwise(pl.lit("unknown")).alias("side");
 const PARQUET_OPTIONS = { compression: "zstd", rowGroupSize: 131_072 } as const;
 const JOURNAL_PREFIX = ".compact-";
+/** The order of rows in each file of a table (also the key compaction keeps). */
+const FILE_ORDER: Readonly<Record<LakeKind, string[]>> = {
+  trades: ["ts", "id"],
+  quotes: [...EVENT_KEY],
+  book_snapshots: [...EVENT_KEY],
+  book_changes: [...EVENT_KEY],
+  event_log: [...EVENT_KEY],
+};
 
 /**
  * Trades of one instrument as columns, for {@linkcode ParquetLake.writeTradeColumns}: value
@@ -116,17 +152,27 @@ interface BatchPartition {
 }
 
 /**
- * A Parquet lake of trades:
- * `ROOT/trades/exchange=X/symbol=Y/date=YYYY-MM-DD/part-<unique>.parquet`, zstd, each file
- * sorted by `(ts, id)`, with columns `id VARCHAR, price DOUBLE, size DOUBLE, side VARCHAR,
- * ts TIMESTAMP, recv_ts TIMESTAMP` (microseconds, UTC); exchange, symbol and date come from
- * the path (hive partitioning, read by DuckDB `hive_partitioning=true` and Polars).
+ * A Parquet lake of market data, one table per kind:
+ * `ROOT/<kind>/exchange=X/symbol=Y/date=YYYY-MM-DD/part-<unique>.parquet`, zstd; exchange,
+ * symbol and date come from the path (hive partitioning, read by DuckDB
+ * `hive_partitioning=true` and Polars). Times are `TIMESTAMP` (microseconds, UTC).
+ *
+ * - `trades`: `id VARCHAR, price DOUBLE, size DOUBLE, side VARCHAR, ts TIMESTAMP,
+ *   recv_ts TIMESTAMP`, each file sorted by `(ts, id)`;
+ * - `quotes`, `book_snapshots`, `book_changes`, `event_log` (see `event_rows.ts`):
+ *   `ts TIMESTAMP, recv_ts TIMESTAMP, digest INTEGER` then the payload (`bid_price DOUBLE,
+ *   bid_size DOUBLE, ask_price DOUBLE, ask_size DOUBLE`; `bid_prices DOUBLE[],
+ *   bid_sizes DOUBLE[], ask_prices DOUBLE[], ask_sizes DOUBLE[]` then `sequence BIGINT,
+ *   checksum BIGINT` for snapshots and `first_sequence BIGINT, sequence BIGINT,
+ *   checksum BIGINT` for changes, NULL when missing; `status VARCHAR, reason VARCHAR`),
+ *   each file sorted by `(ts, recv_ts, digest)`.
  *
  * Writes are
- * - **validated**: invalid rows (see {@linkcode tradeRejection}) are counted and logged once
- *   per reason, never written;
- * - **idempotent**: a row whose (exchange, symbol, id) is already in its partition, or
- *   earlier in the same batch, is skipped, so replaying a capture twice stores it once;
+ * - **validated**: invalid rows (see {@linkcode tradeRejection} and
+ *   {@linkcode eventRowRejection}) are counted and logged once per reason, never written;
+ * - **idempotent**: a trade whose (exchange, symbol, id), or an event row whose (exchange,
+ *   symbol, ts, recv_ts, digest) is already in its partition, or earlier in the same batch,
+ *   is skipped, so replaying a capture twice stores it once;
  * - **atomic**: each file is written under a hidden temporary name
  *   (`.part-<unique>.parquet.tmp`, which no `*.parquet` glob matches) and renamed into place.
  *
@@ -150,16 +196,22 @@ export class ParquetLake {
   readonly root: string;
   readonly #autoCompactFiles: number;
   readonly #smallFileBytes: number;
+  readonly #bookDepth: number;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #counts: WriteCounts = emptyCounts();
   #lastWrite: WriteCounts = emptyCounts();
-  readonly #logged = new Set<TradeRejection>();
+  readonly #countsByKind = Object.fromEntries(
+    LAKE_KINDS.map((kind) => [kind, emptyCounts()]),
+  ) as Record<LakeKind, WriteCounts>;
+  #ignored = 0;
+  readonly #logged = new Set<string>();
 
   private constructor(root: string, options: ParquetLakeOptions) {
     this.root = root;
     this.#autoCompactFiles = options.autoCompactFiles ?? 32;
     this.#smallFileBytes = options.smallFileBytes ?? 64 * 1024 * 1024;
+    this.#bookDepth = options.bookDepth ?? DEFAULT_BOOK_DEPTH;
   }
 
   /** Opens (and creates) a lake at `options.root`. */
@@ -167,19 +219,36 @@ export class ParquetLake {
     if (typeof options?.root !== "string" || options.root.length === 0) {
       throw new TypeError("ParquetLake.open needs a root folder");
     }
+    const depth = options.bookDepth;
+    if (depth !== undefined && !(Number.isInteger(depth) && depth >= 1)) {
+      throw new RangeError(`ParquetLake.open: bookDepth must be an integer >= 1, got ${depth}`);
+    }
     const root = options.root.length > 1 ? options.root.replace(/\/+$/, "") : options.root;
     await Deno.mkdir(root, { recursive: true });
     return new ParquetLake(root, options);
   }
 
-  /** Counts over every write since the lake was opened. */
+  /** Counts over every write since the lake was opened, all tables together. */
   get counts(): Readonly<WriteCounts> {
     return structuredClone(this.#counts);
   }
 
-  /** Counts of the most recent write (`writeTrades` or `writeTradeColumns`). */
+  /** Counts over every write since the lake was opened, per table. */
+  get countsByKind(): Readonly<Record<LakeKind, Readonly<WriteCounts>>> {
+    return structuredClone(this.#countsByKind);
+  }
+
+  /**
+   * Counts of the most recent write call (`writeTrades`, `writeTradeColumns`,
+   * `writeEventRows`, or `writeEvents`: all its tables together).
+   */
   get lastWrite(): Readonly<WriteCounts> {
     return structuredClone(this.#lastWrite);
+  }
+
+  /** Events {@linkcode ParquetLake.writeEvents} skipped because the lake has no table for them (bars). */
+  get ignored(): number {
+    return this.#ignored;
   }
 
   /**
@@ -226,6 +295,96 @@ export class ParquetLake {
   }
 
   /**
+   * Stores rows of one event table (digest given, e.g. made by {@linkcode eventRow} or
+   * copied from the PostgreSQL buffer) and resolves to the rows newly stored. Rows are
+   * validated (see {@linkcode eventRowRejection}; invalid ones are counted and skipped),
+   * idempotent on (exchange, symbol, ts, recv_ts, digest) against the stored files and
+   * within the batch, and each partition's new rows go to one new file, sorted by
+   * `(ts, recv_ts, digest)`, written under a temporary name and renamed into place. Calls
+   * are serialised with every other write. The rows are only read.
+   *
+   * @example
+   * ```ts ignore
+   * import { eventRow } from "./event_rows.ts";
+   * const written = await lake.writeEventRows("quotes", quotes.map((q) => eventRow(q)));
+   * ```
+   */
+  writeEventRows<K extends EventKind>(kind: K, rows: readonly EventRowOf<K>[]): Promise<number> {
+    if (!EVENT_KINDS.includes(kind)) {
+      return Promise.reject(new TypeError(`writeEventRows: not an event table: ${kind}`));
+    }
+    if (!Array.isArray(rows)) {
+      return Promise.reject(new TypeError("writeEventRows needs an array of rows"));
+    }
+    return this.#enqueue(async () => {
+      const counts = emptyCounts();
+      this.#lastWrite = counts;
+      await this.#writeEventRows(kind, rows, counts);
+      return counts.written;
+    });
+  }
+
+  /**
+   * Stores model events of any kind and resolves to the rows newly stored: trades as by
+   * {@linkcode ParquetLake.writeTrades}, quotes, book snapshots, book changes and feed
+   * statuses through {@linkcode eventRow} (snapshots cut to `bookDepth` levels per side)
+   * and {@linkcode ParquetLake.writeEventRows}. Bars have no table: they are skipped and
+   * counted in {@linkcode ParquetLake.ignored}. `lastWrite` sums the call's tables.
+   */
+  writeEvents(events: readonly MarketEvent[]): Promise<number> {
+    if (!Array.isArray(events)) {
+      return Promise.reject(new TypeError("writeEvents needs an array of events"));
+    }
+    return this.#enqueue(async () => {
+      const total = emptyCounts();
+      this.#lastWrite = total;
+      const trades: Trade[] = [];
+      const rows = new Map<EventKind, EventRow[]>();
+      for (const e of events) {
+        if (e?.kind === "trade") {
+          trades.push(e);
+          continue;
+        }
+        const kind = e === null || typeof e !== "object" ? undefined : eventKindOf(e);
+        if (kind === undefined) {
+          this.#ignored++;
+          const what = (e as { kind?: unknown })?.kind;
+          if (what !== "bar") this.#warnOnce(`kind:${what}`, `lake: ignored event of kind ${what}`);
+          continue;
+        }
+        let row: EventRow;
+        try {
+          row = eventRow(e as RowEvent, { depth: this.#bookDepth });
+        } catch {
+          // Levels that are not lists of [price, size] cannot even be sorted.
+          const counts = emptyCounts();
+          this.#rejectRow(kind, e as unknown as EventRow, "levels", counts);
+          addCounts(this.#counts, counts);
+          addCounts(this.#countsByKind[kind], counts);
+          addCounts(total, counts);
+          continue;
+        }
+        const list = rows.get(kind);
+        if (list) list.push(row);
+        else rows.set(kind, [row]);
+      }
+      if (trades.length > 0) {
+        try {
+          await this.#writeTrades(trades);
+        } finally {
+          addCounts(total, this.#lastWrite);
+          this.#lastWrite = total;
+        }
+      }
+      for (const kind of EVENT_KINDS) {
+        const list = rows.get(kind);
+        if (list) await this.#writeEventRows(kind, list, total);
+      }
+      return total.written;
+    });
+  }
+
+  /**
    * Merges the small files (below `smallFileBytes`) of each partition that has at least two
    * into one file sorted by `(ts, id)`. Atomic per partition: a journal naming the new file
    * and the files it replaces is written first, then the merged file under a temporary name,
@@ -235,17 +394,25 @@ export class ParquetLake {
    * compaction of that partition.
    */
   compact(options: CompactOptions = {}): Promise<CompactionReport> {
+    const kinds = options.kinds ?? LAKE_KINDS;
+    for (const kind of kinds) {
+      if (!LAKE_KINDS.includes(kind)) {
+        return Promise.reject(new TypeError(`compact: not a lake table: ${kind}`));
+      }
+    }
     return this.#enqueue(async () => {
       const report: CompactionReport = { partitions: 0, filesMerged: 0, rows: 0 };
-      for (const p of await listAllTradePartitions(this.root)) {
-        if (options.exchange !== undefined && p.exchange !== options.exchange) continue;
-        if (options.symbol !== undefined && p.symbol !== options.symbol) continue;
-        await this.#recover(p.path);
-        const merged = await this.#compactPartition(p.path, 2);
-        if (merged) {
-          report.partitions++;
-          report.filesMerged += merged.files;
-          report.rows += merged.rows;
+      for (const kind of kinds) {
+        for (const p of await listAllPartitions(this.root, kind)) {
+          if (options.exchange !== undefined && p.exchange !== options.exchange) continue;
+          if (options.symbol !== undefined && p.symbol !== options.symbol) continue;
+          await this.#recover(p.path);
+          const merged = await this.#compactPartition(p.path, kind, 2);
+          if (merged) {
+            report.partitions++;
+            report.filesMerged += merged.files;
+            report.rows += merged.rows;
+          }
         }
       }
       return report;
@@ -451,8 +618,126 @@ export class ParquetLake {
       }
     } finally {
       addCounts(this.#counts, counts);
+      addCounts(this.#countsByKind.trades, counts);
     }
     return counts.written;
+  }
+
+  /**
+   * The write path of event rows: validates, groups rows by partition, then stores each
+   * partition's new rows in one file. Adds what it did to `counts` (and the lake's totals).
+   */
+  async #writeEventRows(
+    kind: EventKind,
+    rows: readonly EventRow[],
+    counts: WriteCounts,
+  ): Promise<void> {
+    const mine = emptyCounts();
+    const n = rows.length;
+    const take = new Uint32Array(n);
+    const part = new Uint32Array(n);
+    const partitions: EventPartition[] = [];
+    const index = new Map<string, number>();
+    let count = 0;
+    let last = -1;
+    for (let i = 0; i < n; i++) {
+      const row = rows[i];
+      const reason = eventRowRejection(kind, row);
+      if (reason !== undefined) {
+        this.#rejectRow(kind, row, reason, mine);
+        continue;
+      }
+      const { exchange, symbol, ts, recvTs, digest } = row;
+      const day = dayOfMicros(ts);
+      let k = last;
+      if (k < 0 || !samePartition(partitions[k], exchange, symbol, day)) {
+        const key = `${exchange}/${symbol}/${day}`;
+        k = index.get(key) ?? -1;
+        if (k < 0) {
+          k = partitions.length;
+          index.set(key, k);
+          partitions.push({
+            exchange,
+            symbol,
+            day,
+            rows: 0,
+            minTs: ts,
+            maxTs: ts,
+            lastTs: ts,
+            lastRecvTs: recvTs,
+            lastDigest: digest,
+            sorted: true,
+            increasing: true,
+          });
+        }
+        last = k;
+      }
+      const p = partitions[k];
+      if (p.rows > 0) {
+        const order = ts - p.lastTs || recvTs - p.lastRecvTs || digest - p.lastDigest;
+        if (order <= 0) {
+          p.increasing = false;
+          if (order < 0) p.sorted = false;
+        }
+        if (ts < p.minTs) p.minTs = ts;
+        else if (ts > p.maxTs) p.maxTs = ts;
+      }
+      p.lastTs = ts;
+      p.lastRecvTs = recvTs;
+      p.lastDigest = digest;
+      p.rows++;
+      take[count] = i;
+      part[count] = k;
+      count++;
+    }
+    try {
+      if (count > 0) {
+        const frame = eventFrame(kind, rows, take, part, count);
+        for (let k = 0; k < partitions.length; k++) {
+          const p = partitions[k];
+          const rowsOfPartition = partitions.length === 1
+            ? frame.lazy()
+            : frame.lazy().filter(pl.col("p").eq(k));
+          const written = await this.#writeEventPartition(kind, p, rowsOfPartition.drop("p"));
+          mine.written += written;
+          mine.duplicates += p.rows - written;
+        }
+      }
+    } finally {
+      addCounts(this.#counts, mine);
+      addCounts(this.#countsByKind[kind], mine);
+      addCounts(counts, mine);
+    }
+  }
+
+  /** Stores the new rows of one event partition in a new file; resolves to their number. */
+  async #writeEventPartition(
+    kind: EventKind,
+    p: EventPartition,
+    batch: pl.LazyDataFrame,
+  ): Promise<number> {
+    const dir = partitionDir(this.root, p.exchange, p.symbol, p.day, kind);
+    await Deno.mkdir(dir, { recursive: true });
+    await this.#recover(dir);
+    const existing = await listPartitionFiles(dir);
+    const key = [...EVENT_KEY];
+    let rows = batch;
+    // A key that strictly increases cannot repeat: the common case skips this pass.
+    if (!p.increasing) rows = rows.unique({ subset: key, keep: "first", maintainOrder: true });
+    if (existing.length > 0) {
+      // Only stored rows within the batch's time range can match; the predicate lets
+      // Polars skip row groups by their `ts` statistics.
+      const inRange = pl.col("ts").gtEq(micros(p.minTs)).and(pl.col("ts").ltEq(micros(p.maxTs)));
+      const stored = pl.concat(
+        existing.map((f) =>
+          pl.scanParquet(f.path, { hivePartitioning: false }).select(key).filter(inRange)
+        ),
+      );
+      rows = rows.join(stored, { on: key, how: "anti", maintainOrder: "left" });
+    }
+    if (!p.sorted) rows = rows.sort(key);
+    const out = await rows.collect();
+    return await this.#commit(dir, kind, existing, out);
   }
 
   /** Writes the new rows of one partition to a new file; resolves to the rows it stored. */
@@ -475,8 +760,22 @@ export class ParquetLake {
       );
       rows = rows.join(stored, { on: "id", how: "anti", maintainOrder: "left" });
     }
-    if (!p.sorted) rows = rows.sort(["ts", "id"]);
+    if (!p.sorted) rows = rows.sort(FILE_ORDER.trades);
     const out = await rows.collect();
+    return await this.#commit(dir, "trades", existing, out);
+  }
+
+  /**
+   * Writes `out` (a partition's new rows, in file order) to a new file of `dir`: under a
+   * temporary name, then renamed into place. Then merges small files if there are too many.
+   * Resolves to the rows written.
+   */
+  async #commit(
+    dir: string,
+    kind: LakeKind,
+    existing: readonly PartitionFile[],
+    out: pl.DataFrame,
+  ): Promise<number> {
     if (out.height === 0) return 0;
     const name = uniqueName();
     const temporary = `${dir}/.part-${name}.parquet.tmp`;
@@ -489,7 +788,7 @@ export class ParquetLake {
     }
     const small = existing.filter((f) => f.size < this.#smallFileBytes).length + 1;
     if (small > this.#autoCompactFiles) {
-      await this.#compactPartition(dir, 2, (files) => largestTier(files));
+      await this.#compactPartition(dir, kind, 2, (files) => largestTier(files));
     }
     return out.height;
   }
@@ -497,6 +796,7 @@ export class ParquetLake {
   /** Merges the partition's small files if there are at least `minFiles` of them. */
   async #compactPartition(
     dir: string,
+    kind: LakeKind,
     minFiles: number,
     choose: (small: PartitionFile[]) => PartitionFile[] = (small) => small,
   ): Promise<{ files: number; rows: number } | undefined> {
@@ -514,7 +814,7 @@ export class ParquetLake {
     try {
       const merged = await pl.concat(
         inputs.map((f) => pl.scanParquet(f.path, { hivePartitioning: false })),
-      ).sort(["ts", "id"]).collect();
+      ).sort(FILE_ORDER[kind]).collect();
       rows = merged.height;
       await merged.lazy().sinkParquet(temporary, PARQUET_OPTIONS).collect();
       await Deno.rename(temporary, `${dir}/${final}`);
@@ -561,6 +861,22 @@ export class ParquetLake {
       );
     }
   }
+
+  #rejectRow(kind: EventKind, row: EventRow, reason: EventRowRejection, counts: WriteCounts) {
+    counts.rejected++;
+    counts.rejectedBy[reason] = (counts.rejectedBy[reason] ?? 0) + 1;
+    this.#warnOnce(
+      `${kind}:${reason}`,
+      `lake: rejected ${kind} row with invalid ${reason} (logged once per table and reason):`,
+      describeEventRow(row),
+    );
+  }
+
+  #warnOnce(key: string, ...message: unknown[]): void {
+    if (this.#logged.has(key)) return;
+    this.#logged.add(key);
+    console.warn(...message);
+  }
 }
 
 /** Column arrays of a batch, filled up to `rows`. */
@@ -598,8 +914,40 @@ function batchFrame(rows: number, numericIds: boolean, c: BatchColumns): pl.Data
   ]).withColumns(SIDE_TEXT);
 }
 
+/** One (exchange, symbol, day) group of a batch of event rows being written. */
+interface EventPartition {
+  readonly exchange: string;
+  readonly symbol: string;
+  readonly day: number;
+  /** Valid rows of the batch in this partition. */
+  rows: number;
+  minTs: number;
+  maxTs: number;
+  lastTs: number;
+  lastRecvTs: number;
+  lastDigest: number;
+  /** Rows arrived in `(ts, recv_ts, digest)` order: the file needs no sort. */
+  sorted: boolean;
+  /** Keys arrived strictly increasing: none repeats within the batch. */
+  increasing: boolean;
+}
+
+/** A `TIMESTAMP` (microseconds) literal for comparisons with `ts` columns. */
+function micros(value: number): pl.Expr {
+  return pl.lit(value).cast(pl.Int64).cast(pl.Datetime("us"));
+}
+
+function describeEventRow(row: EventRow): string {
+  if (row === null || typeof row !== "object") return String(row);
+  const text = JSON.stringify(
+    row,
+    (_, v) => typeof v === "number" && !Number.isFinite(v) ? String(v) : v,
+  );
+  return text.length > 400 ? text.slice(0, 400) + "..." : text;
+}
+
 function samePartition(
-  p: BatchPartition,
+  p: { readonly exchange: string; readonly symbol: string; readonly day: number },
   exchange: string,
   symbol: string,
   day: number,
@@ -658,7 +1006,7 @@ function addCounts(into: WriteCounts, from: WriteCounts): void {
   into.duplicates += from.duplicates;
   into.rejected += from.rejected;
   for (const [reason, n] of Object.entries(from.rejectedBy)) {
-    const r = reason as TradeRejection;
+    const r = reason as LakeRejection;
     into.rejectedBy[r] = (into.rejectedBy[r] ?? 0) + n;
   }
 }

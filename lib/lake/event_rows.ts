@@ -1,0 +1,316 @@
+/**
+ * Rows of the lake's non-trade tables (`quotes`, `book_snapshots`, `book_changes`,
+ * `event_log`): their types, the conversion of model events into rows ({@linkcode eventRow},
+ * which computes the digest exactly as the PostgreSQL buffer writer does) and their
+ * validation at the lake's edge ({@linkcode eventRowRejection}).
+ *
+ * A row's idempotency key is `(exchange, symbol, ts, recvTs, digest)`; `digest` is the
+ * FNV-1a hash of the payload's canonical text (see `lib/market/event_digest.ts`), so an
+ * event written directly to the lake and the same event exported from the buffer are one
+ * row.
+ *
+ * @module
+ */
+import { bookText, digestOf, quoteText, statusText } from "../market/event_digest.ts";
+import { MIN_VALID_MICROS } from "../market/time.ts";
+import type {
+  BookChange,
+  BookSnapshot,
+  FeedStatus,
+  MarketEvent,
+  PriceLevel,
+  Quote,
+} from "../market/types.ts";
+import { isValidExchange, isValidSymbol } from "./layout.ts";
+
+/** The lake's non-trade tables (same names as the PostgreSQL buffer's tables). */
+export type EventKind = "quotes" | "book_snapshots" | "book_changes" | "event_log";
+
+/** Every {@linkcode EventKind}, in a fixed order. */
+export const EVENT_KINDS: readonly EventKind[] = Object.freeze(
+  [
+    "quotes",
+    "book_snapshots",
+    "book_changes",
+    "event_log",
+  ] as const,
+);
+
+/** Levels per side kept in a book snapshot row by default (the buffer writer's `bookDepth`). */
+export const DEFAULT_BOOK_DEPTH = 50;
+
+/** Fields every event row has. Times are microseconds since the epoch. */
+export interface RowHeader {
+  readonly exchange: string;
+  readonly symbol: string;
+  /** Venue time, microseconds; its UTC day is the row's `date=` partition. */
+  readonly ts: number;
+  /** Local receive time, microseconds. */
+  readonly recvTs: number;
+  /** FNV-1a (signed 32-bit) of the payload's canonical text (`lib/market/event_digest.ts`). */
+  readonly digest: number;
+}
+
+/** A row of `quotes`. */
+export interface QuoteRow extends RowHeader {
+  readonly bidPrice: number;
+  readonly bidSize: number;
+  readonly askPrice: number;
+  readonly askSize: number;
+}
+
+/**
+ * A row of `book_snapshots`: bids best first (price descending), asks best first (price
+ * ascending), truncated to the top levels; prices and sizes as parallel lists.
+ */
+export interface BookSnapshotRow extends RowHeader {
+  readonly bidPrices: number[];
+  readonly bidSizes: number[];
+  readonly askPrices: number[];
+  readonly askSizes: number[];
+  /** Venue sequence, or `null` when the venue has none. */
+  readonly sequence: number | null;
+  /** Venue checksum (unsigned), or `null` when the venue has none. */
+  readonly checksum: number | null;
+}
+
+/** A row of `book_changes`: the level lists as received (no sorting, no truncation). */
+export interface BookChangeRow extends BookSnapshotRow {
+  /** First venue sequence covered by the message, or `null`. */
+  readonly firstSequence: number | null;
+}
+
+/** A row of `event_log` (a feed status). */
+export interface StatusRow extends RowHeader {
+  readonly status: string;
+  readonly reason: string;
+}
+
+/** The row type of a kind. */
+export type EventRowOf<K extends EventKind> = K extends "quotes" ? QuoteRow
+  : K extends "book_snapshots" ? BookSnapshotRow
+  : K extends "book_changes" ? BookChangeRow
+  : StatusRow;
+
+/** A row of any {@linkcode EventKind}. */
+export type EventRow = QuoteRow | BookSnapshotRow | BookChangeRow | StatusRow;
+
+/** The model events stored as event rows. */
+export type RowEvent = Quote | BookSnapshot | BookChange | FeedStatus;
+
+/** Options of {@linkcode eventRow}. */
+export interface EventRowOptions {
+  /** Levels per side kept in a book snapshot (default {@linkcode DEFAULT_BOOK_DEPTH}). */
+  readonly depth?: number;
+}
+
+/** The table a model event is stored in, or `undefined` for trades and bars. */
+export function eventKindOf(event: MarketEvent): EventKind | undefined {
+  switch (event?.kind) {
+    case "quote":
+      return "quotes";
+    case "book_snapshot":
+      return "book_snapshots";
+    case "book_change":
+      return "book_changes";
+    case "status":
+      return "event_log";
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Converts a model event into its lake row and computes its digest the way the buffer
+ * writer (`lib/buffer/writer.ts`) does. Snapshot levels are sorted (bids descending, asks
+ * ascending) and truncated to `options.depth` per side first, and the digest covers what is
+ * kept; book changes keep their levels as received. Missing optional integers become `null`.
+ * The row is not validated here: the lake does that when it is written.
+ *
+ * @example
+ * ```ts
+ * import { eventRow } from "./event_rows.ts";
+ * import assert from "node:assert/strict";
+ * const row = eventRow({
+ *   kind: "book_snapshot", exchange: "kraken", symbol: "BTC-USD", ts: 1, recvTs: 2,
+ *   bids: [[99, 1], [100, 2]], asks: [[102, 1], [101, 3]],
+ * }, { depth: 1 });
+ * assert.deepEqual([row.bidPrices, row.askPrices, row.sequence], [[100], [101], null]);
+ * ```
+ */
+export function eventRow(event: Quote, options?: EventRowOptions): QuoteRow;
+export function eventRow(event: BookSnapshot, options?: EventRowOptions): BookSnapshotRow;
+export function eventRow(event: BookChange, options?: EventRowOptions): BookChangeRow;
+export function eventRow(event: FeedStatus, options?: EventRowOptions): StatusRow;
+export function eventRow(event: RowEvent, options?: EventRowOptions): EventRow;
+export function eventRow(event: RowEvent, options: EventRowOptions = {}): EventRow {
+  const depth = options.depth ?? DEFAULT_BOOK_DEPTH;
+  if (!(Number.isInteger(depth) && depth >= 1)) {
+    throw new RangeError(`eventRow: depth must be an integer >= 1, got ${depth}`);
+  }
+  const header = {
+    exchange: event.exchange,
+    symbol: event.symbol,
+    ts: event.ts,
+    recvTs: event.recvTs,
+  };
+  switch (event.kind) {
+    case "quote": {
+      const { bidPrice, bidSize, askPrice, askSize } = event;
+      const digest = digestOf(quoteText(bidPrice, bidSize, askPrice, askSize));
+      return { ...header, digest, bidPrice, bidSize, askPrice, askSize };
+    }
+    case "book_snapshot": {
+      const [bidPrices, bidSizes] = splitLevels(topLevels(event.bids, true, depth));
+      const [askPrices, askSizes] = splitLevels(topLevels(event.asks, false, depth));
+      const sequence = event.sequence ?? null;
+      const checksum = event.checksum ?? null;
+      const lists = { bidPrices, bidSizes, askPrices, askSizes };
+      const digest = digestOf(bookText(lists, [sequence, checksum]));
+      return { ...header, digest, ...lists, sequence, checksum };
+    }
+    case "book_change": {
+      const [bidPrices, bidSizes] = splitLevels(event.bids);
+      const [askPrices, askSizes] = splitLevels(event.asks);
+      const firstSequence = event.firstSequence ?? null;
+      const sequence = event.sequence ?? null;
+      const checksum = event.checksum ?? null;
+      const lists = { bidPrices, bidSizes, askPrices, askSizes };
+      const digest = digestOf(bookText(lists, [firstSequence, sequence, checksum]));
+      return { ...header, digest, ...lists, firstSequence, sequence, checksum };
+    }
+    case "status": {
+      const reason = event.reason ?? "";
+      const digest = digestOf(statusText(event.status, reason));
+      return { ...header, digest, status: event.status, reason };
+    }
+    default:
+      throw new TypeError(
+        `eventRow: not a quote, book snapshot, book change or status: ${
+          (event as { kind?: unknown })?.kind
+        }`,
+      );
+  }
+}
+
+/** Why an event row was rejected by the lake. */
+export type EventRowRejection =
+  | "exchange"
+  | "symbol"
+  | "ts"
+  | "recv_ts"
+  | "digest"
+  /** A price is not a finite number. */
+  | "price"
+  /** A size is not a finite number, or is negative. */
+  | "size"
+  /** A level list is missing, or its prices and sizes differ in length. */
+  | "levels"
+  /** A sequence, first sequence or checksum is neither `null` nor a safe integer. */
+  | "sequence"
+  /** A status or reason is not text. */
+  | "status";
+
+/**
+ * Returns why `row` (of `kind`) cannot be stored, or `undefined` when it can. A storable
+ * row has a path-safe exchange and symbol (see `layout.ts`), an integer `ts` at or after
+ * 2000-01-01 and an integer `recvTs` >= 0 (both safe integers, microseconds; the bounds
+ * trades have), a signed 32-bit integer digest, and per kind: finite prices, finite sizes
+ * >= 0, level lists whose prices and sizes have equal lengths, optional integers that are
+ * `null` or safe integers, text status and reason. Zero prices are allowed (a quote with
+ * an empty side), as the buffer allows them.
+ *
+ * @example
+ * ```ts
+ * import { eventRowRejection } from "./event_rows.ts";
+ * import assert from "node:assert/strict";
+ * const row = {
+ *   exchange: "coinbase", symbol: "BTC-USD", ts: 1_700_000_000_000_000,
+ *   recvTs: 1_700_000_000_000_100, digest: 7, bidPrice: 1, bidSize: -1, askPrice: 2,
+ *   askSize: 1,
+ * };
+ * assert.equal(eventRowRejection("quotes", row), "size");
+ * ```
+ */
+export function eventRowRejection<K extends EventKind>(
+  kind: K,
+  row: EventRowOf<K>,
+): EventRowRejection | undefined {
+  if (row === null || typeof row !== "object") return "exchange";
+  if (!isValidExchange(row.exchange)) return "exchange";
+  if (!isValidSymbol(row.symbol)) return "symbol";
+  const ts = row.ts;
+  if (!Number.isSafeInteger(ts) || ts < MIN_VALID_MICROS) return "ts";
+  const recvTs = row.recvTs;
+  if (!Number.isSafeInteger(recvTs) || recvTs < 0) return "recv_ts";
+  const digest = row.digest;
+  if (!Number.isInteger(digest) || (digest | 0) !== digest) return "digest";
+  switch (kind) {
+    case "quotes": {
+      const q = row as QuoteRow;
+      if (!isFiniteNumber(q.bidPrice) || !isFiniteNumber(q.askPrice)) return "price";
+      if (!isSize(q.bidSize) || !isSize(q.askSize)) return "size";
+      return undefined;
+    }
+    case "book_snapshots":
+    case "book_changes": {
+      const b = row as BookChangeRow;
+      const problem = levelsRejection(b.bidPrices, b.bidSizes) ??
+        levelsRejection(b.askPrices, b.askSizes);
+      if (problem) return problem;
+      if (!isOptionalInteger(b.sequence) || !isOptionalInteger(b.checksum)) return "sequence";
+      if (kind === "book_changes" && !isOptionalInteger(b.firstSequence)) return "sequence";
+      return undefined;
+    }
+    case "event_log": {
+      const s = row as StatusRow;
+      if (typeof s.status !== "string" || typeof s.reason !== "string") return "status";
+      return undefined;
+    }
+    default:
+      throw new TypeError(`unknown event kind: ${kind}`);
+  }
+}
+
+function levelsRejection(prices: unknown, sizes: unknown): EventRowRejection | undefined {
+  if (!Array.isArray(prices) || !Array.isArray(sizes) || prices.length !== sizes.length) {
+    return "levels";
+  }
+  for (let i = 0; i < prices.length; i++) {
+    if (!isFiniteNumber(prices[i])) return "price";
+    if (!isSize(sizes[i])) return "size";
+  }
+  return undefined;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === "number" && value - value === 0;
+}
+
+function isSize(value: unknown): value is number {
+  return typeof value === "number" && value >= 0 && value < Infinity;
+}
+
+function isOptionalInteger(value: unknown): boolean {
+  return value === null || Number.isSafeInteger(value);
+}
+
+/** Levels sorted best first (stable, like the buffer writer) and cut to `depth`. */
+function topLevels(
+  levels: readonly PriceLevel[],
+  descending: boolean,
+  depth: number,
+): readonly PriceLevel[] {
+  const sorted = [...levels].sort((a, b) => descending ? b[0] - a[0] : a[0] - b[0]);
+  return sorted.length > depth ? sorted.slice(0, depth) : sorted;
+}
+
+function splitLevels(levels: readonly PriceLevel[]): [number[], number[]] {
+  const prices = new Array<number>(levels.length);
+  const sizes = new Array<number>(levels.length);
+  for (let i = 0; i < levels.length; i++) {
+    prices[i] = levels[i][0];
+    sizes[i] = levels[i][1];
+  }
+  return [prices, sizes];
+}
