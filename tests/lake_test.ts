@@ -285,7 +285,7 @@ Deno.test("ParquetLake compacts a partition automatically past autoCompactFiles"
   }, { autoCompactFiles: 2 });
 });
 
-Deno.test("LakeSink buffers trades, ignores other events and flushes on close", async () => {
+Deno.test("LakeSink buffers trades and quotes, ignores bars and flushes on close", async () => {
   const root = await Deno.makeTempDir({ prefix: "lake_sink_test_" });
   try {
     const sink = await LakeSink.open({ root });
@@ -301,17 +301,38 @@ Deno.test("LakeSink buffers trades, ignores other events and flushes on close", 
       askPrice: 2,
       askSize: 1,
     };
-    sink.write([trades[0], quote, trades[1]]);
-    assert.equal(sink.pending, 2);
+    const bar: MarketEvent = {
+      kind: "bar",
+      exchange: "coinbase",
+      symbol: "BTC-USD",
+      ts: MIDNIGHT,
+      recvTs: MIDNIGHT,
+      interval: 60e6,
+      open: 1,
+      high: 1,
+      low: 1,
+      close: 1,
+      volume: 1,
+      vwap: 1,
+      trades: 1,
+    };
+    sink.write([trades[0], quote, bar, trades[1]]);
+    assert.equal(sink.pending, 3);
     assert.equal(sink.ignored, 1);
-    assert.equal(await sink.flush(), 2);
+    assert.equal(await sink.flush(), 2, "flush resolves to the trades stored");
+    assert.deepEqual(sink.stored, { trades: 2, events: 1 });
     assert.equal(await sink.flush(), 0);
-    sink.write(trades); // two already stored
+    sink.write([...trades, quote]); // two trades and the quote already stored
     assert.equal(await sink.flush(), 3);
+    assert.deepEqual(sink.stored, { trades: 5, events: 1 });
     sink.write([{ ...trades[4], id: "late", ts: trades[4].ts + DAY }]);
     await sink.close();
     assert.throws(() => sink.write(trades));
     assert.equal((await readLake(root)).length, 6);
+    const quotes = await duck(
+      `SELECT count(*) FROM read_parquet('${root}/quotes/*/*/*/*.parquet', hive_partitioning = true)`,
+    );
+    assert.deepEqual(quotes, [[1]]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -1,30 +1,60 @@
 /**
- * An {@linkcode EventSink} that stores trades in the Parquet lake.
+ * An {@linkcode EventSink} that stores market events in the Parquet lake.
  * @module
  */
 import type { EventSink } from "../market/sink.ts";
-import type { MarketEvent, Trade } from "../market/types.ts";
+import type { MarketEvent, MarketEventKind, Trade } from "../market/types.ts";
 import { ParquetLake, type ParquetLakeOptions } from "./parquet_lake.ts";
+
+/** The event kinds the lake has a table for (bars have none). */
+export type StoredEventKind = Exclude<MarketEventKind, "bar">;
+
+const STORED_KINDS: readonly StoredEventKind[] = [
+  "trade",
+  "quote",
+  "book_snapshot",
+  "book_change",
+  "status",
+];
 
 /** Options of {@linkcode LakeSink}. */
 export interface LakeSinkOptions {
   /** Close the lake when the sink closes (default `false`; `LakeSink.open` sets it). */
   readonly closeLake?: boolean;
+  /**
+   * The event kinds stored (default: every kind the lake has a table for: trades, quotes,
+   * book snapshots, book changes and statuses). Other events are ignored and counted.
+   */
+  readonly kinds?: readonly StoredEventKind[];
+}
+
+/** Rows newly stored by a {@linkcode LakeSink}, by table group. */
+export interface LakeSinkStored {
+  /** Trades (the value `flush` resolves to, summed). */
+  trades: number;
+  /** Quotes, book snapshots, book changes and statuses together. */
+  events: number;
 }
 
 /**
- * Buffers the trades it is given and writes them to a {@linkcode ParquetLake} on `flush`.
- * Only trades are stored for now: book snapshots, book changes, quotes, bars and status
- * events are ignored (counted in {@linkcode LakeSink.ignored}); the lake has no layout for
- * them yet. A failed flush keeps its trades buffered for the next one (the lake's writes
- * are idempotent, so a retry never duplicates rows).
+ * Buffers the events it is given and writes them to a {@linkcode ParquetLake} on `flush`:
+ * trades to the `trades` table, quotes, book snapshots (cut to the lake's `bookDepth`
+ * levels per side), book changes and feed statuses to their event tables (see
+ * {@linkcode ParquetLake.writeEvents}). Bars have no table: they are ignored and counted in
+ * {@linkcode LakeSink.ignored}, as are kinds left out of `options.kinds`.
+ *
+ * `flush` resolves to the **trades** newly stored (what a collector's `rows_written` has
+ * always counted); the rows of every table are in {@linkcode LakeSink.stored} and the
+ * lake's `countsByKind`. A failed flush keeps the events it could not store buffered for
+ * the next one (the lake's writes are idempotent, so a retry never duplicates rows).
+ * `pending` counts every buffered event, so a `SinkQueue` bounds the memory they take.
  *
  * @example
  * ```ts ignore
  * import { LakeSink } from "./lake_sink.ts";
  * const sink = await LakeSink.open({ root: "data/lake" });
  * sink.write(events);
- * const stored = await sink.flush();
+ * const trades = await sink.flush();
  * await sink.close();
  * ```
  */
@@ -32,50 +62,79 @@ export class LakeSink implements EventSink {
   /** The lake written to. */
   readonly lake: ParquetLake;
   readonly #closeLake: boolean;
-  #buffer: Trade[] = [];
+  readonly #kinds: ReadonlySet<string>;
+  #trades: Trade[] = [];
+  #events: MarketEvent[] = [];
   #ignored = 0;
+  #stored: LakeSinkStored = { trades: 0, events: 0 };
   #closed = false;
 
   constructor(lake: ParquetLake, options: LakeSinkOptions = {}) {
     this.lake = lake;
     this.#closeLake = options.closeLake ?? false;
+    const kinds = options.kinds ?? STORED_KINDS;
+    for (const kind of kinds) {
+      if (!STORED_KINDS.includes(kind)) {
+        throw new TypeError(`LakeSink: the lake has no table for ${kind} events`);
+      }
+    }
+    this.#kinds = new Set(kinds);
   }
 
   /** Opens a lake at `options.root` and a sink that owns (and closes) it. */
-  static async open(options: ParquetLakeOptions): Promise<LakeSink> {
-    return new LakeSink(await ParquetLake.open(options), { closeLake: true });
+  static async open(options: ParquetLakeOptions & LakeSinkOptions): Promise<LakeSink> {
+    const lake = await ParquetLake.open(options);
+    return new LakeSink(lake, { kinds: options.kinds, closeLake: true });
   }
 
-  /** Trades buffered and not yet flushed. */
+  /** Events buffered and not yet flushed (trades and the other stored kinds). */
   get pending(): number {
-    return this.#buffer.length;
+    return this.#trades.length + this.#events.length;
   }
 
-  /** Non-trade events dropped so far. */
+  /** Events dropped so far because they are not stored (bars, kinds left out). */
   get ignored(): number {
     return this.#ignored;
   }
 
-  /** Buffers the trades among `events`; other kinds are ignored. */
+  /** Rows newly stored since the sink was made. */
+  get stored(): Readonly<LakeSinkStored> {
+    return { ...this.#stored };
+  }
+
+  /** Buffers the events of stored kinds; others are ignored (counted). */
   write(events: readonly MarketEvent[]): void {
     if (this.#closed) throw new Error("LakeSink is closed");
+    const kinds = this.#kinds;
     for (const e of events) {
-      if (e.kind === "trade") this.#buffer.push(e);
-      else this.#ignored++;
+      if (!kinds.has(e.kind)) this.#ignored++;
+      else if (e.kind === "trade") this.#trades.push(e);
+      else this.#events.push(e);
     }
   }
 
-  /** Writes the buffered trades; resolves to the rows newly stored by this call. */
+  /**
+   * Writes the buffered events; resolves to the trades newly stored by this call (rows of
+   * the other tables are added to {@linkcode LakeSink.stored}).
+   */
   async flush(): Promise<number> {
-    if (this.#buffer.length === 0) return 0;
-    const batch = this.#buffer;
-    this.#buffer = [];
+    const trades = this.#trades;
+    const events = this.#events;
+    this.#trades = [];
+    this.#events = [];
+    let written = 0;
+    let step = "trades";
     try {
-      return await this.lake.writeTrades(batch);
+      if (trades.length > 0) written = await this.lake.writeTrades(trades);
+      this.#stored.trades += written;
+      step = "events";
+      if (events.length > 0) this.#stored.events += await this.lake.writeEvents(events);
     } catch (err) {
-      this.#buffer = batch.concat(this.#buffer);
+      if (step === "trades") this.#trades = trades.concat(this.#trades);
+      this.#events = events.concat(this.#events);
       throw err;
     }
+    return written;
   }
 
   /** Flushes, then closes the lake if this sink owns it. */

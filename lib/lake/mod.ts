@@ -28,7 +28,12 @@ export {
   type TradeColumns,
   type WriteCounts,
 } from "./parquet_lake.ts";
-export { LakeSink, type LakeSinkOptions } from "./lake_sink.ts";
+export {
+  LakeSink,
+  type LakeSinkOptions,
+  type LakeSinkStored,
+  type StoredEventKind,
+} from "./lake_sink.ts";
 export { type TradeRejection, tradeRejection, tradeValueRejection } from "./validate.ts";
 export {
   type BookChangeRow,
