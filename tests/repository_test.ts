@@ -294,6 +294,7 @@ Deno.test("MemoryRepository applies the lake's validation and de-duplication", (
     duplicates: 1,
     rejected: 1,
     rejectedBy: { size: 1 },
+    ignored: 0,
   });
 });
 

@@ -2,7 +2,7 @@
  * Argument checks shared by the repositories.
  * @module
  */
-import type { BarQuery, RangeQuery } from "./repository.ts";
+import type { BarQuery, BookSnapshotQuery, RangeQuery } from "./repository.ts";
 
 /**
  * Checks a range query and returns it with `start`/`end` rounded up to whole microseconds
@@ -27,6 +27,22 @@ export function checkBarQuery(query: BarQuery): BarQuery {
     throw new RangeError(
       `bar interval must be a positive whole number of microseconds, got ${query.interval}`,
     );
+  }
+  return checked;
+}
+
+/**
+ * Checks a book snapshot query (see {@linkcode checkRangeQuery}).
+ * @throws {TypeError} when `depth` is given and not a number.
+ * @throws {RangeError} when `depth` is not a positive whole number.
+ */
+export function checkBookSnapshotQuery(query: BookSnapshotQuery): BookSnapshotQuery {
+  const checked = checkRangeQuery(query);
+  const { depth } = query;
+  if (depth === undefined) return checked;
+  if (typeof depth !== "number") throw new TypeError("depth must be a number of levels");
+  if (!Number.isSafeInteger(depth) || depth < 1) {
+    throw new RangeError(`depth must be a positive whole number of levels, got ${depth}`);
   }
   return checked;
 }

@@ -1,18 +1,32 @@
 /**
- * {@linkcode MarketDataRepository} over the Parquet lake: Polars scans for bulk trades,
- * DuckDB for aggregates (bars, instruments), with partition pruning by path.
+ * {@linkcode MarketEventRepository} over the Parquet lake: Polars scans for bulk trades,
+ * quotes and book snapshots, DuckDB for aggregates (bars, instruments), with partition
+ * pruning by path.
  * @module
  */
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import pl from "nodejs-polars";
-import type { Bar, Trade } from "../market/types.ts";
+import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import { readNumericColumns, sqlString, sqlStringList } from "../lake/_duckdb.ts";
 import {
+  type LakePartition,
   listInstrumentDirs,
+  listPartitions,
   listTradePartitions,
-  type TradePartition,
   tradesRoot,
 } from "../lake/layout.ts";
+import {
+  BOOK_SNAPSHOT_COLUMNS,
+  bookSnapshotFrame,
+  bookSnapshotFrameResult,
+  emptyBookSnapshotColumns,
+  emptyQuoteColumns,
+  EVENT_ORDER,
+  limitDepth,
+  QUOTE_COLUMNS,
+  quoteFrame,
+  quoteFrameResult,
+} from "./_event_result.ts";
 import {
   type BarColumns,
   barColumnsResult,
@@ -25,13 +39,14 @@ import {
   tradeFrame,
   tradeRowsFromFrame,
 } from "./_result.ts";
-import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
+  BookSnapshotQuery,
   InstrumentSummary,
-  MarketDataRepository,
+  MarketEventRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -55,6 +70,9 @@ export interface LakeRepositoryOptions {
  * - `bars(q)` is one DuckDB aggregate (small result): open/close are the first/last trade
  *   by `(ts, id)` with ids compared as text, `vwap = sum(price*size)/sum(size)`, bar
  *   `ts` is the bucket start aligned to the epoch, `recv_ts` the latest receive time.
+ * - `quotes(q)` and `bookSnapshots(q)` are Polars scans of the pruned files of
+ *   `ROOT/quotes` and `ROOT/book_snapshots` like trades, ordered by `(ts, recv_ts, digest)`;
+ *   `depth` cuts the level lists inside the scan (`list.head`).
  *
  * An unknown instrument, an empty range or an empty (even missing) lake give empty
  * results. Queries see the files present when they start: a compaction that removes
@@ -64,11 +82,14 @@ export interface LakeRepositoryOptions {
  * ```ts ignore
  * import { LakeRepository } from "./lake_repository.ts";
  * const repo = await LakeRepository.open({ root: "data/lake" });
- * const bars = await repo.bars({ exchange: "coinbase", symbol: "BTC-USD", interval: 60e6 }).rows();
+ * const btc = { exchange: "coinbase", symbol: "BTC-USD" };
+ * const bars = await repo.bars({ ...btc, interval: 60e6 }).rows();
+ * const quotes = await repo.quotes({ ...btc, start: Date.UTC(2024, 2, 9) * 1000 }).polars();
+ * const books = await repo.bookSnapshots({ ...btc, depth: 5 }).arrow();
  * await repo.close();
  * ```
  */
-export class LakeRepository implements MarketDataRepository {
+export class LakeRepository implements MarketEventRepository {
   /** Lake root folder. */
   readonly root: string;
   readonly #threads: number | undefined;
@@ -167,6 +188,30 @@ export class LakeRepository implements MarketDataRepository {
     });
   }
 
+  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`. */
+  quotes(query: RangeQuery): QueryResult<Quote> {
+    const q = checkRangeQuery(query);
+    return quoteFrameResult(() =>
+      this.#eventFrame("quotes", q, QUOTE_COLUMNS, () => quoteFrame(emptyQuoteColumns()))
+    );
+  }
+
+  /** Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, cut to `depth`. */
+  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+    const q = checkBookSnapshotQuery(query);
+    return bookSnapshotFrameResult(async () =>
+      limitDepth(
+        await this.#eventFrame(
+          "book_snapshots",
+          q,
+          BOOK_SNAPSHOT_COLUMNS,
+          () => bookSnapshotFrame(emptyBookSnapshotColumns()),
+        ),
+        q.depth,
+      )
+    );
+  }
+
   /** Releases DuckDB. Queries after this reject. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -191,6 +236,34 @@ export class LakeRepository implements MarketDataRepository {
       pl.lit(exchange).cast(pl.Utf8).alias("exchange"),
       pl.lit(symbol).cast(pl.Utf8).alias("symbol"),
       ...TRADE_COLUMNS.slice(2).map((name) => pl.col(name)),
+    );
+  }
+
+  /**
+   * A scan of one event table's pruned files, in range, ordered by `(ts, recv_ts, digest)`
+   * (each file is; days do not overlap, so only partitions of several files need a sort),
+   * with `exchange`/`symbol` from the query and the columns in `columns`' order.
+   */
+  async #eventFrame(
+    kind: "quotes" | "book_snapshots",
+    query: RangeQuery,
+    columns: readonly string[],
+    empty: () => pl.DataFrame,
+  ): Promise<pl.LazyDataFrame | pl.DataFrame> {
+    this.#assertOpen();
+    const { exchange, symbol, start, end } = query;
+    const partitions = await listPartitions(this.root, kind, query);
+    if (partitions.length === 0) return empty();
+    const scans = partitions.flatMap(scanPartition);
+    let frame = scans.length === 1 ? scans[0] : pl.concat(scans, { how: "vertical" });
+    if (start !== undefined) frame = frame.filter(pl.col("ts").gtEq(microsLiteral(start)));
+    if (end !== undefined) frame = frame.filter(pl.col("ts").lt(microsLiteral(end)));
+    if (partitions.some((p) => p.files.length > 1)) frame = frame.sort([...EVENT_ORDER]);
+    const types = empty().schema;
+    return frame.select(
+      pl.lit(exchange).cast(pl.Utf8).alias("exchange"),
+      pl.lit(symbol).cast(pl.Utf8).alias("symbol"),
+      ...columns.slice(2).map((name) => pl.col(name).cast(types[name])),
     );
   }
 
@@ -247,7 +320,7 @@ export class LakeRepository implements MarketDataRepository {
 }
 
 /** Polars scans of one partition: one glob per folder, or each file if the path has glob characters. */
-function scanPartition(p: TradePartition): pl.LazyDataFrame[] {
+function scanPartition(p: LakePartition): pl.LazyDataFrame[] {
   if (!/[*?[\]{}]/.test(p.path)) {
     const source = p.files.length === 1 ? p.files[0] : `${p.path}/*.parquet`;
     return [pl.scanParquet(source, { hivePartitioning: false })];

@@ -1,35 +1,98 @@
 /**
- * {@linkcode MarketDataRepository} over trades held in memory, for tests and backtests.
+ * {@linkcode MarketEventRepository} over trades, quotes and book snapshots held in memory,
+ * for tests and backtests.
  * @module
  */
-import type { Bar, Trade } from "../market/types.ts";
+import type { Bar, BookSnapshot, MarketEvent, Quote, Trade } from "../market/types.ts";
 import { type TradeRejection, tradeRejection } from "../lake/validate.ts";
+import {
+  type BookSnapshotColumns,
+  bookSnapshotColumnsResult,
+  type QuoteColumns,
+  quoteColumnsResult,
+} from "./_event_result.ts";
+import {
+  type BookSnapshotRow,
+  eventRow,
+  type EventRowRejection,
+  eventRowRejection,
+  type QuoteRow,
+} from "../lake/event_rows.ts";
 import {
   type BarColumns,
   barColumnsResult,
   type TradeColumns,
   tradeColumnsResult,
 } from "./_result.ts";
-import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
+  BookSnapshotQuery,
   InstrumentSummary,
-  MarketDataRepository,
+  MarketEventRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
 
 /** What {@linkcode MemoryRepository.add} did. */
 export interface AddCounts {
-  /** Trades newly held. */
+  /** Events (trades, quotes, book snapshots) newly held. */
   added: number;
-  /** Valid trades skipped because their (exchange, symbol, id) was already held. */
+  /**
+   * Valid events skipped because they were already held: trades by (exchange, symbol, id),
+   * quotes and snapshots by (exchange, symbol, ts, recvTs, digest).
+   */
   duplicates: number;
-  /** Invalid trades skipped, by reason in `rejectedBy` (the lake's rules). */
+  /** Invalid events skipped, by reason in `rejectedBy` (the lake's rules). */
   rejected: number;
-  rejectedBy: Partial<Record<TradeRejection, number>>;
+  rejectedBy: Partial<Record<TradeRejection | EventRowRejection, number>>;
+  /** Events of kinds not held (book changes, bars, feed statuses). */
+  ignored: number;
+}
+
+/** Options of {@linkcode MemoryRepository}. */
+export interface MemoryRepositoryOptions {
+  /** Levels per side kept of a book snapshot, like the lake and the buffer (default 50). */
+  readonly bookDepth?: number;
+}
+
+/** What orders and identifies an event without a venue id. */
+interface StoredEvent {
+  readonly ts: number;
+  readonly recvTs: number;
+  readonly digest: number;
+}
+
+/** Events without a venue id of one kind, deduplicated by `(ts, recvTs, digest)`. */
+class EventSeries<E extends StoredEvent> {
+  readonly #keys = new Set<string>();
+  #events: E[] = [];
+  #sorted = true;
+
+  /** Adds `e` unless held; false for a duplicate. */
+  add(e: E): boolean {
+    const key = `${e.ts}/${e.recvTs}/${e.digest}`;
+    if (this.#keys.has(key)) return false;
+    this.#keys.add(key);
+    const last = this.#events[this.#events.length - 1];
+    if (last !== undefined && compareEvents(last, e) > 0) this.#sorted = false;
+    this.#events.push(e);
+    return true;
+  }
+
+  /** Events with `start <= ts < end`, ordered by `(ts, recvTs, digest)`. */
+  range(q: RangeQuery): E[] {
+    if (!this.#sorted) {
+      this.#events.sort(compareEvents);
+      this.#sorted = true;
+    }
+    const events = this.#events;
+    const from = q.start === undefined ? 0 : lowerBound(events, q.start);
+    const to = q.end === undefined ? events.length : lowerBound(events, q.end);
+    return from < to ? events.slice(from, to) : [];
+  }
 }
 
 interface Instrument {
@@ -38,11 +101,14 @@ interface Instrument {
   readonly ids: Set<string>;
   trades: Trade[];
   sorted: boolean;
+  readonly quotes: EventSeries<QuoteRow>;
+  readonly snapshots: EventSeries<BookSnapshotRow>;
 }
 
 /**
- * Holds trades in memory and answers like `LakeRepository`: the lake's validation and
- * de-duplication on the way in (so the same input gives the same rows), trades ordered by
+ * Holds trades, quotes and book snapshots in memory and answers like `LakeRepository`: the
+ * lake's validation and de-duplication on the way in (so the same input gives the same
+ * rows; snapshots sorted and cut to `bookDepth` levels per side), trades ordered by
  * `(ts, id)` with ids compared as text, and bars computed the same way (open/close = first
  * and last trade by `(ts, id)`, vwap = sum(price*size)/sum(size), bar `ts` aligned to the
  * epoch, `recvTs` the latest receive time). Sums are taken in time order, so volume and
@@ -62,33 +128,74 @@ interface Instrument {
  * assert.equal(bar.vwap, 11.5);
  * ```
  */
-export class MemoryRepository implements MarketDataRepository {
+export class MemoryRepository implements MarketEventRepository {
   readonly #instruments = new Map<string, Instrument>();
+  readonly #bookDepth: number;
 
-  /** A repository holding `trades` (see {@linkcode MemoryRepository.add}). */
-  constructor(trades: readonly Trade[] = []) {
-    this.add(trades);
+  /**
+   * A repository holding `events` (see {@linkcode MemoryRepository.add}).
+   * @throws {RangeError} when `bookDepth` is not a positive whole number.
+   */
+  constructor(events: readonly MarketEvent[] = [], options: MemoryRepositoryOptions = {}) {
+    const depth = options.bookDepth ?? 50;
+    if (!Number.isSafeInteger(depth) || depth < 1) {
+      throw new RangeError(`bookDepth must be a positive whole number, got ${depth}`);
+    }
+    this.#bookDepth = depth;
+    this.add(events);
   }
 
   /**
-   * Adds trades. Invalid trades and trades whose (exchange, symbol, id) is already held are
-   * skipped and counted, as the lake does.
+   * Adds trades, quotes and book snapshots. Invalid events and events already held are
+   * skipped and counted, as the lake does; other kinds are counted as `ignored`.
    */
-  add(trades: readonly Trade[]): AddCounts {
-    const counts: AddCounts = { added: 0, duplicates: 0, rejected: 0, rejectedBy: {} };
-    for (const t of trades) {
-      const reason = tradeRejection(t);
-      if (reason !== undefined) {
-        counts.rejected++;
-        counts.rejectedBy[reason] = (counts.rejectedBy[reason] ?? 0) + 1;
+  add(events: readonly MarketEvent[]): AddCounts {
+    const counts: AddCounts = {
+      added: 0,
+      duplicates: 0,
+      rejected: 0,
+      rejectedBy: {},
+      ignored: 0,
+    };
+    const reject = (reason: TradeRejection | EventRowRejection) => {
+      counts.rejected++;
+      counts.rejectedBy[reason] = (counts.rejectedBy[reason] ?? 0) + 1;
+    };
+    for (const e of events) {
+      if (e.kind === "quote" || e.kind === "book_snapshot") {
+        // The lake's conversion and validation, so both hold the same rows.
+        let row: QuoteRow | BookSnapshotRow;
+        try {
+          row = eventRow(e, { depth: this.#bookDepth }) as QuoteRow | BookSnapshotRow;
+        } catch {
+          reject("levels");
+          continue;
+        }
+        const kind = e.kind === "quote" ? "quotes" : "book_snapshots";
+        const reason = eventRowRejection(kind, row);
+        if (reason !== undefined) {
+          reject(reason);
+          continue;
+        }
+        const inst = this.#instrument(e);
+        const added = e.kind === "quote"
+          ? inst.quotes.add(row as QuoteRow)
+          : inst.snapshots.add(row as BookSnapshotRow);
+        if (added) counts.added++;
+        else counts.duplicates++;
         continue;
       }
-      const key = `${t.exchange}/${t.symbol}`;
-      let inst = this.#instruments.get(key);
-      if (inst === undefined) {
-        inst = { exchange: t.exchange, symbol: t.symbol, ids: new Set(), trades: [], sorted: true };
-        this.#instruments.set(key, inst);
+      if (e.kind !== "trade") {
+        counts.ignored++;
+        continue;
       }
+      const t = e;
+      const reason = tradeRejection(t);
+      if (reason !== undefined) {
+        reject(reason);
+        continue;
+      }
+      const inst = this.#instrument(t);
       if (inst.ids.has(t.id)) {
         counts.duplicates++;
         continue;
@@ -102,7 +209,7 @@ export class MemoryRepository implements MarketDataRepository {
     return counts;
   }
 
-  /** Instruments held, by exchange then symbol. */
+  /** Instruments with trades, by exchange then symbol. */
   instruments(): Promise<InstrumentSummary[]> {
     const out: InstrumentSummary[] = [];
     for (const inst of this.#instruments.values()) {
@@ -140,9 +247,45 @@ export class MemoryRepository implements MarketDataRepository {
     );
   }
 
+  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`. */
+  quotes(query: RangeQuery): QueryResult<Quote> {
+    const q = checkRangeQuery(query);
+    return quoteColumnsResult(() => {
+      const quotes = this.#instruments.get(`${q.exchange}/${q.symbol}`)?.quotes.range(q) ?? [];
+      return Promise.resolve(quoteColumns(q, quotes));
+    });
+  }
+
+  /** Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, cut to `depth`. */
+  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+    const q = checkBookSnapshotQuery(query);
+    return bookSnapshotColumnsResult(() => {
+      const inst = this.#instruments.get(`${q.exchange}/${q.symbol}`);
+      return Promise.resolve(bookSnapshotColumns(q, inst?.snapshots.range(q) ?? []));
+    });
+  }
+
   /** Nothing to release. */
   close(): Promise<void> {
     return Promise.resolve();
+  }
+
+  #instrument(e: { exchange: string; symbol: string }): Instrument {
+    const key = `${e.exchange}/${e.symbol}`;
+    let inst = this.#instruments.get(key);
+    if (inst === undefined) {
+      inst = {
+        exchange: e.exchange,
+        symbol: e.symbol,
+        ids: new Set(),
+        trades: [],
+        sorted: true,
+        quotes: new EventSeries(),
+        snapshots: new EventSeries(),
+      };
+      this.#instruments.set(key, inst);
+    }
+    return inst;
   }
 
   #range(q: RangeQuery): Trade[] {
@@ -185,6 +328,53 @@ function tradeColumns(q: RangeQuery, trades: readonly Trade[]): TradeColumns {
     c.recvTs[i] = t.recvTs;
   }
   return c;
+}
+
+function quoteColumns(q: RangeQuery, quotes: readonly QuoteRow[]): QuoteColumns {
+  const n = quotes.length;
+  const c = {
+    exchange: q.exchange,
+    symbol: q.symbol,
+    ts: new Float64Array(n),
+    recvTs: new Float64Array(n),
+    digest: new Int32Array(n),
+    bidPrice: new Float64Array(n),
+    bidSize: new Float64Array(n),
+    askPrice: new Float64Array(n),
+    askSize: new Float64Array(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const e = quotes[i];
+    c.ts[i] = e.ts;
+    c.recvTs[i] = e.recvTs;
+    c.digest[i] = e.digest;
+    c.bidPrice[i] = e.bidPrice;
+    c.bidSize[i] = e.bidSize;
+    c.askPrice[i] = e.askPrice;
+    c.askSize[i] = e.askSize;
+  }
+  return c;
+}
+
+function bookSnapshotColumns(
+  q: BookSnapshotQuery,
+  snapshots: readonly BookSnapshotRow[],
+): BookSnapshotColumns {
+  const cut = (levels: readonly number[]) =>
+    q.depth === undefined || levels.length <= q.depth ? levels : levels.slice(0, q.depth);
+  return {
+    exchange: q.exchange,
+    symbol: q.symbol,
+    ts: Float64Array.from(snapshots, (e) => e.ts),
+    recvTs: Float64Array.from(snapshots, (e) => e.recvTs),
+    digest: Int32Array.from(snapshots, (e) => e.digest),
+    bidPrices: snapshots.map((e) => cut(e.bidPrices)),
+    bidSizes: snapshots.map((e) => cut(e.bidSizes)),
+    askPrices: snapshots.map((e) => cut(e.askPrices)),
+    askSizes: snapshots.map((e) => cut(e.askSizes)),
+    sequence: snapshots.map((e) => e.sequence),
+    checksum: snapshots.map((e) => e.checksum),
+  };
 }
 
 /** Bars over trades ordered by `(ts, id)`. */
@@ -239,8 +429,8 @@ function barColumns(q: BarQuery, trades: readonly Trade[]): BarColumns {
   };
 }
 
-/** First index whose trade time is >= `micros` (trades ordered by time). */
-function lowerBound(trades: readonly Trade[], micros: number): number {
+/** First index whose time is >= `micros` (events ordered by time). */
+function lowerBound(trades: readonly { readonly ts: number }[], micros: number): number {
   let lo = 0;
   let hi = trades.length;
   while (lo < hi) {
@@ -253,6 +443,10 @@ function lowerBound(trades: readonly Trade[], micros: number): number {
 
 function compareTrades(a: Trade, b: Trade): number {
   return a.ts - b.ts || compareText(a.id, b.id);
+}
+
+function compareEvents(a: StoredEvent, b: StoredEvent): number {
+  return a.ts - b.ts || a.recvTs - b.recvTs || a.digest - b.digest;
 }
 
 function compareText(a: string, b: string): number {

@@ -1,8 +1,12 @@
 /**
- * Repositories: one read interface ({@linkcode MarketDataRepository}) over every store.
+ * Repositories: one read interface over every store — {@linkcode MarketDataRepository}
+ * (instruments, trades, time and activity bars) and {@linkcode MarketEventRepository}
+ * (the same plus quotes and book snapshots), implemented by all four:
  *
  * - {@linkcode LakeRepository}: the Parquet lake (`await LakeRepository.open({ root })`).
- * - {@linkcode MemoryRepository}: trades in memory, for tests and backtests.
+ * - {@linkcode PostgresRepository}: the PostgreSQL hot buffer (recent days).
+ * - {@linkcode UnifiedRepository}: lake history plus buffer recency, each event once.
+ * - {@linkcode MemoryRepository}: events in memory, for tests and backtests.
  *
  * Each query returns a lazy {@linkcode QueryResult} with `rows()`, `polars()` and `arrow()`.
  * The helpers that build such results from Polars frames or column arrays are exported for
@@ -12,7 +16,11 @@
  * ```ts ignore
  * import { LakeRepository } from "./mod.ts";
  * const repo = await LakeRepository.open({ root: "data/lake" });
- * const df = await repo.trades({ exchange: "coinbase", symbol: "BTC-USD" }).polars();
+ * const btc = { exchange: "coinbase", symbol: "BTC-USD" };
+ * const trades = await repo.trades(btc).polars();
+ * const day = { ...btc, start: Date.UTC(2024, 2, 9) * 1000, end: Date.UTC(2024, 2, 10) * 1000 };
+ * const quotes = await repo.quotes(day).polars(); // opens only that day's files
+ * const books = await repo.bookSnapshots({ ...day, depth: 10 }).arrow(); // List<Float64> levels
  * await repo.close();
  * ```
  * @module
@@ -21,13 +29,19 @@ export type {
   ActivityBarQuery,
   ActivityMeasure,
   BarQuery,
+  BookSnapshotQuery,
   InstrumentSummary,
   MarketDataRepository,
+  MarketEventRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
 export { LakeRepository, type LakeRepositoryOptions } from "./lake_repository.ts";
-export { type AddCounts, MemoryRepository } from "./memory_repository.ts";
+export {
+  type AddCounts,
+  MemoryRepository,
+  type MemoryRepositoryOptions,
+} from "./memory_repository.ts";
 export { PostgresRepository, type PostgresRepositoryOptions } from "./postgres_repository.ts";
 export { UnifiedRepository, type UnifiedRepositoryOptions } from "./unified_repository.ts";
 export {
@@ -46,3 +60,13 @@ export {
   type TradeColumns,
   tradeColumnsResult,
 } from "./_result.ts";
+export {
+  BOOK_SNAPSHOT_COLUMNS,
+  type BookSnapshotColumns,
+  bookSnapshotColumnsResult,
+  bookSnapshotFrameResult,
+  QUOTE_COLUMNS,
+  type QuoteColumns,
+  quoteColumnsResult,
+  quoteFrameResult,
+} from "./_event_result.ts";

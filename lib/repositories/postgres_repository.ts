@@ -1,20 +1,23 @@
 /**
  * `PostgresRepository`: the {@linkcode MarketDataRepository} over the PostgreSQL hot buffer
- * (recent days). Trades stream out as binary COPY straight into column arrays; bars are
- * computed by PostgreSQL.
+ * (recent days). Trades, quotes and book snapshots stream out as binary COPY straight into
+ * column arrays; bars are computed by PostgreSQL.
  * @module
  */
 import postgres from "postgres";
-import type { Bar, Trade } from "../market/types.ts";
+import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import { readTrades, sqlLiteral, timestampLiteral } from "../buffer/trade_reader.ts";
 import { type BarColumns, barColumnsResult, tradeColumnsResult } from "./_result.ts";
-import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
+import { bookSnapshotColumnsResult, quoteColumnsResult } from "./_event_result.ts";
+import { readBookSnapshots, readQuotes } from "./_copy_binary.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
+  BookSnapshotQuery,
   InstrumentSummary,
-  MarketDataRepository,
+  MarketEventRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -53,17 +56,22 @@ export function barsSql(query: BarQuery): string {
 }
 
 /**
- * Reads trades and bars from the buffer.
+ * Reads trades, bars, quotes and book snapshots from the buffer (tables `trades`, `quotes`,
+ * `book_snapshots` written by `PostgresWriter`). Snapshots are stored sorted and cut to the
+ * writer's `bookDepth`; `depth` cuts them further in SQL.
  *
  * @example
  * ```ts ignore
  * import { PostgresRepository } from "./postgres_repository.ts";
  * const repo = new PostgresRepository({ url: Deno.env.get("DATABASE_URL")! });
- * const trades = await repo.trades({ exchange: "coinbase", symbol: "BTC-USD" }).rows();
+ * const btc = { exchange: "coinbase", symbol: "BTC-USD" };
+ * const trades = await repo.trades(btc).rows();
+ * const quotes = await repo.quotes(btc).polars(); // bid_price, bid_size, ask_price, ...
+ * const books = await repo.bookSnapshots({ ...btc, depth: 10 }).arrow();
  * await repo.close();
  * ```
  */
-export class PostgresRepository implements MarketDataRepository {
+export class PostgresRepository implements MarketEventRepository {
   readonly #sql: postgres.Sql;
   readonly #owns: boolean;
 
@@ -103,6 +111,18 @@ export class PostgresRepository implements MarketDataRepository {
   activityBars(query: ActivityBarQuery): QueryResult<Bar> {
     const q = checkActivityBarQuery(query);
     return barColumnsResult(async () => activityBarColumns(q, await readTrades(this.#sql, q)));
+  }
+
+  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`. */
+  quotes(query: RangeQuery): QueryResult<Quote> {
+    const q = checkRangeQuery(query);
+    return quoteColumnsResult(() => readQuotes(this.#sql, q));
+  }
+
+  /** Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, cut to `depth`. */
+  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+    const q = checkBookSnapshotQuery(query);
+    return bookSnapshotColumnsResult(() => readBookSnapshots(this.#sql, q));
   }
 
   /** Closes the client if the repository created it. */

@@ -3,7 +3,7 @@
  * together, memory. Notebooks, the server and backtests depend on this, never on a store.
  * @module
  */
-import type { Bar, Trade } from "../market/types.ts";
+import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import type { Table } from "apache-arrow";
 import type pl from "nodejs-polars";
 
@@ -17,6 +17,15 @@ export interface RangeQuery {
   readonly start?: number;
   /** Exclusive end, microseconds since the epoch (default: no end). */
   readonly end?: number;
+}
+
+/** A book snapshot query: a range, and optionally fewer levels per side. */
+export interface BookSnapshotQuery extends RangeQuery {
+  /**
+   * Levels kept per side, best first (a positive whole number; default: every stored
+   * level, at most the writer's book depth, 50 by default).
+   */
+  readonly depth?: number;
 }
 
 /** A bar query: time bars of a fixed length. */
@@ -83,4 +92,47 @@ export interface MarketDataRepository {
   activityBars(query: ActivityBarQuery): QueryResult<Bar>;
   /** Releases connections. */
   close(): Promise<void>;
+}
+
+/**
+ * A {@linkcode MarketDataRepository} that also reads quotes and book snapshots. Every
+ * repository of this module implements it (lake, buffer, unified, memory).
+ *
+ * Events without a venue id are identified by `(exchange, symbol, ts, recvTs, digest)`
+ * (`digest` from `lib/market/event_digest.ts`): results are ordered by `ts`, ties by
+ * `recvTs` then digest, and each stored event appears once. Frames and Arrow tables carry
+ * the `digest` column; row objects are the model types without it.
+ *
+ * @example
+ * ```ts
+ * import { MemoryRepository } from "./memory_repository.ts";
+ * import assert from "node:assert/strict";
+ * const at = { exchange: "kraken", symbol: "BTC-USD", ts: 1_700_000_000_000_000, recvTs: 1_700_000_000_000_500 };
+ * const repo = new MemoryRepository([
+ *   { kind: "quote", ...at, bidPrice: 99, bidSize: 1, askPrice: 101, askSize: 2 },
+ *   { kind: "book_snapshot", ...at, bids: [[98, 1], [99, 2]], asks: [[101, 1], [102, 3]] },
+ * ]);
+ * const [quote] = await repo.quotes({ exchange: "kraken", symbol: "BTC-USD" }).rows();
+ * assert.equal(quote.askPrice, 101);
+ * const [book] = await repo.bookSnapshots({ exchange: "kraken", symbol: "BTC-USD", depth: 1 }).rows();
+ * assert.deepEqual(book.bids, [[99, 2]]); // best bid first
+ * const frame = await repo.bookSnapshots({ exchange: "kraken", symbol: "BTC-USD" }).polars();
+ * assert.deepEqual(frame.getColumn("ask_prices").toArray(), [[101, 102]]);
+ * ```
+ */
+export interface MarketEventRepository extends MarketDataRepository {
+  /**
+   * Quotes (best bid and offer) in `[start, end)`, ordered by `(ts, recvTs, digest)`.
+   * @throws {TypeError} / {RangeError} for a bad range, like `trades`.
+   */
+  quotes(query: RangeQuery): QueryResult<Quote>;
+  /**
+   * Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`: bids price
+   * descending, asks ascending, each side cut to `depth` levels when given. `depth` limits
+   * what is returned, not what identifies the snapshot (the digest is the stored one).
+   * @throws {TypeError} / {RangeError} for a bad range, like `trades`.
+   * @throws {TypeError} when `depth` is given and not a number.
+   * @throws {RangeError} when `depth` is not a positive whole number.
+   */
+  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot>;
 }

@@ -1,15 +1,16 @@
 /**
  * `UnifiedRepository`: history from the Parquet lake, the last days from the PostgreSQL
- * buffer, each trade exactly once.
+ * buffer, each trade, quote and book snapshot exactly once.
  *
  * The seam is the start of the oldest bar-aligned time the buffer still holds for the
- * instrument (retention drops older days once they are exported and verified). Before the
- * seam only the lake has rows; from the seam on, rows can be in both (exported but not yet
- * dropped) or only in the buffer (not yet exported), so both are read and merged by
- * `(ts, id)`, a trade present in both taken once.
+ * instrument in the table read (retention drops older days once they are exported and
+ * verified). Before the seam only the lake has rows; from the seam on, rows can be in both
+ * (exported but not yet dropped) or only in the buffer (not yet exported), so both are read
+ * and merged by key, a row present in both taken once: trades by `(ts, id)`, quotes and
+ * book snapshots by `(ts, recv_ts, digest)`.
  * @module
  */
-import type { Bar, Trade } from "../market/types.ts";
+import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import { type BufferTradeColumns, readTrades } from "../buffer/trade_reader.ts";
 import { LakeRepository } from "./lake_repository.ts";
 import { PostgresRepository } from "./postgres_repository.ts";
@@ -20,13 +21,15 @@ import {
   type TradeColumns,
   tradeColumnsResult,
 } from "./_result.ts";
-import { checkBarQuery, checkRangeQuery } from "./_query.ts";
+import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
+import { bookSnapshotFrameResult, EVENT_ORDER, quoteFrameResult } from "./_event_result.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
+  BookSnapshotQuery,
   InstrumentSummary,
-  MarketDataRepository,
+  MarketEventRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -173,10 +176,13 @@ function barsFromTrades(c: Columns, interval: number): BarColumns {
  *   lake: new LakeRepository({ root: "data/lake" }),
  *   sql: postgres(Deno.env.get("DATABASE_URL")!),
  * });
- * const bars = await repo.bars({ exchange: "coinbase", symbol: "BTC-USD", interval: 60e6 }).polars();
+ * const btc = { exchange: "coinbase", symbol: "BTC-USD" };
+ * const bars = await repo.bars({ ...btc, interval: 60e6 }).polars();
+ * const quotes = await repo.quotes(btc).polars(); // lake days, then buffer days, once each
+ * const books = await repo.bookSnapshots({ ...btc, depth: 10 }).rows();
  * ```
  */
-export class UnifiedRepository implements MarketDataRepository {
+export class UnifiedRepository implements MarketEventRepository {
   readonly #lake: LakeRepository;
   readonly #buffer: PostgresRepository;
   readonly #sql: postgres.Sql;
@@ -236,7 +242,7 @@ export class UnifiedRepository implements MarketDataRepository {
   bars(query: BarQuery): QueryResult<Bar> {
     const q = checkBarQuery(query);
     return barColumnsResult(async () => {
-      const seam = await this.#seam(q, q.interval);
+      const seam = await this.#seam("trades", q, q.interval);
       if (seam === undefined) return await this.#lakeBars(q);
       const before = q.start === undefined || q.start < seam
         ? await this.#lakeBars({ ...q, end: Math.min(seam, q.end ?? Infinity) })
@@ -258,6 +264,35 @@ export class UnifiedRepository implements MarketDataRepository {
   activityBars(query: ActivityBarQuery): QueryResult<Bar> {
     const q = checkActivityBarQuery(query);
     return barColumnsResult(async () => activityBarColumns(q, await this.#tradeColumns(q)));
+  }
+
+  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`, each exactly once. */
+  quotes(query: RangeQuery): QueryResult<Quote> {
+    const q = checkRangeQuery(query);
+    return quoteFrameResult(() =>
+      this.#acrossSeam("quotes", q, {
+        lake: (range) => this.#lake.quotes(range).polars(),
+        buffer: (range) => this.#buffer.quotes(range).polars(),
+        merge: mergeEventFrames,
+        concat: concatFrames,
+      })
+    );
+  }
+
+  /**
+   * Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, each exactly once,
+   * cut to `depth`.
+   */
+  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+    const q = checkBookSnapshotQuery(query);
+    return bookSnapshotFrameResult(() =>
+      this.#acrossSeam("book_snapshots", q, {
+        lake: (range) => this.#lake.bookSnapshots(range).polars(),
+        buffer: (range) => this.#buffer.bookSnapshots(range).polars(),
+        merge: mergeEventFrames,
+        concat: concatFrames,
+      })
+    );
   }
 
   /** Does not close the lake repository or the client it was given. */
@@ -285,17 +320,45 @@ export class UnifiedRepository implements MarketDataRepository {
     };
   }
 
-  /** The buffer's oldest time for the instrument in range, floored to `align`. */
-  async #seam(q: RangeQuery, align: number): Promise<number | undefined> {
+  /** The buffer's oldest time for the instrument in `table`, floored to `align`. */
+  async #seam(table: SeamTable, q: RangeQuery, align: number): Promise<number | undefined> {
     const [row] = await this.#sql<{ first: number | null }[]>`
-      select (extract(epoch from min(ts)) * 1000000)::float8 as first from trades
+      select (extract(epoch from min(ts)) * 1000000)::float8 as first from ${this.#sql(table)}
       where exchange = ${q.exchange} and symbol = ${q.symbol}`;
     if (row?.first == null) return undefined;
     return Math.floor(row.first / align) * align;
   }
 
-  async #tradeColumns(q: RangeQuery): Promise<Columns> {
-    const seam = await this.#seam(q, 1);
+  /**
+   * Reads `q` from both stores around the seam of `table`: the lake alone before it, both
+   * merged from it on (`merge` keeps one row per key), the parts concatenated in order.
+   */
+  async #acrossSeam<T, Q extends RangeQuery>(
+    table: SeamTable,
+    q: Q,
+    read: {
+      readonly lake: (range: Q) => Promise<T>;
+      readonly buffer: (range: Q) => Promise<T>;
+      readonly merge: (lake: T, buffer: T) => T;
+      readonly concat: (parts: T[]) => T;
+    },
+  ): Promise<T> {
+    const seam = await this.#seam(table, q, 1);
+    if (seam === undefined) return await read.lake(q);
+    const parts: T[] = [];
+    if (q.start === undefined || q.start < seam) {
+      parts.push(await read.lake({ ...q, end: Math.min(seam, q.end ?? Infinity) }));
+    }
+    if (q.end === undefined || q.end > seam) {
+      const from = { ...q, start: Math.max(seam, q.start ?? -Infinity) };
+      const [lake, buffer] = await Promise.all([read.lake(from), read.buffer(from)]);
+      parts.push(read.merge(lake, buffer));
+    }
+    if (parts.length === 0) return await read.lake(q); // an empty range
+    return parts.length === 1 ? parts[0] : read.concat(parts);
+  }
+
+  #tradeColumns(q: RangeQuery): Promise<Columns> {
     const lakeColumns = async (range: RangeQuery): Promise<Columns> => {
       const frame = await this.#lake.trades(range).polars();
       return {
@@ -309,21 +372,32 @@ export class UnifiedRepository implements MarketDataRepository {
         recvTs: microsOf(frame, "recv_ts"),
       };
     };
-    if (seam === undefined) return await lakeColumns(q);
-    const parts: Columns[] = [];
-    if (q.start === undefined || q.start < seam) {
-      parts.push(await lakeColumns({ ...q, end: Math.min(seam, q.end ?? Infinity) }));
-    }
-    if (q.end === undefined || q.end > seam) {
-      const from = { ...q, start: Math.max(seam, q.start ?? -Infinity) };
-      const [lake, buffer] = await Promise.all([
-        lakeColumns(from),
-        readTrades(this.#sql, from) as Promise<BufferTradeColumns>,
-      ]);
-      parts.push(mergeUnique(q.exchange, q.symbol, lake, buffer));
-    }
-    return parts.length === 1 ? parts[0] : concatColumns(q.exchange, q.symbol, parts);
+    return this.#acrossSeam("trades", q, {
+      lake: lakeColumns,
+      buffer: (range) => readTrades(this.#sql, range) as Promise<BufferTradeColumns>,
+      merge: (lake, buffer) => mergeUnique(q.exchange, q.symbol, lake, buffer),
+      concat: (parts) => concatColumns(q.exchange, q.symbol, parts),
+    });
   }
+}
+
+/** Buffer tables read across the seam. */
+type SeamTable = "trades" | "quotes" | "book_snapshots";
+
+/**
+ * Merges two event frames of the same columns, each ordered by `(ts, recv_ts, digest)`,
+ * keeping one row per key (the lake's, which comes first).
+ */
+function mergeEventFrames(lake: pl.DataFrame, buffer: pl.DataFrame): pl.DataFrame {
+  if (buffer.height === 0) return lake;
+  if (lake.height === 0) return buffer;
+  return pl.concat([lake, buffer], { how: "vertical" })
+    .unique({ subset: [...EVENT_ORDER], keep: "first", maintainOrder: true })
+    .sort([...EVENT_ORDER]);
+}
+
+function concatFrames(parts: pl.DataFrame[]): pl.DataFrame {
+  return pl.concat(parts, { how: "vertical" });
 }
 
 function concatBars(q: BarQuery, a: BarColumns | undefined, b: BarColumns | undefined): BarColumns {
