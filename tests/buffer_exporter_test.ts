@@ -4,10 +4,26 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { startPostgres } from "./support/postgres.ts";
 import { migrate } from "../lib/buffer/migrate.ts";
 import { PostgresWriter } from "../lib/buffer/writer.ts";
-import { Exporter } from "../lib/buffer/exporter.ts";
+import { EXPORT_KINDS, Exporter } from "../lib/buffer/exporter.ts";
 import { readTrades } from "../lib/buffer/trade_reader.ts";
-import { ParquetLake } from "../lib/lake/mod.ts";
-import type { Trade } from "../lib/market/types.ts";
+import {
+  type BookChangeRow,
+  EVENT_KINDS,
+  type EventKind,
+  type EventRow,
+  eventRow,
+  ParquetLake,
+  type QuoteRow,
+  type StatusRow,
+} from "../lib/lake/mod.ts";
+import type {
+  BookChange,
+  BookSnapshot,
+  FeedStatus,
+  MarketEvent,
+  Quote,
+  Trade,
+} from "../lib/market/types.ts";
 
 const DAY = 86_400_000_000;
 const D0 = Date.UTC(2024, 7, 8) * 1000;
@@ -44,7 +60,7 @@ async function lakeRows(root: string): Promise<{ n: number; keys: number; sumPri
   }
 }
 
-async function setup(rows: Trade[]) {
+async function setup(rows: readonly MarketEvent[]) {
   const pg = await startPostgres();
   const sql = postgres(pg.url, { max: 3, onnotice: () => {} });
   await migrate(sql);
@@ -205,5 +221,393 @@ Deno.test("readTrades with integerIds: numbers while every id is a canonical int
     assert.deepEqual(Array.from(mixed.price), expected.map((r) => r.price));
     assert.deepEqual(mixed.side, expected.map((r) => r.side));
     assert.deepEqual(Array.from(mixed.recvTs), Array.from(text.recvTs));
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// Every table: quotes, book snapshots, book changes and the event log, next to trades.
+
+type RowEventOf = Quote | BookSnapshot | BookChange | FeedStatus;
+
+/**
+ * Events of every kind for two instruments, `step` apart from `start` (two UTC days with
+ * the defaults): unsorted snapshot levels beyond the 50 kept, changes with and without
+ * sequences, statuses with text that needs escaping.
+ */
+function events(n: number, start = D0 + DAY - 2_000_000_000, step = 1_700_000): RowEventOf[] {
+  const out: RowEventOf[] = [];
+  for (let i = 0; i < n; i++) {
+    const header = {
+      exchange: "kraken",
+      symbol: i % 3 ? "BTC-USD" : "ETH-USD",
+      ts: start + i * step,
+      recvTs: start + i * step + 1_234,
+    };
+    const mid = 60_000 + (i % 97) / 4;
+    const levels = (count: number, side: 1 | -1) =>
+      Array.from({ length: count }, (_, k) => {
+        const j = (k * 7) % count; // out of order
+        return [mid + side * (0.25 + j * 0.25), 0.5 + ((i + j) % 9) / 8] as const;
+      });
+    switch (i % 4) {
+      case 0:
+        out.push({
+          ...header,
+          kind: "quote",
+          bidPrice: mid - 0.25,
+          bidSize: (i % 11) / 3,
+          askPrice: mid + 0.25,
+          askSize: 1e-8 * (1 + i),
+        });
+        break;
+      case 1:
+        out.push({
+          ...header,
+          kind: "book_snapshot",
+          bids: levels(i % 8 ? 60 : 0, -1),
+          asks: levels(55, 1),
+          ...(i % 5 ? { sequence: 1_000_000_000_000 + i, checksum: 4_000_000_000 + i } : {}),
+        });
+        break;
+      case 2:
+        out.push({
+          ...header,
+          kind: "book_change",
+          bids: levels(1 + (i % 3), -1).map(([p]) => [p, i % 6 ? 0.125 : 0] as const),
+          asks: i % 7 ? levels(2, 1) : [],
+          ...(i % 3 ? { firstSequence: 2 * i, sequence: 2 * i + 1 } : {}),
+          ...(i % 6 === 2 ? { checksum: 123_456 + i } : {}),
+        });
+        break;
+      default:
+        out.push({
+          ...header,
+          kind: "status",
+          status: i % 8 === 3 ? "gap" : "reset",
+          reason: `gap ${i} -> ${i + 5}\tover "wire"\nretrying \\ ünïcode`,
+        });
+    }
+  }
+  return out;
+}
+
+const KIND_OF = {
+  quote: "quotes",
+  book_snapshot: "book_snapshots",
+  book_change: "book_changes",
+  status: "event_log",
+} as const;
+
+/** Lake columns of each kind, in the contract's order (after the key). */
+const PAYLOAD: Record<EventKind, string[]> = {
+  quotes: ["bid_price", "bid_size", "ask_price", "ask_size"],
+  book_snapshots: ["bid_prices", "bid_sizes", "ask_prices", "ask_sizes", "sequence", "checksum"],
+  book_changes: [
+    "bid_prices",
+    "bid_sizes",
+    "ask_prices",
+    "ask_sizes",
+    "first_sequence",
+    "sequence",
+    "checksum",
+  ],
+  event_log: ["status", "reason"],
+};
+
+/** A row as plain values in the lake's column order (comparable with `deepEqual`). */
+function rowValues(kind: EventKind, r: EventRow): unknown[] {
+  const head = [r.exchange, r.symbol, r.ts, r.recvTs, r.digest];
+  switch (kind) {
+    case "quotes": {
+      const q = r as QuoteRow;
+      return [...head, q.bidPrice, q.bidSize, q.askPrice, q.askSize];
+    }
+    case "book_snapshots":
+    case "book_changes": {
+      const b = r as BookChangeRow;
+      return [
+        ...head,
+        b.bidPrices,
+        b.bidSizes,
+        b.askPrices,
+        b.askSizes,
+        ...(kind === "book_changes" ? [b.firstSequence] : []),
+        b.sequence,
+        b.checksum,
+      ];
+    }
+    default: {
+      const s = r as StatusRow;
+      return [...head, s.status, s.reason];
+    }
+  }
+}
+
+/** Every row of one table of the lake, ordered by instrument and key, as plain values. */
+async function lakeTable(root: string, kind: EventKind): Promise<unknown[][]> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const con = await instance.connect();
+  try {
+    const reader = await con.runAndReadAll(
+      `select exchange, symbol, epoch_us(ts)::double, epoch_us(recv_ts)::double, digest,
+         ${PAYLOAD[kind].join(", ")}
+       from read_parquet('${root}/${kind}/**/*.parquet', hive_partitioning = true)
+       order by exchange, symbol, ts, recv_ts, digest`,
+    );
+    return reader.getRowsJS().map((row) =>
+      row.map((v) =>
+        typeof v === "bigint" ? Number(v) : Array.isArray(v) ? v.map((x) => Number(x)) : v
+      )
+    );
+  } catch (e) {
+    if (/No files found/.test(String(e))) return [];
+    throw e;
+  } finally {
+    con.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Expected rows of one table: the model events as lake rows, ordered like `lakeTable`. */
+function expectedTable(input: readonly RowEventOf[], kind: EventKind): unknown[][] {
+  const rows = input.filter((e) => KIND_OF[e.kind] === kind).map((e) => eventRow(e));
+  const key = (r: EventRow) => [r.exchange, r.symbol, r.ts, r.recvTs, r.digest] as const;
+  rows.sort((a, b) => {
+    const x = key(a), y = key(b);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+  });
+  return rows.map((r) => rowValues(kind, r));
+}
+
+const drop = async (sql: postgres.Sql, retain = "7 days") =>
+  (await sql`select buffer_drop_expired(${retain}::interval) as p`).map((r) => r.p as string)
+    .sort();
+
+Deno.test("Exporter: every table round-trips buffer -> lake with identical values", async (t) => {
+  const input = events(1_200);
+  const tradeRows = trades(300, ["BTC-USD"], D0 + DAY - 2_000_000_000, 6_000_000);
+  await using env = await setup([...input, ...tradeRows]);
+  const { sql, root } = env;
+  // The exporter copies the buffer's digest (it never recomputes one): a row whose stored
+  // digest differs from the recomputed one must reach the lake with the stored digest.
+  const [tampered] = await sql<{ ts: number; digest: number }[]>`
+    update quotes set digest = digest + 1 where (exchange, symbol, ts) in
+      (select exchange, symbol, ts from quotes order by ts limit 1)
+    returning (extract(epoch from ts) * 1000000)::float8 as ts, digest`;
+  const lake = await ParquetLake.open({ root });
+  try {
+    const exporter = new Exporter({
+      sql,
+      lake,
+      now: () => LATER,
+      progress: false,
+      sliceRows: 70, // several slices per instrument-day of every table
+      log: () => {},
+    });
+    const report = await exporter.run();
+    await exporter.close();
+
+    await t.step("report per table", () => {
+      const count = (kind: EventKind) => input.filter((e) => KIND_OF[e.kind] === kind).length;
+      assert.equal(report.rowsRead, 300); // the top-level figures are the trades'
+      assert.equal(report.kinds.trades?.rowsRead, 300);
+      for (const kind of EVENT_KINDS) {
+        const k = report.kinds[kind]!;
+        assert.equal(k.rowsRead, count(kind), kind);
+        assert.equal(k.rowsWritten, count(kind), kind);
+        // The writer creates the next day's partition ahead: empty, it is verified too.
+        const days = ["2024-08-08", "2024-08-09", ...kind === "event_log" ? [] : ["2024-08-10"]];
+        assert.deepEqual(k.verifiedDays, days, kind);
+        assert.deepEqual(k.unverifiedDays, [], kind);
+        assert.equal(k.watermark, report.watermark);
+      }
+    });
+
+    await t.step("identical values in the lake", async () => {
+      for (const kind of EVENT_KINDS) {
+        const expected = expectedTable(input, kind);
+        if (kind === "quotes") {
+          // The tampered row: the stored digest, not a recomputed one.
+          const i = expected.findIndex((r) => r[2] === tampered.ts);
+          expected[i] = [...expected[i]];
+          expected[i][4] = tampered.digest;
+        }
+        assert.ok(expected.length > 250, kind);
+        assert.deepEqual(await lakeTable(root, kind), expected, kind);
+      }
+    });
+
+    await t.step("the buffer's digests are the lake's digests", async () => {
+      const [buffer] = await sql`select
+        (select sum(digest::float8) from quotes) as quotes,
+        (select sum(digest::float8) from book_snapshots) as book_snapshots,
+        (select sum(digest::float8) from book_changes) as book_changes,
+        (select sum(digest::float8) from event_log) as event_log`;
+      for (const kind of EVENT_KINDS) {
+        const sum = (await lakeTable(root, kind)).reduce((s, r) => s + (r[4] as number), 0);
+        assert.equal(sum, buffer[kind], kind);
+      }
+    });
+
+    await t.step("re-runs store nothing twice", async () => {
+      const before = Object.fromEntries(
+        await Promise.all(EVENT_KINDS.map(async (k) => [k, await lakeTable(root, k)])),
+      );
+      const again = new Exporter({ sql, lake, now: () => LATER, progress: false, log: () => {} });
+      const second = await again.run();
+      for (const kind of EXPORT_KINDS) assert.equal(second.kinds[kind]?.rowsRead, 0, kind);
+      // Lost watermarks: everything is read again, nothing is written again.
+      await sql`delete from export_watermarks`;
+      const third = await again.run();
+      await again.close();
+      for (const kind of EVENT_KINDS) {
+        assert.equal(third.kinds[kind]?.rowsRead, before[kind].length, kind);
+        assert.equal(third.kinds[kind]?.rowsWritten, 0, kind);
+        assert.deepEqual(await lakeTable(root, kind), before[kind], kind);
+      }
+    });
+  } finally {
+    await lake.close();
+  }
+});
+
+Deno.test("Exporter: retention drops a day of any table only after its verified export", async () => {
+  // Three UTC days (2024-08-08 .. 2024-08-10) of every kind.
+  const input = events(600, D0 + 3_600_000_000, 400_000_000);
+  const tradeRows = trades(200, ["BTC-USD"], D0 + 3_600_000_000, 1_200_000_000);
+  await using env = await setup([...input, ...tradeRows]);
+  const { sql, root } = env;
+  const lake = await ParquetLake.open({ root });
+  const kindsOfDay = async (day: string) => {
+    const out: string[] = [];
+    for (const kind of EXPORT_KINDS) {
+      const [{ n }] = await sql.unsafe(
+        `select count(*)::int as n from ${kind} where (ts at time zone 'UTC')::date = '${day}'`,
+      );
+      if (n > 0) out.push(kind);
+    }
+    return out;
+  };
+  const ALL = [...EXPORT_KINDS].sort();
+  try {
+    assert.deepEqual((await kindsOfDay("2024-08-08")).sort(), ALL);
+    assert.deepEqual(await drop(sql), [], "nothing is verified: nothing is dropped");
+
+    // Trades alone exported: only trades' days may go.
+    const tradesOnly = new Exporter({
+      sql,
+      lake,
+      kinds: ["trades"],
+      now: () => LATER,
+      progress: false,
+      log: () => {},
+    });
+    assert.deepEqual((await tradesOnly.run()).verifiedDays, [
+      "2024-08-08",
+      "2024-08-09",
+      "2024-08-10",
+      "2024-08-11", // created ahead by the writer, empty
+    ]);
+    await tradesOnly.close();
+    // Verified, but not expired under a long retention: kept.
+    assert.deepEqual(await drop(sql, "100000 days"), []);
+    assert.deepEqual(await drop(sql), [
+      "trades_p20240808",
+      "trades_p20240809",
+      "trades_p20240810",
+      "trades_p20240811",
+    ]);
+    assert.deepEqual((await kindsOfDay("2024-08-08")).sort(), [...EVENT_KINDS].sort());
+
+    // Every table, as of early 2024-08-10: the two days before are closed and verified,
+    // 2024-08-10 is exported up to the hour but not verified.
+    const now = D0 + 2 * DAY + 13 * 3_600_000_000;
+    const exporter = new Exporter({ sql, lake, now: () => now, progress: false, log: () => {} });
+    const report = await exporter.run();
+    for (const kind of EVENT_KINDS) {
+      assert.deepEqual(report.kinds[kind]?.verifiedDays, ["2024-08-08", "2024-08-09"], kind);
+      assert.ok(report.kinds[kind]!.rowsRead > 0, kind);
+    }
+    // A late row in a verified day of the event log and of quotes keeps those days.
+    const late = events(8, D0 + DAY + 600_000_000, 1_000).filter((e) =>
+      e.kind === "status" || e.kind === "quote"
+    ).map((e) => ({ ...e, recvTs: e.recvTs + 99 }));
+    const writer = new PostgresWriter({ sql, spillDir: `${root}/../spill2`, log: () => {} });
+    writer.write(late);
+    await writer.close();
+    assert.deepEqual(await drop(sql), [
+      "book_changes_p20240808",
+      "book_changes_p20240809",
+      "book_snapshots_p20240808",
+      "book_snapshots_p20240809",
+      "event_log_p20240808",
+      "quotes_p20240808",
+    ]);
+    assert.deepEqual(await kindsOfDay("2024-08-08"), []);
+    assert.deepEqual((await kindsOfDay("2024-08-09")).sort(), ["event_log", "quotes"]);
+    assert.deepEqual((await kindsOfDay("2024-08-10")).sort(), [...EVENT_KINDS].sort());
+
+    // The next run exports the late rows and verifies the day again; then it goes too.
+    const later = await exporter.run();
+    assert.deepEqual(later.kinds.quotes?.verifiedDays, ["2024-08-09"]);
+    assert.deepEqual(later.kinds.event_log?.verifiedDays, ["2024-08-09"]);
+    assert.deepEqual(await drop(sql), ["event_log_p20240809", "quotes_p20240809"]);
+    await exporter.close();
+    // 2024-08-10 was never verified (its export is not closed): every table keeps it.
+    assert.deepEqual((await kindsOfDay("2024-08-10")).sort(), [...EVENT_KINDS].sort());
+    for (const kind of EVENT_KINDS) {
+      // Everything up to the closed end (2024-08-10 12:00), and the late rows.
+      const all = input.filter((e) =>
+        KIND_OF[e.kind] === kind && e.ts < D0 + 2 * DAY + 12 * 3_600_000_000
+      );
+      const lateRows = late.filter((e) => KIND_OF[e.kind] === kind);
+      assert.equal((await lakeTable(root, kind)).length, all.length + lateRows.length, kind);
+    }
+  } finally {
+    await lake.close();
+  }
+});
+
+Deno.test("Exporter: killed while exporting every table, the re-run completes exactly", async () => {
+  const input = events(48_000, D0, 3_000_000);
+  await using env = await setup(input);
+  const { pg, root } = env;
+  const command = () =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "lib/buffer/exporter.ts", "--lake", root],
+      env: { DATABASE_URL: pg.url },
+      stdout: "piped",
+      stderr: "piped",
+    });
+  const child = command().spawn();
+  // Kill once the first book snapshot file appears (quotes are done by then, book changes
+  // and the event log not started).
+  const started = Date.now();
+  let seen = false;
+  while (!seen && Date.now() - started < 60_000) {
+    await new Promise((r) => setTimeout(r, 5));
+    try {
+      for await (const _ of Deno.readDir(`${root}/book_snapshots`)) seen = true;
+    } catch { /* not yet */ }
+  }
+  child.kill("SIGKILL");
+  await child.output();
+  assert.ok(seen, "the exporter started writing book snapshots");
+  // Every visible file is complete: DuckDB reads them all (a torn file has no footer).
+  for (const kind of EVENT_KINDS) {
+    const rows = await lakeTable(root, kind);
+    assert.ok(rows.length <= expectedTable(input, kind).length, kind);
+  }
+  // Killed before the end: the event log (exported last) is not all there.
+  assert.ok((await lakeTable(root, "event_log")).length < expectedTable(input, "event_log").length);
+
+  const out = await command().output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const report = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+  assert.deepEqual(report.unverified_days, []);
+  for (const kind of EVENT_KINDS) {
+    assert.deepEqual(report.kinds[kind].unverified_days, [], kind);
+    assert.deepEqual(await lakeTable(root, kind), expectedTable(input, kind), kind);
   }
 });

@@ -85,6 +85,26 @@ Deno.test("TimescaleDB layout: hypertables, compression, 1-minute aggregate, gua
     assert.equal(await drop(), 1);
     const left = await db.query<{ id: string }>(`select id from trades order by id`);
     assert.deepEqual(left.rows.map((r) => r.id), ["4"]);
+
+    // The event log (a plain table in both layouts): an expired day's rows are deleted only
+    // once verified, and only while they are exactly the verified rows.
+    await db.exec(`insert into event_log values
+      ('x', 'A-B', '2024-08-08 10:00Z', '2024-08-08 10:00Z', 1, 'gap', 'a'),
+      ('x', 'A-B', '2024-08-08 11:00Z', '2024-08-08 11:00Z', 2, 'reset', 'b'),
+      ('x', 'A-B', '2024-08-09 10:00Z', '2024-08-09 10:00Z', 3, 'gap', 'c')`);
+    const dropped = async (retain = "7 days") =>
+      (await db.query<{ p: string }>(`select buffer_drop_expired(interval '${retain}') as p`))
+        .rows.map((r) => r.p);
+    assert.deepEqual(await dropped(), []);
+    await db.exec(`insert into export_days values ('event_log', '2024-08-08', 1, 1, now()),
+      ('event_log', '2024-08-09', 1, 1, null)`);
+    assert.deepEqual(await dropped(), [], "a row that arrived after the export keeps the day");
+    await db.exec(`update export_days set buffer_rows = 2, lake_rows = 2
+      where kind = 'event_log' and day = '2024-08-08'`);
+    assert.deepEqual(await dropped("100000 days"), [], "verified but not expired: kept");
+    assert.deepEqual(await dropped(), ["event_log_p20240808"]);
+    const log = await db.query<{ digest: number }>(`select digest from event_log`);
+    assert.deepEqual(log.rows.map((r) => r.digest), [3]);
   } finally {
     await db.close();
   }

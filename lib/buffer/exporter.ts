@@ -1,19 +1,23 @@
 /**
- * The exporter: moves closed time ranges of trades from the PostgreSQL buffer to the
- * Parquet lake (`LAKE/trades/exchange=/symbol=/date=`, written by the lake's own
+ * The exporter: moves closed time ranges of every buffer table — trades, quotes, book
+ * snapshots, book changes and the event log (feed statuses) — from the PostgreSQL buffer
+ * to the Parquet lake (`LAKE/<table>/exchange=/symbol=/date=`, written by the lake's own
  * {@linkcode ParquetLake}: zstd, time-sorted, atomic temporary-file-then-rename, and
- * idempotent by trade id), and records verified row counts per day, without which the
- * buffer's retention drops nothing.
+ * idempotent by trade id or by `(ts, recv_ts, digest)`), and records verified row counts per
+ * table and day, without which the buffer's retention drops nothing.
  *
  * - **Resumable**: a watermark per table (`export_watermarks`) advances only after a range
  *   is in the lake; a killed run re-exports from the watermark, and the lake skips what it
  *   already holds, so nothing is duplicated.
  * - **Verified**: for every closed day, the rows per instrument in the buffer are counted
- *   and compared with the rows in the lake's partitions; a day whose lake count is short
- *   (late rows, a replayed spill) is exported again and recounted. Only a day where every
- *   instrument's lake count covers its buffer count is marked verified (`export_days`).
- * - **Bars**: 1-minute OHLCV+VWAP bars of every exported range are written to the
- *   buffer's `bars` table (the plain layout's replacement for a continuous aggregate).
+ *   and compared with the rows in the lake's partitions of that table; a day whose lake
+ *   count is short (late rows, a replayed spill) is exported again and recounted. Only a
+ *   day where every instrument's lake count covers its buffer count is marked verified
+ *   (`export_days`, one row per table and day).
+ * - **Bounded**: rows are read per instrument and day, in time slices of at most
+ *   `sliceRows` rows, through binary COPY; event rows keep the digest the buffer stored.
+ * - **Bars**: 1-minute OHLCV+VWAP bars of every exported range of trades are written to
+ *   the buffer's `bars` table (the plain layout's replacement for a continuous aggregate).
  *
  * Run it once with `deno task export`, or on a schedule with `deno task export --every 1h`.
  * @module
@@ -22,17 +26,50 @@ import postgres from "postgres";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { nowMicros, parseDuration } from "../market/time.ts";
 import { databaseUrl, defaultLakeRoot } from "../config.ts";
-import { listTradePartitions, ParquetLake } from "../lake/mod.ts";
+import {
+  EVENT_KINDS,
+  type EventKind,
+  type EventRow,
+  listPartitions,
+  ParquetLake,
+} from "../lake/mod.ts";
 import {
   type BufferTradeColumnsWithIntegerIds,
   readTrades,
   sqlLiteral,
   timestampLiteral,
 } from "./trade_reader.ts";
+import { readEventRows } from "./event_reader.ts";
 
 const HOUR = 3_600_000_000;
 const DAY = 24 * HOUR;
 const MINUTE = 60_000_000;
+
+/** A buffer table the exporter moves to the lake (the lake's table of the same name). */
+export type ExportKind = "trades" | EventKind;
+
+/** Every {@linkcode ExportKind}, in the order the exporter works through them. */
+export const EXPORT_KINDS: readonly ExportKind[] = Object.freeze(["trades", ...EVENT_KINDS]);
+
+/** Tables partitioned by day in the plain layout (`event_log` is a plain table). */
+const PARTITIONED: ReadonlySet<ExportKind> = new Set([
+  "trades",
+  "quotes",
+  "book_snapshots",
+  "book_changes",
+]);
+
+/**
+ * Default rows per read slice: book snapshots carry up to 4 x 50 levels (about 2 KB as JS
+ * arrays), book changes a few levels, the rest a few scalars.
+ */
+const DEFAULT_SLICE_ROWS: Readonly<Record<ExportKind, number>> = {
+  trades: 250_000,
+  quotes: 250_000,
+  book_snapshots: 20_000,
+  book_changes: 100_000,
+  event_log: 250_000,
+};
 
 /** Options of {@linkcode Exporter}. */
 export interface ExporterOptions {
@@ -40,32 +77,46 @@ export interface ExporterOptions {
   readonly sql: postgres.Sql;
   /** The lake to write (not closed by the exporter). */
   readonly lake: ParquetLake;
+  /** Tables to export (default {@linkcode EXPORT_KINDS}, all of them). */
+  readonly kinds?: readonly ExportKind[];
   /** A range is closed once it ended at least this long ago, microseconds (default 5 min). */
   readonly lag?: number;
   /** Show a progress bar on stderr (default: when stderr is a terminal). */
   readonly progress?: boolean;
-  /** Write 1-minute bars of exported ranges into the buffer's `bars` table (default true). */
+  /** Write 1-minute bars of exported trades into the buffer's `bars` table (default true). */
   readonly bars?: boolean;
   /** Where messages go (default `console.error`). */
   readonly log?: (message: string) => void;
-  /** Rows of one instrument-day above which it is exported in time slices (default 250,000). */
-  readonly sliceRows?: number;
+  /**
+   * Rows of one instrument-day above which it is exported in time slices: one number for
+   * every table, or per table (defaults: 250,000; book snapshots 20,000; book changes 100,000).
+   */
+  readonly sliceRows?: number | Readonly<Partial<Record<ExportKind, number>>>;
   /** Wall clock in microseconds (tests). */
   readonly now?: () => number;
 }
 
-/** What one {@linkcode Exporter.run} did. */
-export interface ExportReport {
-  /** Trades read from the buffer and handed to the lake. */
+/** What one {@linkcode Exporter.run} did for one table. */
+export interface KindExportReport {
+  /** Rows read from the buffer and handed to the lake. */
   readonly rowsRead: number;
-  /** Trades newly stored in the lake (the rest were there already). */
+  /** Rows newly stored in the lake (the rest were there already). */
   readonly rowsWritten: number;
-  /** The watermark after the run, microseconds (`undefined` when the buffer is empty). */
+  /** The table's watermark after the run, microseconds (`undefined`: the table is empty). */
   readonly watermark: number | undefined;
   /** Days (`YYYY-MM-DD`) verified by this run. */
   readonly verifiedDays: readonly string[];
   /** Days whose lake count is still short of the buffer's (kept from retention). */
   readonly unverifiedDays: readonly string[];
+}
+
+/**
+ * What one {@linkcode Exporter.run} did. The top-level row and day fields are the trades'
+ * (as before other tables were exported); `kinds` has every exported table's.
+ */
+export interface ExportReport extends KindExportReport {
+  /** Per table (only the tables the exporter was asked to export). */
+  readonly kinds: Readonly<Partial<Record<ExportKind, KindExportReport>>>;
   /** Wall time of the run, milliseconds. */
   readonly millis: number;
 }
@@ -76,25 +127,43 @@ interface InstrumentCount {
   rows: number;
 }
 
-/** One instrument's rows of one UTC day (`day` is the day's start, microseconds). */
+/** One instrument's rows of one table and UTC day (`day` is the day's start, microseconds). */
 interface ExportTask extends InstrumentCount {
+  kind: ExportKind;
   day: number;
   start: number;
   end: number;
 }
 
+/** Rows of one task as read from the buffer. */
+type TaskRows =
+  | { readonly kind: "trades"; readonly columns: BufferTradeColumnsWithIntegerIds }
+  | { readonly kind: EventKind; readonly rows: EventRow[] };
+
+interface KindState {
+  initial: number | undefined;
+  watermark: number | undefined;
+  rowsRead: number;
+  rowsWritten: number;
+  verifiedDays: string[];
+  unverifiedDays: string[];
+  /** Rows read per instrument of days this run exported completely. */
+  known: Map<number, Map<string, InstrumentCount>>;
+}
+
 const dayText = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
 
-/** Moves closed ranges of trades from the buffer to the lake (see the module docs). */
+/** Moves closed ranges of every buffer table to the lake (see the module docs). */
 export class Exporter {
   readonly #sql: postgres.Sql;
   readonly #lake: ParquetLake;
+  readonly #kinds: readonly ExportKind[];
   readonly #lag: number;
   readonly #progress: boolean;
   readonly #bars: boolean;
   readonly #log: (message: string) => void;
   readonly #now: () => number;
-  readonly #sliceRows: number;
+  readonly #sliceRows: Readonly<Record<ExportKind, number>>;
   #duck: Promise<import("@duckdb/node-api").DuckDBConnection> | undefined;
   #duckInstance: DuckDBInstance | undefined;
 
@@ -102,104 +171,135 @@ export class Exporter {
     if (!options?.sql || !options.lake) throw new TypeError("Exporter needs sql and lake");
     this.#sql = options.sql;
     this.#lake = options.lake;
+    const kinds = options.kinds ?? EXPORT_KINDS;
+    for (const kind of kinds) {
+      if (!EXPORT_KINDS.includes(kind)) throw new TypeError(`Exporter: unknown table ${kind}`);
+    }
+    this.#kinds = EXPORT_KINDS.filter((k) => kinds.includes(k));
     this.#lag = options.lag ?? 5 * MINUTE;
     if (!(this.#lag >= 0)) throw new RangeError(`lag must be >= 0, got ${this.#lag}`);
     this.#progress = options.progress ?? Deno.stderr.isTerminal();
     this.#bars = options.bars ?? true;
     this.#log = options.log ?? ((m) => console.error(m));
     this.#now = options.now ?? nowMicros;
-    this.#sliceRows = options.sliceRows ?? 250_000;
-    if (!(this.#sliceRows >= 1)) throw new RangeError(`sliceRows must be >= 1`);
+    const slice = options.sliceRows;
+    const sliceRows = { ...DEFAULT_SLICE_ROWS };
+    for (const kind of EXPORT_KINDS) {
+      const value = typeof slice === "number" ? slice : slice?.[kind];
+      if (value === undefined) continue;
+      if (!(value >= 1)) throw new RangeError(`sliceRows must be >= 1, got ${value} (${kind})`);
+      sliceRows[kind] = value;
+    }
+    this.#sliceRows = sliceRows;
   }
 
-  /** Exports every closed range after the watermark, then verifies closed days. */
+  /** Exports every closed range after each table's watermark, then verifies closed days. */
   async run(): Promise<ExportReport> {
     const t0 = performance.now();
     const closedEnd = Math.floor((this.#now() - this.#lag) / HOUR) * HOUR;
-    const initial = await this.#watermark();
-    let watermark = initial;
-    let rowsRead = 0;
-    let rowsWritten = 0;
-    const verifiedDays: string[] = [];
-    const unverifiedDays: string[] = [];
-    /** Rows read per instrument of days this run exported completely. */
-    const known = new Map<number, Map<string, InstrumentCount>>();
-    const whole = (day: number) =>
-      initial !== undefined && day >= initial && day + DAY <= closedEnd;
-    if (watermark !== undefined && watermark < closedEnd) {
-      const plan = await this.#plan(watermark, closedEnd);
-      const progress = this.#progressBar(plan.reduce((n, t) => n + t.rows, 0));
-      // Reading the next range overlaps with writing the current one (PostgreSQL, this
-      // thread's decoding and DuckDB's writer threads work at the same time).
-      let next = plan.length ? this.#read(plan[0]) : undefined;
-      for (let i = 0; i < plan.length; i++) {
-        const task = plan[i];
-        const columns = await next!;
-        next = i + 1 < plan.length ? this.#read(plan[i + 1]) : undefined;
-        const n = await this.#write(task, columns);
-        rowsRead += n.read;
-        rowsWritten += n.written;
-        progress(n.read);
-        if (whole(task.day)) {
-          const counts = known.get(task.day) ?? new Map<string, InstrumentCount>();
-          const key = `${task.exchange}\u0000${task.symbol}`;
-          const c = counts.get(key) ?? { exchange: task.exchange, symbol: task.symbol, rows: 0 };
-          c.rows += n.read;
-          counts.set(key, c);
-          known.set(task.day, counts);
-        }
-        if (i + 1 === plan.length || plan[i + 1].day !== task.day) {
-          await this.#setWatermark(task.end === task.day + DAY ? task.end : closedEnd);
-        }
-      }
-      await next?.catch(() => {});
-      await this.#setWatermark(closedEnd);
-      watermark = closedEnd;
-      progress(0, true);
-    }
-    if (watermark !== undefined) {
-      const watermarkDay = Math.floor(watermark / DAY);
-      for (const [dayStart, counts] of known) {
-        if (dayStart / DAY >= watermarkDay) continue;
-        const ok = await this.#verifyDay(dayStart / DAY, [...counts.values()]);
-        (ok ? verifiedDays : unverifiedDays).push(dayText(dayStart / DAY));
-      }
-      const done = new Set([...known.keys()].map((d) => d / DAY));
-      for (const day of await this.#daysToVerify(watermarkDay)) {
-        if (done.has(day)) continue;
-        const ok = await this.#verifyDay(day);
-        (ok ? verifiedDays : unverifiedDays).push(dayText(day));
+    const states = new Map<ExportKind, KindState>();
+    const plan: ExportTask[] = [];
+    for (const kind of this.#kinds) {
+      const initial = await this.#watermark(kind);
+      states.set(kind, {
+        initial,
+        watermark: initial,
+        rowsRead: 0,
+        rowsWritten: 0,
+        verifiedDays: [],
+        unverifiedDays: [],
+        known: new Map(),
+      });
+      if (initial !== undefined && initial < closedEnd) {
+        plan.push(...await this.#plan(kind, initial, closedEnd));
       }
     }
-    verifiedDays.sort();
-    unverifiedDays.sort();
-    return {
-      rowsRead,
-      rowsWritten,
-      watermark,
-      verifiedDays,
-      unverifiedDays,
-      millis: performance.now() - t0,
+    const progress = this.#progressBar(plan.reduce((n, t) => n + t.rows, 0));
+    // Reading the next range overlaps with writing the current one (PostgreSQL, this
+    // thread's decoding and the lake's writer threads work at the same time).
+    let next = plan.length ? this.#read(plan[0]) : undefined;
+    for (let i = 0; i < plan.length; i++) {
+      const task = plan[i];
+      const state = states.get(task.kind)!;
+      const rows = await next!;
+      next = i + 1 < plan.length ? this.#read(plan[i + 1]) : undefined;
+      const n = await this.#write(task, rows);
+      state.rowsRead += n.read;
+      state.rowsWritten += n.written;
+      progress(n.read, task.kind);
+      const whole = state.initial !== undefined && task.day >= state.initial &&
+        task.day + DAY <= closedEnd;
+      if (whole) {
+        const counts = state.known.get(task.day) ?? new Map<string, InstrumentCount>();
+        const key = `${task.exchange}\u0000${task.symbol}`;
+        const c = counts.get(key) ?? { exchange: task.exchange, symbol: task.symbol, rows: 0 };
+        c.rows += n.read;
+        counts.set(key, c);
+        state.known.set(task.day, counts);
+      }
+      const following = plan[i + 1];
+      if (following?.kind !== task.kind || following.day !== task.day) {
+        await this.#setWatermark(task.kind, task.end === task.day + DAY ? task.end : closedEnd);
+      }
+    }
+    await next?.catch(() => {});
+    progress(0, undefined, true);
+    for (const [kind, state] of states) {
+      if (state.watermark === undefined) continue;
+      if (state.watermark < closedEnd) {
+        await this.#setWatermark(kind, closedEnd);
+        state.watermark = closedEnd;
+      }
+      await this.#verifyKind(kind, state);
+    }
+    const report = (kind: ExportKind): KindExportReport => {
+      const s = states.get(kind);
+      return {
+        rowsRead: s?.rowsRead ?? 0,
+        rowsWritten: s?.rowsWritten ?? 0,
+        watermark: s?.watermark,
+        verifiedDays: (s?.verifiedDays ?? []).sort(),
+        unverifiedDays: (s?.unverifiedDays ?? []).sort(),
+      };
     };
+    const kinds: Partial<Record<ExportKind, KindExportReport>> = {};
+    for (const kind of this.#kinds) kinds[kind] = report(kind);
+    return { ...(kinds.trades ?? report("trades")), kinds, millis: performance.now() - t0 };
   }
 
-  async #setWatermark(micros: number): Promise<void> {
+  /** Verifies the closed days of one table below its watermark. */
+  async #verifyKind(kind: ExportKind, state: KindState): Promise<void> {
+    const watermarkDay = Math.floor(state.watermark! / DAY);
+    for (const [dayStart, counts] of state.known) {
+      if (dayStart / DAY >= watermarkDay) continue;
+      const ok = await this.#verifyDay(kind, dayStart / DAY, [...counts.values()]);
+      (ok ? state.verifiedDays : state.unverifiedDays).push(dayText(dayStart / DAY));
+    }
+    const done = new Set([...state.known.keys()].map((d) => d / DAY));
+    for (const day of await this.#daysToVerify(kind, watermarkDay)) {
+      if (done.has(day)) continue;
+      const ok = await this.#verifyDay(kind, day);
+      (ok ? state.verifiedDays : state.unverifiedDays).push(dayText(day));
+    }
+  }
+
+  async #setWatermark(kind: ExportKind, micros: number): Promise<void> {
     await this.#sql`insert into export_watermarks (kind, watermark, updated_at)
-      values ('trades', ${new Date(micros / 1000)}, now())
+      values (${kind}, ${new Date(micros / 1000)}, now())
       on conflict (kind) do update set watermark = greatest(export_watermarks.watermark,
         excluded.watermark), updated_at = excluded.updated_at`;
   }
 
   /** What to export: one task per instrument and UTC day with rows in `[start, end)`. */
-  async #plan(start: number, end: number): Promise<ExportTask[]> {
+  async #plan(kind: ExportKind, start: number, end: number): Promise<ExportTask[]> {
     const tasks: ExportTask[] = [];
-    for (const day of await this.#daysWithRows(start, end)) {
+    for (const day of await this.#daysWithRows(kind, start, end)) {
       const from = Math.max(start, day);
       const to = Math.min(end, day + DAY);
-      for (const c of await this.#instrumentCounts(from, to)) {
+      for (const c of await this.#instrumentCounts(kind, from, to)) {
         // Large instrument-days go in time slices: bounded memory, and reading the next
         // slice overlaps with writing this one.
-        const slices = Math.ceil(c.rows / this.#sliceRows);
+        const slices = Math.ceil(c.rows / this.#sliceRows[kind]);
         const width = Math.ceil((to - from) / slices);
         for (let k = 0; k < slices; k++) {
           const sliceStart = from + k * width;
@@ -207,6 +307,7 @@ export class Exporter {
           if (sliceStart >= sliceEnd) break;
           tasks.push({
             ...c,
+            kind,
             rows: Math.ceil(c.rows / slices),
             day,
             start: sliceStart,
@@ -220,12 +321,15 @@ export class Exporter {
 
   /**
    * Starts of the UTC days in `[start, end)` that may hold rows: the daily partitions
-   * (plain layout), or days found by probing `min(ts)` (TimescaleDB, which indexes `ts`).
+   * (plain layout), or days found by probing `min(ts)` (TimescaleDB, which indexes `ts`,
+   * and the event log, a plain table with an index on `ts`).
    */
-  async #daysWithRows(start: number, end: number): Promise<number[]> {
+  async #daysWithRows(kind: ExportKind, start: number, end: number): Promise<number[]> {
     const first = Math.floor(start / DAY) * DAY;
-    const parts = await this.#sql<{ day: Date }[]>`select day from buffer_partitions('trades')`
-      .catch(() => undefined);
+    const parts = PARTITIONED.has(kind)
+      ? await this.#sql<{ day: Date }[]>`select day from buffer_partitions(${kind})`
+        .catch(() => undefined)
+      : undefined;
     if (parts) {
       return parts.map((p) => p.day.getTime() * 1000).filter((d) => d >= first && d < end);
     }
@@ -233,7 +337,7 @@ export class Exporter {
     let from = start;
     while (from < end) {
       const [row] = await this.#sql.unsafe<{ t: number | null }[]>(
-        `select (extract(epoch from min(ts)) * 1000000)::float8 as t from trades
+        `select (extract(epoch from min(ts)) * 1000000)::float8 as t from ${kind}
          where ts >= ${timestampLiteral(from)} and ts < ${timestampLiteral(end)}`,
       );
       if (row?.t == null) break;
@@ -251,34 +355,54 @@ export class Exporter {
     this.#duck = undefined;
   }
 
-  async #watermark(): Promise<number | undefined> {
+  /** The table's watermark, or the start of its first day when it has none yet. */
+  async #watermark(kind: ExportKind): Promise<number | undefined> {
     const [row] = await this.#sql<{ w: number | null }[]>`
       select (extract(epoch from watermark) * 1000000)::float8 as w
-      from export_watermarks where kind = 'trades'`;
+      from export_watermarks where kind = ${kind}`;
     if (row?.w != null) return row.w;
-    const [first] = await this.#sql<{ w: number | null }[]>`
-      select (extract(epoch from min(ts)) * 1000000)::float8 as w from trades`;
+    const [first] = await this.#sql.unsafe<{ w: number | null }[]>(
+      `select (extract(epoch from min(ts)) * 1000000)::float8 as w from ${kind}`,
+    );
     return first?.w == null ? undefined : Math.floor(first.w / DAY) * DAY;
   }
 
-  async #instrumentCounts(start: number, end: number): Promise<InstrumentCount[]> {
+  async #instrumentCounts(
+    kind: ExportKind,
+    start: number,
+    end: number,
+  ): Promise<InstrumentCount[]> {
     return await this.#sql.unsafe<InstrumentCount[]>(
-      `select exchange, symbol, count(*)::float8 as rows from trades
+      `select exchange, symbol, count(*)::float8 as rows from ${kind}
        where ts >= ${timestampLiteral(start)} and ts < ${timestampLiteral(end)}
        group by exchange, symbol order by exchange, symbol`,
     );
   }
 
-  /** Reads one task's trades from the buffer. */
-  #read(task: ExportTask): Promise<BufferTradeColumnsWithIntegerIds> {
-    return readTrades(this.#sql, { ...task, expectedRows: task.rows, integerIds: true });
+  /** Reads one task's rows from the buffer. */
+  async #read(task: ExportTask): Promise<TaskRows> {
+    if (task.kind === "trades") {
+      const columns = await readTrades(this.#sql, {
+        ...task,
+        expectedRows: task.rows,
+        integerIds: true,
+      });
+      return { kind: "trades", columns };
+    }
+    return { kind: task.kind, rows: await readEventRows(this.#sql, task.kind, task) };
   }
 
-  /** Writes one task's trades to the lake (and its bars to the buffer). */
+  /** Writes one task's rows to the lake (and the bars of trades to the buffer). */
   async #write(
     c: { exchange: string; symbol: string },
-    columns: BufferTradeColumnsWithIntegerIds,
+    data: TaskRows,
   ): Promise<{ read: number; written: number }> {
+    if (data.kind !== "trades") {
+      const n = data.rows.length;
+      if (n === 0) return { read: 0, written: 0 };
+      return { read: n, written: await this.#lake.writeEventRows(data.kind, data.rows) };
+    }
+    const columns = data.columns;
     const n = columns.id.length;
     if (n === 0) return { read: 0, written: 0 };
     // The bars go to PostgreSQL while the lake writes the file.
@@ -289,14 +413,24 @@ export class Exporter {
     return { read: n, written };
   }
 
-  /** Exports one instrument's trades in `[start, end)` (within one UTC day). */
+  /** Exports one instrument's rows of a table in `[start, end)` (within one UTC day). */
   async #exportInstrument(
+    kind: ExportKind,
     c: InstrumentCount,
     start: number,
     end: number,
   ): Promise<{ read: number; written: number }> {
     const day = Math.floor(start / DAY) * DAY;
-    return await this.#write(c, await this.#read({ ...c, day, start, end }));
+    const slices = Math.max(1, Math.ceil(c.rows / this.#sliceRows[kind]));
+    const width = Math.ceil((end - start) / slices);
+    const total = { read: 0, written: 0 };
+    for (let from = start; from < end; from += width) {
+      const task = { ...c, kind, day, start: from, end: Math.min(end, from + width) };
+      const n = await this.#write(c, await this.#read(task));
+      total.read += n.read;
+      total.written += n.written;
+    }
+    return total;
   }
 
   /** 1-minute bars of rows sorted by time, upserted into `bars`. */
@@ -352,66 +486,106 @@ export class Exporter {
     }
   }
 
-  /** Closed days below `watermarkDay` that have no current verification. */
-  async #daysToVerify(watermarkDay: number): Promise<number[]> {
-    const parts = await this.#sql<{ partition: string; day: Date }[]>`
-      select partition, day from buffer_partitions('trades')`.catch(() => []);
+  /**
+   * Closed days below `watermarkDay` whose verification is missing or out of date: their
+   * rows in the buffer differ from the verified count (late rows since the export).
+   */
+  async #daysToVerify(kind: ExportKind, watermarkDay: number): Promise<number[]> {
+    const recorded = new Map<number, { rows: number; verified: boolean }>();
+    for (
+      const r of await this.#sql<{ day: Date; buffer_rows: number; verified: boolean }[]>`
+        select day, buffer_rows::float8 as buffer_rows, verified_at is not null as verified
+        from export_days where kind = ${kind}`
+    ) {
+      recorded.set(Math.round(r.day.getTime() / 86_400_000), {
+        rows: r.buffer_rows,
+        verified: r.verified,
+      });
+    }
     const out: number[] = [];
+    if (!PARTITIONED.has(kind)) {
+      // The event log: rows per day in one pass (the verified days retention has emptied
+      // have no rows left, so they are not listed).
+      const days = await this.#sql.unsafe<{ day: Date; n: number }[]>(
+        `select (ts at time zone 'UTC')::date as day, count(*)::float8 as n from ${kind}
+         where ts < ${timestampLiteral(watermarkDay * DAY)} group by 1 order by 1`,
+      );
+      for (const d of days) {
+        const day = Math.round(d.day.getTime() / 86_400_000);
+        const rec = recorded.get(day);
+        if (!(rec?.verified && rec.rows === d.n)) out.push(day);
+      }
+      return out;
+    }
+    const parts = await this.#sql<{ partition: string; day: Date }[]>`
+      select partition, day from buffer_partitions(${kind})`.catch(() => []);
     for (const p of parts) {
       const day = Math.floor(p.day.getTime() / 86_400_000);
       if (day >= watermarkDay) continue;
-      const [rec] = await this.#sql<{ buffer_rows: string; verified: boolean }[]>`
-        select buffer_rows, verified_at is not null as verified from export_days
-        where kind = 'trades' and day = ${dayText(day)}`;
+      const rec = recorded.get(day);
       if (rec?.verified) {
-        const [{ n }] = await this.#sql.unsafe<{ n: string }[]>(
-          `select count(*) as n from ${p.partition}`,
+        const [{ n }] = await this.#sql.unsafe<{ n: number }[]>(
+          `select count(*)::float8 as n from ${p.partition}`,
         );
-        if (n === rec.buffer_rows) continue;
-      } else if (!rec) {
-        // Never exported and empty: nothing to verify (retention drops empty days only
-        // once verified, which a zero-row record allows).
+        if (n === rec.rows) continue;
       }
+      // Never exported and empty: recorded as a verified zero-row day, which lets retention
+      // drop the empty partition.
       out.push(day);
     }
     return out;
   }
 
   /**
-   * Compares buffer and lake counts per instrument for one day (buffer counts taken now,
-   * or the ones this run exported); re-exports what is short.
+   * Compares buffer and lake counts per instrument for one table and day (buffer counts
+   * taken now, or the ones this run exported); re-exports what is short.
    */
-  async #verifyDay(day: number, known?: readonly InstrumentCount[]): Promise<boolean> {
+  async #verifyDay(
+    kind: ExportKind,
+    day: number,
+    known?: readonly InstrumentCount[],
+  ): Promise<boolean> {
     const start = day * DAY;
     const end = start + DAY;
     let bufferRows = 0;
     let lakeRows = 0;
     let ok = true;
-    for (const c of known ?? await this.#instrumentCounts(start, end)) {
-      let inLake = await this.#lakeCount(c.exchange, c.symbol, start, end);
+    for (const c of known ?? await this.#instrumentCounts(kind, start, end)) {
+      let inLake = await this.#lakeCount(kind, c.exchange, c.symbol, start, end);
       if (inLake < c.rows) {
         this.#log(
-          `export: ${c.exchange} ${c.symbol} ${dayText(day)}: lake has ${inLake} of ` +
+          `export: ${kind} ${c.exchange} ${c.symbol} ${dayText(day)}: lake has ${inLake} of ` +
             `${c.rows} rows; exporting the day again`,
         );
-        await this.#exportInstrument(c, start, end);
-        inLake = await this.#lakeCount(c.exchange, c.symbol, start, end);
+        await this.#exportInstrument(kind, c, start, end);
+        inLake = await this.#lakeCount(kind, c.exchange, c.symbol, start, end);
       }
       if (inLake < c.rows) ok = false;
       bufferRows += c.rows;
       lakeRows += Math.min(inLake, c.rows);
     }
     await this.#sql`insert into export_days (kind, day, buffer_rows, lake_rows, verified_at)
-      values ('trades', ${dayText(day)}, ${bufferRows}, ${lakeRows},
+      values (${kind}, ${dayText(day)}, ${bufferRows}, ${lakeRows},
         ${ok ? this.#sql`now()` : null})
       on conflict (kind, day) do update set buffer_rows = excluded.buffer_rows,
         lake_rows = excluded.lake_rows, verified_at = excluded.verified_at`;
-    if (!ok) this.#log(`export: ${dayText(day)} not verified: the lake is short of rows`);
+    if (!ok) this.#log(`export: ${kind} ${dayText(day)} not verified: the lake is short of rows`);
     return ok;
   }
 
-  async #lakeCount(exchange: string, symbol: string, start: number, end: number) {
-    const partitions = await listTradePartitions(this.#lake.root, { exchange, symbol, start, end });
+  async #lakeCount(
+    kind: ExportKind,
+    exchange: string,
+    symbol: string,
+    start: number,
+    end: number,
+  ): Promise<number> {
+    const partitions = await listPartitions(this.#lake.root, kind, {
+      exchange,
+      symbol,
+      start,
+      end,
+    });
     const files = partitions.flatMap((p) => p.files);
     if (files.length === 0) return 0;
     const duck = await (this.#duck ??= DuckDBInstance.create(":memory:").then((instance) => {
@@ -425,20 +599,22 @@ export class Exporter {
     return Number(reader.getRows()[0][0]);
   }
 
-  #progressBar(total: number): (rows: number, finish?: boolean) => void {
+  #progressBar(total: number): (rows: number, kind?: ExportKind, finish?: boolean) => void {
     if (!this.#progress || total === 0) return () => {};
     const started = performance.now();
     let done = 0;
+    let current = "";
     const encoder = new TextEncoder();
-    return (rows, finish = false) => {
+    return (rows, kind, finish = false) => {
       done += rows;
+      if (kind) current = kind;
       const fraction = Math.min(1, done / total);
       const width = 30;
       const filled = Math.round(fraction * width);
       const rate = done / Math.max(0.001, (performance.now() - started) / 1000);
       const line = `\rexport [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
         `${(fraction * 100).toFixed(0).padStart(3)}% ${done}/${total} rows ` +
-        `${Math.round(rate)} rows/s` + (finish ? "\n" : "");
+        `${Math.round(rate)} rows/s ${current.padEnd(14)}` + (finish ? "\n" : "");
       Deno.stderr.writeSync(encoder.encode(line));
     };
   }
@@ -451,6 +627,35 @@ function flag(args: readonly string[], name: string): string | undefined {
     if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
   }
   return undefined;
+}
+
+/** The JSON line `deno task export` prints per run. */
+function reportJson(r: ExportReport): Record<string, unknown> {
+  const iso = (micros: number | undefined) =>
+    micros === undefined ? null : new Date(micros / 1000).toISOString();
+  const kinds: Record<string, unknown> = {};
+  let rowsRead = 0;
+  let rowsWritten = 0;
+  const unverified = new Set<string>();
+  for (const [kind, k] of Object.entries(r.kinds)) {
+    rowsRead += k.rowsRead;
+    rowsWritten += k.rowsWritten;
+    for (const day of k.unverifiedDays) unverified.add(day);
+    kinds[kind] = {
+      rows_read: k.rowsRead,
+      rows_written: k.rowsWritten,
+      watermark: iso(k.watermark),
+      verified_days: k.verifiedDays,
+      unverified_days: k.unverifiedDays,
+    };
+  }
+  return {
+    rows_read: rowsRead,
+    rows_written: rowsWritten,
+    unverified_days: [...unverified].sort(),
+    seconds: Number((r.millis / 1000).toFixed(3)),
+    kinds,
+  };
 }
 
 async function main(args: readonly string[]): Promise<number> {
@@ -469,15 +674,7 @@ async function main(args: readonly string[]): Promise<number> {
   const exporter = new Exporter({ sql, lake, lag });
   try {
     while (true) {
-      const r = await exporter.run();
-      console.log(JSON.stringify({
-        rows_read: r.rowsRead,
-        rows_written: r.rowsWritten,
-        watermark: r.watermark === undefined ? null : new Date(r.watermark / 1000).toISOString(),
-        verified_days: r.verifiedDays,
-        unverified_days: r.unverifiedDays,
-        seconds: Number((r.millis / 1000).toFixed(3)),
-      }));
+      console.log(JSON.stringify(reportJson(await exporter.run())));
       if (periodMicros === undefined) break;
       await new Promise((res) => setTimeout(res, periodMicros / 1000));
     }

@@ -4,7 +4,8 @@
  * - `plain` (PostgreSQL without extensions, what the tests exercise): event tables are
  *   natively range-partitioned by day on `ts`; partitions are created ahead by
  *   `buffer_ensure_partitions`, and `buffer_drop_expired` drops a day's partition only
- *   after the exporter recorded a verified export of exactly the rows it holds.
+ *   after the exporter recorded a verified export of exactly the rows it holds; since
+ *   version 2 it also deletes the verified, expired days of `event_log` (not partitioned).
  * - `timescale` (when the `timescaledb` extension is available): hypertables with 1-day
  *   chunks, compression segmented by `exchange, symbol`, a 1-minute OHLCV+VWAP continuous
  *   aggregate (`bars_1m`) and a 7-day retention job that, like the plain one, drops chunks
@@ -277,6 +278,101 @@ END $$;
 SELECT add_job('buffer_retention_job', interval '1 hour', config => '{"retain": "7 days"}');
 `;
 
+/**
+ * Version 2: retention of `event_log`, which is a plain table in both layouts (feed
+ * statuses are few). `buffer_delete_expired_event_log(retain)` deletes the rows of each
+ * expired day that the exporter verified, in a subtransaction that is rolled back unless it
+ * deleted exactly the verified number of rows (a late row keeps the day until it is
+ * exported too); an index on `ts` serves the exporter's day probes and these deletes.
+ * `buffer_drop_expired` then calls it after dropping the event tables' partitions (plain) or
+ * chunks (TimescaleDB), and returns `event_log_pYYYYMMDD` for each day it deleted.
+ */
+const eventLogRetention = `
+CREATE INDEX event_log_ts ON event_log (ts);
+
+CREATE FUNCTION buffer_delete_expired_event_log(retain interval DEFAULT interval '7 days')
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  d record;
+  n bigint;
+BEGIN
+  FOR d IN SELECT e.day, e.buffer_rows,
+                  (e.day::timestamp AT TIME ZONE 'UTC') AS day_start,
+                  ((e.day + 1)::timestamp AT TIME ZONE 'UTC') AS day_end
+           FROM export_days e
+           WHERE e.kind = 'event_log' AND e.verified_at IS NOT NULL
+             AND e.lake_rows = e.buffer_rows
+             AND ((e.day + 1)::timestamp AT TIME ZONE 'UTC') <= now() - retain
+           ORDER BY e.day LOOP
+    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM event_log l
+                              WHERE l.ts >= d.day_start AND l.ts < d.day_end);
+    BEGIN
+      DELETE FROM event_log WHERE ts >= d.day_start AND ts < d.day_end;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      IF n <> d.buffer_rows THEN
+        -- Rows arrived after the verification (or went missing): undo, keep the day.
+        RAISE EXCEPTION 'event_log % holds % rows, % verified', d.day, n, d.buffer_rows;
+      END IF;
+      RETURN NEXT 'event_log_p' || to_char(d.day, 'YYYYMMDD');
+    EXCEPTION WHEN raise_exception THEN
+      NULL;
+    END;
+  END LOOP;
+END $$;
+`;
+
+const plainRetentionV2 = eventLogRetention + `
+CREATE OR REPLACE FUNCTION buffer_drop_expired(retain interval DEFAULT interval '7 days')
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  t text;
+  p record;
+  n bigint;
+  verified bigint;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['trades', 'book_changes', 'book_snapshots', 'quotes'] LOOP
+    FOR p IN SELECT * FROM buffer_partitions(t)
+             WHERE ((day + 1)::timestamp AT TIME ZONE 'UTC') <= now() - retain LOOP
+      SELECT e.buffer_rows INTO verified FROM export_days e
+       WHERE e.kind = t AND e.day = p.day AND e.verified_at IS NOT NULL
+         AND e.lake_rows = e.buffer_rows;
+      IF verified IS NULL THEN
+        CONTINUE;
+      END IF;
+      EXECUTE format('SELECT count(*) FROM %I', p.partition) INTO n;
+      IF n = verified THEN
+        EXECUTE format('DROP TABLE %I', p.partition);
+        RETURN NEXT p.partition;
+      END IF;
+    END LOOP;
+  END LOOP;
+  RETURN QUERY SELECT buffer_delete_expired_event_log(retain);
+END $$;
+`;
+
+const timescaleRetentionV2 = eventLogRetention + `
+CREATE OR REPLACE FUNCTION buffer_drop_expired(retain interval DEFAULT interval '7 days')
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  t text;
+  verified timestamptz;
+  cutoff timestamptz;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['trades', 'book_changes', 'book_snapshots', 'quotes'] LOOP
+    SELECT ((max(day) + 1)::timestamp AT TIME ZONE 'UTC') INTO verified FROM export_days e
+     WHERE e.kind = t AND e.verified_at IS NOT NULL AND e.lake_rows = e.buffer_rows
+       AND NOT EXISTS (SELECT 1 FROM export_days u WHERE u.kind = t AND u.day < e.day
+                       AND (u.verified_at IS NULL OR u.lake_rows <> u.buffer_rows));
+    IF verified IS NULL THEN
+      CONTINUE;
+    END IF;
+    cutoff := least(now() - retain, verified);
+    RETURN QUERY SELECT drop_chunks(t::regclass, older_than => cutoff)::text;
+  END LOOP;
+  RETURN QUERY SELECT buffer_delete_expired_event_log(retain);
+END $$;
+`;
+
 /** All migrations, in order. Append new versions; never edit an applied one. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -287,5 +383,11 @@ SELECT buffer_ensure_partitions(t, now(), now() + interval '2 days')
 FROM unnest(ARRAY['trades', 'book_changes', 'book_snapshots', 'quotes']) AS t;
 `,
     timescale: timescaleSetup,
+  },
+  {
+    version: 2,
+    name: "event_log_retention",
+    plain: plainRetentionV2,
+    timescale: timescaleRetentionV2,
   },
 ];

@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL (or TimescaleDB) hot buffer: schema migrations, the COPY writer that
- * collectors use when `DATABASE_URL` is set, the exporter that moves closed days to the
- * Parquet lake, and the binary-COPY trade reader behind `PostgresRepository`.
+ * collectors use when `DATABASE_URL` is set, the exporter that moves closed days of every
+ * table to the Parquet lake, the binary-COPY trade reader behind `PostgresRepository` and the
+ * event reader the exporter uses for quotes, books and the event log.
  *
  * ## Configuration
  * No `DATABASE_URL`: the embedded default, collectors write the lake directly and nothing
@@ -48,6 +49,14 @@ export {
   type PostgresWriterOptions,
   type WriterStats,
 } from "./writer.ts";
-export { Exporter, type ExporterOptions, type ExportReport } from "./exporter.ts";
+export {
+  EXPORT_KINDS,
+  Exporter,
+  type ExporterOptions,
+  type ExportKind,
+  type ExportReport,
+  type KindExportReport,
+} from "./exporter.ts";
 export { type BufferTradeColumns, readTrades, type ReadTradesOptions } from "./trade_reader.ts";
+export { readEventRows, type ReadEventRowsOptions } from "./event_reader.ts";
 export { type BufferConnection, openBufferFromEnv } from "./from_env.ts";
