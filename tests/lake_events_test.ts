@@ -529,6 +529,16 @@ Deno.test("invalid event rows are rejected, counted per reason and never written
       assert.equal(await lake.writeEventRows("book_snapshots", [{ ...snapshot, bidSizes: [] }]), 0);
       assert.deepEqual(lake.lastWrite.rejectedBy, { levels: 1 });
       assert.equal(await lake.writeEventRows("book_changes", [book]), 1);
+      // Typed arrays are read like arrays.
+      const typed = {
+        ...book,
+        ts: ts + 1,
+        bidPrices: Float64Array.of(10, 9.5),
+        bidSizes: Float64Array.of(1, 2),
+      } as unknown as BookChangeRow;
+      assert.equal(await lake.writeEventRows("book_changes", [typed]), 1);
+      const stored = await duckRows(root, "book_changes");
+      assert.deepEqual(stored.map((r) => r.bid_prices), [[10], [10, 9.5]]);
     });
 
     await t.step("statuses", async () => {

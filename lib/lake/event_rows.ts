@@ -204,7 +204,7 @@ export type EventRowRejection =
   | "price"
   /** A size is not a finite number, or is negative. */
   | "size"
-  /** A level list is missing, or its prices and sizes differ in length. */
+  /** A level list is missing (not an array or typed array), or its prices and sizes differ in length. */
   | "levels"
   /** A sequence, first sequence or checksum is neither `null` nor a safe integer. */
   | "sequence"
@@ -273,7 +273,7 @@ export function eventRowRejection<K extends EventKind>(
 }
 
 function levelsRejection(prices: unknown, sizes: unknown): EventRowRejection | undefined {
-  if (!Array.isArray(prices) || !Array.isArray(sizes) || prices.length !== sizes.length) {
+  if (!isNumberList(prices) || !isNumberList(sizes) || prices.length !== sizes.length) {
     return "levels";
   }
   for (let i = 0; i < prices.length; i++) {
@@ -281,6 +281,11 @@ function levelsRejection(prices: unknown, sizes: unknown): EventRowRejection | u
     if (!isSize(sizes[i])) return "size";
   }
   return undefined;
+}
+
+/** An array, or a typed array such as `Float64Array` (read like an array). */
+function isNumberList(value: unknown): value is ArrayLike<unknown> {
+  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
 }
 
 function isFiniteNumber(value: unknown): value is number {
