@@ -386,12 +386,13 @@ export class ParquetLake {
 
   /**
    * Merges the small files (below `smallFileBytes`) of each partition that has at least two
-   * into one file sorted by `(ts, id)`. Atomic per partition: a journal naming the new file
-   * and the files it replaces is written first, then the merged file under a temporary name,
-   * then it is renamed into place and the old files are removed, then the journal. Readers
-   * listing files in the short moment between the rename and the removal can see rows twice;
-   * a crash in that moment is repaired (old files removed) by the next write to or
-   * compaction of that partition.
+   * into one file in its table's order (`(ts, id)` for trades, `(ts, recv_ts, digest)` for
+   * the event tables), in every table or those in `options.kinds`. Atomic per partition: a
+   * journal naming the new file and the files it replaces is written first, then the merged
+   * file under a temporary name, then it is renamed into place and the old files are
+   * removed, then the journal. Readers listing files in the short moment between the
+   * rename and the removal can see rows twice; a crash in that moment is repaired (old files
+   * removed) by the next write to or compaction of that partition.
    */
   compact(options: CompactOptions = {}): Promise<CompactionReport> {
     const kinds = options.kinds ?? LAKE_KINDS;
