@@ -124,6 +124,7 @@ Deno.test("sink queue: early flush past flushAt, counted drops when full, room()
     sinks: [sink, hub],
     capacity: 4,
     flushAt: 2,
+    tradeReserve: 0,
     onFlushNeeded: () => asked++,
     log: (r) => logs.push(JSON.stringify(r)),
   });
@@ -152,6 +153,27 @@ Deno.test("sink queue: early flush past flushAt, counted drops when full, room()
   assert.ok(logs.some((l) => l.includes("room again") && l.includes('"droppedEvents":2')));
   assert.throws(() => new SinkQueue({ sinks: [], capacity: 0 }), RangeError);
   assert.throws(() => new SinkQueue({ sinks: [], capacity: 2, flushAt: 3 }), RangeError);
+});
+
+Deno.test("sink queue: a full sink drops book and status events first and keeps trades within the reserve", async () => {
+  const sink = new SlowSink();
+  const queue = new SinkQueue({ sinks: [sink], capacity: 4, flushAt: 4, log: () => {} });
+  const status = (i: number) =>
+    ({ ...trade(i), kind: "status", status: "gap", reason: "x" }) as MarketEvent;
+  queue.write([status(1), status(2), status(3), status(4)]);
+  assert.equal(queue.depth, 4, "full");
+  queue.write([status(5), trade(6), status(7)]);
+  assert.deepEqual([queue.stats.droppedEvents, queue.stats.droppedTrades], [2, 0]);
+  assert.equal(queue.depth, 5, "the trade went in, into the reserve (capacity / 4 = 1)");
+  queue.write([trade(8), status(9)]);
+  assert.deepEqual(
+    [queue.stats.droppedEvents, queue.stats.droppedTrades],
+    [4, 1],
+    "reserve used up: trades are dropped too, and counted",
+  );
+  assert.equal(await queue.flush(), 5);
+  assert.deepEqual(sink.events.filter((e) => e.kind === "trade").map((e) => e.ts), [trade(6).ts]);
+  assert.throws(() => new SinkQueue({ sinks: [], capacity: 4, tradeReserve: -1 }), RangeError);
 });
 
 Deno.test("pipeline: consumers get a reset instead of a breaking change, nothing for an invalid book", () => {

@@ -19,6 +19,12 @@ export interface SinkQueueOptions {
   readonly capacity?: number;
   /** A buffering sink holding this many asks for a flush now (default `capacity / 4`). */
   readonly flushAt?: number;
+  /**
+   * Room kept for trades beyond `capacity` (default `capacity / 4`): a full sink drops book,
+   * quote and status events first and keeps taking the trades until it holds
+   * `capacity + tradeReserve` events, so a flood of book changes never costs a trade first.
+   */
+  readonly tradeReserve?: number;
   /** Called (once per flush) when a sink passed `flushAt`: flush soon. */
   readonly onFlushNeeded?: () => void;
   /** JSON-line logger for drop episodes (default: stderr). */
@@ -79,6 +85,7 @@ export class SinkQueue implements EventSink {
   readonly #buffering: readonly BufferingSink[];
   readonly #capacity: number;
   readonly #flushAt: number;
+  readonly #tradeReserve: number;
   readonly #onFlushNeeded?: () => void;
   readonly #log: (record: Record<string, unknown>) => void;
   #flushAsked = false;
@@ -103,6 +110,10 @@ export class SinkQueue implements EventSink {
     }
     if (!(this.#flushAt >= 1 && this.#flushAt <= this.#capacity)) {
       throw new RangeError(`flushAt must be in 1..capacity, got ${this.#flushAt}`);
+    }
+    this.#tradeReserve = options.tradeReserve ?? Math.floor(this.#capacity / 4);
+    if (!Number.isInteger(this.#tradeReserve) || this.#tradeReserve < 0) {
+      throw new RangeError(`tradeReserve must be an integer >= 0, got ${this.#tradeReserve}`);
     }
     this.#onFlushNeeded = options.onFlushNeeded;
     this.#log = options.log ??
@@ -133,7 +144,13 @@ export class SinkQueue implements EventSink {
         continue;
       }
       if (pending >= this.#capacity) {
-        this.#drop(s, events);
+        const trades = pending < this.#capacity + this.#tradeReserve
+          ? events.filter((e) => e.kind === "trade")
+          : [];
+        if (trades.length < events.length) {
+          this.#drop(s, trades.length ? events.filter((e) => e.kind !== "trade") : events);
+        }
+        if (trades.length) sink.write(trades);
         continue;
       }
       if (this.#dropping[s] > 0) this.#endEpisode(s);
