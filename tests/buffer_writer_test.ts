@@ -119,6 +119,9 @@ Deno.test("PostgresWriter: exact round trip, idempotent re-sends, every event ki
     const events: MarketEvent[] = [
       { ...h, kind: "quote", bidPrice: 1, bidSize: 2, askPrice: 1.5, askSize: 3 },
       { ...h, kind: "quote", bidPrice: 1, bidSize: 2, askPrice: 1.25, askSize: 3 }, // same header
+      // Sizes not given by the venue (NaN) are kept; an infinite size is rejected.
+      { ...h, kind: "quote", bidPrice: 1, bidSize: NaN, askPrice: 1.75, askSize: NaN },
+      { ...h, kind: "quote", bidPrice: 1, bidSize: Infinity, askPrice: 2, askSize: 1 },
       {
         ...h,
         kind: "book_snapshot",
@@ -143,12 +146,16 @@ Deno.test("PostgresWriter: exact round trip, idempotent re-sends, every event ki
     ];
     const writer = new PostgresWriter({ url: pg.url, spillDir, bookDepth: 2 });
     writer.write(events);
-    assert.equal(await writer.flush(), 6);
+    assert.equal(await writer.flush(), 7);
+    assert.deepEqual(writer.stats().rejected, { "quote size negative or infinite": 1 });
     writer.write(events); // a re-sent batch: nothing new
     assert.equal(await writer.flush(), 0);
     await writer.close();
-    const quotes = await sql`select ask_price from quotes order by ask_price`;
-    assert.deepEqual(quotes.map((q) => q.ask_price), [1.25, 1.5]);
+    const quotes = await sql`select ask_price, bid_size from quotes order by ask_price`;
+    assert.deepEqual(quotes.map((q) => [q.ask_price, q.bid_size]), [[1.25, 2], [1.5, 2], [
+      1.75,
+      NaN,
+    ]]);
     const [snap] = await sql`select bid_prices, ask_prices, sequence from book_snapshots`;
     assert.deepEqual([snap.bid_prices, snap.ask_prices, snap.sequence], [[3, 2], [4, 5], "7"]);
     const [change] = await sql`select bid_prices, bid_sizes, checksum from book_changes`;

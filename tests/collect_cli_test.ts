@@ -3,6 +3,7 @@
  * sink took in and exits 0 after flushing; a config file runs several venues in one
  * process; a bad config gets a clear error.
  */
+import { lakeRowCounts } from "./support/lake_trades.ts";
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parseCollectConfig } from "../collectors/runtime/config.ts";
@@ -78,7 +79,13 @@ Deno.test("collect: SIGTERM during a burst flushes every trade taken in, then ex
     // Every trade the collector took in is in the lake, once, and is a session trade.
     const stored = await lakeTrades(root);
     assert.equal(stored.length, trades);
-    assert.equal(summary.rows_written, trades);
+    const counts = await lakeRowCounts(root);
+    assert.equal(counts.trades, trades);
+    assert.equal(
+      summary.rows_written,
+      Object.values(counts).reduce((a, b) => a + b, 0),
+      "every table's rows",
+    );
     assert.equal(summary.trades_dropped, 0);
     assert.equal(new Set(stored).size, stored.length);
     const known = new Set(session.trades.map((t) => `binance/BTC-USDT/${t}`));

@@ -319,11 +319,11 @@ Deno.test("LakeSink buffers trades and quotes, ignores bars and flushes on close
     sink.write([trades[0], quote, bar, trades[1]]);
     assert.equal(sink.pending, 3);
     assert.equal(sink.ignored, 1);
-    assert.equal(await sink.flush(), 2, "flush resolves to the trades stored");
+    assert.equal(await sink.flush(), 3, "flush resolves to the rows stored: 2 trades, 1 quote");
     assert.deepEqual(sink.stored, { trades: 2, events: 1 });
     assert.equal(await sink.flush(), 0);
     sink.write([...trades, quote]); // two trades and the quote already stored
-    assert.equal(await sink.flush(), 3);
+    assert.equal(await sink.flush(), 3, "the 3 new trades");
     assert.deepEqual(sink.stored, { trades: 5, events: 1 });
     sink.write([{ ...trades[4], id: "late", ts: trades[4].ts + DAY }]);
     await sink.close();

@@ -2,6 +2,7 @@
  * The walking skeleton's Must-hold checks on the real recorded Coinbase session:
  * adapter -> books -> Parquet lake, through `replayFiles` and the `deno task replay` CLI.
  */
+import { lakeRowCounts } from "./support/lake_trades.ts";
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
 import pl from "nodejs-polars";
@@ -72,6 +73,7 @@ Deno.test("replay of the recorded Coinbase session", async (t) => {
       diagnostics: new FeedDiagnostics({ log: () => {} }),
     });
 
+    const counts = await lakeRowCounts(root);
     await t.step("counts match the capture", () => {
       assert.equal(summary.messages, 9_946);
       assert.equal(summary.trades, 107);
@@ -81,7 +83,15 @@ Deno.test("replay of the recorded Coinbase session", async (t) => {
       assert.equal(summary.crossed, 0);
       assert.equal(summary.gaps, 0);
       assert.equal(summary.errors, 0);
-      assert.equal(summary.rows_written, 107);
+      // Every event of the capture is stored: ticker messages (sizes not given in 2021) as
+      // quotes, snapshots (top 50 levels), every level2 update as a book change.
+      assert.deepEqual(counts, {
+        trades: 107,
+        quotes: 107,
+        book_snapshots: 10,
+        book_changes: 9_719,
+      });
+      assert.equal(summary.rows_written, Object.values(counts).reduce((a, b) => a + b, 0));
     });
 
     await t.step("final best bid/ask equal an independent implementation", () => {
@@ -159,7 +169,12 @@ Deno.test("bad lines in a capture are counted, survived, and never reach the lak
     await lake.close();
     assert.equal(summary.errors, 6);
     assert.equal(summary.trades, 2);
-    assert.equal(summary.rows_written, 2);
+    assert.deepEqual(
+      await lakeRowCounts(`${dir}/lake`),
+      { trades: 2, event_log: 1 },
+      "the two valid trades and the trade-id gap between them, nothing else",
+    );
+    assert.equal(summary.rows_written, 3);
     assert.deepEqual(await lakeTradeKeys(`${dir}/lake`), ["BTC-USD/1", "BTC-USD/5"]);
     assert.ok(logged.length >= 4 && logged.length <= 6);
   } finally {
@@ -192,7 +207,9 @@ Deno.test("deno task replay prints the JSON summary as its last line", async () 
       "rows_written",
     ]);
     assert.equal(summary.trades, 107);
-    assert.equal(summary.rows_written, 107);
+    const counts = await lakeRowCounts(root);
+    assert.equal(counts.trades, 107);
+    assert.equal(summary.rows_written, Object.values(counts).reduce((a, b) => a + b, 0));
     const bad = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", cli],
       stdout: "piped",

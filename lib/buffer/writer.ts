@@ -227,6 +227,9 @@ class RecentTrades {
   }
 }
 
+/** A quote size the buffer stores: finite and >= 0, or NaN (not given). */
+const quoteSize = (size: number) => Number.isNaN(size) || (size >= 0 && size < Infinity);
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function topLevels(levels: readonly PriceLevel[], descending: boolean, depth: number) {
@@ -528,10 +531,13 @@ export class PostgresWriter implements EventSink {
   }
 
   #writeQuote(q: Quote, now: number): void {
+    // Sizes may be NaN: not given by the venue (see `Quote`); stored as float8 'NaN'.
     const problem = headerProblem(q, now) ??
-      ([q.bidPrice, q.bidSize, q.askPrice, q.askSize].every(Number.isFinite)
-        ? (q.bidSize < 0 || q.askSize < 0 ? "quote size negative" : undefined)
-        : "quote value not finite");
+      (!Number.isFinite(q.bidPrice) || !Number.isFinite(q.askPrice)
+        ? "quote value not finite"
+        : !quoteSize(q.bidSize) || !quoteSize(q.askSize)
+        ? "quote size negative or infinite"
+        : undefined);
     if (problem) return this.#reject(problem, q);
     const rest = quoteText(q.bidPrice, q.bidSize, q.askPrice, q.askSize);
     this.#add("quotes", this.#line(q, rest), q.ts);

@@ -216,7 +216,7 @@ export type EventRowRejection =
  * row has a path-safe exchange and symbol (see `layout.ts`), an integer `ts` at or after
  * 2000-01-01 and an integer `recvTs` >= 0 (both safe integers, microseconds; the bounds
  * trades have), a signed 32-bit integer digest, and per kind: finite prices, finite sizes
- * >= 0, level lists whose prices and sizes have equal lengths, optional integers that are
+ * >= 0 (a quote's sizes may also be NaN: not given by the venue), level lists whose prices and sizes have equal lengths, optional integers that are
  * `null` or safe integers, text status and reason. Zero prices are allowed (a quote with
  * an empty side), as the buffer allows them.
  *
@@ -249,7 +249,7 @@ export function eventRowRejection<K extends EventKind>(
     case "quotes": {
       const q = row as QuoteRow;
       if (!isFiniteNumber(q.bidPrice) || !isFiniteNumber(q.askPrice)) return "price";
-      if (!isSize(q.bidSize) || !isSize(q.askSize)) return "size";
+      if (!isQuoteSize(q.bidSize) || !isQuoteSize(q.askSize)) return "size";
       return undefined;
     }
     case "book_snapshots":
@@ -290,6 +290,11 @@ function isNumberList(value: unknown): value is ArrayLike<unknown> {
 
 function isFiniteNumber(value: unknown): value is number {
   return typeof value === "number" && value - value === 0;
+}
+
+/** A quote size: finite and >= 0, or NaN where the venue does not give it (see `Quote`). */
+function isQuoteSize(value: unknown): value is number {
+  return isSize(value) || Number.isNaN(value);
 }
 
 function isSize(value: unknown): value is number {

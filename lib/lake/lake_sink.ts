@@ -30,7 +30,7 @@ export interface LakeSinkOptions {
 
 /** Rows newly stored by a {@linkcode LakeSink}, by table group. */
 export interface LakeSinkStored {
-  /** Trades (the value `flush` resolves to, summed). */
+  /** Trades. */
   trades: number;
   /** Quotes, book snapshots, book changes and statuses together. */
   events: number;
@@ -43,9 +43,9 @@ export interface LakeSinkStored {
  * {@linkcode ParquetLake.writeEvents}). Bars have no table: they are ignored and counted in
  * {@linkcode LakeSink.ignored}, as are kinds left out of `options.kinds`.
  *
- * `flush` resolves to the **trades** newly stored (what a collector's `rows_written` has
- * always counted); the rows of every table are in {@linkcode LakeSink.stored} and the
- * lake's `countsByKind`. A failed flush keeps the events it could not store buffered for
+ * `flush` resolves to the rows newly stored in every table (a collector's `rows_written`,
+ * the same count the PostgreSQL writer gives); trades and the other tables apart are in
+ * {@linkcode LakeSink.stored}, per table in the lake's `countsByKind`. A failed flush keeps the events it could not store buffered for
  * the next one (the lake's writes are idempotent, so a retry never duplicates rows).
  * `pending` counts every buffered event, so a `SinkQueue` bounds the memory they take.
  *
@@ -54,7 +54,7 @@ export interface LakeSinkStored {
  * import { LakeSink } from "./lake_sink.ts";
  * const sink = await LakeSink.open({ root: "data/lake" });
  * sink.write(events);
- * const trades = await sink.flush();
+ * const rows = await sink.flush();
  * await sink.close();
  * ```
  */
@@ -114,8 +114,8 @@ export class LakeSink implements EventSink {
   }
 
   /**
-   * Writes the buffered events; resolves to the trades newly stored by this call (rows of
-   * the other tables are added to {@linkcode LakeSink.stored}).
+   * Writes the buffered events; resolves to the rows newly stored by this call, trades and
+   * events together (apart in {@linkcode LakeSink.stored}).
    */
   async flush(): Promise<number> {
     const trades = this.#trades;
@@ -128,7 +128,9 @@ export class LakeSink implements EventSink {
       if (trades.length > 0) written = await this.lake.writeTrades(trades);
       this.#stored.trades += written;
       step = "events";
-      if (events.length > 0) this.#stored.events += await this.lake.writeEvents(events);
+      const stored = events.length > 0 ? await this.lake.writeEvents(events) : 0;
+      this.#stored.events += stored;
+      written += stored;
     } catch (err) {
       if (step === "trades") this.#trades = trades.concat(this.#trades);
       this.#events = events.concat(this.#events);

@@ -96,12 +96,17 @@ export interface BookChange extends EventHeader {
   readonly checksum?: number;
 }
 
-/** Best bid and offer. */
+/**
+ * Best bid and offer. Sizes are NaN where the venue does not publish them (Coinbase
+ * Exchange's `ticker` before 2022); stores keep that NaN as it is.
+ */
 export interface Quote extends EventHeader {
   readonly kind: "quote";
   readonly bidPrice: number;
+  /** Size at the best bid; NaN when the venue does not give it. */
   readonly bidSize: number;
   readonly askPrice: number;
+  /** Size at the best ask; NaN when the venue does not give it. */
   readonly askSize: number;
 }
 

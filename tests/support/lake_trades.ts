@@ -110,3 +110,27 @@ export async function readBinanceTrades(url: URL): Promise<Trade[]> {
   }
   return out;
 }
+
+/** Rows per lake table (`trades`, `quotes`, ...) counted by DuckDB; tables without files are left out. */
+export async function lakeRowCounts(root: string): Promise<Record<string, number>> {
+  const { DuckDBInstance } = await import("@duckdb/node-api");
+  const { LAKE_KINDS, listAllPartitions } = await import("../../lib/lake/mod.ts");
+  const db = await DuckDBInstance.create(":memory:");
+  const conn = await db.connect();
+  const out: Record<string, number> = {};
+  try {
+    for (const kind of LAKE_KINDS) {
+      const files = (await listAllPartitions(root, kind)).flatMap((p) => p.files);
+      if (files.length === 0) continue;
+      const list = files.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ");
+      const reader = await conn.runAndReadAll(
+        `SELECT count(*)::DOUBLE FROM read_parquet([${list}])`,
+      );
+      out[kind] = Number(reader.getRows()[0][0]);
+    }
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+  return out;
+}
