@@ -117,6 +117,7 @@ Deno.test("Exporter: closed days to the lake, idempotent, verified before retent
     const [bars] = await sql`select sum(trades)::int as n, count(*)::int as bars from bars`;
     assert.equal(bars.n, 4_000);
     assert.ok(bars.bars > 60);
+    assert.deepEqual(await storedBars(sql), await barsOfTrades(sql));
 
     // Running again: nothing new, nothing duplicated.
     const second = await exporter.run();
@@ -149,6 +150,57 @@ Deno.test("Exporter: closed days to the lake, idempotent, verified before retent
     const [{ n }] = await sql`select count(*)::int as n from trades`;
     assert.equal(n, 0);
     await exporter.close();
+  } finally {
+    await lake.close();
+  }
+});
+
+/** The exporter's 1-minute bars, as text rows (volumes to 9 decimals: sums in any order). */
+async function storedBars(sql: postgres.Sql): Promise<string[]> {
+  return (await sql`select exchange, symbol, ts, recv_ts, open, high, low, close,
+      round(volume::numeric, 9)::text as volume, trades
+    from bars where interval_us = 60000000 order by 1, 2, 3`).map((r) => JSON.stringify(r));
+}
+
+/** The same bars computed by PostgreSQL from the trades. */
+async function barsOfTrades(sql: postgres.Sql): Promise<string[]> {
+  return (await sql`select exchange, symbol, date_trunc('minute', ts) as ts,
+      max(recv_ts) as recv_ts, (array_agg(price order by ts, id))[1] as open,
+      max(price) as high, min(price) as low,
+      (array_agg(price order by ts desc, id desc))[1] as close,
+      round(sum(size)::numeric, 9)::text as volume,
+      count(*)::bigint as trades
+    from trades group by 1, 2, 3 order by 1, 2, 3`).map((r) => JSON.stringify(r));
+}
+
+Deno.test("Exporter: pages split equal times and minutes, every row once, bars exact", async () => {
+  // Four trades per microsecond, three per page: pages end between trades of one time,
+  // and every minute spans several pages.
+  const data = trades(800, ["BTC-USD", "ETH-USD"], D0 + DAY - 100_000_000, 0).map((t, i) => ({
+    ...t,
+    ts: t.ts + Math.floor(i / 8) * 1_000_000,
+    recvTs: t.recvTs + i,
+  }));
+  await using env = await setup(data);
+  const { sql, root } = env;
+  const lake = await ParquetLake.open({ root });
+  try {
+    const exporter = new Exporter({
+      sql,
+      lake,
+      now: () => LATER,
+      progress: false,
+      sliceRows: 3,
+      log: () => {},
+    });
+    const report = await exporter.run();
+    await exporter.close();
+    assert.equal(report.rowsRead, 800);
+    assert.deepEqual(report.unverifiedDays, []);
+    const inLake = await lakeRows(root);
+    assert.equal(inLake.n, 800);
+    assert.equal(inLake.keys, 800);
+    assert.deepEqual(await storedBars(sql), await barsOfTrades(sql));
   } finally {
     await lake.close();
   }
@@ -230,18 +282,20 @@ Deno.test("readTrades with integerIds: numbers while every id is a canonical int
 type RowEventOf = Quote | BookSnapshot | BookChange | FeedStatus;
 
 /**
- * Events of every kind for two instruments, `step` apart from `start` (two UTC days with
- * the defaults): unsorted snapshot levels beyond the 50 kept, changes with and without
- * sequences, statuses with text that needs escaping.
+ * Events of every kind for two instruments, about `step` apart from `start` (two UTC days
+ * with the defaults): unsorted snapshot levels beyond the 50 kept, changes with and without
+ * sequences, statuses with text that needs escaping, rows whose key differs by digest only.
  */
 function events(n: number, start = D0 + DAY - 2_000_000_000, step = 1_700_000): RowEventOf[] {
   const out: RowEventOf[] = [];
   for (let i = 0; i < n; i++) {
+    // Groups of 8 share instrument and times: two rows of each table differ by digest only.
+    const group = Math.floor(i / 8);
     const header = {
       exchange: "kraken",
-      symbol: i % 3 ? "BTC-USD" : "ETH-USD",
-      ts: start + i * step,
-      recvTs: start + i * step + 1_234,
+      symbol: group % 3 ? "BTC-USD" : "ETH-USD",
+      ts: start + group * 8 * step,
+      recvTs: start + group * 8 * step + 1_234,
     };
     const mid = 60_000 + (i % 97) / 4;
     const levels = (count: number, side: 1 | -1) =>
@@ -368,16 +422,19 @@ async function lakeTable(root: string, kind: EventKind): Promise<unknown[][]> {
   }
 }
 
+/** Orders rows as values by their first five (exchange, symbol, ts, recv_ts, digest). */
+function compareKeys(x: unknown[], y: unknown[]): number {
+  for (let i = 0; i < 5; i++) {
+    const a = x[i] as string | number, b = y[i] as string | number;
+    if (a !== b) return a < b ? -1 : 1;
+  }
+  return 0;
+}
+
 /** Expected rows of one table: the model events as lake rows, ordered like `lakeTable`. */
 function expectedTable(input: readonly RowEventOf[], kind: EventKind): unknown[][] {
-  const rows = input.filter((e) => KIND_OF[e.kind] === kind).map((e) => eventRow(e));
-  const key = (r: EventRow) => [r.exchange, r.symbol, r.ts, r.recvTs, r.digest] as const;
-  rows.sort((a, b) => {
-    const x = key(a), y = key(b);
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
-    return 0;
-  });
-  return rows.map((r) => rowValues(kind, r));
+  return input.filter((e) => KIND_OF[e.kind] === kind).map((e) => rowValues(kind, eventRow(e)))
+    .sort(compareKeys);
 }
 
 const drop = async (sql: postgres.Sql, retain = "7 days") =>
@@ -391,10 +448,11 @@ Deno.test("Exporter: every table round-trips buffer -> lake with identical value
   const { sql, root } = env;
   // The exporter copies the buffer's digest (it never recomputes one): a row whose stored
   // digest differs from the recomputed one must reach the lake with the stored digest.
-  const [tampered] = await sql<{ ts: number; digest: number }[]>`
-    update quotes set digest = digest + 1 where (exchange, symbol, ts) in
-      (select exchange, symbol, ts from quotes order by ts limit 1)
+  const tampered = await sql<{ ts: number; digest: number }[]>`
+    update quotes set digest = digest + 1 where (exchange, symbol, ts, recv_ts, digest) =
+      (select exchange, symbol, ts, recv_ts, digest from quotes order by ts, digest limit 1)
     returning (extract(epoch from ts) * 1000000)::float8 as ts, digest`;
+  assert.equal(tampered.length, 1);
   const lake = await ParquetLake.open({ root });
   try {
     const exporter = new Exporter({
@@ -429,9 +487,11 @@ Deno.test("Exporter: every table round-trips buffer -> lake with identical value
         const expected = expectedTable(input, kind);
         if (kind === "quotes") {
           // The tampered row: the stored digest, not a recomputed one.
-          const i = expected.findIndex((r) => r[2] === tampered.ts);
+          const [{ ts, digest }] = tampered;
+          const i = expected.findIndex((r) => r[2] === ts && r[4] === digest - 1);
           expected[i] = [...expected[i]];
-          expected[i][4] = tampered.digest;
+          expected[i][4] = digest;
+          expected.sort(compareKeys);
         }
         assert.ok(expected.length > 250, kind);
         assert.deepEqual(await lakeTable(root, kind), expected, kind);

@@ -14,7 +14,7 @@ import type {
   StatusRow,
 } from "../lake/mod.ts";
 import { readCopyBinary, timestampAt, type TupleDecoder } from "./_copy_reader.ts";
-import { sqlLiteral, timestampLiteral } from "./trade_reader.ts";
+import { positiveLimit, sqlLiteral, timestampLiteral } from "./trade_reader.ts";
 
 /** Options of {@linkcode readEventRows}. */
 export interface ReadEventRowsOptions {
@@ -24,6 +24,13 @@ export interface ReadEventRowsOptions {
   readonly start?: number;
   /** Exclusive end, microseconds. */
   readonly end?: number;
+  /**
+   * Only rows after this key in `(ts, recv_ts, digest)` order (keyset pagination: pass the
+   * last row of the previous page).
+   */
+  readonly after?: { readonly ts: number; readonly recvTs: number; readonly digest: number };
+  /** At most this many rows (the first ones in key order). */
+  readonly limit?: number;
 }
 
 /** The payload columns read per kind, after `ts, recv_ts, digest`. */
@@ -56,8 +63,18 @@ export async function readEventRows<K extends EventKind>(
   ];
   if (options.start !== undefined) where.push(`ts >= ${timestampLiteral(options.start)}`);
   if (options.end !== undefined) where.push(`ts < ${timestampLiteral(options.end)}`);
+  const after = options.after;
+  if (after !== undefined) {
+    if (!Number.isInteger(after.digest)) throw new TypeError("after.digest must be an integer");
+    where.push(
+      `(ts, recv_ts, digest) > (${timestampLiteral(after.ts)}, ${
+        timestampLiteral(after.recvTs)
+      }, ${after.digest})`,
+    );
+  }
+  const limit = options.limit === undefined ? "" : ` limit ${positiveLimit(options.limit)}`;
   const query = `copy (select ts, recv_ts, digest, ${payload} from ${kind}
-    where ${where.join(" and ")} order by ts, recv_ts, digest) to stdout (format binary)`;
+    where ${where.join(" and ")} order by ts, recv_ts, digest${limit}) to stdout (format binary)`;
   const rows: EventRowOf<EventKind>[] = [];
   const { exchange, symbol } = options;
   const decoder = new TextDecoder();

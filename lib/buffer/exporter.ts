@@ -14,8 +14,9 @@
  *   count is short (late rows, a replayed spill) is exported again and recounted. Only a
  *   day where every instrument's lake count covers its buffer count is marked verified
  *   (`export_days`, one row per table and day).
- * - **Bounded**: rows are read per instrument and day, in time slices of at most
- *   `sliceRows` rows, through binary COPY; event rows keep the digest the buffer stored.
+ * - **Bounded**: rows are read per instrument and day, in pages of at most `sliceRows` rows
+ *   by key (`(ts, id)`, or `(ts, recv_ts, digest)`), through binary COPY, with no counting
+ *   beforehand; event rows keep the digest the buffer stored.
  * - **Bars**: 1-minute OHLCV+VWAP bars of every exported range of trades are written to
  *   the buffer's `bars` table (the plain layout's replacement for a continuous aggregate).
  *
@@ -88,8 +89,8 @@ export interface ExporterOptions {
   /** Where messages go (default `console.error`). */
   readonly log?: (message: string) => void;
   /**
-   * Rows of one instrument-day above which it is exported in time slices: one number for
-   * every table, or per table (defaults: 250,000; book snapshots 20,000; book changes 100,000).
+   * Rows read from the buffer at a time (one page, in key order): one number for every
+   * table, or per table (defaults: 250,000; book snapshots 20,000; book changes 100,000).
    */
   readonly sliceRows?: number | Readonly<Partial<Record<ExportKind, number>>>;
   /** Wall clock in microseconds (tests). */
@@ -127,18 +128,47 @@ interface InstrumentCount {
   rows: number;
 }
 
-/** One instrument's rows of one table and UTC day (`day` is the day's start, microseconds). */
-interface ExportTask extends InstrumentCount {
+/** One instrument's rows of one table in `[start, end)` within one UTC day (`day`, µs). */
+interface ExportTask {
   kind: ExportKind;
+  exchange: string;
+  symbol: string;
   day: number;
   start: number;
   end: number;
 }
 
-/** Rows of one task as read from the buffer. */
+/** Rows of one page of a task as read from the buffer. */
 type TaskRows =
   | { readonly kind: "trades"; readonly columns: BufferTradeColumnsWithIntegerIds }
   | { readonly kind: EventKind; readonly rows: EventRow[] };
+
+/** The key of a task's last row read: the next page starts after it. */
+type PageKey =
+  | { readonly ts: number; readonly id: string }
+  | { readonly ts: number; readonly recvTs: number; readonly digest: number };
+
+/** One page (at most `sliceRows` rows) of a task. */
+interface Page {
+  readonly task: ExportTask;
+  readonly data: TaskRows;
+  readonly rows: number;
+  /** Where the next page starts; `undefined` when this page ends the task. */
+  readonly next: PageKey | undefined;
+}
+
+/** The 1-minute bar still open at the end of a page (its minute may go on in the next). */
+interface OpenBar {
+  bucket: number;
+  recv: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  notional: number;
+  count: number;
+}
 
 interface KindState {
   initial: number | undefined;
@@ -187,7 +217,9 @@ export class Exporter {
     for (const kind of EXPORT_KINDS) {
       const value = typeof slice === "number" ? slice : slice?.[kind];
       if (value === undefined) continue;
-      if (!(value >= 1)) throw new RangeError(`sliceRows must be >= 1, got ${value} (${kind})`);
+      if (!(Number.isSafeInteger(value) && value >= 1)) {
+        throw new RangeError(`sliceRows must be an integer >= 1, got ${value} (${kind})`);
+      }
       sliceRows[kind] = value;
     }
     this.#sliceRows = sliceRows;
@@ -214,36 +246,45 @@ export class Exporter {
         plan.push(...await this.#plan(kind, initial, closedEnd));
       }
     }
-    const progress = this.#progressBar(plan.reduce((n, t) => n + t.rows, 0));
-    // Reading the next range overlaps with writing the current one (PostgreSQL, this
-    // thread's decoding and the lake's writer threads work at the same time).
-    let next = plan.length ? this.#read(plan[0]) : undefined;
-    for (let i = 0; i < plan.length; i++) {
-      const task = plan[i];
-      const state = states.get(task.kind)!;
-      const rows = await next!;
-      next = i + 1 < plan.length ? this.#read(plan[i + 1]) : undefined;
-      const n = await this.#write(task, rows);
-      state.rowsRead += n.read;
-      state.rowsWritten += n.written;
-      progress(n.read, task.kind);
-      const whole = state.initial !== undefined && task.day >= state.initial &&
-        task.day + DAY <= closedEnd;
-      if (whole) {
-        const counts = state.known.get(task.day) ?? new Map<string, InstrumentCount>();
-        const key = `${task.exchange}\u0000${task.symbol}`;
-        const c = counts.get(key) ?? { exchange: task.exchange, symbol: task.symbol, rows: 0 };
-        c.rows += n.read;
-        counts.set(key, c);
-        state.known.set(task.day, counts);
+    const progress = this.#progressBar(plan.length);
+    // Pages are read by key (no counting beforehand), and reading the next page overlaps
+    // with writing the current one (PostgreSQL, this thread's decoding and the lake's
+    // writer threads work at the same time).
+    let i = 0;
+    let pending = plan.length ? this.#readPage(plan[0]) : undefined;
+    let bars: OpenBar | undefined;
+    try {
+      while (pending) {
+        const page = await pending;
+        const task = page.task;
+        const state = states.get(task.kind)!;
+        if (page.next) pending = this.#readPage(task, page.next);
+        else pending = ++i < plan.length ? this.#readPage(plan[i]) : undefined;
+        const n = await this.#write(page, bars);
+        bars = n.bars;
+        state.rowsRead += n.read;
+        state.rowsWritten += n.written;
+        const within = page.next ? (page.next.ts - task.start) / (task.end - task.start) : 0;
+        progress(n.read, i + within, task.kind);
+        const whole = state.initial !== undefined && task.day >= state.initial &&
+          task.day + DAY <= closedEnd;
+        if (whole) {
+          const counts = state.known.get(task.day) ?? new Map<string, InstrumentCount>();
+          const key = `${task.exchange}\u0000${task.symbol}`;
+          const c = counts.get(key) ?? { exchange: task.exchange, symbol: task.symbol, rows: 0 };
+          c.rows += n.read;
+          counts.set(key, c);
+          state.known.set(task.day, counts);
+        }
+        const following = plan[i];
+        if (!page.next && (following?.kind !== task.kind || following.day !== task.day)) {
+          await this.#setWatermark(task.kind, task.end === task.day + DAY ? task.end : closedEnd);
+        }
       }
-      const following = plan[i + 1];
-      if (following?.kind !== task.kind || following.day !== task.day) {
-        await this.#setWatermark(task.kind, task.end === task.day + DAY ? task.end : closedEnd);
-      }
+    } finally {
+      pending?.catch(() => {});
     }
-    await next?.catch(() => {});
-    progress(0, undefined, true);
+    progress(0, plan.length, undefined, true);
     for (const [kind, state] of states) {
       if (state.watermark === undefined) continue;
       if (state.watermark < closedEnd) {
@@ -276,8 +317,7 @@ export class Exporter {
       (ok ? state.verifiedDays : state.unverifiedDays).push(dayText(dayStart / DAY));
     }
     const done = new Set([...state.known.keys()].map((d) => d / DAY));
-    for (const day of await this.#daysToVerify(kind, watermarkDay)) {
-      if (done.has(day)) continue;
+    for (const day of await this.#daysToVerify(kind, watermarkDay, done)) {
       const ok = await this.#verifyDay(kind, day);
       (ok ? state.verifiedDays : state.unverifiedDays).push(dayText(day));
     }
@@ -296,27 +336,34 @@ export class Exporter {
     for (const day of await this.#daysWithRows(kind, start, end)) {
       const from = Math.max(start, day);
       const to = Math.min(end, day + DAY);
-      for (const c of await this.#instrumentCounts(kind, from, to)) {
-        // Large instrument-days go in time slices: bounded memory, and reading the next
-        // slice overlaps with writing this one.
-        const slices = Math.ceil(c.rows / this.#sliceRows[kind]);
-        const width = Math.ceil((to - from) / slices);
-        for (let k = 0; k < slices; k++) {
-          const sliceStart = from + k * width;
-          const sliceEnd = k === slices - 1 ? to : Math.min(to, sliceStart + width);
-          if (sliceStart >= sliceEnd) break;
-          tasks.push({
-            ...c,
-            kind,
-            rows: Math.ceil(c.rows / slices),
-            day,
-            start: sliceStart,
-            end: sliceEnd,
-          });
-        }
+      for (const c of await this.#instruments(kind, from, to)) {
+        tasks.push({ kind, exchange: c.exchange, symbol: c.symbol, day, start: from, end: to });
       }
     }
     return tasks;
+  }
+
+  /**
+   * The instruments with rows in `[start, end)`, without counting rows: a skip scan of the
+   * primary key `(exchange, symbol, ...)`, one index probe per instrument.
+   */
+  async #instruments(
+    kind: ExportKind,
+    start: number,
+    end: number,
+  ): Promise<{ exchange: string; symbol: string }[]> {
+    const range = `ts >= ${timestampLiteral(start)} and ts < ${timestampLiteral(end)}`;
+    return await this.#sql.unsafe<{ exchange: string; symbol: string }[]>(
+      `with recursive i as (
+         (select exchange, symbol from ${kind} where ${range}
+          order by exchange, symbol limit 1)
+         union all
+         select n.exchange, n.symbol from i cross join lateral (
+           select t.exchange, t.symbol from ${kind} t
+           where (t.exchange, t.symbol) > (i.exchange, i.symbol) and ${range}
+           order by t.exchange, t.symbol limit 1) n
+       ) select exchange, symbol from i`,
+    );
   }
 
   /**
@@ -379,38 +426,65 @@ export class Exporter {
     );
   }
 
-  /** Reads one task's rows from the buffer. */
-  async #read(task: ExportTask): Promise<TaskRows> {
+  /** Reads the page of a task's rows after `after` (from the start without it). */
+  async #readPage(task: ExportTask, after?: PageKey): Promise<Page> {
+    const limit = this.#sliceRows[task.kind];
+    const range = {
+      exchange: task.exchange,
+      symbol: task.symbol,
+      start: task.start,
+      end: task.end,
+      limit,
+    };
     if (task.kind === "trades") {
       const columns = await readTrades(this.#sql, {
-        ...task,
-        expectedRows: task.rows,
+        ...range,
+        after: after as { ts: number; id: string } | undefined,
+        expectedRows: limit,
         integerIds: true,
       });
-      return { kind: "trades", columns };
+      const n = columns.id.length;
+      const next = n < limit ? undefined : { ts: columns.ts[n - 1], id: String(columns.id[n - 1]) };
+      return { task, data: { kind: "trades", columns }, rows: n, next };
     }
-    return { kind: task.kind, rows: await readEventRows(this.#sql, task.kind, task) };
+    const rows = await readEventRows(this.#sql, task.kind, {
+      ...range,
+      after: after as { ts: number; recvTs: number; digest: number } | undefined,
+    });
+    const last = rows[rows.length - 1];
+    const next = rows.length < limit
+      ? undefined
+      : { ts: last.ts, recvTs: last.recvTs, digest: last.digest };
+    return { task, data: { kind: task.kind, rows }, rows: rows.length, next };
   }
 
-  /** Writes one task's rows to the lake (and the bars of trades to the buffer). */
+  /**
+   * Writes one page to the lake, and for trades its 1-minute bars to the buffer; `bars` is
+   * the bar left open by the task's previous page, and the one this page leaves open is
+   * returned (closed when the page ends its task).
+   */
   async #write(
-    c: { exchange: string; symbol: string },
-    data: TaskRows,
-  ): Promise<{ read: number; written: number }> {
+    page: Page,
+    bars: OpenBar | undefined,
+  ): Promise<{ read: number; written: number; bars: OpenBar | undefined }> {
+    const { task, data } = page;
     if (data.kind !== "trades") {
       const n = data.rows.length;
-      if (n === 0) return { read: 0, written: 0 };
-      return { read: n, written: await this.#lake.writeEventRows(data.kind, data.rows) };
+      const written = n === 0 ? 0 : await this.#lake.writeEventRows(data.kind, data.rows);
+      return { read: n, written, bars: undefined };
     }
     const columns = data.columns;
     const n = columns.id.length;
-    if (n === 0) return { read: 0, written: 0 };
     // The bars go to PostgreSQL while the lake writes the file.
-    const [written] = await Promise.all([
-      this.#lake.writeTradeColumns({ ...columns, exchange: c.exchange, symbol: c.symbol }),
-      this.#bars ? this.#writeBars(c, columns) : undefined,
+    const [written, open] = await Promise.all([
+      n === 0 ? 0 : this.#lake.writeTradeColumns({
+        ...columns,
+        exchange: task.exchange,
+        symbol: task.symbol,
+      }),
+      this.#bars ? this.#writeBars(task, columns, bars, page.next === undefined) : undefined,
     ]);
-    return { read: n, written };
+    return { read: n, written, bars: open };
   }
 
   /** Exports one instrument's rows of a table in `[start, end)` (within one UTC day). */
@@ -421,59 +495,68 @@ export class Exporter {
     end: number,
   ): Promise<{ read: number; written: number }> {
     const day = Math.floor(start / DAY) * DAY;
-    const slices = Math.max(1, Math.ceil(c.rows / this.#sliceRows[kind]));
-    const width = Math.ceil((end - start) / slices);
+    const task: ExportTask = { kind, exchange: c.exchange, symbol: c.symbol, day, start, end };
     const total = { read: 0, written: 0 };
-    for (let from = start; from < end; from += width) {
-      const task = { ...c, kind, day, start: from, end: Math.min(end, from + width) };
-      const n = await this.#write(c, await this.#read(task));
+    let bars: OpenBar | undefined;
+    let after: PageKey | undefined;
+    do {
+      const page = await this.#readPage(task, after);
+      const n = await this.#write(page, bars);
+      bars = n.bars;
       total.read += n.read;
       total.written += n.written;
-    }
+      after = page.next;
+    } while (after);
     return total;
   }
 
-  /** 1-minute bars of rows sorted by time, upserted into `bars`. */
+  /**
+   * Upserts the 1-minute bars of trades sorted by time into `bars`, continuing `open` (the
+   * previous page's last bar); unless `final`, the last bar stays open and is returned.
+   */
   async #writeBars(
     c: { exchange: string; symbol: string },
     t: { price: Float64Array; size: Float64Array; ts: Float64Array; recvTs: Float64Array },
-  ): Promise<void> {
-    const rows: (string | number | null)[][] = [];
-    let i = 0;
+    open: OpenBar | undefined,
+    final: boolean,
+  ): Promise<OpenBar | undefined> {
+    const bars: OpenBar[] = [];
+    let bar = open;
     const n = t.ts.length;
-    while (i < n) {
-      const bucket = Math.floor(t.ts[i] / MINUTE) * MINUTE;
-      const open = t.price[i];
-      let high = open, low = open, close = open, volume = 0, notional = 0, count = 0;
-      let recv = -Infinity;
-      for (; i < n && t.ts[i] < bucket + MINUTE; i++) {
-        const p = t.price[i];
-        if (p > high) high = p;
-        if (p < low) low = p;
-        close = p;
-        volume += t.size[i];
-        notional += p * t.size[i];
-        count++;
-        if (t.recvTs[i] > recv) recv = t.recvTs[i];
+    for (let i = 0; i < n; i++) {
+      const ts = t.ts[i];
+      const p = t.price[i];
+      if (bar === undefined || ts >= bar.bucket + MINUTE) {
+        if (bar) bars.push(bar);
+        bar = {
+          bucket: Math.floor(ts / MINUTE) * MINUTE,
+          recv: -Infinity,
+          open: p,
+          high: p,
+          low: p,
+          close: p,
+          volume: 0,
+          notional: 0,
+          count: 0,
+        };
       }
-      rows.push([
-        bucket,
-        recv,
-        open,
-        high,
-        low,
-        close,
-        volume,
-        volume > 0 ? notional / volume : null,
-        count,
-      ]);
+      if (p > bar.high) bar.high = p;
+      if (p < bar.low) bar.low = p;
+      bar.close = p;
+      bar.volume += t.size[i];
+      bar.notional += p * t.size[i];
+      bar.count++;
+      if (t.recvTs[i] > bar.recv) bar.recv = t.recvTs[i];
     }
+    if (bar && final) bars.push(bar);
     // One statement per 5,000 bars; bars of a re-exported range replace the old ones.
-    for (let k = 0; k < rows.length; k += 5_000) {
-      const values = rows.slice(k, k + 5_000).map((r) =>
+    for (let k = 0; k < bars.length; k += 5_000) {
+      const values = bars.slice(k, k + 5_000).map((b) =>
         `(${sqlLiteral(c.exchange)}, ${sqlLiteral(c.symbol)}, ${MINUTE}, ${
-          timestampLiteral(r[0] as number)
-        }, ${timestampLiteral(r[1] as number)}, ${r.slice(2).map((v) => v ?? "null").join(", ")})`
+          timestampLiteral(b.bucket)
+        }, ${timestampLiteral(b.recv)}, ${b.open}, ${b.high}, ${b.low}, ${b.close}, ${b.volume}, ${
+          b.volume > 0 ? b.notional / b.volume : "null"
+        }, ${b.count})`
       ).join(",\n");
       await this.#sql.unsafe(
         `insert into bars (exchange, symbol, interval_us, ts, recv_ts, open, high, low, close,
@@ -484,13 +567,19 @@ export class Exporter {
            vwap = excluded.vwap, trades = excluded.trades`,
       );
     }
+    return final ? undefined : bar;
   }
 
   /**
-   * Closed days below `watermarkDay` whose verification is missing or out of date: their
-   * rows in the buffer differ from the verified count (late rows since the export).
+   * Closed days below `watermarkDay`, other than the `done` ones (verified by this run),
+   * whose verification is missing or out of date: their rows in the buffer differ from the
+   * verified count (late rows since the export).
    */
-  async #daysToVerify(kind: ExportKind, watermarkDay: number): Promise<number[]> {
+  async #daysToVerify(
+    kind: ExportKind,
+    watermarkDay: number,
+    done: ReadonlySet<number>,
+  ): Promise<number[]> {
     const recorded = new Map<number, { rows: number; verified: boolean }>();
     for (
       const r of await this.#sql<{ day: Date; buffer_rows: number; verified: boolean }[]>`
@@ -512,6 +601,7 @@ export class Exporter {
       );
       for (const d of days) {
         const day = Math.round(d.day.getTime() / 86_400_000);
+        if (done.has(day)) continue;
         const rec = recorded.get(day);
         if (!(rec?.verified && rec.rows === d.n)) out.push(day);
       }
@@ -521,7 +611,7 @@ export class Exporter {
       select partition, day from buffer_partitions(${kind})`.catch(() => []);
     for (const p of parts) {
       const day = Math.floor(p.day.getTime() / 86_400_000);
-      if (day >= watermarkDay) continue;
+      if (day >= watermarkDay || done.has(day)) continue;
       const rec = recorded.get(day);
       if (rec?.verified) {
         const [{ n }] = await this.#sql.unsafe<{ n: number }[]>(
@@ -599,21 +689,24 @@ export class Exporter {
     return Number(reader.getRows()[0][0]);
   }
 
-  #progressBar(total: number): (rows: number, kind?: ExportKind, finish?: boolean) => void {
-    if (!this.#progress || total === 0) return () => {};
+  /** A progress bar over `tasks` instrument-days of every table (fraction by time covered). */
+  #progressBar(
+    tasks: number,
+  ): (rows: number, tasksDone: number, kind?: ExportKind, finish?: boolean) => void {
+    if (!this.#progress || tasks === 0) return () => {};
     const started = performance.now();
     let done = 0;
     let current = "";
     const encoder = new TextEncoder();
-    return (rows, kind, finish = false) => {
+    return (rows, tasksDone, kind, finish = false) => {
       done += rows;
       if (kind) current = kind;
-      const fraction = Math.min(1, done / total);
+      const fraction = Math.min(1, tasksDone / tasks);
       const width = 30;
       const filled = Math.round(fraction * width);
       const rate = done / Math.max(0.001, (performance.now() - started) / 1000);
       const line = `\rexport [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
-        `${(fraction * 100).toFixed(0).padStart(3)}% ${done}/${total} rows ` +
+        `${(fraction * 100).toFixed(0).padStart(3)}% ${done} rows ` +
         `${Math.round(rate)} rows/s ${current.padEnd(14)}` + (finish ? "\n" : "");
       Deno.stderr.writeSync(encoder.encode(line));
     };

@@ -42,6 +42,13 @@ export interface ReadTradesOptions {
   readonly start?: number;
   /** Exclusive end, microseconds. */
   readonly end?: number;
+  /**
+   * Only trades after this key in `(ts, id)` order (keyset pagination: pass the last trade
+   * of the previous page).
+   */
+  readonly after?: { readonly ts: number; readonly id: string };
+  /** At most this many trades (the first ones in `(ts, id)` order). */
+  readonly limit?: number;
   /** Rows expected (a count known beforehand): sizes the arrays once. */
   readonly expectedRows?: number;
   /**
@@ -80,8 +87,14 @@ export async function readTrades(
   ];
   if (options.start !== undefined) where.push(`ts >= ${timestampLiteral(options.start)}`);
   if (options.end !== undefined) where.push(`ts < ${timestampLiteral(options.end)}`);
+  if (options.after !== undefined) {
+    where.push(
+      `(ts, id) > (${timestampLiteral(options.after.ts)}, ${sqlLiteral(options.after.id)})`,
+    );
+  }
+  const limit = options.limit === undefined ? "" : ` limit ${positiveLimit(options.limit)}`;
   const query = `copy (select id, price, size, side, ts, recv_ts from trades
-    where ${where.join(" and ")} order by ts, id) to stdout (format binary)`;
+    where ${where.join(" and ")} order by ts, id${limit}) to stdout (format binary)`;
   const stream = await sql.unsafe(query).readable();
 
   const ids: string[] = [];
@@ -273,4 +286,12 @@ function canonicalInteger(buf: Uint8Array, at: number, length: number): number {
     value = value * 10 + digit;
   }
   return value;
+}
+
+/** `limit` checked: a whole number >= 1. */
+export function positiveLimit(limit: number): number {
+  if (!(Number.isSafeInteger(limit) && limit >= 1)) {
+    throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
+  }
+  return limit;
 }
