@@ -352,17 +352,8 @@ export class Exporter {
     start: number,
     end: number,
   ): Promise<{ exchange: string; symbol: string }[]> {
-    const range = `ts >= ${timestampLiteral(start)} and ts < ${timestampLiteral(end)}`;
     return await this.#sql.unsafe<{ exchange: string; symbol: string }[]>(
-      `with recursive i as (
-         (select exchange, symbol from ${kind} where ${range}
-          order by exchange, symbol limit 1)
-         union all
-         select n.exchange, n.symbol from i cross join lateral (
-           select t.exchange, t.symbol from ${kind} t
-           where (t.exchange, t.symbol) > (i.exchange, i.symbol) and ${range}
-           order by t.exchange, t.symbol limit 1) n
-       ) select exchange, symbol from i`,
+      `${instrumentsQuery(kind, start, end)} select exchange, symbol from i`,
     );
   }
 
@@ -408,8 +399,13 @@ export class Exporter {
       select (extract(epoch from watermark) * 1000000)::float8 as w
       from export_watermarks where kind = ${kind}`;
     if (row?.w != null) return row.w;
+    // The first time of each instrument, by index: `min(ts)` over the table would read
+    // every row (the primary key leads with exchange and symbol).
     const [first] = await this.#sql.unsafe<{ w: number | null }[]>(
-      `select (extract(epoch from min(ts)) * 1000000)::float8 as w from ${kind}`,
+      `${instrumentsQuery(kind)}
+       select (extract(epoch from min(f.ts)) * 1000000)::float8 as w from i cross join lateral (
+         select t.ts from ${kind} t where t.exchange = i.exchange and t.symbol = i.symbol
+         order by t.ts limit 1) f`,
     );
     return first?.w == null ? undefined : Math.floor(first.w / DAY) * DAY;
   }
@@ -711,6 +707,25 @@ export class Exporter {
       Deno.stderr.writeSync(encoder.encode(line));
     };
   }
+}
+
+/**
+ * `with recursive i (exchange, symbol)`: the instruments of a table with rows in
+ * `[start, end)` (any time without them), by a skip scan of the primary key `(exchange,
+ * symbol, ts, ...)`: one index probe per instrument instead of reading every row.
+ */
+function instrumentsQuery(kind: ExportKind, start?: number, end?: number): string {
+  const range = start === undefined || end === undefined
+    ? "true"
+    : `ts >= ${timestampLiteral(start)} and ts < ${timestampLiteral(end)}`;
+  return `with recursive i as (
+      (select exchange, symbol from ${kind} where ${range} order by exchange, symbol limit 1)
+      union all
+      select n.exchange, n.symbol from i cross join lateral (
+        select t.exchange, t.symbol from ${kind} t
+        where (t.exchange, t.symbol) > (i.exchange, i.symbol) and ${range}
+        order by t.exchange, t.symbol limit 1) n
+    )`;
 }
 
 /** Parses `--flag value` and `--flag=value` arguments. */
