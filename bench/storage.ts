@@ -4,23 +4,27 @@
  * - `ingest`: trades/s into PostgreSQL through {@linkcode PostgresWriter} versus
  *   `psql \copy` (peer `psql-copy`) of the same rows as text into the same table, with the
  *   same primary key, in the same cluster.
- * - `export`: rows/s from PostgreSQL to the Parquet lake, and Parquet bytes per raw
- *   exchange JSON byte for the same trades.
+ * - `export`: trades/s from PostgreSQL to the Parquet lake (the exporter over every table,
+ *   with only trades in the buffer), and Parquet bytes per raw exchange JSON byte for the
+ *   same trades.
+ * - `export_<table>`: rows/s of quotes, book snapshots (50 levels a side) and book changes
+ *   from PostgreSQL to the lake, one table at a time.
  * - `bars`: 1-minute OHLCV+VWAP over the trades, from the lake (DuckDB over Parquet) versus
  *   the same result computed by PostgreSQL (peer `postgres`).
  *
- * Sizes: `BENCH_STORAGE_ROWS` (default 1,000,000) for ingest/export and
- * `BENCH_STORAGE_BAR_ROWS` (default 10,000,000) for the bars query.
+ * Sizes: `BENCH_STORAGE_ROWS` (default 1,000,000) for ingest, `BENCH_STORAGE_BAR_ROWS`
+ * (default 10,000,000) for the trades export and the bars query, `BENCH_STORAGE_EVENT_ROWS`
+ * (default 1,000,000) quotes, with a tenth as many book snapshots and half as many changes.
  * @module
  */
 import postgres from "postgres";
 import { emit } from "./_figure.ts";
-import type { Trade } from "../lib/market/types.ts";
+import type { BookChange, BookSnapshot, Quote, Trade } from "../lib/market/types.ts";
 import { migrate } from "../lib/buffer/migrate.ts";
 import { PostgresWriter } from "../lib/buffer/writer.ts";
 import { TimestampFormatter } from "../lib/buffer/_copy.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
-import { Exporter } from "../lib/buffer/exporter.ts";
+import { Exporter, type ExportKind } from "../lib/buffer/exporter.ts";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import { LakeRepository, PostgresRepository } from "../lib/repositories/mod.ts";
 import { replayFiles } from "../collectors/replay/replay.ts";
@@ -218,7 +222,7 @@ async function benchParquetVsJson(url: string, work: string): Promise<void> {
     if (report.rowsRead !== jsonTrades) {
       throw new Error(`exported ${report.rowsRead} trades, the session has ${jsonTrades}`);
     }
-    const bytes = await parquetBytes(lakeRoot);
+    const bytes = await parquetBytes(`${lakeRoot}/trades`); // the session's books are there too
     emit({
       name: "storage/parquet_bytes_per_json_byte",
       unit: "ratio",
@@ -245,9 +249,10 @@ async function benchExportAndBars(url: string, work: string, rows: number): Prom
   const lakeRepo = new LakeRepository({ root: lakeRoot });
   const pgRepo = new PostgresRepository({ sql });
   try {
-    await sql`truncate trades`;
-    await sql`truncate bars`;
+    // Only trades in the buffer (the session of the JSON figure left books and quotes).
+    await sql`truncate trades, quotes, book_snapshots, book_changes, event_log, bars`;
     await sql`delete from export_watermarks`;
+    await sql`delete from export_days`;
     const week = 7 * 86_400_000_000;
     const writer = new PostgresWriter({
       sql,
@@ -331,10 +336,113 @@ async function benchExportAndBars(url: string, work: string, rows: number): Prom
   }
 }
 
+/**
+ * Deterministic quotes, book snapshots (`depth` levels a side) and book changes (1 to 3
+ * levels) of one instrument, `count` quotes `spacing` apart, a snapshot every tenth quote
+ * and a change every second one.
+ */
+function* syntheticBookBatches(
+  count: number,
+  batch: number,
+  depth: number,
+  spacing: number,
+): Generator<(Quote | BookSnapshot | BookChange)[]> {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+  const header = { exchange: "coinbase", symbol: "BTC-USD" };
+  let mid = 60_000;
+  let ts = Date.UTC(2024, 7, 8) * 1000;
+  for (let from = 0; from < count; from += batch) {
+    const out: (Quote | BookSnapshot | BookChange)[] = [];
+    for (let i = from; i < Math.min(count, from + batch); i++) {
+      ts += spacing;
+      mid = Math.max(1_000, Math.round((mid + (rand() - 0.5) * 2) * 100) / 100);
+      const size = () => Math.round(rand() * 1e8) / 1e8 || 1e-8;
+      const level = (k: number, side: 1 | -1) =>
+        [Math.round((mid + side * (k + 1) * 0.01) * 100) / 100, size()] as const;
+      const times = { ...header, ts, recvTs: ts + 700 };
+      out.push({
+        ...times,
+        kind: "quote",
+        bidPrice: level(0, -1)[0],
+        bidSize: size(),
+        askPrice: level(0, 1)[0],
+        askSize: size(),
+      });
+      if (i % 2 === 0) {
+        const n = 1 + (i % 3);
+        out.push({
+          ...times,
+          kind: "book_change",
+          bids: Array.from({ length: n }, (_, k) => level(k, -1)),
+          asks: Array.from({ length: n }, (_, k) => level(k + 1, 1)),
+          sequence: i,
+        });
+      }
+      if (i % 10 === 0) {
+        out.push({
+          ...times,
+          kind: "book_snapshot",
+          bids: Array.from({ length: depth }, (_, k) => level(k, -1)),
+          asks: Array.from({ length: depth }, (_, k) => level(k, 1)),
+          sequence: i,
+        });
+      }
+    }
+    yield out;
+  }
+}
+
+/** Rows/s of exporting quotes, book snapshots and book changes, one table at a time. */
+async function benchExportEvents(url: string, work: string, quotes: number): Promise<void> {
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const lake = await ParquetLake.open({ root: `${work}/events-lake` });
+  try {
+    await sql`truncate trades, quotes, book_snapshots, book_changes, event_log, bars`;
+    await sql`delete from export_watermarks`;
+    await sql`delete from export_days`;
+    const writer = new PostgresWriter({
+      sql,
+      spillDir: `${work}/spill`,
+      log: (m) => console.error(m),
+    });
+    // Two days of quotes.
+    for (const batch of syntheticBookBatches(quotes, 10_000, 50, 2 * 86_400_000_000 / quotes)) {
+      writer.write(batch);
+      await writer.ready();
+    }
+    await writer.close();
+    await sql`vacuum analyze`;
+    for (const kind of ["quotes", "book_snapshots", "book_changes"] as ExportKind[]) {
+      const exporter = new Exporter({ sql, lake, kinds: [kind], progress: false, log: () => {} });
+      const t0 = performance.now();
+      const report = await exporter.run();
+      const ms = performance.now() - t0;
+      await exporter.close();
+      const k = report.kinds[kind]!;
+      const [{ n }] = await sql.unsafe(`select count(*)::int as n from ${kind}`);
+      if (k.rowsRead !== n || k.rowsWritten !== n || k.unverifiedDays.length) {
+        throw new Error(`export of ${kind}: read ${k.rowsRead}, wrote ${k.rowsWritten} of ${n}`);
+      }
+      emit({
+        name: `storage/export_${kind}`,
+        unit: "rows/s",
+        value: Math.round(n / (ms / 1000)),
+        rows: n,
+        seconds: round(ms / 1000),
+      });
+    }
+  } finally {
+    await lake.close();
+    await sql.end();
+  }
+}
+
 /** Runs the storage group. */
 export async function run(): Promise<void> {
   const rows = Number(Deno.env.get("BENCH_STORAGE_ROWS") ?? 1_000_000);
   const barRows = Number(Deno.env.get("BENCH_STORAGE_BAR_ROWS") ?? 10_000_000);
+  const eventRows = Number(Deno.env.get("BENCH_STORAGE_EVENT_ROWS") ?? 1_000_000);
   await using pg = await startPostgres({
     settings: {
       shared_buffers: "1GB",
@@ -352,6 +460,7 @@ export async function run(): Promise<void> {
     await benchIngest(pg.url, (args) => pg.psql(args), rows);
     await benchParquetVsJson(pg.url, work);
     await benchExportAndBars(pg.url, work, barRows);
+    await benchExportEvents(pg.url, work, eventRows);
   } finally {
     await Deno.remove(work, { recursive: true });
   }
