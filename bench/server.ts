@@ -13,7 +13,7 @@
  * @module
  */
 import type { Bar, Trade } from "../lib/market/types.ts";
-import type { MarketDataRepository, QueryResult } from "../lib/repositories/repository.ts";
+import type { MarketEventRepository, QueryResult } from "../lib/repositories/repository.ts";
 import { createApp, startServer, StreamHub } from "../server/mod.ts";
 import { emit } from "./_figure.ts";
 
@@ -42,7 +42,7 @@ function batches<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-function emptyRepository(bars: Bar[] = []): MarketDataRepository {
+function emptyRepository(bars: Bar[] = []): MarketEventRepository {
   const result = <Row>(rows: Row[]): QueryResult<Row> => ({
     rows: () => Promise.resolve(rows),
     polars: () => Promise.reject(new Error("not used")),
@@ -53,6 +53,8 @@ function emptyRepository(bars: Bar[] = []): MarketDataRepository {
     trades: () => result([]),
     bars: () => result(bars),
     activityBars: () => result(bars),
+    quotes: () => result([]),
+    bookSnapshots: () => result([]),
     close: () => Promise.resolve(),
   };
 }

@@ -3,14 +3,16 @@
  * {@linkcode StreamHub}, as a plain `(Request) => Promise<Response>` function.
  * @module
  */
-import type { MarketDataRepository } from "../lib/repositories/repository.ts";
+import type { MarketEventRepository } from "../lib/repositories/repository.ts";
 import type { StreamHub } from "./hub.ts";
 import { livePageHtml } from "./page.ts";
 import {
   parseAnyBarQuery,
+  parseBookSnapshotQuery,
   parseRangeQuery,
   parseStreamFilter,
   parseTradeListOptions,
+  type TradeListOptions,
 } from "./params.ts";
 import { html, json, Router } from "./router.ts";
 import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
@@ -18,7 +20,7 @@ import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "
 /** What {@linkcode createApp} needs. */
 export interface AppOptions extends StreamOptions {
   /** Where `/api/*` reads history. */
-  readonly repository: MarketDataRepository;
+  readonly repository: MarketEventRepository;
   /** Where `/ws` and `/sse` get live events. */
   readonly hub: StreamHub;
   /** Aborting ends every open WebSocket and SSE stream (used on shutdown). */
@@ -34,7 +36,11 @@ export interface AppOptions extends StreamOptions {
  * - `/api/bars?exchange=&symbol=&interval=1m&start=&end=`: OHLCV rows; times are ISO 8601
  *   or epoch microseconds, `start` inclusive, `end` exclusive; with `by=ticks|volume|dollars`
  *   and `threshold=` instead of `interval`: tick, volume or dollar bars
- * - `/api/trades?exchange=&symbol=&start=&end=&limit=1000&order=asc|desc`: trades
+ * - `/api/trades?exchange=&symbol=&start=&end=&limit=1000&order=asc|desc`: trades; the
+ *   `x-total-count` header gives the number in the range
+ * - `/api/quotes?...` (same parameters): best bid and offer
+ * - `/api/book_snapshots?...&depth=10` (same parameters, `depth` levels per side): stored
+ *   book snapshots
  * - `/ws`, `/sse` with `?exchange=&symbol=&kinds=trade,quote`: live events, each message a
  *   JSON array of events
  * - `/`: the live chart page (`?exchange=&symbol=`)
@@ -80,15 +86,17 @@ export function createApp(options: AppOptions): (req: Request) => Promise<Respon
       return json(await result.rows());
     })
     .get("/api/trades", async ({ query }) => {
-      const range = parseRangeQuery(query);
-      const { limit, order } = parseTradeListOptions(query);
-      const trades = await repository.trades(range).rows();
-      const page = order === "asc"
-        ? trades.slice(0, limit)
-        : trades.slice(Math.max(0, trades.length - limit)).reverse();
-      return json(page, {
-        headers: { "x-total-count": String(trades.length) },
-      });
+      const options = parseTradeListOptions(query);
+      return listPage(await repository.trades(parseRangeQuery(query)).rows(), options);
+    })
+    .get("/api/quotes", async ({ query }) => {
+      const options = parseTradeListOptions(query);
+      return listPage(await repository.quotes(parseRangeQuery(query)).rows(), options);
+    })
+    .get("/api/book_snapshots", async ({ query }) => {
+      const options = parseTradeListOptions(query);
+      const snapshots = repository.bookSnapshots(parseBookSnapshotQuery(query));
+      return listPage(await snapshots.rows(), options);
     })
     .get("/ws", ({ req, query }) => {
       const filter = parseStreamFilter(query);
@@ -100,4 +108,16 @@ export function createApp(options: AppOptions): (req: Request) => Promise<Respon
     )
     .get("/", () => html(livePageHtml()));
   return router.fetch;
+}
+
+/**
+ * One page of a time-ordered list: the first `limit` rows (`asc`) or the last `limit`,
+ * newest first (`desc`), with the range's total in `x-total-count`.
+ */
+function listPage<Row>(rows: Row[], options: TradeListOptions): Response {
+  const { limit, order } = options;
+  const page = order === "asc"
+    ? rows.slice(0, limit)
+    : rows.slice(Math.max(0, rows.length - limit)).reverse();
+  return json(page, { headers: { "x-total-count": String(rows.length) } });
 }

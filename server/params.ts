@@ -10,6 +10,7 @@ import type {
   ActivityBarQuery,
   ActivityMeasure,
   BarQuery,
+  BookSnapshotQuery,
   RangeQuery,
 } from "../lib/repositories/repository.ts";
 import type { StreamFilter } from "./hub.ts";
@@ -170,9 +171,24 @@ export function parseAnyBarQuery(
   return { activity: { ...parseRangeQuery(query), by: by as ActivityMeasure, threshold } };
 }
 
-/** Options of `/api/trades` beyond the range. */
+/** Most levels per side `/api/book_snapshots` may ask for. */
+export const MAX_BOOK_DEPTH = 1_000;
+
+/** A {@linkcode RangeQuery} plus an optional `depth` (levels per side, 1 to 1,000). */
+export function parseBookSnapshotQuery(query: URLSearchParams): BookSnapshotQuery {
+  const range = parseRangeQuery(query);
+  const depthText = query.get("depth")?.trim();
+  if (!depthText) return range;
+  const depth = /^\d+$/.test(depthText) ? Number(depthText) : NaN;
+  if (!(depth >= 1 && depth <= MAX_BOOK_DEPTH)) {
+    throw badRequest("depth", `must be an integer from 1 to ${MAX_BOOK_DEPTH}`);
+  }
+  return { ...range, depth };
+}
+
+/** Options of the list routes (`/api/trades`, `/api/quotes`, `/api/book_snapshots`). */
 export interface TradeListOptions {
-  /** Most trades returned (default 1,000, at most 100,000). */
+  /** Most rows returned (default 1,000, at most 100,000). */
   readonly limit: number;
   /** `asc`: the first trades of the range, oldest first; `desc`: the latest, newest first. */
   readonly order: "asc" | "desc";
@@ -181,7 +197,7 @@ export interface TradeListOptions {
 /** Default and maximum `limit` of `/api/trades`. */
 export const TRADE_LIMITS = { default: 1_000, max: 100_000 } as const;
 
-/** `limit` and `order` of `/api/trades`. */
+/** `limit` and `order` of the list routes. */
 export function parseTradeListOptions(query: URLSearchParams): TradeListOptions {
   const limitText = query.get("limit")?.trim();
   let limit: number = TRADE_LIMITS.default;

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import type { Table } from "apache-arrow";
 import type pl from "nodejs-polars";
-import type { Bar, MarketEvent, Quote, Trade } from "../lib/market/types.ts";
+import type { Bar, BookSnapshot, MarketEvent, Quote, Trade } from "../lib/market/types.ts";
 import type {
   BarQuery,
+  BookSnapshotQuery,
   InstrumentSummary,
-  MarketDataRepository,
+  MarketEventRepository,
   QueryResult,
   RangeQuery,
 } from "../lib/repositories/repository.ts";
@@ -64,8 +65,9 @@ function fixedResult<Row>(rows: Row[]): QueryResult<Row> {
 }
 
 /** Implements the repository interface over fixed rows and records the queries it got. */
-class FakeRepository implements MarketDataRepository {
+class FakeRepository implements MarketEventRepository {
   barQueries: BarQuery[] = [];
+  snapshotQueries: BookSnapshotQuery[] = [];
   tradeQueries: RangeQuery[] = [];
   failWith: Error | undefined;
   constructor(
@@ -86,6 +88,13 @@ class FakeRepository implements MarketDataRepository {
   }
   activityBars(): QueryResult<Bar> {
     return fixedResult(this.barRows);
+  }
+  quotes(): QueryResult<Quote> {
+    return fixedResult([]);
+  }
+  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+    this.snapshotQueries.push(query);
+    return fixedResult([]);
   }
   close(): Promise<void> {
     return Promise.resolve();
@@ -208,6 +217,58 @@ Deno.test("GET /api/bars and /api/trades over a real MemoryRepository", async ()
     new Request("http://localhost/api/bars?exchange=coinbase&symbol=BTC-USD&by=volume&threshold=3"),
   )).json();
   assert.deepEqual(volumeBars.map((b) => [b.volume, b.trades]), [[3, 2], [5, 2]]);
+});
+
+Deno.test("GET /api/quotes and /api/book_snapshots over a real MemoryRepository", async () => {
+  const at = (i: number) => ({
+    exchange: "kraken",
+    symbol: "BTC-USD",
+    ts: T0 + i * 1_000_000,
+    recvTs: T0 + i * 1_000_000 + 7,
+  });
+  const repository = new MemoryRepository([
+    ...[0, 1, 2].map((i): Quote => ({
+      kind: "quote",
+      ...at(i),
+      bidPrice: 100 + i,
+      bidSize: 1,
+      askPrice: 101 + i,
+      askSize: NaN,
+    })),
+    {
+      kind: "book_snapshot",
+      ...at(5),
+      bids: [[98, 1], [99, 2], [97, 3]],
+      asks: [[102, 1], [101, 4]],
+      sequence: 42,
+    },
+  ]);
+  const app = createApp({ repository, hub: new StreamHub() });
+  const get = (path: string) => app(new Request(`http://localhost${path}`));
+  let res = await get("/api/quotes?exchange=kraken&symbol=XBT/USD&order=desc&limit=2");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-total-count"), "3");
+  const quotes: Quote[] = await res.json();
+  assert.deepEqual(quotes.map((q) => [q.ts, q.bidPrice, q.askSize]), [
+    [T0 + 2_000_000, 102, null], // NaN (size not given) is null in JSON
+    [T0 + 1_000_000, 101, null],
+  ]);
+  res = await get("/api/book_snapshots?exchange=kraken&symbol=BTC-USD&depth=2");
+  assert.equal(res.status, 200);
+  const [book]: BookSnapshot[] = await res.json();
+  assert.deepEqual([book.ts, book.bids, book.asks, book.sequence], [
+    T0 + 5_000_000,
+    [[99, 2], [98, 1]],
+    [[101, 4], [102, 1]],
+    42,
+  ]);
+  for (const depth of ["0", "x", "1001", "2.5"]) {
+    res = await get(`/api/book_snapshots?exchange=kraken&symbol=BTC-USD&depth=${depth}`);
+    assert.equal(res.status, 400, depth);
+    assert.equal((await res.json()).param, "depth");
+  }
+  res = await get("/api/quotes?exchange=kraken&symbol=BTC-USD&limit=0");
+  assert.equal(res.status, 400);
 });
 
 Deno.test("GET /api/bars rejects bad parameters with 400 JSON errors", async () => {
