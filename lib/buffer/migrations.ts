@@ -339,6 +339,9 @@ BEGIN
       IF verified IS NULL THEN
         CONTINUE;
       END IF;
+      -- No row may arrive between the count and the drop: writers wait on the parent's
+      -- lock (readers do not) until this transaction ends, then go to the remaining days.
+      EXECUTE format('LOCK TABLE %I IN SHARE ROW EXCLUSIVE MODE', t);
       EXECUTE format('SELECT count(*) FROM %I', p.partition) INTO n;
       IF n = verified THEN
         EXECUTE format('DROP TABLE %I', p.partition);
