@@ -249,6 +249,20 @@ Deno.test("Exporter: killed in the middle, no partial file is visible and the re
   const inLake = await lakeRows(root);
   assert.equal(inLake.n, data.length);
   assert.equal(inLake.keys, data.length);
+  // The run ends with retention (default --retain 7d): the 2024 days are verified and long
+  // expired, so the buffer lets them go; the lake keeps them.
+  assert.ok(report.retention_dropped.includes("trades_p20240808"), report.retention_dropped);
+  const [{ n }] = await env.sql`select count(*)::int as n from trades`;
+  assert.equal(n, 0);
+  assert.equal((await lakeRows(root)).n, data.length);
+  const bad = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "lib/buffer/exporter.ts", "--retain", "soon"],
+    env: { DATABASE_URL: pg.url },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(bad.code, 2);
+  assert.match(new TextDecoder().decode(bad.stderr), /--retain: /);
 });
 
 Deno.test("readTrades with integerIds: numbers while every id is a canonical integer", async () => {

@@ -26,6 +26,7 @@
 import postgres from "postgres";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { nowMicros, parseDuration } from "../market/time.ts";
+import { parseArgs, runMain } from "../cli/args.ts";
 import { databaseUrl, defaultLakeRoot } from "../config.ts";
 import {
   EVENT_KINDS,
@@ -728,15 +729,6 @@ function instrumentsQuery(kind: ExportKind, start?: number, end?: number): strin
     )`;
 }
 
-/** Parses `--flag value` and `--flag=value` arguments. */
-function flag(args: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === `--${name}`) return args[i + 1];
-    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
-  }
-  return undefined;
-}
-
 /** The JSON line `deno task export` prints per run. */
 function reportJson(r: ExportReport): Record<string, unknown> {
   const iso = (micros: number | undefined) =>
@@ -766,23 +758,59 @@ function reportJson(r: ExportReport): Record<string, unknown> {
   };
 }
 
-async function main(args: readonly string[]): Promise<number> {
+const USAGE =
+  `usage: deno task export [--lake DIR] [--every 1h] [--lag 5m] [--retain 7d | --retain off]
+
+Moves closed ranges of every buffer table to the lake (DATABASE_URL), verifies them, then
+drops the buffer's expired days that are verified (\`buffer_drop_expired\`), unless
+--retain off. Prints one JSON line per run.`;
+
+/** `deno task export`: once, or every `--every`, until interrupted. */
+async function main(args: readonly string[]): Promise<void> {
+  const { values } = parseArgs(args, {
+    lake: { type: "string" },
+    every: { type: "string" },
+    lag: { type: "string" },
+    retain: { type: "string", default: "7d" },
+    help: { type: "boolean", short: "h" },
+  }, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const url = databaseUrl();
   if (!url) {
-    console.error("DATABASE_URL is not set: collectors write the lake directly, nothing to export");
-    return 2;
+    throw new SyntaxError(
+      "DATABASE_URL is not set: collectors write the lake directly, nothing to export",
+    );
   }
-  const root = flag(args, "lake") ?? defaultLakeRoot();
-  const every = flag(args, "every");
-  const lagText = flag(args, "lag");
-  const periodMicros = every ? parseDuration(every) : undefined;
-  const lag = lagText ? parseDuration(lagText) : undefined;
+  const duration = (name: string) => {
+    const text = values[name] as string | undefined;
+    if (text === undefined) return undefined;
+    try {
+      return parseDuration(text);
+    } catch (error) {
+      throw new RangeError(`--${name}: ${(error as Error).message}`);
+    }
+  };
+  const periodMicros = duration("every");
+  const lag = duration("lag");
+  const retain = values.retain === "off" ? undefined : duration("retain");
+  const root = (values.lake as string | undefined) ?? defaultLakeRoot();
   const sql = postgres(url, { max: 2, onnotice: () => {} });
   const lake = await ParquetLake.open({ root });
   const exporter = new Exporter({ sql, lake, lag });
   try {
     while (true) {
-      console.log(JSON.stringify(reportJson(await exporter.run())));
+      const line = reportJson(await exporter.run());
+      if (retain !== undefined) {
+        // Drops only days that ended more than `retain` ago and that this or an earlier
+        // run verified, still holding exactly the verified rows (see migrations.ts).
+        const dropped = await sql<{ p: string }[]>`
+          select buffer_drop_expired(${`${Math.round(retain / 1e6)} seconds`}::interval) as p`;
+        line.retention_dropped = dropped.map((r) => r.p);
+      }
+      console.log(JSON.stringify(line));
       if (periodMicros === undefined) break;
       await new Promise((res) => setTimeout(res, periodMicros / 1000));
     }
@@ -791,7 +819,6 @@ async function main(args: readonly string[]): Promise<number> {
     await lake.close();
     await sql.end();
   }
-  return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runMain(() => main(Deno.args));
