@@ -487,3 +487,45 @@ Deno.test("MemoryRepository keeps bookDepth levels per side", async () => {
   assert.deepEqual(book.bids, storedSnapshot(s).bids.slice(0, 2));
   assert.deepEqual(book.asks, storedSnapshot(s).asks.slice(0, 2));
 });
+
+Deno.test("buffer reads of many rows leave the connection usable for the next query", async () => {
+  await using pg = await startPostgres();
+  const sql = postgres(pg.url, { max: 4, onnotice: () => {} });
+  // One connection for reading: every read reuses the connection of the read before it.
+  const reader = postgres(pg.url, { max: 1, onnotice: () => {} });
+  const dir = await Deno.makeTempDir({ prefix: "repository_events_buffer_test_" });
+  try {
+    await migrate(sql);
+    // About 2.5 kB per snapshot: megabytes per read, more than a stream buffer holds.
+    const deep = (side: number) =>
+      Array.from({ length: 50 }, (_, k) => [100 + side * (k + 1) / 8, k + 1] as const);
+    const books = Array.from(
+      { length: 2_000 },
+      (_, i) => snapshot(0, i * 1_000, 0, { bids: deep(-1), asks: deep(1), sequence: i }),
+    );
+    const quotes = Array.from({ length: 20_000 }, (_, i) => quote(0, i * 100, 100 + (i % 50)));
+    const writer = new PostgresWriter({ sql, spillDir: `${dir}/spill`, log: () => {} });
+    writer.write([...books, ...quotes]);
+    await writer.close();
+    assert.equal(writer.stats().persisted, books.length + quotes.length);
+    const repo = new PostgresRepository({ sql: reader });
+    const watchdog = <T>(p: Promise<T>) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("buffer read hung")), 60_000);
+      });
+      return Promise.race([p, hung]).finally(() => clearTimeout(timer));
+    };
+    for (let i = 0; i < 3; i++) {
+      const frame = await watchdog(repo.bookSnapshots(BTC).polars());
+      assert.equal(frame.height, books.length);
+      assert.deepEqual(frame.getColumn("sequence").toArray(), books.map((_, k) => k));
+      assert.equal((await watchdog(repo.quotes(BTC).rows())).length, quotes.length);
+    }
+    await repo.close();
+  } finally {
+    await reader.end({ timeout: 5 }); // forced: a hung read keeps its connection busy
+    await sql.end();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

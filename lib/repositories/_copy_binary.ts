@@ -119,25 +119,15 @@ async function readCopy(
   const stream = await sql.unsafe(query).readable();
   const at = new Int32Array(fields);
   const len = new Int32Array(fields);
-  let pending = new Uint8Array(0);
   let headerDone = false;
   let done = false;
-  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
-    if (done) continue;
-    let buf: Uint8Array;
-    if (pending.length === 0) buf = chunk;
-    else {
-      buf = new Uint8Array(pending.length + chunk.length);
-      buf.set(pending);
-      buf.set(chunk, pending.length);
-    }
+  /** Decodes the complete tuples at the start of `buf`; returns the bytes consumed. */
+  const parse = (buf: Uint8Array): number => {
+    if (done) return buf.length;
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     let pos = 0;
     if (!headerDone) {
-      if (buf.length < SIGNATURE_BYTES) {
-        pending = buf.slice();
-        continue;
-      }
+      if (buf.length < SIGNATURE_BYTES) return 0;
       pos = SIGNATURE_BYTES + view.getInt32(15);
       headerDone = true;
     }
@@ -145,31 +135,67 @@ async function readCopy(
       const count = view.getInt16(pos);
       if (count === -1) {
         done = true;
-        break;
+        return buf.length;
       }
       if (count !== fields) throw new Error(`COPY: ${count} fields, expected ${fields}`);
       let p = pos + 2;
-      let complete = true;
       for (let f = 0; f < fields; f++) {
-        if (p + 4 > buf.length) {
-          complete = false;
-          break;
-        }
+        if (p + 4 > buf.length) return pos;
         const n = view.getInt32(p);
         at[f] = p + 4;
         len[f] = n;
         p += 4 + (n > 0 ? n : 0);
-        if (p > buf.length) {
-          complete = false;
-          break;
-        }
+        if (p > buf.length) return pos;
       }
-      if (!complete) break;
       row(view, at, len);
       pos = p;
     }
-    pending = done ? new Uint8Array(0) : buf.slice(pos);
-  }
+    return pos;
+  };
+  // npm:postgres emits one 'data' event per CopyData message (one per row): rows are
+  // staged and decoded about a megabyte at a time.
+  let staging = new Uint8Array(1 << 20);
+  let staged = 0;
+  const drain = () => {
+    const used = parse(staging.subarray(0, staged));
+    staging.copyWithin(0, used, staged);
+    staged -= used;
+  };
+  const readable = stream as unknown as {
+    on(event: string, listener: (chunk: Uint8Array) => void): void;
+    _read?: () => void;
+  };
+  await new Promise<void>((resolve, reject) => {
+    readable.on("data", (chunk) => {
+      try {
+        if (staged + chunk.length > staging.length) {
+          drain();
+          if (staged + chunk.length > staging.length) {
+            const bigger = new Uint8Array(Math.max(staging.length * 2, staged + chunk.length));
+            bigger.set(staging.subarray(0, staged));
+            staging = bigger;
+          }
+        }
+        staging.set(chunk, staged);
+        staged += chunk.length;
+      } catch (e) {
+        reject(e);
+      }
+    });
+    readable.on("error", reject);
+    readable.on("end", () => {
+      try {
+        drain();
+        resolve();
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+  // npm:postgres pauses its socket when a push fills the stream's buffer and resumes it in
+  // the stream's read(); if that happened on the last chunk, the connection would stay
+  // paused and its next query never complete. Resume it.
+  readable._read?.();
   if (!done) throw new Error("COPY: stream ended before its trailer");
 }
 
