@@ -6,13 +6,9 @@
  */
 import type postgres from "postgres";
 import { sqlLiteral, timestampLiteral } from "../buffer/trade_reader.ts";
+import { readCopyBinary, timestampAt } from "../buffer/_copy_reader.ts";
 import type { BookSnapshotColumns, QuoteColumns } from "./_event_result.ts";
 import type { BookSnapshotQuery, RangeQuery } from "./repository.ts";
-
-/** Microseconds from 1970-01-01 to PostgreSQL's epoch 2000-01-01. */
-const PG_EPOCH_MICROS = 946_684_800_000_000;
-/** "PGCOPY\n\xff\r\n\0", flags, header extension length. */
-const SIGNATURE_BYTES = 11 + 4 + 4;
 
 /** The `where` clause of one instrument's `[start, end)`. */
 function rangeWhere(q: RangeQuery): string {
@@ -107,8 +103,8 @@ export async function readBookSnapshots(
 }
 
 /**
- * Runs a binary COPY and calls `row` for each tuple with the byte offset and length of
- * each field (length -1 for NULL). Tuples never straddle the view passed to `row`.
+ * Runs a binary COPY (streamed by the buffer's `readCopyBinary`) and calls `row` for each
+ * tuple with the byte offset and length of each field (length -1 for NULL).
  */
 async function readCopy(
   sql: postgres.Sql,
@@ -116,97 +112,23 @@ async function readCopy(
   fields: number,
   row: (view: DataView, at: Int32Array, len: Int32Array) => void,
 ): Promise<void> {
-  const stream = await sql.unsafe(query).readable();
   const at = new Int32Array(fields);
   const len = new Int32Array(fields);
-  let headerDone = false;
-  let done = false;
-  /** Decodes the complete tuples at the start of `buf`; returns the bytes consumed. */
-  const parse = (buf: Uint8Array): number => {
-    if (done) return buf.length;
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    let pos = 0;
-    if (!headerDone) {
-      if (buf.length < SIGNATURE_BYTES) return 0;
-      pos = SIGNATURE_BYTES + view.getInt32(15);
-      headerDone = true;
+  await readCopyBinary(sql, query, (view, _buf, first) => {
+    let p = first;
+    for (let f = 0; f < fields; f++) {
+      const n = view.getInt32(p);
+      at[f] = p + 4;
+      len[f] = n;
+      p += 4 + (n > 0 ? n : 0);
     }
-    while (pos + 2 <= buf.length) {
-      const count = view.getInt16(pos);
-      if (count === -1) {
-        done = true;
-        return buf.length;
-      }
-      if (count !== fields) throw new Error(`COPY: ${count} fields, expected ${fields}`);
-      let p = pos + 2;
-      for (let f = 0; f < fields; f++) {
-        if (p + 4 > buf.length) return pos;
-        const n = view.getInt32(p);
-        at[f] = p + 4;
-        len[f] = n;
-        p += 4 + (n > 0 ? n : 0);
-        if (p > buf.length) return pos;
-      }
-      row(view, at, len);
-      pos = p;
-    }
-    return pos;
-  };
-  // npm:postgres emits one 'data' event per CopyData message (one per row): rows are
-  // staged and decoded about a megabyte at a time.
-  let staging = new Uint8Array(1 << 20);
-  let staged = 0;
-  const drain = () => {
-    const used = parse(staging.subarray(0, staged));
-    staging.copyWithin(0, used, staged);
-    staged -= used;
-  };
-  const readable = stream as unknown as {
-    on(event: string, listener: (chunk: Uint8Array) => void): void;
-    _read?: () => void;
-  };
-  await new Promise<void>((resolve, reject) => {
-    readable.on("data", (chunk) => {
-      try {
-        if (staged + chunk.length > staging.length) {
-          drain();
-          if (staged + chunk.length > staging.length) {
-            const bigger = new Uint8Array(Math.max(staging.length * 2, staged + chunk.length));
-            bigger.set(staging.subarray(0, staged));
-            staging = bigger;
-          }
-        }
-        staging.set(chunk, staged);
-        staged += chunk.length;
-      } catch (e) {
-        reject(e);
-      }
-    });
-    readable.on("error", reject);
-    readable.on("end", () => {
-      try {
-        drain();
-        resolve();
-      } catch (e) {
-        reject(e);
-      }
-    });
+    row(view, at, len);
   });
-  // npm:postgres pauses its socket when a push fills the stream's buffer and resumes it in
-  // the stream's read(); if that happened on the last chunk, the connection would stay
-  // paused and its next query never complete. Resume it.
-  readable._read?.();
-  if (!done) throw new Error("COPY: stream ended before its trailer");
 }
 
 /** A signed 64-bit integer as a number (exact below 2^53). */
 function int8At(view: DataView, at: number): number {
   return view.getInt32(at) * 4_294_967_296 + view.getUint32(at + 4);
-}
-
-/** A binary timestamptz (microseconds since 2000-01-01) as microseconds since 1970. */
-function timestampAt(view: DataView, at: number): number {
-  return int8At(view, at) + PG_EPOCH_MICROS;
 }
 
 /** A binary one-dimensional `float8[]` without NULL elements. */
