@@ -27,35 +27,49 @@ import { microsOf, microsSeries, polarsToArrow } from "./_result.ts";
 
 /** Quotes as columns. `exchange`/`symbol` may be one value for every row. */
 export interface QuoteColumns {
+  /** Venue: one value for every row, or one per row. */
   readonly exchange: string | readonly string[];
+  /** Canonical symbol: one value for every row, or one per row. */
   readonly symbol: string | readonly string[];
   /** Microseconds since the epoch. */
   readonly ts: Float64Array;
   /** Microseconds since the epoch. */
   readonly recvTs: Float64Array;
+  /** The stored event digest (signed 32-bit). */
   readonly digest: Int32Array;
+  /** Best bid price. */
   readonly bidPrice: Float64Array;
+  /** Size at the best bid. */
   readonly bidSize: Float64Array;
+  /** Best ask price. */
   readonly askPrice: Float64Array;
+  /** Size at the best ask. */
   readonly askSize: Float64Array;
 }
 
 /** Book snapshots as columns: one level list per row and side. */
 export interface BookSnapshotColumns {
+  /** Venue: one value for every row, or one per row. */
   readonly exchange: string | readonly string[];
+  /** Canonical symbol: one value for every row, or one per row. */
   readonly symbol: string | readonly string[];
   /** Microseconds since the epoch. */
   readonly ts: Float64Array;
   /** Microseconds since the epoch. */
   readonly recvTs: Float64Array;
+  /** The stored event digest (signed 32-bit). */
   readonly digest: Int32Array;
   /** Bid prices per row, descending. */
   readonly bidPrices: readonly ArrayLike<number>[];
+  /** Bid sizes per row, parallel to `bidPrices`. */
   readonly bidSizes: readonly ArrayLike<number>[];
   /** Ask prices per row, ascending. */
   readonly askPrices: readonly ArrayLike<number>[];
+  /** Ask sizes per row, parallel to `askPrices`. */
   readonly askSizes: readonly ArrayLike<number>[];
+  /** Venue sequence per row, `null` when missing. */
   readonly sequence: readonly (number | null)[];
+  /** Venue checksum per row, `null` when missing. */
   readonly checksum: readonly (number | null)[];
 }
 

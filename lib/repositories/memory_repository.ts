@@ -47,6 +47,7 @@ export interface AddCounts {
   duplicates: number;
   /** Invalid events skipped, by reason in `rejectedBy` (the lake's rules). */
   rejected: number;
+  /** Rejected events per reason (`lib/lake/validate.ts`, `lib/lake/event_rows.ts`). */
   rejectedBy: Partial<Record<TradeRejection | EventRowRejection, number>>;
   /** Events of kinds not held (book changes, bars, feed statuses). */
   ignored: number;
