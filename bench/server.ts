@@ -13,7 +13,7 @@
  * @module
  */
 import type { Bar, Trade } from "../lib/market/types.ts";
-import type { MarketEventRepository, QueryResult } from "../lib/repositories/repository.ts";
+import type { MarketDataRepository, QueryResult } from "../lib/repositories/repository.ts";
 import { createApp, startServer, StreamHub } from "../server/mod.ts";
 import { emit } from "./_figure.ts";
 
@@ -42,7 +42,7 @@ function batches<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-function emptyRepository(bars: Bar[] = []): MarketEventRepository {
+function emptyRepository(bars: Bar[] = []): MarketDataRepository {
   const result = <Row>(rows: Row[]): QueryResult<Row> => ({
     rows: () => Promise.resolve(rows),
     polars: () => Promise.reject(new Error("not used")),

@@ -11,18 +11,24 @@
  * const bars = await repo.bars({ ...first, interval: parseDuration("1m") }).rows();
  * candlestickChart(bars, { title: first.symbol, volume: true }); // renders in Jupyter
  * const trades = await repo.trades(first).polars();
+ * const quotes = await repo.quotes(first).polars(); // best bid/offer, where collected
+ * const books = await repo.bookSnapshots({ ...first, depth: 10 }).rows();
  * ```
  * @module
  */
 export * from "./market/mod.ts";
 export {
+  type ActivityBarQuery,
   type BarQuery,
+  type BookSnapshotQuery,
   type InstrumentSummary,
   LakeRepository,
   type MarketDataRepository,
   MemoryRepository,
+  PostgresRepository,
   type QueryResult,
   type RangeQuery,
+  UnifiedRepository,
 } from "./repositories/mod.ts";
 export { LakeSink, ParquetLake } from "./lake/mod.ts";
 export { BookKeeper, OrderBook } from "./book/mod.ts";

@@ -3,7 +3,7 @@
  * {@linkcode StreamHub}, as a plain `(Request) => Promise<Response>` function.
  * @module
  */
-import type { MarketEventRepository } from "../lib/repositories/repository.ts";
+import type { MarketDataRepository } from "../lib/repositories/repository.ts";
 import type { StreamHub } from "./hub.ts";
 import { livePageHtml } from "./page.ts";
 import {
@@ -20,7 +20,7 @@ import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "
 /** What {@linkcode createApp} needs. */
 export interface AppOptions extends StreamOptions {
   /** Where `/api/*` reads history. */
-  readonly repository: MarketEventRepository;
+  readonly repository: MarketDataRepository;
   /** Where `/ws` and `/sse` get live events. */
   readonly hub: StreamHub;
   /** Aborting ends every open WebSocket and SSE stream (used on shutdown). */

@@ -2,14 +2,14 @@
  * Starting the HTTP server in-process (used by `server/main.ts` and the demo).
  * @module
  */
-import type { MarketEventRepository } from "../lib/repositories/repository.ts";
+import type { MarketDataRepository } from "../lib/repositories/repository.ts";
 import { createApp } from "./app.ts";
 import type { StreamHub } from "./hub.ts";
 import type { StreamOptions } from "./streams.ts";
 
 /** Options for {@linkcode startServer}. */
 export interface StartServerOptions extends StreamOptions {
-  readonly repository: MarketEventRepository;
+  readonly repository: MarketDataRepository;
   readonly hub: StreamHub;
   /** TCP port (default 8787; 0 picks a free one). */
   readonly port?: number;

@@ -18,7 +18,7 @@ import type { BookSnapshot, MarketEvent, PriceLevel, Quote } from "../lib/market
 import {
   BOOK_SNAPSHOT_COLUMNS,
   LakeRepository,
-  type MarketEventRepository,
+  type MarketDataRepository,
   MemoryRepository,
   PostgresRepository,
   QUOTE_COLUMNS,
@@ -216,7 +216,7 @@ const LAKE_EVENTS: Held = LAKE_DAYS.flatMap(eventsOfDay);
 const BUFFER_EVENTS: Held = [...BUFFER_DAYS.flatMap(eventsOfDay), ...LATE];
 
 /** Every repository with the events it holds. */
-function holders(stores: Stores): [string, MarketEventRepository, Held][] {
+function holders(stores: Stores): [string, MarketDataRepository, Held][] {
   return [
     ["memory", stores.memory, allEvents()],
     ["unified", stores.unified, allEvents()],
@@ -411,7 +411,7 @@ Deno.test("a query for one day opens only that day's files", async () => {
 
 Deno.test("empty results and bad queries", async (t) => {
   await withStores(async (stores) => {
-    const repos: [string, MarketEventRepository][] = [
+    const repos: [string, MarketDataRepository][] = [
       ["memory", stores.memory],
       ["lake", stores.lake],
       ["postgres", stores.postgres],

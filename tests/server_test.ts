@@ -6,7 +6,7 @@ import type {
   BarQuery,
   BookSnapshotQuery,
   InstrumentSummary,
-  MarketEventRepository,
+  MarketDataRepository,
   QueryResult,
   RangeQuery,
 } from "../lib/repositories/repository.ts";
@@ -65,7 +65,7 @@ function fixedResult<Row>(rows: Row[]): QueryResult<Row> {
 }
 
 /** Implements the repository interface over fixed rows and records the queries it got. */
-class FakeRepository implements MarketEventRepository {
+class FakeRepository implements MarketDataRepository {
   barQueries: BarQuery[] = [];
   snapshotQueries: BookSnapshotQuery[] = [];
   tradeQueries: RangeQuery[] = [];

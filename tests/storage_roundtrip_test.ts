@@ -14,7 +14,6 @@ import { ParquetLake } from "../lib/lake/mod.ts";
 import {
   LakeRepository,
   type MarketDataRepository,
-  type MarketEventRepository,
   PostgresRepository,
   UnifiedRepository,
 } from "../lib/repositories/mod.ts";
@@ -256,7 +255,7 @@ const order = (a: unknown[], b: unknown[]) =>
   JSON.stringify(a).localeCompare(JSON.stringify(b));
 
 async function assertSameEvents(
-  repo: MarketEventRepository,
+  repo: MarketDataRepository,
   expected: ReturnType<typeof expectedEvents>,
   label: string,
 ): Promise<void> {

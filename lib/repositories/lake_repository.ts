@@ -1,5 +1,5 @@
 /**
- * {@linkcode MarketEventRepository} over the Parquet lake: Polars scans for bulk trades,
+ * {@linkcode MarketDataRepository} over the Parquet lake: Polars scans for bulk trades,
  * quotes and book snapshots, DuckDB for aggregates (bars, instruments), with partition
  * pruning by path.
  * @module
@@ -46,7 +46,7 @@ import type {
   BarQuery,
   BookSnapshotQuery,
   InstrumentSummary,
-  MarketEventRepository,
+  MarketDataRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -89,7 +89,7 @@ export interface LakeRepositoryOptions {
  * await repo.close();
  * ```
  */
-export class LakeRepository implements MarketEventRepository {
+export class LakeRepository implements MarketDataRepository {
   /** Lake root folder. */
   readonly root: string;
   readonly #threads: number | undefined;

@@ -1,5 +1,5 @@
 /**
- * {@linkcode MarketEventRepository} over trades, quotes and book snapshots held in memory,
+ * {@linkcode MarketDataRepository} over trades, quotes and book snapshots held in memory,
  * for tests and backtests.
  * @module
  */
@@ -31,7 +31,7 @@ import type {
   BarQuery,
   BookSnapshotQuery,
   InstrumentSummary,
-  MarketEventRepository,
+  MarketDataRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -129,7 +129,7 @@ interface Instrument {
  * assert.equal(bar.vwap, 11.5);
  * ```
  */
-export class MemoryRepository implements MarketEventRepository {
+export class MemoryRepository implements MarketDataRepository {
   readonly #instruments = new Map<string, Instrument>();
   readonly #bookDepth: number;
 

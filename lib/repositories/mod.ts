@@ -1,7 +1,7 @@
 /**
  * Repositories: one read interface over every store — {@linkcode MarketDataRepository}
- * (instruments, trades, time and activity bars) and {@linkcode MarketEventRepository}
- * (the same plus quotes and book snapshots), implemented by all four:
+ * (instruments, trades, time and activity bars, quotes, book snapshots) — implemented by
+ * all four:
  *
  * - {@linkcode LakeRepository}: the Parquet lake (`await LakeRepository.open({ root })`).
  * - {@linkcode PostgresRepository}: the PostgreSQL hot buffer (recent days).
@@ -32,7 +32,6 @@ export type {
   BookSnapshotQuery,
   InstrumentSummary,
   MarketDataRepository,
-  MarketEventRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";

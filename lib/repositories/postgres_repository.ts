@@ -17,7 +17,7 @@ import type {
   BarQuery,
   BookSnapshotQuery,
   InstrumentSummary,
-  MarketEventRepository,
+  MarketDataRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -71,7 +71,7 @@ export function barsSql(query: BarQuery): string {
  * await repo.close();
  * ```
  */
-export class PostgresRepository implements MarketEventRepository {
+export class PostgresRepository implements MarketDataRepository {
   readonly #sql: postgres.Sql;
   readonly #owns: boolean;
 

@@ -73,29 +73,8 @@ export interface QueryResult<Row> {
   arrow(): Promise<Table>;
 }
 
-/** Read access to collected market data. */
-export interface MarketDataRepository {
-  /** Instruments with data, ordered by exchange then symbol. */
-  instruments(): Promise<InstrumentSummary[]>;
-  /** Trades in a range, time ascending, each exactly once. */
-  trades(query: RangeQuery): QueryResult<Trade>;
-  /** OHLCV bars with VWAP and trade count; bars without trades are omitted. */
-  bars(query: BarQuery): QueryResult<Bar>;
-  /**
-   * Tick, volume or dollar bars over the trades in range, ordered by `(ts, id)`: OHLCV, VWAP
-   * and trade count like time bars, `ts` the bar's first trade time, `interval` 0. A bar
-   * closes at the trade that brings its measure to `>= threshold` (no carry-over into the
-   * next bar); the last bar is included even when incomplete (below the threshold).
-   * @throws {RangeError} for an unknown `by` or a threshold that is not positive and finite
-   * (or not whole, for `ticks`).
-   */
-  activityBars(query: ActivityBarQuery): QueryResult<Bar>;
-  /** Releases connections. */
-  close(): Promise<void>;
-}
-
 /**
- * A {@linkcode MarketDataRepository} that also reads quotes and book snapshots. Every
+ * Read access to collected market data: trades, bars, quotes and book snapshots. Every
  * repository of this module implements it (lake, buffer, unified, memory).
  *
  * Events without a venue id are identified by `(exchange, symbol, ts, recvTs, digest)`
@@ -120,7 +99,22 @@ export interface MarketDataRepository {
  * assert.deepEqual(frame.getColumn("ask_prices").toArray(), [[101, 102]]);
  * ```
  */
-export interface MarketEventRepository extends MarketDataRepository {
+export interface MarketDataRepository {
+  /** Instruments with data, ordered by exchange then symbol. */
+  instruments(): Promise<InstrumentSummary[]>;
+  /** Trades in a range, time ascending, each exactly once. */
+  trades(query: RangeQuery): QueryResult<Trade>;
+  /** OHLCV bars with VWAP and trade count; bars without trades are omitted. */
+  bars(query: BarQuery): QueryResult<Bar>;
+  /**
+   * Tick, volume or dollar bars over the trades in range, ordered by `(ts, id)`: OHLCV, VWAP
+   * and trade count like time bars, `ts` the bar's first trade time, `interval` 0. A bar
+   * closes at the trade that brings its measure to `>= threshold` (no carry-over into the
+   * next bar); the last bar is included even when incomplete (below the threshold).
+   * @throws {RangeError} for an unknown `by` or a threshold that is not positive and finite
+   * (or not whole, for `ticks`).
+   */
+  activityBars(query: ActivityBarQuery): QueryResult<Bar>;
   /**
    * Quotes (best bid and offer) in `[start, end)`, ordered by `(ts, recvTs, digest)`.
    * @throws {TypeError} / {RangeError} for a bad range, like `trades`.
@@ -135,4 +129,6 @@ export interface MarketEventRepository extends MarketDataRepository {
    * @throws {RangeError} when `depth` is not a positive whole number.
    */
   bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot>;
+  /** Releases connections. */
+  close(): Promise<void>;
 }

@@ -29,7 +29,7 @@ import type {
   BarQuery,
   BookSnapshotQuery,
   InstrumentSummary,
-  MarketEventRepository,
+  MarketDataRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -182,7 +182,7 @@ function barsFromTrades(c: Columns, interval: number): BarColumns {
  * const books = await repo.bookSnapshots({ ...btc, depth: 10 }).rows();
  * ```
  */
-export class UnifiedRepository implements MarketEventRepository {
+export class UnifiedRepository implements MarketDataRepository {
   readonly #lake: LakeRepository;
   readonly #buffer: PostgresRepository;
   readonly #sql: postgres.Sql;
