@@ -13,13 +13,19 @@
  *   the same bars from Polars over the same files (peer `polars-group_by`).
  * - `lake_trades_polars`, `lake_trades_arrow`: ms to load all those trades as a Polars
  *   DataFrame / an Arrow table through `LakeRepository.trades()`.
+ * - `lake_volume_bars`: ms for volume bars over those trades (`activityBars`).
+ * - `lake_write_quotes`, `lake_write_book_snapshots`: rows/s of `ParquetLake.writeEvents`
+ *   for as many quotes as trades, and for a tenth as many 50-level book snapshots (digest,
+ *   validation, de-duplication, Parquet).
+ * - `lake_quotes_polars`, `lake_book_snapshots_polars`: ms to load them back as Polars
+ *   DataFrames through `LakeRepository.quotes()` / `bookSnapshots()`.
  *
  * Times are the best of three runs (writes each into a fresh lake).
  * @module
  */
 import pl from "nodejs-polars";
 import { ParquetLake } from "../lib/lake/mod.ts";
-import type { TakerSide, Trade } from "../lib/market/types.ts";
+import type { BookSnapshot, PriceLevel, Quote, TakerSide, Trade } from "../lib/market/types.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { emit } from "./_figure.ts";
 
@@ -47,6 +53,45 @@ function syntheticTrades(count: number): Trade[] {
       ts,
       recvTs: ts + 800,
     };
+  }
+  return out;
+}
+
+/** Quotes around each trade's price: one per trade. */
+function quotesOf(trades: readonly Trade[]): Quote[] {
+  return trades.map((t) => ({
+    kind: "quote",
+    exchange: t.exchange,
+    symbol: t.symbol,
+    ts: t.ts,
+    recvTs: t.recvTs,
+    bidPrice: t.price - 0.01,
+    bidSize: t.size,
+    askPrice: t.price + 0.01,
+    askSize: t.size * 2,
+  }));
+}
+
+/** A 50-level book around every tenth trade's price. */
+function snapshotsOf(trades: readonly Trade[]): BookSnapshot[] {
+  const out: BookSnapshot[] = [];
+  for (let i = 0; i < trades.length; i += 10) {
+    const t = trades[i];
+    const side = (sign: number): PriceLevel[] =>
+      Array.from({ length: 50 }, (_, k) => [
+        Math.round((t.price + sign * (k + 1) * 0.5) * 100) / 100,
+        (k % 7) + 0.25,
+      ]);
+    out.push({
+      kind: "book_snapshot",
+      exchange: t.exchange,
+      symbol: t.symbol,
+      ts: t.ts,
+      recvTs: t.recvTs,
+      bids: side(-1),
+      asks: side(1),
+      sequence: i,
+    });
   }
   return out;
 }
@@ -197,6 +242,43 @@ export async function run(): Promise<void> {
     });
     if (height !== rows) throw new Error(`arrow read ${height} of ${rows} rows`);
     emit({ name: "lake_trades_arrow", unit: "ms", value: round(arrowMs), rows });
+
+    let volumeBars = 0;
+    const volumeMs = await best(3, async () => {
+      volumeBars = (await repo.activityBars({ ...q, by: "volume", threshold: 50 }).rows()).length;
+    });
+    emit({ name: "lake_volume_bars", unit: "ms", value: round(volumeMs), rows, bars: volumeBars });
+
+    for (
+      const [kind, events] of [
+        ["quotes", quotesOf(trades)],
+        ["book_snapshots", snapshotsOf(trades)],
+      ] as const
+    ) {
+      let stored = 0;
+      const writeEventsMs = await best(3, async () => {
+        const lake = await ParquetLake.open({ root: `${dir}/events${attempt++}` });
+        stored = await lake.writeEvents(events);
+        await lake.close();
+      });
+      if (stored !== events.length) throw new Error(`${kind}: ${stored} of ${events.length}`);
+      emit({
+        name: `lake_write_${kind}`,
+        unit: "rows/s",
+        value: round(events.length / (writeEventsMs / 1000)),
+        rows: events.length,
+      });
+      const eventRepo = await LakeRepository.open({ root: `${dir}/events${attempt - 1}` });
+      let read = 0;
+      const readMs = await best(3, async () => {
+        read = (await (kind === "quotes"
+          ? eventRepo.quotes(q).polars()
+          : eventRepo.bookSnapshots(q).polars())).height;
+      });
+      await eventRepo.close();
+      if (read !== events.length) throw new Error(`${kind}: read ${read} of ${events.length}`);
+      emit({ name: `lake_${kind}_polars`, unit: "ms", value: round(readMs), rows: read });
+    }
     await repo.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
