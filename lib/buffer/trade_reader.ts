@@ -5,6 +5,7 @@
  * @module
  */
 import type postgres from "postgres";
+import { readCopyBinary, timestampAt } from "./_copy_reader.ts";
 
 /** Trades of one instrument as columns (times in microseconds since the epoch). */
 export interface BufferTradeColumns {
@@ -17,10 +18,6 @@ export interface BufferTradeColumns {
   readonly ts: Float64Array;
   readonly recvTs: Float64Array;
 }
-
-/** Microseconds from 1970-01-01 to PostgreSQL's epoch 2000-01-01. */
-const PG_EPOCH_MICROS = 946_684_800_000_000;
-const SIGNATURE_BYTES = 11 + 4 + 4; // "PGCOPY\n\xff\r\n\0", flags, header extension length
 
 /** A SQL string literal (COPY takes no parameters). */
 export function sqlLiteral(text: string): string {
@@ -95,8 +92,6 @@ export async function readTrades(
   const limit = options.limit === undefined ? "" : ` limit ${positiveLimit(options.limit)}`;
   const query = `copy (select id, price, size, side, ts, recv_ts from trades
     where ${where.join(" and ")} order by ts, id${limit}) to stdout (format binary)`;
-  const stream = await sql.unsafe(query).readable();
-
   const ids: string[] = [];
   const sides: ("buy" | "sell" | "unknown")[] = [];
   let cap = Math.max(1024, options.expectedRows ?? 0);
@@ -122,9 +117,8 @@ export async function readTrades(
     if (integerIds) idNumbers = bigger(idNumbers);
   };
   const decoder = new TextDecoder();
-  let headerDone = false;
-  let done = false;
 
+  // Text ids are gathered as bytes with a NUL after each and decoded once per staged batch.
   let idBytes = new Uint8Array(1 << 16);
   let idLen = 0;
   const flushIds = () => {
@@ -133,133 +127,54 @@ export async function readTrades(
     for (const id of text.split("\u0000")) ids.push(id);
     idLen = 0;
   };
-  const parse = (buf: Uint8Array): number => {
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    if (done) return buf.length;
-    let pos = 0;
-    if (!headerDone) {
-      if (buf.length < SIGNATURE_BYTES) return 0;
-      pos = SIGNATURE_BYTES + view.getInt32(15);
-      headerDone = true;
+  const decode = (view: DataView, buf: Uint8Array, at: number): void => {
+    let p = at;
+    // id (text)
+    const len0 = view.getInt32(p);
+    p += 4;
+    if (n === cap) grow();
+    let numericId = false;
+    if (integerIds) {
+      const value = canonicalInteger(buf, p, len0);
+      if (value === value) {
+        idNumbers[n] = value;
+        numericId = true;
+      } else {
+        // A text id: the ones so far become text too (their canonical form is exact).
+        integerIds = false;
+        for (let i = 0; i < n; i++) ids.push(String(idNumbers[i]));
+        idNumbers = new Float64Array(0);
+      }
     }
-    while (pos + 2 <= buf.length) {
-      const fields = view.getInt16(pos);
-      if (fields === -1) {
-        done = true;
-        return pos + 2;
+    if (!numericId) {
+      if (idLen + len0 + 1 > idBytes.length) {
+        const next = new Uint8Array(Math.max(idBytes.length * 2, idLen + len0 + 1));
+        next.set(idBytes.subarray(0, idLen));
+        idBytes = next;
       }
-      // Tuple: 6 fields; check it is complete before decoding anything.
-      let p = pos + 2;
-      let complete = true;
-      for (let f = 0; f < fields; f++) {
-        if (p + 4 > buf.length) {
-          complete = false;
-          break;
-        }
-        const len = view.getInt32(p);
-        p += 4 + (len > 0 ? len : 0);
-        if (p > buf.length) {
-          complete = false;
-          break;
-        }
+      if (len0 <= 32) {
+        for (let i = 0; i < len0; i++) idBytes[idLen++] = buf[p + i];
+      } else {
+        idBytes.set(buf.subarray(p, p + len0), idLen);
+        idLen += len0;
       }
-      if (!complete) break;
-      p = pos + 2;
-      // id (text): bytes gathered with a NUL after each, decoded once per chunk.
-      const len0 = view.getInt32(p);
-      p += 4;
-      if (n === cap) grow();
-      let numericId = false;
-      if (integerIds) {
-        const value = canonicalInteger(buf, p, len0);
-        if (value === value) {
-          idNumbers[n] = value;
-          numericId = true;
-        } else {
-          // A text id: the ones so far become text too (their canonical form is exact).
-          integerIds = false;
-          for (let i = 0; i < n; i++) ids.push(String(idNumbers[i]));
-          idNumbers = new Float64Array(0);
-        }
-      }
-      if (!numericId) {
-        if (idLen + len0 + 1 > idBytes.length) {
-          const next = new Uint8Array(Math.max(idBytes.length * 2, idLen + len0 + 1));
-          next.set(idBytes.subarray(0, idLen));
-          idBytes = next;
-        }
-        if (len0 <= 32) {
-          for (let i = 0; i < len0; i++) idBytes[idLen++] = buf[p + i];
-        } else {
-          idBytes.set(buf.subarray(p, p + len0), idLen);
-          idLen += len0;
-        }
-        idBytes[idLen++] = 0; // text values cannot contain NUL: a safe separator
-      }
-      p += len0;
-      p += 4;
-      price[n] = view.getFloat64(p);
-      p += 8 + 4;
-      size[n] = view.getFloat64(p);
-      p += 8;
-      const len = view.getInt32(p);
-      p += 4;
-      sides.push(len === 3 ? "buy" : len === 4 ? "sell" : "unknown");
-      p += len + 4;
-      ts[n] = view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS;
-      p += 8 + 4;
-      recv[n] = view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) + PG_EPOCH_MICROS;
-      p += 8;
-      n++;
-      pos = p;
+      idBytes[idLen++] = 0; // text values cannot contain NUL: a safe separator
     }
-    return pos;
+    p += len0 + 4;
+    price[n] = view.getFloat64(p);
+    p += 8 + 4;
+    size[n] = view.getFloat64(p);
+    p += 8;
+    const len = view.getInt32(p);
+    p += 4;
+    sides.push(len === 3 ? "buy" : len === 4 ? "sell" : "unknown");
+    p += len + 4;
+    ts[n] = timestampAt(view, p);
+    p += 8 + 4;
+    recv[n] = timestampAt(view, p);
+    n++;
   };
-
-  // npm:postgres emits one 'data' event per CopyData message, that is one per row: rows are
-  // gathered into a staging buffer and parsed (and their ids decoded) a megabyte at a time.
-  // ('data' events also cost less than async iteration.)
-  let staging = new Uint8Array(1 << 20);
-  let staged = 0;
-  const drain = () => {
-    const used = parse(staging.subarray(0, staged));
-    flushIds();
-    staging.copyWithin(0, used, staged);
-    staged -= used;
-  };
-  await new Promise<void>((resolve, reject) => {
-    const readable = stream as unknown as NodeJS.ReadableStream;
-    readable.on("data", (chunk: Uint8Array) => {
-      try {
-        if (staged + chunk.length > staging.length) {
-          drain();
-          if (staged + chunk.length > staging.length) {
-            const bigger = new Uint8Array(Math.max(staging.length * 2, staged + chunk.length));
-            bigger.set(staging.subarray(0, staged));
-            staging = bigger;
-          }
-        }
-        staging.set(chunk, staged);
-        staged += chunk.length;
-      } catch (e) {
-        reject(e);
-      }
-    });
-    readable.on("error", reject);
-    readable.on("end", () => {
-      try {
-        drain();
-        resolve();
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
-  // npm:postgres pauses the socket when a push fills the stream's buffer and resumes it in
-  // the stream's read(); when that happens on the last chunk, the connection stays paused
-  // and the next query on it never completes. Resume it explicitly.
-  (stream as unknown as { _read?: () => void })._read?.();
-  if (!done) throw new Error("COPY binary stream ended without its trailer");
+  await readCopyBinary(sql, query, decode, flushIds);
   return {
     exchange: options.exchange,
     symbol: options.symbol,
