@@ -52,12 +52,17 @@ import type {
   BookSnapshot,
   FeedStatus,
   MarketEvent,
-  PriceLevel,
   Quote,
   Trade,
 } from "../market/types.ts";
 import { MICROS_PER_SECOND, nowMicros } from "../market/time.ts";
-import { bookText, digestOf, quoteText, statusText } from "../market/event_digest.ts";
+import {
+  bookText,
+  digestOf,
+  quoteText,
+  statusText,
+  storedBookLevels,
+} from "../market/event_digest.ts";
 import {
   CHECK_VIOLATION,
   CopyBuffer,
@@ -231,21 +236,6 @@ class RecentTrades {
 const quoteSize = (size: number) => Number.isNaN(size) || (size >= 0 && size < Infinity);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function topLevels(levels: readonly PriceLevel[], descending: boolean, depth: number) {
-  const sorted = [...levels].sort((a, b) => descending ? b[0] - a[0] : a[0] - b[0]);
-  return sorted.length > depth ? sorted.slice(0, depth) : sorted;
-}
-
-function splitLevels(levels: readonly PriceLevel[]): [number[], number[]] {
-  const prices = new Array<number>(levels.length);
-  const sizes = new Array<number>(levels.length);
-  for (let i = 0; i < levels.length; i++) {
-    prices[i] = levels[i][0];
-    sizes[i] = levels[i][1];
-  }
-  return [prices, sizes];
-}
 
 /**
  * Writes market events into the PostgreSQL hot buffer (see the module documentation for
@@ -513,16 +503,8 @@ export class PostgresWriter implements EventSink {
   ): void {
     const problem = headerProblem(e, now) ?? levelsProblem(e.bids) ?? levelsProblem(e.asks);
     if (problem) return this.#reject(problem, e);
-    let bids = e.bids;
-    let asks = e.asks;
-    if (table === "book_snapshots") {
-      bids = topLevels(bids, true, this.#bookDepth);
-      asks = topLevels(asks, false, this.#bookDepth);
-    }
-    const [bidPrices, bidSizes] = splitLevels(bids);
-    const [askPrices, askSizes] = splitLevels(asks);
     const rest = bookText(
-      { bidPrices, bidSizes, askPrices, askSizes },
+      storedBookLevels(e, this.#bookDepth),
       e.kind === "book_change"
         ? [e.firstSequence, e.sequence, e.checksum]
         : [e.sequence, e.checksum],

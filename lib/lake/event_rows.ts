@@ -11,16 +11,15 @@
  *
  * @module
  */
-import { bookText, digestOf, quoteText, statusText } from "../market/event_digest.ts";
+import {
+  bookText,
+  digestOf,
+  quoteText,
+  statusText,
+  storedBookLevels,
+} from "../market/event_digest.ts";
 import { MIN_VALID_MICROS } from "../market/time.ts";
-import type {
-  BookChange,
-  BookSnapshot,
-  FeedStatus,
-  MarketEvent,
-  PriceLevel,
-  Quote,
-} from "../market/types.ts";
+import type { BookChange, BookSnapshot, FeedStatus, MarketEvent, Quote } from "../market/types.ts";
 import { isValidExchange, isValidSymbol } from "./layout.ts";
 
 /** The lake's non-trade tables (same names as the PostgreSQL buffer's tables). */
@@ -161,21 +160,17 @@ export function eventRow(event: RowEvent, options: EventRowOptions = {}): EventR
       return { ...header, digest, bidPrice, bidSize, askPrice, askSize };
     }
     case "book_snapshot": {
-      const [bidPrices, bidSizes] = splitLevels(topLevels(event.bids, true, depth));
-      const [askPrices, askSizes] = splitLevels(topLevels(event.asks, false, depth));
       const sequence = event.sequence ?? null;
       const checksum = event.checksum ?? null;
-      const lists = { bidPrices, bidSizes, askPrices, askSizes };
+      const lists = storedBookLevels(event, depth);
       const digest = digestOf(bookText(lists, [sequence, checksum]));
       return { ...header, digest, ...lists, sequence, checksum };
     }
     case "book_change": {
-      const [bidPrices, bidSizes] = splitLevels(event.bids);
-      const [askPrices, askSizes] = splitLevels(event.asks);
       const firstSequence = event.firstSequence ?? null;
       const sequence = event.sequence ?? null;
       const checksum = event.checksum ?? null;
-      const lists = { bidPrices, bidSizes, askPrices, askSizes };
+      const lists = storedBookLevels(event, depth);
       const digest = digestOf(bookText(lists, [firstSequence, sequence, checksum]));
       return { ...header, digest, ...lists, firstSequence, sequence, checksum };
     }
@@ -303,24 +298,4 @@ function isSize(value: unknown): value is number {
 
 function isOptionalInteger(value: unknown): boolean {
   return value === null || Number.isSafeInteger(value);
-}
-
-/** Levels sorted best first (stable, like the buffer writer) and cut to `depth`. */
-function topLevels(
-  levels: readonly PriceLevel[],
-  descending: boolean,
-  depth: number,
-): readonly PriceLevel[] {
-  const sorted = [...levels].sort((a, b) => descending ? b[0] - a[0] : a[0] - b[0]);
-  return sorted.length > depth ? sorted.slice(0, depth) : sorted;
-}
-
-function splitLevels(levels: readonly PriceLevel[]): [number[], number[]] {
-  const prices = new Array<number>(levels.length);
-  const sizes = new Array<number>(levels.length);
-  for (let i = 0; i < levels.length; i++) {
-    prices[i] = levels[i][0];
-    sizes[i] = levels[i][1];
-  }
-  return [prices, sizes];
 }

@@ -18,6 +18,7 @@
  * ```
  * @module
  */
+import type { BookChange, BookSnapshot, PriceLevel } from "./types.ts";
 
 /** FNV-1a over UTF-16 code units of `text`, as a signed 32-bit integer. */
 export function digestOf(text: string): number {
@@ -69,6 +70,44 @@ export interface BookLevelColumns {
   readonly bidSizes: ArrayLike<number>;
   readonly askPrices: ArrayLike<number>;
   readonly askSizes: ArrayLike<number>;
+}
+
+/**
+ * The levels of a book event as the stores keep them: a snapshot's sides sorted best first
+ * (bids by price descending, asks ascending; stable) and cut to `depth` levels; a change's
+ * levels as received. The digest of a book event is over these lists.
+ */
+export function storedBookLevels(
+  event: BookSnapshot | BookChange,
+  depth: number,
+): { bidPrices: number[]; bidSizes: number[]; askPrices: number[]; askSizes: number[] } {
+  const snapshot = event.kind === "book_snapshot";
+  const [bidPrices, bidSizes] = splitLevels(
+    snapshot ? topLevels(event.bids, true, depth) : event.bids,
+  );
+  const [askPrices, askSizes] = splitLevels(
+    snapshot ? topLevels(event.asks, false, depth) : event.asks,
+  );
+  return { bidPrices, bidSizes, askPrices, askSizes };
+}
+
+function topLevels(
+  levels: readonly PriceLevel[],
+  descending: boolean,
+  depth: number,
+): readonly PriceLevel[] {
+  const sorted = [...levels].sort((a, b) => descending ? b[0] - a[0] : a[0] - b[0]);
+  return sorted.length > depth ? sorted.slice(0, depth) : sorted;
+}
+
+function splitLevels(levels: readonly PriceLevel[]): [number[], number[]] {
+  const prices = new Array<number>(levels.length);
+  const sizes = new Array<number>(levels.length);
+  for (let i = 0; i < levels.length; i++) {
+    prices[i] = levels[i][0];
+    sizes[i] = levels[i][1];
+  }
+  return [prices, sizes];
 }
 
 /**
