@@ -17,7 +17,9 @@
  *   events' `recvTs`) to its events reaching the sinks, 99th percentile over every frame of
  *   the best round (p50 and max alongside).
  * - `collect_rss_10x1000`: peak resident memory (`VmHWM`) of `deno task collect` run as its
- *   own process on the same stream (10 symbols, depth 1,000, lake sink), MB.
+ *   own process on the same stream (10 symbols, depth 1,000, lake sink storing its default
+ *   tables), MB; `collect_rss_10x1000_book_changes` the same with `--book-changes` (every
+ *   book change written to the lake too).
  * @module
  */
 import { Collector } from "../collectors/runtime/collector.ts";
@@ -181,7 +183,11 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /** Peak resident memory of `deno task collect` on the stream, MB. */
-async function collectorRss(port: number, frames: number): Promise<{ peak: number; now: number }> {
+async function collectorRss(
+  port: number,
+  frames: number,
+  extraArgs: readonly string[] = [],
+): Promise<{ peak: number; now: number }> {
   const root = await Deno.makeTempDir({ prefix: "alphapulse-bench-rss-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -198,6 +204,7 @@ async function collectorRss(port: number, frames: number): Promise<{ peak: numbe
       root,
       "--metrics-port",
       "0",
+      ...extraArgs,
     ],
     stdout: "null",
     stderr: "piped",
@@ -274,15 +281,17 @@ export async function run(): Promise<void> {
       p50: round(percentile(sorted, 0.5), 1),
       max: round(sorted[sorted.length - 1], 1),
     });
-    const rss = await collectorRss(feed.port, feed.frames);
-    emit({
-      name: "collect_rss_10x1000",
-      unit: "MB",
-      value: round(rss.peak, 1),
-      rss_after: round(rss.now, 1),
-      symbols: PRODUCTS,
-      depth: DEPTH,
-    });
+    for (const [name, args] of [["", []], ["_book_changes", ["--book-changes"]]] as const) {
+      const rss = await collectorRss(feed.port, feed.frames, args);
+      emit({
+        name: `collect_rss_10x1000${name}`,
+        unit: "MB",
+        value: round(rss.peak, 1),
+        rss_after: round(rss.now, 1),
+        symbols: PRODUCTS,
+        depth: DEPTH,
+      });
+    }
   } finally {
     feed.child.kill("SIGTERM");
     await feed.child.status;

@@ -35,9 +35,14 @@ const USAGE = `usage: deno task collect --exchange NAME --symbols A,B [options]
   --config FILE      several venues: {"lake", "metricsPort", "record", "duration",
                      "venues": [{"exchange", "symbols", "channels", "url", "restUrl"}]}
   --lake DIR         Parquet lake (default: $ALPHAPULSE_LAKE or ./data/lake)
+  --book-changes     also store every book change in the lake (trades, quotes, book
+                     snapshots and feed statuses always are; DATABASE_URL stores all)
   --duration 60s     stop after this long (default: run until SIGINT/SIGTERM)
   --record DIR       also store every raw frame (receive time in ns), gzip, rotated hourly
   --metrics-port P   serve /metrics and /health on 127.0.0.1:P (or HOST:P)`;
+
+/** What the collector stores in the lake without `--book-changes`. */
+const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "status"] as const;
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -53,6 +58,7 @@ if (import.meta.main) {
       duration: { type: "string" },
       record: { type: "string" },
       "metrics-port": { type: "string" },
+      "book-changes": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     }, USAGE);
     if (values.help) return console.log(USAGE);
@@ -65,6 +71,9 @@ if (import.meta.main) {
     const buffer = await openBufferFromEnv(); // DATABASE_URL set: write PostgreSQL, not the lake
     const metrics = new CollectorMetrics();
     const metricsServer = metricsListen ? serveMetrics(metrics, metricsListen) : undefined;
+    // Book changes are most of a feed's messages; in the lake they are opt-in (they
+    // multiply the Parquet writes, and the memory a flood of them needs).
+    const lakeKinds = values["book-changes"] ? undefined : LAKE_KINDS_BY_DEFAULT;
     const collectors = config.venues.map((v) => {
       const spec = venue(v.exchange);
       return new Collector({
@@ -73,7 +82,7 @@ if (import.meta.main) {
         restUrl: v.restUrl,
         symbols: v.symbols,
         channels: v.channels,
-        sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake)],
+        sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake, { kinds: lakeKinds })],
         books: new BookKeeper({ exchange: v.exchange }),
         recorder: config.record
           ? new RecordingWriter({ dir: config.record, exchange: v.exchange })

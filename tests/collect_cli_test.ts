@@ -80,6 +80,8 @@ Deno.test("collect: SIGTERM during a burst flushes every trade taken in, then ex
     const stored = await lakeTrades(root);
     assert.equal(stored.length, trades);
     const counts = await lakeRowCounts(root);
+    assert.equal(counts.book_changes, undefined, "book changes only with --book-changes");
+    assert.ok(counts.book_snapshots > 0, "snapshots are stored by default");
     assert.equal(counts.trades, trades);
     assert.equal(
       summary.rows_written,
@@ -126,7 +128,7 @@ Deno.test("collect --config: two venues in one process, one summary each, one la
   );
   try {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "--config", config],
+      args: ["run", "-A", MAIN, "--config", config, "--book-changes"],
       stdout: "piped",
       stderr: "piped",
       env: { ALPACA_API_KEY: "KEY1", ALPACA_API_SECRET: "SECRET1" },
@@ -164,6 +166,12 @@ Deno.test("collect --config: two venues in one process, one summary each, one la
     const stored = await lakeTrades(`${root}/lake`);
     assert.equal(stored.filter((k) => k.startsWith("coinbase/")).length, session.trades.length);
     assert.equal(stored.filter((k) => k.startsWith("alpaca/")).length, 50);
+    const counts = await lakeRowCounts(`${root}/lake`);
+    assert.ok(counts.book_changes > 0 && counts.book_snapshots > 0, JSON.stringify(counts));
+    assert.equal(
+      (lines[0].rows_written as number) + (lines[1].rows_written as number),
+      Object.values(counts).reduce((a, b) => a + b, 0),
+    );
     assert.ok(!stderr.includes("SECRET1"), "the secret is never logged");
   } finally {
     await coinbase.shutdown();

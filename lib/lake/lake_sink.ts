@@ -66,6 +66,8 @@ export class LakeSink implements EventSink {
   #trades: Trade[] = [];
   #events: MarketEvent[] = [];
   #ignored = 0;
+  /** Events handed to a flush that is still storing them. */
+  #inFlight = 0;
   #stored: LakeSinkStored = { trades: 0, events: 0 };
   #closed = false;
 
@@ -87,9 +89,9 @@ export class LakeSink implements EventSink {
     return new LakeSink(lake, { kinds: options.kinds, closeLake: true });
   }
 
-  /** Events buffered and not yet flushed (trades and the other stored kinds). */
+  /** Events buffered or being stored by a flush (trades and the other stored kinds). */
   get pending(): number {
-    return this.#trades.length + this.#events.length;
+    return this.#trades.length + this.#events.length + this.#inFlight;
   }
 
   /** Events dropped so far because they are not stored (bars, kinds left out). */
@@ -115,29 +117,49 @@ export class LakeSink implements EventSink {
 
   /**
    * Writes the buffered events; resolves to the rows newly stored by this call, trades and
-   * events together (apart in {@linkcode LakeSink.stored}).
+   * events together (apart in {@linkcode LakeSink.stored}). Trades go first; the other
+   * events follow in slices of {@linkcode LakeSink.EVENT_SLICE}, so the rows and columns
+   * made for the Parquet files stay small next to what is buffered. Events stay counted in
+   * `pending` until they are stored, so a `SinkQueue` bounds buffered and in-flight events
+   * together.
    */
   async flush(): Promise<number> {
     const trades = this.#trades;
     const events = this.#events;
     this.#trades = [];
     this.#events = [];
+    this.#inFlight += trades.length + events.length;
     let written = 0;
-    let step = "trades";
+    let tradesDone = false;
+    let next = 0; // first event not yet stored
     try {
       if (trades.length > 0) written = await this.lake.writeTrades(trades);
       this.#stored.trades += written;
-      step = "events";
-      const stored = events.length > 0 ? await this.lake.writeEvents(events) : 0;
-      this.#stored.events += stored;
-      written += stored;
+      tradesDone = true;
+      this.#inFlight -= trades.length;
+      while (next < events.length) {
+        const slice = events.slice(next, next + LakeSink.EVENT_SLICE);
+        const stored = await this.lake.writeEvents(slice);
+        next += slice.length;
+        this.#inFlight -= slice.length;
+        this.#stored.events += stored;
+        written += stored;
+      }
     } catch (err) {
-      if (step === "trades") this.#trades = trades.concat(this.#trades);
-      this.#events = events.concat(this.#events);
+      if (!tradesDone) {
+        this.#trades = trades.concat(this.#trades);
+        this.#inFlight -= trades.length;
+      }
+      const kept = events.slice(next);
+      this.#events = kept.concat(this.#events);
+      this.#inFlight -= kept.length;
       throw err;
     }
     return written;
   }
+
+  /** Events written to the lake per call of `writeEvents` in a flush. */
+  static readonly EVENT_SLICE = 16_384;
 
   /** Flushes, then closes the lake if this sink owns it. */
   async close(): Promise<void> {
