@@ -151,6 +151,14 @@ Deno.test("sink queue: early flush past flushAt, counted drops when full, room()
   assert.equal(roomy, true);
   queue.write([trade(6)]);
   assert.ok(logs.some((l) => l.includes("room again") && l.includes('"droppedEvents":2')));
+  // The sink is told where its stream has a hole: one gap per instrument, then the news.
+  assert.equal(await queue.flush(), 2);
+  const [gap, next] = sink.events.slice(-2);
+  assert.equal(next.ts, trade(6).ts);
+  assert.ok(gap.kind === "status" && gap.status === "gap", JSON.stringify(gap));
+  assert.equal(gap.ts, trade(5).ts, "at the last lost event");
+  assert.match(gap.reason, /sink queue full: this store missed 1 trade, 1 status/);
+  assert.equal(live.filter((e) => e.kind === "status").length, 1, "the hub lost nothing");
   assert.throws(() => new SinkQueue({ sinks: [], capacity: 0 }), RangeError);
   assert.throws(() => new SinkQueue({ sinks: [], capacity: 2, flushAt: 3 }), RangeError);
 });
@@ -173,6 +181,11 @@ Deno.test("sink queue: a full sink drops book and status events first and keeps 
   );
   assert.equal(await queue.flush(), 5);
   assert.deepEqual(sink.events.filter((e) => e.kind === "trade").map((e) => e.ts), [trade(6).ts]);
+  // Closed while still dropping: the sink gets its gap event first.
+  await queue.close();
+  const gap = sink.events.at(-1)!;
+  assert.ok(gap.kind === "status" && gap.status === "gap");
+  assert.match(gap.reason, /missed 3 status, 1 trade/);
   assert.throws(() => new SinkQueue({ sinks: [], capacity: 4, tradeReserve: -1 }), RangeError);
 });
 
@@ -279,7 +292,16 @@ Deno.test("collector with a sink that cannot keep up: memory bounded, every drop
     const dropped = collector.queue.stats.droppedEvents;
     assert.ok(dropped > 0, "the slow sink fell behind");
     assert.equal(summary.events_dropped, dropped);
-    assert.equal(slow.events.length + dropped, everything.length, "delivered + dropped = all");
+    // The slow sink also got one gap status per instrument and drop episode it was in.
+    const gaps = slow.events.filter((e) =>
+      e.kind === "status" && e.reason.startsWith("sink queue full")
+    );
+    assert.ok(gaps.length > 0, "the holes are marked in what the slow sink stores");
+    assert.equal(
+      slow.events.length - gaps.length + dropped,
+      everything.length,
+      "delivered + dropped = all",
+    );
     const trades = everything.filter((e) => e.kind === "trade").length;
     const slowTrades = slow.events.filter((e) => e.kind === "trade").length;
     assert.equal(slowTrades + summary.trades_dropped!, trades);

@@ -4,12 +4,14 @@
  * events; past `flushAt` the queue asks for a flush at once instead of waiting for the
  * timer (the pressure a websocket feed allows: it cannot be paused), and when the sink
  * still cannot keep up, further events are dropped for that sink, **counted** and logged,
- * never silently and never by growing memory without bound. Producers that can wait
+ * never silently and never by growing memory without bound: once the sink has room again
+ * it gets a `gap` status per instrument it missed events of, so what it stores says where
+ * its stream is incomplete. Producers that can wait
  * (replay, benchmarks) await {@linkcode SinkQueue.room} instead, which is real backpressure.
  * Sinks without `pending` (the server's stream hub) deliver on `write` and pass through.
  * @module
  */
-import type { EventSink, MarketEvent } from "../../lib/market/mod.ts";
+import type { EventSink, FeedStatus, MarketEvent } from "../../lib/market/mod.ts";
 
 /** Options for {@linkcode SinkQueue}. */
 export interface SinkQueueOptions {
@@ -41,6 +43,17 @@ export interface SinkQueueStats {
   earlyFlushes: number;
   /** Largest depth seen. */
   maxDepth: number;
+}
+
+/** What one sink lost of one instrument during a drop episode. */
+interface DroppedRange {
+  readonly exchange: string;
+  readonly symbol: string;
+  /** Latest venue and receive times among the lost events. */
+  ts: number;
+  recvTs: number;
+  /** Lost events per kind. */
+  kinds: Partial<Record<MarketEvent["kind"], number>>;
 }
 
 /** A sink that buffers until flushed, and says how much it holds. */
@@ -91,6 +104,8 @@ export class SinkQueue implements EventSink {
   #flushAsked = false;
   /** Drops of the current episode per sink index (logged when it starts and when it ends). */
   readonly #dropping: number[];
+  /** What each sink lost in the current episode, per instrument (for the gap events). */
+  readonly #holes: Map<string, DroppedRange>[];
   #waiters: Array<() => void> = [];
   /** Counters since construction. */
   readonly stats: SinkQueueStats = {
@@ -119,6 +134,7 @@ export class SinkQueue implements EventSink {
     this.#log = options.log ??
       ((record) => console.error(JSON.stringify({ time: new Date().toISOString(), ...record })));
     this.#dropping = options.sinks.map(() => 0);
+    this.#holes = options.sinks.map(() => new Map());
   }
 
   /** Events the buffering sinks hold, not yet persisted (the queue depth). */
@@ -167,7 +183,20 @@ export class SinkQueue implements EventSink {
 
   #drop(s: number, events: readonly MarketEvent[]): void {
     let trades = 0;
-    for (let i = 0; i < events.length; i++) if (events[i].kind === "trade") trades++;
+    const holes = this.#holes[s];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      if (e.kind === "trade") trades++;
+      const key = e.exchange + "\u0000" + e.symbol;
+      let hole = holes.get(key);
+      if (hole === undefined) {
+        hole = { exchange: e.exchange, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, kinds: {} };
+        holes.set(key, hole);
+      }
+      if (e.ts > hole.ts) hole.ts = e.ts;
+      if (e.recvTs > hole.recvTs) hole.recvTs = e.recvTs;
+      hole.kinds[e.kind] = (hole.kinds[e.kind] ?? 0) + 1;
+    }
     this.stats.droppedEvents += events.length;
     this.stats.droppedTrades += trades;
     if (this.#dropping[s] === 0) {
@@ -181,6 +210,11 @@ export class SinkQueue implements EventSink {
     this.#dropping[s] += events.length;
   }
 
+  /**
+   * Logs the end of a drop episode and tells the sink what it missed: one `gap` status per
+   * instrument (at the time of the last event it lost), so what the sink stores says where
+   * its stream is incomplete (a book rebuilt from stored changes must not cross it).
+   */
   #endEpisode(s: number): void {
     this.#log({
       level: "warn",
@@ -189,6 +223,21 @@ export class SinkQueue implements EventSink {
       droppedEvents: this.#dropping[s],
     });
     this.#dropping[s] = 0;
+    const gaps: FeedStatus[] = [];
+    for (const hole of this.#holes[s].values()) {
+      const what = Object.entries(hole.kinds).map(([kind, n]) => `${n} ${kind}`).join(", ");
+      gaps.push({
+        kind: "status",
+        exchange: hole.exchange,
+        symbol: hole.symbol,
+        ts: hole.ts,
+        recvTs: hole.recvTs,
+        status: "gap",
+        reason: `sink queue full: this store missed ${what}`,
+      });
+    }
+    this.#holes[s].clear();
+    if (gaps.length) this.#sinks[s].write(gaps);
   }
 
   /** Resolves when every buffering sink is below `flushAt` (for producers that can wait). */
@@ -218,8 +267,11 @@ export class SinkQueue implements EventSink {
     return rows;
   }
 
-  /** Flushes and closes every sink. */
+  /** Flushes and closes every sink (a sink still in a drop episode gets its gap events). */
   async close(): Promise<void> {
+    for (let s = 0; s < this.#sinks.length; s++) {
+      if (this.#dropping[s] > 0) this.#endEpisode(s);
+    }
     for (const sink of this.#sinks) await sink.close();
     const waiters = this.#waiters;
     this.#waiters = [];
