@@ -15,7 +15,12 @@ import { openBufferFromEnv } from "../lib/buffer/from_env.ts";
 import { parseDuration } from "../lib/market/time.ts";
 import { BookKeeper } from "../lib/book/mod.ts";
 import { Collector } from "./runtime/collector.ts";
-import { type CollectConfig, parseCollectConfig, type VenueConfig } from "./runtime/config.ts";
+import {
+  type CollectConfig,
+  LAKE_KINDS_BY_DEFAULT,
+  parseCollectConfig,
+  type VenueConfig,
+} from "./runtime/config.ts";
 import { venue, VENUES } from "./venues/mod.ts";
 import { RecordingWriter } from "./replay/recording.ts";
 import { CollectorMetrics } from "./runtime/metrics.ts";
@@ -40,9 +45,6 @@ const USAGE = `usage: deno task collect --exchange NAME --symbols A,B [options]
   --duration 60s     stop after this long (default: run until SIGINT/SIGTERM)
   --record DIR       also store every raw frame (receive time in ns), gzip, rotated hourly
   --metrics-port P   serve /metrics and /health on 127.0.0.1:P (or HOST:P)`;
-
-/** What the collector stores in the lake without `--book-changes`. */
-const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "status"] as const;
 
 if (import.meta.main) {
   await runMain(async () => {

@@ -15,6 +15,7 @@ import { defaultLakeRoot } from "../lib/config.ts";
 import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { Collector } from "../collectors/runtime/collector.ts";
+import { LAKE_KINDS_BY_DEFAULT } from "../collectors/runtime/config.ts";
 import { venue, VENUES } from "../collectors/venues/mod.ts";
 import { StreamHub } from "./hub.ts";
 import { startServer } from "./start.ts";
@@ -26,7 +27,8 @@ const USAGE = `usage: deno task serve [options]
   --lake DIR         Parquet lake (default $ALPHAPULSE_LAKE or ./data/lake)
   --exchange NAME    also collect this venue live (${Object.keys(VENUES).join(", ")})
   --symbols A,B      symbols to collect with --exchange
-  --url WS_URL       venue websocket URL (default: the venue's public feed)`;
+  --url WS_URL       venue websocket URL (default: the venue's public feed)
+  --book-changes     with --exchange: store every book change in the lake too`;
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -37,6 +39,7 @@ if (import.meta.main) {
       exchange: { type: "string" },
       symbols: { type: "string" },
       url: { type: "string" },
+      "book-changes": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     }, USAGE);
     if (values.help) return console.log(USAGE);
@@ -66,7 +69,12 @@ if (import.meta.main) {
         exchange,
         url: (values.url as string | undefined) ?? venue(exchange).url,
         symbols,
-        sinks: [new LakeSink(lake), hub],
+        sinks: [
+          new LakeSink(lake, {
+            kinds: values["book-changes"] ? undefined : LAKE_KINDS_BY_DEFAULT,
+          }),
+          hub,
+        ],
         books: new BookKeeper({ exchange }),
       });
       collector.start();

@@ -18,6 +18,12 @@
  */
 import { VENUES } from "../venues/mod.ts";
 
+/**
+ * What a collector stores in the lake unless told to store book changes too
+ * (`--book-changes`): book changes are most of a feed's messages, so they are opt-in.
+ */
+export const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "status"] as const;
+
 /** One venue of a config file. */
 export interface VenueConfig {
   /** Venue name, one of `VENUES`. */
