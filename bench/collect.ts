@@ -8,7 +8,7 @@
  *
  * - `collect_messages_per_second`: our {@linkcode Collector} (websocket -> Coinbase adapter
  *   -> books with integrity checks -> trade-id ledger -> bounded queue -> `LakeSink` into a
- *   temporary Parquet lake, plus metrics), frames per second from the first frame received
+ *   temporary Parquet lake (the tables `deno task collect` writes by default), plus metrics), frames per second from the first frame received
  *   to the last frame's events emitted; peer `bare-websocket`: the runtime's `WebSocket` on
  *   the same stream, only counting frames (the transport limit). Also per CPU-second of this
  *   process (`cpu_value`, `cpu_peer_value`, `cpu_ratio`), which a busy shared machine
@@ -27,6 +27,7 @@ import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { CollectorMetrics } from "../collectors/runtime/metrics.ts";
 import { BookKeeper } from "../lib/book/mod.ts";
 import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
+import { LAKE_KINDS_BY_DEFAULT } from "../collectors/runtime/config.ts";
 import { nowMicros } from "../lib/market/time.ts";
 import type { EventSink, MarketEvent } from "../lib/market/mod.ts";
 import { streamProducts } from "./_collect_feed.ts";
@@ -159,7 +160,8 @@ async function ours(
     exchange: "coinbase",
     url,
     symbols: streamProducts(PRODUCTS),
-    sinks: [new LakeSink(lake), probe],
+    // What `deno task collect` stores by default (book changes only with --book-changes).
+    sinks: [new LakeSink(lake, { kinds: LAKE_KINDS_BY_DEFAULT }), probe],
     books: new BookKeeper({ exchange: "coinbase" }),
     metrics: new CollectorMetrics(),
     diagnostics,
