@@ -9,6 +9,7 @@ import { livePageHtml } from "./page.ts";
 import {
   parseAnyBarQuery,
   parseBookSnapshotQuery,
+  parseInstrumentsOptions,
   parseRangeQuery,
   parseStreamFilter,
   parseTradeListOptions,
@@ -32,7 +33,9 @@ export interface AppOptions extends StreamOptions {
  *
  * Routes (all `GET`; errors are JSON `{ "error": ... }` with a 4xx/5xx status):
  * - `/health`: `{ status, uptimeSeconds, streamClients, eventsPublished, ... }`
- * - `/api/instruments`: instruments with trade counts and time spans
+ * - `/api/instruments?table=trades|quotes|book_snapshots`: instruments with rows in the table
+ *   (default `trades`), each with `rows` (and `trades` for the trades table), `first` and
+ *   `last` (venue times, epoch microseconds)
  * - `/api/bars?exchange=&symbol=&interval=1m&start=&end=`: OHLCV rows; times are ISO 8601
  *   or epoch microseconds, `start` inclusive, `end` exclusive; with `by=ticks|volume|dollars`
  *   and `threshold=` instead of `interval`: tick, volume or dollar bars
@@ -77,7 +80,10 @@ export function createApp(options: AppOptions): (req: Request) => Promise<Respon
         slowDisconnects: stats.slowDisconnects,
       });
     })
-    .get("/api/instruments", async () => json(await repository.instruments()))
+    .get(
+      "/api/instruments",
+      async ({ query }) => json(await repository.instruments(parseInstrumentsOptions(query))),
+    )
     .get("/api/bars", async ({ query }) => {
       const bars = parseAnyBarQuery(query);
       const result = "time" in bars

@@ -6,12 +6,15 @@
 import { MIN_VALID_MICROS, parseDuration, parseIsoMicros } from "../lib/market/time.ts";
 import { normalizeSymbol } from "../lib/market/symbols.ts";
 import type { MarketEventKind } from "../lib/market/types.ts";
-import type {
-  ActivityBarQuery,
-  ActivityMeasure,
-  BarQuery,
-  BookSnapshotQuery,
-  RangeQuery,
+import {
+  type ActivityBarQuery,
+  type ActivityMeasure,
+  type BarQuery,
+  type BookSnapshotQuery,
+  INSTRUMENT_TABLES,
+  type InstrumentsOptions,
+  isInstrumentTable,
+  type RangeQuery,
 } from "../lib/repositories/repository.ts";
 import type { StreamFilter } from "./hub.ts";
 import { HttpError } from "./router.ts";
@@ -184,6 +187,16 @@ export function parseBookSnapshotQuery(query: URLSearchParams): BookSnapshotQuer
     throw badRequest("depth", `must be an integer from 1 to ${MAX_BOOK_DEPTH}`);
   }
   return { ...range, depth };
+}
+
+/** `table` of `/api/instruments`: `trades` (the default), `quotes` or `book_snapshots`. */
+export function parseInstrumentsOptions(query: URLSearchParams): InstrumentsOptions {
+  const table = query.get("table")?.trim();
+  if (!table) return {};
+  if (!isInstrumentTable(table)) {
+    throw badRequest("table", `unknown table "${table}"; use ${INSTRUMENT_TABLES.join(", ")}`);
+  }
+  return { table };
 }
 
 /** Options of the list routes (`/api/trades`, `/api/quotes`, `/api/book_snapshots`). */

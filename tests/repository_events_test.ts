@@ -3,7 +3,7 @@
  * from memory, the lake, the PostgreSQL buffer and the unified view across a seam (days 0-2
  * exported to the lake, days 2-3 in the buffer, day 2 in both, one day-2 event only in the
  * buffer), as rows, Polars and Arrow; range filters, partition pruning, depth, empty
- * results and bad queries.
+ * results and bad queries; `instruments()` of each table (trades, quotes, snapshots).
  */
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
@@ -14,9 +14,12 @@ import { migrate } from "../lib/buffer/migrate.ts";
 import { PostgresWriter } from "../lib/buffer/writer.ts";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import { bookText, digestOf, quoteText } from "../lib/market/event_digest.ts";
-import type { BookSnapshot, MarketEvent, PriceLevel, Quote } from "../lib/market/types.ts";
+import type { BookSnapshot, MarketEvent, PriceLevel, Quote, Trade } from "../lib/market/types.ts";
 import {
   BOOK_SNAPSHOT_COLUMNS,
+  INSTRUMENT_TABLES,
+  type InstrumentTable,
+  type InstrumentTableSummary,
   LakeRepository,
   type MarketDataRepository,
   MemoryRepository,
@@ -31,6 +34,12 @@ const MINUTE = 60_000_000;
 const DAY0 = Date.UTC(2024, 2, 8) * 1000;
 const BTC = { exchange: "coinbase", symbol: "BTC-USD" } as const;
 const ETH = { exchange: "coinbase", symbol: "ETH-USD" } as const;
+/** Trades only. */
+const SOL = { exchange: "kraken", symbol: "SOL-USD" } as const;
+/** Quotes of day 0 only: an instrument of the lake alone. */
+const LTC = { exchange: "coinbase", symbol: "LTC-USD" } as const;
+/** A late quote only: an instrument of the buffer alone. */
+const DOGE = { exchange: "alpaca", symbol: "DOGE-USD" } as const;
 
 function quote(day: number, offset: number, bid: number, extra: Partial<Quote> = {}): Quote {
   const ts = DAY0 + day * DAY + offset;
@@ -63,6 +72,21 @@ function snapshot(day: number, offset: number, seed: number, extra: Partial<Book
   } as BookSnapshot;
 }
 
+function trade(day: number, offset: number, id: string, extra: Partial<Trade> = {}): Trade {
+  const ts = DAY0 + day * DAY + offset;
+  return {
+    kind: "trade",
+    ...BTC,
+    id,
+    price: 100 + day,
+    size: 0.5,
+    side: "buy",
+    ts,
+    recvTs: ts + 100,
+    ...extra,
+  };
+}
+
 /** Events per day 0..3 with ties, a midnight edge, a deep book and optional fields. */
 function eventsOfDay(day: number): MarketEvent[] {
   const quotes = [
@@ -86,13 +110,24 @@ function eventsOfDay(day: number): MarketEvent[] {
     snapshot(day, 0, day + 4),
     { ...snapshot(day, 50 * MINUTE, day + 5), ...ETH },
   ];
-  return [...quotes, ...snapshots];
+  // BTC trades (ETH has none: an instrument of quotes and snapshots only), SOL trades only.
+  const trades = [
+    trade(day, 0, `${day}-a`),
+    trade(day, 3 * MINUTE, `${day}-b`),
+    trade(day, 3 * MINUTE, `${day}-c`), // the same time: ordered by id
+    trade(day, DAY - 1, `${day}-z`),
+    trade(day, 15 * MINUTE, `sol-${day}`, SOL),
+  ];
+  const lakeOnly = day === 0 ? [{ ...quote(day, 45 * MINUTE, 60), ...LTC }] : [];
+  return [...quotes, ...snapshots, ...trades, ...lakeOnly];
 }
 
 /** Only in the buffer (arrived after the export of day 2). */
 const LATE: MarketEvent[] = [
   quote(2, 13 * MINUTE, 777),
   snapshot(2, 13 * MINUTE, 77),
+  trade(2, 13 * MINUTE, "2-late"),
+  { ...quote(2, 14 * MINUTE, 7), ...DOGE },
 ];
 
 const LAKE_DAYS = [0, 1, 2];
@@ -197,7 +232,7 @@ async function withStores(fn: (stores: Stores) => Promise<void>): Promise<void> 
     const buffer = new PostgresWriter({ sql, spillDir: `${dir}/spill`, log: () => {} });
     buffer.write([...BUFFER_DAYS.flatMap(eventsOfDay), ...LATE].reverse());
     await buffer.close();
-    assert.equal(buffer.stats().persisted, 2 * eventsOfDay(0).length + LATE.length);
+    assert.equal(buffer.stats().persisted, BUFFER_EVENTS.length);
 
     const memory = new MemoryRepository(allEvents());
     const postgresRepo = new PostgresRepository({ sql });
@@ -525,6 +560,173 @@ Deno.test("buffer reads of many rows leave the connection usable for the next qu
     await repo.close();
   } finally {
     await reader.end({ timeout: 5 }); // forced: a hung read keeps its connection busy
+    await sql.end();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// --- instruments() per table ------------------------------------------------------------------
+
+const KIND_OF_TABLE = {
+  trades: "trade",
+  quotes: "quote",
+  book_snapshots: "book_snapshot",
+} as const satisfies Record<InstrumentTable, MarketEvent["kind"]>;
+
+/** The summaries `instruments({ table })` must give for the events a store holds. */
+function expectedInstruments(table: InstrumentTable, held: Held): InstrumentTableSummary[] {
+  const groups = new Map<string, { exchange: string; symbol: string; ts: number[] }>();
+  for (const e of held) {
+    if (e.kind !== KIND_OF_TABLE[table]) continue;
+    const key = `${e.exchange} ${e.symbol}`;
+    const group = groups.get(key) ?? { exchange: e.exchange, symbol: e.symbol, ts: [] };
+    group.ts.push(e.ts);
+    groups.set(key, group);
+  }
+  return [...groups.values()]
+    .sort((a, b) =>
+      a.exchange < b.exchange ? -1 : a.exchange > b.exchange ? 1 : a.symbol < b.symbol ? -1 : 1
+    )
+    .map(({ exchange, symbol, ts }) => ({
+      exchange,
+      symbol,
+      ...(table === "trades" ? { trades: ts.length } : {}),
+      rows: ts.length,
+      first: Math.min(...ts),
+      last: Math.max(...ts),
+    }));
+}
+
+const symbolsOf = (summaries: readonly InstrumentTableSummary[]) =>
+  summaries.map((s) => `${s.exchange}/${s.symbol}`);
+
+Deno.test("instruments lists each table's instruments the same in every repository", async (t) => {
+  await withStores(async (stores) => {
+    for (const table of INSTRUMENT_TABLES) {
+      await t.step(table, async () => {
+        for (const [label, repo, held] of holders(stores)) {
+          const expected = expectedInstruments(table, held);
+          assert.ok(expected.length >= 2, `${label} ${table}: the fixture has instruments`);
+          assert.deepEqual(await repo.instruments({ table }), expected, `${label} ${table}`);
+        }
+      });
+    }
+    await t.step("no options, or no table: trades, with `trades` equal to `rows`", async () => {
+      for (const [label, repo, held] of holders(stores)) {
+        const expected = expectedInstruments("trades", held);
+        const instruments = await repo.instruments();
+        assert.deepEqual(instruments, expected, label);
+        assert.deepEqual(await repo.instruments({}), expected, label);
+        for (const s of instruments) assert.equal(s.trades, s.rows, label);
+      }
+    });
+    await t.step("an instrument of quotes and snapshots only is listed for those", async () => {
+      for (const [label, repo] of holders(stores)) {
+        const eth = `${ETH.exchange}/${ETH.symbol}`;
+        const sol = `${SOL.exchange}/${SOL.symbol}`;
+        const trades = symbolsOf(await repo.instruments({ table: "trades" }));
+        const quotes = symbolsOf(await repo.instruments({ table: "quotes" }));
+        const books = symbolsOf(await repo.instruments({ table: "book_snapshots" }));
+        assert.ok(quotes.includes(eth) && books.includes(eth), label);
+        assert.ok(!trades.includes(eth), label);
+        assert.ok(trades.includes(sol) && !quotes.includes(sol) && !books.includes(sol), label);
+      }
+    });
+    await t.step("unified: each row once across the seam, one-store instruments kept", async () => {
+      for (const table of INSTRUMENT_TABLES) {
+        const [lake, buffer, unified] = await Promise.all(
+          [stores.lake, stores.postgres, stores.unified].map((r) => r.instruments({ table })),
+        );
+        const btc = (list: InstrumentTableSummary[]) =>
+          list.find((s) => s.exchange === BTC.exchange && s.symbol === BTC.symbol)!;
+        // Day 2 is in both stores: a sum of the stores would count it twice.
+        const overlapDay = allEvents().filter((e) =>
+          e.kind === KIND_OF_TABLE[table] && e.symbol === BTC.symbol &&
+          e.ts >= DAY0 + 2 * DAY && e.ts < DAY0 + 3 * DAY && !LATE.includes(e)
+        ).length;
+        assert.ok(overlapDay > 0, table);
+        assert.equal(btc(unified).rows, btc(lake).rows + btc(buffer).rows - overlapDay, table);
+        // Each row in the reads too.
+        const read = table === "trades"
+          ? await stores.unified.trades(BTC).rows()
+          : table === "quotes"
+          ? await stores.unified.quotes(BTC).rows()
+          : await stores.unified.bookSnapshots(BTC).rows();
+        assert.deepEqual(
+          [btc(unified).rows, btc(unified).first, btc(unified).last],
+          [read.length, read[0].ts, read[read.length - 1].ts],
+          table,
+        );
+      }
+      const quotes = symbolsOf(await stores.unified.instruments({ table: "quotes" }));
+      assert.ok(quotes.includes(`${LTC.exchange}/${LTC.symbol}`), "lake only");
+      assert.ok(quotes.includes(`${DOGE.exchange}/${DOGE.symbol}`), "buffer only");
+    });
+    await t.step("Parquet files without statistics are scanned", async () => {
+      // Rewrite every quotes file of BTC without column statistics: the footers then give
+      // no time span, so the lake must scan (and still count each row once).
+      const dir = `${stores.root}/quotes/exchange=${BTC.exchange}/symbol=${BTC.symbol}`;
+      let rewritten = 0;
+      for await (const day of Deno.readDir(dir)) {
+        for await (const file of Deno.readDir(`${dir}/${day.name}`)) {
+          if (!file.name.endsWith(".parquet")) continue;
+          const path = `${dir}/${day.name}/${file.name}`;
+          const frame = pl.readParquet(path);
+          await Deno.remove(path);
+          await frame.lazy().sinkParquet(path, { statistics: false }).collect();
+          rewritten++;
+        }
+      }
+      assert.ok(rewritten > 0);
+      assert.deepEqual(
+        await stores.lake.instruments({ table: "quotes" }),
+        expectedInstruments("quotes", LAKE_EVENTS),
+      );
+      assert.deepEqual(
+        await stores.unified.instruments({ table: "quotes" }),
+        expectedInstruments("quotes", allEvents()),
+      );
+    });
+  });
+});
+
+Deno.test("instruments: empty stores give [], an unknown table is rejected", async (t) => {
+  await using pg = await startPostgres();
+  const sql = postgres(pg.url, { max: 4, onnotice: () => {} });
+  const dir = await Deno.makeTempDir({ prefix: "repository_events_instruments_test_" });
+  const lake = new LakeRepository({ root: `${dir}/lake` });
+  try {
+    await migrate(sql);
+    // The lake has folders of every table but no files, an empty folder under quotes too.
+    await Deno.mkdir(`${dir}/lake/quotes/exchange=coinbase/symbol=BTC-USD/date=2024-03-08`, {
+      recursive: true,
+    });
+    const repos: [string, MarketDataRepository][] = [
+      ["memory", new MemoryRepository()],
+      ["lake", lake],
+      ["missing lake", new LakeRepository({ root: `${dir}/missing` })],
+      ["postgres", new PostgresRepository({ sql })],
+      ["unified", new UnifiedRepository({ lake, sql })],
+    ];
+    for (const [label, repo] of repos) {
+      await t.step(label, async () => {
+        assert.deepEqual(await repo.instruments(), []);
+        for (const table of INSTRUMENT_TABLES) {
+          assert.deepEqual(await repo.instruments({ table }), [], table);
+        }
+        for (const table of ["book_changes", "event_log", "TRADES", "", "trades; drop"]) {
+          await assert.rejects(
+            () => repo.instruments({ table } as never),
+            RangeError,
+            `${label} ${table}`,
+          );
+        }
+        await assert.rejects(() => repo.instruments({ table: 1 } as never), TypeError);
+        await assert.rejects(() => repo.instruments("quotes" as never), TypeError);
+      });
+    }
+  } finally {
+    await lake.close();
     await sql.end();
     await Deno.remove(dir, { recursive: true });
   }

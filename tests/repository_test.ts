@@ -221,6 +221,7 @@ Deno.test("instruments lists each instrument with count and time span", async ()
         exchange: "coinbase",
         symbol,
         trades: ts.length,
+        rows: ts.length,
         first: Math.min(...ts),
         last: Math.max(...ts),
       };

@@ -5,7 +5,9 @@ import type { Bar, BookSnapshot, MarketEvent, Quote, Trade } from "../lib/market
 import type {
   BarQuery,
   BookSnapshotQuery,
+  InstrumentsOptions,
   InstrumentSummary,
+  InstrumentTableSummary,
   MarketDataRepository,
   QueryResult,
   RangeQuery,
@@ -69,13 +71,15 @@ class FakeRepository implements MarketDataRepository {
   barQueries: BarQuery[] = [];
   snapshotQueries: BookSnapshotQuery[] = [];
   tradeQueries: RangeQuery[] = [];
+  instrumentQueries: (InstrumentsOptions | undefined)[] = [];
   failWith: Error | undefined;
   constructor(
     readonly instrumentRows: InstrumentSummary[],
     readonly barRows: Bar[],
     readonly tradeRows: Trade[],
   ) {}
-  instruments(): Promise<InstrumentSummary[]> {
+  instruments(options?: InstrumentsOptions): Promise<InstrumentSummary[]> {
+    this.instrumentQueries.push(options);
     return this.failWith ? Promise.reject(this.failWith) : Promise.resolve(this.instrumentRows);
   }
   trades(query: RangeQuery): QueryResult<Trade> {
@@ -103,7 +107,14 @@ class FakeRepository implements MarketDataRepository {
 
 function fixture() {
   const repository = new FakeRepository(
-    [{ exchange: "coinbase", symbol: "BTC-USD", trades: 10, first: T0, last: T0 + 9_000_000 }],
+    [{
+      exchange: "coinbase",
+      symbol: "BTC-USD",
+      trades: 10,
+      rows: 10,
+      first: T0,
+      last: T0 + 9_000_000,
+    }],
     [bar(0), bar(1), bar(2)],
     Array.from({ length: 10 }, (_, i) => trade(i)),
   );
@@ -134,6 +145,84 @@ Deno.test("GET /api/instruments returns the repository's instruments", async () 
   const res = await get("/api/instruments");
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), repository.instrumentRows);
+  assert.deepEqual(repository.instrumentQueries, [{}], "no table: the repository's default");
+});
+
+Deno.test("GET /api/instruments?table= lists the instruments of that table", async (t) => {
+  const quote = (symbol: string, i: number): Quote => ({
+    kind: "quote",
+    exchange: "alpaca",
+    symbol,
+    ts: T0 + i * 1_000_000,
+    recvTs: T0 + i * 1_000_000 + 300,
+    bidPrice: 100 + i,
+    bidSize: 1,
+    askPrice: 101 + i,
+    askSize: 2,
+  });
+  const repository = new MemoryRepository([
+    trade(0),
+    trade(5),
+    quote("AAPL", 1),
+    quote("AAPL", 7),
+    quote("AAPL", 3),
+    { ...quote("MSFT", 2), exchange: "coinbase" },
+  ]);
+  const app = createApp({ repository, hub: new StreamHub() });
+  const get = (path: string) => app(new Request(`http://localhost${path}`));
+  await t.step(
+    "quotes: a quotes-only instrument is listed, with rows and venue times",
+    async () => {
+      const res = await get("/api/instruments?table=quotes");
+      assert.equal(res.status, 200);
+      const body: InstrumentTableSummary[] = await res.json();
+      assert.deepEqual(body, [
+        {
+          exchange: "alpaca",
+          symbol: "AAPL",
+          rows: 3,
+          first: T0 + 1_000_000,
+          last: T0 + 7_000_000,
+        },
+        {
+          exchange: "coinbase",
+          symbol: "MSFT",
+          rows: 1,
+          first: T0 + 2_000_000,
+          last: T0 + 2_000_000,
+        },
+      ]);
+    },
+  );
+  await t.step("trades (explicit or default): only instruments with trades", async () => {
+    const expected = [{
+      exchange: "coinbase",
+      symbol: "BTC-USD",
+      trades: 2,
+      rows: 2,
+      first: T0,
+      last: T0 + 5_000_000,
+    }];
+    for (const path of ["/api/instruments", "/api/instruments?table=trades"]) {
+      const res = await get(path);
+      assert.equal(res.status, 200, path);
+      assert.deepEqual(await res.json(), expected, path);
+    }
+  });
+  await t.step("book_snapshots: none held", async () => {
+    const res = await get("/api/instruments?table=book_snapshots");
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), []);
+  });
+  await t.step("an unknown table is a 400 naming the parameter", async () => {
+    for (const table of ["book_changes", "event_log", "Quotes", "x"]) {
+      const res = await get(`/api/instruments?table=${table}`);
+      assert.equal(res.status, 400, table);
+      const body = await res.json();
+      assert.equal(body.param, "table", table);
+      assert.match(body.error, /unknown table/, table);
+    }
+  });
 });
 
 Deno.test("GET /api/bars passes a parsed query and returns the rows", async (t) => {

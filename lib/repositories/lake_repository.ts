@@ -9,11 +9,11 @@ import pl from "nodejs-polars";
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import { readNumericColumns, sqlString, sqlStringList } from "../lake/_duckdb.ts";
 import {
+  kindRoot,
   type LakePartition,
   listInstrumentDirs,
   listPartitions,
   listTradePartitions,
-  tradesRoot,
 } from "../lake/layout.ts";
 import {
   BOOK_SNAPSHOT_COLUMNS,
@@ -41,11 +41,14 @@ import {
 } from "./_result.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
+import { checkInstrumentsOptions, instrumentSummary } from "./_instruments.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
   BookSnapshotQuery,
+  InstrumentsOptions,
   InstrumentSummary,
+  InstrumentTableSummary,
   MarketDataRepository,
   QueryResult,
   RangeQuery,
@@ -110,14 +113,18 @@ export class LakeRepository implements MarketDataRepository {
   }
 
   /**
-   * Instruments with trades, by exchange then symbol, with count and time span. Read from
-   * the Parquet footers (row counts and `ts` statistics), so it costs the same for a
-   * thousand rows as for a billion; files without statistics are scanned instead.
+   * Instruments with rows in `options.table` (default `trades`), by exchange then symbol,
+   * with count and time span. Read from the Parquet footers (row counts and `ts`
+   * statistics), so it costs the same for a thousand rows as for a billion; files without
+   * statistics are scanned instead.
    */
-  async instruments(): Promise<InstrumentSummary[]> {
-    const dirs = await listInstrumentDirs(this.root);
+  instruments(options?: { readonly table?: "trades" }): Promise<InstrumentSummary[]>;
+  instruments(options: InstrumentsOptions): Promise<InstrumentTableSummary[]>;
+  async instruments(options?: InstrumentsOptions): Promise<InstrumentTableSummary[]> {
+    const table = checkInstrumentsOptions(options);
+    const dirs = await listInstrumentDirs(this.root, table);
     if (dirs.length === 0) return [];
-    const glob = sqlString(`${tradesRoot(this.root)}/exchange=*/symbol=*/date=*/*.parquet`);
+    const glob = sqlString(`${kindRoot(this.root, table)}/exchange=*/symbol=*/date=*/*.parquet`);
     const rows = await this.#query(async (con) => {
       const fromFooters = await con.runAndReadAll(
         `SELECT regexp_extract(file_name, '/exchange=([^/]+)/symbol=([^/]+)/date=', 1) AS exchange,
@@ -145,14 +152,10 @@ export class LakeRepository implements MarketDataRepository {
     });
     const known = new Set(dirs.map((d) => `${d.exchange}/${d.symbol}`));
     return rows
-      .filter(([exchange, symbol, trades]) => trades > 0 && known.has(`${exchange}/${symbol}`))
-      .map(([exchange, symbol, trades, first, last]) => ({
-        exchange,
-        symbol,
-        trades,
-        first,
-        last,
-      }));
+      .filter(([exchange, symbol, count]) => count > 0 && known.has(`${exchange}/${symbol}`))
+      .map(([exchange, symbol, count, first, last]) =>
+        instrumentSummary(table, { exchange, symbol, rows: count, first, last })
+      );
   }
 
   /** Trades in `[start, end)`, ordered by `(ts, id)`. */

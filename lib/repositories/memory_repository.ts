@@ -26,11 +26,15 @@ import {
 } from "./_result.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
+import { checkInstrumentsOptions, compareInstruments, instrumentSummary } from "./_instruments.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
   BookSnapshotQuery,
+  InstrumentsOptions,
   InstrumentSummary,
+  InstrumentTable,
+  InstrumentTableSummary,
   MarketDataRepository,
   QueryResult,
   RangeQuery,
@@ -83,13 +87,18 @@ class EventSeries<E extends StoredEvent> {
     return true;
   }
 
-  /** Events with `start <= ts < end`, ordered by `(ts, recvTs, digest)`. */
-  range(q: RangeQuery): E[] {
+  /** Every held event, ordered by `(ts, recvTs, digest)` (not a copy: do not change it). */
+  all(): readonly E[] {
     if (!this.#sorted) {
       this.#events.sort(compareEvents);
       this.#sorted = true;
     }
-    const events = this.#events;
+    return this.#events;
+  }
+
+  /** Events with `start <= ts < end`, ordered by `(ts, recvTs, digest)`. */
+  range(q: Pick<RangeQuery, "start" | "end">): E[] {
+    const events = this.all();
     const from = q.start === undefined ? 0 : lowerBound(events, q.start);
     const to = q.end === undefined ? events.length : lowerBound(events, q.end);
     return from < to ? events.slice(from, to) : [];
@@ -210,22 +219,32 @@ export class MemoryRepository implements MarketDataRepository {
     return counts;
   }
 
-  /** Instruments with trades, by exchange then symbol. */
-  instruments(): Promise<InstrumentSummary[]> {
-    const out: InstrumentSummary[] = [];
-    for (const inst of this.#instruments.values()) {
-      const trades = this.#sorted(inst);
-      if (trades.length === 0) continue;
-      out.push({
-        exchange: inst.exchange,
-        symbol: inst.symbol,
-        trades: trades.length,
-        first: trades[0].ts,
-        last: trades[trades.length - 1].ts,
-      });
+  /**
+   * Instruments with held rows of `options.table` (default `trades`), by exchange then
+   * symbol, with count and time span.
+   */
+  instruments(options?: { readonly table?: "trades" }): Promise<InstrumentSummary[]>;
+  instruments(options: InstrumentsOptions): Promise<InstrumentTableSummary[]>;
+  instruments(options?: InstrumentsOptions): Promise<InstrumentTableSummary[]> {
+    let table: InstrumentTable;
+    try {
+      table = checkInstrumentsOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    out.sort((a, b) => compareText(a.exchange, b.exchange) || compareText(a.symbol, b.symbol));
-    return Promise.resolve(out);
+    const out: InstrumentTableSummary[] = [];
+    for (const inst of this.#instruments.values()) {
+      const held: readonly { readonly ts: number }[] = table === "trades"
+        ? this.#sorted(inst)
+        : table === "quotes"
+        ? inst.quotes.all()
+        : inst.snapshots.all();
+      if (held.length === 0) continue;
+      const { exchange, symbol } = inst;
+      const [first, last] = [held[0].ts, held[held.length - 1].ts];
+      out.push(instrumentSummary(table, { exchange, symbol, rows: held.length, first, last }));
+    }
+    return Promise.resolve(out.sort(compareInstruments));
   }
 
   /** Trades in `[start, end)`, ordered by `(ts, id)`. */

@@ -30,11 +30,15 @@ export type {
   ActivityMeasure,
   BarQuery,
   BookSnapshotQuery,
+  InstrumentsOptions,
   InstrumentSummary,
+  InstrumentTable,
+  InstrumentTableSummary,
   MarketDataRepository,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
+export { INSTRUMENT_TABLES, isInstrumentTable } from "./repository.ts";
 export { LakeRepository, type LakeRepositoryOptions } from "./lake_repository.ts";
 export {
   type AddCounts,

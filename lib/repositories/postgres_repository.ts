@@ -12,11 +12,14 @@ import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query
 import { bookSnapshotColumnsResult, quoteColumnsResult } from "./_event_result.ts";
 import { readBookSnapshots, readQuotes } from "./_copy_binary.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
+import { checkInstrumentsOptions, instrumentSummary } from "./_instruments.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
   BookSnapshotQuery,
+  InstrumentsOptions,
   InstrumentSummary,
+  InstrumentTableSummary,
   MarketDataRepository,
   QueryResult,
   RangeQuery,
@@ -81,15 +84,22 @@ export class PostgresRepository implements MarketDataRepository {
     this.#sql = options.sql ?? postgres(options.url!, { max: 2, onnotice: () => {} });
   }
 
-  /** Instruments with trades in the buffer, by exchange then symbol. */
-  async instruments(): Promise<InstrumentSummary[]> {
+  /**
+   * Instruments with rows in `options.table` (default `trades`) of the buffer, by exchange
+   * then symbol, with count and time span: one grouped query.
+   */
+  instruments(options?: { readonly table?: "trades" }): Promise<InstrumentSummary[]>;
+  instruments(options: InstrumentsOptions): Promise<InstrumentTableSummary[]>;
+  async instruments(options?: InstrumentsOptions): Promise<InstrumentTableSummary[]> {
+    const table = checkInstrumentsOptions(options);
     const rows = await this.#sql<
-      { exchange: string; symbol: string; trades: number; first: number; last: number }[]
-    >`select exchange, symbol, count(*)::float8 as trades,
+      { exchange: string; symbol: string; rows: number; first: number; last: number }[]
+    >`select exchange, symbol, count(*)::float8 as rows,
         (extract(epoch from min(ts)) * 1000000)::float8 as first,
         (extract(epoch from max(ts)) * 1000000)::float8 as last
-      from trades group by exchange, symbol order by exchange, symbol`;
-    return rows.map((r) => ({ ...r }));
+      from ${this.#sql(table)} group by exchange, symbol
+      order by exchange collate "C", symbol collate "C"`;
+    return rows.map((r) => instrumentSummary(table, r));
   }
 
   /** Trades in `[start, end)`, ordered by `(ts, id)`. */

@@ -48,10 +48,40 @@ export interface ActivityBarQuery extends RangeQuery {
   readonly threshold: number;
 }
 
-/** An instrument present in a store, with its trade count and time span. */
-export interface InstrumentSummary {
+/** The tables {@linkcode MarketDataRepository.instruments} can list instruments of. */
+export type InstrumentTable = "trades" | "quotes" | "book_snapshots";
+
+/** Every {@linkcode InstrumentTable}, the default (`trades`) first. */
+export const INSTRUMENT_TABLES: readonly InstrumentTable[] = Object.freeze(
+  ["trades", "quotes", "book_snapshots"] as const,
+);
+
+/** Whether `table` names an {@linkcode InstrumentTable}. */
+export function isInstrumentTable(table: unknown): table is InstrumentTable {
+  return typeof table === "string" && (INSTRUMENT_TABLES as readonly string[]).includes(table);
+}
+
+/** Options of {@linkcode MarketDataRepository.instruments}. */
+export interface InstrumentsOptions {
+  /** The table whose instruments are listed (default `trades`). */
+  readonly table?: InstrumentTable;
+}
+
+/** An instrument with rows in one table of a store, with their count and time span. */
+export interface InstrumentTableSummary {
   readonly exchange: string;
   readonly symbol: string;
+  /** Rows of the instrument in the table (each stored row once). */
+  readonly rows: number;
+  /** First row time (venue time `ts`), microseconds. */
+  readonly first: number;
+  /** Last row time (venue time `ts`), microseconds. */
+  readonly last: number;
+}
+
+/** An instrument present in a store, with its trade count and time span. */
+export interface InstrumentSummary extends InstrumentTableSummary {
+  /** Trades of the instrument (the same as `rows`). */
   readonly trades: number;
   /** First trade time, microseconds. */
   readonly first: number;
@@ -100,8 +130,20 @@ export interface QueryResult<Row> {
  * ```
  */
 export interface MarketDataRepository {
-  /** Instruments with data, ordered by exchange then symbol. */
-  instruments(): Promise<InstrumentSummary[]>;
+  /**
+   * Instruments with trades, ordered by exchange then symbol, with their trade count
+   * (`trades`, also in `rows`) and first and last trade time.
+   * @throws {RangeError} (as a rejection) for an unknown `table`.
+   */
+  instruments(options?: { readonly table?: "trades" }): Promise<InstrumentSummary[]>;
+  /**
+   * Instruments with rows in `options.table` (`trades`, `quotes` or `book_snapshots`),
+   * ordered by exchange then symbol, with their row count and first and last venue time.
+   * Summaries of `trades` are {@linkcode InstrumentSummary}s (with `trades`).
+   * @throws {TypeError} (as a rejection) when `options` is not an object or `table` not a string.
+   * @throws {RangeError} (as a rejection) for an unknown `table`.
+   */
+  instruments(options: InstrumentsOptions): Promise<InstrumentTableSummary[]>;
   /** Trades in a range, time ascending, each exactly once. */
   trades(query: RangeQuery): QueryResult<Trade>;
   /** OHLCV bars with VWAP and trade count; bars without trades are omitted. */

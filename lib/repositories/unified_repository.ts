@@ -24,11 +24,15 @@ import {
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { bookSnapshotFrameResult, EVENT_ORDER, quoteFrameResult } from "./_event_result.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
+import { checkInstrumentsOptions, compareInstruments, instrumentSummary } from "./_instruments.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
   BookSnapshotQuery,
+  InstrumentsOptions,
   InstrumentSummary,
+  InstrumentTable,
+  InstrumentTableSummary,
   MarketDataRepository,
   QueryResult,
   RangeQuery,
@@ -195,41 +199,42 @@ export class UnifiedRepository implements MarketDataRepository {
   }
 
   /**
-   * Instruments in either store, trade counts without double counting at the seam (an
-   * instrument held by both stores is read and merged to count it).
+   * Instruments with rows in `options.table` (default `trades`) in either store, counted
+   * without double counting at the seam. An instrument in one store takes that store's
+   * summary. One in both counts `lake + buffer - shared`, where `shared` is the buffer rows
+   * whose key (trades `(ts, id)`, events `(ts, recv_ts, digest)`) the lake also holds from
+   * the seam on (the buffer's first time; rows before it are only in the lake). So only the
+   * lake's days from the seam on and the buffer's rows are read, never the lake's history.
    */
-  async instruments(): Promise<InstrumentSummary[]> {
+  instruments(options?: { readonly table?: "trades" }): Promise<InstrumentSummary[]>;
+  instruments(options: InstrumentsOptions): Promise<InstrumentTableSummary[]>;
+  async instruments(options?: InstrumentsOptions): Promise<InstrumentTableSummary[]> {
+    const table = checkInstrumentsOptions(options);
     const [lake, buffer] = await Promise.all([
-      this.#lake.instruments(),
-      this.#buffer.instruments(),
+      this.#lake.instruments({ table }),
+      this.#buffer.instruments({ table }),
     ]);
-    const keys = new Map<string, InstrumentSummary>();
-    const both = new Set<string>();
-    for (const s of [...lake, ...buffer]) {
-      const k = `${s.exchange}\u0000${s.symbol}`;
-      if (keys.has(k)) both.add(k);
-      keys.set(k, s);
-    }
-    const out: InstrumentSummary[] = [];
-    for (const [k, s] of keys) {
-      // In one store only: its summary is exact. In both: count the merged trades once.
-      if (!both.has(k)) {
-        out.push(s);
+    const inBuffer = new Map(buffer.map((s) => [`${s.exchange}\u0000${s.symbol}`, s]));
+    const out: InstrumentTableSummary[] = [];
+    for (const l of lake) {
+      const k = `${l.exchange}\u0000${l.symbol}`;
+      const b = inBuffer.get(k);
+      if (b === undefined) {
+        out.push(l);
         continue;
       }
-      const cols = await this.#tradeColumns({ exchange: s.exchange, symbol: s.symbol });
-      if (cols.id.length === 0) continue;
-      out.push({
-        exchange: s.exchange,
-        symbol: s.symbol,
-        trades: cols.id.length,
-        first: cols.ts[0],
-        last: cols.ts[cols.ts.length - 1],
-      });
+      inBuffer.delete(k);
+      const shared = await this.#sharedRows(table, l, b.first);
+      out.push(instrumentSummary(table, {
+        exchange: l.exchange,
+        symbol: l.symbol,
+        rows: l.rows + b.rows - shared,
+        first: Math.min(l.first, b.first),
+        last: Math.max(l.last, b.last),
+      }));
     }
-    return out.sort((a, b) =>
-      a.exchange < b.exchange ? -1 : a.exchange > b.exchange ? 1 : a.symbol < b.symbol ? -1 : 1
-    );
+    out.push(...inBuffer.values());
+    return out.sort(compareInstruments);
   }
 
   /** Trades in `[start, end)`, ordered by `(ts, id)`, each exactly once. */
@@ -298,6 +303,29 @@ export class UnifiedRepository implements MarketDataRepository {
   /** Does not close the lake repository or the client it was given. */
   async close(): Promise<void> {
     await this.#buffer.close();
+  }
+
+  /**
+   * How many of the instrument's buffer rows in `table` the lake also holds: their keys
+   * compared from `seam` (the buffer's first time) on. Lake keys are made unique first, so
+   * a buffer row counts once however often the lake holds it (like the merges of reads).
+   */
+  async #sharedRows(table: InstrumentTable, inst: RangeQuery, seam: number): Promise<number> {
+    const from: RangeQuery = { exchange: inst.exchange, symbol: inst.symbol, start: seam };
+    const read = (repo: MarketDataRepository) =>
+      table === "trades"
+        ? repo.trades(from).polars()
+        : table === "quotes"
+        ? repo.quotes(from).polars()
+        : repo.bookSnapshots({ ...from, depth: 1 }).polars();
+    const [lake, buffer] = await Promise.all([read(this.#lake), read(this.#buffer)]);
+    if (lake.height === 0 || buffer.height === 0) return 0;
+    const keys = table === "trades"
+      ? [pl.col("ts").cast(pl.Int64), pl.col("id").cast(pl.Utf8)]
+      : [pl.col("ts").cast(pl.Int64), pl.col("recv_ts").cast(pl.Int64), pl.col("digest")];
+    const names = table === "trades" ? ["ts", "id"] : [...EVENT_ORDER];
+    const lakeKeys = lake.select(...keys).unique();
+    return buffer.select(...keys).join(lakeKeys, { on: names, how: "inner" }).height;
   }
 
   async #lakeBars(q: BarQuery): Promise<BarColumns> {
