@@ -90,7 +90,7 @@ Deno.test("coinbase-advanced: l2_data snapshot and update become book events (of
   });
 });
 
-Deno.test("coinbase-advanced: trades keep the taker side, are ordered by id, and chain per product", () => {
+Deno.test("coinbase-advanced: trades keep the taker side and are ordered by id; numeric ids all go on", () => {
   const { adapter, message, parse } = setup();
   // Newest first, as the venue batches them.
   const out = parse(message("market_trades", [{
@@ -101,17 +101,54 @@ Deno.test("coinbase-advanced: trades keep the taker side, are ordered by id, and
     ["11", "buy"],
     ["12", "sell"],
   ]);
-  // The snapshot of recent trades after a reconnect repeats 12: dropped. 15 skips 13, 14.
+  // The snapshot of recent trades after a reconnect repeats 12, and 15 skips 13, 14: the
+  // adapter passes both on in id order, without a gap status (the ledger's job).
   const next = parse(message("market_trades", [{
     type: "snapshot",
     trades: [trade("15"), trade("12")],
   }]));
+  assert.deepEqual(next.map((e) => e.kind === "trade" ? e.id : e.kind), ["12", "15"]);
+  assert.equal(adapter.duplicateTrades, 0);
+  // Ids the ledger cannot check (not decimal integers) are deduplicated here.
+  const uuid = "34b080bf-fcfd-445a-832b-46b5ddc65601";
+  assert.equal(parse(message("market_trades", [{ trades: [trade(uuid)] }])).length, 1);
+  assert.equal(parse(message("market_trades", [{ trades: [trade(uuid)] }])).length, 0);
   assert.equal(adapter.duplicateTrades, 1);
-  assert.equal(next[0].kind, "status");
-  assert.equal((next[0] as FeedStatus).status, "gap");
-  assert.equal(next[0].symbol, "BTC-USD");
-  assert.match((next[0] as FeedStatus).reason, /12 -> 15/);
-  assert.equal((next[1] as Trade).id, "15");
+});
+
+Deno.test("coinbase-advanced through the pipeline: a skipped trade a later snapshot brings is passed on and not lost", () => {
+  const { adapter, message } = setup();
+  const diagnostics = new FeedDiagnostics({ log: () => {} });
+  // No `tradeIds` option: VENUES["coinbase-advanced"] declares sequential trade ids.
+  const pipeline = new FeedPipeline({ adapter, diagnostics });
+  const trades = (type: string, ids: string[]) =>
+    pipeline.handleFrame(
+      message("market_trades", [{ type, trades: ids.map((id) => trade(id)) }]),
+      RECV,
+    )
+      .map((e) => e.kind === "trade" ? e.id : e.kind === "status" ? e.status : e.kind);
+  const counts = () => {
+    const s = pipeline.summary();
+    return [s.trades, s.gaps, s.trades_lost, s.trades_duplicate, s.trades_recovered];
+  };
+  assert.deepEqual(trades("update", ["11"]), ["11"]);
+  // 12 and 13 never came: one gap status for the symbol, counted once.
+  const gap = pipeline.handleFrame(
+    message("market_trades", [{ type: "update", trades: [trade("14")] }]),
+    RECV,
+  );
+  assert.deepEqual(gap.map((e) => e.kind), ["status", "trade"]);
+  assert.deepEqual([(gap[0] as FeedStatus).status, gap[0].symbol], ["gap", "BTC-USD"]);
+  assert.match((gap[0] as FeedStatus).reason, /trade_id gap 11 -> 14: 2 trade/);
+  assert.deepEqual(counts(), [2, 1, 2, 0, 0]);
+  // After a reconnect the venue's snapshot of recent trades holds 13 (late), 14 (a repeat)
+  // and 15 (new): 13 is passed on and no longer lost, 14 dropped once.
+  pipeline.handleReconnect(RECV, "reconnected");
+  assert.deepEqual(trades("snapshot", ["15", "14", "13"]), ["13", "15"]);
+  assert.deepEqual(counts(), [4, 1, 1, 1, 1]);
+  // The same snapshot again (a re-sent frame): all repeats.
+  assert.deepEqual(trades("snapshot", ["15", "14", "13"]), []);
+  assert.deepEqual(counts(), [4, 1, 1, 4, 1]);
 });
 
 Deno.test("coinbase-advanced: a sequence_num hole resets every book and asks for a reconnect", () => {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { CoinbaseExchangeAdapter } from "../collectors/venues/coinbase_exchange.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
-import type { MarketEvent, Trade } from "../lib/market/types.ts";
+import { FeedPipeline } from "../collectors/runtime/pipeline.ts";
+import type { FeedStatus, MarketEvent, Trade } from "../lib/market/types.ts";
 
 function setup() {
   const logs: string[] = [];
@@ -69,20 +70,95 @@ Deno.test("coinbase: l2update and snapshot become book events with absolute size
   });
 });
 
-Deno.test("coinbase: trade-id jumps and heartbeats ahead of us are gaps; repeats are dropped", () => {
+Deno.test("coinbase: every match goes on (repeats and gaps are the ledger's); heartbeats leave marks", () => {
   const { adapter, parse } = setup();
-  assert.equal(parse(match(10)).length, 1);
-  const jumped = parse(match(13));
-  assert.equal(jumped[0].kind, "status");
-  assert.match((jumped[0] as { reason: string }).reason, /10 -> 13/);
-  assert.equal(jumped[1].kind, "trade");
-  assert.equal(parse(match(13)).length, 0);
-  assert.equal(adapter.duplicateTrades, 1);
-  const hb = parse({ type: "heartbeat", product_id: "SKL-BTC", last_trade_id: 15, sequence: 1 });
-  assert.equal(hb.length, 1);
-  assert.equal((hb[0] as { status: string }).status, "gap");
-  // The heartbeat moved the chain on: trade 16 follows without a new gap.
-  assert.deepEqual(parse(match(16)).map((e) => e.kind), ["trade"]);
+  assert.deepEqual(parse(match(10)).map((e) => e.kind), ["trade"]);
+  assert.deepEqual(parse(match(13)).map((e) => e.kind), ["trade"], "no gap status of its own");
+  assert.deepEqual(parse(match(13)).map((e) => e.kind), ["trade"], "a repeat too");
+  assert.deepEqual(parse({ ...match(11), type: "last_match" }).map((e) => e.kind), ["trade"]);
+  assert.equal(adapter.takeTradeIdMarks(), undefined, "no heartbeat yet");
+  const heartbeat = (lastTradeId: unknown, product = "SKL-BTC") =>
+    parse({ type: "heartbeat", product_id: product, last_trade_id: lastTradeId, sequence: 1 });
+  assert.deepEqual(heartbeat(15), [], "a heartbeat emits nothing");
+  assert.deepEqual(heartbeat(14), []);
+  heartbeat(3, "BTC-USD");
+  heartbeat("16"); // not an integer: ignored
+  heartbeat(-1);
+  assert.deepEqual(
+    [...adapter.takeTradeIdMarks()!],
+    [["SKL-BTC", 15], ["BTC-USD", 3]],
+    "the highest last_trade_id per symbol",
+  );
+  assert.equal(adapter.takeTradeIdMarks(), undefined, "taken once");
+  adapter.reset();
+  heartbeat(20);
+  assert.deepEqual([...adapter.takeTradeIdMarks()!], [["SKL-BTC", 20]]);
+});
+
+Deno.test("coinbase through the pipeline: the ledger drops repeats, counts each gap once, takes late trades back", () => {
+  const { adapter, diagnostics } = setup();
+  // No `tradeIds` option: the pipeline checks trade ids because VENUES.coinbase says so.
+  const pipeline = new FeedPipeline({ adapter, diagnostics });
+  let recvTs = 1_618_677_817_200_000;
+  const frame = (msg: unknown) => pipeline.handleFrame(JSON.stringify(msg), recvTs++);
+  const shape = (events: MarketEvent[]) =>
+    events.map((e) => e.kind === "trade" ? e.id : e.kind === "status" ? e.status : e.kind);
+  const counts = () => {
+    const s = pipeline.summary();
+    return {
+      trades: s.trades,
+      gaps: s.gaps,
+      lost: s.trades_lost,
+      duplicate: s.trades_duplicate,
+      recovered: s.trades_recovered,
+    };
+  };
+  assert.deepEqual(shape(frame(match(10))), ["10"]);
+  // 11 and 12 skipped: one gap status, before the trade, counted once.
+  const jumped = frame(match(13));
+  assert.deepEqual(shape(jumped), ["gap", "13"]);
+  assert.match((jumped[0] as FeedStatus).reason, /trade_id gap 10 -> 13: 2 trade\(s\) missed/);
+  assert.deepEqual(counts(), { trades: 2, gaps: 1, lost: 2, duplicate: 0, recovered: 0 });
+  // A repeat (the same frame again) is dropped and counted as a duplicate, once.
+  assert.deepEqual(frame(match(13)), []);
+  // 12 arrives late after all: passed on, no longer lost; a second copy is a repeat.
+  assert.deepEqual(shape(frame(match(12))), ["12"]);
+  assert.deepEqual(frame(match(12)), []);
+  assert.deepEqual(counts(), { trades: 3, gaps: 1, lost: 1, duplicate: 2, recovered: 1 });
+
+  // A heartbeat ahead of us: 14 and 15 were missed while nothing arrived. One status, now.
+  const hb = frame({ type: "heartbeat", product_id: "SKL-BTC", last_trade_id: 15, sequence: 2 });
+  assert.deepEqual(shape(hb), ["gap"]);
+  assert.equal(hb[0].symbol, "SKL-BTC");
+  assert.match((hb[0] as FeedStatus).reason, /13 -> 15.*2 trade\(s\) missed/);
+  assert.deepEqual(counts(), { trades: 3, gaps: 2, lost: 3, duplicate: 2, recovered: 1 });
+  // The same heartbeat again, and one for a product without trades yet: nothing to count.
+  assert.deepEqual(
+    frame({ type: "heartbeat", product_id: "SKL-BTC", last_trade_id: 15, sequence: 3 }),
+    [],
+  );
+  assert.deepEqual(
+    frame({ type: "heartbeat", product_id: "BTC-USD", last_trade_id: 99, sequence: 3 }),
+    [],
+  );
+  // The next trade follows the heartbeat's id: no second gap for the same trades.
+  assert.deepEqual(shape(frame(match(16))), ["16"]);
+  // After a reconnect, the last_match of a trade we have is a repeat; one the heartbeat said
+  // we missed is passed on and taken back.
+  pipeline.handleReconnect(recvTs++, "test reconnect");
+  assert.deepEqual(frame({ ...match(16), type: "last_match" }), []);
+  assert.deepEqual(shape(frame({ ...match(15), type: "last_match" })), ["15"]);
+  assert.deepEqual(counts(), { trades: 5, gaps: 2, lost: 2, duplicate: 3, recovered: 2 });
+});
+
+Deno.test("coinbase through the pipeline with tradeIds unchecked: trades pass as parsed", () => {
+  const { adapter, diagnostics } = setup();
+  const pipeline = new FeedPipeline({ adapter, diagnostics, tradeIds: "unchecked" });
+  const ids = [10, 10, 13].flatMap((id) =>
+    pipeline.handleFrame(JSON.stringify(match(id)), 1).map((e) => e.kind === "trade" && e.id)
+  );
+  assert.deepEqual(ids, ["10", "10", "13"]);
+  assert.equal(pipeline.summary().trades_lost, undefined);
 });
 
 Deno.test("coinbase: bad input is counted, logged once per reason, and never emitted", () => {

@@ -169,6 +169,8 @@ Deno.test("bad lines in a capture are counted, survived, and never reach the lak
     await lake.close();
     assert.equal(summary.errors, 6);
     assert.equal(summary.trades, 2);
+    assert.equal(summary.trades_lost, 3, "the unreadable matches 2, 3 and 4, counted once");
+    assert.equal(summary.gaps, 1);
     assert.deepEqual(
       await lakeRowCounts(`${dir}/lake`),
       { trades: 2, event_log: 1 },
@@ -205,8 +207,16 @@ Deno.test("deno task replay prints the JSON summary as its last line", async () 
       "crossed",
       "errors",
       "rows_written",
+      // Coinbase trade ids are checked in replay as live (VENUES.coinbase.tradeIds).
+      "trades_lost",
+      "trades_duplicate",
+      "trades_recovered",
     ]);
     assert.equal(summary.trades, 107);
+    assert.deepEqual(
+      [summary.trades_lost, summary.trades_duplicate, summary.trades_recovered],
+      [0, 0, 0],
+    );
     const counts = await lakeRowCounts(root);
     assert.equal(counts.trades, 107);
     assert.equal(summary.rows_written, Object.values(counts).reduce((a, b) => a + b, 0));

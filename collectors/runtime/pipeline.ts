@@ -11,8 +11,9 @@ import type {
   MarketEvent,
 } from "../../lib/market/mod.ts";
 import type { ConnectionRequest, VenueAdapter } from "../venues/venue.ts";
+import { VENUES } from "../venues/mod.ts";
 import type { FeedDiagnostics } from "./diagnostics.ts";
-import { TradeLedger } from "./trade_ledger.ts";
+import { sequentialTradeId, type TradeIdMarks, TradeLedger } from "./trade_ledger.ts";
 
 /**
  * The book stage of a pipeline: keeps one book per symbol, checks integrity, and answers a
@@ -48,11 +49,11 @@ export interface FeedSummary {
   crossed: number;
   errors: number;
   rows_written: number;
-  /** Trades whose ids never arrived (venues with consecutive trade ids; `tradeIds` set). */
+  /** Trades whose ids never arrived (venues with consecutive trade ids: `tradeIds`). */
   trades_lost?: number;
-  /** Repeated trades dropped before the sinks (`tradeIds` set). */
+  /** Repeated trades dropped before the sinks (`tradeIds`). */
   trades_duplicate?: number;
-  /** Trades counted as lost that arrived later (a venue's trade snapshot; `tradeIds` set). */
+  /** Trades counted as lost that arrived later (a venue's trade snapshot; `tradeIds`). */
   trades_recovered?: number;
   /** Book resyncs carried out (live collectors). */
   resyncs?: number;
@@ -71,11 +72,15 @@ export interface FeedPipelineOptions {
   /** Where events go, in order. */
   readonly sinks?: readonly EventSink[];
   /**
-   * `"sequential"` when the venue's trade ids are consecutive integers per symbol: repeated
-   * trades are dropped before the sinks and missing ids counted as lost (a `gap` status is
-   * emitted unless the adapter reported the gap itself).
+   * `"sequential"` when the venue's trade ids are consecutive integers per symbol: a
+   * {@linkcode TradeLedger} drops repeated trades before the sinks, counts missing ids as
+   * lost with one `gap` status per gap, and passes on (and takes back from the lost count) a
+   * skipped trade that arrives later. Adapters of such venues pass every trade on and report
+   * no trade-id gaps themselves. `"unchecked"`: trades pass as parsed. Default: the venue's
+   * `tradeIds` in {@linkcode VENUES} (by the adapter's `exchange`), so live collection and
+   * replay check the same venues.
    */
-  readonly tradeIds?: "sequential";
+  readonly tradeIds?: "sequential" | "unchecked";
   /**
    * True when the venue cannot detect a lost book message itself (no sequence, no
    * checksum: Coinbase Exchange `l2update`): a frame the adapter could not read at all then
@@ -108,6 +113,8 @@ export class FeedPipeline {
   readonly #books?: BookStage;
   readonly #sinks: readonly EventSink[];
   readonly #ledger?: TradeLedger;
+  /** The adapter, when its venue announces trade ids without the trades (and ids are checked). */
+  readonly #marks?: TradeIdMarks;
   readonly #resetOnUnreadable: boolean;
   #messages = 0;
   #trades = 0;
@@ -121,7 +128,12 @@ export class FeedPipeline {
     this.#diagnostics = options.diagnostics;
     this.#books = options.books;
     this.#sinks = options.sinks ?? [];
-    if (options.tradeIds === "sequential") this.#ledger = new TradeLedger();
+    const tradeIds = options.tradeIds ?? VENUES[options.adapter.exchange]?.tradeIds;
+    if (tradeIds === "sequential") {
+      this.#ledger = new TradeLedger();
+      const marks = options.adapter as VenueAdapter & Partial<TradeIdMarks>;
+      if (typeof marks.takeTradeIdMarks === "function") this.#marks = marks as TradeIdMarks;
+    }
     this.#resetOnUnreadable = options.resetBooksOnUnreadableFrame ?? false;
   }
 
@@ -135,8 +147,8 @@ export class FeedPipeline {
    * sinks). `recvTs` is the local receive time in microseconds. What reaches the sinks is
    * clean: book changes a book did not accept (invalid book, already in the snapshot) are
    * dropped, a change that failed a check is replaced by its `reset` status, and repeated
-   * trades are dropped when `tradeIds` is set. `utf8`: the frame's bytes, when the transport
-   * has them (see `VenueAdapter.parse`).
+   * trades are dropped when trade ids are checked (`tradeIds`). `utf8`: the frame's bytes,
+   * when the transport has them (see `VenueAdapter.parse`).
    */
   handleFrame(frame: string, recvTs: number, utf8?: Uint8Array): MarketEvent[] {
     this.#messages++;
@@ -157,7 +169,33 @@ export class FeedPipeline {
         reason: "unreadable frame: a book change may have been lost",
       });
     }
+    if (this.#marks !== undefined) this.#applyMarks(recvTs, events);
     return this.#process(events);
+  }
+
+  /**
+   * Trade ids the venue announced without the trades (a Coinbase heartbeat): the ledger
+   * counts the ones we are missing as lost, with one `gap` status per symbol behind.
+   */
+  #applyMarks(recvTs: number, events: MarketEvent[]): void {
+    const marks = this.#marks!.takeTradeIdMarks();
+    if (marks === undefined) return;
+    const ledger = this.#ledger!;
+    for (const [symbol, lastId] of marks) {
+      const last = ledger.last(symbol);
+      const missed = ledger.mark(symbol, lastId);
+      if (missed === 0) continue;
+      events.push({
+        kind: "status",
+        exchange: this.#adapter.exchange,
+        symbol,
+        ts: recvTs,
+        recvTs,
+        status: "gap",
+        reason: `trade_id gap ${last} -> ${lastId} (the venue's last trade id): ${missed} ` +
+          "trade(s) missed",
+      });
+    }
   }
 
   /**
@@ -188,8 +226,8 @@ export class FeedPipeline {
           if (this.#ledger !== undefined) {
             const verdict = this.#ledger.check(e);
             if (verdict === "duplicate") continue;
-            if (verdict === "gap" && !reportedGap(events, i, e.symbol)) {
-              this.#gaps++;
+            if (verdict === "gap") {
+              this.#gaps++; // its status is inserted after the loop, not counted there
               (gapBefore ??= new Map()).set(e, {
                 kind: "status",
                 exchange: e.exchange,
@@ -197,7 +235,7 @@ export class FeedPipeline {
                 ts: e.recvTs,
                 recvTs: e.recvTs,
                 status: "gap",
-                reason: `trade id gap: ${this.#ledger.lastGap} trade(s) before ${e.id} missed`,
+                reason: gapReason(this.#ledger.lastGap, e.id),
               });
             }
           }
@@ -298,11 +336,7 @@ export class FeedPipeline {
   }
 }
 
-/** True when the events before `index` hold a `gap` status for `symbol` (from the adapter). */
-function reportedGap(events: readonly MarketEvent[], index: number, symbol: string): boolean {
-  for (let i = index - 1; i >= 0; i--) {
-    const e = events[i];
-    if (e.kind === "status" && e.status === "gap" && e.symbol === symbol) return true;
-  }
-  return false;
+/** `trade_id gap 10 -> 13: 2 trade(s) missed` for a trade `id` after `missed` skipped ids. */
+function gapReason(missed: number, id: string): string {
+  return `trade_id gap ${sequentialTradeId(id) - missed - 1} -> ${id}: ${missed} trade(s) missed`;
 }

@@ -1,8 +1,10 @@
 /**
  * Trade-id continuity for venues whose trade ids are consecutive integers per symbol
- * (Coinbase Exchange `trade_id`, Binance `t`, Kraken v2 `trade_id`): drops trades already
- * passed on (a `last_match`, a Kraken trade snapshot or a replayed frame after a reconnect),
- * so every trade reaches the sinks once, and counts the ids that never arrived as lost.
+ * (Coinbase Exchange and Advanced Trade `trade_id`, Binance `t`, Kraken v2 `trade_id`): the
+ * one place that drops trades already passed on (a `last_match`, a venue trade snapshot or
+ * a replayed frame after a reconnect), so every trade reaches the sinks once, counts the ids
+ * that never arrived as lost, and takes back a lost trade that arrives after all. Adapters of
+ * these venues pass every trade on and leave repeats and gaps to the ledger.
  * @module
  */
 import type { Trade } from "../../lib/market/types.ts";
@@ -16,14 +18,48 @@ export type TradeVerdict =
   /** A trade counted as lost before, now received after all (a venue trade snapshot). */
   | "recovered";
 
+/**
+ * Implemented by an adapter whose venue says which trade ids exist without sending the
+ * trades (Coinbase Exchange heartbeats carry `last_trade_id`): the pipeline drains these
+ * marks after every frame into {@linkcode TradeLedger.mark}, so trades missed while nothing
+ * arrived are counted lost at once, by the ledger alone.
+ */
+export interface TradeIdMarks {
+  /**
+   * The highest venue trade id announced per symbol since the last call, or `undefined`
+   * when there is none. Kept per symbol (at most one entry each), so an adapter never
+   * drained holds a bounded map.
+   */
+  takeTradeIdMarks(): ReadonlyMap<string, number> | undefined;
+}
+
 /** Missing-id ranges remembered per symbol; older ones stay lost for good. */
 const MAX_MISSING_RANGES = 64;
 
+/** Longest decimal text that is always a safe integer (16 digits can exceed 2^53). */
+const MAX_ID_DIGITS = 15;
+
+/**
+ * A trade id as the integer the ledger checks: plain decimal digits (at most 15), else NaN
+ * and the ledger passes the trade unchecked (Kraken v1's synthetic ids, Alpaca's
+ * `exchange:id`, non-numeric Coinbase Advanced ids).
+ */
+export function sequentialTradeId(id: string): number {
+  const n = id.length;
+  if (n === 0 || n > MAX_ID_DIGITS) return NaN;
+  for (let i = 0; i < n; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 48 || c > 57) return NaN;
+  }
+  return +id;
+}
+
 /**
  * Per-symbol last trade id, kept across reconnects, and the ranges of ids skipped so far: a
- * skipped trade that arrives later (Kraken sends the last 50 trades on subscribing) is
- * passed on and no longer counted as lost. Ids that are not safe integers (Kraken v1's
- * synthetic ids, Alpaca's `exchange:id`) pass unchecked.
+ * skipped trade that arrives later (Kraken sends the last 50 trades on subscribing, Coinbase
+ * a `last_match`, a reconnect re-sends a frame) is passed on and no longer counted as lost.
+ * Ids that are not plain decimal integers (see {@linkcode sequentialTradeId}) pass
+ * unchecked.
  *
  * @example
  * ```ts
@@ -37,6 +73,8 @@ const MAX_MISSING_RANGES = 64;
  * assert.equal(ledger.check(trade(7)), "duplicate");
  * assert.equal(ledger.check(trade(10)), "gap"); // 8 and 9 never came
  * assert.equal(ledger.lost, 2);
+ * assert.equal(ledger.check(trade(8)), "recovered"); // late after all
+ * assert.equal(ledger.lost, 1);
  * ```
  */
 export class TradeLedger {
@@ -49,13 +87,13 @@ export class TradeLedger {
   recovered = 0;
   /** Trades dropped because their id was already passed on. */
   duplicates = 0;
-  /** Size of the gap the last `"gap"` verdict reported. */
+  /** Size of the gap the last `"gap"` verdict (or a non-zero `mark`) reported. */
   lastGap = 0;
 
   /** Records a trade; says whether it is new, a repeat, or new after missing ids. */
   check(trade: Trade): TradeVerdict {
-    const id = Number(trade.id);
-    if (!Number.isSafeInteger(id)) return "new";
+    const id = sequentialTradeId(trade.id);
+    if (id !== id) return "new"; // NaN: not checked
     const last = this.#last.get(trade.symbol);
     if (last === undefined || id === last + 1) {
       this.#last.set(trade.symbol, id);
@@ -66,14 +104,35 @@ export class TradeLedger {
       this.duplicates++;
       return "duplicate";
     }
+    this.#skip(trade.symbol, last, id - 1);
     this.#last.set(trade.symbol, id);
-    this.lastGap = id - last - 1;
-    this.lost += this.lastGap;
-    let ranges = this.#missing.get(trade.symbol);
-    if (ranges === undefined) this.#missing.set(trade.symbol, ranges = []);
-    ranges.push([last + 1, id - 1]);
-    if (ranges.length > MAX_MISSING_RANGES) ranges.shift();
     return "gap";
+  }
+
+  /**
+   * The venue says trades up to `lastId` exist for `symbol` (a heartbeat's
+   * `last_trade_id`): the ids after the last one passed on are counted lost now, and a trade
+   * among them arriving later is `"recovered"`, the next one `"new"`. Returns how many were
+   * newly counted lost (0 when we are not behind, or before the symbol's first trade: with
+   * no chain yet nothing is known to be missing). Sets `lastGap` when not 0.
+   */
+  mark(symbol: string, lastId: number): number {
+    if (!Number.isSafeInteger(lastId)) return 0;
+    const last = this.#last.get(symbol);
+    if (last === undefined || lastId <= last) return 0;
+    this.#skip(symbol, last, lastId);
+    this.#last.set(symbol, lastId);
+    return this.lastGap;
+  }
+
+  /** Counts the ids `last + 1 .. to` as lost and remembers them as missing. */
+  #skip(symbol: string, last: number, to: number): void {
+    this.lastGap = to - last;
+    this.lost += this.lastGap;
+    let ranges = this.#missing.get(symbol);
+    if (ranges === undefined) this.#missing.set(symbol, ranges = []);
+    ranges.push([last + 1, to]);
+    if (ranges.length > MAX_MISSING_RANGES) ranges.shift();
   }
 
   /** Takes `id` out of the symbol's missing ranges; false when it was not missing. */
@@ -94,7 +153,7 @@ export class TradeLedger {
     return false;
   }
 
-  /** The last trade id passed on for a symbol. */
+  /** The last trade id passed on (or announced by the venue) for a symbol. */
   last(symbol: string): number | undefined {
     return this.#last.get(symbol);
   }

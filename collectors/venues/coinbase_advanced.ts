@@ -17,9 +17,11 @@
  *   price_level, new_quantity}]`, quantities absolute.
  * - `market_trades`: `side` is the **taker** side (`BUY`/`SELL`), unlike Coinbase Exchange;
  *   trades come in batches (newest first, so they are ordered by id here); `trade_id` grows
- *   by 1 per product where numeric, so a jump is a `gap` for that symbol and a repeat (the
- *   snapshot of recent trades after a reconnect) is dropped. Trade-id chains survive
- *   reconnects on purpose.
+ *   by 1 per product where numeric. Numeric ids are the pipeline's `TradeLedger`'s (the
+ *   venue's `tradeIds: "sequential"`): it drops a repeat (the snapshot of recent trades
+ *   after a reconnect), reports a jump as one `gap` for that symbol, and passes on a skipped
+ *   trade that a later snapshot brings. Ids the ledger does not check (not plain decimal
+ *   integers) are deduplicated here, against the last 512 per product.
  * @module
  */
 import type { MarketEvent, PriceLevel, TakerSide, Trade } from "../../lib/market/types.ts";
@@ -27,6 +29,7 @@ import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MIN_VALID_MICROS, parseIsoMicros } from "../../lib/market/time.ts";
 import { normalizeSymbol } from "../../lib/market/symbols.ts";
 import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
+import { sequentialTradeId } from "../runtime/trade_ledger.ts";
 import type {
   ConnectionRequest,
   Subscription,
@@ -44,19 +47,11 @@ export const COINBASE_ADVANCED_DEFAULT_CHANNELS = ["level2", "market_trades", "h
 /** Channels that are not per product (subscribed without `product_ids`). */
 const GLOBAL_CHANNELS = new Set(["heartbeats", "status"]);
 
-/** Non-numeric trade ids remembered per product to drop repeats. */
+/** Trade ids the ledger does not check, remembered per product to drop repeats. */
 const RECENT_IDS = 512;
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
-
-/** Per-product trade-id state. */
-interface TradeChain {
-  /** Last numeric id seen (NaN when none or ids are not numeric). */
-  last: number;
-  /** Recent non-numeric ids, oldest first. */
-  recent?: Set<string>;
-}
 
 /**
  * The Coinbase Advanced Trade adapter.
@@ -91,10 +86,11 @@ export class CoinbaseAdvancedAdapter implements VenueAdapter {
   readonly #diagnostics: FeedDiagnostics;
   /** Last `sequence_num` of this connection (NaN before the first message). */
   #sequence = NaN;
-  readonly #chains = new Map<string, TradeChain>();
+  /** Recent ids per symbol that the ledger does not check (non-numeric), oldest first. */
+  readonly #recentIds = new Map<string, Set<string>>();
   #live = false;
   #requests: ConnectionRequest[] | undefined;
-  /** Trades dropped because their id was already seen. */
+  /** Trades dropped because their non-numeric id was already seen (numeric: the ledger's). */
   duplicateTrades = 0;
   /** `sequence_num` holes seen. */
   sequenceGaps = 0;
@@ -116,7 +112,7 @@ export class CoinbaseAdvancedAdapter implements VenueAdapter {
     );
   }
 
-  /** A new connection numbers its messages from scratch; trade-id chains survive. */
+  /** A new connection numbers its messages from scratch; recent trade ids survive. */
   reset(): void {
     this.#sequence = NaN;
   }
@@ -179,7 +175,7 @@ export class CoinbaseAdvancedAdapter implements VenueAdapter {
     if (this.#live) {
       (this.#requests ??= []).push({ kind: "reconnect", reason, minDelayMs: 0 });
     }
-    // The message itself is intact: parse it (trades keep their own id checks).
+    // The message itself is intact: parse it (its trades still go through the ledger).
     return true;
   }
 
@@ -247,9 +243,12 @@ export class CoinbaseAdvancedAdapter implements VenueAdapter {
         const trade = this.#trade(t, frame, recvTs);
         if (trade !== undefined) trades.push(trade);
       }
-      // Batches come newest first: put them in id (else time) order for the chain checks.
+      // Batches come newest first: put them in id (else time) order for the ledger.
       if (trades.length > 1) trades.sort(compareTrades);
-      for (const trade of trades) this.#chain(trade, out);
+      for (const trade of trades) {
+        if (this.#isRepeat(trade)) this.duplicateTrades++;
+        else out.push(trade);
+      }
     }
   }
 
@@ -282,45 +281,18 @@ export class CoinbaseAdvancedAdapter implements VenueAdapter {
     return { kind: "trade", exchange: this.exchange, symbol, id, price, size, side, ts, recvTs };
   }
 
-  /** Drops repeats, reports id jumps, and emits the trade. */
-  #chain(trade: Trade, out: MarketEvent[]): void {
-    let chain = this.#chains.get(trade.symbol);
-    if (chain === undefined) {
-      chain = { last: NaN };
-      this.#chains.set(trade.symbol, chain);
-    }
-    const n = numericId(trade.id);
-    if (Number.isNaN(n)) {
-      const recent = chain.recent ??= new Set();
-      if (recent.has(trade.id)) {
-        this.duplicateTrades++;
-        return;
-      }
-      recent.add(trade.id);
-      if (recent.size > RECENT_IDS) recent.delete(recent.values().next().value!);
-      out.push(trade);
-      return;
-    }
-    const last = chain.last;
-    if (!Number.isNaN(last)) {
-      if (n <= last) {
-        this.duplicateTrades++;
-        return;
-      }
-      if (n > last + 1) {
-        out.push({
-          kind: "status",
-          exchange: this.exchange,
-          symbol: trade.symbol,
-          ts: trade.recvTs,
-          recvTs: trade.recvTs,
-          status: "gap",
-          reason: `trade_id gap ${last} -> ${n}`,
-        });
-      }
-    }
-    chain.last = n;
-    out.push(trade);
+  /**
+   * True for a repeat among the ids the ledger passes unchecked; numeric ids always go on
+   * (the ledger drops their repeats and counts their gaps, once).
+   */
+  #isRepeat(trade: Trade): boolean {
+    if (!Number.isNaN(sequentialTradeId(trade.id))) return false;
+    let recent = this.#recentIds.get(trade.symbol);
+    if (recent === undefined) this.#recentIds.set(trade.symbol, recent = new Set());
+    if (recent.has(trade.id)) return true;
+    recent.add(trade.id);
+    if (recent.size > RECENT_IDS) recent.delete(recent.values().next().value!);
+    return false;
   }
 
   #tickers(
@@ -370,19 +342,9 @@ export class CoinbaseAdvancedAdapter implements VenueAdapter {
   }
 }
 
-/** A decimal trade id as a number; NaN when it is not one or not exactly representable. */
-function numericId(id: string): number {
-  if (id.length === 0 || id.length > 15) return NaN;
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    if (c < 48 || c > 57) return NaN;
-  }
-  return Number(id);
-}
-
 function compareTrades(a: Trade, b: Trade): number {
-  const x = numericId(a.id);
-  const y = numericId(b.id);
+  const x = sequentialTradeId(a.id);
+  const y = sequentialTradeId(b.id);
   if (!Number.isNaN(x) && !Number.isNaN(y)) return x - y;
   return a.ts - b.ts;
 }

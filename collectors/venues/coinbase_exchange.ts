@@ -6,7 +6,11 @@
  * deletes a level; `l2update` has no sequence number; in `match` the `side` is the
  * **maker's**, so the taker side is the opposite; `trade_id` grows by 1 per product, so a
  * jump between matches, or a heartbeat `last_trade_id` above the last trade seen, means
- * missed trades (reported as a `gap` status event).
+ * missed trades. Every valid match (`last_match` too) is passed on: the pipeline's
+ * `TradeLedger` drops repeats, counts and reports gaps, and takes back a trade
+ * that arrives late. The heartbeat's `last_trade_id` is handed to the ledger through
+ * {@linkcode CoinbaseExchangeAdapter.takeTradeIdMarks}, so trades missed while nothing
+ * arrived are counted once, by the ledger, when the heartbeat comes.
  * @module
  */
 import type { BookSide, MarketEvent, PriceLevel, TakerSide } from "../../lib/market/types.ts";
@@ -14,6 +18,7 @@ import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MIN_VALID_MICROS, parseIsoMicros } from "../../lib/market/time.ts";
 import { normalizeSymbol } from "../../lib/market/symbols.ts";
 import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
+import type { TradeIdMarks } from "../runtime/trade_ledger.ts";
 import type {
   ConnectionRequest,
   Subscription,
@@ -52,13 +57,11 @@ type Json = any;
  * assert.equal(out[0].kind, "trade");
  * ```
  */
-export class CoinbaseExchangeAdapter implements VenueAdapter {
+export class CoinbaseExchangeAdapter implements VenueAdapter, TradeIdMarks {
   readonly exchange = "coinbase";
   readonly #diagnostics: FeedDiagnostics;
-  /** Last trade id seen per venue product id. */
-  readonly #lastTradeId = new Map<string, number>();
-  /** Trades dropped because their id was already seen on this connection. */
-  duplicateTrades = 0;
+  /** Heartbeat `last_trade_id`s not yet taken, highest per symbol. */
+  #marks: Map<string, number> | undefined;
   /** The book channels of the live subscription (for resyncs). */
   #bookChannels: readonly string[] = [];
 
@@ -91,11 +94,17 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
   }
 
   /**
-   * Nothing to forget: trade-id chains deliberately survive reconnects, so a `last_match`
-   * repeating a trade we already have is dropped, and trades missed while disconnected show
-   * up as a `gap`.
+   * Nothing to forget: the adapter keeps no trade-id chain (the pipeline's ledger does, across
+   * reconnects), and heartbeat marks not yet taken stay true on a new connection.
    */
   reset(): void {}
+
+  /** The heartbeats' `last_trade_id`s since the last call (see {@linkcode TradeIdMarks}). */
+  takeTradeIdMarks(): ReadonlyMap<string, number> | undefined {
+    const marks = this.#marks;
+    this.#marks = undefined;
+    return marks;
+  }
 
   parse(frame: string, recvTs: number, out: MarketEvent[], utf8?: Uint8Array): void {
     // Book messages (nearly all traffic) without JSON.parse; anything unusual goes below.
@@ -111,7 +120,7 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
       case "snapshot":
         return this.#snapshot(msg, frame, recvTs, out);
       case "heartbeat":
-        return this.#heartbeat(msg, frame, recvTs, out);
+        return this.#heartbeat(msg, frame);
       case "ticker":
         return this.#ticker(msg, frame, recvTs, out);
       case "subscriptions":
@@ -215,18 +224,7 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
     if (!(price > 0) || !(size > 0) || side === undefined || !(ts >= MIN_VALID_MICROS)) {
       return this.#diagnostics.error("match with impossible values", frame, { symbol });
     }
-    const product: string = msg.product_id;
-    const last = this.#lastTradeId.get(product);
-    if (last !== undefined) {
-      if (id <= last) {
-        this.duplicateTrades++;
-        return;
-      }
-      if (id > last + 1) {
-        out.push(this.#gap(symbol, recvTs, `trade_id gap ${last} -> ${id}`));
-      }
-    }
-    this.#lastTradeId.set(product, id);
+    // Repeats and gaps are the ledger's (see the module doc): every valid match goes on.
     out.push({
       kind: "trade",
       exchange: this.exchange,
@@ -240,21 +238,17 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
     });
   }
 
-  #heartbeat(msg: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
+  /**
+   * A heartbeat emits nothing: its `last_trade_id` (the product's last trade) is kept for
+   * {@linkcode takeTradeIdMarks}, and the ledger decides whether trades were missed.
+   */
+  #heartbeat(msg: Json, frame: string): void {
     const symbol = this.#symbol(msg, frame);
     if (symbol === undefined) return;
-    const lastSeenByVenue = msg.last_trade_id;
-    if (!Number.isSafeInteger(lastSeenByVenue)) return;
-    const product: string = msg.product_id;
-    const last = this.#lastTradeId.get(product);
-    if (last !== undefined && lastSeenByVenue > last) {
-      out.push(
-        this.#gap(symbol, recvTs, `heartbeat last_trade_id ${lastSeenByVenue} > last seen ${last}`),
-      );
-    }
-    if (last === undefined || lastSeenByVenue > last) {
-      this.#lastTradeId.set(product, lastSeenByVenue);
-    }
+    const lastTradeId = msg.last_trade_id;
+    if (!Number.isSafeInteger(lastTradeId) || lastTradeId < 0) return;
+    const marks = this.#marks ??= new Map();
+    if (lastTradeId > (marks.get(symbol) ?? -1)) marks.set(symbol, lastTradeId);
   }
 
   #ticker(msg: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
@@ -279,18 +273,6 @@ export class CoinbaseExchangeAdapter implements VenueAdapter {
       askPrice,
       askSize: typeof msg.best_ask_size === "string" ? parseDecimal(msg.best_ask_size) : NaN,
     });
-  }
-
-  #gap(symbol: string, recvTs: number, reason: string): MarketEvent {
-    return {
-      kind: "status",
-      exchange: this.exchange,
-      symbol,
-      ts: recvTs,
-      recvTs,
-      status: "gap",
-      reason,
-    };
   }
 }
 
