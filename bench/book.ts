@@ -74,7 +74,7 @@ function replayBenchmark(messages: string[]): void {
   const keeper = new BookKeeper({ exchange: adapter.exchange });
   const out: MarketEvent[] = [];
   const ours = () => {
-    adapter.reset(); // each pass is a new session (trade-id chains start afresh)
+    adapter.reset(); // each pass is a new session
     for (let i = 0; i < messages.length; i++) {
       out.length = 0;
       adapter.parse(messages[i], 1_618_677_817_000_000, out);

@@ -138,7 +138,7 @@ export class Collector {
       diagnostics,
       books: options.books,
       sinks: [this.queue],
-      tradeIds: tradeIds === "sequential" ? "sequential" : undefined,
+      tradeIds,
       resetBooksOnUnreadableFrame: spec?.resetBooksOnUnreadableFrame,
     });
     this.#flushEveryMs = options.flushEveryMs ?? 1_000;

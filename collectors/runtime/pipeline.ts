@@ -131,8 +131,8 @@ export class FeedPipeline {
     const tradeIds = options.tradeIds ?? VENUES[options.adapter.exchange]?.tradeIds;
     if (tradeIds === "sequential") {
       this.#ledger = new TradeLedger();
-      const marks = options.adapter as VenueAdapter & Partial<TradeIdMarks>;
-      if (typeof marks.takeTradeIdMarks === "function") this.#marks = marks as TradeIdMarks;
+      const adapter = options.adapter;
+      if (adapter.takeTradeIdMarks !== undefined) this.#marks = adapter as TradeIdMarks;
     }
     this.#resetOnUnreadable = options.resetBooksOnUnreadableFrame ?? false;
   }

@@ -93,6 +93,12 @@ export interface VenueAdapter {
    */
   resyncRequests?(symbol: string): ConnectionRequest[];
   /**
+   * Optional: the highest trade id the venue announced per symbol since the last call
+   * (Coinbase heartbeats' `last_trade_id`), or `undefined` when none; the pipeline hands
+   * them to its trade ledger, which counts trades missed while nothing arrived.
+   */
+  takeTradeIdMarks?(): ReadonlyMap<string, number> | undefined;
+  /**
    * Optional: parses the body of a `fetch` request's answer (same contract as `parse`).
    */
   parseFetched?(
