@@ -29,18 +29,29 @@ const SESSIONS = [
   "../shared/data/binance-spot-btcusdt-20240808.gz",
 ];
 
-/** Keeps the trades the collector emitted: the expected values. */
-class TradeCapture implements EventSink {
-  readonly trades: Trade[] = [];
-  write(events: readonly MarketEvent[]): void {
-    for (const e of events) if (e.kind === "trade") this.trades.push(e);
+/**
+ * Replays every recorded session through the collector code into the buffer (a writer per
+ * session: the replay closes its sinks at the end of each) and returns what the collector
+ * emitted (the expected values) and the rows any writer had to drop or reject.
+ */
+async function replaySessionsIntoBuffer(sql: postgres.Sql, spillDir: string) {
+  const capture = new EventCapture();
+  let dropped = 0;
+  const rejected: Record<string, number> = {};
+  for (const file of SESSIONS) {
+    const writer = new PostgresWriter({ sql, spillDir, log: () => {} });
+    await replayFiles({
+      files: [file],
+      sinks: [writer, capture],
+      diagnostics: new FeedDiagnostics({ context: { task: "test" }, log: () => {} }),
+    });
+    await writer.close();
+    dropped += writer.stats().droppedRows;
+    for (const [reason, n] of Object.entries(writer.stats().rejected)) {
+      rejected[reason] = (rejected[reason] ?? 0) + n;
+    }
   }
-  flush(): Promise<number> {
-    return Promise.resolve(0);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
+  return { events: capture.events, dropped, rejected };
 }
 
 const key = (t: Trade) => `${t.exchange}|${t.symbol}|${t.id}|${t.ts}`;
@@ -75,19 +86,8 @@ Deno.test("recorded sessions: collector -> PostgreSQL -> export -> lake, identic
   const lakeRepo = new LakeRepository({ root: `${dir}/lake` });
   try {
     await migrate(sql);
-    const capture = new TradeCapture();
-    let dropped = 0;
-    for (const file of SESSIONS) {
-      // The replay closes its sinks at the end of each session.
-      const writer = new PostgresWriter({ sql, spillDir: `${dir}/spill`, log: () => {} });
-      await replayFiles({
-        files: [file],
-        sinks: [writer, capture],
-        diagnostics: new FeedDiagnostics({ context: { task: "test" }, log: () => {} }),
-      });
-      await writer.close();
-      dropped += writer.stats().droppedRows;
-    }
+    const { events, dropped } = await replaySessionsIntoBuffer(sql, `${dir}/spill`);
+    const capture = { trades: events.filter((e): e is Trade => e.kind === "trade") };
     const expected = new Map(capture.trades.map((t) => [key(t), t]));
     // Three venues, about ten thousand trades; a venue re-sending a trade counts once.
     assert.ok(expected.size > 9_000, `trades: ${expected.size}`);
@@ -291,19 +291,10 @@ Deno.test("recorded sessions: quotes, book snapshots, book changes and statuses 
   const lakeRepo = new LakeRepository({ root: `${dir}/lake` });
   try {
     await migrate(sql);
-    const capture = new EventCapture();
-    for (const file of SESSIONS) {
-      const writer = new PostgresWriter({ sql, spillDir: `${dir}/spill`, log: () => {} });
-      await replayFiles({
-        files: [file],
-        sinks: [writer, capture],
-        diagnostics: new FeedDiagnostics({ context: { task: "test" }, log: () => {} }),
-      });
-      await writer.close();
-      assert.equal(writer.stats().droppedRows, 0);
-      assert.deepEqual(writer.stats().rejected, {}, file);
-    }
-    const expected = expectedEvents(capture.events);
+    const { events, dropped, rejected } = await replaySessionsIntoBuffer(sql, `${dir}/spill`);
+    assert.equal(dropped, 0);
+    assert.deepEqual(rejected, {});
+    const expected = expectedEvents(events);
     const total = (m: Map<string, Map<string, unknown>>) =>
       [...m.values()].reduce((n, x) => n + x.size, 0);
     assert.ok(total(expected.quotes) >= 100, `quotes: ${total(expected.quotes)}`);
@@ -336,11 +327,11 @@ Deno.test("recorded sessions: quotes, book snapshots, book changes and statuses 
     await assertSameEvents(unified, expected, "unified (overlap)");
 
     // Retention drops the verified days of every table; the lake still has every event.
-    const dropped = (await sql`select buffer_drop_expired(interval '7 days') as p`).map((r) =>
+    const expired = (await sql`select buffer_drop_expired(interval '7 days') as p`).map((r) =>
       r.p as string
     );
     for (const table of ["quotes", "book_snapshots", "book_changes"]) {
-      assert.ok(dropped.some((p) => p.startsWith(`${table}_p`)), `${table}: ${dropped}`);
+      assert.ok(expired.some((p) => p.startsWith(`${table}_p`)), `${table}: ${expired}`);
     }
     assert.equal(total(expected.quotes) > 0, true);
     const [{ n: quotesLeft }] = await sql`select count(*)::int as n from quotes`;
