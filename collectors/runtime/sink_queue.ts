@@ -184,14 +184,18 @@ export class SinkQueue implements EventSink {
   #drop(s: number, events: readonly MarketEvent[]): void {
     let trades = 0;
     const holes = this.#holes[s];
+    let hole: DroppedRange | undefined;
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       if (e.kind === "trade") trades++;
-      const key = e.exchange + "\u0000" + e.symbol;
-      let hole = holes.get(key);
-      if (hole === undefined) {
-        hole = { exchange: e.exchange, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, kinds: {} };
-        holes.set(key, hole);
+      // A batch is mostly one instrument: look the hole up only when the instrument changes.
+      if (hole === undefined || hole.symbol !== e.symbol || hole.exchange !== e.exchange) {
+        const key = e.exchange + "\u0000" + e.symbol;
+        hole = holes.get(key);
+        if (hole === undefined) {
+          hole = { exchange: e.exchange, symbol: e.symbol, ts: e.ts, recvTs: e.recvTs, kinds: {} };
+          holes.set(key, hole);
+        }
       }
       if (e.ts > hole.ts) hole.ts = e.ts;
       if (e.recvTs > hole.recvTs) hole.recvTs = e.recvTs;

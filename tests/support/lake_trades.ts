@@ -2,7 +2,9 @@
  * Deterministic synthetic trades for the lake and repository tests.
  * @module
  */
+import { DuckDBInstance } from "@duckdb/node-api";
 import type { TakerSide, Trade } from "../../lib/market/types.ts";
+import { LAKE_KINDS, listAllPartitions } from "../../lib/lake/mod.ts";
 
 /** Options of {@linkcode syntheticTrades}. */
 export interface SyntheticTradeOptions {
@@ -113,8 +115,6 @@ export async function readBinanceTrades(url: URL): Promise<Trade[]> {
 
 /** Rows per lake table (`trades`, `quotes`, ...) counted by DuckDB; tables without files are left out. */
 export async function lakeRowCounts(root: string): Promise<Record<string, number>> {
-  const { DuckDBInstance } = await import("@duckdb/node-api");
-  const { LAKE_KINDS, listAllPartitions } = await import("../../lib/lake/mod.ts");
   const db = await DuckDBInstance.create(":memory:");
   const conn = await db.connect();
   const out: Record<string, number> = {};
