@@ -1,0 +1,4 @@
+/** Deliberate bugs in the lake area (see `types.ts`). */
+import type { Mutation } from "./types.ts";
+
+export const mutations: readonly Mutation[] = [];
