@@ -29,10 +29,12 @@
  * that, sealed batches go to the spill directory instead of memory.
  *
  * ## Bad rows
- * NaN or non-positive prices and sizes, negative sizes, times before 2000 (year-1
- * placeholders) or a day in the future are rejected: counted per reason in
- * {@linkcode WriterStats.rejected}, and the first row of each reason is logged with
- * context.
+ * Rows are checked by the schema's rules (`lib/schema/rules.ts`), the ones the lake
+ * applies: an exchange or symbol that is not path-safe (`*`, connection-wide, is kept in
+ * the event log), NaN or non-positive trade prices and sizes, negative sizes, times before
+ * 2000 (year-1 placeholders) or a day in the future are rejected: counted per reason in
+ * {@linkcode WriterStats.rejectedBy} (the lake's words) and {@linkcode WriterStats.rejected}
+ * (a sentence per reason), and the first row of each reason is logged with context.
  *
  * @example
  * ```ts ignore
@@ -75,7 +77,13 @@ import {
   UNIQUE_VIOLATION,
 } from "./_copy.ts";
 import { type SpillSegment, SpillStore } from "./_spill.ts";
-import { headerProblem, levelsProblem, tradeProblem } from "./_validate.ts";
+import {
+  eventRejection,
+  latestValidMicros,
+  type Rejection,
+  rejectionDetail,
+} from "../schema/rules.ts";
+import { isTableName, type TableName, TABLES } from "../schema/tables.ts";
 
 /** Options for {@linkcode PostgresWriter}. */
 export interface PostgresWriterOptions {
@@ -117,8 +125,16 @@ export interface WriterStats {
   readonly duplicates: number;
   /** Batches that took the slow path after a unique violation. */
   readonly conflictBatches: number;
-  /** Invalid rows by reason. */
+  /**
+   * Invalid rows by the sentence that explains the reason (`price NaN`, `size negative`,
+   * ...; see `rejectionDetail` in `lib/schema/rules.ts`).
+   */
   readonly rejected: Readonly<Record<string, number>>;
+  /**
+   * Invalid rows by reason, in the vocabulary every store shares (the lake's
+   * `WriteCounts.rejectedBy`): `price`, `size`, `symbol`, ...
+   */
+  readonly rejectedBy: Readonly<Partial<Record<Rejection, number>>>;
   /** Rows and batches written to spill segments. */
   readonly spilledRows: number;
   readonly spilledBatches: number;
@@ -132,22 +148,9 @@ export interface WriterStats {
   readonly available: boolean;
 }
 
-/** Column lists of the COPY statements, in the order rows are encoded. */
-const COLUMNS = {
-  trades: "exchange, symbol, id, price, size, side, ts, recv_ts",
-  book_changes:
-    "exchange, symbol, ts, recv_ts, digest, bid_prices, bid_sizes, ask_prices, ask_sizes, first_sequence, sequence, checksum",
-  book_snapshots:
-    "exchange, symbol, ts, recv_ts, digest, bid_prices, bid_sizes, ask_prices, ask_sizes, sequence, checksum",
-  quotes: "exchange, symbol, ts, recv_ts, digest, bid_price, bid_size, ask_price, ask_size",
-  bars: "exchange, symbol, interval_us, ts, recv_ts, open, high, low, close, volume, vwap, trades",
-  event_log: "exchange, symbol, ts, recv_ts, digest, status, reason",
-} as const;
+/** A buffer table the writer fills (the schema's {@linkcode TableName}). */
+export type BufferTable = TableName;
 
-/** A buffer table the writer fills. */
-export type BufferTable = keyof typeof COLUMNS;
-
-const PARTITIONED = new Set<string>(["trades", "book_changes", "book_snapshots", "quotes"]);
 const DAY = 86_400 * MICROS_PER_SECOND;
 
 interface Batch {
@@ -232,9 +235,6 @@ class RecentTrades {
   }
 }
 
-/** A quote size the buffer stores: finite and >= 0, or NaN (not given). */
-const quoteSize = (size: number) => Number.isNaN(size) || (size >= 0 && size < Infinity);
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -282,6 +282,7 @@ export class PostgresWriter implements EventSink {
   #duplicates = 0;
   #conflictBatches = 0;
   readonly #rejected: Record<string, number> = {};
+  readonly #rejectedBy: Partial<Record<Rejection, number>> = {};
   #spilledRows = 0;
   #spilledBatches = 0;
   #replayedRows = 0;
@@ -334,6 +335,7 @@ export class PostgresWriter implements EventSink {
       duplicates: this.#duplicates,
       conflictBatches: this.#conflictBatches,
       rejected: { ...this.#rejected },
+      rejectedBy: { ...this.#rejectedBy },
       spilledRows: this.#spilledRows,
       spilledBatches: this.#spilledBatches,
       replayedRows: this.#replayedRows,
@@ -349,32 +351,38 @@ export class PostgresWriter implements EventSink {
     return new Promise((r) => this.#readyWaiters.push(r));
   }
 
-  /** Validates, encodes and queues events; never blocks. */
+  /**
+   * Validates (the schema's rules, shared with the lake: `lib/schema/rules.ts`), encodes
+   * and queues events; never blocks.
+   */
   write(events: readonly MarketEvent[]): void {
     if (this.#closed) throw new TypeError("PostgresWriter is closed");
-    const now = nowMicros();
+    const latest = latestValidMicros(nowMicros());
     for (const e of events) {
+      const reason = eventRejection(e, latest);
+      if (reason !== undefined) {
+        this.#reject(reason, e);
+        continue;
+      }
       switch (e.kind) {
         case "trade":
-          this.#writeTrade(e, now);
+          this.#writeTrade(e);
           break;
         case "book_change":
-          this.#writeBook(e, "book_changes", now);
+          this.#writeBook(e, "book_changes");
           break;
         case "book_snapshot":
-          this.#writeBook(e, "book_snapshots", now);
+          this.#writeBook(e, "book_snapshots");
           break;
         case "quote":
-          this.#writeQuote(e, now);
+          this.#writeQuote(e);
           break;
         case "bar":
-          this.#writeBar(e, now);
+          this.#writeBar(e);
           break;
         case "status":
-          this.#writeStatus(e, now);
+          this.#writeStatus(e);
           break;
-        default:
-          this.#reject("unknown event kind", e as MarketEvent);
       }
     }
   }
@@ -435,23 +443,23 @@ export class PostgresWriter implements EventSink {
     return out;
   }
 
-  #reject(reason: string, e: MarketEvent): void {
-    const n = (this.#rejected[reason] ?? 0) + 1;
-    this.#rejected[reason] = n;
+  #reject(reason: Rejection, e: MarketEvent): void {
+    this.#rejectedBy[reason] = (this.#rejectedBy[reason] ?? 0) + 1;
+    const detail = rejectionDetail(reason, e);
+    const n = (this.#rejected[detail] ?? 0) + 1;
+    this.#rejected[detail] = n;
     if (n === 1) {
-      const id = e.kind === "trade" ? ` id=${(e as Trade).id}` : "";
+      const id = e?.kind === "trade" ? ` id=${(e as Trade).id}` : "";
       this.#log(
-        `buffer writer: rejected ${e.kind} (${reason}): ${e.exchange} ${e.symbol}${id} ` +
-          `ts=${e.ts} recvTs=${e.recvTs}` +
-          (e.kind === "trade" ? ` price=${e.price} size=${e.size}` : "") +
+        `buffer writer: rejected ${e?.kind} (${detail}): ${e?.exchange} ${e?.symbol}${id} ` +
+          `ts=${e?.ts} recvTs=${e?.recvTs}` +
+          (e?.kind === "trade" ? ` price=${e.price} size=${e.size}` : "") +
           " (further rows with this reason are only counted)",
       );
     }
   }
 
-  #writeTrade(t: Trade, now: number): void {
-    const problem = tradeProblem(t, now);
-    if (problem) return this.#reject(problem, t);
+  #writeTrade(t: Trade): void {
     if (this.#dedupeWindow > 0) {
       const instrument = t.exchange + "\u0000" + t.symbol;
       let recent = this.#lastRecent;
@@ -499,10 +507,7 @@ export class PostgresWriter implements EventSink {
   #writeBook(
     e: BookChange | BookSnapshot,
     table: "book_changes" | "book_snapshots",
-    now: number,
   ): void {
-    const problem = headerProblem(e, now) ?? levelsProblem(e.bids) ?? levelsProblem(e.asks);
-    if (problem) return this.#reject(problem, e);
     const rest = bookText(
       storedBookLevels(e, this.#bookDepth),
       e.kind === "book_change"
@@ -512,30 +517,13 @@ export class PostgresWriter implements EventSink {
     this.#add(table, this.#line(e, rest), e.ts);
   }
 
-  #writeQuote(q: Quote, now: number): void {
+  #writeQuote(q: Quote): void {
     // Sizes may be NaN: not given by the venue (see `Quote`); stored as float8 'NaN'.
-    const problem = headerProblem(q, now) ??
-      (!Number.isFinite(q.bidPrice) || !Number.isFinite(q.askPrice)
-        ? "quote value not finite"
-        : !quoteSize(q.bidSize) || !quoteSize(q.askSize)
-        ? "quote size negative or infinite"
-        : undefined);
-    if (problem) return this.#reject(problem, q);
     const rest = quoteText(q.bidPrice, q.bidSize, q.askPrice, q.askSize);
     this.#add("quotes", this.#line(q, rest), q.ts);
   }
 
-  #writeBar(b: Bar, now: number): void {
-    const values = [b.open, b.high, b.low, b.close, b.volume];
-    const problem = headerProblem(b, now) ??
-      (!values.every(Number.isFinite)
-        ? "bar value not finite"
-        : b.volume < 0
-        ? "bar volume negative"
-        : !(Number.isSafeInteger(b.interval) && b.interval > 0)
-        ? "bar interval invalid"
-        : undefined);
-    if (problem) return this.#reject(problem, b);
+  #writeBar(b: Bar): void {
     const line = this.#text(b.exchange) + "\t" + this.#text(b.symbol) + "\t" + b.interval +
       "\t" + this.#tsFormat.format(b.ts) + "\t" + this.#recvFormat.format(b.recvTs) + "\t" +
       b.open + "\t" + b.high + "\t" + b.low + "\t" + b.close + "\t" + b.volume + "\t" +
@@ -543,9 +531,7 @@ export class PostgresWriter implements EventSink {
     this.#add("bars", line, b.ts);
   }
 
-  #writeStatus(s: FeedStatus, now: number): void {
-    const problem = headerProblem(s, now);
-    if (problem) return this.#reject(problem, s);
+  #writeStatus(s: FeedStatus): void {
     const rest = statusText(s.status, s.reason ?? "");
     this.#add("event_log", this.#line(s, rest), s.ts);
   }
@@ -731,13 +717,13 @@ export class PostgresWriter implements EventSink {
   }
 
   async #replaySegment(segment: SpillSegment): Promise<boolean> {
-    if (!(segment.table in COLUMNS)) {
+    if (!isTableName(segment.table)) {
       this.#log(`buffer writer: ignoring spill segment for unknown table: ${segment.path}`);
       await Deno.rename(segment.path, segment.path + ".unknown");
       return true;
     }
     const batch: Batch = {
-      table: segment.table as BufferTable,
+      table: segment.table,
       chunks: [await this.#spill.read(segment)],
       rows: segment.rows,
       minTs: segment.minTs,
@@ -758,7 +744,7 @@ export class PostgresWriter implements EventSink {
   }
 
   async #ensurePartitions(sql: Queryable, batch: Batch): Promise<void> {
-    if (!PARTITIONED.has(batch.table) || batch.rows === 0) return;
+    if (!TABLES[batch.table].bufferPartitioned || batch.rows === 0) return;
     const first = Math.floor(batch.minTs / DAY);
     const last = Math.floor(batch.maxTs / DAY);
     let missing = false;
@@ -774,7 +760,7 @@ export class PostgresWriter implements EventSink {
 
   /** COPY with the fast path, the slow path on conflict; resolves to rows inserted. */
   async #copyIdempotent(batch: Batch): Promise<number> {
-    const columns = COLUMNS[batch.table];
+    const columns = TABLES[batch.table].copyColumns;
     await this.#ensurePartitions(this.#sql, batch);
     try {
       await copyIn(this.#sql, `copy ${batch.table} (${columns}) from stdin`, batch.chunks);

@@ -7,6 +7,7 @@
 import { Buffer } from "node:buffer";
 import * as arrow from "apache-arrow";
 import pl from "nodejs-polars";
+import { TABLES } from "../schema/tables.ts";
 import type {
   BookChangeRow,
   BookSnapshotRow,
@@ -16,24 +17,8 @@ import type {
   StatusRow,
 } from "./event_rows.ts";
 
-/** The payload columns of each kind, in file order (after `ts, recv_ts, digest`). */
-export const PAYLOAD_COLUMNS: Readonly<Record<EventKind, readonly string[]>> = {
-  quotes: ["bid_price", "bid_size", "ask_price", "ask_size"],
-  book_snapshots: ["bid_prices", "bid_sizes", "ask_prices", "ask_sizes", "sequence", "checksum"],
-  book_changes: [
-    "bid_prices",
-    "bid_sizes",
-    "ask_prices",
-    "ask_sizes",
-    "first_sequence",
-    "sequence",
-    "checksum",
-  ],
-  event_log: ["status", "reason"],
-};
-
 /** The idempotency key within a partition, also the order of rows in each file. */
-export const EVENT_KEY = ["ts", "recv_ts", "digest"] as const;
+export const EVENT_KEY: readonly string[] = TABLES.quotes.key;
 
 /**
  * The frame of `rows[take[0..count)]`, with a `p` column (partition index, `part[j]` for

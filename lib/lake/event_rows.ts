@@ -18,22 +18,34 @@ import {
   statusText,
   storedBookLevels,
 } from "../market/event_digest.ts";
-import { MIN_VALID_MICROS } from "../market/time.ts";
+import { nowMicros } from "../market/time.ts";
 import type { BookChange, BookSnapshot, FeedStatus, MarketEvent, Quote } from "../market/types.ts";
-import { isValidExchange, isValidSymbol } from "./layout.ts";
+import {
+  DIGEST_TABLES,
+  type DigestTable,
+  isDigestTable,
+  tableOfEvent,
+  TABLES,
+} from "../schema/tables.ts";
+import {
+  digestRejection,
+  headerRejection,
+  latestValidMicros,
+  levelListsRejection,
+  quoteValuesRejection,
+  type Rejection,
+  sequenceRejection,
+  statusValuesRejection,
+} from "../schema/rules.ts";
 
-/** The lake's non-trade tables (same names as the PostgreSQL buffer's tables). */
-export type EventKind = "quotes" | "book_snapshots" | "book_changes" | "event_log";
+/**
+ * The lake's non-trade tables (same names as the PostgreSQL buffer's tables): the schema's
+ * digest-keyed tables ({@linkcode DigestTable}).
+ */
+export type EventKind = DigestTable;
 
-/** Every {@linkcode EventKind}, in a fixed order. */
-export const EVENT_KINDS: readonly EventKind[] = Object.freeze(
-  [
-    "quotes",
-    "book_snapshots",
-    "book_changes",
-    "event_log",
-  ] as const,
-);
+/** Every {@linkcode EventKind}, in a fixed order (the schema's `DIGEST_TABLES`). */
+export const EVENT_KINDS: readonly EventKind[] = DIGEST_TABLES;
 
 /** Levels per side kept in a book snapshot row by default (the buffer writer's `bookDepth`). */
 export const DEFAULT_BOOK_DEPTH = 50;
@@ -105,18 +117,8 @@ export interface EventRowOptions {
 
 /** The table a model event is stored in, or `undefined` for trades and bars. */
 export function eventKindOf(event: MarketEvent): EventKind | undefined {
-  switch (event?.kind) {
-    case "quote":
-      return "quotes";
-    case "book_snapshot":
-      return "book_snapshots";
-    case "book_change":
-      return "book_changes";
-    case "status":
-      return "event_log";
-    default:
-      return undefined;
-  }
+  const name = tableOfEvent(event?.kind)?.name;
+  return isDigestTable(name) ? name : undefined;
 }
 
 /**
@@ -188,32 +190,18 @@ export function eventRow(event: RowEvent, options: EventRowOptions = {}): EventR
   }
 }
 
-/** Why an event row was rejected by the lake. */
-export type EventRowRejection =
-  | "exchange"
-  | "symbol"
-  | "ts"
-  | "recv_ts"
-  | "digest"
-  /** A price is not a finite number. */
-  | "price"
-  /** A size is not a finite number, or is negative. */
-  | "size"
-  /** A level list is missing (not an array or typed array), or its prices and sizes differ in length. */
-  | "levels"
-  /** A sequence, first sequence or checksum is neither `null` nor a safe integer. */
-  | "sequence"
-  /** A status or reason is not text. */
-  | "status";
+/** Why an event row was rejected: the schema's {@linkcode Rejection} (`lib/schema/rules.ts`). */
+export type EventRowRejection = Rejection;
 
 /**
- * Returns why `row` (of `kind`) cannot be stored, or `undefined` when it can. A storable
- * row has a path-safe exchange and symbol (see `layout.ts`), an integer `ts` at or after
- * 2000-01-01 and an integer `recvTs` >= 0 (both safe integers, microseconds; the bounds
- * trades have), a signed 32-bit integer digest, and per kind: finite prices, finite sizes
- * >= 0 (a quote's sizes may also be NaN: not given by the venue), level lists whose prices and sizes have equal lengths, optional integers that are
- * `null` or safe integers, text status and reason. Zero prices are allowed (a quote with
- * an empty side), as the buffer allows them.
+ * Returns why `row` (of `kind`) cannot be stored, or `undefined` when it can: the schema's
+ * rules (`lib/schema/rules.ts`), the same as the buffer writer's. A storable row has a
+ * path-safe exchange and symbol (`*`, connection-wide, in the event log only), an integer
+ * `ts` and `recvTs` from 2000-01-01 to one day after `latest` (default: one day after
+ * now), a signed 32-bit integer digest, and per kind: finite prices, finite sizes >= 0 (a
+ * quote's sizes may also be NaN: not given by the venue), level lists whose prices and
+ * sizes have equal lengths, optional integers that are `null` or safe integers, text status
+ * and reason. Zero prices are allowed (a quote with an empty side).
  *
  * @example
  * ```ts
@@ -230,72 +218,39 @@ export type EventRowRejection =
 export function eventRowRejection<K extends EventKind>(
   kind: K,
   row: EventRowOf<K>,
+  latest: number = latestValidMicros(nowMicros()),
 ): EventRowRejection | undefined {
+  if (!isDigestTable(kind)) throw new TypeError(`unknown event kind: ${kind}`);
   if (row === null || typeof row !== "object") return "exchange";
-  if (!isValidExchange(row.exchange)) return "exchange";
-  if (!isValidSymbol(row.symbol)) return "symbol";
-  const ts = row.ts;
-  if (!Number.isSafeInteger(ts) || ts < MIN_VALID_MICROS) return "ts";
-  const recvTs = row.recvTs;
-  if (!Number.isSafeInteger(recvTs) || recvTs < 0) return "recv_ts";
-  const digest = row.digest;
-  if (!Number.isInteger(digest) || (digest | 0) !== digest) return "digest";
+  const header = headerRejection(
+    row.exchange,
+    row.symbol,
+    row.ts,
+    row.recvTs,
+    latest,
+    TABLES[kind].connectionWide,
+  ) ?? digestRejection(row.digest);
+  if (header) return header;
   switch (kind) {
     case "quotes": {
       const q = row as QuoteRow;
-      if (!isFiniteNumber(q.bidPrice) || !isFiniteNumber(q.askPrice)) return "price";
-      if (!isQuoteSize(q.bidSize) || !isQuoteSize(q.askSize)) return "size";
-      return undefined;
+      return quoteValuesRejection(q.bidPrice, q.bidSize, q.askPrice, q.askSize);
     }
-    case "book_snapshots":
+    case "book_snapshots": {
+      const b = row as BookSnapshotRow;
+      return levelListsRejection(b.bidPrices, b.bidSizes) ??
+        levelListsRejection(b.askPrices, b.askSizes) ??
+        sequenceRejection(b.sequence, b.checksum);
+    }
     case "book_changes": {
       const b = row as BookChangeRow;
-      const problem = levelsRejection(b.bidPrices, b.bidSizes) ??
-        levelsRejection(b.askPrices, b.askSizes);
-      if (problem) return problem;
-      if (!isOptionalInteger(b.sequence) || !isOptionalInteger(b.checksum)) return "sequence";
-      if (kind === "book_changes" && !isOptionalInteger(b.firstSequence)) return "sequence";
-      return undefined;
+      return levelListsRejection(b.bidPrices, b.bidSizes) ??
+        levelListsRejection(b.askPrices, b.askSizes) ??
+        sequenceRejection(b.firstSequence, b.sequence, b.checksum);
     }
-    case "event_log": {
+    default: {
       const s = row as StatusRow;
-      if (typeof s.status !== "string" || typeof s.reason !== "string") return "status";
-      return undefined;
+      return typeof s.reason === "string" ? statusValuesRejection(s.status, s.reason) : "status";
     }
-    default:
-      throw new TypeError(`unknown event kind: ${kind}`);
   }
-}
-
-function levelsRejection(prices: unknown, sizes: unknown): EventRowRejection | undefined {
-  if (!isNumberList(prices) || !isNumberList(sizes) || prices.length !== sizes.length) {
-    return "levels";
-  }
-  for (let i = 0; i < prices.length; i++) {
-    if (!isFiniteNumber(prices[i])) return "price";
-    if (!isSize(sizes[i])) return "size";
-  }
-  return undefined;
-}
-
-/** An array, or a typed array such as `Float64Array` (read like an array). */
-function isNumberList(value: unknown): value is ArrayLike<unknown> {
-  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
-}
-
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === "number" && value - value === 0;
-}
-
-/** A quote size: finite and >= 0, or NaN where the venue does not give it (see `Quote`). */
-function isQuoteSize(value: unknown): value is number {
-  return isSize(value) || Number.isNaN(value);
-}
-
-function isSize(value: unknown): value is number {
-  return typeof value === "number" && value >= 0 && value < Infinity;
-}
-
-function isOptionalInteger(value: unknown): boolean {
-  return value === null || Number.isSafeInteger(value);
 }

@@ -5,17 +5,12 @@
 import type { EventSink } from "../market/sink.ts";
 import type { MarketEvent, MarketEventKind, Trade } from "../market/types.ts";
 import { ParquetLake, type ParquetLakeOptions } from "./parquet_lake.ts";
+import { LAKE_TABLES, TABLES } from "../schema/tables.ts";
 
-/** The event kinds the lake has a table for (bars have none). */
+/** The event kinds the lake has a table for (bars have none): the schema's lake tables' events. */
 export type StoredEventKind = Exclude<MarketEventKind, "bar">;
 
-const STORED_KINDS: readonly StoredEventKind[] = [
-  "trade",
-  "quote",
-  "book_snapshot",
-  "book_change",
-  "status",
-];
+const STORED_KINDS = LAKE_TABLES.map((table) => TABLES[table].event) as StoredEventKind[];
 
 /** Options of {@linkcode LakeSink}. */
 export interface LakeSinkOptions {

@@ -7,13 +7,21 @@
  * ```
  *
  * where `<kind>` is `trades`, `quotes`, `book_snapshots`, `book_changes` or `event_log`
- * (see {@linkcode LakeKind}). `date` is the UTC day of the row's venue time (`ts`). Files in
+ * (see {@linkcode LakeKind}), and `<symbol>` is the symbol, or `%2A` for connection-wide
+ * rows (symbol `*`, see `lib/schema/instrument.ts`), which DuckDB and Polars read back as
+ * `*`. `date` is the UTC day of the row's venue time (`ts`). Files in
  * progress carry a name that no `*.parquet` glob matches (`.part-<unique>.parquet.tmp`)
  * until they are renamed into place.
  *
  * @module
  */
-import type { EventKind } from "./event_rows.ts";
+import { LAKE_TABLES, type LakeTable } from "../schema/tables.ts";
+import {
+  isStorableSymbol,
+  isValidExchange,
+  symbolDir,
+  symbolFromDir,
+} from "../schema/instrument.ts";
 
 /** Microseconds in one UTC day. */
 export const MICROS_PER_DAY = 86_400_000_000;
@@ -21,35 +29,7 @@ export const MICROS_PER_DAY = 86_400_000_000;
 /** The folder under the lake root that holds trades. */
 export const TRADES_DIR = "trades";
 
-/** Exchanges are lower-case words: letters, digits, `_` and `-`. */
-const EXCHANGE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-/** Symbols are path-safe: letters, digits, `.`, `_` and `-` (`BTC-USD`, `BRK.B`). */
-const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-const validExchanges = new Map<string, boolean>();
-const validSymbols = new Map<string, boolean>();
-
-/** A pattern test memoised per name: this runs for every row written. */
-function testName(cache: Map<string, boolean>, pattern: RegExp, name: unknown): name is string {
-  if (typeof name !== "string") return false;
-  let ok = cache.get(name);
-  if (ok === undefined) {
-    ok = pattern.test(name);
-    if (cache.size >= 10_000) cache.clear();
-    cache.set(name, ok);
-  }
-  return ok;
-}
-
-/** Whether `exchange` can name a partition folder. */
-export function isValidExchange(exchange: unknown): exchange is string {
-  return testName(validExchanges, EXCHANGE_PATTERN, exchange);
-}
-
-/** Whether `symbol` can name a partition folder. */
-export function isValidSymbol(symbol: unknown): symbol is string {
-  return testName(validSymbols, SYMBOL_PATTERN, symbol);
-}
+export { isValidExchange, isValidSymbol } from "../schema/instrument.ts";
 
 /** The UTC day number (days since the epoch) of a time in microseconds. */
 export function dayOfMicros(micros: number): number {
@@ -68,19 +48,11 @@ export function dateToDay(date: string): number {
   return Number.isNaN(ms) ? NaN : ms / 86_400_000;
 }
 
-/** A table of the lake: trades or one of the event kinds. */
-export type LakeKind = typeof TRADES_DIR | EventKind;
+/** A table of the lake (the schema's {@linkcode LakeTable}). */
+export type LakeKind = LakeTable;
 
-/** Every {@linkcode LakeKind}, trades first. */
-export const LAKE_KINDS: readonly LakeKind[] = Object.freeze(
-  [
-    TRADES_DIR,
-    "quotes",
-    "book_snapshots",
-    "book_changes",
-    "event_log",
-  ] as const,
-);
+/** Every {@linkcode LakeKind}, trades first (the schema's `LAKE_TABLES`). */
+export const LAKE_KINDS: readonly LakeKind[] = LAKE_TABLES;
 
 /** Whether `kind` names a table of the lake. */
 export function isLakeKind(kind: unknown): kind is LakeKind {
@@ -105,7 +77,7 @@ export function instrumentDir(
   symbol: string,
   kind: LakeKind = TRADES_DIR,
 ): string {
-  return `${kindRoot(root, kind)}/exchange=${exchange}/symbol=${symbol}`;
+  return `${kindRoot(root, kind)}/exchange=${exchange}/symbol=${symbolDir(symbol)}`;
 }
 
 /**
@@ -154,8 +126,9 @@ export async function listInstrumentDirs(
   for (const ex of await listDirs(kindRoot(root, kind), "exchange=")) {
     if (!isValidExchange(ex.value)) continue;
     for (const sym of await listDirs(ex.path, "symbol=")) {
-      if (!isValidSymbol(sym.value)) continue;
-      out.push({ exchange: ex.value, symbol: sym.value, path: sym.path });
+      const symbol = symbolFromDir(sym.value);
+      if (symbol === undefined) continue;
+      out.push({ exchange: ex.value, symbol, path: sym.path });
     }
   }
   return out.sort((a, b) => compareText(a.exchange, b.exchange) || compareText(a.symbol, b.symbol));
@@ -190,12 +163,12 @@ export async function listPartitions(
   filter: PartitionFilter,
 ): Promise<LakePartition[]> {
   const { exchange, symbol } = filter;
-  const dir = kindRoot(root, kind);
-  if (!isValidExchange(exchange) || !isValidSymbol(symbol)) return [];
+  kindRoot(root, kind); // a TypeError for an unknown table, before any other answer
+  if (!isValidExchange(exchange) || !isStorableSymbol(symbol, true)) return [];
   const firstDay = filter.start === undefined ? -Infinity : dayOfMicros(filter.start);
   const lastDay = filter.end === undefined ? Infinity : dayOfMicros(filter.end - 1);
   const out: LakePartition[] = [];
-  for (const d of await listDirs(`${dir}/exchange=${exchange}/symbol=${symbol}`, "date=")) {
+  for (const d of await listDirs(instrumentDir(root, exchange, symbol, kind), "date=")) {
     const day = dateToDay(d.value);
     if (Number.isNaN(day) || day < firstDay || day > lastDay) continue;
     const files = await listParquetFiles(d.path);

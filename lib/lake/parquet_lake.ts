@@ -6,6 +6,7 @@
 import pl from "nodejs-polars";
 import type { MarketEvent, TakerSide, Trade } from "../market/types.ts";
 import { EVENT_KEY, eventFrame } from "./_event_frame.ts";
+import { TABLES } from "../schema/tables.ts";
 import {
   DEFAULT_BOOK_DEPTH,
   EVENT_KINDS,
@@ -14,7 +15,6 @@ import {
   type EventRow,
   eventRow,
   type EventRowOf,
-  type EventRowRejection,
   eventRowRejection,
   type RowEvent,
 } from "./event_rows.ts";
@@ -28,7 +28,15 @@ import {
   listAllPartitions,
   partitionDir,
 } from "./layout.ts";
-import { type TradeRejection, tradeValueRejection } from "./validate.ts";
+import { nowMicros } from "../market/time.ts";
+import {
+  eventRejection,
+  isValidTradeId,
+  latestValidMicros,
+  type Rejection,
+  timesRejection,
+  tradeValuesRejection,
+} from "../schema/rules.ts";
 
 /** Options of {@linkcode ParquetLake.open}. */
 export interface ParquetLakeOptions {
@@ -50,8 +58,8 @@ export interface ParquetLakeOptions {
   readonly bookDepth?: number;
 }
 
-/** Why a row was rejected: a trade's or an event row's reason. */
-export type LakeRejection = TradeRejection | EventRowRejection;
+/** Why a row was rejected: the schema's {@linkcode Rejection}, as in every store. */
+export type LakeRejection = Rejection;
 
 /** What writes did: cumulative in {@linkcode ParquetLake.counts}, per call in `lastWrite`. */
 export interface WriteCounts {
@@ -94,14 +102,6 @@ const SIDE_TEXT = pl.when(pl.col("side").eq(SIDE_CODES.buy)).then(pl.lit("buy"))
   .otherwise(pl.lit("unknown")).alias("side");
 const PARQUET_OPTIONS = { compression: "zstd", rowGroupSize: 131_072 } as const;
 const JOURNAL_PREFIX = ".compact-";
-/** The order of rows in each file of a table (also the key compaction keeps). */
-const FILE_ORDER: Readonly<Record<LakeKind, string[]>> = {
-  trades: ["ts", "id"],
-  quotes: [...EVENT_KEY],
-  book_snapshots: [...EVENT_KEY],
-  book_changes: [...EVENT_KEY],
-  event_log: [...EVENT_KEY],
-};
 
 /**
  * Trades of one instrument as columns, for {@linkcode ParquetLake.writeTradeColumns}: value
@@ -340,6 +340,7 @@ export class ParquetLake {
       this.#lastWrite = total;
       const trades: Trade[] = [];
       const rows = new Map<EventKind, EventRow[]>();
+      const latest = latestValidMicros(nowMicros());
       for (const e of events) {
         if (e?.kind === "trade") {
           trades.push(e);
@@ -352,13 +353,20 @@ export class ParquetLake {
           if (what !== "bar") this.#warnOnce(`kind:${what}`, `lake: ignored event of kind ${what}`);
           continue;
         }
-        let row: EventRow;
-        try {
-          row = eventRow(e as RowEvent, { depth: this.#bookDepth });
-        } catch {
-          // Levels that are not lists of [price, size] cannot even be sorted.
+        // The event is checked as the buffer writer checks it (the schema's rules), before
+        // snapshot levels are cut to `bookDepth`: both stores refuse the same events.
+        let reason = eventRejection(e, latest);
+        let row: EventRow | undefined;
+        if (reason === undefined) {
+          try {
+            row = eventRow(e as RowEvent, { depth: this.#bookDepth });
+          } catch {
+            reason = "levels"; // levels that are not lists of [price, size] cannot be sorted
+          }
+        }
+        if (row === undefined) {
           const counts = emptyCounts();
-          this.#rejectRow(kind, e as unknown as EventRow, "levels", counts);
+          this.#rejectRow(kind, e as unknown as EventRow, reason ?? "levels", counts);
           addCounts(this.#counts, counts);
           addCounts(this.#countsByKind[kind], counts);
           addCounts(total, counts);
@@ -378,7 +386,7 @@ export class ParquetLake {
       }
       for (const kind of EVENT_KINDS) {
         const list = rows.get(kind);
-        if (list) await this.#writeEventRows(kind, list, total);
+        if (list) await this.#writeEventRows(kind, list, total, true);
       }
       return total.written;
     });
@@ -466,6 +474,7 @@ export class ParquetLake {
   async #writeBatch(batch: ColumnBatch): Promise<number> {
     const counts = emptyCounts();
     this.#lastWrite = counts;
+    const latest = latestValidMicros(nowMicros());
     const n = batch.rows;
     const ids: string[] = new Array(n);
     const idNumbers = new Float64Array(n);
@@ -495,7 +504,7 @@ export class ParquetLake {
       const id = textIds !== undefined ? textIds[i] : "";
       const tsValue = batch.ts[i];
       const sideValue = batch.side[i];
-      let reason: TradeRejection | undefined;
+      let reason: Rejection | undefined;
       if (exchange !== checkedExchange || symbol !== checkedSymbol) {
         if (!isValidExchange(exchange)) reason = "exchange";
         else if (!isValidSymbol(symbol)) reason = "symbol";
@@ -504,19 +513,15 @@ export class ParquetLake {
           checkedSymbol = symbol;
         }
       }
+      // The schema's order: instrument, times, id, values (as `eventRejection`).
+      reason ??= timesRejection(tsValue, batch.recvTs[i], latest);
       if (
         reason === undefined &&
         (integerIds !== undefined
           ? !(Number.isSafeInteger(idNumber) && idNumber >= 0)
-          : typeof id !== "string" || id.length === 0)
+          : !isValidTradeId(id))
       ) reason = "id";
-      reason ??= tradeValueRejection(
-        batch.price[i],
-        batch.size[i],
-        sideValue,
-        tsValue,
-        batch.recvTs[i],
-      );
+      reason ??= tradeValuesRejection(batch.price[i], batch.size[i], sideValue);
       if (reason !== undefined) {
         this.#reject(batch, i, reason, counts);
         continue;
@@ -632,7 +637,9 @@ export class ParquetLake {
     kind: EventKind,
     rows: readonly EventRow[],
     counts: WriteCounts,
+    checked = false,
   ): Promise<void> {
+    const latest = latestValidMicros(nowMicros());
     const mine = emptyCounts();
     const n = rows.length;
     const take = new Uint32Array(n);
@@ -643,7 +650,7 @@ export class ParquetLake {
     let last = -1;
     for (let i = 0; i < n; i++) {
       const row = rows[i];
-      const reason = eventRowRejection(kind, row);
+      const reason = checked ? undefined : eventRowRejection(kind, row, latest);
       if (reason !== undefined) {
         this.#rejectRow(kind, row, reason, mine);
         continue;
@@ -761,7 +768,7 @@ export class ParquetLake {
       );
       rows = rows.join(stored, { on: "id", how: "anti", maintainOrder: "left" });
     }
-    if (!p.sorted) rows = rows.sort(FILE_ORDER.trades);
+    if (!p.sorted) rows = rows.sort([...TABLES.trades.fileOrder]);
     const out = await rows.collect();
     return await this.#commit(dir, "trades", existing, out);
   }
@@ -815,7 +822,7 @@ export class ParquetLake {
     try {
       const merged = await pl.concat(
         inputs.map((f) => pl.scanParquet(f.path, { hivePartitioning: false })),
-      ).sort(FILE_ORDER[kind]).collect();
+      ).sort([...TABLES[kind].fileOrder]).collect();
       rows = merged.height;
       await merged.lazy().sinkParquet(temporary, PARQUET_OPTIONS).collect();
       await Deno.rename(temporary, `${dir}/${final}`);
@@ -851,7 +858,7 @@ export class ParquetLake {
     }
   }
 
-  #reject(batch: ColumnBatch, i: number, reason: TradeRejection, counts: WriteCounts): void {
+  #reject(batch: ColumnBatch, i: number, reason: Rejection, counts: WriteCounts): void {
     counts.rejected++;
     counts.rejectedBy[reason] = (counts.rejectedBy[reason] ?? 0) + 1;
     if (!this.#logged.has(reason)) {
@@ -863,7 +870,7 @@ export class ParquetLake {
     }
   }
 
-  #rejectRow(kind: EventKind, row: EventRow, reason: EventRowRejection, counts: WriteCounts) {
+  #rejectRow(kind: EventKind, row: EventRow, reason: Rejection, counts: WriteCounts) {
     counts.rejected++;
     counts.rejectedBy[reason] = (counts.rejectedBy[reason] ?? 0) + 1;
     this.#warnOnce(

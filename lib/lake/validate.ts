@@ -1,28 +1,27 @@
 /**
- * Validation of trades at the lake's edge: a row that fails is rejected and counted, never
- * written (and never thrown).
+ * Validation of trades at the lake's edge: the schema's rules (`lib/schema/rules.ts`),
+ * which every store applies. A row that fails is rejected and counted, never written (and
+ * never thrown).
  * @module
  */
-import { MIN_VALID_MICROS } from "../market/time.ts";
+import { nowMicros } from "../market/time.ts";
 import type { Trade } from "../market/types.ts";
-import { isValidExchange, isValidSymbol } from "./layout.ts";
+import {
+  latestValidMicros,
+  type Rejection,
+  timesRejection,
+  tradeRejection as schemaTradeRejection,
+  tradeValuesRejection,
+} from "../schema/rules.ts";
 
-/** Why a trade was rejected. */
-export type TradeRejection =
-  | "exchange"
-  | "symbol"
-  | "id"
-  | "price"
-  | "size"
-  | "side"
-  | "ts"
-  | "recv_ts";
+/** Why a trade was rejected: the schema's {@linkcode Rejection}. */
+export type TradeRejection = Rejection;
 
 /**
- * Returns why `trade` cannot be stored, or `undefined` when it can. A storable trade has a
- * path-safe exchange and symbol (see `layout.ts`), a non-empty id, a finite price > 0, a
- * finite size > 0, a side of `buy`/`sell`/`unknown`, an integer `ts` (microseconds) at or
- * after 2000-01-01 and an integer `recvTs` >= 0, both safe integers.
+ * Returns why `trade` cannot be stored, or `undefined` when it can (the schema's rules, with
+ * the wall clock now): a path-safe exchange and symbol, integer `ts` and `recvTs`
+ * (microseconds) from 2000-01-01 to one day after now, a non-empty id, a finite price > 0,
+ * a finite size > 0 and a side of `buy`/`sell`/`unknown`.
  *
  * @example
  * ```ts
@@ -36,15 +35,13 @@ export type TradeRejection =
  * ```
  */
 export function tradeRejection(trade: Trade): TradeRejection | undefined {
-  if (!isValidExchange(trade.exchange)) return "exchange";
-  if (!isValidSymbol(trade.symbol)) return "symbol";
-  if (typeof trade.id !== "string" || trade.id.length === 0) return "id";
-  return tradeValueRejection(trade.price, trade.size, trade.side, trade.ts, trade.recvTs);
+  return schemaTradeRejection(trade, latestValidMicros(nowMicros()));
 }
 
 /**
  * The checks of {@linkcode tradeRejection} after the instrument (exchange and symbol) and
  * the id, on the values as separate arguments: what column-based writes check per row.
+ * `latest` is the latest valid time (default: one day after now).
  */
 export function tradeValueRejection(
   price: unknown,
@@ -52,11 +49,8 @@ export function tradeValueRejection(
   side: unknown,
   ts: unknown,
   recvTs: unknown,
+  latest: number = latestValidMicros(nowMicros()),
 ): TradeRejection | undefined {
-  if (!(typeof price === "number" && price > 0 && price < Infinity)) return "price";
-  if (!(typeof size === "number" && size > 0 && size < Infinity)) return "size";
-  if (side !== "buy" && side !== "sell" && side !== "unknown") return "side";
-  if (!Number.isSafeInteger(ts) || (ts as number) < MIN_VALID_MICROS) return "ts";
-  if (!Number.isSafeInteger(recvTs) || (recvTs as number) < 0) return "recv_ts";
-  return undefined;
+  return timesRejection(ts, recvTs, latest) ??
+    tradeValuesRejection(price, size, side);
 }

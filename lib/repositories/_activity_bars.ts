@@ -4,6 +4,7 @@
  * trades in order.
  * @module
  */
+import { computeBars } from "../market/bars.ts";
 import type { BarColumns } from "./_result.ts";
 import { checkRangeQuery } from "./_query.ts";
 import type { ActivityBarQuery } from "./repository.ts";
@@ -44,65 +45,18 @@ export function checkActivityBarQuery(query: ActivityBarQuery): ActivityBarQuery
 }
 
 /**
- * Activity bars over trades ordered by `(ts, id)`: a bar closes at the trade that brings its
- * trade count (`ticks`), summed size (`volume`) or summed `price * size` (`dollars`) to at
- * least `threshold`; that trade belongs to the closing bar and the next trade opens a new
- * one (no carry-over). The last bar may be incomplete (below the threshold). Bar `ts` is
- * the first trade's time, `recvTs` the latest receive time of its trades, `interval` is
+ * Activity bars over trades ordered by `(ts, id)`: the bar kernel's rules
+ * (`lib/market/bars.ts`): a bar closes at the trade that brings its trade count (`ticks`),
+ * summed size (`volume`) or summed `price * size` (`dollars`) to at least `threshold`; that
+ * trade belongs to the closing bar and the next trade opens a new one (no carry-over). The
+ * last bar may be incomplete (below the threshold). Bar `ts` is the first trade's time,
+ * `recvTs` the latest receive time of its trades, `interval` is
  * {@linkcode ACTIVITY_BAR_INTERVAL} (0).
  */
 export function activityBarColumns(
   query: ActivityBarQuery,
   trades: ActivityTradeColumns,
 ): BarColumns {
-  const { by, threshold } = query;
-  const n = trades.ts.length;
-  // At most one bar per trade; trimmed at the end.
-  const ts = new Float64Array(n), open = new Float64Array(n), high = new Float64Array(n);
-  const low = new Float64Array(n), close = new Float64Array(n), volume = new Float64Array(n);
-  const vwap = new Float64Array(n), count = new Float64Array(n), recvTs = new Float64Array(n);
-  let bars = 0;
-  let i = 0;
-  while (i < n) {
-    const first = trades.price[i];
-    let h = first, l = first, last = first, v = 0, notional = 0, c = 0, r = -Infinity;
-    ts[bars] = trades.ts[i];
-    while (i < n) {
-      const p = trades.price[i];
-      const s = trades.size[i];
-      if (p > h) h = p;
-      if (p < l) l = p;
-      last = p;
-      v += s;
-      notional += p * s;
-      c++;
-      if (trades.recvTs[i] > r) r = trades.recvTs[i];
-      i++;
-      const measure = by === "ticks" ? c : by === "volume" ? v : notional;
-      if (measure >= threshold) break;
-    }
-    open[bars] = first;
-    high[bars] = h;
-    low[bars] = l;
-    close[bars] = last;
-    volume[bars] = v;
-    vwap[bars] = v > 0 ? notional / v : NaN;
-    count[bars] = c;
-    recvTs[bars] = r;
-    bars++;
-  }
-  return {
-    exchange: query.exchange,
-    symbol: query.symbol,
-    interval: ACTIVITY_BAR_INTERVAL,
-    ts: ts.slice(0, bars),
-    open: open.slice(0, bars),
-    high: high.slice(0, bars),
-    low: low.slice(0, bars),
-    close: close.slice(0, bars),
-    volume: volume.slice(0, bars),
-    vwap: vwap.slice(0, bars),
-    trades: count.slice(0, bars),
-    recvTs: recvTs.slice(0, bars),
-  };
+  const bars = computeBars({ by: query.by, threshold: query.threshold }, trades);
+  return { exchange: query.exchange, symbol: query.symbol, ...bars };
 }

@@ -4,20 +4,16 @@
  * @module
  */
 import type { Bar, BookSnapshot, MarketEvent, Quote, Trade } from "../market/types.ts";
-import { type TradeRejection, tradeRejection } from "../lake/validate.ts";
+import { nowMicros } from "../market/time.ts";
+import { computeBars } from "../market/bars.ts";
+import { eventRejection, latestValidMicros, type Rejection } from "../schema/rules.ts";
 import {
   type BookSnapshotColumns,
   bookSnapshotColumnsResult,
   type QuoteColumns,
   quoteColumnsResult,
 } from "./_event_result.ts";
-import {
-  type BookSnapshotRow,
-  eventRow,
-  type EventRowRejection,
-  eventRowRejection,
-  type QuoteRow,
-} from "../lake/event_rows.ts";
+import { type BookSnapshotRow, eventRow, type QuoteRow } from "../lake/event_rows.ts";
 import {
   type BarColumns,
   barColumnsResult,
@@ -51,8 +47,8 @@ export interface AddCounts {
   duplicates: number;
   /** Invalid events skipped, by reason in `rejectedBy` (the lake's rules). */
   rejected: number;
-  /** Rejected events per reason (`lib/lake/validate.ts`, `lib/lake/event_rows.ts`). */
-  rejectedBy: Partial<Record<TradeRejection | EventRowRejection, number>>;
+  /** Rejected events per reason (the schema's rules, `lib/schema/rules.ts`). */
+  rejectedBy: Partial<Record<Rejection, number>>;
   /** Events of kinds not held (book changes, bars, feed statuses). */
   ignored: number;
 }
@@ -167,24 +163,24 @@ export class MemoryRepository implements MarketDataRepository {
       rejectedBy: {},
       ignored: 0,
     };
-    const reject = (reason: TradeRejection | EventRowRejection) => {
+    const latest = latestValidMicros(nowMicros());
+    const reject = (reason: Rejection) => {
       counts.rejected++;
       counts.rejectedBy[reason] = (counts.rejectedBy[reason] ?? 0) + 1;
     };
     for (const e of events) {
       if (e.kind === "quote" || e.kind === "book_snapshot") {
-        // The lake's conversion and validation, so both hold the same rows.
+        // The schema's rules and the lake's conversion, so every store holds the same rows.
+        const reason = eventRejection(e, latest);
+        if (reason !== undefined) {
+          reject(reason);
+          continue;
+        }
         let row: QuoteRow | BookSnapshotRow;
         try {
           row = eventRow(e, { depth: this.#bookDepth }) as QuoteRow | BookSnapshotRow;
         } catch {
           reject("levels");
-          continue;
-        }
-        const kind = e.kind === "quote" ? "quotes" : "book_snapshots";
-        const reason = eventRowRejection(kind, row);
-        if (reason !== undefined) {
-          reject(reason);
           continue;
         }
         const inst = this.#instrument(e);
@@ -200,7 +196,7 @@ export class MemoryRepository implements MarketDataRepository {
         continue;
       }
       const t = e;
-      const reason = tradeRejection(t);
+      const reason = eventRejection(t, latest);
       if (reason !== undefined) {
         reject(reason);
         continue;
@@ -397,55 +393,13 @@ function bookSnapshotColumns(
   };
 }
 
-/** Bars over trades ordered by `(ts, id)`. */
+/** Bars over trades ordered by `(ts, id)` (the bar kernel, `lib/market/bars.ts`). */
 function barColumns(q: BarQuery, trades: readonly Trade[]): BarColumns {
-  const interval = q.interval;
-  const ts: number[] = [];
-  const open: number[] = [];
-  const high: number[] = [];
-  const low: number[] = [];
-  const close: number[] = [];
-  const volume: number[] = [];
-  const notional: number[] = [];
-  const count: number[] = [];
-  const recvTs: number[] = [];
-  let b = -1;
-  for (const t of trades) {
-    const bucket = Math.floor(t.ts / interval) * interval;
-    if (b < 0 || ts[b] !== bucket) {
-      b++;
-      ts.push(bucket);
-      open.push(t.price);
-      high.push(t.price);
-      low.push(t.price);
-      close.push(t.price);
-      volume.push(t.size);
-      notional.push(t.price * t.size);
-      count.push(1);
-      recvTs.push(t.recvTs);
-      continue;
-    }
-    if (t.price > high[b]) high[b] = t.price;
-    if (t.price < low[b]) low[b] = t.price;
-    close[b] = t.price;
-    volume[b] += t.size;
-    notional[b] += t.price * t.size;
-    count[b]++;
-    if (t.recvTs > recvTs[b]) recvTs[b] = t.recvTs;
-  }
+  const columns = tradeColumns(q, trades);
   return {
     exchange: q.exchange,
     symbol: q.symbol,
-    interval,
-    ts: Float64Array.from(ts),
-    open: Float64Array.from(open),
-    high: Float64Array.from(high),
-    low: Float64Array.from(low),
-    close: Float64Array.from(close),
-    volume: Float64Array.from(volume),
-    vwap: Float64Array.from(notional, (n, i) => n / volume[i]),
-    trades: Float64Array.from(count),
-    recvTs: Float64Array.from(recvTs),
+    ...computeBars({ by: "time", interval: q.interval }, columns),
   };
 }
 

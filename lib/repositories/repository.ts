@@ -3,6 +3,7 @@
  * together, memory. Notebooks, the server and backtests depend on this, never on a store.
  * @module
  */
+import type { TableName } from "../schema/tables.ts";
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import type { Table } from "apache-arrow";
 import type pl from "nodejs-polars";
@@ -48,8 +49,11 @@ export interface ActivityBarQuery extends RangeQuery {
   readonly threshold: number;
 }
 
-/** The tables {@linkcode MarketDataRepository.instruments} can list instruments of. */
-export type InstrumentTable = "trades" | "quotes" | "book_snapshots";
+/**
+ * The tables {@linkcode MarketDataRepository.instruments} can list instruments of: those of
+ * the schema's {@linkcode TableName}s that every repository reads.
+ */
+export type InstrumentTable = Extract<TableName, "trades" | "quotes" | "book_snapshots">;
 
 /** Every {@linkcode InstrumentTable}, the default (`trades`) first. */
 export const INSTRUMENT_TABLES: readonly InstrumentTable[] = Object.freeze(

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
+import { computeBars } from "../market/bars.ts";
 import { type BufferTradeColumns, readTrades } from "../buffer/trade_reader.ts";
 import { LakeRepository } from "./lake_repository.ts";
 import { PostgresRepository } from "./postgres_repository.ts";
@@ -121,52 +122,9 @@ function mergeUnique(exchange: string, symbol: string, a: Columns, b: Columns): 
   };
 }
 
-/** Time bars from `(ts, id)`-sorted trades. */
+/** Time bars from `(ts, id)`-sorted trades (the bar kernel, `lib/market/bars.ts`). */
 function barsFromTrades(c: Columns, interval: number): BarColumns {
-  const ts: number[] = [], open: number[] = [], high: number[] = [], low: number[] = [];
-  const close: number[] = [], volume: number[] = [], vwap: number[] = [], trades: number[] = [];
-  const recv: number[] = [];
-  const n = c.id.length;
-  let i = 0;
-  while (i < n) {
-    const bucket = Math.floor(c.ts[i] / interval) * interval;
-    let h = c.price[i], l = c.price[i], v = 0, notional = 0, count = 0, r = -Infinity;
-    const o = c.price[i];
-    let last = o;
-    for (; i < n && c.ts[i] < bucket + interval; i++) {
-      const p = c.price[i];
-      if (p > h) h = p;
-      if (p < l) l = p;
-      last = p;
-      v += c.size[i];
-      notional += p * c.size[i];
-      count++;
-      if (c.recvTs[i] > r) r = c.recvTs[i];
-    }
-    ts.push(bucket);
-    open.push(o);
-    high.push(h);
-    low.push(l);
-    close.push(last);
-    volume.push(v);
-    vwap.push(v > 0 ? notional / v : NaN);
-    trades.push(count);
-    recv.push(r);
-  }
-  return {
-    exchange: c.exchange,
-    symbol: c.symbol,
-    interval,
-    ts: Float64Array.from(ts),
-    open: Float64Array.from(open),
-    high: Float64Array.from(high),
-    low: Float64Array.from(low),
-    close: Float64Array.from(close),
-    volume: Float64Array.from(volume),
-    vwap: Float64Array.from(vwap),
-    trades: Float64Array.from(trades),
-    recvTs: Float64Array.from(recv),
-  };
+  return { exchange: c.exchange, symbol: c.symbol, ...computeBars({ by: "time", interval }, c) };
 }
 
 /**
@@ -409,8 +367,8 @@ export class UnifiedRepository implements MarketDataRepository {
   }
 }
 
-/** Buffer tables read across the seam. */
-type SeamTable = "trades" | "quotes" | "book_snapshots";
+/** Buffer tables read across the seam: the ones `instruments` lists. */
+type SeamTable = InstrumentTable;
 
 /**
  * Merges two event frames of the same columns, each ordered by `(ts, recv_ts, digest)`,

@@ -1,0 +1,281 @@
+/**
+ * One description per stored table: its name (the one name for "which table" used by the
+ * lake, the PostgreSQL buffer, the exporter and the repositories), the model event it
+ * stores, its key, the order of rows in a lake file, its columns with their types in
+ * PostgreSQL, DuckDB/Parquet, Polars and Arrow, and the column list of the buffer's
+ * `COPY`. The validation rules every store applies are in `rules.ts`.
+ *
+ * @module
+ */
+import type { MarketEventKind } from "../market/types.ts";
+
+/** A stored table: the one name the lake's folders and the buffer's tables share. */
+export type TableName =
+  | "trades"
+  | "quotes"
+  | "book_snapshots"
+  | "book_changes"
+  | "bars"
+  | "event_log";
+
+/** Every {@linkcode TableName}, trades first. */
+export const TABLE_NAMES: readonly TableName[] = Object.freeze(
+  ["trades", "quotes", "book_snapshots", "book_changes", "bars", "event_log"] as const,
+);
+
+/** The tables keyed by `(exchange, symbol, ts, recv_ts, digest)` (no venue id). */
+export type DigestTable = "quotes" | "book_snapshots" | "book_changes" | "event_log";
+
+/** Every {@linkcode DigestTable}, in a fixed order. */
+export const DIGEST_TABLES: readonly DigestTable[] = Object.freeze(
+  ["quotes", "book_snapshots", "book_changes", "event_log"] as const,
+);
+
+/** The tables of the Parquet lake (every table but `bars`, for now). */
+export type LakeTable = Exclude<TableName, "bars">;
+
+/** Every {@linkcode LakeTable}, trades first. */
+export const LAKE_TABLES: readonly LakeTable[] = Object.freeze(
+  ["trades", "quotes", "book_snapshots", "book_changes", "event_log"] as const,
+);
+
+/** A column's type in each engine that reads or writes it. */
+export interface ColumnType {
+  /** PostgreSQL (the buffer). */
+  readonly sql: string;
+  /** DuckDB, which is also the Parquet logical type of the lake's files. */
+  readonly duckdb: string;
+  /** Polars (`nodejs-polars` data type name). */
+  readonly polars: string;
+  /** Apache Arrow (`apache-arrow` type name). */
+  readonly arrow: string;
+}
+
+/** One column of a table. */
+export interface ColumnSpec extends ColumnType {
+  /** Column name, snake_case, identical in every store. */
+  readonly name: string;
+  /** Whether the column may hold NULL. */
+  readonly nullable: boolean;
+  /**
+   * Where the column lives in the lake: `file` (a Parquet column), `path` (a hive folder:
+   * exchange and symbol; the day folder comes from `ts`), or `none` (buffer only).
+   */
+  readonly lake: "file" | "path" | "none";
+}
+
+/** The description of one stored table. */
+export interface TableSpec {
+  readonly name: TableName;
+  /** The `kind` of the {@linkcode MarketEvent} stored in this table. */
+  readonly event: MarketEventKind;
+  /** The idempotency key, without the instrument (every key starts with exchange, symbol). */
+  readonly key: readonly string[];
+  /** Order of rows in each lake file (also what compaction sorts by). */
+  readonly fileOrder: readonly string[];
+  /** Columns in the buffer's order (exchange and symbol first). */
+  readonly columns: readonly ColumnSpec[];
+  /** The column list of the buffer's `COPY ... FROM STDIN`, in the order rows are encoded. */
+  readonly copyColumns: string;
+  /** The columns after `ts, recv_ts, digest` in a lake file of a digest-keyed table. */
+  readonly payload: readonly string[];
+  /** Whether the plain buffer layout partitions the table by day on `ts`. */
+  readonly bufferPartitioned: boolean;
+  /** Whether the table accepts connection-wide rows (symbol `*`, see `instrument.ts`). */
+  readonly connectionWide: boolean;
+  /** Rows the exporter reads from the buffer per page by default. */
+  readonly sliceRows: number;
+}
+
+const TYPES = {
+  text: { sql: "text", duckdb: "VARCHAR", polars: "Utf8", arrow: "Utf8" },
+  double: { sql: "double precision", duckdb: "DOUBLE", polars: "Float64", arrow: "Float64" },
+  doubles: {
+    sql: "double precision[]",
+    duckdb: "DOUBLE[]",
+    polars: "List(Float64)",
+    arrow: "List<Float64>",
+  },
+  bigint: { sql: "bigint", duckdb: "BIGINT", polars: "Int64", arrow: "Int64" },
+  integer: { sql: "integer", duckdb: "INTEGER", polars: "Int32", arrow: "Int32" },
+  time: {
+    sql: "timestamptz",
+    duckdb: "TIMESTAMP",
+    polars: "Datetime(us)",
+    arrow: "Timestamp<MICROSECOND>",
+  },
+} as const satisfies Record<string, ColumnType>;
+
+type TypeName = keyof typeof TYPES;
+
+function column(
+  name: string,
+  type: TypeName,
+  options: { nullable?: boolean; lake?: ColumnSpec["lake"] } = {},
+): ColumnSpec {
+  return Object.freeze({
+    name,
+    ...TYPES[type],
+    nullable: options.nullable ?? false,
+    lake: options.lake ?? "file",
+  });
+}
+
+const INSTRUMENT = [
+  column("exchange", "text", { lake: "path" }),
+  column("symbol", "text", {
+    lake: "path",
+  }),
+];
+const DIGEST_HEADER = [
+  column("ts", "time"),
+  column("recv_ts", "time"),
+  column("digest", "integer"),
+];
+const LEVELS = ["bid_prices", "bid_sizes", "ask_prices", "ask_sizes"].map((n) =>
+  column(n, "doubles")
+);
+const DIGEST_KEY = Object.freeze(["ts", "recv_ts", "digest"]);
+
+function spec(
+  fields: Omit<TableSpec, "copyColumns" | "payload" | "columns"> & {
+    readonly columns: readonly ColumnSpec[];
+  },
+): TableSpec {
+  const columns = Object.freeze([...INSTRUMENT, ...fields.columns]);
+  const digestKeyed = fields.key.join() === DIGEST_KEY.join();
+  return Object.freeze({
+    ...fields,
+    key: Object.freeze([...fields.key]),
+    fileOrder: Object.freeze([...fields.fileOrder]),
+    columns,
+    copyColumns: columns.map((c) => c.name).join(", "),
+    payload: Object.freeze(
+      digestKeyed ? fields.columns.slice(DIGEST_HEADER.length).map((c) => c.name) : [],
+    ),
+  });
+}
+
+/** Every table's description, by name. */
+export const TABLES: Readonly<Record<TableName, TableSpec>> = Object.freeze({
+  trades: spec({
+    name: "trades",
+    event: "trade",
+    key: ["ts", "id"],
+    fileOrder: ["ts", "id"],
+    columns: [
+      column("id", "text"),
+      column("price", "double"),
+      column("size", "double"),
+      column("side", "text"),
+      column("ts", "time"),
+      column("recv_ts", "time"),
+    ],
+    bufferPartitioned: true,
+    connectionWide: false,
+    sliceRows: 250_000,
+  }),
+  quotes: spec({
+    name: "quotes",
+    event: "quote",
+    key: DIGEST_KEY,
+    fileOrder: DIGEST_KEY,
+    columns: [
+      ...DIGEST_HEADER,
+      column("bid_price", "double"),
+      column("bid_size", "double"),
+      column("ask_price", "double"),
+      column("ask_size", "double"),
+    ],
+    bufferPartitioned: true,
+    connectionWide: false,
+    sliceRows: 250_000,
+  }),
+  book_snapshots: spec({
+    name: "book_snapshots",
+    event: "book_snapshot",
+    key: DIGEST_KEY,
+    fileOrder: DIGEST_KEY,
+    columns: [
+      ...DIGEST_HEADER,
+      ...LEVELS,
+      column("sequence", "bigint", { nullable: true }),
+      column("checksum", "bigint", { nullable: true }),
+    ],
+    bufferPartitioned: true,
+    connectionWide: false,
+    // Up to 4 x 50 levels per row (about 2 KB as JS arrays).
+    sliceRows: 20_000,
+  }),
+  book_changes: spec({
+    name: "book_changes",
+    event: "book_change",
+    key: DIGEST_KEY,
+    fileOrder: DIGEST_KEY,
+    columns: [
+      ...DIGEST_HEADER,
+      ...LEVELS,
+      column("first_sequence", "bigint", { nullable: true }),
+      column("sequence", "bigint", { nullable: true }),
+      column("checksum", "bigint", { nullable: true }),
+    ],
+    bufferPartitioned: true,
+    connectionWide: false,
+    sliceRows: 100_000,
+  }),
+  bars: spec({
+    name: "bars",
+    event: "bar",
+    key: ["interval_us", "ts"],
+    fileOrder: ["interval_us", "ts"],
+    columns: [
+      column("interval_us", "bigint"),
+      column("ts", "time"),
+      column("recv_ts", "time"),
+      column("open", "double"),
+      column("high", "double"),
+      column("low", "double"),
+      column("close", "double"),
+      column("volume", "double"),
+      column("vwap", "double", { nullable: true }),
+      column("trades", "bigint"),
+    ],
+    bufferPartitioned: false,
+    connectionWide: false,
+    sliceRows: 250_000,
+  }),
+  event_log: spec({
+    name: "event_log",
+    event: "status",
+    key: DIGEST_KEY,
+    fileOrder: DIGEST_KEY,
+    columns: [...DIGEST_HEADER, column("status", "text"), column("reason", "text")],
+    bufferPartitioned: false,
+    connectionWide: true,
+    sliceRows: 250_000,
+  }),
+});
+
+const BY_EVENT: ReadonlyMap<string, TableSpec> = new Map(
+  TABLE_NAMES.map((name) => [TABLES[name].event, TABLES[name]]),
+);
+
+/** The table a model event of `kind` is stored in, or `undefined` for an unknown kind. */
+export function tableOfEvent(kind: unknown): TableSpec | undefined {
+  return typeof kind === "string" ? BY_EVENT.get(kind) : undefined;
+}
+
+/** Whether `name` is a {@linkcode TableName}. */
+export function isTableName(name: unknown): name is TableName {
+  return typeof name === "string" && Object.hasOwn(TABLES, name);
+}
+
+/** Whether `name` is a {@linkcode LakeTable}. */
+export function isLakeTable(name: unknown): name is LakeTable {
+  return typeof name === "string" && (LAKE_TABLES as readonly string[]).includes(name);
+}
+
+/** Whether `name` is a {@linkcode DigestTable}. */
+export function isDigestTable(name: unknown): name is DigestTable {
+  return typeof name === "string" && (DIGEST_TABLES as readonly string[]).includes(name);
+}
