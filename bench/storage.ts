@@ -23,7 +23,7 @@ import type { BookChange, BookSnapshot, Quote, Trade } from "../lib/market/types
 import { migrate } from "../lib/buffer/migrate.ts";
 import { PostgresWriter } from "../lib/buffer/writer.ts";
 import { TimestampFormatter } from "../lib/buffer/_copy.ts";
-import { startPostgres } from "../tests/support/postgres.ts";
+import { startPostgres } from "../scripts/postgres_cluster.ts";
 import { Exporter, type ExportKind } from "../lib/buffer/exporter.ts";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import { LakeRepository, PostgresRepository } from "../lib/repositories/mod.ts";

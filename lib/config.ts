@@ -1,19 +1,6 @@
 /**
- * Configuration from the environment, with embedded defaults that work offline.
- *
- * | variable          | meaning                                              | default       |
- * | ----------------- | ---------------------------------------------------- | ------------- |
- * | `ALPHAPULSE_LAKE` | Parquet lake root                                    | `./data/lake` |
- * | `DATABASE_URL`    | PostgreSQL hot buffer; unset means lake only          | unset         |
+ * Configuration from the environment (`lib/cli/config.ts`), kept at this path for the
+ * programs that import it.
  * @module
  */
-
-/** The Parquet lake root: `$ALPHAPULSE_LAKE`, or `./data/lake`. */
-export function defaultLakeRoot(): string {
-  return Deno.env.get("ALPHAPULSE_LAKE") || "data/lake";
-}
-
-/** The PostgreSQL URL, or undefined for the embedded (lake only) default. */
-export function databaseUrl(): string | undefined {
-  return Deno.env.get("DATABASE_URL") || undefined;
-}
+export { databaseUrl, defaultLakeRoot } from "./cli/config.ts";

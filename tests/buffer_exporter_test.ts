@@ -212,7 +212,7 @@ Deno.test("Exporter: killed in the middle, no partial file is visible and the re
   const { pg, root } = env;
   const command = () =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "lib/buffer/exporter.ts", "--lake", root],
+      args: ["run", "-A", "scripts/export.ts", "--lake", root],
       env: { DATABASE_URL: pg.url },
       stdout: "piped",
       stderr: "piped",
@@ -256,7 +256,7 @@ Deno.test("Exporter: killed in the middle, no partial file is visible and the re
   assert.equal(n, 0);
   assert.equal((await lakeRows(root)).n, data.length);
   const bad = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "lib/buffer/exporter.ts", "--retain", "soon"],
+    args: ["run", "-A", "scripts/export.ts", "--retain", "soon"],
     env: { DATABASE_URL: pg.url },
     stdout: "piped",
     stderr: "piped",
@@ -649,7 +649,7 @@ Deno.test("Exporter: killed while exporting every table, the re-run completes ex
   const { pg, root } = env;
   const command = () =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "lib/buffer/exporter.ts", "--lake", root],
+      args: ["run", "-A", "scripts/export.ts", "--lake", root],
       env: { DATABASE_URL: pg.url },
       stdout: "piped",
       stderr: "piped",

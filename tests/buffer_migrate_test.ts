@@ -75,7 +75,7 @@ Deno.test("deno task db:migrate applies the schema from DATABASE_URL", async () 
   await using pg = await startPostgres();
   const run = async () => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "lib/buffer/migrate.ts"],
+      args: ["run", "-A", "scripts/migrate.ts"],
       env: { DATABASE_URL: pg.url },
       stdout: "piped",
       stderr: "piped",

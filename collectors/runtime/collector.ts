@@ -18,9 +18,28 @@ import { FeedConnection, type FeedConnectionOptions } from "./connection.ts";
 import { FeedDiagnostics } from "./diagnostics.ts";
 import { type BookStage, FeedPipeline, type FeedSummary } from "./pipeline.ts";
 import type { CollectorMetrics, FeedMetrics } from "./metrics.ts";
-import type { RecordingWriter } from "../replay/recording.ts";
 import { ResyncScheduler, type ResyncSchedulerOptions } from "./resync.ts";
 import { SinkQueue, type SinkQueueOptions } from "./sink_queue.ts";
+
+/**
+ * Records a connection's raw frames (`collectors/replay/recording.ts`'s `RecordingWriter`
+ * is one). Declared here so that the runtime does not depend on the replay folder, which
+ * depends on the runtime.
+ */
+export interface FrameRecorder {
+  /** Starts a connection to `url`; returns its id for `send` and `recv`. */
+  connect(url: string): string;
+  /** Records a frame sent on connection `conn`. */
+  send(conn: string, frame: string): void;
+  /** Records a frame received on connection `conn`. */
+  recv(conn: string, frame: string): void;
+  /** What was recorded so far (reported in the collector's summary). */
+  readonly stats: Readonly<{ lines: number; files: number; bytes: number; errors: number }>;
+  /** Makes everything recorded so far durable. */
+  flush(): Promise<void>;
+  /** Flushes and closes the recording. */
+  close(): Promise<void>;
+}
 
 /** Options for {@linkcode Collector}. */
 export interface CollectorOptions {
@@ -58,7 +77,7 @@ export interface CollectorOptions {
   /** Trade-id policy (default: the venue's, see `VenueSpec.tradeIds`). */
   readonly tradeIds?: "sequential" | "unchecked";
   /** Records every raw frame, connect and send; flushed with the sinks, closed by `stop`. */
-  readonly recorder?: RecordingWriter;
+  readonly recorder?: FrameRecorder;
   /** Where this feed's metrics are registered. */
   readonly metrics?: CollectorMetrics;
   /** Time limit of a REST snapshot fetch, ms (default 10,000). */
@@ -99,7 +118,7 @@ export class Collector {
   #flushErrors = 0;
   #fetchErrors = 0;
   readonly #log: (record: Record<string, unknown>) => void;
-  readonly #recorder?: RecordingWriter;
+  readonly #recorder?: FrameRecorder;
   readonly #metrics?: FeedMetrics;
   readonly #resync: ResyncScheduler;
   /** Aborts REST fetches in flight on stop. */

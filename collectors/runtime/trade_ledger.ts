@@ -8,6 +8,9 @@
  * @module
  */
 import type { Trade } from "../../lib/market/types.ts";
+import { sequentialTradeId, type TradeIdMarks } from "../venues/trade_ids.ts";
+
+export { sequentialTradeId, type TradeIdMarks };
 
 /** What {@linkcode TradeLedger.check} says about a trade. */
 export type TradeVerdict =
@@ -18,41 +21,8 @@ export type TradeVerdict =
   /** A trade counted as lost before, now received after all (a venue trade snapshot). */
   | "recovered";
 
-/**
- * Implemented by an adapter whose venue says which trade ids exist without sending the
- * trades (Coinbase Exchange heartbeats carry `last_trade_id`): the pipeline drains these
- * marks after every frame into {@linkcode TradeLedger.mark}, so trades missed while nothing
- * arrived are counted lost at once, by the ledger alone.
- */
-export interface TradeIdMarks {
-  /**
-   * The highest venue trade id announced per symbol since the last call, or `undefined`
-   * when there is none. Kept per symbol (at most one entry each), so an adapter never
-   * drained holds a bounded map.
-   */
-  takeTradeIdMarks(): ReadonlyMap<string, number> | undefined;
-}
-
 /** Missing-id ranges remembered per symbol; older ones stay lost for good. */
 const MAX_MISSING_RANGES = 64;
-
-/** Longest decimal text that is always a safe integer (16 digits can exceed 2^53). */
-const MAX_ID_DIGITS = 15;
-
-/**
- * A trade id as the integer the ledger checks: plain decimal digits (at most 15), else NaN
- * and the ledger passes the trade unchecked (Kraken v1's synthetic ids, Alpaca's
- * `exchange:id`, non-numeric Coinbase Advanced ids).
- */
-export function sequentialTradeId(id: string): number {
-  const n = id.length;
-  if (n === 0 || n > MAX_ID_DIGITS) return NaN;
-  for (let i = 0; i < n; i++) {
-    const c = id.charCodeAt(i);
-    if (c < 48 || c > 57) return NaN;
-  }
-  return +id;
-}
 
 /**
  * Per-symbol last trade id, kept across reconnects, and the ranges of ids skipped so far: a

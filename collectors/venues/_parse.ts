@@ -5,7 +5,7 @@
  */
 import { parseDecimal } from "../../lib/market/decimal.ts";
 import type { PriceLevel } from "../../lib/market/types.ts";
-import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
+import type { VenueDiagnostics } from "./venue.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -14,7 +14,7 @@ type Json = any;
  * Parses a frame that must be a JSON object; counts `malformed JSON` or `frame is not a
  * JSON object` and returns `undefined` otherwise.
  */
-export function parseJsonObject(frame: string, diagnostics: FeedDiagnostics): Json | undefined {
+export function parseJsonObject(frame: string, diagnostics: VenueDiagnostics): Json | undefined {
   let msg: Json;
   try {
     msg = JSON.parse(frame);

@@ -45,7 +45,7 @@ import type {
 } from "../../lib/market/types.ts";
 import { MIN_VALID_MICROS, parseIsoMicros } from "../../lib/market/time.ts";
 import { normalizeSymbol, splitSymbol } from "../../lib/market/symbols.ts";
-import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
+import type { VenueDiagnostics } from "./venue.ts";
 import type {
   ConnectionRequest,
   Subscription,
@@ -180,7 +180,7 @@ type Json = any;
 export class AlpacaAdapter implements VenueAdapter {
   readonly exchange: string;
   readonly #crypto: boolean;
-  readonly #diagnostics: FeedDiagnostics;
+  readonly #diagnostics: VenueDiagnostics;
   readonly #credentials?: AlpacaCredentials;
   readonly #log: (record: Record<string, unknown>) => void;
   readonly #refusedRetryMs: Readonly<Record<number, number>>;

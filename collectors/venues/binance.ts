@@ -21,7 +21,7 @@ import type { BookChange, MarketEvent } from "../../lib/market/types.ts";
 import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MICROS_PER_MILLI, MIN_VALID_MICROS } from "../../lib/market/time.ts";
 import { normalizeSymbol, splitSymbol } from "../../lib/market/symbols.ts";
-import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
+import type { VenueDiagnostics } from "./venue.ts";
 import type {
   ConnectionRequest,
   Subscription,
@@ -100,7 +100,7 @@ interface DepthSync {
  */
 export class BinanceAdapter implements VenueAdapter {
   readonly exchange = "binance";
-  readonly #diagnostics: FeedDiagnostics;
+  readonly #diagnostics: VenueDiagnostics;
   readonly #maxBuffered: number;
   readonly #restUrl: string;
   readonly #sync = new Map<string, DepthSync>();

@@ -28,8 +28,8 @@ import type { MarketEvent, PriceLevel, TakerSide, Trade } from "../../lib/market
 import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MIN_VALID_MICROS, parseIsoMicros } from "../../lib/market/time.ts";
 import { normalizeSymbol } from "../../lib/market/symbols.ts";
-import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
-import { sequentialTradeId } from "../runtime/trade_ledger.ts";
+import type { VenueDiagnostics } from "./venue.ts";
+import { sequentialTradeId } from "./trade_ids.ts";
 import type {
   ConnectionRequest,
   Subscription,
@@ -83,7 +83,7 @@ type Json = any;
  */
 export class CoinbaseAdvancedAdapter implements VenueAdapter {
   readonly exchange = "coinbase-advanced";
-  readonly #diagnostics: FeedDiagnostics;
+  readonly #diagnostics: VenueDiagnostics;
   /** Last `sequence_num` of this connection (NaN before the first message). */
   #sequence = NaN;
   /** Recent ids per symbol that the ledger does not check (non-numeric), oldest first. */

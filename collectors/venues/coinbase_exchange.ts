@@ -17,8 +17,8 @@ import type { BookSide, MarketEvent, PriceLevel, TakerSide } from "../../lib/mar
 import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MIN_VALID_MICROS, parseIsoMicros } from "../../lib/market/time.ts";
 import { normalizeSymbol } from "../../lib/market/symbols.ts";
-import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
-import type { TradeIdMarks } from "../runtime/trade_ledger.ts";
+import type { VenueDiagnostics } from "./venue.ts";
+import type { TradeIdMarks } from "./trade_ids.ts";
 import type {
   ConnectionRequest,
   Subscription,
@@ -59,7 +59,7 @@ type Json = any;
  */
 export class CoinbaseExchangeAdapter implements VenueAdapter, TradeIdMarks {
   readonly exchange = "coinbase";
-  readonly #diagnostics: FeedDiagnostics;
+  readonly #diagnostics: VenueDiagnostics;
   /** Heartbeat `last_trade_id`s not yet taken, highest per symbol. */
   #marks: Map<string, number> | undefined;
   /** The book channels of the live subscription (for resyncs). */

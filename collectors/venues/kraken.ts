@@ -18,7 +18,7 @@ import type { BookChange, MarketEvent, PriceLevel, TakerSide } from "../../lib/m
 import { parseDecimal } from "../../lib/market/decimal.ts";
 import { MIN_VALID_MICROS, parseIsoMicros, secondsToMicros } from "../../lib/market/time.ts";
 import { normalizeSymbol, splitSymbol } from "../../lib/market/symbols.ts";
-import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
+import type { VenueDiagnostics } from "./venue.ts";
 import type {
   ConnectionRequest,
   Subscription,
@@ -78,7 +78,7 @@ type Json = any;
  */
 export class KrakenAdapter implements VenueAdapter {
   readonly exchange = "kraken";
-  readonly #diagnostics: FeedDiagnostics;
+  readonly #diagnostics: VenueDiagnostics;
   readonly #version: 1 | 2;
   readonly #depth: number;
   readonly #instruments = new Map<string, KrakenInstrument>();

@@ -4,12 +4,20 @@
  * @module
  */
 import type { MarketEvent } from "../../lib/market/types.ts";
-import type { FeedDiagnostics } from "../runtime/diagnostics.ts";
+
+/**
+ * Where an adapter reports bad input: counted and logged by the runtime (its
+ * `FeedDiagnostics` is one). Declared here so that adapters import nothing from the runtime.
+ */
+export interface VenueDiagnostics {
+  /** Counts one bad input under `reason`; `input` (a frame, cut) and `extra` give context. */
+  error(reason: string, input?: string, extra?: Readonly<Record<string, unknown>>): void;
+}
 
 /** What an adapter is built with. */
 export interface VenueAdapterOptions {
   /** Where bad input is counted and logged. */
-  readonly diagnostics: FeedDiagnostics;
+  readonly diagnostics: VenueDiagnostics;
   /**
    * Base URL of the venue's REST API for adapters that fetch snapshots (Binance
    * `https://api.binance.com`); a local fake server in tests. The venue's public API when

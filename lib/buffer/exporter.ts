@@ -20,21 +20,16 @@
  * - **Bars**: 1-minute OHLCV+VWAP bars of every exported range of trades are written to
  *   the buffer's `bars` table (the plain layout's replacement for a continuous aggregate).
  *
- * Run it once with `deno task export`, or on a schedule with `deno task export --every 1h`.
+ * Run it once with `deno task export`, or on a schedule with `deno task export --every 1h`
+ * (the program is `scripts/export.ts`).
  * @module
  */
 import postgres from "postgres";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { nowMicros, parseDuration } from "../market/time.ts";
-import { parseArgs, runMain } from "../cli/args.ts";
-import { databaseUrl, defaultLakeRoot } from "../config.ts";
-import {
-  EVENT_KINDS,
-  type EventKind,
-  type EventRow,
-  listPartitions,
-  ParquetLake,
-} from "../lake/mod.ts";
+import { nowMicros } from "../market/time.ts";
+import { BarKernel } from "../market/bars.ts";
+import { type EventKind, type EventRow, listPartitions, ParquetLake } from "../lake/mod.ts";
+import { LAKE_TABLES, type LakeTable, TABLES } from "../schema/tables.ts";
 import {
   type BufferTradeColumnsWithIntegerIds,
   readTrades,
@@ -47,31 +42,19 @@ const HOUR = 3_600_000_000;
 const DAY = 24 * HOUR;
 const MINUTE = 60_000_000;
 
-/** A buffer table the exporter moves to the lake (the lake's table of the same name). */
-export type ExportKind = "trades" | EventKind;
+/**
+ * A buffer table the exporter moves to the lake (the lake's table of the same name): the
+ * schema's {@linkcode LakeTable}.
+ */
+export type ExportKind = LakeTable;
 
 /** Every {@linkcode ExportKind}, in the order the exporter works through them. */
-export const EXPORT_KINDS: readonly ExportKind[] = Object.freeze(["trades", ...EVENT_KINDS]);
+export const EXPORT_KINDS: readonly ExportKind[] = LAKE_TABLES;
 
-/** Tables partitioned by day in the plain layout (`event_log` is a plain table). */
-const PARTITIONED: ReadonlySet<ExportKind> = new Set([
-  "trades",
-  "quotes",
-  "book_snapshots",
-  "book_changes",
-]);
-
-/**
- * Default rows per read slice: book snapshots carry up to 4 x 50 levels (about 2 KB as JS
- * arrays), book changes a few levels, the rest a few scalars.
- */
-const DEFAULT_SLICE_ROWS: Readonly<Record<ExportKind, number>> = {
-  trades: 250_000,
-  quotes: 250_000,
-  book_snapshots: 20_000,
-  book_changes: 100_000,
-  event_log: 250_000,
-};
+/** Default rows per read slice, per table (see `sliceRows` in `lib/schema/tables.ts`). */
+const DEFAULT_SLICE_ROWS = Object.fromEntries(
+  LAKE_TABLES.map((kind) => [kind, TABLES[kind].sliceRows]),
+) as Readonly<Record<ExportKind, number>>;
 
 /** Options of {@linkcode Exporter}. */
 export interface ExporterOptions {
@@ -158,19 +141,6 @@ interface Page {
   readonly next: PageKey | undefined;
 }
 
-/** The 1-minute bar still open at the end of a page (its minute may go on in the next). */
-interface OpenBar {
-  bucket: number;
-  recv: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  notional: number;
-  count: number;
-}
-
 interface KindState {
   initial: number | undefined;
   watermark: number | undefined;
@@ -253,7 +223,7 @@ export class Exporter {
     // writer threads work at the same time).
     let i = 0;
     let pending = plan.length ? this.#readPage(plan[0]) : undefined;
-    let bars: OpenBar | undefined;
+    let bars: BarKernel | undefined;
     try {
       while (pending) {
         const page = await pending;
@@ -365,7 +335,7 @@ export class Exporter {
    */
   async #daysWithRows(kind: ExportKind, start: number, end: number): Promise<number[]> {
     const first = Math.floor(start / DAY) * DAY;
-    const parts = PARTITIONED.has(kind)
+    const parts = TABLES[kind].bufferPartitioned
       ? await this.#sql<{ day: Date }[]>`select day from buffer_partitions(${kind})`
         .catch(() => undefined)
       : undefined;
@@ -462,8 +432,8 @@ export class Exporter {
    */
   async #write(
     page: Page,
-    bars: OpenBar | undefined,
-  ): Promise<{ read: number; written: number; bars: OpenBar | undefined }> {
+    bars: BarKernel | undefined,
+  ): Promise<{ read: number; written: number; bars: BarKernel | undefined }> {
     const { task, data } = page;
     if (data.kind !== "trades") {
       const n = data.rows.length;
@@ -494,7 +464,7 @@ export class Exporter {
     const day = Math.floor(start / DAY) * DAY;
     const task: ExportTask = { kind, exchange: c.exchange, symbol: c.symbol, day, start, end };
     const total = { read: 0, written: 0 };
-    let bars: OpenBar | undefined;
+    let bars: BarKernel | undefined;
     let after: PageKey | undefined;
     do {
       const page = await this.#readPage(task, after);
@@ -509,50 +479,36 @@ export class Exporter {
 
   /**
    * Upserts the 1-minute bars of trades sorted by time into `bars`, continuing `open` (the
-   * previous page's last bar); unless `final`, the last bar stays open and is returned.
+   * bar kernel of the task's previous pages, `lib/market/bars.ts`); unless `final`, the last
+   * bar stays open in the kernel, which is returned.
    */
   async #writeBars(
     c: { exchange: string; symbol: string },
     t: { price: Float64Array; size: Float64Array; ts: Float64Array; recvTs: Float64Array },
-    open: OpenBar | undefined,
+    open: BarKernel | undefined,
     final: boolean,
-  ): Promise<OpenBar | undefined> {
-    const bars: OpenBar[] = [];
-    let bar = open;
-    const n = t.ts.length;
-    for (let i = 0; i < n; i++) {
-      const ts = t.ts[i];
-      const p = t.price[i];
-      if (bar === undefined || ts >= bar.bucket + MINUTE) {
-        if (bar) bars.push(bar);
-        bar = {
-          bucket: Math.floor(ts / MINUTE) * MINUTE,
-          recv: -Infinity,
-          open: p,
-          high: p,
-          low: p,
-          close: p,
-          volume: 0,
-          notional: 0,
-          count: 0,
-        };
-      }
-      if (p > bar.high) bar.high = p;
-      if (p < bar.low) bar.low = p;
-      bar.close = p;
-      bar.volume += t.size[i];
-      bar.notional += p * t.size[i];
-      bar.count++;
-      if (t.recvTs[i] > bar.recv) bar.recv = t.recvTs[i];
-    }
-    if (bar && final) bars.push(bar);
+  ): Promise<BarKernel | undefined> {
+    const kernel = open ?? new BarKernel({ by: "time", interval: MINUTE });
+    kernel.add(t);
+    const closed = final ? kernel.finish() : kernel.takeClosed();
+    const bars = Array.from({ length: closed.ts.length }, (_, i) => ({
+      bucket: closed.ts[i],
+      recv: closed.recvTs[i],
+      open: closed.open[i],
+      high: closed.high[i],
+      low: closed.low[i],
+      close: closed.close[i],
+      volume: closed.volume[i],
+      vwap: closed.vwap[i],
+      count: closed.trades[i],
+    }));
     // One statement per 5,000 bars; bars of a re-exported range replace the old ones.
     for (let k = 0; k < bars.length; k += 5_000) {
       const values = bars.slice(k, k + 5_000).map((b) =>
         `(${sqlLiteral(c.exchange)}, ${sqlLiteral(c.symbol)}, ${MINUTE}, ${
           timestampLiteral(b.bucket)
         }, ${timestampLiteral(b.recv)}, ${b.open}, ${b.high}, ${b.low}, ${b.close}, ${b.volume}, ${
-          b.volume > 0 ? b.notional / b.volume : "null"
+          Number.isNaN(b.vwap) ? "null" : b.vwap
         }, ${b.count})`
       ).join(",\n");
       await this.#sql.unsafe(
@@ -564,7 +520,7 @@ export class Exporter {
            vwap = excluded.vwap, trades = excluded.trades`,
       );
     }
-    return final ? undefined : bar;
+    return final ? undefined : kernel;
   }
 
   /**
@@ -589,7 +545,7 @@ export class Exporter {
       });
     }
     const out: number[] = [];
-    if (!PARTITIONED.has(kind)) {
+    if (!TABLES[kind].bufferPartitioned) {
       // The event log: rows per day in one pass (the verified days retention has emptied
       // have no rows left, so they are not listed).
       const days = await this.#sql.unsafe<{ day: Date; n: number }[]>(
@@ -728,97 +684,3 @@ function instrumentsQuery(kind: ExportKind, start?: number, end?: number): strin
         order by t.exchange, t.symbol limit 1) n
     )`;
 }
-
-/** The JSON line `deno task export` prints per run. */
-function reportJson(r: ExportReport): Record<string, unknown> {
-  const iso = (micros: number | undefined) =>
-    micros === undefined ? null : new Date(micros / 1000).toISOString();
-  const kinds: Record<string, unknown> = {};
-  let rowsRead = 0;
-  let rowsWritten = 0;
-  const unverified = new Set<string>();
-  for (const [kind, k] of Object.entries(r.kinds)) {
-    rowsRead += k.rowsRead;
-    rowsWritten += k.rowsWritten;
-    for (const day of k.unverifiedDays) unverified.add(day);
-    kinds[kind] = {
-      rows_read: k.rowsRead,
-      rows_written: k.rowsWritten,
-      watermark: iso(k.watermark),
-      verified_days: k.verifiedDays,
-      unverified_days: k.unverifiedDays,
-    };
-  }
-  return {
-    rows_read: rowsRead,
-    rows_written: rowsWritten,
-    unverified_days: [...unverified].sort(),
-    seconds: Number((r.millis / 1000).toFixed(3)),
-    kinds,
-  };
-}
-
-const USAGE =
-  `usage: deno task export [--lake DIR] [--every 1h] [--lag 5m] [--retain 7d | --retain off]
-
-Moves closed ranges of every buffer table to the lake (DATABASE_URL), verifies them, then
-drops the buffer's expired days that are verified (\`buffer_drop_expired\`), unless
---retain off. Prints one JSON line per run.`;
-
-/** `deno task export`: once, or every `--every`, until interrupted. */
-async function main(args: readonly string[]): Promise<void> {
-  const { values } = parseArgs(args, {
-    lake: { type: "string" },
-    every: { type: "string" },
-    lag: { type: "string" },
-    retain: { type: "string", default: "7d" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
-  const url = databaseUrl();
-  if (!url) {
-    throw new SyntaxError(
-      "DATABASE_URL is not set: collectors write the lake directly, nothing to export",
-    );
-  }
-  const duration = (name: string) => {
-    const text = values[name] as string | undefined;
-    if (text === undefined) return undefined;
-    try {
-      return parseDuration(text);
-    } catch (error) {
-      throw new RangeError(`--${name}: ${(error as Error).message}`);
-    }
-  };
-  const periodMicros = duration("every");
-  const lag = duration("lag");
-  const retain = values.retain === "off" ? undefined : duration("retain");
-  const root = (values.lake as string | undefined) ?? defaultLakeRoot();
-  const sql = postgres(url, { max: 2, onnotice: () => {} });
-  const lake = await ParquetLake.open({ root });
-  const exporter = new Exporter({ sql, lake, lag });
-  try {
-    while (true) {
-      const line = reportJson(await exporter.run());
-      if (retain !== undefined) {
-        // Drops only days that ended more than `retain` ago and that this or an earlier
-        // run verified, still holding exactly the verified rows (see migrations.ts).
-        const dropped = await sql<{ p: string }[]>`
-          select buffer_drop_expired(${`${Math.round(retain / 1e6)} seconds`}::interval) as p`;
-        line.retention_dropped = dropped.map((r) => r.p);
-      }
-      console.log(JSON.stringify(line));
-      if (periodMicros === undefined) break;
-      await new Promise((res) => setTimeout(res, periodMicros / 1000));
-    }
-  } finally {
-    await exporter.close();
-    await lake.close();
-    await sql.end();
-  }
-}
-
-if (import.meta.main) await runMain(() => main(Deno.args));

@@ -4,7 +4,7 @@
  * @module
  */
 import postgres from "postgres";
-import { databaseUrl } from "../config.ts";
+import { databaseUrl } from "../cli/config.ts";
 import { migrate } from "./migrate.ts";
 import { PostgresWriter, type PostgresWriterOptions } from "./writer.ts";
 

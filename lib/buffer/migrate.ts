@@ -1,5 +1,6 @@
 /**
- * Applies the buffer's schema migrations: `deno task db:migrate` (reads `DATABASE_URL`).
+ * Applies the buffer's schema migrations (the program is `scripts/migrate.ts`,
+ * `deno task db:migrate`).
  * @module
  */
 import postgres from "postgres";
@@ -110,28 +111,4 @@ export async function bufferLayout(sql: Sql): Promise<BufferLayout | undefined> 
   const rows = await sql<{ layout: BufferLayout }[]>`
     select layout from schema_migrations order by version limit 1`.catch(() => []);
   return rows[0]?.layout;
-}
-
-if (import.meta.main) {
-  const url = Deno.env.get("DATABASE_URL");
-  if (!url) {
-    console.error("DATABASE_URL is not set: nothing to migrate (the embedded lake needs none)");
-    Deno.exit(2);
-  }
-  const layoutArg = Deno.args.find((a) => a.startsWith("--layout="))?.slice(9);
-  if (layoutArg && !["auto", "plain", "timescale"].includes(layoutArg)) {
-    console.error(`--layout must be auto, plain or timescale, got ${layoutArg}`);
-    Deno.exit(2);
-  }
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    const result = await migrate(sql, { layout: layoutArg as BufferLayout | "auto" | undefined });
-    console.log(
-      result.applied.length
-        ? `applied migrations ${result.applied.join(", ")} (${result.layout} layout)`
-        : `schema is current (${result.layout} layout)`,
-    );
-  } finally {
-    await sql.end();
-  }
 }
