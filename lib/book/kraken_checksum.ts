@@ -45,23 +45,38 @@ export function krakenChecksum(book: OrderBook, options: KrakenChecksumOptions):
   }
   const levels = options.levels ?? 10;
   if (!(levels >= 0) || levels > MAX_FAST_LEVELS) return textChecksum(book, options);
+  const m = scaledLevels(book, levels, priceDecimals, sizeDecimals);
+  return m < 0 ? textChecksum(book, options) : digitsCrc(m);
+}
+
+/**
+ * Fills `values` with the scaled integers of asks then bids, price and size alternating;
+ * returns their count, or -1 when one is past 2^53 (not exact: the text path is).
+ */
+function scaledLevels(
+  book: OrderBook,
+  levels: number,
+  priceDecimals: number,
+  sizeDecimals: number,
+): number {
   const priceScale = 10 ** priceDecimals;
   const sizeScale = 10 ** sizeDecimals;
-  // Scaled integers of asks then bids, price and size alternating.
   let m = 0;
   for (let pass = 0; pass < 2; pass++) {
     const n = book.copyLevels(pass === 0 ? "ask" : "bid", levels, prices, sizes);
     for (let i = 0; i < n; i++) {
       const p = Math.round(prices[i] * priceScale);
       const q = Math.round(sizes[i] * sizeScale);
-      // Past 2^53 the integer is not exact: the text path is.
-      if (!(p >= 0 && p < TWO_POW_53 && q >= 0 && q < TWO_POW_53)) {
-        return textChecksum(book, options);
-      }
+      if (!(p >= 0 && p < TWO_POW_53 && q >= 0 && q < TWO_POW_53)) return -1;
       values[m++] = p;
       values[m++] = q;
     }
   }
+  return m;
+}
+
+/** CRC-32 of the decimal digits of `values[0..m)`, each without leading zeros. */
+function digitsCrc(m: number): number {
   let crc = -1;
   for (let k = 0; k < m; k++) {
     const v = values[k];

@@ -33,47 +33,8 @@ export async function readCopyBinary(
   afterBatch?: () => void,
 ): Promise<number> {
   const stream = await sql.unsafe(query).readable();
-  let headerDone = false;
-  let done = false;
-  let tuples = 0;
-  const parse = (buf: Uint8Array): number => {
-    if (done) return buf.length;
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    let pos = 0;
-    if (!headerDone) {
-      if (buf.length < SIGNATURE_BYTES) return 0;
-      pos = SIGNATURE_BYTES + view.getInt32(15);
-      headerDone = true;
-    }
-    const length = buf.length;
-    while (pos + 2 <= length) {
-      const fields = view.getInt16(pos);
-      if (fields === -1) {
-        done = true;
-        return pos + 2;
-      }
-      // Check the tuple is complete before decoding anything.
-      let p = pos + 2;
-      let complete = true;
-      for (let f = 0; f < fields; f++) {
-        if (p + 4 > length) {
-          complete = false;
-          break;
-        }
-        const len = view.getInt32(p);
-        p += 4 + (len > 0 ? len : 0);
-        if (p > length) {
-          complete = false;
-          break;
-        }
-      }
-      if (!complete) break;
-      decode(view, buf, pos + 2);
-      tuples++;
-      pos = p;
-    }
-    return pos;
-  };
+  const parser = new BinaryCopyParser(decode);
+  const parse = (buf: Uint8Array) => parser.parse(buf);
 
   // npm:postgres emits one 'data' event per CopyData message, that is one per row: rows are
   // gathered into a staging buffer and parsed a megabyte at a time. ('data' events also
@@ -118,6 +79,58 @@ export async function readCopyBinary(
   // the stream's read(); when that happens on the last chunk, the connection stays paused
   // and the next query on it never completes. Resume it explicitly.
   (stream as unknown as { _read?: () => void })._read?.();
-  if (!done) throw new Error("COPY binary stream ended without its trailer");
-  return tuples;
+  if (!parser.done) throw new Error("COPY binary stream ended without its trailer");
+  return parser.tuples;
+}
+
+/** Parses binary `COPY` data: the header, then tuples until the trailer. */
+class BinaryCopyParser {
+  readonly #decode: TupleDecoder;
+  #headerDone = false;
+  /** The trailer was read. */
+  done = false;
+  /** Tuples decoded. */
+  tuples = 0;
+
+  constructor(decode: TupleDecoder) {
+    this.#decode = decode;
+  }
+
+  /** Decodes the complete tuples at the start of `buf`; returns the bytes consumed. */
+  parse(buf: Uint8Array): number {
+    if (this.done) return buf.length;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let pos = 0;
+    if (!this.#headerDone) {
+      if (buf.length < SIGNATURE_BYTES) return 0;
+      pos = SIGNATURE_BYTES + view.getInt32(15);
+      this.#headerDone = true;
+    }
+    const length = buf.length;
+    while (pos + 2 <= length) {
+      const fields = view.getInt16(pos);
+      if (fields === -1) {
+        this.done = true;
+        return pos + 2;
+      }
+      // Check the tuple is complete before decoding anything.
+      const end = tupleEnd(view, pos + 2, fields, length);
+      if (end < 0) break;
+      this.#decode(view, buf, pos + 2);
+      this.tuples++;
+      pos = end;
+    }
+    return pos;
+  }
+}
+
+/** Where the tuple of `fields` fields starting at `p` ends, or -1 if it is not complete. */
+function tupleEnd(view: DataView, p: number, fields: number, length: number): number {
+  for (let f = 0; f < fields; f++) {
+    if (p + 4 > length) return -1;
+    const len = view.getInt32(p);
+    p += 4 + (len > 0 ? len : 0);
+    if (p > length) return -1;
+  }
+  return p;
 }

@@ -9,12 +9,13 @@ import type {
   BookChangeRow,
   BookSnapshotRow,
   EventKind,
+  EventRow,
   EventRowOf,
   QuoteRow,
   StatusRow,
 } from "../lake/mod.ts";
 import { readCopyBinary, timestampAt, type TupleDecoder } from "./_copy_reader.ts";
-import { positiveLimit, sqlLiteral, timestampLiteral } from "./trade_reader.ts";
+import { positiveLimit, rangeWhere, timestampLiteral } from "./trade_reader.ts";
 
 /** Options of {@linkcode readEventRows}. */
 export interface ReadEventRowsOptions {
@@ -57,12 +58,7 @@ export async function readEventRows<K extends EventKind>(
 ): Promise<EventRowOf<K>[]> {
   const payload = PAYLOAD[kind];
   if (payload === undefined) throw new TypeError(`unknown event kind ${kind}`);
-  const where = [
-    `exchange = ${sqlLiteral(options.exchange)}`,
-    `symbol = ${sqlLiteral(options.symbol)}`,
-  ];
-  if (options.start !== undefined) where.push(`ts >= ${timestampLiteral(options.start)}`);
-  if (options.end !== undefined) where.push(`ts < ${timestampLiteral(options.end)}`);
+  const where = rangeWhere(options);
   const after = options.after;
   if (after !== undefined) {
     if (!Number.isInteger(after.digest)) throw new TypeError("after.digest must be an integer");
@@ -76,93 +72,7 @@ export async function readEventRows<K extends EventKind>(
   const query = `copy (select ts, recv_ts, digest, ${payload} from ${kind}
     where ${where.join(" and ")} order by ts, recv_ts, digest${limit}) to stdout (format binary)`;
   const rows: EventRowOf<EventKind>[] = [];
-  const { exchange, symbol } = options;
-  const decoder = new TextDecoder();
-  const text = (buf: Uint8Array, at: number, len: number) =>
-    len <= 0 ? "" : decoder.decode(buf.subarray(at, at + len));
-  let decode: TupleDecoder;
-  switch (kind) {
-    case "quotes":
-      decode = (view, _buf, p) => {
-        const row: QuoteRow = {
-          exchange,
-          symbol,
-          ts: timestampAt(view, p + 4),
-          recvTs: timestampAt(view, p + 16),
-          digest: view.getInt32(p + 28),
-          bidPrice: view.getFloat64(p + 36),
-          bidSize: view.getFloat64(p + 48),
-          askPrice: view.getFloat64(p + 60),
-          askSize: view.getFloat64(p + 72),
-        };
-        rows.push(row);
-      };
-      break;
-    case "book_snapshots":
-    case "book_changes": {
-      const changes = kind === "book_changes";
-      decode = (view, _buf, at) => {
-        const ts = timestampAt(view, at + 4);
-        const recvTs = timestampAt(view, at + 16);
-        const digest = view.getInt32(at + 28);
-        let p = at + 32;
-        const lists: number[][] = [];
-        for (let l = 0; l < 4; l++) {
-          const len = view.getInt32(p);
-          p += 4;
-          lists.push(len < 0 ? [] : doubleArray(view, p));
-          p += len > 0 ? len : 0;
-        }
-        const optionals: (number | null)[] = [];
-        for (let o = changes ? 3 : 2; o > 0; o--) {
-          const len = view.getInt32(p);
-          p += 4;
-          optionals.push(
-            len === 8 ? view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) : null,
-          );
-          p += len > 0 ? len : 0;
-        }
-        const snapshot: BookSnapshotRow = {
-          exchange,
-          symbol,
-          ts,
-          recvTs,
-          digest,
-          bidPrices: lists[0],
-          bidSizes: lists[1],
-          askPrices: lists[2],
-          askSizes: lists[3],
-          sequence: optionals[changes ? 1 : 0],
-          checksum: optionals[changes ? 2 : 1],
-        };
-        if (changes) {
-          const change: BookChangeRow = { ...snapshot, firstSequence: optionals[0] };
-          rows.push(change);
-        } else {
-          rows.push(snapshot);
-        }
-      };
-      break;
-    }
-    case "event_log":
-      decode = (view, buf, at) => {
-        const statusLength = view.getInt32(at + 32);
-        const reasonAt = at + 36 + Math.max(0, statusLength);
-        const row: StatusRow = {
-          exchange,
-          symbol,
-          ts: timestampAt(view, at + 4),
-          recvTs: timestampAt(view, at + 16),
-          digest: view.getInt32(at + 28),
-          status: text(buf, at + 36, statusLength),
-          reason: text(buf, reasonAt + 4, view.getInt32(reasonAt)),
-        };
-        rows.push(row);
-      };
-      break;
-    default:
-      throw new TypeError(`unknown event kind ${kind}`);
-  }
+  const decode = DECODERS[kind](options.exchange, options.symbol, rows);
   await readCopyBinary(sql, query, decode);
   return rows as EventRowOf<K>[];
 }
@@ -191,4 +101,93 @@ function doubleArray(view: DataView, at: number): number[] {
     }
   }
   return out;
+}
+
+/** Builds the tuple decoder of a table: each tuple becomes a row pushed onto `rows`. */
+type DecoderFactory = (exchange: string, symbol: string, rows: EventRow[]) => TupleDecoder;
+
+const DECODERS: Readonly<Record<EventKind, DecoderFactory>> = {
+  quotes: (exchange, symbol, rows) => (view, _buf, p) => {
+    const row: QuoteRow = {
+      exchange,
+      symbol,
+      ts: timestampAt(view, p + 4),
+      recvTs: timestampAt(view, p + 16),
+      digest: view.getInt32(p + 28),
+      bidPrice: view.getFloat64(p + 36),
+      bidSize: view.getFloat64(p + 48),
+      askPrice: view.getFloat64(p + 60),
+      askSize: view.getFloat64(p + 72),
+    };
+    rows.push(row);
+  },
+  book_snapshots: (exchange, symbol, rows) => bookDecoder(exchange, symbol, rows, false),
+  book_changes: (exchange, symbol, rows) => bookDecoder(exchange, symbol, rows, true),
+  event_log: (exchange, symbol, rows) => {
+    const decoder = new TextDecoder();
+    const text = (buf: Uint8Array, at: number, len: number) =>
+      len <= 0 ? "" : decoder.decode(buf.subarray(at, at + len));
+    return (view, buf, at) => {
+      const statusLength = view.getInt32(at + 32);
+      const reasonAt = at + 36 + Math.max(0, statusLength);
+      const row: StatusRow = {
+        exchange,
+        symbol,
+        ts: timestampAt(view, at + 4),
+        recvTs: timestampAt(view, at + 16),
+        digest: view.getInt32(at + 28),
+        status: text(buf, at + 36, statusLength),
+        reason: text(buf, reasonAt + 4, view.getInt32(reasonAt)),
+      };
+      rows.push(row);
+    };
+  },
+};
+
+/** The decoder of book snapshot or (`changes`) book change tuples. */
+function bookDecoder(
+  exchange: string,
+  symbol: string,
+  rows: EventRow[],
+  changes: boolean,
+): TupleDecoder {
+  return (view, _buf, at) => {
+    const ts = timestampAt(view, at + 4);
+    const recvTs = timestampAt(view, at + 16);
+    const digest = view.getInt32(at + 28);
+    let p = at + 32;
+    const lists: number[][] = [];
+    for (let l = 0; l < 4; l++) {
+      const len = view.getInt32(p);
+      p += 4;
+      lists.push(len < 0 ? [] : doubleArray(view, p));
+      p += len > 0 ? len : 0;
+    }
+    const optionals: (number | null)[] = [];
+    for (let o = changes ? 3 : 2; o > 0; o--) {
+      const len = view.getInt32(p);
+      p += 4;
+      optionals.push(len === 8 ? view.getInt32(p) * 4_294_967_296 + view.getUint32(p + 4) : null);
+      p += len > 0 ? len : 0;
+    }
+    const snapshot: BookSnapshotRow = {
+      exchange,
+      symbol,
+      ts,
+      recvTs,
+      digest,
+      bidPrices: lists[0],
+      bidSizes: lists[1],
+      askPrices: lists[2],
+      askSizes: lists[3],
+      sequence: optionals[changes ? 1 : 0],
+      checksum: optionals[changes ? 2 : 1],
+    };
+    if (changes) {
+      const change: BookChangeRow = { ...snapshot, firstSequence: optionals[0] };
+      rows.push(change);
+    } else {
+      rows.push(snapshot);
+    }
+  };
 }

@@ -25,10 +25,10 @@
  * @module
  */
 import postgres from "postgres";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { nowMicros } from "../market/time.ts";
 import { BarKernel } from "../market/bars.ts";
-import { type EventKind, type EventRow, listPartitions, ParquetLake } from "../lake/mod.ts";
+import { ExportQueries, type InstrumentCount, progressBar } from "./_export_queries.ts";
+import { type EventKind, type EventRow, ParquetLake } from "../lake/mod.ts";
 import { LAKE_TABLES, type LakeTable, TABLES } from "../schema/tables.ts";
 import {
   type BufferTradeColumnsWithIntegerIds,
@@ -106,12 +106,6 @@ export interface ExportReport extends KindExportReport {
   readonly millis: number;
 }
 
-interface InstrumentCount {
-  exchange: string;
-  symbol: string;
-  rows: number;
-}
-
 /** One instrument's rows of one table in `[start, end)` within one UTC day (`day`, µs). */
 interface ExportTask {
   kind: ExportKind;
@@ -152,6 +146,16 @@ interface KindState {
   known: Map<number, Map<string, InstrumentCount>>;
 }
 
+/** Counts `rows` read of a task whose whole day this run exports (verified without recount). */
+function countKnown(state: KindState, task: ExportTask, rows: number): void {
+  const counts = state.known.get(task.day) ?? new Map<string, InstrumentCount>();
+  const key = `${task.exchange}\u0000${task.symbol}`;
+  const c = counts.get(key) ?? { exchange: task.exchange, symbol: task.symbol, rows: 0 };
+  c.rows += rows;
+  counts.set(key, c);
+  state.known.set(task.day, counts);
+}
+
 const dayText = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
 
 /** Moves closed ranges of every buffer table to the lake (see the module docs). */
@@ -165,12 +169,12 @@ export class Exporter {
   readonly #log: (message: string) => void;
   readonly #now: () => number;
   readonly #sliceRows: Readonly<Record<ExportKind, number>>;
-  #duck: Promise<import("@duckdb/node-api").DuckDBConnection> | undefined;
-  #duckInstance: DuckDBInstance | undefined;
+  readonly #queries: ExportQueries;
 
   constructor(options: ExporterOptions) {
     if (!options?.sql || !options.lake) throw new TypeError("Exporter needs sql and lake");
     this.#sql = options.sql;
+    this.#queries = new ExportQueries(options.sql);
     this.#lake = options.lake;
     const kinds = options.kinds ?? EXPORT_KINDS;
     for (const kind of kinds) {
@@ -203,7 +207,7 @@ export class Exporter {
     const states = new Map<ExportKind, KindState>();
     const plan: ExportTask[] = [];
     for (const kind of this.#kinds) {
-      const initial = await this.#watermark(kind);
+      const initial = await this.#queries.watermark(kind);
       states.set(kind, {
         initial,
         watermark: initial,
@@ -217,7 +221,7 @@ export class Exporter {
         plan.push(...await this.#plan(kind, initial, closedEnd));
       }
     }
-    const progress = this.#progressBar(plan.length);
+    const progress = progressBar(this.#progress ? plan.length : 0);
     // Pages are read by key (no counting beforehand), and reading the next page overlaps
     // with writing the current one (PostgreSQL, this thread's decoding and the lake's
     // writer threads work at the same time).
@@ -237,19 +241,15 @@ export class Exporter {
         state.rowsWritten += n.written;
         const within = page.next ? (page.next.ts - task.start) / (task.end - task.start) : 0;
         progress(n.read, i + within, task.kind);
-        const whole = state.initial !== undefined && task.day >= state.initial &&
-          task.day + DAY <= closedEnd;
-        if (whole) {
-          const counts = state.known.get(task.day) ?? new Map<string, InstrumentCount>();
-          const key = `${task.exchange}\u0000${task.symbol}`;
-          const c = counts.get(key) ?? { exchange: task.exchange, symbol: task.symbol, rows: 0 };
-          c.rows += n.read;
-          counts.set(key, c);
-          state.known.set(task.day, counts);
+        if (state.initial !== undefined && task.day >= state.initial) {
+          if (task.day + DAY <= closedEnd) countKnown(state, task, n.read);
         }
         const following = plan[i];
         if (!page.next && (following?.kind !== task.kind || following.day !== task.day)) {
-          await this.#setWatermark(task.kind, task.end === task.day + DAY ? task.end : closedEnd);
+          await this.#queries.setWatermark(
+            task.kind,
+            task.end === task.day + DAY ? task.end : closedEnd,
+          );
         }
       }
     } finally {
@@ -259,7 +259,7 @@ export class Exporter {
     for (const [kind, state] of states) {
       if (state.watermark === undefined) continue;
       if (state.watermark < closedEnd) {
-        await this.#setWatermark(kind, closedEnd);
+        await this.#queries.setWatermark(kind, closedEnd);
         state.watermark = closedEnd;
       }
       await this.#verifyKind(kind, state);
@@ -288,109 +288,28 @@ export class Exporter {
       (ok ? state.verifiedDays : state.unverifiedDays).push(dayText(dayStart / DAY));
     }
     const done = new Set([...state.known.keys()].map((d) => d / DAY));
-    for (const day of await this.#daysToVerify(kind, watermarkDay, done)) {
+    for (const day of await this.#queries.daysToVerify(kind, watermarkDay, done)) {
       const ok = await this.#verifyDay(kind, day);
       (ok ? state.verifiedDays : state.unverifiedDays).push(dayText(day));
     }
   }
 
-  async #setWatermark(kind: ExportKind, micros: number): Promise<void> {
-    await this.#sql`insert into export_watermarks (kind, watermark, updated_at)
-      values (${kind}, ${new Date(micros / 1000)}, now())
-      on conflict (kind) do update set watermark = greatest(export_watermarks.watermark,
-        excluded.watermark), updated_at = excluded.updated_at`;
-  }
-
   /** What to export: one task per instrument and UTC day with rows in `[start, end)`. */
   async #plan(kind: ExportKind, start: number, end: number): Promise<ExportTask[]> {
     const tasks: ExportTask[] = [];
-    for (const day of await this.#daysWithRows(kind, start, end)) {
+    for (const day of await this.#queries.daysWithRows(kind, start, end)) {
       const from = Math.max(start, day);
       const to = Math.min(end, day + DAY);
-      for (const c of await this.#instruments(kind, from, to)) {
+      for (const c of await this.#queries.instruments(kind, from, to)) {
         tasks.push({ kind, exchange: c.exchange, symbol: c.symbol, day, start: from, end: to });
       }
     }
     return tasks;
   }
 
-  /**
-   * The instruments with rows in `[start, end)`, without counting rows: a skip scan of the
-   * primary key `(exchange, symbol, ...)`, one index probe per instrument.
-   */
-  async #instruments(
-    kind: ExportKind,
-    start: number,
-    end: number,
-  ): Promise<{ exchange: string; symbol: string }[]> {
-    return await this.#sql.unsafe<{ exchange: string; symbol: string }[]>(
-      `${instrumentsQuery(kind, start, end)} select exchange, symbol from i`,
-    );
-  }
-
-  /**
-   * Starts of the UTC days in `[start, end)` that may hold rows: the daily partitions
-   * (plain layout), or days found by probing `min(ts)` (TimescaleDB, which indexes `ts`,
-   * and the event log, a plain table with an index on `ts`).
-   */
-  async #daysWithRows(kind: ExportKind, start: number, end: number): Promise<number[]> {
-    const first = Math.floor(start / DAY) * DAY;
-    const parts = TABLES[kind].bufferPartitioned
-      ? await this.#sql<{ day: Date }[]>`select day from buffer_partitions(${kind})`
-        .catch(() => undefined)
-      : undefined;
-    if (parts) {
-      return parts.map((p) => p.day.getTime() * 1000).filter((d) => d >= first && d < end);
-    }
-    const days: number[] = [];
-    let from = start;
-    while (from < end) {
-      const [row] = await this.#sql.unsafe<{ t: number | null }[]>(
-        `select (extract(epoch from min(ts)) * 1000000)::float8 as t from ${kind}
-         where ts >= ${timestampLiteral(from)} and ts < ${timestampLiteral(end)}`,
-      );
-      if (row?.t == null) break;
-      const day = Math.floor(row.t / DAY) * DAY;
-      days.push(day);
-      from = day + DAY;
-    }
-    return days;
-  }
-
   /** Releases the exporter's DuckDB connection (used for lake counts). */
   async close(): Promise<void> {
-    if (this.#duck) (await this.#duck).closeSync();
-    this.#duckInstance?.closeSync();
-    this.#duck = undefined;
-  }
-
-  /** The table's watermark, or the start of its first day when it has none yet. */
-  async #watermark(kind: ExportKind): Promise<number | undefined> {
-    const [row] = await this.#sql<{ w: number | null }[]>`
-      select (extract(epoch from watermark) * 1000000)::float8 as w
-      from export_watermarks where kind = ${kind}`;
-    if (row?.w != null) return row.w;
-    // The first time of each instrument, by index: `min(ts)` over the table would read
-    // every row (the primary key leads with exchange and symbol).
-    const [first] = await this.#sql.unsafe<{ w: number | null }[]>(
-      `${instrumentsQuery(kind)}
-       select (extract(epoch from min(f.ts)) * 1000000)::float8 as w from i cross join lateral (
-         select t.ts from ${kind} t where t.exchange = i.exchange and t.symbol = i.symbol
-         order by t.ts limit 1) f`,
-    );
-    return first?.w == null ? undefined : Math.floor(first.w / DAY) * DAY;
-  }
-
-  async #instrumentCounts(
-    kind: ExportKind,
-    start: number,
-    end: number,
-  ): Promise<InstrumentCount[]> {
-    return await this.#sql.unsafe<InstrumentCount[]>(
-      `select exchange, symbol, count(*)::float8 as rows from ${kind}
-       where ts >= ${timestampLiteral(start)} and ts < ${timestampLiteral(end)}
-       group by exchange, symbol order by exchange, symbol`,
-    );
+    // Lake counts belong to the lake's catalog, closed with the lake: nothing to release.
   }
 
   /** Reads the page of a task's rows after `after` (from the start without it). */
@@ -524,62 +443,6 @@ export class Exporter {
   }
 
   /**
-   * Closed days below `watermarkDay`, other than the `done` ones (verified by this run),
-   * whose verification is missing or out of date: their rows in the buffer differ from the
-   * verified count (late rows since the export).
-   */
-  async #daysToVerify(
-    kind: ExportKind,
-    watermarkDay: number,
-    done: ReadonlySet<number>,
-  ): Promise<number[]> {
-    const recorded = new Map<number, { rows: number; verified: boolean }>();
-    for (
-      const r of await this.#sql<{ day: Date; buffer_rows: number; verified: boolean }[]>`
-        select day, buffer_rows::float8 as buffer_rows, verified_at is not null as verified
-        from export_days where kind = ${kind}`
-    ) {
-      recorded.set(Math.round(r.day.getTime() / 86_400_000), {
-        rows: r.buffer_rows,
-        verified: r.verified,
-      });
-    }
-    const out: number[] = [];
-    if (!TABLES[kind].bufferPartitioned) {
-      // The event log: rows per day in one pass (the verified days retention has emptied
-      // have no rows left, so they are not listed).
-      const days = await this.#sql.unsafe<{ day: Date; n: number }[]>(
-        `select (ts at time zone 'UTC')::date as day, count(*)::float8 as n from ${kind}
-         where ts < ${timestampLiteral(watermarkDay * DAY)} group by 1 order by 1`,
-      );
-      for (const d of days) {
-        const day = Math.round(d.day.getTime() / 86_400_000);
-        if (done.has(day)) continue;
-        const rec = recorded.get(day);
-        if (!(rec?.verified && rec.rows === d.n)) out.push(day);
-      }
-      return out;
-    }
-    const parts = await this.#sql<{ partition: string; day: Date }[]>`
-      select partition, day from buffer_partitions(${kind})`.catch(() => []);
-    for (const p of parts) {
-      const day = Math.floor(p.day.getTime() / 86_400_000);
-      if (day >= watermarkDay || done.has(day)) continue;
-      const rec = recorded.get(day);
-      if (rec?.verified) {
-        const [{ n }] = await this.#sql.unsafe<{ n: number }[]>(
-          `select count(*)::float8 as n from ${p.partition}`,
-        );
-        if (n === rec.rows) continue;
-      }
-      // Never exported and empty: recorded as a verified zero-row day, which lets retention
-      // drop the empty partition.
-      out.push(day);
-    }
-    return out;
-  }
-
-  /**
    * Compares buffer and lake counts per instrument for one table and day (buffer counts
    * taken now, or the ones this run exported); re-exports what is short.
    */
@@ -593,15 +456,25 @@ export class Exporter {
     let bufferRows = 0;
     let lakeRows = 0;
     let ok = true;
-    for (const c of known ?? await this.#instrumentCounts(kind, start, end)) {
-      let inLake = await this.#lakeCount(kind, c.exchange, c.symbol, start, end);
+    for (const c of known ?? await this.#queries.instrumentCounts(kind, start, end)) {
+      let inLake = await this.#lake.catalog.countRows(kind, {
+        exchange: c.exchange,
+        symbol: c.symbol,
+        start,
+        end,
+      });
       if (inLake < c.rows) {
         this.#log(
           `export: ${kind} ${c.exchange} ${c.symbol} ${dayText(day)}: lake has ${inLake} of ` +
             `${c.rows} rows; exporting the day again`,
         );
         await this.#exportInstrument(kind, c, start, end);
-        inLake = await this.#lakeCount(kind, c.exchange, c.symbol, start, end);
+        inLake = await this.#lake.catalog.countRows(kind, {
+          exchange: c.exchange,
+          symbol: c.symbol,
+          start,
+          end,
+        });
       }
       if (inLake < c.rows) ok = false;
       bufferRows += c.rows;
@@ -615,72 +488,4 @@ export class Exporter {
     if (!ok) this.#log(`export: ${kind} ${dayText(day)} not verified: the lake is short of rows`);
     return ok;
   }
-
-  async #lakeCount(
-    kind: ExportKind,
-    exchange: string,
-    symbol: string,
-    start: number,
-    end: number,
-  ): Promise<number> {
-    const partitions = await listPartitions(this.#lake.root, kind, {
-      exchange,
-      symbol,
-      start,
-      end,
-    });
-    const files = partitions.flatMap((p) => p.files);
-    if (files.length === 0) return 0;
-    const duck = await (this.#duck ??= DuckDBInstance.create(":memory:").then((instance) => {
-      this.#duckInstance = instance;
-      return instance.connect();
-    }));
-    const list = files.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ");
-    const reader = await duck.runAndReadAll(
-      `select count(*)::double from read_parquet([${list}], hive_partitioning = false)`,
-    );
-    return Number(reader.getRows()[0][0]);
-  }
-
-  /** A progress bar over `tasks` instrument-days of every table (fraction by time covered). */
-  #progressBar(
-    tasks: number,
-  ): (rows: number, tasksDone: number, kind?: ExportKind, finish?: boolean) => void {
-    if (!this.#progress || tasks === 0) return () => {};
-    const started = performance.now();
-    let done = 0;
-    let current = "";
-    const encoder = new TextEncoder();
-    return (rows, tasksDone, kind, finish = false) => {
-      done += rows;
-      if (kind) current = kind;
-      const fraction = Math.min(1, tasksDone / tasks);
-      const width = 30;
-      const filled = Math.round(fraction * width);
-      const rate = done / Math.max(0.001, (performance.now() - started) / 1000);
-      const line = `\rexport [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
-        `${(fraction * 100).toFixed(0).padStart(3)}% ${done} rows ` +
-        `${Math.round(rate)} rows/s ${current.padEnd(14)}` + (finish ? "\n" : "");
-      Deno.stderr.writeSync(encoder.encode(line));
-    };
-  }
-}
-
-/**
- * `with recursive i (exchange, symbol)`: the instruments of a table with rows in
- * `[start, end)` (any time without them), by a skip scan of the primary key `(exchange,
- * symbol, ts, ...)`: one index probe per instrument instead of reading every row.
- */
-function instrumentsQuery(kind: ExportKind, start?: number, end?: number): string {
-  const range = start === undefined || end === undefined
-    ? "true"
-    : `ts >= ${timestampLiteral(start)} and ts < ${timestampLiteral(end)}`;
-  return `with recursive i as (
-      (select exchange, symbol from ${kind} where ${range} order by exchange, symbol limit 1)
-      union all
-      select n.exchange, n.symbol from i cross join lateral (
-        select t.exchange, t.symbol from ${kind} t
-        where (t.exchange, t.symbol) > (i.exchange, i.symbol) and ${range}
-        order by t.exchange, t.symbol limit 1) n
-    )`;
 }

@@ -78,113 +78,167 @@ export async function readTrades(
   sql: postgres.Sql,
   options: ReadTradesOptions,
 ): Promise<BufferTradeColumnsWithIntegerIds> {
-  const where = [
-    `exchange = ${sqlLiteral(options.exchange)}`,
-    `symbol = ${sqlLiteral(options.symbol)}`,
-  ];
-  if (options.start !== undefined) where.push(`ts >= ${timestampLiteral(options.start)}`);
-  if (options.end !== undefined) where.push(`ts < ${timestampLiteral(options.end)}`);
+  const columns = new TradeColumnsBuilder(options.expectedRows ?? 0, options.integerIds === true);
+  await readCopyBinary(
+    sql,
+    tradesQuery(options),
+    (view, buf, at) => columns.row(view, buf, at),
+    () => columns.flushIds(),
+  );
+  return columns.finish(options.exchange, options.symbol);
+}
+
+/** The binary `COPY` of the trades `options` asks for, in `(ts, id)` order. */
+function tradesQuery(options: ReadTradesOptions): string {
+  const where = rangeWhere(options);
   if (options.after !== undefined) {
     where.push(
       `(ts, id) > (${timestampLiteral(options.after.ts)}, ${sqlLiteral(options.after.id)})`,
     );
   }
   const limit = options.limit === undefined ? "" : ` limit ${positiveLimit(options.limit)}`;
-  const query = `copy (select id, price, size, side, ts, recv_ts from trades
+  return `copy (select id, price, size, side, ts, recv_ts from trades
     where ${where.join(" and ")} order by ts, id${limit}) to stdout (format binary)`;
-  const ids: string[] = [];
-  const sides: ("buy" | "sell" | "unknown")[] = [];
-  let cap = Math.max(1024, options.expectedRows ?? 0);
-  let price = new Float64Array(cap);
-  let size = new Float64Array(cap);
-  let ts = new Float64Array(cap);
-  let recv = new Float64Array(cap);
-  // Ids as numbers while every id so far is a canonical integer (when asked for).
-  let integerIds = options.integerIds === true;
-  let idNumbers = new Float64Array(integerIds ? cap : 0);
-  let n = 0;
-  const grow = () => {
-    cap *= 2;
-    const bigger = (a: Float64Array) => {
-      const b = new Float64Array(cap);
-      b.set(a);
-      return b;
-    };
-    price = bigger(price);
-    size = bigger(size);
-    ts = bigger(ts);
-    recv = bigger(recv);
-    if (integerIds) idNumbers = bigger(idNumbers);
-  };
-  const decoder = new TextDecoder();
+}
 
+/** `exchange = ... and symbol = ...` and the `ts` range, as `where` terms. */
+export function rangeWhere(
+  options: {
+    readonly exchange: string;
+    readonly symbol: string;
+    readonly start?: number;
+    readonly end?: number;
+  },
+): string[] {
+  const where = [
+    `exchange = ${sqlLiteral(options.exchange)}`,
+    `symbol = ${sqlLiteral(options.symbol)}`,
+  ];
+  if (options.start !== undefined) where.push(`ts >= ${timestampLiteral(options.start)}`);
+  if (options.end !== undefined) where.push(`ts < ${timestampLiteral(options.end)}`);
+  return where;
+}
+
+/** Trade columns filled from binary `COPY` tuples of `id, price, size, side, ts, recv_ts`. */
+class TradeColumnsBuilder {
+  readonly #ids: string[] = [];
+  readonly #sides: ("buy" | "sell" | "unknown")[] = [];
+  #cap: number;
+  #price: Float64Array;
+  #size: Float64Array;
+  #ts: Float64Array;
+  #recv: Float64Array;
+  /** Ids as numbers while every id so far is a canonical integer (when asked for). */
+  #integerIds: boolean;
+  #idNumbers: Float64Array;
+  #n = 0;
+  readonly #decoder = new TextDecoder();
   // Text ids are gathered as bytes with a NUL after each and decoded once per staged batch.
-  let idBytes = new Uint8Array(1 << 16);
-  let idLen = 0;
-  const flushIds = () => {
-    if (idLen === 0) return;
-    const text = decoder.decode(idBytes.subarray(0, idLen - 1));
-    for (const id of text.split("\u0000")) ids.push(id);
-    idLen = 0;
-  };
-  const decode = (view: DataView, buf: Uint8Array, at: number): void => {
+  #idBytes = new Uint8Array(1 << 16);
+  #idLen = 0;
+
+  constructor(expectedRows: number, integerIds: boolean) {
+    this.#cap = Math.max(1024, expectedRows);
+    this.#price = new Float64Array(this.#cap);
+    this.#size = new Float64Array(this.#cap);
+    this.#ts = new Float64Array(this.#cap);
+    this.#recv = new Float64Array(this.#cap);
+    this.#integerIds = integerIds;
+    this.#idNumbers = new Float64Array(integerIds ? this.#cap : 0);
+  }
+
+  /** Decodes one tuple starting at `at` (after its field count). */
+  row(view: DataView, buf: Uint8Array, at: number): void {
     let p = at;
-    // id (text)
-    const len0 = view.getInt32(p);
+    const len0 = view.getInt32(p); // id (text)
     p += 4;
-    if (n === cap) grow();
-    let numericId = false;
-    if (integerIds) {
-      const value = canonicalInteger(buf, p, len0);
-      if (value === value) {
-        idNumbers[n] = value;
-        numericId = true;
-      } else {
-        // A text id: the ones so far become text too (their canonical form is exact).
-        integerIds = false;
-        for (let i = 0; i < n; i++) ids.push(String(idNumbers[i]));
-        idNumbers = new Float64Array(0);
-      }
-    }
-    if (!numericId) {
-      if (idLen + len0 + 1 > idBytes.length) {
-        const next = new Uint8Array(Math.max(idBytes.length * 2, idLen + len0 + 1));
-        next.set(idBytes.subarray(0, idLen));
-        idBytes = next;
-      }
-      if (len0 <= 32) {
-        for (let i = 0; i < len0; i++) idBytes[idLen++] = buf[p + i];
-      } else {
-        idBytes.set(buf.subarray(p, p + len0), idLen);
-        idLen += len0;
-      }
-      idBytes[idLen++] = 0; // text values cannot contain NUL: a safe separator
-    }
+    const n = this.#n;
+    if (n === this.#cap) this.#grow();
+    if (!this.#integerId(buf, p, len0)) this.#textId(buf, p, len0);
     p += len0 + 4;
-    price[n] = view.getFloat64(p);
+    this.#price[n] = view.getFloat64(p);
     p += 8 + 4;
-    size[n] = view.getFloat64(p);
+    this.#size[n] = view.getFloat64(p);
     p += 8;
     const len = view.getInt32(p);
     p += 4;
-    sides.push(len === 3 ? "buy" : len === 4 ? "sell" : "unknown");
+    this.#sides.push(len === 3 ? "buy" : len === 4 ? "sell" : "unknown");
     p += len + 4;
-    ts[n] = timestampAt(view, p);
+    this.#ts[n] = timestampAt(view, p);
     p += 8 + 4;
-    recv[n] = timestampAt(view, p);
-    n++;
-  };
-  await readCopyBinary(sql, query, decode, flushIds);
-  return {
-    exchange: options.exchange,
-    symbol: options.symbol,
-    id: integerIds ? (n === cap ? idNumbers : idNumbers.subarray(0, n)) : ids,
-    price: n === cap ? price : price.subarray(0, n),
-    size: n === cap ? size : size.subarray(0, n),
-    side: sides,
-    ts: n === cap ? ts : ts.subarray(0, n),
-    recvTs: n === cap ? recv : recv.subarray(0, n),
-  };
+    this.#recv[n] = timestampAt(view, p);
+    this.#n = n + 1;
+  }
+
+  /** Decodes the text ids gathered so far (once per staged batch of tuples). */
+  flushIds(): void {
+    if (this.#idLen === 0) return;
+    const text = this.#decoder.decode(this.#idBytes.subarray(0, this.#idLen - 1));
+    for (const id of text.split("\u0000")) this.#ids.push(id);
+    this.#idLen = 0;
+  }
+
+  finish(exchange: string, symbol: string): BufferTradeColumnsWithIntegerIds {
+    const n = this.#n;
+    const cut = (a: Float64Array) => n === this.#cap ? a : a.subarray(0, n);
+    return {
+      exchange,
+      symbol,
+      id: this.#integerIds ? cut(this.#idNumbers) : this.#ids,
+      price: cut(this.#price),
+      size: cut(this.#size),
+      side: this.#sides,
+      ts: cut(this.#ts),
+      recvTs: cut(this.#recv),
+    };
+  }
+
+  /** Stores an integer id; `false` when ids are (or just became) text. */
+  #integerId(buf: Uint8Array, p: number, length: number): boolean {
+    if (!this.#integerIds) return false;
+    const value = canonicalInteger(buf, p, length);
+    if (value === value) {
+      this.#idNumbers[this.#n] = value;
+      return true;
+    }
+    // A text id: the ones so far become text too (their canonical form is exact).
+    this.#integerIds = false;
+    for (let i = 0; i < this.#n; i++) this.#ids.push(String(this.#idNumbers[i]));
+    this.#idNumbers = new Float64Array(0);
+    return false;
+  }
+
+  #textId(buf: Uint8Array, p: number, length: number): void {
+    let idLen = this.#idLen;
+    if (idLen + length + 1 > this.#idBytes.length) {
+      const next = new Uint8Array(Math.max(this.#idBytes.length * 2, idLen + length + 1));
+      next.set(this.#idBytes.subarray(0, idLen));
+      this.#idBytes = next;
+    }
+    const bytes = this.#idBytes;
+    if (length <= 32) {
+      for (let i = 0; i < length; i++) bytes[idLen++] = buf[p + i];
+    } else {
+      bytes.set(buf.subarray(p, p + length), idLen);
+      idLen += length;
+    }
+    bytes[idLen++] = 0; // text values cannot contain NUL: a safe separator
+    this.#idLen = idLen;
+  }
+
+  #grow(): void {
+    this.#cap *= 2;
+    const bigger = (a: Float64Array) => {
+      const b = new Float64Array(this.#cap);
+      b.set(a);
+      return b;
+    };
+    this.#price = bigger(this.#price);
+    this.#size = bigger(this.#size);
+    this.#ts = bigger(this.#ts);
+    this.#recv = bigger(this.#recv);
+    if (this.#integerIds) this.#idNumbers = bigger(this.#idNumbers);
+  }
 }
 
 /**

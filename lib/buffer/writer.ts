@@ -48,34 +48,9 @@
  */
 import postgres from "postgres";
 import type { EventSink } from "../market/sink.ts";
-import type {
-  Bar,
-  BookChange,
-  BookSnapshot,
-  FeedStatus,
-  MarketEvent,
-  Quote,
-  Trade,
-} from "../market/types.ts";
-import { MICROS_PER_SECOND, nowMicros } from "../market/time.ts";
-import {
-  bookText,
-  digestOf,
-  quoteText,
-  statusText,
-  storedBookLevels,
-} from "../market/event_digest.ts";
-import {
-  CHECK_VIOLATION,
-  CopyBuffer,
-  copyIn,
-  copyText,
-  guardConnectionTeardown,
-  isUnavailable,
-  type Queryable,
-  TimestampFormatter,
-  UNIQUE_VIOLATION,
-} from "./_copy.ts";
+import type { MarketEvent, Trade } from "../market/types.ts";
+import { nowMicros } from "../market/time.ts";
+import { guardConnectionTeardown, isUnavailable } from "./_copy.ts";
 import { type SpillSegment, SpillStore } from "./_spill.ts";
 import {
   eventRejection,
@@ -83,157 +58,15 @@ import {
   type Rejection,
   rejectionDetail,
 } from "../schema/rules.ts";
-import { isTableName, type TableName, TABLES } from "../schema/tables.ts";
+import { isTableName, type TableName } from "../schema/tables.ts";
+import { type Batch, RowEncoder } from "./_encoder.ts";
+import { BatchCopier } from "./_batch_copy.ts";
+import type { PostgresWriterOptions, WriterStats } from "./writer_options.ts";
 
-/** Options for {@linkcode PostgresWriter}. */
-export interface PostgresWriterOptions {
-  /** Connection URL (`postgres://...`); the writer owns and closes its client. */
-  readonly url?: string;
-  /** Or an existing npm:postgres client (not closed by the writer). */
-  readonly sql?: postgres.Sql;
-  /** Rows per COPY batch (default 20,000). */
-  readonly batchRows?: number;
-  /** Concurrent COPY streams (default 2). */
-  readonly connections?: number;
-  /** Batches that may wait before {@linkcode PostgresWriter.ready} holds producers (default 8). */
-  readonly maxQueuedBatches?: number;
-  /** Directory for spill segments (default `data/spill`). */
-  readonly spillDir?: string;
-  /** Bound of the spill directory in bytes (default 1 GiB). */
-  readonly maxSpillBytes?: number;
-  /** Immediate retries of a failed batch before spilling (default 3). */
-  readonly retries?: number;
-  /** First backoff delay in ms (default 100); doubles per attempt. */
-  readonly backoffMs?: number;
-  /** Longest backoff delay in ms while probing a down database (default 30,000). */
-  readonly maxBackoffMs?: number;
-  /** Recent trade keys remembered per instrument to drop re-sent trades (default 8,192). */
-  readonly dedupeWindow?: number;
-  /** Levels per side kept from a book snapshot (default 50). */
-  readonly bookDepth?: number;
-  /** Where problems are reported (default `console.warn`). */
-  readonly log?: (message: string) => void;
-}
-
-/** Counters of a {@linkcode PostgresWriter}. */
-export interface WriterStats {
-  /** Rows validated and queued. */
-  readonly accepted: number;
-  /** New rows stored in PostgreSQL (replays included). */
-  readonly persisted: number;
-  /** Rows skipped because they were stored already (recent-key window or conflict). */
-  readonly duplicates: number;
-  /** Batches that took the slow path after a unique violation. */
-  readonly conflictBatches: number;
-  /**
-   * Invalid rows by the sentence that explains the reason (`price NaN`, `size negative`,
-   * ...; see `rejectionDetail` in `lib/schema/rules.ts`).
-   */
-  readonly rejected: Readonly<Record<string, number>>;
-  /**
-   * Invalid rows by reason, in the vocabulary every store shares (the lake's
-   * `WriteCounts.rejectedBy`): `price`, `size`, `symbol`, ...
-   */
-  readonly rejectedBy: Readonly<Partial<Record<Rejection, number>>>;
-  /** Rows and batches written to spill segments. */
-  readonly spilledRows: number;
-  readonly spilledBatches: number;
-  /** Rows replayed from spill segments into PostgreSQL. */
-  readonly replayedRows: number;
-  /** Rows lost: the spill bound was reached, or the server refused the data. */
-  readonly droppedRows: number;
-  /** Batches waiting or being written. */
-  readonly queuedBatches: number;
-  /** Whether the writer currently believes the database is reachable. */
-  readonly available: boolean;
-}
+export type { PostgresWriterOptions, WriterStats };
 
 /** A buffer table the writer fills (the schema's {@linkcode TableName}). */
 export type BufferTable = TableName;
-
-const DAY = 86_400 * MICROS_PER_SECOND;
-
-interface Batch {
-  readonly table: BufferTable;
-  readonly chunks: readonly Uint8Array[];
-  readonly rows: number;
-  readonly minTs: number;
-  readonly maxTs: number;
-}
-
-/** Accumulates the COPY text of one table. */
-class BatchBuilder {
-  readonly table: BufferTable;
-  readonly buf = new CopyBuffer();
-  rows = 0;
-  minTs = Infinity;
-  maxTs = -Infinity;
-
-  constructor(table: BufferTable) {
-    this.table = table;
-  }
-
-  /** Records a row whose text was just written to `buf`. */
-  added(ts: number): void {
-    this.rows++;
-    if (ts < this.minTs) this.minTs = ts;
-    if (ts > this.maxTs) this.maxTs = ts;
-  }
-
-  seal(): Batch {
-    const batch: Batch = {
-      table: this.table,
-      chunks: [this.buf.take()],
-      rows: this.rows,
-      minTs: this.minTs,
-      maxTs: this.maxTs,
-    };
-    this.rows = 0;
-    this.minTs = Infinity;
-    this.maxTs = -Infinity;
-    return batch;
-  }
-}
-
-/**
- * The last trades of one instrument (ids and times in arrival order), to drop re-sent
- * trades cheaply. A trade newer than every remembered one costs two array stores; an older
- * one (a re-send, or out of order) scans the window.
- */
-class RecentTrades {
-  readonly #ts: Float64Array;
-  readonly #ids: string[];
-  #pos = 0;
-  #count = 0;
-  #maxTs = -Infinity;
-
-  constructor(size: number) {
-    this.#ts = new Float64Array(size);
-    this.#ids = new Array<string>(size);
-  }
-
-  /** Remembers the trade; returns `true` if it was remembered already. */
-  seen(id: string, ts: number): boolean {
-    const size = this.#ts.length;
-    if (ts <= this.#maxTs) {
-      // Same time as the newest: scan the burst of equal times at the tail only.
-      const burstOnly = ts === this.#maxTs;
-      for (let k = 1, i = this.#pos - 1; k <= this.#count; k++, i--) {
-        if (i < 0) i += size;
-        const t = this.#ts[i];
-        if (t === ts && this.#ids[i] === id) return true;
-        if (burstOnly && t !== ts) break;
-      }
-    } else {
-      this.#maxTs = ts;
-    }
-    this.#ts[this.#pos] = ts;
-    this.#ids[this.#pos] = id;
-    this.#pos = this.#pos + 1 === size ? 0 : this.#pos + 1;
-    if (this.#count < size) this.#count++;
-    return false;
-  }
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -244,31 +77,21 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class PostgresWriter implements EventSink {
   readonly #sql: postgres.Sql;
   readonly #ownsSql: boolean;
-  readonly #batchRows: number;
   readonly #connections: number;
   readonly #maxQueued: number;
   readonly #retries: number;
   readonly #backoffMs: number;
   readonly #maxBackoffMs: number;
-  readonly #dedupeWindow: number;
-  readonly #bookDepth: number;
   readonly #log: (message: string) => void;
   readonly #spill: SpillStore;
+  readonly #encoder: RowEncoder;
+  readonly #copier: BatchCopier;
 
-  readonly #builders = new Map<BufferTable, BatchBuilder>();
-  #trades: BatchBuilder | undefined;
   readonly #queue: Batch[] = [];
   #inflight = 0;
   #spilling = 0;
   #idleWaiters: (() => void)[] = [];
   #readyWaiters: (() => void)[] = [];
-  readonly #recent = new Map<string, RecentTrades>();
-  readonly #ensured = new Set<string>();
-  readonly #tsFormat = new TimestampFormatter();
-  readonly #recvFormat = new TimestampFormatter();
-  readonly #escaped = new Map<string, string>();
-  #lastRecentKey = "";
-  #lastRecent: RecentTrades | undefined;
 
   #available = true;
   #probing: Promise<void> | undefined;
@@ -297,14 +120,18 @@ export class PostgresWriter implements EventSink {
       }
       return v;
     };
-    this.#batchRows = Math.max(1, positive("batchRows", options.batchRows, 20_000));
+    const batchRows = Math.max(1, positive("batchRows", options.batchRows, 20_000));
     this.#connections = Math.max(1, positive("connections", options.connections, 2));
     this.#maxQueued = Math.max(1, positive("maxQueuedBatches", options.maxQueuedBatches, 8));
     this.#retries = positive("retries", options.retries, 3);
     this.#backoffMs = positive("backoffMs", options.backoffMs, 100);
     this.#maxBackoffMs = positive("maxBackoffMs", options.maxBackoffMs, 30_000);
-    this.#dedupeWindow = positive("dedupeWindow", options.dedupeWindow, 8_192);
-    this.#bookDepth = Math.max(1, positive("bookDepth", options.bookDepth, 50));
+    this.#encoder = new RowEncoder({
+      batchRows,
+      dedupeWindow: positive("dedupeWindow", options.dedupeWindow, 8_192),
+      bookDepth: Math.max(1, positive("bookDepth", options.bookDepth, 50)),
+      sealed: (batch) => this.#enqueue(batch),
+    });
     this.#log = options.log ?? ((m) => console.warn(m));
     this.#spill = new SpillStore(
       options.spillDir ?? "data/spill",
@@ -317,6 +144,7 @@ export class PostgresWriter implements EventSink {
       connect_timeout: 5,
       idle_timeout: 60,
     });
+    this.#copier = new BatchCopier(this.#sql);
     // Replay what an earlier process left behind before writing anything new.
     this.#started = this.#spill.list().then((segments) => {
       if (segments.length > 0) {
@@ -364,24 +192,26 @@ export class PostgresWriter implements EventSink {
         this.#reject(reason, e);
         continue;
       }
+      if (e.kind === "trade" && !this.#encoder.trade(e)) {
+        this.#duplicates++;
+        continue;
+      }
+      this.#accepted++;
       switch (e.kind) {
-        case "trade":
-          this.#writeTrade(e);
-          break;
         case "book_change":
-          this.#writeBook(e, "book_changes");
+          this.#encoder.book(e, "book_changes");
           break;
         case "book_snapshot":
-          this.#writeBook(e, "book_snapshots");
+          this.#encoder.book(e, "book_snapshots");
           break;
         case "quote":
-          this.#writeQuote(e);
+          this.#encoder.quote(e);
           break;
         case "bar":
-          this.#writeBar(e);
+          this.#encoder.bar(e);
           break;
         case "status":
-          this.#writeStatus(e);
+          this.#encoder.status(e);
           break;
       }
     }
@@ -393,9 +223,7 @@ export class PostgresWriter implements EventSink {
    */
   async flush(): Promise<number> {
     const before = this.#persisted + this.#spilledRows;
-    for (const builder of this.#builders.values()) {
-      if (builder.rows > 0) this.#enqueue(builder.seal());
-    }
+    this.#encoder.sealAll();
     await this.#idle();
     return this.#persisted + this.#spilledRows - before;
   }
@@ -425,24 +253,6 @@ export class PostgresWriter implements EventSink {
     this.#releaseGuard();
   }
 
-  // --- encoding -------------------------------------------------------------------------
-
-  #builder(table: BufferTable): BatchBuilder {
-    let b = this.#builders.get(table);
-    if (!b) this.#builders.set(table, b = new BatchBuilder(table));
-    return b;
-  }
-
-  #text(value: string): string {
-    let out = this.#escaped.get(value);
-    if (out === undefined) {
-      out = copyText(value);
-      if (this.#escaped.size > 10_000) this.#escaped.clear();
-      this.#escaped.set(value, out);
-    }
-    return out;
-  }
-
   #reject(reason: Rejection, e: MarketEvent): void {
     this.#rejectedBy[reason] = (this.#rejectedBy[reason] ?? 0) + 1;
     const detail = rejectionDetail(reason, e);
@@ -457,91 +267,6 @@ export class PostgresWriter implements EventSink {
           " (further rows with this reason are only counted)",
       );
     }
-  }
-
-  #writeTrade(t: Trade): void {
-    if (this.#dedupeWindow > 0) {
-      const instrument = t.exchange + "\u0000" + t.symbol;
-      let recent = this.#lastRecent;
-      if (instrument !== this.#lastRecentKey || !recent) {
-        recent = this.#recent.get(instrument);
-        if (!recent) this.#recent.set(instrument, recent = new RecentTrades(this.#dedupeWindow));
-        this.#lastRecentKey = instrument;
-        this.#lastRecent = recent;
-      }
-      if (recent.seen(t.id, t.ts)) {
-        this.#duplicates++;
-        return;
-      }
-    }
-    const builder = this.#trades ??= this.#builder("trades");
-    const buf = builder.buf;
-    buf.cached(t.exchange);
-    buf.byte(9);
-    buf.cached(t.symbol);
-    buf.byte(9);
-    buf.text(t.id);
-    buf.byte(9);
-    buf.number(t.price);
-    buf.byte(9);
-    buf.number(t.size);
-    buf.byte(9);
-    buf.cached(t.side);
-    buf.byte(9);
-    buf.timestamp(t.ts, 0);
-    buf.byte(9);
-    buf.timestamp(t.recvTs, 1);
-    buf.byte(10);
-    builder.added(t.ts);
-    this.#accepted++;
-    if (builder.rows >= this.#batchRows) this.#enqueue(builder.seal());
-  }
-
-  /** Header columns plus the digest of `rest` (the remaining columns' text). */
-  #line(e: MarketEvent, rest: string): string {
-    return this.#text(e.exchange) + "\t" + this.#text(e.symbol) + "\t" +
-      this.#tsFormat.format(e.ts) + "\t" + this.#recvFormat.format(e.recvTs) + "\t" +
-      digestOf(rest) + "\t" + rest + "\n";
-  }
-
-  #writeBook(
-    e: BookChange | BookSnapshot,
-    table: "book_changes" | "book_snapshots",
-  ): void {
-    const rest = bookText(
-      storedBookLevels(e, this.#bookDepth),
-      e.kind === "book_change"
-        ? [e.firstSequence, e.sequence, e.checksum]
-        : [e.sequence, e.checksum],
-    );
-    this.#add(table, this.#line(e, rest), e.ts);
-  }
-
-  #writeQuote(q: Quote): void {
-    // Sizes may be NaN: not given by the venue (see `Quote`); stored as float8 'NaN'.
-    const rest = quoteText(q.bidPrice, q.bidSize, q.askPrice, q.askSize);
-    this.#add("quotes", this.#line(q, rest), q.ts);
-  }
-
-  #writeBar(b: Bar): void {
-    const line = this.#text(b.exchange) + "\t" + this.#text(b.symbol) + "\t" + b.interval +
-      "\t" + this.#tsFormat.format(b.ts) + "\t" + this.#recvFormat.format(b.recvTs) + "\t" +
-      b.open + "\t" + b.high + "\t" + b.low + "\t" + b.close + "\t" + b.volume + "\t" +
-      (Number.isFinite(b.vwap) ? String(b.vwap) : "\\N") + "\t" + b.trades + "\n";
-    this.#add("bars", line, b.ts);
-  }
-
-  #writeStatus(s: FeedStatus): void {
-    const rest = statusText(s.status, s.reason ?? "");
-    this.#add("event_log", this.#line(s, rest), s.ts);
-  }
-
-  #add(table: BufferTable, line: string, ts: number): void {
-    const builder = this.#builder(table);
-    builder.buf.raw(line);
-    builder.added(ts);
-    this.#accepted++;
-    if (builder.rows >= this.#batchRows) this.#enqueue(builder.seal());
   }
 
   // --- delivery -------------------------------------------------------------------------
@@ -743,51 +468,13 @@ export class PostgresWriter implements EventSink {
     return true;
   }
 
-  async #ensurePartitions(sql: Queryable, batch: Batch): Promise<void> {
-    if (!TABLES[batch.table].bufferPartitioned || batch.rows === 0) return;
-    const first = Math.floor(batch.minTs / DAY);
-    const last = Math.floor(batch.maxTs / DAY);
-    let missing = false;
-    for (let d = first; d <= last && !missing; d++) {
-      missing = !this.#ensured.has(batch.table + d);
-    }
-    if (!missing) return;
-    // One day ahead too, so that the partition exists before midnight's first rows.
-    await sql`select buffer_ensure_partitions(${batch.table},
-      ${new Date(first * DAY / 1000)}, ${new Date((last + 1) * DAY / 1000)})`;
-    for (let d = first; d <= last + 1; d++) this.#ensured.add(batch.table + d);
-  }
-
   /** COPY with the fast path, the slow path on conflict; resolves to rows inserted. */
   async #copyIdempotent(batch: Batch): Promise<number> {
-    const columns = TABLES[batch.table].copyColumns;
-    await this.#ensurePartitions(this.#sql, batch);
-    try {
-      await copyIn(this.#sql, `copy ${batch.table} (${columns}) from stdin`, batch.chunks);
-      return batch.rows;
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === CHECK_VIOLATION && /no partition/i.test((e as Error).message)) {
-        // Partitions were dropped behind our back (retention): create them again.
-        for (const key of [...this.#ensured]) {
-          if (key.startsWith(batch.table)) this.#ensured.delete(key);
-        }
-        await this.#ensurePartitions(this.#sql, batch);
-      } else if (code !== UNIQUE_VIOLATION) {
-        throw e;
-      }
+    const { inserted, conflict } = await this.#copier.copy(batch);
+    if (conflict) {
+      this.#conflictBatches++;
+      this.#duplicates += batch.rows - inserted;
     }
-    this.#conflictBatches++;
-    const inserted = await this.#sql.begin(async (tx) => {
-      const stage = `_stage_${batch.table}`;
-      await tx.unsafe(`create temp table ${stage} (like ${batch.table}) on commit drop`);
-      await copyIn(tx, `copy ${stage} (${columns}) from stdin`, batch.chunks);
-      const result = await tx.unsafe(
-        `insert into ${batch.table} select * from ${stage} on conflict do nothing`,
-      );
-      return result.count;
-    });
-    this.#duplicates += batch.rows - inserted;
     return inserted;
   }
 }

@@ -78,38 +78,7 @@ export function startCoinbaseSimulator(
     sent++;
   };
 
-  const subscribe = (client: Client, text: string) => {
-    let msg: { type?: string; product_ids?: unknown; channels?: unknown };
-    try {
-      msg = JSON.parse(text);
-    } catch {
-      send(client, JSON.stringify({ type: "error", message: "Malformed JSON" }));
-      return;
-    }
-    if (msg.type !== "subscribe" || !Array.isArray(msg.product_ids)) {
-      send(client, JSON.stringify({ type: "error", message: "Failed to subscribe" }));
-      return;
-    }
-    const channels = Array.isArray(msg.channels) ? msg.channels.map(String) : [];
-    const normalized = channels.map((c) => c === "level2_batch" ? "level2" : c);
-    const known = new Set(market.productIds);
-    const products = (msg.product_ids as unknown[]).map(String).filter((p) => known.has(p));
-    for (const p of products) client.products.add(p);
-    for (const c of normalized) client.channels.add(c);
-    send(
-      client,
-      JSON.stringify({
-        type: "subscriptions",
-        channels: channels.map((name) => ({ name, product_ids: [...client.products] })),
-      }),
-    );
-    for (const p of products) {
-      for (const m of market.subscribeMessages(p)) {
-        const type = m.slice(9, m.indexOf('"', 9));
-        if (client.channels.has(CHANNEL_OF[type])) send(client, m);
-      }
-    }
-  };
+  const subscribe = (client: Client, text: string) => handleSubscribe(market, client, text, send);
 
   const server = Deno.serve({
     hostname: "127.0.0.1",
@@ -163,4 +132,43 @@ export function startCoinbaseSimulator(
       await server.shutdown();
     },
   };
+}
+
+/** Answers a client's `subscribe` message and sends it each product's opening messages. */
+function handleSubscribe(
+  market: SyntheticMarket,
+  client: Client,
+  text: string,
+  send: (client: Client, text: string) => void,
+): void {
+  let msg: { type?: string; product_ids?: unknown; channels?: unknown };
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    send(client, JSON.stringify({ type: "error", message: "Malformed JSON" }));
+    return;
+  }
+  if (msg.type !== "subscribe" || !Array.isArray(msg.product_ids)) {
+    send(client, JSON.stringify({ type: "error", message: "Failed to subscribe" }));
+    return;
+  }
+  const channels = Array.isArray(msg.channels) ? msg.channels.map(String) : [];
+  const normalized = channels.map((c) => c === "level2_batch" ? "level2" : c);
+  const known = new Set(market.productIds);
+  const products = (msg.product_ids as unknown[]).map(String).filter((p) => known.has(p));
+  for (const p of products) client.products.add(p);
+  for (const c of normalized) client.channels.add(c);
+  send(
+    client,
+    JSON.stringify({
+      type: "subscriptions",
+      channels: channels.map((name) => ({ name, product_ids: [...client.products] })),
+    }),
+  );
+  for (const p of products) {
+    for (const m of market.subscribeMessages(p)) {
+      const type = m.slice(9, m.indexOf('"', 9));
+      if (client.channels.has(CHANNEL_OF[type])) send(client, m);
+    }
+  }
 }

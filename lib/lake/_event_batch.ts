@@ -1,0 +1,192 @@
+/**
+ * A batch of a digest-keyed table (quotes, book snapshots, book changes, event log):
+ * rows validated (the schema's rules), grouped by partition (exchange, symbol, UTC day) and
+ * turned into one Polars frame with the file's columns, with each partition's time range
+ * and order.
+ * @module
+ */
+import type pl from "nodejs-polars";
+import type { MarketEvent, Trade } from "../market/types.ts";
+import { eventRejection, type Rejection } from "../schema/rules.ts";
+import { eventFrame } from "./_event_frame.ts";
+import {
+  type EventKind,
+  eventKindOf,
+  type EventRow,
+  eventRow,
+  eventRowRejection,
+  type RowEvent,
+} from "./event_rows.ts";
+import { dayOfMicros } from "./layout.ts";
+import { samePartition } from "./_trade_batch.ts";
+
+/** One (exchange, symbol, day) group of a batch of event rows being written. */
+export interface EventPartition {
+  readonly exchange: string;
+  readonly symbol: string;
+  readonly day: number;
+  /** Valid rows of the batch in this partition. */
+  rows: number;
+  minTs: number;
+  maxTs: number;
+  lastTs: number;
+  lastRecvTs: number;
+  lastDigest: number;
+  /** Rows arrived in `(ts, recv_ts, digest)` order: the file needs no sort. */
+  sorted: boolean;
+  /** Keys arrived strictly increasing: none repeats within the batch. */
+  increasing: boolean;
+}
+
+/** A grouped batch: its frame (with a partition index `p` first) and its partitions. */
+export interface GroupedEvents {
+  readonly frame: pl.DataFrame | undefined;
+  readonly partitions: readonly EventPartition[];
+}
+
+/**
+ * Validates (unless `checked`: the rows' events were checked already) and groups `rows` of
+ * table `kind`; `reject` hears of every invalid row.
+ */
+export function groupEventRows(
+  kind: EventKind,
+  rows: readonly EventRow[],
+  options: { readonly checked: boolean; readonly latest: number },
+  reject: (row: EventRow, reason: Rejection) => void,
+): GroupedEvents {
+  const n = rows.length;
+  const take = new Uint32Array(n);
+  const part = new Uint32Array(n);
+  const partitions: EventPartition[] = [];
+  const index = new Map<string, number>();
+  let count = 0;
+  let k = -1;
+  for (let i = 0; i < n; i++) {
+    const row = rows[i];
+    const reason = options.checked ? undefined : eventRowRejection(kind, row, options.latest);
+    if (reason !== undefined) {
+      reject(row, reason);
+      continue;
+    }
+    const day = dayOfMicros(row.ts);
+    if (k < 0 || !samePartition(partitions[k], row.exchange, row.symbol, day)) {
+      k = partitionIndex(partitions, index, row, day);
+    }
+    track(partitions[k], row);
+    take[count] = i;
+    part[count] = k;
+    count++;
+  }
+  const frame = count > 0 ? eventFrame(kind, rows, take, part, count) : undefined;
+  return { frame, partitions };
+}
+
+function partitionIndex(
+  partitions: EventPartition[],
+  index: Map<string, number>,
+  row: EventRow,
+  day: number,
+): number {
+  const { exchange, symbol, ts, recvTs, digest } = row;
+  const key = `${exchange}/${symbol}/${day}`;
+  let k = index.get(key) ?? -1;
+  if (k < 0) {
+    k = partitions.length;
+    index.set(key, k);
+    partitions.push({
+      exchange,
+      symbol,
+      day,
+      rows: 0,
+      minTs: ts,
+      maxTs: ts,
+      lastTs: ts,
+      lastRecvTs: recvTs,
+      lastDigest: digest,
+      sorted: true,
+      increasing: true,
+    });
+  }
+  return k;
+}
+
+/** Tracks a partition's order and time range with its next row. */
+function track(p: EventPartition, row: EventRow): void {
+  const { ts, recvTs, digest } = row;
+  if (p.rows > 0) {
+    const order = ts - p.lastTs || recvTs - p.lastRecvTs || digest - p.lastDigest;
+    if (order <= 0) {
+      p.increasing = false;
+      if (order < 0) p.sorted = false;
+    }
+    if (ts < p.minTs) p.minTs = ts;
+    else if (ts > p.maxTs) p.maxTs = ts;
+  }
+  p.lastTs = ts;
+  p.lastRecvTs = recvTs;
+  p.lastDigest = digest;
+  p.rows++;
+}
+
+/** A rejected row, for the log. */
+export function describeEventRow(row: EventRow): string {
+  if (row === null || typeof row !== "object") return String(row);
+  const text = JSON.stringify(
+    row,
+    (_, v) => typeof v === "number" && !Number.isFinite(v) ? String(v) : v,
+  );
+  return text.length > 400 ? text.slice(0, 400) + "..." : text;
+}
+
+/** What {@linkcode splitEvents} calls back with. */
+export interface SplitEventsOptions {
+  /** Levels per side kept of a book snapshot. */
+  readonly depth: number;
+  /** The latest valid time (the schema's `latestValidMicros`). */
+  readonly latest: number;
+  /** An event of a kind without a table (bars). */
+  readonly ignored: (kind: unknown) => void;
+  /** An event the schema's rules refuse (checked before levels are cut to `depth`). */
+  readonly rejected: (kind: EventKind, event: MarketEvent, reason: Rejection) => void;
+}
+
+/**
+ * Splits model events into trades and checked rows per table: each event is checked as
+ * the buffer writer checks it (the schema's rules), before snapshot levels are cut to
+ * `depth`, so both stores refuse the same events.
+ */
+export function splitEvents(
+  events: readonly MarketEvent[],
+  options: SplitEventsOptions,
+): { trades: Trade[]; rows: Map<EventKind, EventRow[]> } {
+  const trades: Trade[] = [];
+  const rows = new Map<EventKind, EventRow[]>();
+  for (const e of events) {
+    if (e?.kind === "trade") {
+      trades.push(e);
+      continue;
+    }
+    const kind = e === null || typeof e !== "object" ? undefined : eventKindOf(e);
+    if (kind === undefined) {
+      options.ignored((e as { kind?: unknown })?.kind);
+      continue;
+    }
+    let reason = eventRejection(e, options.latest);
+    let row: EventRow | undefined;
+    if (reason === undefined) {
+      try {
+        row = eventRow(e as RowEvent, { depth: options.depth });
+      } catch {
+        reason = "levels"; // levels that are not lists of [price, size] cannot be sorted
+      }
+    }
+    if (row === undefined) {
+      options.rejected(kind, e, reason ?? "levels");
+      continue;
+    }
+    const list = rows.get(kind);
+    if (list) list.push(row);
+    else rows.set(kind, [row]);
+  }
+  return { trades, rows };
+}

@@ -1,0 +1,138 @@
+/**
+ * The lake's compactor: merges a partition's small files into one file in its table's
+ * order, atomically (a journal names the new file and the files it replaces; see
+ * {@linkcode Compactor.compactPartition}), and finishes or rolls back a compaction a crash
+ * interrupted ({@linkcode Compactor.recover}).
+ * @module
+ */
+import pl from "nodejs-polars";
+import { TABLES } from "../schema/tables.ts";
+import type { LakeKind } from "./layout.ts";
+import {
+  exists,
+  listPartitionFiles,
+  PARQUET_OPTIONS,
+  type PartitionFile,
+  readDirOrEmpty,
+  removeIfExists,
+  uniqueName,
+} from "./_files.ts";
+
+const JOURNAL_PREFIX = ".compact-";
+
+/** What merging one partition did. */
+export interface MergedFiles {
+  /** Files merged away. */
+  readonly files: number;
+  /** Rows in the new file. */
+  readonly rows: number;
+}
+
+/** Options of a {@linkcode Compactor}. */
+export interface CompactorOptions {
+  /** Files at least this large are left alone. */
+  readonly smallFileBytes: number;
+  /** After a write leaves more small files than this in a partition, a tier is merged. */
+  readonly autoCompactFiles: number;
+}
+
+/** Merges small files of partitions (see the module documentation). */
+export class Compactor {
+  readonly #smallFileBytes: number;
+  readonly #autoCompactFiles: number;
+
+  constructor(options: CompactorOptions) {
+    this.#smallFileBytes = options.smallFileBytes;
+    this.#autoCompactFiles = options.autoCompactFiles;
+  }
+
+  /**
+   * Called after a write added one file to `dir` (which held `existing` before): merges the
+   * most numerous tier of similar-sized small files when there are too many small files.
+   */
+  async afterWrite(dir: string, kind: LakeKind, existing: readonly PartitionFile[]) {
+    const small = existing.filter((f) => f.size < this.#smallFileBytes).length + 1;
+    if (small > this.#autoCompactFiles) {
+      await this.compactPartition(dir, kind, 2, (files) => largestTier(files));
+    }
+  }
+
+  /**
+   * Merges the partition's small files (those `choose` picks, default all) if there are at
+   * least `minFiles` of them: a journal first, then the merged file under a temporary name,
+   * renamed into place, then the old files and the journal are removed.
+   */
+  async compactPartition(
+    dir: string,
+    kind: LakeKind,
+    minFiles: number,
+    choose: (small: PartitionFile[]) => PartitionFile[] = (small) => small,
+  ): Promise<MergedFiles | undefined> {
+    const small = (await listPartitionFiles(dir)).filter((f) => f.size < this.#smallFileBytes);
+    const inputs = choose(small);
+    if (inputs.length < minFiles) return undefined;
+    const name = uniqueName();
+    const final = `part-${name}.parquet`;
+    const temporary = `${dir}/.part-${name}.parquet.tmp`;
+    const journal = `${dir}/${JOURNAL_PREFIX}${name}.json`;
+    const journalText = JSON.stringify({ output: final, inputs: inputs.map((f) => f.name) });
+    await Deno.writeTextFile(journal + ".tmp", journalText);
+    await Deno.rename(journal + ".tmp", journal);
+    let rows = 0;
+    try {
+      const merged = await pl.concat(
+        inputs.map((f) => pl.scanParquet(f.path, { hivePartitioning: false })),
+      ).sort([...TABLES[kind].fileOrder]).collect();
+      rows = merged.height;
+      await merged.lazy().sinkParquet(temporary, PARQUET_OPTIONS).collect();
+      await Deno.rename(temporary, `${dir}/${final}`);
+    } catch (err) {
+      await removeIfExists(temporary);
+      await removeIfExists(journal);
+      throw err;
+    }
+    for (const f of inputs) await removeIfExists(f.path);
+    await removeIfExists(journal);
+    return { files: inputs.length, rows };
+  }
+
+  /** Finishes or rolls back a compaction interrupted in `dir`. */
+  async recover(dir: string): Promise<void> {
+    for await (const e of readDirOrEmpty(dir)) {
+      if (!e.isFile || !e.name.startsWith(JOURNAL_PREFIX)) continue;
+      const path = `${dir}/${e.name}`;
+      if (!e.name.endsWith(".json")) {
+        await removeIfExists(path); // a journal that was never renamed into place
+        continue;
+      }
+      const journal = JSON.parse(await Deno.readTextFile(path)) as {
+        output: string;
+        inputs: string[];
+      };
+      if (await exists(`${dir}/${journal.output}`)) {
+        for (const input of journal.inputs) await removeIfExists(`${dir}/${input}`);
+      } else {
+        await removeIfExists(`${dir}/.${journal.output}.tmp`);
+      }
+      await removeIfExists(path);
+    }
+  }
+}
+
+/**
+ * The files of the most populated size tier (sizes within a factor of 4, from 64 KiB up):
+ * automatic compaction merges files of similar size, so each row is rewritten about
+ * log4(final size / flush size) times over a day instead of at every compaction.
+ */
+function largestTier(files: PartitionFile[]): PartitionFile[] {
+  const tiers = new Map<number, PartitionFile[]>();
+  for (const f of files) {
+    const tier = Math.max(0, Math.floor(Math.log(f.size / 65_536) / Math.log(4)));
+    tiers.set(tier, [...(tiers.get(tier) ?? []), f]);
+  }
+  let best: PartitionFile[] = [];
+  for (const [, members] of [...tiers].sort(([a], [b]) => a - b)) {
+    if (members.length > best.length) best = members;
+  }
+  return best;
+}
