@@ -49,6 +49,7 @@ await runMain(async () => {
   const minScore = Number(values["min-score"]);
   if (!(minScore >= 0 && minScore <= 1)) throw new RangeError("--min-score must be in [0, 1]");
 
+  if (chosen.length === 0) throw new RangeError("no mutations to run");
   const files = [...new Set(chosen.flatMap((m) => m.tests))].sort();
   console.error(`mutate: baseline, ${files.length} test files unmutated`);
   const baseline = await denoTestRunner(files, { root, timeoutMs: timeoutMs * 4 });
