@@ -172,6 +172,12 @@ Deno.test("resync scheduler: the cap holds however many resyncs fail in a row", 
     scheduler.request("X", "quiet");
     assert.equal(runs, 14);
     assert.equal(timers.pending, 0);
+    // ... and the interval started over at the minimum: a failure 1 ms later waits
+    // 2 x 100 - 1 = 199, not 999.
+    now += 1;
+    scheduler.request("X", "fails again");
+    assert.equal(timers.waits.at(-1), 199);
+    scheduler.cancel();
   } finally {
     timers.restore();
   }
