@@ -152,4 +152,13 @@ export const mutations: readonly Mutation[] = [
     replace: "    const price = m.s;\n    const size = m.p;",
     tests: [FIELDS_KA],
   },
+  {
+    id: "venues/replay-hftbacktest-nanos-as-millis",
+    description:
+      "Replay: hftbacktest nanosecond receive times cut to milliseconds, not microseconds",
+    file: "collectors/replay/hftbacktest.ts",
+    find: "Number(nanos.slice(0, -3))",
+    replace: "Number(nanos.slice(0, -6))",
+    tests: ["tests/binance_test.ts"],
+  },
 ];
