@@ -168,7 +168,11 @@ export class Collector {
         // A new connection subscribes afresh: its snapshots replace any pending resync.
         this.#resync.cancel();
         if (recorder !== undefined) this.#conn = recorder.connect(options.url);
-        if (reconnect) this.pipeline.handleReconnect(nowMicros(), "reconnected");
+        if (reconnect) {
+          // Consumers and the metrics both learn of it (status_events_total{disconnected}).
+          const events = this.pipeline.handleReconnect(nowMicros(), "reconnected");
+          this.#metrics?.observeStatuses(events);
+        }
       },
     });
     this.#metrics = options.metrics?.addFeed({

@@ -153,6 +153,16 @@ export class FeedMetrics {
     }
   }
 
+  /**
+   * Counts the status events of `events` only (no frame arrived: a reconnect's
+   * `disconnected` status).
+   */
+  observeStatuses(events: readonly MarketEvent[]): void {
+    for (const e of events) {
+      if (e.kind === "status") this.statuses.set(e.status, (this.statuses.get(e.status) ?? 0) + 1);
+    }
+  }
+
   /** Observes one flush of the sinks. */
   observeFlush(seconds: number): void {
     this.flush.observe(seconds);

@@ -279,12 +279,13 @@ export class FeedPipeline {
 
   /**
    * A new connection starts: per-connection adapter state and every book are dropped, and
-   * consumers are told with a `disconnected` status per affected feed.
+   * consumers are told with a `disconnected` status per affected feed. Returns the events
+   * written (for metrics, as {@linkcode FeedPipeline.handleFrame} does).
    */
-  handleReconnect(recvTs: number, reason: string): void {
+  handleReconnect(recvTs: number, reason: string): MarketEvent[] {
     this.#adapter.reset();
     this.#books?.invalidate();
-    this.#write([{
+    const events: MarketEvent[] = [{
       kind: "status",
       exchange: this.#adapter.exchange,
       symbol: "*",
@@ -292,7 +293,9 @@ export class FeedPipeline {
       recvTs,
       status: "disconnected",
       reason,
-    }]);
+    }];
+    this.#write(events);
+    return events;
   }
 
   #write(events: readonly MarketEvent[]): void {
