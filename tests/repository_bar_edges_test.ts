@@ -120,6 +120,8 @@ const TIME_CASES: [string, { start?: number; end?: number }, Expected[]][] = [
   ["end one microsecond before a bar's last trade", { start: B, end: B + M - 1 }, [
     [B, 20, 21, 20, 21, 0.75, 15.25 / 0.75, 2, B + 103],
   ]],
+  ["a fractional start rounds up", { start: B - 0.5, end: B + M }, [NEW.bcd]],
+  ["a fractional end rounds up", { start: B - M, end: B - 0.5 }, [NEW.a]],
   ["the old day alone", { start: A - M, end: A + M }, [OLD.a, OLD.bcd]],
   ["the old day's end to the new day's start", { start: A + 3 * M, end: B }, [OLD.g, NEW.a]],
 ];
@@ -163,11 +165,14 @@ const project = (b: Bar): Expected => [
 ];
 
 Deno.test("bar edges in every repository: time bars, query bounds and activity thresholds", async (t) => {
-  // "EDGE-P": every trade in every store. "EDGE-U": the old pattern and the new one in the
-  // lake (as if exported), the new one and `h` in the buffer, so the unified repository
-  // reads the old day from the lake and the new one across its seam.
+  // "EDGE-P": every trade in every store. "EDGE-U": the old pattern and most of the new one
+  // in the lake (as if exported), the new one and `h` in the buffer, so the unified
+  // repository reads the old day from the lake and the new one across its seam.
   const all = [...pattern(A, "EDGE-P", false), ...pattern(B, "EDGE-P", true)];
-  const uLake = [...pattern(A, "EDGE-U", false), ...pattern(B, "EDGE-U", false)];
+  // The buffer's first trade (B - 1) is not in the lake yet: its bar must come from the
+  // buffer side of the seam.
+  const uLake = [...pattern(A, "EDGE-U", false), ...pattern(B, "EDGE-U", false)]
+    .filter((x) => x.id !== "B-a");
   const uBuffer = pattern(B, "EDGE-U", true);
 
   await using pg = await startPostgres();
