@@ -7,6 +7,28 @@ import { FeedDiagnostics } from "../runtime/diagnostics.ts";
 import { type BookStage, FeedPipeline, type FeedSummary } from "../runtime/pipeline.ts";
 import { createAdapter, guessExchange } from "../venues/mod.ts";
 import { formatFor } from "./formats.ts";
+import type { StreamDamage } from "./_lines.ts";
+
+/** A recording so damaged that nothing could be read from it (exit code 3 in programs). */
+export class DamagedRecordingError extends Error {
+  /** The exit code of a replay that read a damaged file. */
+  readonly exitCode = 3;
+  constructor(message: string) {
+    super(message);
+    this.name = "DamagedRecordingError";
+  }
+}
+
+/** A compressed recording that is damaged: what was before `offset` was replayed. */
+export interface DamagedFile {
+  readonly file: string;
+  /** Byte offset of the damage in the (compressed) file. */
+  readonly offset: number;
+  readonly reason: string;
+}
+
+/** What a replay read: the feed's summary, plus the damaged files when there are some. */
+export type ReplaySummary = FeedSummary & { damaged?: DamagedFile[] };
 
 /** Progress of a replay, reported about every 100 ms. */
 export interface ReplayProgress {
@@ -42,7 +64,7 @@ export interface ReplayOptions {
  * Replays files and resolves to the summary. Bad lines and frames are counted in `errors`.
  * @throws {RangeError} when the venue cannot be determined or has no adapter.
  */
-export async function replayFiles(options: ReplayOptions): Promise<FeedSummary> {
+export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary> {
   if (options.files.length === 0) throw new RangeError("no files to replay");
   const diagnostics = options.diagnostics ?? new FeedDiagnostics({ context: { task: "replay" } });
   const exchange = options.exchange ?? await detectExchange(options.files[0], options.format);
@@ -61,6 +83,7 @@ export async function replayFiles(options: ReplayOptions): Promise<FeedSummary> 
   let sinceFlush = 0;
   // Files replay as one session: a connect in a later file is a reconnect.
   let connections = 0;
+  const damaged: DamagedFile[] = [];
   for (let i = 0; i < options.files.length; i++) {
     const file = options.files[i];
     const bytesTotal = (await Deno.stat(file)).size;
@@ -84,6 +107,13 @@ export async function replayFiles(options: ReplayOptions): Promise<FeedSummary> 
           lastReport = now;
           report();
         }
+      },
+      onDamage: (d) => {
+        damaged.push({ file, ...d });
+        diagnostics.error(`damaged recording: ${d.reason}`, `byte ${d.offset}`, {
+          file,
+          offset: d.offset,
+        });
       },
     });
     for await (const item of items) {
@@ -113,17 +143,25 @@ export async function replayFiles(options: ReplayOptions): Promise<FeedSummary> 
     report();
   }
   await pipeline.close();
-  return pipeline.summary();
+  const summary: ReplaySummary = pipeline.summary();
+  if (damaged.length > 0) summary.damaged = damaged;
+  return summary;
 }
 
 async function detectExchange(file: string, format?: string): Promise<string | undefined> {
   let seen = 0;
-  for await (const item of formatFor(file, format).read(file, {})) {
+  let damage: StreamDamage | undefined;
+  for await (const item of formatFor(file, format).read(file, { onDamage: (d) => (damage = d) })) {
     if ((item.kind === "connect" || item.kind === "rest" || item.kind === "send") && item.source) {
       const guess = guessExchange(item.source);
       if (guess) return guess;
     }
     if (++seen > 50) break;
+  }
+  if (seen === 0 && damage) {
+    throw new DamagedRecordingError(
+      `${file} is damaged at byte ${damage.offset}: ${damage.reason}`,
+    );
   }
   return guessExchange(file.split("/").pop() ?? file);
 }
