@@ -6,7 +6,8 @@
  * `{"messages","trades","snapshots","book_updates","gaps","checksum_ok","checksum_failed",
  * "crossed","errors","rows_written"}` (plus `"damaged":[{"file","offset","reason"}]` when a
  * compressed file is truncated, has garbage after its end or is empty: everything before the
- * damage is replayed, and the exit code is 3).
+ * damage is replayed, and the exit code is 3), and `"not_understood"` when most messages
+ * were rejected (exit code 4 when no event at all was read).
  * @module
  */
 import { parseArgs, runMain } from "../../lib/cli/args.ts";
@@ -30,6 +31,8 @@ const USAGE =
 
 /** Exit code of a replay that read a damaged file (what was before the damage is stored). */
 export const EXIT_DAMAGED = 3;
+/** Exit code of a replay that read nothing usable (every message rejected). */
+export const EXIT_NOT_UNDERSTOOD = 4;
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -77,6 +80,18 @@ if (import.meta.main) {
           `everything before it was replayed`,
       );
     }
+    const lost = summary.not_understood;
+    if (lost) {
+      console.error(
+        `replay: the input was not understood as ${lost.exchange}: ` +
+          `${summary.errors} of ${summary.messages} messages rejected, ` +
+          `${lost.usable_events} events read. ` +
+          (lost.likely
+            ? `The recording looks like ${lost.likely}: try --exchange ${lost.likely}`
+            : `Check --exchange and --format`),
+      );
+    }
     if (summary.damaged) Deno.exit(EXIT_DAMAGED);
+    if (lost && lost.usable_events === 0) Deno.exit(EXIT_NOT_UNDERSTOOD);
   });
 }

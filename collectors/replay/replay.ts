@@ -5,8 +5,10 @@
 import type { EventSink } from "../../lib/market/mod.ts";
 import { FeedDiagnostics } from "../runtime/diagnostics.ts";
 import { type BookStage, FeedPipeline, type FeedSummary } from "../runtime/pipeline.ts";
-import { createAdapter, guessExchange } from "../venues/mod.ts";
-import { formatFor } from "./formats.ts";
+import { createAdapter } from "../venues/mod.ts";
+import { formatFor, formatNames } from "./formats.ts";
+import { detectVenue, KNOWN_RECORDINGS, type VenueDetection } from "./detect.ts";
+import { UsableEvents } from "./usable_events.ts";
 import type { StreamDamage } from "./_lines.ts";
 
 /** A recording so damaged that nothing could be read from it (exit code 3 in programs). */
@@ -27,8 +29,21 @@ export interface DamagedFile {
   readonly reason: string;
 }
 
-/** What a replay read: the feed's summary, plus the damaged files when there are some. */
-export type ReplaySummary = FeedSummary & { damaged?: DamagedFile[] };
+/**
+ * What a replay read: the feed's summary, plus the damaged files and `not_understood` when
+ * most messages were rejected or none gave an event (other than feed statuses).
+ */
+export type ReplaySummary = FeedSummary & {
+  damaged?: DamagedFile[];
+  not_understood?: {
+    /** The venue the recording was read as. */
+    exchange: string;
+    /** Events (not statuses) the replay produced. */
+    usable_events: number;
+    /** The venue its URLs and frames point to, when another. */
+    likely?: string;
+  };
+};
 
 /** Progress of a replay, reported about every 100 ms. */
 export interface ReplayProgress {
@@ -67,17 +82,21 @@ export interface ReplayOptions {
 export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary> {
   if (options.files.length === 0) throw new RangeError("no files to replay");
   const diagnostics = options.diagnostics ?? new FeedDiagnostics({ context: { task: "replay" } });
-  const exchange = options.exchange ?? await detectExchange(options.files[0], options.format);
+  const exchange = options.exchange ??
+    (await detectExchange(options.files[0], options.format)).exchange;
   if (exchange === undefined) {
     throw new RangeError(
-      `cannot tell the exchange of ${options.files[0]}: pass --exchange NAME`,
+      `cannot tell the venue of ${options.files[0]}: its URLs and frames match none we know. ` +
+        `Venues: ${KNOWN_RECORDINGS.join("; ")}. Formats: ${formatNames()}. ` +
+        `Pass --exchange NAME (and --format NAME) if it is one of them`,
     );
   }
+  const usable = new UsableEvents();
   const pipeline = new FeedPipeline({
     adapter: createAdapter(exchange, { diagnostics }),
     diagnostics,
     books: options.books?.(exchange),
-    sinks: options.sinks,
+    sinks: [...(options.sinks ?? []), usable],
   });
   const flushEvery = options.flushEvery ?? 200_000;
   let sinceFlush = 0;
@@ -145,23 +164,26 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   await pipeline.close();
   const summary: ReplaySummary = pipeline.summary();
   if (damaged.length > 0) summary.damaged = damaged;
+  const rejected = summary.errors * 2 > summary.messages;
+  if ((summary.messages > 0 || summary.errors > 0) && (usable.count === 0 || rejected)) {
+    const likely = (await detectExchange(options.files[0], options.format)).exchange;
+    summary.not_understood = {
+      exchange,
+      usable_events: usable.count,
+      likely: likely !== exchange ? likely : undefined,
+    };
+  }
   return summary;
 }
 
-async function detectExchange(file: string, format?: string): Promise<string | undefined> {
-  let seen = 0;
+async function detectExchange(file: string, format?: string): Promise<VenueDetection> {
   let damage: StreamDamage | undefined;
-  for await (const item of formatFor(file, format).read(file, { onDamage: (d) => (damage = d) })) {
-    if ((item.kind === "connect" || item.kind === "rest" || item.kind === "send") && item.source) {
-      const guess = guessExchange(item.source);
-      if (guess) return guess;
-    }
-    if (++seen > 50) break;
-  }
-  if (seen === 0 && damage) {
+  const items = formatFor(file, format).read(file, { onDamage: (d) => (damage = d) });
+  const detection = await detectVenue(items, file.split("/").pop() ?? file);
+  if (detection.frames === 0 && damage) {
     throw new DamagedRecordingError(
       `${file} is damaged at byte ${damage.offset}: ${damage.reason}`,
     );
   }
-  return guessExchange(file.split("/").pop() ?? file);
+  return detection;
 }
