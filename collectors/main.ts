@@ -69,8 +69,11 @@ if (import.meta.main) {
     const metricsListen = config.metricsPort === undefined
       ? undefined
       : parseListen(String(config.metricsPort));
-    const lake = await ParquetLake.open({ root: config.lake ?? defaultLakeRoot() });
     const buffer = await openBufferFromEnv(); // DATABASE_URL set: write PostgreSQL, not the lake
+    // The lake's one writer: refuses (exit 75) when another process writes it.
+    const lake = buffer
+      ? undefined
+      : await ParquetLake.open({ root: config.lake ?? defaultLakeRoot() });
     const metrics = new CollectorMetrics();
     const metricsServer = metricsListen ? serveMetrics(metrics, metricsListen) : undefined;
     // Book changes are most of a feed's messages; in the lake they are opt-in (they
@@ -84,7 +87,7 @@ if (import.meta.main) {
         restUrl: v.restUrl,
         symbols: v.symbols,
         channels: v.channels,
-        sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake, { kinds: lakeKinds })],
+        sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake!, { kinds: lakeKinds })],
         books: new BookKeeper({ exchange: v.exchange }),
         recorder: config.record
           ? new RecordingWriter({ dir: config.record, exchange: v.exchange })
@@ -114,7 +117,7 @@ if (import.meta.main) {
         level: "info",
         msg: "collecting",
         venues: config.venues.map((v) => ({ exchange: v.exchange, symbols: v.symbols })),
-        lake: lake.root,
+        lake: lake?.root,
         record: config.record,
         metricsPort: metricsServer?.port,
       }),
@@ -126,7 +129,7 @@ if (import.meta.main) {
     Deno.removeSignalListener("SIGINT", onInt);
     Deno.removeSignalListener("SIGTERM", onTerm);
     await metricsServer?.shutdown();
-    await lake.close();
+    await lake?.close();
     await buffer?.close();
     summaries.forEach((summary, i) =>
       console.log(JSON.stringify({ exchange: config.venues[i].exchange, ...summary }))

@@ -42,6 +42,7 @@ import {
   timestampLiteral,
 } from "./trade_reader.ts";
 import { readEventRows } from "./event_reader.ts";
+import { waitingLock } from "../cli/lake_lock.ts";
 
 const HOUR = 3_600_000_000;
 const DAY = 24 * HOUR;
@@ -759,11 +760,12 @@ function reportJson(r: ExportReport): Record<string, unknown> {
 }
 
 const USAGE =
-  `usage: deno task export [--lake DIR] [--every 1h] [--lag 5m] [--retain 7d | --retain off]
+  `usage: deno task export [--lake DIR] [--every 1h] [--lag 5m] [--retain 7d | --retain off] [--lock-wait 5m]
 
 Moves closed ranges of every buffer table to the lake (DATABASE_URL), verifies them, then
 drops the buffer's expired days that are verified (\`buffer_drop_expired\`), unless
---retain off. Prints one JSON line per run.`;
+--retain off. Prints one JSON line per run. Waits up to --lock-wait for another writer of the
+lake to finish (one writer per lake), then exits 75.`;
 
 /** `deno task export`: once, or every `--every`, until interrupted. */
 async function main(args: readonly string[]): Promise<void> {
@@ -772,6 +774,7 @@ async function main(args: readonly string[]): Promise<void> {
     every: { type: "string" },
     lag: { type: "string" },
     retain: { type: "string", default: "7d" },
+    "lock-wait": { type: "string", default: "5m" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) {
@@ -798,7 +801,10 @@ async function main(args: readonly string[]): Promise<void> {
   const retain = values.retain === "off" ? undefined : duration("retain");
   const root = (values.lake as string | undefined) ?? defaultLakeRoot();
   const sql = postgres(url, { max: 2, onnotice: () => {} });
-  const lake = await ParquetLake.open({ root });
+  const lake = await ParquetLake.open({
+    root,
+    lock: waitingLock("export", values["lock-wait"] as string),
+  });
   const exporter = new Exporter({ sql, lake, lag });
   try {
     while (true) {
