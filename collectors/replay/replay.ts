@@ -166,7 +166,9 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   if (damaged.length > 0) summary.damaged = damaged;
   const rejected = summary.errors * 2 > summary.messages;
   if ((summary.messages > 0 || summary.errors > 0) && (usable.count === 0 || rejected)) {
-    const likely = (await detectExchange(options.files[0], options.format)).exchange;
+    // A file damaged before its first frame suggests no venue; its damage is reported above.
+    const likely = await detectExchange(options.files[0], options.format)
+      .then((d) => d.exchange, () => undefined);
     summary.not_understood = {
       exchange,
       usable_events: usable.count,
