@@ -6,7 +6,15 @@
  */
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import pl from "nodejs-polars";
-import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
+import type { Bar, BookChange, BookSnapshot, FeedStatus, Quote, Trade } from "../market/types.ts";
+import {
+  BOOK_CHANGE_COLUMNS,
+  bookChangeFrameResult,
+  emptyBookChangeFrame,
+  emptyStatusFrame,
+  STATUS_COLUMNS,
+  statusFrameResult,
+} from "./_book_change_result.ts";
 import { readNumericColumns, sqlString, sqlStringList } from "../lake/_duckdb.ts";
 import {
   kindRoot,
@@ -215,6 +223,29 @@ export class LakeRepository implements MarketDataRepository {
     );
   }
 
+  /**
+   * Book changes in `[start, end)`, ordered by `(ts, recvTs, digest)`: the level lists as
+   * received (venue order, size 0 deletes), with `first_sequence`, `sequence`, `checksum`.
+   * Present when the collector stored changes (`--book-changes`, replay, export).
+   */
+  bookChanges(query: RangeQuery): QueryResult<BookChange> {
+    const q = checkRangeQuery(query);
+    return bookChangeFrameResult(() =>
+      this.#eventFrame("book_changes", q, BOOK_CHANGE_COLUMNS, emptyBookChangeFrame)
+    );
+  }
+
+  /**
+   * Feed statuses (`event_log`: connects, disconnects, gaps, book resets) of one instrument
+   * in `[start, end)`, ordered by `(ts, recvTs, digest)`.
+   */
+  statuses(query: RangeQuery): QueryResult<FeedStatus> {
+    const q = checkRangeQuery(query);
+    return statusFrameResult(() =>
+      this.#eventFrame("event_log", q, STATUS_COLUMNS, emptyStatusFrame)
+    );
+  }
+
   /** Releases DuckDB. Queries after this reject. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -248,7 +279,7 @@ export class LakeRepository implements MarketDataRepository {
    * with `exchange`/`symbol` from the query and the columns in `columns`' order.
    */
   async #eventFrame(
-    kind: "quotes" | "book_snapshots",
+    kind: "quotes" | "book_snapshots" | "book_changes" | "event_log",
     query: RangeQuery,
     columns: readonly string[],
     empty: () => pl.DataFrame,
