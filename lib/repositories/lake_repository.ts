@@ -50,6 +50,7 @@ import {
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import { checkInstrumentsOptions, instrumentSummary } from "./_instruments.ts";
+import { lakeSql, type SqlResult } from "./_lake_sql.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
@@ -244,6 +245,27 @@ export class LakeRepository implements MarketDataRepository {
     return statusFrameResult(() =>
       this.#eventFrame("event_log", q, STATUS_COLUMNS, emptyStatusFrame)
     );
+  }
+
+  /**
+   * Runs DuckDB SQL over the lake. Every lake table with data is a view of the same name
+   * (`trades`, `quotes`, `book_snapshots`, `book_changes`, `event_log`) with its files'
+   * columns plus the partition columns `exchange`, `symbol` (text) and `date` (DATE):
+   * filters on them open only the matching folders. A table without files yet is no view,
+   * and a query naming it fails with an error that says so. Results as
+   * {@linkcode SqlResult}: `polars()`/`arrow()` are columnar (use them for big results),
+   * `rows()` goes through DuckDB's per-cell JavaScript conversion.
+   *
+   * @example
+   * ```ts ignore
+   * const perDay = await repo.sql(`SELECT date, count(*) AS n, sum(size) AS volume
+   *   FROM trades WHERE exchange = 'coinbase' AND symbol = 'BTC-USD'
+   *   GROUP BY date ORDER BY date`).polars();
+   * ```
+   * @throws {TypeError} when `query` is not a non-empty string.
+   */
+  sql(query: string): SqlResult {
+    return lakeSql(this.root, (task) => this.#query(task), query);
   }
 
   /** Releases DuckDB. Queries after this reject. */
