@@ -16,7 +16,10 @@ export type RepositoryKind = "lake" | "buffer" | "unified";
 export interface OpenRepositoryOptions {
   /** The store (default: see {@linkcode openRepository}). */
   readonly kind?: RepositoryKind;
-  /** Lake root (default `$ALPHAPULSE_LAKE`, else `data/lake` from the working folder). */
+  /**
+   * Lake root (default `$ALPHAPULSE_LAKE`; else `data/lake` under the working folder when it
+   * exists; else `data/lake` of this AlphaPulse checkout, where the tasks write by default).
+   */
   readonly lake?: string;
   /** PostgreSQL URL of the buffer (default `$DATABASE_URL`). */
   readonly databaseUrl?: string;
@@ -36,9 +39,11 @@ export type OpenedRepository = LakeRepository | PostgresRepository | UnifiedRepo
  * | none         | unset          | `LakeRepository` (the embedded default, no server)         |
  * | none         | set            | `UnifiedRepository` (what collectors and the exporter fill) |
  *
- * The lake root is `options.lake`, else `$ALPHAPULSE_LAKE`, else `data/lake` relative to the
- * working folder (a notebook's folder). A missing lake folder reads as empty. `close()`
- * releases everything the call opened (DuckDB, the PostgreSQL client).
+ * The lake root is `options.lake`, else `$ALPHAPULSE_LAKE`, else `data/lake` under the
+ * working folder if there is one, else `data/lake` of the AlphaPulse checkout this module
+ * is in (so a notebook in any folder finds the lake the tasks write). A missing lake folder
+ * reads as empty. `close()` releases everything the call opened (DuckDB, the PostgreSQL
+ * client).
  *
  * @example
  * ```ts ignore
@@ -65,7 +70,7 @@ export async function openRepository(
 ): Promise<OpenedRepository> {
   const url = options.databaseUrl ?? databaseUrl();
   const kind = options.kind ?? (url ? "unified" : "lake");
-  const root = options.lake ?? defaultLakeRoot();
+  const root = options.lake ?? lakeRoot();
   switch (kind) {
     case "lake":
       return await LakeRepository.open({ root });
@@ -81,6 +86,18 @@ export async function openRepository(
     default:
       throw new TypeError(`unknown repository kind "${kind}": lake, buffer or unified`);
   }
+}
+
+function lakeRoot(): string {
+  if (Deno.env.get("ALPHAPULSE_LAKE")) return defaultLakeRoot();
+  const local = defaultLakeRoot();
+  try {
+    if (Deno.statSync(local).isDirectory) return local;
+  } catch {
+    // No lake under the working folder: the checkout's.
+  }
+  const checkout = new URL("../data/lake", import.meta.url);
+  return checkout.protocol === "file:" ? decodeURIComponent(checkout.pathname) : local;
 }
 
 /** A unified repository that owns its lake and PostgreSQL client and closes both. */
