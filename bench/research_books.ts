@@ -95,6 +95,8 @@ export async function run(): Promise<void> {
       };
       const [rebuildMs] = await best(3, () => Promise.resolve(replayBook(events, replay)));
       if (frame.height !== count + 1) throw new Error(`${frame.height} rows for ${count + 1}`);
+      const clocked = { levels: 10, every: 1_000_000 };
+      const [clockMs, sampled] = await best(3, () => bookHistory(repo, SYMBOL, clocked));
       emit({
         name: "research_book_rebuild",
         unit: "changes/s",
@@ -104,6 +106,14 @@ export async function run(): Promise<void> {
         read_ms: round(readMs),
         rebuild_ms: round(rebuildMs),
         rebuild_changes_per_s: round(count / (rebuildMs / 1000)),
+      });
+      emit({
+        name: "research_book_rebuild_clock",
+        unit: "changes/s",
+        value: round(count / (clockMs / 1000)),
+        changes: count,
+        rows: sampled.height,
+        total_ms: round(clockMs),
       });
     } finally {
       await repo.close();
