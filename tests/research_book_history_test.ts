@@ -313,3 +313,61 @@ Deno.test("bad options are rejected with the option's name", () => {
   assert.equal(bookHistoryFromEvents([], {}).height, 0);
   assert.equal(ofiStep(NaN, 1, 101, 1, 100, 1, 101, 1), NaN);
 });
+
+Deno.test("bookChanges and statuses read back; a stored reset empties the rebuilt book", async () => {
+  const root = await Deno.makeTempDir({ prefix: "alphapulse-books-" });
+  const base = Date.UTC(2024, 7, 8) * 1000;
+  const h = (t: number) => ({
+    exchange: "coinbase",
+    symbol: "BTC-USD",
+    ts: base + t * 1e6,
+    recvTs: base + t * 1e6 + 10,
+  });
+  const events: MarketEvent[] = [
+    { ...h(1), kind: "book_snapshot", bids: [[100, 1]], asks: [[101, 1]] },
+    { ...h(2), kind: "book_change", bids: [[100, 2]], asks: [], sequence: 7 },
+    { ...h(3), kind: "status", status: "reset", reason: "checksum mismatch" },
+    { ...h(4), kind: "book_change", bids: [[99, 5]], asks: [] },
+    { ...h(5), kind: "book_snapshot", bids: [[98, 1]], asks: [[99, 2]] },
+    { ...h(6), kind: "book_change", bids: [], asks: [[99, 0], [99.5, 1]] },
+  ];
+  try {
+    const lake = await ParquetLake.open({ root });
+    await lake.writeEvents(events);
+    await lake.close();
+    const repo = await LakeRepository.open({ root });
+    try {
+      const q = { exchange: "coinbase", symbol: "BTC-USD" };
+      const changes = await repo.bookChanges(q).rows();
+      assert.deepEqual(
+        changes.map((c) => [c.ts, c.bids, c.asks, c.sequence]),
+        [
+          [h(2).ts, [[100, 2]], [], 7],
+          [h(4).ts, [[99, 5]], [], undefined],
+          [h(6).ts, [], [[99, 0], [99.5, 1]], undefined],
+        ],
+      );
+      const table = await repo.bookChanges(q).arrow();
+      assert.equal(table.numRows, 3);
+      assert.deepEqual([...table.getChild("ask_prices")!.get(2)!], [99, 99.5]);
+      const statuses = await repo.statuses(q).rows();
+      assert.deepEqual(statuses.map((s) => [s.ts, s.status, s.reason]), [
+        [h(3).ts, "reset", "checksum mismatch"],
+      ]);
+      const frame = await bookHistory(repo, q, { levels: 1 });
+      const col = (c: string) => [...(frame.getColumn(c).toTypedArray() as Float64Array)];
+      // t1 100 x 1 | t2 100 x 2 | t3 reset | t4 no book | t5 snapshot 98 x 1 / 99 x 2 | t6 ask 99.5 x 1
+      assert.deepEqual(col("bid_price_1"), [100, 100, NaN, 98, 98]);
+      assert.deepEqual(col("bid_size_1"), [1, 2, NaN, 1, 1]);
+      assert.deepEqual(col("ask_price_1"), [101, 101, NaN, 99, 99.5]);
+      // With a start after the reset, the rebuild starts at the snapshot before it.
+      const late = await bookHistory(repo, { ...q, start: h(6).ts }, { levels: 1 });
+      assert.deepEqual(late.getColumn("ask_price_1").toArray(), [99.5]);
+      assert.deepEqual(late.getColumn("bid_price_1").toArray(), [98]);
+    } finally {
+      await repo.close();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

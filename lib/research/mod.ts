@@ -7,7 +7,7 @@
  * ```ts ignore
  * import { openRepository } from "../mod.ts";
  * import { bookHistory } from "./mod.ts";
- * const repo = await openRepository();
+ * const repo = await openRepository({ kind: "lake" });
  * const book = await bookHistory(repo, { exchange: "coinbase", symbol: "BTC-USD" }, { every: 1e6 });
  * ```
  * @module
