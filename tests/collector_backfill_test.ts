@@ -14,6 +14,8 @@ import { CollectorMetrics } from "../collectors/runtime/metrics.ts";
 import type { Trade } from "../lib/market/types.ts";
 import { type FaultServer, type ScheduledFault, startFaultServer } from "./fakes/fault_server.ts";
 import { coinbaseProtocol, loadCoinbaseSession } from "./fakes/coinbase_exchange_fake.ts";
+import { binanceProtocol, loadBinanceSession } from "./fakes/binance_fake.ts";
+import { krakenProtocol, loadKrakenSession } from "./fakes/kraken_fake.ts";
 import { CheckingSink, settled } from "./support/checking_sink.ts";
 
 /** A trade as compared: `symbol/id price size ts side`. */
@@ -165,3 +167,116 @@ Deno.test("coinbase exchange backfill: held-back trades recovered through /produ
     await server.shutdown();
   }
 });
+
+Deno.test("binance backfill: held-back trades recovered through historicalTrades; stored stream = the server's", async () => {
+  const session = await loadBinanceSession();
+  const n = session.items.length;
+  const faults: ScheduledFault[] = [
+    { at: Math.floor(n * 0.1), kind: "disconnect", missed: 200 },
+    { at: Math.floor(n * 0.4), kind: "gap", what: "trade" },
+    { at: Math.floor(n * 0.7), kind: "disconnect", missed: 300 },
+  ];
+  const missedTrades = session.items.filter((it, i) =>
+    it.data.e === "trade" &&
+    ((i >= Math.floor(n * 0.1) && i < Math.floor(n * 0.1) + 200) ||
+      (i >= Math.floor(n * 0.7) && i < Math.floor(n * 0.7) + 300))
+  ).length;
+  const server = startFaultServer({ protocol: binanceProtocol(session), faults, path: "/stream" });
+  // The first trade-history request is refused with 429, Retry-After 1 s (not the depth ones).
+  server.throttleRest({ count: 1, retryAfterSeconds: 1, path: /historicalTrades/ });
+  const run = collect("binance", server, ["BTC-USDT"], { restUrl: server.httpUrl });
+  try {
+    run.collector.start();
+    await drain(run, server);
+    const summary = await run.collector.stop();
+
+    const expected = session.items.filter((it) => it.data.e === "trade").map(({ data: t }) =>
+      // m: the buyer was the maker, so the taker sold.
+      row("BTC-USDT", t.t, Number(t.p), Number(t.q), t.T * 1000, t.m ? "sell" : "buy")
+    );
+    const got = stored(run.sink.trades);
+    assert.equal(new Set(got).size, got.length, "no duplicates");
+    assert.deepEqual([...got].sort(byId), expected.sort(byId), "stored stream = server stream");
+
+    const backfilled = run.sink.trades.filter((t) => t.backfilled === true);
+    assert.ok(missedTrades >= 20, `missed: ${missedTrades}`);
+    // Binance re-sends nothing after a reconnect: every held-back trade came by REST.
+    assert.equal(backfilled.length, missedTrades + 1, "the missed ones and the dropped one");
+    assert.equal(summary.trades_backfilled, backfilled.length);
+    assert.equal(summary.trades_recovered, backfilled.length);
+    assert.equal(summary.trades_lost, 0);
+    const client = run.collector.backfiller!.client;
+    assert.equal(server.restThrottled, 1);
+    assert.equal(client.stats.rateLimited, 1);
+    assert.equal(client.stats.retryAfterMs, 1000);
+    const i429 = server.restLog.findIndex((r) => r.status === 429);
+    const retry = server.restLog.slice(i429 + 1).find((r) => /historicalTrades/.test(r.url));
+    assert.equal(retry?.url, server.restLog[i429].url, "the same request retried");
+    assert.equal(retry?.status, 200);
+  } finally {
+    await run.collector.stop();
+    await server.shutdown();
+  }
+});
+
+for (const restTradeIds of [true, false]) {
+  Deno.test(`kraken backfill (REST rows ${restTradeIds ? "with" : "without"} trade ids): dropped trades recovered through /0/public/Trades; stored stream = the server's`, async () => {
+    const session = await loadKrakenSession();
+    // Item 1365 (XMR/USD trade 1001) and item 2747 (SC/EUR trades 1001 and 1002) are dropped;
+    // the next trade of each pair (items 2048 and 2991) shows the gap.
+    const faults: ScheduledFault[] = [
+      { at: 1300, kind: "gap", what: "trade" },
+      { at: 2700, kind: "gap", what: "trade" },
+    ];
+    const server = startFaultServer({
+      protocol: krakenProtocol(session, { restTradeIds }),
+      faults,
+      path: "/v2",
+    });
+    server.throttleRest({ count: 1, retryAfterSeconds: 1, path: /Trades/ });
+    const symbols = [...session.snapshots.keys()].map((s) => s.replace("/", "-"));
+    const run = collect("kraken", server, symbols, { channels: ["book-1000", "trade"] });
+    try {
+      run.collector.start();
+      await drain(run, server);
+      const summary = await run.collector.stop();
+
+      assert.deepEqual(
+        server.injected.filter((f) => f.kind === "gap").map((f) => f.detail),
+        ["trade item 1365 dropped", "trade item 2747 dropped"],
+      );
+      const expected: Row[] = [];
+      for (const item of session.items) {
+        if (item.kind !== "trade") continue;
+        for (const t of item.trades) {
+          expected.push(
+            row(
+              t.symbol.replace("/", "-"),
+              t.tradeId,
+              Number(t.priceText),
+              Number(t.qtyText),
+              isoMicros(t.timestamp),
+              t.side,
+            ),
+          );
+        }
+      }
+      const got = stored(run.sink.trades);
+      assert.equal(new Set(got).size, got.length, "no duplicates");
+      assert.deepEqual([...got].sort(byId), expected.sort(byId), "stored stream = server stream");
+      const backfilled = run.sink.trades.filter((t) => t.backfilled === true);
+      assert.deepEqual(
+        backfilled.map((t) => `${t.symbol}/${t.id}`).sort(),
+        ["SC-EUR/1001", "SC-EUR/1002", "XMR-USD/1001"],
+      );
+      assert.equal(summary.trades_backfilled, 3);
+      assert.equal(summary.trades_recovered, 3);
+      assert.equal(summary.trades_lost, 0);
+      assert.equal(run.collector.backfiller!.client.stats.rateLimited, 1);
+      assert.equal(run.collector.backfiller!.client.stats.retryAfterMs, 1000);
+    } finally {
+      await run.collector.stop();
+      await server.shutdown();
+    }
+  });
+}

@@ -9,7 +9,9 @@
  * first after it. Rows with a `trade_id` (the 7th element, present since Kraken added ids)
  * are passed with it, and the ledger keeps exactly the missing ones; rows without an id are
  * de-duplicated against the trades received in the window by `(ts, price, size, side)` (see
- * {@linkcode dedupeByKey} for the rule) and passed with a synthetic id.
+ * {@linkcode dedupeByKey} for the rule). When as many rows remain as ids are missing, they
+ * take those ids in time order (the ledger then takes them back from the lost count);
+ * otherwise they pass with synthetic ids (`rest-<ts>-<n>`) and the ids stay counted lost.
  * @module
  */
 import type { Trade } from "../../lib/market/types.ts";
@@ -89,6 +91,13 @@ export const krakenHistory: TradeHistory = {
       request.afterTs ?? -Infinity,
       beforeTs,
     );
-    return [...withIds, ...kept.map((t, i) => ({ ...t, id: `rest-${t.ts}-${i}` }))];
+    // Exactly as many missed as missing ids: they are those ids, in time order (ids grow
+    // with time); otherwise they pass with synthetic ids and the ids stay counted lost.
+    kept.sort((a, b) => a.ts - b.ts);
+    const exact = kept.length === request.to - request.from + 1;
+    return [
+      ...withIds,
+      ...kept.map((t, i) => ({ ...t, id: exact ? String(request.from + i) : `rest-${t.ts}-${i}` })),
+    ];
   },
 };
