@@ -16,6 +16,7 @@ import { type FaultServer, type ScheduledFault, startFaultServer } from "./fakes
 import { coinbaseProtocol, loadCoinbaseSession } from "./fakes/coinbase_exchange_fake.ts";
 import { binanceProtocol, loadBinanceSession } from "./fakes/binance_fake.ts";
 import { krakenProtocol, loadKrakenSession } from "./fakes/kraken_fake.ts";
+import { coinbaseAdvancedProtocol } from "./fakes/coinbase_advanced_fake.ts";
 import { CheckingSink, settled } from "./support/checking_sink.ts";
 
 /** A trade as compared: `symbol/id price size ts side`. */
@@ -280,3 +281,52 @@ for (const restTradeIds of [true, false]) {
     }
   });
 }
+
+Deno.test("coinbase advanced backfill: held-back trades recovered through the public market trades; stored stream = the server's", async () => {
+  const session = await loadCoinbaseSession();
+  const n = session.items.length;
+  const faults: ScheduledFault[] = [
+    // Nothing is sent until every channel's subscribe is in (one subscribe per channel).
+    { at: 0, kind: "silence", ms: 300 },
+    { at: 220, kind: "disconnect", missed: 25 },
+    { at: Math.floor(n * 0.3), kind: "gap", what: "trade" },
+    { at: 7420, kind: "disconnect", missed: 100 },
+  ];
+  // A trade snapshot of one trade per product after a reconnect: the rest needs REST.
+  const protocol = coinbaseAdvancedProtocol(session, { recentTrades: 1 });
+  const server = startFaultServer({ protocol, faults });
+  server.throttleRest({ count: 1, retryAfterSeconds: 1, path: /ticker/ });
+  const products = [...session.snapshots.keys()];
+  const run = collect("coinbase-advanced", server, products);
+  try {
+    run.collector.start();
+    await drain(run, server);
+    const summary = await run.collector.stop();
+
+    const expected: Row[] = [];
+    for (
+      const m of [
+        ...session.lastMatches.values(),
+        ...session.items.filter((i) => i.type === "match").map((i) => i.msg),
+      ]
+    ) {
+      const side = m.side === "buy" ? "sell" : "buy"; // Exchange's maker side to the taker's
+      expected.push(
+        row(m.product_id, m.trade_id, Number(m.price), Number(m.size), isoMicros(m.time), side),
+      );
+    }
+    const got = stored(run.sink.trades);
+    assert.equal(new Set(got).size, got.length, "no duplicates");
+    assert.deepEqual([...got].sort(byId), expected.sort(byId), "stored stream = server stream");
+    const backfilled = run.sink.trades.filter((t) => t.backfilled === true);
+    assert.ok(backfilled.length >= 10, `backfilled: ${backfilled.length}`);
+    assert.equal(summary.trades_backfilled, backfilled.length);
+    assert.equal(summary.trades_lost, 0);
+    assert.ok(summary.trades_recovered! >= backfilled.length);
+    assert.equal(run.collector.backfiller!.client.stats.rateLimited, 1);
+    assert.equal(run.collector.backfiller!.client.stats.retryAfterMs, 1000);
+  } finally {
+    await run.collector.stop();
+    await server.shutdown();
+  }
+});
