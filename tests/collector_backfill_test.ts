@@ -17,7 +17,7 @@ import { coinbaseProtocol, loadCoinbaseSession } from "./fakes/coinbase_exchange
 import { binanceProtocol, loadBinanceSession } from "./fakes/binance_fake.ts";
 import { krakenProtocol, loadKrakenSession } from "./fakes/kraken_fake.ts";
 import { coinbaseAdvancedProtocol } from "./fakes/coinbase_advanced_fake.ts";
-import { CheckingSink, settled } from "./support/checking_sink.ts";
+import { CheckingSink, parseExposition, settled } from "./support/checking_sink.ts";
 
 /** A trade as compared: `symbol/id price size ts side`. */
 type Row = string;
@@ -206,6 +206,11 @@ Deno.test("binance backfill: held-back trades recovered through historicalTrades
     assert.equal(summary.trades_backfilled, backfilled.length);
     assert.equal(summary.trades_recovered, backfilled.length);
     assert.equal(summary.trades_lost, 0);
+    const exposition = parseExposition(run.metrics.render());
+    const metric = (name: string) => exposition.get(`alphapulse_collector_${name}{exchange="binance"}`);
+    assert.equal(metric("trades_backfilled_total"), backfilled.length);
+    assert.equal(metric("trades_recovered_total"), backfilled.length);
+    assert.equal(metric("trades_lost_total"), 0);
     const client = run.collector.backfiller!.client;
     assert.equal(server.restThrottled, 1);
     assert.equal(client.stats.rateLimited, 1);
