@@ -207,7 +207,8 @@ Deno.test("binance backfill: held-back trades recovered through historicalTrades
     assert.equal(summary.trades_recovered, backfilled.length);
     assert.equal(summary.trades_lost, 0);
     const exposition = parseExposition(run.metrics.render());
-    const metric = (name: string) => exposition.get(`alphapulse_collector_${name}{exchange="binance"}`);
+    const metric = (name: string) =>
+      exposition.get(`alphapulse_collector_${name}{exchange="binance"}`);
     assert.equal(metric("trades_backfilled_total"), backfilled.length);
     assert.equal(metric("trades_recovered_total"), backfilled.length);
     assert.equal(metric("trades_lost_total"), 0);
