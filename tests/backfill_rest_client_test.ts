@@ -183,3 +183,22 @@ Deno.test("rest client: network failures are retried, then reported", async () =
   assert.deepEqual(clock.sleeps, [50]);
   assert.throws(() => new RestClient({ baseUrl: "", capacity: 1, refillPerSecond: 1 }), TypeError);
 });
+
+Deno.test("rest client: configured headers go with every request", async () => {
+  const clock = new FakeClock();
+  const seen: Array<string | null> = [];
+  const client = new RestClient({
+    baseUrl: "http://v",
+    capacity: 10,
+    refillPerSecond: 10,
+    headers: { "X-MBX-APIKEY": "k" },
+    clock,
+    fetch: (_url, init) => {
+      seen.push(new Headers(init.headers).get("x-mbx-apikey"));
+      return Promise.resolve(ok());
+    },
+  });
+  await client.get("/a");
+  await client.get("/b");
+  assert.deepEqual(seen, ["k", "k"]);
+});

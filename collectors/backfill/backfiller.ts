@@ -87,6 +87,7 @@ export class Backfiller {
     this.client = options.client ?? new RestClient({
       baseUrl: options.baseUrl ?? options.source.baseUrl,
       ...options.source.limits,
+      headers: options.source.headers?.(),
     });
     this.#onEvents = options.onEvents;
     this.#log = options.log ?? (() => {});

@@ -3,7 +3,9 @@
  * up to 1,000 trades from `fromId` on, oldest first
  * (`[{id, price, qty, quoteQty, time, isBuyerMaker, isBestMatch}]`, `time` in ms,
  * `isBuyerMaker: true` meaning the taker sold). Request weight 25 against 6,000 per minute
- * per IP; a 429 carries `Retry-After`, and ignoring it earns a 418 ban with its own.
+ * per IP; a 429 carries `Retry-After`, and ignoring it earns a 418 ban with its own. The
+ * endpoint once needed an API key (`X-MBX-APIKEY`, no signature); `BINANCE_API_KEY`, when
+ * set, is sent for that reason.
  * @module
  */
 import type { Trade } from "../../lib/market/types.ts";
@@ -48,6 +50,13 @@ export const binanceHistory: TradeHistory = {
   exchange: "binance",
   baseUrl: BINANCE_REST_URL,
   limits: { capacity: 6000, refillPerSecond: 100 },
+  headers() {
+    let key: string | undefined;
+    try {
+      key = Deno.env.get("BINANCE_API_KEY");
+    } catch { /* no env permission: none */ }
+    return key ? { "X-MBX-APIKEY": key } : undefined;
+  },
   async fetch(client, request, { recvTs, signal, maxPages }) {
     const out: Trade[] = [];
     const symbol = binanceSymbol(request.symbol);

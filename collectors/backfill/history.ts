@@ -40,6 +40,8 @@ export interface TradeHistory {
   /** The public REST base URL. */
   readonly baseUrl: string;
   readonly limits: VenueRestLimits;
+  /** Headers for every request (an optional API key from the environment). */
+  readonly headers?: () => Record<string, string> | undefined;
   /** True when the source needs `BackfillRequest.received` (rows without ids). */
   readonly needsReceived?: boolean;
   /**

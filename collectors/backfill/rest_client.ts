@@ -53,6 +53,8 @@ export interface RestClientOptions {
   /** Time limit of one attempt, ms (default 10,000). */
   readonly timeoutMs?: number;
   readonly clock?: RestClock;
+  /** Headers sent with every request (an API key); never logged. */
+  readonly headers?: Readonly<Record<string, string>>;
   /** The transport (default the global `fetch`). */
   readonly fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
@@ -119,6 +121,7 @@ export class RestClient {
   readonly #maxRetryAfterMs: number;
   readonly #defaultRetryAfterMs: number;
   readonly #timeoutMs: number;
+  readonly #headers?: Readonly<Record<string, string>>;
   /** No request leaves before this time (a venue's `Retry-After`). */
   #blockedUntil = -Infinity;
 
@@ -134,6 +137,7 @@ export class RestClient {
       now: () => this.#clock.now(),
     });
     this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
+    this.#headers = options.headers;
     this.#maxRetries = options.maxRetries ?? 4;
     this.#retryDelayMs = options.retryDelayMs ?? 250;
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 120_000;
@@ -168,6 +172,7 @@ export class RestClient {
       let retryIn = delay;
       try {
         const response = await this.#fetch(url, {
+          headers: this.#headers,
           signal: signal === undefined
             ? AbortSignal.timeout(this.#timeoutMs)
             : AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]),
