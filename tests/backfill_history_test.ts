@@ -158,7 +158,10 @@ Deno.test("kraken history: a time window paged by `last`, from the trade before 
     beforeTs,
   }, OPTIONS);
   assert.equal(urls.length, 3);
-  assert.equal(urls[0], `/0/public/Trades?pair=XBTUSD&count=1000&since=${(afterTs - 1) * 1000}`);
+  assert.equal(
+    urls[0],
+    `/0/public/Trades?pair=XBTUSD&count=1000&since=${BigInt(afterTs - 1) * 1000n}`,
+  );
   const wanted = got.filter((t) => Number(t.id) >= 5100 && Number(t.id) <= 7400);
   assert.deepEqual(ids(wanted), range(5100, 7400));
   const t = got.find((x) => x.id === "5100")!;

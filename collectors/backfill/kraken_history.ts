@@ -56,7 +56,8 @@ export const krakenHistory: TradeHistory = {
     const pair = krakenRestPair(request.symbol);
     const beforeTs = request.beforeTs ?? Infinity;
     // `since` is exclusive: one microsecond before the last trade received before the gap.
-    let since = request.afterTs === undefined ? undefined : `${(request.afterTs - 1) * 1000}`;
+    // Nanoseconds as text (µs + "000"): exact, where µs * 1000 would pass 2^53.
+    let since = request.afterTs === undefined ? undefined : `${request.afterTs - 1}000`;
     for (let page = 0; page < maxPages; page++) {
       const query = `pair=${pair}&count=${PAGE}` + (since === undefined ? "" : `&since=${since}`);
       const { body } = await client.get(`/0/public/Trades?${query}`, { signal });
