@@ -34,7 +34,10 @@ const USAGE = `usage: deno task collect --exchange NAME --symbols A,B [options]
   --symbols A,B      canonical symbols, e.g. BTC-USD,ETH-USD
   --channels C,D     venue channels (default: the venue's public trade and book channels)
   --url WS_URL       websocket URL (default: the venue's public feed)
-  --rest-url URL     REST base URL for snapshots (Binance; default: the venue's public API)
+  --rest-url URL     REST base URL for snapshots (Binance) and trade backfill (default: the
+                     venue's public API)
+  --no-backfill      do not fetch missed trades from the venue's REST trade history (on by
+                     default for coinbase, coinbase-advanced, binance, kraken)
   --transport T      websocket client: raw (ours) or native (the runtime's WebSocket);
                      default raw for ws://, native for wss://
   --config FILE      several venues: {"lake", "metricsPort", "record", "duration",
@@ -61,6 +64,7 @@ if (import.meta.main) {
       record: { type: "string" },
       "metrics-port": { type: "string" },
       "book-changes": { type: "boolean" },
+      "no-backfill": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     }, USAGE);
     if (values.help) return console.log(USAGE);
@@ -94,6 +98,8 @@ if (import.meta.main) {
           : undefined,
         metrics,
         connection: { watchdogMs: v.watchdogMs, transport: v.transport },
+        // Trades missed live are fetched from the venue's REST history (marked backfilled).
+        backfill: values["no-backfill"] ? undefined : { baseUrl: v.restUrl },
       });
     });
     const done = Promise.withResolvers<string>();

@@ -21,6 +21,8 @@ import type { CollectorMetrics, FeedMetrics } from "./metrics.ts";
 import type { RecordingWriter } from "../replay/recording.ts";
 import { ResyncScheduler, type ResyncSchedulerOptions } from "./resync.ts";
 import { SinkQueue, type SinkQueueOptions } from "./sink_queue.ts";
+import { Backfiller, type BackfillerOptions } from "../backfill/backfiller.ts";
+import { TRADE_HISTORIES } from "../backfill/mod.ts";
 
 /** Options for {@linkcode Collector}. */
 export interface CollectorOptions {
@@ -63,6 +65,12 @@ export interface CollectorOptions {
   readonly metrics?: CollectorMetrics;
   /** Time limit of a REST snapshot fetch, ms (default 10,000). */
   readonly fetchTimeoutMs?: number;
+  /**
+   * Backfill of missed trades through the venue's REST trade history (venues with checked
+   * trade ids and a history in `TRADE_HISTORIES`); off when omitted. `baseUrl` defaults to
+   * the venue's public REST API.
+   */
+  readonly backfill?: Pick<BackfillerOptions, "baseUrl" | "client" | "delayMs" | "maxPages">;
 }
 
 /** Status log lines allowed per second (resets and gaps are logged, a storm is counted). */
@@ -88,6 +96,8 @@ export class Collector {
   readonly connection: FeedConnection;
   /** The bounded queue in front of the sinks. */
   readonly queue: SinkQueue;
+  /** Fetches missed trades from the venue's REST history (`backfill` option). */
+  readonly backfiller?: Backfiller;
   readonly #exchange: string;
   readonly #symbols: readonly string[];
   readonly #adapter: VenueAdapter;
@@ -141,6 +151,16 @@ export class Collector {
       tradeIds,
       resetBooksOnUnreadableFrame: spec?.resetBooksOnUnreadableFrame,
     });
+    const history = TRADE_HISTORIES[options.exchange];
+    if (options.backfill !== undefined && history !== undefined && this.pipeline.ledger) {
+      this.backfiller = new Backfiller({
+        ...options.backfill,
+        source: history,
+        target: this.pipeline,
+        log: this.#log,
+        onEvents: (events) => this.#metrics?.observe(events, this.connection.lastFrameAt),
+      });
+    }
     this.#flushEveryMs = options.flushEveryMs ?? 1_000;
     this.#fetchTimeoutMs = options.fetchTimeoutMs ?? 10_000;
     this.#resync = new ResyncScheduler({
@@ -188,6 +208,7 @@ export class Collector {
   /** After the events of one frame or fetch: metrics, adapter requests, resyncs, logs. */
   #after(events: readonly MarketEvent[]): void {
     this.#metrics?.observe(events, this.connection.lastFrameAt);
+    this.backfiller?.observe(events);
     const requests = this.#adapter.takeRequests?.();
     const reconnecting = requests !== undefined && this.#serve(requests);
     for (let i = 0; i < events.length; i++) {
@@ -375,6 +396,7 @@ export class Collector {
     clearInterval(this.#flushTimer);
     this.#resync.cancel();
     await this.connection.stop();
+    await this.backfiller?.stop();
     this.#abort.abort();
     await Promise.allSettled([...this.#fetches]);
     this.#abort = new AbortController();

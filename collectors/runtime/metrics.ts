@@ -282,8 +282,14 @@ export class CollectorMetrics {
     family(
       "trades_recovered_total",
       "counter",
-      "Trades counted as lost that arrived later (venue trade snapshots).",
+      "Trades counted as lost that arrived later (venue trade snapshots, REST backfill).",
       (f) => s(f).trades_recovered,
+    );
+    family(
+      "trades_backfilled_total",
+      "counter",
+      "Trades fetched from the venue's REST trade history after they were missed live.",
+      (f) => s(f).trades_backfilled ?? 0,
     );
     family("resyncs_total", "counter", "Book resyncs carried out.", (f) => s(f).resyncs);
     family(
