@@ -38,3 +38,15 @@ export { BookKeeper, OrderBook } from "./book/mod.ts";
 export { candlestickChart, htmlReport, lineChart } from "./charts/mod.ts";
 export { DEMO_PRODUCTS, SyntheticMarket } from "./simulator/mod.ts";
 export { databaseUrl, defaultLakeRoot } from "./config.ts";
+export {
+  ActionLog,
+  backtest,
+  BacktestResult,
+  type Fill,
+  type Order,
+  type OrderRequest,
+  repositoryFeed,
+  type Strategy,
+  type TradingContext,
+  verifyActionLog,
+} from "./backtest/mod.ts";
