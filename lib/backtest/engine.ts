@@ -486,10 +486,14 @@ export class Engine {
         break;
     }
     if (this.stopped) return;
-    this.#call(() => {
-      this.strategy.onOrder?.(r, this.ctx);
-      if (r.kind === "fill") this.strategy.onFill?.(r.fill, this.ctx);
-    });
+    const s = this.strategy;
+    if (s.onOrder === undefined && s.onFill === undefined) return;
+    try {
+      s.onOrder?.(r, this.ctx);
+      if (r.kind === "fill") s.onFill?.(r.fill, this.ctx);
+    } catch (err) {
+      this.#fail(err);
+    }
   }
 
   #close(o: Order, status: "filled" | "cancelled" | "rejected", reason: string): void {
@@ -565,6 +569,7 @@ export class Engine {
       fills: this.fills.length,
       cash: this.cash,
       equity: this.equity.length > 0 ? this.equity[this.equity.length - 1] : this.cash,
+      sha256: this.log.sha256(),
     });
     const s = this.strategy;
     return {

@@ -58,3 +58,11 @@ export { BacktestResult } from "./results.ts";
 export { computeMetrics, type Metrics } from "./metrics.ts";
 export { type ActionEntry, ActionLog, verifyActionLog } from "./action_log.ts";
 export type { PositionRow, RunRecord } from "./_run_record.ts";
+export { replay, type ReplayOptions, type ReplayVerdict } from "./replay.ts";
+export { syntheticL2Feed, type SyntheticL2Options } from "./synthetic.ts";
+export {
+  marketMaker,
+  type MarketMakerParams,
+  movingAverageCross,
+  type MovingAverageParams,
+} from "./strategies.ts";
