@@ -560,7 +560,12 @@ export class Engine {
       this.#drainOrders(last);
       this.#cancelEverything("end of run");
       this.#drainOrders(last);
-      this.#sample(Math.max(this.now, last));
+      const at = Math.max(this.now, last);
+      if (this.equityTs.at(-1) === at) { // the last sample again: keep one, up to date
+        this.equityTs.pop();
+        this.equity.pop();
+      }
+      this.#sample(at);
     }
     this.log.append(started ? this.now : 0, "stop", {
       reason: this.error === undefined ? "end of data" : "strategy_error",
