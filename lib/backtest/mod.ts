@@ -66,3 +66,10 @@ export {
   movingAverageCross,
   type MovingAverageParams,
 } from "./strategies.ts";
+export {
+  type Column,
+  crossSignals,
+  fromSignals,
+  type FromSignalsOptions,
+  type VectorizedResult,
+} from "./vectorized.ts";
