@@ -126,6 +126,7 @@ export class Engine {
   #lastEx = "";
   #lastSym = "";
   #lastInst: Inst | undefined;
+  #ctxInst: Inst | undefined;
 
   constructor(config: BacktestConfig, strategy: Strategy) {
     this.config = resolveConfig(config);
@@ -145,7 +146,15 @@ export class Engine {
 
   /** The instrument of `exchange`/`symbol`, if tradable or seen. */
   inst(exchange: string, symbol: string): Inst | undefined {
-    return this.#byVenue.get(exchange)?.get(symbol);
+    const cached = this.#ctxInst;
+    if (
+      cached !== undefined && cached.spec.symbol === symbol && cached.spec.exchange === exchange
+    ) {
+      return cached;
+    }
+    const inst = this.#byVenue.get(exchange)?.get(symbol);
+    if (inst !== undefined) this.#ctxInst = inst;
+    return inst;
   }
 
   #addInst(spec: InstrumentSpec, tradable: boolean): Inst {

@@ -169,14 +169,23 @@ const BUY = 1;
 const SELL = 2;
 
 function runColumn(o: FromSignalsOptions, c: ColumnInput, out: Outputs, col: number): void {
-  const { close, open, high, low } = o;
+  const close = o.close;
   const n = close.length;
+  // One array type per input keeps the loop monomorphic (and fast from its first run).
+  const open = o.open ?? close;
+  const high = o.high ?? close;
+  const low = o.low ?? close;
+  const entries = asFlags(c.entries);
+  const exits = asFlags(c.exits);
+  const constSize = typeof c.size === "number" ? c.size : NaN;
+  const sizes = typeof c.size === "number" ? EMPTY : c.size;
   const fee = o.fees ?? 0;
   const slip = o.slippage ?? 0;
   const units = o.sizeType === "units";
   const atClose = o.execution === "close";
-  const { entries, exits, size, stopLoss, takeProfit, equity } = c;
-  const sizeAt = typeof size === "number" ? () => size : (i: number) => size[i];
+  const { stopLoss, takeProfit, equity } = c;
+  const hasSl = stopLoss === stopLoss;
+  const hasTp = takeProfit === takeProfit;
   const initial = o.initialCash ?? 1;
   let cash = initial;
   let held = 0;
@@ -190,54 +199,75 @@ function runColumn(o: FromSignalsOptions, c: ColumnInput, out: Outputs, col: num
   let prev = initial;
   let sum = 0;
   let sumSq = 0;
-  const buy = (price: number, amount: number) => {
-    const p = price * (1 + slip);
-    const q = units ? amount : (cash * amount) / (p * (1 + fee));
-    if (!(q > 0)) return;
-    const f = q * p * fee;
-    cash -= q * p + f;
-    fees += f;
-    held = q;
-    entryPrice = p;
-    fills++;
-  };
-  const sell = (price: number) => {
-    const p = price * (1 - slip);
-    const f = held * p * fee;
-    cash += held * p - f;
-    fees += f;
-    held = 0;
-    fills++;
-  };
   for (let i = 0; i < n; i++) {
-    if (pending !== NONE) {
-      if (pending === BUY) buy(open![i], pendingSize);
-      else sell(open![i]);
-      pending = NONE;
-    }
-    if (held > 0 && (stopLoss === stopLoss || takeProfit === takeProfit)) {
-      const lo = low !== undefined ? low[i] : close[i];
-      const hi = high !== undefined ? high[i] : close[i];
-      const first = open !== undefined ? open[i] : close[i];
-      const sl = entryPrice * (1 - stopLoss);
-      const tp = entryPrice * (1 + takeProfit);
-      if (stopLoss === stopLoss && lo <= sl) sell(first <= sl ? first : sl);
-      else if (takeProfit === takeProfit && hi >= tp) sell(first >= tp ? first : tp);
-    }
-    const en = entries[i] ? 1 : 0;
-    const ex = exits[i] ? 1 : 0;
-    if (en !== ex) {
-      if (en && held === 0) {
-        if (atClose) buy(close[i], sizeAt(i));
-        else if (i + 1 < n) {
-          pending = BUY;
-          pendingSize = sizeAt(i);
-        }
-      } else if (ex && held > 0) {
-        if (atClose) sell(close[i]);
-        else if (i + 1 < n) pending = SELL;
+    // 1. the order of the previous bar, at this open; 2. stops. `sellAt` NaN: no exit.
+    let buyAt = NaN;
+    let buySize = 0;
+    let sellAt = NaN;
+    if (pending === BUY) {
+      buyAt = open[i];
+      buySize = pendingSize;
+    } else if (pending === SELL) sellAt = open[i];
+    pending = NONE;
+    if (buyAt === buyAt) {
+      const p = buyAt * (1 + slip);
+      const q = units ? buySize : (cash * buySize) / (p * (1 + fee));
+      if (q > 0) {
+        const f = q * p * fee;
+        cash -= q * p + f;
+        fees += f;
+        held = q;
+        entryPrice = p;
+        fills++;
       }
     }
+    if (held > 0 && sellAt !== sellAt && (hasSl || hasTp)) {
+      const first = open[i];
+      const sl = entryPrice * (1 - stopLoss);
+      const tp = entryPrice * (1 + takeProfit);
+      if (hasSl && low[i] <= sl) sellAt = first <= sl ? first : sl;
+      else if (hasTp && high[i] >= tp) sellAt = first >= tp ? first : tp;
+    }
+    if (sellAt === sellAt && held > 0) {
+      const p = sellAt * (1 - slip);
+      const f = held * p * fee;
+      cash += held * p - f;
+      fees += f;
+      held = 0;
+      fills++;
+    }
+    // 4. signals of this bar (at this close when asked).
+    const en = entries[i] !== 0;
+    if (en !== (exits[i] !== 0)) {
+      if (en && held === 0) {
+        const size = sizes === EMPTY ? constSize : sizes[i];
+        if (atClose) {
+          const p = close[i] * (1 + slip);
+          const q = units ? size : (cash * size) / (p * (1 + fee));
+          if (q > 0) {
+            const f = q * p * fee;
+            cash -= q * p + f;
+            fees += f;
+            held = q;
+            entryPrice = p;
+            fills++;
+          }
+        } else if (i + 1 < n) {
+          pending = BUY;
+          pendingSize = size;
+        }
+      } else if (!en && held > 0) {
+        if (atClose) {
+          const p = close[i] * (1 - slip);
+          const f = held * p * fee;
+          cash += held * p - f;
+          fees += f;
+          held = 0;
+          fills++;
+        } else if (i + 1 < n) pending = SELL;
+      }
+    }
+    // 3. value at the close.
     const value = cash + held * close[i];
     if (equity !== undefined) equity[i] = value;
     if (value > peak) peak = value;
@@ -260,6 +290,15 @@ function runColumn(o: FromSignalsOptions, c: ColumnInput, out: Outputs, col: num
     : NaN;
   out.fills[col] = fills;
   out.fees[col] = fees;
+}
+
+const EMPTY = new Float64Array(0);
+
+function asFlags(column: Column): Uint8Array {
+  if (column instanceof Uint8Array) return column;
+  const flags = new Uint8Array(column.length);
+  for (let i = 0; i < column.length; i++) flags[i] = column[i] ? 1 : 0;
+  return flags;
 }
 
 /**
