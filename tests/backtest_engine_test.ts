@@ -499,3 +499,86 @@ Deno.test("feeds from a repository merge instruments and venues in time order", 
   assert.deepEqual(seen, ["coinbase@10", "kraken@20", "book@25", "kraken@30", "coinbase@40"]);
   assert.equal(result.events, 5);
 });
+
+Deno.test("amend: a smaller size keeps the queue place, a new price goes to the back", async () => {
+  // Buy 2 at 100 behind 3. At ts 2 amend to size 1 (keeps ahead = 3); a sell of 3.5 fills 0.5.
+  const keep = await run(
+    [snap(1, BIDS, ASKS), change(2, [], [[103, 4]]), trade(3, 100, 3.5, "sell")],
+    {
+      1: (ctx) =>
+        ctx.submit({ exchange: EX, symbol: SYM, side: "buy", type: "limit", price: 100, size: 2 }),
+      2: (ctx) => ctx.amend(1, { size: 1 }),
+    },
+  );
+  assert.deepEqual(keep.fills.map((f) => [f.price, f.size]), [[100, 0.5]]);
+  assert.equal(keep.orders[0].size, 1);
+  // Start at 99.5 (behind 4); at ts 2 move to 100: behind the 3 there now.
+  const moved = await run(
+    [snap(1, BIDS, ASKS), change(2, [], [[103, 4]]), trade(3, 100, 3.5, "sell")],
+    {
+      1: (ctx) =>
+        ctx.submit({ exchange: EX, symbol: SYM, side: "buy", type: "limit", price: 99.5, size: 2 }),
+      2: (ctx) => ctx.amend(1, { price: 100 }),
+    },
+  );
+  assert.deepEqual(moved.fills.map((f) => [f.price, f.size]), [[100, 0.5]]);
+  assert.equal(moved.orders[0].price, 100);
+  const actions = moved.log.entries().map((e) => e.action);
+  assert.ok(actions.includes("amend_request") && actions.includes("amended"));
+});
+
+Deno.test("a cancel that arrives after the fill is refused; timers fire in time order", async () => {
+  const fired: [unknown, number][] = [];
+  const result = await run(
+    [snap(1, BIDS, ASKS), trade(5, 99, 1, "sell"), change(20, [], [[103, 4]])],
+    {
+      1: (ctx) => {
+        ctx.submit({ exchange: EX, symbol: SYM, side: "buy", type: "limit", price: 100, size: 1 });
+        ctx.setTimer(4, "cancel");
+        ctx.setTimer(12, "late");
+        const t = ctx.setTimer(15, "never");
+        ctx.cancelTimer(t);
+      },
+    },
+    { latency: { orderEntry: 3 } },
+    {
+      onTimer: (t, ctx) => {
+        fired.push([t.data, ctx.now()]);
+        if (t.data === "cancel") ctx.cancel(1); // reaches the exchange at 7, after the fill at 5
+      },
+    },
+  );
+  assert.deepEqual(fired, [["cancel", 4], ["late", 12]]);
+  assert.deepEqual(result.fills.map((f) => [f.ts, f.price, f.size]), [[5, 100, 1]]);
+  assert.equal(result.orders[0].status, "filled");
+  const refused = result.log.entries().find((e) => e.action === "cancel_rejected");
+  assert.equal(refused?.ts, 7);
+});
+
+Deno.test("several instruments: each order matches its own book", async () => {
+  const other = (e: MarketEvent): MarketEvent => ({ ...e, exchange: "kraken", symbol: "ETH-USD" });
+  const result = await backtest({
+    instruments: [...INSTRUMENTS, { exchange: "kraken", symbol: "ETH-USD", tickSize: 0.01 }],
+    strategy: scripted({
+      3: (ctx) => {
+        ctx.submit({
+          exchange: "kraken",
+          symbol: "ETH-USD",
+          side: "sell",
+          type: "market",
+          size: 3,
+        });
+        buy(1)(ctx);
+      },
+    }),
+    feed: [
+      [snap(1, BIDS, ASKS), trade(3, 100, 0.1, "sell")],
+      [other(snap(2, [[2000, 1], [1999.99, 5]], [[2000.01, 1]]))],
+    ],
+  });
+  assert.deepEqual(result.fills.map((f) => [f.exchange, f.side, f.price, f.size]), [
+    ["kraken", "sell", 2000, 1],
+    ["kraken", "sell", 1999.99, 2],
+    ["sim", "buy", 101, 1],
+  ]);
+});
