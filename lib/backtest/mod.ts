@@ -73,3 +73,4 @@ export {
   type FromSignalsOptions,
   type VectorizedResult,
 } from "./vectorized.ts";
+export { backtestReport, type BacktestReportOptions, equityCharts, metricRows } from "./report.ts";
