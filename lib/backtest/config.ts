@@ -38,6 +38,12 @@ export interface BacktestConfig {
   readonly markoutHorizon?: number;
   /** Events at or after this time are not read (microseconds, default: the whole feed). */
   readonly end?: number;
+  /**
+   * Which time orders and drives the run: `venue` (`ts`, a bar at `ts + interval`; the
+   * default) or `receive` (`recvTs`: the order a recording saw events in, for captures whose
+   * streams carry venue times that are not mutually ordered).
+   */
+  readonly clock?: "venue" | "receive";
 }
 
 /** Defaults filled in, as recorded in the log. */
@@ -49,6 +55,7 @@ export interface ResolvedConfig extends BacktestConfig {
   readonly sameBarClose: boolean;
   readonly equityEvery: number;
   readonly markoutHorizon: number;
+  readonly clock: "venue" | "receive";
 }
 
 /**
@@ -67,6 +74,10 @@ export function resolveConfig(config: BacktestConfig): ResolvedConfig {
   if (!(equityEvery > 0)) throw new RangeError("equityEvery must be positive");
   const markoutHorizon = config.markoutHorizon ?? 1_000_000;
   if (!(markoutHorizon >= 0)) throw new RangeError("markoutHorizon must be >= 0");
+  const clock = config.clock ?? "venue";
+  if (clock !== "venue" && clock !== "receive") {
+    throw new RangeError(`clock must be "venue" or "receive", got ${JSON.stringify(clock)}`);
+  }
   for (const spec of config.instruments) {
     if (typeof spec?.exchange !== "string" || typeof spec.symbol !== "string") {
       throw new TypeError("every instrument needs an exchange and a symbol");
@@ -88,5 +99,6 @@ export function resolveConfig(config: BacktestConfig): ResolvedConfig {
     sameBarClose: config.sameBarClose ?? false,
     equityEvery,
     markoutHorizon,
+    clock,
   };
 }

@@ -16,7 +16,7 @@ import { ActionLog } from "./action_log.ts";
 import { type BacktestConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { type ExchangeListener, SimulatedExchange } from "./exchange.ts";
 import { feeOf, type FeeSpec, feeSpecFor } from "./fees.ts";
-import { type FeedSource, mergeFeeds } from "./feed.ts";
+import { eventTime, type FeedSource, mergeFeeds, receiveTime } from "./feed.ts";
 import { LatencyModel } from "./latency.ts";
 import { queueModel } from "./queue.ts";
 import { ScheduleHeap } from "./_heap.ts";
@@ -227,10 +227,11 @@ export class Engine {
     let started = false;
     const end = this.config.end ?? Infinity;
     const heap = this.#heap;
-    outer: for await (const batch of mergeFeeds(sources)) {
+    const receive = this.config.clock === "receive";
+    outer: for await (const batch of mergeFeeds(sources, receive ? receiveTime : eventTime)) {
       for (let i = 0; i < batch.length; i++) {
         const e = batch[i];
-        let t = e.kind === "bar" ? e.ts + e.interval : e.ts;
+        let t = receive ? e.recvTs : e.kind === "bar" ? e.ts + e.interval : e.ts;
         if (t >= end) break outer;
         if (t < this.now) {
           this.#outOfOrder++;
@@ -263,7 +264,7 @@ export class Engine {
         inst.sim.applyBook(e);
         break;
       case "trade":
-        inst.sim.applyTrade(e);
+        inst.sim.applyTrade(e, this.now);
         break;
       case "quote":
         inst.sim.applyQuote(e);

@@ -118,11 +118,14 @@ export class SimulatedExchange {
     this.#consumedAsk.clear();
   }
 
-  /** A public trade reaches the exchange: resting fills, then stop triggers. */
-  applyTrade(t: Trade): void {
+  /**
+   * A public trade reaches the exchange at `now` (default its `ts`): resting fills, then stop
+   * triggers.
+   */
+  applyTrade(t: Trade, now: number = t.ts): void {
     this.lastTrade = t.price;
-    if (this.#resting.length > 0) this.#fillResting(t);
-    if (this.#stops.length > 0) this.#triggerStops(t);
+    if (this.#resting.length > 0) this.#fillResting(t, now);
+    if (this.#stops.length > 0) this.#triggerStops(t, now);
   }
 
   /** A bar reaches the exchange (at its close): orders waiting for it fill. */
@@ -311,14 +314,14 @@ export class SimulatedExchange {
   }
 
   /** A trade reaches resting orders, in time priority. */
-  #fillResting(t: Trade): void {
+  #fillResting(t: Trade, now: number): void {
     let ours = 0; // size of this trade already given to our orders at its price
     for (const o of [...this.#resting]) {
       if (o.state !== SimState.Resting) continue;
       const buy = o.sign > 0;
       const through = buy ? t.price < o.price : t.price > o.price;
       if (through) {
-        this.#fill(o, o.price, o.size - o.filled, "maker", t.ts);
+        this.#fill(o, o.price, o.size - o.filled, "maker", now);
         continue;
       }
       if (t.price !== o.price || t.side === (buy ? "buy" : "sell")) continue;
@@ -327,22 +330,22 @@ export class SimulatedExchange {
       o.ahead = o.ahead > t.size ? o.ahead - t.size : 0;
       if (excess > 0) {
         const remaining = o.size - o.filled;
-        ours += this.#fill(o, o.price, remaining < excess ? remaining : excess, "maker", t.ts);
+        ours += this.#fill(o, o.price, remaining < excess ? remaining : excess, "maker", now);
       }
     }
   }
 
-  #triggerStops(t: Trade): void {
+  #triggerStops(t: Trade, now: number): void {
     for (const o of [...this.#stops]) {
       if (o.sign > 0 ? t.price >= o.stopPrice : t.price <= o.stopPrice) {
         this.#remove(o);
         o.type = o.price === o.price ? "limit" : "market";
-        this.#listener.triggered(o, t.ts);
-        this.#walk(o, o.price, t.ts);
+        this.#listener.triggered(o, now);
+        this.#walk(o, o.price, now);
         if (o.state === SimState.Done) continue;
         if (o.type === "limit" && o.timeInForce === "gtc") {
-          this.#execute(o, t.ts, true);
-        } else this.#close(o, "cancelled", "no more liquidity", t.ts);
+          this.#execute(o, now, true);
+        } else this.#close(o, "cancelled", "no more liquidity", now);
       }
     }
   }

@@ -28,6 +28,11 @@ export function eventTime(e: MarketEvent): number {
   return e.kind === "bar" ? e.ts + e.interval : e.ts;
 }
 
+/** The local receive time of an event (`recvTs`). */
+export function receiveTime(e: MarketEvent): number {
+  return e.recvTs;
+}
+
 /** Any source as an async iterable of batches. */
 export async function* batches(source: FeedSource): AsyncGenerator<readonly MarketEvent[]> {
   if (Array.isArray(source)) {
@@ -68,11 +73,13 @@ export async function* batches(source: FeedSource): AsyncGenerator<readonly Mark
 }
 
 /**
- * Merges time-ordered sources into one time-ordered feed of batches. Equal times keep the
- * order of the sources, then each source's own order.
+ * Merges time-ordered sources into one time-ordered feed of batches (by `timeOf`, default
+ * {@linkcode eventTime}). Equal times keep the order of the sources, then each source's own
+ * order.
  */
 export async function* mergeFeeds(
   sources: readonly FeedSource[],
+  timeOf: (e: MarketEvent) => number = eventTime,
 ): AsyncGenerator<readonly MarketEvent[]> {
   if (sources.length === 1) {
     yield* batches(sources[0]);
@@ -92,7 +99,7 @@ export async function* mergeFeeds(
     for (let s = 0; s < its.length; s++) {
       const h = heads[s];
       if (h === undefined) continue;
-      const t = eventTime(h[pos[s]]);
+      const t = timeOf(h[pos[s]]);
       if (t < bestTime || best < 0) {
         best = s;
         bestTime = t;
