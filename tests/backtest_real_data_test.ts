@@ -115,3 +115,56 @@ Deno.test("real Binance session: taker and maker fills agree with an independent
   }
   assert.equal(f, result.fills.length, "every fill happened at an event's time");
 });
+
+Deno.test("real Binance session: the same resting orders fill no more with a longer queue", async () => {
+  const events = binanceSessionEvents();
+  // Orders that do not depend on fills: every 25th trade a post-only bid at the best bid,
+  // cancelled 60 book changes later. Every model sees the same orders.
+  const probe = (): Strategy => {
+    let trades = 0;
+    const live: [number, number][] = []; // [order id, book changes seen]
+    return {
+      name: "queue-probe",
+      onTrade(_t, ctx) {
+        if (++trades % 25 !== 0) return;
+        const book = ctx.book(EX, SYM);
+        if (!book || !(book.bestBid < book.bestAsk)) return;
+        const id = ctx.submit({
+          exchange: EX,
+          symbol: SYM,
+          side: "buy",
+          type: "limit",
+          price: book.bestBid,
+          size: 0.2,
+          postOnly: true,
+        });
+        live.push([id, 0]);
+      },
+      onBook(_e, ctx) {
+        for (const entry of live) entry[1]++;
+        while (live.length > 0 && live[0][1] >= 60) ctx.cancel(live.shift()![0]);
+      },
+    };
+  };
+  const filled = async (queue: "front" | "probabilistic" | "conservative") => {
+    const r = await backtest({
+      instruments: [{ exchange: EX, symbol: SYM, tickSize: 0.01 }],
+      clock: "receive",
+      queue: { kind: queue },
+      strategy: probe(),
+      feed: events,
+    });
+    return r.orders.map((o) => o.filled);
+  };
+  const front = await filled("front");
+  const prob = await filled("probabilistic");
+  const cons = await filled("conservative");
+  assert.equal(front.length, cons.length);
+  assert.ok(front.length > 300);
+  let strictly = 0;
+  for (let i = 0; i < front.length; i++) {
+    assert.ok(cons[i] <= prob[i] + 1e-12 && prob[i] <= front[i] + 1e-12, `order ${i + 1}`);
+    if (cons[i] < front[i]) strictly++;
+  }
+  assert.ok(strictly > 10, "the queue must matter on real data");
+});
