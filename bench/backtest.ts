@@ -20,7 +20,7 @@
  * @module
  */
 import process from "node:process";
-import { backtest } from "../lib/backtest/engine.ts";
+import { backtest } from "../lib/backtest/backtest.ts";
 import { marketMaker, movingAverageCross } from "../lib/backtest/strategies.ts";
 import { syntheticL2Feed } from "../lib/backtest/synthetic.ts";
 import { crossSignals, fromSignals } from "../lib/backtest/vectorized.ts";

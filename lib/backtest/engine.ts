@@ -15,42 +15,18 @@ import { OrderBook } from "../book/order_book.ts";
 import { ActionLog } from "./action_log.ts";
 import { type BacktestConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { type ExchangeListener, SimulatedExchange } from "./exchange.ts";
-import { feeOf, type FeeSpec, feeSpecFor } from "./fees.ts";
+import { type FeeSpec, feeSpecFor } from "./fees.ts";
 import { eventTime, type FeedSource, mergeFeeds, receiveTime } from "./feed.ts";
 import { LatencyModel } from "./latency.ts";
 import { queueModel } from "./queue.ts";
 import { ScheduleHeap } from "./_heap.ts";
 import { type SimOrder, SimState } from "./_sim_order.ts";
-import { addSize, PositionBook } from "./_account.ts";
+import { PositionBook } from "./_account.ts";
+import { applyReport, recordFill } from "./_ledger.ts";
 import type { PositionRow, RunRecord } from "./_run_record.ts";
 import { makeContext } from "./_context.ts";
 import type { InstrumentSpec, Strategy, TradingContext } from "./strategy.ts";
 import type { Fill, Liquidity, Order, OrderReport, Timer } from "./types.ts";
-import { BacktestResult } from "./results.ts";
-
-/** What {@linkcode backtest} needs. */
-export interface BacktestOptions extends BacktestConfig {
-  readonly strategy: Strategy;
-  /** One feed, or several merged in time order. */
-  readonly feed: FeedSource | readonly FeedSource[];
-}
-
-/**
- * Runs a strategy over a feed.
- * @throws {TypeError} / {RangeError} for a bad configuration (as a rejection).
- */
-export async function backtest(options: BacktestOptions): Promise<BacktestResult> {
-  const { strategy, feed, ...config } = options;
-  const engine = new Engine(config, strategy);
-  const sources = Array.isArray(feed) && feed.length > 0 && !isEvent(feed[0])
-    ? feed as readonly FeedSource[]
-    : [feed as FeedSource];
-  return new BacktestResult(await engine.run(sources));
-}
-
-function isEvent(x: unknown): boolean {
-  return typeof x === "object" && x !== null && typeof (x as MarketEvent).kind === "string";
-}
 
 /** Per instrument state. */
 export interface Inst {
@@ -89,7 +65,7 @@ interface Task {
   size: number;
 }
 
-/** The engine of one run (internal; use {@linkcode backtest}). */
+/** The engine of one run (internal; use `backtest`). */
 export class Engine {
   readonly config: ResolvedConfig;
   readonly strategy: Strategy;
@@ -424,77 +400,13 @@ export class Engine {
   }
 
   #onFill(inst: Inst, o: SimOrder, price: number, size: number, liq: Liquidity, ts: number): void {
-    const fee = feeOf(inst.fees, liq, price, size);
-    this.cash -= o.sign * price * size + fee;
-    const realized = inst.account.apply(o.sign * size, price);
-    const view = this.orders.get(o.id)!;
-    const fill: Fill = {
-      id: this.fills.length + 1,
-      orderId: o.id,
-      exchange: inst.spec.exchange,
-      symbol: inst.spec.symbol,
-      side: view.side,
-      price,
-      size,
-      fee,
-      liquidity: liq,
-      ts,
-    };
-    this.fills.push(fill);
-    this.markouts.push(NaN);
-    inst.markDue.push(ts + this.config.markoutHorizon);
-    inst.markFill.push(fill.id - 1);
-    this.positions.push({
-      ts,
-      exchange: fill.exchange,
-      symbol: fill.symbol,
-      position: inst.sim.position,
-      cash: this.cash,
-      realized,
-    });
-    this.log.append(ts, "fill", {
-      id: fill.id,
-      order: o.id,
-      side: fill.side,
-      price,
-      size,
-      fee,
-      liquidity: liq,
-      position: inst.sim.position,
-    });
+    const fill = recordFill(this, inst, o, price, size, liq, ts);
     this.#report(inst, { kind: "fill", orderId: o.id, ts, fill }, ts);
   }
 
   /** A report reaches the strategy: its view of the order, position and cash changes. */
   #receive(inst: Inst | undefined, r: OrderReport): void {
-    const o = this.orders.get(r.orderId);
-    if (o === undefined) return;
-    o.updatedAt = this.now;
-    switch (r.kind) {
-      case "accepted":
-        if (o.status === "pending") o.status = "open";
-        break;
-      case "fill": {
-        const f = r.fill;
-        const sign = f.side === "buy" ? 1 : -1;
-        o.avgPrice = o.filled === 0
-          ? f.price
-          : (o.avgPrice * o.filled + f.price * f.size) / (o.filled + f.size);
-        o.filled += f.size;
-        if (o.filled >= o.size) this.#close(o, "filled", "");
-        if (inst !== undefined) inst.viewPosition = addSize(inst.viewPosition, sign * f.size);
-        this.viewCash -= sign * f.price * f.size + f.fee;
-        break;
-      }
-      case "cancelled":
-      case "rejected":
-        this.#close(o, r.kind, r.reason);
-        break;
-      case "amended":
-        o.price = r.price;
-        o.size = r.size;
-        break;
-    }
+    applyReport(this, inst, r);
     if (this.stopped) return;
     const s = this.strategy;
     if (s.onOrder === undefined && s.onFill === undefined) return;
@@ -504,13 +416,6 @@ export class Engine {
     } catch (err) {
       this.#fail(err);
     }
-  }
-
-  #close(o: Order, status: "filled" | "cancelled" | "rejected", reason: string): void {
-    o.status = status;
-    o.reason = reason;
-    const i = this.open.indexOf(o);
-    if (i >= 0) this.open.splice(i, 1);
   }
 
   #markouts(inst: Inst, t: number): void {

@@ -41,7 +41,7 @@ export type {
   TimeInForce,
   Timer,
 } from "./types.ts";
-export { backtest, type BacktestOptions } from "./engine.ts";
+export { backtest, type BacktestOptions } from "./backtest.ts";
 export type { BacktestConfig, LatencyConfig, ResolvedConfig } from "./config.ts";
 export { type LatencySpec } from "./latency.ts";
 export { type QueueSpec } from "./queue.ts";

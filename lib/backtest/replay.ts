@@ -10,7 +10,7 @@
  */
 import { parseLine, verifyActionLog } from "./action_log.ts";
 import type { BacktestConfig } from "./config.ts";
-import { backtest } from "./engine.ts";
+import { backtest } from "./backtest.ts";
 import type { FeedSource } from "./feed.ts";
 import type { BacktestResult } from "./results.ts";
 import type { Strategy } from "./strategy.ts";
