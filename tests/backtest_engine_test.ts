@@ -168,6 +168,19 @@ Deno.test("a resting limit fills only after trades exceed the queue ahead (conse
   ]);
 });
 
+Deno.test("trades at our price advance the queue even before the book says so", async () => {
+  // Join 100 behind 3; sells of 2 then 1.5 at 100 with no book change between: 1 is left
+  // ahead after the first, so the second fills us 0.5.
+  const result = await run(
+    [snap(1, BIDS, ASKS), trade(2, 100, 2, "sell"), trade(3, 100, 1.5, "sell")],
+    {
+      1: (ctx) =>
+        ctx.submit({ exchange: EX, symbol: SYM, side: "buy", type: "limit", price: 100, size: 1 }),
+    },
+  );
+  assert.deepEqual(result.fills.map((f) => [f.ts, f.size]), [[3, 0.5]]);
+});
+
 Deno.test("probabilistic queue: a cancel is shared between ahead and behind", async () => {
   // Join 100 behind 3 (ahead 3). Level grows to 5 (2 behind us). A cancel of 2.5 (5 -> 2.5):
   // power 1 puts 3/5 of it ahead: ahead = 3 - 1.5 = 1.5. A sell of 2 fills us 0.5.
@@ -226,7 +239,11 @@ Deno.test("drawn latencies are seeded: same seed, same fills; the channel keeps 
   const b = await run(feed, script, { ...config, seed: 7 });
   assert.deepEqual(a.fills, b.fills);
   assert.ok(a.fills.length > 0);
-  for (let i = 1; i < a.fills.length; i++) assert.ok(a.fills[i].ts >= a.fills[i - 1].ts);
+  for (let i = 1; i < a.fills.length; i++) {
+    assert.ok(a.fills[i].ts >= a.fills[i - 1].ts);
+    // One connection: orders reach the exchange in the order they were sent.
+    assert.ok(a.fills[i].orderId >= a.fills[i - 1].orderId, "orders overtook each other");
+  }
   assert.equal(a.log.head, b.log.head);
 });
 
