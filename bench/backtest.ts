@@ -110,7 +110,7 @@ async function* streamedBars(n: number): AsyncGenerator<Bar[]> {
 
 async function bars(): Promise<void> {
   for (const n of [1_000_000, 10_000_000]) {
-    const run = await bestRate(n > 1e6 ? 1 : 3, n, () =>
+    const run = await bestRate(n > 1e6 ? 2 : 3, n, () =>
       backtest({
         instruments: [{ exchange: "sim", symbol: "SPY" }],
         equityEvery: 30 * DAY,

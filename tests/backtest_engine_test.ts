@@ -599,3 +599,22 @@ Deno.test("several instruments: each order matches its own book", async () => {
     ["sim", "buy", 101, 1],
   ]);
 });
+
+Deno.test("a feed reset clears the simulated book and is logged", async () => {
+  const reset: MarketEvent = {
+    kind: "status",
+    exchange: EX,
+    symbol: SYM,
+    ts: 2,
+    recvTs: 2,
+    status: "reset",
+    reason: "checksum mismatch",
+  };
+  const result = await run([snap(1, BIDS, ASKS), reset, trade(3, 100, 0.1, "sell")], {
+    3: buy(1), // no book after the reset: nothing to take
+  });
+  assert.equal(result.fills.length, 0);
+  assert.equal(result.orders[0].status, "cancelled");
+  const logged = result.log.entries().find((e) => e.action === "feed_reset");
+  assert.deepEqual(logged?.data, { exchange: EX, symbol: SYM, reason: "checksum mismatch" });
+});

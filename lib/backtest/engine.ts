@@ -194,6 +194,13 @@ export class Engine {
       params: s.params ?? {},
       config: this.config,
     });
+    const md = this.config.latency.marketData;
+    if (this.config.clock === "receive" && typeof md === "object" && md.kind === "recorded") {
+      this.#warn(
+        'clock "receive" with recorded market-data latency counts the latency twice: ' +
+          "events already happen at their receive time",
+      );
+    }
     if (this.config.sameBarClose) {
       this.#warn(
         "sameBarClose: market orders fill at the close of the bar the strategy just saw, " +
@@ -249,7 +256,14 @@ export class Engine {
         inst.sim.applyBar(e);
         break;
       case "status":
-        if (e.status === "reset") inst.sim.reset();
+        if (e.status === "reset") {
+          inst.sim.reset();
+          this.log.append(this.now, "feed_reset", {
+            exchange: e.exchange,
+            symbol: e.symbol,
+            reason: e.reason,
+          });
+        }
         break;
     }
   }
