@@ -58,10 +58,12 @@ const decoder = new TextDecoder();
  * byte buffer (the bytes a file of the log would hold; no string per entry stays alive).
  */
 export class ActionLog {
-  #buf = new Uint8Array(1 << 16);
+  /** Full chunks (each cut to the bytes it holds), then the chunk being written. */
+  readonly #chunks: Uint8Array[] = [];
+  #buf = new Uint8Array(CHUNK);
   #len = 0;
   readonly #sha = createHash("sha256");
-  /** Bytes already fed to `#sha` (fed in blocks: one op call per block, not per line). */
+  /** Bytes of `#buf` already fed to `#sha` (fed in blocks, not per line). */
   #hashed = 0;
   #head = GENESIS;
   #h1 = 0;
@@ -83,7 +85,8 @@ export class ActionLog {
   append(ts: number, action: string, data: Readonly<Record<string, unknown>>): number {
     const seq = ++this.#seq;
     const body = bodyOf(seq, ts, action, data);
-    if (this.#buf.length - this.#len < body.length * 3 + 64) this.#grow(body.length * 3 + 64);
+    const need = body.length * 3 + 64;
+    if (this.#buf.length - this.#len < need) this.#nextChunk(need);
     const buf = this.#buf;
     const start = this.#len;
     const n = encoder.encodeInto(body, buf.subarray(start)).written;
@@ -98,16 +101,19 @@ export class ActionLog {
     this.#h1 = out1;
     this.#h2 = out2;
     this.#lines = undefined;
-    if (p - this.#hashed >= 1 << 16) this.#flush();
     return seq;
   }
 
-  #grow(need: number): void {
-    let size = this.#buf.length * 2;
-    while (size - this.#len < need) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.#buf.subarray(0, this.#len));
-    this.#buf = next;
+  /**
+   * Starts a new chunk. Fixed-size chunks, never copied: fresh memory is what costs (page
+   * faults), and a doubling buffer would touch about twice the log's size.
+   */
+  #nextChunk(need: number): void {
+    this.#flush();
+    this.#chunks.push(this.#buf.subarray(0, this.#len));
+    this.#buf = new Uint8Array(Math.max(CHUNK, need));
+    this.#len = 0;
+    this.#hashed = 0;
   }
 
   /**
@@ -127,12 +133,19 @@ export class ActionLog {
 
   /** The log as UTF-8 JSON lines, each ending in a newline (a copy). */
   toBytes(): Uint8Array {
-    return this.#buf.slice(0, this.#len);
+    const parts = [...this.#chunks, this.#buf.subarray(0, this.#len)];
+    const out = new Uint8Array(parts.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
   }
 
   /** The log as JSON lines, each ending in a newline. */
   toJsonl(): string {
-    return decoder.decode(this.#buf.subarray(0, this.#len));
+    return decoder.decode(this.toBytes());
   }
 
   /** The JSON lines, without newlines. */
@@ -149,6 +162,9 @@ export class ActionLog {
     return this.lines().map(parseLine);
   }
 }
+
+/** Bytes per chunk of the log. */
+const CHUNK = 1 << 20;
 
 let out1 = 0;
 let out2 = 0;
