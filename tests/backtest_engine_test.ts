@@ -618,3 +618,21 @@ Deno.test("a feed reset clears the simulated book and is logged", async () => {
   const logged = result.log.entries().find((e) => e.action === "feed_reset");
   assert.deepEqual(logged?.data, { exchange: EX, symbol: SYM, reason: "checksum mismatch" });
 });
+
+Deno.test("the seeded generator is uniform enough and repeats per seed", async () => {
+  const { Random } = await import("../lib/backtest/_random.ts");
+  const a = new Random(3);
+  const b = new Random(3);
+  const counts = new Array(10).fill(0);
+  let sum = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const x = a.next();
+    assert.equal(x, b.next());
+    assert.ok(x >= 0 && x < 1);
+    sum += x;
+    counts[Math.floor(x * 10)]++;
+  }
+  assert.ok(Math.abs(sum / 100_000 - 0.5) < 0.005);
+  for (const c of counts) assert.ok(Math.abs(c - 10_000) < 500, `bucket ${c}`);
+  assert.notEqual(new Random(4).next(), new Random(3).next());
+});

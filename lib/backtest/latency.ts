@@ -9,7 +9,7 @@
  * one TCP connection.
  * @module
  */
-import { SeededRandom } from "../simulator/random.ts";
+import { Random } from "./_random.ts";
 import type { MarketEvent } from "../market/types.ts";
 
 /** A latency model as data. Microseconds. */
@@ -24,7 +24,7 @@ export class LatencyModel {
   readonly #constant: number;
   readonly #samples: Float64Array | undefined;
   readonly #recorded: boolean;
-  readonly #random: SeededRandom;
+  readonly #random: Random;
   #last = -Infinity;
 
   /**
@@ -32,7 +32,7 @@ export class LatencyModel {
    * @throws {TypeError} for an unknown kind.
    */
   constructor(spec: LatencySpec, seed: number) {
-    this.#random = new SeededRandom(seed);
+    this.#random = new Random(seed);
     this.#constant = 0;
     this.#recorded = false;
     if (typeof spec === "number") this.#constant = checkLatency(spec);

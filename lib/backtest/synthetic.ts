@@ -5,7 +5,7 @@
  * a `BookKeeper` or `OrderBook` can follow it.
  * @module
  */
-import { SeededRandom } from "../simulator/random.ts";
+import { Random } from "./_random.ts";
 import type { BookChange, BookSnapshot, MarketEvent, PriceLevel } from "../market/types.ts";
 
 /** Options of {@linkcode syntheticL2Feed}. */
@@ -32,7 +32,7 @@ export function syntheticL2Feed(options: SyntheticL2Options): MarketEvent[] {
   const n = options.events;
   const depth = options.levels ?? 10;
   if (!(n >= 1) || !(depth >= 2)) throw new RangeError("need events >= 1 and levels >= 2");
-  const rnd = new SeededRandom(options.seed ?? 1);
+  const rnd = new Random(options.seed ?? 1);
   const exchange = options.exchange ?? "sim";
   const symbol = options.symbol ?? "BTC-USD";
   const tick = options.tick ?? 0.5;
