@@ -50,3 +50,15 @@ export {
 export { bookHistory, quotesFromBooks } from "./research/mod.ts";
 export { DEMO_PRODUCTS, SyntheticMarket } from "./simulator/mod.ts";
 export { databaseUrl, defaultLakeRoot } from "./config.ts";
+export {
+  ActionLog,
+  backtest,
+  BacktestResult,
+  type Fill,
+  type Order,
+  type OrderRequest,
+  repositoryFeed,
+  type Strategy,
+  type TradingContext,
+  verifyActionLog,
+} from "./backtest/mod.ts";

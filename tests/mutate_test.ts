@@ -79,7 +79,16 @@ Deno.test("staleReason: exactly one occurrence required", () => {
 
 Deno.test("every listed mutation names an area, a file, tests and distinct ids", async () => {
   const { MUTATIONS } = await import("../scripts/mutations/mod.ts");
-  const areas = ["book", "venues", "runtime", "lake", "buffer", "repositories", "server"];
+  const areas = [
+    "book",
+    "venues",
+    "runtime",
+    "lake",
+    "buffer",
+    "repositories",
+    "server",
+    "backtest",
+  ];
   const ids = new Set<string>();
   for (const m of MUTATIONS) {
     assert.ok(areas.includes(m.id.split("/")[0]), `${m.id}: unknown area`);
