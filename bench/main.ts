@@ -1,9 +1,12 @@
 /**
  * `deno task bench [group]`: runs `bench/<group>.ts` (each exports
  * `async function run(): Promise<void>` printing one JSON object per line), or every
- * group in this folder when no group is named.
+ * group in this folder when no group is named. `ALIASES` name groups of groups.
  * @module
  */
+
+/** Group names that run other groups (`books`: the research book benchmarks). */
+const ALIASES: Record<string, readonly string[]> = { books: ["research_books"] };
 
 const here = new URL(".", import.meta.url);
 
@@ -17,7 +20,9 @@ async function groups(): Promise<string[]> {
 }
 
 const available = await groups();
-const requested = Deno.args.length ? Deno.args : available;
+const requested = Deno.args.length
+  ? Deno.args.flatMap((name) => ALIASES[name] ?? [name])
+  : available;
 for (const group of requested) {
   if (!available.includes(group)) {
     console.error(`unknown bench group "${group}"; available: ${available.join(", ")}`);

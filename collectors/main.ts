@@ -34,7 +34,10 @@ const USAGE = `usage: deno task collect --exchange NAME --symbols A,B [options]
   --symbols A,B      canonical symbols, e.g. BTC-USD,ETH-USD
   --channels C,D     venue channels (default: the venue's public trade and book channels)
   --url WS_URL       websocket URL (default: the venue's public feed)
-  --rest-url URL     REST base URL for snapshots (Binance; default: the venue's public API)
+  --rest-url URL     REST base URL for snapshots (Binance) and trade backfill (default: the
+                     venue's public API)
+  --no-backfill      do not fetch missed trades from the venue's REST trade history (on by
+                     default for coinbase, coinbase-advanced, binance, kraken)
   --transport T      websocket client: raw (ours) or native (the runtime's WebSocket);
                      default raw for ws://, native for wss://
   --config FILE      several venues: {"lake", "metricsPort", "record", "duration",
@@ -61,6 +64,7 @@ if (import.meta.main) {
       record: { type: "string" },
       "metrics-port": { type: "string" },
       "book-changes": { type: "boolean" },
+      "no-backfill": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     }, USAGE);
     if (values.help) return console.log(USAGE);
@@ -69,8 +73,11 @@ if (import.meta.main) {
     const metricsListen = config.metricsPort === undefined
       ? undefined
       : parseListen(String(config.metricsPort));
-    const lake = await ParquetLake.open({ root: config.lake ?? defaultLakeRoot() });
     const buffer = await openBufferFromEnv(); // DATABASE_URL set: write PostgreSQL, not the lake
+    // The lake's one writer: refuses (exit 75) when another process writes it.
+    const lake = buffer
+      ? undefined
+      : await ParquetLake.open({ root: config.lake ?? defaultLakeRoot() });
     const metrics = new CollectorMetrics();
     const metricsServer = metricsListen ? serveMetrics(metrics, metricsListen) : undefined;
     // Book changes are most of a feed's messages; in the lake they are opt-in (they
@@ -84,13 +91,15 @@ if (import.meta.main) {
         restUrl: v.restUrl,
         symbols: v.symbols,
         channels: v.channels,
-        sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake, { kinds: lakeKinds })],
+        sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake!, { kinds: lakeKinds })],
         books: new BookKeeper({ exchange: v.exchange }),
         recorder: config.record
           ? new RecordingWriter({ dir: config.record, exchange: v.exchange })
           : undefined,
         metrics,
         connection: { watchdogMs: v.watchdogMs, transport: v.transport },
+        // Trades missed live are fetched from the venue's REST history (marked backfilled).
+        backfill: values["no-backfill"] ? undefined : { baseUrl: v.restUrl },
       });
     });
     const done = Promise.withResolvers<string>();
@@ -114,7 +123,7 @@ if (import.meta.main) {
         level: "info",
         msg: "collecting",
         venues: config.venues.map((v) => ({ exchange: v.exchange, symbols: v.symbols })),
-        lake: lake.root,
+        lake: lake?.root,
         record: config.record,
         metricsPort: metricsServer?.port,
       }),
@@ -126,7 +135,7 @@ if (import.meta.main) {
     Deno.removeSignalListener("SIGINT", onInt);
     Deno.removeSignalListener("SIGTERM", onTerm);
     await metricsServer?.shutdown();
-    await lake.close();
+    await lake?.close();
     await buffer?.close();
     summaries.forEach((summary, i) =>
       console.log(JSON.stringify({ exchange: config.venues[i].exchange, ...summary }))

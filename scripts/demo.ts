@@ -99,6 +99,7 @@ if (import.meta.main) {
     const stopSignal = Promise.withResolvers<void>();
     const onSignal = () => stopSignal.resolve();
     Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
     await Promise.race([
       new Promise((resolve) => setTimeout(resolve, durationMs)),
       stopSignal.promise,
@@ -106,10 +107,11 @@ if (import.meta.main) {
     clearInterval(ticker);
     progress.done();
     if (values.serve) {
-      console.log(`collecting; live chart at ${server.url} (Ctrl-C to stop)`);
+      console.log(`collecting; live chart at ${server.url} (Ctrl-C or SIGTERM to stop)`);
       await stopSignal.promise;
     }
     Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
     const summary = await collector.stop();
     await sim.shutdown();
 

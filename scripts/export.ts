@@ -9,6 +9,7 @@ import { parseDuration } from "../lib/market/time.ts";
 import { parseArgs, runMain } from "../lib/cli/args.ts";
 import { databaseUrl, defaultLakeRoot } from "../lib/config.ts";
 import { ParquetLake } from "../lib/lake/mod.ts";
+import { waitingLock } from "../lib/cli/lake_lock.ts";
 import { Exporter, type ExportReport } from "../lib/buffer/exporter.ts";
 
 /** The JSON line `deno task export` prints per run. */
@@ -41,11 +42,12 @@ function reportJson(r: ExportReport): Record<string, unknown> {
 }
 
 const USAGE =
-  `usage: deno task export [--lake DIR] [--every 1h] [--lag 5m] [--retain 7d | --retain off]
+  `usage: deno task export [--lake DIR] [--every 1h] [--lag 5m] [--retain 7d | --retain off] [--lock-wait 5m]
 
 Moves closed ranges of every buffer table to the lake (DATABASE_URL), verifies them, then
 drops the buffer's expired days that are verified (\`buffer_drop_expired\`), unless
---retain off. Prints one JSON line per run.`;
+--retain off. Prints one JSON line per run. Waits up to --lock-wait for another writer of the
+lake to finish (one writer per lake), then exits 75.`;
 
 /** `deno task export`: once, or every `--every`, until interrupted. */
 async function main(args: readonly string[]): Promise<void> {
@@ -54,6 +56,7 @@ async function main(args: readonly string[]): Promise<void> {
     every: { type: "string" },
     lag: { type: "string" },
     retain: { type: "string", default: "7d" },
+    "lock-wait": { type: "string", default: "5m" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) {
@@ -80,7 +83,10 @@ async function main(args: readonly string[]): Promise<void> {
   const retain = values.retain === "off" ? undefined : duration("retain");
   const root = (values.lake as string | undefined) ?? defaultLakeRoot();
   const sql = postgres(url, { max: 2, onnotice: () => {} });
-  const lake = await ParquetLake.open({ root });
+  const lake = await ParquetLake.open({
+    root,
+    lock: waitingLock("export", values["lock-wait"] as string),
+  });
   const exporter = new Exporter({ sql, lake, lag });
   try {
     while (true) {

@@ -28,8 +28,11 @@ const EVENT_KINDS: ReadonlySet<string> = new Set<MarketEventKind>([
   "status",
 ]);
 
-/** Latest time we accept as epoch microseconds (year 2255, where doubles stop being exact). */
-const MAX_MICROS = 2 ** 53;
+/**
+ * Latest time we accept, epoch microseconds: 2^53 - 1 (in the year 2255), the last integer a
+ * double holds exactly. Text beyond it would be rounded (`9007199254740993` reads as 2^53).
+ */
+const MAX_MICROS = Number.MAX_SAFE_INTEGER;
 
 function badRequest(param: string, message: string): HttpError {
   return new HttpError(400, `${param}: ${message}`, { param });
@@ -53,7 +56,7 @@ export function parseTimeParam(param: string, text: string): number {
         : "";
       throw badRequest(
         param,
-        `"${value}" is not epoch microseconds after 2000-01-01${hint}; ` +
+        `"${value}" is not epoch microseconds from 2000-01-01 to ${MAX_MICROS}${hint}; ` +
           `use microseconds or ISO 8601 such as 2021-04-17T16:00:00Z`,
       );
     }
@@ -71,6 +74,9 @@ export function parseTimeParam(param: string, text: string): number {
       param,
       `"${value}" is not a time; use ISO 8601 (2021-04-17T16:00:00Z) or epoch microseconds`,
     );
+  }
+  if (micros > MAX_MICROS) {
+    throw badRequest(param, `"${value}" is after the year 2255 (not exact in microseconds)`);
   }
   return micros;
 }
@@ -129,6 +135,9 @@ export function parseBarQuery(query: URLSearchParams): BarQuery {
   } catch (error) {
     throw badRequest("interval", (error as Error).message);
   }
+  if (!Number.isSafeInteger(interval)) {
+    throw badRequest("interval", `"${intervalText}" is too long`);
+  }
   if (range.start !== undefined && range.end !== undefined) {
     const bars = (range.end - range.start) / interval;
     if (bars > MAX_BARS) {
@@ -168,7 +177,7 @@ export function parseAnyBarQuery(
   if (!(threshold > 0 && Number.isFinite(threshold))) {
     throw badRequest("threshold", `"${thresholdText}" is not a positive number`);
   }
-  if (by === "ticks" && !Number.isInteger(threshold)) {
+  if (by === "ticks" && !Number.isSafeInteger(threshold)) {
     throw badRequest("threshold", "must be a whole number of trades for by=ticks");
   }
   return { activity: { ...parseRangeQuery(query), by: by as ActivityMeasure, threshold } };

@@ -43,6 +43,12 @@ export interface RunningServer {
  * ```
  */
 export function startServer(options: StartServerOptions): Promise<RunningServer> {
+  // Deno.serve binds synchronously and throws (e.g. AddrInUse) there; the executor turns that
+  // into a rejection the caller can `.catch`, as the signature promises.
+  return new Promise((resolve) => resolve(serve(options)));
+}
+
+function serve(options: StartServerOptions): RunningServer {
   const port = options.port ?? 8787;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`port must be an integer from 0 to 65535: ${port}`);
@@ -50,7 +56,6 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
   const hostname = options.hostname ?? "127.0.0.1";
   const streams = new AbortController();
   const app = createApp({ ...options, signal: streams.signal });
-  // Deno.serve binds synchronously (and throws, e.g. AddrInUse, right here).
   const server = Deno.serve({ port, hostname, onListen: () => {} }, (req) => app(req));
   const addr = server.addr;
   const shown = addr.hostname === "0.0.0.0" || addr.hostname === "::"
@@ -59,7 +64,7 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
     ? `[${addr.hostname}]`
     : addr.hostname;
   let stopping: Promise<void> | undefined;
-  return Promise.resolve({
+  return {
     url: `http://${shown}:${addr.port}/`,
     port: addr.port,
     finished: server.finished,
@@ -70,5 +75,5 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
         await new Promise((resolve) => setTimeout(resolve, 0));
         await server.shutdown();
       })(),
-  });
+  };
 }

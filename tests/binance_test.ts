@@ -9,7 +9,7 @@ import { replayFiles } from "../collectors/replay/replay.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { BinanceAdapter, binanceDepthSnapshotUrl } from "../collectors/venues/binance.ts";
 import { BookKeeper } from "../lib/book/mod.ts";
-import type { FeedStatus, MarketEvent } from "../lib/market/types.ts";
+import type { BookChange, BookSnapshot, FeedStatus, MarketEvent } from "../lib/market/types.ts";
 
 const CAPTURE = new URL("../../shared/data/binance-spot-btcusdt-20240808.gz", import.meta.url)
   .pathname;
@@ -130,6 +130,88 @@ Deno.test("Binance adapter: sync rules, trades, snapshots, bad input", async (t)
     assert.match(statuses[0].reason, /straddle/);
     assert.equal(keeper.isValid("BTC-USDT"), false);
   });
+
+  await t.step(
+    "stale rule: a buffered diff ending at lastUpdateId is dropped, one ending after it kept",
+    () => {
+      const diagnostics = new FeedDiagnostics({ log: () => {} });
+      const adapter = new BinanceAdapter({ diagnostics });
+      const out: MarketEvent[] = [];
+      for (const [U, u] of [[1, 4], [5, 9], [10, 10], [11, 13]]) adapter.parse(diff(U, u), 7, out);
+      assert.equal(out.length, 0, "buffered");
+      adapter.parse(snapshot(10), 8, out);
+      // u = 4, 9, 10 are in the snapshot (u <= 10); u = 13 is not.
+      assert.deepEqual(
+        out.map((e) => [e.kind, (e as BookChange).firstSequence ?? (e as BookSnapshot).sequence]),
+        [["book_snapshot", 10], ["book_change", 11]],
+      );
+      assert.equal(adapter.staleDiffs, 3);
+      // The keeper's own rule, for a diff that reaches it: u <= lastUpdateId is skipped as
+      // stale (not applied, not a gap), u = lastUpdateId + 1 straddles and is applied.
+      const keeper = new BookKeeper({ exchange: "binance" });
+      const header = { exchange: "binance", symbol: "BTC-USDT", ts: 1, recvTs: 2 };
+      keeper.apply({
+        ...header,
+        kind: "book_snapshot",
+        bids: [[100, 1]],
+        asks: [[102, 1]],
+        sequence: 10,
+      });
+      const change = (U: number, u: number, size: number) =>
+        keeper.apply({
+          ...header,
+          kind: "book_change",
+          bids: [[100, size]],
+          asks: [],
+          firstSequence: U,
+          sequence: u,
+        });
+      assert.equal(change(9, 10, 5), undefined);
+      assert.equal(keeper.stats.stale, 1);
+      assert.equal(keeper.book("BTC-USDT")?.bestBidSize, 1, "the stale diff was not applied");
+      assert.equal(change(11, 11, 6), undefined);
+      assert.deepEqual([keeper.stats.stale, keeper.stats.gaps], [1, 0]);
+      assert.equal(keeper.book("BTC-USDT")?.bestBidSize, 6);
+    },
+  );
+
+  await t.step(
+    "a diff's venue time is its event time E (ms) in microseconds, not the receive time",
+    () => {
+      const diagnostics = new FeedDiagnostics({ log: () => {} });
+      const adapter = new BinanceAdapter({ diagnostics });
+      const out: MarketEvent[] = [];
+      adapter.parse(diff(5, 8), 1_723_161_255_000_000, out); // stale once the snapshot comes
+      adapter.parse(snapshot(10), 1_723_161_255_000_001, out);
+      const frame = JSON.stringify({
+        stream: "btcusdt@depth@100ms",
+        data: {
+          e: "depthUpdate",
+          E: 1_723_161_255_208,
+          s: "BTCUSDT",
+          U: 11,
+          u: 12,
+          b: [["100.25", "0.5"]],
+          a: [["101.75", "2"]],
+        },
+      });
+      adapter.parse(frame, 1_723_161_255_300_123, out);
+      assert.deepEqual(out[1], {
+        kind: "book_change",
+        exchange: "binance",
+        symbol: "BTC-USDT",
+        ts: 1_723_161_255_208_000,
+        recvTs: 1_723_161_255_300_123,
+        bids: [[100.25, 0.5]],
+        asks: [[101.75, 2]],
+        firstSequence: 11,
+        sequence: 12,
+      });
+      // A venue time a day before the receive time is kept as sent (no clamping to recvTs).
+      adapter.parse(frame.replace("1723161255208", "1723074855208"), 1_723_161_255_300_124, out);
+      assert.equal(out[2].ts, 1_723_074_855_208_000);
+    },
+  );
 
   await t.step("resync buffers again until the next snapshot", () => {
     const { adapter, keeper, onEvent } = run([diff(5, 12), snapshot(10), diff(13, 14)]);

@@ -102,6 +102,19 @@ Deno.test("BookKeeper: Binance U/u chaining after the snapshot", async (t) => {
     assert.equal(keeper.stats.gaps, 1);
     assert.equal(keeper.stats.changes, 1);
   });
+  await t.step(
+    "after the first diff, only U = previous u + 1 chains: overlap and holes are gaps",
+    () => {
+      for (const [U, gap] of [[106, false], [104, true], [105, true], [107, true]] as const) {
+        const keeper = start();
+        keeper.apply(change([[101, 1]], [], { firstSequence: 99, sequence: 105 }));
+        const status = keeper.apply(change([[101, 2]], [], { firstSequence: U, sequence: 110 }));
+        assert.equal(status?.status, gap ? "reset" : undefined, `U=${U} after u=105`);
+        assert.equal(keeper.stats.gaps, gap ? 1 : 0);
+        assert.equal(keeper.book("BTC-USDT")?.bestBidSize, gap ? undefined : 2);
+      }
+    },
+  );
 });
 
 Deno.test("BookKeeper: a connection-wide sequence resets every book on a hole", () => {

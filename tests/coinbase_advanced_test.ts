@@ -30,14 +30,19 @@ function setup() {
   return { adapter, diagnostics, logs, message, parse, skip: (n: number) => (seq += n) };
 }
 
-const trade = (id: string, side = "BUY", product = "BTC-USD") => ({
-  trade_id: id,
-  product_id: product,
-  price: "60000.01",
-  size: "0.005",
-  side,
-  time: "2024-05-01T12:00:00.1Z",
-});
+let tradeNo = 0;
+/** A trade; each one made gets its own price, size and time. */
+const trade = (id: string, side = "BUY", product = "BTC-USD") => {
+  const k = ++tradeNo;
+  return {
+    trade_id: id,
+    product_id: product,
+    price: (60_000 + k * 1.25).toFixed(2),
+    size: (0.005 * k).toFixed(3),
+    side,
+    time: `2024-05-01T12:00:${String(k % 60).padStart(2, "0")}.${k}00999Z`,
+  };
+};
 
 Deno.test("coinbase-advanced: one subscribe message per channel, heartbeats without products", () => {
   const { adapter } = setup();
@@ -114,6 +119,35 @@ Deno.test("coinbase-advanced: trades keep the taker side and are ordered by id; 
   assert.equal(parse(message("market_trades", [{ trades: [trade(uuid)] }])).length, 1);
   assert.equal(parse(message("market_trades", [{ trades: [trade(uuid)] }])).length, 0);
   assert.equal(adapter.duplicateTrades, 1);
+});
+
+Deno.test("coinbase-advanced: each trade of a batch keeps its own price, size, side and times", () => {
+  const { message, parse } = setup();
+  const raw = [trade("22", "SELL"), trade("21", "BUY"), trade("20", "UNKNOWN_ORDER_SIDE")];
+  const out = parse(message("market_trades", [{ type: "update", trades: raw }]));
+  // Read back from the raw values: decimal text, ISO time (nanoseconds cut to micros).
+  const micros = (iso: string) => {
+    const [, fraction] = /\.(\d+)Z$/.exec(iso)!;
+    return Date.parse(iso.replace(/\.\d+Z$/, "Z")) * 1_000 +
+      Number(fraction.slice(0, 6).padEnd(6, "0"));
+  };
+  const sides: Record<string, string> = { BUY: "buy", SELL: "sell", UNKNOWN_ORDER_SIDE: "unknown" };
+  assert.deepEqual(
+    out,
+    raw.toReversed().map((t) => ({
+      kind: "trade",
+      exchange: "coinbase-advanced",
+      symbol: "BTC-USD",
+      id: t.trade_id,
+      price: Number(t.price),
+      size: Number(t.size),
+      side: sides[t.side],
+      ts: micros(t.time),
+      recvTs: RECV,
+    })),
+  );
+  assert.notEqual((out[0] as Trade).price, (out[1] as Trade).price, "the values differ");
+  assert.notEqual((out[0] as Trade).size, (out[0] as Trade).price);
 });
 
 Deno.test("coinbase-advanced through the pipeline: a skipped trade a later snapshot brings is passed on and not lost", () => {

@@ -17,6 +17,11 @@ import { loadCoinbaseSession } from "./fakes/coinbase_exchange_fake.ts";
 import { coinbaseAdvancedProtocol } from "./fakes/coinbase_advanced_fake.ts";
 import { CheckingSink, parseExposition, settled, until } from "./support/checking_sink.ts";
 import { ReferenceBook } from "./support/reference_book.ts";
+import { readCaptureFrames } from "./support/recorded.ts";
+import { decimalText, isoTextMicros } from "./support/raw_fields.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
 
 const EXCHANGE = "coinbase-advanced";
 
@@ -84,26 +89,35 @@ Deno.test("coinbase advanced: recorded session converted to Advanced Trade throu
       ["corrupt", "disconnect", "gap", "malformed", "silence", "slow", "truncated"],
     );
 
-    // Trades: exactly once each, with the taker side; what is missing is counted as lost.
-    const makerSide = new Map<string, string>();
-    for (const t of session.lastMatches.values()) {
-      makerSide.set(`${t.product_id}/${t.trade_id}`, t.side);
-    }
-    for (const item of session.items) {
-      if (item.type === "match") {
-        makerSide.set(`${item.product}/${item.msg.trade_id}`, item.msg.side);
+    // Trades: exactly once each, with the recorded values and the taker side; what is
+    // missing is counted as lost. The recorded matches are read from the capture itself.
+    const recorded = new Map<string, Json>();
+    for (const { text } of await readCaptureFrames("coinbase-exchange-ws-20210417.txt")) {
+      const msg = JSON.parse(text);
+      if (msg.type === "match" || msg.type === "last_match") {
+        recorded.set(`${msg.product_id}/${msg.trade_id}`, msg);
       }
     }
     const ids = sink.trades.map((t) => `${t.symbol}/${t.id}`);
     assert.equal(new Set(ids).size, ids.length, "no duplicates");
     for (const t of sink.trades) {
-      const maker = makerSide.get(`${t.symbol}/${t.id}`);
-      assert.ok(maker !== undefined, `unknown trade ${t.symbol}/${t.id}`);
-      assert.equal(t.side, maker === "buy" ? "sell" : "buy", `taker side of ${t.id}`);
+      const raw = recorded.get(`${t.symbol}/${t.id}`);
+      assert.ok(raw !== undefined, `unknown trade ${t.symbol}/${t.id}`);
+      // Exchange names the maker's side; the taker took the other one.
+      assert.deepEqual(
+        [t.price, t.size, t.side, t.ts],
+        [
+          decimalText(raw.price),
+          decimalText(raw.size),
+          raw.side === "buy" ? "sell" : "buy",
+          isoTextMicros(raw.time),
+        ],
+        `trade ${t.symbol}/${t.id}`,
+      );
+      assert.ok(t.recvTs >= t.ts, `received after it happened: ${t.id}`);
     }
-    assert.equal(makerSide.size, session.trades.length);
     assert.ok((summary.trades_lost ?? 0) >= 1, "trades passed while disconnected are lost");
-    assert.equal(ids.length + summary.trades_lost!, session.trades.length, "received + lost");
+    assert.equal(ids.length + summary.trades_lost!, recorded.size, "received + lost");
     assert.equal(summary.trades, ids.length);
     assert.ok(m("trades_lost_total") >= 1, "lost trades in the metrics");
     assert.ok(logged(/"msg":"trade gap".*trade_id gap/), "trade gap logged");

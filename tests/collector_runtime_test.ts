@@ -1,10 +1,10 @@
 /**
- * The collector's runtime parts on their own: rate-limited resyncs, trade-id continuity,
- * the bounded sink queue (early flushes, counted drops, backpressure), the pipeline's clean
- * output, and a live collector whose sink is too slow (memory stays bounded, drops counted).
+ * The collector's runtime parts on their own (resyncs and backoff: `backoff_resync_test.ts`):
+ * trade-id continuity, the bounded sink queue (early flushes, counted drops, backpressure),
+ * the pipeline's clean output, and a live collector whose sink is too slow (memory stays
+ * bounded, drops counted).
  */
 import assert from "node:assert/strict";
-import { ResyncScheduler } from "../collectors/runtime/resync.ts";
 import { TradeLedger } from "../collectors/runtime/trade_ledger.ts";
 import { SinkQueue } from "../collectors/runtime/sink_queue.ts";
 import { FeedPipeline } from "../collectors/runtime/pipeline.ts";
@@ -15,7 +15,7 @@ import { BookKeeper } from "../lib/book/book_keeper.ts";
 import type { EventSink, MarketEvent, Trade } from "../lib/market/mod.ts";
 import { startFaultServer } from "./fakes/fault_server.ts";
 import { coinbaseProtocol, loadCoinbaseSession } from "./fakes/coinbase_exchange_fake.ts";
-import { settled, until } from "./support/checking_sink.ts";
+import { settled } from "./support/checking_sink.ts";
 import { readCaptureFrames } from "./support/recorded.ts";
 
 function trade(id: number, symbol = "BTC-USD"): Trade {
@@ -31,38 +31,6 @@ function trade(id: number, symbol = "BTC-USD"): Trade {
     recvTs: 1_618_677_817_000_100,
   };
 }
-
-Deno.test("resync scheduler: first at once, then rate-limited with doubling, coalesced, cancellable", async () => {
-  let now = 0;
-  const runs: Array<[string, number]> = [];
-  const scheduler = new ResyncScheduler({
-    run: (symbol) => runs.push([symbol, now]),
-    minIntervalMs: 10,
-    maxIntervalMs: 40,
-    now: () => now,
-  });
-  scheduler.request("A", "checksum");
-  scheduler.request("B", "crossed"); // symbols are independent
-  assert.deepEqual(runs, [["A", 0], ["B", 0]]);
-  now = 1;
-  scheduler.request("A", "again"); // failed right away: interval doubles to 20, waits
-  scheduler.request("A", "and again");
-  assert.equal(scheduler.pending, 1);
-  assert.equal(scheduler.stats.coalesced, 1);
-  now = 20;
-  await until(() => runs.length === 3, "the delayed resync");
-  assert.deepEqual(runs[2], ["A", 20]);
-  now = 21;
-  scheduler.request("A", "storm"); // doubles to 40 (the cap)
-  now = 22;
-  scheduler.cancel("A"); // a reconnect brings snapshots: nothing waits
-  assert.equal(scheduler.pending, 0);
-  now = 1_000; // a long quiet spell: back to the minimum, at once
-  scheduler.request("A", "later");
-  assert.deepEqual(runs.at(-1), ["A", 1_000]);
-  assert.equal(scheduler.stats.run, 4);
-  assert.throws(() => new ResyncScheduler({ run: () => {}, minIntervalMs: 5, maxIntervalMs: 1 }));
-});
 
 Deno.test("trade ledger: repeats dropped, skipped ids counted per symbol, non-integer ids pass", () => {
   const ledger = new TradeLedger();

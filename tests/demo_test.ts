@@ -110,3 +110,57 @@ Deno.test("deno task demo runs offline, writes the lake and an offline report, e
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task demo: a busy port falls back to a free one; --serve stops on SIGTERM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "alphapulse-demo-" });
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const busyPort = (busy.addr as Deno.NetAddr).port;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../scripts/demo.ts", import.meta.url).pathname,
+      ...["--duration", "2s", "--serve", "--port", String(busyPort)],
+      ...["--lake", `${dir}/lake`, "--report", `${dir}/reports`],
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let stdout = "";
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let url: string | undefined;
+    while (url === undefined) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stdout += value;
+      url = /collecting; live chart at (\S+)/.exec(stdout)?.[1];
+    }
+    if (!url) assert.fail(`never served: ${stdout}${await stderr}`);
+    assert.match(stdout, new RegExp(`port ${busyPort} is in use`));
+    assert.notEqual(new URL(url).port, String(busyPort));
+    const health = await fetch(new URL("health", url));
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+    child.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stdout += value;
+    }
+    const status = await child.status;
+    const errors = await stderr;
+    assert.equal(status.code, 0, stdout + errors);
+    assert.match(stdout, /report\s+\S+\.html/);
+    assert.equal([...Deno.readDirSync(`${dir}/reports`)].length, 1);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await stderr;
+    busy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

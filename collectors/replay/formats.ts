@@ -43,6 +43,12 @@ export const RECORDING_FORMATS: RecordingFormat[] = [
   },
 ];
 
+/** The known formats with the file names each is chosen for, for messages. */
+export function formatNames(): string {
+  return "alphapulse (*.jsonl.gz), cryptofeed-jsonl (*.jsonl, *.jsonl.zst), " +
+    "hftbacktest (*.gz), cryptofeed-text (*.txt and any other name)";
+}
+
 /**
  * Picks the reader for a file.
  * @throws {RangeError} when `format` names no known format.

@@ -5,8 +5,45 @@
 import type { EventSink } from "../../lib/market/mod.ts";
 import { FeedDiagnostics } from "../runtime/diagnostics.ts";
 import { type BookStage, FeedPipeline, type FeedSummary } from "../runtime/pipeline.ts";
-import { createAdapter, guessExchange } from "../venues/mod.ts";
-import { formatFor } from "./formats.ts";
+import { createAdapter } from "../venues/mod.ts";
+import { formatFor, formatNames } from "./formats.ts";
+import { detectVenue, KNOWN_RECORDINGS, type VenueDetection } from "./detect.ts";
+import { UsableEvents } from "./usable_events.ts";
+import type { StreamDamage } from "./_lines.ts";
+
+/** A recording so damaged that nothing could be read from it (exit code 3 in programs). */
+export class DamagedRecordingError extends Error {
+  /** The exit code of a replay that read a damaged file. */
+  readonly exitCode = 3;
+  constructor(message: string) {
+    super(message);
+    this.name = "DamagedRecordingError";
+  }
+}
+
+/** A compressed recording that is damaged: what was before `offset` was replayed. */
+export interface DamagedFile {
+  readonly file: string;
+  /** Byte offset of the damage in the (compressed) file. */
+  readonly offset: number;
+  readonly reason: string;
+}
+
+/**
+ * What a replay read: the feed's summary, plus the damaged files and `not_understood` when
+ * most messages were rejected or none gave an event (other than feed statuses).
+ */
+export type ReplaySummary = FeedSummary & {
+  damaged?: DamagedFile[];
+  not_understood?: {
+    /** The venue the recording was read as. */
+    exchange: string;
+    /** Events (not statuses) the replay produced. */
+    usable_events: number;
+    /** The venue its URLs and frames point to, when another. */
+    likely?: string;
+  };
+};
 
 /** Progress of a replay, reported about every 100 ms. */
 export interface ReplayProgress {
@@ -42,25 +79,30 @@ export interface ReplayOptions {
  * Replays files and resolves to the summary. Bad lines and frames are counted in `errors`.
  * @throws {RangeError} when the venue cannot be determined or has no adapter.
  */
-export async function replayFiles(options: ReplayOptions): Promise<FeedSummary> {
+export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary> {
   if (options.files.length === 0) throw new RangeError("no files to replay");
   const diagnostics = options.diagnostics ?? new FeedDiagnostics({ context: { task: "replay" } });
-  const exchange = options.exchange ?? await detectExchange(options.files[0], options.format);
+  const exchange = options.exchange ??
+    (await detectExchange(options.files[0], options.format)).exchange;
   if (exchange === undefined) {
     throw new RangeError(
-      `cannot tell the exchange of ${options.files[0]}: pass --exchange NAME`,
+      `cannot tell the venue of ${options.files[0]}: its URLs and frames match none we know. ` +
+        `Venues: ${KNOWN_RECORDINGS.join("; ")}. Formats: ${formatNames()}. ` +
+        `Pass --exchange NAME (and --format NAME) if it is one of them`,
     );
   }
+  const usable = new UsableEvents();
   const pipeline = new FeedPipeline({
     adapter: createAdapter(exchange, { diagnostics }),
     diagnostics,
     books: options.books?.(exchange),
-    sinks: options.sinks,
+    sinks: [...(options.sinks ?? []), usable],
   });
   const flushEvery = options.flushEvery ?? 200_000;
   let sinceFlush = 0;
   // Files replay as one session: a connect in a later file is a reconnect.
   let connections = 0;
+  const damaged: DamagedFile[] = [];
   for (let i = 0; i < options.files.length; i++) {
     const file = options.files[i];
     const bytesTotal = (await Deno.stat(file)).size;
@@ -84,6 +126,13 @@ export async function replayFiles(options: ReplayOptions): Promise<FeedSummary> 
           lastReport = now;
           report();
         }
+      },
+      onDamage: (d) => {
+        damaged.push({ file, ...d });
+        diagnostics.error(`damaged recording: ${d.reason}`, `byte ${d.offset}`, {
+          file,
+          offset: d.offset,
+        });
       },
     });
     for await (const item of items) {
@@ -113,17 +162,30 @@ export async function replayFiles(options: ReplayOptions): Promise<FeedSummary> 
     report();
   }
   await pipeline.close();
-  return pipeline.summary();
+  const summary: ReplaySummary = pipeline.summary();
+  if (damaged.length > 0) summary.damaged = damaged;
+  const rejected = summary.errors * 2 > summary.messages;
+  if ((summary.messages > 0 || summary.errors > 0) && (usable.count === 0 || rejected)) {
+    // A file damaged before its first frame suggests no venue; its damage is reported above.
+    const likely = await detectExchange(options.files[0], options.format)
+      .then((d) => d.exchange, () => undefined);
+    summary.not_understood = {
+      exchange,
+      usable_events: usable.count,
+      likely: likely !== exchange ? likely : undefined,
+    };
+  }
+  return summary;
 }
 
-async function detectExchange(file: string, format?: string): Promise<string | undefined> {
-  let seen = 0;
-  for await (const item of formatFor(file, format).read(file, {})) {
-    if ((item.kind === "connect" || item.kind === "rest" || item.kind === "send") && item.source) {
-      const guess = guessExchange(item.source);
-      if (guess) return guess;
-    }
-    if (++seen > 50) break;
+async function detectExchange(file: string, format?: string): Promise<VenueDetection> {
+  let damage: StreamDamage | undefined;
+  const items = formatFor(file, format).read(file, { onDamage: (d) => (damage = d) });
+  const detection = await detectVenue(items, file.split("/").pop() ?? file);
+  if (detection.frames === 0 && damage) {
+    throw new DamagedRecordingError(
+      `${file} is damaged at byte ${damage.offset}: ${damage.reason}`,
+    );
   }
-  return guessExchange(file.split("/").pop() ?? file);
+  return detection;
 }

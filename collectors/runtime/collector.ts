@@ -20,6 +20,8 @@ import { type BookStage, FeedPipeline, type FeedSummary } from "./pipeline.ts";
 import type { CollectorMetrics, FeedMetrics } from "./metrics.ts";
 import { ResyncScheduler, type ResyncSchedulerOptions } from "./resync.ts";
 import { SinkQueue, type SinkQueueOptions } from "./sink_queue.ts";
+import { Backfiller, type BackfillerOptions } from "../backfill/backfiller.ts";
+import { TRADE_HISTORIES } from "../backfill/mod.ts";
 
 /**
  * Records a connection's raw frames (`collectors/replay/recording.ts`'s `RecordingWriter`
@@ -82,6 +84,12 @@ export interface CollectorOptions {
   readonly metrics?: CollectorMetrics;
   /** Time limit of a REST snapshot fetch, ms (default 10,000). */
   readonly fetchTimeoutMs?: number;
+  /**
+   * Backfill of missed trades through the venue's REST trade history (venues with checked
+   * trade ids and a history in `TRADE_HISTORIES`); off when omitted. `baseUrl` defaults to
+   * the venue's public REST API.
+   */
+  readonly backfill?: Pick<BackfillerOptions, "baseUrl" | "client" | "delayMs" | "maxPages">;
 }
 
 /** Status log lines allowed per second (resets and gaps are logged, a storm is counted). */
@@ -107,6 +115,8 @@ export class Collector {
   readonly connection: FeedConnection;
   /** The bounded queue in front of the sinks. */
   readonly queue: SinkQueue;
+  /** Fetches missed trades from the venue's REST history (`backfill` option). */
+  readonly backfiller?: Backfiller;
   readonly #exchange: string;
   readonly #symbols: readonly string[];
   readonly #adapter: VenueAdapter;
@@ -160,6 +170,16 @@ export class Collector {
       tradeIds,
       resetBooksOnUnreadableFrame: spec?.resetBooksOnUnreadableFrame,
     });
+    const history = TRADE_HISTORIES[options.exchange];
+    if (options.backfill !== undefined && history !== undefined && this.pipeline.ledger) {
+      this.backfiller = new Backfiller({
+        ...options.backfill,
+        source: history,
+        target: this.pipeline,
+        log: this.#log,
+        onEvents: (events) => this.#metrics?.observe(events, this.connection.lastFrameAt),
+      });
+    }
     this.#flushEveryMs = options.flushEveryMs ?? 1_000;
     this.#fetchTimeoutMs = options.fetchTimeoutMs ?? 10_000;
     this.#resync = new ResyncScheduler({
@@ -187,7 +207,11 @@ export class Collector {
         // A new connection subscribes afresh: its snapshots replace any pending resync.
         this.#resync.cancel();
         if (recorder !== undefined) this.#conn = recorder.connect(options.url);
-        if (reconnect) this.pipeline.handleReconnect(nowMicros(), "reconnected");
+        if (reconnect) {
+          // Consumers and the metrics both learn of it (status_events_total{disconnected}).
+          const events = this.pipeline.handleReconnect(nowMicros(), "reconnected");
+          this.#metrics?.observeStatuses(events);
+        }
       },
     });
     this.#metrics = options.metrics?.addFeed({
@@ -203,6 +227,7 @@ export class Collector {
   /** After the events of one frame or fetch: metrics, adapter requests, resyncs, logs. */
   #after(events: readonly MarketEvent[]): void {
     this.#metrics?.observe(events, this.connection.lastFrameAt);
+    this.backfiller?.observe(events);
     const requests = this.#adapter.takeRequests?.();
     const reconnecting = requests !== undefined && this.#serve(requests);
     for (let i = 0; i < events.length; i++) {
@@ -390,6 +415,7 @@ export class Collector {
     clearInterval(this.#flushTimer);
     this.#resync.cancel();
     await this.connection.stop();
+    await this.backfiller?.stop();
     this.#abort.abort();
     await Promise.allSettled([...this.#fetches]);
     this.#abort = new AbortController();

@@ -153,6 +153,16 @@ export class FeedMetrics {
     }
   }
 
+  /**
+   * Counts the status events of `events` only (no frame arrived: a reconnect's
+   * `disconnected` status).
+   */
+  observeStatuses(events: readonly MarketEvent[]): void {
+    for (const e of events) {
+      if (e.kind === "status") this.statuses.set(e.status, (this.statuses.get(e.status) ?? 0) + 1);
+    }
+  }
+
   /** Observes one flush of the sinks. */
   observeFlush(seconds: number): void {
     this.flush.observe(seconds);
@@ -272,8 +282,14 @@ export class CollectorMetrics {
     family(
       "trades_recovered_total",
       "counter",
-      "Trades counted as lost that arrived later (venue trade snapshots).",
+      "Trades counted as lost that arrived later (venue trade snapshots, REST backfill).",
       (f) => s(f).trades_recovered,
+    );
+    family(
+      "trades_backfilled_total",
+      "counter",
+      "Trades fetched from the venue's REST trade history after they were missed live.",
+      (f) => s(f).trades_backfilled ?? 0,
     );
     family("resyncs_total", "counter", "Book resyncs carried out.", (f) => s(f).resyncs);
     family(

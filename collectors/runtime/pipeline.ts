@@ -9,6 +9,7 @@ import type {
   EventSink,
   FeedStatus,
   MarketEvent,
+  Trade,
 } from "../../lib/market/mod.ts";
 import type { ConnectionRequest, VenueAdapter } from "../venues/venue.ts";
 import { VENUES } from "../venues/mod.ts";
@@ -55,6 +56,11 @@ export interface FeedSummary {
   trades_duplicate?: number;
   /** Trades counted as lost that arrived later (a venue's trade snapshot; `tradeIds`). */
   trades_recovered?: number;
+  /**
+   * Trades fetched from the venue's REST history and passed on (marked `backfilled`); those
+   * with checked ids are also among `trades_recovered`.
+   */
+  trades_backfilled?: number;
   /** Book resyncs carried out (live collectors). */
   resyncs?: number;
   /** Events the sink queue dropped because a sink could not keep up (live collectors). */
@@ -122,6 +128,7 @@ export class FeedPipeline {
   #bookUpdates = 0;
   #gaps = 0;
   #rowsWritten = 0;
+  #backfilled = 0;
 
   constructor(options: FeedPipelineOptions) {
     this.#adapter = options.adapter;
@@ -212,6 +219,23 @@ export class FeedPipeline {
     return this.#process(events);
   }
 
+  /**
+   * Trades fetched from the venue's REST history after they were missed live: each is marked
+   * `backfilled` and goes through the trade-id ledger (a trade already passed on is dropped,
+   * a missing one is taken back from the lost count) to the sinks. Returns what was passed on.
+   */
+  handleBackfill(trades: readonly Trade[]): MarketEvent[] {
+    const events: MarketEvent[] = trades.map((t) => ({ ...t, backfilled: true }));
+    const out = this.#process(events);
+    for (const e of out) if (e.kind === "trade") this.#backfilled++;
+    return out;
+  }
+
+  /** The trade-id ledger, when trade ids are checked (read it; do not feed it). */
+  get ledger(): TradeLedger | undefined {
+    return this.#ledger;
+  }
+
   #process(events: MarketEvent[]): MarketEvent[] {
     const n = events.length;
     if (n === 0) return events;
@@ -279,12 +303,13 @@ export class FeedPipeline {
 
   /**
    * A new connection starts: per-connection adapter state and every book are dropped, and
-   * consumers are told with a `disconnected` status per affected feed.
+   * consumers are told with a `disconnected` status per affected feed. Returns the events
+   * written (for metrics, as {@linkcode FeedPipeline.handleFrame} does).
    */
-  handleReconnect(recvTs: number, reason: string): void {
+  handleReconnect(recvTs: number, reason: string): MarketEvent[] {
     this.#adapter.reset();
     this.#books?.invalidate();
-    this.#write([{
+    const events: MarketEvent[] = [{
       kind: "status",
       exchange: this.#adapter.exchange,
       symbol: "*",
@@ -292,7 +317,9 @@ export class FeedPipeline {
       recvTs,
       status: "disconnected",
       reason,
-    }]);
+    }];
+    this.#write(events);
+    return events;
   }
 
   #write(events: readonly MarketEvent[]): void {
@@ -332,6 +359,7 @@ export class FeedPipeline {
         trades_duplicate: this.#ledger.duplicates,
         trades_recovered: this.#ledger.recovered,
       }),
+      ...(this.#backfilled === 0 ? {} : { trades_backfilled: this.#backfilled }),
     };
   }
 }

@@ -123,6 +123,18 @@ export class TradeLedger {
     return false;
   }
 
+  /**
+   * The ids still missing, per symbol, as inclusive `[from, to]` ranges, oldest first: what a
+   * backfiller asks the venue's REST trade history for.
+   */
+  missingRanges(): Array<{ symbol: string; from: number; to: number }> {
+    const out: Array<{ symbol: string; from: number; to: number }> = [];
+    for (const [symbol, ranges] of this.#missing) {
+      for (const [from, to] of ranges) out.push({ symbol, from, to });
+    }
+    return out;
+  }
+
   /** The last trade id passed on (or announced by the venue) for a symbol. */
   last(symbol: string): number | undefined {
     return this.#last.get(symbol);

@@ -1,7 +1,7 @@
 /**
  * Coinbase Advanced Trade market-data websocket (`wss://advanced-trade-ws.coinbase.com`):
  * `level2` (messages on channel `l2_data`), `market_trades`, `heartbeats`, and `ticker` /
- * `ticker_batch` as quotes. Public channels, no JWT. Pure parse/normalise: no I/O.
+ * `ticker_batch` as quotes, `candles` as five-minute bars. Public channels, no JWT. Pure parse/normalise: no I/O.
  *
  * Facts honoured (see `shared/docs/exchange-protocols.md`):
  *
@@ -37,6 +37,7 @@ import type {
   VenueAdapterOptions,
 } from "./venue.ts";
 import { parseJsonObject } from "./_parse.ts";
+import { advancedCandles } from "./_coinbase_advanced_candles.ts";
 
 /** The public market-data endpoint. */
 export const COINBASE_ADVANCED_WS_URL = "wss://advanced-trade-ws.coinbase.com";
@@ -144,6 +145,8 @@ export class CoinbaseAdvancedAdapter implements VenueAdapter {
       case "ticker":
       case "ticker_batch":
         return this.#tickers(msg, events, frame, recvTs, out);
+      case "candles":
+        return advancedCandles(this.exchange, events, frame, recvTs, this.#diagnostics, out);
       case "heartbeats":
       case "subscriptions":
         return;

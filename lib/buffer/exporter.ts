@@ -24,11 +24,11 @@
  * (the program is `scripts/export.ts`).
  * @module
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { nowMicros } from "../market/time.ts";
 import { BarKernel } from "../market/bars.ts";
 import { ExportQueries, type InstrumentCount, progressBar } from "./_export_queries.ts";
-import { type EventKind, type EventRow, ParquetLake } from "../lake/mod.ts";
+import type { EventKind, EventRow, ParquetLake } from "../lake/mod.ts";
 import { LAKE_TABLES, type LakeTable, TABLES } from "../schema/tables.ts";
 import {
   type BufferTradeColumnsWithIntegerIds,

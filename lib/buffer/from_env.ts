@@ -7,6 +7,8 @@ import postgres from "postgres";
 import { databaseUrl } from "../cli/config.ts";
 import { migrate } from "./migrate.ts";
 import { PostgresWriter, type PostgresWriterOptions } from "./writer.ts";
+import { isUnavailable } from "./_copy.ts";
+import { SchemaGate, type SchemaGateOptions } from "./schema_gate.ts";
 
 /** A connection to the buffer that hands out one writer per feed. */
 export interface BufferConnection {
@@ -20,7 +22,9 @@ export interface BufferConnection {
 
 /**
  * Connects to `$DATABASE_URL` and brings the schema up to date; `undefined` when the
- * variable is unset (lake only).
+ * variable is unset (lake only). When the server cannot be reached, it still returns: the
+ * writers spill to `spillRoot` until it is back, then the schema is migrated and the spill
+ * replayed (see `schema_gate.ts`); other migration errors are thrown.
  *
  * @example
  * ```ts ignore
@@ -30,24 +34,45 @@ export interface BufferConnection {
  * ```
  */
 export async function openBufferFromEnv(
-  options: { readonly url?: string; readonly spillRoot?: string } = {},
+  options: {
+    readonly url?: string;
+    readonly spillRoot?: string;
+    /** How to retry the migration when PostgreSQL is down at start. */
+    readonly gate?: SchemaGateOptions;
+  } = {},
 ): Promise<BufferConnection | undefined> {
   const url = options.url ?? databaseUrl();
   if (!url) return undefined;
   const sql = postgres(url, { max: 6, onnotice: () => {}, connect_timeout: 10 });
+  const spillRoot = options.spillRoot ?? "data/spill";
+  let gate: SchemaGate | undefined;
   try {
     await migrate(sql);
   } catch (e) {
-    await sql.end({ timeout: 1 });
-    throw e;
+    if (!isUnavailable(e)) {
+      await sql.end({ timeout: 1 });
+      throw e;
+    }
+    // Down at start: the writers spill until the server is back and migrated.
+    (options.gate?.log ?? console.warn)(
+      `buffer: PostgreSQL is not reachable (${(e as Error).message}); collecting into the ` +
+        `spill directory ${spillRoot} until it is back, then migrating and replaying`,
+    );
+    gate = new SchemaGate(sql, options.gate);
   }
-  const spillRoot = options.spillRoot ?? "data/spill";
   return {
     sql,
     writer: (name, writerOptions = {}) => {
       if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new TypeError(`invalid writer name "${name}"`);
-      return new PostgresWriter({ ...writerOptions, sql, spillDir: `${spillRoot}/${name}` });
+      return new PostgresWriter({
+        ...writerOptions,
+        sql: gate?.sql ?? sql,
+        spillDir: `${spillRoot}/${name}`,
+      });
     },
-    close: () => sql.end({ timeout: 5 }),
+    close: () => {
+      gate?.close();
+      return sql.end({ timeout: 5 });
+    },
   };
 }

@@ -3,7 +3,7 @@
  * `deno task db:migrate`).
  * @module
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { type BufferLayout, type Migration, MIGRATIONS } from "./migrations.ts";
 
 /** A `postgres` (npm:postgres) client. */

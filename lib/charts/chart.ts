@@ -72,7 +72,14 @@ window.${RUNTIME_GLOBAL} = window.${RUNTIME_GLOBAL} || {
   render: function (id, spec) {
     var el = document.getElementById(id);
     var L = window.LightweightCharts;
-    if (!el || !L) { if (el) el.textContent = "lightweight-charts failed to load"; return; }
+    if (el && !L) {
+      // The library comes with the first chart of a notebook: wait for it a little.
+      var self = this, tries = (arguments[2] || 0) + 1;
+      if (tries < 200) { setTimeout(function () { self.render(id, spec, tries); }, 50); return; }
+      el.textContent = "lightweight-charts is not on this page: show(chartLibrary()) loads it";
+      return;
+    }
+    if (!el) return;
     var chart = L.createChart(el, {
       autoSize: true,
       height: spec.height,
@@ -169,10 +176,44 @@ export class Chart {
     return this.spec.summary;
   }
 
-  /** Rich output for the Deno Jupyter kernel: HTML plus a plain-text summary. */
+  /**
+   * Rich output for the Deno Jupyter kernel: HTML plus a plain-text summary. The chart
+   * library is inlined into the first chart a kernel displays only; later charts use it
+   * from the page (see {@linkcode chartLibrary} to send it again).
+   */
   [Symbol.for("Jupyter.display")](): Record<string, string> {
-    return { "text/html": this.toHTML(), "text/plain": this.spec.summary };
+    const first = !chartLibrarySent();
+    markChartLibrarySent();
+    return { "text/html": this.toHTML({ includeLibrary: first }), "text/plain": this.spec.summary };
   }
+}
+
+const SENT = Symbol.for("alphapulse.chartLibrarySent");
+
+/** Whether this kernel (process) already displayed the chart library. */
+function chartLibrarySent(): boolean {
+  return (globalThis as Record<symbol, unknown>)[SENT] === true;
+}
+
+function markChartLibrarySent(): void {
+  (globalThis as Record<symbol, unknown>)[SENT] = true;
+}
+
+/**
+ * The chart library as a notebook output: `show(chartLibrary())` (or the value as a cell's
+ * last expression) puts it on the page, for a page that lost the first chart's output.
+ */
+export function chartLibrary(): { [key: symbol]: () => Record<string, string> } {
+  return {
+    [Symbol.for("Jupyter.display")]: () => {
+      markChartLibrarySent();
+      const { version } = loadChartLibrary();
+      return {
+        "text/html": chartLibraryScript() + chartRuntimeScript(),
+        "text/plain": `lightweight-charts ${version}`,
+      };
+    },
+  };
 }
 
 /**

@@ -31,5 +31,5 @@ export { candlestickChart, type CandlestickChartOptions, type OhlcvRow } from ".
 export { lineChart, type LineChartOptions, type LinePoint, type LineSeriesInput } from "./line.ts";
 export { formatCell, htmlReport, type HtmlReportOptions, type ReportSection } from "./report.ts";
 export { type ChartLibrary, loadChartLibrary } from "./library.ts";
-export { chartLibraryScript, chartRuntimeScript } from "./chart.ts";
+export { chartLibrary, chartLibraryScript, chartRuntimeScript } from "./chart.ts";
 export type { TimeValue } from "./_private.ts";

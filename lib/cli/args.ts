@@ -42,11 +42,20 @@ export function parseArgs(
   }
 }
 
-/** Runs a CLI main: a SyntaxError/RangeError prints its message and exits 2, others exit 1. */
+/**
+ * Runs a CLI main: a SyntaxError/RangeError prints its message and exits 2; an error with a
+ * numeric `exitCode` (a condition the user handles, e.g. a locked lake) prints its message
+ * and exits with that code; others print their stack and exit 1.
+ */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (error) {
+    const exitCode = (error as { exitCode?: unknown })?.exitCode;
+    if (error instanceof Error && typeof exitCode === "number") {
+      console.error(`error: ${error.message}`);
+      Deno.exit(exitCode);
+    }
     if (error instanceof SyntaxError || error instanceof RangeError) {
       console.error(`error: ${error.message}`);
       Deno.exit(2);

@@ -29,6 +29,14 @@ export {
   type WriteCounts,
 } from "./parquet_lake.ts";
 export {
+  describeOwner,
+  LakeLockedError,
+  type LockOwner,
+  WRITER_LOCK_FILE,
+  WriterLock,
+  type WriterLockOptions,
+} from "./writer_lock.ts";
+export {
   LakeSink,
   type LakeSinkOptions,
   type LakeSinkStored,

@@ -32,6 +32,8 @@ import {
   type WriteCounts,
 } from "./write_counts.ts";
 
+import { WriterLock, type WriterLockOptions } from "./writer_lock.ts";
+
 export type { CompactionReport, CompactOptions, LakeRejection, WriteCounts };
 
 export type { TradeColumns };
@@ -54,6 +56,8 @@ export interface ParquetLakeOptions {
    * (the buffer writer's `bookDepth`). Default 50.
    */
   readonly bookDepth?: number;
+  /** The lake's one-writer lock, held until `close` (see `writer_lock.ts`; default: refuse). */
+  readonly lock?: WriterLockOptions;
 }
 
 /** The key of trades within a partition. */
@@ -100,8 +104,8 @@ interface StoreSpec {
  * text by Polars), are anti-joined per partition with the ids already stored (a scan of
  * the `id` column only) and written by Polars' Parquet sink: the fastest of the options
  * measured (DuckDB appender, DuckDB data chunks + `COPY`, a temporary CSV, Polars).
- * Writes through one `ParquetLake` are serialised; use one writer process per lake (two
- * processes writing the same partition at once could both store a row).
+ * Writes through one `ParquetLake` are serialised, and one `ParquetLake` at a time writes a
+ * lake: `open` takes the lake's writer lock (`writer_lock.ts`), `close` releases it.
  *
  * @example
  * ```ts ignore
@@ -127,9 +131,11 @@ export class ParquetLake {
   ) as Record<LakeKind, WriteCounts>;
   #ignored = 0;
   readonly #logged = new Set<string>();
+  readonly #lock: WriterLock;
 
-  private constructor(root: string, options: ParquetLakeOptions) {
+  private constructor(root: string, options: ParquetLakeOptions, lock: WriterLock) {
     this.root = root;
+    this.#lock = lock;
     this.#compactor = new Compactor({
       autoCompactFiles: options.autoCompactFiles ?? 32,
       smallFileBytes: options.smallFileBytes ?? 64 * 1024 * 1024,
@@ -138,7 +144,10 @@ export class ParquetLake {
     this.#bookDepth = options.bookDepth ?? DEFAULT_BOOK_DEPTH;
   }
 
-  /** Opens (and creates) a lake at `options.root`. */
+  /**
+   * Opens (and creates) a lake at `options.root` and takes its writer lock.
+   * @throws {LakeLockedError} when another writer holds the lake (see `options.lock`).
+   */
   static async open(options: ParquetLakeOptions): Promise<ParquetLake> {
     if (typeof options?.root !== "string" || options.root.length === 0) {
       throw new TypeError("ParquetLake.open needs a root folder");
@@ -149,7 +158,7 @@ export class ParquetLake {
     }
     const root = options.root.length > 1 ? options.root.replace(/\/+$/, "") : options.root;
     await Deno.mkdir(root, { recursive: true });
-    return new ParquetLake(root, options);
+    return new ParquetLake(root, options, await WriterLock.acquire(root, options.lock));
   }
 
   /** Counts over every write since the lake was opened, all tables together. */
@@ -340,6 +349,7 @@ export class ParquetLake {
     this.#closed = true;
     await this.#queue.catch(() => {});
     await this.#catalog?.close();
+    await this.#lock.release();
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {

@@ -9,7 +9,7 @@ export const MICROS_PER_MILLI = 1_000;
 export const MICROS_PER_SECOND = 1_000_000;
 
 /** The earliest venue time we accept (2000-01-01), catching `0001-01-01` placeholders. */
-export const MIN_VALID_MICROS = Date.UTC(2000, 0, 1) * MICROS_PER_MILLI;
+export const MIN_VALID_MICROS: number = Date.UTC(2000, 0, 1) * MICROS_PER_MILLI;
 
 /**
  * Parses an RFC 3339 UTC timestamp with an optional fraction of up to 9 digits

@@ -56,6 +56,11 @@ export interface Trade extends EventHeader {
   readonly size: number;
   /** Taker (aggressor) side. */
   readonly side: TakerSide;
+  /**
+   * True for a trade missed live and fetched afterwards from the venue's REST trade history
+   * (`collectors/backfill`); absent for trades received on the feed.
+   */
+  readonly backfilled?: boolean;
 }
 
 /** A full L2 book image that replaces whatever the consumer held for the instrument. */

@@ -329,7 +329,8 @@ export async function bookSnapshotArrow(frame: pl.DataFrame): Promise<Table> {
   return new Table(vectors);
 }
 
-function listVector(series: pl.Series): Vector {
+/** A `List(Float64)` series as an Arrow list vector, from its flat values and lengths. */
+export function listVector(series: pl.Series): Vector {
   const lengths = series.list.lengths().toTypedArray();
   const offsets = new Int32Array(lengths.length + 1);
   for (let i = 0; i < lengths.length; i++) offsets[i + 1] = offsets[i] + Number(lengths[i]);

@@ -6,7 +6,15 @@
  */
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import pl from "nodejs-polars";
-import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
+import type { Bar, BookChange, BookSnapshot, FeedStatus, Quote, Trade } from "../market/types.ts";
+import {
+  BOOK_CHANGE_COLUMNS,
+  bookChangeFrameResult,
+  emptyBookChangeFrame,
+  emptyStatusFrame,
+  STATUS_COLUMNS,
+  statusFrameResult,
+} from "./_book_change_result.ts";
 import { readNumericColumns, sqlString, sqlStringList } from "../lake/_duckdb.ts";
 import {
   kindRoot,
@@ -42,6 +50,7 @@ import {
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import { checkInstrumentsOptions, instrumentSummary } from "./_instruments.ts";
+import { lakeSql, type SqlResult } from "./_lake_sql.ts";
 import type {
   ActivityBarQuery,
   BarQuery,
@@ -215,6 +224,50 @@ export class LakeRepository implements MarketDataRepository {
     );
   }
 
+  /**
+   * Book changes in `[start, end)`, ordered by `(ts, recvTs, digest)`: the level lists as
+   * received (venue order, size 0 deletes), with `first_sequence`, `sequence`, `checksum`.
+   * Present when the collector stored changes (`--book-changes`, replay, export).
+   */
+  bookChanges(query: RangeQuery): QueryResult<BookChange> {
+    const q = checkRangeQuery(query);
+    return bookChangeFrameResult(() =>
+      this.#eventFrame("book_changes", q, BOOK_CHANGE_COLUMNS, emptyBookChangeFrame)
+    );
+  }
+
+  /**
+   * Feed statuses (`event_log`: connects, disconnects, gaps, book resets) of one instrument
+   * in `[start, end)`, ordered by `(ts, recvTs, digest)`.
+   */
+  statuses(query: RangeQuery): QueryResult<FeedStatus> {
+    const q = checkRangeQuery(query);
+    return statusFrameResult(() =>
+      this.#eventFrame("event_log", q, STATUS_COLUMNS, emptyStatusFrame)
+    );
+  }
+
+  /**
+   * Runs DuckDB SQL over the lake. Every lake table with data is a view of the same name
+   * (`trades`, `quotes`, `book_snapshots`, `book_changes`, `event_log`) with its files'
+   * columns plus the partition columns `exchange`, `symbol` (text) and `date` (DATE):
+   * filters on them open only the matching folders. A table without files yet is no view,
+   * and a query naming it fails with an error that says so. Results as
+   * {@linkcode SqlResult}: `polars()`/`arrow()` are columnar (use them for big results),
+   * `rows()` goes through DuckDB's per-cell JavaScript conversion.
+   *
+   * @example
+   * ```ts ignore
+   * const perDay = await repo.sql(`SELECT date, count(*) AS n, sum(size) AS volume
+   *   FROM trades WHERE exchange = 'coinbase' AND symbol = 'BTC-USD'
+   *   GROUP BY date ORDER BY date`).polars();
+   * ```
+   * @throws {TypeError} when `query` is not a non-empty string.
+   */
+  sql(query: string): SqlResult {
+    return lakeSql(this.root, (task) => this.#query(task), query);
+  }
+
   /** Releases DuckDB. Queries after this reject. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -248,7 +301,7 @@ export class LakeRepository implements MarketDataRepository {
    * with `exchange`/`symbol` from the query and the columns in `columns`' order.
    */
   async #eventFrame(
-    kind: "quotes" | "book_snapshots",
+    kind: "quotes" | "book_snapshots" | "book_changes" | "event_log",
     query: RangeQuery,
     columns: readonly string[],
     empty: () => pl.DataFrame,

@@ -40,6 +40,7 @@ export type {
 } from "./repository.ts";
 export { INSTRUMENT_TABLES, isInstrumentTable } from "./repository.ts";
 export { LakeRepository, type LakeRepositoryOptions } from "./lake_repository.ts";
+export type { SqlResult } from "./_lake_sql.ts";
 export {
   type AddCounts,
   MemoryRepository,

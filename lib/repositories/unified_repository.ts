@@ -13,7 +13,7 @@
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import { computeBars } from "../market/bars.ts";
 import { type BufferTradeColumns, readTrades } from "../buffer/trade_reader.ts";
-import { LakeRepository } from "./lake_repository.ts";
+import type { LakeRepository } from "./lake_repository.ts";
 import { PostgresRepository } from "./postgres_repository.ts";
 import {
   type BarColumns,

@@ -1,4 +1,72 @@
 /** Deliberate bugs in the lake area (see `types.ts`). */
 import type { Mutation } from "./types.ts";
 
-export const mutations: readonly Mutation[] = [];
+const LAKE = "tests/lake_test.ts";
+const EVENTS = "tests/lake_events_test.ts";
+
+export const mutations: readonly Mutation[] = [
+  {
+    id: "lake/partition-day-rounded",
+    description: "a row's date partition is its UTC day rounded, not floored (afternoons move)",
+    file: "lib/lake/layout.ts",
+    find: "return Math.floor(micros / MICROS_PER_DAY);",
+    replace: "return Math.round(micros / MICROS_PER_DAY);",
+    tests: [LAKE, EVENTS],
+  },
+  {
+    id: "lake/partition-pruning-drops-last-day",
+    description: "partition pruning takes the day before `end`'s day as the last one",
+    file: "lib/lake/layout.ts",
+    find: "dayOfMicros(filter.end - 1);",
+    replace: "dayOfMicros(filter.end) - 1;",
+    tests: ["tests/repository_bar_edges_test.ts", "tests/repository_test.ts"],
+  },
+  {
+    id: "lake/trade-dedup-misses-max-id",
+    description: "the stored-id range filter excludes the batch's largest id (re-sent row kept)",
+    file: "lib/lake/parquet_lake.ts",
+    find: 'pl.col("id").gtEq(pl.lit(p.minId)).and(pl.col("id").ltEq(pl.lit(p.maxId)))',
+    replace: 'pl.col("id").gtEq(pl.lit(p.minId)).and(pl.col("id").lt(pl.lit(p.maxId)))',
+    tests: [LAKE],
+  },
+  {
+    id: "lake/event-dedup-misses-last-time",
+    description: "the stored-event time filter excludes the batch's last time (re-sent row kept)",
+    file: "lib/lake/parquet_lake.ts",
+    find: 'pl.col("ts").gtEq(micros(p.minTs)).and(pl.col("ts").ltEq(micros(p.maxTs)))',
+    replace: 'pl.col("ts").gtEq(micros(p.minTs)).and(pl.col("ts").lt(micros(p.maxTs)))',
+    tests: [EVENTS],
+  },
+  {
+    id: "lake/unsorted-trades-not-sorted",
+    description: "a partition whose trades arrived out of order is written unsorted",
+    file: "lib/lake/partition_writer.ts",
+    find: "if (!p.sorted) rows = rows.sort([...TABLES[p.kind].fileOrder]);",
+    replace: "if (p.sorted) rows = rows.sort([...TABLES[p.kind].fileOrder]);",
+    tests: [LAKE],
+  },
+  {
+    id: "lake/price-zero-accepted",
+    description: "a trade price of zero accepted",
+    file: "lib/schema/rules.ts",
+    find: 'price > 0 && price < Infinity)) return "price";',
+    replace: 'price >= 0 && price < Infinity)) return "price";',
+    tests: [LAKE],
+  },
+  {
+    id: "lake/placeholder-times-accepted",
+    description: "trade times before 2000 (year-1 placeholders) accepted",
+    file: "lib/schema/rules.ts",
+    find: "return Number.isSafeInteger(value) && (value as number) >= MIN_VALID_MICROS &&",
+    replace: "return Number.isSafeInteger(value) && (value as number) >= 0 &&",
+    tests: [LAKE],
+  },
+  {
+    id: "lake/symbol-slash-allowed",
+    description: "a symbol with a slash accepted (it would nest partition folders)",
+    file: "lib/schema/instrument.ts",
+    find: "const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;",
+    replace: "const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$/;",
+    tests: [LAKE],
+  },
+];

@@ -7,6 +7,7 @@ import { mutations as lake } from "./lake.ts";
 import { mutations as buffer } from "./buffer.ts";
 import { mutations as repositories } from "./repositories.ts";
 import { mutations as server } from "./server.ts";
+import { mutations as backtest } from "./backtest.ts";
 
 export type { Mutation } from "./types.ts";
 
@@ -19,4 +20,5 @@ export const MUTATIONS: readonly Mutation[] = [
   ...buffer,
   ...repositories,
   ...server,
+  ...backtest,
 ];

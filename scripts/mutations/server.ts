@@ -1,4 +1,112 @@
 /** Deliberate bugs in the server area (see `types.ts`). */
 import type { Mutation } from "./types.ts";
 
-export const mutations: readonly Mutation[] = [];
+const PARAMS = "server/params.ts";
+const PARAMS_TEST = "tests/server_params_test.ts";
+
+export const mutations: readonly Mutation[] = [
+  {
+    id: "server/epoch-micros-upper-bound-removed",
+    description: "the 2^53 upper bound on epoch-microsecond parameters removed",
+    file: PARAMS,
+    find: "if (n < MIN_VALID_MICROS || n > MAX_MICROS) {",
+    replace: "if (n < MIN_VALID_MICROS) {",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/epoch-micros-upper-bound-2-53",
+    description: "the upper bound is 2^53 (text 2^53 + 1 reads as 2^53 and passes)",
+    file: PARAMS,
+    find: "const MAX_MICROS = Number.MAX_SAFE_INTEGER;",
+    replace: "const MAX_MICROS = 2 ** 53;",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/epoch-micros-lower-bound-exclusive",
+    description: "2000-01-01 itself refused (the lower bound made exclusive)",
+    file: PARAMS,
+    find: "if (n < MIN_VALID_MICROS || n > MAX_MICROS) {",
+    replace: "if (n <= MIN_VALID_MICROS || n > MAX_MICROS) {",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/iso-time-upper-bound-removed",
+    description: "ISO times after the year 2255 (inexact microseconds) accepted",
+    file: PARAMS,
+    find: "  if (micros > MAX_MICROS) {\n",
+    replace: "  if (micros > Infinity) {\n",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/empty-range-accepted",
+    description: "start equal to end accepted (an empty range instead of a 400)",
+    file: PARAMS,
+    find: "if (start !== undefined && end !== undefined && start >= end) {",
+    replace: "if (start !== undefined && end !== undefined && start > end) {",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/max-bars-off-by-one",
+    description: "a range of exactly MAX_BARS bars refused",
+    file: PARAMS,
+    find: "if (bars > MAX_BARS) {",
+    replace: "if (bars >= MAX_BARS) {",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/interval-safe-integer-check-dropped",
+    description: "an interval beyond 2^53 microseconds passed on (a 500 from the repository)",
+    file: PARAMS,
+    find: "if (!Number.isSafeInteger(interval)) {",
+    replace: "if (!Number.isFinite(interval)) {",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/tick-threshold-fraction-accepted",
+    description: "the whole-number rule of tick thresholds checks a misspelt measure",
+    file: PARAMS,
+    find: 'if (by === "ticks" && !Number.isSafeInteger(threshold)) {',
+    replace: 'if (by === "tick" && !Number.isSafeInteger(threshold)) {',
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/depth-max-exclusive",
+    description: "depth=1000 (the documented maximum) refused",
+    file: PARAMS,
+    find: "if (!(depth >= 1 && depth <= MAX_BOOK_DEPTH)) {",
+    replace: "if (!(depth >= 1 && depth < MAX_BOOK_DEPTH)) {",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/limit-zero-accepted",
+    description: "limit=0 accepted",
+    file: PARAMS,
+    find: "if (!(limit >= 1 && limit <= TRADE_LIMITS.max)) {",
+    replace: "if (!(limit >= 0 && limit <= TRADE_LIMITS.max)) {",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/exchange-65-characters",
+    description: "exchange names of 65 characters accepted",
+    file: PARAMS,
+    find: "if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(value)) {",
+    replace: "if (!/^[a-z0-9][a-z0-9_.-]{0,64}$/.test(value)) {",
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/stream-kinds-unchecked",
+    description: "plural stream kinds (`trades`) accepted: a filter that matches nothing",
+    file: PARAMS,
+    find: "if (!EVENT_KINDS.has(kind)) {",
+    replace: 'if (!EVENT_KINDS.has(kind.replace(/s$/, ""))) {',
+    tests: [PARAMS_TEST],
+  },
+  {
+    id: "server/desc-page-not-reversed",
+    description: "order=desc returns the latest rows oldest first",
+    file: "server/app.ts",
+    find: ": rows.slice(Math.max(0, rows.length - limit)).reverse();",
+    replace: ": rows.slice(Math.max(0, rows.length - limit));",
+    tests: ["tests/server_test.ts"],
+  },
+];

@@ -1,4 +1,164 @@
 /** Deliberate bugs in the venues area (see `types.ts`). */
 import type { Mutation } from "./types.ts";
 
-export const mutations: readonly Mutation[] = [];
+const FIELDS = "tests/venue_fields_test.ts";
+const FIELDS_KA = "tests/venue_fields_kraken_alpaca_test.ts";
+
+export const mutations: readonly Mutation[] = [
+  {
+    id: "venues/advanced-trade-price-size-swap",
+    description: "Coinbase Advanced market_trades: a trade's price and size swapped",
+    file: "collectors/venues/coinbase_advanced.ts",
+    find: "    const price = parseDecimal(t.price);\n    const size = parseDecimal(t.size);",
+    replace: "    const price = parseDecimal(t.size);\n    const size = parseDecimal(t.price);",
+    tests: ["tests/coinbase_advanced_test.ts", FIELDS],
+  },
+  {
+    id: "venues/advanced-l2-offer-as-bid",
+    description: "Coinbase Advanced l2_data: bid and offer updates put on the wrong sides",
+    file: "collectors/venues/coinbase_advanced.ts",
+    find: '(side === "bid" ? bids : asks).push([price, size]);',
+    replace: '(side === "bid" ? asks : bids).push([price, size]);',
+    tests: ["tests/coinbase_advanced_test.ts", FIELDS],
+  },
+  {
+    id: "venues/advanced-trade-time-is-receive-time",
+    description: "Coinbase Advanced: a trade's venue time replaced by the receive time",
+    file: "collectors/venues/coinbase_advanced.ts",
+    find:
+      'return { kind: "trade", exchange: this.exchange, symbol, id, price, size, side, ts, recvTs };',
+    replace:
+      'return { kind: "trade", exchange: this.exchange, symbol, id, price, size, side, ts: recvTs, recvTs };',
+    tests: ["tests/coinbase_advanced_test.ts", FIELDS],
+  },
+  {
+    id: "venues/exchange-match-maker-side",
+    description: "Coinbase Exchange match: the maker's side stored as the taker's",
+    file: "collectors/venues/coinbase_exchange.ts",
+    find: '? "sell" // the maker bought: the taker sold',
+    replace: '? "buy" // the maker bought: the taker sold',
+    tests: ["tests/coinbase_exchange_test.ts", FIELDS],
+  },
+  {
+    id: "venues/exchange-json-l2update-sides",
+    description: "Coinbase Exchange l2update (JSON path): buy changes applied to the asks",
+    file: "collectors/venues/coinbase_exchange.ts",
+    find: 'return side === "buy" ? "bid" : side === "sell" ? "ask" : undefined;',
+    replace: 'return side === "buy" ? "ask" : side === "sell" ? "bid" : undefined;',
+    tests: ["tests/coinbase_exchange_test.ts", FIELDS],
+  },
+  {
+    id: "venues/exchange-fast-seconds-unit",
+    description: "Coinbase fast path: seconds of the l2update time scaled to ms, not microseconds",
+    file: "collectors/venues/_coinbase_fast.ts",
+    find: "return cachedMinuteMicros + second * 1_000_000 + micros;",
+    replace: "return cachedMinuteMicros + second * 1_000 + micros;",
+    tests: [FIELDS, "tests/book_coinbase_fast_test.ts"],
+  },
+  {
+    id: "venues/exchange-fast-snapshot-sides",
+    description: "Coinbase fast path: a snapshot's bids and asks swapped",
+    file: "collectors/venues/_coinbase_fast.ts",
+    find: 'out.push({ kind: "book_snapshot", exchange, symbol, ts: recvTs, recvTs, bids, asks });',
+    replace:
+      'out.push({ kind: "book_snapshot", exchange, symbol, ts: recvTs, recvTs, bids: asks, asks: bids });',
+    tests: [FIELDS, "tests/book_coinbase_fast_test.ts"],
+  },
+  {
+    id: "venues/binance-stale-diff-inclusive",
+    description: "Binance sync: a buffered diff ending at lastUpdateId kept (u < id, not u <= id)",
+    file: "collectors/venues/binance.ts",
+    find: "if (diff.sequence! <= lastUpdateId) this.staleDiffs++;",
+    replace: "if (diff.sequence! < lastUpdateId) this.staleDiffs++;",
+    tests: ["tests/binance_test.ts", FIELDS],
+  },
+  {
+    id: "venues/binance-diff-time-is-receive-time",
+    description: "Binance depthUpdate: the book change's venue time taken from the receive time",
+    file: "collectors/venues/binance.ts",
+    find: "const ts = d.E * MICROS_PER_MILLI;",
+    replace: "const ts = recvTs;",
+    tests: ["tests/binance_test.ts", FIELDS],
+  },
+  {
+    id: "venues/binance-trade-event-time",
+    description: "Binance trade: the event time E used instead of the trade time T",
+    file: "collectors/venues/binance.ts",
+    find: "const ts = t.T * MICROS_PER_MILLI;",
+    replace: "const ts = t.E * MICROS_PER_MILLI;",
+    tests: ["tests/binance_test.ts", FIELDS],
+  },
+  {
+    id: "venues/binance-trade-maker-side",
+    description: "Binance trade: m (buyer is maker) read as the taker buying",
+    file: "collectors/venues/binance.ts",
+    find: 'side: t.m === true ? "sell" : t.m === false ? "buy" : "unknown",',
+    replace: 'side: t.m === true ? "buy" : t.m === false ? "sell" : "unknown",',
+    tests: ["tests/binance_test.ts", FIELDS],
+  },
+  {
+    id: "venues/kraken-v1-trade-side",
+    description: "Kraken v1 trade: b and s sides swapped",
+    file: "collectors/venues/kraken.ts",
+    find: 'side: t[3] === "b" ? "buy" : t[3] === "s" ? "sell" : "unknown",',
+    replace: 'side: t[3] === "s" ? "buy" : t[3] === "b" ? "sell" : "unknown",',
+    tests: [FIELDS_KA],
+  },
+  {
+    id: "venues/kraken-v1-first-level-time",
+    description: "Kraken v1 book: the first level's time used instead of the latest",
+    file: "collectors/venues/kraken.ts",
+    find: "if (micros > ts.max) ts.max = micros;",
+    replace: "if (ts.max === 0) ts.max = micros;",
+    tests: [FIELDS_KA],
+  },
+  {
+    id: "venues/kraken-v2-trade-price-qty-swap",
+    description: "Kraken v2 trade: price and qty swapped",
+    file: "collectors/venues/kraken.ts",
+    find: "        price: t.price,\n        size: t.qty,",
+    replace: "        price: t.qty,\n        size: t.price,",
+    tests: [FIELDS_KA],
+  },
+  {
+    id: "venues/kraken-v2-book-receive-time",
+    description: "Kraken v2 book: the data's timestamp ignored, the receive time used",
+    file: "collectors/venues/kraken.ts",
+    find: "const ts = venueTs >= MIN_VALID_MICROS ? venueTs : recvTs;",
+    replace: "const ts = recvTs;",
+    tests: [FIELDS_KA],
+  },
+  {
+    id: "venues/alpaca-crypto-taker-side",
+    description: "Alpaca crypto trade: tks B and S swapped",
+    file: "collectors/venues/alpaca.ts",
+    find: 'side = m.tks === "B" ? "buy" : m.tks === "S" ? "sell" : "unknown";',
+    replace: 'side = m.tks === "S" ? "buy" : m.tks === "B" ? "sell" : "unknown";',
+    tests: [FIELDS_KA],
+  },
+  {
+    id: "venues/alpaca-orderbook-sides",
+    description: "Alpaca crypto order book: bids read from a, asks from b",
+    file: "collectors/venues/alpaca.ts",
+    find: "    const bids = bookLevels(m.b);\n    const asks = bookLevels(m.a);",
+    replace: "    const bids = bookLevels(m.a);\n    const asks = bookLevels(m.b);",
+    tests: [FIELDS_KA],
+  },
+  {
+    id: "venues/alpaca-trade-price-size-swap",
+    description: "Alpaca trade: price and size swapped",
+    file: "collectors/venues/alpaca.ts",
+    find: "    const price = m.p;\n    const size = m.s;",
+    replace: "    const price = m.s;\n    const size = m.p;",
+    tests: [FIELDS_KA],
+  },
+  {
+    id: "venues/replay-hftbacktest-nanos-as-millis",
+    description:
+      "Replay: hftbacktest nanosecond receive times cut to milliseconds, not microseconds",
+    file: "collectors/replay/hftbacktest.ts",
+    find: "Number(nanos.slice(0, -3))",
+    replace: "Number(nanos.slice(0, -6))",
+    tests: ["tests/binance_test.ts"],
+  },
+];

@@ -79,6 +79,8 @@ export function binanceProtocol(session: BinanceSession): BinanceProtocol {
   book.replace(session.snapshot.bids, session.snapshot.asks);
   let lastUpdateId = session.snapshot.lastUpdateId;
   let snapshotsServed = 0;
+  /** Every trade so far, oldest first: the REST trade history. */
+  const history: Json[] = [];
 
   return {
     items: session.items,
@@ -110,6 +112,8 @@ export function binanceProtocol(session: BinanceSession): BinanceProtocol {
     advance(item) {
       if (item.data.e === "depthUpdate") {
         lastUpdateId = applyBinanceDiff(book, lastUpdateId, item.data);
+      } else if (item.data.e === "trade") {
+        history.push(item.data);
       }
     },
     frame(item, client) {
@@ -133,6 +137,9 @@ export function binanceProtocol(session: BinanceSession): BinanceProtocol {
       return client.subscriptions.size > 0 ? '{"result":null,"id":0}' : undefined;
     },
     rest(url) {
+      if (url.pathname === "/api/v3/historicalTrades") {
+        return historicalTradesAnswer(url, session.symbol, history);
+      }
       if (url.pathname !== "/api/v3/depth") return undefined;
       const symbol = url.searchParams.get("symbol");
       const limit = Number(url.searchParams.get("limit") ?? 100);
@@ -153,4 +160,37 @@ export function binanceProtocol(session: BinanceSession): BinanceProtocol {
       return Response.json({ lastUpdateId, bids: levels("bid"), asks: levels("ask") });
     },
   };
+}
+
+/**
+ * `GET /api/v3/historicalTrades?symbol=&fromId=&limit=` over the trades so far, as Binance
+ * answers it: oldest first, from `fromId` (inclusive; the most recent `limit` without it),
+ * `limit` default 500, at most 1,000; rows `{id, price, qty, quoteQty, time, isBuyerMaker,
+ * isBestMatch}` from the recorded `trade` messages.
+ */
+export function historicalTradesAnswer(
+  url: URL,
+  symbol: string,
+  history: readonly Json[],
+): Response {
+  if (url.searchParams.get("symbol") !== symbol) {
+    return Response.json({ code: -1121, msg: "Invalid symbol." }, { status: 400 });
+  }
+  const limit = Number(url.searchParams.get("limit") ?? 500);
+  if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
+    return Response.json({ code: -1100, msg: "Illegal characters found in parameter 'limit'" }, {
+      status: 400,
+    });
+  }
+  const fromId = url.searchParams.get("fromId");
+  const page = fromId === null
+    ? history.slice(-limit)
+    : history.filter((t) => t.t >= Number(fromId)).slice(0, limit);
+  // Numbers as Binance writes them: ids and times as JSON numbers, decimals as text.
+  const rows = page.map((t) =>
+    `{"id":${t.t},"price":"${t.p}","qty":"${t.q}",` +
+    `"quoteQty":"${(Number(t.p) * Number(t.q)).toFixed(8)}","time":${t.T},` +
+    `"isBuyerMaker":${t.m},"isBestMatch":true}`
+  );
+  return new Response(`[${rows.join(",")}]`, { headers: { "content-type": "application/json" } });
 }

@@ -90,6 +90,9 @@ export function coinbaseAdvancedProtocol(
   }
   const recent = new Map<string, Json[]>();
   for (const [product, match] of session.lastMatches) recent.set(product, [match]);
+  /** Every trade so far per product, oldest first: the REST market trades. */
+  const history = new Map<string, Json[]>();
+  for (const [product, match] of session.lastMatches) history.set(product, [match]);
   const followed = new Set([...session.followedMatches].map((i) => session.items[i]));
   const firstProduct = [...books.keys()][0];
   const states = new Map<number, ClientState>();
@@ -223,6 +226,8 @@ export function coinbaseAdvancedProtocol(
         const list = recent.get(item.product) ?? [];
         list.push(item.msg);
         recent.set(item.product, list.slice(-recentLimit));
+        history.get(item.product)?.push(item.msg) ??
+          history.set(item.product, [item.msg]);
         clock = item.msg.time ?? clock;
       }
     },
@@ -280,8 +285,51 @@ export function coinbaseAdvancedProtocol(
     idle(client) {
       return client.subscriptions.has("heartbeats") ? heartbeat(client) : undefined;
     },
+    rest(url) {
+      return marketTradesAnswer(url, history, books);
+    },
     end(client) {
       if (client.subscriptions.has("heartbeats")) client.send(heartbeat(client));
     },
   };
+}
+
+/**
+ * `GET /api/v3/brokerage/market/products/{product_id}/ticker?limit=&start=&end=` over the
+ * trades so far, as Advanced Trade's public market trades answer: `{trades, best_bid,
+ * best_ask}`, the newest `limit` trades (required, at most 1,000) with `start <= time < end`
+ * (UNIX seconds, each optional), newest first, rows as {@linkcode advancedTrade} plus
+ * `exchange`.
+ */
+export function marketTradesAnswer(
+  url: URL,
+  history: ReadonlyMap<string, readonly Json[]>,
+  books: ReadonlyMap<string, ReferenceBook>,
+): Response | undefined {
+  const m = /^\/api\/v3\/brokerage\/market\/products\/([^/]+)\/ticker$/.exec(url.pathname);
+  if (m === null) return undefined;
+  const product = decodeURIComponent(m[1]);
+  const trades = history.get(product);
+  if (trades === undefined) {
+    return Response.json({ error: "NOT_FOUND", message: "ProductID is invalid" }, { status: 404 });
+  }
+  const limit = Number(url.searchParams.get("limit"));
+  if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
+    return Response.json({ error: "INVALID_ARGUMENT", message: "limit" }, { status: 400 });
+  }
+  const start = Number(url.searchParams.get("start") ?? -Infinity) * 1000;
+  const end = Number(url.searchParams.get("end") ?? Infinity) * 1000;
+  const inWindow = trades.filter((t) => {
+    const ms = Date.parse(t.time);
+    return ms >= start && ms < end;
+  });
+  const book = books.get(product)!;
+  return Response.json({
+    trades: inWindow.slice(-limit).reverse().map((t) => ({
+      ...advancedTrade(t),
+      exchange: "COINBASE",
+    })),
+    best_bid: book.top("bid", 1)[0]?.priceText ?? "",
+    best_ask: book.top("ask", 1)[0]?.priceText ?? "",
+  });
 }

@@ -93,6 +93,9 @@ export function coinbaseProtocol(session: CoinbaseSession): CoinbaseProtocol {
     books.set(product, book);
   }
   const lastTrade = new Map<string, Json>(session.lastMatches);
+  /** Every trade so far per product, oldest first: the REST trade history. */
+  const history = new Map<string, Json[]>();
+  for (const [product, match] of session.lastMatches) history.set(product, [match]);
   const followed = new Set([...session.followedMatches].map((i) => session.items[i]));
   let heartbeatSequence = 1;
 
@@ -194,6 +197,9 @@ export function coinbaseProtocol(session: CoinbaseSession): CoinbaseProtocol {
         }
       } else if (item.type === "match") {
         lastTrade.set(item.product, item.msg);
+        const list = history.get(item.product) ?? [];
+        list.push(item.msg);
+        history.set(item.product, list);
       }
     },
     frame(item, client) {
@@ -225,6 +231,9 @@ export function coinbaseProtocol(session: CoinbaseSession): CoinbaseProtocol {
       if (what === "trade") return item.type === "match" && followed.has(item);
       return item.type === "l2update";
     },
+    rest(url) {
+      return coinbaseTradesAnswer(url, history);
+    },
     idle(client) {
       const product = [...books.keys()].find((p) => client.subscriptions.has(`heartbeat:${p}`));
       return product === undefined ? undefined : heartbeatFrame(product);
@@ -235,4 +244,48 @@ export function coinbaseProtocol(session: CoinbaseSession): CoinbaseProtocol {
       }
     },
   };
+}
+
+/**
+ * `GET /products/{product_id}/trades?limit=&after=&before=` over the trades so far, as
+ * Coinbase Exchange answers it: newest first, at most `limit` (default and maximum 1,000);
+ * `after=N` the newest trades older than id `N`, `before=N` the oldest trades newer than
+ * `N`; `CB-BEFORE` / `CB-AFTER` headers carry the first and last id of the page. Rows are
+ * `{time, trade_id, price, size, side}` (the maker's side), from the recorded matches.
+ */
+export function coinbaseTradesAnswer(
+  url: URL,
+  history: ReadonlyMap<string, readonly Json[]>,
+): Response | undefined {
+  const m = /^\/products\/([^/]+)\/trades$/.exec(url.pathname);
+  if (m === null) return undefined;
+  const trades = history.get(decodeURIComponent(m[1]));
+  if (trades === undefined) return Response.json({ message: "NotFound" }, { status: 404 });
+  const limit = Number(url.searchParams.get("limit") ?? 1000);
+  if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
+    return Response.json({ message: "Invalid limit" }, { status: 400 });
+  }
+  const after = url.searchParams.get("after");
+  const before = url.searchParams.get("before");
+  let page: Json[];
+  if (after !== null) {
+    page = trades.filter((t) => t.trade_id < Number(after)).slice(-limit);
+  } else if (before !== null) {
+    page = trades.filter((t) => t.trade_id > Number(before)).slice(0, limit);
+  } else {
+    page = trades.slice(-limit);
+  }
+  page = page.reverse().map((t) => ({
+    time: t.time,
+    trade_id: t.trade_id,
+    price: t.price,
+    size: t.size,
+    side: t.side,
+  }));
+  const headers: Record<string, string> = {};
+  if (page.length > 0) {
+    headers["CB-BEFORE"] = String(page[0].trade_id);
+    headers["CB-AFTER"] = String(page[page.length - 1].trade_id);
+  }
+  return Response.json(page, { headers });
 }

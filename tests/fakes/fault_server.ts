@@ -111,6 +111,10 @@ export interface FaultServer {
   readonly framesSent: number;
   /** REST requests answered. */
   readonly restRequests: number;
+  /** REST requests answered `429 Too Many Requests` by {@linkcode FaultServer.throttleRest}. */
+  readonly restThrottled: number;
+  /** Every REST request as `path?query`, in order, with the status it got. */
+  readonly restLog: readonly { readonly url: string; readonly status: number }[];
   /** Every text message received from clients, in order. */
   readonly received: readonly string[];
   /** The faults carried out, in order. */
@@ -119,6 +123,11 @@ export interface FaultServer {
   readonly finished: Promise<void>;
   /** Carries out a fault now (at the current cursor). */
   inject(fault: Fault): void;
+  /**
+   * Answers the next `count` REST requests whose path matches `path` with
+   * `429 Too Many Requests` and `Retry-After: retryAfterSeconds`, as a venue over its limit.
+   */
+  throttleRest(options: { count: number; retryAfterSeconds: number; path?: RegExp }): void;
   /** Closes clients and stops the server. */
   shutdown(): Promise<void>;
 }
@@ -150,6 +159,9 @@ export function startFaultServer<Item>(options: FaultServerOptions<Item>): Fault
   let connections = 0;
   let framesSent = 0;
   let restRequests = 0;
+  let restThrottled = 0;
+  const restLog: { url: string; status: number }[] = [];
+  let throttle: { count: number; retryAfterSeconds: number; path?: RegExp } | undefined;
   let cursor = 0;
   let nextFault = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -278,7 +290,19 @@ export function startFaultServer<Item>(options: FaultServerOptions<Item>): Fault
     const url = new URL(req.url);
     if (req.headers.get("upgrade") !== "websocket") {
       restRequests++;
-      return protocol.rest?.(url) ?? new Response("not found\n", { status: 404 });
+      const where = url.pathname + url.search;
+      if (throttle !== undefined && throttle.count > 0 && (throttle.path?.test(where) ?? true)) {
+        throttle.count--;
+        restThrottled++;
+        restLog.push({ url: where, status: 429 });
+        return Response.json({ code: -1003, msg: "Too many requests" }, {
+          status: 429,
+          headers: { "Retry-After": String(throttle.retryAfterSeconds) },
+        });
+      }
+      const answer = protocol.rest?.(url) ?? new Response("not found\n", { status: 404 });
+      restLog.push({ url: where, status: answer.status });
+      return answer;
     }
     const { socket, response } = Deno.upgradeWebSocket(req);
     const client: Client = {
@@ -330,6 +354,13 @@ export function startFaultServer<Item>(options: FaultServerOptions<Item>): Fault
     },
     get restRequests() {
       return restRequests;
+    },
+    get restThrottled() {
+      return restThrottled;
+    },
+    restLog,
+    throttleRest(options) {
+      throttle = { ...options };
     },
     received,
     injected,

@@ -136,6 +136,15 @@ export function applyKrakenLevels(
   for (const [price, size] of levels) book.set(side, price, size);
 }
 
+/** Options of {@linkcode krakenProtocol}. */
+export interface KrakenFakeOptions {
+  /**
+   * False: REST `Trades` rows carry no `trade_id` (6 elements, as before Kraken added ids),
+   * so a backfill must de-duplicate by time, price, size and side. Default true.
+   */
+  readonly restTradeIds?: boolean;
+}
+
 /** The protocol module, with the venue state it keeps. */
 export interface KrakenProtocol extends VenueProtocol<KrakenItem> {
   /** The true book of each v2 symbol (everything before the cursor applied, truncated). */
@@ -156,7 +165,12 @@ function tradeJson(t: KrakenTrade): string {
 }
 
 /** A Kraken v2 protocol module over a loaded session. */
-export function krakenProtocol(session: KrakenSession): KrakenProtocol {
+export function krakenProtocol(
+  session: KrakenSession,
+  options: KrakenFakeOptions = {},
+): KrakenProtocol {
+  /** Every trade so far per symbol, oldest first: the REST trade history. */
+  const history = new Map<string, KrakenTrade[]>();
   const books = new Map<string, ReferenceBook>();
   for (const [symbol, snapshot] of session.snapshots) {
     const book = new ReferenceBook();
@@ -277,6 +291,9 @@ export function krakenProtocol(session: KrakenSession): KrakenProtocol {
         book.truncate(KRAKEN_DEPTH);
         checksums.set(item.symbol, item.checksum);
       } else {
+        const all = history.get(item.symbol) ?? [];
+        all.push(...item.trades);
+        history.set(item.symbol, all);
         const recent = recentTrades.get(item.symbol) ?? [];
         recent.push(...item.trades);
         recentTrades.set(item.symbol, recent.slice(-50));
@@ -295,6 +312,9 @@ export function krakenProtocol(session: KrakenSession): KrakenProtocol {
     idle() {
       return '{"channel":"heartbeat"}';
     },
+    rest(url) {
+      return krakenTradesAnswer(url, history, options.restTradeIds ?? true);
+    },
     gapCandidate(item, what) {
       if (item.kind !== what) return false;
       if (item.kind === "trade") return true;
@@ -307,4 +327,64 @@ export function krakenProtocol(session: KrakenSession): KrakenProtocol {
         item.bids.some((l) => Number(l[0]) >= bid10);
     },
   };
+}
+
+/** v2 symbol `BTC/CHF` to the REST pair name `XBTCHF`. */
+function restPair(symbol: string): string {
+  return symbol.split("/").map((a) => a === "BTC" ? "XBT" : a === "DOGE" ? "XDG" : a).join("");
+}
+
+/** RFC 3339 with microseconds to `[epoch seconds text, nanoseconds]`. */
+function epochOf(iso: string): [string, bigint] {
+  const seconds = Date.parse(iso.slice(0, 19) + "Z") / 1000;
+  const micros = iso.slice(20, 26);
+  return [`${seconds}.${micros}`, BigInt(seconds) * 1_000_000_000n + BigInt(micros) * 1000n];
+}
+
+/**
+ * `GET /0/public/Trades?pair=&since=&count=` over the trades so far, as Kraken answers it:
+ * `{error: [], result: {<pair>: [[price, volume, time, side, ordType, misc, trade_id]],
+ * last}}`, oldest first, the trades strictly after `since` (nanoseconds, or seconds with a
+ * fraction), at most `count` (default and maximum 1,000); `last` is the nanosecond time of
+ * the last row. Numbers keep the recorded text.
+ */
+export function krakenTradesAnswer(
+  url: URL,
+  history: ReadonlyMap<string, readonly KrakenTrade[]>,
+  withIds: boolean,
+): Response | undefined {
+  if (url.pathname !== "/0/public/Trades") return undefined;
+  const pair = url.searchParams.get("pair") ?? "";
+  const symbol = [...history.keys()].find((s) => restPair(s) === pair || s === pair);
+  if (symbol === undefined) {
+    return Response.json({ error: ["EQuery:Unknown asset pair"] });
+  }
+  const count = Number(url.searchParams.get("count") ?? 1000);
+  const since = url.searchParams.get("since");
+  let sinceNs = -1n;
+  if (since !== null) {
+    if (/^\d+$/.test(since) && since.length > 12) sinceNs = BigInt(since);
+    else {
+      const [s, f = ""] = since.split(".");
+      sinceNs = BigInt(s) * 1_000_000_000n + BigInt(f.padEnd(9, "0").slice(0, 9));
+    }
+  }
+  const rows: string[] = [];
+  let last = sinceNs < 0n ? 0n : sinceNs;
+  for (const t of history.get(symbol)!) {
+    const [text, ns] = epochOf(t.timestamp);
+    if (ns <= sinceNs) continue;
+    if (rows.length >= Math.min(Math.max(count, 1), 1000)) break;
+    const side = t.side === "buy" ? "b" : "s";
+    const type = t.ordType === "market" ? "m" : "l";
+    rows.push(
+      `["${t.priceText}","${t.qtyText}",${text},"${side}","${type}",""` +
+        (withIds ? `,${t.tradeId}]` : "]"),
+    );
+    last = ns;
+  }
+  return new Response(
+    `{"error":[],"result":{"${restPair(symbol)}":[${rows.join(",")}],"last":"${last}"}}`,
+    { headers: { "content-type": "application/json" } },
+  );
 }

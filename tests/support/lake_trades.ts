@@ -65,10 +65,11 @@ export function sortTrades(trades: readonly Trade[]): Trade[] {
   return [...trades].sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Every file under `dir` (relative paths), sorted. */
+/** Every file under `dir` (relative paths), sorted; the lake's writer lock files aside. */
 export async function listTree(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) {
+    if (prefix === "" && e.name.startsWith(".writer.lock")) continue; // writer_lock.ts
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
     if (e.isDirectory) out.push(...await listTree(`${dir}/${e.name}`, rel));
     else out.push(rel);

@@ -1,0 +1,126 @@
+/**
+ * `deno task bench books` (or `research_books`): books rebuilt from the lake.
+ *
+ * - `research_book_rebuild`: changes/s of `bookHistory(repo, q, { levels: 10 })` over
+ *   `BENCH_BOOK_CHANGES` (default 1,000,000) synthetic book changes (1 to 3 levels each,
+ *   near the top of a 50-level book) plus one snapshot, stored in a fresh lake: reading the
+ *   Parquet files through `LakeRepository`, flattening the level lists, rebuilding the book
+ *   and writing a top-10 frame with mid, spread, microprice, imbalance and OFI. `rebuild_ms`
+ *   is the rebuild and sampling alone (events already in memory: `replayBook`), `read_ms`
+ *   the part before it.
+ *
+ * Times are the best of three runs.
+ * @module
+ */
+import { ParquetLake } from "../lib/lake/mod.ts";
+import type { BookChange, BookSnapshot, PriceLevel } from "../lib/market/types.ts";
+import { LakeRepository } from "../lib/repositories/mod.ts";
+import { bookHistory, loadBookEvents } from "../lib/research/book_history.ts";
+import { replayBook } from "../lib/research/_book_replay.ts";
+import { emit } from "./_figure.ts";
+
+const round = (x: number) => Number(x.toPrecision(4));
+const SYMBOL = { exchange: "coinbase", symbol: "BTC-USD" } as const;
+
+/** A snapshot and `count` changes: a drifting mid, levels within 20 ticks of the touch. */
+function syntheticBook(count: number): [BookSnapshot, ...BookChange[]] {
+  const start = Date.UTC(2024, 7, 8, 12) * 1000;
+  let seed = 11;
+  const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+  const tick = 0.01;
+  let mid = 60_000;
+  const px = (x: number) => Math.round(x * 100) / 100;
+  const size = () => Math.round(rand() * 1e6) / 1e5 + 0.001;
+  const side = (sign: number): PriceLevel[] =>
+    Array.from({ length: 50 }, (_, k) => [px(mid + sign * (k + 0.5) * tick), size()]);
+  const snapshot: BookSnapshot = {
+    kind: "book_snapshot",
+    ...SYMBOL,
+    ts: start,
+    recvTs: start + 500,
+    bids: side(-1),
+    asks: side(1),
+  };
+  const out: [BookSnapshot, ...BookChange[]] = [snapshot];
+  for (let i = 0; i < count; i++) {
+    if (rand() < 0.05) mid += (rand() < 0.5 ? -1 : 1) * tick;
+    const levels: PriceLevel[] = [];
+    const sign = rand() < 0.5 ? -1 : 1;
+    for (let j = 1 + Math.floor(rand() * 3); j > 0; j--) {
+      const k = Math.floor(rand() * rand() * 20);
+      levels.push([px(mid + sign * (k + 0.5) * tick), rand() < 0.3 ? 0 : size()]);
+    }
+    const ts = start + 1_000 + i * 2_000;
+    out.push({
+      kind: "book_change",
+      ...SYMBOL,
+      ts,
+      recvTs: ts + 500,
+      bids: sign < 0 ? levels : [],
+      asks: sign > 0 ? levels : [],
+    });
+  }
+  return out;
+}
+
+async function best<T>(runs: number, task: () => Promise<T>): Promise<[number, T]> {
+  let fastest = Infinity;
+  let result: T | undefined;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    result = await task();
+    fastest = Math.min(fastest, performance.now() - t0);
+  }
+  return [fastest, result!];
+}
+
+/** Runs the figures above. */
+export async function run(): Promise<void> {
+  const count = Number(Deno.env.get("BENCH_BOOK_CHANGES") ?? 1_000_000);
+  const root = await Deno.makeTempDir({ prefix: "alphapulse-bench-books-" });
+  try {
+    const lake = await ParquetLake.open({ root });
+    await lake.writeEvents(syntheticBook(count));
+    await lake.close();
+    const repo = await LakeRepository.open({ root });
+    try {
+      const options = { levels: 10 };
+      const [totalMs, frame] = await best(3, () => bookHistory(repo, SYMBOL, options));
+      const [readMs, events] = await best(3, () => loadBookEvents(repo, SYMBOL, "receive"));
+      const replay = {
+        levels: 10,
+        clock: "ts" as const,
+        storedDepth: 50,
+        venueDepth: () => Infinity,
+      };
+      const [rebuildMs] = await best(3, () => Promise.resolve(replayBook(events, replay)));
+      if (frame.height !== count + 1) throw new Error(`${frame.height} rows for ${count + 1}`);
+      const clocked = { levels: 10, every: 1_000_000 };
+      const [clockMs, sampled] = await best(3, () => bookHistory(repo, SYMBOL, clocked));
+      emit({
+        name: "research_book_rebuild",
+        unit: "changes/s",
+        value: round(count / (totalMs / 1000)),
+        changes: count,
+        total_ms: round(totalMs),
+        read_ms: round(readMs),
+        rebuild_ms: round(rebuildMs),
+        rebuild_changes_per_s: round(count / (rebuildMs / 1000)),
+      });
+      emit({
+        name: "research_book_rebuild_clock",
+        unit: "changes/s",
+        value: round(count / (clockMs / 1000)),
+        changes: count,
+        rows: sampled.height,
+        total_ms: round(clockMs),
+      });
+    } finally {
+      await repo.close();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+if (import.meta.main) await run();

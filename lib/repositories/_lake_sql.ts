@@ -1,0 +1,131 @@
+/**
+ * SQL on the lake: one DuckDB view per lake table over its Parquet files, with the hive
+ * partition columns `exchange`, `symbol` and `date`, so filters on them open only the
+ * matching folders.
+ * @module
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import pl from "nodejs-polars";
+import type { Table } from "apache-arrow";
+import { sqlString } from "../lake/_duckdb.ts";
+import { kindRoot, LAKE_KINDS, type LakeKind } from "../lake/layout.ts";
+import { polarsToArrow } from "./_result.ts";
+
+/**
+ * The result of {@linkcode LakeRepository.sql}: nothing runs until an accessor is called.
+ *
+ * - `polars()` and `arrow()` hand the result over columnar: DuckDB writes it to a temporary
+ *   Parquet file that Polars reads (no JavaScript value per cell). Use them for anything
+ *   big.
+ * - `rows()` converts every cell through DuckDB's JavaScript conversion (`BIGINT` as
+ *   `bigint`, `TIMESTAMP` as `Date`, lists as arrays): one object per row and a JavaScript
+ *   value per cell. For 1M rows of 3 columns it took 1.9 s here against 0.3 s for `polars()`
+ *   and 0.5 s for `arrow()`; fine for small results (aggregates, samples).
+ */
+export interface SqlResult {
+  /** Row objects keyed by column name. */
+  rows(): Promise<Record<string, unknown>[]>;
+  /** A Polars frame with the result's columns and types (timestamps `Datetime(us)`). */
+  polars(): Promise<pl.DataFrame>;
+  /** An Arrow table (through the Polars frame). */
+  arrow(): Promise<Table>;
+}
+
+/** Runs a task on a DuckDB connection (the repository's). */
+export type ConnectionRunner = <T>(task: (con: DuckDBConnection) => Promise<T>) => Promise<T>;
+
+/**
+ * A table of the lake has data when at least one `*.parquet` file exists under it (views over
+ * a glob with no files cannot be created).
+ */
+async function tablesWithData(root: string): Promise<LakeKind[]> {
+  const out: LakeKind[] = [];
+  for (const kind of LAKE_KINDS) {
+    if (await hasParquet(kindRoot(root, kind), 3)) out.push(kind);
+  }
+  return out;
+}
+
+/** Whether a `*.parquet` file exists `levels` folders below `dir` (the hive depth). */
+async function hasParquet(dir: string, levels: number): Promise<boolean> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (levels === 0) {
+        if (entry.isFile && entry.name.endsWith(".parquet") && !entry.name.startsWith(".")) {
+          return true;
+        }
+      } else if (entry.isDirectory && entry.name.includes("=")) {
+        if (await hasParquet(`${dir}/${entry.name}`, levels - 1)) return true;
+      }
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+  return false;
+}
+
+/** `CREATE TEMP VIEW` for one table: hive columns typed, files' columns unioned by name. */
+function viewSql(root: string, kind: LakeKind): string {
+  const glob = sqlString(`${kindRoot(root, kind)}/exchange=*/symbol=*/date=*/*.parquet`);
+  return `CREATE OR REPLACE TEMP VIEW ${kind} AS SELECT * FROM read_parquet(${glob},
+    hive_partitioning = true,
+    hive_types = {'exchange': VARCHAR, 'symbol': VARCHAR, 'date': DATE})`;
+}
+
+/** The query without trailing semicolons and blanks (it is wrapped in `COPY (...)`). */
+function bare(query: string): string {
+  if (typeof query !== "string") throw new TypeError("sql needs a query string");
+  const q = query.trim().replace(/[;\s]+$/, "");
+  if (q.length === 0) throw new TypeError("sql needs a query string");
+  return q;
+}
+
+/**
+ * A clearer error for a query against a table that is not there: which lake tables have data
+ * and which are still empty; other errors pass through.
+ */
+function explain(err: unknown, root: string, present: readonly LakeKind[]): unknown {
+  const m = /Table with name ([^\s]+) does not exist/i.exec(String(err));
+  if (m === null) return err;
+  const name = m[1].replace(/[!"]/g, "");
+  const have = present.length > 0 ? present.join(", ") : "none";
+  const message = (LAKE_KINDS as readonly string[]).includes(name)
+    ? `lake table "${name}" has no data yet (no Parquet files under ${root}/${name}); ` +
+      `tables with data: ${have}`
+    : `no table "${name}" in the lake; its tables are ${LAKE_KINDS.join(", ")} ` +
+      `(with data: ${have})`;
+  return new Error(message, { cause: err });
+}
+
+/** {@linkcode SqlResult} of `query` over the lake at `root`, on connections from `run`. */
+export function lakeSql(root: string, run: ConnectionRunner, query: string): SqlResult {
+  const q = bare(query);
+  const withViews = async <T>(task: (con: DuckDBConnection) => Promise<T>): Promise<T> => {
+    const present = await tablesWithData(root);
+    return await run(async (con) => {
+      for (const kind of present) await con.run(viewSql(root, kind));
+      try {
+        return await task(con);
+      } catch (err) {
+        throw explain(err, root, present);
+      }
+    });
+  };
+  const polars = async () => {
+    const path = await Deno.makeTempFile({ prefix: "alphapulse-sql-", suffix: ".parquet" });
+    try {
+      await withViews((con) =>
+        con.run(`COPY (${q}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION uncompressed)`)
+      );
+      return pl.readParquet(path);
+    } finally {
+      await Deno.remove(path).catch(() => {});
+    }
+  };
+  return {
+    rows: () => withViews(async (con) => (await con.runAndReadAll(q)).getRowObjectsJS()),
+    polars,
+    arrow: async () => polarsToArrow(await polars()),
+  };
+}

@@ -1,0 +1,284 @@
+/**
+ * Stored book events of one instrument (snapshots, changes, resets) as flat columns in the
+ * order the collector applied them, ready for a rebuild loop that allocates nothing per
+ * event.
+ * @module
+ */
+import pl from "nodejs-polars";
+import type { MarketEvent } from "../market/types.ts";
+
+/** Event kinds in {@linkcode BookEvents.kind}. */
+export const SNAPSHOT = 0;
+/** A book change: absolute sizes, 0 deletes. */
+export const CHANGE = 1;
+/** A reset or disconnect: the book is invalid until the next snapshot. */
+export const RESET = 2;
+
+/**
+ * How a snapshot is placed among the changes (which are in stored order).
+ *
+ * - `receive`: before the first change received at or after it (`recvTs`). Right for venues
+ *   whose snapshot comes on the stream (Coinbase, Kraken): a change stamped earlier by the
+ *   venue but received later was applied after the snapshot.
+ * - `sequence`: before the first change whose `sequence` is above the snapshot's (Binance:
+ *   the REST snapshot's `lastUpdateId`; diffs received before the snapshot and not contained
+ *   in it are applied after it). Falls back to `receive` where a sequence is missing.
+ */
+export type SnapshotOrder = "receive" | "sequence";
+
+/** Book events as columns; level lists flat, event `i`'s bids at `bidOffsets[i]..[i+1]`. */
+export interface BookEvents {
+  readonly length: number;
+  /** {@linkcode SNAPSHOT}, {@linkcode CHANGE} or {@linkcode RESET}. */
+  readonly kind: Uint8Array;
+  readonly ts: Float64Array;
+  readonly recvTs: Float64Array;
+  readonly digest: Int32Array;
+  readonly bidOffsets: Int32Array;
+  readonly bidPrices: Float64Array;
+  readonly bidSizes: Float64Array;
+  readonly askOffsets: Int32Array;
+  readonly askPrices: Float64Array;
+  readonly askSizes: Float64Array;
+}
+
+/** One kind of stored event as columns (before merging). */
+interface KindColumns {
+  readonly length: number;
+  readonly ts: Float64Array;
+  readonly recvTs: Float64Array;
+  readonly digest: Int32Array;
+  /** Venue sequence, NaN where missing. */
+  readonly sequence: Float64Array;
+  readonly bidOffsets: Int32Array;
+  readonly bidPrices: Float64Array;
+  readonly bidSizes: Float64Array;
+  readonly askOffsets: Int32Array;
+  readonly askPrices: Float64Array;
+  readonly askSizes: Float64Array;
+}
+
+const NO_LEVELS = new Float64Array(0);
+
+function micros(frame: pl.DataFrame, name: string): Float64Array {
+  return frame.getColumn(name).cast(pl.Int64).cast(pl.Float64).toTypedArray() as Float64Array;
+}
+
+/** A `List(Float64)` column as offsets and flat values. */
+function flatList(series: pl.Series): { offsets: Int32Array; values: Float64Array } {
+  const lengths = series.list.lengths().toTypedArray();
+  const offsets = new Int32Array(lengths.length + 1);
+  for (let i = 0; i < lengths.length; i++) offsets[i + 1] = offsets[i] + Number(lengths[i]);
+  const total = offsets[lengths.length];
+  if (total === 0) return { offsets, values: NO_LEVELS };
+  // Explode turns an empty list into one null; stored levels are never null.
+  const values = series.explode().dropNulls().cast(pl.Float64).toTypedArray() as Float64Array;
+  if (values.length !== total) {
+    throw new Error(`level list ${series.name}: ${values.length} values for ${total}`);
+  }
+  return { offsets, values };
+}
+
+/** Columns of a book snapshot or book change frame (the repositories' columns). */
+function kindColumns(frame: pl.DataFrame): KindColumns {
+  const bp = flatList(frame.getColumn("bid_prices"));
+  const bs = flatList(frame.getColumn("bid_sizes"));
+  const ap = flatList(frame.getColumn("ask_prices"));
+  const as = flatList(frame.getColumn("ask_sizes"));
+  if (!sameOffsets(bp.offsets, bs.offsets) || !sameOffsets(ap.offsets, as.offsets)) {
+    throw new RangeError("book rows whose price and size lists differ in length");
+  }
+  return {
+    length: frame.height,
+    ts: micros(frame, "ts"),
+    recvTs: micros(frame, "recv_ts"),
+    digest: Int32Array.from(frame.getColumn("digest").cast(pl.Int32).toTypedArray()),
+    sequence: Float64Array.from(
+      frame.getColumn("sequence").toArray() as (number | bigint | null)[],
+      (v) => (v === null || v === undefined ? NaN : Number(v)),
+    ),
+    bidOffsets: bp.offsets,
+    bidPrices: bp.values,
+    bidSizes: bs.values,
+    askOffsets: ap.offsets,
+    askPrices: ap.values,
+    askSizes: as.values,
+  };
+}
+
+function sameOffsets(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Frames of one instrument as the repositories return them. */
+export interface BookFrames {
+  /** Book snapshots (`bookSnapshots(q).polars()`), every stored level. */
+  readonly snapshots: pl.DataFrame;
+  /** Book changes (`bookChanges(q).polars()`), in stored order. */
+  readonly changes: pl.DataFrame;
+  /** Feed statuses (`statuses(q).polars()`); only `reset` and `disconnected` count. */
+  readonly statuses?: pl.DataFrame;
+}
+
+/**
+ * Merges one instrument's stored snapshots, changes and resets into the order the collector
+ * applied them: changes in stored order; snapshots placed by `order`
+ * ({@linkcode SnapshotOrder}); a reset before the first change received strictly after it
+ * (stored changes of the same frame came before the change that broke the book), and before
+ * a snapshot received at the same time.
+ */
+export function bookEventsFromFrames(frames: BookFrames, order: SnapshotOrder): BookEvents {
+  const s = kindColumns(frames.snapshots);
+  const c = kindColumns(frames.changes);
+  const r = resetTimes(frames.statuses);
+  const n = s.length + c.length + r.recvTs.length;
+  const out = allocate(n, s, c);
+  let si = 0;
+  let ci = 0;
+  let ri = 0;
+  let k = 0;
+  let bidAt = 0;
+  let askAt = 0;
+  const take = (kind: number, from: KindColumns | undefined, i: number) => {
+    out.kind[k] = kind;
+    if (from === undefined) {
+      out.ts[k] = r.ts[i];
+      out.recvTs[k] = r.recvTs[i];
+      out.digest[k] = r.digest[i];
+    } else {
+      out.ts[k] = from.ts[i];
+      out.recvTs[k] = from.recvTs[i];
+      out.digest[k] = from.digest[i];
+      for (let j = from.bidOffsets[i]; j < from.bidOffsets[i + 1]; j++, bidAt++) {
+        out.bidPrices[bidAt] = from.bidPrices[j];
+        out.bidSizes[bidAt] = from.bidSizes[j];
+      }
+      for (let j = from.askOffsets[i]; j < from.askOffsets[i + 1]; j++, askAt++) {
+        out.askPrices[askAt] = from.askPrices[j];
+        out.askSizes[askAt] = from.askSizes[j];
+      }
+    }
+    k++;
+    out.bidOffsets[k] = bidAt;
+    out.askOffsets[k] = askAt;
+  };
+  const bySequence = order === "sequence";
+  const snapshotFirst = (i: number, j: number) => {
+    if (bySequence && !Number.isNaN(s.sequence[i]) && !Number.isNaN(c.sequence[j])) {
+      return s.sequence[i] < c.sequence[j];
+    }
+    return s.recvTs[i] <= c.recvTs[j];
+  };
+  while (ci < c.length) {
+    if (
+      ri < r.recvTs.length && r.recvTs[ri] < c.recvTs[ci] &&
+      (si >= s.length || r.recvTs[ri] <= s.recvTs[si])
+    ) {
+      take(RESET, undefined, ri++);
+    } else if (si < s.length && snapshotFirst(si, ci)) {
+      take(SNAPSHOT, s, si++);
+    } else {
+      take(CHANGE, c, ci++);
+    }
+  }
+  while (si < s.length || ri < r.recvTs.length) {
+    if (ri < r.recvTs.length && (si >= s.length || r.recvTs[ri] <= s.recvTs[si])) {
+      take(RESET, undefined, ri++);
+    } else {
+      take(SNAPSHOT, s, si++);
+    }
+  }
+  return out;
+}
+
+function resetTimes(frame: pl.DataFrame | undefined) {
+  if (frame === undefined || frame.height === 0) {
+    return { ts: NO_LEVELS, recvTs: NO_LEVELS, digest: new Int32Array(0) };
+  }
+  const status = frame.getColumn("status").toArray() as string[];
+  const keep = status.map((v) => v === "reset" || v === "disconnected");
+  const all = { ts: micros(frame, "ts"), recvTs: micros(frame, "recv_ts") };
+  const digest = frame.getColumn("digest").cast(pl.Int32).toTypedArray();
+  const idx = keep.flatMap((k, i) => (k ? [i] : []));
+  return {
+    ts: Float64Array.from(idx, (i) => all.ts[i]),
+    recvTs: Float64Array.from(idx, (i) => all.recvTs[i]),
+    digest: Int32Array.from(idx, (i) => digest[i]),
+  };
+}
+
+function allocate(n: number, s: KindColumns, c: KindColumns) {
+  const bids = s.bidPrices.length + c.bidPrices.length;
+  const asks = s.askPrices.length + c.askPrices.length;
+  return {
+    length: n,
+    kind: new Uint8Array(n),
+    ts: new Float64Array(n),
+    recvTs: new Float64Array(n),
+    digest: new Int32Array(n),
+    bidOffsets: new Int32Array(n + 1),
+    bidPrices: new Float64Array(bids),
+    bidSizes: new Float64Array(bids),
+    askOffsets: new Int32Array(n + 1),
+    askPrices: new Float64Array(asks),
+    askSizes: new Float64Array(asks),
+  };
+}
+
+/**
+ * Model events (snapshots, changes, `reset`/`disconnected` statuses of any one instrument)
+ * as book events, in the order given: the order a live consumer applies them.
+ */
+export function bookEventsFromMarketEvents(events: Iterable<MarketEvent>): BookEvents {
+  const kinds: number[] = [];
+  const ts: number[] = [];
+  const recvTs: number[] = [];
+  const bids: (readonly (readonly [number, number])[])[] = [];
+  const asks: (readonly (readonly [number, number])[])[] = [];
+  for (const e of events) {
+    if (e.kind === "book_snapshot" || e.kind === "book_change") {
+      kinds.push(e.kind === "book_snapshot" ? SNAPSHOT : CHANGE);
+      bids.push(e.bids);
+      asks.push(e.asks);
+    } else if (e.kind === "status" && (e.status === "reset" || e.status === "disconnected")) {
+      kinds.push(RESET);
+      bids.push([]);
+      asks.push([]);
+    } else {
+      continue;
+    }
+    ts.push(e.ts);
+    recvTs.push(e.recvTs);
+  }
+  const n = kinds.length;
+  const flat = (lists: typeof bids) => {
+    const offsets = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + lists[i].length;
+    const prices = new Float64Array(offsets[n]);
+    const sizes = new Float64Array(offsets[n]);
+    for (let i = 0; i < n; i++) {
+      lists[i].forEach(([p, q], j) => {
+        prices[offsets[i] + j] = p;
+        sizes[offsets[i] + j] = q;
+      });
+    }
+    return { offsets, prices, sizes };
+  };
+  const b = flat(bids);
+  const a = flat(asks);
+  return {
+    length: n,
+    kind: Uint8Array.from(kinds),
+    ts: Float64Array.from(ts),
+    recvTs: Float64Array.from(recvTs),
+    digest: new Int32Array(n),
+    bidOffsets: b.offsets,
+    bidPrices: b.prices,
+    bidSizes: b.sizes,
+    askOffsets: a.offsets,
+    askPrices: a.prices,
+    askSizes: a.sizes,
+  };
+}

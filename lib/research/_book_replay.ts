@@ -1,0 +1,296 @@
+/**
+ * The rebuild loop: applies {@linkcode BookEvents} to one {@linkcode OrderBook} and samples
+ * the top levels and the order-flow imbalance at every event or on a clock, into columns.
+ * @module
+ */
+import { OrderBook } from "../book/order_book.ts";
+import { type BookEvents, CHANGE, RESET, SNAPSHOT } from "./_book_events.ts";
+
+/** Options of {@linkcode replayBook} (checked by the caller). */
+export interface ReplayOptions {
+  /** Levels per side sampled (>= 1). */
+  readonly levels: number;
+  /** Clock interval in microseconds; `undefined` samples after every snapshot and change. */
+  readonly every?: number;
+  /** Which time orders the clock and the `from`/`to` window. */
+  readonly clock: "ts" | "recv_ts";
+  /** Inclusive start of the rows returned (clock time); events before it warm the book up. */
+  readonly from?: number;
+  /** Exclusive end of the rows returned (clock time). */
+  readonly to?: number;
+  /**
+   * Levels per side the stores keep of a snapshot (50): a stored snapshot side with this many
+   * levels may have been cut, so prices beyond its worst level are unknown until a change
+   * names them (sampled as NaN).
+   */
+  readonly storedDepth: number;
+  /**
+   * Levels per side the venue maintains (the book truncates to it after each change, as the
+   * collector's does), from the snapshot's level counts; `Infinity` for no truncation.
+   */
+  readonly venueDepth: (bidLevels: number, askLevels: number) => number;
+}
+
+/** Sampled columns: `bid[k]`/`ask[k]` are level `k + 1` (best first). */
+export interface ReplayColumns {
+  readonly rows: number;
+  /** Event mode: the event's `ts`; clock mode: the grid time. */
+  readonly ts: Float64Array;
+  /** The `recv_ts` of the last event applied (NaN before any). */
+  readonly recvTs: Float64Array;
+  /** Event mode: the event's stored digest. */
+  readonly digest: Int32Array;
+  /** Events applied since the previous row (clock mode), 1 in event mode. */
+  readonly events: Float64Array;
+  readonly bidPrice: Float64Array[];
+  readonly bidSize: Float64Array[];
+  readonly askPrice: Float64Array[];
+  readonly askSize: Float64Array[];
+  /** Order-flow imbalance of the events since the previous row (see `book_history.ts`). */
+  readonly ofi: Float64Array;
+  /** Changes applied to a valid book, in total. */
+  readonly applied: number;
+  /** Changes that found no valid book (before the first snapshot, after a reset). */
+  readonly ignored: number;
+}
+
+/** Rebuilds the book over `ev` and samples it (see {@linkcode ReplayOptions}). */
+export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
+  const n = ev.length;
+  const time = o.clock === "ts" ? ev.ts : ev.recvTs;
+  const every = o.every;
+  const from = o.from ?? -Infinity;
+  const to = o.to ?? Infinity;
+  const capacity = every === undefined
+    ? countEventRows(ev, time, from, to)
+    : clockRows(time, every, from, to);
+  const out = allocate(capacity, o.levels);
+  const book = new OrderBook();
+  const scratchP = new Float64Array(o.levels);
+  const scratchS = new Float64Array(o.levels);
+  let valid = false;
+  let bidHorizon = -Infinity;
+  let askHorizon = Infinity;
+  let applied = 0;
+  let ignored = 0;
+  let row = 0;
+  // Best prices and sizes after the previous event, for the order-flow imbalance.
+  let pb = NaN, pbs = NaN, pa = NaN, pas = NaN;
+  let ofi = 0;
+  let contributed = false;
+  let events = 0;
+  let lastRecv = NaN;
+  let grid = every === undefined ? Infinity : firstGrid(time, every, from);
+
+  const sample = (at: number, recv: number, digest: number) => {
+    out.ts[row] = at;
+    out.recvTs[row] = recv;
+    out.digest[row] = digest;
+    out.events[row] = events;
+    out.ofi[row] = contributed || every !== undefined ? ofi : NaN;
+    writeSide(book, "bid", valid, bidHorizon, scratchP, scratchS, out.bidPrice, out.bidSize, row);
+    writeSide(book, "ask", valid, askHorizon, scratchP, scratchS, out.askPrice, out.askSize, row);
+    row++;
+    ofi = 0;
+    contributed = false;
+    events = 0;
+  };
+
+  for (let i = 0; i < n; i++) {
+    const t = time[i];
+    while (grid < t && grid < to && row < capacity) {
+      sample(grid, lastRecv, 0);
+      grid += every!;
+    }
+    const kind = ev.kind[i];
+    if (kind === RESET) {
+      book.clear();
+      valid = false;
+      pb =
+        pbs =
+        pa =
+        pas =
+          NaN;
+      continue;
+    }
+    if (kind === SNAPSHOT) {
+      book.clear();
+      const nb = ev.bidOffsets[i + 1] - ev.bidOffsets[i];
+      const na = ev.askOffsets[i + 1] - ev.askOffsets[i];
+      applyLevels(book, ev, i);
+      bidHorizon = nb >= o.storedDepth ? extreme(ev.bidPrices, ev.bidOffsets, i, true) : -Infinity;
+      askHorizon = na >= o.storedDepth ? extreme(ev.askPrices, ev.askOffsets, i, false) : Infinity;
+      book.maxDepth = o.venueDepth(nb, na);
+      if (book.maxDepth !== Infinity) book.truncate(book.maxDepth);
+      valid = true;
+    } else if (kind === CHANGE) {
+      if (!valid) {
+        ignored++;
+      } else {
+        applyLevels(book, ev, i);
+        if (book.maxDepth !== Infinity) book.truncate(book.maxDepth);
+        applied++;
+      }
+    }
+    // Order-flow imbalance e_n from consecutive best prices and sizes (Cont et al. 2014).
+    const b = valid && book.bestBid >= bidHorizon ? book.bestBid : NaN;
+    const a = valid && book.bestAsk <= askHorizon ? book.bestAsk : NaN;
+    const bs = b === b ? book.bestBidSize : NaN;
+    const as = a === a ? book.bestAskSize : NaN;
+    if (kind === CHANGE && valid) {
+      const e = ofiStep(pb, pbs, pa, pas, b, bs, a, as);
+      if (e === e) {
+        ofi += e;
+        contributed = true;
+      }
+    }
+    pb = b;
+    pbs = bs;
+    pa = a;
+    pas = as;
+    events++;
+    lastRecv = ev.recvTs[i];
+    if (every === undefined && t >= from && t < to) sample(ev.ts[i], ev.recvTs[i], ev.digest[i]);
+  }
+  while (every !== undefined && grid < to && row < capacity) {
+    sample(grid, lastRecv, 0);
+    grid += every;
+  }
+  return { ...trim(out, row), rows: row, applied, ignored };
+}
+
+/**
+ * One event's order-flow contribution (Cont, Kukanov and Stoikov 2014, eq. 2):
+ * `e = [b >= pb] bs - [b <= pb] pbs - [a <= pa] as + [a >= pa] pas`, from the previous best
+ * bid/ask prices and sizes (`pb, pbs, pa, pas`) and the current ones. NaN when either is
+ * missing (no book, an empty side).
+ */
+export function ofiStep(
+  pb: number,
+  pbs: number,
+  pa: number,
+  pas: number,
+  b: number,
+  bs: number,
+  a: number,
+  as: number,
+): number {
+  if (!(pb === pb && pa === pa && b === b && a === a)) return NaN;
+  return (b >= pb ? bs : 0) - (b <= pb ? pbs : 0) - (a <= pa ? as : 0) + (a >= pa ? pas : 0);
+}
+
+function applyLevels(book: OrderBook, ev: BookEvents, i: number): void {
+  const { bidPrices, bidSizes, askPrices, askSizes } = ev;
+  for (let j = ev.bidOffsets[i], end = ev.bidOffsets[i + 1]; j < end; j++) {
+    book.updateBid(bidPrices[j], bidSizes[j]);
+  }
+  for (let j = ev.askOffsets[i], end = ev.askOffsets[i + 1]; j < end; j++) {
+    book.updateAsk(askPrices[j], askSizes[j]);
+  }
+}
+
+/** The lowest (`lowest`) or highest price of event `i`'s levels on one side. */
+function extreme(prices: Float64Array, offsets: Int32Array, i: number, lowest: boolean): number {
+  let w = lowest ? Infinity : -Infinity;
+  for (let j = offsets[i]; j < offsets[i + 1]; j++) {
+    const p = prices[j];
+    if (lowest ? p < w : p > w) w = p;
+  }
+  return w;
+}
+
+/**
+ * Writes a side's top levels into row `row`: price and size of each known level; an absent
+ * level (a thin book) is NaN price and size 0; an unknown one (past a cut snapshot's worst
+ * level, or no valid book) NaN price and NaN size.
+ */
+function writeSide(
+  book: OrderBook,
+  side: "bid" | "ask",
+  valid: boolean,
+  horizon: number,
+  p: Float64Array,
+  s: Float64Array,
+  prices: Float64Array[],
+  sizes: Float64Array[],
+  row: number,
+): void {
+  const levels = prices.length;
+  if (!valid) {
+    for (let k = 0; k < levels; k++) {
+      prices[k][row] = NaN;
+      sizes[k][row] = NaN;
+    }
+    return;
+  }
+  const count = book.copyLevels(side, levels, p, s);
+  const cut = side === "bid" ? horizon !== -Infinity : horizon !== Infinity;
+  let k = 0;
+  for (; k < count; k++) {
+    const known = side === "bid" ? p[k] >= horizon : p[k] <= horizon;
+    if (!known) break;
+    prices[k][row] = p[k];
+    sizes[k][row] = s[k];
+  }
+  const unknownSize = cut ? NaN : 0;
+  for (; k < levels; k++) {
+    prices[k][row] = NaN;
+    sizes[k][row] = unknownSize;
+  }
+}
+
+function countEventRows(ev: BookEvents, time: Float64Array, from: number, to: number): number {
+  let rows = 0;
+  for (let i = 0; i < ev.length; i++) {
+    if (ev.kind[i] !== RESET && time[i] >= from && time[i] < to) rows++;
+  }
+  return rows;
+}
+
+function firstGrid(time: Float64Array, every: number, from: number): number {
+  const start = from !== -Infinity ? from : time.length > 0 ? time[0] : 0;
+  return Math.ceil(start / every) * every;
+}
+
+function clockRows(time: Float64Array, every: number, from: number, to: number): number {
+  if (time.length === 0 && (from === -Infinity || to === Infinity)) return 0;
+  const first = firstGrid(time, every, from);
+  let last = to !== Infinity ? to : -Infinity;
+  if (to === Infinity) { for (let i = 0; i < time.length; i++) last = Math.max(last, time[i] + 1); }
+  const rows = Math.max(0, Math.ceil((last - first) / every));
+  if (rows > 100_000_000) {
+    throw new RangeError(`a clock of ${every} us gives ${rows} rows: choose a longer interval`);
+  }
+  return rows;
+}
+
+function allocate(rows: number, levels: number) {
+  const lists = () => Array.from({ length: levels }, () => new Float64Array(rows));
+  return {
+    ts: new Float64Array(rows),
+    recvTs: new Float64Array(rows),
+    digest: new Int32Array(rows),
+    events: new Float64Array(rows),
+    bidPrice: lists(),
+    bidSize: lists(),
+    askPrice: lists(),
+    askSize: lists(),
+    ofi: new Float64Array(rows),
+  };
+}
+
+function trim(out: ReturnType<typeof allocate>, rows: number) {
+  if (out.ts.length === rows) return out;
+  const cut = <T extends Float64Array | Int32Array>(a: T) => a.subarray(0, rows) as T;
+  return {
+    ts: cut(out.ts),
+    recvTs: cut(out.recvTs),
+    digest: cut(out.digest),
+    events: cut(out.events),
+    bidPrice: out.bidPrice.map(cut),
+    bidSize: out.bidSize.map(cut),
+    askPrice: out.askPrice.map(cut),
+    askSize: out.askSize.map(cut),
+    ofi: cut(out.ofi),
+  };
+}

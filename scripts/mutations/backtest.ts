@@ -1,0 +1,112 @@
+/** Deliberate bugs in the backtest area (see `types.ts`). */
+import type { Mutation } from "./types.ts";
+
+const ENGINE = ["tests/backtest_engine_test.ts"];
+
+export const mutations: readonly Mutation[] = [
+  {
+    id: "backtest/liquidity-used-twice",
+    description: "a taker fill does not remember the size it took from a level",
+    file: "lib/backtest/exchange.ts",
+    find: "consumed.set(p, used + taken);",
+    replace: "consumed.set(p, used);",
+    tests: ENGINE,
+  },
+  {
+    id: "backtest/walk-past-limit",
+    description: "a limit order walks one price unit beyond its limit",
+    file: "lib/backtest/exchange.ts",
+    find: "if (limit === limit && (buy ? p > limit : p < limit)) break;",
+    replace: "if (limit === limit && (buy ? p > limit + 1 : p < limit - 1)) break;",
+    tests: ENGINE,
+  },
+  {
+    id: "backtest/trades-do-not-advance-queue",
+    description: "trades at our price do not shrink the queue ahead of a resting order",
+    file: "lib/backtest/exchange.ts",
+    find: "o.ahead = o.ahead > t.size ? o.ahead - t.size : 0;",
+    replace: "o.ahead = o.ahead > t.size ? o.ahead : 0;",
+    tests: ENGINE,
+  },
+  {
+    id: "backtest/conservative-queue-ignores-cancels",
+    description: "the conservative queue model never caps the queue ahead at the level's size",
+    file: "lib/backtest/queue.ts",
+    find: "return (ahead, _old, size) => ahead < size ? ahead : size;",
+    replace: "return (ahead) => ahead;",
+    tests: ENGINE,
+  },
+  {
+    id: "backtest/post-only-takes",
+    description:
+      "a post-only order that crosses the book takes liquidity instead of being rejected",
+    file: "lib/backtest/exchange.ts",
+    find: "if (o.postOnly && limit === limit && this.#crosses(o.sign, limit)) {",
+    replace: "if (o.postOnly && limit !== limit && this.#crosses(o.sign, limit)) {",
+    tests: ENGINE,
+  },
+  {
+    id: "backtest/reduce-only-not-cut",
+    description: "a reduce-only order is not cut to the position it closes",
+    file: "lib/backtest/exchange.ts",
+    find: "if (size > closable) size = closable;",
+    replace: "",
+    tests: ENGINE,
+  },
+  {
+    id: "backtest/latency-reorders-orders",
+    description: "drawn order latencies let a later order overtake an earlier one",
+    file: "lib/backtest/latency.ts",
+    find: "const at = Math.max(sent + latency, this.#last);",
+    replace: "const at = sent + latency;",
+    tests: ENGINE,
+  },
+  {
+    id: "backtest/bar-fills-at-close",
+    description: "orders placed on a bar fill at the next bar's close instead of its open",
+    file: "lib/backtest/exchange.ts",
+    find: "let price = bar.open;",
+    replace: "let price = bar.close;",
+    tests: [...ENGINE, "tests/backtest_results_test.ts"],
+  },
+  {
+    id: "backtest/tick-not-checked",
+    description: "prices off the tick grid are accepted",
+    file: "lib/backtest/_context.ts",
+    find: "if (tickSize !== undefined && offGrid(p, tickSize)) {",
+    replace: "if (tickSize !== undefined && offGrid(p, tickSize) && false) {",
+    tests: ENGINE,
+  },
+  {
+    id: "backtest/error-keeps-orders",
+    description: "a strategy that throws is stopped but its open orders stay in the market",
+    file: "lib/backtest/engine.ts",
+    find: 'this.#cancelEverything("strategy_error");',
+    replace: "",
+    tests: ENGINE,
+  },
+  {
+    id: "backtest/log-hash-not-checked",
+    description: "verifying the action log does not recompute entry hashes",
+    file: "lib/backtest/action_log.ts",
+    find: "if (chainHash(prev, body) !== e.hash) return bad",
+    replace: "if (chainHash(prev, body) === e.hash && false) return bad",
+    tests: ["tests/backtest_log_test.ts"],
+  },
+  {
+    id: "backtest/vectorized-slippage-favourable",
+    description: "the vectorized path applies buy slippage in the trader's favour",
+    file: "lib/backtest/vectorized.ts",
+    find: "const p = buyAt * (1 + slip);",
+    replace: "const p = buyAt * (1 - slip);",
+    tests: ["tests/backtest_vectorized_test.ts"],
+  },
+  {
+    id: "backtest/sortino-counts-gains",
+    description: "the Sortino ratio's downside deviation includes positive returns",
+    file: "lib/backtest/metrics.ts",
+    find: "(r < 0 ? r * r : 0)",
+    replace: "r * r",
+    tests: ["tests/backtest_results_test.ts"],
+  },
+];
