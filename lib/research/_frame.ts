@@ -136,12 +136,11 @@ export function checkTime(
 
 /** The index of the first row where `condition` is true, or -1. */
 export function firstTrue(frame: pl.DataFrame, condition: pl.Expr): number {
-  const out = frame.lazy().select(
+  const [index, any] = frame.lazy().select(
     condition.fillNull(false).argMax().alias("i"),
-    condition.any()
-      .alias("any"),
-  ).collectSync();
-  return out.getColumn("any").get(0) === true ? Number(out.getColumn("i").get(0)) : -1;
+    condition.fillNull(false).any().alias("any"),
+  ).collectSync().row(0);
+  return any === true ? Number(index) : -1;
 }
 
 /**

@@ -74,7 +74,12 @@ export function asofAlign(
       micros(time, types.get(name)!).alias("__rt"),
       ...cols.map((c) => pl.col(c).alias(`${name}_${c}`)),
     );
-    clock = clock.joinAsof(right, { leftOn: "__t", rightOn: "__rt", strategy: "backward" });
+    clock = clock.joinAsof(right, {
+      leftOn: "__t",
+      rightOn: "__rt",
+      strategy: "backward",
+      checkSortedness: false,
+    });
     if (tolerance !== undefined) {
       const stale = pl.col("__rt").lt(pl.col("__t").sub(int(tolerance)));
       clock = clock.withColumns(

@@ -28,7 +28,10 @@ export interface TimeBarOptions {
   readonly time?: string;
   /** Columns that identify one series (for example `symbol`); kept in the output. */
   readonly by?: string | readonly string[];
-  /** Numeric columns summed per bar under their own name (for example `signed_volume`). */
+  /**
+   * Numeric columns summed per bar under their own name (for example `signed_volume`); nulls
+   * (unsigned trades) are skipped, NaN propagates.
+   */
   readonly sums?: readonly string[];
 }
 
@@ -69,7 +72,7 @@ export function timeBars(trades: pl.DataFrame, options: TimeBarOptions): pl.Data
       bucketStart(micros(time, dtype), every).alias("__b"),
       p.alias("__p"),
       s.alias("__s"),
-      ...sums.map((c) => num(c).alias(`__sum_${c}`)),
+      ...sums.map((c) => pl.col(c).cast(pl.Float64).alias(`__sum_${c}`)),
     )
     .groupBy([...by, "__b"])
     .agg(

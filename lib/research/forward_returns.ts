@@ -82,6 +82,7 @@ export function forwardReturns(frame: pl.DataFrame, options: ForwardReturnOption
         leftOn: "__k",
         rightOn: "__rt",
         strategy: "backward",
+        checkSortedness: false,
         ...(by.length > 0 ? { by } : {}),
       })
       .withColumns(

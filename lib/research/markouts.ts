@@ -115,7 +115,12 @@ export function markouts(trades: pl.DataFrame, options: MarkoutOptions): pl.Data
     if (options.bps) move = move.div(pl.col("__p")).mul(1e4);
     const beyond = lastRef === null ? pl.lit(true) : pl.col("__k").gt(int(lastRef));
     lazy = lazy.withColumns(pl.col("__t").add(int(h)).alias("__k"))
-      .joinAsof(right, { leftOn: "__k", rightOn: "__rt", strategy: "backward" })
+      .joinAsof(right, {
+        leftOn: "__k",
+        rightOn: "__rt",
+        strategy: "backward",
+        checkSortedness: false,
+      })
       .withColumns(
         pl.when(beyond).then(pl.lit(null)).otherwise(move).cast(pl.Float64).alias(name),
       )
