@@ -76,7 +76,7 @@ export function assertClose(
     const same = (a === null && e === null) ||
       (a !== null && e !== null &&
         ((Number.isNaN(a) && Number.isNaN(e)) ||
-          Math.abs(a - e) <= tolerance * Math.max(1, Math.abs(e))));
+          (Math.abs(a - e) <= tolerance * Math.abs(e) || Math.abs(a - e) <= 1e-15)));
     if (!same) throw new Error(`${what}[${i}]: got ${a}, expected ${e}`);
   }
 }

@@ -67,8 +67,10 @@ function ohlc(
     [h.lt(o).or(h.lt(c)), `column "${high}" is below open or close`],
     [l.gt(o).or(l.gt(c)), `column "${low}" is above open or close`],
   ];
+  // Polars orders NaN above every number: compare only rows without NaN (NaN propagates).
+  const numbers = o.isNotNan().and(h.isNotNan()).and(l.isNotNan()).and(c.isNotNan());
   for (const [bad, message] of rules) {
-    const row = firstTrue(bars, bad);
+    const row = firstTrue(bars, bad.and(numbers));
     if (row >= 0) throw new RangeError(`${fn}: ${message} at row ${row}`);
   }
   return { o, h, l, c, by, window, name: options?.name ?? defaults.name };
