@@ -38,3 +38,4 @@ export { BookKeeper, OrderBook } from "./book/mod.ts";
 export { candlestickChart, htmlReport, lineChart } from "./charts/mod.ts";
 export { DEMO_PRODUCTS, SyntheticMarket } from "./simulator/mod.ts";
 export { databaseUrl, defaultLakeRoot } from "./config.ts";
+export * from "./research/mod.ts";

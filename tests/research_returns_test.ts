@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
-import { forwardReturns, forwardTradeReturns, logReturns, timeBars } from "../lib/research/mod.ts";
+import {
+  forwardReturns,
+  forwardTradeReturns,
+  logReturns,
+  realizedVariance,
+  signedVolume,
+  timeBars,
+} from "../lib/research/mod.ts";
 import {
   assertClose,
   column,
@@ -162,6 +169,46 @@ Deno.test("forwardTradeReturns: ln(p_{i+k} / p_i), null on the last k rows", () 
   assert.deepEqual(column(one, "fwd_1t"), [null]);
 });
 
+Deno.test("timeBars: signed volume and realized variance in the bar pass equal the functions", () => {
+  const t = randomTrades(700, 19);
+  const frame = tradeFrame(t);
+  const fused = timeBars(frame, { every: "1m", signedVolume: true, realizedVariance: true });
+  const separate = timeBars(signedVolume(frame), { every: "1m", sums: ["signed_volume"] });
+  assert.deepEqual(column(fused, "ts"), column(separate, "ts"));
+  assertClose(column(fused, "signed_volume"), column(separate, "signed_volume"), "signed volume");
+  // By a loop: bar sums of sign * size, unsigned trades skipped.
+  const signs = column(signedVolume(frame), "sign");
+  const sums = new Map<number, number>();
+  t.ts.forEach((ts, i) => {
+    const b = Math.floor(ts / MIN) * MIN;
+    sums.set(b, (sums.get(b) ?? 0) + (signs[i] === null ? 0 : signs[i]! * t.size[i]));
+  });
+  assertClose(
+    column(fused, "signed_volume"),
+    (column(fused, "ts") as number[]).map((b) => sums.get(b)!),
+    "loop",
+  );
+  const rv = realizedVariance(frame, { every: "1m" });
+  assertClose(column(fused, "realized_variance"), column(rv, "realized_variance"), "rv");
+  const never = timeBars(frame, { every: "1m", signedVolume: { tickRule: "never" } });
+  const neverSep = timeBars(signedVolume(frame, { tickRule: "never" }), {
+    every: "1m",
+    sums: ["signed_volume"],
+  });
+  assertClose(column(never, "signed_volume"), column(neverSep, "signed_volume"), "never");
+  const odd = tradeFrame({ price: [1], size: [1], side: ["Buy"], ts: [0] });
+  assert.throws(
+    () => timeBars(odd, { every: 1, signedVolume: true }),
+    /"side" holds "Buy" at row 0/,
+  );
+  assert.throws(
+    () => timeBars(frame, { every: 1, signedVolume: true, sums: ["signed_volume"] }),
+    TypeError,
+  );
+  const zero = tradeFrame({ price: [1, 0], size: [1, 1], side: ["buy", "buy"], ts: [0, 1] });
+  assert.throws(() => timeBars(zero, { every: 1, realizedVariance: true }), /must be positive/);
+});
+
 Deno.test("timeBars: OHLCV and VWAP per minute against a loop over the trades", () => {
   const t = randomTrades(500, 11);
   const bars = timeBars(tradeFrame(t), { every: "1m" });
@@ -203,5 +250,11 @@ Deno.test("timeBars: OHLCV and VWAP per minute against a loop over the trades", 
   assert.equal(ints.schema.ts.variant, "Int64");
   assert.deepEqual(column(ints, "ts"), keys);
   assert.equal(timeBars(tradeFrame(t).head(0), { every: "1m" }).height, 0);
+  // NaN prices make the bar's price values NaN; the other bars are untouched.
+  const nan = tradeFrame({ ...t, price: t.price.map((p, i) => (i === 3 ? NaN : p)) });
+  const nanBars = timeBars(nan, { every: "1m" });
+  const k = keys.indexOf(Math.floor(t.ts[3] / MIN) * MIN);
+  for (const c of ["high", "low", "vwap"]) assert.ok(Number.isNaN(column(nanBars, c)[k]!), c);
+  assert.deepEqual(column(nanBars, "close").slice(k + 1), column(bars, "close").slice(k + 1));
   assert.throws(() => timeBars(tradeFrame(t), { every: 0 }), RangeError);
 });

@@ -117,16 +117,21 @@ export function checkTime(
   if (frame.height === 0) return dtype;
   const raw = pl.col(name);
   const missing = dtype.variant.startsWith("Float") ? raw.isNull().or(raw.isNan()) : raw.isNull();
-  const firstMissing = firstTrue(frame, missing);
-  if (firstMissing >= 0) {
-    throw new RangeError(`${fn}: column "${name}" has a missing time at row ${firstMissing}`);
-  }
   let step = micros(name, dtype).diff(1, "ignore");
   if (by && by.length > 0) step = step.over(by[0], ...by.slice(1));
-  const firstBack = firstTrue(frame, step.lt(0));
-  if (firstBack >= 0) {
+  // One pass of reductions; the offending row is looked up only when there is one.
+  const [anyMissing, minStep] = frame.lazy().select(
+    missing.any().alias("m"),
+    step.min().alias("s"),
+  ).collectSync().row(0);
+  if (anyMissing === true) {
     throw new RangeError(
-      `${fn}: column "${name}" is out of time order at row ${firstBack}` +
+      `${fn}: column "${name}" has a missing time at row ${firstTrue(frame, missing)}`,
+    );
+  }
+  if (minStep !== null && Number(minStep) < 0) {
+    throw new RangeError(
+      `${fn}: column "${name}" is out of time order at row ${firstTrue(frame, step.lt(0))}` +
         (by && by.length > 0 ? ` (within ${by.join(", ")})` : "") +
         `; sort the frame by "${name}" first`,
     );
@@ -136,11 +141,10 @@ export function checkTime(
 
 /** The index of the first row where `condition` is true, or -1. */
 export function firstTrue(frame: pl.DataFrame, condition: pl.Expr): number {
-  const [index, any] = frame.lazy().select(
-    condition.fillNull(false).argMax().alias("i"),
-    condition.fillNull(false).any().alias("any"),
-  ).collectSync().row(0);
-  return any === true ? Number(index) : -1;
+  const c = condition.fillNull(false);
+  // A cheap reduction first; the row is looked up only when there is one.
+  if (frame.lazy().select(c.any().alias("any")).collectSync().row(0)[0] !== true) return -1;
+  return Number(frame.lazy().select(c.argMax().alias("i")).collectSync().row(0)[0]);
 }
 
 /**

@@ -6,6 +6,7 @@ import pl from "nodejs-polars";
 import {
   bucketStart,
   checkFrame,
+  checkPositive,
   checkTime,
   type Duration,
   durationMicros,
@@ -15,6 +16,8 @@ import {
   num,
   requireColumn,
 } from "./_frame.ts";
+import { logReturnExpr } from "./returns.ts";
+import { checkedSignExpr, type SignedVolumeOptions } from "./signed_volume.ts";
 
 /** Options of {@linkcode timeBars}. */
 export interface TimeBarOptions {
@@ -33,6 +36,19 @@ export interface TimeBarOptions {
    * (unsigned trades) are skipped, NaN propagates.
    */
   readonly sums?: readonly string[];
+  /**
+   * Also compute each bar's realized variance from trade-to-trade log returns in the same
+   * pass (column `realized_variance`, the same value as `realizedVariance` with the same
+   * `every`; null for a bar without a return, i.e. a series' first bar holding one trade).
+   * Prices must then be positive.
+   */
+  readonly realizedVariance?: boolean;
+  /**
+   * Also sum each bar's signed volume (column `signed_volume`), signing trades in the same
+   * pass exactly as `signedVolume` does: `true` for its defaults, or its `side` /
+   * `tickRule` options (the tick rule reads `price`). Unsigned trades are skipped.
+   */
+  readonly signedVolume?: boolean | Pick<SignedVolumeOptions, "side" | "tickRule">;
 }
 
 /**
@@ -46,12 +62,12 @@ export interface TimeBarOptions {
  *     volume = sum size, vwap = sum(price * size) / sum(size)
  *     trades = number of rows
  *
- * A NaN or null price or size makes the bar's affected values NaN (high and low skip
- * nothing: NaN is Polars' largest value, so `high` is NaN too).
+ * A NaN or null price makes the bar's `high`, `low` and `vwap` NaN (and `open` / `close`
+ * when it is the first / last trade); a NaN or null size makes `volume` and `vwap` NaN.
  *
  * @throws {TypeError} when a column is missing or of the wrong type.
- * @throws {RangeError} for a bad `every`, or a time column with missing values or out of
- * order.
+ * @throws {RangeError} for a bad `every`, a time column with missing values or out of
+ * order, or (with `realizedVariance`) a non-positive price.
  */
 export function timeBars(trades: pl.DataFrame, options: TimeBarOptions): pl.DataFrame {
   const fn = "timeBars";
@@ -64,6 +80,15 @@ export function timeBars(trades: pl.DataFrame, options: TimeBarOptions): pl.Data
   requireColumn(trades, size, "number", fn);
   for (const c of sums) requireColumn(trades, c, "number", fn);
   const dtype = checkTime(trades, time, fn, by);
+  const withRv = options.realizedVariance === true;
+  const signing = options.signedVolume;
+  if (signing && sums.includes("signed_volume")) {
+    throw new TypeError(`${fn}: signed_volume is both summed and computed; pick one`);
+  }
+  const sign = signing
+    ? checkedSignExpr(trades, { ...(signing === true ? {} : signing), price }, by, fn)
+    : undefined;
+  if (withRv) checkPositive(trades, price, fn);
   const p = num(price);
   const s = num(size);
   return trades.lazy()
@@ -73,6 +98,8 @@ export function timeBars(trades: pl.DataFrame, options: TimeBarOptions): pl.Data
       p.alias("__p"),
       s.alias("__s"),
       ...sums.map((c) => pl.col(c).cast(pl.Float64).alias(`__sum_${c}`)),
+      ...(withRv ? [logReturnExpr(price, by).alias("__r")] : []),
+      ...(sign ? [sign.mul(s).alias("__sv")] : []),
     )
     .groupBy([...by, "__b"])
     .agg(
@@ -83,20 +110,31 @@ export function timeBars(trades: pl.DataFrame, options: TimeBarOptions): pl.Data
       pl.col("__s").sum().alias("volume"),
       pl.col("__p").mul(pl.col("__s")).sum().div(pl.col("__s").sum()).alias("vwap"),
       pl.col("__p").count().cast(pl.UInt32).alias("trades"),
+      pl.col("__p").isNan().any().alias("__nan"),
       ...sums.map((c) => pl.col(`__sum_${c}`).sum().alias(c)),
+      ...(sign ? [pl.col("__sv").sum().alias("signed_volume")] : []),
+      ...(withRv
+        ? [
+          pl.when(pl.col("__r").count().eq(0)).then(pl.lit(null))
+            .otherwise(pl.col("__r").pow(2).sum()).cast(pl.Float64).alias("realized_variance"),
+        ]
+        : []),
     )
     .sort([...by, "__b"])
     .select(
       ...by.map((c) => pl.col(c)),
       fromMicros(pl.col("__b"), dtype).alias("ts"),
       pl.col("open"),
-      pl.col("high"),
-      pl.col("low"),
+      // Polars' max and min skip NaN; a NaN price must show in the bar instead.
+      pl.when(pl.col("__nan")).then(pl.lit(Number.NaN)).otherwise(pl.col("high")).alias("high"),
+      pl.when(pl.col("__nan")).then(pl.lit(Number.NaN)).otherwise(pl.col("low")).alias("low"),
       pl.col("close"),
       pl.col("volume"),
       pl.col("vwap"),
       pl.col("trades"),
       ...sums.map((c) => pl.col(c)),
+      ...(sign ? [pl.col("signed_volume")] : []),
+      ...(withRv ? [pl.col("realized_variance")] : []),
     )
     .collectSync();
 }

@@ -99,18 +99,35 @@ const KNOWN_SIDES = ["buy", "sell", "unknown", ""];
 export function signedVolume(frame: pl.DataFrame, options: SignedVolumeOptions = {}): pl.DataFrame {
   const fn = "signedVolume";
   checkFrame(frame, fn);
-  const { side = "side", size = "size", price = "price", time = "ts" } = options ?? {};
+  const { size = "size", time = "ts" } = options ?? {};
+  const by = groupColumns(frame, options?.by, fn);
+  requireColumn(frame, size, "number", fn);
+  const sign = checkedSignExpr(frame, options, by, fn);
+  checkTime(frame, time, fn, by);
+  return frame.withColumns(sign.alias("sign"), sign.mul(num(size)).alias("signed_volume"));
+}
+
+/**
+ * The sign expression of {@linkcode signedVolume} after checking the side and price
+ * columns it reads (but not time: callers check it once for all their work).
+ */
+export function checkedSignExpr(
+  frame: pl.DataFrame,
+  options: Pick<SignedVolumeOptions, "side" | "price" | "tickRule"> | undefined,
+  by: readonly string[],
+  fn: string,
+): pl.Expr {
+  const { side = "side", price = "price" } = options ?? {};
   const mode = options?.tickRule ?? "fallback";
   if (!["fallback", "always", "never"].includes(mode)) {
     throw new RangeError(`${fn}: tickRule must be "fallback", "always" or "never", got ${mode}`);
   }
-  const by = groupColumns(frame, options?.by, fn);
-  requireColumn(frame, size, "number", fn);
   if (mode !== "never") requireColumn(frame, price, "number", fn);
   if (mode !== "always") {
     requireColumn(frame, side, "text", fn);
     const s = pl.col(side).cast(pl.Utf8);
-    const row = firstTrue(frame, s.isNotNull().and(s.isIn(KNOWN_SIDES).not()));
+    const known = KNOWN_SIDES.map((v) => s.eq(pl.lit(v))).reduce((a, b) => a.or(b));
+    const row = firstTrue(frame, s.isNotNull().and(known.not()));
     if (row >= 0) {
       throw new RangeError(
         `${fn}: column "${side}" holds "${frame.getColumn(side).get(row)}" at row ${row}; ` +
@@ -118,17 +135,10 @@ export function signedVolume(frame: pl.DataFrame, options: SignedVolumeOptions =
       );
     }
   }
-  checkTime(frame, time, fn, by);
   const tick = mode === "never" ? pl.lit(null).cast(pl.Float64) : tickRuleExpr(price, by);
-  let sign: pl.Expr;
-  if (mode === "always") sign = tick;
-  else {
-    const s = pl.col(side).cast(pl.Utf8);
-    sign = pl.when(s.eq(pl.lit("buy"))).then(pl.lit(1))
-      .when(s.eq(pl.lit("sell"))).then(pl.lit(-1))
-      .otherwise(tick).cast(pl.Float64);
-  }
-  return frame.withColumns(sign.alias("sign")).withColumns(
-    pl.col("sign").mul(num(size)).alias("signed_volume"),
-  );
+  if (mode === "always") return tick;
+  const s = pl.col(side).cast(pl.Utf8);
+  return pl.when(s.eq(pl.lit("buy"))).then(pl.lit(1))
+    .when(s.eq(pl.lit("sell"))).then(pl.lit(-1))
+    .otherwise(tick).cast(pl.Float64);
 }
