@@ -27,7 +27,7 @@
  */
 import { DuckDBInstance } from "@duckdb/node-api";
 import pl from "nodejs-polars";
-import { forwardReturns, kyleLambda, signedVolume, timeBars } from "../lib/research/mod.ts";
+import { forwardReturns, kyleLambda, timeBars } from "../lib/research/mod.ts";
 import { SeededRandom } from "../lib/simulator/random.ts";
 import { emit } from "./_figure.ts";
 
