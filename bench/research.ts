@@ -12,10 +12,12 @@
  * 4. Kyle's lambda per hour (OLS of bar close change on bar signed volume);
  * 5. 5-minute forward log returns of the bar closes.
  *
- * Ours composes `lib/research` on the frame `readParquet` returns, with every argument and
- * column check the functions make: `timeBars` with its `signedVolume` and
- * `realizedVariance` options (the same values as `signedVolume` + `realizedVariance`, in
- * the bar pass), then `forwardReturns` and `kyleLambda` on the bars. Peers, in the same run
+ * Ours composes `lib/research`, with every argument and data check the functions make:
+ * `timeBars` over `pl.scanParquet(file)` with its `signedVolume` and `realizedVariance`
+ * options (the same values as `signedVolume` + `realizedVariance`, computed in the bar
+ * pass), then `forwardReturns` and `kyleLambda` on the bars. `eager_ms` / `eager_cpu_ms`
+ * are the same composition on the DataFrame `readParquet` returns (trades held in memory,
+ * read included). Peers, in the same run
  * over the same file: the same result hand-written as one DuckDB SQL query (`duckdb-sql`)
  * and as one hand-written lazy Polars plan (`polars`). The three results are compared
  * (bars, realized variance, forward returns, lambdas) before any figure is printed; a
@@ -99,9 +101,14 @@ function features(minutes: pl.DataFrame, hours: pl.DataFrame): Features {
   };
 }
 
-/** Ours: the research functions, composed. */
-function ours(file: string): Features {
-  const trades = pl.readParquet(file, { columns: ["price", "size", "side", "ts"] });
+/**
+ * Ours: the research functions, composed, on a lazy scan of the file (`eager`: on the
+ * DataFrame `readParquet` returns, as a notebook holding trades in memory would).
+ */
+function ours(file: string, eager = false): Features {
+  const trades = eager
+    ? pl.readParquet(file, { columns: ["price", "size", "side", "ts"] })
+    : pl.scanParquet(file);
   const bars = timeBars(trades, { every: "1m", signedVolume: true, realizedVariance: true });
   const minutes = forwardReturns(bars, { horizons: ["5m"], price: "close" });
   const hours = kyleLambda(bars, { every: "1h", price: "close" });
@@ -312,8 +319,10 @@ export async function run(): Promise<void> {
   try {
     synthetic(rows).writeParquet(file);
     const mine = await best(runs, () => ours(file));
+    const eager = await best(runs, () => ours(file, true));
     const polars = await best(runs, () => polarsPeer(file));
     const duckdb = await best(runs, () => duckdbPeer(file, connection));
+    agree(mine.out, eager.out, "ours on a DataFrame");
     agree(mine.out, polars.out, "polars");
     agree(mine.out, duckdb.out, "duckdb-sql");
     const extra = { rows, bars: mine.out.ts.length, hours: mine.out.hours.length };
@@ -327,6 +336,8 @@ export async function run(): Promise<void> {
         ratio: round(other.ms / mine.ms),
         cpu_ms: round(mine.cpu),
         peer_cpu_ms: round(other.cpu),
+        eager_ms: round(eager.ms),
+        eager_cpu_ms: round(eager.cpu),
         ...extra,
       });
     }

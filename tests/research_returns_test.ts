@@ -196,6 +196,18 @@ Deno.test("timeBars: signed volume and realized variance in the bar pass equal t
     sums: ["signed_volume"],
   });
   assertClose(column(never, "signed_volume"), column(neverSep, "signed_volume"), "never");
+  // A lazy source gives the same bars, checks included.
+  const lazy = timeBars(frame.lazy(), { every: "1m", signedVolume: true, realizedVariance: true });
+  assert.deepEqual(lazy.columns, fused.columns);
+  for (const c of fused.columns) assertClose(column(lazy, c), column(fused, c), `lazy ${c}`);
+  const lazyOdd = tradeFrame({ ...t, side: t.side.map((s, i) => (i === 5 ? "BUY" : s)) }).lazy();
+  assert.throws(
+    () => timeBars(lazyOdd, { every: 1, signedVolume: true }),
+    /"side" holds "BUY" at row 5/,
+  );
+  const swapped = tradeFrame({ ...t, ts: t.ts.map((v, i) => (i === 7 ? t.ts[9] + 1 : v)) });
+  assert.throws(() => timeBars(swapped.lazy(), { every: 1 }), /out of time order at row 8/);
+  assert.throws(() => timeBars(frame.lazy(), { every: 1, price: "p" }), /"p" is missing/);
   const odd = tradeFrame({ price: [1], size: [1], side: ["Buy"], ts: [0] });
   assert.throws(
     () => timeBars(odd, { every: 1, signedVolume: true }),
@@ -257,4 +269,15 @@ Deno.test("timeBars: OHLCV and VWAP per minute against a loop over the trades", 
   for (const c of ["high", "low", "vwap"]) assert.ok(Number.isNaN(column(nanBars, c)[k]!), c);
   assert.deepEqual(column(nanBars, "close").slice(k + 1), column(bars, "close").slice(k + 1));
   assert.throws(() => timeBars(tradeFrame(t), { every: 0 }), RangeError);
+  const swapped = tradeFrame({ ...t, ts: t.ts.map((v, i) => (i === 7 ? t.ts[9] + 1 : v)) });
+  assert.throws(() => timeBars(swapped, { every: "1m" }), /"ts" is out of time order at row 8/);
+  const gap = pl.DataFrame([
+    pl.Series("price", [1, 2]),
+    pl.Series("size", [1, 1]),
+    pl.Series("ts", [1, null]),
+  ]);
+  assert.throws(
+    () => timeBars(gap, { every: 10, realizedVariance: true }),
+    /missing time at row 1/,
+  );
 });

@@ -32,6 +32,39 @@ const NUMERIC = new Set([
 ]);
 const TEXT = new Set(["Utf8", "String", "Categorical"]);
 
+/** A frame, or a lazy query (such as `pl.scanParquet(...)`) where a function accepts one. */
+export type Source = pl.DataFrame | pl.LazyDataFrame;
+
+const SCHEMAS = new WeakMap<pl.LazyDataFrame, pl.DataFrame>();
+
+/** A zero-row frame with the source's columns and types (a lazy query is planned once). */
+export function schemaFrame(source: Source): pl.DataFrame {
+  if (pl.DataFrame.isDataFrame(source)) return source;
+  let empty = SCHEMAS.get(source);
+  if (!empty) {
+    empty = source.limit(0).collectSync();
+    SCHEMAS.set(source, empty);
+  }
+  return empty;
+}
+
+function lazyOf(source: Source): pl.LazyDataFrame {
+  return pl.DataFrame.isDataFrame(source) ? source.lazy() : source;
+}
+
+/** The value of `name` at `row` (a lazy source is queried for that one value). */
+export function valueAt(source: Source, name: string, row: number): unknown {
+  if (pl.DataFrame.isDataFrame(source)) return source.getColumn(name).get(row);
+  return source.select(pl.col(name)).slice(row, 1).collectSync().getColumn(name).get(0);
+}
+
+/** Throws a `TypeError` unless `frame` is a Polars DataFrame or LazyDataFrame. */
+export function checkSource(frame: unknown, fn: string): asserts frame is Source {
+  if (!pl.DataFrame.isDataFrame(frame) && !pl.LazyDataFrame.isLazyDataFrame(frame)) {
+    throw new TypeError(`${fn}: expected a Polars DataFrame or LazyDataFrame, got ${typeof frame}`);
+  }
+}
+
 /** Throws a `TypeError` unless `frame` is a Polars DataFrame. */
 export function checkFrame(frame: unknown, fn: string): asserts frame is pl.DataFrame {
   if (!pl.DataFrame.isDataFrame(frame)) {
@@ -47,11 +80,12 @@ export type ColumnKind = "number" | "time" | "text";
  * numbers (any integer or float), time (Datetime, or integer/float microseconds) or text.
  */
 export function requireColumn(
-  frame: pl.DataFrame,
+  source: Source,
   name: string,
   kind: ColumnKind,
   fn: string,
 ): pl.DataType {
+  const frame = schemaFrame(source);
   if (typeof name !== "string" || name === "") {
     throw new TypeError(`${fn}: a column name must be non-empty text, got ${String(name)}`);
   }
@@ -104,6 +138,67 @@ export function int(value: number): pl.Expr {
 }
 
 /**
+ * A data check that can run inside another query: `bad` is true on offending rows, and
+ * `raise` (called only when some row is bad) finds the first one and throws.
+ */
+export interface DeferredCheck {
+  readonly bad: pl.Expr;
+  readonly raise: () => never;
+}
+
+/**
+ * The checks of a time column (no missing value, never decreasing within `by`), to run
+ * with {@linkcode runChecks} or inside a caller's own query. Also checks it exists and
+ * holds times, and returns its type.
+ */
+export function timeChecks(
+  frame: Source,
+  name: string,
+  fn: string,
+  by?: readonly string[],
+): { dtype: pl.DataType; checks: DeferredCheck[] } {
+  const dtype = requireColumn(frame, name, "time", fn);
+  const raw = pl.col(name);
+  const missing = dtype.variant.startsWith("Float") ? raw.isNull().or(raw.isNan()) : raw.isNull();
+  let step = micros(name, dtype).diff(1, "ignore");
+  if (by && by.length > 0) step = step.over(by[0], ...by.slice(1));
+  const back = step.lt(0);
+  return {
+    dtype,
+    checks: [
+      {
+        bad: missing,
+        raise: () => {
+          throw new RangeError(
+            `${fn}: column "${name}" has a missing time at row ${firstTrue(frame, missing)}`,
+          );
+        },
+      },
+      {
+        bad: back,
+        raise: () => {
+          throw new RangeError(
+            `${fn}: column "${name}" is out of time order at row ${firstTrue(frame, back)}` +
+              (by && by.length > 0 ? ` (within ${by.join(", ")})` : "") +
+              `; sort the frame by "${name}" first`,
+          );
+        },
+      },
+    ],
+  };
+}
+
+/** Runs checks as one pass of reductions over `frame`; throws for the first that fails. */
+export function runChecks(frame: pl.DataFrame, checks: readonly DeferredCheck[]): void {
+  if (checks.length === 0 || frame.height === 0) return;
+  const row = frame.lazy().select(
+    ...checks.map((c, i) => c.bad.fillNull(false).any().alias(`c${i}`)),
+  ).collectSync().row(0);
+  const failed = row.findIndex((v) => v === true);
+  if (failed >= 0) checks[failed].raise();
+}
+
+/**
  * Checks a time column: it exists, has no missing value (null or NaN) and never decreases
  * (within each group of `by`, when given). Returns its type.
  */
@@ -113,38 +208,31 @@ export function checkTime(
   fn: string,
   by?: readonly string[],
 ): pl.DataType {
-  const dtype = requireColumn(frame, name, "time", fn);
-  if (frame.height === 0) return dtype;
-  const raw = pl.col(name);
-  const missing = dtype.variant.startsWith("Float") ? raw.isNull().or(raw.isNan()) : raw.isNull();
-  let step = micros(name, dtype).diff(1, "ignore");
-  if (by && by.length > 0) step = step.over(by[0], ...by.slice(1));
-  // One pass of reductions; the offending row is looked up only when there is one.
-  const [anyMissing, minStep] = frame.lazy().select(
-    missing.any().alias("m"),
-    step.min().alias("s"),
-  ).collectSync().row(0);
-  if (anyMissing === true) {
-    throw new RangeError(
-      `${fn}: column "${name}" has a missing time at row ${firstTrue(frame, missing)}`,
-    );
-  }
-  if (minStep !== null && Number(minStep) < 0) {
-    throw new RangeError(
-      `${fn}: column "${name}" is out of time order at row ${firstTrue(frame, step.lt(0))}` +
-        (by && by.length > 0 ? ` (within ${by.join(", ")})` : "") +
-        `; sort the frame by "${name}" first`,
-    );
-  }
+  const { dtype, checks } = timeChecks(frame, name, fn, by);
+  runChecks(frame, checks);
   return dtype;
 }
 
 /** The index of the first row where `condition` is true, or -1. */
-export function firstTrue(frame: pl.DataFrame, condition: pl.Expr): number {
+export function firstTrue(frame: Source, condition: pl.Expr): number {
   const c = condition.fillNull(false);
+  const lazy = lazyOf(frame);
   // A cheap reduction first; the row is looked up only when there is one.
-  if (frame.lazy().select(c.any().alias("any")).collectSync().row(0)[0] !== true) return -1;
-  return Number(frame.lazy().select(c.argMax().alias("i")).collectSync().row(0)[0]);
+  if (lazy.select(c.any().alias("any")).collectSync().row(0)[0] !== true) return -1;
+  return Number(lazy.select(c.argMax().alias("i")).collectSync().row(0)[0]);
+}
+
+/** The check that every value of a numeric column is positive (NaN and null pass). */
+export function positiveCheck(frame: Source, name: string, fn: string): DeferredCheck {
+  const bad = num(name).ltEq(0);
+  return {
+    bad,
+    raise: () => {
+      const row = firstTrue(frame, bad);
+      const value = valueAt(frame, name, row);
+      throw new RangeError(`${fn}: column "${name}" must be positive, got ${value} at row ${row}`);
+    },
+  };
 }
 
 /**
@@ -152,11 +240,7 @@ export function firstTrue(frame: pl.DataFrame, condition: pl.Expr): number {
  * and throws a `RangeError` naming the column and row otherwise.
  */
 export function checkPositive(frame: pl.DataFrame, name: string, fn: string): void {
-  const row = firstTrue(frame, num(name).ltEq(0));
-  if (row >= 0) {
-    const value = frame.getColumn(name).get(row);
-    throw new RangeError(`${fn}: column "${name}" must be positive, got ${value} at row ${row}`);
-  }
+  runChecks(frame, [positiveCheck(frame, name, fn)]);
 }
 
 /** A duration argument as whole positive microseconds. */
@@ -215,13 +299,13 @@ export function durationLabel(us: number): string {
 
 /** Group-by column names (`by` option) checked to exist. */
 export function groupColumns(
-  frame: pl.DataFrame,
+  frame: Source,
   by: string | readonly string[] | undefined,
   fn: string,
 ): string[] {
   const list = by === undefined ? [] : typeof by === "string" ? [by] : [...by];
   for (const name of list) {
-    if (frame.schema[name] === undefined) {
+    if (schemaFrame(frame).schema[name] === undefined) {
       throw new TypeError(`${fn}: group column "${name}" is missing`);
     }
   }

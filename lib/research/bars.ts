@@ -5,19 +5,20 @@
 import pl from "nodejs-polars";
 import {
   bucketStart,
-  checkFrame,
-  checkPositive,
-  checkTime,
+  checkSource,
   type Duration,
   durationMicros,
   fromMicros,
   groupColumns,
   micros,
   num,
+  positiveCheck,
   requireColumn,
+  type Source,
+  timeChecks,
 } from "./_frame.ts";
 import { logReturnExpr } from "./returns.ts";
-import { checkedSignExpr, type SignedVolumeOptions } from "./signed_volume.ts";
+import { type SignedVolumeOptions, signExpr } from "./signed_volume.ts";
 
 /** Options of {@linkcode timeBars}. */
 export interface TimeBarOptions {
@@ -62,6 +63,10 @@ export interface TimeBarOptions {
  *     volume = sum size, vwap = sum(price * size) / sum(size)
  *     trades = number of rows
  *
+ * `trades` may be a LazyDataFrame (for example `pl.scanParquet` over lake files): the trades
+ * are then never materialized. Either way every data check (time order, side values,
+ * positive prices) runs inside the bar pass, not as passes of its own.
+ *
  * A NaN or null price makes the bar's `high`, `low` and `vwap` NaN (and `open` / `close`
  * when it is the first / last trade); a NaN or null size makes `volume` and `vwap` NaN.
  *
@@ -69,9 +74,9 @@ export interface TimeBarOptions {
  * @throws {RangeError} for a bad `every`, a time column with missing values or out of
  * order, or (with `realizedVariance`) a non-positive price.
  */
-export function timeBars(trades: pl.DataFrame, options: TimeBarOptions): pl.DataFrame {
+export function timeBars(trades: Source, options: TimeBarOptions): pl.DataFrame {
   const fn = "timeBars";
-  checkFrame(trades, fn);
+  checkSource(trades, fn);
   const every = durationMicros(options?.every, "every", fn);
   const { price = "price", size = "size", time = "ts" } = options;
   const by = groupColumns(trades, options.by, fn);
@@ -79,19 +84,23 @@ export function timeBars(trades: pl.DataFrame, options: TimeBarOptions): pl.Data
   requireColumn(trades, price, "number", fn);
   requireColumn(trades, size, "number", fn);
   for (const c of sums) requireColumn(trades, c, "number", fn);
-  const dtype = checkTime(trades, time, fn, by);
+  const { dtype, checks } = timeChecks(trades, time, fn, by);
   const withRv = options.realizedVariance === true;
   const signing = options.signedVolume;
   if (signing && sums.includes("signed_volume")) {
     throw new TypeError(`${fn}: signed_volume is both summed and computed; pick one`);
   }
-  const sign = signing
-    ? checkedSignExpr(trades, { ...(signing === true ? {} : signing), price }, by, fn)
-    : undefined;
-  if (withRv) checkPositive(trades, price, fn);
+  let sign: pl.Expr | undefined;
+  if (signing) {
+    const signed = signExpr(trades, { ...(signing === true ? {} : signing), price }, by, fn);
+    sign = signed.sign;
+    checks.push(...signed.checks);
+  }
+  if (withRv) checks.push(positiveCheck(trades, price, fn));
   const p = num(price);
   const s = num(size);
-  return trades.lazy()
+  // The data checks run inside the bar pass (one flag per bar), not as passes of their own.
+  const bars = (pl.DataFrame.isDataFrame(trades) ? trades.lazy() : trades)
     .select(
       ...by.map((c) => pl.col(c)),
       bucketStart(micros(time, dtype), every).alias("__b"),
@@ -100,6 +109,7 @@ export function timeBars(trades: pl.DataFrame, options: TimeBarOptions): pl.Data
       ...sums.map((c) => pl.col(c).cast(pl.Float64).alias(`__sum_${c}`)),
       ...(withRv ? [logReturnExpr(price, by).alias("__r")] : []),
       ...(sign ? [sign.mul(s).alias("__sv")] : []),
+      ...checks.map((c, i) => c.bad.fillNull(false).alias(`__check${i}`)),
     )
     .groupBy([...by, "__b"])
     .agg(
@@ -119,7 +129,15 @@ export function timeBars(trades: pl.DataFrame, options: TimeBarOptions): pl.Data
             .otherwise(pl.col("__r").pow(2).sum()).cast(pl.Float64).alias("realized_variance"),
         ]
         : []),
+      ...checks.map((_, i) => pl.col(`__check${i}`).any().alias(`__check${i}`)),
     )
+    .collectSync();
+  if (checks.length > 0 && bars.height > 0) {
+    const failed = bars.select(...checks.map((_, i) => pl.col(`__check${i}`).any())).row(0);
+    const i = failed.findIndex((v) => v === true);
+    if (i >= 0) checks[i].raise();
+  }
+  return bars.lazy()
     .sort([...by, "__b"])
     .select(
       ...by.map((c) => pl.col(c)),

@@ -7,11 +7,16 @@ import pl from "nodejs-polars";
 import {
   checkFrame,
   checkTime,
+  type DeferredCheck,
   firstTrue,
   groupColumns,
   num,
   overGroups,
   requireColumn,
+  runChecks,
+  type Source,
+  timeChecks,
+  valueAt,
 } from "./_frame.ts";
 
 /** Options of {@linkcode tickRule}. */
@@ -102,43 +107,45 @@ export function signedVolume(frame: pl.DataFrame, options: SignedVolumeOptions =
   const { size = "size", time = "ts" } = options ?? {};
   const by = groupColumns(frame, options?.by, fn);
   requireColumn(frame, size, "number", fn);
-  const sign = checkedSignExpr(frame, options, by, fn);
-  checkTime(frame, time, fn, by);
+  const { sign, checks } = signExpr(frame, options, by, fn);
+  runChecks(frame, [...checks, ...timeChecks(frame, time, fn, by).checks]);
   return frame.withColumns(sign.alias("sign"), sign.mul(num(size)).alias("signed_volume"));
 }
 
 /**
- * The sign expression of {@linkcode signedVolume} after checking the side and price
- * columns it reads (but not time: callers check it once for all their work).
+ * The sign expression of {@linkcode signedVolume} and the check of the side values it
+ * reads (to run with `runChecks` or inside the caller's query; time is the caller's).
  */
-export function checkedSignExpr(
-  frame: pl.DataFrame,
+export function signExpr(
+  frame: Source,
   options: Pick<SignedVolumeOptions, "side" | "price" | "tickRule"> | undefined,
   by: readonly string[],
   fn: string,
-): pl.Expr {
+): { sign: pl.Expr; checks: DeferredCheck[] } {
   const { side = "side", price = "price" } = options ?? {};
   const mode = options?.tickRule ?? "fallback";
   if (!["fallback", "always", "never"].includes(mode)) {
     throw new RangeError(`${fn}: tickRule must be "fallback", "always" or "never", got ${mode}`);
   }
   if (mode !== "never") requireColumn(frame, price, "number", fn);
-  if (mode !== "always") {
-    requireColumn(frame, side, "text", fn);
-    const s = pl.col(side).cast(pl.Utf8);
-    const known = KNOWN_SIDES.map((v) => s.eq(pl.lit(v))).reduce((a, b) => a.or(b));
-    const row = firstTrue(frame, s.isNotNull().and(known.not()));
-    if (row >= 0) {
+  const tick = mode === "never" ? pl.lit(null).cast(pl.Float64) : tickRuleExpr(price, by);
+  if (mode === "always") return { sign: tick, checks: [] };
+  requireColumn(frame, side, "text", fn);
+  const s = pl.col(side).cast(pl.Utf8);
+  const known = KNOWN_SIDES.map((v) => s.eq(pl.lit(v))).reduce((a, b) => a.or(b));
+  const bad = s.isNotNull().and(known.not());
+  const check: DeferredCheck = {
+    bad,
+    raise: () => {
+      const row = firstTrue(frame, bad);
       throw new RangeError(
-        `${fn}: column "${side}" holds "${frame.getColumn(side).get(row)}" at row ${row}; ` +
+        `${fn}: column "${side}" holds "${valueAt(frame, side, row)}" at row ${row}; ` +
           `expected buy, sell, unknown, empty or null`,
       );
-    }
-  }
-  const tick = mode === "never" ? pl.lit(null).cast(pl.Float64) : tickRuleExpr(price, by);
-  if (mode === "always") return tick;
-  const s = pl.col(side).cast(pl.Utf8);
-  return pl.when(s.eq(pl.lit("buy"))).then(pl.lit(1))
+    },
+  };
+  const sign = pl.when(s.eq(pl.lit("buy"))).then(pl.lit(1))
     .when(s.eq(pl.lit("sell"))).then(pl.lit(-1))
     .otherwise(tick).cast(pl.Float64);
+  return { sign, checks: [check] };
 }
