@@ -17,14 +17,15 @@
  * options (the same values as `signedVolume` + `realizedVariance`, computed in the bar
  * pass), then `forwardReturns` and `kyleLambda` on the bars. `eager_ms` / `eager_cpu_ms`
  * are the same composition on the DataFrame `readParquet` returns (trades held in memory,
- * read included). Peers, in the same run
- * over the same file: the same result hand-written as one DuckDB SQL query (`duckdb-sql`)
- * and as one hand-written lazy Polars plan (`polars`). The three results are compared
- * (bars, realized variance, forward returns, lambdas) before any figure is printed; a
- * mismatch exits 1. Times are the best of `BENCH_RESEARCH_RUNS` (default 3) runs;
- * `ratio` = peer ms / our ms. `cpu_ms` / `peer_cpu_ms` are the process CPU time (all
- * threads) of the same best runs: on a shared machine wall time moves with the load, CPU
- * time much less.
+ * read included). Peers, in the same run over the same file: the same result hand-written
+ * in DuckDB SQL (`duckdb-sql`: a bars table, then one query for the minutes and one for the
+ * hours) and as hand-written lazy Polars (`polars`: one plan from the scan to the bars,
+ * then the minutes and the hours). All results are compared (bars, signed volume, realized
+ * variance, forward returns, lambdas) before any figure is printed; a mismatch throws.
+ * Times are the best of `BENCH_RESEARCH_RUNS` (default 3) runs, the variants interleaved;
+ * `ratio` = peer ms / our ms. `cpu_ms` / `peer_cpu_ms` are the best process CPU times (all
+ * threads, user + system) of those runs: on a shared machine wall time moves with the
+ * load, CPU time much less.
  * @module
  */
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -293,21 +294,31 @@ function cpuMs(): number {
   }
 }
 
-async function best<T>(
+interface Timed<T> {
+  ms: number;
+  cpu: number;
+  out: T;
+}
+
+/**
+ * Runs every variant `runs` times, interleaved (a, b, c, a, b, c, ...) so that a change in
+ * the machine's load falls on all of them alike; keeps each one's best wall and CPU time.
+ */
+async function interleaved<T>(
   runs: number,
-  fn: () => T | Promise<T>,
-): Promise<{ ms: number; cpu: number; out: T }> {
-  let ms = Infinity;
-  let cpu = Infinity;
-  let out!: T;
-  for (let i = 0; i < runs; i++) {
-    const c0 = cpuMs();
-    const t0 = performance.now();
-    out = await fn();
-    ms = Math.min(ms, performance.now() - t0);
-    cpu = Math.min(cpu, cpuMs() - c0);
+  variants: readonly (() => T | Promise<T>)[],
+): Promise<Timed<T>[]> {
+  const out: Timed<T>[] = variants.map(() => ({ ms: Infinity, cpu: Infinity, out: undefined! }));
+  for (let r = 0; r < runs; r++) {
+    for (let v = 0; v < variants.length; v++) {
+      const c0 = cpuMs();
+      const t0 = performance.now();
+      out[v].out = await variants[v]();
+      out[v].ms = Math.min(out[v].ms, performance.now() - t0);
+      out[v].cpu = Math.min(out[v].cpu, cpuMs() - c0);
+    }
   }
-  return { ms, cpu, out };
+  return out;
 }
 
 export async function run(): Promise<void> {
@@ -318,10 +329,12 @@ export async function run(): Promise<void> {
   const connection = await duck();
   try {
     synthetic(rows).writeParquet(file);
-    const mine = await best(runs, () => ours(file));
-    const eager = await best(runs, () => ours(file, true));
-    const polars = await best(runs, () => polarsPeer(file));
-    const duckdb = await best(runs, () => duckdbPeer(file, connection));
+    const [mine, eager, polars, duckdb] = await interleaved<Features>(runs, [
+      () => ours(file),
+      () => ours(file, true),
+      () => polarsPeer(file),
+      () => duckdbPeer(file, connection),
+    ]);
     agree(mine.out, eager.out, "ours on a DataFrame");
     agree(mine.out, polars.out, "polars");
     agree(mine.out, duckdb.out, "duckdb-sql");
