@@ -1,6 +1,7 @@
 /**
  * Research functions, Polars-first: Polars DataFrames in, DataFrames out, each formula in
- * its JSDoc.
+ * its JSDoc (`timeBars` also takes a LazyDataFrame such as a Parquet scan, and then never
+ * materializes the trades).
  *
  * Conventions (all functions):
  * - column names default to the repository's (`price`, `size`, `side`, `ts` on trades;
@@ -12,21 +13,28 @@
  *   column and row (sort first); bad arguments are `RangeError`s;
  * - null in a numeric input is read as NaN and NaN propagates into every result computed
  *   from it; null in a result means "no value by construction" (no previous row, a horizon
- *   past the end of the data, an empty window);
- * - an empty frame gives an empty result with the documented columns; a single row gives
+ *   past the end of the data, an empty window). Documented exceptions: a null sign or
+ *   signed volume is an unsigned trade (left out of sums and regressions); the information
+ *   coefficient and quantile returns leave out rows with a null or NaN in either input, and
+ *   lead-lag rows with a null, and report how many rows they used (`n`);
+ * - an empty frame gives an empty result with the documented columns (per-lag and
+ *   per-column summaries give their rows with null values and `n = 0`); a single row gives
  *   nulls where a value needs two.
  *
  * ```ts ignore
- * import { forwardReturns, kyleLambda, realizedVariance, signedVolume, timeBars } from "../lib/mod.ts";
- * const trades = signedVolume(await repo.trades(btc).polars());
- * const bars = timeBars(trades, { every: "1m", sums: ["signed_volume"] });
- * const rv = realizedVariance(trades, { every: "1m" });
- * const lambda = kyleLambda(bars, { every: "1h", price: "close" });
- * const labeled = forwardReturns(bars, { horizons: ["5m"], price: "close" });
+ * import { forwardReturns, kyleLambda, markouts, timeBars, yangZhang } from "../lib/mod.ts";
+ * const trades = await repo.trades(btc).polars();
+ * // 1-minute bars with signed volume (tick rule where the side is unknown) and realized
+ * // variance, in one pass over the trades:
+ * const bars = timeBars(trades, { every: "1m", signedVolume: true, realizedVariance: true });
+ * const lambda = kyleLambda(bars, { every: "1h", price: "close" }); // impact per hour
+ * const labeled = forwardReturns(bars, { horizons: ["5m", "15m"], price: "close" });
+ * const vol = yangZhang(bars, { window: 30 });
+ * const after = markouts(trades, { horizons: ["1s", "10s", "1m"], bps: true });
  * ```
  * @module
  */
-export { type Duration } from "./_frame.ts";
+export type { Duration, Source } from "./_frame.ts";
 export { logReturnExpr, type LogReturnOptions, logReturns } from "./returns.ts";
 export {
   type ForwardReturnOptions,

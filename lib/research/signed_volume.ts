@@ -42,10 +42,8 @@ export interface TickRuleOptions {
  */
 export function tickRuleExpr(price: string, by: readonly string[]): pl.Expr {
   const d = overGroups(num(price).diff(1, "ignore"), by);
-  const raw = pl.when(d.isNan()).then(pl.lit(Number.NaN))
-    .when(d.gt(0)).then(pl.lit(1))
-    .when(d.lt(0)).then(pl.lit(-1))
-    .otherwise(pl.lit(null)).cast(pl.Float64);
+  // d / |d| is +1 or -1, and NaN for a NaN change; a zero change is unknown (null).
+  const raw = pl.when(d.eq(0)).then(pl.lit(null)).otherwise(d.div(d.abs())).cast(pl.Float64);
   return overGroups(raw.forwardFill(), by);
 }
 
