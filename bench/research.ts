@@ -120,8 +120,8 @@ function ours(file: string, eager = false): Features {
 function polarsPeer(file: string): Features {
   const t = pl.col("ts").cast(pl.Int64);
   const d = pl.col("price").diff(1, "ignore");
-  const tick = pl.when(d.gt(0)).then(pl.lit(1)).when(d.lt(0)).then(pl.lit(-1))
-    .otherwise(pl.lit(null)).cast(pl.Float64).forwardFill();
+  const tick = pl.when(d.eq(0)).then(pl.lit(null)).otherwise(d.div(d.abs())).cast(pl.Float64)
+    .forwardFill();
   const sign = pl.when(pl.col("side").eq(pl.lit("buy"))).then(pl.lit(1))
     .when(pl.col("side").eq(pl.lit("sell"))).then(pl.lit(-1)).otherwise(tick).cast(pl.Float64);
   const r = pl.col("price").div(pl.col("price").shift(1)).log();
