@@ -137,6 +137,22 @@ export function timeBars(trades: Source, options: TimeBarOptions): pl.DataFrame 
     const i = failed.findIndex((v) => v === true);
     if (i >= 0) checks[i].raise();
   }
+  const extra = [
+    ...sums,
+    ...(sign ? ["signed_volume"] : []),
+    ...(withRv ? ["realized_variance"] : []),
+  ];
+  return finish(bars, by, dtype, extra);
+}
+
+/** Sorts the bars and gives them the documented columns (NaN prices shown in high / low). */
+function finish(
+  bars: pl.DataFrame,
+  by: readonly string[],
+  dtype: pl.DataType,
+  extra: readonly string[],
+): pl.DataFrame {
+  const nan = pl.col("__nan");
   return bars.lazy()
     .sort([...by, "__b"])
     .select(
@@ -144,15 +160,13 @@ export function timeBars(trades: Source, options: TimeBarOptions): pl.DataFrame 
       fromMicros(pl.col("__b"), dtype).alias("ts"),
       pl.col("open"),
       // Polars' max and min skip NaN; a NaN price must show in the bar instead.
-      pl.when(pl.col("__nan")).then(pl.lit(Number.NaN)).otherwise(pl.col("high")).alias("high"),
-      pl.when(pl.col("__nan")).then(pl.lit(Number.NaN)).otherwise(pl.col("low")).alias("low"),
+      pl.when(nan).then(pl.lit(Number.NaN)).otherwise(pl.col("high")).alias("high"),
+      pl.when(nan).then(pl.lit(Number.NaN)).otherwise(pl.col("low")).alias("low"),
       pl.col("close"),
       pl.col("volume"),
       pl.col("vwap"),
       pl.col("trades"),
-      ...sums.map((c) => pl.col(c)),
-      ...(sign ? [pl.col("signed_volume")] : []),
-      ...(withRv ? [pl.col("realized_variance")] : []),
+      ...extra.map((c) => pl.col(c)),
     )
     .collectSync();
 }
