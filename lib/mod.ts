@@ -47,7 +47,6 @@ export {
   type OpenRepositoryOptions,
   type RepositoryKind,
 } from "./open_repository.ts";
-export { bookHistory, quotesFromBooks } from "./research/mod.ts";
 export { DEMO_PRODUCTS, SyntheticMarket } from "./simulator/mod.ts";
 export { databaseUrl, defaultLakeRoot } from "./config.ts";
 export {
@@ -62,3 +61,4 @@ export {
   type TradingContext,
   verifyActionLog,
 } from "./backtest/mod.ts";
+export * from "./research/mod.ts";
