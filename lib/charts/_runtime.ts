@@ -53,7 +53,6 @@ window.${RUNTIME_GLOBAL} = (function () {
     var c = h.cells, n = c.t.length, drawn = 0;
     target.useBitmapCoordinateSpace(function (scope) {
       var ctx = scope.context, hr = scope.horizontalPixelRatio, vr = scope.verticalPixelRatio;
-      var w = Math.max(1, Math.ceil(spacing * hr));
       var colors = [h.bidColor, h.askColor];
       for (var i = 0; i < n; i++) {
         var x = xs[c.t[i]];
@@ -65,8 +64,9 @@ window.${RUNTIME_GLOBAL} = (function () {
         if (!(a > 0)) continue;
         ctx.globalAlpha = 0.08 + 0.92 * a;
         ctx.fillStyle = colors[c.side[i]];
+        var left = Math.round((x - spacing / 2) * hr), right = Math.round((x + spacing / 2) * hr);
         var y = Math.round(top * vr);
-        ctx.fillRect(Math.round((x - spacing / 2) * hr), y, w, Math.max(1, Math.round(bottom * vr) - y));
+        ctx.fillRect(left, y, Math.max(1, right - left), Math.max(1, Math.round(bottom * vr) - y));
         drawn++;
       }
       ctx.globalAlpha = 1;
@@ -112,7 +112,12 @@ window.${RUNTIME_GLOBAL} = (function () {
       if (s.heatmap) { heatmap = new Heatmap(s.heatmap); series.attachPrimitive(heatmap); }
     });
     var panes = chart.panes();
-    (spec.paneHeights || []).forEach(function (h, i) { if (panes[i + 1]) panes[i + 1].setHeight(h); });
+    // Stretch factors in pixels: the main pane gets what the others leave.
+    var rest = spec.height;
+    (spec.paneHeights || []).forEach(function (h, i) {
+      if (panes[i + 1]) { panes[i + 1].setStretchFactor(h); rest -= h; }
+    });
+    if (panes.length > 1) panes[0].setStretchFactor(Math.max(rest, spec.height / 4));
     chart.timeScale().fitContent();
     el.alphapulseChart = chart;
     el.alphapulseMarkers = markers;

@@ -122,6 +122,7 @@ export class Chart {
 
   constructor(spec: ChartSpec) {
     if (!(spec.height > 0)) throw new RangeError(`chart height must be positive: ${spec.height}`);
+    themeOf(spec.theme); // a RangeError for an unknown theme now, not when drawn
     this.spec = spec;
   }
 

@@ -54,7 +54,8 @@ interface Level {
  * A depth heatmap from a `bookHistory` frame (wide: `ts`, `bid_price_k`, `bid_size_k`,
  * `ask_price_k`, `ask_size_k`, optional `mid`), from its rows, or from long rows
  * `{ ts, price, size, side }`. Levels with a NaN price or a size that is not positive are
- * empty and not drawn; rows with an invalid time are skipped with one warning.
+ * empty and not drawn; rows with an invalid time (or a long row without a side) are skipped
+ * with one warning.
  *
  * @example
  * ```ts ignore
@@ -78,7 +79,9 @@ export function depthHeatmap(
   }
   const rows = rowsOf<Record<string, unknown>>(book, "depthHeatmap");
   const { times, levels, mids, invalid, thinned } = readLevels(rows, options, maxColumns);
-  if (invalid > 0) console.warn(`depthHeatmap: skipped ${invalid} rows with an invalid time`);
+  if (invalid > 0) {
+    console.warn(`depthHeatmap: skipped ${invalid} rows with an invalid time or side`);
+  }
   const step = options.priceStep ?? defaultStep(levels);
   const cells = bucket(levels, step);
   const fullSize = options.fullSize ?? percentile(cells.size, 0.95);
