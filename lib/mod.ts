@@ -54,7 +54,7 @@ export {
   type OpenRepositoryOptions,
   type RepositoryKind,
 } from "./open_repository.ts";
-export { DEMO_PRODUCTS, SyntheticMarket } from "./simulator/mod.ts";
+export { DEMO_PRODUCTS, laggedVenueTrades, SyntheticMarket } from "./simulator/mod.ts";
 export { databaseUrl, defaultLakeRoot } from "./config.ts";
 export {
   ActionLog,

@@ -9,7 +9,8 @@
  * where `<kind>` is `trades`, `quotes`, `book_snapshots`, `book_changes` or `event_log`
  * (see {@linkcode LakeKind}), and `<symbol>` is the symbol, or `%2A` for connection-wide
  * rows (symbol `*`, see `lib/schema/instrument.ts`), which DuckDB and Polars read back as
- * `*`. `date` is the UTC day of the row's venue time (`ts`). Files in
+ * `*`. `date` is the UTC day of the row's venue time (`ts`). Bars brought in by
+ * `deno task import` live beside these tables in `ROOT/bars`, by `year=` (see `bar_store.ts`). Files in
  * progress carry a name that no `*.parquet` glob matches (`.part-<unique>.parquet.tmp`)
  * until they are renamed into place.
  *
