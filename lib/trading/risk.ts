@@ -48,7 +48,7 @@ export interface RiskInput {
   readonly book: BookView | undefined;
   /** Every instrument with a position or open orders (the request's included when it has). */
   readonly exposures: readonly Exposure[];
-  /** Times (microseconds) of the orders sent in the last second. */
+  /** Orders sent in the last second of the run clock. */
   readonly recentOrders: number;
   /** Profit and loss so far (cash change plus positions at mark). */
   readonly pnl: number;

@@ -1,0 +1,134 @@
+/**
+ * `deno task trade`: runs a strategy live through a broker, on the wall clock, with the risk
+ * gate and the backtester's action log. SIGINT / SIGTERM pull the kill switch: every open
+ * order is cancelled and the run stops. The last line on stdout is a JSON summary.
+ *
+ * This increment feeds the offline synthetic L2 stream (`--synthetic N`, paced at `--rate`
+ * events per second) and trades through the simulated broker (`--broker sim`); the live
+ * collector feed and `--broker alpaca-paper` are the next steps.
+ * @module
+ */
+import { parseArgs, runMain } from "../lib/cli/args.ts";
+import {
+  marketMaker,
+  type MarketMakerParams,
+  type Strategy,
+  syntheticL2Feed,
+} from "../lib/backtest/mod.ts";
+import type { MarketEvent } from "../lib/market/types.ts";
+import { LiveRunner, type RiskLimits, Scheduler, SimBroker } from "../lib/trading/mod.ts";
+
+const USAGE = `usage: deno task trade --strategy NAME|MODULE --broker sim --symbols A,B [options]
+
+  --strategy S       market-maker | path to a module whose default export is
+                     (params) => Strategy
+  --params JSON      parameters for the strategy factory
+  --broker B         sim (alpaca-paper: not in this increment)
+  --symbols A,B      instruments to trade (the synthetic feed has sim:BTC-USD)
+  --synthetic N      feed N synthetic L2 events (the offline simulator)
+  --rate R           synthetic events per second (default 1000)
+  --risk JSON        risk limits (maxPosition, maxNotional, maxOrdersPerSecond, priceBandBps,
+                     maxLoss, maxTotalPosition, maxTotalNotional)
+  --config FILE      JSON with latency, queue, fees, seed for the simulated broker
+  --log FILE         action log path (default data/trading/trade-<strategy>.jsonl)`;
+
+const OPTIONS = {
+  strategy: { type: "string" },
+  params: { type: "string" },
+  broker: { type: "string" },
+  symbols: { type: "string" },
+  synthetic: { type: "string" },
+  rate: { type: "string" },
+  risk: { type: "string" },
+  config: { type: "string" },
+  log: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+async function strategyOf(name: string, params: Record<string, unknown>): Promise<Strategy> {
+  if (name === "market-maker") {
+    return marketMaker({ size: 0.1, maxPosition: 1, ...params } as unknown as MarketMakerParams);
+  }
+  const module = await import(new URL(name, `file://${Deno.cwd()}/`).href);
+  if (typeof module.default !== "function") {
+    throw new SyntaxError(`${name}: the default export must be (params) => Strategy`);
+  }
+  return module.default(params);
+}
+
+async function* paced(events: readonly MarketEvent[], rate: number): AsyncGenerator<MarketEvent> {
+  const start = performance.now();
+  for (let i = 0; i < events.length; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    yield events[i];
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs(Deno.args, OPTIONS, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const v = values as Record<string, string | undefined>;
+  if (!v.strategy) throw new SyntaxError(`--strategy is required\n\n${USAGE}`);
+  const brokerName = v.broker ?? "sim";
+  if (brokerName !== "sim") {
+    throw new RangeError(`--broker ${brokerName} is not available yet (only sim)`);
+  }
+  const synthetic = Number(v.synthetic ?? "0");
+  if (!(synthetic >= 1)) throw new SyntaxError(`--synthetic N is the only feed so far\n\n${USAGE}`);
+  const rate = Number(v.rate ?? "1000");
+  if (!(rate > 0)) throw new RangeError("--rate must be positive");
+  const symbols = (v.symbols ?? "BTC-USD").split(",").filter(Boolean);
+  const instruments = symbols.map((symbol) => ({ exchange: "sim", symbol, tickSize: 0.5 }));
+  const params = { exchange: "sim", symbol: symbols[0], ...JSON.parse(v.params ?? "{}") };
+  const strategy = await strategyOf(v.strategy, params);
+  const file = v.config ? JSON.parse(await Deno.readTextFile(v.config)) : {};
+  const risk: RiskLimits = JSON.parse(v.risk ?? "{}");
+  const scheduler = new Scheduler({ clock: "wall" });
+  const broker = new SimBroker({ ...file, instruments, scheduler });
+  const runner = new LiveRunner({
+    strategy,
+    broker,
+    instruments,
+    scheduler,
+    risk,
+    runId: `${strategy.name}-${Date.now()}`,
+  });
+  const kill = (signal: Deno.Signal) => () => runner.kill(signal);
+  const signals: [Deno.Signal, () => void][] = [["SIGINT", kill("SIGINT")], [
+    "SIGTERM",
+    kill("SIGTERM"),
+  ]];
+  for (const [s, f] of signals) Deno.addSignalListener(s, f);
+  try {
+    const feed = paced(syntheticL2Feed({ events: synthetic, seed: file.seed ?? 1 }), rate);
+    const rec = await runner.run(feed);
+    const path = v.log ?? `data/trading/trade-${strategy.name}.jsonl`;
+    const dir = path.replace(/[^/]*$/, "");
+    if (dir) await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeFile(path, rec.log.toBytes());
+    const account = await broker.account();
+    console.log(JSON.stringify({
+      strategy: strategy.name,
+      broker: broker.name,
+      reason: rec.reason,
+      events: rec.events,
+      orders: rec.orders.length,
+      fills: rec.fills.length,
+      risk_rejects: rec.log.entries().filter((e) => e.action === "risk_reject").length,
+      open_at_broker: (await broker.openOrders()).length,
+      cash: account.cash,
+      equity: account.equity,
+      log: path,
+    }));
+  } finally {
+    for (const [s, f] of signals) Deno.removeSignalListener(s, f);
+    await broker.close();
+  }
+}
+
+if (import.meta.main) runMain(main);
