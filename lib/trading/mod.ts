@@ -16,4 +16,10 @@ export type {
 export { SimBroker, type SimBrokerOptions } from "./sim_broker.ts";
 export { type ClockMode, Scheduler, type SchedulerOptions, wallMicros } from "./scheduler.ts";
 export { checkRisk, type Exposure, type RiskInput, type RiskLimits } from "./risk.ts";
+export {
+  ALPACA_PAPER_URL,
+  AlpacaPaperBroker,
+  type AlpacaPaperBrokerOptions,
+  idFromClient,
+} from "./alpaca_paper_broker.ts";
 export { type LiveInst, LiveRunner, type LiveRunnerOptions, type LiveRunRecord } from "./runner.ts";
