@@ -3,9 +3,10 @@
  * gate and the backtester's action log. SIGINT / SIGTERM pull the kill switch: every open
  * order is cancelled and the run stops. The last line on stdout is a JSON summary.
  *
- * This increment feeds the offline synthetic L2 stream (`--synthetic N`, paced at `--rate`
- * events per second) and trades through the simulated broker (`--broker sim`); the live
- * collector feed and `--broker alpaca-paper` are the next steps.
+ * Brokers: `sim` (the backtester's fill model on the fed books) and `alpaca-paper` (keys from
+ * `ALPACA_API_KEY` / `ALPACA_API_SECRET`, never printed; base URL from `--base-url` or
+ * `ALPACA_PAPER_URL`). The feed of this increment is the offline synthetic L2 stream
+ * (`--synthetic N`, paced at `--rate` events per second); the live collector feed is next.
  * @module
  */
 import { parseArgs, runMain } from "../lib/cli/args.ts";
@@ -16,15 +17,25 @@ import {
   syntheticL2Feed,
 } from "../lib/backtest/mod.ts";
 import type { MarketEvent } from "../lib/market/types.ts";
-import { LiveRunner, type RiskLimits, Scheduler, SimBroker } from "../lib/trading/mod.ts";
+import {
+  ALPACA_PAPER_URL,
+  AlpacaPaperBroker,
+  type Broker,
+  LiveRunner,
+  type RiskLimits,
+  Scheduler,
+  SimBroker,
+} from "../lib/trading/mod.ts";
 
 const USAGE = `usage: deno task trade --strategy NAME|MODULE --broker sim --symbols A,B [options]
 
   --strategy S       market-maker | path to a module whose default export is
                      (params) => Strategy
   --params JSON      parameters for the strategy factory
-  --broker B         sim (alpaca-paper: not in this increment)
-  --symbols A,B      instruments to trade (the synthetic feed has sim:BTC-USD)
+  --broker B         sim | alpaca-paper (keys: ALPACA_API_KEY, ALPACA_API_SECRET)
+  --base-url URL     Alpaca REST base (default $ALPACA_PAPER_URL or the paper API)
+  --stream-url URL   Alpaca trade_updates websocket (default <base-url>/stream)
+  --symbols A,B      instruments to trade (the synthetic feed quotes the first)
   --synthetic N      feed N synthetic L2 events (the offline simulator)
   --rate R           synthetic events per second (default 1000)
   --risk JSON        risk limits (maxPosition, maxNotional, maxOrdersPerSecond, priceBandBps,
@@ -36,6 +47,8 @@ const OPTIONS = {
   strategy: { type: "string" },
   params: { type: "string" },
   broker: { type: "string" },
+  "base-url": { type: "string" },
+  "stream-url": { type: "string" },
   symbols: { type: "string" },
   synthetic: { type: "string" },
   rate: { type: "string" },
@@ -75,21 +88,38 @@ async function main(): Promise<void> {
   const v = values as Record<string, string | undefined>;
   if (!v.strategy) throw new SyntaxError(`--strategy is required\n\n${USAGE}`);
   const brokerName = v.broker ?? "sim";
-  if (brokerName !== "sim") {
-    throw new RangeError(`--broker ${brokerName} is not available yet (only sim)`);
+  if (brokerName !== "sim" && brokerName !== "alpaca-paper") {
+    throw new RangeError(`--broker must be sim or alpaca-paper, got ${brokerName}`);
   }
+  const exchange = brokerName === "sim" ? "sim" : "alpaca";
   const synthetic = Number(v.synthetic ?? "0");
   if (!(synthetic >= 1)) throw new SyntaxError(`--synthetic N is the only feed so far\n\n${USAGE}`);
   const rate = Number(v.rate ?? "1000");
   if (!(rate > 0)) throw new RangeError("--rate must be positive");
   const symbols = (v.symbols ?? "BTC-USD").split(",").filter(Boolean);
-  const instruments = symbols.map((symbol) => ({ exchange: "sim", symbol, tickSize: 0.5 }));
-  const params = { exchange: "sim", symbol: symbols[0], ...JSON.parse(v.params ?? "{}") };
+  const instruments = symbols.map((symbol) => ({ exchange, symbol, tickSize: 0.5 }));
+  const params = { exchange, symbol: symbols[0], ...JSON.parse(v.params ?? "{}") };
   const strategy = await strategyOf(v.strategy, params);
   const file = v.config ? JSON.parse(await Deno.readTextFile(v.config)) : {};
   const risk: RiskLimits = JSON.parse(v.risk ?? "{}");
   const scheduler = new Scheduler({ clock: "wall" });
-  const broker = new SimBroker({ ...file, instruments, scheduler });
+  let broker: Broker;
+  if (brokerName === "sim") broker = new SimBroker({ ...file, instruments, scheduler });
+  else {
+    const key = Deno.env.get("ALPACA_API_KEY");
+    const secret = Deno.env.get("ALPACA_API_SECRET");
+    if (!key || !secret) {
+      throw new TypeError("--broker alpaca-paper needs ALPACA_API_KEY and ALPACA_API_SECRET");
+    }
+    const alpaca = new AlpacaPaperBroker({
+      key,
+      secret,
+      baseUrl: v["base-url"] ?? Deno.env.get("ALPACA_PAPER_URL") ?? ALPACA_PAPER_URL,
+      streamUrl: v["stream-url"],
+    });
+    await alpaca.connect();
+    broker = alpaca;
+  }
   const runner = new LiveRunner({
     strategy,
     broker,
@@ -105,7 +135,13 @@ async function main(): Promise<void> {
   ]];
   for (const [s, f] of signals) Deno.addSignalListener(s, f);
   try {
-    const feed = paced(syntheticL2Feed({ events: synthetic, seed: file.seed ?? 1 }), rate);
+    const events = syntheticL2Feed({
+      events: synthetic,
+      seed: file.seed ?? 1,
+      exchange,
+      symbol: symbols[0],
+    });
+    const feed = paced(events, rate);
     const rec = await runner.run(feed);
     const path = v.log ?? `data/trading/trade-${strategy.name}.jsonl`;
     const dir = path.replace(/[^/]*$/, "");

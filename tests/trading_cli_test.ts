@@ -1,13 +1,15 @@
 /** `deno task trade`: a run to the end of its feed, and SIGTERM as the kill switch. */
 import assert from "node:assert/strict";
 import { verifyActionLog } from "../lib/backtest/mod.ts";
+import { startAlpacaPaperFake } from "./fakes/alpaca_paper_fake.ts";
 
-async function trade(args: string[], signalAfterMs?: number) {
+async function trade(args: string[], signalAfterMs?: number, env: Record<string, string> = {}) {
   const log = await Deno.makeTempFile({ suffix: ".jsonl" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "scripts/trade.ts", "--strategy", "market-maker", "--log", log, ...args],
     stdout: "piped",
     stderr: "piped",
+    env,
   }).spawn();
   if (signalAfterMs !== undefined) {
     await new Promise((r) => setTimeout(r, signalAfterMs));
@@ -45,7 +47,7 @@ Deno.test("trade: SIGTERM pulls the kill switch", async () => {
   assert.ok(lines.some((l) => JSON.parse(l).action === "kill"));
 });
 
-Deno.test("trade: alpaca-paper is refused for now", async () => {
+Deno.test("trade: alpaca-paper needs its keys from the environment", async () => {
   const child = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -55,9 +57,65 @@ Deno.test("trade: alpaca-paper is refused for now", async () => {
       "market-maker",
       "--broker",
       "alpaca-paper",
+      "--synthetic",
+      "10",
     ],
     stdout: "piped",
     stderr: "piped",
+    env: { ALPACA_API_KEY: "", ALPACA_API_SECRET: "" },
   }).output();
   assert.notEqual(child.code, 0);
+  assert.match(
+    new TextDecoder().decode(child.stderr),
+    /needs ALPACA_API_KEY and ALPACA_API_SECRET/,
+  );
+});
+
+Deno.test("trade: alpaca-paper against the fake, keys never printed or logged", async () => {
+  const key = "PKCLI0000KEY";
+  const secret = "cli-secret-0000-never-printed";
+  const fake = startAlpacaPaperFake({ key, secret });
+  try {
+    const log = await Deno.makeTempFile({ suffix: ".jsonl" });
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "scripts/trade.ts",
+        "--strategy",
+        "market-maker",
+        "--broker",
+        "alpaca-paper",
+        "--symbols",
+        "BTC/USD",
+        "--base-url",
+        fake.baseUrl,
+        "--synthetic",
+        "50",
+        "--rate",
+        "500",
+        "--log",
+        log,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { ALPACA_API_KEY: key, ALPACA_API_SECRET: secret },
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    const logText = await Deno.readTextFile(log);
+    await Deno.remove(log);
+    assert.equal(out.code, 0, stderr);
+    const summary = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    assert.equal(summary.broker, "alpaca-paper");
+    assert.ok(fake.orders.length > 0);
+    assert.ok(fake.orders.every((o) => o.symbol === "BTC/USD"));
+    // The clean stop cancelled what was still open at the venue.
+    assert.equal(summary.open_at_broker, 0);
+    for (const text of [stdout, stderr, logText]) {
+      assert.ok(!text.includes(key) && !text.includes(secret));
+    }
+  } finally {
+    await fake.shutdown();
+  }
 });
