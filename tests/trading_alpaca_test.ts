@@ -216,3 +216,35 @@ Deno.test("alpaca paper: killed and restarted, the runner sends no order twice, 
     await fake.shutdown();
   }
 });
+
+Deno.test("alpaca paper: a dropped stream reconnects and catches up on what it missed", async () => {
+  const { fake, broker, reports, venue, done } = await setup();
+  try {
+    const kinds = (id: number) => reports.filter((r) => r.orderId === id).map((r) => r.kind);
+    broker.submit(order(1, { size: 2 }));
+    broker.submit(order(2));
+    await until(() => kinds(1).includes("accepted") && kinds(2).includes("accepted"), "accepted");
+    fake.fill("run-1", 0.5, 100);
+    await until(() => kinds(1).length === 2, "first fill");
+    fake.dropStream();
+    // While the stream is down: 1 more of order 1 at 101, and order 2 expires.
+    fake.fill("run-1", 1, 101);
+    fake.expire("run-2");
+    await until(() => kinds(2).includes("cancelled"), "caught up");
+    await until(() => kinds(1).length === 3, "missed fill");
+    const fills = reports.flatMap((r) => r.kind === "fill" ? [[r.fill.size, r.fill.price]] : []);
+    // The missed fill is rebuilt from Alpaca's totals: 1.5 filled at an average of
+    // (0.5 * 100 + 1 * 101) / 1.5, minus the 0.5 @ 100 already heard -> 1 @ 101.
+    assert.equal(fills.length, 2);
+    assert.deepEqual(fills[0], [0.5, 100]);
+    assert.ok(Math.abs(fills[1][0] - 1) < 1e-9 && Math.abs(fills[1][1] - 101) < 1e-9);
+    assert.ok(venue.some(([a]) => a === "stream_dropped"));
+    assert.ok(venue.some(([a]) => a === "stream_reconnected"));
+    // Live again: a fill sent now arrives over the new stream.
+    fake.fill("run-1", 0.5, 102);
+    await until(() => kinds(1).length === 4, "fill after reconnect");
+    assert.equal(reports.filter((r) => r.orderId === 1).at(-1)?.kind, "fill");
+  } finally {
+    await done();
+  }
+});

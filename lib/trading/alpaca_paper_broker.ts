@@ -51,6 +51,8 @@ interface Tracked {
   price: number;
   size: number;
   filled: number;
+  /** Sum of price x size of the fills reported. */
+  notional: number;
   done: boolean;
 }
 
@@ -81,6 +83,7 @@ export class AlpacaPaperBroker implements Broker {
   readonly #byClient = new Map<string, Tracked>();
   readonly #byId = new Map<number, Tracked>();
   readonly #inflight = new Set<Promise<unknown>>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #socket: WebSocket | undefined;
   #fills = 0;
   #closed = false;
@@ -101,15 +104,30 @@ export class AlpacaPaperBroker implements Broker {
     this.#backoff = options.backoffMs ?? 200;
   }
 
-  /** Opens the `trade_updates` stream; resolves once Alpaca listens. */
-  connect(): Promise<void> {
+  /**
+   * Opens the `trade_updates` stream; resolves once Alpaca listens. A stream that drops is
+   * reopened (after `backoffMs`, doubling up to 5 s) and every order still open is fetched
+   * again, so updates sent while it was down are not lost.
+   */
+  async connect(): Promise<void> {
+    await this.#open();
+  }
+
+  #open(): Promise<void> {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     const ws = new WebSocket(this.#streamUrl);
     this.#socket = ws;
     ws.binaryType = "arraybuffer";
+    let listening = false;
     ws.onopen = () =>
       ws.send(JSON.stringify({ action: "auth", key: this.#key, secret: this.#secret }));
-    ws.onerror = () => reject(new Error("trade_updates stream failed"));
+    ws.onerror = () => {
+      if (!listening) reject(new Error("trade_updates stream failed"));
+    };
+    ws.onclose = () => {
+      if (!listening) reject(new Error("trade_updates stream closed before listening"));
+      else if (!this.#closed) this.#reconnect(0);
+    };
     ws.onmessage = (m) => {
       const text = typeof m.data === "string" ? m.data : new TextDecoder().decode(m.data);
       let msg: { stream?: string; data?: Record<string, unknown> };
@@ -125,10 +143,49 @@ export class AlpacaPaperBroker implements Broker {
           return;
         }
         ws.send(JSON.stringify({ action: "listen", data: { streams: ["trade_updates"] } }));
-      } else if (msg.stream === "listening") resolve();
-      else if (msg.stream === "trade_updates" && msg.data) this.#onUpdate(msg.data);
+      } else if (msg.stream === "listening") {
+        listening = true;
+        resolve();
+      } else if (msg.stream === "trade_updates" && msg.data) this.#onUpdate(msg.data);
     };
     return promise;
+  }
+
+  #reconnect(attempt: number): void {
+    this.#venue("stream_dropped", { attempt });
+    const delay = Math.min(5000, this.#backoff * 2 ** attempt);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#closed) return;
+      this.#track(
+        this.#open().then(() => this.#resync(), () => {
+          if (!this.#closed) this.#reconnect(attempt + 1);
+        }),
+      );
+    }, delay);
+    this.#timers.add(timer);
+  }
+
+  /** After a reconnect: what happened to each open order while the stream was down. */
+  async #resync(): Promise<void> {
+    this.#venue("stream_reconnected", {});
+    for (const t of [...this.#byId.values()]) {
+      if (t.done || t.alpacaId === "") continue;
+      const res = await this.#request("GET", `/v2/orders/${t.alpacaId}`);
+      if (!res.ok) continue;
+      const o = res.json as AlpacaOrder;
+      const filled = Number(o.filled_qty);
+      if (filled > t.filled + 1e-12) {
+        // Missed fills, as one: the size and the price that make the totals match.
+        const size = filled - t.filled;
+        const price = (Number(o.filled_avg_price) * filled - t.notional) / size;
+        const event = o.status === "filled" ? "fill" : "partial_fill";
+        this.#onFill(t, { event, qty: size, price }, wallMicros());
+      }
+      if (o.status === "canceled" || o.status === "expired") {
+        this.#close(t, "cancelled", o.status);
+      } else if (o.status === "rejected") this.#close(t, "rejected", "rejected by alpaca");
+    }
   }
 
   subscribe(listener: BrokerListener): () => void {
@@ -146,6 +203,7 @@ export class AlpacaPaperBroker implements Broker {
       price: r.price ?? NaN,
       size: r.size,
       filled: 0,
+      notional: 0,
       done: false,
     };
     this.#byClient.set(t.clientOrderId, t);
@@ -274,6 +332,8 @@ export class AlpacaPaperBroker implements Broker {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     await this.settle();
     const ws = this.#socket;
     if (ws !== undefined && ws.readyState !== WebSocket.CLOSED) {
@@ -332,6 +392,7 @@ export class AlpacaPaperBroker implements Broker {
     const price = Number(d.price);
     if (!(size > 0) || !(price > 0)) return;
     t.filled += size;
+    t.notional += size * price;
     const fill: Fill = {
       id: ++this.#fills,
       orderId: t.id,

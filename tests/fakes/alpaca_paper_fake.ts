@@ -132,6 +132,7 @@ export function startAlpacaPaperFake(
     const m = /^\/v2\/orders\/([^/]+)$/.exec(p);
     const target = m ? orders.find((o) => o.id === m[1]) : undefined;
     if (m && !target) return error(404, "order not found");
+    if (req.method === "GET" && target) return json(target);
     if (req.method === "DELETE" && target) {
       if (!open(target)) return error(422, `order is already in "${target.status}" state`);
       target.status = "canceled";
