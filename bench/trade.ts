@@ -7,12 +7,12 @@
  *   the event leaving the feed to the order (or amend, cancel) reaching the broker; p99 in
  *   microseconds (with p50, max and the count). Target < 1000.
  * - `trade_alpaca_fake_p99_ms`: the same stream and pace, a strategy sending one limit order
- *   every 100th event through the Alpaca paper broker to the fake Alpaca over loopback; from
+ *   every 100th event through the Alpaca paper broker to a minimal Alpaca server over loopback (`_alpaca_loopback.ts`); from
  *   the event leaving the feed to the fake receiving the `POST /v2/orders`; p99 in ms.
  *   Target < 5.
  *
  * Wall-clock latencies on a shared machine: the figures carry the count they come from. The
- * fake Alpaca runs in this process, so its request handling shares the runner's thread.
+ * loopback server runs in this process, so its request handling shares the runner's thread.
  * @module
  */
 import { marketMaker, type Strategy, syntheticL2Feed } from "../lib/backtest/mod.ts";
@@ -24,7 +24,7 @@ import {
   Scheduler,
   SimBroker,
 } from "../lib/trading/mod.ts";
-import { startAlpacaPaperFake } from "../tests/fakes/alpaca_paper_fake.ts";
+import { startAlpacaLoopback } from "./_alpaca_loopback.ts";
 import { emit } from "./_figure.ts";
 
 const INSTRUMENTS = [{ exchange: "sim", symbol: "BTC-USD", tickSize: 0.5 }];
@@ -90,9 +90,7 @@ async function sim(): Promise<void> {
 }
 
 async function alpaca(): Promise<void> {
-  const key = "BENCHKEY";
-  const secret = "bench-secret";
-  const fake = startAlpacaPaperFake({ key, secret });
+  const fake = startAlpacaLoopback();
   const inst = { exchange: "alpaca", symbol: "BTC/USD", tickSize: 0.5 };
   const events = syntheticL2Feed({
     events: 20_000,
@@ -101,8 +99,8 @@ async function alpaca(): Promise<void> {
     symbol: "BTC/USD",
   });
   const broker = new AlpacaPaperBroker({
-    key,
-    secret,
+    key: "BENCHKEY",
+    secret: "bench-secret",
     baseUrl: fake.baseUrl,
     streamUrl: fake.streamUrl,
   });
@@ -123,9 +121,7 @@ async function alpaca(): Promise<void> {
   const runner = new LiveRunner({ strategy, broker, instruments: [inst], scheduler });
   await runner.run(paced(events, 10, sentAt));
   await broker.close();
-  const posts = fake.requests.flatMap((r, i) =>
-    r === "POST /v2/orders" ? [fake.requestTimes[i]] : []
-  );
+  const posts = [...fake.postTimes];
   await fake.shutdown();
   // The i-th POST to arrive is matched with the i-th order sent (orders 100 events apart).
   const lat = posts.sort((a, b) => a - b).map((t, i) => t - sentAt[eventOf[i]]);

@@ -31,8 +31,6 @@ export interface AlpacaPaperFake {
   readonly orders: FakeOrder[];
   /** Every REST request as `METHOD path`. */
   readonly requests: string[];
-  /** `performance.now()` when each request arrived (parallel to `requests`). */
-  readonly requestTimes: number[];
   /** Every text received on the stream (auth messages included). */
   readonly streamReceived: string[];
   /** The next `n` REST requests answer `status` with `message`. */
@@ -53,7 +51,6 @@ export function startAlpacaPaperFake(
 ): AlpacaPaperFake {
   const orders: FakeOrder[] = [];
   const requests: string[] = [];
-  const requestTimes: number[] = [];
   const streamReceived: string[] = [];
   const sockets = new Set<WebSocket>();
   const positions = new Map<string, { qty: number; avg: number }>();
@@ -95,7 +92,6 @@ export function startAlpacaPaperFake(
   async function rest(req: Request, url: URL): Promise<Response> {
     const path = url.pathname + url.search;
     requests.push(`${req.method} ${path}`);
-    requestTimes.push(performance.now());
     if (
       req.headers.get("APCA-API-KEY-ID") !== options.key ||
       req.headers.get("APCA-API-SECRET-KEY") !== options.secret
@@ -208,7 +204,6 @@ export function startAlpacaPaperFake(
     streamUrl: `ws://127.0.0.1:${port}/stream`,
     orders,
     requests,
-    requestTimes,
     streamReceived,
     failNext(status, n = 1, message = `fault ${status}`) {
       for (let i = 0; i < n; i++) faults.push({ status, message });
