@@ -182,7 +182,8 @@ export function amendProblem(
   return "";
 }
 
-function orderData(o: Order): Record<string, unknown> {
+/** An order as the action log records it. */
+export function orderData(o: Order): Record<string, unknown> {
   return {
     id: o.id,
     exchange: o.exchange,

@@ -3,7 +3,7 @@
  * the backtester (`checkRequest`, `amendProblem`), then the risk gate, then the broker.
  * @module
  */
-import { amendProblem, checkRequest } from "../backtest/_context.ts";
+import { amendProblem, checkRequest, orderData } from "../backtest/_context.ts";
 import type { InstrumentSpec, TradingContext } from "../backtest/strategy.ts";
 import type { Order, OrderAmendment, OrderRequest } from "../backtest/types.ts";
 import type { LiveRunner } from "./runner.ts";
@@ -98,23 +98,5 @@ function newOrder(id: number, r: OrderRequest, now: number): Order {
     submittedAt: now,
     updatedAt: now,
     tag: r?.tag ?? "",
-  };
-}
-
-/** An order as the action log records it (the backtester's fields). */
-export function orderData(o: Order): Record<string, unknown> {
-  return {
-    id: o.id,
-    exchange: o.exchange,
-    symbol: o.symbol,
-    side: o.side,
-    type: o.type,
-    price: o.price,
-    stopPrice: o.stopPrice,
-    size: o.size,
-    timeInForce: o.timeInForce,
-    postOnly: o.postOnly,
-    reduceOnly: o.reduceOnly,
-    tag: o.tag,
   };
 }
