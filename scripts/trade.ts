@@ -5,8 +5,9 @@
  *
  * Brokers: `sim` (the backtester's fill model on the fed books) and `alpaca-paper` (keys from
  * `ALPACA_API_KEY` / `ALPACA_API_SECRET`, never printed; base URL from `--base-url` or
- * `ALPACA_PAPER_URL`). The feed of this increment is the offline synthetic L2 stream
- * (`--synthetic N`, paced at `--rate` events per second); the live collector feed is next.
+ * `ALPACA_PAPER_URL`). Feeds: a live venue through the collector (`--exchange NAME --url WS`), the
+ * offline exchange simulator through the collector (`--simulator`), or the backtester's
+ * synthetic L2 stream (`--synthetic N`, paced at `--rate` events per second).
  * @module
  */
 import { parseArgs, runMain } from "../lib/cli/args.ts";
@@ -17,10 +18,15 @@ import {
   syntheticL2Feed,
 } from "../lib/backtest/mod.ts";
 import type { MarketEvent } from "../lib/market/types.ts";
+import { parseDuration } from "../lib/market/time.ts";
+import { BookKeeper } from "../lib/book/mod.ts";
+import { DEMO_PRODUCTS, startCoinbaseSimulator } from "../lib/simulator/mod.ts";
+import { Collector } from "../collectors/runtime/collector.ts";
 import {
   ALPACA_PAPER_URL,
   AlpacaPaperBroker,
   type Broker,
+  LiveFeed,
   LiveRunner,
   type RiskLimits,
   Scheduler,
@@ -36,7 +42,13 @@ const USAGE = `usage: deno task trade --strategy NAME|MODULE --broker sim --symb
   --base-url URL     Alpaca REST base (default $ALPACA_PAPER_URL or the paper API)
   --stream-url URL   Alpaca trade_updates websocket (default <base-url>/stream)
   --symbols A,B      instruments to trade (the synthetic feed quotes the first)
-  --synthetic N      feed N synthetic L2 events (the offline simulator)
+  --exchange NAME    live feed: the venue to collect from (with --url)
+  --url WS           live feed: the venue's websocket URL
+  --simulator        feed: the offline Coinbase-protocol exchange simulator, collected
+  --seed N           simulator seed (default 42)
+  --tick T           price step of the instruments (default 0.5 on synthetic feeds)
+  --duration 60s     stop cleanly after this long (default: until the feed ends or a signal)
+  --synthetic N      feed N synthetic L2 events
   --rate R           synthetic events per second (default 1000)
   --risk JSON        risk limits (maxPosition, maxNotional, maxOrdersPerSecond, priceBandBps,
                      maxLoss, maxTotalPosition, maxTotalNotional)
@@ -51,6 +63,12 @@ const OPTIONS = {
   "stream-url": { type: "string" },
   symbols: { type: "string" },
   synthetic: { type: "string" },
+  exchange: { type: "string" },
+  url: { type: "string" },
+  simulator: { type: "boolean" },
+  seed: { type: "string" },
+  tick: { type: "string" },
+  duration: { type: "string" },
   rate: { type: "string" },
   risk: { type: "string" },
   config: { type: "string" },
@@ -91,13 +109,26 @@ async function main(): Promise<void> {
   if (brokerName !== "sim" && brokerName !== "alpaca-paper") {
     throw new RangeError(`--broker must be sim or alpaca-paper, got ${brokerName}`);
   }
-  const exchange = brokerName === "sim" ? "sim" : "alpaca";
+  const simulator = values.simulator === true;
   const synthetic = Number(v.synthetic ?? "0");
-  if (!(synthetic >= 1)) throw new SyntaxError(`--synthetic N is the only feed so far\n\n${USAGE}`);
+  if (!simulator && !v.url && !(synthetic >= 1)) {
+    throw new SyntaxError(`a feed is required: --url, --simulator or --synthetic N\n\n${USAGE}`);
+  }
   const rate = Number(v.rate ?? "1000");
   if (!(rate > 0)) throw new RangeError("--rate must be positive");
-  const symbols = (v.symbols ?? "BTC-USD").split(",").filter(Boolean);
-  const instruments = symbols.map((symbol) => ({ exchange, symbol, tickSize: 0.5 }));
+  const exchange = v.url
+    ? v.exchange
+    : simulator
+    ? "coinbase"
+    : brokerName === "sim"
+    ? "sim"
+    : "alpaca";
+  if (!exchange) throw new SyntaxError("--url needs --exchange");
+  const symbols = (v.symbols ?? (simulator ? DEMO_PRODUCTS[0].id : "BTC-USD")).split(",")
+    .filter(Boolean);
+  const tick = v.tick !== undefined ? Number(v.tick) : synthetic >= 1 ? 0.5 : undefined;
+  if (tick !== undefined && !(tick > 0)) throw new RangeError("--tick must be positive");
+  const instruments = symbols.map((symbol) => ({ exchange, symbol, tickSize: tick }));
   const params = { exchange, symbol: symbols[0], ...JSON.parse(v.params ?? "{}") };
   const strategy = await strategyOf(v.strategy, params);
   const file = v.config ? JSON.parse(await Deno.readTextFile(v.config)) : {};
@@ -134,14 +165,42 @@ async function main(): Promise<void> {
     kill("SIGTERM"),
   ]];
   for (const [s, f] of signals) Deno.addSignalListener(s, f);
+  const stops: (() => Promise<unknown>)[] = [];
+  const duration = v.duration ? parseDuration(v.duration) / 1000 : undefined;
+  const timer = duration ? setTimeout(() => runner.stop(), duration) : undefined;
   try {
-    const events = syntheticL2Feed({
-      events: synthetic,
-      seed: file.seed ?? 1,
-      exchange,
-      symbol: symbols[0],
-    });
-    const feed = paced(events, rate);
+    let feed: AsyncIterable<MarketEvent>;
+    if (synthetic >= 1 && !simulator && !v.url) {
+      const events = syntheticL2Feed({
+        events: synthetic,
+        seed: file.seed ?? 1,
+        exchange,
+        symbol: symbols[0],
+      });
+      feed = paced(events, rate);
+    } else {
+      const live = new LiveFeed();
+      let url = v.url;
+      if (simulator) {
+        const sim = startCoinbaseSimulator({ seed: Number(v.seed ?? "42") });
+        stops.push(() => sim.shutdown());
+        url = sim.url;
+      }
+      const collector = new Collector({
+        exchange,
+        url: url!,
+        symbols,
+        sinks: [live],
+        books: new BookKeeper({ exchange }),
+        connection: { log: () => {} },
+      });
+      collector.start();
+      stops.unshift(async () => {
+        await collector.stop();
+        await live.close();
+      });
+      feed = live;
+    }
     const rec = await runner.run(feed);
     const path = v.log ?? `data/trading/trade-${strategy.name}.jsonl`;
     const dir = path.replace(/[^/]*$/, "");
@@ -162,7 +221,9 @@ async function main(): Promise<void> {
       log: path,
     }));
   } finally {
+    clearTimeout(timer);
     for (const [s, f] of signals) Deno.removeSignalListener(s, f);
+    for (const stop of stops) await stop();
     await broker.close();
   }
 }

@@ -40,6 +40,23 @@ Deno.test("trade: sim broker to the end of the synthetic feed, nothing left open
   assert.equal(actions.filter((a) => a === "order").length, summary.orders);
 });
 
+Deno.test("trade: the live path (exchange simulator -> collector -> runner -> sim broker)", async () => {
+  const { summary, lines } = await trade([
+    "--simulator",
+    "--duration",
+    "3s",
+    "--params",
+    '{"size":0.01,"maxPosition":0.05}',
+  ]);
+  assert.equal(summary.reason, "stopped");
+  assert.ok(summary.events > 0 && summary.orders > 0, JSON.stringify(summary));
+  assert.equal(summary.open_at_broker, 0);
+  assert.equal(verifyActionLog(lines).ok, true);
+  const start = JSON.parse(lines[0]);
+  assert.equal(start.data.config.broker, "sim");
+  assert.equal(start.data.config.clock, "wall");
+});
+
 Deno.test("trade: SIGTERM pulls the kill switch", async () => {
   const { summary, lines } = await trade(["--synthetic", "50000", "--rate", "200"], 3000);
   assert.equal(summary.reason, "SIGTERM");

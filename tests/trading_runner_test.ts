@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { OrderRequest, Strategy } from "../lib/backtest/mod.ts";
 import type { MarketEvent } from "../lib/market/types.ts";
-import { LiveRunner, type RiskLimits, Scheduler, SimBroker } from "../lib/trading/mod.ts";
+import { LiveFeed, LiveRunner, type RiskLimits, Scheduler, SimBroker } from "../lib/trading/mod.ts";
 
 const A = { exchange: "sim", symbol: "A" };
 const B = { exchange: "sim", symbol: "B" };
@@ -190,4 +190,22 @@ Deno.test("clean stop runs onStop then cancels what is still open", async () => 
   const rec = await runner.run([BOOK]);
   assert.equal(rec.reason, "end of data");
   assert.deepEqual(rec.orders.map((o) => [o.status, o.reason]), [["cancelled", "end of run"]]);
+});
+
+Deno.test("LiveFeed: a collector sink read as a stream, in order, waiting for writes", async () => {
+  const feed = new LiveFeed();
+  const got: number[] = [];
+  const reading = (async () => {
+    for await (const e of feed) got.push(e.ts);
+  })();
+  feed.write([{ ...BOOK, ts: 1 }, { ...BOOK, ts: 2 }]);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(got, [1, 2]); // read while the feed stays open
+  feed.write([{ ...BOOK, ts: 3 }]);
+  feed.write([{ ...BOOK, ts: 4 }]);
+  await feed.close();
+  feed.write([{ ...BOOK, ts: 5 }]); // after close: ignored
+  await reading;
+  assert.deepEqual(got, [1, 2, 3, 4]);
+  assert.equal(feed.written, 4);
 });

@@ -23,3 +23,4 @@ export {
   idFromClient,
 } from "./alpaca_paper_broker.ts";
 export { type LiveInst, LiveRunner, type LiveRunnerOptions, type LiveRunRecord } from "./runner.ts";
+export { LiveFeed } from "./live_feed.ts";
