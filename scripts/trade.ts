@@ -53,7 +53,10 @@ const USAGE = `usage: deno task trade --strategy NAME|MODULE --broker sim --symb
   --risk JSON        risk limits (maxPosition, maxNotional, maxOrdersPerSecond, priceBandBps,
                      maxLoss, maxTotalPosition, maxTotalNotional)
   --config FILE      JSON with latency, queue, fees, seed for the simulated broker
-  --log FILE         action log path (default data/trading/trade-<strategy>.jsonl)`;
+  --log FILE         action log path (default data/trading/trade-<strategy>.jsonl)
+  --run-id ID        prefix of client order ids (default <strategy>-<epoch ms>)
+  --resume FILE      the action log of an earlier run of this --run-id: order ids continue
+                     after it, positions come from the broker, its open orders are cancelled`;
 
 const OPTIONS = {
   strategy: { type: "string" },
@@ -73,6 +76,8 @@ const OPTIONS = {
   risk: { type: "string" },
   config: { type: "string" },
   log: { type: "string" },
+  "run-id": { type: "string" },
+  resume: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -134,6 +139,8 @@ async function main(): Promise<void> {
   const file = v.config ? JSON.parse(await Deno.readTextFile(v.config)) : {};
   const risk: RiskLimits = JSON.parse(v.risk ?? "{}");
   const scheduler = new Scheduler({ clock: "wall" });
+  const runId = v["run-id"] ?? `${strategy.name}-${Date.now()}`;
+  const resume = v.resume ? await Deno.readTextFile(v.resume) : undefined;
   let broker: Broker;
   if (brokerName === "sim") broker = new SimBroker({ ...file, instruments, scheduler });
   else {
@@ -147,6 +154,7 @@ async function main(): Promise<void> {
       secret,
       baseUrl: v["base-url"] ?? Deno.env.get("ALPACA_PAPER_URL") ?? ALPACA_PAPER_URL,
       streamUrl: v["stream-url"],
+      clientOrderPrefix: `${runId}-`,
     });
     await alpaca.connect();
     broker = alpaca;
@@ -157,7 +165,8 @@ async function main(): Promise<void> {
     instruments,
     scheduler,
     risk,
-    runId: `${strategy.name}-${Date.now()}`,
+    runId,
+    resume,
   });
   const kill = (signal: Deno.Signal) => () => runner.kill(signal);
   const signals: [Deno.Signal, () => void][] = [["SIGINT", kill("SIGINT")], [

@@ -248,3 +248,83 @@ Deno.test("alpaca paper: a dropped stream reconnects and catches up on what it m
     await done();
   }
 });
+
+Deno.test("alpaca paper: resumed after a crash, ids continue, positions match, leftovers cancelled", async () => {
+  const fake = startAlpacaPaperFake({ key: KEY, secret: SECRET });
+  const seen: number[] = [];
+  const strategies = [
+    // Run 1: buy 1 @ 100 and 2 @ 99.
+    (): Strategy => ({
+      name: "s",
+      onBook(_e, ctx) {
+        if (ctx.openOrders().length > 0 || ctx.order(1)) return;
+        ctx.submit({ ...INST, side: "buy", type: "limit", price: 100, size: 1 });
+        ctx.submit({ ...INST, side: "buy", type: "limit", price: 99, size: 2 });
+      },
+    }),
+    // Run 2 (a fresh strategy): notes its position, buys 1 @ 98 once.
+    (): Strategy => {
+      let sent = false;
+      return {
+        name: "s",
+        onBook(_e, ctx) {
+          seen.push(ctx.position(INST.exchange, INST.symbol));
+          if (!sent) ctx.submit({ ...INST, side: "buy", type: "limit", price: 98, size: 1 });
+          sent = true;
+        },
+      };
+    },
+  ];
+  let log1 = "";
+  const logs: string[] = [];
+  try {
+    for (const run of [0, 1]) {
+      const broker = new AlpacaPaperBroker({
+        key: KEY,
+        secret: SECRET,
+        baseUrl: fake.baseUrl,
+        streamUrl: fake.streamUrl,
+        clientOrderPrefix: "s9-",
+      });
+      await broker.connect();
+      if (run === 0) broker.cancelAll = () => {}; // a crash: nothing is cancelled
+      const runner = new LiveRunner({
+        strategy: strategies[run](),
+        broker,
+        instruments: [INST],
+        scheduler: new Scheduler({ clock: "wall" }),
+        runId: "s9",
+        resume: run === 1 ? log1 : undefined,
+      });
+      const feed = async function* () {
+        yield BOOK(1);
+        await broker.settle();
+        if (run === 0) {
+          await until(() => fake.orders.length === 2 && fake.orders[1].status === "new", "sent");
+          fake.fill("s9-1", 1, 100);
+          fake.fill("s9-2", 0.5, 99);
+          await until(() => runner.fills.length === 2, "fills heard");
+        } else {
+          await until(() => fake.orders[1].status === "canceled", "leftover cancelled");
+        }
+      };
+      const rec = await runner.run(feed());
+      await broker.settle();
+      await broker.close();
+      if (run === 0) log1 = rec.log.toJsonl();
+      logs.push(rec.log.toJsonl());
+    }
+    // 1 + 0.5 bought before the crash: the resumed strategy starts from 1.5.
+    assert.deepEqual(seen, [1.5]);
+    assert.deepEqual(fake.orders.map((o) => o.client_order_id), ["s9-1", "s9-2", "s9-3"]);
+    assert.equal(fake.requests.filter((r) => r === "POST /v2/orders").length, 3);
+    assert.equal(fake.orders[1].status, "canceled");
+    assert.match(
+      logs[1],
+      /"action":"resume","data":\{"entries":\d+,"head":"[0-9a-f]{16}","lastOrderId":2\}/,
+    );
+    assert.match(logs[1], /"action":"reconcile_cancel","data":\{"id":2,"clientOrderId":"s9-2"\}/);
+  } finally {
+    await fake.shutdown();
+  }
+});

@@ -37,6 +37,11 @@ export interface AlpacaPaperBrokerOptions {
   readonly streamUrl?: string;
   /** The exchange name of its instruments in the runner (default `alpaca`). */
   readonly exchange?: string;
+  /**
+   * The runner's `runId` plus `-`: open orders found at the broker with this prefix (a run
+   * before a restart) are tracked, so they can be cancelled. Default: every `<x>-<n>` id.
+   */
+  readonly clientOrderPrefix?: string;
   /** 429 retries (default 3) and the first back-off in ms (default 200, doubling). */
   readonly retries?: number;
   readonly backoffMs?: number;
@@ -77,6 +82,7 @@ export class AlpacaPaperBroker implements Broker {
   readonly #base: string;
   readonly #streamUrl: string;
   readonly #exchange: string;
+  readonly #prefix: string;
   readonly #retries: number;
   readonly #backoff: number;
   readonly #listeners = new Set<BrokerListener>();
@@ -100,6 +106,7 @@ export class AlpacaPaperBroker implements Broker {
     this.#base = (options.baseUrl ?? ALPACA_PAPER_URL).replace(/\/$/, "");
     this.#streamUrl = options.streamUrl ?? this.#base.replace(/^http/, "ws") + "/stream";
     this.#exchange = options.exchange ?? "alpaca";
+    this.#prefix = options.clientOrderPrefix ?? "";
     this.#retries = options.retries ?? 3;
     this.#backoff = options.backoffMs ?? 200;
   }
@@ -295,6 +302,7 @@ export class AlpacaPaperBroker implements Broker {
   async openOrders(): Promise<readonly BrokerOrder[]> {
     const res = await this.#request("GET", "/v2/orders?status=open&limit=500");
     if (!res.ok) throw new Error(`open orders: http ${res.status}: ${res.message}`);
+    for (const o of res.json as AlpacaOrder[]) this.#learn(o);
     return (res.json as AlpacaOrder[]).map((o) => ({
       id: this.#byClient.get(o.client_order_id)?.id ?? idFromClient(o.client_order_id),
       clientOrderId: o.client_order_id,
@@ -305,6 +313,32 @@ export class AlpacaPaperBroker implements Broker {
       size: Number(o.qty),
       filled: Number(o.filled_qty),
     }));
+  }
+
+  /** Tracks an open order this broker did not send (a run before a restart), by its id. */
+  #learn(o: AlpacaOrder): void {
+    const id = idFromClient(o.client_order_id);
+    if (
+      !o.client_order_id.startsWith(this.#prefix) || this.#byClient.has(o.client_order_id) ||
+      !Number.isInteger(id) || this.#byId.has(id)
+    ) {
+      return;
+    }
+    const filled = Number(o.filled_qty);
+    const t: Tracked = {
+      id,
+      clientOrderId: o.client_order_id,
+      symbol: o.symbol,
+      side: o.side,
+      alpacaId: o.id,
+      price: o.limit_price === null ? NaN : Number(o.limit_price),
+      size: Number(o.qty),
+      filled,
+      notional: filled * Number(o.filled_avg_price ?? 0),
+      done: false,
+    };
+    this.#byClient.set(t.clientOrderId, t);
+    this.#byId.set(id, t);
   }
 
   async positions(): Promise<readonly BrokerPosition[]> {

@@ -16,7 +16,7 @@
  */
 import type { MarketEvent } from "../market/types.ts";
 import { OrderBook } from "../book/order_book.ts";
-import { ActionLog } from "../backtest/action_log.ts";
+import { type ActionEntry, ActionLog, parseLine } from "../backtest/action_log.ts";
 import { applyReport } from "../backtest/_ledger.ts";
 import type { FeedSource } from "../backtest/feed.ts";
 import type { InstrumentSpec, Strategy, TradingContext } from "../backtest/strategy.ts";
@@ -41,6 +41,16 @@ export interface LiveRunnerOptions {
   readonly eventTime?: "venue" | "receive";
   /** Prefix of client order ids (`<runId>-<order id>`); default `run`. */
   readonly runId?: string;
+  /**
+   * The log of an earlier run of the same `runId` (JSON lines), to resume from: order ids (and
+   * so client order ids) continue after its last order, so none is reused.
+   */
+  readonly resume?: string | readonly string[];
+  /**
+   * Before the first event, take positions from the broker and cancel the open orders left by
+   * an earlier run of this `runId` (default: when resuming).
+   */
+  readonly reconcile?: boolean;
   /** Extra configuration written to the log's `start` entry (must be JSON). */
   readonly config?: Readonly<Record<string, unknown>>;
 }
@@ -90,6 +100,8 @@ export class LiveRunner {
   readonly #receive: boolean;
   readonly #runId: string;
   readonly #config: Readonly<Record<string, unknown>>;
+  readonly #resume: readonly ActionEntry[];
+  readonly #reconcile: boolean;
   readonly #recent: number[] = [];
   #nextTimerId = 0;
   #events = 0;
@@ -115,6 +127,11 @@ export class LiveRunner {
     this.#receive = (options.eventTime ?? "venue") === "receive";
     this.#runId = options.runId ?? "run";
     this.#config = options.config ?? {};
+    const lines = typeof options.resume === "string"
+      ? options.resume.split("\n")
+      : options.resume ?? [];
+    this.#resume = lines.filter((l) => l.trim() !== "").map(parseLine);
+    this.#reconcile = options.reconcile ?? options.resume !== undefined;
     for (const spec of options.instruments) this.#addInst(spec, true);
     this.ctx = liveContext(this);
   }
@@ -148,6 +165,8 @@ export class LiveRunner {
       venue: (action, ts, data) => this.log.append(ts, action, data),
       report: (r) => this.#receiveReport(r),
     });
+    if (this.#resume.length > 0) this.#resumeFrom(this.#resume);
+    if (this.#reconcile) await this.#reconcileWithBroker();
     const stopped = new Promise<void>((resolve) => this.#wakeUp = resolve);
     const it = eventsOf(feed);
     try {
@@ -170,6 +189,38 @@ export class LiveRunner {
       error: this.error,
       events: this.#events,
     };
+  }
+
+  #resumeFrom(entries: readonly ActionEntry[]): void {
+    let last = 0;
+    for (const e of entries) {
+      if (e.action === "order" && typeof e.data.id === "number") last = Math.max(last, e.data.id);
+    }
+    this.nextOrderId = last;
+    const tail = entries[entries.length - 1];
+    this.log.append(0, "resume", { entries: entries.length, head: tail.hash, lastOrderId: last });
+  }
+
+  /** Positions from the broker; open orders an earlier run of this id left are cancelled. */
+  async #reconcileWithBroker(): Promise<void> {
+    const [positions, open] = await Promise.all([
+      this.broker.positions(),
+      this.broker.openOrders(),
+    ]);
+    for (const p of positions) {
+      const inst = this.inst(p.exchange, p.symbol) ??
+        this.#addInst({ exchange: p.exchange, symbol: p.symbol }, false);
+      inst.viewPosition = p.position;
+    }
+    const mine = open.filter((o) => o.clientOrderId.startsWith(`${this.#runId}-`));
+    this.log.append(0, "reconcile", {
+      positions: positions.map((p) => ({ ...p })),
+      openOrders: open.map((o) => ({ ...o })),
+    });
+    for (const o of mine) {
+      this.log.append(0, "reconcile_cancel", { id: o.id, clientOrderId: o.clientOrderId });
+      this.broker.cancel(o.id);
+    }
   }
 
   /** A clean stop: the strategy's `onStop` runs, then every open order is cancelled. */
