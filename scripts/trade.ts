@@ -12,6 +12,7 @@
  */
 import { parseArgs, runMain } from "../lib/cli/args.ts";
 import {
+  type InstrumentSpec,
   marketMaker,
   type MarketMakerParams,
   type Strategy,
@@ -102,25 +103,85 @@ async function* paced(events: readonly MarketEvent[], rate: number): AsyncGenera
   }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs(Deno.args, OPTIONS, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return;
+type Values = Record<string, string | undefined>;
+
+/** The broker named by `--broker`. */
+async function brokerOf(
+  v: Values,
+  instruments: readonly InstrumentSpec[],
+  scheduler: Scheduler,
+  file: Record<string, unknown>,
+  runId: string,
+): Promise<Broker> {
+  if ((v.broker ?? "sim") === "sim") return new SimBroker({ ...file, instruments, scheduler });
+  const key = Deno.env.get("ALPACA_API_KEY");
+  const secret = Deno.env.get("ALPACA_API_SECRET");
+  if (!key || !secret) {
+    throw new TypeError("--broker alpaca-paper needs ALPACA_API_KEY and ALPACA_API_SECRET");
   }
-  const v = values as Record<string, string | undefined>;
+  const alpaca = new AlpacaPaperBroker({
+    key,
+    secret,
+    baseUrl: v["base-url"] ?? Deno.env.get("ALPACA_PAPER_URL") ?? ALPACA_PAPER_URL,
+    streamUrl: v["stream-url"],
+    clientOrderPrefix: `${runId}-`,
+  });
+  await alpaca.connect();
+  return alpaca;
+}
+
+/** The feed: synthetic, or collected from the simulator or a venue; `stops` end it. */
+function feedOf(
+  v: Values,
+  exchange: string,
+  symbols: readonly string[],
+  stops: (() => Promise<unknown>)[],
+  seed: number,
+): AsyncIterable<MarketEvent> {
+  if (v.url === undefined && v.simulator === undefined) {
+    const events = syntheticL2Feed({
+      events: Number(v.synthetic),
+      seed,
+      exchange,
+      symbol: symbols[0],
+    });
+    return paced(events, Number(v.rate ?? "1000"));
+  }
+  const live = new LiveFeed();
+  let url = v.url;
+  if (v.simulator !== undefined) {
+    const sim = startCoinbaseSimulator({ seed: Number(v.seed ?? "42") });
+    stops.push(() => sim.shutdown());
+    url = sim.url;
+  }
+  const collector = new Collector({
+    exchange,
+    url: url!,
+    symbols,
+    sinks: [live],
+    books: new BookKeeper({ exchange }),
+    connection: { log: () => {} },
+  });
+  collector.start();
+  stops.unshift(async () => {
+    await collector.stop();
+    await live.close();
+  });
+  return live;
+}
+
+/** Checks the flags; the venue name and symbols of the run. */
+function checkFlags(v: Values): { exchange: string; symbols: string[] } {
   if (!v.strategy) throw new SyntaxError(`--strategy is required\n\n${USAGE}`);
   const brokerName = v.broker ?? "sim";
   if (brokerName !== "sim" && brokerName !== "alpaca-paper") {
     throw new RangeError(`--broker must be sim or alpaca-paper, got ${brokerName}`);
   }
-  const simulator = values.simulator === true;
-  const synthetic = Number(v.synthetic ?? "0");
-  if (!simulator && !v.url && !(synthetic >= 1)) {
+  const simulator = v.simulator !== undefined;
+  if (!simulator && !v.url && !(Number(v.synthetic ?? "0") >= 1)) {
     throw new SyntaxError(`a feed is required: --url, --simulator or --synthetic N\n\n${USAGE}`);
   }
-  const rate = Number(v.rate ?? "1000");
-  if (!(rate > 0)) throw new RangeError("--rate must be positive");
+  if (!(Number(v.rate ?? "1000") > 0)) throw new RangeError("--rate must be positive");
   const exchange = v.url
     ? v.exchange
     : simulator
@@ -131,86 +192,36 @@ async function main(): Promise<void> {
   if (!exchange) throw new SyntaxError("--url needs --exchange");
   const symbols = (v.symbols ?? (simulator ? DEMO_PRODUCTS[0].id : "BTC-USD")).split(",")
     .filter(Boolean);
-  const tick = v.tick !== undefined ? Number(v.tick) : synthetic >= 1 ? 0.5 : undefined;
+  return { exchange, symbols };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs(Deno.args, OPTIONS, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const v: Values = { ...values, simulator: values.simulator ? "yes" : undefined } as Values;
+  const { exchange, symbols } = checkFlags(v);
+  const tick = v.tick !== undefined ? Number(v.tick) : v.synthetic ? 0.5 : undefined;
   if (tick !== undefined && !(tick > 0)) throw new RangeError("--tick must be positive");
   const instruments = symbols.map((symbol) => ({ exchange, symbol, tickSize: tick }));
   const params = { exchange, symbol: symbols[0], ...JSON.parse(v.params ?? "{}") };
-  const strategy = await strategyOf(v.strategy, params);
+  const strategy = await strategyOf(v.strategy!, params);
   const file = v.config ? JSON.parse(await Deno.readTextFile(v.config)) : {};
   const risk: RiskLimits = JSON.parse(v.risk ?? "{}");
   const scheduler = new Scheduler({ clock: "wall" });
   const runId = v["run-id"] ?? `${strategy.name}-${Date.now()}`;
   const resume = v.resume ? await Deno.readTextFile(v.resume) : undefined;
-  let broker: Broker;
-  if (brokerName === "sim") broker = new SimBroker({ ...file, instruments, scheduler });
-  else {
-    const key = Deno.env.get("ALPACA_API_KEY");
-    const secret = Deno.env.get("ALPACA_API_SECRET");
-    if (!key || !secret) {
-      throw new TypeError("--broker alpaca-paper needs ALPACA_API_KEY and ALPACA_API_SECRET");
-    }
-    const alpaca = new AlpacaPaperBroker({
-      key,
-      secret,
-      baseUrl: v["base-url"] ?? Deno.env.get("ALPACA_PAPER_URL") ?? ALPACA_PAPER_URL,
-      streamUrl: v["stream-url"],
-      clientOrderPrefix: `${runId}-`,
-    });
-    await alpaca.connect();
-    broker = alpaca;
-  }
-  const runner = new LiveRunner({
-    strategy,
-    broker,
-    instruments,
-    scheduler,
-    risk,
-    runId,
-    resume,
-  });
-  const kill = (signal: Deno.Signal) => () => runner.kill(signal);
-  const signals: [Deno.Signal, () => void][] = [["SIGINT", kill("SIGINT")], [
-    "SIGTERM",
-    kill("SIGTERM"),
-  ]];
+  const broker = await brokerOf(v, instruments, scheduler, file, runId);
+  const runner = new LiveRunner({ strategy, broker, instruments, scheduler, risk, runId, resume });
+  const signals = (["SIGINT", "SIGTERM"] as const).map((s) => [s, () => runner.kill(s)] as const);
   for (const [s, f] of signals) Deno.addSignalListener(s, f);
   const stops: (() => Promise<unknown>)[] = [];
   const duration = v.duration ? parseDuration(v.duration) / 1000 : undefined;
   const timer = duration ? setTimeout(() => runner.stop(), duration) : undefined;
   try {
-    let feed: AsyncIterable<MarketEvent>;
-    if (synthetic >= 1 && !simulator && !v.url) {
-      const events = syntheticL2Feed({
-        events: synthetic,
-        seed: file.seed ?? 1,
-        exchange,
-        symbol: symbols[0],
-      });
-      feed = paced(events, rate);
-    } else {
-      const live = new LiveFeed();
-      let url = v.url;
-      if (simulator) {
-        const sim = startCoinbaseSimulator({ seed: Number(v.seed ?? "42") });
-        stops.push(() => sim.shutdown());
-        url = sim.url;
-      }
-      const collector = new Collector({
-        exchange,
-        url: url!,
-        symbols,
-        sinks: [live],
-        books: new BookKeeper({ exchange }),
-        connection: { log: () => {} },
-      });
-      collector.start();
-      stops.unshift(async () => {
-        await collector.stop();
-        await live.close();
-      });
-      feed = live;
-    }
-    const rec = await runner.run(feed);
+    const rec = await runner.run(feedOf(v, exchange, symbols, stops, file.seed ?? 1));
     const path = v.log ?? `data/trading/trade-${strategy.name}.jsonl`;
     const dir = path.replace(/[^/]*$/, "");
     if (dir) await Deno.mkdir(dir, { recursive: true });

@@ -23,6 +23,9 @@ import type {
   BrokerPosition,
 } from "./broker.ts";
 import { wallMicros } from "./scheduler.ts";
+import { type AlpacaOrder, AlpacaRest, idFromClient } from "./_alpaca_rest.ts";
+
+export { idFromClient };
 
 /** The paper trading base URL. */
 export const ALPACA_PAPER_URL = "https://paper-api.alpaca.markets";
@@ -61,19 +64,6 @@ interface Tracked {
   done: boolean;
 }
 
-/** Alpaca's order as JSON (the fields used). */
-interface AlpacaOrder {
-  id: string;
-  client_order_id: string;
-  symbol: string;
-  side: "buy" | "sell";
-  qty: string | null;
-  filled_qty: string;
-  filled_avg_price: string | null;
-  limit_price: string | null;
-  status: string;
-}
-
 /** A broker on Alpaca's paper trading API. */
 export class AlpacaPaperBroker implements Broker {
   readonly name = "alpaca-paper";
@@ -83,8 +73,8 @@ export class AlpacaPaperBroker implements Broker {
   readonly #streamUrl: string;
   readonly #exchange: string;
   readonly #prefix: string;
-  readonly #retries: number;
   readonly #backoff: number;
+  readonly #rest: AlpacaRest;
   readonly #listeners = new Set<BrokerListener>();
   readonly #byClient = new Map<string, Tracked>();
   readonly #byId = new Map<number, Tracked>();
@@ -107,8 +97,15 @@ export class AlpacaPaperBroker implements Broker {
     this.#streamUrl = options.streamUrl ?? this.#base.replace(/^http/, "ws") + "/stream";
     this.#exchange = options.exchange ?? "alpaca";
     this.#prefix = options.clientOrderPrefix ?? "";
-    this.#retries = options.retries ?? 3;
     this.#backoff = options.backoffMs ?? 200;
+    this.#rest = new AlpacaRest({
+      key: this.#key,
+      secret: this.#secret,
+      baseUrl: this.#base,
+      retries: options.retries ?? 3,
+      backoffMs: this.#backoff,
+      closed: () => this.#closed,
+    });
   }
 
   /**
@@ -178,7 +175,7 @@ export class AlpacaPaperBroker implements Broker {
     this.#venue("stream_reconnected", {});
     for (const t of [...this.#byId.values()]) {
       if (t.done || t.alpacaId === "") continue;
-      const res = await this.#request("GET", `/v2/orders/${t.alpacaId}`);
+      const res = await this.#rest.request("GET", `/v2/orders/${t.alpacaId}`);
       if (!res.ok) continue;
       const o = res.json as AlpacaOrder;
       const filled = Number(o.filled_qty);
@@ -229,14 +226,14 @@ export class AlpacaPaperBroker implements Broker {
   }
 
   async #submit(t: Tracked, body: Record<string, unknown>): Promise<void> {
-    const res = await this.#request("POST", "/v2/orders", body);
+    const res = await this.#rest.request("POST", "/v2/orders", body);
     if (res.ok) {
       t.alpacaId = (res.json as AlpacaOrder).id;
       return;
     }
     if (res.status === 422 && /client_order_id/i.test(res.message)) {
       // Sent before (a restart): adopt the order Alpaca already has.
-      const found = await this.#request(
+      const found = await this.#rest.request(
         "GET",
         `/v2/orders:by_client_order_id?client_order_id=${encodeURIComponent(t.clientOrderId)}`,
       );
@@ -276,7 +273,7 @@ export class AlpacaPaperBroker implements Broker {
     if (a?.size !== undefined) body.qty = String(a.size);
     if (a?.price !== undefined) body.limit_price = String(a.price);
     this.#track((async () => {
-      const res = await this.#request("PATCH", `/v2/orders/${t.alpacaId}`, body);
+      const res = await this.#rest.request("PATCH", `/v2/orders/${t.alpacaId}`, body);
       if (!res.ok) {
         this.#venue("amend_rejected", { id, reason: `http ${res.status}: ${res.message}` });
       }
@@ -287,7 +284,7 @@ export class AlpacaPaperBroker implements Broker {
     const t = this.#byId.get(id);
     if (t === undefined || t.done) return;
     this.#track((async () => {
-      const res = await this.#request("DELETE", `/v2/orders/${t.alpacaId}`);
+      const res = await this.#rest.request("DELETE", `/v2/orders/${t.alpacaId}`);
       if (!res.ok) {
         this.#venue("cancel_rejected", { id, reason: `http ${res.status}: ${res.message}` });
       }
@@ -296,11 +293,11 @@ export class AlpacaPaperBroker implements Broker {
 
   cancelAll(reason: string): void {
     this.#venue("cancel_all", { reason });
-    this.#track(this.#request("DELETE", "/v2/orders"));
+    this.#track(this.#rest.request("DELETE", "/v2/orders"));
   }
 
   async openOrders(): Promise<readonly BrokerOrder[]> {
-    const res = await this.#request("GET", "/v2/orders?status=open&limit=500");
+    const res = await this.#rest.request("GET", "/v2/orders?status=open&limit=500");
     if (!res.ok) throw new Error(`open orders: http ${res.status}: ${res.message}`);
     for (const o of res.json as AlpacaOrder[]) this.#learn(o);
     return (res.json as AlpacaOrder[]).map((o) => ({
@@ -342,7 +339,7 @@ export class AlpacaPaperBroker implements Broker {
   }
 
   async positions(): Promise<readonly BrokerPosition[]> {
-    const res = await this.#request("GET", "/v2/positions");
+    const res = await this.#rest.request("GET", "/v2/positions");
     if (!res.ok) throw new Error(`positions: http ${res.status}: ${res.message}`);
     return (res.json as { symbol: string; qty: string; avg_entry_price: string }[]).map((p) => ({
       exchange: this.#exchange,
@@ -353,7 +350,7 @@ export class AlpacaPaperBroker implements Broker {
   }
 
   async account(): Promise<BrokerAccount> {
-    const res = await this.#request("GET", "/v2/account");
+    const res = await this.#rest.request("GET", "/v2/account");
     if (!res.ok) throw new Error(`account: http ${res.status}: ${res.message}`);
     const a = res.json as { cash: string; equity: string };
     return { cash: Number(a.cash), equity: Number(a.equity) };
@@ -475,39 +472,4 @@ export class AlpacaPaperBroker implements Broker {
       .finally(() => this.#inflight.delete(q));
     this.#inflight.add(q);
   }
-
-  async #request(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ ok: boolean; status: number; json: unknown; message: string }> {
-    for (let attempt = 0;; attempt++) {
-      const res = await fetch(this.#base + path, {
-        method,
-        headers: {
-          "APCA-API-KEY-ID": this.#key,
-          "APCA-API-SECRET-KEY": this.#secret,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let json: unknown = undefined;
-      try {
-        json = text === "" ? undefined : JSON.parse(text);
-      } catch { /* not JSON: the message is the text */ }
-      if (res.status === 429 && attempt < this.#retries && !this.#closed) {
-        await new Promise((r) => setTimeout(r, this.#backoff * 2 ** attempt));
-        continue;
-      }
-      const message = res.ok ? "" : String((json as { message?: string })?.message ?? text);
-      return { ok: res.ok, status: res.status, json, message: message.slice(0, 200) };
-    }
-  }
-}
-
-/** The runner's order id in a client order id `<run>-<id>` (NaN when not one of ours). */
-export function idFromClient(clientOrderId: string): number {
-  const m = /-(\d+)$/.exec(clientOrderId);
-  return m ? Number(m[1]) : NaN;
 }
