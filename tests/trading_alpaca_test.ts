@@ -328,3 +328,47 @@ Deno.test("alpaca paper: resumed after a crash, ids continue, positions match, l
     await fake.shutdown();
   }
 });
+
+Deno.test("alpaca paper: the kill switch cancels every open order at the venue", async () => {
+  const fake = startAlpacaPaperFake({ key: KEY, secret: SECRET });
+  const broker = new AlpacaPaperBroker({
+    key: KEY,
+    secret: SECRET,
+    baseUrl: fake.baseUrl,
+    streamUrl: fake.streamUrl,
+  });
+  try {
+    await broker.connect();
+    const strategy: Strategy = {
+      name: "rester",
+      onBook(_e, ctx) {
+        for (const p of [97, 98, 99]) {
+          ctx.submit({ ...INST, side: "buy", type: "limit", price: p, size: 1 });
+        }
+      },
+    };
+    const runner = new LiveRunner({
+      strategy,
+      broker,
+      instruments: [INST],
+      scheduler: new Scheduler({ clock: "wall" }),
+    });
+    let release!: () => void;
+    const idle = new Promise<void>((r) => release = r);
+    const feed = async function* () {
+      yield BOOK(1);
+      await idle;
+    };
+    const running = runner.run(feed());
+    await until(() => runner.open.filter((o) => o.status === "open").length === 3, "3 open");
+    runner.kill("operator");
+    const rec = await running;
+    release();
+    assert.deepEqual(fake.orders.map((o) => o.status), ["canceled", "canceled", "canceled"]);
+    assert.deepEqual(rec.orders.map((o) => o.status), ["cancelled", "cancelled", "cancelled"]);
+    assert.equal(rec.reason, "operator");
+  } finally {
+    await broker.close();
+    await fake.shutdown();
+  }
+});
