@@ -6,7 +6,8 @@
  */
 import postgres from "postgres";
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
-import { readTrades, sqlLiteral, timestampLiteral } from "../buffer/trade_reader.ts";
+import { readTrades } from "../buffer/trade_reader.ts";
+import { sqlLiteral, timestampLiteral } from "../buffer/_table_query.ts";
 import { type BarColumns, barColumnsResult, tradeColumnsResult } from "./_result.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { bookSnapshotColumnsResult, quoteColumnsResult } from "./_event_result.ts";
