@@ -12,7 +12,7 @@ const SIDES = new Set(["buy", "sell"]);
 const TYPES = new Set(["market", "limit", "stop"]);
 
 /** Why a request fails the local checks, or "" when it passes. */
-export function checkRequest(r: OrderRequest, inst: Inst | undefined): string {
+function checkRequest(r: OrderRequest, inst: Inst | undefined): string {
   if (inst === undefined || !inst.tradable) return "unknown instrument";
   if (!SIDES.has(r.side)) return `unknown side ${JSON.stringify(r.side)}`;
   if (!TYPES.has(r.type)) return `unknown order type ${JSON.stringify(r.type)}`;

@@ -21,7 +21,7 @@ export function timestampLiteral(micros: number): string {
 }
 
 /** `limit` checked: a whole number >= 1. */
-export function positiveLimit(limit: number): number {
+function positiveLimit(limit: number): number {
   if (!(Number.isSafeInteger(limit) && limit >= 1)) {
     throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
   }
@@ -69,7 +69,7 @@ export function camelName(column: string): string {
 }
 
 /** The columns of `spec` a read returns: every stored column but the instrument's. */
-export function readColumns(spec: TableSpec): readonly ColumnSpec[] {
+function readColumns(spec: TableSpec): readonly ColumnSpec[] {
   return spec.columns.filter((c) => c.lake !== "path");
 }
 

@@ -93,7 +93,7 @@ export function statusFrameResult(
 }
 
 /** Book change rows (the model type; missing sequences and checksums omitted). */
-export function bookChangeRowsFromFrame(frame: pl.DataFrame): BookChange[] {
+function bookChangeRowsFromFrame(frame: pl.DataFrame): BookChange[] {
   const n = frame.height;
   const text = (name: string) => frame.getColumn(name).toArray() as string[];
   const lists = (name: string) => frame.getColumn(name).toArray() as unknown as number[][];
@@ -121,7 +121,7 @@ export function bookChangeRowsFromFrame(frame: pl.DataFrame): BookChange[] {
 }
 
 /** Feed status rows (the model type). */
-export function statusRowsFromFrame(frame: pl.DataFrame): FeedStatus[] {
+function statusRowsFromFrame(frame: pl.DataFrame): FeedStatus[] {
   const text = (name: string) => frame.getColumn(name).toArray() as string[];
   const [exchange, symbol, status, reason] = ["exchange", "symbol", "status", "reason"].map(text);
   const [ts, recvTs] = [microsOf(frame, "ts"), microsOf(frame, "recv_ts")];

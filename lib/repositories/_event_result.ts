@@ -152,7 +152,7 @@ export function bookSnapshotFrame(c: BookSnapshotColumns): pl.DataFrame {
 }
 
 /** Quote columns to row objects. */
-export function quoteRowsFromColumns(c: QuoteColumns): Quote[] {
+function quoteRowsFromColumns(c: QuoteColumns): Quote[] {
   const n = c.ts.length;
   const out: Quote[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -172,7 +172,7 @@ export function quoteRowsFromColumns(c: QuoteColumns): Quote[] {
 }
 
 /** Book snapshot columns to row objects (`sequence`/`checksum` omitted when missing). */
-export function bookSnapshotRowsFromColumns(c: BookSnapshotColumns): BookSnapshot[] {
+function bookSnapshotRowsFromColumns(c: BookSnapshotColumns): BookSnapshot[] {
   const n = c.ts.length;
   const out: BookSnapshot[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -194,7 +194,7 @@ export function bookSnapshotRowsFromColumns(c: BookSnapshotColumns): BookSnapsho
 }
 
 /** The columns of a quote frame with the columns of {@linkcode quoteFrame}. */
-export function quoteColumnsFromFrame(frame: pl.DataFrame): QuoteColumns {
+function quoteColumnsFromFrame(frame: pl.DataFrame): QuoteColumns {
   const f64 = (name: string) =>
     frame.getColumn(name).cast(pl.Float64).toTypedArray() as Float64Array;
   return {
@@ -211,7 +211,7 @@ export function quoteColumnsFromFrame(frame: pl.DataFrame): QuoteColumns {
 }
 
 /** The columns of a book snapshot frame with the columns of {@linkcode bookSnapshotFrame}. */
-export function bookSnapshotColumnsFromFrame(frame: pl.DataFrame): BookSnapshotColumns {
+function bookSnapshotColumnsFromFrame(frame: pl.DataFrame): BookSnapshotColumns {
   const lists = (name: string) => frame.getColumn(name).toArray() as unknown as number[][];
   const optional = (name: string) =>
     (frame.getColumn(name).cast(pl.Float64).toArray() as (number | null)[]).map((v) =>
@@ -323,7 +323,7 @@ export function bookSnapshotFrameResult(
 }
 
 /** A book snapshot frame as an Arrow table (see {@linkcode levelListArrow}). */
-export function bookSnapshotArrow(frame: pl.DataFrame): Promise<Table> {
+function bookSnapshotArrow(frame: pl.DataFrame): Promise<Table> {
   return levelListArrow(frame, BOOK_SNAPSHOT_COLUMNS);
 }
 
@@ -347,7 +347,7 @@ export async function levelListArrow(
 }
 
 /** A `List(Float64)` series as an Arrow list vector, from its flat values and lengths. */
-export function listVector(series: pl.Series): Vector {
+function listVector(series: pl.Series): Vector {
   const lengths = series.list.lengths().toTypedArray();
   const offsets = new Int32Array(lengths.length + 1);
   for (let i = 0; i < lengths.length; i++) offsets[i + 1] = offsets[i] + Number(lengths[i]);

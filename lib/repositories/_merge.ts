@@ -12,7 +12,7 @@ import type { TableSpec } from "../schema/tables.ts";
  * The key columns of `spec` as comparable expressions: times as integers (microseconds),
  * text as text, integers as they are.
  */
-export function keyExpressions(spec: TableSpec): pl.Expr[] {
+function keyExpressions(spec: TableSpec): pl.Expr[] {
   return spec.key.map((name) => {
     const column = spec.columns.find((c) => c.name === name)!;
     if (column.sql === "timestamptz") return pl.col(name).cast(pl.Int64);

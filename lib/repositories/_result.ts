@@ -143,7 +143,7 @@ async function collectFrame(frame: pl.DataFrame | pl.LazyDataFrame): Promise<pl.
 /** Text columns of trades dictionary-encoded in Arrow. */
 export const TRADE_DICTIONARY_COLUMNS = ["exchange", "symbol", "side"] as const;
 /** Text columns of bars dictionary-encoded in Arrow. */
-export const BAR_DICTIONARY_COLUMNS = ["exchange", "symbol"] as const;
+const BAR_DICTIONARY_COLUMNS = ["exchange", "symbol"] as const;
 
 /** A {@linkcode columnsQueryResult} of trades. */
 export function tradeColumnsResult(load: () => Promise<TradeColumns>): QueryResult<Trade> {
@@ -265,7 +265,7 @@ export function tradeRowsFromFrame(frame: pl.DataFrame): Trade[] {
 }
 
 /** Trade columns to row objects. */
-export function tradeRowsFromColumns(c: TradeColumns): Trade[] {
+function tradeRowsFromColumns(c: TradeColumns): Trade[] {
   const n = c.id.length;
   const out: Trade[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -285,7 +285,7 @@ export function tradeRowsFromColumns(c: TradeColumns): Trade[] {
 }
 
 /** Bar columns to row objects. */
-export function barRowsFromColumns(c: BarColumns): Bar[] {
+function barRowsFromColumns(c: BarColumns): Bar[] {
   const n = c.ts.length;
   const out: Bar[] = new Array(n);
   for (let i = 0; i < n; i++) {

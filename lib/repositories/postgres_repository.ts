@@ -38,7 +38,7 @@ export interface PostgresRepositoryOptions {
  * The SQL of 1-minute (or any interval) OHLCV+VWAP bars over `trades` with open/close by
  * `(ts, id)` order, as PostgreSQL computes them. Exported for the storage benchmark.
  */
-export function barsSql(query: BarQuery): string {
+function barsSql(query: BarQuery): string {
   const where = [
     `exchange = ${sqlLiteral(query.exchange)}`,
     `symbol = ${sqlLiteral(query.symbol)}`,
