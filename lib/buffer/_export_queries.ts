@@ -7,7 +7,7 @@
 import type postgres from "postgres";
 import { TABLES } from "../schema/tables.ts";
 import type { LakeTable } from "../schema/tables.ts";
-import { timestampLiteral } from "./trade_reader.ts";
+import { timestampLiteral } from "./_table_query.ts";
 
 type ExportKind = LakeTable;
 
