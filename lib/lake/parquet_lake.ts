@@ -22,7 +22,14 @@ import { Compactor } from "./compactor.ts";
 import { PartitionWriter } from "./partition_writer.ts";
 import { LakeCatalog } from "./catalog.ts";
 import { type ColumnBatch, describeTrade, groupTrades, type TradeColumns } from "./_trade_batch.ts";
-import { describeEventRow, groupEventRows, splitEvents } from "./_event_batch.ts";
+import {
+  describeEventRow,
+  type EventPartition,
+  groupBookColumns,
+  groupEventRows,
+  splitEvents,
+} from "./_event_batch.ts";
+import { BookColumns, type BookKind } from "./book_columns.ts";
 import {
   addCounts,
   type CompactionReport,
@@ -276,7 +283,7 @@ export class ParquetLake {
     return this.#enqueue(async () => {
       const total = emptyCounts();
       this.#lastWrite = total;
-      const { trades, rows } = splitEvents(events, {
+      const { trades, rows, books } = splitEvents(events, {
         depth: this.#bookDepth,
         latest: latestValidMicros(nowMicros()),
         ignored: (what) => {
@@ -302,9 +309,35 @@ export class ParquetLake {
       for (const kind of EVENT_KINDS) {
         const list = rows.get(kind);
         if (list) await this.#writeEventRows(kind, list, total, true);
+        const columns = books.get(kind as BookKind);
+        if (columns) await this.#writeBookColumns(columns, total);
       }
       return total.written;
     });
+  }
+
+  /**
+   * Stores book snapshots or changes held as {@linkcode BookColumns} (each appended event
+   * checked by the schema's rules before, as `LakeSink` does) and resolves to the rows newly
+   * stored, with the idempotency, order and atomicity of
+   * {@linkcode ParquetLake.writeEventRows}. The columns are only read, and may be reused
+   * once the promise settles.
+   */
+  writeBookColumns(columns: BookColumns): Promise<number> {
+    if (!(columns instanceof BookColumns)) {
+      return Promise.reject(new TypeError("writeBookColumns needs BookColumns"));
+    }
+    return this.#enqueue(async () => {
+      const counts = emptyCounts();
+      this.#lastWrite = counts;
+      await this.#writeBookColumns(columns, counts);
+      return counts.written;
+    });
+  }
+
+  /** Levels per side kept of a book snapshot (`options.bookDepth`). */
+  get bookDepth(): number {
+    return this.#bookDepth;
   }
 
   /**
@@ -437,24 +470,37 @@ export class ParquetLake {
       const grouped = groupEventRows(kind, rows, { checked, latest }, (row, reason) => {
         this.#rejectRow(kind, row, reason, mine);
       });
-      await this.#store(
-        kind,
-        grouped.frame,
-        grouped.partitions.map((p) => ({
-          ...p,
-          key: EVENT_KEY,
-          unique: p.increasing,
-          // Only stored rows within the batch's time range can match; the predicate lets
-          // Polars skip row groups by their `ts` statistics.
-          stored: pl.col("ts").gtEq(micros(p.minTs)).and(pl.col("ts").ltEq(micros(p.maxTs))),
-        })),
-        mine,
-      );
+      await this.#store(kind, grouped.frame, this.#eventSpecs(grouped.partitions), mine);
     } finally {
       addCounts(this.#counts, mine);
       addCounts(this.#countsByKind[kind], mine);
       addCounts(counts, mine);
     }
+  }
+
+  /** The write path of book columns: groups them by partition, then stores each one. */
+  async #writeBookColumns(columns: BookColumns, counts: WriteCounts): Promise<void> {
+    const mine = emptyCounts();
+    try {
+      const grouped = groupBookColumns(columns);
+      await this.#store(columns.kind, grouped.frame, this.#eventSpecs(grouped.partitions), mine);
+    } finally {
+      addCounts(this.#counts, mine);
+      addCounts(this.#countsByKind[columns.kind], mine);
+      addCounts(counts, mine);
+    }
+  }
+
+  /** What the store loop needs of each partition of a digest-keyed table's batch. */
+  #eventSpecs(partitions: readonly EventPartition[]): StoreSpec[] {
+    return partitions.map((p) => ({
+      ...p,
+      key: EVENT_KEY,
+      unique: p.increasing,
+      // Only stored rows within the batch's time range can match; the predicate lets
+      // Polars skip row groups by their `ts` statistics.
+      stored: pl.col("ts").gtEq(micros(p.minTs)).and(pl.col("ts").ltEq(micros(p.maxTs))),
+    }));
   }
 
   /**
