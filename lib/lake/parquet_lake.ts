@@ -20,6 +20,7 @@ import { LAKE_KINDS, type LakeKind, listAllPartitions } from "./layout.ts";
 import { micros } from "./_files.ts";
 import { Compactor } from "./compactor.ts";
 import { PartitionWriter } from "./partition_writer.ts";
+import { NativeMemory } from "./_native_memory.ts";
 import { LakeCatalog } from "./catalog.ts";
 import { type ColumnBatch, describeTrade, groupTrades, type TradeColumns } from "./_trade_batch.ts";
 import {
@@ -66,6 +67,9 @@ export interface ParquetLakeOptions {
   /** The lake's one-writer lock, held until `close` (see `writer_lock.ts`; default: refuse). */
   readonly lock?: WriterLockOptions;
 }
+
+/** Native bytes a partition's write makes besides its rows (see `#store`). */
+const FILE_BYTES = 1 << 20;
 
 /** The key of trades within a partition. */
 const TRADE_KEY = TABLES.trades.key.filter((c) => c !== "ts");
@@ -128,6 +132,8 @@ export class ParquetLake {
   readonly #bookDepth: number;
   readonly #compactor: Compactor;
   readonly #writer: PartitionWriter;
+  /** Frees Polars' native memory of finished writes (see `_native_memory.ts`). */
+  readonly #native = new NativeMemory();
   #catalog: LakeCatalog | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -483,7 +489,15 @@ export class ParquetLake {
     const mine = emptyCounts();
     try {
       const grouped = groupBookColumns(columns);
-      await this.#store(columns.kind, grouped.frame, this.#eventSpecs(grouped.partitions), mine);
+      const levels = columns.bidPrices.length + columns.askPrices.length;
+      const bytes = columns.length * 64 + levels * 20;
+      await this.#store(
+        columns.kind,
+        grouped.frame,
+        this.#eventSpecs(grouped.partitions),
+        mine,
+        bytes,
+      );
     } finally {
       addCounts(this.#counts, mine);
       addCounts(this.#countsByKind[columns.kind], mine);
@@ -513,14 +527,20 @@ export class ParquetLake {
     frame: pl.DataFrame | undefined,
     partitions: readonly StoreSpec[],
     counts: WriteCounts,
+    bytes?: number,
   ): Promise<void> {
     if (frame === undefined) return;
+    // Native bytes a partition's write makes: its rows, the new rows and the file's buffers
+    // (three copies; list columns as their values), and about 1 MB per file written
+    // (Parquet writer, zstd context), measured.
+    const perRow = 3 * (bytes ?? frame.height * frame.width * 8) / Math.max(1, frame.height);
     for (let k = 0; k < partitions.length; k++) {
       const p = partitions[k];
       const rows = partitions.length === 1 ? frame.lazy() : frame.lazy().filter(pl.col("p").eq(k));
       const written = await this.#writer.write({ ...p, kind, rows: rows.drop("p") });
       counts.written += written;
       counts.duplicates += p.rows - written;
+      this.#native.used(p.rows * perRow + FILE_BYTES);
     }
   }
 
