@@ -4,8 +4,8 @@
  * stays small (book events held as typed arrays) rarely runs the full collection that
  * reaches wrappers which outlived a few minor ones: the native memory of every write piles
  * up. {@linkcode NativeMemory.used} counts the bytes of frames made and, past a threshold,
- * runs a full collection (V8's `gc`, exposed through `node:v8` flags; about a millisecond
- * per MB of JS heap).
+ * and past the JS heap's size runs a full collection (V8's `gc`, exposed through `node:v8`
+ * flags; it costs about a millisecond per MB of JS heap).
  * @module
  */
 import v8 from "node:v8";
@@ -42,6 +42,9 @@ export class NativeMemory {
   used(bytes: number): void {
     this.#made += bytes;
     if (this.#made < this.#threshold) return;
+    // A full collection costs about the JS heap's size: not more often than native bytes
+    // of that size are made (a process holding a large heap pays no more than it frees).
+    if (this.#made < Deno.memoryUsage().heapUsed) return;
     this.#made = 0;
     const gc = fullCollection();
     if (gc) {
