@@ -14,18 +14,27 @@
  * - `lake_trades_polars`, `lake_trades_arrow`: ms to load all those trades as a Polars
  *   DataFrame / an Arrow table through `LakeRepository.trades()`.
  * - `lake_volume_bars`: ms for volume bars over those trades (`activityBars`).
- * - `lake_write_quotes`, `lake_write_book_snapshots`: rows/s of `ParquetLake.writeEvents`
- *   for as many quotes as trades, and for a tenth as many 50-level book snapshots (digest,
- *   validation, de-duplication, Parquet).
- * - `lake_quotes_polars`, `lake_book_snapshots_polars`: ms to load them back as Polars
- *   DataFrames through `LakeRepository.quotes()` / `bookSnapshots()`.
+ * - `lake_write_quotes`, `lake_write_book_snapshots`, `lake_write_book_changes`: rows/s of
+ *   `ParquetLake.writeEvents` for as many quotes as trades, for a tenth as many 50-level
+ *   book snapshots, and for a fifth as many book changes of one bid and one ask level
+ *   (digest, validation, de-duplication, Parquet).
+ * - `lake_quotes_polars`, `lake_book_snapshots_polars`, `lake_book_changes_polars`: ms to
+ *   load them back as Polars DataFrames through `LakeRepository.quotes()` /
+ *   `bookSnapshots()` / `bookChanges()`.
  *
  * Times are the best of three runs (writes each into a fresh lake).
  * @module
  */
 import pl from "nodejs-polars";
 import { ParquetLake } from "../lib/lake/mod.ts";
-import type { BookSnapshot, PriceLevel, Quote, TakerSide, Trade } from "../lib/market/types.ts";
+import type {
+  BookChange,
+  BookSnapshot,
+  PriceLevel,
+  Quote,
+  TakerSide,
+  Trade,
+} from "../lib/market/types.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { emit } from "./_figure.ts";
 
@@ -90,6 +99,25 @@ function snapshotsOf(trades: readonly Trade[]): BookSnapshot[] {
       recvTs: t.recvTs,
       bids: side(-1),
       asks: side(1),
+      sequence: i,
+    });
+  }
+  return out;
+}
+
+/** A change of one bid and one ask level at every fifth trade's price. */
+function changesOf(trades: readonly Trade[]): BookChange[] {
+  const out: BookChange[] = [];
+  for (let i = 0; i < trades.length; i += 5) {
+    const t = trades[i];
+    out.push({
+      kind: "book_change",
+      exchange: t.exchange,
+      symbol: t.symbol,
+      ts: t.ts,
+      recvTs: t.recvTs,
+      bids: [[Math.round((t.price - 0.5) * 100) / 100, t.size]],
+      asks: [[Math.round((t.price + 0.5) * 100) / 100, (i % 7) * 0.125]],
       sequence: i,
     });
   }
@@ -253,6 +281,7 @@ export async function run(): Promise<void> {
       const [kind, events] of [
         ["quotes", quotesOf(trades)],
         ["book_snapshots", snapshotsOf(trades)],
+        ["book_changes", changesOf(trades)],
       ] as const
     ) {
       let stored = 0;
@@ -273,7 +302,9 @@ export async function run(): Promise<void> {
       const readMs = await best(3, async () => {
         read = (await (kind === "quotes"
           ? eventRepo.quotes(q).polars()
-          : eventRepo.bookSnapshots(q).polars())).height;
+          : kind === "book_snapshots"
+          ? eventRepo.bookSnapshots(q).polars()
+          : eventRepo.bookChanges(q).polars())).height;
       });
       await eventRepo.close();
       if (read !== events.length) throw new Error(`${kind}: read ${read} of ${events.length}`);

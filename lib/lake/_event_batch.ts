@@ -6,9 +6,10 @@
  * @module
  */
 import type pl from "nodejs-polars";
-import type { MarketEvent, Trade } from "../market/types.ts";
+import type { BookChange, BookSnapshot, MarketEvent, Trade } from "../market/types.ts";
 import { eventRejection, type Rejection } from "../schema/rules.ts";
-import { eventFrame } from "./_event_frame.ts";
+import { bookColumnsFrame, eventFrame } from "./_event_frame.ts";
+import { BookColumns, type BookKind } from "./book_columns.ts";
 import {
   type EventKind,
   eventKindOf,
@@ -81,10 +82,45 @@ export function groupEventRows(
   return { frame, partitions };
 }
 
+/**
+ * Groups the rows of book `columns` (checked when they were appended) by partition, like
+ * {@linkcode groupEventRows}; the frame's list columns are the columns' arrays.
+ */
+export function groupBookColumns(columns: BookColumns): GroupedEvents {
+  const n = columns.length;
+  const part = new Uint32Array(n);
+  const partitions: EventPartition[] = [];
+  const index = new Map<string, number>();
+  const ts = columns.ts.values;
+  const recvTs = columns.recvTs.values;
+  const digest = columns.digest.values;
+  // One reused row-shaped record: no object per row.
+  const row = { exchange: "", symbol: "", ts: 0, recvTs: 0, digest: 0 };
+  let k = -1;
+  for (let i = 0; i < n; i++) {
+    row.exchange = columns.exchange[i];
+    row.symbol = columns.symbol[i];
+    row.ts = ts[i];
+    row.recvTs = recvTs[i];
+    row.digest = digest[i];
+    const day = dayOfMicros(row.ts);
+    if (k < 0 || !samePartition(partitions[k], row.exchange, row.symbol, day)) {
+      k = partitionIndex(partitions, index, row, day);
+    }
+    track(partitions[k], row);
+    part[i] = k;
+  }
+  const frame = n > 0 ? bookColumnsFrame(columns, part) : undefined;
+  return { frame, partitions };
+}
+
+/** The fields of a row that place and order it. */
+type RowPlace = Pick<EventRow, "exchange" | "symbol" | "ts" | "recvTs" | "digest">;
+
 function partitionIndex(
   partitions: EventPartition[],
   index: Map<string, number>,
-  row: EventRow,
+  row: RowPlace,
   day: number,
 ): number {
   const { exchange, symbol, ts, recvTs, digest } = row;
@@ -111,7 +147,7 @@ function partitionIndex(
 }
 
 /** Tracks a partition's order and time range with its next row. */
-function track(p: EventPartition, row: EventRow): void {
+function track(p: EventPartition, row: RowPlace): void {
   const { ts, recvTs, digest } = row;
   if (p.rows > 0) {
     const order = ts - p.lastTs || recvTs - p.lastRecvTs || digest - p.lastDigest;
@@ -150,17 +186,27 @@ export interface SplitEventsOptions {
   readonly rejected: (kind: EventKind, event: MarketEvent, reason: Rejection) => void;
 }
 
+/** What {@linkcode splitEvents} gives: trades, rows per event table, book columns. */
+export interface SplitEvents {
+  readonly trades: Trade[];
+  /** Checked rows of quotes and statuses. */
+  readonly rows: Map<EventKind, EventRow[]>;
+  /** Checked book snapshots and changes, as columns. */
+  readonly books: Map<BookKind, BookColumns>;
+}
+
 /**
- * Splits model events into trades and checked rows per table: each event is checked as
- * the buffer writer checks it (the schema's rules), before snapshot levels are cut to
- * `depth`, so both stores refuse the same events.
+ * Splits model events into trades, checked rows of quotes and statuses and checked book
+ * columns: each event is checked as the buffer writer checks it (the schema's rules),
+ * before snapshot levels are cut to `depth`, so both stores refuse the same events.
  */
 export function splitEvents(
   events: readonly MarketEvent[],
   options: SplitEventsOptions,
-): { trades: Trade[]; rows: Map<EventKind, EventRow[]> } {
+): SplitEvents {
   const trades: Trade[] = [];
   const rows = new Map<EventKind, EventRow[]>();
+  const books = new Map<BookKind, BookColumns>();
   for (const e of events) {
     if (e?.kind === "trade") {
       trades.push(e);
@@ -172,12 +218,22 @@ export function splitEvents(
       continue;
     }
     let reason = eventRejection(e, options.latest);
+    if (reason === undefined && (kind === "book_snapshots" || kind === "book_changes")) {
+      let columns = books.get(kind);
+      if (columns === undefined) books.set(kind, columns = new BookColumns(kind, options.depth));
+      try {
+        columns.append(e as BookSnapshot | BookChange);
+        continue;
+      } catch {
+        reason = "levels"; // levels that are not lists of [price, size] cannot be sorted
+      }
+    }
     let row: EventRow | undefined;
     if (reason === undefined) {
       try {
         row = eventRow(e as RowEvent, { depth: options.depth });
       } catch {
-        reason = "levels"; // levels that are not lists of [price, size] cannot be sorted
+        reason = "levels";
       }
     }
     if (row === undefined) {
@@ -188,5 +244,5 @@ export function splitEvents(
     if (list) list.push(row);
     else rows.set(kind, [row]);
   }
-  return { trades, rows };
+  return { trades, rows, books };
 }

@@ -8,6 +8,7 @@ import { Buffer } from "node:buffer";
 import * as arrow from "apache-arrow";
 import pl from "nodejs-polars";
 import { TABLES } from "../schema/tables.ts";
+import type { BookColumns } from "./book_columns.ts";
 import type {
   BookChangeRow,
   BookSnapshotRow,
@@ -141,4 +142,75 @@ function listFrame(
   }
   const ipc = arrow.tableToIPC(new arrow.Table(columns), "stream");
   return pl.readIPCStream(Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength));
+}
+
+/**
+ * The frame of every row of book `columns`, with a `p` column (partition index `part[i]`)
+ * first, then the table's columns, as {@linkcode eventFrame} makes them: one Arrow table
+ * over the columns' typed arrays (no copy of the levels), read by Polars once.
+ */
+export function bookColumnsFrame(columns: BookColumns, part: Uint32Array): pl.DataFrame {
+  const n = columns.length;
+  const vectors: Record<string, arrow.Vector> = {
+    p: arrow.makeVector(part.subarray(0, n)),
+    ts: arrow.makeVector(columns.ts.view()),
+    recv_ts: arrow.makeVector(columns.recvTs.view()),
+    digest: arrow.makeVector(columns.digest.view()),
+    bid_prices: listVector(columns.bidOffsets.view(), columns.bidPrices.view()),
+    bid_sizes: listVector(columns.bidOffsets.view(), columns.bidSizes.view()),
+    ask_prices: listVector(columns.askOffsets.view(), columns.askPrices.view()),
+    ask_sizes: listVector(columns.askOffsets.view(), columns.askSizes.view()),
+  };
+  const optionals = columns.kind === "book_changes"
+    ? ["first_sequence", "sequence", "checksum"] as const
+    : ["sequence", "checksum"] as const;
+  for (const name of optionals) {
+    const field = name === "first_sequence" ? "firstSequence" : name;
+    vectors[name] = nullableVector(columns[field].view());
+  }
+  const ipc = arrow.tableToIPC(new arrow.Table(vectors), "stream");
+  const frame = pl.readIPCStream(Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength));
+  const micros = (name: string) => pl.col(name).cast(pl.Int64).cast(pl.Datetime("us"));
+  return frame.withColumns(
+    micros("ts"),
+    micros("recv_ts"),
+    ...optionals.map((name) => pl.col(name).cast(pl.Int64)),
+  );
+}
+
+/** A `List(Float64)` vector over `offsets` (length + 1 values) and `values`. */
+function listVector(offsets: Int32Array, values: Float64Array): arrow.Vector {
+  // A copy of the offsets per column: apache-arrow's IPC writer garbles an offsets buffer
+  // two list columns share when their values are empty.
+  offsets = offsets.slice();
+  const child = arrow.makeData({ type: new arrow.Float64(), length: values.length, data: values });
+  return arrow.makeVector(
+    arrow.makeData({
+      type: new arrow.List(new arrow.Field("item", new arrow.Float64(), true)),
+      length: offsets.length - 1,
+      nullCount: 0,
+      valueOffsets: offsets,
+      child,
+    }),
+  );
+}
+
+/** A Float64 vector whose NaN values are nulls (the missing optional integers). */
+function nullableVector(values: Float64Array): arrow.Vector {
+  const n = values.length;
+  const valid = new Uint8Array((n + 7) >> 3);
+  let nulls = 0;
+  for (let i = 0; i < n; i++) {
+    if (values[i] === values[i]) valid[i >> 3] |= 1 << (i & 7);
+    else nulls++;
+  }
+  return arrow.makeVector(
+    arrow.makeData({
+      type: new arrow.Float64(),
+      length: n,
+      nullCount: nulls,
+      nullBitmap: valid,
+      data: values,
+    }),
+  );
 }

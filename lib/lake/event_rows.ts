@@ -12,7 +12,7 @@
  * @module
  */
 import {
-  bookText,
+  bookDigest,
   digestOf,
   quoteText,
   statusText,
@@ -165,7 +165,7 @@ export function eventRow(event: RowEvent, options: EventRowOptions = {}): EventR
       const sequence = event.sequence ?? null;
       const checksum = event.checksum ?? null;
       const lists = storedBookLevels(event, depth);
-      const digest = digestOf(bookText(lists, [sequence, checksum]));
+      const digest = bookDigest(lists, [sequence, checksum]);
       return { ...header, digest, ...lists, sequence, checksum };
     }
     case "book_change": {
@@ -173,7 +173,7 @@ export function eventRow(event: RowEvent, options: EventRowOptions = {}): EventR
       const sequence = event.sequence ?? null;
       const checksum = event.checksum ?? null;
       const lists = storedBookLevels(event, depth);
-      const digest = digestOf(bookText(lists, [firstSequence, sequence, checksum]));
+      const digest = bookDigest(lists, [firstSequence, sequence, checksum]);
       return { ...header, digest, ...lists, firstSequence, sequence, checksum };
     }
     case "status": {

@@ -3,9 +3,18 @@
  * @module
  */
 import type { EventSink } from "../market/sink.ts";
-import type { MarketEvent, MarketEventKind, Trade } from "../market/types.ts";
+import type {
+  BookChange,
+  BookSnapshot,
+  MarketEvent,
+  MarketEventKind,
+  Trade,
+} from "../market/types.ts";
+import { nowMicros } from "../market/time.ts";
 import { ParquetLake, type ParquetLakeOptions } from "./parquet_lake.ts";
+import { BookColumns, type BookKind } from "./book_columns.ts";
 import { LAKE_TABLES, TABLES } from "../schema/tables.ts";
+import { eventRejection, latestValidMicros } from "../schema/rules.ts";
 
 /** The event kinds the lake has a table for (bars have none): the schema's lake tables' events. */
 export type StoredEventKind = Exclude<MarketEventKind, "bar">;
@@ -43,6 +52,9 @@ export interface LakeSinkStored {
  * {@linkcode LakeSink.stored}, per table in the lake's `countsByKind`. A failed flush keeps the events it could not store buffered for
  * the next one (the lake's writes are idempotent, so a retry never duplicates rows).
  * `pending` counts every buffered event, so a `SinkQueue` bounds the memory they take.
+ * Book snapshots and changes are kept as {@linkcode BookColumns} from the moment they are
+ * written (typed arrays, about the bytes of their numbers; the event objects are garbage
+ * at once), which is what lets a collector store every book change of a busy feed.
  *
  * @example
  * ```ts ignore
@@ -60,6 +72,9 @@ export class LakeSink implements EventSink {
   readonly #kinds: ReadonlySet<string>;
   #trades: Trade[] = [];
   #events: MarketEvent[] = [];
+  /** Checked book events, as columns, per table. */
+  #books = new Map<BookKind, BookColumns>();
+  #bookRows = 0;
   #ignored = 0;
   /** Events handed to a flush that is still storing them. */
   #inFlight = 0;
@@ -86,7 +101,7 @@ export class LakeSink implements EventSink {
 
   /** Events buffered or being stored by a flush (trades and the other stored kinds). */
   get pending(): number {
-    return this.#trades.length + this.#events.length + this.#inFlight;
+    return this.#trades.length + this.#events.length + this.#bookRows + this.#inFlight;
   }
 
   /** Events dropped so far because they are not stored (bars, kinds left out). */
@@ -103,11 +118,35 @@ export class LakeSink implements EventSink {
   write(events: readonly MarketEvent[]): void {
     if (this.#closed) throw new Error("LakeSink is closed");
     const kinds = this.#kinds;
+    let latest = 0;
     for (const e of events) {
       if (!kinds.has(e.kind)) this.#ignored++;
       else if (e.kind === "trade") this.#trades.push(e);
-      else this.#events.push(e);
+      else if (e.kind === "book_snapshot" || e.kind === "book_change") {
+        latest ||= latestValidMicros(nowMicros());
+        if (!this.#appendBook(e, latest)) this.#events.push(e);
+      } else this.#events.push(e);
     }
+  }
+
+  /**
+   * Appends a book event to its columns when the schema's rules accept it; `false` leaves
+   * it to `writeEvents`, which counts and logs the rejection.
+   */
+  #appendBook(e: BookSnapshot | BookChange, latest: number): boolean {
+    if (eventRejection(e, latest) !== undefined) return false;
+    const kind: BookKind = e.kind === "book_snapshot" ? "book_snapshots" : "book_changes";
+    let columns = this.#books.get(kind);
+    if (columns === undefined) {
+      this.#books.set(kind, columns = new BookColumns(kind, this.lake.bookDepth));
+    }
+    try {
+      columns.append(e);
+    } catch {
+      return false;
+    }
+    this.#bookRows++;
+    return true;
   }
 
   /**
@@ -121,9 +160,12 @@ export class LakeSink implements EventSink {
   async flush(): Promise<number> {
     const trades = this.#trades;
     const events = this.#events;
+    const books = [...this.#books.values()];
     this.#trades = [];
     this.#events = [];
-    this.#inFlight += trades.length + events.length;
+    this.#books = new Map();
+    this.#inFlight += trades.length + events.length + this.#bookRows;
+    this.#bookRows = 0;
     let written = 0;
     let tradesDone = false;
     let next = 0; // first event not yet stored
@@ -140,7 +182,14 @@ export class LakeSink implements EventSink {
         this.#stored.events += stored;
         written += stored;
       }
+      while (books.length > 0) {
+        const stored = await this.lake.writeBookColumns(books[0]);
+        this.#inFlight -= books.shift()!.length;
+        this.#stored.events += stored;
+        written += stored;
+      }
     } catch (err) {
+      for (const columns of books) this.#keepBooks(columns);
       if (!tradesDone) {
         this.#trades = trades.concat(this.#trades);
         this.#inFlight -= trades.length;
@@ -151,6 +200,15 @@ export class LakeSink implements EventSink {
       throw err;
     }
     return written;
+  }
+
+  /** Puts book columns a failed flush could not store back in front of the new ones. */
+  #keepBooks(columns: BookColumns): void {
+    const later = this.#books.get(columns.kind);
+    if (later) columns.absorb(later);
+    this.#books.set(columns.kind, columns);
+    this.#inFlight -= columns.length;
+    this.#bookRows += columns.length;
   }
 
   /** Events written to the lake per call of `writeEvents` in a flush. */

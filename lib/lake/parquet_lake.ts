@@ -20,9 +20,17 @@ import { LAKE_KINDS, type LakeKind, listAllPartitions } from "./layout.ts";
 import { micros } from "./_files.ts";
 import { Compactor } from "./compactor.ts";
 import { PartitionWriter } from "./partition_writer.ts";
+import { NativeMemory } from "./_native_memory.ts";
 import { LakeCatalog } from "./catalog.ts";
 import { type ColumnBatch, describeTrade, groupTrades, type TradeColumns } from "./_trade_batch.ts";
-import { describeEventRow, groupEventRows, splitEvents } from "./_event_batch.ts";
+import {
+  describeEventRow,
+  type EventPartition,
+  groupBookColumns,
+  groupEventRows,
+  splitEvents,
+} from "./_event_batch.ts";
+import { BookColumns, type BookKind } from "./book_columns.ts";
 import {
   addCounts,
   type CompactionReport,
@@ -59,6 +67,9 @@ export interface ParquetLakeOptions {
   /** The lake's one-writer lock, held until `close` (see `writer_lock.ts`; default: refuse). */
   readonly lock?: WriterLockOptions;
 }
+
+/** Native bytes a partition's write makes besides its rows (see `#store`). */
+const FILE_BYTES = 1 << 20;
 
 /** The key of trades within a partition. */
 const TRADE_KEY = TABLES.trades.key.filter((c) => c !== "ts");
@@ -121,6 +132,8 @@ export class ParquetLake {
   readonly #bookDepth: number;
   readonly #compactor: Compactor;
   readonly #writer: PartitionWriter;
+  /** Frees Polars' native memory of finished writes (see `_native_memory.ts`). */
+  readonly #native = new NativeMemory();
   #catalog: LakeCatalog | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -276,7 +289,7 @@ export class ParquetLake {
     return this.#enqueue(async () => {
       const total = emptyCounts();
       this.#lastWrite = total;
-      const { trades, rows } = splitEvents(events, {
+      const { trades, rows, books } = splitEvents(events, {
         depth: this.#bookDepth,
         latest: latestValidMicros(nowMicros()),
         ignored: (what) => {
@@ -302,9 +315,35 @@ export class ParquetLake {
       for (const kind of EVENT_KINDS) {
         const list = rows.get(kind);
         if (list) await this.#writeEventRows(kind, list, total, true);
+        const columns = books.get(kind as BookKind);
+        if (columns) await this.#writeBookColumns(columns, total);
       }
       return total.written;
     });
+  }
+
+  /**
+   * Stores book snapshots or changes held as {@linkcode BookColumns} (each appended event
+   * checked by the schema's rules before, as `LakeSink` does) and resolves to the rows newly
+   * stored, with the idempotency, order and atomicity of
+   * {@linkcode ParquetLake.writeEventRows}. The columns are only read, and may be reused
+   * once the promise settles.
+   */
+  writeBookColumns(columns: BookColumns): Promise<number> {
+    if (!(columns instanceof BookColumns)) {
+      return Promise.reject(new TypeError("writeBookColumns needs BookColumns"));
+    }
+    return this.#enqueue(async () => {
+      const counts = emptyCounts();
+      this.#lastWrite = counts;
+      await this.#writeBookColumns(columns, counts);
+      return counts.written;
+    });
+  }
+
+  /** Levels per side kept of a book snapshot (`options.bookDepth`). */
+  get bookDepth(): number {
+    return this.#bookDepth;
   }
 
   /**
@@ -437,24 +476,45 @@ export class ParquetLake {
       const grouped = groupEventRows(kind, rows, { checked, latest }, (row, reason) => {
         this.#rejectRow(kind, row, reason, mine);
       });
-      await this.#store(
-        kind,
-        grouped.frame,
-        grouped.partitions.map((p) => ({
-          ...p,
-          key: EVENT_KEY,
-          unique: p.increasing,
-          // Only stored rows within the batch's time range can match; the predicate lets
-          // Polars skip row groups by their `ts` statistics.
-          stored: pl.col("ts").gtEq(micros(p.minTs)).and(pl.col("ts").ltEq(micros(p.maxTs))),
-        })),
-        mine,
-      );
+      await this.#store(kind, grouped.frame, this.#eventSpecs(grouped.partitions), mine);
     } finally {
       addCounts(this.#counts, mine);
       addCounts(this.#countsByKind[kind], mine);
       addCounts(counts, mine);
     }
+  }
+
+  /** The write path of book columns: groups them by partition, then stores each one. */
+  async #writeBookColumns(columns: BookColumns, counts: WriteCounts): Promise<void> {
+    const mine = emptyCounts();
+    try {
+      const grouped = groupBookColumns(columns);
+      const levels = columns.bidPrices.length + columns.askPrices.length;
+      const bytes = columns.length * 64 + levels * 20;
+      await this.#store(
+        columns.kind,
+        grouped.frame,
+        this.#eventSpecs(grouped.partitions),
+        mine,
+        bytes,
+      );
+    } finally {
+      addCounts(this.#counts, mine);
+      addCounts(this.#countsByKind[columns.kind], mine);
+      addCounts(counts, mine);
+    }
+  }
+
+  /** What the store loop needs of each partition of a digest-keyed table's batch. */
+  #eventSpecs(partitions: readonly EventPartition[]): StoreSpec[] {
+    return partitions.map((p) => ({
+      ...p,
+      key: EVENT_KEY,
+      unique: p.increasing,
+      // Only stored rows within the batch's time range can match; the predicate lets
+      // Polars skip row groups by their `ts` statistics.
+      stored: pl.col("ts").gtEq(micros(p.minTs)).and(pl.col("ts").ltEq(micros(p.maxTs))),
+    }));
   }
 
   /**
@@ -467,14 +527,20 @@ export class ParquetLake {
     frame: pl.DataFrame | undefined,
     partitions: readonly StoreSpec[],
     counts: WriteCounts,
+    bytes?: number,
   ): Promise<void> {
     if (frame === undefined) return;
+    // Native bytes a partition's write makes: its rows, the new rows and the file's buffers
+    // (three copies; list columns as their values), and about 1 MB per file written
+    // (Parquet writer, zstd context), measured.
+    const perRow = 3 * (bytes ?? frame.height * frame.width * 8) / Math.max(1, frame.height);
     for (let k = 0; k < partitions.length; k++) {
       const p = partitions[k];
       const rows = partitions.length === 1 ? frame.lazy() : frame.lazy().filter(pl.col("p").eq(k));
       const written = await this.#writer.write({ ...p, kind, rows: rows.drop("p") });
       counts.written += written;
       counts.duplicates += p.rows - written;
+      this.#native.used(p.rows * perRow + FILE_BYTES);
     }
   }
 

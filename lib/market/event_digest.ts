@@ -125,6 +125,134 @@ export function bookText(
   return text;
 }
 
+/**
+ * The digest of a book event's payload: exactly `digestOf(bookText(levels, optionals))`,
+ * hashed as the text is produced, without making it (no strings for the numbers, no
+ * joined text): the lake's write path of book snapshots and changes.
+ *
+ * @example
+ * ```ts
+ * import { bookDigest, bookText, digestOf } from "./event_digest.ts";
+ * import assert from "node:assert/strict";
+ * const levels = { bidPrices: [100.5], bidSizes: [0.25], askPrices: [101], askSizes: [3] };
+ * assert.equal(bookDigest(levels, [7, null]), digestOf(bookText(levels, [7, null])));
+ * ```
+ */
+export function bookDigest(
+  levels: BookLevelColumns,
+  optionals: readonly (number | undefined | null)[],
+): number {
+  let h = FNV_OFFSET;
+  h = hashList(h, levels.bidPrices);
+  h = Math.imul(h ^ TAB, FNV_PRIME);
+  h = hashList(h, levels.bidSizes);
+  h = Math.imul(h ^ TAB, FNV_PRIME);
+  h = hashList(h, levels.askPrices);
+  h = Math.imul(h ^ TAB, FNV_PRIME);
+  h = hashList(h, levels.askSizes);
+  for (const value of optionals) {
+    h = Math.imul(h ^ TAB, FNV_PRIME);
+    if (value === undefined || value === null) {
+      h = Math.imul(h ^ BACKSLASH, FNV_PRIME);
+      h = Math.imul(h ^ LETTER_N, FNV_PRIME);
+    } else {
+      h = hashNumber(h, value);
+    }
+  }
+  return h | 0;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const TAB = 9;
+const BACKSLASH = 92;
+const LETTER_N = 78;
+const COMMA = 44;
+const DOT = 46;
+const MINUS = 45;
+const ZERO = 48;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+
+/** `numberListText(values)` fed into the FNV-1a state `h`. */
+function hashList(h: number, values: ArrayLike<number>): number {
+  h = Math.imul(h ^ OPEN_BRACE, FNV_PRIME);
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) h = Math.imul(h ^ COMMA, FNV_PRIME);
+    h = hashNumber(h, values[i]);
+  }
+  return Math.imul(h ^ CLOSE_BRACE, FNV_PRIME);
+}
+
+/** Powers of ten up to the most fraction digits the fast path of `hashNumber` tries. */
+const POW10 = Array.from({ length: 11 }, (_, d) => 10 ** d);
+/** Digits of the decimal being hashed, least significant first. */
+const DIGITS = new Uint8Array(16);
+
+/**
+ * `String(x)` fed into the FNV-1a state `h`. Fast path: a number whose shortest decimal
+ * has at most 15 significant digits and 10 fraction digits, in the range `String` writes
+ * without an exponent (1e-6 <= |x| < 1e15): the smallest count `d` of fraction digits
+ * whose decimal `k / 10^d` (`k` an integer below 1e15) rounds to `x` gives the digits
+ * `String` writes (no decimal with fewer digits rounds to `x`, and two decimals of at
+ * most 15 significant digits never round to the same number). Anything else goes
+ * through `String`.
+ */
+function hashNumber(h: number, x: number): number {
+  if (typeof x === "number") {
+    const a = x < 0 ? -x : x;
+    if (x === 0) return Math.imul(h ^ ZERO, FNV_PRIME); // String(-0) is "0" too
+    if (a >= 1e-6 && a < 1e15) {
+      for (let d = 0; d < POW10.length; d++) {
+        const p = POW10[d];
+        const k = Math.round(a * p);
+        if (k >= 1e15) break;
+        if (k / p === a) {
+          if (x < 0) h = Math.imul(h ^ MINUS, FNV_PRIME);
+          return hashDecimal(h, k, d);
+        }
+      }
+    }
+  }
+  const text = "" + x;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
+  return h;
+}
+
+/** The decimal `k / 10^d` (`k` a positive integer below 1e15) as `String` writes it. */
+function hashDecimal(h: number, k: number, d: number): number {
+  // Digits by 32-bit integer arithmetic: the low 8 digits, then the rest (below 1e7).
+  let high = Math.floor(k / 1e8);
+  let low = (k - high * 1e8) | 0;
+  let n = 0;
+  if (high > 0) {
+    for (; n < 8; n++) {
+      const next = (low / 10) | 0;
+      DIGITS[n] = low - next * 10;
+      low = next;
+    }
+    low = high | 0;
+    high = 0;
+  }
+  while (low > 0) {
+    const next = (low / 10) | 0;
+    DIGITS[n++] = low - next * 10;
+    low = next;
+  }
+  if (n <= d) {
+    h = Math.imul(h ^ ZERO, FNV_PRIME);
+    h = Math.imul(h ^ DOT, FNV_PRIME);
+    for (let i = d; i > n; i--) h = Math.imul(h ^ ZERO, FNV_PRIME);
+    for (let i = n - 1; i >= 0; i--) h = Math.imul(h ^ (ZERO + DIGITS[i]), FNV_PRIME);
+    return h;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    if (i === d - 1) h = Math.imul(h ^ DOT, FNV_PRIME);
+    h = Math.imul(h ^ (ZERO + DIGITS[i]), FNV_PRIME);
+  }
+  return h;
+}
+
 /** Canonical text of a feed status's payload. */
 export function statusText(status: string, reason: string): string {
   return escapeText(status) + "\t" + escapeText(reason);

@@ -1,0 +1,216 @@
+/**
+ * Book snapshots or book changes held as columns for the lake: typed arrays for the times,
+ * digests, optional integers and the four level lists (offsets + values), so buffered book
+ * events cost about the bytes of their numbers, not a JS object per event and per level,
+ * and the Parquet file's list columns are made from these arrays without copying each
+ * level. {@linkcode BookColumns.append} takes an event already checked by the schema's
+ * rules (`eventRejection`), keeps what the lake stores (a snapshot's sides sorted best
+ * first and cut to `depth` levels, a change's levels as received) and computes the same
+ * digest as {@linkcode eventRow}.
+ *
+ * @example
+ * ```ts
+ * import { BookColumns } from "./book_columns.ts";
+ * import assert from "node:assert/strict";
+ * const columns = new BookColumns("book_snapshots", 1);
+ * columns.append({
+ *   kind: "book_snapshot", exchange: "kraken", symbol: "BTC-USD", ts: 1, recvTs: 2,
+ *   bids: [[99, 1], [100, 2]], asks: [[102, 1], [101, 3]],
+ * });
+ * assert.deepEqual([columns.length, columns.bidPrices.values[0], columns.askPrices.values[0]], [
+ *   1,
+ *   100,
+ *   101,
+ * ]);
+ * ```
+ * @module
+ */
+import { bookDigest } from "../market/event_digest.ts";
+import type { BookChange, BookSnapshot, PriceLevel } from "../market/types.ts";
+
+/** The lake's book tables. */
+export type BookKind = "book_snapshots" | "book_changes";
+
+/** A growable typed array: `values[0..length)` hold the data. */
+export class Growable<T extends Float64Array | Int32Array> {
+  values: T;
+  length = 0;
+  readonly #make: (size: number) => T;
+
+  constructor(make: (size: number) => T, capacity = 256) {
+    this.#make = make;
+    this.values = make(capacity);
+  }
+
+  /** Appends one value. */
+  push(value: number): void {
+    if (this.length === this.values.length) this.#grow(this.length + 1);
+    this.values[this.length++] = value;
+  }
+
+  /** Makes room for `more` values beyond `length`. */
+  reserve(more: number): void {
+    if (this.length + more > this.values.length) this.#grow(this.length + more);
+  }
+
+  /** The data, a view (no copy). */
+  view(): T {
+    return this.values.subarray(0, this.length) as T;
+  }
+
+  #grow(needed: number): void {
+    const next = this.#make(Math.max(needed, this.values.length * 2));
+    next.set(this.values.subarray(0, this.length));
+    this.values = next;
+  }
+}
+
+const doubles = (capacity?: number) =>
+  new Growable((n) => new Float64Array(n) as Float64Array, capacity);
+const int32s = (capacity?: number) =>
+  new Growable((n) => new Int32Array(n) as Int32Array, capacity);
+
+/** Book events of one table as columns (see the module documentation). */
+export class BookColumns {
+  /** The table. */
+  readonly kind: BookKind;
+  /** Levels per side kept of a snapshot. */
+  readonly depth: number;
+  /** Rows held. */
+  length = 0;
+  readonly exchange: string[] = [];
+  readonly symbol: string[] = [];
+  readonly ts: Growable<Float64Array> = doubles();
+  readonly recvTs: Growable<Float64Array> = doubles();
+  readonly digest: Growable<Int32Array> = int32s();
+  /** Optional integers, NaN when missing (book changes only for `firstSequence`). */
+  readonly firstSequence: Growable<Float64Array> = doubles();
+  readonly sequence: Growable<Float64Array> = doubles();
+  readonly checksum: Growable<Float64Array> = doubles();
+  /** Row i's bids are `bidPrices[bidOffsets[i]..bidOffsets[i+1])` (sizes alike). */
+  readonly bidOffsets: Growable<Int32Array> = int32s();
+  readonly askOffsets: Growable<Int32Array> = int32s();
+  readonly bidPrices: Growable<Float64Array> = doubles(1024);
+  readonly bidSizes: Growable<Float64Array> = doubles(1024);
+  readonly askPrices: Growable<Float64Array> = doubles(1024);
+  readonly askSizes: Growable<Float64Array> = doubles(1024);
+
+  constructor(kind: BookKind, depth: number) {
+    if (kind !== "book_snapshots" && kind !== "book_changes") {
+      throw new TypeError(`BookColumns: not a book table: ${kind}`);
+    }
+    if (!(Number.isInteger(depth) && depth >= 1)) {
+      throw new RangeError(`BookColumns: depth must be an integer >= 1, got ${depth}`);
+    }
+    this.kind = kind;
+    this.depth = depth;
+    this.bidOffsets.push(0);
+    this.askOffsets.push(0);
+  }
+
+  /**
+   * Appends a book event of this table, already checked by the schema's rules. Throws
+   * (leaving the columns unchanged) when its levels cannot be sorted.
+   */
+  append(event: BookSnapshot | BookChange): void {
+    const snapshot = this.kind === "book_snapshots";
+    if ((event.kind === "book_snapshot") !== snapshot) {
+      throw new TypeError(`BookColumns(${this.kind}): got a ${event.kind} event`);
+    }
+    const bids = snapshot ? bestFirst(event.bids, true, this.depth) : event.bids;
+    const asks = snapshot ? bestFirst(event.asks, false, this.depth) : event.asks;
+    const b0 = this.bidPrices.length;
+    const a0 = this.askPrices.length;
+    pushLevels(bids, this.bidPrices, this.bidSizes);
+    pushLevels(asks, this.askPrices, this.askSizes);
+    const sequence = event.sequence ?? null;
+    const checksum = event.checksum ?? null;
+    const first = snapshot ? null : (event as BookChange).firstSequence ?? null;
+    const levels = {
+      bidPrices: this.bidPrices.values.subarray(b0, this.bidPrices.length),
+      bidSizes: this.bidSizes.values.subarray(b0, this.bidSizes.length),
+      askPrices: this.askPrices.values.subarray(a0, this.askPrices.length),
+      askSizes: this.askSizes.values.subarray(a0, this.askSizes.length),
+    };
+    this.digest.push(
+      bookDigest(levels, snapshot ? [sequence, checksum] : [first, sequence, checksum]),
+    );
+    this.bidOffsets.push(this.bidPrices.length);
+    this.askOffsets.push(this.askPrices.length);
+    this.exchange.push(event.exchange);
+    this.symbol.push(event.symbol);
+    this.ts.push(event.ts);
+    this.recvTs.push(event.recvTs);
+    this.firstSequence.push(first ?? NaN);
+    this.sequence.push(sequence ?? NaN);
+    this.checksum.push(checksum ?? NaN);
+    this.length++;
+  }
+
+  /** Appends every row of `other` (same table and depth) after these rows. */
+  absorb(other: BookColumns): void {
+    if (other.kind !== this.kind) throw new TypeError("BookColumns.absorb: another table");
+    const bidBase = this.bidPrices.length;
+    const askBase = this.askPrices.length;
+    for (const name of COPIED) {
+      const to = this[name] as Growable<Float64Array | Int32Array>;
+      const from = other[name] as Growable<Float64Array | Int32Array>;
+      to.reserve(from.length);
+      to.values.set(from.view(), to.length);
+      to.length += from.length;
+    }
+    for (let i = 1; i <= other.length; i++) {
+      this.bidOffsets.push(bidBase + other.bidOffsets.values[i]);
+      this.askOffsets.push(askBase + other.askOffsets.values[i]);
+    }
+    this.exchange.push(...other.exchange);
+    this.symbol.push(...other.symbol);
+    this.length += other.length;
+  }
+}
+
+const COPIED = [
+  "ts",
+  "recvTs",
+  "digest",
+  "firstSequence",
+  "sequence",
+  "checksum",
+  "bidPrices",
+  "bidSizes",
+  "askPrices",
+  "askSizes",
+] as const;
+
+/** A snapshot side best first (stable, as `storedBookLevels` sorts), cut to `depth`. */
+function bestFirst(
+  levels: readonly PriceLevel[],
+  descending: boolean,
+  depth: number,
+): readonly PriceLevel[] {
+  let sorted = true;
+  for (let i = 1; i < levels.length && sorted; i++) {
+    const a = levels[i - 1][0];
+    const b = levels[i][0];
+    if (descending ? a < b : a > b) sorted = false;
+  }
+  const ordered = sorted
+    ? levels
+    : [...levels].sort((a, b) => descending ? b[0] - a[0] : a[0] - b[0]);
+  return ordered.length > depth ? ordered.slice(0, depth) : ordered;
+}
+
+function pushLevels(
+  levels: readonly PriceLevel[],
+  prices: Growable<Float64Array>,
+  sizes: Growable<Float64Array>,
+): void {
+  const n = levels.length;
+  prices.reserve(n);
+  sizes.reserve(n);
+  for (let i = 0; i < n; i++) {
+    const level = levels[i];
+    prices.values[prices.length++] = level[0];
+    sizes.values[sizes.length++] = level[1];
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Book events kept as columns (`lib/lake/book_columns.ts`) and their digest hashed without
+ * its text (`bookDigest`): the digest equals the canonical text's digest on every book
+ * event of the recorded sessions (so rows written before this path still deduplicate
+ * against rows written by it), and the stored rows equal the rows `eventRow` makes.
+ */
+import assert from "node:assert/strict";
+import pl from "nodejs-polars";
+import { replayFiles } from "../collectors/replay/replay.ts";
+import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
+import { BookColumns, eventRow, LakeSink, ParquetLake } from "../lib/lake/mod.ts";
+import { bookDigest, bookText, digestOf, storedBookLevels } from "../lib/market/event_digest.ts";
+import type { BookChange, BookSnapshot, EventSink, MarketEvent } from "../lib/market/mod.ts";
+
+const SESSIONS = [
+  "../shared/data/coinbase-exchange-ws-20210417.txt",
+  "../shared/data/kraken-v1-book-ws-20210417.txt",
+  "../shared/data/binance-spot-btcusdt-20240808.gz",
+];
+
+class Capture implements EventSink {
+  readonly events: MarketEvent[] = [];
+  write(events: readonly MarketEvent[]): void {
+    for (const e of events) this.events.push(e);
+  }
+  flush(): Promise<number> {
+    return Promise.resolve(0);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function recordedBookEvents(): Promise<(BookSnapshot | BookChange)[]> {
+  const capture = new Capture();
+  for (const file of SESSIONS) {
+    await replayFiles({
+      files: [file],
+      sinks: [capture],
+      diagnostics: new FeedDiagnostics({ context: { task: "test" }, log: () => {} }),
+    });
+  }
+  return capture.events.filter((e): e is BookSnapshot | BookChange =>
+    e.kind === "book_snapshot" || e.kind === "book_change"
+  );
+}
+
+const books = await recordedBookEvents();
+
+Deno.test("bookDigest equals the digest of the canonical text on every recorded book event", () => {
+  const kinds = new Set(books.map((e) => e.kind));
+  assert.deepEqual([...kinds].sort(), ["book_change", "book_snapshot"]);
+  assert.ok(books.length > 1000, `${books.length} book events`);
+  for (const depth of [1, 50, 1000]) {
+    for (const e of books) {
+      const lists = storedBookLevels(e, depth);
+      const optionals = e.kind === "book_change"
+        ? [e.firstSequence, e.sequence, e.checksum]
+        : [e.sequence, e.checksum];
+      assert.equal(bookDigest(lists, optionals), digestOf(bookText(lists, optionals)));
+    }
+  }
+});
+
+Deno.test("bookDigest equals the text digest on numbers String writes in every form", () => {
+  // Integers, decimals up to 15 digits, tiny and huge (exponent form), -0, NaN, infinities.
+  let seed = 11;
+  const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+  const values = [0, -0, 1e-6, 1e-7, 9.99e-7, 999999999999999, 1e15, 1e21, 0.1 + 0.2, NaN];
+  values.push(Infinity, -Infinity, 5e-324, 2 ** 53, -123.456, 0.000123, 1 / 3, 60_000.12);
+  for (let i = 0; i < 20_000; i++) {
+    const scale = 10 ** Math.floor(random() * 30 - 12);
+    values.push(Math.round(random() * 1e6) / 10 ** (i % 12), (random() - 0.5) * scale);
+  }
+  for (let i = 0; i + 4 <= values.length; i += 4) {
+    const lists = {
+      bidPrices: values.slice(i, i + 2),
+      bidSizes: values.slice(i + 2, i + 3),
+      askPrices: [],
+      askSizes: values.slice(i + 3, i + 4),
+    };
+    const optionals = [i % 3 === 0 ? null : i, undefined, 4_294_967_295];
+    assert.equal(
+      bookDigest(lists, optionals),
+      digestOf(bookText(lists, optionals)),
+      JSON.stringify(lists),
+    );
+  }
+});
+
+Deno.test("BookColumns hold what eventRow makes of each recorded book event", () => {
+  for (const kind of ["book_snapshots", "book_changes"] as const) {
+    const columns = new BookColumns(kind, 10);
+    const events = books.filter((e) =>
+      (e.kind === "book_snapshot") === (kind === "book_snapshots")
+    );
+    for (const e of events) columns.append(e);
+    assert.equal(columns.length, events.length);
+    events.forEach((e, i) => {
+      const row = eventRow(e as BookSnapshot, { depth: 10 });
+      const b = [columns.bidOffsets.values[i], columns.bidOffsets.values[i + 1]];
+      const a = [columns.askOffsets.values[i], columns.askOffsets.values[i + 1]];
+      assert.deepEqual(
+        {
+          digest: columns.digest.values[i],
+          bidPrices: [...columns.bidPrices.values.subarray(b[0], b[1])],
+          bidSizes: [...columns.bidSizes.values.subarray(b[0], b[1])],
+          askPrices: [...columns.askPrices.values.subarray(a[0], a[1])],
+          askSizes: [...columns.askSizes.values.subarray(a[0], a[1])],
+          sequence: Number.isNaN(columns.sequence.values[i]) ? null : columns.sequence.values[i],
+          ts: columns.ts.values[i],
+        },
+        {
+          digest: row.digest,
+          bidPrices: row.bidPrices,
+          bidSizes: row.bidSizes,
+          askPrices: row.askPrices,
+          askSizes: row.askSizes,
+          sequence: row.sequence,
+          ts: row.ts,
+        },
+      );
+    });
+  }
+});
+
+Deno.test("LakeSink stores book events as the row path does; a rewrite stores nothing twice", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // The row path: writeEventRows with eventRow's rows, into a lake of its own.
+    const rowsLake = await ParquetLake.open({ root: `${dir}/rows` });
+    const snapshots = books.filter((e): e is BookSnapshot => e.kind === "book_snapshot");
+    const changes = books.filter((e): e is BookChange => e.kind === "book_change");
+    await rowsLake.writeEventRows("book_snapshots", snapshots.map((e) => eventRow(e)));
+    await rowsLake.writeEventRows("book_changes", changes.map((e) => eventRow(e)));
+    await rowsLake.close();
+    // The column path: a LakeSink, half the events, a flush, all of them, a flush.
+    const lake = await ParquetLake.open({ root: `${dir}/columns` });
+    const sink = new LakeSink(lake);
+    sink.write(books.slice(0, books.length >> 1));
+    assert.equal(sink.pending, books.length >> 1);
+    await sink.flush();
+    sink.write(books);
+    const second = await sink.flush();
+    assert.equal(second, books.length - (books.length >> 1) - duplicatesIn(books));
+    assert.equal(sink.pending, 0);
+    await sink.close();
+    await lake.close();
+    for (const table of ["book_snapshots", "book_changes"]) {
+      const read = (root: string) =>
+        pl.scanParquet(`${root}/${table}/**/*.parquet`, { hivePartitioning: true })
+          .sort(["exchange", "symbol", "ts", "recv_ts", "digest"])
+          .collect();
+      const [expected, actual] = await Promise.all([read(`${dir}/rows`), read(`${dir}/columns`)]);
+      assert.ok(expected.height > 0);
+      assert.deepEqual(actual.toRecords(), expected.toRecords(), table);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Events of `events` whose key (exchange, symbol, ts, recvTs, digest) an earlier one has. */
+function duplicatesIn(events: readonly (BookSnapshot | BookChange)[]): number {
+  const seen = new Set<string>();
+  let n = 0;
+  for (const e of events) {
+    const r = eventRow(e);
+    const key = `${e.kind}|${r.exchange}|${r.symbol}|${r.ts}|${r.recvTs}|${r.digest}`;
+    if (seen.has(key)) n++;
+    else seen.add(key);
+  }
+  return n;
+}
