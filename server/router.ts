@@ -33,7 +33,6 @@ export class HttpError extends Error {
 
 const JSON_HEADERS = {
   "content-type": "application/json; charset=utf-8",
-  "access-control-allow-origin": "*",
   "cache-control": "no-store",
 };
 
