@@ -8,6 +8,7 @@ import { type Authenticator, AuthError, type Scope } from "./auth/authenticator.
 import { OriginPolicy } from "./auth/origin.ts";
 import { type StreamHub, TooManySubscribersError } from "./hub.ts";
 import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
+import { ServerMetrics } from "./metrics.ts";
 import { livePageHtml } from "./page.ts";
 import {
   parseAnyBarQuery,
@@ -74,7 +75,12 @@ const PUBLIC_PATHS = new Set(["/health", "/"]);
  *   book snapshots
  * - `/ws`, `/sse` with `?exchange=&symbol=&kinds=trade,quote`: live events, each message a
  *   JSON array of events
+ * - `/metrics`: Prometheus exposition (requests, latency, streams, hub drops, process)
  * - `/`: the live chart page (`?exchange=&symbol=`)
+ *
+ * With `auth`, every route but `/health` and `/` needs a bearer credential with the `read`
+ * scope (`Authorization: Bearer`; for `/ws` also a `bearer.<token>` subprotocol or a first
+ * message `{"type":"auth","token":...}` within `authTimeoutMs`).
  *
  * @example
  * ```ts ignore
@@ -103,7 +109,7 @@ export function createApp(options: AppOptions): App {
   if (options.signal?.aborted) streams.closeAll();
   options.signal?.addEventListener("abort", () => streams.closeAll(), { once: true });
 
-  const router = new Router()
+  const router: Router = new Router()
     .get("/health", () => {
       const stats = hub.stats();
       return json({
@@ -173,7 +179,12 @@ export function createApp(options: AppOptions): App {
       }
       return sseStream(sub, { ...options, onEnd: release });
     })
+    .get("/metrics", async () =>
+      new Response(await metrics.exposition(), {
+        headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" },
+      }))
     .get("/", () => html(livePageHtml()));
+  const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
 
   function takeSlot(req: Request): () => void {
     const release = slots.get(req);
@@ -181,12 +192,21 @@ export function createApp(options: AppOptions): App {
     return release;
   }
 
+  const METHODS = new Set(["GET", "HEAD", "OPTIONS", "POST"]);
   return async (req, info) => {
+    const started = performance.now();
+    const method = METHODS.has(req.method) ? req.method : "other";
+    const path = new URL(req.url).pathname;
+    const res = await handle(req, info, path);
+    metrics.observe(method, path, res.status, (performance.now() - started) / 1000);
+    return res;
+  };
+
+  async function handle(req: Request, info: ConnInfo | undefined, path: string) {
     const refusal = origins.check(req);
     if (refusal) return json({ error: refusal.message }, { status: refusal.status });
     const preflight = origins.preflight(req);
     if (preflight) return preflight;
-    const path = new URL(req.url).pathname;
     const origin = req.headers.get("origin");
     if (auth && !PUBLIC_PATHS.has(path)) {
       const denied = await authorize(auth, req, path, "read", deferred);
@@ -207,7 +227,7 @@ export function createApp(options: AppOptions): App {
       return origins.decorate(origin, res);
     }
     return origins.decorate(origin, await router.fetch(req));
-  };
+  }
 }
 
 function offeredProtocols(req: Request): string[] {

@@ -81,6 +81,11 @@ export class Router {
     return this;
   }
 
+  /** The paths with a route. */
+  paths(): string[] {
+    return [...this.#routes.keys()];
+  }
+
   /** Answers one request. */
   fetch = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
