@@ -72,6 +72,12 @@ if (import.meta.main) {
       limits: security.limits,
     }).catch(async (error) => {
       await repository.close();
+      if (error instanceof Deno.errors.AddrInUse) {
+        throw new Deno.errors.AddrInUse(
+          `cannot listen on ${values.hostname}:${port}: the address is in use ` +
+            `(another server running? use --port)`,
+        );
+      }
       throw error;
     });
     let lake: ParquetLake | undefined;
