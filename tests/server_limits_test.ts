@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import type { Trade } from "../lib/market/types.ts";
 import { MemoryRepository } from "../lib/repositories/mod.ts";
-import { ConnectionLimiter, startServer, StreamHub } from "../server/mod.ts";
+import {
+  ConnectionLimiter,
+  startServer,
+  StreamHub,
+  TooManySubscribersError,
+} from "../server/mod.ts";
 import { until } from "./support/checking_sink.ts";
 
 const T0 = Date.UTC(2021, 3, 17, 16, 0) * 1000;
@@ -36,10 +41,15 @@ async function rawRequest(port: number, head: string): Promise<[Deno.TcpConn, st
   return [conn, new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0]];
 }
 
-/** Reads `conn` until the server ends it; resolves with the bytes read. */
-async function drainUntilClosed(conn: Deno.TcpConn): Promise<number> {
+/** Reads `conn` until the server ends it; rejects if it is still open after `limitMs`. */
+async function drainUntilClosed(conn: Deno.TcpConn, limitMs = 20_000): Promise<number> {
   const buf = new Uint8Array(1 << 20);
   let total = 0;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close(); // ends the pending read
+  }, limitMs);
   try {
     while (true) {
       const n = await conn.read(buf);
@@ -47,12 +57,16 @@ async function drainUntilClosed(conn: Deno.TcpConn): Promise<number> {
       total += n;
     }
   } catch (error) {
+    if (timedOut) throw new Error("the server never closed the connection");
     if (error instanceof Deno.errors.ConnectionReset) return total;
     throw error;
   } finally {
-    try {
-      conn.close();
-    } catch { /* closed */ }
+    clearTimeout(timer);
+    if (!timedOut) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
   }
 }
 
@@ -122,6 +136,30 @@ Deno.test("streams past the cap are refused while connected clients keep receivi
     await again.body?.cancel();
   } finally {
     for (const ws of sockets) ws.close();
+    await server.shutdown();
+    await hub.close();
+  }
+});
+
+Deno.test("a hub with its maximum of subscribers answers SSE 503 and closes WS 1013", async () => {
+  const hub = new StreamHub({ maxSubscribers: 1 });
+  hub.subscribe();
+  assert.throws(() => hub.subscribe(), TooManySubscribersError);
+  const server = await startServer({ repository: new MemoryRepository([]), hub, port: 0 });
+  try {
+    const sse = await fetch(`${server.url}sse`);
+    assert.equal(sse.status, 503);
+    assert.match((await sse.json()).error, /maximum of 1 subscribers/);
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
+    const closed = await new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+    assert.equal(closed.code, 1013);
+    let open = -1;
+    for (let polls = 0; open !== 0 && polls < 100; polls++) {
+      if (polls) await new Promise((r) => setTimeout(r, 20));
+      open = (await (await fetch(`${server.url}health`)).json()).openStreams;
+    }
+    assert.equal(open, 0, "refused streams give their slot back");
+  } finally {
     await server.shutdown();
     await hub.close();
   }
