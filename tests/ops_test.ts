@@ -84,3 +84,81 @@ Deno.test("every ALPHAPULSE_ setting in the example configuration is read somewh
   }
   for (const name of names) assert.ok(code.includes(name), `${name} is read by nothing`);
 });
+
+/** A TCP port free a moment ago. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test("a real Prometheus scrapes the server's /metrics with a bearer token", async () => {
+  const { startServer, StreamHub, Authenticator } = await import("../server/mod.ts");
+  const { MemoryRepository } = await import("../lib/repositories/mod.ts");
+  const token = "prometheus-token-0123456789";
+  const hub = new StreamHub();
+  const server = await startServer({
+    repository: new MemoryRepository([]),
+    hub,
+    port: 0,
+    auth: await Authenticator.create({ tokens: [{ token, scopes: ["read"] }] }),
+  });
+  const dir = await Deno.makeTempDir({ prefix: "alphapulse-prometheus-" });
+  const promPort = freePort();
+  await Deno.writeTextFile(`${dir}/token`, token);
+  await Deno.writeTextFile(
+    `${dir}/prometheus.yml`,
+    [
+      "global: { scrape_interval: 1s }",
+      "scrape_configs:",
+      "  - job_name: alphapulse-server",
+      `    authorization: { type: Bearer, credentials_file: ${dir}/token }`,
+      `    static_configs: [{ targets: ["127.0.0.1:${server.port}"] }]`,
+    ].join("\n"),
+  );
+  const child = new Deno.Command("prometheus", {
+    args: [
+      `--config.file=${dir}/prometheus.yml`,
+      `--storage.tsdb.path=${dir}/data`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const query = async (q: string) => {
+    const res = await fetch(
+      `http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`,
+    );
+    const body = await res.json();
+    return body.data?.result as { metric: Record<string, string>; value: [number, string] }[];
+  };
+  try {
+    let up: string | undefined;
+    for (let i = 0; i < 300 && up !== "1"; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      up = await query('up{job="alphapulse-server"}').then(
+        (r) => r?.[0]?.value[1],
+        () => undefined,
+      );
+    }
+    assert.equal(up, "1", "Prometheus scraped the server (token accepted, exposition parsed)");
+    // A scrape is counted after its response: the second scrape carries the first.
+    let scrapes: Awaited<ReturnType<typeof query>> = [];
+    for (let i = 0; i < 100 && !scrapes?.length; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      scrapes = await query(
+        'http_requests_total{job="alphapulse-server",route="/metrics",status="200"}',
+      );
+    }
+    assert.ok(Number(scrapes[0].value[1]) >= 1, "the server counted Prometheus's scrapes");
+    const start = await query('process_start_time_seconds{job="alphapulse-server"}');
+    assert.ok(Number(start[0].value[1]) > 1e9);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await server.shutdown();
+    await hub.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
