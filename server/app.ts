@@ -39,6 +39,11 @@ export interface AppOptions extends StreamOptions {
   readonly origins?: OriginPolicy;
   /** Caps on open WebSocket and SSE streams. */
   readonly limits?: ConnectionLimits;
+  /**
+   * Most `/api/*` queries running at once (default 8); beyond it 503 with `Retry-After`, so a
+   * burst of heavy queries cannot pile up on the repository.
+   */
+  readonly maxConcurrentQueries?: number;
   /** WebSocket: how long a client that sends its token as a message has (default 5,000 ms). */
   readonly authTimeoutMs?: number;
 }
@@ -102,6 +107,11 @@ export function createApp(options: AppOptions): App {
   const limiter = new ConnectionLimiter(options.limits);
   const origins = options.origins ?? new OriginPolicy();
   const auth = options.auth?.enabled ? options.auth : undefined;
+  const maxQueries = options.maxConcurrentQueries ?? 8;
+  if (!Number.isInteger(maxQueries) || maxQueries < 1) {
+    throw new RangeError(`maxConcurrentQueries must be a positive integer: ${maxQueries}`);
+  }
+  let queries = 0;
   /** Requests whose WebSocket client will send its token as the first message. */
   const deferred = new WeakSet<Request>();
   /** Open-stream slots taken for a request, released when its stream ends. */
@@ -226,7 +236,20 @@ export function createApp(options: AppOptions): App {
       if (res.status >= 300) slot();
       return origins.decorate(origin, res);
     }
-    return origins.decorate(origin, await router.fetch(req));
+    if (!path.startsWith("/api/")) return origins.decorate(origin, await router.fetch(req));
+    if (queries >= maxQueries) {
+      const busy = json({ error: `the server is running its maximum of ${maxQueries} queries` }, {
+        status: 503,
+        headers: { "retry-after": "1" },
+      });
+      return origins.decorate(origin, busy);
+    }
+    queries++;
+    try {
+      return origins.decorate(origin, await router.fetch(req));
+    } finally {
+      queries--;
+    }
   }
 }
 

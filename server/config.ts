@@ -20,6 +20,7 @@ export const SECURITY_FLAGS = {
   "allowed-hosts": { type: "string" },
   "max-connections": { type: "string" },
   "max-connections-per-address": { type: "string" },
+  "max-queries": { type: "string" },
 } as const;
 
 /** Usage lines for {@linkcode SECURITY_FLAGS}. */
@@ -37,7 +38,8 @@ export const SECURITY_USAGE = `
   --allowed-hosts A,B     Host names requests may use (default on loopback: localhost,
                           127.0.0.1, [::1]; env ALPHAPULSE_ALLOWED_HOSTS)
   --max-connections N     most WebSocket/SSE streams open (default 5000)
-  --max-connections-per-address N   ... from one address (default 100)`;
+  --max-connections-per-address N   ... from one address (default 100)
+  --max-queries N         most /api queries running at once (default 8; beyond: 503)`;
 
 /** What {@linkcode loadServerSecurity} returns, ready for `startServer`. */
 export interface ServerSecurity {
@@ -45,6 +47,8 @@ export interface ServerSecurity {
   readonly allowedOrigins?: string[];
   readonly allowedHosts?: string[];
   readonly limits: ConnectionLimits;
+  /** Most `/api/*` queries at once (undefined: the app's default). */
+  readonly maxConcurrentQueries?: number;
   /** A line for the startup log: what is configured, no secrets. */
   readonly summary: string;
 }
@@ -134,6 +138,7 @@ export async function loadServerSecurity(
       "max-connections-per-address",
     ),
   };
+  const maxConcurrentQueries = integer(values["max-queries"] as string | undefined, "max-queries");
   const parts = [
     auth.enabled
       ? `auth: ${tokens.length} API token(s)${jwt ? `, JWT ${alg} aud=${jwt.audience}` : ""}`
@@ -141,7 +146,14 @@ export async function loadServerSecurity(
     `origins: ${allowedOrigins?.join(",") ?? "same-origin only"}`,
     `hosts: ${allowedHosts?.join(",") ?? "default"}`,
   ];
-  return { auth, allowedOrigins, allowedHosts, limits, summary: parts.join("; ") };
+  return {
+    auth,
+    allowedOrigins,
+    allowedHosts,
+    limits,
+    maxConcurrentQueries,
+    summary: parts.join("; "),
+  };
 }
 
 async function secret(

@@ -70,6 +70,7 @@ if (import.meta.main) {
       allowedOrigins: security.allowedOrigins,
       allowedHosts: security.allowedHosts,
       limits: security.limits,
+      maxConcurrentQueries: security.maxConcurrentQueries,
     }).catch(async (error) => {
       await repository.close();
       if (error instanceof Deno.errors.AddrInUse) {

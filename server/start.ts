@@ -10,7 +10,9 @@ import type { StreamOptions } from "./streams.ts";
 
 /** Options for {@linkcode startServer}. */
 export interface StartServerOptions
-  extends StreamOptions, Pick<AppOptions, "auth" | "limits" | "authTimeoutMs"> {
+  extends
+    StreamOptions,
+    Pick<AppOptions, "auth" | "limits" | "authTimeoutMs" | "maxConcurrentQueries"> {
   readonly repository: MarketDataRepository;
   readonly hub: StreamHub;
   /** Browser origins allowed cross-origin (CORS); same-origin is always allowed. */

@@ -28,7 +28,12 @@ Deno.test("loadServerSecurity: tokens file, inline tokens and an HS256 JWT from 
       ALPHAPULSE_ALLOWED_ORIGINS: "https://a.example, https://b.example",
     };
     const security = await loadServerSecurity(
-      { "api-tokens-file": `${dir}/tokens`, "jwt-audience": "desk", "max-connections": "7" },
+      {
+        "api-tokens-file": `${dir}/tokens`,
+        "jwt-audience": "desk",
+        "max-connections": "7",
+        "max-queries": "3",
+      },
       (name) => env[name],
     );
     assert.equal(security.auth.enabled, true);
@@ -45,6 +50,7 @@ Deno.test("loadServerSecurity: tokens file, inline tokens and an HS256 JWT from 
     assert.equal((await security.auth.authenticate(jwt, "read")).subject, "jwt");
     assert.deepEqual(security.allowedOrigins, ["https://a.example", "https://b.example"]);
     assert.equal(security.limits.maxConnections, 7);
+    assert.equal(security.maxConcurrentQueries, 3);
     for (const secret of [SECRET, "file-token", "env-token"]) {
       assert.ok(!security.summary.includes(secret), "the summary names no secret");
     }

@@ -265,3 +265,37 @@ async function nonReadingClients(hub: StreamHub): Promise<string[]> {
   assert.equal(warnings.length, 2);
   return warnings;
 }
+
+Deno.test("queries past maxConcurrentQueries answer 503 with Retry-After; later ones run", async () => {
+  const gate = Promise.withResolvers<void>();
+  class SlowRepository extends MemoryRepository {
+    override trades(query: Parameters<MemoryRepository["trades"]>[0]) {
+      const result = super.trades(query);
+      return { ...result, rows: async () => (await gate.promise, await result.rows()) };
+    }
+  }
+  const { createApp } = await import("../server/mod.ts");
+  const app = createApp({
+    repository: new SlowRepository([trade(1)]),
+    hub: new StreamHub(),
+    maxConcurrentQueries: 2,
+  });
+  const get = (path: string) => app(new Request(`http://localhost${path}`));
+  const trades = "/api/trades?exchange=coinbase&symbol=BTC-USD";
+  const running = [get(trades), get(trades)];
+  const refused = await get(trades);
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get("retry-after"), "1");
+  await refused.body?.cancel();
+  const health = await get("/health");
+  assert.equal(health.status, 200, "/health is not a query: it still answers");
+  await health.body?.cancel();
+  gate.resolve();
+  for (const res of await Promise.all(running)) {
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).length, 1);
+  }
+  const after = await get(trades);
+  assert.equal(after.status, 200);
+  await after.body?.cancel();
+});
