@@ -291,8 +291,18 @@ function messages(ws: WebSocket) {
   return {
     got,
     closed,
+    /** Waits for `n` messages; fails after 10 s rather than hang. */
     async waitFor(n: number) {
-      while (got.length < n) await new Promise<void>((r) => waiters.push(r));
+      const deadline = Date.now() + 10_000;
+      while (got.length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${got.length} of ${n} messages came`);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          timer = setTimeout(r, 500);
+        });
+        clearTimeout(timer);
+      }
     },
   };
 }
@@ -326,7 +336,14 @@ Deno.test("WebSocket and SSE: tokens as first message, subprotocol, header; refu
       const m = messages(ws);
       await opened(ws);
       hub.write([trade(2)]);
-      const event = await m.closed;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const event = await Promise.race([
+        m.closed,
+        new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 10_000)),
+      ]);
+      clearTimeout(timer);
+      if (!event) ws.close();
+      assert.ok(event, "the server did not close an unauthenticated socket");
       assert.equal(event.code, UNAUTHORIZED_CLOSE_CODE);
       assert.equal(event.reason, "authentication timeout");
       assert.deepEqual(m.got, []);
