@@ -371,7 +371,10 @@ Deno.test("WebSocket and SSE: tokens as first message, subprotocol, header; refu
         const m = messages(ws);
         await opened(ws);
         assert.equal(ws.protocol, "alphapulse");
-        while (hub.stats().clients === 0) await new Promise((r) => setTimeout(r, 5));
+        for (let i = 0; i < 2_000 && hub.stats().clients === 0; i++) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        assert.equal(hub.stats().clients, 1, "a header-authenticated socket streams at once");
         hub.write([trade(3)]);
         await m.waitFor(1);
         assert.deepEqual(m.got[0], [trade(3)]);
