@@ -68,6 +68,12 @@ if (import.meta.main) {
     }, USAGE);
     if (values.help) return console.log(USAGE);
     const config = await configFrom(values);
+    for (const v of config.venues) {
+      // Checked before anything opens, so a typo is one usage line (exit 2), not a stack.
+      if (v.url !== undefined && !/^wss?:\/\/[^/\s]+/i.test(v.url)) {
+        throw new RangeError(`--url must be a ws:// or wss:// URL, got "${v.url}"`);
+      }
+    }
     const duration = config.duration ? parseDuration(config.duration) / 1000 : undefined;
     const metricsListen = config.metricsPort === undefined
       ? undefined

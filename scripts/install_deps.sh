@@ -38,6 +38,8 @@ command -v jupyter-nbconvert >/dev/null 2>&1 || have_pkg jupyter-nbconvert || mi
 { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } ||
   missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# promtool checks and unit-tests the alert rules in ops/prometheus (tests/ops_test.ts).
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v git >/dev/null 2>&1 || missing+=(git)
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -4,7 +4,11 @@
  * @module
  */
 import type { MarketDataRepository } from "../lib/repositories/repository.ts";
-import type { StreamHub } from "./hub.ts";
+import { type Authenticator, AuthError, type Scope } from "./auth/authenticator.ts";
+import { OriginPolicy } from "./auth/origin.ts";
+import { type StreamHub, TooManySubscribersError } from "./hub.ts";
+import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
+import { ServerMetrics } from "./metrics.ts";
 import { livePageHtml } from "./page.ts";
 import {
   parseAnyBarQuery,
@@ -15,7 +19,7 @@ import {
   parseTradeListOptions,
   type TradeListOptions,
 } from "./params.ts";
-import { html, json, Router } from "./router.ts";
+import { html, HttpError, json, Router } from "./router.ts";
 import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
 
 /** What {@linkcode createApp} needs. */
@@ -26,7 +30,37 @@ export interface AppOptions extends StreamOptions {
   readonly hub: StreamHub;
   /** Aborting ends every open WebSocket and SSE stream (used on shutdown). */
   readonly signal?: AbortSignal;
+  /**
+   * Who may call: without it (or with no credential configured) every route is open, which
+   * {@linkcode startServer} allows only on a loopback interface.
+   */
+  readonly auth?: Authenticator;
+  /** Origin and Host allow-lists (default: same-origin browsers only, any Host). */
+  readonly origins?: OriginPolicy;
+  /** Caps on open WebSocket and SSE streams. */
+  readonly limits?: ConnectionLimits;
+  /**
+   * Most `/api/*` queries running at once (default 8); beyond it 503 with `Retry-After`, so a
+   * burst of heavy queries cannot pile up on the repository.
+   */
+  readonly maxConcurrentQueries?: number;
+  /** WebSocket: how long a client that sends its token as a message has (default 5,000 ms). */
+  readonly authTimeoutMs?: number;
 }
+
+/** The connection a request came on (what `Deno.serve` passes as the second argument). */
+export interface ConnInfo {
+  readonly remoteAddr?: { readonly hostname?: string };
+}
+
+/** The request handler. */
+export type App = (req: Request, info?: ConnInfo) => Promise<Response>;
+
+/** The WebSocket subprotocol naming this API; offer it next to `bearer.<token>`. */
+export const WS_PROTOCOL = "alphapulse";
+
+/** Routes anyone may call: liveness and the (data-free) live page. */
+const PUBLIC_PATHS = new Set(["/health", "/"]);
 
 /**
  * Builds the request handler.
@@ -46,7 +80,12 @@ export interface AppOptions extends StreamOptions {
  *   book snapshots
  * - `/ws`, `/sse` with `?exchange=&symbol=&kinds=trade,quote`: live events, each message a
  *   JSON array of events
+ * - `/metrics`: Prometheus exposition (requests, latency, streams, hub drops, process)
  * - `/`: the live chart page (`?exchange=&symbol=`)
+ *
+ * With `auth`, every route but `/health` and `/` needs a bearer credential with the `read`
+ * scope (`Authorization: Bearer`; for `/ws` also a `bearer.<token>` subprotocol or a first
+ * message `{"type":"auth","token":...}` within `authTimeoutMs`).
  *
  * @example
  * ```ts ignore
@@ -55,7 +94,7 @@ export interface AppOptions extends StreamOptions {
  * const res = await app(new Request("http://localhost/health"));
  * ```
  */
-export function createApp(options: AppOptions): (req: Request) => Promise<Response> {
+export function createApp(options: AppOptions): App {
   const { repository, hub } = options;
   if (!repository || typeof repository.bars !== "function") {
     throw new TypeError("createApp: repository must implement MarketDataRepository");
@@ -65,10 +104,22 @@ export function createApp(options: AppOptions): (req: Request) => Promise<Respon
   }
   const startedAt = performance.now();
   const streams = new StreamRegistry();
+  const limiter = new ConnectionLimiter(options.limits);
+  const origins = options.origins ?? new OriginPolicy();
+  const auth = options.auth?.enabled ? options.auth : undefined;
+  const maxQueries = options.maxConcurrentQueries ?? 8;
+  if (!Number.isInteger(maxQueries) || maxQueries < 1) {
+    throw new RangeError(`maxConcurrentQueries must be a positive integer: ${maxQueries}`);
+  }
+  let queries = 0;
+  /** Requests whose WebSocket client will send its token as the first message. */
+  const deferred = new WeakSet<Request>();
+  /** Open-stream slots taken for a request, released when its stream ends. */
+  const slots = new WeakMap<Request, () => void>();
   if (options.signal?.aborted) streams.closeAll();
   options.signal?.addEventListener("abort", () => streams.closeAll(), { once: true });
 
-  const router = new Router()
+  const router: Router = new Router()
     .get("/health", () => {
       const stats = hub.stats();
       return json({
@@ -78,6 +129,8 @@ export function createApp(options: AppOptions): (req: Request) => Promise<Respon
         eventsPublished: stats.published,
         eventsDelivered: stats.delivered,
         slowDisconnects: stats.slowDisconnects,
+        openStreams: limiter.open,
+        refusedStreams: limiter.refused,
       });
     })
     .get(
@@ -106,14 +159,152 @@ export function createApp(options: AppOptions): (req: Request) => Promise<Respon
     })
     .get("/ws", ({ req, query }) => {
       const filter = parseStreamFilter(query);
-      return webSocketStream(req, streams.subscribe(hub, filter), options);
+      const offered = offeredProtocols(req);
+      const release = takeSlot(req);
+      try {
+        return webSocketStream(req, () => streams.subscribe(hub, filter), {
+          ...options,
+          protocol: offered.includes(WS_PROTOCOL)
+            ? WS_PROTOCOL
+            : offered.find((p) => p.startsWith("bearer.")),
+          authenticate: auth && deferred.has(req)
+            ? (token) => auth.authenticate(token, "read")
+            : undefined,
+          onEnd: release,
+        });
+      } catch (error) {
+        release();
+        throw error;
+      }
     })
-    .get(
-      "/sse",
-      ({ query }) => sseStream(streams.subscribe(hub, parseStreamFilter(query)), options),
-    )
+    .get("/sse", ({ req, query }) => {
+      const filter = parseStreamFilter(query);
+      const release = takeSlot(req);
+      let sub;
+      try {
+        sub = streams.subscribe(hub, filter);
+      } catch (error) {
+        release();
+        throw error instanceof TooManySubscribersError ? busy(error.message) : error;
+      }
+      return sseStream(sub, { ...options, onEnd: release });
+    })
+    .get("/metrics", async () =>
+      new Response(await metrics.exposition(), {
+        headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" },
+      }))
     .get("/", () => html(livePageHtml()));
-  return router.fetch;
+  const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
+
+  function takeSlot(req: Request): () => void {
+    const release = slots.get(req);
+    if (!release) throw new Error("no connection slot taken for a stream request");
+    return release;
+  }
+
+  const METHODS = new Set(["GET", "HEAD", "OPTIONS", "POST"]);
+  return async (req, info) => {
+    const started = performance.now();
+    const method = METHODS.has(req.method) ? req.method : "other";
+    const path = new URL(req.url).pathname;
+    const res = await handle(req, info, path);
+    metrics.observe(method, path, res.status, (performance.now() - started) / 1000);
+    return res;
+  };
+
+  async function handle(req: Request, info: ConnInfo | undefined, path: string) {
+    const refusal = origins.check(req);
+    if (refusal) return json({ error: refusal.message }, { status: refusal.status });
+    const preflight = origins.preflight(req);
+    if (preflight) return preflight;
+    const origin = req.headers.get("origin");
+    if (auth && !PUBLIC_PATHS.has(path)) {
+      const denied = await authorize(auth, req, path, "read", deferred);
+      if (denied) return origins.decorate(origin, denied);
+    }
+    if (path === "/ws" || path === "/sse") {
+      const slot = limiter.acquire(info?.remoteAddr?.hostname ?? "unknown");
+      if (typeof slot !== "function") {
+        const message = slot === "total"
+          ? `the server has its maximum of ${limiter.maxConnections} streams open`
+          : `this address has its maximum of ${limiter.maxConnectionsPerAddress} streams open`;
+        return origins.decorate(origin, tooMany(slot === "total" ? 503 : 429, message));
+      }
+      slots.set(req, slot);
+      const res = await router.fetch(req);
+      // A refused stream (bad parameters, not an upgrade) gives its slot back at once.
+      if (res.status >= 300) slot();
+      return origins.decorate(origin, res);
+    }
+    if (!path.startsWith("/api/")) return origins.decorate(origin, await router.fetch(req));
+    if (queries >= maxQueries) {
+      const busy = json({ error: `the server is running its maximum of ${maxQueries} queries` }, {
+        status: 503,
+        headers: { "retry-after": "1" },
+      });
+      return origins.decorate(origin, busy);
+    }
+    queries++;
+    try {
+      return origins.decorate(origin, await router.fetch(req));
+    } finally {
+      queries--;
+    }
+  }
+}
+
+function offeredProtocols(req: Request): string[] {
+  return (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim())
+    .filter(Boolean);
+}
+
+/** The bearer credential of a request: `Authorization: Bearer`, or for WebSockets a
+ * `bearer.<token>` subprotocol. */
+function credentialOf(req: Request): string | undefined {
+  const header = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.get("authorization") ?? "");
+  if (header) return header[1];
+  const offered = offeredProtocols(req).find((p) => p.startsWith("bearer."));
+  return offered?.slice("bearer.".length) || undefined;
+}
+
+/** Returns the refusal for `req`, or `undefined` when it may proceed. */
+async function authorize(
+  auth: Authenticator,
+  req: Request,
+  path: string,
+  scope: Scope,
+  deferred: WeakSet<Request>,
+): Promise<Response | undefined> {
+  const credential = credentialOf(req);
+  if (
+    credential === undefined && path === "/ws" &&
+    req.headers.get("upgrade")?.toLowerCase() === "websocket"
+  ) {
+    deferred.add(req); // the token comes as the first message
+    return undefined;
+  }
+  try {
+    await auth.authenticate(credential, scope);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof AuthError)) throw error;
+    return json({ error: error.message }, {
+      status: error.status,
+      headers: {
+        "www-authenticate": error.status === 401
+          ? 'Bearer realm="alphapulse"'
+          : `Bearer realm="alphapulse", error="insufficient_scope", scope="${scope}"`,
+      },
+    });
+  }
+}
+
+function tooMany(status: 429 | 503, message: string): Response {
+  return json({ error: message }, { status, headers: { "retry-after": "5" } });
+}
+
+function busy(message: string): HttpError {
+  return new HttpError(503, message);
 }
 
 /**

@@ -32,6 +32,22 @@ export interface StreamHubOptions {
    * when another matching event arrives is disconnected and counted as slow.
    */
   readonly maxQueue?: number;
+  /**
+   * A subscriber with events waiting that has not taken any for this many milliseconds
+   * when another matching event arrives is disconnected as slow too (default 5,000), so a
+   * client that never reads is dropped within seconds even when its queue is far from full.
+   */
+  readonly maxStallMs?: number;
+  /** Most subscribers at once (default 10,000); {@linkcode StreamHub.subscribe} throws past it. */
+  readonly maxSubscribers?: number;
+}
+
+/** Thrown by {@linkcode StreamHub.subscribe} when the hub has `maxSubscribers` already. */
+export class TooManySubscribersError extends Error {
+  constructor(max: number) {
+    super(`the stream hub has its maximum of ${max} subscribers`);
+    this.name = "TooManySubscribersError";
+  }
 }
 
 /** Counters for `/health`. */
@@ -46,6 +62,8 @@ export interface StreamHubStats {
   readonly delivered: number;
   /** Subscribers disconnected because their queue overflowed. */
   readonly slowDisconnects: number;
+  /** Events never delivered because their subscriber was disconnected as slow. */
+  readonly dropped: number;
 }
 
 /**
@@ -63,6 +81,7 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
   #wake: (() => void) | undefined;
   #resolveClosed!: (reason: CloseReason) => void;
   #detach: (sub: Subscription) => void;
+  #lastTake = performance.now();
 
   /** Created by {@linkcode StreamHub.subscribe}. */
   constructor(id: number, filter: StreamFilter, detach: (sub: Subscription) => void) {
@@ -95,6 +114,7 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
    * is closed, and `[]` if `timeoutMs` passes first (for keep-alives).
    */
   async next(timeoutMs?: number): Promise<StreamItem[] | null> {
+    this.#lastTake = performance.now();
     if (this.#queue.length === 0 && this.#reason === undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
@@ -107,6 +127,7 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
     if (this.#reason !== undefined) return null;
     const items = this.#queue;
     this.#queue = [];
+    this.#lastTake = performance.now();
     return items;
   }
 
@@ -126,6 +147,14 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
       if (items === null) return;
       yield items;
     }
+  }
+
+  /**
+   * Milliseconds since events have waited without the reader taking any (0 when the queue
+   * is empty or a reader is waiting).
+   */
+  stalledMs(now: number = performance.now()): number {
+    return this.#queue.length === 0 || this.#wake ? 0 : now - this.#lastTake;
   }
 
   /** Queues an item; `false` when the queue is full. */
@@ -156,11 +185,14 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
  */
 export class StreamHub implements EventSink {
   readonly maxQueue: number;
+  readonly maxStallMs: number;
+  readonly maxSubscribers: number;
   #subscribers = new Set<Subscription>();
   #nextId = 1;
   #published = 0;
   #delivered = 0;
   #slow = 0;
+  #dropped = 0;
   #closed = false;
 
   constructor(options: StreamHubOptions = {}) {
@@ -169,10 +201,18 @@ export class StreamHub implements EventSink {
       throw new RangeError(`maxQueue must be a positive integer: ${maxQueue}`);
     }
     this.maxQueue = maxQueue;
+    this.maxStallMs = positive(options.maxStallMs ?? 5_000, "maxStallMs");
+    this.maxSubscribers = positive(options.maxSubscribers ?? 10_000, "maxSubscribers");
   }
 
-  /** Adds a subscriber. After {@linkcode close} the subscription is returned already closed. */
+  /**
+   * Adds a subscriber. After {@linkcode close} the subscription is returned already closed.
+   * @throws {TooManySubscribersError} when `maxSubscribers` are subscribed.
+   */
   subscribe(filter: StreamFilter = {}): Subscription {
+    if (!this.#closed && this.#subscribers.size >= this.maxSubscribers) {
+      throw new TooManySubscribersError(this.maxSubscribers);
+    }
     const sub = new Subscription(this.#nextId++, filter, (s) => this.#subscribers.delete(s));
     if (this.#closed) {
       sub.close("hub_closed");
@@ -187,17 +227,24 @@ export class StreamHub implements EventSink {
     if (this.#closed) return;
     this.#published += events.length;
     if (this.#subscribers.size === 0) return;
+    const now = performance.now();
     for (const event of events) {
       let json: string | undefined;
       for (const sub of this.#subscribers) {
         if (!sub.matches(event)) continue;
         json ??= JSON.stringify(event);
-        if (sub.push({ event, json }, this.maxQueue)) {
+        const stalled = sub.stalledMs(now) > this.maxStallMs;
+        if (!stalled && sub.push({ event, json }, this.maxQueue)) {
           this.#delivered++;
         } else {
           this.#slow++;
+          this.#dropped += sub.queued + 1;
           console.warn(
-            `stream hub: disconnecting slow subscriber #${sub.id} (queue reached ${this.maxQueue} events)`,
+            `stream hub: disconnecting slow subscriber #${sub.id} (` +
+              (stalled
+                ? `no events taken for ${this.maxStallMs} ms`
+                : `queue reached ${this.maxQueue} events`) +
+              ")",
           );
           sub.close("slow");
         }
@@ -225,6 +272,14 @@ export class StreamHub implements EventSink {
       published: this.#published,
       delivered: this.#delivered,
       slowDisconnects: this.#slow,
+      dropped: this.#dropped,
     };
   }
+}
+
+function positive(value: number, name: string): number {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(`${name} must be a positive number: ${value}`);
+  }
+  return value;
 }

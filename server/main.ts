@@ -16,6 +16,7 @@ import { LakeRepository } from "../lib/repositories/mod.ts";
 import { Collector } from "../collectors/runtime/collector.ts";
 import { LAKE_KINDS_BY_DEFAULT } from "../collectors/runtime/config.ts";
 import { venue, venueBookKeeper, VENUES } from "../collectors/venues/mod.ts";
+import { loadServerSecurity, SECURITY_FLAGS, SECURITY_USAGE } from "./config.ts";
 import { StreamHub } from "./hub.ts";
 import { startServer } from "./start.ts";
 
@@ -27,7 +28,10 @@ const USAGE = `usage: deno task serve [options]
   --exchange NAME    also collect this venue live (${Object.keys(VENUES).join(", ")})
   --symbols A,B      symbols to collect with --exchange
   --url WS_URL       venue websocket URL (default: the venue's public feed)
-  --book-changes     with --exchange: store every book change in the lake too`;
+  --book-changes     with --exchange: store every book change in the lake too
+
+Security (required on any interface other than loopback; see README "Serving on a network"):
+${SECURITY_USAGE}`;
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -40,6 +44,7 @@ if (import.meta.main) {
       url: { type: "string" },
       "book-changes": { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...SECURITY_FLAGS,
     }, USAGE);
     if (values.help) return console.log(USAGE);
     const port = Number(values.port);
@@ -52,6 +57,7 @@ if (import.meta.main) {
       throw new SyntaxError(`--exchange and --symbols go together\n\n${USAGE}`);
     }
     const root = (values.lake as string | undefined) ?? defaultLakeRoot();
+    const security = await loadServerSecurity(values);
     const repository = await LakeRepository.open({ root });
     const hub = new StreamHub();
     const server = await startServer({
@@ -59,6 +65,20 @@ if (import.meta.main) {
       hub,
       port,
       hostname: values.hostname as string,
+      auth: security.auth,
+      allowedOrigins: security.allowedOrigins,
+      allowedHosts: security.allowedHosts,
+      limits: security.limits,
+      maxConcurrentQueries: security.maxConcurrentQueries,
+    }).catch(async (error) => {
+      await repository.close();
+      if (error instanceof Deno.errors.AddrInUse) {
+        throw new Deno.errors.AddrInUse(
+          `cannot listen on ${values.hostname}:${port}: the address is in use ` +
+            `(another server running? use --port)`,
+        );
+      }
+      throw error;
     });
     let lake: ParquetLake | undefined;
     let collector: Collector | undefined;
@@ -79,6 +99,7 @@ if (import.meta.main) {
       collector.start();
     }
     console.log(`AlphaPulse server on ${server.url} (lake: ${root})`);
+    console.log(`  ${security.summary}`);
     console.log(`  live chart ${server.url}   health ${server.url}health   API ${server.url}api/…`);
     if (collector) {
       console.log(`  collecting ${exchange} ${symbols.join(",")} into the lake and /ws`);

@@ -16,8 +16,26 @@
  * ```
  * @module
  */
-export { type AppOptions, createApp } from "./app.ts";
-export { type RunningServer, startServer, type StartServerOptions } from "./start.ts";
+export { type App, type AppOptions, type ConnInfo, createApp, WS_PROTOCOL } from "./app.ts";
+export {
+  ConfigurationError,
+  type RunningServer,
+  startServer,
+  type StartServerOptions,
+} from "./start.ts";
+export {
+  type ApiToken,
+  Authenticator,
+  type AuthenticatorOptions,
+  AuthError,
+  type JwtSettings,
+  type Principal,
+  type Scope,
+  SCOPES,
+} from "./auth/authenticator.ts";
+export { importJwtKey, type JwtAlgorithm, JwtError, verifyJwt } from "./auth/jwt.ts";
+export { defaultAllowedHosts, isLoopback, OriginPolicy } from "./auth/origin.ts";
+export { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
 export {
   type CloseReason,
   type StreamFilter,
@@ -26,7 +44,13 @@ export {
   type StreamHubStats,
   type StreamItem,
   Subscription,
+  TooManySubscribersError,
 } from "./hub.ts";
-export { SLOW_CONSUMER_CLOSE_CODE, type StreamOptions } from "./streams.ts";
+export {
+  FORBIDDEN_CLOSE_CODE,
+  SLOW_CONSUMER_CLOSE_CODE,
+  type StreamOptions,
+  UNAUTHORIZED_CLOSE_CODE,
+} from "./streams.ts";
 export { parseBarQuery, parseRangeQuery, parseStreamFilter, parseTimeParam } from "./params.ts";
 export { HttpError } from "./router.ts";

@@ -16,6 +16,8 @@ const PAGE_SCRIPT = String.raw`
   var L = window.LightweightCharts;
   var $ = function (id) { return document.getElementById(id); };
   var params = new URLSearchParams(location.search);
+  // With authentication on, open the page as /#token=... (the fragment never reaches logs).
+  var TOKEN = new URLSearchParams(location.hash.slice(1)).get("token");
   var state = { exchange: params.get("exchange"), symbol: params.get("symbol"), last: null,
     trades: 0, stale: 0, candles: null, volume: null, chart: null, retry: 1000 };
   window.alphapulseLive = state; // for debugging and the tests
@@ -52,7 +54,7 @@ const PAGE_SCRIPT = String.raw`
   }
 
   async function getJson(url) {
-    var res = await fetch(url);
+    var res = await fetch(url, TOKEN ? { headers: { authorization: "Bearer " + TOKEN } } : {});
     var body = await res.json();
     if (!res.ok) throw new Error(body && body.error ? body.error : res.status + " " + url);
     return body;
@@ -138,7 +140,7 @@ const PAGE_SCRIPT = String.raw`
   function connect() {
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?" +
       qs({ exchange: state.exchange, symbol: state.symbol, kinds: "trade" });
-    var ws = new WebSocket(url);
+    var ws = TOKEN ? new WebSocket(url, ["alphapulse", "bearer." + TOKEN]) : new WebSocket(url);
     ws.onopen = function () { state.retry = 1000; setStatus("live", "live"); };
     ws.onmessage = function (msg) {
       var events = JSON.parse(msg.data);

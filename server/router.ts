@@ -33,7 +33,6 @@ export class HttpError extends Error {
 
 const JSON_HEADERS = {
   "content-type": "application/json; charset=utf-8",
-  "access-control-allow-origin": "*",
   "cache-control": "no-store",
 };
 
@@ -80,6 +79,11 @@ export class Router {
     if (!byMethod) this.#routes.set(path, byMethod = new Map());
     byMethod.set(method.toUpperCase(), handler);
     return this;
+  }
+
+  /** The paths with a route. */
+  paths(): string[] {
+    return [...this.#routes.keys()];
   }
 
   /** Answers one request. */

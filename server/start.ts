@@ -3,14 +3,25 @@
  * @module
  */
 import type { MarketDataRepository } from "../lib/repositories/repository.ts";
-import { createApp } from "./app.ts";
+import { type AppOptions, createApp } from "./app.ts";
+import { defaultAllowedHosts, isLoopback, OriginPolicy } from "./auth/origin.ts";
 import type { StreamHub } from "./hub.ts";
 import type { StreamOptions } from "./streams.ts";
 
 /** Options for {@linkcode startServer}. */
-export interface StartServerOptions extends StreamOptions {
+export interface StartServerOptions
+  extends
+    StreamOptions,
+    Pick<AppOptions, "auth" | "limits" | "authTimeoutMs" | "maxConcurrentQueries"> {
   readonly repository: MarketDataRepository;
   readonly hub: StreamHub;
+  /** Browser origins allowed cross-origin (CORS); same-origin is always allowed. */
+  readonly allowedOrigins?: readonly string[];
+  /**
+   * Host names (or `name:port`) requests may be addressed to (default on a loopback bind:
+   * the loopback names; on any other bind: any Host).
+   */
+  readonly allowedHosts?: readonly string[];
   /** TCP port (default 8787; 0 picks a free one). */
   readonly port?: number;
   /** Interface to listen on (default `127.0.0.1`). */
@@ -30,7 +41,21 @@ export interface RunningServer {
 }
 
 /**
- * Serves {@linkcode createApp} with `Deno.serve`. Shutting down ends this server's WebSocket
+ * The server refuses to start: listening beyond loopback without credentials. Programs
+ * exit with {@linkcode ConfigurationError.exitCode} (78, `EX_CONFIG`).
+ */
+export class ConfigurationError extends Error {
+  readonly exitCode = 78;
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigurationError";
+  }
+}
+
+/**
+ * Serves {@linkcode createApp} with `Deno.serve`. Without credentials (`auth`) it listens
+ * only on a loopback interface: any other `hostname` rejects with
+ * {@linkcode ConfigurationError}. Shutting down ends this server's WebSocket
  * and SSE streams but leaves the hub and repository open (the caller owns them).
  *
  * @example
@@ -54,9 +79,19 @@ function serve(options: StartServerOptions): RunningServer {
     throw new RangeError(`port must be an integer from 0 to 65535: ${port}`);
   }
   const hostname = options.hostname ?? "127.0.0.1";
+  if (!isLoopback(hostname) && !options.auth?.enabled) {
+    throw new ConfigurationError(
+      `refusing to listen on ${hostname} without authentication: configure API tokens or ` +
+        `a JWT key (see README "Serving on a network"), or bind to 127.0.0.1`,
+    );
+  }
+  const origins = new OriginPolicy({
+    allowedOrigins: options.allowedOrigins,
+    allowedHosts: options.allowedHosts ?? defaultAllowedHosts(hostname),
+  });
   const streams = new AbortController();
-  const app = createApp({ ...options, signal: streams.signal });
-  const server = Deno.serve({ port, hostname, onListen: () => {} }, (req) => app(req));
+  const app = createApp({ ...options, origins, signal: streams.signal });
+  const server = Deno.serve({ port, hostname, onListen: () => {} }, (req, info) => app(req, info));
   const addr = server.addr;
   const shown = addr.hostname === "0.0.0.0" || addr.hostname === "::"
     ? "localhost"

@@ -39,10 +39,41 @@ export interface StreamOptions {
   readonly maxBufferedBytes?: number;
   /** SSE: send a comment line after this many idle milliseconds (default 15,000). */
   readonly keepAliveMs?: number;
+  /**
+   * WebSocket: after sending a close frame, drop the connection if the client has not
+   * completed the close handshake within this many milliseconds (default 3,000).
+   */
+  readonly closeGraceMs?: number;
+  /**
+   * WebSocket: ping an idle client after this many seconds and drop it when the pong does
+   * not come within as long again (Deno's `idleTimeout`; default 60).
+   */
+  readonly idleTimeoutSeconds?: number;
 }
 
 /** The close code sent to a WebSocket client that could not keep up. */
 export const SLOW_CONSUMER_CLOSE_CODE = 4008;
+/** The close code for a WebSocket client that did not authenticate (in time, or validly). */
+export const UNAUTHORIZED_CLOSE_CODE = 4401;
+/** The close code for a WebSocket client whose token lacks the needed scope. */
+export const FORBIDDEN_CLOSE_CODE = 4403;
+
+/** Options of {@linkcode webSocketStream}. */
+export interface WebSocketStreamOptions extends StreamOptions {
+  /**
+   * When set, the client's first message must be `{"type":"auth","token":"..."}` within
+   * `authTimeoutMs`; the promise rejecting (with an error whose `status` is 403 for a
+   * missing scope) closes the socket with 4403 or 4401. On success the server answers
+   * `{"type":"authenticated"}` and starts streaming.
+   */
+  readonly authenticate?: (token: string) => Promise<unknown>;
+  /** Default 5,000. */
+  readonly authTimeoutMs?: number;
+  /** The subprotocol to answer with (one the client offered). */
+  readonly protocol?: string;
+  /** Called once when the socket has ended (to release connection slots). */
+  readonly onEnd?: () => void;
+}
 
 function encodeBatch(items: readonly StreamItem[]): string {
   let out = "[";
@@ -50,34 +81,80 @@ function encodeBatch(items: readonly StreamItem[]): string {
   return out + "]";
 }
 
+/** Ends a socket whose closing handshake cannot complete (the peer never reads). */
+function dropConnection(socket: WebSocket): void {
+  if (socket.readyState === WebSocket.CLOSED) return;
+  // Deno has no public way to drop a WebSocket's connection; without this a client that
+  // never reads keeps its socket (and our buffered data) forever in CLOSING.
+  const internal = (Deno as unknown as Record<symbol, { core?: { tryClose?(rid: number): void } }>)[
+    (Deno as unknown as { internal: symbol }).internal
+  ];
+  const ridKey = Object.getOwnPropertySymbols(socket).find((s) => s.description === "[[rid]]");
+  const rid = ridKey ? (socket as unknown as Record<symbol, unknown>)[ridKey] : undefined;
+  if (typeof rid === "number" && typeof internal?.core?.tryClose === "function") {
+    internal.core.tryClose(rid);
+  }
+}
+
 /**
  * Upgrades to a WebSocket and pushes every matching event batch as one JSON-array text
- * message. A slow client is closed with code 4008; messages from clients are ignored.
+ * message. The subscription is made by `subscribe` once the socket is open (and, with
+ * `authenticate`, once the client has authenticated). A slow client is closed with code
+ * 4008; a socket whose close handshake does not complete within `closeGraceMs` is dropped.
  * @throws {HttpError} 426 when the request is not a WebSocket upgrade.
  */
 export function webSocketStream(
   req: Request,
-  sub: Subscription,
-  options: StreamOptions = {},
+  subscribe: () => Subscription,
+  options: WebSocketStreamOptions = {},
 ): Response {
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    sub.close();
     throw new HttpError(426, "expected a WebSocket upgrade request", {
       hint: "connect with new WebSocket(url) or use /sse",
     });
   }
   const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024;
+  const graceMs = options.closeGraceMs ?? 3_000;
   let upgrade;
   try {
-    upgrade = Deno.upgradeWebSocket(req);
+    upgrade = Deno.upgradeWebSocket(req, {
+      protocol: options.protocol,
+      idleTimeout: options.idleTimeoutSeconds ?? 60,
+    });
   } catch (error) {
-    sub.close();
     throw new HttpError(400, `WebSocket upgrade failed: ${(error as Error).message}`);
   }
   const { socket, response } = upgrade;
-  socket.onclose = () => sub.close();
-  socket.onerror = () => sub.close();
-  socket.onopen = async () => {
+  let sub: Subscription | undefined;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    sub?.close();
+    options.onEnd?.();
+  };
+  const closeWith = (code: number, reason: string) => {
+    if (socket.readyState !== WebSocket.OPEN && socket.readyState !== WebSocket.CONNECTING) {
+      return;
+    }
+    socket.close(code, reason);
+    const timer = setTimeout(() => {
+      dropConnection(socket);
+      end();
+    }, graceMs);
+    Deno.unrefTimer(timer);
+  };
+  socket.onclose = end;
+  socket.onerror = end;
+
+  const pump = async () => {
+    try {
+      sub = subscribe();
+    } catch (error) {
+      closeWith(1013, (error as Error).message.slice(0, 120)); // try again later
+      return;
+    }
+    if (ended) sub.close();
     for await (const items of sub) {
       if (socket.readyState !== WebSocket.OPEN) break;
       socket.send(encodeBatch(items));
@@ -86,13 +163,46 @@ export function webSocketStream(
         if (socket.readyState !== WebSocket.OPEN) sub.close();
       }
     }
-    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
-      if (sub.closeReason === "slow") {
-        socket.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: event queue overflowed");
-      } else {
-        socket.close(1000, sub.closeReason === "hub_closed" ? "server shutting down" : "closed");
-      }
+    if (sub.closeReason === "slow") {
+      closeWith(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: event queue overflowed");
+    } else {
+      closeWith(1000, sub.closeReason === "hub_closed" ? "server shutting down" : "closed");
     }
+  };
+
+  const authenticate = options.authenticate;
+  if (!authenticate) {
+    socket.onopen = pump;
+    return response;
+  }
+  socket.onopen = () => {
+    const timer = setTimeout(
+      () => closeWith(UNAUTHORIZED_CLOSE_CODE, "authentication timeout"),
+      options.authTimeoutMs ?? 5_000,
+    );
+    socket.onmessage = async (message) => {
+      socket.onmessage = null; // only the first message authenticates; later ones are ignored
+      clearTimeout(timer);
+      let token: unknown;
+      try {
+        token = JSON.parse(String(message.data))?.token;
+      } catch { /* not JSON: refused below */ }
+      if (typeof token !== "string") {
+        return closeWith(UNAUTHORIZED_CLOSE_CODE, 'expected {"type":"auth","token":"..."}');
+      }
+      try {
+        await authenticate(token);
+      } catch (error) {
+        const status = (error as { status?: unknown }).status;
+        return closeWith(
+          status === 403 ? FORBIDDEN_CLOSE_CODE : UNAUTHORIZED_CLOSE_CODE,
+          status === 403 ? "forbidden" : "unauthorized",
+        );
+      }
+      if (socket.readyState !== WebSocket.OPEN) return;
+      socket.send(JSON.stringify({ type: "authenticated" }));
+      await pump();
+    };
   };
   return response;
 }
@@ -103,14 +213,29 @@ const encoder = new TextEncoder();
  * A Server-Sent Events response: each batch is sent as `data: [...]`; idle streams get a
  * `: keep-alive` comment. A slow client gets `event: error` and the stream ends.
  */
-export function sseStream(sub: Subscription, options: StreamOptions = {}): Response {
+export function sseStream(
+  sub: Subscription,
+  options: StreamOptions & { readonly onEnd?: () => void } = {},
+): Response {
   const keepAliveMs = options.keepAliveMs ?? 15_000;
+  let pulling = false;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(encoder.encode(": connected\nretry: 2000\n\n"));
+      sub.closed.then((reason) => {
+        options.onEnd?.();
+        // A client that stopped reading has no pull pending: end its response here.
+        if (reason === "slow" && !pulling) {
+          try {
+            controller.error(new Error("slow consumer"));
+          } catch { /* already closed */ }
+        }
+      });
     },
     async pull(controller) {
+      pulling = true;
       const items = await sub.next(keepAliveMs);
+      pulling = false;
       try {
         if (items === null) {
           if (sub.closeReason === "slow") {
@@ -138,7 +263,6 @@ export function sseStream(sub: Subscription, options: StreamOptions = {}): Respo
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
       "x-accel-buffering": "no",
-      "access-control-allow-origin": "*",
     },
   });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs as nodeParseArgs } from "node:util";
+import { EXIT, exitReportOf } from "./exit_codes.ts";
 
 /** One option: a string value or a boolean flag. */
 export interface OptionSpec {
@@ -43,24 +44,22 @@ export function parseArgs(
 }
 
 /**
- * Runs a CLI main: a SyntaxError/RangeError prints its message and exits 2; an error with a
- * numeric `exitCode` (a condition the user handles, e.g. a locked lake) prints its message
- * and exits with that code; others print their stack and exit 1.
+ * Runs a CLI main. An expected failure prints one line `error: ...` to stderr and exits
+ * with its documented code (see {@linkcode exitReportOf} and {@linkcode EXIT}): usage
+ * errors 2, a missing file 66, an unreachable database or venue 69, a port in use 71, an
+ * error's own numeric `exitCode` (a locked lake: 75; a refused configuration: 78).
+ * Anything else prints its stack and exits 1.
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (error) {
-    const exitCode = (error as { exitCode?: unknown })?.exitCode;
-    if (error instanceof Error && typeof exitCode === "number") {
-      console.error(`error: ${error.message}`);
-      Deno.exit(exitCode);
-    }
-    if (error instanceof SyntaxError || error instanceof RangeError) {
-      console.error(`error: ${error.message}`);
-      Deno.exit(2);
+    const report = exitReportOf(error);
+    if (report) {
+      console.error(`error: ${report.message}`);
+      Deno.exit(report.code);
     }
     console.error(error);
-    Deno.exit(1);
+    Deno.exit(EXIT.FAILURE);
   }
 }

@@ -1,0 +1,118 @@
+/**
+ * Prometheus metrics of the server (`GET /metrics`, prom-client): requests by route and
+ * status, latency histograms, open and refused streams, hub deliveries and drops, and the
+ * process's CPU, memory and start time.
+ * @module
+ */
+import client from "prom-client";
+import type { StreamHub } from "./hub.ts";
+import type { ConnectionLimiter } from "./limits.ts";
+
+/** What {@linkcode ServerMetrics} reads at scrape time. */
+export interface ServerMetricsOptions {
+  readonly hub: StreamHub;
+  readonly limiter: ConnectionLimiter;
+  /** Paths reported as their own `route` label; anything else is `other`. */
+  readonly routes: Iterable<string>;
+}
+
+/**
+ * One app's metrics, in their own registry (several apps in one process do not clash).
+ *
+ * @example
+ * ```ts ignore
+ * const metrics = new ServerMetrics({ hub, limiter, routes: ["/health"] });
+ * metrics.observe("GET", "/health", 200, 0.001);
+ * console.log(await metrics.exposition());
+ * ```
+ */
+export class ServerMetrics {
+  /** The registry, for `contentType` and custom additions. */
+  readonly registry: client.Registry = new client.Registry();
+  readonly #routes: ReadonlySet<string>;
+  readonly #requests: client.Counter<"method" | "route" | "status">;
+  readonly #latency: client.Histogram<"method" | "route">;
+
+  constructor(options: ServerMetricsOptions) {
+    const { hub, limiter } = options;
+    const registers = [this.registry];
+    this.#routes = new Set(options.routes);
+    client.collectDefaultMetrics({ register: this.registry });
+    this.#requests = new client.Counter({
+      name: "http_requests_total",
+      help: "HTTP requests answered, by method, route and status",
+      labelNames: ["method", "route", "status"],
+      registers,
+    });
+    this.#latency = new client.Histogram({
+      name: "http_request_duration_seconds",
+      help: "Time to the response head, by method and route (streams: to the upgrade)",
+      labelNames: ["method", "route"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    new client.Gauge({
+      name: "alphapulse_open_streams",
+      help: "WebSocket and SSE streams open now",
+      registers,
+      collect() {
+        this.set(limiter.open);
+      },
+    });
+    const counter = (name: string, help: string, read: () => number) =>
+      new client.Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    counter(
+      "alphapulse_streams_refused_total",
+      "Stream connections refused by the connection caps",
+      () => limiter.refused,
+    );
+    counter(
+      "alphapulse_hub_events_published_total",
+      "Events written to the stream hub",
+      () => hub.stats().published,
+    );
+    counter(
+      "alphapulse_hub_events_delivered_total",
+      "Events queued to stream subscribers (one per subscriber)",
+      () => hub.stats().delivered,
+    );
+    counter(
+      "alphapulse_hub_dropped_events_total",
+      "Events never delivered because their subscriber was dropped as slow",
+      () => hub.stats().dropped,
+    );
+    counter(
+      "alphapulse_hub_slow_disconnects_total",
+      "Subscribers disconnected because they did not keep up",
+      () => hub.stats().slowDisconnects,
+    );
+    new client.Gauge({
+      name: "alphapulse_hub_subscribers",
+      help: "Stream hub subscribers now",
+      registers,
+      collect() {
+        this.set(hub.stats().clients);
+      },
+    });
+  }
+
+  /** Records one answered request. */
+  observe(method: string, path: string, status: number, seconds: number): void {
+    const route = this.#routes.has(path) ? path : "other";
+    this.#requests.inc({ method, route, status: String(status) });
+    this.#latency.observe({ method, route }, seconds);
+  }
+
+  /** The text exposition. */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
