@@ -82,7 +82,7 @@ class BookState implements KeptBook {
  * ```ts
  * import { BookKeeper } from "./book_keeper.ts";
  * import assert from "node:assert/strict";
- * const keeper = new BookKeeper({ exchange: "coinbase" });
+ * const keeper = new BookKeeper({ exchange: "coinbase", integrity: null });
  * const header = { exchange: "coinbase", symbol: "BTC-USD", ts: 1, recvTs: 1 };
  * keeper.apply({ ...header, kind: "book_snapshot", bids: [[100, 1]], asks: [[101, 1]] });
  * assert.equal(keeper.book("BTC-USD")?.bestBid, 100);

@@ -8,7 +8,7 @@
  * ```ts
  * import { BookKeeper } from "./mod.ts";
  * import assert from "node:assert/strict";
- * const keeper = new BookKeeper({ exchange: "binance" });
+ * const keeper = new BookKeeper({ exchange: "binance", integrity: "binance-update-id" });
  * const header = { exchange: "binance", symbol: "BTC-USDT", ts: 1, recvTs: 1 };
  * keeper.apply({ ...header, kind: "book_snapshot", sequence: 10, bids: [[99, 1]], asks: [[101, 1]] });
  * keeper.apply({ ...header, kind: "book_change", firstSequence: 8, sequence: 12, bids: [[100, 2]], asks: [] });
