@@ -122,7 +122,11 @@ Deno.test("sql: a table without data, or no such table, fails with a clear messa
       () => repo.sql("SELECT count(*) FROM quotes").polars(),
       /lake table "quotes" has no data yet/,
     );
-    await assert.rejects(() => repo.sql("SELECT * FROM bars").rows(), /no table "bars"/);
+    await assert.rejects(
+      () => repo.sql("SELECT * FROM bars").rows(),
+      /lake table "bars" has no data yet/,
+    );
+    await assert.rejects(() => repo.sql("SELECT * FROM candles").rows(), /no table "candles"/);
     assert.throws(() => repo.sql("  ;"), TypeError);
   });
 });

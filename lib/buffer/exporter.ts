@@ -29,7 +29,7 @@ import { nowMicros } from "../market/time.ts";
 import { BarKernel } from "../market/bars.ts";
 import { ExportQueries, type InstrumentCount, progressBar } from "./_export_queries.ts";
 import type { EventKind, EventRow, ParquetLake } from "../lake/mod.ts";
-import { LAKE_TABLES, type LakeTable, TABLES } from "../schema/tables.ts";
+import { DIGEST_TABLES, type DigestTable, TABLES } from "../schema/tables.ts";
 import {
   type BufferTradeColumnsWithIntegerIds,
   readTrades,
@@ -43,17 +43,18 @@ const DAY = 24 * HOUR;
 const MINUTE = 60_000_000;
 
 /**
- * A buffer table the exporter moves to the lake (the lake's table of the same name): the
- * schema's {@linkcode LakeTable}.
+ * A buffer table of market events the exporter moves to the lake by time range (the lake's
+ * table of the same name): trades and the digest-keyed tables. The action log goes by run
+ * (`action_export.ts`).
  */
-export type ExportKind = LakeTable;
+export type ExportKind = "trades" | DigestTable;
 
 /** Every {@linkcode ExportKind}, in the order the exporter works through them. */
-export const EXPORT_KINDS: readonly ExportKind[] = LAKE_TABLES;
+export const EXPORT_KINDS: readonly ExportKind[] = Object.freeze(["trades", ...DIGEST_TABLES]);
 
 /** Default rows per read slice, per table (see `sliceRows` in `lib/schema/tables.ts`). */
 const DEFAULT_SLICE_ROWS = Object.fromEntries(
-  LAKE_TABLES.map((kind) => [kind, TABLES[kind].sliceRows]),
+  EXPORT_KINDS.map((kind) => [kind, TABLES[kind].sliceRows]),
 ) as Readonly<Record<ExportKind, number>>;
 
 /** Options of {@linkcode Exporter}. */

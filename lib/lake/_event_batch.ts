@@ -6,7 +6,7 @@
  * @module
  */
 import type pl from "nodejs-polars";
-import type { MarketEvent, Trade } from "../market/types.ts";
+import type { Bar, MarketEvent, Trade } from "../market/types.ts";
 import { eventRejection, type Rejection } from "../schema/rules.ts";
 import { eventFrame } from "./_event_frame.ts";
 import {
@@ -144,26 +144,32 @@ export interface SplitEventsOptions {
   readonly depth: number;
   /** The latest valid time (the schema's `latestValidMicros`). */
   readonly latest: number;
-  /** An event of a kind without a table (bars). */
+  /** An event of a kind without a table. */
   readonly ignored: (kind: unknown) => void;
   /** An event the schema's rules refuse (checked before levels are cut to `depth`). */
   readonly rejected: (kind: EventKind, event: MarketEvent, reason: Rejection) => void;
 }
 
 /**
- * Splits model events into trades and checked rows per table: each event is checked as
- * the buffer writer checks it (the schema's rules), before snapshot levels are cut to
- * `depth`, so both stores refuse the same events.
+ * Splits model events into trades, bars (both checked later, by their tables' write paths)
+ * and checked rows per digest-keyed table: each of those is checked as the buffer writer
+ * checks it (the schema's rules), before snapshot levels are cut to `depth`, so both stores
+ * refuse the same events.
  */
 export function splitEvents(
   events: readonly MarketEvent[],
   options: SplitEventsOptions,
-): { trades: Trade[]; rows: Map<EventKind, EventRow[]> } {
+): { trades: Trade[]; bars: Bar[]; rows: Map<EventKind, EventRow[]> } {
   const trades: Trade[] = [];
+  const bars: Bar[] = [];
   const rows = new Map<EventKind, EventRow[]>();
   for (const e of events) {
     if (e?.kind === "trade") {
       trades.push(e);
+      continue;
+    }
+    if (e?.kind === "bar") {
+      bars.push(e);
       continue;
     }
     const kind = e === null || typeof e !== "object" ? undefined : eventKindOf(e);
@@ -188,5 +194,5 @@ export function splitEvents(
     if (list) list.push(row);
     else rows.set(kind, [row]);
   }
-  return { trades, rows };
+  return { trades, bars, rows };
 }

@@ -4,7 +4,8 @@
  * @module
  */
 import pl from "nodejs-polars";
-import type { MarketEvent, TakerSide, Trade } from "../market/types.ts";
+import type { Bar, MarketEvent, TakerSide, Trade } from "../market/types.ts";
+import type { ActionRow } from "../schema/action_rows.ts";
 import { nowMicros } from "../market/time.ts";
 import { TABLES } from "../schema/tables.ts";
 import { latestValidMicros, type Rejection } from "../schema/rules.ts";
@@ -23,6 +24,7 @@ import { PartitionWriter } from "./partition_writer.ts";
 import { LakeCatalog } from "./catalog.ts";
 import { type ColumnBatch, describeTrade, groupTrades, type TradeColumns } from "./_trade_batch.ts";
 import { describeEventRow, groupEventRows, splitEvents } from "./_event_batch.ts";
+import { groupActions, groupBars, type GroupedKeyed } from "./_keyed_batch.ts";
 import {
   addCounts,
   type CompactionReport,
@@ -76,7 +78,7 @@ interface StoreSpec {
 }
 
 /**
- * A Parquet lake of market data, one table per kind:
+ * A Parquet lake of market data (and of the action logs of runs), one table per kind:
  * `ROOT/<kind>/exchange=X/symbol=Y/date=YYYY-MM-DD/part-<unique>.parquet`, zstd; exchange,
  * symbol and date come from the path (hive partitioning, read by DuckDB
  * `hive_partitioning=true` and Polars). Times are `TIMESTAMP` (microseconds, UTC).
@@ -89,7 +91,12 @@ interface StoreSpec {
  *   bid_sizes DOUBLE[], ask_prices DOUBLE[], ask_sizes DOUBLE[]` then `sequence BIGINT,
  *   checksum BIGINT` for snapshots and `first_sequence BIGINT, sequence BIGINT,
  *   checksum BIGINT` for changes, NULL when missing; `status VARCHAR, reason VARCHAR`),
- *   each file sorted by `(ts, recv_ts, digest)`.
+ *   each file sorted by `(ts, recv_ts, digest)`;
+ * - `bars`: `interval_us BIGINT, ts TIMESTAMP, recv_ts TIMESTAMP, open, high, low, close,
+ *   volume DOUBLE, vwap DOUBLE (NULL for no volume), trades BIGINT`, keyed and sorted by
+ *   `(interval_us, ts)`;
+ * - `actions` (action logs, `exchange=<source>/symbol=<run>`): `seq BIGINT, ts TIMESTAMP,
+ *   action, payload, prev, hash VARCHAR`, keyed and sorted by `seq`.
  *
  * Writes are
  * - **validated**: invalid rows (see {@linkcode tradeRejection} and
@@ -179,7 +186,7 @@ export class ParquetLake {
     return structuredClone(this.#lastWrite);
   }
 
-  /** Events {@linkcode ParquetLake.writeEvents} skipped because the lake has no table for them (bars). */
+  /** Events {@linkcode ParquetLake.writeEvents} skipped because the lake has no table for them. */
   get ignored(): number {
     return this.#ignored;
   }
@@ -266,8 +273,8 @@ export class ParquetLake {
    * Stores model events of any kind and resolves to the rows newly stored: trades as by
    * {@linkcode ParquetLake.writeTrades}, quotes, book snapshots, book changes and feed
    * statuses through {@linkcode eventRow} (snapshots cut to `bookDepth` levels per side)
-   * and {@linkcode ParquetLake.writeEventRows}. Bars have no table: they are skipped and
-   * counted in {@linkcode ParquetLake.ignored}. `lastWrite` sums the call's tables.
+   * and {@linkcode ParquetLake.writeEventRows}, bars as by {@linkcode ParquetLake.writeBars}.
+   * `lastWrite` sums the call's tables.
    */
   writeEvents(events: readonly MarketEvent[]): Promise<number> {
     if (!Array.isArray(events)) {
@@ -276,12 +283,12 @@ export class ParquetLake {
     return this.#enqueue(async () => {
       const total = emptyCounts();
       this.#lastWrite = total;
-      const { trades, rows } = splitEvents(events, {
+      const { trades, bars, rows } = splitEvents(events, {
         depth: this.#bookDepth,
         latest: latestValidMicros(nowMicros()),
         ignored: (what) => {
           this.#ignored++;
-          if (what !== "bar") this.#warnOnce(`kind:${what}`, `lake: ignored event of kind ${what}`);
+          this.#warnOnce(`kind:${what}`, `lake: ignored event of kind ${what}`);
         },
         rejected: (kind, e, reason) => {
           const counts = emptyCounts();
@@ -303,7 +310,47 @@ export class ParquetLake {
         const list = rows.get(kind);
         if (list) await this.#writeEventRows(kind, list, total, true);
       }
+      if (bars.length > 0) {
+        await this.#writeKeyed(
+          "bars",
+          (reject) => groupBars(bars, latestValidMicros(nowMicros()), reject),
+          total,
+        );
+      }
       return total.written;
+    });
+  }
+
+  /**
+   * Stores bars (events of kind `bar`: venue bars, or bars made from trades) in the `bars`
+   * table and resolves to the rows newly stored: validated by the schema's rules, idempotent
+   * on (exchange, symbol, interval, ts), one new file per partition sorted by
+   * `(interval_us, ts)`.
+   */
+  writeBars(bars: readonly Bar[]): Promise<number> {
+    if (!Array.isArray(bars)) return Promise.reject(new TypeError("writeBars needs an array"));
+    return this.#enqueue(async () => {
+      const counts = emptyCounts();
+      this.#lastWrite = counts;
+      const latest = latestValidMicros(nowMicros());
+      await this.#writeKeyed("bars", (reject) => groupBars(bars, latest, reject), counts);
+      return counts.written;
+    });
+  }
+
+  /**
+   * Stores rows of action logs (`lib/schema/action_rows.ts`) in the `actions` table,
+   * partitioned by source, run and day, and resolves to the rows newly stored: validated
+   * ({@linkcode actionRowRejection}), idempotent on (source, run, seq).
+   */
+  writeActions(rows: readonly ActionRow[]): Promise<number> {
+    if (!Array.isArray(rows)) return Promise.reject(new TypeError("writeActions needs an array"));
+    return this.#enqueue(async () => {
+      const counts = emptyCounts();
+      this.#lastWrite = counts;
+      const latest = latestValidMicros(nowMicros());
+      await this.#writeKeyed("actions", (reject) => groupActions(rows, latest, reject), counts);
+      return counts.written;
     });
   }
 
@@ -475,6 +522,42 @@ export class ParquetLake {
       const written = await this.#writer.write({ ...p, kind, rows: rows.drop("p") });
       counts.written += written;
       counts.duplicates += p.rows - written;
+    }
+  }
+
+  /** The write path of `bars` and `actions` (see `_keyed_batch.ts`). */
+  async #writeKeyed(
+    kind: "bars" | "actions",
+    grouping: (reject: (row: unknown, reason: Rejection) => void) => GroupedKeyed,
+    counts: WriteCounts,
+  ): Promise<void> {
+    const mine = emptyCounts();
+    try {
+      const grouped = grouping((row, reason) => {
+        this.#count(mine, reason);
+        this.#warnOnce(
+          `${kind}:${reason}`,
+          `lake: rejected ${kind} row with invalid ${reason} (logged once per table and reason):`,
+          describeEventRow(row as EventRow),
+        );
+      });
+      const key = TABLES[kind].key;
+      const last = key[key.length - 1];
+      await this.#store(
+        kind,
+        grouped.frame,
+        grouped.partitions.map((p) => {
+          // Only stored rows within the batch's range of the key's last column can match.
+          const lo = last === "ts" ? micros(p.minKey) : pl.lit(p.minKey);
+          const hi = last === "ts" ? micros(p.maxKey) : pl.lit(p.maxKey);
+          return { ...p, key, stored: pl.col(last).gtEq(lo).and(pl.col(last).ltEq(hi)) };
+        }),
+        mine,
+      );
+    } finally {
+      addCounts(this.#counts, mine);
+      addCounts(this.#countsByKind[kind], mine);
+      addCounts(counts, mine);
     }
   }
 
