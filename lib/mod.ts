@@ -51,6 +51,7 @@ export { DEMO_PRODUCTS, SyntheticMarket } from "./simulator/mod.ts";
 export { databaseUrl, defaultLakeRoot } from "./config.ts";
 export {
   ActionLog,
+  actionLogRows,
   backtest,
   BacktestResult,
   type Fill,

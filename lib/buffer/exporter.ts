@@ -37,6 +37,7 @@ import {
   timestampLiteral,
 } from "./trade_reader.ts";
 import { readEventRows } from "./event_reader.ts";
+import { type ActionExportReport, exportActions } from "./action_export.ts";
 
 const HOUR = 3_600_000_000;
 const DAY = 24 * HOUR;
@@ -71,6 +72,8 @@ export interface ExporterOptions {
   readonly progress?: boolean;
   /** Write 1-minute bars of exported trades into the buffer's `bars` table (default true). */
   readonly bars?: boolean;
+  /** Also copy the action logs of runs to the lake (`action_export.ts`; default true). */
+  readonly actions?: boolean;
   /** Where messages go (default `console.error`). */
   readonly log?: (message: string) => void;
   /**
@@ -103,6 +106,8 @@ export interface KindExportReport {
 export interface ExportReport extends KindExportReport {
   /** Per table (only the tables the exporter was asked to export). */
   readonly kinds: Readonly<Partial<Record<ExportKind, KindExportReport>>>;
+  /** The action logs copied (absent when `actions` is false). */
+  readonly actions?: ActionExportReport;
   /** Wall time of the run, milliseconds. */
   readonly millis: number;
 }
@@ -167,6 +172,7 @@ export class Exporter {
   readonly #lag: number;
   readonly #progress: boolean;
   readonly #bars: boolean;
+  readonly #actions: boolean;
   readonly #log: (message: string) => void;
   readonly #now: () => number;
   readonly #sliceRows: Readonly<Record<ExportKind, number>>;
@@ -186,6 +192,7 @@ export class Exporter {
     if (!(this.#lag >= 0)) throw new RangeError(`lag must be >= 0, got ${this.#lag}`);
     this.#progress = options.progress ?? Deno.stderr.isTerminal();
     this.#bars = options.bars ?? true;
+    this.#actions = options.actions ?? true;
     this.#log = options.log ?? ((m) => console.error(m));
     this.#now = options.now ?? nowMicros;
     const slice = options.sliceRows;
@@ -277,7 +284,15 @@ export class Exporter {
     };
     const kinds: Partial<Record<ExportKind, KindExportReport>> = {};
     for (const kind of this.#kinds) kinds[kind] = report(kind);
-    return { ...(kinds.trades ?? report("trades")), kinds, millis: performance.now() - t0 };
+    const actions = this.#actions
+      ? { actions: await exportActions({ sql: this.#sql, lake: this.#lake }) }
+      : {};
+    return {
+      ...(kinds.trades ?? report("trades")),
+      kinds,
+      ...actions,
+      millis: performance.now() - t0,
+    };
   }
 
   /** Verifies the closed days of one table below its watermark. */

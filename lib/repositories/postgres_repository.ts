@@ -7,6 +7,8 @@
 import postgres from "postgres";
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import { readTrades, sqlLiteral, timestampLiteral } from "../buffer/trade_reader.ts";
+import { readBufferActions } from "../buffer/action_reader.ts";
+import { actionLines, type RunName } from "../schema/action_rows.ts";
 import { type BarColumns, barColumnsResult, tradeColumnsResult } from "./_result.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { bookSnapshotColumnsResult, quoteColumnsResult } from "./_event_result.ts";
@@ -133,6 +135,14 @@ export class PostgresRepository implements MarketDataRepository {
   bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
     const q = checkBookSnapshotQuery(query);
     return bookSnapshotColumnsResult(() => readBookSnapshots(this.#sql, q));
+  }
+
+  /**
+   * The action log of one run (the buffer's `actions` table) as the log's lines, byte for
+   * byte (`[]` for an unknown run): what `verifyActionLog` and `replay` take.
+   */
+  async actionLog(name: RunName): Promise<string[]> {
+    return actionLines(await readBufferActions(this.#sql, name));
   }
 
   /** Closes the client if the repository created it. */
