@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
 import postgres from "postgres";
 import { actionLogRows, backtest, replay, verifyActionLog } from "../lib/backtest/mod.ts";
-import { exportActions, migrate, PostgresWriter, readBufferActions } from "../lib/buffer/mod.ts";
+import {
+  exportActions,
+  Exporter,
+  migrate,
+  PostgresWriter,
+  readBufferActions,
+} from "../lib/buffer/mod.ts";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import { LakeRepository, PostgresRepository } from "../lib/repositories/mod.ts";
 import { actionLines, type ActionRow, actionRows } from "../lib/schema/mod.ts";
@@ -153,6 +159,23 @@ Deno.test("the buffer stores a log, the exporter moves it to the lake, both read
         await lake.close();
       }
       const repo = new LakeRepository({ root: `${root}/lake` });
+      try {
+        assert.deepEqual(await repo.actionLog(NAME), LINES);
+      } finally {
+        await repo.close();
+      }
+    });
+
+    await t.step("Exporter.run copies the action logs too", async () => {
+      const lake = await ParquetLake.open({ root: `${root}/lake2` });
+      try {
+        const report = await new Exporter({ sql, lake, progress: false, log: () => {} }).run();
+        assert.equal(report.actions?.rowsWritten, ROWS.length);
+        assert.deepEqual(report.actions?.unverifiedRuns, []);
+      } finally {
+        await lake.close();
+      }
+      const repo = new LakeRepository({ root: `${root}/lake2` });
       try {
         assert.deepEqual(await repo.actionLog(NAME), LINES);
       } finally {

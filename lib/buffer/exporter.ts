@@ -18,7 +18,9 @@
  *   by key (`(ts, id)`, or `(ts, recv_ts, digest)`), through binary COPY, with no counting
  *   beforehand; event rows keep the digest the buffer stored.
  * - **Bars**: 1-minute OHLCV+VWAP bars of every exported range of trades are written to
- *   the buffer's `bars` table (the plain layout's replacement for a continuous aggregate).
+ *   the buffer's `bars` table (the plain layout's replacement for a continuous aggregate)
+ *   and to the lake's `bars` table.
+ * - **Action logs**: copied run by run (`action_export.ts`).
  *
  * Run it once with `deno task export`, or on a schedule with `deno task export --every 1h`
  * (the program is `scripts/export.ts`).
@@ -26,18 +28,14 @@
  */
 import type postgres from "postgres";
 import { nowMicros } from "../market/time.ts";
-import { BarKernel } from "../market/bars.ts";
+import type { BarKernel } from "../market/bars.ts";
 import { ExportQueries, type InstrumentCount, progressBar } from "./_export_queries.ts";
 import type { EventKind, EventRow, ParquetLake } from "../lake/mod.ts";
 import { DIGEST_TABLES, type DigestTable, TABLES } from "../schema/tables.ts";
-import {
-  type BufferTradeColumnsWithIntegerIds,
-  readTrades,
-  sqlLiteral,
-  timestampLiteral,
-} from "./trade_reader.ts";
+import { type BufferTradeColumnsWithIntegerIds, readTrades } from "./trade_reader.ts";
 import { readEventRows } from "./event_reader.ts";
 import { type ActionExportReport, exportActions } from "./action_export.ts";
+import { type TradeTimes, writeExportBars } from "./_export_bars.ts";
 
 const HOUR = 3_600_000_000;
 const DAY = 24 * HOUR;
@@ -412,50 +410,14 @@ export class Exporter {
     return total;
   }
 
-  /**
-   * Upserts the 1-minute bars of trades sorted by time into `bars`, continuing `open` (the
-   * bar kernel of the task's previous pages, `lib/market/bars.ts`); unless `final`, the last
-   * bar stays open in the kernel, which is returned.
-   */
-  async #writeBars(
+  /** See {@linkcode writeExportBars}; nothing when the exporter writes no bars. */
+  #writeBars(
     c: { exchange: string; symbol: string },
-    t: { price: Float64Array; size: Float64Array; ts: Float64Array; recvTs: Float64Array },
+    t: TradeTimes,
     open: BarKernel | undefined,
     final: boolean,
   ): Promise<BarKernel | undefined> {
-    const kernel = open ?? new BarKernel({ by: "time", interval: MINUTE });
-    kernel.add(t);
-    const closed = final ? kernel.finish() : kernel.takeClosed();
-    const bars = Array.from({ length: closed.ts.length }, (_, i) => ({
-      bucket: closed.ts[i],
-      recv: closed.recvTs[i],
-      open: closed.open[i],
-      high: closed.high[i],
-      low: closed.low[i],
-      close: closed.close[i],
-      volume: closed.volume[i],
-      vwap: closed.vwap[i],
-      count: closed.trades[i],
-    }));
-    // One statement per 5,000 bars; bars of a re-exported range replace the old ones.
-    for (let k = 0; k < bars.length; k += 5_000) {
-      const values = bars.slice(k, k + 5_000).map((b) =>
-        `(${sqlLiteral(c.exchange)}, ${sqlLiteral(c.symbol)}, ${MINUTE}, ${
-          timestampLiteral(b.bucket)
-        }, ${timestampLiteral(b.recv)}, ${b.open}, ${b.high}, ${b.low}, ${b.close}, ${b.volume}, ${
-          Number.isNaN(b.vwap) ? "null" : b.vwap
-        }, ${b.count})`
-      ).join(",\n");
-      await this.#sql.unsafe(
-        `insert into bars (exchange, symbol, interval_us, ts, recv_ts, open, high, low, close,
-           volume, vwap, trades) values ${values}
-         on conflict (exchange, symbol, interval_us, ts) do update set
-           recv_ts = excluded.recv_ts, open = excluded.open, high = excluded.high,
-           low = excluded.low, close = excluded.close, volume = excluded.volume,
-           vwap = excluded.vwap, trades = excluded.trades`,
-      );
-    }
-    return final ? undefined : kernel;
+    return writeExportBars({ sql: this.#sql, lake: this.#lake }, c, t, open, final);
   }
 
   /**
