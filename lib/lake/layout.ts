@@ -6,8 +6,9 @@
  * ROOT/<kind>/exchange=<exchange>/symbol=<symbol>/date=<YYYY-MM-DD>/part-<unique>.parquet
  * ```
  *
- * where `<kind>` is `trades`, `quotes`, `book_snapshots`, `book_changes` or `event_log`
- * (see {@linkcode LakeKind}), and `<symbol>` is the symbol, or `%2A` for connection-wide
+ * where `<kind>` is `trades`, `quotes`, `book_snapshots`, `book_changes`, `event_log`, `bars`
+ * or `actions` (see {@linkcode LakeKind}; the action log's `exchange` is the run's source and
+ * its `symbol` the run id), and `<symbol>` is the symbol, or `%2A` for connection-wide
  * rows (symbol `*`, see `lib/schema/instrument.ts`), which DuckDB and Polars read back as
  * `*`. `date` is the UTC day of the row's venue time (`ts`). Files in
  * progress carry a name that no `*.parquet` glob matches (`.part-<unique>.parquet.tmp`)
