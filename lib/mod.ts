@@ -39,7 +39,14 @@ export {
 } from "./repositories/mod.ts";
 export { LakeSink, ParquetLake } from "./lake/mod.ts";
 export { BookKeeper, OrderBook } from "./book/mod.ts";
-export { candlestickChart, chartLibrary, htmlReport, lineChart } from "./charts/mod.ts";
+export {
+  candlestickChart,
+  chartLibrary,
+  depthHeatmap,
+  equityChart,
+  htmlReport,
+  lineChart,
+} from "./charts/mod.ts";
 export { frameHtml, say, show, summary } from "./notebook/mod.ts";
 export {
   type OpenedRepository,
@@ -47,7 +54,7 @@ export {
   type OpenRepositoryOptions,
   type RepositoryKind,
 } from "./open_repository.ts";
-export { DEMO_PRODUCTS, SyntheticMarket } from "./simulator/mod.ts";
+export { DEMO_PRODUCTS, laggedVenueTrades, SyntheticMarket } from "./simulator/mod.ts";
 export { databaseUrl, defaultLakeRoot } from "./config.ts";
 export {
   ActionLog,

@@ -172,7 +172,8 @@ async function lakeBars(root: string): Promise<string[]> {
     const reader = await con.runAndReadAll(
       `select exchange, symbol, epoch_us(ts)::double, epoch_us(recv_ts)::double, open, high,
          low, close, volume::double, trades::double
-       from read_parquet('${root}/bars/**/*.parquet', hive_partitioning = true)
+       from read_parquet('${root}/bars/exchange=*/symbol=*/year=*/*.parquet',
+         hive_partitioning = true)
        where interval_us = 60000000 order by 1, 2, 3`,
     );
     return (reader.getRows() as [string, string, ...number[]][]).map((

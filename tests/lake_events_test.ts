@@ -598,15 +598,16 @@ Deno.test("invalid event rows are rejected, counted per reason and never written
       assert.equal(await lake.writeEvents([bar]), 0, "the same bar again is a duplicate");
       assert.equal(lake.lastWrite.duplicates, 1);
       const rows = await duck(
-        `SELECT exchange, symbol, CAST(date AS VARCHAR) AS date, interval_us, epoch_us(ts) AS ts,
+        `SELECT exchange, symbol, CAST(year AS VARCHAR) AS year, interval_us, epoch_us(ts) AS ts,
            epoch_us(recv_ts) AS recv_ts, open, high, low, close, volume, vwap, trades
          FROM read_parquet('${root}/bars/*/*/*/*.parquet', hive_partitioning = true)`,
       );
-      const day = new Date(ts / 1000).toISOString().slice(0, 10);
+      // One bars layout: `bars/exchange=/symbol=/year=` (bar_store.ts), by the UTC year of ts.
+      const year = new Date(ts / 1000).toISOString().slice(0, 4);
       assert.deepEqual(rows, [{
         exchange: "coinbase",
         symbol: "BTC-USD",
-        date: day,
+        year,
         interval_us: 60e6,
         ts,
         recv_ts: ts + 5,

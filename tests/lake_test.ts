@@ -285,7 +285,7 @@ Deno.test("ParquetLake compacts a partition automatically past autoCompactFiles"
   }, { autoCompactFiles: 2 });
 });
 
-Deno.test("LakeSink buffers trades and quotes, ignores bars and flushes on close", async () => {
+Deno.test("LakeSink buffers trades, quotes and bars and flushes on close", async () => {
   const root = await Deno.makeTempDir({ prefix: "lake_sink_test_" });
   try {
     const sink = await LakeSink.open({ root });
@@ -338,9 +338,15 @@ Deno.test("LakeSink buffers trades and quotes, ignores bars and flushes on close
     );
     assert.deepEqual(quotes, [[1]]);
     const bars = await duck(
-      `SELECT symbol, interval_us, close FROM read_parquet('${root}/bars/*/*/*/*.parquet', hive_partitioning = true)`,
+      `SELECT symbol, interval_us, close, year FROM read_parquet('${root}/bars/exchange=*/symbol=*/year=*/*.parquet', hive_partitioning = true)`,
     );
-    assert.deepEqual(bars, [["BTC-USD", 60_000_000, 1]]);
+    // The one bars layout (bar_store.ts): by the UTC year of ts.
+    assert.deepEqual(bars, [[
+      "BTC-USD",
+      60_000_000,
+      1,
+      new Date(MIDNIGHT / 1000).getUTCFullYear(),
+    ]]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -12,7 +12,10 @@ const SIDES = new Set(["buy", "sell"]);
 const TYPES = new Set(["market", "limit", "stop"]);
 
 /** Why a request fails the local checks, or "" when it passes. */
-export function checkRequest(r: OrderRequest, inst: Inst | undefined): string {
+export function checkRequest(
+  r: OrderRequest,
+  inst: Pick<Inst, "spec" | "tradable"> | undefined,
+): string {
   if (inst === undefined || !inst.tradable) return "unknown instrument";
   if (!SIDES.has(r.side)) return `unknown side ${JSON.stringify(r.side)}`;
   if (!TYPES.has(r.type)) return `unknown order type ${JSON.stringify(r.type)}`;
@@ -158,7 +161,12 @@ export function makeContext(engine: Engine): TradingContext {
   return ctx;
 }
 
-function amendProblem(o: Order | undefined, a: OrderAmendment, inst: Inst | undefined): string {
+/** Why an amendment fails the local checks, or "" when it passes. */
+export function amendProblem(
+  o: Order | undefined,
+  a: OrderAmendment,
+  inst: Pick<Inst, "spec"> | undefined,
+): string {
   if (o === undefined || inst === undefined) return "unknown order";
   if (o.status !== "open" && o.status !== "pending") return `order is ${o.status}`;
   if (o.type !== "limit") return "only limit orders can be amended";
@@ -174,7 +182,8 @@ function amendProblem(o: Order | undefined, a: OrderAmendment, inst: Inst | unde
   return "";
 }
 
-function orderData(o: Order): Record<string, unknown> {
+/** An order as the action log records it. */
+export function orderData(o: Order): Record<string, unknown> {
   return {
     id: o.id,
     exchange: o.exchange,

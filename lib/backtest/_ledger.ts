@@ -60,8 +60,15 @@ export function recordFill(
   return fill;
 }
 
-/** Updates the strategy's view when a report reaches it. */
-export function applyReport(engine: Engine, inst: Inst | undefined, r: OrderReport): void {
+/** What {@linkcode applyReport} updates: the strategy's view of its orders and cash. */
+export type ViewBooks = Pick<Engine, "orders" | "now" | "open" | "viewCash">;
+
+/** Updates the strategy's view when a report reaches it (the engine's, or a live runner's). */
+export function applyReport(
+  engine: ViewBooks,
+  inst: Pick<Inst, "viewPosition"> | undefined,
+  r: OrderReport,
+): void {
   const o = engine.orders.get(r.orderId);
   if (o === undefined) return;
   o.updatedAt = engine.now;
@@ -96,7 +103,7 @@ export function applyReport(engine: Engine, inst: Inst | undefined, r: OrderRepo
   }
 }
 
-function close(engine: Engine, o: Order, status: Order["status"], reason: string): void {
+function close(engine: ViewBooks, o: Order, status: Order["status"], reason: string): void {
   o.status = status;
   o.reason = reason;
   const i = engine.open.indexOf(o);

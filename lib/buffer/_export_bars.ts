@@ -44,8 +44,8 @@ export async function writeExportBars(
     vwap: closed.vwap[i],
     count: closed.trades[i],
   }));
-  // The lake keeps the first version of a bar (its writes are idempotent by key); the
-  // buffer's `bars` take the latest (a re-exported range replaces its bars).
+  // Both stores keep the latest version of a bar: the lake's `bars` (`bar_store.ts`, newest
+  // wins) and the buffer's (a re-exported range replaces its bars).
   await to.lake.writeBars(bars.map((b) => ({
     kind: "bar" as const,
     exchange: c.exchange,

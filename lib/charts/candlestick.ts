@@ -6,6 +6,8 @@ import { microsToIso } from "../market/time.ts";
 import { priceDecimals, rowsOf, type TimeValue } from "./_private.ts";
 import { Chart, type SeriesSpec } from "./chart.ts";
 import { extractColumns, reportSkipped } from "./series_data.ts";
+import { type IndicatorOptions, withIndicators } from "./indicators.ts";
+import { themeColor, type ThemeName } from "./theme.ts";
 
 /**
  * A row with OHLCV columns: a model `Bar`, a repository row, or a DataFrame record.
@@ -21,10 +23,12 @@ export interface OhlcvRow {
 }
 
 /** Options for {@linkcode candlestickChart}. */
-export interface CandlestickChartOptions {
+export interface CandlestickChartOptions extends IndicatorOptions {
+  /** Colour theme (default `"light"`). */
+  readonly theme?: ThemeName;
   /** Shown above the chart; default `"<exchange> <symbol>"` when the rows carry them. */
   readonly title?: string;
-  /** Height in pixels including the volume pane (default 420). */
+  /** Height in pixels of candles and volume (default 420); indicator panes add theirs. */
   readonly height?: number;
   /** Draw volume in a pane below the candles (default `true`). */
   readonly volume?: boolean;
@@ -32,18 +36,26 @@ export interface CandlestickChartOptions {
   readonly priceDecimals?: number;
 }
 
-const UP = "#26a69a";
-const DOWN = "#ef5350";
+const UP = themeColor("up");
+const DOWN = themeColor("down");
 
 /**
  * A candlestick chart of bars (time ascending or not; rows with invalid values are
  * skipped with one warning). Accepts an array of rows or a nodejs-polars DataFrame.
+ * Indicators go over the candles (`overlays`) or into panes below the volume (`panes`);
+ * trades, signals and fills are drawn as `markers` on the bar that holds them.
  *
  * @example
  * ```ts ignore
  * import { candlestickChart } from "./mod.ts";
  * const bars = await repo.bars({ exchange: "coinbase", symbol: "BTC-USD", interval: 60e6 }).rows();
  * candlestickChart(bars, { title: "BTC-USD 1m" }); // last expression of a notebook cell
+ * candlestickChart(bars, {
+ *   theme: "dark",
+ *   overlays: [{ name: "SMA 20", data: sma, value: "sma" }],
+ *   panes: [{ name: "imbalance", data: book, value: "imbalance_5" }],
+ *   markers: [{ kind: "fill", data: result.fills }],
+ * });
  * ```
  */
 export function candlestickChart(
@@ -88,18 +100,25 @@ export function candlestickChart(
       columns: {
         time: cols.time,
         value: volume,
-        color: volume.map((_, i) => close[i] >= open[i] ? UP + "99" : DOWN + "99"),
+        color: volume.map((_, i) => close[i] >= open[i] ? UP + ":99" : DOWN + ":99"),
       },
     });
   }
   const n = cols.time.length;
   const span = n ? ` ${microsToIso(cols.first)} .. ${microsToIso(cols.last)}` : "";
+  const extra = withIndicators(series, options, {
+    firstFreePane: showVolume ? 2 : 1,
+    height,
+    fn: "candlestickChart",
+  });
+  const paneHeights = [...(showVolume ? [Math.round(height * 0.22)] : []), ...extra.paneHeights];
   return new Chart({
     title,
-    height,
-    paneHeights: showVolume ? [Math.round(height * 0.22)] : [],
-    series,
-    summary: `Candlestick chart${title ? ` "${title}"` : ""}: ${n} bars${span}`,
+    height: height + extra.paneHeights.reduce((a, b) => a + b, 0),
+    paneHeights,
+    series: extra.series,
+    theme: options.theme,
+    summary: `Candlestick chart${title ? ` "${title}"` : ""}: ${n} bars${span}${extra.summary}`,
   });
 }
 

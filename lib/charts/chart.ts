@@ -5,6 +5,8 @@
  */
 import { escapeHtml, jsonForScript, scriptSafe, uniqueElementId } from "./_private.ts";
 import { loadChartLibrary } from "./library.ts";
+import { RUNTIME_GLOBAL, RUNTIME_SOURCE } from "./_runtime.ts";
+import { resolveThemeColors, type Theme, type ThemeName, themeOf } from "./theme.ts";
 
 /** Series types of lightweight-charts that charts here use. */
 export type SeriesKind = "Candlestick" | "Histogram" | "Line" | "Area";
@@ -23,8 +25,42 @@ export interface SeriesSpec {
   /** Options passed to `chart.addSeries`. */
   readonly options: Readonly<Record<string, unknown>>;
   /** Columns of equal length; `time` is required. */
-  readonly columns: Readonly<Record<string, readonly (number | string)[]>> & {
+  readonly columns: Readonly<Record<string, readonly (number | string | null)[]>> & {
     readonly time: readonly number[];
+  };
+  /**
+   * Markers drawn on this series with `createSeriesMarkers`, as columns: `time` (a time of
+   * the series), `position`, `shape`, `color`, `text`, and `price` for price positions.
+   */
+  readonly markers?: Readonly<Record<string, readonly (number | string | null)[]>> & {
+    readonly time: readonly number[];
+  };
+  /** A depth heatmap drawn under this series (its carrier; see `depthHeatmap`). */
+  readonly heatmap?: HeatmapSpec;
+}
+
+/**
+ * Cells of a time x price grid of resting size. Column `i` is drawn centred on `times[i]`
+ * (a time of the carrier series) one bar wide; a cell spans `price +- step / 2`.
+ */
+export interface HeatmapSpec {
+  /** Column times, seconds since the epoch, ascending. */
+  readonly times: readonly number[];
+  /** Price bucket height. */
+  readonly step: number;
+  /** Price range the pane shows. */
+  readonly minPrice: number;
+  readonly maxPrice: number;
+  /** Size drawn fully opaque (larger sizes too); smaller sizes fade with `sqrt(size / fullSize)`. */
+  readonly fullSize: number;
+  readonly bidColor: string;
+  readonly askColor: string;
+  /** Cells as columns: column index, bucket centre price, size, side (0 bid, 1 ask). */
+  readonly cells: {
+    readonly t: readonly number[];
+    readonly price: readonly number[];
+    readonly size: readonly number[];
+    readonly side: readonly number[];
   };
 }
 
@@ -41,6 +77,8 @@ export interface ChartSpec {
   readonly legend?: boolean;
   /** Plain-text description used for `text/plain` output. */
   readonly summary: string;
+  /** Colour theme (default `"light"`); colours in the spec may be theme tokens. */
+  readonly theme?: ThemeName;
 }
 
 /** Options for {@linkcode Chart.toHTML}. */
@@ -50,9 +88,9 @@ export interface ChartHtmlOptions {
    * Default `true`; `htmlReport` passes `false` and includes it once in the head.
    */
   readonly includeLibrary?: boolean;
+  /** Draw in this theme instead of the chart's own (`htmlReport` passes its theme). */
+  readonly theme?: ThemeName;
 }
-
-const RUNTIME_GLOBAL = "__alphapulseCharts";
 
 /**
  * lightweight-charts lays its panes and price scales out in an HTML table; host pages
@@ -65,46 +103,6 @@ const CONTAINER_STYLE = "<style>.alphapulse-chart table,.alphapulse-chart tr," +
   "max-width:none!important;text-align:left!important;vertical-align:top!important;}" +
   ".alphapulse-chart table{table-layout:auto!important;border-collapse:separate!important;}" +
   "</style>";
-
-/** Browser code that turns a spec into a chart; defined once per page. */
-const RUNTIME_SOURCE = `
-window.${RUNTIME_GLOBAL} = window.${RUNTIME_GLOBAL} || {
-  render: function (id, spec) {
-    var el = document.getElementById(id);
-    var L = window.LightweightCharts;
-    if (el && !L) {
-      // The library comes with the first chart of a notebook: wait for it a little.
-      var self = this, tries = (arguments[2] || 0) + 1;
-      if (tries < 200) { setTimeout(function () { self.render(id, spec, tries); }, 50); return; }
-      el.textContent = "lightweight-charts is not on this page: show(chartLibrary()) loads it";
-      return;
-    }
-    if (!el) return;
-    var chart = L.createChart(el, {
-      autoSize: true,
-      height: spec.height,
-      layout: { background: { color: "#ffffff" }, textColor: "#333", fontSize: 12 },
-      grid: { vertLines: { color: "#f0f3fa" }, horzLines: { color: "#f0f3fa" } },
-      timeScale: { timeVisible: true, secondsVisible: spec.secondsVisible, borderColor: "#d1d4dc" },
-      rightPriceScale: { borderColor: "#d1d4dc" },
-      localization: { timeFormatter: function (t) { return new Date(t * 1000).toISOString().replace("T", " ").replace(/\\.000Z$|Z$/, ""); } },
-    });
-    spec.series.forEach(function (s) {
-      var series = chart.addSeries(L[s.kind + "Series"], s.options, s.pane);
-      var cols = s.columns, names = Object.keys(cols), n = cols.time.length, data = new Array(n);
-      for (var i = 0; i < n; i++) {
-        var row = {};
-        for (var k = 0; k < names.length; k++) row[names[k]] = cols[names[k]][i];
-        data[i] = row;
-      }
-      series.setData(data);
-    });
-    var panes = chart.panes();
-    (spec.paneHeights || []).forEach(function (h, i) { if (panes[i + 1]) panes[i + 1].setHeight(h); });
-    chart.timeScale().fitContent();
-    el.alphapulseChart = chart;
-  }
-};`;
 
 /**
  * A chart with its data embedded. Build one with `candlestickChart` or `lineChart`;
@@ -124,6 +122,7 @@ export class Chart {
 
   constructor(spec: ChartSpec) {
     if (!(spec.height > 0)) throw new RangeError(`chart height must be positive: ${spec.height}`);
+    themeOf(spec.theme); // a RangeError for an unknown theme now, not when drawn
     this.spec = spec;
   }
 
@@ -141,13 +140,15 @@ export class Chart {
   toHTML(options: ChartHtmlOptions = {}): string {
     const id = uniqueElementId("alphapulse-chart");
     const spec = this.spec;
+    const theme = themeOf(options.theme ?? spec.theme);
     const parts: string[] = [
       CONTAINER_STYLE,
       `<div class="alphapulse-chart" style="margin:8px 0;">`,
     ];
-    if (spec.title || spec.legend) parts.push(headerHtml(spec));
+    if (spec.title || spec.legend) parts.push(headerHtml(spec, theme));
     parts.push(
-      `<div id="${id}" style="position:relative;width:100%;height:${spec.height}px;"></div>`,
+      `<div id="${id}" data-theme="${theme.name}" ` +
+        `style="position:relative;width:100%;height:${spec.height}px;"></div>`,
       `</div>`,
     );
     if (options.includeLibrary ?? true) parts.push(chartLibraryScript());
@@ -156,12 +157,15 @@ export class Chart {
       height: spec.height,
       paneHeights: spec.paneHeights ?? [],
       secondsVisible: secondsMatter(spec),
-      series: spec.series.map(({ kind, pane, options, columns }) => ({
-        kind,
-        pane,
-        options,
-        columns,
-      })),
+      theme: {
+        background: theme.background,
+        text: theme.text,
+        grid: theme.grid,
+        border: theme.border,
+      },
+      series: spec.series.map(({ kind, pane, options, columns, markers, heatmap }) =>
+        resolveThemeColors({ kind, pane, options, columns, markers, heatmap }, theme)
+      ),
     };
     parts.push(
       `<script>window.${RUNTIME_GLOBAL}.render(${jsonForScript(id)}, ${
@@ -230,10 +234,12 @@ export function chartRuntimeScript(): string {
   return `<script>${RUNTIME_SOURCE}</script>`;
 }
 
-function headerHtml(spec: ChartSpec): string {
+function headerHtml(spec: ChartSpec, theme: Theme): string {
   const legend = spec.legend
     ? spec.series.map((s) => {
-      const color = typeof s.options.color === "string" ? s.options.color : "#2962ff";
+      const color = typeof s.options.color === "string"
+        ? resolveThemeColors(s.options.color, theme)
+        : theme.palette[0];
       return `<span style="margin-right:12px;"><span style="display:inline-block;width:10px;` +
         `height:10px;background:${escapeHtml(color)};margin-right:4px;"></span>${
           escapeHtml(s.name)
@@ -241,7 +247,8 @@ function headerHtml(spec: ChartSpec): string {
     }).join("")
     : "";
   const title = spec.title ? `<strong>${escapeHtml(spec.title)}</strong> ` : "";
-  return `<div style="font:13px/1.6 system-ui,sans-serif;color:#333;">${title}${legend}</div>`;
+  return `<div style="font:13px/1.6 system-ui,sans-serif;color:${theme.text};` +
+    `background:${theme.background};padding:2px 4px;">${title}${legend}</div>`;
 }
 
 /** Show seconds on the time axis when points are closer than a minute. */

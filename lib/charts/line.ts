@@ -3,9 +3,15 @@
  * @module
  */
 import { microsToIso } from "../market/time.ts";
-import { priceDecimals, rowsOf, type TimeValue } from "./_private.ts";
+import { rowsOf, type TimeValue } from "./_private.ts";
 import { Chart, type SeriesSpec } from "./chart.ts";
-import { extractColumns, reportSkipped } from "./series_data.ts";
+import {
+  type IndicatorInput,
+  type IndicatorOptions,
+  indicatorSeries,
+  withIndicators,
+} from "./indicators.ts";
+import type { ThemeName } from "./theme.ts";
 
 /** A point of a line: time (microseconds since the epoch, `Date` or ISO text) and value. */
 export interface LinePoint {
@@ -13,20 +19,13 @@ export interface LinePoint {
   readonly value: number | bigint;
 }
 
-/** One named line drawn from rows. */
-export interface LineSeriesInput {
-  /** Legend label. */
-  readonly name: string;
-  /** Rows with a `ts` column and the value column. */
-  readonly data: readonly Record<string, unknown>[] | { toRecords(): Record<string, unknown>[] };
-  /** The value column (default `"value"`). */
-  readonly value?: string;
-  /** CSS colour (default: from a palette). */
-  readonly color?: string;
-}
+/** One named line (or area, or histogram: `style`) drawn from rows. */
+export type LineSeriesInput = IndicatorInput;
 
 /** Options for {@linkcode lineChart}. */
-export interface LineChartOptions {
+export interface LineChartOptions extends IndicatorOptions {
+  /** Colour theme (default `"light"`). */
+  readonly theme?: ThemeName;
   /** Shown above the chart. */
   readonly title?: string;
   /** Height in pixels (default 320). */
@@ -35,16 +34,16 @@ export interface LineChartOptions {
   readonly priceDecimals?: number;
   /** For a single array of rows: the value column (default `"value"`). */
   readonly value?: string;
-  /** Fill the area under a single line (default `false`). */
+  /** Fill the area under a single line (default `false`; several: `style: "area"`). */
   readonly area?: boolean;
 }
 
-const PALETTE = ["#2962ff", "#ff6d00", "#2e7d32", "#aa00ff", "#c62828", "#00838f"];
-
 /**
  * A line chart of one series (rows with `ts` and `value`, or another column named by
- * `options.value`) or of several named series. Points are sorted by time; of points with
- * the same time the last one is drawn.
+ * `options.value`) or of several named series, each a line, an area or a histogram
+ * (`style`). Points are sorted by time; of points with the same time the last one is drawn.
+ * Overlays, indicator panes and markers as for `candlestickChart` (markers go on the first
+ * series).
  *
  * @example
  * ```ts ignore
@@ -70,42 +69,34 @@ export function lineChart(
   let last = -Infinity;
   let points = 0;
   inputs.forEach((input, i) => {
-    const field = input.value ?? "value";
-    const cols = extractColumns(rowsOf(input.data, "lineChart"), "ts", [field]);
-    reportSkipped("lineChart", input.name, cols);
-    const values = cols.values[field];
-    const decimals = options.priceDecimals ?? priceDecimals(values);
-    const color = input.color ?? PALETTE[i % PALETTE.length];
     const area = options.area && inputs.length === 1;
-    specs.push({
-      kind: area ? "Area" : "Line",
-      name: input.name,
+    const built = indicatorSeries(area ? { ...input, style: "area" } : input, {
       pane: 0,
-      options: {
-        color,
-        lineWidth: 2,
-        title: inputs.length > 1 ? input.name : "",
-        priceFormat: { type: "price", precision: decimals, minMove: 10 ** -decimals },
-        ...(area ? { lineColor: color, topColor: color + "55", bottomColor: color + "08" } : {}),
-      },
-      columns: { time: cols.time, value: values },
+      paletteIndex: i,
+      fn: "lineChart",
+      decimals: options.priceDecimals,
+      label: inputs.length > 1,
     });
-    points += cols.time.length;
-    if (cols.time.length) {
-      first = Math.min(first, cols.first);
-      last = Math.max(last, cols.last);
+    specs.push(built.spec);
+    points += built.spec.columns.time.length;
+    if (built.spec.columns.time.length) {
+      first = Math.min(first, built.first);
+      last = Math.max(last, built.last);
     }
   });
   const span = points ? ` ${microsToIso(first)} .. ${microsToIso(last)}` : "";
   const names = specs.map((s) => s.name).join(", ");
+  const extra = withIndicators(specs, options, { firstFreePane: 1, height, fn: "lineChart" });
   return new Chart({
     title: options.title,
-    height,
-    series: specs,
-    legend: specs.length > 1,
+    height: height + extra.paneHeights.reduce((a, b) => a + b, 0),
+    paneHeights: extra.paneHeights,
+    series: extra.series,
+    legend: extra.series.length > 1,
+    theme: options.theme,
     summary: `Line chart${
       options.title ? ` "${options.title}"` : ""
-    }: ${specs.length} series (${names}), ${points} points${span}`,
+    }: ${specs.length} series (${names}), ${points} points${span}${extra.summary}`,
   });
 }
 

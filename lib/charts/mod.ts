@@ -4,7 +4,12 @@
  * every output, never loaded from a CDN.
  *
  * - {@linkcode candlestickChart}: OHLCV bars with a volume pane.
- * - {@linkcode lineChart}: mid prices, spreads, equity curves.
+ * - {@linkcode lineChart}: mid prices, spreads, equity curves; lines, areas, histograms.
+ * - Indicators over the main pane (`overlays`), in panes below it (`panes`) and `markers`
+ *   (trades, signals, fills) on candlestick, line and equity charts.
+ * - {@linkcode equityChart}: equity with its drawdown pane.
+ * - {@linkcode depthHeatmap}: resting book size on a time x price grid (from `bookHistory`).
+ * - Every chart and `htmlReport` take `theme: "dark" | "light"`.
  * - {@linkcode Chart}: `toHTML()` gives a self-contained fragment; as the last expression
  *   of a Deno Jupyter cell a chart renders inline.
  * - {@linkcode htmlReport}: a complete offline HTML document of headings, tables and charts.
@@ -33,3 +38,9 @@ export { formatCell, htmlReport, type HtmlReportOptions, type ReportSection } fr
 export { type ChartLibrary, loadChartLibrary } from "./library.ts";
 export { chartLibrary, chartLibraryScript, chartRuntimeScript } from "./chart.ts";
 export type { TimeValue } from "./_private.ts";
+export { type HeatmapSpec } from "./chart.ts";
+export { type IndicatorInput, type IndicatorOptions, type IndicatorStyle } from "./indicators.ts";
+export { type MarkerInput, type MarkerKind, type MarkerSet } from "./markers.ts";
+export { drawdownPercent, equityChart, type EquityChartOptions } from "./equity.ts";
+export { depthHeatmap, type DepthHeatmapOptions, type DepthLevel } from "./heatmap.ts";
+export { type Theme, type ThemeName, themeOf } from "./theme.ts";

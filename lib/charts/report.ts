@@ -5,6 +5,7 @@
 import { microsToIso, MIN_VALID_MICROS } from "../market/time.ts";
 import { escapeHtml } from "./_private.ts";
 import { Chart, chartLibraryScript, chartRuntimeScript } from "./chart.ts";
+import { type ThemeName, themeOf } from "./theme.ts";
 
 /** One section of a report; every part is optional and drawn in this order. */
 export interface ReportSection {
@@ -29,6 +30,11 @@ export interface HtmlReportOptions {
   readonly sections: readonly ReportSection[];
   /** Shown under the title, e.g. where the data came from. */
   readonly subtitle?: string;
+  /**
+   * Page theme (default `"light"`). When given, every chart is drawn in it too; without it
+   * each chart keeps its own theme.
+   */
+  readonly theme?: ThemeName;
 }
 
 /**
@@ -57,25 +63,27 @@ export function htmlReport(options: HtmlReportOptions): string {
   if (!Array.isArray(options.sections)) {
     throw new TypeError("htmlReport: sections must be an array");
   }
+  const theme = themeOf(options.theme);
   const body: string[] = [`<h1>${escapeHtml(options.title)}</h1>`];
   if (options.subtitle) body.push(`<p class="subtitle">${escapeHtml(options.subtitle)}</p>`);
-  for (const section of options.sections) body.push(sectionHtml(section));
+  for (const section of options.sections) body.push(sectionHtml(section, options.theme));
   const hasCharts = options.sections.some((s) => s.chart !== undefined);
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="en" data-theme="${theme.name}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(options.title)}</title>
 <style>
-body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
-  max-width: 1200px; margin: 24px auto; padding: 0 16px; }
+html { background: ${theme.background}; color-scheme: ${theme.name}; }
+body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: ${theme.text};
+  background: ${theme.background}; max-width: 1200px; margin: 24px auto; padding: 0 16px; }
 h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32px; }
-.subtitle { color: #666; margin-top: 0; }
+.subtitle { color: ${theme.mutedText}; margin-top: 0; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
-th, td { border-bottom: 1px solid #e0e3eb; padding: 4px 10px; text-align: right; }
-th { background: #f5f7fa; } td.text, th.text { text-align: left; }
-.more { color: #666; font-size: 12px; }
+th, td { border-bottom: 1px solid ${theme.border}; padding: 4px 10px; text-align: right; }
+th { background: ${theme.tableHeader}; } td.text, th.text { text-align: left; }
+.more { color: ${theme.mutedText}; font-size: 12px; }
 </style>
 ${hasCharts ? chartLibraryScript() + "\n" + chartRuntimeScript() : ""}
 </head>
@@ -86,7 +94,7 @@ ${body.join("\n")}
 `;
 }
 
-function sectionHtml(section: ReportSection): string {
+function sectionHtml(section: ReportSection, theme: ThemeName | undefined): string {
   const out: string[] = ["<section>"];
   if (section.heading) out.push(`<h2>${escapeHtml(section.heading)}</h2>`);
   const text = section.text === undefined
@@ -103,7 +111,7 @@ function sectionHtml(section: ReportSection): string {
     : section.chart as readonly Chart[];
   for (const chart of charts) {
     if (!(chart instanceof Chart)) throw new TypeError("htmlReport: chart must be a Chart");
-    out.push(chart.toHTML({ includeLibrary: false }));
+    out.push(chart.toHTML({ includeLibrary: false, theme }));
   }
   out.push("</section>");
   return out.join("\n");

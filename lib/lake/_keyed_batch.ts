@@ -1,14 +1,13 @@
 /**
- * Batches of the lake's tables keyed by their own columns rather than by a digest: `bars`
- * (key `interval_us, ts`) and `actions` (key `seq`). Rows are validated by the schema's
+ * Batches of the lake's tables keyed by their own columns rather than by a digest: `actions`
+ * (key `seq`; bars have their own write path, `bar_store.ts`). Rows are validated by the schema's
  * rules, grouped by partition (exchange, symbol, UTC day of `ts`) and turned into one Polars
  * frame with the file's columns (see `lib/schema/tables.ts`) and a partition index `p` first.
  * @module
  */
 import pl from "nodejs-polars";
-import type { Bar } from "../market/types.ts";
 import type { ActionRow } from "../schema/action_rows.ts";
-import { actionRowRejection, eventRejection, type Rejection } from "../schema/rules.ts";
+import { actionRowRejection, type Rejection } from "../schema/rules.ts";
 import { dayOfMicros } from "./layout.ts";
 
 /** One (exchange, symbol, day) group of a keyed batch. */
@@ -19,7 +18,7 @@ export interface KeyedPartition {
   rows: number;
   minTs: number;
   maxTs: number;
-  /** Smallest and largest value of the key's last column (`ts` of bars, `seq` of actions). */
+  /** Smallest and largest value of the key's last column (`seq` of actions). */
   minKey: number;
   maxKey: number;
   /** Rows arrived in file order. */
@@ -143,32 +142,6 @@ function texts<R>(
   return pl.Series(name, out, pl.Utf8);
 }
 
-const BARS: KeyedTable<Bar> = {
-  rejection: (b, latest) => b?.kind === "bar" ? eventRejection(b, latest) : "kind",
-  instrument: (b) => [b.exchange, b.symbol],
-  ts: (b) => b.ts,
-  key: (b) => [b.interval, b.ts],
-  frame: (rows, take, count) => {
-    const vwap = new Array<number | null>(count);
-    for (let j = 0; j < count; j++) {
-      const v = rows[take[j]].vwap;
-      vwap[j] = Number.isFinite(v) ? v : null;
-    }
-    return [
-      floats("interval_us", rows, take, count, (b) => b.interval).cast(pl.Int64),
-      times("ts", rows, take, count, (b) => b.ts),
-      times("recv_ts", rows, take, count, (b) => b.recvTs),
-      floats("open", rows, take, count, (b) => b.open),
-      floats("high", rows, take, count, (b) => b.high),
-      floats("low", rows, take, count, (b) => b.low),
-      floats("close", rows, take, count, (b) => b.close),
-      floats("volume", rows, take, count, (b) => b.volume),
-      pl.Series("vwap", vwap, pl.Float64),
-      floats("trades", rows, take, count, (b) => b.trades).cast(pl.Int64),
-    ];
-  },
-};
-
 const ACTIONS: KeyedTable<ActionRow> = {
   rejection: (r, latest) => actionRowRejection(r, latest),
   instrument: (r) => [r.source, r.run],
@@ -183,15 +156,6 @@ const ACTIONS: KeyedTable<ActionRow> = {
     texts("hash", rows, take, count, (r) => r.hash),
   ],
 };
-
-/** Validates and groups bars (events of kind `bar`) for the `bars` table. */
-export function groupBars(
-  bars: readonly Bar[],
-  latest: number,
-  reject: (bar: Bar, reason: Rejection) => void,
-): GroupedKeyed {
-  return group(BARS, bars, latest, reject);
-}
 
 /** Validates and groups action log rows for the `actions` table. */
 export function groupActions(

@@ -5,12 +5,15 @@
 import type { EventSink } from "../market/sink.ts";
 import type { MarketEvent, MarketEventKind, Trade } from "../market/types.ts";
 import { ParquetLake, type ParquetLakeOptions } from "./parquet_lake.ts";
-import { LAKE_TABLES, TABLES } from "../schema/tables.ts";
+import { TABLE_NAMES, TABLES } from "../schema/tables.ts";
 
-/** The event kinds the lake has a table for: every kind (the schema's lake tables' events). */
+/**
+ * The event kinds the lake has a table for: every kind (the events of the schema's tables;
+ * bars go to the `year=` bars table of `bar_store.ts`).
+ */
 export type StoredEventKind = MarketEventKind;
 
-const STORED_KINDS = LAKE_TABLES.map((table) => TABLES[table].event).filter((
+const STORED_KINDS = TABLE_NAMES.map((table) => TABLES[table].event).filter((
   kind,
 ): kind is StoredEventKind => kind !== undefined);
 

@@ -24,7 +24,9 @@ import { PartitionWriter } from "./partition_writer.ts";
 import { LakeCatalog } from "./catalog.ts";
 import { type ColumnBatch, describeTrade, groupTrades, type TradeColumns } from "./_trade_batch.ts";
 import { describeEventRow, groupEventRows, splitEvents } from "./_event_batch.ts";
-import { groupActions, groupBars, type GroupedKeyed } from "./_keyed_batch.ts";
+import { groupActions, type GroupedKeyed } from "./_keyed_batch.ts";
+import { storeBarEvents } from "./_bar_events.ts";
+import { BARS_DIR } from "./bar_store.ts";
 import {
   addCounts,
   type CompactionReport,
@@ -65,6 +67,9 @@ export interface ParquetLakeOptions {
 /** The key of trades within a partition. */
 const TRADE_KEY = TABLES.trades.key.filter((c) => c !== "ts");
 
+/** A table {@linkcode ParquetLake} counts writes of: the `date=` tables and `bars`. */
+export type CountedTable = LakeKind | typeof BARS_DIR;
+
 /** What {@linkcode ParquetLake} knows of a partition of a batch before storing it. */
 interface StoreSpec {
   readonly exchange: string;
@@ -92,9 +97,11 @@ interface StoreSpec {
  *   checksum BIGINT` for snapshots and `first_sequence BIGINT, sequence BIGINT,
  *   checksum BIGINT` for changes, NULL when missing; `status VARCHAR, reason VARCHAR`),
  *   each file sorted by `(ts, recv_ts, digest)`;
- * - `bars`: `interval_us BIGINT, ts TIMESTAMP, recv_ts TIMESTAMP, open, high, low, close,
- *   volume DOUBLE, vwap DOUBLE (NULL for no volume), trades BIGINT`, keyed and sorted by
- *   `(interval_us, ts)`;
+ * - `bars` (`ROOT/bars/exchange=X/symbol=Y/year=YYYY/`, not by date; written through
+ *   `bar_store.ts`, the one write path of bars, where a newer bar replaces a stored one of
+ *   the same key): `interval_us BIGINT, ts TIMESTAMP, recv_ts TIMESTAMP, open, high, low,
+ *   close, volume DOUBLE, vwap DOUBLE (NULL for no volume), trades BIGINT`, keyed and sorted
+ *   by `(interval_us, ts)`;
  * - `actions` (action logs, `exchange=<source>/symbol=<run>`): `seq BIGINT, ts TIMESTAMP,
  *   action, payload, prev, hash VARCHAR`, keyed and sorted by `seq`.
  *
@@ -134,8 +141,8 @@ export class ParquetLake {
   #counts: WriteCounts = emptyCounts();
   #lastWrite: WriteCounts = emptyCounts();
   readonly #countsByKind = Object.fromEntries(
-    LAKE_KINDS.map((kind) => [kind, emptyCounts()]),
-  ) as Record<LakeKind, WriteCounts>;
+    [...LAKE_KINDS, BARS_DIR].map((kind) => [kind, emptyCounts()]),
+  ) as Record<CountedTable, WriteCounts>;
   #ignored = 0;
   readonly #logged = new Set<string>();
   readonly #lock: WriterLock;
@@ -174,7 +181,7 @@ export class ParquetLake {
   }
 
   /** Counts over every write since the lake was opened, per table. */
-  get countsByKind(): Readonly<Record<LakeKind, Readonly<WriteCounts>>> {
+  get countsByKind(): Readonly<Record<CountedTable, Readonly<WriteCounts>>> {
     return structuredClone(this.#countsByKind);
   }
 
@@ -310,30 +317,24 @@ export class ParquetLake {
         const list = rows.get(kind);
         if (list) await this.#writeEventRows(kind, list, total, true);
       }
-      if (bars.length > 0) {
-        await this.#writeKeyed(
-          "bars",
-          (reject) => groupBars(bars, latestValidMicros(nowMicros()), reject),
-          total,
-        );
-      }
+      if (bars.length > 0) await this.#writeBars(bars, total);
       return total.written;
     });
   }
 
   /**
    * Stores bars (events of kind `bar`: venue bars, or bars made from trades) in the `bars`
-   * table and resolves to the rows newly stored: validated by the schema's rules, idempotent
-   * on (exchange, symbol, interval, ts), one new file per partition sorted by
-   * `(interval_us, ts)`.
+   * table through `bar_store.ts` (`year=` partitions) and resolves to the rows newly stored:
+   * validated by the schema's rules, keyed on (exchange, symbol, interval, ts), where the
+   * newest bar wins (a re-exported, corrected bar replaces the stored one and counts as a
+   * duplicate, not a new row). All-or-nothing per instrument.
    */
   writeBars(bars: readonly Bar[]): Promise<number> {
     if (!Array.isArray(bars)) return Promise.reject(new TypeError("writeBars needs an array"));
     return this.#enqueue(async () => {
       const counts = emptyCounts();
       this.#lastWrite = counts;
-      const latest = latestValidMicros(nowMicros());
-      await this.#writeKeyed("bars", (reject) => groupBars(bars, latest, reject), counts);
+      await this.#writeBars(bars, counts);
       return counts.written;
     });
   }
@@ -525,9 +526,35 @@ export class ParquetLake {
     }
   }
 
-  /** The write path of `bars` and `actions` (see `_keyed_batch.ts`). */
+  /** The write path of bars (see `_bar_events.ts`); adds what it did to `counts`. */
+  async #writeBars(bars: readonly Bar[], counts: WriteCounts): Promise<void> {
+    const mine = emptyCounts();
+    try {
+      const done = await storeBarEvents(
+        this.root,
+        bars,
+        latestValidMicros(nowMicros()),
+        (bar, reason) => {
+          this.#count(mine, reason);
+          this.#warnOnce(
+            `bars:${reason}`,
+            `lake: rejected bars row with invalid ${reason} (logged once per table and reason):`,
+            describeEventRow(bar as unknown as EventRow),
+          );
+        },
+      );
+      mine.written += done.written;
+      mine.duplicates += done.duplicates;
+    } finally {
+      addCounts(this.#counts, mine);
+      addCounts(this.#countsByKind.bars, mine);
+      addCounts(counts, mine);
+    }
+  }
+
+  /** The write path of `actions` (see `_keyed_batch.ts`). */
   async #writeKeyed(
-    kind: "bars" | "actions",
+    kind: "actions",
     grouping: (reject: (row: unknown, reason: Rejection) => void) => GroupedKeyed,
     counts: WriteCounts,
   ): Promise<void> {

@@ -9,6 +9,7 @@ import pl from "nodejs-polars";
 import type { Table } from "apache-arrow";
 import { sqlString } from "../lake/_duckdb.ts";
 import { kindRoot, LAKE_KINDS, type LakeKind } from "../lake/layout.ts";
+import { BARS_DIR } from "../lake/bar_store.ts";
 import { polarsToArrow } from "./_result.ts";
 
 /**
@@ -38,12 +39,20 @@ export type ConnectionRunner = <T>(task: (con: DuckDBConnection) => Promise<T>) 
  * A table of the lake has data when at least one `*.parquet` file exists under it (views over
  * a glob with no files cannot be created).
  */
-async function tablesWithData(root: string): Promise<LakeKind[]> {
-  const out: LakeKind[] = [];
-  for (const kind of LAKE_KINDS) {
-    if (await hasParquet(kindRoot(root, kind), 3)) out.push(kind);
+async function tablesWithData(root: string): Promise<SqlTable[]> {
+  const out: SqlTable[] = [];
+  for (const kind of SQL_TABLES) {
+    if (await hasParquet(tableRoot(root, kind), 3)) out.push(kind);
   }
   return out;
+}
+
+/** The tables SQL sees: the event tables and the imported `bars` (see `bar_store.ts`). */
+type SqlTable = LakeKind | typeof BARS_DIR;
+const SQL_TABLES: readonly SqlTable[] = [...LAKE_KINDS, BARS_DIR];
+
+function tableRoot(root: string, table: SqlTable): string {
+  return table === BARS_DIR ? `${root.replace(/\/+$/, "")}/${BARS_DIR}` : kindRoot(root, table);
 }
 
 /** Whether a `*.parquet` file exists `levels` folders below `dir` (the hive depth). */
@@ -65,12 +74,18 @@ async function hasParquet(dir: string, levels: number): Promise<boolean> {
   return false;
 }
 
-/** `CREATE TEMP VIEW` for one table: hive columns typed, files' columns unioned by name. */
-function viewSql(root: string, kind: LakeKind): string {
-  const glob = sqlString(`${kindRoot(root, kind)}/exchange=*/symbol=*/date=*/*.parquet`);
+/**
+ * `CREATE TEMP VIEW` for one table: hive columns typed, files' columns unioned by name
+ * (`bars` are partitioned by `year`, the other tables by `date`).
+ */
+function viewSql(root: string, kind: SqlTable): string {
+  const part = kind === BARS_DIR ? "year" : "date";
+  const glob = sqlString(`${tableRoot(root, kind)}/exchange=*/symbol=*/${part}=*/*.parquet`);
   return `CREATE OR REPLACE TEMP VIEW ${kind} AS SELECT * FROM read_parquet(${glob},
     hive_partitioning = true,
-    hive_types = {'exchange': VARCHAR, 'symbol': VARCHAR, 'date': DATE})`;
+    hive_types = {'exchange': VARCHAR, 'symbol': VARCHAR, '${part}': ${
+    kind === BARS_DIR ? "INTEGER" : "DATE"
+  }})`;
 }
 
 /** The query without trailing semicolons and blanks (it is wrapped in `COPY (...)`). */
@@ -85,15 +100,15 @@ function bare(query: string): string {
  * A clearer error for a query against a table that is not there: which lake tables have data
  * and which are still empty; other errors pass through.
  */
-function explain(err: unknown, root: string, present: readonly LakeKind[]): unknown {
+function explain(err: unknown, root: string, present: readonly SqlTable[]): unknown {
   const m = /Table with name ([^\s]+) does not exist/i.exec(String(err));
   if (m === null) return err;
   const name = m[1].replace(/[!"]/g, "");
   const have = present.length > 0 ? present.join(", ") : "none";
-  const message = (LAKE_KINDS as readonly string[]).includes(name)
+  const message = (SQL_TABLES as readonly string[]).includes(name)
     ? `lake table "${name}" has no data yet (no Parquet files under ${root}/${name}); ` +
       `tables with data: ${have}`
-    : `no table "${name}" in the lake; its tables are ${LAKE_KINDS.join(", ")} ` +
+    : `no table "${name}" in the lake; its tables are ${SQL_TABLES.join(", ")} ` +
       `(with data: ${have})`;
   return new Error(message, { cause: err });
 }

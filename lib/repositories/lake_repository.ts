@@ -251,7 +251,8 @@ export class LakeRepository implements MarketDataRepository {
 
   /**
    * Runs DuckDB SQL over the lake. Every lake table with data is a view of the same name
-   * (`trades`, `quotes`, `book_snapshots`, `book_changes`, `event_log`) with its files'
+   * (`trades`, `quotes`, `book_snapshots`, `book_changes`, `event_log`, and `bars` brought in by
+   * `deno task import`, partitioned by `year` instead of `date`) with its files'
    * columns plus the partition columns `exchange`, `symbol` (text) and `date` (DATE):
    * filters on them open only the matching folders. A table without files yet is no view,
    * and a query naming it fails with an error that says so. Results as

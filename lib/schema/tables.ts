@@ -32,11 +32,18 @@ export const DIGEST_TABLES: readonly DigestTable[] = Object.freeze(
   ["quotes", "book_snapshots", "book_changes", "event_log"] as const,
 );
 
-/** The tables of the Parquet lake: every table. */
-export type LakeTable = TableName;
+/**
+ * The lake's tables partitioned by day (`date=`): every table but `bars`. Bars are in the
+ * lake too, but partitioned by year (`year=`, newest bar wins; see `lib/lake/bar_store.ts`),
+ * so maintenance that walks `date=` partitions (compaction, repair, the catalog) leaves them
+ * alone.
+ */
+export type LakeTable = Exclude<TableName, "bars">;
 
 /** Every {@linkcode LakeTable}, trades first. */
-export const LAKE_TABLES: readonly LakeTable[] = TABLE_NAMES;
+export const LAKE_TABLES: readonly LakeTable[] = Object.freeze(
+  TABLE_NAMES.filter((name): name is LakeTable => name !== "bars"),
+);
 
 /** The tables that store market data (every table but the action log). */
 export type MarketTable = Exclude<TableName, "actions">;

@@ -15,3 +15,9 @@ export {
   type CoinbaseSimulatorOptions,
   startCoinbaseSimulator,
 } from "./coinbase_simulator_server.ts";
+export {
+  type LaggedVenue,
+  type LaggedVenueMarket,
+  type LaggedVenuesOptions,
+  laggedVenueTrades,
+} from "./lagged_venues.ts";

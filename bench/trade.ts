@@ -1,0 +1,144 @@
+/**
+ * `deno task bench trade`: live runner figures, each printed as one JSON line.
+ *
+ * - `trade_sim_p99_us`: a seeded synthetic L2 stream paced at 10k events/s (10 events per
+ *   millisecond) through the live runner on the wall clock, the example market maker quoting
+ *   through the simulated broker; for every event that made the strategy act, the time from
+ *   the event leaving the feed to the order (or amend, cancel) reaching the broker; p99 in
+ *   microseconds (with p50, max and the count). Target < 1000.
+ * - `trade_alpaca_fake_p99_ms`: the same stream and pace, a strategy sending one limit order
+ *   every 100th event through the Alpaca paper broker to a minimal Alpaca server over loopback (`_alpaca_loopback.ts`); from
+ *   the event leaving the feed to the fake receiving the `POST /v2/orders`; p99 in ms.
+ *   Target < 5.
+ *
+ * Wall-clock latencies on a shared machine: the figures carry the count they come from. The
+ * loopback server runs in this process, so its request handling shares the runner's thread.
+ * @module
+ */
+import { marketMaker, type Strategy, syntheticL2Feed } from "../lib/backtest/mod.ts";
+import type { MarketEvent } from "../lib/market/types.ts";
+import {
+  AlpacaPaperBroker,
+  type Broker,
+  LiveRunner,
+  Scheduler,
+  SimBroker,
+} from "../lib/trading/mod.ts";
+import { startAlpacaLoopback } from "./_alpaca_loopback.ts";
+import { emit } from "./_figure.ts";
+
+const INSTRUMENTS = [{ exchange: "sim", symbol: "BTC-USD", tickSize: 0.5 }];
+
+/** Paced feed: `perMs` events each millisecond; `sentAt[i]` is when event i left. */
+async function* paced(
+  events: readonly MarketEvent[],
+  perMs: number,
+  sentAt: number[],
+): AsyncGenerator<MarketEvent> {
+  const start = performance.now();
+  for (let i = 0; i < events.length; i++) {
+    if (i % perMs === 0) {
+      const wait = start + i / perMs - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    sentAt.push(performance.now());
+    yield events[i];
+  }
+}
+
+function percentile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+/** Wraps a broker's order calls: the first call after each event is its "order out". */
+function timed(broker: Broker, sentAt: number[], out: number[]): void {
+  let seen = -1;
+  for (const name of ["submit", "amend", "cancel"] as const) {
+    const fn = (broker[name] as (...a: unknown[]) => void).bind(broker);
+    (broker as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => {
+      const i = sentAt.length - 1;
+      if (i !== seen) {
+        seen = i;
+        out.push(performance.now() - sentAt[i]);
+      }
+      fn(...a);
+    };
+  }
+}
+
+async function sim(): Promise<void> {
+  const events = syntheticL2Feed({ events: 50_000, seed: 5 });
+  const scheduler = new Scheduler({ clock: "wall" });
+  const broker = new SimBroker({ instruments: INSTRUMENTS, scheduler });
+  const sentAt: number[] = [];
+  const lat: number[] = [];
+  timed(broker, sentAt, lat);
+  const strategy = marketMaker({ exchange: "sim", symbol: "BTC-USD", size: 0.5, maxPosition: 2 });
+  const runner = new LiveRunner({ strategy, broker, instruments: INSTRUMENTS, scheduler });
+  await runner.run(paced(events, 10, sentAt));
+  emit({
+    name: "trade_sim_p99_us",
+    unit: "us",
+    value: Math.round(percentile(lat, 0.99) * 1000),
+    p50_us: Math.round(percentile(lat, 0.5) * 1000),
+    max_us: Math.round(Math.max(...lat) * 1000),
+    orders_out: lat.length,
+    events: events.length,
+    rate: 10_000,
+  });
+}
+
+async function alpaca(): Promise<void> {
+  const fake = startAlpacaLoopback();
+  const inst = { exchange: "alpaca", symbol: "BTC/USD", tickSize: 0.5 };
+  const events = syntheticL2Feed({
+    events: 20_000,
+    seed: 5,
+    exchange: "alpaca",
+    symbol: "BTC/USD",
+  });
+  const broker = new AlpacaPaperBroker({
+    key: "BENCHKEY",
+    secret: "bench-secret",
+    baseUrl: fake.baseUrl,
+    streamUrl: fake.streamUrl,
+  });
+  await broker.connect();
+  const sentAt: number[] = [];
+  const eventOf: number[] = []; // event index of each order, in submission order
+  let n = 0;
+  const strategy: Strategy = {
+    name: "every-100th",
+    onBook(_e, ctx) {
+      if (++n % 100 !== 0) return;
+      eventOf.push(sentAt.length - 1);
+      const bid = ctx.book(inst.exchange, inst.symbol)!.bestBid;
+      ctx.submit({ ...inst, side: "buy", type: "limit", price: bid - 50, size: 0.01 });
+    },
+  };
+  const scheduler = new Scheduler({ clock: "wall" });
+  const runner = new LiveRunner({ strategy, broker, instruments: [inst], scheduler });
+  await runner.run(paced(events, 10, sentAt));
+  await broker.close();
+  const posts = [...fake.postTimes];
+  await fake.shutdown();
+  // The i-th POST to arrive is matched with the i-th order sent (orders 100 events apart).
+  const lat = posts.sort((a, b) => a - b).map((t, i) => t - sentAt[eventOf[i]]);
+  emit({
+    name: "trade_alpaca_fake_p99_ms",
+    unit: "ms",
+    value: Number(percentile(lat, 0.99).toFixed(3)),
+    p50_ms: Number(percentile(lat, 0.5).toFixed(3)),
+    max_ms: Number(Math.max(...lat).toFixed(3)),
+    orders: lat.length,
+    events: events.length,
+    rate: 10_000,
+  });
+}
+
+/** Runs the trade benchmarks. */
+export async function run(): Promise<void> {
+  await sim();
+  await alpaca();
+}
