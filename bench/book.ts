@@ -2,7 +2,7 @@
  * `deno task bench book`: order book figures, each printed as one JSON line.
  *
  * - `book_replay_coinbase`: the real Coinbase capture (every received message) through our
- *   Coinbase adapter (parse + normalise) and {@linkcode BookKeeper}, reading the top of the
+ *   Coinbase adapter (parse + normalise) and `BookKeeper`, reading the top of the
  *   book after each message; peers, in the same run: `ccxt` (JSON.parse, then ccxt's
  *   `OrderBook`: snapshot, `store` per change, `bids[0]`/`asks[0]` read) and `JSON.parse`
  *   (parsing only, the floor).
@@ -20,13 +20,14 @@
 // deno-lint-ignore no-import-prefix
 import ccxt from "npm:ccxt@4.5.84";
 import process from "node:process";
-import { BookKeeper, krakenChecksum, OrderBook } from "../lib/book/mod.ts";
+import { krakenChecksum, OrderBook } from "../lib/book/mod.ts";
 import { CoinbaseExchangeAdapter } from "../collectors/venues/coinbase_exchange.ts";
 import { KrakenAdapter } from "../collectors/venues/kraken.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { parseDecimal } from "../lib/market/decimal.ts";
 import type { MarketEvent } from "../lib/market/types.ts";
 import { emit } from "./_figure.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 
 const DATA = new URL("../../shared/data/", import.meta.url);
 const ROUNDS = 5;
@@ -71,7 +72,7 @@ let sink = 0;
 function replayBenchmark(messages: string[]): void {
   const diagnostics = new FeedDiagnostics({ log: () => {} });
   const adapter = new CoinbaseExchangeAdapter({ diagnostics });
-  const keeper = new BookKeeper({ exchange: adapter.exchange });
+  const keeper = venueBookKeeper(adapter.exchange);
   const out: MarketEvent[] = [];
   const ours = () => {
     adapter.reset(); // each pass is a new session
@@ -214,7 +215,7 @@ function preparsedBenchmark(messages: string[]): void {
 function checksumBenchmark(): void {
   const diagnostics = new FeedDiagnostics({ log: () => {} });
   const adapter = new KrakenAdapter({ diagnostics });
-  const keeper = new BookKeeper({ exchange: "kraken" });
+  const keeper = venueBookKeeper("kraken");
   const decimals = new Map<string, { priceDecimals: number; sizeDecimals: number }>();
   const out: MarketEvent[] = [];
   for (const frame of frames("kraken-v1-book-ws-20210417.txt")) {

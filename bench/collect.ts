@@ -25,7 +25,6 @@
 import { Collector } from "../collectors/runtime/collector.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { CollectorMetrics } from "../collectors/runtime/metrics.ts";
-import { BookKeeper } from "../lib/book/mod.ts";
 import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { LAKE_KINDS_BY_DEFAULT } from "../collectors/runtime/config.ts";
 import { nowMicros } from "../lib/market/time.ts";
@@ -33,6 +32,7 @@ import type { EventSink, MarketEvent } from "../lib/market/mod.ts";
 import { streamProducts } from "./_collect_feed.ts";
 import process from "node:process";
 import { emit } from "./_figure.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_COLLECT_MESSAGES") ?? 300_000);
 const PRODUCTS = 10;
@@ -162,7 +162,7 @@ async function ours(
     symbols: streamProducts(PRODUCTS),
     // What `deno task collect` stores by default (book changes only with --book-changes).
     sinks: [new LakeSink(lake, { kinds: LAKE_KINDS_BY_DEFAULT }), probe],
-    books: new BookKeeper({ exchange: "coinbase" }),
+    books: venueBookKeeper("coinbase"),
     metrics: new CollectorMetrics(),
     diagnostics,
     connection: { log: () => {} },

@@ -13,7 +13,6 @@ import { defaultLakeRoot } from "../lib/config.ts";
 import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { openBufferFromEnv } from "../lib/buffer/from_env.ts";
 import { parseDuration } from "../lib/market/time.ts";
-import { BookKeeper } from "../lib/book/mod.ts";
 import { Collector } from "./runtime/collector.ts";
 import {
   type CollectConfig,
@@ -21,7 +20,7 @@ import {
   parseCollectConfig,
   type VenueConfig,
 } from "./runtime/config.ts";
-import { venue, VENUES } from "./venues/mod.ts";
+import { venue, venueBookKeeper, VENUES } from "./venues/mod.ts";
 import { RecordingWriter } from "./replay/recording.ts";
 import { CollectorMetrics } from "./runtime/metrics.ts";
 import { serveMetrics } from "./runtime/metrics_server.ts";
@@ -92,7 +91,7 @@ if (import.meta.main) {
         symbols: v.symbols,
         channels: v.channels,
         sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake!, { kinds: lakeKinds })],
-        books: new BookKeeper({ exchange: v.exchange }),
+        books: venueBookKeeper(v.exchange),
         recorder: config.record
           ? new RecordingWriter({ dir: config.record, exchange: v.exchange })
           : undefined,

@@ -19,10 +19,10 @@ import { parseDuration } from "../lib/market/time.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { candlestickChart, htmlReport } from "../lib/charts/mod.ts";
 import { DEMO_PRODUCTS, startCoinbaseSimulator } from "../lib/simulator/mod.ts";
-import { BookKeeper } from "../lib/book/mod.ts";
 import { Collector } from "../collectors/runtime/collector.ts";
 import { StreamHub } from "../server/hub.ts";
 import { startServer } from "../server/mod.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 
 const USAGE = `usage: deno task demo [options]
 
@@ -77,7 +77,7 @@ if (import.meta.main) {
       url: sim.url,
       symbols,
       sinks: [new LakeSink(lake), hub],
-      books: new BookKeeper({ exchange: "coinbase" }),
+      books: venueBookKeeper("coinbase"),
       connection: { log: () => {} },
     });
     console.log(`AlphaPulse demo: SYNTHETIC market (seed ${seed}, ${speed}x real time)`);

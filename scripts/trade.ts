@@ -20,7 +20,6 @@ import {
 } from "../lib/backtest/mod.ts";
 import type { MarketEvent } from "../lib/market/types.ts";
 import { parseDuration } from "../lib/market/time.ts";
-import { BookKeeper } from "../lib/book/mod.ts";
 import { DEMO_PRODUCTS, startCoinbaseSimulator } from "../lib/simulator/mod.ts";
 import { Collector } from "../collectors/runtime/collector.ts";
 import {
@@ -33,6 +32,7 @@ import {
   Scheduler,
   SimBroker,
 } from "../lib/trading/mod.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 
 const USAGE = `usage: deno task trade --strategy NAME|MODULE --broker sim --symbols A,B [options]
 
@@ -159,7 +159,7 @@ function feedOf(
     url: url!,
     symbols,
     sinks: [live],
-    books: new BookKeeper({ exchange }),
+    books: venueBookKeeper(exchange),
     connection: { log: () => {} },
   });
   collector.start();

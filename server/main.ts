@@ -9,14 +9,13 @@
  * ```
  * @module
  */
-import { BookKeeper } from "../lib/book/mod.ts";
 import { parseArgs, runMain } from "../lib/cli/args.ts";
 import { defaultLakeRoot } from "../lib/config.ts";
 import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { Collector } from "../collectors/runtime/collector.ts";
 import { LAKE_KINDS_BY_DEFAULT } from "../collectors/runtime/config.ts";
-import { venue, VENUES } from "../collectors/venues/mod.ts";
+import { venue, venueBookKeeper, VENUES } from "../collectors/venues/mod.ts";
 import { StreamHub } from "./hub.ts";
 import { startServer } from "./start.ts";
 
@@ -75,7 +74,7 @@ if (import.meta.main) {
           }),
           hub,
         ],
-        books: new BookKeeper({ exchange }),
+        books: venueBookKeeper(exchange),
       });
       collector.start();
     }

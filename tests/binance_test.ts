@@ -8,7 +8,8 @@ import { parseHftbacktestLine } from "../collectors/replay/hftbacktest.ts";
 import { replayFiles } from "../collectors/replay/replay.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { BinanceAdapter, binanceDepthSnapshotUrl } from "../collectors/venues/binance.ts";
-import { BookKeeper } from "../lib/book/mod.ts";
+import type { BookKeeper } from "../lib/book/mod.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 import type { BookChange, BookSnapshot, FeedStatus, MarketEvent } from "../lib/market/types.ts";
 
 const CAPTURE = new URL("../../shared/data/binance-spot-btcusdt-20240808.gz", import.meta.url)
@@ -23,7 +24,7 @@ function messages(): string[] {
 function run(frames: string[]) {
   const diagnostics = new FeedDiagnostics({ log: () => {} });
   const adapter = new BinanceAdapter({ diagnostics });
-  const keeper = new BookKeeper({ exchange: "binance" });
+  const keeper = venueBookKeeper("binance");
   const statuses: FeedStatus[] = [];
   const events: MarketEvent[] = [];
   const onEvent = (event: MarketEvent) => {
@@ -43,7 +44,7 @@ Deno.test("replay of the recorded Binance session: synced, 0 gaps, 9,757 trades"
   let keeper: BookKeeper | undefined;
   const summary = await replayFiles({
     files: [CAPTURE],
-    books: (exchange) => (keeper = new BookKeeper({ exchange })),
+    books: (exchange) => (keeper = venueBookKeeper(exchange)),
     diagnostics: new FeedDiagnostics({ log: () => {} }),
   });
   assert.equal(summary.trades, 9_757);
@@ -71,7 +72,7 @@ Deno.test("the synced book agrees with every bookTicker of the same update id", 
   const lastUpdateId = JSON.parse(frames[snapshotLine]).lastUpdateId;
   const diffsBefore = frames.slice(0, snapshotLine).filter((f) => f.includes("depthUpdate"));
   const adapter = new BinanceAdapter({ diagnostics: new FeedDiagnostics({ log: () => {} }) });
-  const keeper = new BookKeeper({ exchange: "binance" });
+  const keeper = venueBookKeeper("binance");
   const statuses: FeedStatus[] = [];
   let compared = 0;
   let first: MarketEvent | undefined;
@@ -148,7 +149,7 @@ Deno.test("Binance adapter: sync rules, trades, snapshots, bad input", async (t)
       assert.equal(adapter.staleDiffs, 3);
       // The keeper's own rule, for a diff that reaches it: u <= lastUpdateId is skipped as
       // stale (not applied, not a gap), u = lastUpdateId + 1 straddles and is applied.
-      const keeper = new BookKeeper({ exchange: "binance" });
+      const keeper = venueBookKeeper("binance");
       const header = { exchange: "binance", symbol: "BTC-USDT", ts: 1, recvTs: 2 };
       keeper.apply({
         ...header,

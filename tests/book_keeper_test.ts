@@ -26,7 +26,7 @@ function change(
 }
 
 Deno.test("BookKeeper: a crossed book is reset, unreadable, and ignores changes until a snapshot", () => {
-  const keeper = new BookKeeper({ exchange: "coinbase" });
+  const keeper = new BookKeeper({ exchange: "coinbase", integrity: null });
   assert.equal(keeper.apply(snapshot([[100, 1]], [[101, 1]])), undefined);
   const held = keeper.book("BTC-USDT")!;
   assert.equal(held.bestBid, 100);
@@ -63,7 +63,7 @@ Deno.test("BookKeeper: a crossed book is reset, unreadable, and ignores changes 
 
 Deno.test("BookKeeper: Binance U/u chaining after the snapshot", async (t) => {
   const start = () => {
-    const keeper = new BookKeeper({ exchange: "binance" });
+    const keeper = new BookKeeper({ integrity: "binance-update-id" });
     keeper.apply(snapshot([[100, 1]], [[102, 1]], { sequence: 100 }));
     return keeper;
   };
@@ -144,7 +144,7 @@ Deno.test("BookKeeper: a connection-wide sequence resets every book on a hole", 
 });
 
 Deno.test("BookKeeper: Kraken checksums, depth and decimals from the snapshot", () => {
-  const keeper = new BookKeeper({ exchange: "kraken" });
+  const keeper = new BookKeeper({ integrity: "kraken-crc32" });
   const bids: PriceLevel[] = [[0.05005, 0.000005], [0.05004, 1]];
   const asks: PriceLevel[] = [[0.0501, 0.001], [0.0502, 2], [0.0503, 3]];
   const expected = new OrderBook({ depth: 2 });
@@ -166,7 +166,7 @@ Deno.test("BookKeeper: Kraken checksums, depth and decimals from the snapshot", 
 });
 
 Deno.test("BookKeeper: status events and invalidate; absent deletes counted", () => {
-  const keeper = new BookKeeper();
+  const keeper = new BookKeeper({ integrity: null });
   keeper.apply(snapshot([[1, 1]], [[2, 1]]));
   keeper.apply(change([[0.5, 0]], []));
   assert.equal(keeper.stats.absentDeletes, 1);
@@ -178,5 +178,5 @@ Deno.test("BookKeeper: status events and invalidate; absent deletes counted", ()
   keeper.invalidate("*");
   assert.equal(keeper.isValid("BTC-USDT"), false);
   assert.equal(keeper.stats.resets, 2);
-  assert.throws(() => new BookKeeper({ depth: 0 }), RangeError);
+  assert.throws(() => new BookKeeper({ depth: 0, integrity: null }), RangeError);
 });

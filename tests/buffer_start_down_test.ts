@@ -145,6 +145,20 @@ Deno.test("deno task collect with DATABASE_URL and PostgreSQL down: runs, spills
     }).spawn();
     const output = child.output();
     await server.finished; // the whole session was sent while the database was down
+    // The collector flushes on its own clock: wait until it has spilled, so the database comes
+    // back only after the spill path really ran.
+    await until(
+      async () => {
+        try {
+          for await (const entry of Deno.readDir(`${work}/data/spill/coinbase`)) {
+            if (entry.isFile) return true;
+          }
+        } catch { /* not created yet */ }
+        return false;
+      },
+      "a spill segment written while PostgreSQL is down",
+      60_000,
+    );
     await pg.restart();
     const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
     try {

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { CoinbaseAdvancedAdapter } from "../collectors/venues/coinbase_advanced.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { FeedPipeline } from "../collectors/runtime/pipeline.ts";
-import { guessExchange } from "../collectors/venues/mod.ts";
-import { BookKeeper } from "../lib/book/book_keeper.ts";
+import { guessExchange, venueBookKeeper } from "../collectors/venues/mod.ts";
 import type { BookSnapshot, FeedStatus, MarketEvent, Trade } from "../lib/market/types.ts";
 
 const RECV = 1_714_564_800_900_000;
@@ -188,7 +187,7 @@ Deno.test("coinbase-advanced through the pipeline: a skipped trade a later snaps
 Deno.test("coinbase-advanced: a sequence_num hole resets every book and asks for a reconnect", () => {
   const { adapter, message, skip } = setup();
   const diagnostics = new FeedDiagnostics({ log: () => {} });
-  const books = new BookKeeper({ exchange: "coinbase-advanced" });
+  const books = venueBookKeeper("coinbase-advanced");
   const pipeline = new FeedPipeline({ adapter, diagnostics, books });
   adapter.subscribeMessages({ symbols: ["BTC-USD"] }); // live: requests are raised
   const snapshot = message("l2_data", [{

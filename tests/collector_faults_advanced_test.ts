@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { Collector } from "../collectors/runtime/collector.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { CollectorMetrics } from "../collectors/runtime/metrics.ts";
-import { BookKeeper } from "../lib/book/book_keeper.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 import { type ScheduledFault, startFaultServer } from "./fakes/fault_server.ts";
 import { loadCoinbaseSession } from "./fakes/coinbase_exchange_fake.ts";
 import { coinbaseAdvancedProtocol } from "./fakes/coinbase_advanced_fake.ts";
@@ -47,7 +47,7 @@ Deno.test("coinbase advanced: recorded session converted to Advanced Trade throu
 
   const logs: string[] = [];
   const sink = new CheckingSink();
-  const books = new BookKeeper({ exchange: EXCHANGE });
+  const books = venueBookKeeper(EXCHANGE);
   const metrics = new CollectorMetrics();
   const collector = new Collector({
     exchange: EXCHANGE,

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { Collector } from "../collectors/runtime/collector.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { CollectorMetrics } from "../collectors/runtime/metrics.ts";
-import { BookKeeper } from "../lib/book/book_keeper.ts";
+import type { BookKeeper } from "../lib/book/book_keeper.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 import type { OrderBook } from "../lib/book/order_book.ts";
 import {
   type FaultServer,
@@ -55,7 +56,7 @@ function harness(
   const log = (r: Record<string, unknown>) => logs.push(JSON.stringify(r));
   const diagnostics = new FeedDiagnostics({ log: (l) => logs.push(l), context: { exchange } });
   const sink = new CheckingSink();
-  const books = new BookKeeper({ exchange });
+  const books = venueBookKeeper(exchange);
   const metrics = new CollectorMetrics();
   const collector = new Collector({
     exchange,

@@ -13,7 +13,7 @@ import { MemorySink, until } from "./support/live.ts";
 Deno.test("collector keeps a valid book, duplicates no trade and reports every id gap across a reconnect", async () => {
   const sim = startCoinbaseSimulator({ seed: 3, speed: 20, batchMs: 20 });
   const sink = new MemorySink();
-  const books = new BookKeeper({ exchange: "coinbase" });
+  const books = new BookKeeper({ exchange: "coinbase", integrity: null });
   const collector = new Collector({
     exchange: "coinbase",
     url: sim.url,

@@ -163,7 +163,7 @@ Deno.test("pipeline: consumers get a reset instead of a breaking change, nothing
   const pipeline = new FeedPipeline({
     adapter: new CoinbaseExchangeAdapter({ diagnostics }),
     diagnostics,
-    books: new BookKeeper({ exchange: "coinbase" }),
+    books: new BookKeeper({ exchange: "coinbase", integrity: null }),
     sinks: [{
       write: (events) => void out.push(...events),
       flush: () => Promise.resolve(0),
@@ -243,7 +243,7 @@ Deno.test("collector with a sink that cannot keep up: memory bounded, every drop
     url: server.url,
     symbols: [...session.snapshots.keys()],
     sinks: [slow, counter],
-    books: new BookKeeper({ exchange: "coinbase" }),
+    books: new BookKeeper({ exchange: "coinbase", integrity: null }),
     queue: { capacity: 300, flushAt: 100 },
     flushEveryMs: 1_000,
     connection: { log: (r) => logs.push(JSON.stringify(r)) },

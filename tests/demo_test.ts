@@ -25,7 +25,7 @@ Deno.test("a websocket client of the server receives the trades of a collector r
     url: sim.url,
     symbols: ["BTC-USD", "ETH-USD"],
     sinks: [new LakeSink(lake), hub],
-    books: new BookKeeper({ exchange: "coinbase" }),
+    books: new BookKeeper({ exchange: "coinbase", integrity: null }),
     flushEveryMs: 100,
     connection: { log: () => {} },
     diagnostics: new FeedDiagnostics({ log: () => {} }),

@@ -12,7 +12,8 @@ import {
   krakenPair,
   parseKrakenAssetPairs,
 } from "../collectors/venues/kraken.ts";
-import { BookKeeper } from "../lib/book/mod.ts";
+import type { BookKeeper } from "../lib/book/mod.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 import type { FeedStatus, MarketEvent } from "../lib/market/types.ts";
 
 const data = (name: string) => new URL(`../../shared/data/${name}`, import.meta.url).pathname;
@@ -30,7 +31,7 @@ function frames(path: string): string[] {
 function run(input: string[], options: Partial<KrakenAdapterOptions> = {}) {
   const diagnostics = new FeedDiagnostics({ log: () => {} });
   const adapter = new KrakenAdapter({ diagnostics, ...options });
-  const keeper = new BookKeeper({ exchange: "kraken" });
+  const keeper = venueBookKeeper("kraken");
   const statuses: FeedStatus[] = [];
   const events: MarketEvent[] = [];
   for (const frame of input) {
@@ -61,7 +62,7 @@ Deno.test("replay of the recorded Kraken v1 session: 4,269 checksums verify", as
   let keeper: BookKeeper | undefined;
   const summary = await replayFiles({
     files: [BOOK_CAPTURE],
-    books: (exchange) => (keeper = new BookKeeper({ exchange })),
+    books: (exchange) => (keeper = venueBookKeeper(exchange)),
     diagnostics: new FeedDiagnostics({ log: () => {} }),
   });
   assert.equal(summary.checksum_ok, 4_269);

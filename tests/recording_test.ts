@@ -13,7 +13,7 @@ import type { RecordedFrame } from "../collectors/replay/frame.ts";
 import { Collector } from "../collectors/runtime/collector.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { AlpacaAdapter } from "../collectors/venues/alpaca.ts";
-import { BookKeeper } from "../lib/book/book_keeper.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 import type { Trade } from "../lib/market/types.ts";
 import { startFakeAlpacaServer } from "./fakes/alpaca_server.ts";
 import { MemorySink, until } from "./support/live.ts";
@@ -226,7 +226,7 @@ Deno.test("cryptofeed JSONL: parallel connections are not reconnects; a repeated
 Deno.test("cryptofeed JSONL: the zstd Kraken session replays like the text captures of it", async () => {
   const jsonl = `${DATA}kraken-v1-cryptofeed-v3-format-20210417.jsonl.zst`;
   assert.equal(formatFor(jsonl).name, "cryptofeed-jsonl");
-  const books = (exchange: string) => new BookKeeper({ exchange });
+  const books = (exchange: string) => venueBookKeeper(exchange);
   const run = (file: string) =>
     replayFiles({ files: [file], books, diagnostics: new FeedDiagnostics(quiet) });
   const combined = await run(jsonl);

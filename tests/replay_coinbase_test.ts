@@ -8,8 +8,9 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import pl from "nodejs-polars";
 import { replayFiles } from "../collectors/replay/replay.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
-import { BookKeeper } from "../lib/book/book_keeper.ts";
+import type { BookKeeper } from "../lib/book/book_keeper.ts";
 import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 
 const CAPTURE = new URL("../../shared/data/coinbase-exchange-ws-20210417.txt", import.meta.url)
   .pathname;
@@ -69,7 +70,7 @@ Deno.test("replay of the recorded Coinbase session", async (t) => {
     const summary = await replayFiles({
       files: [CAPTURE],
       sinks: [new LakeSink(lake)],
-      books: (exchange) => (keeper = new BookKeeper({ exchange })),
+      books: (exchange) => (keeper = venueBookKeeper(exchange)),
       diagnostics: new FeedDiagnostics({ log: () => {} }),
     });
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import { replayFiles } from "../collectors/replay/replay.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
-import { BookKeeper } from "../lib/book/book_keeper.ts";
+import type { BookKeeper } from "../lib/book/book_keeper.ts";
 import { eventRow, LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import type { EventSink } from "../lib/market/sink.ts";
 import type { MarketEvent } from "../lib/market/types.ts";
@@ -19,6 +19,7 @@ import {
   quotesFromBooks,
 } from "../lib/research/book_history.ts";
 import { SHARED_DATA } from "./support/recorded.ts";
+import { venueBookKeeper } from "../collectors/venues/mod.ts";
 
 const LEVELS = 10;
 /** Snapshot levels per side kept by the full-depth lake (more than any recorded book). */
@@ -169,7 +170,7 @@ async function replayAndCompare(t: Deno.TestContext, file: string, exchange: str
     const summary = await replayFiles({
       files: [new URL(file, SHARED_DATA).pathname],
       sinks: [...lakes.map((lake) => new LakeSink(lake)), witness],
-      books: (venue) => (witness.keeper = new BookKeeper({ exchange: venue })),
+      books: (venue) => (witness.keeper = venueBookKeeper(venue)),
       diagnostics: new FeedDiagnostics({ log: () => {} }),
     });
     for (const lake of lakes) await lake.close();

@@ -15,7 +15,7 @@ import { formatBytes, ProgressLine } from "../../lib/cli/progress.ts";
 import { defaultLakeRoot } from "../../lib/config.ts";
 import { LakeSink, ParquetLake } from "../../lib/lake/mod.ts";
 import { waitingLock } from "../../lib/cli/lake_lock.ts";
-import { BookKeeper } from "../../lib/book/mod.ts";
+import { venueBookKeeper } from "../venues/mod.ts";
 import { replayFiles } from "./replay.ts";
 import { expandRecordingPaths } from "./formats.ts";
 
@@ -60,7 +60,7 @@ if (import.meta.main) {
       exchange: values.exchange as string | undefined,
       format: values.format as string | undefined,
       sinks: lake ? [new LakeSink(lake)] : [],
-      books: (exchange) => new BookKeeper({ exchange }),
+      books: (exchange) => venueBookKeeper(exchange),
       onProgress: (p) => {
         const seconds = (performance.now() - started) / 1000;
         progress.update(

@@ -13,6 +13,8 @@ import {
   alpacaCredentialsFromEnv,
 } from "./alpaca.ts";
 import type { VenueAdapter, VenueAdapterOptions } from "./venue.ts";
+import { BookKeeper } from "../../lib/book/book_keeper.ts";
+import type { IntegrityRule } from "../../lib/book/integrity.ts";
 
 export type {
   ConnectionRequest,
@@ -42,6 +44,11 @@ export interface VenueSpec {
    * Exchange): an unreadable frame then resets the books.
    */
   readonly resetBooksOnUnreadableFrame?: boolean;
+  /**
+   * The venue's book integrity rule (`lib/book/integrity.ts`): a checksum or a sequence
+   * chain; absent when the feed has neither (crossed books are checked for every venue).
+   */
+  readonly bookIntegrity?: IntegrityRule;
 }
 
 /** Every venue with an adapter, by the name used on the command line and in storage. */
@@ -57,17 +64,20 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     create: (options) => new KrakenAdapter(options),
     url: KRAKEN_WS_URL,
     tradeIds: "sequential",
+    bookIntegrity: "kraken-crc32",
   },
   binance: {
     create: (options) => new BinanceAdapter(options),
     url: BINANCE_WS_URL,
     tradeIds: "sequential",
+    bookIntegrity: "binance-update-id",
   },
   // Numeric trade ids, consecutive per product, as on Coinbase Exchange.
   "coinbase-advanced": {
     create: (options) => new CoinbaseAdvancedAdapter(options),
     url: COINBASE_ADVANCED_WS_URL,
     tradeIds: "sequential",
+    bookIntegrity: "sequence_num",
   },
   // Stocks on IEX by default; SIP with --url wss://stream.data.alpaca.markets/v2/sip.
   alpaca: {
@@ -102,6 +112,14 @@ export function venue(exchange: string): VenueSpec {
     );
   }
   return spec;
+}
+
+/**
+ * A book keeper for a venue's feed, running the integrity rule the venue declares.
+ * @throws {RangeError} for a venue we have no adapter for.
+ */
+export function venueBookKeeper(exchange: string, options: { depth?: number } = {}): BookKeeper {
+  return new BookKeeper({ ...options, exchange, integrity: venue(exchange).bookIntegrity ?? null });
 }
 
 /**

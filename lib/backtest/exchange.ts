@@ -366,7 +366,7 @@ export class SimulatedExchange {
 }
 
 /** The price an order waiting for `bar` fills at, NaN when it does not. */
-export function barFillPrice(o: SimOrder, bar: Bar): number {
+function barFillPrice(o: SimOrder, bar: Bar): number {
   const buy = o.sign > 0;
   let price = bar.open;
   if (o.type === "stop") {

@@ -4,11 +4,11 @@
  */
 
 /** {@linkcode BookSideLevels.set} results. */
-export const UPDATED = 0;
+const UPDATED = 0;
 /** A new level was inserted. */
-export const INSERTED = 1;
+const INSERTED = 1;
 /** A level was deleted. */
-export const DELETED = 2;
+const DELETED = 2;
 /** A delete named a level that was not there. */
 export const ABSENT_DELETE = 3;
 

@@ -4,7 +4,7 @@
  */
 
 /** Lookup table, one entry per byte value. */
-export const CRC32_TABLE: Uint32Array = (() => {
+const CRC32_TABLE: Uint32Array = (() => {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;
@@ -13,15 +13,6 @@ export const CRC32_TABLE: Uint32Array = (() => {
   }
   return table;
 })();
-
-/** CRC-32 of the Latin-1 bytes of `text` (unsigned). */
-export function crc32Text(text: string): number {
-  let crc = -1;
-  for (let i = 0; i < text.length; i++) {
-    crc = CRC32_TABLE[(crc ^ text.charCodeAt(i)) & 0xff] ^ (crc >>> 8);
-  }
-  return (crc ^ -1) >>> 0;
-}
 
 function nextTable(prev: Uint32Array): Uint32Array {
   const table = new Uint32Array(256);

@@ -4,18 +4,25 @@
  * @module
  */
 import type { BookChange, BookSnapshot, FeedStatus, MarketEvent } from "../market/types.ts";
-import { type BookIntegrity, integrityFor, type KeptBook } from "./integrity.ts";
+import {
+  type BookIntegrity,
+  bookIntegrity,
+  type IntegrityRule,
+  type KeptBook,
+} from "./integrity.ts";
 import { OrderBook } from "./order_book.ts";
 
 /** Options for {@linkcode BookKeeper}. */
 export interface BookKeeperOptions {
-  /**
-   * Venue name: picks the venue's integrity checks ({@linkcode integrityFor}) unless
-   * `integrity` is given.
-   */
+  /** Venue name (informational: a venue's checks come from its spec, see `integrity`). */
   readonly exchange?: string;
-  /** Integrity checks to run; `null` for crossed-book detection only. */
-  readonly integrity?: BookIntegrity | null;
+  /**
+   * Integrity checks to run: an instance, or the name of a rule (the one a venue's spec
+   * declares: `venueBookKeeper(exchange)` in `collectors/venues` builds the keeper a venue
+   * needs); `null` for crossed-book detection only. Required, so no caller loses a venue's
+   * checks by leaving it out.
+   */
+  readonly integrity: BookIntegrity | IntegrityRule | null;
   /** Levels per side to keep when a snapshot does not say (`depth`); unlimited by default. */
   readonly depth?: number;
 }
@@ -104,10 +111,9 @@ export class BookKeeper {
     resets: 0,
   };
 
-  constructor(options: BookKeeperOptions = {}) {
-    this.#integrity = options.integrity === null
-      ? undefined
-      : options.integrity ?? (options.exchange ? integrityFor(options.exchange) : undefined);
+  constructor(options: BookKeeperOptions) {
+    const integrity = options.integrity ?? undefined;
+    this.#integrity = typeof integrity === "string" ? bookIntegrity(integrity) : integrity;
     const depth = options.depth ?? Infinity;
     if (!(depth > 0)) throw new RangeError(`depth must be positive, got ${depth}`);
     this.#depth = depth;

@@ -125,20 +125,33 @@ export function connectionSequenceIntegrity(name = "connection-sequence"): BookI
 }
 
 /**
- * The venue's integrity checks by exchange name (`kraken`, `binance`, `coinbase-advanced`),
- * a fresh instance per call; `undefined` for venues with no check beyond crossed books
- * (`coinbase`: Exchange `l2update` has no sequence; its `trade_id` chain is the adapter's).
+ * The integrity rules a venue can declare (its spec names one, `collectors/venues`):
+ * `kraken-crc32` ({@linkcode krakenIntegrity}), `binance-update-id`
+ * ({@linkcode binanceIntegrity}), `sequence_num` (Coinbase Advanced's connection sequence,
+ * {@linkcode connectionSequenceIntegrity}). A venue with none (Coinbase Exchange: its
+ * `l2update` has no sequence) gets crossed-book detection only.
  */
-export function integrityFor(exchange: string): BookIntegrity | undefined {
-  switch (exchange) {
-    case "kraken":
-      return krakenIntegrity();
-    case "binance":
-      return binanceIntegrity();
-    case "coinbase-advanced":
-    case "coinbase_advanced":
-      return connectionSequenceIntegrity("sequence_num");
-    default:
-      return undefined;
+export type IntegrityRule = "kraken-crc32" | "binance-update-id" | "sequence_num";
+
+/** Builds a fresh instance of each {@linkcode IntegrityRule}. */
+export const INTEGRITY_RULES: Readonly<Record<IntegrityRule, () => BookIntegrity>> = Object
+  .freeze({
+    "kraken-crc32": krakenIntegrity,
+    "binance-update-id": binanceIntegrity,
+    "sequence_num": () => connectionSequenceIntegrity("sequence_num"),
+  });
+
+/**
+ * A fresh instance of the rule `name`.
+ * @throws {RangeError} for a name that is not an {@linkcode IntegrityRule}.
+ */
+export function bookIntegrity(name: IntegrityRule): BookIntegrity {
+  if (!Object.hasOwn(INTEGRITY_RULES, name)) {
+    throw new RangeError(
+      `unknown book integrity rule "${name}": expected one of ${
+        Object.keys(INTEGRITY_RULES).join(", ")
+      }`,
+    );
   }
+  return INTEGRITY_RULES[name]();
 }

@@ -23,8 +23,10 @@ export { BookKeeper, type BookKeeperOptions, type BookKeeperStats } from "./book
 export {
   binanceIntegrity,
   type BookIntegrity,
+  bookIntegrity,
   connectionSequenceIntegrity,
-  integrityFor,
+  INTEGRITY_RULES,
+  type IntegrityRule,
   type KeptBook,
   krakenIntegrity,
   type SequenceVerdict,

@@ -7,7 +7,7 @@
 import type postgres from "postgres";
 
 /** Microseconds from 1970-01-01 to PostgreSQL's epoch 2000-01-01. */
-export const PG_EPOCH_MICROS = 946_684_800_000_000;
+const PG_EPOCH_MICROS = 946_684_800_000_000;
 const SIGNATURE_BYTES = 11 + 4 + 4; // "PGCOPY\n\xff\r\n\0", flags, header extension length
 
 /**

@@ -6,7 +6,7 @@
 import type postgres from "postgres";
 import { BarKernel } from "../market/bars.ts";
 import type { ParquetLake } from "../lake/parquet_lake.ts";
-import { sqlLiteral, timestampLiteral } from "./trade_reader.ts";
+import { sqlLiteral, timestampLiteral } from "./_table_query.ts";
 
 const MINUTE = 60_000_000;
 

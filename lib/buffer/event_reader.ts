@@ -15,7 +15,8 @@ import type {
   StatusRow,
 } from "../lake/mod.ts";
 import { readCopyBinary, timestampAt, type TupleDecoder } from "./_copy_reader.ts";
-import { positiveLimit, rangeWhere, timestampLiteral } from "./trade_reader.ts";
+import { tableCopyQuery } from "./_table_query.ts";
+import { TABLES } from "../schema/tables.ts";
 
 /** Options of {@linkcode readEventRows}. */
 export interface ReadEventRowsOptions {
@@ -34,14 +35,6 @@ export interface ReadEventRowsOptions {
   readonly limit?: number;
 }
 
-/** The payload columns read per kind, after `ts, recv_ts, digest`. */
-const PAYLOAD: Record<EventKind, string> = {
-  quotes: "bid_price, bid_size, ask_price, ask_size",
-  book_snapshots: "bid_prices, bid_sizes, ask_prices, ask_sizes, sequence, checksum",
-  book_changes: "bid_prices, bid_sizes, ask_prices, ask_sizes, first_sequence, sequence, checksum",
-  event_log: "status, reason",
-};
-
 /**
  * Reads the events of one kind and instrument in `[start, end)`, ordered by
  * `(ts, recv_ts, digest)` (the primary key's order, so no sort), as lake rows.
@@ -56,23 +49,11 @@ export async function readEventRows<K extends EventKind>(
   kind: K,
   options: ReadEventRowsOptions,
 ): Promise<EventRowOf<K>[]> {
-  const payload = PAYLOAD[kind];
-  if (payload === undefined) throw new TypeError(`unknown event kind ${kind}`);
-  const where = rangeWhere(options);
-  const after = options.after;
-  if (after !== undefined) {
-    if (!Number.isInteger(after.digest)) throw new TypeError("after.digest must be an integer");
-    where.push(
-      `(ts, recv_ts, digest) > (${timestampLiteral(after.ts)}, ${
-        timestampLiteral(after.recvTs)
-      }, ${after.digest})`,
-    );
-  }
-  const limit = options.limit === undefined ? "" : ` limit ${positiveLimit(options.limit)}`;
-  const query = `copy (select ts, recv_ts, digest, ${payload} from ${kind}
-    where ${where.join(" and ")} order by ts, recv_ts, digest${limit}) to stdout (format binary)`;
+  const decoders = DECODERS[kind];
+  if (decoders === undefined) throw new TypeError(`unknown event kind ${kind}`);
+  const query = tableCopyQuery(TABLES[kind], options);
   const rows: EventRowOf<EventKind>[] = [];
-  const decode = DECODERS[kind](options.exchange, options.symbol, rows);
+  const decode = decoders(options.exchange, options.symbol, rows);
   await readCopyBinary(sql, query, decode);
   return rows as EventRowOf<K>[];
 }

@@ -30,10 +30,11 @@ import type postgres from "postgres";
 import { nowMicros } from "../market/time.ts";
 import type { BarKernel } from "../market/bars.ts";
 import { ExportQueries, type InstrumentCount, progressBar } from "./_export_queries.ts";
-import type { EventKind, EventRow, ParquetLake } from "../lake/mod.ts";
-import { DIGEST_TABLES, type DigestTable, TABLES } from "../schema/tables.ts";
-import { type BufferTradeColumnsWithIntegerIds, readTrades } from "./trade_reader.ts";
-import { readEventRows } from "./event_reader.ts";
+import type { ParquetLake } from "../lake/mod.ts";
+import { TABLES } from "../schema/tables.ts";
+import type { BufferTradeColumnsWithIntegerIds } from "./trade_reader.ts";
+import type { KeyValues } from "./_table_query.ts";
+import { EXPORT_KINDS, type ExportKind, TABLE_PAGES } from "./_table_pages.ts";
 import { type ActionExportReport, exportActions } from "./action_export.ts";
 import { type TradeTimes, writeExportBars } from "./_export_bars.ts";
 
@@ -41,15 +42,7 @@ const HOUR = 3_600_000_000;
 const DAY = 24 * HOUR;
 const MINUTE = 60_000_000;
 
-/**
- * A buffer table of market events the exporter moves to the lake by time range (the lake's
- * table of the same name): trades and the digest-keyed tables. The action log goes by run
- * (`action_export.ts`).
- */
-export type ExportKind = "trades" | DigestTable;
-
-/** Every {@linkcode ExportKind}, in the order the exporter works through them. */
-export const EXPORT_KINDS: readonly ExportKind[] = Object.freeze(["trades", ...DIGEST_TABLES]);
+export { EXPORT_KINDS, type ExportKind };
 
 /** Default rows per read slice, per table (see `sliceRows` in `lib/schema/tables.ts`). */
 const DEFAULT_SLICE_ROWS = Object.fromEntries(
@@ -120,23 +113,14 @@ interface ExportTask {
   end: number;
 }
 
-/** Rows of one page of a task as read from the buffer. */
-type TaskRows =
-  | { readonly kind: "trades"; readonly columns: BufferTradeColumnsWithIntegerIds }
-  | { readonly kind: EventKind; readonly rows: EventRow[] };
-
-/** The key of a task's last row read: the next page starts after it. */
-type PageKey =
-  | { readonly ts: number; readonly id: string }
-  | { readonly ts: number; readonly recvTs: number; readonly digest: number };
-
 /** One page (at most `sliceRows` rows) of a task. */
 interface Page {
   readonly task: ExportTask;
-  readonly data: TaskRows;
+  /** The rows as {@linkcode TABLE_PAGES} of the task's table reads them. */
+  readonly data: unknown;
   readonly rows: number;
   /** Where the next page starts; `undefined` when this page ends the task. */
-  readonly next: PageKey | undefined;
+  readonly next: KeyValues | undefined;
 }
 
 interface KindState {
@@ -245,7 +229,9 @@ export class Exporter {
         bars = n.bars;
         state.rowsRead += n.read;
         state.rowsWritten += n.written;
-        const within = page.next ? (page.next.ts - task.start) / (task.end - task.start) : 0;
+        const within = page.next
+          ? (Number(page.next.ts) - task.start) / (task.end - task.start)
+          : 0;
         progress(n.read, i + within, task.kind);
         if (state.initial !== undefined && task.day >= state.initial) {
           if (task.day + DAY <= closedEnd) countKnown(state, task, n.read);
@@ -327,35 +313,19 @@ export class Exporter {
   }
 
   /** Reads the page of a task's rows after `after` (from the start without it). */
-  async #readPage(task: ExportTask, after?: PageKey): Promise<Page> {
+  async #readPage(task: ExportTask, after?: KeyValues): Promise<Page> {
     const limit = this.#sliceRows[task.kind];
-    const range = {
+    const pages = TABLE_PAGES[task.kind];
+    const data = await pages.read(this.#sql, {
       exchange: task.exchange,
       symbol: task.symbol,
       start: task.start,
       end: task.end,
+      after,
       limit,
-    };
-    if (task.kind === "trades") {
-      const columns = await readTrades(this.#sql, {
-        ...range,
-        after: after as { ts: number; id: string } | undefined,
-        expectedRows: limit,
-        integerIds: true,
-      });
-      const n = columns.id.length;
-      const next = n < limit ? undefined : { ts: columns.ts[n - 1], id: String(columns.id[n - 1]) };
-      return { task, data: { kind: "trades", columns }, rows: n, next };
-    }
-    const rows = await readEventRows(this.#sql, task.kind, {
-      ...range,
-      after: after as { ts: number; recvTs: number; digest: number } | undefined,
     });
-    const last = rows[rows.length - 1];
-    const next = rows.length < limit
-      ? undefined
-      : { ts: last.ts, recvTs: last.recvTs, digest: last.digest };
-    return { task, data: { kind: task.kind, rows }, rows: rows.length, next };
+    const n = pages.size(data);
+    return { task, data, rows: n, next: n < limit ? undefined : pages.lastKey(data) };
   }
 
   /**
@@ -367,22 +337,19 @@ export class Exporter {
     page: Page,
     bars: BarKernel | undefined,
   ): Promise<{ read: number; written: number; bars: BarKernel | undefined }> {
-    const { task, data } = page;
-    if (data.kind !== "trades") {
-      const n = data.rows.length;
-      const written = n === 0 ? 0 : await this.#lake.writeEventRows(data.kind, data.rows);
-      return { read: n, written, bars: undefined };
+    const { task, data, rows: n } = page;
+    const write = n === 0 ? 0 : TABLE_PAGES[task.kind].write(this.#lake, {
+      exchange: task.exchange,
+      symbol: task.symbol,
+    }, data);
+    if (task.kind !== "trades" || !this.#bars) {
+      return { read: n, written: await write, bars: undefined };
     }
-    const columns = data.columns;
-    const n = columns.id.length;
     // The bars go to PostgreSQL while the lake writes the file.
+    const columns = data as BufferTradeColumnsWithIntegerIds;
     const [written, open] = await Promise.all([
-      n === 0 ? 0 : this.#lake.writeTradeColumns({
-        ...columns,
-        exchange: task.exchange,
-        symbol: task.symbol,
-      }),
-      this.#bars ? this.#writeBars(task, columns, bars, page.next === undefined) : undefined,
+      write,
+      this.#writeBars(task, columns, bars, page.next === undefined),
     ]);
     return { read: n, written, bars: open };
   }
@@ -398,7 +365,7 @@ export class Exporter {
     const task: ExportTask = { kind, exchange: c.exchange, symbol: c.symbol, day, start, end };
     const total = { read: 0, written: 0 };
     let bars: BarKernel | undefined;
-    let after: PageKey | undefined;
+    let after: KeyValues | undefined;
     do {
       const page = await this.#readPage(task, after);
       const n = await this.#write(page, bars);

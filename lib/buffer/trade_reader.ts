@@ -6,6 +6,8 @@
  */
 import type postgres from "postgres";
 import { readCopyBinary, timestampAt } from "./_copy_reader.ts";
+import { tableCopyQuery } from "./_table_query.ts";
+import { TABLES } from "../schema/tables.ts";
 
 /** Trades of one instrument as columns (times in microseconds since the epoch). */
 export interface BufferTradeColumns {
@@ -17,18 +19,6 @@ export interface BufferTradeColumns {
   readonly side: ("buy" | "sell" | "unknown")[];
   readonly ts: Float64Array;
   readonly recvTs: Float64Array;
-}
-
-/** A SQL string literal (COPY takes no parameters). */
-export function sqlLiteral(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
-
-/** A timestamptz literal of microseconds since the epoch. */
-export function timestampLiteral(micros: number): string {
-  const ms = Math.floor(micros / 1000);
-  const iso = new Date(ms).toISOString();
-  return `'${iso.slice(0, 23)}${String(micros - ms * 1000).padStart(3, "0")}Z'::timestamptz`;
 }
 
 /** Options of {@linkcode readTrades}. */
@@ -81,42 +71,11 @@ export async function readTrades(
   const columns = new TradeColumnsBuilder(options.expectedRows ?? 0, options.integerIds === true);
   await readCopyBinary(
     sql,
-    tradesQuery(options),
+    tableCopyQuery(TABLES.trades, options),
     (view, buf, at) => columns.row(view, buf, at),
     () => columns.flushIds(),
   );
   return columns.finish(options.exchange, options.symbol);
-}
-
-/** The binary `COPY` of the trades `options` asks for, in `(ts, id)` order. */
-function tradesQuery(options: ReadTradesOptions): string {
-  const where = rangeWhere(options);
-  if (options.after !== undefined) {
-    where.push(
-      `(ts, id) > (${timestampLiteral(options.after.ts)}, ${sqlLiteral(options.after.id)})`,
-    );
-  }
-  const limit = options.limit === undefined ? "" : ` limit ${positiveLimit(options.limit)}`;
-  return `copy (select id, price, size, side, ts, recv_ts from trades
-    where ${where.join(" and ")} order by ts, id${limit}) to stdout (format binary)`;
-}
-
-/** `exchange = ... and symbol = ...` and the `ts` range, as `where` terms. */
-export function rangeWhere(
-  options: {
-    readonly exchange: string;
-    readonly symbol: string;
-    readonly start?: number;
-    readonly end?: number;
-  },
-): string[] {
-  const where = [
-    `exchange = ${sqlLiteral(options.exchange)}`,
-    `symbol = ${sqlLiteral(options.symbol)}`,
-  ];
-  if (options.start !== undefined) where.push(`ts >= ${timestampLiteral(options.start)}`);
-  if (options.end !== undefined) where.push(`ts < ${timestampLiteral(options.end)}`);
-  return where;
 }
 
 /** Trade columns filled from binary `COPY` tuples of `id, price, size, side, ts, recv_ts`. */
@@ -255,12 +214,4 @@ function canonicalInteger(buf: Uint8Array, at: number, length: number): number {
     value = value * 10 + digit;
   }
   return value;
-}
-
-/** `limit` checked: a whole number >= 1. */
-export function positiveLimit(limit: number): number {
-  if (!(Number.isSafeInteger(limit) && limit >= 1)) {
-    throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
-  }
-  return limit;
 }

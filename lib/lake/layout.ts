@@ -30,7 +30,7 @@ import {
 export const MICROS_PER_DAY = 86_400_000_000;
 
 /** The folder under the lake root that holds trades. */
-export const TRADES_DIR = "trades";
+const TRADES_DIR = "trades";
 
 export { isValidExchange, isValidSymbol } from "../schema/instrument.ts";
 
@@ -45,7 +45,7 @@ export function dayToDate(day: number): string {
 }
 
 /** The UTC day number of `YYYY-MM-DD`, or `NaN` for other text. */
-export function dateToDay(date: string): number {
+function dateToDay(date: string): number {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return NaN;
   const ms = Date.parse(date + "T00:00:00Z");
   return Number.isNaN(ms) ? NaN : ms / 86_400_000;
@@ -200,13 +200,8 @@ export async function listAllPartitions(
   return out;
 }
 
-/** All partitions of all instruments of the `trades` table. */
-export function listAllTradePartitions(root: string): Promise<TradePartition[]> {
-  return listAllPartitions(root, TRADES_DIR);
-}
-
 /** Visible Parquet files in a folder (full paths, sorted by name); `[]` if it is missing. */
-export async function listParquetFiles(dir: string): Promise<string[]> {
+async function listParquetFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {

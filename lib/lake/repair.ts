@@ -60,7 +60,7 @@ const JOURNAL_PREFIX = ".compact-";
 const PARQUET_OPTIONS = { compression: "zstd", rowGroupSize: 131_072 } as const;
 
 /** The key of a table's rows within a partition, and the order of rows in its files. */
-export function tableKey(kind: LakeKind): { key: string[]; order: string[] } {
+function tableKey(kind: LakeKind): { key: string[]; order: string[] } {
   return kind === "trades"
     ? { key: ["id"], order: ["ts", "id"] }
     : { key: [...TABLES[kind].key], order: [...TABLES[kind].fileOrder] };

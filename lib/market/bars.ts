@@ -69,7 +69,7 @@ export interface BarSeries {
 }
 
 /** The VWAP of a bar: `notional / volume`, NaN when the volume is 0 (see the module docs). */
-export function barVwap(notional: number, volume: number): number {
+function barVwap(notional: number, volume: number): number {
   return volume > 0 ? notional / volume : NaN;
 }
 

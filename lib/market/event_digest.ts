@@ -42,7 +42,7 @@ export function escapeText(value: string): string {
 }
 
 /** A number list as `{a,b,c}` (`{}` when empty). */
-export function numberListText(values: ArrayLike<number>): string {
+function numberListText(values: ArrayLike<number>): string {
   if (values.length === 0) return "{}";
   let out = "{" + values[0];
   for (let i = 1; i < values.length; i++) out += "," + values[i];
@@ -50,7 +50,7 @@ export function numberListText(values: ArrayLike<number>): string {
 }
 
 /** An optional integer as its text, or `\N` when missing. */
-export function optionalText(value: number | undefined | null): string {
+function optionalText(value: number | undefined | null): string {
   return value === undefined || value === null ? "\\N" : String(value);
 }
 

@@ -10,11 +10,10 @@
  * @module
  */
 import pl from "nodejs-polars";
-import { Table, type Vector } from "apache-arrow";
-import type { BookChange, FeedStatus, PriceLevel } from "../market/types.ts";
+import type { BookChange, FeedStatus } from "../market/types.ts";
 import type { QueryResult } from "./repository.ts";
-import { microsOf, polarsToArrow } from "./_result.ts";
-import { LEVEL_COLUMNS, listVector } from "./_event_result.ts";
+import { microsOf, polarsQueryResult } from "./_result.ts";
+import { DICTIONARY, LEVEL_COLUMNS, levelListArrow, levels } from "./_event_result.ts";
 
 /** Column order of book change frames. */
 export const BOOK_CHANGE_COLUMNS = [
@@ -42,8 +41,6 @@ export const STATUS_COLUMNS = [
   "status",
   "reason",
 ] as const;
-
-const DICTIONARY = ["exchange", "symbol"] as const;
 
 function header(): pl.Series[] {
   return [
@@ -81,28 +78,22 @@ export function emptyStatusFrame(): pl.DataFrame {
 export function bookChangeFrameResult(
   frame: () => Promise<pl.DataFrame | pl.LazyDataFrame>,
 ): QueryResult<BookChange> {
-  const collect = async () => collected(await frame());
-  return {
-    rows: async () => bookChangeRowsFromFrame(await collect()),
-    polars: collect,
-    arrow: async () => levelListArrow(await collect(), BOOK_CHANGE_COLUMNS),
-  };
+  return polarsQueryResult({
+    frame,
+    toRows: bookChangeRowsFromFrame,
+    toArrow: (f) => levelListArrow(f, BOOK_CHANGE_COLUMNS),
+  });
 }
 
 /** A lazy status result over a frame with the columns of {@linkcode STATUS_COLUMNS}. */
 export function statusFrameResult(
   frame: () => Promise<pl.DataFrame | pl.LazyDataFrame>,
 ): QueryResult<FeedStatus> {
-  const collect = async () => collected(await frame());
-  return {
-    rows: async () => statusRowsFromFrame(await collect()),
-    polars: collect,
-    arrow: async () => polarsToArrow(await frame(), { dictionary: DICTIONARY }),
-  };
+  return polarsQueryResult({ frame, toRows: statusRowsFromFrame, dictionary: DICTIONARY });
 }
 
 /** Book change rows (the model type; missing sequences and checksums omitted). */
-export function bookChangeRowsFromFrame(frame: pl.DataFrame): BookChange[] {
+function bookChangeRowsFromFrame(frame: pl.DataFrame): BookChange[] {
   const n = frame.height;
   const text = (name: string) => frame.getColumn(name).toArray() as string[];
   const lists = (name: string) => frame.getColumn(name).toArray() as unknown as number[][];
@@ -130,7 +121,7 @@ export function bookChangeRowsFromFrame(frame: pl.DataFrame): BookChange[] {
 }
 
 /** Feed status rows (the model type). */
-export function statusRowsFromFrame(frame: pl.DataFrame): FeedStatus[] {
+function statusRowsFromFrame(frame: pl.DataFrame): FeedStatus[] {
   const text = (name: string) => frame.getColumn(name).toArray() as string[];
   const [exchange, symbol, status, reason] = ["exchange", "symbol", "status", "reason"].map(text);
   const [ts, recvTs] = [microsOf(frame, "ts"), microsOf(frame, "recv_ts")];
@@ -143,31 +134,4 @@ export function statusRowsFromFrame(frame: pl.DataFrame): FeedStatus[] {
     status: s as FeedStatus["status"],
     reason: reason[i],
   }));
-}
-
-/**
- * A frame with level list columns as an Arrow table: the scalar columns through Polars IPC,
- * the level lists rebuilt as `List<Float64>` from their flat values (no row objects).
- */
-async function levelListArrow(frame: pl.DataFrame, columns: readonly string[]): Promise<Table> {
-  const scalars = await polarsToArrow(frame.drop(...LEVEL_COLUMNS), { dictionary: DICTIONARY });
-  const vectors: Record<string, Vector> = {};
-  for (const name of columns) {
-    vectors[name] = (LEVEL_COLUMNS as readonly string[]).includes(name)
-      ? listVector(frame.getColumn(name))
-      : scalars.getChild(name)!;
-  }
-  return new Table(vectors);
-}
-
-function levels(prices: ArrayLike<number>, sizes: ArrayLike<number>): PriceLevel[] {
-  const out: PriceLevel[] = new Array(prices.length);
-  for (let i = 0; i < prices.length; i++) out[i] = [prices[i], sizes[i]];
-  return out;
-}
-
-async function collected(frame: pl.DataFrame | pl.LazyDataFrame): Promise<pl.DataFrame> {
-  return typeof (frame as pl.LazyDataFrame).collectSync === "function"
-    ? await (frame as pl.LazyDataFrame).collect()
-    : frame as pl.DataFrame;
 }

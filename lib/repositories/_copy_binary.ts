@@ -5,7 +5,7 @@
  * @module
  */
 import type postgres from "postgres";
-import { sqlLiteral, timestampLiteral } from "../buffer/trade_reader.ts";
+import { sqlLiteral, timestampLiteral } from "../buffer/_table_query.ts";
 import { readCopyBinary, timestampAt } from "../buffer/_copy_reader.ts";
 import type { BookSnapshotColumns, QuoteColumns } from "./_event_result.ts";
 import type { BookSnapshotQuery, RangeQuery } from "./repository.ts";

@@ -23,7 +23,14 @@ import pl from "nodejs-polars";
 import { Field, Float64, List, makeData, makeVector, Table, type Vector } from "apache-arrow";
 import type { BookSnapshot, PriceLevel, Quote } from "../market/types.ts";
 import type { QueryResult } from "./repository.ts";
-import { microsOf, microsSeries, polarsToArrow } from "./_result.ts";
+import {
+  columnsQueryResult,
+  microsOf,
+  microsSeries,
+  polarsQueryResult,
+  polarsToArrow,
+  stringSeries,
+} from "./_result.ts";
 
 /** Quotes as columns. `exchange`/`symbol` may be one value for every row. */
 export interface QuoteColumns {
@@ -107,7 +114,8 @@ export const LEVEL_COLUMNS = ["bid_prices", "bid_sizes", "ask_prices", "ask_size
 /** The order of events without an id: time, then receive time, then digest. */
 export const EVENT_ORDER = ["ts", "recv_ts", "digest"] as const;
 
-const DICTIONARY = ["exchange", "symbol"] as const;
+/** Text columns of event frames dictionary-encoded in Arrow. */
+export const DICTIONARY = ["exchange", "symbol"] as const;
 
 /** Quote columns as a Polars frame (see the module doc for names and types). */
 export function quoteFrame(c: QuoteColumns): pl.DataFrame {
@@ -144,7 +152,7 @@ export function bookSnapshotFrame(c: BookSnapshotColumns): pl.DataFrame {
 }
 
 /** Quote columns to row objects. */
-export function quoteRowsFromColumns(c: QuoteColumns): Quote[] {
+function quoteRowsFromColumns(c: QuoteColumns): Quote[] {
   const n = c.ts.length;
   const out: Quote[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -164,7 +172,7 @@ export function quoteRowsFromColumns(c: QuoteColumns): Quote[] {
 }
 
 /** Book snapshot columns to row objects (`sequence`/`checksum` omitted when missing). */
-export function bookSnapshotRowsFromColumns(c: BookSnapshotColumns): BookSnapshot[] {
+function bookSnapshotRowsFromColumns(c: BookSnapshotColumns): BookSnapshot[] {
   const n = c.ts.length;
   const out: BookSnapshot[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -186,7 +194,7 @@ export function bookSnapshotRowsFromColumns(c: BookSnapshotColumns): BookSnapsho
 }
 
 /** The columns of a quote frame with the columns of {@linkcode quoteFrame}. */
-export function quoteColumnsFromFrame(frame: pl.DataFrame): QuoteColumns {
+function quoteColumnsFromFrame(frame: pl.DataFrame): QuoteColumns {
   const f64 = (name: string) =>
     frame.getColumn(name).cast(pl.Float64).toTypedArray() as Float64Array;
   return {
@@ -203,7 +211,7 @@ export function quoteColumnsFromFrame(frame: pl.DataFrame): QuoteColumns {
 }
 
 /** The columns of a book snapshot frame with the columns of {@linkcode bookSnapshotFrame}. */
-export function bookSnapshotColumnsFromFrame(frame: pl.DataFrame): BookSnapshotColumns {
+function bookSnapshotColumnsFromFrame(frame: pl.DataFrame): BookSnapshotColumns {
   const lists = (name: string) => frame.getColumn(name).toArray() as unknown as number[][];
   const optional = (name: string) =>
     (frame.getColumn(name).cast(pl.Float64).toArray() as (number | null)[]).map((v) =>
@@ -272,56 +280,65 @@ export function limitDepth<F extends pl.DataFrame | pl.LazyDataFrame>(
 
 /** A lazy quote result over columns loaded on demand (rows without Polars). */
 export function quoteColumnsResult(load: () => Promise<QuoteColumns>): QueryResult<Quote> {
-  return {
-    rows: async () => quoteRowsFromColumns(await load()),
-    polars: async () => quoteFrame(await load()),
-    arrow: async () => polarsToArrow(quoteFrame(await load()), { dictionary: DICTIONARY }),
-  };
+  return columnsQueryResult({
+    load,
+    toRows: quoteRowsFromColumns,
+    toFrame: quoteFrame,
+    dictionary: DICTIONARY,
+  });
 }
 
 /** A lazy quote result over a Polars frame with the columns of {@linkcode quoteFrame}. */
 export function quoteFrameResult(
   frame: () => Promise<pl.DataFrame | pl.LazyDataFrame>,
 ): QueryResult<Quote> {
-  const collect = async () => collected(await frame());
-  return {
-    rows: async () => quoteRowsFromColumns(quoteColumnsFromFrame(await collect())),
-    polars: collect,
-    arrow: async () => polarsToArrow(await frame(), { dictionary: DICTIONARY }),
-  };
+  return polarsQueryResult({
+    frame,
+    toRows: (f) => quoteRowsFromColumns(quoteColumnsFromFrame(f)),
+    dictionary: DICTIONARY,
+  });
 }
 
 /** A lazy book snapshot result over columns loaded on demand (rows without Polars). */
 export function bookSnapshotColumnsResult(
   load: () => Promise<BookSnapshotColumns>,
 ): QueryResult<BookSnapshot> {
-  return {
-    rows: async () => bookSnapshotRowsFromColumns(await load()),
-    polars: async () => bookSnapshotFrame(await load()),
-    arrow: async () => bookSnapshotArrow(bookSnapshotFrame(await load())),
-  };
+  return columnsQueryResult({
+    load,
+    toRows: bookSnapshotRowsFromColumns,
+    toFrame: bookSnapshotFrame,
+    toArrow: bookSnapshotArrow,
+  });
 }
 
 /** A lazy book snapshot result over a frame with the columns of {@linkcode bookSnapshotFrame}. */
 export function bookSnapshotFrameResult(
   frame: () => Promise<pl.DataFrame | pl.LazyDataFrame>,
 ): QueryResult<BookSnapshot> {
-  const collect = async () => collected(await frame());
-  return {
-    rows: async () => bookSnapshotRowsFromColumns(bookSnapshotColumnsFromFrame(await collect())),
-    polars: collect,
-    arrow: async () => bookSnapshotArrow(await collect()),
-  };
+  return polarsQueryResult({
+    frame,
+    toRows: (f) => bookSnapshotRowsFromColumns(bookSnapshotColumnsFromFrame(f)),
+    toArrow: bookSnapshotArrow,
+  });
+}
+
+/** A book snapshot frame as an Arrow table (see {@linkcode levelListArrow}). */
+function bookSnapshotArrow(frame: pl.DataFrame): Promise<Table> {
+  return levelListArrow(frame, BOOK_SNAPSHOT_COLUMNS);
 }
 
 /**
- * A book snapshot frame as an Arrow table: the scalar columns through Polars IPC, the level
- * lists rebuilt as `List<Float64>` from their flat values and lengths (no row objects).
+ * A frame with level list columns as an Arrow table of `columns`: the scalar columns through
+ * Polars IPC, the level lists rebuilt as `List<Float64>` from their flat values and lengths
+ * (no row objects).
  */
-export async function bookSnapshotArrow(frame: pl.DataFrame): Promise<Table> {
+export async function levelListArrow(
+  frame: pl.DataFrame,
+  columns: readonly string[],
+): Promise<Table> {
   const scalars = await polarsToArrow(frame.drop(...LEVEL_COLUMNS), { dictionary: DICTIONARY });
   const vectors: Record<string, Vector> = {};
-  for (const name of BOOK_SNAPSHOT_COLUMNS) {
+  for (const name of columns) {
     vectors[name] = (LEVEL_COLUMNS as readonly string[]).includes(name)
       ? listVector(frame.getColumn(name))
       : scalars.getChild(name)!;
@@ -330,7 +347,7 @@ export async function bookSnapshotArrow(frame: pl.DataFrame): Promise<Table> {
 }
 
 /** A `List(Float64)` series as an Arrow list vector, from its flat values and lengths. */
-export function listVector(series: pl.Series): Vector {
+function listVector(series: pl.Series): Vector {
   const lengths = series.list.lengths().toTypedArray();
   const offsets = new Int32Array(lengths.length + 1);
   for (let i = 0; i < lengths.length; i++) offsets[i + 1] = offsets[i] + Number(lengths[i]);
@@ -346,7 +363,8 @@ export function listVector(series: pl.Series): Vector {
   );
 }
 
-function levels(prices: ArrayLike<number>, sizes: ArrayLike<number>): PriceLevel[] {
+/** Parallel price and size lists as levels. */
+export function levels(prices: ArrayLike<number>, sizes: ArrayLike<number>): PriceLevel[] {
   const out: PriceLevel[] = new Array(prices.length);
   for (let i = 0; i < prices.length; i++) out[i] = [prices[i], sizes[i]];
   return out;
@@ -360,15 +378,4 @@ function listSeries(name: string, lists: readonly ArrayLike<number>[]): pl.Serie
 
 function optionalIntegerSeries(name: string, values: readonly (number | null)[]): pl.Series {
   return pl.Series(name, values as number[], pl.Int64);
-}
-
-function stringSeries(name: string, value: string | readonly string[], n: number): pl.Series {
-  if (typeof value !== "string") return pl.Series(name, value as string[], pl.Utf8);
-  return n === 0 ? pl.Series(name, [], pl.Utf8) : pl.repeat(value, n, name).cast(pl.Utf8);
-}
-
-async function collected(frame: pl.DataFrame | pl.LazyDataFrame): Promise<pl.DataFrame> {
-  return typeof (frame as pl.LazyDataFrame).collectSync === "function"
-    ? await (frame as pl.LazyDataFrame).collect()
-    : frame as pl.DataFrame;
 }

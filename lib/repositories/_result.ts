@@ -81,49 +81,69 @@ export const BAR_COLUMNS = [
   "recv_ts",
 ] as const;
 
+/** How a result's `arrow()` is built from its frame. */
+export interface ArrowOptions {
+  /** Text columns to dictionary-encode in `arrow()` (through Polars IPC). */
+  readonly dictionary?: readonly string[];
+  /**
+   * Builds the Arrow table from the collected frame instead of Polars IPC (level lists,
+   * which apache-arrow cannot read from Polars).
+   */
+  readonly toArrow?: (frame: pl.DataFrame) => Promise<Table>;
+}
+
 /**
  * A lazy result over a Polars frame: `frame()` runs on each accessor call, `polars()`
- * collects it, `rows()` maps the collected columns to objects, `arrow()` goes through IPC.
+ * collects it, `rows()` maps the collected columns to objects, `arrow()` goes through IPC
+ * (or `toArrow`). The one result of every table read as a frame.
  */
-export function polarsQueryResult<Row>(options: {
-  readonly frame: () => Promise<pl.DataFrame | pl.LazyDataFrame>;
-  readonly toRows: (frame: pl.DataFrame) => Row[];
-  /** Text columns to dictionary-encode in `arrow()`. */
-  readonly dictionary?: readonly string[];
-}): QueryResult<Row> {
-  const collect = async (): Promise<pl.DataFrame> => {
-    const frame = await options.frame();
-    return isLazy(frame) ? await frame.collect() : frame;
-  };
+export function polarsQueryResult<Row>(
+  options: ArrowOptions & {
+    readonly frame: () => Promise<pl.DataFrame | pl.LazyDataFrame>;
+    readonly toRows: (frame: pl.DataFrame) => Row[];
+  },
+): QueryResult<Row> {
+  const collect = async (): Promise<pl.DataFrame> => collectFrame(await options.frame());
+  const toArrow = options.toArrow;
   return {
     rows: async () => options.toRows(await collect()),
     polars: collect,
-    arrow: async () => polarsToArrow(await options.frame(), options),
+    arrow: async () =>
+      toArrow ? await toArrow(await collect()) : polarsToArrow(await options.frame(), options),
   };
 }
 
 /**
  * A lazy result over columns loaded on demand (from SQL, memory, ...): `rows()` maps the
- * columns straight to objects without Polars; `polars()` and `arrow()` build a frame.
+ * columns straight to objects without Polars; `polars()` and `arrow()` build a frame. The
+ * one result of every table read as columns.
  */
-export function columnsQueryResult<Row, Columns>(options: {
-  readonly load: () => Promise<Columns>;
-  readonly toRows: (columns: Columns) => Row[];
-  readonly toFrame: (columns: Columns) => pl.DataFrame;
-  /** Text columns to dictionary-encode in `arrow()`. */
-  readonly dictionary?: readonly string[];
-}): QueryResult<Row> {
+export function columnsQueryResult<Row, Columns>(
+  options: ArrowOptions & {
+    readonly load: () => Promise<Columns>;
+    readonly toRows: (columns: Columns) => Row[];
+    readonly toFrame: (columns: Columns) => pl.DataFrame;
+  },
+): QueryResult<Row> {
+  const frame = async () => options.toFrame(await options.load());
+  const toArrow = options.toArrow;
   return {
     rows: async () => options.toRows(await options.load()),
-    polars: async () => options.toFrame(await options.load()),
-    arrow: async () => polarsToArrow(options.toFrame(await options.load()), options),
+    polars: frame,
+    arrow: async () =>
+      toArrow ? await toArrow(await frame()) : polarsToArrow(await frame(), options),
   };
+}
+
+/** A frame, collected when lazy. */
+async function collectFrame(frame: pl.DataFrame | pl.LazyDataFrame): Promise<pl.DataFrame> {
+  return isLazy(frame) ? await frame.collect() : frame;
 }
 
 /** Text columns of trades dictionary-encoded in Arrow. */
 export const TRADE_DICTIONARY_COLUMNS = ["exchange", "symbol", "side"] as const;
 /** Text columns of bars dictionary-encoded in Arrow. */
-export const BAR_DICTIONARY_COLUMNS = ["exchange", "symbol"] as const;
+const BAR_DICTIONARY_COLUMNS = ["exchange", "symbol"] as const;
 
 /** A {@linkcode columnsQueryResult} of trades. */
 export function tradeColumnsResult(load: () => Promise<TradeColumns>): QueryResult<Trade> {
@@ -245,7 +265,7 @@ export function tradeRowsFromFrame(frame: pl.DataFrame): Trade[] {
 }
 
 /** Trade columns to row objects. */
-export function tradeRowsFromColumns(c: TradeColumns): Trade[] {
+function tradeRowsFromColumns(c: TradeColumns): Trade[] {
   const n = c.id.length;
   const out: Trade[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -265,7 +285,7 @@ export function tradeRowsFromColumns(c: TradeColumns): Trade[] {
 }
 
 /** Bar columns to row objects. */
-export function barRowsFromColumns(c: BarColumns): Bar[] {
+function barRowsFromColumns(c: BarColumns): Bar[] {
   const n = c.ts.length;
   const out: Bar[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -322,7 +342,12 @@ export function emptyBarColumns(interval: number, exchange = "", symbol = ""): B
   };
 }
 
-function stringSeries(name: string, value: string | readonly string[], n: number): pl.Series {
+/** A text column: one value repeated `n` times, or one value per row. */
+export function stringSeries(
+  name: string,
+  value: string | readonly string[],
+  n: number,
+): pl.Series {
   if (typeof value !== "string") return pl.Series(name, value as string[], pl.Utf8);
   return n === 0 ? pl.Series(name, [], pl.Utf8) : pl.repeat(value, n, name).cast(pl.Utf8);
 }

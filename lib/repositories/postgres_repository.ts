@@ -6,7 +6,8 @@
  */
 import postgres from "postgres";
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
-import { readTrades, sqlLiteral, timestampLiteral } from "../buffer/trade_reader.ts";
+import { readTrades } from "../buffer/trade_reader.ts";
+import { sqlLiteral, timestampLiteral } from "../buffer/_table_query.ts";
 import { readBufferActions } from "../buffer/action_reader.ts";
 import { actionLines, type RunName } from "../schema/action_rows.ts";
 import { type BarColumns, barColumnsResult, tradeColumnsResult } from "./_result.ts";
@@ -39,7 +40,7 @@ export interface PostgresRepositoryOptions {
  * The SQL of 1-minute (or any interval) OHLCV+VWAP bars over `trades` with open/close by
  * `(ts, id)` order, as PostgreSQL computes them. Exported for the storage benchmark.
  */
-export function barsSql(query: BarQuery): string {
+function barsSql(query: BarQuery): string {
   const where = [
     `exchange = ${sqlLiteral(query.exchange)}`,
     `symbol = ${sqlLiteral(query.symbol)}`,

@@ -12,7 +12,6 @@
  */
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import { computeBars } from "../market/bars.ts";
-import { type BufferTradeColumns, readTrades } from "../buffer/trade_reader.ts";
 import type { LakeRepository } from "./lake_repository.ts";
 import type { RunName } from "../schema/action_rows.ts";
 import { PostgresRepository } from "./postgres_repository.ts";
@@ -24,7 +23,9 @@ import {
   tradeColumnsResult,
 } from "./_result.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
-import { bookSnapshotFrameResult, EVENT_ORDER, quoteFrameResult } from "./_event_result.ts";
+import { bookSnapshotFrameResult, quoteFrameResult } from "./_event_result.ts";
+import { mergeFrames, sharedKeys } from "./_merge.ts";
+import { TABLES } from "../schema/tables.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import { checkInstrumentsOptions, compareInstruments, instrumentSummary } from "./_instruments.ts";
 import type {
@@ -50,81 +51,8 @@ export interface UnifiedRepositoryOptions {
   readonly sql: postgres.Sql;
 }
 
-type Columns = TradeColumns & { id: readonly string[]; side: readonly string[] };
-
-function concatColumns(exchange: string, symbol: string, parts: Columns[]): Columns {
-  const n = parts.reduce((s, p) => s + p.id.length, 0);
-  const f = () => new Float64Array(n);
-  const out = {
-    exchange,
-    symbol,
-    id: [] as string[],
-    price: f(),
-    size: f(),
-    side: [] as string[],
-    ts: f(),
-    recvTs: f(),
-  };
-  let o = 0;
-  for (const p of parts) {
-    out.id.push(...p.id);
-    out.side.push(...p.side);
-    out.price.set(p.price, o);
-    out.size.set(p.size, o);
-    out.ts.set(p.ts, o);
-    out.recvTs.set(p.recvTs, o);
-    o += p.id.length;
-  }
-  return out;
-}
-
-/** Merges two `(ts, id)`-sorted column sets, keeping one row per `(ts, id)`. */
-function mergeUnique(exchange: string, symbol: string, a: Columns, b: Columns): Columns {
-  const n = a.id.length + b.id.length;
-  const out = {
-    exchange,
-    symbol,
-    id: [] as string[],
-    price: new Float64Array(n),
-    size: new Float64Array(n),
-    side: [] as string[],
-    ts: new Float64Array(n),
-    recvTs: new Float64Array(n),
-  };
-  let i = 0, j = 0, k = 0;
-  const take = (c: Columns, x: number) => {
-    out.id.push(c.id[x]);
-    out.side.push(c.side[x]);
-    out.price[k] = c.price[x];
-    out.size[k] = c.size[x];
-    out.ts[k] = c.ts[x];
-    out.recvTs[k] = c.recvTs[x];
-    k++;
-  };
-  while (i < a.id.length || j < b.id.length) {
-    if (j >= b.id.length) take(a, i++);
-    else if (i >= a.id.length) take(b, j++);
-    else {
-      const order = a.ts[i] - b.ts[j] || (a.id[i] < b.id[j] ? -1 : a.id[i] > b.id[j] ? 1 : 0);
-      if (order < 0) take(a, i++);
-      else if (order > 0) take(b, j++);
-      else {
-        take(a, i++); // the same trade in both stores: once
-        j++;
-      }
-    }
-  }
-  return {
-    ...out,
-    price: out.price.subarray(0, k),
-    size: out.size.subarray(0, k),
-    ts: out.ts.subarray(0, k),
-    recvTs: out.recvTs.subarray(0, k),
-  };
-}
-
 /** Time bars from `(ts, id)`-sorted trades (the bar kernel, `lib/market/bars.ts`). */
-function barsFromTrades(c: Columns, interval: number): BarColumns {
+function barsFromTrades(c: TradeColumns, interval: number): BarColumns {
   return { exchange: c.exchange, symbol: c.symbol, ...computeBars({ by: "time", interval }, c) };
 }
 
@@ -234,12 +162,7 @@ export class UnifiedRepository implements MarketDataRepository {
   quotes(query: RangeQuery): QueryResult<Quote> {
     const q = checkRangeQuery(query);
     return quoteFrameResult(() =>
-      this.#acrossSeam("quotes", q, {
-        lake: (range) => this.#lake.quotes(range).polars(),
-        buffer: (range) => this.#buffer.quotes(range).polars(),
-        merge: mergeEventFrames,
-        concat: concatFrames,
-      })
+      this.#acrossSeam("quotes", q, (repo, range) => repo.quotes(range).polars())
     );
   }
 
@@ -250,12 +173,7 @@ export class UnifiedRepository implements MarketDataRepository {
   bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
     const q = checkBookSnapshotQuery(query);
     return bookSnapshotFrameResult(() =>
-      this.#acrossSeam("book_snapshots", q, {
-        lake: (range) => this.#lake.bookSnapshots(range).polars(),
-        buffer: (range) => this.#buffer.bookSnapshots(range).polars(),
-        merge: mergeEventFrames,
-        concat: concatFrames,
-      })
+      this.#acrossSeam("book_snapshots", q, (repo, range) => repo.bookSnapshots(range).polars())
     );
   }
 
@@ -291,13 +209,7 @@ export class UnifiedRepository implements MarketDataRepository {
         ? repo.quotes(from).polars()
         : repo.bookSnapshots({ ...from, depth: 1 }).polars();
     const [lake, buffer] = await Promise.all([read(this.#lake), read(this.#buffer)]);
-    if (lake.height === 0 || buffer.height === 0) return 0;
-    const keys = table === "trades"
-      ? [pl.col("ts").cast(pl.Int64), pl.col("id").cast(pl.Utf8)]
-      : [pl.col("ts").cast(pl.Int64), pl.col("recv_ts").cast(pl.Int64), pl.col("digest")];
-    const names = table === "trades" ? ["ts", "id"] : [...EVENT_ORDER];
-    const lakeKeys = lake.select(...keys).unique();
-    return buffer.select(...keys).join(lakeKeys, { on: names, how: "inner" }).height;
+    return sharedKeys(TABLES[table], lake, buffer);
   }
 
   async #lakeBars(q: BarQuery): Promise<BarColumns> {
@@ -331,74 +243,46 @@ export class UnifiedRepository implements MarketDataRepository {
 
   /**
    * Reads `q` from both stores around the seam of `table`: the lake alone before it, both
-   * merged from it on (`merge` keeps one row per key), the parts concatenated in order.
+   * merged from it on (one row per key of the table's spec), the parts concatenated in order.
    */
-  async #acrossSeam<T, Q extends RangeQuery>(
+  async #acrossSeam<Q extends RangeQuery>(
     table: SeamTable,
     q: Q,
-    read: {
-      readonly lake: (range: Q) => Promise<T>;
-      readonly buffer: (range: Q) => Promise<T>;
-      readonly merge: (lake: T, buffer: T) => T;
-      readonly concat: (parts: T[]) => T;
-    },
-  ): Promise<T> {
+    read: (repo: MarketDataRepository, range: Q) => Promise<pl.DataFrame>,
+  ): Promise<pl.DataFrame> {
     const seam = await this.#seam(table, q, 1);
-    if (seam === undefined) return await read.lake(q);
-    const parts: T[] = [];
+    if (seam === undefined) return await read(this.#lake, q);
+    const parts: pl.DataFrame[] = [];
     if (q.start === undefined || q.start < seam) {
-      parts.push(await read.lake({ ...q, end: Math.min(seam, q.end ?? Infinity) }));
+      parts.push(await read(this.#lake, { ...q, end: Math.min(seam, q.end ?? Infinity) }));
     }
     if (q.end === undefined || q.end > seam) {
       const from = { ...q, start: Math.max(seam, q.start ?? -Infinity) };
-      const [lake, buffer] = await Promise.all([read.lake(from), read.buffer(from)]);
-      parts.push(read.merge(lake, buffer));
+      const [lake, buffer] = await Promise.all([read(this.#lake, from), read(this.#buffer, from)]);
+      parts.push(mergeFrames(TABLES[table], lake, buffer));
     }
-    if (parts.length === 0) return await read.lake(q); // an empty range
-    return parts.length === 1 ? parts[0] : read.concat(parts);
+    if (parts.length === 0) return await read(this.#lake, q); // an empty range
+    return parts.length === 1 ? parts[0] : pl.concat(parts, { how: "vertical" });
   }
 
-  #tradeColumns(q: RangeQuery): Promise<Columns> {
-    const lakeColumns = async (range: RangeQuery): Promise<Columns> => {
-      const frame = await this.#lake.trades(range).polars();
-      return {
-        exchange: q.exchange,
-        symbol: q.symbol,
-        id: frame.getColumn("id").toArray() as string[],
-        price: frame.getColumn("price").toTypedArray() as Float64Array,
-        size: frame.getColumn("size").toTypedArray() as Float64Array,
-        side: frame.getColumn("side").toArray() as string[],
-        ts: microsOf(frame, "ts"),
-        recvTs: microsOf(frame, "recv_ts"),
-      };
+  /** The merged trades of `q` as columns (for the bars computed from them). */
+  async #tradeColumns(q: RangeQuery): Promise<TradeColumns> {
+    const frame = await this.#acrossSeam("trades", q, (repo, range) => repo.trades(range).polars());
+    return {
+      exchange: q.exchange,
+      symbol: q.symbol,
+      id: frame.getColumn("id").toArray() as string[],
+      price: frame.getColumn("price").cast(pl.Float64).toTypedArray() as Float64Array,
+      size: frame.getColumn("size").cast(pl.Float64).toTypedArray() as Float64Array,
+      side: frame.getColumn("side").toArray() as string[],
+      ts: microsOf(frame, "ts"),
+      recvTs: microsOf(frame, "recv_ts"),
     };
-    return this.#acrossSeam("trades", q, {
-      lake: lakeColumns,
-      buffer: (range) => readTrades(this.#sql, range) as Promise<BufferTradeColumns>,
-      merge: (lake, buffer) => mergeUnique(q.exchange, q.symbol, lake, buffer),
-      concat: (parts) => concatColumns(q.exchange, q.symbol, parts),
-    });
   }
 }
 
 /** Buffer tables read across the seam: the ones `instruments` lists. */
 type SeamTable = InstrumentTable;
-
-/**
- * Merges two event frames of the same columns, each ordered by `(ts, recv_ts, digest)`,
- * keeping one row per key (the lake's, which comes first).
- */
-function mergeEventFrames(lake: pl.DataFrame, buffer: pl.DataFrame): pl.DataFrame {
-  if (buffer.height === 0) return lake;
-  if (lake.height === 0) return buffer;
-  return pl.concat([lake, buffer], { how: "vertical" })
-    .unique({ subset: [...EVENT_ORDER], keep: "first", maintainOrder: true })
-    .sort([...EVENT_ORDER]);
-}
-
-function concatFrames(parts: pl.DataFrame[]): pl.DataFrame {
-  return pl.concat(parts, { how: "vertical" });
-}
 
 function concatBars(q: BarQuery, a: BarColumns | undefined, b: BarColumns | undefined): BarColumns {
   const parts = [a, b].filter((x): x is BarColumns => x !== undefined);

@@ -38,7 +38,7 @@ export type Source = pl.DataFrame | pl.LazyDataFrame;
 const SCHEMAS = new WeakMap<pl.LazyDataFrame, pl.DataFrame>();
 
 /** A zero-row frame with the source's columns and types (a lazy query is planned once). */
-export function schemaFrame(source: Source): pl.DataFrame {
+function schemaFrame(source: Source): pl.DataFrame {
   if (pl.DataFrame.isDataFrame(source)) return source;
   let empty = SCHEMAS.get(source);
   if (!empty) {

@@ -54,8 +54,8 @@ export const mutations: readonly Mutation[] = [
       "        const n = await this.#write(page, bars);",
     replace: "        else pending = ++i < plan.length ? this.#readPage(plan[i]) : undefined;\n" +
       "        if (!page.next && (plan[i]?.kind !== task.kind || plan[i]?.day !== task.day)) {\n" +
-      "          await this.#setWatermark(task.kind, task.end === task.day + DAY ? task.end : " +
-      "closedEnd);\n" +
+      "          await this.#queries.setWatermark(task.kind, task.end === task.day + DAY ? " +
+      "task.end : closedEnd);\n" +
       "        }\n" +
       "        const n = await this.#write(page, bars);",
     tests: [RESUME],
