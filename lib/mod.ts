@@ -58,6 +58,7 @@ export { DEMO_PRODUCTS, laggedVenueTrades, SyntheticMarket } from "./simulator/m
 export { databaseUrl, defaultLakeRoot } from "./config.ts";
 export {
   ActionLog,
+  actionLogRows,
   backtest,
   BacktestResult,
   type Fill,

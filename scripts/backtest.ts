@@ -1,7 +1,7 @@
 /**
  * `deno task backtest`: runs a strategy over a range of the lake (or a synthetic L2 stream)
- * and writes an offline HTML report and the action log; the last line on stdout is a JSON
- * summary.
+ * and writes an offline HTML report and the action log (a JSON lines file, and with
+ * `--log-to-lake` also the lake's `actions` table); the last line on stdout is a JSON summary.
  *
  * The strategy is a built-in example (`market-maker`, `ma-cross`) or a module whose default
  * export is a factory `(params) => Strategy`; `--params` is JSON handed to it. Everything
@@ -13,10 +13,13 @@ import { parseArgs, runMain } from "../lib/cli/args.ts";
 import { defaultLakeRoot } from "../lib/config.ts";
 import { parseDuration, parseIsoMicros } from "../lib/market/time.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
+import { ParquetLake } from "../lib/lake/mod.ts";
 import {
+  actionLogRows,
   backtest,
   type BacktestConfig,
   backtestReport,
+  type BacktestResult,
   type FeedSource,
   marketMaker,
   type MarketMakerParams,
@@ -42,7 +45,10 @@ const USAGE = `usage: deno task backtest --strategy NAME|MODULE [options]
   --synthetic N      feed N synthetic L2 events (sim:BTC-USD) instead of the lake
   --seed N           seed of the latency draws (overrides the config)
   --out FILE         report path (default data/reports/backtest-<strategy>.html)
-  --log FILE         action log path (default next to the report, .jsonl)`;
+  --log FILE         action log path (default next to the report, .jsonl)
+  --log-to-lake      also store the action log in the lake (--lake) as the run
+                     backtest/<run id>; read it back with LakeRepository.actionLog
+  --run ID           the run id (default <strategy>-<hash of the log's last entry>)`;
 
 const OPTIONS = {
   strategy: { type: "string" },
@@ -58,6 +64,8 @@ const OPTIONS = {
   seed: { type: "string" },
   out: { type: "string" },
   log: { type: "string" },
+  "log-to-lake": { type: "boolean" },
+  run: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -130,6 +138,9 @@ async function main(): Promise<void> {
     }
     await Deno.writeTextFile(out, backtestReport(result));
     await Deno.writeFile(logPath, result.log.toBytes());
+    const lakeLog = values["log-to-lake"]
+      ? await logToLake(result, v.lake ?? defaultLakeRoot(), v.run)
+      : undefined;
     const m = result.metrics();
     console.log(JSON.stringify({
       strategy: strategy.name,
@@ -147,9 +158,31 @@ async function main(): Promise<void> {
       error: result.error ?? null,
       report: out,
       log: logPath,
+      ...(lakeLog ? { lake_log: lakeLog } : {}),
     }));
   } finally {
     await repo?.close();
+  }
+}
+
+/**
+ * Stores the run's action log in the lake's `actions` table; resolves to where (source, run)
+ * and the rows newly stored.
+ */
+async function logToLake(
+  result: BacktestResult,
+  root: string,
+  run: string | undefined,
+): Promise<{ source: string; run: string; rows_written: number }> {
+  const rows = actionLogRows(result.log, { run });
+  const lake = await ParquetLake.open({ root });
+  try {
+    const written = await lake.writeActions(rows);
+    const rejected = lake.lastWrite.rejected;
+    if (rejected > 0) throw new RangeError(`the lake refused ${rejected} rows of the log`);
+    return { source: rows[0].source, run: rows[0].run, rows_written: written };
+  } finally {
+    await lake.close();
   }
 }
 

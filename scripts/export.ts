@@ -38,6 +38,16 @@ function reportJson(r: ExportReport): Record<string, unknown> {
     unverified_days: [...unverified].sort(),
     seconds: Number((r.millis / 1000).toFixed(3)),
     kinds,
+    ...(r.actions
+      ? {
+        actions: {
+          runs: r.actions.runs,
+          rows_read: r.actions.rowsRead,
+          rows_written: r.actions.rowsWritten,
+          unverified_runs: r.actions.unverifiedRuns,
+        },
+      }
+      : {}),
   };
 }
 

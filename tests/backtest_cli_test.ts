@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { LakeSink } from "../lib/lake/mod.ts";
+import { LakeRepository } from "../lib/repositories/mod.ts";
 import { verifyActionLog } from "../lib/backtest/mod.ts";
 import { syntheticTrades } from "./support/lake_trades.ts";
 
@@ -79,6 +80,9 @@ Deno.test("backtest CLI: the market maker on the synthetic stream, and bad usage
       "5000",
       "--out",
       `${dir}/mm.html`,
+      "--log-to-lake",
+      "--lake",
+      `${dir}/lake`,
     ]);
     assert.equal(summary.events, 5000);
     assert.ok((summary.fills as number) > 0);
@@ -89,6 +93,18 @@ Deno.test("backtest CLI: the market maker on the synthetic stream, and bad usage
       (b) => b.toString(16).padStart(2, "0"),
     ).join("");
     assert.equal(summary.log_sha256, sha);
+    // The lake holds the same log, byte for byte, as the run backtest/<strategy>-<head>.
+    const where = summary.lake_log as { source: string; run: string; rows_written: number };
+    assert.equal(where.source, "backtest");
+    assert.ok(where.run.endsWith(`-${summary.log_head}`), where.run);
+    assert.equal(where.rows_written, summary.log_entries);
+    const repo = new LakeRepository({ root: `${dir}/lake` });
+    try {
+      const lines = await repo.actionLog(where);
+      assert.equal(lines.join("\n") + "\n", new TextDecoder().decode(bytes));
+    } finally {
+      await repo.close();
+    }
     const bad = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--no-prompt", SCRIPT, "--synthetic", "10"],
       stdout: "piped",

@@ -118,6 +118,8 @@ Deno.test("Exporter: closed days to the lake, idempotent, verified before retent
     assert.equal(bars.n, 4_000);
     assert.ok(bars.bars > 60);
     assert.deepEqual(await storedBars(sql), await barsOfTrades(sql));
+    // ... and the lake holds the same bars (its `bars` table): PostgreSQL's from the trades.
+    assert.deepEqual(await lakeBars(root), await barsOfTrades(sql));
 
     // Running again: nothing new, nothing duplicated.
     const second = await exporter.run();
@@ -160,6 +162,40 @@ async function storedBars(sql: postgres.Sql): Promise<string[]> {
   return (await sql`select exchange, symbol, ts, recv_ts, open, high, low, close,
       round(volume::numeric, 9)::text as volume, trades
     from bars where interval_us = 60000000 order by 1, 2, 3`).map((r) => JSON.stringify(r));
+}
+
+/** The lake's 1-minute bars, as {@linkcode barsOfTrades} prints them. */
+async function lakeBars(root: string): Promise<string[]> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const con = await instance.connect();
+  try {
+    const reader = await con.runAndReadAll(
+      `select exchange, symbol, epoch_us(ts)::double, epoch_us(recv_ts)::double, open, high,
+         low, close, volume::double, trades::double
+       from read_parquet('${root}/bars/exchange=*/symbol=*/year=*/*.parquet',
+         hive_partitioning = true)
+       where interval_us = 60000000 order by 1, 2, 3`,
+    );
+    return (reader.getRows() as [string, string, ...number[]][]).map((
+      [exchange, symbol, ts, recv, open, high, low, close, volume, trades],
+    ) =>
+      JSON.stringify({
+        exchange,
+        symbol,
+        ts: new Date(ts / 1000),
+        recv_ts: new Date(recv / 1000),
+        open,
+        high,
+        low,
+        close,
+        volume: volume.toFixed(9),
+        trades: String(trades),
+      })
+    );
+  } finally {
+    con.closeSync();
+    instance.closeSync();
+  }
 }
 
 /** The same bars computed by PostgreSQL from the trades. */

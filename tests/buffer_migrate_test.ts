@@ -10,19 +10,25 @@ Deno.test("buffer migrations: idempotent, plain layout, partitions and guarded r
     await t.step("first run applies, concurrent and later runs apply nothing", async () => {
       const [a, b] = await Promise.all([migrate(sql), migrate(sql)]);
       assert.equal(a.layout, "plain"); // timescaledb is not packaged on these machines
-      assert.deepEqual([...a.applied, ...b.applied].sort(), [1, 2]);
+      assert.deepEqual([...a.applied, ...b.applied].sort(), [1, 2, 3]);
       const again = await migrate(sql);
       assert.deepEqual(again.applied, []);
       const rows = await sql`select version, layout from schema_migrations order by version`;
-      assert.deepEqual(rows.map((r) => [r.version, r.layout]), [[1, "plain"], [2, "plain"]]);
+      assert.deepEqual(rows.map((r) => [r.version, r.layout]), [
+        [1, "plain"],
+        [2, "plain"],
+        [3, "plain"],
+      ]);
       await assert.rejects(migrate(sql, { layout: "timescale" }), /already has the plain layout/);
     });
 
     await t.step("tables, keys and partitions exist", async () => {
       const tables = await sql<{ relname: string }[]>`select relname from pg_class
-        where relname in ('trades','book_changes','book_snapshots','quotes','bars','event_log')
+        where relname in ('trades','book_changes','book_snapshots','quotes','bars','event_log',
+                          'actions')
           and relkind in ('r','p') order by relname`;
       assert.deepEqual(tables.map((r) => r.relname), [
+        "actions",
         "bars",
         "book_changes",
         "book_snapshots",
@@ -83,6 +89,6 @@ Deno.test("deno task db:migrate applies the schema from DATABASE_URL", async () 
     assert.ok(out.success, new TextDecoder().decode(out.stderr));
     return new TextDecoder().decode(out.stdout);
   };
-  assert.match(await run(), /applied migrations 1, 2 \(plain layout\)/);
+  assert.match(await run(), /applied migrations 1, 2, 3 \(plain layout\)/);
   assert.match(await run(), /schema is current \(plain layout\)/);
 });

@@ -559,7 +559,7 @@ Deno.test("invalid event rows are rejected, counted per reason and never written
       assert.deepEqual(lake.lastWrite.rejectedBy, { status: 2 });
     });
 
-    await t.step("malformed events in writeEvents are counted, bars ignored", async () => {
+    await t.step("malformed events in writeEvents are counted, bars stored", async () => {
       const broken = {
         kind: "book_snapshot",
         exchange: "coinbase",
@@ -574,26 +574,51 @@ Deno.test("invalid event rows are rejected, counted per reason and never written
         exchange: "coinbase",
         symbol: "BTC-USD",
         ts,
-        recvTs: ts,
+        recvTs: ts + 5,
         interval: 60e6,
         open: 1,
-        high: 1,
-        low: 1,
-        close: 1,
-        volume: 1,
-        vwap: 1,
-        trades: 1,
+        high: 2.5,
+        low: 0.5,
+        close: 1.25,
+        volume: 3,
+        vwap: NaN,
+        trades: 4,
       };
+      const badBar = { ...bar, interval: 0 } as MarketEvent;
       const before = lake.ignored;
-      assert.equal(await lake.writeEvents([broken, bar]), 0);
+      assert.equal(await lake.writeEvents([broken, bar, badBar]), 1);
       assert.deepEqual(lake.lastWrite, {
-        written: 0,
+        written: 1,
         duplicates: 0,
-        rejected: 1,
-        rejectedBy: { levels: 1 },
+        rejected: 2,
+        rejectedBy: { levels: 1, interval: 1 },
       });
-      assert.equal(lake.ignored, before + 1);
-      assert.equal(lake.counts.rejected, 11 + 7 + 1 + 2 + 1);
+      assert.equal(lake.ignored, before, "bars have a table now");
+      assert.equal(lake.counts.rejected, 11 + 7 + 1 + 2 + 2);
+      assert.equal(await lake.writeEvents([bar]), 0, "the same bar again is a duplicate");
+      assert.equal(lake.lastWrite.duplicates, 1);
+      const rows = await duck(
+        `SELECT exchange, symbol, CAST(year AS VARCHAR) AS year, interval_us, epoch_us(ts) AS ts,
+           epoch_us(recv_ts) AS recv_ts, open, high, low, close, volume, vwap, trades
+         FROM read_parquet('${root}/bars/*/*/*/*.parquet', hive_partitioning = true)`,
+      );
+      // One bars layout: `bars/exchange=/symbol=/year=` (bar_store.ts), by the UTC year of ts.
+      const year = new Date(ts / 1000).toISOString().slice(0, 4);
+      assert.deepEqual(rows, [{
+        exchange: "coinbase",
+        symbol: "BTC-USD",
+        year,
+        interval_us: 60e6,
+        ts,
+        recv_ts: ts + 5,
+        open: 1,
+        high: 2.5,
+        low: 0.5,
+        close: 1.25,
+        volume: 3,
+        vwap: null,
+        trades: 4,
+      }]);
     });
 
     await t.step("bad arguments reject", async () => {
@@ -602,8 +627,8 @@ Deno.test("invalid event rows are rejected, counted per reason and never written
         () => lake.writeEventRows("quotes", {} as unknown as QuoteRow[]),
         TypeError,
       );
-      assert.throws(() => kindRoot(root, "bars" as EventKind), TypeError);
-      await assert.rejects(() => lake.compact({ kinds: ["bars" as EventKind] }), TypeError);
+      assert.throws(() => kindRoot(root, "candles" as EventKind), TypeError);
+      await assert.rejects(() => lake.compact({ kinds: ["candles" as EventKind] }), TypeError);
       await assert.rejects(() => ParquetLake.open({ root, bookDepth: 0 }), RangeError);
       assert.throws(() => eventRow(quoteEvent(ts), { depth: 1.5 }), RangeError);
     });
@@ -812,7 +837,7 @@ Deno.test("LakeSink stores every kind; a failed flush keeps what it could not st
     assert.equal(tradesOnly.pending, trades.length);
     assert.equal(tradesOnly.ignored, events.length - trades.length);
     assert.equal(await tradesOnly.flush(), 0);
-    assert.throws(() => new LakeSink(lake, { kinds: ["bar" as "trade"] }), TypeError);
+    assert.throws(() => new LakeSink(lake, { kinds: ["candle" as "trade"] }), TypeError);
     await sink.close();
   });
 });

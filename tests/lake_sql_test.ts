@@ -123,7 +123,7 @@ Deno.test("sql: a table without data, or no such table, fails with a clear messa
       /lake table "quotes" has no data yet/,
     );
     await assert.rejects(() => repo.sql("SELECT * FROM candles").rows(), /no table "candles"/);
-    // Bars are a lake table too (filled by `deno task import`), here still empty.
+    // Bars are a lake table too (collected, exported or imported; `year=`), here still empty.
     await assert.rejects(
       () => repo.sql("SELECT * FROM bars").rows(),
       /lake table "bars" has no data yet/,

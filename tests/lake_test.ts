@@ -285,7 +285,7 @@ Deno.test("ParquetLake compacts a partition automatically past autoCompactFiles"
   }, { autoCompactFiles: 2 });
 });
 
-Deno.test("LakeSink buffers trades and quotes, ignores bars and flushes on close", async () => {
+Deno.test("LakeSink buffers trades, quotes and bars and flushes on close", async () => {
   const root = await Deno.makeTempDir({ prefix: "lake_sink_test_" });
   try {
     const sink = await LakeSink.open({ root });
@@ -317,14 +317,18 @@ Deno.test("LakeSink buffers trades and quotes, ignores bars and flushes on close
       trades: 1,
     };
     sink.write([trades[0], quote, bar, trades[1]]);
-    assert.equal(sink.pending, 3);
-    assert.equal(sink.ignored, 1);
-    assert.equal(await sink.flush(), 3, "flush resolves to the rows stored: 2 trades, 1 quote");
-    assert.deepEqual(sink.stored, { trades: 2, events: 1 });
+    assert.equal(sink.pending, 4);
+    assert.equal(sink.ignored, 0);
+    assert.equal(
+      await sink.flush(),
+      4,
+      "flush resolves to the rows stored: 2 trades, 1 quote, 1 bar",
+    );
+    assert.deepEqual(sink.stored, { trades: 2, events: 2 });
     assert.equal(await sink.flush(), 0);
-    sink.write([...trades, quote]); // two trades and the quote already stored
+    sink.write([...trades, quote, bar]); // two trades, the quote and the bar already stored
     assert.equal(await sink.flush(), 3, "the 3 new trades");
-    assert.deepEqual(sink.stored, { trades: 5, events: 1 });
+    assert.deepEqual(sink.stored, { trades: 5, events: 2 });
     sink.write([{ ...trades[4], id: "late", ts: trades[4].ts + DAY }]);
     await sink.close();
     assert.throws(() => sink.write(trades));
@@ -333,6 +337,16 @@ Deno.test("LakeSink buffers trades and quotes, ignores bars and flushes on close
       `SELECT count(*) FROM read_parquet('${root}/quotes/*/*/*/*.parquet', hive_partitioning = true)`,
     );
     assert.deepEqual(quotes, [[1]]);
+    const bars = await duck(
+      `SELECT symbol, interval_us, close, year FROM read_parquet('${root}/bars/exchange=*/symbol=*/year=*/*.parquet', hive_partitioning = true)`,
+    );
+    // The one bars layout (bar_store.ts): by the UTC year of ts.
+    assert.deepEqual(bars, [[
+      "BTC-USD",
+      60_000_000,
+      1,
+      new Date(MIDNIGHT / 1000).getUTCFullYear(),
+    ]]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -85,6 +85,7 @@ async function withBuffer<T>(body: (sql: postgres.Sql, url: string) => Promise<T
 
 Deno.test("the schema describes every table once, with the buffer's COPY columns", () => {
   assert.deepEqual([...TABLE_NAMES].sort(), [
+    "actions",
     "bars",
     "book_changes",
     "book_snapshots",
@@ -104,6 +105,11 @@ Deno.test("the schema describes every table once, with the buffer's COPY columns
     "exchange, symbol, interval_us, ts, recv_ts, open, high, low, close, volume, vwap, trades",
   );
   assert.deepEqual(TABLES.event_log.payload, ["status", "reason"]);
+  assert.equal(
+    TABLES.actions.copyColumns,
+    "exchange, symbol, seq, ts, action, payload, prev, hash",
+  );
+  assert.equal(TABLES.actions.event, undefined, "actions are not market events");
   // Only the event log takes connection-wide rows.
   assert.deepEqual(TABLE_NAMES.filter((t) => TABLES[t].connectionWide), ["event_log"]);
 });

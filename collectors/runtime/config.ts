@@ -20,9 +20,10 @@ import { VENUES } from "../venues/mod.ts";
 
 /**
  * What a collector stores in the lake unless told to store book changes too
- * (`--book-changes`): book changes are most of a feed's messages, so they are opt-in.
+ * (`--book-changes`): book changes are most of a feed's messages, so they are opt-in. Venue
+ * bars (Alpaca's) are few and go to the lake's `bars` table.
  */
-export const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "status"] as const;
+export const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "bar", "status"] as const;
 
 /** One venue of a config file. */
 export interface VenueConfig {

@@ -19,8 +19,9 @@
  *
  * The body's keys come in the order the engine writes them and numbers print as JavaScript
  * prints them, so the same run gives the same bytes in any process. The lines are held as
- * UTF-8 in fixed 1 MB chunks (what a file of the log would hold). Storing the log in the lake
- * and the buffer through the shared table description (`lib/schema`) is the next step.
+ * UTF-8 in fixed 1 MB chunks (what a file of the log would hold). Both stores keep the log
+ * through the shared table description (`actions` in `lib/schema/tables.ts`; rows from
+ * `actionLogRows` in `stored_log.ts`), and give the same lines back byte for byte.
  * @module
  */
 import { createHash } from "node:crypto";

@@ -57,6 +57,7 @@ export {
 export { BacktestResult } from "./results.ts";
 export { computeMetrics, type Metrics } from "./metrics.ts";
 export { type ActionEntry, ActionLog, verifyActionLog } from "./action_log.ts";
+export { actionLogRows, type ActionLogRowsOptions } from "./stored_log.ts";
 export type { PositionRow, RunRecord } from "./_run_record.ts";
 export { replay, type ReplayOptions, type ReplayVerdict } from "./replay.ts";
 export { syntheticL2Feed, type SyntheticL2Options } from "./synthetic.ts";

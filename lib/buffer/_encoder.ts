@@ -21,6 +21,7 @@ import {
   storedBookLevels,
 } from "../market/event_digest.ts";
 import type { TableName } from "../schema/tables.ts";
+import type { ActionRow } from "../schema/action_rows.ts";
 import { CopyBuffer, copyText, TimestampFormatter } from "./_copy.ts";
 
 /** A sealed batch of COPY text of one table. */
@@ -235,6 +236,14 @@ export class RowEncoder {
   status(s: FeedStatus): void {
     const rest = statusText(s.status, s.reason ?? "");
     this.#add("event_log", this.#line(s, rest), s.ts);
+  }
+
+  /** A row of an action log (`actions`: source and run in the instrument columns). */
+  action(r: ActionRow): void {
+    const line = this.#text(r.source) + "\t" + this.#text(r.run) + "\t" + r.seq + "\t" +
+      this.#tsFormat.format(r.ts) + "\t" + copyText(r.action) + "\t" + copyText(r.payload) +
+      "\t" + r.prev + "\t" + r.hash + "\n";
+    this.#add("actions", line, r.ts);
   }
 
   #add(table: TableName, line: string, ts: number): void {

@@ -6,10 +6,8 @@
  */
 import type postgres from "postgres";
 import { TABLES } from "../schema/tables.ts";
-import type { LakeTable } from "../schema/tables.ts";
 import { timestampLiteral } from "./_table_query.ts";
-
-type ExportKind = LakeTable;
+import type { ExportKind } from "./_table_pages.ts";
 
 const DAY = 86_400_000_000;
 

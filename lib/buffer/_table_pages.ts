@@ -7,11 +7,22 @@
  */
 import type postgres from "postgres";
 import type { EventKind, EventRowOf, ParquetLake } from "../lake/mod.ts";
-import { TABLES } from "../schema/tables.ts";
-import type { LakeTable } from "../schema/tables.ts";
+import { LAKE_TABLES, type LakeTable, TABLES } from "../schema/tables.ts";
 import { camelName, type KeyValues, type TableQueryOptions } from "./_table_query.ts";
 import { type BufferTradeColumnsWithIntegerIds, readTrades } from "./trade_reader.ts";
 import { readEventRows } from "./event_reader.ts";
+
+/**
+ * A buffer table of market events the exporter moves to the lake by time range (the lake's
+ * table of the same name): every {@linkcode LakeTable} but the action log, which goes by
+ * run (`action_export.ts`).
+ */
+export type ExportKind = Exclude<LakeTable, "actions">;
+
+/** Every {@linkcode ExportKind}, in the order the exporter works through them (trades first). */
+export const EXPORT_KINDS: readonly ExportKind[] = Object.freeze(
+  LAKE_TABLES.filter((table): table is ExportKind => table !== "actions"),
+);
 
 /** One instrument's page read: a range, a key to start after, a row limit. */
 export interface PageQuery extends TableQueryOptions {
@@ -69,7 +80,7 @@ function rowPages<K extends EventKind>(kind: K): TablePages<EventRowOf<K>[]> {
 }
 
 /** The pages of every table the exporter moves. */
-export const TABLE_PAGES: Readonly<Record<LakeTable, TablePages>> = {
+export const TABLE_PAGES: Readonly<Record<ExportKind, TablePages>> = {
   trades: TRADE_PAGES as TablePages,
   quotes: rowPages("quotes") as TablePages,
   book_snapshots: rowPages("book_snapshots") as TablePages,

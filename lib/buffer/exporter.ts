@@ -18,7 +18,9 @@
  *   by key (`(ts, id)`, or `(ts, recv_ts, digest)`), through binary COPY, with no counting
  *   beforehand; event rows keep the digest the buffer stored.
  * - **Bars**: 1-minute OHLCV+VWAP bars of every exported range of trades are written to
- *   the buffer's `bars` table (the plain layout's replacement for a continuous aggregate).
+ *   the buffer's `bars` table (the plain layout's replacement for a continuous aggregate)
+ *   and to the lake's `bars` table.
+ * - **Action logs**: copied run by run (`action_export.ts`).
  *
  * Run it once with `deno task export`, or on a schedule with `deno task export --every 1h`
  * (the program is `scripts/export.ts`).
@@ -26,30 +28,25 @@
  */
 import type postgres from "postgres";
 import { nowMicros } from "../market/time.ts";
-import { BarKernel } from "../market/bars.ts";
+import type { BarKernel } from "../market/bars.ts";
 import { ExportQueries, type InstrumentCount, progressBar } from "./_export_queries.ts";
 import type { ParquetLake } from "../lake/mod.ts";
-import { LAKE_TABLES, type LakeTable, TABLES } from "../schema/tables.ts";
+import { TABLES } from "../schema/tables.ts";
 import type { BufferTradeColumnsWithIntegerIds } from "./trade_reader.ts";
-import { type KeyValues, sqlLiteral, timestampLiteral } from "./_table_query.ts";
-import { TABLE_PAGES } from "./_table_pages.ts";
+import type { KeyValues } from "./_table_query.ts";
+import { EXPORT_KINDS, type ExportKind, TABLE_PAGES } from "./_table_pages.ts";
+import { type ActionExportReport, exportActions } from "./action_export.ts";
+import { type TradeTimes, writeExportBars } from "./_export_bars.ts";
 
 const HOUR = 3_600_000_000;
 const DAY = 24 * HOUR;
 const MINUTE = 60_000_000;
 
-/**
- * A buffer table the exporter moves to the lake (the lake's table of the same name): the
- * schema's {@linkcode LakeTable}.
- */
-export type ExportKind = LakeTable;
-
-/** Every {@linkcode ExportKind}, in the order the exporter works through them. */
-export const EXPORT_KINDS: readonly ExportKind[] = LAKE_TABLES;
+export { EXPORT_KINDS, type ExportKind };
 
 /** Default rows per read slice, per table (see `sliceRows` in `lib/schema/tables.ts`). */
 const DEFAULT_SLICE_ROWS = Object.fromEntries(
-  LAKE_TABLES.map((kind) => [kind, TABLES[kind].sliceRows]),
+  EXPORT_KINDS.map((kind) => [kind, TABLES[kind].sliceRows]),
 ) as Readonly<Record<ExportKind, number>>;
 
 /** Options of {@linkcode Exporter}. */
@@ -66,6 +63,8 @@ export interface ExporterOptions {
   readonly progress?: boolean;
   /** Write 1-minute bars of exported trades into the buffer's `bars` table (default true). */
   readonly bars?: boolean;
+  /** Also copy the action logs of runs to the lake (`action_export.ts`; default true). */
+  readonly actions?: boolean;
   /** Where messages go (default `console.error`). */
   readonly log?: (message: string) => void;
   /**
@@ -98,6 +97,8 @@ export interface KindExportReport {
 export interface ExportReport extends KindExportReport {
   /** Per table (only the tables the exporter was asked to export). */
   readonly kinds: Readonly<Partial<Record<ExportKind, KindExportReport>>>;
+  /** The action logs copied (absent when `actions` is false). */
+  readonly actions?: ActionExportReport;
   /** Wall time of the run, milliseconds. */
   readonly millis: number;
 }
@@ -153,6 +154,7 @@ export class Exporter {
   readonly #lag: number;
   readonly #progress: boolean;
   readonly #bars: boolean;
+  readonly #actions: boolean;
   readonly #log: (message: string) => void;
   readonly #now: () => number;
   readonly #sliceRows: Readonly<Record<ExportKind, number>>;
@@ -172,6 +174,7 @@ export class Exporter {
     if (!(this.#lag >= 0)) throw new RangeError(`lag must be >= 0, got ${this.#lag}`);
     this.#progress = options.progress ?? Deno.stderr.isTerminal();
     this.#bars = options.bars ?? true;
+    this.#actions = options.actions ?? true;
     this.#log = options.log ?? ((m) => console.error(m));
     this.#now = options.now ?? nowMicros;
     const slice = options.sliceRows;
@@ -265,7 +268,15 @@ export class Exporter {
     };
     const kinds: Partial<Record<ExportKind, KindExportReport>> = {};
     for (const kind of this.#kinds) kinds[kind] = report(kind);
-    return { ...(kinds.trades ?? report("trades")), kinds, millis: performance.now() - t0 };
+    const actions = this.#actions
+      ? { actions: await exportActions({ sql: this.#sql, lake: this.#lake }) }
+      : {};
+    return {
+      ...(kinds.trades ?? report("trades")),
+      kinds,
+      ...actions,
+      millis: performance.now() - t0,
+    };
   }
 
   /** Verifies the closed days of one table below its watermark. */
@@ -366,50 +377,14 @@ export class Exporter {
     return total;
   }
 
-  /**
-   * Upserts the 1-minute bars of trades sorted by time into `bars`, continuing `open` (the
-   * bar kernel of the task's previous pages, `lib/market/bars.ts`); unless `final`, the last
-   * bar stays open in the kernel, which is returned.
-   */
-  async #writeBars(
+  /** See {@linkcode writeExportBars}; nothing when the exporter writes no bars. */
+  #writeBars(
     c: { exchange: string; symbol: string },
-    t: { price: Float64Array; size: Float64Array; ts: Float64Array; recvTs: Float64Array },
+    t: TradeTimes,
     open: BarKernel | undefined,
     final: boolean,
   ): Promise<BarKernel | undefined> {
-    const kernel = open ?? new BarKernel({ by: "time", interval: MINUTE });
-    kernel.add(t);
-    const closed = final ? kernel.finish() : kernel.takeClosed();
-    const bars = Array.from({ length: closed.ts.length }, (_, i) => ({
-      bucket: closed.ts[i],
-      recv: closed.recvTs[i],
-      open: closed.open[i],
-      high: closed.high[i],
-      low: closed.low[i],
-      close: closed.close[i],
-      volume: closed.volume[i],
-      vwap: closed.vwap[i],
-      count: closed.trades[i],
-    }));
-    // One statement per 5,000 bars; bars of a re-exported range replace the old ones.
-    for (let k = 0; k < bars.length; k += 5_000) {
-      const values = bars.slice(k, k + 5_000).map((b) =>
-        `(${sqlLiteral(c.exchange)}, ${sqlLiteral(c.symbol)}, ${MINUTE}, ${
-          timestampLiteral(b.bucket)
-        }, ${timestampLiteral(b.recv)}, ${b.open}, ${b.high}, ${b.low}, ${b.close}, ${b.volume}, ${
-          Number.isNaN(b.vwap) ? "null" : b.vwap
-        }, ${b.count})`
-      ).join(",\n");
-      await this.#sql.unsafe(
-        `insert into bars (exchange, symbol, interval_us, ts, recv_ts, open, high, low, close,
-           volume, vwap, trades) values ${values}
-         on conflict (exchange, symbol, interval_us, ts) do update set
-           recv_ts = excluded.recv_ts, open = excluded.open, high = excluded.high,
-           low = excluded.low, close = excluded.close, volume = excluded.volume,
-           vwap = excluded.vwap, trades = excluded.trades`,
-      );
-    }
-    return final ? undefined : kernel;
+    return writeExportBars({ sql: this.#sql, lake: this.#lake }, c, t, open, final);
   }
 
   /**

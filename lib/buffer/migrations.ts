@@ -376,6 +376,26 @@ BEGIN
 END $$;
 `;
 
+/**
+ * Version 3: the action log of runs (`actions`, see `lib/schema/tables.ts`): one row per
+ * action, keyed by source (`exchange`), run (`symbol`) and sequence number. Not partitioned
+ * and never dropped by retention (an audit log is kept); the exporter copies it to the lake
+ * by run. `IF NOT EXISTS`, so a database where the table was made by hand migrates too.
+ */
+const actionLog = `
+CREATE TABLE IF NOT EXISTS actions (
+  exchange text NOT NULL,
+  symbol text NOT NULL,
+  seq bigint NOT NULL,
+  ts timestamptz NOT NULL,
+  action text NOT NULL,
+  payload text NOT NULL,
+  prev text NOT NULL,
+  hash text NOT NULL,
+  PRIMARY KEY (exchange, symbol, seq)
+);
+`;
+
 /** All migrations, in order. Append new versions; never edit an applied one. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -393,4 +413,5 @@ FROM unnest(ARRAY['trades', 'book_changes', 'book_snapshots', 'quotes']) AS t;
     plain: plainRetentionV2,
     timescale: timescaleRetentionV2,
   },
+  { version: 3, name: "action_log", plain: actionLog },
 ];

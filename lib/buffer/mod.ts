@@ -60,3 +60,14 @@ export {
 export { type BufferTradeColumns, readTrades, type ReadTradesOptions } from "./trade_reader.ts";
 export { readEventRows, type ReadEventRowsOptions } from "./event_reader.ts";
 export { type BufferConnection, openBufferFromEnv } from "./from_env.ts";
+export {
+  listBufferRuns,
+  type ReadActionsOptions,
+  readBufferActions,
+  type StoredRun,
+} from "./action_reader.ts";
+export {
+  type ActionExportReport,
+  exportActions,
+  type ExportActionsOptions,
+} from "./action_export.ts";

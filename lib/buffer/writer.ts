@@ -52,7 +52,9 @@ import type { MarketEvent, Trade } from "../market/types.ts";
 import { nowMicros } from "../market/time.ts";
 import { guardConnectionTeardown, isUnavailable } from "./_copy.ts";
 import { type SpillSegment, SpillStore } from "./_spill.ts";
+import type { ActionRow } from "../schema/action_rows.ts";
 import {
+  actionRowRejection,
   eventRejection,
   latestValidMicros,
   type Rejection,
@@ -214,6 +216,26 @@ export class PostgresWriter implements EventSink {
           this.#encoder.status(e);
           break;
       }
+    }
+  }
+
+  /**
+   * Validates ({@linkcode actionRowRejection}), encodes and queues rows of action logs for
+   * the `actions` table, like {@linkcode PostgresWriter.write} does events: batched, spilled
+   * while the database is down, idempotent on (source, run, seq). Never blocks.
+   */
+  writeActions(rows: readonly ActionRow[]): void {
+    if (this.#closed) throw new TypeError("PostgresWriter is closed");
+    const latest = latestValidMicros(nowMicros());
+    for (const r of rows) {
+      const reason = actionRowRejection(r, latest);
+      if (reason !== undefined) {
+        const loose = { kind: "action", exchange: r?.source, symbol: r?.run, ts: r?.ts };
+        this.#reject(reason, loose as unknown as MarketEvent);
+        continue;
+      }
+      this.#accepted++;
+      this.#encoder.action(r);
     }
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import type pl from "nodejs-polars";
-import type { BookChange, BookSnapshot, MarketEvent, Trade } from "../market/types.ts";
+import type { Bar, BookChange, BookSnapshot, MarketEvent, Trade } from "../market/types.ts";
 import { eventRejection, type Rejection } from "../schema/rules.ts";
 import { bookColumnsFrame, eventFrame } from "./_event_frame.ts";
 import { BookColumns, type BookKind } from "./book_columns.ts";
@@ -180,7 +180,7 @@ export interface SplitEventsOptions {
   readonly depth: number;
   /** The latest valid time (the schema's `latestValidMicros`). */
   readonly latest: number;
-  /** An event of a kind without a table (bars). */
+  /** An event of a kind without a table. */
   readonly ignored: (kind: unknown) => void;
   /** An event the schema's rules refuse (checked before levels are cut to `depth`). */
   readonly rejected: (kind: EventKind, event: MarketEvent, reason: Rejection) => void;
@@ -189,6 +189,8 @@ export interface SplitEventsOptions {
 /** What {@linkcode splitEvents} gives: trades, rows per event table, book columns. */
 export interface SplitEvents {
   readonly trades: Trade[];
+  /** Bar events (stored through `bar_store.ts`). */
+  readonly bars: Bar[];
   /** Checked rows of quotes and statuses. */
   readonly rows: Map<EventKind, EventRow[]>;
   /** Checked book snapshots and changes, as columns. */
@@ -196,20 +198,26 @@ export interface SplitEvents {
 }
 
 /**
- * Splits model events into trades, checked rows of quotes and statuses and checked book
- * columns: each event is checked as the buffer writer checks it (the schema's rules),
- * before snapshot levels are cut to `depth`, so both stores refuse the same events.
+ * Splits model events into trades and bars (both checked later, by their tables' write
+ * paths), checked rows of quotes and statuses and checked book columns: each of those is
+ * checked as the buffer writer checks it (the schema's rules), before snapshot levels are cut
+ * to `depth`, so both stores refuse the same events.
  */
 export function splitEvents(
   events: readonly MarketEvent[],
   options: SplitEventsOptions,
 ): SplitEvents {
   const trades: Trade[] = [];
+  const bars: Bar[] = [];
   const rows = new Map<EventKind, EventRow[]>();
   const books = new Map<BookKind, BookColumns>();
   for (const e of events) {
     if (e?.kind === "trade") {
       trades.push(e);
+      continue;
+    }
+    if (e?.kind === "bar") {
+      bars.push(e);
       continue;
     }
     const kind = e === null || typeof e !== "object" ? undefined : eventKindOf(e);
@@ -244,5 +252,5 @@ export function splitEvents(
     if (list) list.push(row);
     else rows.set(kind, [row]);
   }
-  return { trades, rows, books };
+  return { trades, bars, rows, books };
 }

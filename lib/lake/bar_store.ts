@@ -1,7 +1,7 @@
 /**
- * The lake's `bars` table: OHLCV bars brought in from elsewhere (`deno task import`), stored
- * next to the event tables but written here, not by {@linkcode ParquetLake.writeEvents}
- * (bars are no collected event yet):
+ * The lake's `bars` table: OHLCV bars, stored next to the event tables. This is the one write path of bars: imported ones, and bar
+ * events given to `ParquetLake.writeBars` / `writeEvents` (collected venue bars, the
+ * exporter's 1-minute bars), which hold the lake's writer lock and call it:
  *
  * ```text
  * ROOT/bars/exchange=<exchange>/symbol=<symbol>/year=<YYYY>/part-<unique>.parquet
@@ -29,6 +29,8 @@ export const BARS_DIR = "bars";
 export interface StoredBar {
   /** Bar open time. */
   readonly ts: number;
+  /** When the bar was received (stored `recv_ts`); default its close, `ts + intervalUs`. */
+  readonly recvTs?: number;
   /** Bar length in microseconds (> 0). */
   readonly intervalUs: number;
   readonly open: number;
@@ -67,7 +69,7 @@ function frameOf(bars: readonly StoredBar[]): pl.DataFrame {
   return pl.DataFrame({
     interval_us: int(bars.map((b) => b.intervalUs)),
     ts: time(bars.map((b) => b.ts)),
-    recv_ts: time(bars.map((b) => b.ts + b.intervalUs)),
+    recv_ts: time(bars.map((b) => b.recvTs ?? b.ts + b.intervalUs)),
     open: pl.Series("open", bars.map((b) => b.open), pl.Float64),
     high: pl.Series("high", bars.map((b) => b.high), pl.Float64),
     low: pl.Series("low", bars.map((b) => b.low), pl.Float64),

@@ -13,13 +13,18 @@ import type {
 import { nowMicros } from "../market/time.ts";
 import { ParquetLake, type ParquetLakeOptions } from "./parquet_lake.ts";
 import { BookColumns, type BookKind } from "./book_columns.ts";
-import { LAKE_TABLES, TABLES } from "../schema/tables.ts";
+import { TABLE_NAMES, TABLES } from "../schema/tables.ts";
 import { eventRejection, latestValidMicros } from "../schema/rules.ts";
 
-/** The event kinds the lake has a table for (bars have none): the schema's lake tables' events. */
-export type StoredEventKind = Exclude<MarketEventKind, "bar">;
+/**
+ * The event kinds the lake has a table for: every kind (the events of the schema's tables;
+ * bars go to the `year=` bars table of `bar_store.ts`).
+ */
+export type StoredEventKind = MarketEventKind;
 
-const STORED_KINDS = LAKE_TABLES.map((table) => TABLES[table].event) as StoredEventKind[];
+const STORED_KINDS = TABLE_NAMES.map((table) => TABLES[table].event).filter((
+  kind,
+): kind is StoredEventKind => kind !== undefined);
 
 /** Options of {@linkcode LakeSink}. */
 export interface LakeSinkOptions {
@@ -27,7 +32,7 @@ export interface LakeSinkOptions {
   readonly closeLake?: boolean;
   /**
    * The event kinds stored (default: every kind the lake has a table for: trades, quotes,
-   * book snapshots, book changes and statuses). Other events are ignored and counted.
+   * book snapshots, book changes, bars and statuses). Other events are ignored and counted.
    */
   readonly kinds?: readonly StoredEventKind[];
 }
@@ -36,16 +41,16 @@ export interface LakeSinkOptions {
 export interface LakeSinkStored {
   /** Trades. */
   trades: number;
-  /** Quotes, book snapshots, book changes and statuses together. */
+  /** Quotes, book snapshots, book changes, bars and statuses together. */
   events: number;
 }
 
 /**
  * Buffers the events it is given and writes them to a {@linkcode ParquetLake} on `flush`:
  * trades to the `trades` table, quotes, book snapshots (cut to the lake's `bookDepth`
- * levels per side), book changes and feed statuses to their event tables (see
- * {@linkcode ParquetLake.writeEvents}). Bars have no table: they are ignored and counted in
- * {@linkcode LakeSink.ignored}, as are kinds left out of `options.kinds`.
+ * levels per side), book changes, bars and feed statuses to their tables (see
+ * {@linkcode ParquetLake.writeEvents}). Kinds left out of `options.kinds` are ignored and
+ * counted in {@linkcode LakeSink.ignored}.
  *
  * `flush` resolves to the rows newly stored in every table (a collector's `rows_written`,
  * the same count the PostgreSQL writer gives); trades and the other tables apart are in
@@ -104,7 +109,7 @@ export class LakeSink implements EventSink {
     return this.#trades.length + this.#events.length + this.#bookRows + this.#inFlight;
   }
 
-  /** Events dropped so far because they are not stored (bars, kinds left out). */
+  /** Events dropped so far because they are not stored (kinds left out). */
   get ignored(): number {
     return this.#ignored;
   }

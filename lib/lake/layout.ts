@@ -6,13 +6,15 @@
  * ROOT/<kind>/exchange=<exchange>/symbol=<symbol>/date=<YYYY-MM-DD>/part-<unique>.parquet
  * ```
  *
- * where `<kind>` is `trades`, `quotes`, `book_snapshots`, `book_changes` or `event_log`
- * (see {@linkcode LakeKind}), and `<symbol>` is the symbol, or `%2A` for connection-wide
+ * where `<kind>` is `trades`, `quotes`, `book_snapshots`, `book_changes`, `event_log` or
+ * `actions` (see {@linkcode LakeKind}; the action log's `exchange` is the run's source and
+ * its `symbol` the run id), and `<symbol>` is the symbol, or `%2A` for connection-wide
  * rows (symbol `*`, see `lib/schema/instrument.ts`), which DuckDB and Polars read back as
- * `*`. `date` is the UTC day of the row's venue time (`ts`). Bars brought in by
- * `deno task import` live beside these tables in `ROOT/bars`, by `year=` (see `bar_store.ts`). Files in
- * progress carry a name that no `*.parquet` glob matches (`.part-<unique>.parquet.tmp`)
- * until they are renamed into place.
+ * `*`. `date` is the UTC day of the row's venue time (`ts`). Bars (collected, made from
+ * trades by the exporter, or brought in by `deno task import`) live beside these tables in
+ * `ROOT/bars`, by `year=` instead of `date=` (see `bar_store.ts`). Files in progress carry
+ * a name that no `*.parquet` glob matches (`.part-<unique>.parquet.tmp`) until they are
+ * renamed into place.
  *
  * @module
  */

@@ -82,3 +82,4 @@ export {
   type TradePartition,
   tradesRoot,
 } from "./layout.ts";
+export { type LakeRun, listLakeRuns, readLakeActions } from "./action_reader.ts";

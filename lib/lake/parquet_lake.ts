@@ -4,7 +4,8 @@
  * @module
  */
 import pl from "nodejs-polars";
-import type { MarketEvent, TakerSide, Trade } from "../market/types.ts";
+import type { Bar, MarketEvent, TakerSide, Trade } from "../market/types.ts";
+import type { ActionRow } from "../schema/action_rows.ts";
 import { nowMicros } from "../market/time.ts";
 import { TABLES } from "../schema/tables.ts";
 import { latestValidMicros, type Rejection } from "../schema/rules.ts";
@@ -31,6 +32,9 @@ import {
   splitEvents,
 } from "./_event_batch.ts";
 import { BookColumns, type BookKind } from "./book_columns.ts";
+import { groupActions, type GroupedKeyed } from "./_keyed_batch.ts";
+import { storeBarEvents } from "./_bar_events.ts";
+import { BARS_DIR } from "./bar_store.ts";
 import {
   addCounts,
   type CompactionReport,
@@ -74,6 +78,9 @@ const FILE_BYTES = 1 << 20;
 /** The key of trades within a partition. */
 const TRADE_KEY = TABLES.trades.key.filter((c) => c !== "ts");
 
+/** A table {@linkcode ParquetLake} counts writes of: the `date=` tables and `bars`. */
+export type CountedTable = LakeKind | typeof BARS_DIR;
+
 /** What {@linkcode ParquetLake} knows of a partition of a batch before storing it. */
 interface StoreSpec {
   readonly exchange: string;
@@ -87,7 +94,7 @@ interface StoreSpec {
 }
 
 /**
- * A Parquet lake of market data, one table per kind:
+ * A Parquet lake of market data (and of the action logs of runs), one table per kind:
  * `ROOT/<kind>/exchange=X/symbol=Y/date=YYYY-MM-DD/part-<unique>.parquet`, zstd; exchange,
  * symbol and date come from the path (hive partitioning, read by DuckDB
  * `hive_partitioning=true` and Polars). Times are `TIMESTAMP` (microseconds, UTC).
@@ -100,7 +107,14 @@ interface StoreSpec {
  *   bid_sizes DOUBLE[], ask_prices DOUBLE[], ask_sizes DOUBLE[]` then `sequence BIGINT,
  *   checksum BIGINT` for snapshots and `first_sequence BIGINT, sequence BIGINT,
  *   checksum BIGINT` for changes, NULL when missing; `status VARCHAR, reason VARCHAR`),
- *   each file sorted by `(ts, recv_ts, digest)`.
+ *   each file sorted by `(ts, recv_ts, digest)`;
+ * - `bars` (`ROOT/bars/exchange=X/symbol=Y/year=YYYY/`, not by date; written through
+ *   `bar_store.ts`, the one write path of bars, where a newer bar replaces a stored one of
+ *   the same key): `interval_us BIGINT, ts TIMESTAMP, recv_ts TIMESTAMP, open, high, low,
+ *   close, volume DOUBLE, vwap DOUBLE (NULL for no volume), trades BIGINT`, keyed and sorted
+ *   by `(interval_us, ts)`;
+ * - `actions` (action logs, `exchange=<source>/symbol=<run>`): `seq BIGINT, ts TIMESTAMP,
+ *   action, payload, prev, hash VARCHAR`, keyed and sorted by `seq`.
  *
  * Writes are
  * - **validated**: invalid rows (see {@linkcode tradeRejection} and
@@ -140,8 +154,8 @@ export class ParquetLake {
   #counts: WriteCounts = emptyCounts();
   #lastWrite: WriteCounts = emptyCounts();
   readonly #countsByKind = Object.fromEntries(
-    LAKE_KINDS.map((kind) => [kind, emptyCounts()]),
-  ) as Record<LakeKind, WriteCounts>;
+    [...LAKE_KINDS, BARS_DIR].map((kind) => [kind, emptyCounts()]),
+  ) as Record<CountedTable, WriteCounts>;
   #ignored = 0;
   readonly #logged = new Set<string>();
   readonly #lock: WriterLock;
@@ -180,7 +194,7 @@ export class ParquetLake {
   }
 
   /** Counts over every write since the lake was opened, per table. */
-  get countsByKind(): Readonly<Record<LakeKind, Readonly<WriteCounts>>> {
+  get countsByKind(): Readonly<Record<CountedTable, Readonly<WriteCounts>>> {
     return structuredClone(this.#countsByKind);
   }
 
@@ -192,7 +206,7 @@ export class ParquetLake {
     return structuredClone(this.#lastWrite);
   }
 
-  /** Events {@linkcode ParquetLake.writeEvents} skipped because the lake has no table for them (bars). */
+  /** Events {@linkcode ParquetLake.writeEvents} skipped because the lake has no table for them. */
   get ignored(): number {
     return this.#ignored;
   }
@@ -279,8 +293,8 @@ export class ParquetLake {
    * Stores model events of any kind and resolves to the rows newly stored: trades as by
    * {@linkcode ParquetLake.writeTrades}, quotes, book snapshots, book changes and feed
    * statuses through {@linkcode eventRow} (snapshots cut to `bookDepth` levels per side)
-   * and {@linkcode ParquetLake.writeEventRows}. Bars have no table: they are skipped and
-   * counted in {@linkcode ParquetLake.ignored}. `lastWrite` sums the call's tables.
+   * and {@linkcode ParquetLake.writeEventRows}, bars as by {@linkcode ParquetLake.writeBars}.
+   * `lastWrite` sums the call's tables.
    */
   writeEvents(events: readonly MarketEvent[]): Promise<number> {
     if (!Array.isArray(events)) {
@@ -289,12 +303,12 @@ export class ParquetLake {
     return this.#enqueue(async () => {
       const total = emptyCounts();
       this.#lastWrite = total;
-      const { trades, rows, books } = splitEvents(events, {
+      const { trades, bars, rows, books } = splitEvents(events, {
         depth: this.#bookDepth,
         latest: latestValidMicros(nowMicros()),
         ignored: (what) => {
           this.#ignored++;
-          if (what !== "bar") this.#warnOnce(`kind:${what}`, `lake: ignored event of kind ${what}`);
+          this.#warnOnce(`kind:${what}`, `lake: ignored event of kind ${what}`);
         },
         rejected: (kind, e, reason) => {
           const counts = emptyCounts();
@@ -318,6 +332,7 @@ export class ParquetLake {
         const columns = books.get(kind as BookKind);
         if (columns) await this.#writeBookColumns(columns, total);
       }
+      if (bars.length > 0) await this.#writeBars(bars, total);
       return total.written;
     });
   }
@@ -341,9 +356,42 @@ export class ParquetLake {
     });
   }
 
+  /**
+   * Stores bars (events of kind `bar`: venue bars, or bars made from trades) in the `bars`
+   * table through `bar_store.ts` (`year=` partitions) and resolves to the rows newly stored:
+   * validated by the schema's rules, keyed on (exchange, symbol, interval, ts), where the
+   * newest bar wins (a re-exported, corrected bar replaces the stored one and counts as a
+   * duplicate, not a new row). All-or-nothing per instrument.
+   */
+  writeBars(bars: readonly Bar[]): Promise<number> {
+    if (!Array.isArray(bars)) return Promise.reject(new TypeError("writeBars needs an array"));
+    return this.#enqueue(async () => {
+      const counts = emptyCounts();
+      this.#lastWrite = counts;
+      await this.#writeBars(bars, counts);
+      return counts.written;
+    });
+  }
+
   /** Levels per side kept of a book snapshot (`options.bookDepth`). */
   get bookDepth(): number {
     return this.#bookDepth;
+  }
+
+  /**
+   * Stores rows of action logs (`lib/schema/action_rows.ts`) in the `actions` table,
+   * partitioned by source, run and day, and resolves to the rows newly stored: validated
+   * ({@linkcode actionRowRejection}), idempotent on (source, run, seq).
+   */
+  writeActions(rows: readonly ActionRow[]): Promise<number> {
+    if (!Array.isArray(rows)) return Promise.reject(new TypeError("writeActions needs an array"));
+    return this.#enqueue(async () => {
+      const counts = emptyCounts();
+      this.#lastWrite = counts;
+      const latest = latestValidMicros(nowMicros());
+      await this.#writeKeyed("actions", (reject) => groupActions(rows, latest, reject), counts);
+      return counts.written;
+    });
   }
 
   /**
@@ -541,6 +589,68 @@ export class ParquetLake {
       counts.written += written;
       counts.duplicates += p.rows - written;
       this.#native.used(p.rows * perRow + FILE_BYTES);
+    }
+  }
+
+  /** The write path of bars (see `_bar_events.ts`); adds what it did to `counts`. */
+  async #writeBars(bars: readonly Bar[], counts: WriteCounts): Promise<void> {
+    const mine = emptyCounts();
+    try {
+      const done = await storeBarEvents(
+        this.root,
+        bars,
+        latestValidMicros(nowMicros()),
+        (bar, reason) => {
+          this.#count(mine, reason);
+          this.#warnOnce(
+            `bars:${reason}`,
+            `lake: rejected bars row with invalid ${reason} (logged once per table and reason):`,
+            describeEventRow(bar as unknown as EventRow),
+          );
+        },
+      );
+      mine.written += done.written;
+      mine.duplicates += done.duplicates;
+    } finally {
+      addCounts(this.#counts, mine);
+      addCounts(this.#countsByKind.bars, mine);
+      addCounts(counts, mine);
+    }
+  }
+
+  /** The write path of `actions` (see `_keyed_batch.ts`). */
+  async #writeKeyed(
+    kind: "actions",
+    grouping: (reject: (row: unknown, reason: Rejection) => void) => GroupedKeyed,
+    counts: WriteCounts,
+  ): Promise<void> {
+    const mine = emptyCounts();
+    try {
+      const grouped = grouping((row, reason) => {
+        this.#count(mine, reason);
+        this.#warnOnce(
+          `${kind}:${reason}`,
+          `lake: rejected ${kind} row with invalid ${reason} (logged once per table and reason):`,
+          describeEventRow(row as EventRow),
+        );
+      });
+      const key = TABLES[kind].key;
+      const last = key[key.length - 1];
+      await this.#store(
+        kind,
+        grouped.frame,
+        grouped.partitions.map((p) => {
+          // Only stored rows within the batch's range of the key's last column can match.
+          const lo = last === "ts" ? micros(p.minKey) : pl.lit(p.minKey);
+          const hi = last === "ts" ? micros(p.maxKey) : pl.lit(p.maxKey);
+          return { ...p, key, stored: pl.col(last).gtEq(lo).and(pl.col(last).ltEq(hi)) };
+        }),
+        mine,
+      );
+    } finally {
+      addCounts(this.#counts, mine);
+      addCounts(this.#countsByKind[kind], mine);
+      addCounts(counts, mine);
     }
   }
 

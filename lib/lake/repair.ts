@@ -11,7 +11,7 @@
  * @module
  */
 import pl from "nodejs-polars";
-import { EVENT_KEY } from "./_event_frame.ts";
+import { TABLES } from "../schema/tables.ts";
 import { dayToDate, LAKE_KINDS, type LakeKind, listAllPartitions } from "./layout.ts";
 import { ParquetLake } from "./parquet_lake.ts";
 import type { WriterLockOptions } from "./writer_lock.ts";
@@ -63,7 +63,7 @@ const PARQUET_OPTIONS = { compression: "zstd", rowGroupSize: 131_072 } as const;
 function tableKey(kind: LakeKind): { key: string[]; order: string[] } {
   return kind === "trades"
     ? { key: ["id"], order: ["ts", "id"] }
-    : { key: [...EVENT_KEY], order: [...EVENT_KEY] };
+    : { key: [...TABLES[kind].key], order: [...TABLES[kind].fileOrder] };
 }
 
 /**

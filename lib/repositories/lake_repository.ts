@@ -16,6 +16,8 @@ import {
   statusFrameResult,
 } from "./_book_change_result.ts";
 import { readNumericColumns, sqlString, sqlStringList } from "../lake/_duckdb.ts";
+import { readLakeActions } from "../lake/action_reader.ts";
+import { actionLines, type RunName } from "../schema/action_rows.ts";
 import {
   kindRoot,
   type LakePartition,
@@ -267,6 +269,15 @@ export class LakeRepository implements MarketDataRepository {
    */
   sql(query: string): SqlResult {
     return lakeSql(this.root, (task) => this.#query(task), query);
+  }
+
+  /**
+   * The action log of one run (the `actions` table, `source` and `run` as written by
+   * `ParquetLake.writeActions`) as the log's lines, byte for byte (`[]` for an unknown run):
+   * what `verifyActionLog` and `replay` take.
+   */
+  async actionLog(name: RunName): Promise<string[]> {
+    return actionLines(await readLakeActions(this.root, name));
   }
 
   /** Releases DuckDB. Queries after this reject. */

@@ -8,6 +8,8 @@ import postgres from "postgres";
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import { readTrades } from "../buffer/trade_reader.ts";
 import { sqlLiteral, timestampLiteral } from "../buffer/_table_query.ts";
+import { readBufferActions } from "../buffer/action_reader.ts";
+import { actionLines, type RunName } from "../schema/action_rows.ts";
 import { type BarColumns, barColumnsResult, tradeColumnsResult } from "./_result.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { bookSnapshotColumnsResult, quoteColumnsResult } from "./_event_result.ts";
@@ -134,6 +136,14 @@ export class PostgresRepository implements MarketDataRepository {
   bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
     const q = checkBookSnapshotQuery(query);
     return bookSnapshotColumnsResult(() => readBookSnapshots(this.#sql, q));
+  }
+
+  /**
+   * The action log of one run (the buffer's `actions` table) as the log's lines, byte for
+   * byte (`[]` for an unknown run): what `verifyActionLog` and `replay` take.
+   */
+  async actionLog(name: RunName): Promise<string[]> {
+    return actionLines(await readBufferActions(this.#sql, name));
   }
 
   /** Closes the client if the repository created it. */

@@ -13,6 +13,7 @@
 import type { Bar, BookSnapshot, Quote, Trade } from "../market/types.ts";
 import { computeBars } from "../market/bars.ts";
 import type { LakeRepository } from "./lake_repository.ts";
+import type { RunName } from "../schema/action_rows.ts";
 import { PostgresRepository } from "./postgres_repository.ts";
 import {
   type BarColumns,
@@ -174,6 +175,19 @@ export class UnifiedRepository implements MarketDataRepository {
     return bookSnapshotFrameResult(() =>
       this.#acrossSeam("book_snapshots", q, (repo, range) => repo.bookSnapshots(range).polars())
     );
+  }
+
+  /**
+   * The action log of one run: the lake's copy, or the buffer's when it holds more entries
+   * (a run not yet exported completely). Both are the same lines, byte for byte, as far as
+   * the shorter goes (a log is append-only).
+   */
+  async actionLog(name: RunName): Promise<string[]> {
+    const [lake, buffer] = await Promise.all([
+      this.#lake.actionLog(name),
+      this.#buffer.actionLog(name),
+    ]);
+    return buffer.length > lake.length ? buffer : lake;
   }
 
   /** Does not close the lake repository or the client it was given. */

@@ -29,6 +29,7 @@ export {
   isTableName,
   LAKE_TABLES,
   type LakeTable,
+  type MarketTable,
   TABLE_NAMES,
   type TableName,
   tableOfEvent,
@@ -45,7 +46,10 @@ export {
   symbolDir,
   symbolFromDir,
 } from "./instrument.ts";
+export { actionLines, type ActionRow, actionRows, runIdOf, type RunName } from "./action_rows.ts";
 export {
+  type ActionRowFields,
+  actionRowRejection,
   barValuesRejection,
   digestRejection,
   eventRejection,

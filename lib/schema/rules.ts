@@ -17,7 +17,10 @@
  *    finite prices and finite sizes >= 0, and `sequence`/`checksum`/`first_sequence` that
  *    are missing or safe integers; a bar's finite prices (`price`), finite volume >= 0
  *    (`size`), positive integer `interval` and integer `trades` >= 0; a status's text
- *    `status` and `reason`; a stored row's signed 32-bit `digest`.
+ *    `status` and `reason`; a stored row's signed 32-bit `digest`;
+ * 5. an action log row ({@linkcode actionRowRejection}): source and run as exchange and
+ *    symbol, `ts` an integer of microseconds from 0 (a run's clock starts at the epoch before
+ *    its first event) to one day after the wall clock, and a well-formed entry (`action`).
  *
  * {@linkcode rejectionDetail} turns a reason into a human sentence for logs.
  *
@@ -53,7 +56,12 @@ export type Rejection =
   /** A bar's interval is not a positive integer of microseconds. */
   | "interval"
   /** A bar's trade count is not an integer >= 0. */
-  | "trades";
+  | "trades"
+  /**
+   * An action log row's action, payload, `prev` or `hash` is malformed (not text, payload not
+   * a JSON object, hashes not 16 hex digits), or its `seq` not an integer >= 1.
+   */
+  | "action";
 
 /** Every {@linkcode Rejection}. */
 export const REJECTIONS: readonly Rejection[] = Object.freeze(
@@ -73,6 +81,7 @@ export const REJECTIONS: readonly Rejection[] = Object.freeze(
     "status",
     "interval",
     "trades",
+    "action",
   ] as const,
 );
 
@@ -295,6 +304,8 @@ export function rejectionDetail(reason: Rejection, event: MarketEvent): string {
       return "bar interval invalid";
     case "trades":
       return "bar trade count invalid";
+    case "action":
+      return "action log entry malformed";
     case "price":
       return priceDetail(e);
     case "size":
@@ -372,4 +383,41 @@ function isQuoteSize(value: unknown): value is number {
 
 function isSize(value: unknown): value is number {
   return typeof value === "number" && value >= 0 && value < Infinity;
+}
+
+/** The fields of an action log row that {@linkcode actionRowRejection} checks. */
+export interface ActionRowFields {
+  readonly source: unknown;
+  readonly run: unknown;
+  readonly seq: unknown;
+  readonly ts: unknown;
+  readonly action: unknown;
+  readonly payload: unknown;
+  readonly prev: unknown;
+  readonly hash: unknown;
+}
+
+const HASH_PATTERN = /^[0-9a-f]{16}$/;
+
+/**
+ * Why an action log row cannot be stored, or `undefined`: `source` a path-safe exchange
+ * word, `run` a path-safe symbol, `ts` a safe integer from 0 to `latest`, `seq` an integer
+ * >= 1, `action` non-empty text, `payload` the text of a JSON object (`{...}`), `prev` and
+ * `hash` 16 lower-case hex digits. The chain itself is checked by whoever reads the log
+ * (`verifyActionLog`), not by the stores.
+ */
+export function actionRowRejection(row: ActionRowFields, latest: number): Rejection | undefined {
+  if (row === null || typeof row !== "object") return "kind";
+  if (!isValidExchange(row.source)) return "exchange";
+  if (!isStorableSymbol(row.run, false)) return "symbol";
+  if (!(Number.isSafeInteger(row.ts) && (row.ts as number) >= 0 && (row.ts as number) <= latest)) {
+    return "ts";
+  }
+  if (!(Number.isSafeInteger(row.seq) && (row.seq as number) >= 1)) return "action";
+  if (typeof row.action !== "string" || row.action.length === 0) return "action";
+  const p = row.payload;
+  if (typeof p !== "string" || !p.startsWith("{") || !p.endsWith("}")) return "action";
+  if (typeof row.prev !== "string" || !HASH_PATTERN.test(row.prev)) return "action";
+  if (typeof row.hash !== "string" || !HASH_PATTERN.test(row.hash)) return "action";
+  return undefined;
 }

@@ -16,11 +16,12 @@ export type TableName =
   | "book_snapshots"
   | "book_changes"
   | "bars"
-  | "event_log";
+  | "event_log"
+  | "actions";
 
 /** Every {@linkcode TableName}, trades first. */
 export const TABLE_NAMES: readonly TableName[] = Object.freeze(
-  ["trades", "quotes", "book_snapshots", "book_changes", "bars", "event_log"] as const,
+  ["trades", "quotes", "book_snapshots", "book_changes", "bars", "event_log", "actions"] as const,
 );
 
 /** The tables keyed by `(exchange, symbol, ts, recv_ts, digest)` (no venue id). */
@@ -31,13 +32,21 @@ export const DIGEST_TABLES: readonly DigestTable[] = Object.freeze(
   ["quotes", "book_snapshots", "book_changes", "event_log"] as const,
 );
 
-/** The tables of the Parquet lake (every table but `bars`, for now). */
+/**
+ * The lake's tables partitioned by day (`date=`): every table but `bars`. Bars are in the
+ * lake too, but partitioned by year (`year=`, newest bar wins; see `lib/lake/bar_store.ts`),
+ * so maintenance that walks `date=` partitions (compaction, repair, the catalog) leaves them
+ * alone.
+ */
 export type LakeTable = Exclude<TableName, "bars">;
 
 /** Every {@linkcode LakeTable}, trades first. */
 export const LAKE_TABLES: readonly LakeTable[] = Object.freeze(
-  ["trades", "quotes", "book_snapshots", "book_changes", "event_log"] as const,
+  TABLE_NAMES.filter((name): name is LakeTable => name !== "bars"),
 );
+
+/** The tables that store market data (every table but the action log). */
+export type MarketTable = Exclude<TableName, "actions">;
 
 /** A column's type in each engine that reads or writes it. */
 export interface ColumnType {
@@ -67,8 +76,11 @@ export interface ColumnSpec extends ColumnType {
 /** The description of one stored table. */
 export interface TableSpec {
   readonly name: TableName;
-  /** The `kind` of the {@linkcode MarketEvent} stored in this table. */
-  readonly event: MarketEventKind;
+  /**
+   * The `kind` of the {@linkcode MarketEvent} stored in this table; `undefined` for the
+   * action log (`actions`), whose rows are actions, not market events.
+   */
+  readonly event: MarketEventKind | undefined;
   /** The idempotency key, without the instrument (every key starts with exchange, symbol). */
   readonly key: readonly string[];
   /** Order of rows in each lake file (also what compaction sorts by). */
@@ -254,10 +266,32 @@ export const TABLES: Readonly<Record<TableName, TableSpec>> = Object.freeze({
     connectionWide: true,
     sliceRows: 250_000,
   }),
+  // The action log of runs (see `action_rows.ts`): the instrument columns name the run,
+  // `exchange` its source (`backtest`, or the broker's venue when live) and `symbol` the run
+  // id, so the lake partitions it by source, run and day (of `ts`).
+  actions: spec({
+    name: "actions",
+    event: undefined,
+    key: ["seq"],
+    fileOrder: ["seq"],
+    columns: [
+      column("seq", "bigint"),
+      column("ts", "time"),
+      column("action", "text"),
+      column("payload", "text"),
+      column("prev", "text"),
+      column("hash", "text"),
+    ],
+    bufferPartitioned: false,
+    connectionWide: false,
+    sliceRows: 250_000,
+  }),
 });
 
 const BY_EVENT: ReadonlyMap<string, TableSpec> = new Map(
-  TABLE_NAMES.map((name) => [TABLES[name].event, TABLES[name]]),
+  TABLE_NAMES.filter((name) => TABLES[name].event !== undefined).map((
+    name,
+  ) => [TABLES[name].event as string, TABLES[name]]),
 );
 
 /** The table a model event of `kind` is stored in, or `undefined` for an unknown kind. */

@@ -114,7 +114,10 @@ export async function readBinanceTrades(url: URL): Promise<Trade[]> {
   return out;
 }
 
-/** Rows per lake table (`trades`, `quotes`, ...) counted by DuckDB; tables without files are left out. */
+/**
+ * Rows per lake table (`trades`, `quotes`, ..., and `bars` from their `year=` folders) counted
+ * by DuckDB; tables without files are left out.
+ */
 export async function lakeRowCounts(root: string): Promise<Record<string, number>> {
   const db = await DuckDBInstance.create(":memory:");
   const conn = await db.connect();
@@ -128,6 +131,14 @@ export async function lakeRowCounts(root: string): Promise<Record<string, number
         `SELECT count(*)::DOUBLE FROM read_parquet([${list}])`,
       );
       out[kind] = Number(reader.getRows()[0][0]);
+    }
+    const bars = `${root}/bars/exchange=*/symbol=*/year=*/*.parquet`.replaceAll("'", "''");
+    const found = await conn.runAndReadAll(`SELECT count(*)::DOUBLE FROM glob('${bars}')`);
+    if (Number(found.getRows()[0][0]) > 0) {
+      const reader = await conn.runAndReadAll(
+        `SELECT count(*)::DOUBLE FROM read_parquet('${bars}')`,
+      );
+      out.bars = Number(reader.getRows()[0][0]);
     }
   } finally {
     conn.closeSync();
