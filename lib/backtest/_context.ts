@@ -69,26 +69,7 @@ export function makeContext(engine: Engine): TradingContext {
     submit(r: OrderRequest): number {
       const id = ++engine.nextOrderId;
       const inst = engine.inst(r?.exchange, r?.symbol);
-      const order: Order = {
-        id,
-        exchange: String(r?.exchange),
-        symbol: String(r?.symbol),
-        side: r?.side,
-        type: r?.type,
-        price: r?.type === "market" ? NaN : r?.price ?? NaN,
-        stopPrice: r?.stopPrice ?? NaN,
-        size: r?.size,
-        filled: 0,
-        avgPrice: NaN,
-        timeInForce: r?.timeInForce ?? "gtc",
-        postOnly: r?.postOnly ?? false,
-        reduceOnly: r?.reduceOnly ?? false,
-        status: "pending",
-        reason: "",
-        submittedAt: engine.now,
-        updatedAt: engine.now,
-        tag: r?.tag ?? "",
-      };
+      const order = newOrder(id, r, engine.now);
       engine.orders.set(id, order);
       const reason = engine.stopped ? "strategy stopped" : checkRequest(r, inst);
       engine.log.append(engine.now, "order", orderData(order));
@@ -197,5 +178,32 @@ export function orderData(o: Order): Record<string, unknown> {
     postOnly: o.postOnly,
     reduceOnly: o.reduceOnly,
     tag: o.tag,
+  };
+}
+
+/**
+ * A new order from a strategy's request, before any check (the backtester and the live
+ * runner both make their orders here, so a strategy sees the same order in either).
+ */
+export function newOrder(id: number, r: OrderRequest, now: number): Order {
+  return {
+    id,
+    exchange: String(r?.exchange),
+    symbol: String(r?.symbol),
+    side: r?.side,
+    type: r?.type,
+    price: r?.type === "market" ? NaN : r?.price ?? NaN,
+    stopPrice: r?.stopPrice ?? NaN,
+    size: r?.size,
+    filled: 0,
+    avgPrice: NaN,
+    timeInForce: r?.timeInForce ?? "gtc",
+    postOnly: r?.postOnly ?? false,
+    reduceOnly: r?.reduceOnly ?? false,
+    status: "pending",
+    reason: "",
+    submittedAt: now,
+    updatedAt: now,
+    tag: r?.tag ?? "",
   };
 }

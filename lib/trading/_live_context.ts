@@ -3,7 +3,7 @@
  * the backtester (`checkRequest`, `amendProblem`), then the risk gate, then the broker.
  * @module
  */
-import { amendProblem, checkRequest, orderData } from "../backtest/_context.ts";
+import { amendProblem, checkRequest, newOrder, orderData } from "../backtest/_context.ts";
 import type { InstrumentSpec, TradingContext } from "../backtest/strategy.ts";
 import type { Order, OrderAmendment, OrderRequest } from "../backtest/types.ts";
 import type { LiveRunner } from "./runner.ts";
@@ -76,27 +76,4 @@ export function liveContext(run: LiveRunner): TradingContext {
     instruments: (): readonly InstrumentSpec[] => run.instruments,
   };
   return ctx;
-}
-
-function newOrder(id: number, r: OrderRequest, now: number): Order {
-  return {
-    id,
-    exchange: String(r?.exchange),
-    symbol: String(r?.symbol),
-    side: r?.side,
-    type: r?.type,
-    price: r?.type === "market" ? NaN : r?.price ?? NaN,
-    stopPrice: r?.stopPrice ?? NaN,
-    size: r?.size,
-    filled: 0,
-    avgPrice: NaN,
-    timeInForce: r?.timeInForce ?? "gtc",
-    postOnly: r?.postOnly ?? false,
-    reduceOnly: r?.reduceOnly ?? false,
-    status: "pending",
-    reason: "",
-    submittedAt: now,
-    updatedAt: now,
-    tag: r?.tag ?? "",
-  };
 }
