@@ -20,6 +20,7 @@ import pl from "nodejs-polars";
 import { type Table, tableFromIPC } from "apache-arrow";
 import type { Bar, TakerSide, Trade } from "../market/types.ts";
 import type { QueryResult } from "./repository.ts";
+import type { BarSeries } from "../market/bars.ts";
 
 /** Trades as columns. `exchange`/`symbol` may be one value for every row. */
 export interface TradeColumns {
@@ -35,23 +36,13 @@ export interface TradeColumns {
   readonly recvTs: Float64Array;
 }
 
-/** Bars of one interval as columns. `exchange`/`symbol` may be one value for every row. */
-export interface BarColumns {
+/**
+ * Bars of one interval as columns: the bar kernel's {@linkcode BarSeries} with their
+ * instrument. `exchange`/`symbol` may be one value for every row.
+ */
+export interface BarColumns extends BarSeries {
   readonly exchange: string | readonly string[];
   readonly symbol: string | readonly string[];
-  /** Bar length, microseconds. */
-  readonly interval: number;
-  /** Bar open times, microseconds. */
-  readonly ts: Float64Array;
-  readonly open: Float64Array;
-  readonly high: Float64Array;
-  readonly low: Float64Array;
-  readonly close: Float64Array;
-  readonly volume: Float64Array;
-  readonly vwap: Float64Array;
-  readonly trades: Float64Array;
-  /** Latest receive time of the bar's trades, microseconds. */
-  readonly recvTs: Float64Array;
 }
 
 /** Column order of trade frames. */
