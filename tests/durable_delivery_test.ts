@@ -87,9 +87,13 @@ Deno.test("DurableDelivery: down, spill, up, replay: every row once, in order", 
   try {
     const store = new FakeStore();
     const d = delivery(store, dir, logs);
-    d.enqueue(batch("trades", 0, 10));
+    // Three batches while the store is up, two delivered at a time: each row counted once.
+    d.enqueue(batch("trades", 0, 4));
+    d.enqueue(batch("trades", 4, 3));
+    d.enqueue(batch("trades", 7, 3));
     await d.idle();
-    assert.deepEqual(store.lines.length, 10);
+    assert.equal(store.lines.length, 10);
+    assert.equal(d.stats().persisted, 4 + 3 + 3);
     store.up = false;
     d.enqueue(batch("trades", 10, 7));
     d.enqueue(batch("quotes", 0, 5));
