@@ -4,11 +4,15 @@
  * as `collect` does. A recorded Coinbase session is played by a local fake venue to each
  * program in turn, each with its own database of one throwaway cluster; the trades read
  * back with SQL are compared with the session's own trade list (the venue's raw data), and
- * the lake, not the store then, stays without trades.
+ * the lake, not the store then, stays without trades. The run's start, with its
+ * configuration, is in the buffer's action log (issue 11).
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { startPostgres } from "./support/postgres.ts";
+import { listBufferRuns, readBufferActions } from "../lib/buffer/action_reader.ts";
+import { verifyActionLog } from "../lib/backtest/action_log.ts";
+import { actionLines } from "../lib/schema/action_rows.ts";
 import { startFaultServer } from "./fakes/fault_server.ts";
 import { coinbaseProtocol, loadCoinbaseSession } from "./fakes/coinbase_exchange_fake.ts";
 
@@ -85,6 +89,16 @@ for (const program of ["serve", "collect"] as const) {
         lakeTrades = true;
       } catch { /* absent: the buffer was the store */ }
       assert.equal(lakeTrades, false, "the buffer, not the lake, took the trades");
+      // Issue 11: the run's start, with its configuration, is in the buffer's action log.
+      const runs = await listBufferRuns(sql, "coinbase");
+      assert.equal(runs.length, 1);
+      const rows = await readBufferActions(sql, runs[0]);
+      assert.deepEqual(verifyActionLog(actionLines(rows)), { ok: true, entries: rows.length });
+      assert.equal(rows[0].action, "start");
+      const config = JSON.parse(rows[0].payload);
+      assert.deepEqual(config.symbols, [...session.snapshots.keys()]);
+      assert.equal(config.url, venue.url);
+      assert.equal(config.store, "buffer");
     } finally {
       await sql.end();
       await admin.end();

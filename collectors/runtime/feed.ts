@@ -21,6 +21,8 @@ import { LakeSink, ParquetLake } from "../../lib/lake/mod.ts";
 import type { WriterLockOptions } from "../../lib/lake/writer_lock.ts";
 import { type BufferConnection, openBufferFromEnv } from "../../lib/buffer/from_env.ts";
 import type { EventSink } from "../../lib/market/sink.ts";
+import type { PostgresWriter } from "../../lib/buffer/writer.ts";
+import { ActionRecorder } from "./action_recorder.ts";
 import { Collector, type CollectorOptions, type FrameRecorder } from "./collector.ts";
 import { LAKE_KINDS_BY_DEFAULT, type VenueConfig } from "./config.ts";
 import type { CollectorMetrics } from "./metrics.ts";
@@ -58,6 +60,11 @@ export interface AssembleFeedOptions {
   readonly metrics?: CollectorMetrics;
   /** Fetch missed trades from the venues' REST histories (default `false`). */
   readonly backfill?: boolean;
+  /**
+   * Record each collector's start (with its configuration), resets and stop in the action
+   * log of the store (`action_recorder.ts`; default `true`).
+   */
+  readonly actionLog?: boolean;
   /** The connections' logger (default: theirs). */
   readonly connectionLog?: NonNullable<CollectorOptions["connection"]>["log"];
 }
@@ -108,6 +115,24 @@ export async function assembleFeed(options: AssembleFeedOptions = {}): Promise<F
     buffer ? buffer.writer(name) : new LakeSink(lake!, { kinds }),
     ...(options.extraSinks ?? []),
   ];
+  const collectorSinks = (v: VenueConfig): EventSink[] => {
+    const [store, ...extras] = sinks(v.exchange);
+    if (options.actionLog === false) return [store, ...extras];
+    // Before the store's sink: its flush hands the entries to the store, which then
+    // persists them with the feed (and is still open when the recorder closes).
+    const config = {
+      symbols: v.symbols,
+      channels: v.channels ?? null,
+      url: v.url ?? venue(v.exchange).url,
+      store: buffer ? "buffer" : "lake",
+    };
+    const actions = new ActionRecorder({
+      exchange: v.exchange,
+      config,
+      store: buffer ? store as PostgresWriter : lake!,
+    });
+    return [actions, store, ...extras];
+  };
   const collectors = venues.map((v) =>
     new Collector({
       exchange: v.exchange,
@@ -115,7 +140,7 @@ export async function assembleFeed(options: AssembleFeedOptions = {}): Promise<F
       restUrl: v.restUrl,
       symbols: v.symbols,
       channels: v.channels,
-      sinks: sinks(v.exchange),
+      sinks: collectorSinks(v),
       books: venueBookKeeper(v.exchange),
       recorder: options.recorder?.(v.exchange),
       metrics: options.metrics,
