@@ -84,4 +84,12 @@ export const mutations: readonly Mutation[] = [
     replace: "for (const sink of this.#backpressured) void sink;",
     tests: ["tests/durable_delivery_test.ts"],
   },
+  {
+    id: "runtime/action-recorder-stores-everything-again",
+    description: "every flush of a collector's action log stores all its entries again",
+    file: "collectors/runtime/action_recorder.ts",
+    find: "actionRows(lines.slice(this.#stored), {",
+    replace: "actionRows(lines, {",
+    tests: ["tests/action_recorder_test.ts"],
+  },
 ];
