@@ -3,24 +3,17 @@
  * [--rest-url URL] [--lake DIR] [--duration 60s] [--record DIR] [--metrics-port [HOST:]PORT]`
  * or `deno task collect --config FILE.json` (several venues, see `runtime/config.ts`).
  *
- * Collects venues' live feeds into the Parquet lake until stopped (SIGINT/SIGTERM flush
+ * Collects venues' live feeds into the Parquet lake (with `DATABASE_URL`: the PostgreSQL
+ * hot buffer; see `runtime/feed.ts`) until stopped (SIGINT/SIGTERM flush
  * everything in flight, then exit 0; a second signal exits at once) or until `--duration`
  * has passed. Prints one JSON summary line per venue on exit.
  * @module
  */
 import { parseArgs, runMain } from "../lib/cli/args.ts";
-import { defaultLakeRoot } from "../lib/config.ts";
-import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
-import { openBufferFromEnv } from "../lib/buffer/from_env.ts";
 import { parseDuration } from "../lib/market/time.ts";
-import { Collector } from "./runtime/collector.ts";
-import {
-  type CollectConfig,
-  LAKE_KINDS_BY_DEFAULT,
-  parseCollectConfig,
-  type VenueConfig,
-} from "./runtime/config.ts";
-import { venue, venueBookKeeper, VENUES } from "./venues/mod.ts";
+import { type CollectConfig, parseCollectConfig, type VenueConfig } from "./runtime/config.ts";
+import { venue, VENUES } from "./venues/mod.ts";
+import { assembleFeed } from "./runtime/feed.ts";
 import { RecordingWriter } from "./replay/recording.ts";
 import { CollectorMetrics } from "./runtime/metrics.ts";
 import { serveMetrics } from "./runtime/metrics_server.ts";
@@ -78,35 +71,21 @@ if (import.meta.main) {
     const metricsListen = config.metricsPort === undefined
       ? undefined
       : parseListen(String(config.metricsPort));
-    const buffer = await openBufferFromEnv(); // DATABASE_URL set: write PostgreSQL, not the lake
-    // The lake's one writer: refuses (exit 75) when another process writes it.
-    const lake = buffer
-      ? undefined
-      : await ParquetLake.open({ root: config.lake ?? defaultLakeRoot() });
     const metrics = new CollectorMetrics();
-    const metricsServer = metricsListen ? serveMetrics(metrics, metricsListen) : undefined;
-    // Book changes are most of a feed's messages; in the lake they are opt-in (they
-    // multiply the Parquet writes, and the memory a flood of them needs).
-    const lakeKinds = values["book-changes"] ? undefined : LAKE_KINDS_BY_DEFAULT;
-    const collectors = config.venues.map((v) => {
-      const spec = venue(v.exchange);
-      return new Collector({
-        exchange: v.exchange,
-        url: v.url ?? spec.url,
-        restUrl: v.restUrl,
-        symbols: v.symbols,
-        channels: v.channels,
-        sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake!, { kinds: lakeKinds })],
-        books: venueBookKeeper(v.exchange),
-        recorder: config.record
-          ? new RecordingWriter({ dir: config.record, exchange: v.exchange })
-          : undefined,
-        metrics,
-        connection: { watchdogMs: v.watchdogMs, transport: v.transport },
-        // Trades missed live are fetched from the venue's REST history (marked backfilled).
-        backfill: values["no-backfill"] ? undefined : { baseUrl: v.restUrl },
-      });
+    // DATABASE_URL set: the PostgreSQL buffer; unset: the lake's one writer (exit 75 when
+    // another process writes it). Book changes are most of a feed's messages; in the lake
+    // they are opt-in (they multiply the Parquet writes, and the memory a flood needs).
+    const feed = await assembleFeed({
+      venues: config.venues,
+      lake: config.lake,
+      bookChanges: values["book-changes"] === true,
+      recorder: config.record
+        ? (exchange) => new RecordingWriter({ dir: config.record!, exchange })
+        : undefined,
+      metrics,
+      backfill: !values["no-backfill"],
     });
+    const metricsServer = metricsListen ? serveMetrics(metrics, metricsListen) : undefined;
     const done = Promise.withResolvers<string>();
     let stopping = false;
     const stop = (signal: string) => () => {
@@ -122,13 +101,14 @@ if (import.meta.main) {
     Deno.addSignalListener("SIGINT", onInt);
     Deno.addSignalListener("SIGTERM", onTerm);
     const timer = duration ? setTimeout(() => done.resolve("duration"), duration) : undefined;
-    for (const c of collectors) c.start();
+    feed.start();
     console.error(
       JSON.stringify({
         level: "info",
         msg: "collecting",
         venues: config.venues.map((v) => ({ exchange: v.exchange, symbols: v.symbols })),
-        lake: lake?.root,
+        store: feed.store,
+        lake: feed.lake?.root,
         record: config.record,
         metricsPort: metricsServer?.port,
       }),
@@ -136,12 +116,10 @@ if (import.meta.main) {
     const why = await done.promise;
     clearTimeout(timer);
     console.error(JSON.stringify({ level: "info", msg: "stopping: flushing", why }));
-    const summaries = await Promise.all(collectors.map((c) => c.stop()));
+    const summaries = await feed.stop();
     Deno.removeSignalListener("SIGINT", onInt);
     Deno.removeSignalListener("SIGTERM", onTerm);
     await metricsServer?.shutdown();
-    await lake?.close();
-    await buffer?.close();
     summaries.forEach((summary, i) =>
       console.log(JSON.stringify({ exchange: config.venues[i].exchange, ...summary }))
     );

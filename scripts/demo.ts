@@ -14,15 +14,13 @@
 import { parseArgs, runMain } from "../lib/cli/args.ts";
 import { ProgressLine } from "../lib/cli/progress.ts";
 import { defaultLakeRoot } from "../lib/config.ts";
-import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { parseDuration } from "../lib/market/time.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { candlestickChart, htmlReport } from "../lib/charts/mod.ts";
 import { DEMO_PRODUCTS, startCoinbaseSimulator } from "../lib/simulator/mod.ts";
-import { Collector } from "../collectors/runtime/collector.ts";
+import { assembleFeed } from "../collectors/runtime/feed.ts";
 import { StreamHub } from "../server/hub.ts";
 import { startServer } from "../server/mod.ts";
-import { venueBookKeeper } from "../collectors/venues/mod.ts";
 
 const USAGE = `usage: deno task demo [options]
 
@@ -63,28 +61,30 @@ if (import.meta.main) {
       speed,
       startTs: Date.now() * 1000 - durationMs * 1000 * speed,
     });
-    const lake = await ParquetLake.open({ root: lakeRoot });
-    const repository = await LakeRepository.open({ root: lakeRoot });
+    // The demo reads its report back from the lake: the lake is the store whatever
+    // DATABASE_URL says, with every kind (book changes included).
     const hub = new StreamHub();
+    const feed = await assembleFeed({
+      venues: [{ exchange: "coinbase", url: sim.url, symbols }],
+      databaseUrl: false,
+      lake: lakeRoot,
+      bookChanges: true,
+      extraSinks: [hub],
+      connectionLog: () => {},
+    });
+    const [collector] = feed.collectors;
+    const repository = await LakeRepository.open({ root: lakeRoot });
     const server = await startServer({ repository, hub, port, hostname: "127.0.0.1" })
       .catch((error) => {
         if (!(error instanceof Deno.errors.AddrInUse)) throw error;
         console.log(`port ${port} is in use: serving on a free port instead`);
         return startServer({ repository, hub, port: 0, hostname: "127.0.0.1" });
       });
-    const collector = new Collector({
-      exchange: "coinbase",
-      url: sim.url,
-      symbols,
-      sinks: [new LakeSink(lake), hub],
-      books: venueBookKeeper("coinbase"),
-      connection: { log: () => {} },
-    });
     console.log(`AlphaPulse demo: SYNTHETIC market (seed ${seed}, ${speed}x real time)`);
     console.log(`  exchange simulator  ${sim.url}  (Coinbase Exchange protocol)`);
     console.log(`  live chart          ${server.url}`);
     console.log(`  lake                ${lakeRoot}`);
-    collector.start();
+    feed.start();
 
     const progress = new ProgressLine();
     const started = Date.now();
@@ -112,7 +112,7 @@ if (import.meta.main) {
     }
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
-    const summary = await collector.stop();
+    const [summary] = await feed.stop();
     await sim.shutdown();
 
     // Report: 1-minute candles per symbol from the lake, through the repository.
@@ -155,7 +155,6 @@ if (import.meta.main) {
     );
     await server.shutdown();
     await repository.close();
-    await lake.close();
 
     console.log("");
     console.table(rows);

@@ -1,7 +1,9 @@
 /**
  * `deno task serve`: serves the Parquet lake's history, the live streams and the live chart
- * page; with `--exchange` and `--symbols` it also runs that venue's collector in-process,
- * writing the lake and pushing every normalised event to `/ws` and `/sse` as it arrives.
+ * page; with `--exchange` and `--symbols` it also runs that venue's collector in-process
+ * (assembled like `collect`'s, `collectors/runtime/feed.ts`), writing the lake (with
+ * `DATABASE_URL`: the PostgreSQL hot buffer) and pushing every normalised event to `/ws`
+ * and `/sse` as it arrives.
  *
  * ```sh
  * deno task serve [--port 8787] [--hostname 127.0.0.1] [--lake ./data/lake]
@@ -11,11 +13,9 @@
  */
 import { parseArgs, runMain } from "../lib/cli/args.ts";
 import { defaultLakeRoot } from "../lib/config.ts";
-import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
-import { Collector } from "../collectors/runtime/collector.ts";
-import { LAKE_KINDS_BY_DEFAULT } from "../collectors/runtime/config.ts";
-import { venue, venueBookKeeper, VENUES } from "../collectors/venues/mod.ts";
+import { assembleFeed, type Feed } from "../collectors/runtime/feed.ts";
+import { VENUES } from "../collectors/venues/mod.ts";
 import { loadServerSecurity, SECURITY_FLAGS, SECURITY_USAGE } from "./config.ts";
 import { StreamHub } from "./hub.ts";
 import { startServer } from "./start.ts";
@@ -29,6 +29,8 @@ const USAGE = `usage: deno task serve [options]
   --symbols A,B      symbols to collect with --exchange
   --url WS_URL       venue websocket URL (default: the venue's public feed)
   --book-changes     with --exchange: store every book change in the lake too
+                     (with DATABASE_URL set, --exchange writes the PostgreSQL buffer instead
+                     of the lake, like deno task collect)
 
 Security (required on any interface other than loopback; see README "Serving on a network"):
 ${SECURITY_USAGE}`;
@@ -80,29 +82,26 @@ if (import.meta.main) {
       }
       throw error;
     });
-    let lake: ParquetLake | undefined;
-    let collector: Collector | undefined;
+    let feed: Feed | undefined;
     if (exchange !== undefined) {
-      lake = await ParquetLake.open({ root });
-      collector = new Collector({
-        exchange,
-        url: (values.url as string | undefined) ?? venue(exchange).url,
-        symbols,
-        sinks: [
-          new LakeSink(lake, {
-            kinds: values["book-changes"] ? undefined : LAKE_KINDS_BY_DEFAULT,
-          }),
-          hub,
-        ],
-        books: venueBookKeeper(exchange),
+      feed = await assembleFeed({
+        venues: [{ exchange, symbols, ...(values.url ? { url: values.url as string } : {}) }],
+        lake: root,
+        bookChanges: values["book-changes"] === true,
+        extraSinks: [hub],
+      }).catch(async (error) => {
+        await server.shutdown();
+        await repository.close();
+        throw error;
       });
-      collector.start();
+      feed.start();
     }
     console.log(`AlphaPulse server on ${server.url} (lake: ${root})`);
     console.log(`  ${security.summary}`);
     console.log(`  live chart ${server.url}   health ${server.url}health   API ${server.url}api/…`);
-    if (collector) {
-      console.log(`  collecting ${exchange} ${symbols.join(",")} into the lake and /ws`);
+    if (feed) {
+      const store = feed.store === "buffer" ? "the PostgreSQL buffer" : "the lake";
+      console.log(`  collecting ${exchange} ${symbols.join(",")} into ${store} and /ws`);
     }
 
     const stopped = Promise.withResolvers<void>();
@@ -111,10 +110,9 @@ if (import.meta.main) {
     }
     await Promise.race([stopped.promise, server.finished]);
     console.log("shutting down");
-    if (collector) console.log(JSON.stringify(await collector.stop()));
+    if (feed) console.log(JSON.stringify((await feed.stop())[0]));
     await server.shutdown();
     await hub.close();
-    await lake?.close();
     await repository.close();
   });
 }

@@ -12,10 +12,9 @@
  */
 import { parseArgs, runMain } from "../../lib/cli/args.ts";
 import { formatBytes, ProgressLine } from "../../lib/cli/progress.ts";
-import { defaultLakeRoot } from "../../lib/config.ts";
-import { LakeSink, ParquetLake } from "../../lib/lake/mod.ts";
 import { waitingLock } from "../../lib/cli/lake_lock.ts";
 import { venueBookKeeper } from "../venues/mod.ts";
+import { assembleFeed } from "../runtime/feed.ts";
 import { replayFiles } from "./replay.ts";
 import { expandRecordingPaths } from "./formats.ts";
 
@@ -49,9 +48,12 @@ if (import.meta.main) {
       return;
     }
     if (positionals.length === 0) throw new SyntaxError(`no recording given\n\n${USAGE}`);
-    const lake = values["dry-run"] ? undefined : await ParquetLake.open({
-      root: (values.out as string) ?? defaultLakeRoot(),
-      lock: waitingLock("replay", values["lock-wait"] as string),
+    // The lake is the store (every kind), whatever DATABASE_URL says.
+    const feed = values["dry-run"] ? undefined : await assembleFeed({
+      databaseUrl: false,
+      lake: values.out as string | undefined,
+      lakeLock: waitingLock("replay", values["lock-wait"] as string),
+      bookChanges: true,
     });
     const progress = new ProgressLine();
     const started = performance.now();
@@ -59,7 +61,7 @@ if (import.meta.main) {
       files: await expandRecordingPaths(positionals),
       exchange: values.exchange as string | undefined,
       format: values.format as string | undefined,
-      sinks: lake ? [new LakeSink(lake)] : [],
+      sinks: feed ? feed.sinks("replay") : [],
       books: (exchange) => venueBookKeeper(exchange),
       onProgress: (p) => {
         const seconds = (performance.now() - started) / 1000;
@@ -72,7 +74,7 @@ if (import.meta.main) {
       },
     });
     progress.done();
-    await lake?.close();
+    await feed?.stop();
     console.log(JSON.stringify(summary));
     for (const d of summary.damaged ?? []) {
       console.error(

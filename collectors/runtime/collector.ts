@@ -54,8 +54,9 @@ export interface CollectorOptions {
   /** Venue channels (the adapter's defaults when omitted). */
   readonly channels?: readonly string[];
   /**
-   * Where events go. Sinks that buffer until flushed (a numeric `pending`, like
-   * `LakeSink`) sit behind the bounded {@linkcode SinkQueue}; others get every event at once.
+   * Where events go. Sinks that buffer until flushed (`Buffering` in `lib/market/sink.ts`,
+   * like `LakeSink`) sit behind the bounded {@linkcode SinkQueue}; others get every event at
+   * once.
    */
   readonly sinks: readonly EventSink[];
   /** Book stage with the venue's integrity checks. */

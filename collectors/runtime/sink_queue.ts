@@ -1,17 +1,27 @@
 /**
- * The bounded queue between parsing and the sinks: a sink that buffers until `flush` (it
- * says so with a numeric `pending` count, like `LakeSink`) may hold at most `capacity`
+ * The bounded queue between parsing and the sinks: a sink that buffers until `flush` (a
+ * `Buffering` sink, `lib/market/sink.ts`, like `LakeSink`) may hold at most `capacity`
  * events; past `flushAt` the queue asks for a flush at once instead of waiting for the
  * timer (the pressure a websocket feed allows: it cannot be paused), and when the sink
  * still cannot keep up, further events are dropped for that sink, **counted** and logged,
  * never silently and never by growing memory without bound: once the sink has room again
  * it gets a `gap` status per instrument it missed events of, so what it stores says where
  * its stream is incomplete. Producers that can wait
- * (replay, benchmarks) await {@linkcode SinkQueue.room} instead, which is real backpressure.
- * Sinks without `pending` (the server's stream hub) deliver on `write` and pass through.
+ * (replay, benchmarks) await {@linkcode SinkQueue.room} instead, which is real backpressure
+ * (it also waits for `BackpressureReporting` sinks such as the PostgreSQL writer).
+ * Other sinks (the server's stream hub, the PostgreSQL writer, which spills rather than
+ * holds) take every event on `write`.
  * @module
  */
-import type { EventSink, FeedStatus, MarketEvent } from "../../lib/market/mod.ts";
+import {
+  type BackpressureReporting,
+  type Buffering,
+  type EventSink,
+  type FeedStatus,
+  isBuffering,
+  type MarketEvent,
+  reportsBackpressure,
+} from "../../lib/market/mod.ts";
 
 /** Options for {@linkcode SinkQueue}. */
 export interface SinkQueueOptions {
@@ -56,15 +66,6 @@ interface DroppedRange {
   kinds: Partial<Record<MarketEvent["kind"], number>>;
 }
 
-/** A sink that buffers until flushed, and says how much it holds. */
-interface BufferingSink extends EventSink {
-  readonly pending: number;
-}
-
-function isBuffering(sink: EventSink): sink is BufferingSink {
-  return typeof (sink as { pending?: unknown }).pending === "number";
-}
-
 /**
  * An {@linkcode EventSink} in front of other sinks that bounds what they buffer.
  *
@@ -95,7 +96,10 @@ function isBuffering(sink: EventSink): sink is BufferingSink {
  */
 export class SinkQueue implements EventSink {
   readonly #sinks: readonly EventSink[];
-  readonly #buffering: readonly BufferingSink[];
+  /** Per sink: the sink when it is {@linkcode Buffering}, else `undefined` (delivers at once). */
+  readonly #bounded: readonly ((EventSink & Buffering) | undefined)[];
+  readonly #buffering: readonly (EventSink & Buffering)[];
+  readonly #backpressured: readonly (EventSink & BackpressureReporting)[];
   readonly #capacity: number;
   readonly #flushAt: number;
   readonly #tradeReserve: number;
@@ -117,7 +121,9 @@ export class SinkQueue implements EventSink {
 
   constructor(options: SinkQueueOptions) {
     this.#sinks = options.sinks;
+    this.#bounded = options.sinks.map((sink) => isBuffering(sink) ? sink : undefined);
     this.#buffering = options.sinks.filter(isBuffering);
+    this.#backpressured = options.sinks.filter(reportsBackpressure);
     this.#capacity = options.capacity ?? 200_000;
     this.#flushAt = options.flushAt ?? Math.max(1, Math.floor(this.#capacity / 4));
     if (!Number.isInteger(this.#capacity) || this.#capacity < 1) {
@@ -154,11 +160,12 @@ export class SinkQueue implements EventSink {
     const sinks = this.#sinks;
     for (let s = 0; s < sinks.length; s++) {
       const sink = sinks[s];
-      const pending = (sink as { pending?: unknown }).pending;
-      if (typeof pending !== "number") {
+      const bounded = this.#bounded[s];
+      if (bounded === undefined) {
         sink.write(events);
         continue;
       }
+      const pending = bounded.pending;
       if (pending >= this.#capacity) {
         const trades = pending < this.#capacity + this.#tradeReserve
           ? events.filter((e) => e.kind === "trade")
@@ -244,10 +251,13 @@ export class SinkQueue implements EventSink {
     if (gaps.length) this.#sinks[s].write(gaps);
   }
 
-  /** Resolves when every buffering sink is below `flushAt` (for producers that can wait). */
-  room(): Promise<void> {
-    if (!this.#full()) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /**
+   * Resolves when every buffering sink is below `flushAt` and every sink that reports
+   * backpressure is ready (for producers that can wait).
+   */
+  async room(): Promise<void> {
+    if (this.#full()) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    for (const sink of this.#backpressured) await sink.ready();
   }
 
   #full(): boolean {

@@ -194,6 +194,43 @@ export class Exporter {
   async run(): Promise<ExportReport> {
     const t0 = performance.now();
     const closedEnd = Math.floor((this.#now() - this.#lag) / HOUR) * HOUR;
+    const { states, plan } = await this.#planAll(closedEnd);
+    await this.#copyPlan(plan, states, closedEnd);
+    for (const [kind, state] of states) {
+      if (state.watermark === undefined) continue;
+      if (state.watermark < closedEnd) {
+        await this.#queries.setWatermark(kind, closedEnd);
+        state.watermark = closedEnd;
+      }
+      await this.#verifyKind(kind, state);
+    }
+    const report = (kind: ExportKind): KindExportReport => {
+      const s = states.get(kind);
+      return {
+        rowsRead: s?.rowsRead ?? 0,
+        rowsWritten: s?.rowsWritten ?? 0,
+        watermark: s?.watermark,
+        verifiedDays: (s?.verifiedDays ?? []).sort(),
+        unverifiedDays: (s?.unverifiedDays ?? []).sort(),
+      };
+    };
+    const kinds: Partial<Record<ExportKind, KindExportReport>> = {};
+    for (const kind of this.#kinds) kinds[kind] = report(kind);
+    const actions = this.#actions
+      ? { actions: await exportActions({ sql: this.#sql, lake: this.#lake }) }
+      : {};
+    return {
+      ...(kinds.trades ?? report("trades")),
+      kinds,
+      ...actions,
+      millis: performance.now() - t0,
+    };
+  }
+
+  /** Each table's state from its watermark, and the tasks of the ranges closed since. */
+  async #planAll(
+    closedEnd: number,
+  ): Promise<{ states: Map<ExportKind, KindState>; plan: ExportTask[] }> {
     const states = new Map<ExportKind, KindState>();
     const plan: ExportTask[] = [];
     for (const kind of this.#kinds) {
@@ -211,6 +248,18 @@ export class Exporter {
         plan.push(...await this.#plan(kind, initial, closedEnd));
       }
     }
+    return { states, plan };
+  }
+
+  /**
+   * Copies the plan's pages to the lake, moving each table's watermark past a day once its
+   * last page is written.
+   */
+  async #copyPlan(
+    plan: readonly ExportTask[],
+    states: Map<ExportKind, KindState>,
+    closedEnd: number,
+  ): Promise<void> {
     const progress = progressBar(this.#progress ? plan.length : 0);
     // Pages are read by key (no counting beforehand), and reading the next page overlaps
     // with writing the current one (PostgreSQL, this thread's decoding and the lake's
@@ -248,35 +297,6 @@ export class Exporter {
       pending?.catch(() => {});
     }
     progress(0, plan.length, undefined, true);
-    for (const [kind, state] of states) {
-      if (state.watermark === undefined) continue;
-      if (state.watermark < closedEnd) {
-        await this.#queries.setWatermark(kind, closedEnd);
-        state.watermark = closedEnd;
-      }
-      await this.#verifyKind(kind, state);
-    }
-    const report = (kind: ExportKind): KindExportReport => {
-      const s = states.get(kind);
-      return {
-        rowsRead: s?.rowsRead ?? 0,
-        rowsWritten: s?.rowsWritten ?? 0,
-        watermark: s?.watermark,
-        verifiedDays: (s?.verifiedDays ?? []).sort(),
-        unverifiedDays: (s?.unverifiedDays ?? []).sort(),
-      };
-    };
-    const kinds: Partial<Record<ExportKind, KindExportReport>> = {};
-    for (const kind of this.#kinds) kinds[kind] = report(kind);
-    const actions = this.#actions
-      ? { actions: await exportActions({ sql: this.#sql, lake: this.#lake }) }
-      : {};
-    return {
-      ...(kinds.trades ?? report("trades")),
-      kinds,
-      ...actions,
-      millis: performance.now() - t0,
-    };
   }
 
   /** Verifies the closed days of one table below its watermark. */

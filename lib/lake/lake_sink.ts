@@ -2,7 +2,7 @@
  * An {@linkcode EventSink} that stores market events in the Parquet lake.
  * @module
  */
-import type { EventSink } from "../market/sink.ts";
+import type { Buffering, EventSink } from "../market/sink.ts";
 import type {
   BookChange,
   BookSnapshot,
@@ -70,7 +70,7 @@ export interface LakeSinkStored {
  * await sink.close();
  * ```
  */
-export class LakeSink implements EventSink {
+export class LakeSink implements EventSink, Buffering {
   /** The lake written to. */
   readonly lake: ParquetLake;
   readonly #closeLake: boolean;

@@ -6,4 +6,12 @@ export * from "./types.ts";
 export * from "./decimal.ts";
 export * from "./time.ts";
 export * from "./symbols.ts";
-export type * from "./sink.ts";
+export {
+  type BackpressureReporting,
+  type Buffering,
+  type Durable,
+  type EventSink,
+  isBuffering,
+  isDurable,
+  reportsBackpressure,
+} from "./sink.ts";

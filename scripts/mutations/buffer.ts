@@ -4,8 +4,35 @@ import type { Mutation } from "./types.ts";
 const ESCAPE = "tests/buffer_copy_escape_test.ts";
 const RESUME = "tests/buffer_export_resume_test.ts";
 const MIGRATIONS = "lib/buffer/migrations.ts";
+const DELIVERY = "lib/delivery/durable_delivery.ts";
+const DELIVERY_TEST = "tests/durable_delivery_test.ts";
 
 export const mutations: readonly Mutation[] = [
+  {
+    id: "buffer/delivery-counter-lost-update",
+    description: "concurrent deliveries add to a counter read before their await (rows lost)",
+    file: DELIVERY,
+    find:
+      "const inserted = await this.#options.deliver(batch);\n        this.#persisted += inserted;",
+    replace: "this.#persisted += await this.#options.deliver(batch);",
+    tests: [DELIVERY_TEST],
+  },
+  {
+    id: "buffer/delivery-outage-drops-batch",
+    description: "a batch that meets a database outage is dropped instead of retried and spilled",
+    file: DELIVERY,
+    find: "if (!this.#options.isUnavailable(e)) return this.#refused(batch, e);",
+    replace: "return this.#refused(batch, e);",
+    tests: [DELIVERY_TEST],
+  },
+  {
+    id: "buffer/delivery-replay-out-of-order",
+    description: "spill segments replayed newest first",
+    file: DELIVERY,
+    find: "for (const segment of segments) {",
+    replace: "for (const segment of segments.reverse()) {",
+    tests: [DELIVERY_TEST],
+  },
   {
     id: "buffer/copy-fast-path-backslash-unescaped",
     description: "a backslash not escaped on the COPY fast path (`a\\b` stored as a backspace)",

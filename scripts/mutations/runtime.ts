@@ -76,4 +76,20 @@ export const mutations: readonly Mutation[] = [
     replace: "    if (id < last) {",
     tests: ["tests/collector_runtime_test.ts", "tests/coinbase_exchange_test.ts"],
   },
+  {
+    id: "runtime/sink-queue-room-ignores-backpressure",
+    description: "SinkQueue.room does not wait for a sink that reports backpressure",
+    file: "collectors/runtime/sink_queue.ts",
+    find: "for (const sink of this.#backpressured) await sink.ready();",
+    replace: "for (const sink of this.#backpressured) void sink;",
+    tests: ["tests/durable_delivery_test.ts"],
+  },
+  {
+    id: "runtime/action-recorder-stores-everything-again",
+    description: "every flush of a collector's action log stores all its entries again",
+    file: "collectors/runtime/action_recorder.ts",
+    find: "actionRows(lines.slice(this.#stored), {",
+    replace: "actionRows(lines, {",
+    tests: ["tests/action_recorder_test.ts"],
+  },
 ];

@@ -1,6 +1,7 @@
 /**
- * Spill segments: batches that could not reach PostgreSQL, kept as COPY text files in a
- * local directory until they can be replayed. A segment is written to a temporary name,
+ * Spill segments: batches that could not reach their store (PostgreSQL for the buffer
+ * writer), kept as files of the batch's bytes (COPY text for the buffer) in a local
+ * directory until they can be replayed. A segment is written to a temporary name,
  * synced and renamed, so a visible segment is always complete.
  * @module
  */
@@ -11,7 +12,7 @@ export interface SpillSegment {
   readonly path: string;
   /** Sequence number (replay order). */
   readonly seq: number;
-  /** Target table. */
+  /** Target table (lower-case letters and `_`). */
   readonly table: string;
   /** Rows in the segment. */
   readonly rows: number;
@@ -90,6 +91,9 @@ export class SpillStore {
     maxTs: number,
     chunks: readonly Uint8Array[],
   ): Promise<boolean> {
+    if (!/^[a-z_]+$/.test(table)) {
+      throw new TypeError(`spill table must be lower-case letters and _, got "${table}"`);
+    }
     await this.#init();
     const size = chunks.reduce((n, c) => n + c.byteLength, 0);
     if (this.#bytes + size > this.maxBytes) return false;
