@@ -61,6 +61,12 @@ export interface FeedConnectionOptions {
    * machines); pass `raw` explicitly to use it there.
    */
   readonly transport?: "raw" | "native";
+  /**
+   * Extra certificate authorities (PEM) trusted for `wss://` by the raw transport (a local
+   * server with its own CA); the runtime's `WebSocket` takes them only from
+   * `deno run --cert FILE` or `DENO_CERT`.
+   */
+  readonly caCerts?: readonly string[];
 }
 
 /**
@@ -147,7 +153,7 @@ export class FeedConnection {
         (this.#options.url.startsWith("wss:") ? "native" : "raw");
       socket = transport === "native"
         ? new WebSocket(this.#options.url) as unknown as FeedSocket
-        : new RawWebSocket(this.#options.url);
+        : new RawWebSocket(this.#options.url, { caCerts: this.#options.caCerts });
     } catch (error) {
       this.#scheduleRetry(`cannot connect: ${(error as Error).message}`);
       return;
