@@ -380,7 +380,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "FeedConnection over wss:// (Deno.serve, TLS): reconnects and resubscribes",
+  name: "FeedConnection over wss:// (Deno.serve, TLS), default transport: reconnects, resubscribes",
   ignore: !tlsReady,
   fn: async () => {
     const cert = await makeTestCertificate();
@@ -407,8 +407,7 @@ Deno.test({
     const opens: boolean[] = [];
     const sixth = Promise.withResolvers<void>();
     const conn = new FeedConnection({
-      url: `wss://localhost:${server.addr.port}/feed`,
-      transport: "raw",
+      url: `wss://localhost:${server.addr.port}/feed`, // the default transport: ours
       caCerts: [cert.caCert],
       subscribeMessages: () => ['{"type":"subscribe"}'],
       onFrame: (frame) => {
