@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { RawWebSocket } from "../collectors/runtime/raw_websocket.ts";
 import { FeedConnection } from "../collectors/runtime/connection.ts";
-import { hasOpenssl, makeTestCertificate, type TestCertificate } from "./support/tls_cert.ts";
+import { hasOpenssl, makeTestCertificate, type TestCertificate } from "../bench/_tls_cert.ts";
 
 const encoder = new TextEncoder();
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -1,7 +1,8 @@
 /**
  * A throwaway certificate authority and a server certificate it signed (for `localhost` and
  * `127.0.0.1`), made with the `openssl` command line, for local `wss://` servers in tests and
- * benchmarks. Clients trust it through `caCerts` (or `deno run --cert ca.pem`).
+ * benchmarks (here because benchmarks do not import from the tests). Clients trust it through
+ * `caCerts` (or `deno run --cert ca.pem`).
  * @module
  */
 
