@@ -43,11 +43,8 @@ const USAGE = `usage: deno task collect --exchange NAME --symbols A,B [options]
   --config FILE      several venues: {"lake", "metricsPort", "record", "duration",
                      "venues": [{"exchange", "symbols", "channels", "url", "restUrl"}]}
   --lake DIR         Parquet lake (default: $ALPHAPULSE_LAKE or ./data/lake)
-  --book-changes     store every book change in the lake (the default for venues whose
-                     feed sends them: coinbase, coinbase-advanced, kraken, binance,
-                     alpaca-crypto; trades, quotes, book snapshots and feed statuses
-                     always are; DATABASE_URL stores all)
-  --no-book-changes  leave book changes out of the lake
+  --book-changes     also store every book change in the lake (trades, quotes, book
+                     snapshots and feed statuses always are; DATABASE_URL stores all)
   --duration 60s     stop after this long (default: run until SIGINT/SIGTERM)
   --record DIR       also store every raw frame (receive time in ns), gzip, rotated hourly
   --metrics-port P   serve /metrics and /health on 127.0.0.1:P (or HOST:P)`;
@@ -67,14 +64,10 @@ if (import.meta.main) {
       record: { type: "string" },
       "metrics-port": { type: "string" },
       "book-changes": { type: "boolean" },
-      "no-book-changes": { type: "boolean" },
       "no-backfill": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     }, USAGE);
     if (values.help) return console.log(USAGE);
-    if (values["book-changes"] && values["no-book-changes"]) {
-      throw new SyntaxError("--book-changes and --no-book-changes exclude each other");
-    }
     const config = await configFrom(values);
     for (const v of config.venues) {
       // Checked before anything opens, so a typo is one usage line (exit 2), not a stack.
@@ -93,29 +86,27 @@ if (import.meta.main) {
       : await ParquetLake.open({ root: config.lake ?? defaultLakeRoot() });
     const metrics = new CollectorMetrics();
     const metricsServer = metricsListen ? serveMetrics(metrics, metricsListen) : undefined;
+    // Book changes are most of a feed's messages; in the lake they are opt-in (they
+    // multiply the Parquet writes, and the memory a flood of them needs).
+    const lakeKinds = values["book-changes"] ? undefined : LAKE_KINDS_BY_DEFAULT;
     const collectors = config.venues.map((v) => {
       const spec = venue(v.exchange);
-      // Book changes in the lake: by default where the venue sends them.
-      const bookChanges = values["book-changes"] ||
-        (!values["no-book-changes"] && spec.bookChanges === true);
       return new Collector({
         exchange: v.exchange,
         url: v.url ?? spec.url,
         restUrl: v.restUrl,
         symbols: v.symbols,
         channels: v.channels,
-        sinks: [
-          buffer
-            ? buffer.writer(v.exchange)
-            : new LakeSink(lake!, { kinds: bookChanges ? undefined : LAKE_KINDS_BY_DEFAULT }),
-        ],
-        // A flood of book changes is buffered within a memory budget (see the constant).
-        queue: bookChanges && !buffer ? { capacity: BOOK_CHANGES_QUEUE_CAPACITY } : undefined,
+        sinks: [buffer ? buffer.writer(v.exchange) : new LakeSink(lake!, { kinds: lakeKinds })],
         books: venueBookKeeper(v.exchange),
         recorder: config.record
           ? new RecordingWriter({ dir: config.record, exchange: v.exchange })
           : undefined,
         metrics,
+        // A flood of book changes is buffered within a memory budget (see the constant).
+        queue: values["book-changes"] && !buffer
+          ? { capacity: BOOK_CHANGES_QUEUE_CAPACITY }
+          : undefined,
         connection: { watchdogMs: v.watchdogMs, transport: v.transport },
         // Trades missed live are fetched from the venue's REST history (marked backfilled).
         backfill: values["no-backfill"] ? undefined : { baseUrl: v.restUrl },

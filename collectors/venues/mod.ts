@@ -49,11 +49,6 @@ export interface VenueSpec {
    * chain; absent when the feed has neither (crossed books are checked for every venue).
    */
   readonly bookIntegrity?: IntegrityRule;
-  /**
-   * True when the feed sends level-2 book changes: `deno task collect` stores them in the
-   * lake by default (`--no-book-changes` leaves them out).
-   */
-  readonly bookChanges?: boolean;
 }
 
 /** Every venue with an adapter, by the name used on the command line and in storage. */
@@ -63,7 +58,6 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     url: COINBASE_EXCHANGE_WS_URL,
     tradeIds: "sequential",
     resetBooksOnUnreadableFrame: true,
-    bookChanges: true,
   },
   // v2 trade ids are consecutive per pair (v1 ids are synthetic text: not checked).
   kraken: {
@@ -71,14 +65,12 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     url: KRAKEN_WS_URL,
     tradeIds: "sequential",
     bookIntegrity: "kraken-crc32",
-    bookChanges: true,
   },
   binance: {
     create: (options) => new BinanceAdapter(options),
     url: BINANCE_WS_URL,
     tradeIds: "sequential",
     bookIntegrity: "binance-update-id",
-    bookChanges: true,
   },
   // Numeric trade ids, consecutive per product, as on Coinbase Exchange.
   "coinbase-advanced": {
@@ -86,7 +78,6 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     url: COINBASE_ADVANCED_WS_URL,
     tradeIds: "sequential",
     bookIntegrity: "sequence_num",
-    bookChanges: true,
   },
   // Stocks on IEX by default; SIP with --url wss://stream.data.alpaca.markets/v2/sip.
   alpaca: {
@@ -98,7 +89,6 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     create: (options) =>
       new AlpacaAdapter({ ...options, market: "crypto", credentials: alpacaCredentialsFromEnv() }),
     url: ALPACA_CRYPTO_WS_URL,
-    bookChanges: true, // the `orderbooks` channel
   },
 };
 
