@@ -20,6 +20,9 @@
  *   own process on the same stream (10 symbols, depth 1,000, lake sink storing its default
  *   tables), MB; `collect_rss_10x1000_book_changes` the same with `--book-changes` (every
  *   book change written to the lake too).
+ * - `collect_wss_messages_per_second`: the same stream over a local `wss://` server, our
+ *   `RawWebSocket` (value) against the runtime's `WebSocket` (peer), both only
+ *   counting frames, by the wall clock and per CPU-second (`bench/_collect_wss.ts`).
  * @module
  */
 import { Collector } from "../collectors/runtime/collector.ts";
@@ -33,6 +36,7 @@ import { streamProducts } from "./_collect_feed.ts";
 import process from "node:process";
 import { emit } from "./_figure.ts";
 import { venueBookKeeper } from "../collectors/venues/mod.ts";
+import { hasOpenssl, makeTestCertificate } from "./_tls_cert.ts";
 
 const MESSAGES = Number(Deno.env.get("BENCH_COLLECT_MESSAGES") ?? 300_000);
 const PRODUCTS = 10;
@@ -56,8 +60,10 @@ function round(value: number, digits = 3): number {
   return Math.round(value * scale) / scale;
 }
 
-/** Starts the feed process; resolves to its port and frame count. */
-async function startFeed(): Promise<{ port: number; frames: number; child: Deno.ChildProcess }> {
+/** Starts the feed process (`wss://` with `tls`); resolves to its port and frame count. */
+async function startFeed(
+  tls?: { certFile: string; keyFile: string },
+): Promise<{ port: number; frames: number; child: Deno.ChildProcess }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -69,6 +75,7 @@ async function startFeed(): Promise<{ port: number; frames: number; child: Deno.
       String(PRODUCTS),
       "--depth",
       String(DEPTH),
+      ...(tls === undefined ? [] : ["--tls-cert", tls.certFile, "--tls-key", tls.keyFile]),
     ],
     stdout: "piped",
     stderr: "inherit",
@@ -242,6 +249,62 @@ async function collectorRss(
   }
 }
 
+/**
+ * `collect_wss_messages_per_second`: our `RawWebSocket` against the runtime's
+ * `WebSocket` on the same stream over a local `wss://` server (a certificate made here with
+ * `openssl`), both only counting frames, in a process of their own started with `--cert`.
+ */
+async function wssFigure(): Promise<void> {
+  if (!(await hasOpenssl())) return;
+  const cert = await makeTestCertificate();
+  const dir = await Deno.makeTempDir({ prefix: "alphapulse-bench-wss-" });
+  const certFile = `${dir}/server.pem`;
+  const keyFile = `${dir}/server.key`;
+  await Deno.writeTextFile(certFile, cert.cert);
+  await Deno.writeTextFile(keyFile, cert.key);
+  const feed = await startFeed({ certFile, keyFile });
+  try {
+    const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--cert",
+        cert.caFile,
+        new URL("./_collect_wss.ts", import.meta.url).pathname,
+        "--url",
+        `wss://localhost:${feed.port}/`,
+        "--frames",
+        String(feed.frames),
+        "--rounds",
+        "3",
+        "--ca",
+        cert.caFile,
+      ],
+      stderr: "inherit",
+    }).output();
+    if (!success) throw new Error("bench/_collect_wss.ts failed");
+    const best = JSON.parse(new TextDecoder().decode(stdout)) as Record<"raw" | "native", Rate>;
+    emit({
+      name: "collect_wss_messages_per_second",
+      unit: "messages/s",
+      value: Math.round(best.raw.wall),
+      peer: "native-websocket-wss",
+      peer_value: Math.round(best.native.wall),
+      ratio: round(best.raw.wall / best.native.wall),
+      cpu_value: Math.round(best.raw.cpu),
+      cpu_peer_value: Math.round(best.native.cpu),
+      cpu_ratio: round(best.raw.cpu / best.native.cpu),
+      frames: feed.frames,
+      rounds: 3,
+    });
+  } finally {
+    feed.child.kill("SIGTERM");
+    await feed.child.status;
+    await cert.remove();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** Runs the group. */
 export async function run(): Promise<void> {
   const feed = await startFeed();
@@ -298,6 +361,7 @@ export async function run(): Promise<void> {
     feed.child.kill("SIGTERM");
     await feed.child.status;
   }
+  await wssFigure();
 }
 
 if (import.meta.main) await run();

@@ -1,11 +1,15 @@
 /**
  * The raw websocket client against a hand-written server on a TCP socket: every frame kind
  * a feed may send (fragments, binary, ping, masked, larger than the read buffer), the close
- * handshake both ways, and refused handshakes. (Against `Deno.serve` websockets it runs in
- * every collector test.)
+ * handshake both ways, and refused handshakes; the same over TLS (`wss://`, a certificate
+ * made by the test with `openssl`) with frames and headers cut across TLS records, an
+ * untrusted certificate, and `FeedConnection` reconnecting to a `Deno.serve` TLS server.
+ * (Against `Deno.serve` websockets it runs in every collector test.)
  */
 import assert from "node:assert/strict";
 import { RawWebSocket } from "../collectors/runtime/raw_websocket.ts";
+import { FeedConnection } from "../collectors/runtime/connection.ts";
+import { hasOpenssl, makeTestCertificate, type TestCertificate } from "../bench/_tls_cert.ts";
 
 const encoder = new TextEncoder();
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -57,6 +61,10 @@ async function readClientFrame(conn: Deno.Conn, pending: { buf: Uint8Array }) {
     await need(4);
     size = (pending.buf[2] << 8) | pending.buf[3];
     head = 4;
+  } else if (size === 127) {
+    await need(10);
+    size = Number(new DataView(pending.buf.buffer, pending.buf.byteOffset).getBigUint64(2));
+    head = 10;
   }
   await need(head + 4 + size);
   const mask = pending.buf.subarray(head, head + 4);
@@ -66,12 +74,18 @@ async function readClientFrame(conn: Deno.Conn, pending: { buf: Uint8Array }) {
   return { opcode, payload };
 }
 
-/** A one-connection server running `script` after the handshake (or answering `refuse`). */
+/**
+ * A one-connection server running `script` after the handshake (or answering `refuse`);
+ * `wss://` with `tls`.
+ */
 function server(
   script: (conn: Deno.Conn, pending: { buf: Uint8Array }) => Promise<void>,
   refuse?: string,
+  tls?: TestCertificate,
 ) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = tls === undefined
+    ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
+    : Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: tls.cert, key: tls.key });
   const done = (async () => {
     const conn = await listener.accept();
     try {
@@ -101,7 +115,8 @@ function server(
       listener.close();
     }
   })();
-  return { url: `ws://127.0.0.1:${listener.addr.port}/feed?x=1`, done };
+  const scheme = tls === undefined ? "ws" : "wss";
+  return { url: `${scheme}://127.0.0.1:${listener.addr.port}/feed?x=1`, done };
 }
 
 Deno.test("raw websocket: fragments, binary, ping, masked and huge frames; server closes", async () => {
@@ -220,4 +235,207 @@ Deno.test("raw websocket: refused handshakes fail without opening", async () => 
   socket.onclose = (e) => closed.resolve(e.code);
   assert.equal(await closed.promise, 1006);
   assert.throws(() => new RawWebSocket("http://127.0.0.1/"), TypeError);
+});
+
+const tlsReady = await hasOpenssl();
+
+/** Concatenates frames. */
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Writes `bytes` in pieces of the given sizes (cycled), each its own write and so its own TLS
+ * record, with a pause after each of the first `paused` pieces so the client reads them apart.
+ */
+async function writeInPieces(conn: Deno.Conn, bytes: Uint8Array, sizes: number[], paused = 0) {
+  let at = 0;
+  for (let i = 0; at < bytes.length; i++) {
+    const piece = bytes.subarray(at, at + sizes[i % sizes.length]);
+    let rest = piece;
+    while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
+    at += piece.length;
+    if (i < paused) await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+Deno.test({
+  name: "raw websocket over TLS: frames split across TLS records, both directions",
+  ignore: !tlsReady,
+  fn: async () => {
+    const cert = await makeTestCertificate();
+    const big = "y".repeat(70_000); // a 64-bit length header (127) from the server
+    const upload = "z".repeat(100_000); // a 64-bit length header from the client
+    const received: string[] = [];
+    try {
+      const fake = server(
+        async (conn, pending) => {
+          const hello = await readClientFrame(conn, pending);
+          assert.equal(new TextDecoder().decode(hello.payload), '{"op":"subscribe"}');
+          const parts = ['{"b":', '"split', ' records"}'].map((p) => encoder.encode(p));
+          const stream = concat([
+            serverFrame(1, parts[0], false),
+            serverFrame(9, encoder.encode("ping over tls")),
+            serverFrame(0, parts[1], false),
+            serverFrame(0, parts[2], true),
+            serverFrame(1, encoder.encode(big)),
+            serverFrame(2, encoder.encode("binary ✓")),
+            serverFrame(1, encoder.encode("masked by the server"), true, [9, 8, 7, 6]),
+            serverFrame(1, encoder.encode("ask for the upload")),
+          ]);
+          // 1 byte (half a 2-byte header), 3, 5 (a 10-byte header cut after 5), then larger.
+          await writeInPieces(conn, stream, [1, 3, 5, 2, 7, 1, 4_093, 16_001, 33], 12);
+          const pong = await readClientFrame(conn, pending);
+          assert.equal(pong.opcode, 10);
+          received.push(`pong:${new TextDecoder().decode(pong.payload)}`);
+          const up = await readClientFrame(conn, pending);
+          assert.equal(up.opcode, 1);
+          received.push(
+            `upload:${up.payload.length}:${new TextDecoder().decode(up.payload) === upload}`,
+          );
+          // The close frame cut into three records.
+          await writeInPieces(conn, serverFrame(8, new Uint8Array([0x03, 0xe8, 0x6f, 0x6b])), [
+            1,
+            2,
+          ]);
+          const close = await readClientFrame(conn, pending);
+          assert.equal(close.opcode, 8);
+          assert.equal((close.payload[0] << 8) | close.payload[1], 1000);
+        },
+        undefined,
+        cert,
+      );
+      assert.match(fake.url, /^wss:\/\//);
+      const socket = new RawWebSocket(fake.url, { caCerts: [cert.caCert] });
+      const messages: string[] = [];
+      const closed = Promise.withResolvers<{ code: number; reason: string; wasClean: boolean }>();
+      socket.onopen = () => socket.send('{"op":"subscribe"}');
+      socket.onmessage = (event) => {
+        messages.push(event.data);
+        if (event.data === "ask for the upload") socket.send(upload);
+      };
+      socket.onclose = (event) => closed.resolve(event);
+      const event = await closed.promise;
+      await fake.done;
+      assert.deepEqual(messages, [
+        '{"b":"split records"}',
+        big,
+        "binary ✓",
+        "masked by the server",
+        "ask for the upload",
+      ]);
+      assert.deepEqual(received, ["pong:ping over tls", "upload:100000:true"]);
+      assert.deepEqual(event, { code: 1000, reason: "ok", wasClean: true });
+    } finally {
+      await cert.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: "raw websocket over TLS: an untrusted certificate fails without opening",
+  ignore: !tlsReady,
+  fn: async () => {
+    const cert = await makeTestCertificate();
+    try {
+      const listener = Deno.listenTls({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: cert.cert,
+        key: cert.key,
+      });
+      const accepted = (async () => {
+        const conn = await listener.accept();
+        try {
+          await conn.read(new Uint8Array(1024)); // the handshake fails on the client side
+        } catch {
+          /* expected: the client rejects the certificate */
+        } finally {
+          conn.close();
+          listener.close();
+        }
+      })();
+      const socket = new RawWebSocket(`wss://127.0.0.1:${listener.addr.port}/`); // no caCerts
+      const errors: string[] = [];
+      let opened = false;
+      const closed = Promise.withResolvers<number>();
+      socket.onopen = () => (opened = true);
+      socket.onerror = (e) => errors.push(e.message);
+      socket.onclose = (e) => closed.resolve(e.code);
+      assert.equal(await closed.promise, 1006);
+      await accepted;
+      assert.equal(opened, false);
+      assert.equal(errors.length, 1);
+      assert.match(errors[0], /certificate|issuer/i);
+    } finally {
+      await cert.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: "FeedConnection over wss:// (Deno.serve, TLS), default transport: reconnects, resubscribes",
+  ignore: !tlsReady,
+  fn: async () => {
+    const cert = await makeTestCertificate();
+    const subscribes: string[] = [];
+    let connections = 0;
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: cert.cert,
+      key: cert.key,
+      onListen: () => {},
+    }, (request) => {
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      const n = ++connections;
+      socket.onmessage = (event) => {
+        subscribes.push(`${n}:${event.data}`);
+        for (let i = 0; i < 3; i++) socket.send(`{"connection":${n},"i":${i}}`);
+        // The first connection is dropped by the server; the second stays.
+        if (n === 1) socket.close(1011, "going away");
+      };
+      return response;
+    });
+    const frames: string[] = [];
+    const opens: boolean[] = [];
+    const sixth = Promise.withResolvers<void>();
+    const conn = new FeedConnection({
+      url: `wss://localhost:${server.addr.port}/feed`, // the default transport: ours
+      caCerts: [cert.caCert],
+      subscribeMessages: () => ['{"type":"subscribe"}'],
+      onFrame: (frame) => {
+        frames.push(frame);
+        if (frames.length === 6) sixth.resolve();
+      },
+      onOpen: ({ reconnect }) => opens.push(reconnect),
+      backoff: { initialMs: 10, maxMs: 20 },
+      log: () => {},
+    });
+    try {
+      conn.start();
+      await sixth.promise;
+      assert.deepEqual(frames, [
+        '{"connection":1,"i":0}',
+        '{"connection":1,"i":1}',
+        '{"connection":1,"i":2}',
+        '{"connection":2,"i":0}',
+        '{"connection":2,"i":1}',
+        '{"connection":2,"i":2}',
+      ]);
+      assert.deepEqual(subscribes, ['1:{"type":"subscribe"}', '2:{"type":"subscribe"}']);
+      assert.deepEqual(opens, [false, true]);
+      assert.equal(conn.stats.reconnects, 1);
+    } finally {
+      await conn.stop();
+      await server.shutdown();
+      await cert.remove();
+    }
+  },
 });

@@ -25,6 +25,19 @@ import { VENUES } from "../venues/mod.ts";
  */
 export const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "bar", "status"] as const;
 
+/**
+ * The sink queue's capacity (events) of a collector storing book changes in the lake
+ * (`--book-changes`). Book changes are most of a feed's messages; in a flood the lake writes
+ * them more slowly than they arrive and the queue fills, and every buffered book event costs
+ * resident memory beyond its columns (the garbage of growing them, the Parquet frames of the
+ * writes): `collect_rss_10x1000_book_changes` (`deno task bench collect`, best of 2, load
+ * average 8-14 on 2 cores) peaked at 195 MB with the default 200,000 events, 184 MB with
+ * 100,000 and 145-156 MB with 50,000 (125-146 MB without book changes); 20,000 did not do
+ * better (159 MB). Past it, book changes are dropped before trades (counted, a `gap` status
+ * per instrument), as with any full queue.
+ */
+export const BOOK_CHANGES_QUEUE_CAPACITY = 50_000;
+
 /** One venue of a config file. */
 export interface VenueConfig {
   /** Venue name, one of `VENUES`. */

@@ -24,7 +24,7 @@ import type { EventSink } from "../../lib/market/sink.ts";
 import type { PostgresWriter } from "../../lib/buffer/writer.ts";
 import { ActionRecorder } from "./action_recorder.ts";
 import { Collector, type CollectorOptions, type FrameRecorder } from "./collector.ts";
-import { LAKE_KINDS_BY_DEFAULT, type VenueConfig } from "./config.ts";
+import { BOOK_CHANGES_QUEUE_CAPACITY, LAKE_KINDS_BY_DEFAULT, type VenueConfig } from "./config.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import type { BookStage, FeedSummary } from "./pipeline.ts";
 import { venue, venueBookKeeper } from "../venues/mod.ts";
@@ -144,6 +144,9 @@ export async function assembleFeed(options: AssembleFeedOptions = {}): Promise<F
       books: venueBookKeeper(v.exchange),
       recorder: options.recorder?.(v.exchange),
       metrics: options.metrics,
+      // A flood of book changes into the lake is buffered within a memory budget (see the
+      // constant); the buffer's writer spills instead.
+      queue: options.bookChanges && !buffer ? { capacity: BOOK_CHANGES_QUEUE_CAPACITY } : undefined,
       connection: {
         watchdogMs: v.watchdogMs,
         transport: v.transport,

@@ -33,6 +33,11 @@ export interface RawWebSocketOptions {
   readonly maxMessageBytes?: number;
   /** How long `close()` waits for the server's close frame, ms (default 1,000). */
   readonly closeTimeoutMs?: number;
+  /**
+   * Extra certificate authorities (PEM) trusted for `wss://`, besides the system's (a local
+   * server with its own CA, as in the tests).
+   */
+  readonly caCerts?: readonly string[];
 }
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -70,6 +75,7 @@ export class RawWebSocket {
   #writing: Promise<unknown> = Promise.resolve();
   readonly #maxMessageBytes: number;
   readonly #closeTimeoutMs: number;
+  readonly #caCerts: string[] | undefined;
   #closeTimer?: ReturnType<typeof setTimeout>;
   #closeSent = false;
   #closeEvent?: RawCloseEvent;
@@ -87,6 +93,7 @@ export class RawWebSocket {
     this.url = url;
     this.#maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 1_000;
+    this.#caCerts = options.caCerts === undefined ? undefined : [...options.caCerts];
     this.#run(parsed);
   }
 
@@ -156,7 +163,7 @@ export class RawWebSocket {
     let len = 0;
     try {
       const conn = this.#conn = tls
-        ? await Deno.connectTls({ hostname, port })
+        ? await Deno.connectTls({ hostname, port, caCerts: this.#caCerts })
         : await Deno.connect({ hostname, port });
       if (this.#state !== CONNECTING) return conn.close(); // closed while connecting
       const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
