@@ -53,7 +53,8 @@ const USAGE = `usage: deno task trade --strategy NAME|MODULE --broker sim --symb
   --rate R           synthetic events per second (default 1000)
   --risk JSON        risk limits (maxPosition, maxNotional, maxOrdersPerSecond, priceBandBps,
                      maxLoss, maxTotalPosition, maxTotalNotional)
-  --config FILE      JSON with latency, queue, fees, seed for the simulated broker
+  --config FILE      JSON with latency (marketData, orderEntry, response), queue, fees,
+                     seed for the simulated broker
   --log FILE         action log path (default data/trading/trade-<strategy>.jsonl)
   --run-id ID        prefix of client order ids (default <strategy>-<epoch ms>)
   --resume FILE      the action log of an earlier run of this --run-id: order ids continue
@@ -214,7 +215,18 @@ async function main(): Promise<void> {
   const runId = v["run-id"] ?? `${strategy.name}-${Date.now()}`;
   const resume = v.resume ? await Deno.readTextFile(v.resume) : undefined;
   const broker = await brokerOf(v, instruments, scheduler, file, runId);
-  const runner = new LiveRunner({ strategy, broker, instruments, scheduler, risk, runId, resume });
+  const runner = new LiveRunner({
+    strategy,
+    broker,
+    instruments,
+    scheduler,
+    risk,
+    runId,
+    resume,
+    // a simulated venue: the strategy hears of market data as late as in the backtester
+    marketDataLatency: broker instanceof SimBroker ? file.latency?.marketData : undefined,
+    seed: file.seed,
+  });
   const signals = (["SIGINT", "SIGTERM"] as const).map((s) => [s, () => runner.kill(s)] as const);
   for (const [s, f] of signals) Deno.addSignalListener(s, f);
   const stops: (() => Promise<unknown>)[] = [];

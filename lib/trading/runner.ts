@@ -21,6 +21,7 @@ import { applyReport } from "../backtest/_ledger.ts";
 import type { FeedSource } from "../backtest/feed.ts";
 import type { InstrumentSpec, Strategy, TradingContext } from "../backtest/strategy.ts";
 import type { Fill, Order, OrderReport, OrderRequest } from "../backtest/types.ts";
+import { LatencyModel, type LatencySpec } from "../backtest/latency.ts";
 import type { Broker } from "./broker.ts";
 import { checkRisk, type Exposure, type RiskLimits, validateLimits } from "./risk.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -53,6 +54,30 @@ export interface LiveRunnerOptions {
   readonly reconcile?: boolean;
   /** Extra configuration written to the log's `start` entry (must be JSON). */
   readonly config?: Readonly<Record<string, unknown>>;
+  /**
+   * Market-data latency: how long after the venue (and a simulated broker) sees an event the
+   * strategy does, drawn as the backtester draws it (`latency.marketData`, seeded `seed`).
+   * Default 0. Meant for simulated runs: a live feed has its own.
+   */
+  readonly marketDataLatency?: LatencySpec;
+  /** Seed of the market-data latency draws (default 1, as the backtester). */
+  readonly seed?: number;
+}
+
+/** What a runner tells its watchers (see {@linkcode LiveRunner.watch}). */
+export type RunnerUpdate =
+  | { readonly type: "order"; readonly order: Readonly<Order> }
+  | { readonly type: "fill"; readonly fill: Fill }
+  | { readonly type: "stopped"; readonly reason: string };
+
+/** A position of the strategy's view, marked at its book's mid. */
+export interface RunnerPosition {
+  readonly exchange: string;
+  readonly symbol: string;
+  /** Signed size, positive long. */
+  readonly position: number;
+  /** Mid of the strategy's book, NaN when it has none. */
+  readonly mark: number;
 }
 
 /** Per instrument state of the strategy's view. */
@@ -108,6 +133,9 @@ export class LiveRunner {
   #started = false;
   #reason = "";
   #wakeUp: (() => void) | undefined;
+  readonly #md: LatencyModel;
+  readonly #watchers = new Set<(update: RunnerUpdate) => void>();
+  #done = false;
 
   constructor(options: LiveRunnerOptions) {
     const s = options?.strategy;
@@ -132,6 +160,9 @@ export class LiveRunner {
       : options.resume ?? [];
     this.#resume = lines.filter((l) => l.trim() !== "").map(parseLine);
     this.#reconcile = options.reconcile ?? options.resume !== undefined;
+    const seed = options.seed ?? 1;
+    if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+    this.#md = new LatencyModel(options.marketDataLatency ?? 0, seed);
     for (const spec of options.instruments) this.#addInst(spec, true);
     this.ctx = liveContext(this);
   }
@@ -144,6 +175,43 @@ export class LiveRunner {
   /** The instrument's view, if tradable or seen. */
   inst(exchange: string, symbol: string): LiveInst | undefined {
     return this.#insts.get(`${exchange}\u0000${symbol}`);
+  }
+
+  /** Whether `run` has ended (its record is out). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * Calls `fn` on every order change (sent, accepted, filled, amended, cancelled, rejected),
+   * every fill the strategy hears of, and once when the run has ended. A throwing watcher is
+   * ignored. Returns the function that stops watching.
+   */
+  watch(fn: (update: RunnerUpdate) => void): () => void {
+    if (typeof fn !== "function") throw new TypeError("watch needs a function");
+    this.#watchers.add(fn);
+    return () => this.#watchers.delete(fn);
+  }
+
+  /** Positions of the strategy's view (non-zero ones), each marked at its book's mid. */
+  positions(): RunnerPosition[] {
+    const out: RunnerPosition[] = [];
+    for (const inst of this.#insts.values()) {
+      if (inst.viewPosition === 0) continue;
+      const { exchange, symbol } = inst.spec;
+      out.push({ exchange, symbol, position: inst.viewPosition, mark: inst.view.mid });
+    }
+    return out;
+  }
+
+  #notify(update: RunnerUpdate): void {
+    for (const fn of this.#watchers) {
+      try {
+        fn(update);
+      } catch {
+        // a watcher (a server panel) never stops the run
+      }
+    }
   }
 
   /** Runs the strategy over `feed` until it ends, `stop()` or `kill()`. */
@@ -181,6 +249,8 @@ export class LiveRunner {
     await this.#finish();
     unsubscribe();
     this.scheduler.close();
+    this.#done = true;
+    this.#notify({ type: "stopped", reason: this.#reason });
     return {
       orders: [...this.orders.values()],
       fills: this.fills,
@@ -264,7 +334,10 @@ export class LiveRunner {
     }
     this.broker.onMarket?.(e, t);
     this.#events++;
-    if (!this.stopped) this.#deliver(e);
+    if (!this.stopped) {
+      if (this.#md.zero) this.#deliver(e);
+      else sch.at(this.#md.arrival(t, e), () => this.stopped || this.#deliver(e));
+    }
     sch.drain(t); // what the strategy sent with no latency goes out now
   }
 
@@ -307,6 +380,10 @@ export class LiveRunner {
     const inst = o === undefined ? undefined : this.inst(o.exchange, o.symbol);
     applyReport(this, inst, r);
     if (r.kind === "fill") this.fills.push(r.fill);
+    if (this.#watchers.size > 0) {
+      if (o !== undefined) this.#notify({ type: "order", order: o });
+      if (r.kind === "fill") this.#notify({ type: "fill", fill: r.fill });
+    }
     if (this.stopped) return;
     const s = this.strategy;
     if (s.onOrder === undefined && s.onFill === undefined) return;
@@ -368,6 +445,7 @@ export class LiveRunner {
   sendOrder(o: Order, r: OrderRequest): void {
     this.sent.add(o.id);
     this.broker.submit({ ...r, id: o.id, clientOrderId: `${this.#runId}-${o.id}` });
+    if (this.#watchers.size > 0) this.#notify({ type: "order", order: o });
   }
 
   /** A report decided here (a rejection) reaches the strategy on the queue, now. */
