@@ -21,6 +21,7 @@ import {
 } from "./params.ts";
 import { html, HttpError, json, Router } from "./router.ts";
 import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
+import { TRADING_PREFIX, type TradingDesk, tradingRoutes } from "./trading_routes.ts";
 
 /** What {@linkcode createApp} needs. */
 export interface AppOptions extends StreamOptions {
@@ -46,6 +47,8 @@ export interface AppOptions extends StreamOptions {
   readonly maxConcurrentQueries?: number;
   /** WebSocket: how long a client that sends its token as a message has (default 5,000 ms). */
   readonly authTimeoutMs?: number;
+  /** A live runner: adds the `/api/trading/*` routes (`server/trading_routes.ts`). */
+  readonly trading?: TradingDesk;
 }
 
 /** The connection a request came on (what `Deno.serve` passes as the second argument). */
@@ -82,6 +85,8 @@ const PUBLIC_PATHS = new Set(["/health", "/"]);
  *   JSON array of events
  * - `/metrics`: Prometheus exposition (requests, latency, streams, hub drops, process)
  * - `/`: the live chart page (`?exchange=&symbol=`)
+ * - with `trading`: `/api/trading/{positions,orders,fills,pnl,stream}` and
+ *   `POST /api/trading/kill` (see {@linkcode tradingRoutes}); they need the `trade` scope
  *
  * With `auth`, every route but `/health` and `/` needs a bearer credential with the `read`
  * scope (`Authorization: Bearer`; for `/ws` also a `bearer.<token>` subprotocol or a first
@@ -194,6 +199,7 @@ export function createApp(options: AppOptions): App {
         headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" },
       }))
     .get("/", () => html(livePageHtml()));
+  if (options.trading) tradingRoutes(router, options.trading, { signal: options.signal });
   const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
 
   function takeSlot(req: Request): () => void {
@@ -219,7 +225,8 @@ export function createApp(options: AppOptions): App {
     if (preflight) return preflight;
     const origin = req.headers.get("origin");
     if (auth && !PUBLIC_PATHS.has(path)) {
-      const denied = await authorize(auth, req, path, "read", deferred);
+      const scope = path.startsWith(TRADING_PREFIX) ? "trade" : "read";
+      const denied = await authorize(auth, req, path, scope, deferred);
       if (denied) return origins.decorate(origin, denied);
     }
     if (path === "/ws" || path === "/sse") {
