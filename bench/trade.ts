@@ -10,6 +10,10 @@
  *   every 100th event through the Alpaca paper broker to a minimal Alpaca server over loopback (`_alpaca_loopback.ts`); from
  *   the event leaving the feed to the fake receiving the `POST /v2/orders`; p99 in ms.
  *   Target < 5.
+ * - `trade_kill_ms`: a runner on the wall clock with 500 orders resting at the simulated
+ *   broker and the feed still running, served by the HTTP server (`--serve`'s setup); from
+ *   sending `POST /api/trading/kill` with a `trade` token to its answer, which comes once every
+ *   order is cancelled and the run has ended (checked). Worst of 5 runs. Target < 1000.
  *
  * Wall-clock latencies on a shared machine: the figures carry the count they come from. The
  * loopback server runs in this process, so its request handling shares the runner's thread.
@@ -24,6 +28,8 @@ import {
   Scheduler,
   SimBroker,
 } from "../lib/trading/mod.ts";
+import { MemoryRepository } from "../lib/repositories/mod.ts";
+import { Authenticator, startServer, StreamHub } from "../server/mod.ts";
 import { startAlpacaLoopback } from "./_alpaca_loopback.ts";
 import { emit } from "./_figure.ts";
 
@@ -137,8 +143,71 @@ async function alpaca(): Promise<void> {
   });
 }
 
+/** One kill: ms from the POST to its answer (after every order is cancelled). */
+async function killOnce(resting: number): Promise<number> {
+  const token = "bench-trade-token-0123456789";
+  const events = syntheticL2Feed({ events: 200_000, seed: 9 });
+  const scheduler = new Scheduler({ clock: "wall" });
+  const broker = new SimBroker({ instruments: INSTRUMENTS, scheduler });
+  let n = 0;
+  const strategy: Strategy = {
+    name: "resting",
+    onBook(_e, ctx) {
+      if (n >= resting) return;
+      const bid = ctx.book("sim", "BTC-USD")!.bestBid;
+      ctx.submit({
+        ...INSTRUMENTS[0],
+        side: "buy",
+        type: "limit",
+        price: bid - 100 - n++,
+        size: 1,
+      });
+    },
+  };
+  const runner = new LiveRunner({ strategy, broker, instruments: INSTRUMENTS, scheduler });
+  const auth = await Authenticator.create({ tokens: [{ token, scopes: ["trade"] }] });
+  const server = await startServer({
+    repository: new MemoryRepository(),
+    hub: new StreamHub(),
+    port: 0,
+    auth,
+    trading: runner,
+  });
+  const done = runner.run(paced(events, 10, []));
+  while ((await broker.openOrders()).length < resting) await new Promise((r) => setTimeout(r, 5));
+  const t0 = performance.now();
+  const res = await fetch(`${server.url}api/trading/kill`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await res.body?.cancel();
+  const ms = performance.now() - t0;
+  const rec = await done;
+  await server.shutdown();
+  const open = (await broker.openOrders()).length;
+  if (res.status !== 200 || open !== 0 || !rec.reason.startsWith("kill switch")) {
+    throw new Error(`kill failed: ${res.status}, ${open} open, ${rec.reason}`);
+  }
+  return ms;
+}
+
+async function kill(): Promise<void> {
+  const resting = 500;
+  const runs: number[] = [];
+  for (let i = 0; i < 5; i++) runs.push(await killOnce(resting));
+  emit({
+    name: "trade_kill_ms",
+    unit: "ms",
+    value: Number(Math.max(...runs).toFixed(3)),
+    p50_ms: Number(percentile(runs, 0.5).toFixed(3)),
+    runs: runs.length,
+    resting_orders: resting,
+  });
+}
+
 /** Runs the trade benchmarks. */
 export async function run(): Promise<void> {
   await sim();
   await alpaca();
+  await kill();
 }
