@@ -18,6 +18,7 @@ import type { MarketEvent } from "../market/types.ts";
 import { OrderBook } from "../book/order_book.ts";
 import { type ActionEntry, ActionLog, parseLine } from "../backtest/action_log.ts";
 import { applyReport } from "../backtest/_ledger.ts";
+import { callStrategy, strategyFailed } from "../backtest/_strategy_guard.ts";
 import type { FeedSource } from "../backtest/feed.ts";
 import type { InstrumentSpec, Strategy, TradingContext } from "../backtest/strategy.ts";
 import type { Fill, Order, OrderReport, OrderRequest } from "../backtest/types.ts";
@@ -371,7 +372,7 @@ export class LiveRunner {
           break;
       }
     } catch (err) {
-      this.#fail(err);
+      strategyFailed(this, err);
     }
   }
 
@@ -391,7 +392,7 @@ export class LiveRunner {
       s.onOrder?.(r, this.ctx);
       if (r.kind === "fill") s.onFill?.(r.fill, this.ctx);
     } catch (err) {
-      this.#fail(err);
+      strategyFailed(this, err);
     }
   }
 
@@ -473,20 +474,12 @@ export class LiveRunner {
   }
 
   #call(fn: () => void): void {
-    if (this.stopped) return;
-    try {
-      fn();
-    } catch (err) {
-      this.#fail(err);
-    }
+    callStrategy(this, fn);
   }
 
-  #fail(err: unknown): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  /** After a strategy error (see `lib/backtest/_strategy_guard.ts`): cancel everything, stop. */
+  haltStrategy(): void {
     this.#reason = "strategy_error";
-    this.log.append(this.now, "strategy_error", { error: this.error });
     this.broker.cancelAll("strategy_error");
   }
 
