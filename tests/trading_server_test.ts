@@ -178,8 +178,12 @@ Deno.test("kill switch: 401 without a token, 403 read-only; trade cancels every 
     const rec = await desk.run;
     assert.equal(rec.reason, "kill switch (server): operator");
     const entries = rec.log.entries();
-    const cancelled = entries.filter((e) => e.action === "cancelled").map((e) => e.data.id);
-    assert.deepEqual(cancelled, [2, 3, 4], "the venue cancelled each open order");
+    const cancelled = entries.filter((e) => e.action === "cancelled");
+    assert.deepEqual(
+      cancelled.map((e) => [e.data.id, e.data.reason]),
+      [2, 3, 4].map((id) => [id, "kill switch (server): operator"]),
+      "the venue cancelled each open order, for the kill switch (not the end-of-run cleanup)",
+    );
     const kill = entries.findIndex((e) => e.action === "kill");
     assert.ok(kill >= 0 && entries.findIndex((e) => e.action === "cancelled") > kill);
     assert.deepEqual(
