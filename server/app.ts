@@ -243,7 +243,10 @@ export function createApp(options: AppOptions): App {
       if (res.status >= 300) slot();
       return origins.decorate(origin, res);
     }
-    if (!path.startsWith("/api/")) return origins.decorate(origin, await router.fetch(req));
+    // Trading routes are cheap and the kill switch must not wait behind market-data queries.
+    if (!path.startsWith("/api/") || path.startsWith(TRADING_PREFIX)) {
+      return origins.decorate(origin, await router.fetch(req));
+    }
     if (queries >= maxQueries) {
       const busy = json({ error: `the server is running its maximum of ${maxQueries} queries` }, {
         status: 503,

@@ -197,6 +197,34 @@ Deno.test("kill switch: 401 without a token, 403 read-only; trade cancels every 
   }
 });
 
+Deno.test("kill switch: not held back by market-data queries at the server's cap", async () => {
+  const desk = await startDesk();
+  const repository = new MemoryRepository();
+  const release = Promise.withResolvers<void>();
+  repository.instruments = async () => (await release.promise, []);
+  try {
+    const app = createApp({
+      repository,
+      hub: new StreamHub(),
+      maxConcurrentQueries: 1,
+      trading: desk.runner,
+    });
+    const slow = app(new Request("http://localhost/api/instruments"));
+    const busy = await app(new Request("http://localhost/api/instruments"));
+    assert.equal(busy.status, 503, "the one query slot is taken");
+    await busy.body?.cancel();
+    const res = await app(new Request("http://localhost/api/trading/kill", { method: "POST" }));
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).stopped, true);
+    assert.deepEqual(await desk.broker.openOrders(), []);
+    release.resolve();
+    await (await slow).body?.cancel();
+  } finally {
+    release.resolve();
+    await finish(desk);
+  }
+});
+
 Deno.test("trading routes: absent without a runner", async () => {
   const app = createApp({ repository: new MemoryRepository(), hub: new StreamHub() });
   const res = await app(new Request("http://localhost/api/trading/pnl"));
