@@ -21,7 +21,12 @@ import {
 } from "./params.ts";
 import { html, HttpError, json, Router } from "./router.ts";
 import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
-import { TRADING_PREFIX, type TradingDesk, tradingRoutes } from "./trading_routes.ts";
+import {
+  TRADING_PREFIX,
+  TRADING_STREAM,
+  type TradingDesk,
+  tradingRoutes,
+} from "./trading_routes.ts";
 
 /** What {@linkcode createApp} needs. */
 export interface AppOptions extends StreamOptions {
@@ -199,7 +204,9 @@ export function createApp(options: AppOptions): App {
         headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" },
       }))
     .get("/", () => html(livePageHtml()));
-  if (options.trading) tradingRoutes(router, options.trading, { signal: options.signal });
+  if (options.trading) {
+    tradingRoutes(router, options.trading, { signal: options.signal, streamSlot: takeSlot });
+  }
   const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
 
   function takeSlot(req: Request): () => void {
@@ -229,7 +236,7 @@ export function createApp(options: AppOptions): App {
       const denied = await authorize(auth, req, path, scope, deferred);
       if (denied) return origins.decorate(origin, denied);
     }
-    if (path === "/ws" || path === "/sse") {
+    if (path === "/ws" || path === "/sse" || (path === TRADING_STREAM && options.trading)) {
       const slot = limiter.acquire(info?.remoteAddr?.hostname ?? "unknown");
       if (typeof slot !== "function") {
         const message = slot === "total"

@@ -38,10 +38,18 @@ export interface TradingRouteOptions {
   readonly killWaitMs?: number;
   /** Most items a stream may have queued for a slow client before it is closed (default 10,000). */
   readonly maxQueued?: number;
+  /**
+   * The open-stream slot taken for a stream request (the server's connection limits); the
+   * function it returns is called once the stream ends.
+   */
+  readonly streamSlot?: (req: Request) => () => void;
 }
 
 /** Paths of the trading routes (all need the `trade` scope). */
 export const TRADING_PREFIX = "/api/trading/";
+
+/** The live stream's path (a long-lived stream, counted with `/ws` and `/sse`). */
+export const TRADING_STREAM = "/api/trading/stream";
 
 /** How many fills a snapshot carries. */
 const RECENT_FILLS = 50;
@@ -125,7 +133,7 @@ export function tradingRoutes(
     })
     .get("/api/trading/fills", ({ query }) => json(newest(desk.fills, limitOf(query, 100))))
     .get("/api/trading/pnl", () => json(pnlOf(desk)))
-    .get("/api/trading/stream", () => tradingStream(desk, options))
+    .get(TRADING_STREAM, ({ req }) => tradingStream(desk, options, options.streamSlot?.(req)))
     .on("POST", "/api/trading/kill", async ({ req }) => {
       const reason = await killReason(req);
       const ended = new Promise<boolean>((resolve) => {
@@ -177,7 +185,11 @@ function snapshotOf(desk: TradingDesk) {
 }
 
 /** The server-sent event stream of one client. */
-function tradingStream(desk: TradingDesk, options: TradingRouteOptions): Response {
+function tradingStream(
+  desk: TradingDesk,
+  options: TradingRouteOptions,
+  onEnd: (() => void) | undefined,
+): Response {
   const encoder = new TextEncoder();
   const maxQueued = options.maxQueued ?? 10_000;
   const changed = new Map<number, Readonly<Order>>();
@@ -190,7 +202,9 @@ function tradingStream(desk: TradingDesk, options: TradingRouteOptions): Respons
   let controller!: ReadableStreamDefaultController<Uint8Array>;
 
   function cleanup(): void {
+    if (closed) return;
     closed = true;
+    onEnd?.();
     unwatch?.();
     clearTimeout(flushTimer);
     clearInterval(pnlTimer);

@@ -225,6 +225,30 @@ Deno.test("kill switch: not held back by market-data queries at the server's cap
   }
 });
 
+Deno.test("trading stream: counted with the server's stream limits, its slot given back", async () => {
+  const desk = await startDesk();
+  try {
+    const app = createApp({
+      repository: new MemoryRepository(),
+      hub: new StreamHub(),
+      limits: { maxConnections: 10, maxConnectionsPerAddress: 1 },
+      trading: desk.runner,
+    });
+    const open = () => app(new Request("http://localhost/api/trading/stream"));
+    const first = await open();
+    assert.equal(first.status, 200);
+    const second = await open();
+    assert.equal(second.status, 429, "one stream per address");
+    await second.body?.cancel();
+    await first.body!.cancel(); // the client goes away
+    const third = await open();
+    assert.equal(third.status, 200, "the slot came back");
+    await third.body!.cancel();
+  } finally {
+    await finish(desk);
+  }
+});
+
 Deno.test("trading routes: absent without a runner", async () => {
   const app = createApp({ repository: new MemoryRepository(), hub: new StreamHub() });
   const res = await app(new Request("http://localhost/api/trading/pnl"));
