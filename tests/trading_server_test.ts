@@ -7,11 +7,14 @@ import assert from "node:assert/strict";
 import { MemoryRepository } from "../lib/repositories/mod.ts";
 import { Authenticator, createApp, StreamHub } from "../server/mod.ts";
 import { book, startDesk, type TestDesk } from "./support/trading_desk.ts";
+import type { Strategy } from "../lib/backtest/mod.ts";
+import { AlpacaPaperBroker, LiveRunner, Scheduler } from "../lib/trading/mod.ts";
+import { startAlpacaPaperFake } from "./fakes/alpaca_paper_fake.ts";
 
 const READ = "read-only-token-0123456789";
 const TRADE = "trade-token-0123456789abcdef";
 
-async function appFor(desk: TestDesk) {
+async function appFor(runner: LiveRunner) {
   const auth = await Authenticator.create({
     tokens: [
       { token: READ, scopes: ["read"], name: "reader" },
@@ -22,7 +25,7 @@ async function appFor(desk: TestDesk) {
     repository: new MemoryRepository(),
     hub: new StreamHub(),
     auth,
-    trading: desk.runner,
+    trading: runner,
   });
   const call = (path: string, token?: string, init: RequestInit = {}) =>
     app(
@@ -44,7 +47,7 @@ async function finish(desk: TestDesk): Promise<void> {
 Deno.test("trading routes: positions, orders, fills and PnL need the trade scope", async () => {
   const desk = await startDesk();
   try {
-    const { call } = await appFor(desk);
+    const { call } = await appFor(desk.runner);
     for (const path of ["positions", "orders", "fills", "pnl", "stream"]) {
       assert.equal((await call(`/api/trading/${path}`)).status, 401, path);
       const refused = await call(`/api/trading/${path}`, READ);
@@ -114,7 +117,7 @@ function eventReader(res: Response) {
 Deno.test("trading stream: a snapshot, then the new order, its fill, positions and PnL", async () => {
   const desk = await startDesk();
   try {
-    const { call } = await appFor(desk);
+    const { call } = await appFor(desk.runner);
     const res = await call("/api/trading/stream", TRADE);
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type")!, /text\/event-stream/);
@@ -153,7 +156,7 @@ Deno.test("trading stream: a snapshot, then the new order, its fill, positions a
 Deno.test("kill switch: 401 without a token, 403 read-only; trade cancels every order and stops", async () => {
   const desk = await startDesk();
   try {
-    const { call } = await appFor(desk);
+    const { call } = await appFor(desk.runner);
     const before = await desk.broker.openOrders();
     assert.deepEqual(before.map((o) => o.id), [2, 3, 4]);
     const post = (token?: string, body?: string) =>
@@ -246,6 +249,61 @@ Deno.test("trading stream: counted with the server's stream limits, its slot giv
     await third.body!.cancel();
   } finally {
     await finish(desk);
+  }
+});
+
+Deno.test("kill switch over HTTP: the fake Alpaca's open orders are all cancelled", async () => {
+  const key = "PKTESTKEY0123456789";
+  const secret = "s3cr3t-never-logged-0123456789";
+  const fake = startAlpacaPaperFake({ key, secret });
+  const broker = new AlpacaPaperBroker({
+    key,
+    secret,
+    baseUrl: fake.baseUrl,
+    streamUrl: fake.streamUrl,
+  });
+  const inst = { exchange: "alpaca", symbol: "AAPL" };
+  let release!: () => void;
+  const idle = new Promise<void>((r) => release = r);
+  try {
+    await broker.connect();
+    const strategy: Strategy = {
+      name: "rester",
+      onBook(_e, ctx) {
+        for (const p of [97, 98, 99]) {
+          ctx.submit({ ...inst, side: "buy", type: "limit", price: p, size: 1 });
+        }
+      },
+    };
+    const runner = new LiveRunner({
+      strategy,
+      broker,
+      instruments: [inst],
+      scheduler: new Scheduler({ clock: "wall" }),
+    });
+    const feed = async function* () {
+      yield { ...book(1), ...inst };
+      await idle;
+    };
+    const running = runner.run(feed());
+    for (let i = 0; i < 400 && fake.orders.filter((o) => o.status === "new").length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(fake.orders.map((o) => o.status), ["new", "new", "new"]);
+    const { call } = await appFor(runner);
+    assert.equal((await call("/api/trading/kill", READ, { method: "POST" })).status, 403);
+    const res = await call("/api/trading/kill", TRADE, { method: "POST" });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).stopped, true);
+    assert.deepEqual(fake.orders.map((o) => o.status), ["canceled", "canceled", "canceled"]);
+    assert.ok(fake.requests.includes("DELETE /v2/orders"), "one cancel-all request");
+    const rec = await running;
+    assert.equal(rec.reason, "kill switch (server)");
+    assert.deepEqual(rec.orders.map((o) => o.status), ["cancelled", "cancelled", "cancelled"]);
+  } finally {
+    release();
+    await broker.close();
+    await fake.shutdown();
   }
 });
 
