@@ -5,8 +5,8 @@
  * risk rejections, errors, the kill switch).
  *
  * Per event: tasks due (orders in flight, reports, timers) run first, then the broker's venue
- * and the strategy's book see the event, then the strategy handles it and what it sent goes
- * out at once. On the event clock with a {@linkcode SimBroker} this is the backtester's order
+ * sees the event, then the strategy's book and the strategy (at once, or after the market-data
+ * latency when one is set) and what it sent goes out at once. On the event clock with a {@linkcode SimBroker} this is the backtester's order
  * of things, so a replay makes the same orders as a backtest.
  *
  * Stopping: `stop()` (or the end of the feed) lets the strategy's `onStop` run, then cancels
@@ -27,6 +27,7 @@ import type { Broker } from "./broker.ts";
 import { checkRisk, type Exposure, type RiskLimits, validateLimits } from "./risk.ts";
 import { Scheduler } from "./scheduler.ts";
 import { liveContext } from "./_live_context.ts";
+import { type RunnerPosition, type RunnerUpdate, Watchers } from "./watchers.ts";
 
 /** Options of {@linkcode LiveRunner}. */
 export interface LiveRunnerOptions {
@@ -63,22 +64,6 @@ export interface LiveRunnerOptions {
   readonly marketDataLatency?: LatencySpec;
   /** Seed of the market-data latency draws (default 1, as the backtester). */
   readonly seed?: number;
-}
-
-/** What a runner tells its watchers (see {@linkcode LiveRunner.watch}). */
-export type RunnerUpdate =
-  | { readonly type: "order"; readonly order: Readonly<Order> }
-  | { readonly type: "fill"; readonly fill: Fill }
-  | { readonly type: "stopped"; readonly reason: string };
-
-/** A position of the strategy's view, marked at its book's mid. */
-export interface RunnerPosition {
-  readonly exchange: string;
-  readonly symbol: string;
-  /** Signed size, positive long. */
-  readonly position: number;
-  /** Mid of the strategy's book, NaN when it has none. */
-  readonly mark: number;
 }
 
 /** Per instrument state of the strategy's view. */
@@ -135,7 +120,7 @@ export class LiveRunner {
   #reason = "";
   #wakeUp: (() => void) | undefined;
   readonly #md: LatencyModel;
-  readonly #watchers = new Set<(update: RunnerUpdate) => void>();
+  readonly #watchers = new Watchers();
   #done = false;
 
   constructor(options: LiveRunnerOptions) {
@@ -189,9 +174,7 @@ export class LiveRunner {
    * ignored. Returns the function that stops watching.
    */
   watch(fn: (update: RunnerUpdate) => void): () => void {
-    if (typeof fn !== "function") throw new TypeError("watch needs a function");
-    this.#watchers.add(fn);
-    return () => this.#watchers.delete(fn);
+    return this.#watchers.add(fn);
   }
 
   /** Positions of the strategy's view (non-zero ones), each marked at its book's mid. */
@@ -203,16 +186,6 @@ export class LiveRunner {
       out.push({ exchange, symbol, position: inst.viewPosition, mark: inst.view.mid });
     }
     return out;
-  }
-
-  #notify(update: RunnerUpdate): void {
-    for (const fn of this.#watchers) {
-      try {
-        fn(update);
-      } catch {
-        // a watcher (a server panel) never stops the run
-      }
-    }
   }
 
   /** Runs the strategy over `feed` until it ends, `stop()` or `kill()`. */
@@ -251,7 +224,7 @@ export class LiveRunner {
     unsubscribe();
     this.scheduler.close();
     this.#done = true;
-    this.#notify({ type: "stopped", reason: this.#reason });
+    this.#watchers.notify({ type: "stopped", reason: this.#reason });
     return {
       orders: [...this.orders.values()],
       fills: this.fills,
@@ -382,8 +355,8 @@ export class LiveRunner {
     applyReport(this, inst, r);
     if (r.kind === "fill") this.fills.push(r.fill);
     if (this.#watchers.size > 0) {
-      if (o !== undefined) this.#notify({ type: "order", order: o });
-      if (r.kind === "fill") this.#notify({ type: "fill", fill: r.fill });
+      if (o !== undefined) this.#watchers.notify({ type: "order", order: o });
+      if (r.kind === "fill") this.#watchers.notify({ type: "fill", fill: r.fill });
     }
     if (this.stopped) return;
     const s = this.strategy;
@@ -446,7 +419,7 @@ export class LiveRunner {
   sendOrder(o: Order, r: OrderRequest): void {
     this.sent.add(o.id);
     this.broker.submit({ ...r, id: o.id, clientOrderId: `${this.#runId}-${o.id}` });
-    if (this.#watchers.size > 0) this.#notify({ type: "order", order: o });
+    if (this.#watchers.size > 0) this.#watchers.notify({ type: "order", order: o });
   }
 
   /** A report decided here (a rejection) reaches the strategy on the queue, now. */
