@@ -8,6 +8,11 @@
  * `ALPACA_PAPER_URL`). Feeds: a live venue through the collector (`--exchange NAME --url WS`), the
  * offline exchange simulator through the collector (`--simulator`), or the backtester's
  * synthetic L2 stream (`--synthetic N`, paced at `--rate` events per second).
+ *
+ * `--serve PORT` serves the run while it lasts: the live page with its paper-trading panel,
+ * `/api/trading/*` (positions, orders, fills, PnL, a live stream) and `POST /api/trading/kill`,
+ * the kill switch; the feed's events go to the page's live stream. Those routes need the
+ * `trade` scope when credentials are configured (the server's `--api-tokens-file` ...).
  * @module
  */
 import { parseArgs, runMain } from "../lib/cli/args.ts";
@@ -33,6 +38,10 @@ import {
   SimBroker,
 } from "../lib/trading/mod.ts";
 import { venueBookKeeper } from "../collectors/venues/mod.ts";
+import { MemoryRepository } from "../lib/repositories/mod.ts";
+import { loadServerSecurity, SECURITY_FLAGS, SECURITY_USAGE } from "../server/config.ts";
+import { type RunningServer, startServer } from "../server/start.ts";
+import { StreamHub } from "../server/hub.ts";
 
 const USAGE = `usage: deno task trade --strategy NAME|MODULE --broker sim --symbols A,B [options]
 
@@ -53,11 +62,16 @@ const USAGE = `usage: deno task trade --strategy NAME|MODULE --broker sim --symb
   --rate R           synthetic events per second (default 1000)
   --risk JSON        risk limits (maxPosition, maxNotional, maxOrdersPerSecond, priceBandBps,
                      maxLoss, maxTotalPosition, maxTotalNotional)
-  --config FILE      JSON with latency, queue, fees, seed for the simulated broker
+  --config FILE      JSON with latency (marketData, orderEntry, response), queue, fees,
+                     seed for the simulated broker
   --log FILE         action log path (default data/trading/trade-<strategy>.jsonl)
   --run-id ID        prefix of client order ids (default <strategy>-<epoch ms>)
   --resume FILE      the action log of an earlier run of this --run-id: order ids continue
-                     after it, positions come from the broker, its open orders are cancelled`;
+                     after it, positions come from the broker, its open orders are cancelled
+  --serve PORT       serve the live page with the trading panel, /api/trading/* and
+                     POST /api/trading/kill while the run lasts (0: a free port, printed)
+  --hostname H       interface of --serve (default 127.0.0.1; others need credentials)
+${SECURITY_USAGE}`;
 
 const OPTIONS = {
   strategy: { type: "string" },
@@ -79,7 +93,10 @@ const OPTIONS = {
   log: { type: "string" },
   "run-id": { type: "string" },
   resume: { type: "string" },
+  serve: { type: "string" },
+  hostname: { type: "string" },
   help: { type: "boolean", short: "h" },
+  ...SECURITY_FLAGS,
 } as const;
 
 async function strategyOf(name: string, params: Record<string, unknown>): Promise<Strategy> {
@@ -170,6 +187,40 @@ function feedOf(
   return live;
 }
 
+/** `--serve`: the server over the runner; the feed's events also go to its live stream. */
+async function serveRun(
+  v: Values,
+  runner: LiveRunner,
+): Promise<{ server: RunningServer; hub: StreamHub }> {
+  const port = Number(v.serve);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`--serve must be a port from 0 to 65535, got "${v.serve}"`);
+  }
+  const security = await loadServerSecurity(v);
+  const hub = new StreamHub();
+  const server = await startServer({
+    repository: new MemoryRepository(),
+    hub,
+    port,
+    hostname: v.hostname ?? "127.0.0.1",
+    auth: security.auth,
+    allowedOrigins: security.allowedOrigins,
+    allowedHosts: security.allowedHosts,
+    limits: security.limits,
+    trading: runner,
+  });
+  console.error(`serving the run at ${server.url} (${security.summary})`);
+  return { server, hub };
+}
+
+/** Passes a feed through, writing each event to `hub` as well. */
+async function* teed(feed: AsyncIterable<MarketEvent>, hub: StreamHub) {
+  for await (const e of feed) {
+    hub.write([e]);
+    yield e;
+  }
+}
+
 /** Checks the flags; the venue name and symbols of the run. */
 function checkFlags(v: Values): { exchange: string; symbols: string[] } {
   if (!v.strategy) throw new SyntaxError(`--strategy is required\n\n${USAGE}`);
@@ -214,14 +265,27 @@ async function main(): Promise<void> {
   const runId = v["run-id"] ?? `${strategy.name}-${Date.now()}`;
   const resume = v.resume ? await Deno.readTextFile(v.resume) : undefined;
   const broker = await brokerOf(v, instruments, scheduler, file, runId);
-  const runner = new LiveRunner({ strategy, broker, instruments, scheduler, risk, runId, resume });
+  const runner = new LiveRunner({
+    strategy,
+    broker,
+    instruments,
+    scheduler,
+    risk,
+    runId,
+    resume,
+    // a simulated venue: the strategy hears of market data as late as in the backtester
+    marketDataLatency: broker instanceof SimBroker ? file.latency?.marketData : undefined,
+    seed: file.seed,
+  });
   const signals = (["SIGINT", "SIGTERM"] as const).map((s) => [s, () => runner.kill(s)] as const);
   for (const [s, f] of signals) Deno.addSignalListener(s, f);
   const stops: (() => Promise<unknown>)[] = [];
   const duration = v.duration ? parseDuration(v.duration) / 1000 : undefined;
   const timer = duration ? setTimeout(() => runner.stop(), duration) : undefined;
+  const served = v.serve !== undefined ? await serveRun(v, runner) : undefined;
   try {
-    const rec = await runner.run(feedOf(v, exchange, symbols, stops, file.seed ?? 1));
+    const feed = feedOf(v, exchange, symbols, stops, file.seed ?? 1);
+    const rec = await runner.run(served ? teed(feed, served.hub) : feed);
     const path = v.log ?? `data/trading/trade-${strategy.name}.jsonl`;
     const dir = path.replace(/[^/]*$/, "");
     if (dir) await Deno.mkdir(dir, { recursive: true });
@@ -243,6 +307,8 @@ async function main(): Promise<void> {
   } finally {
     clearTimeout(timer);
     for (const [s, f] of signals) Deno.removeSignalListener(s, f);
+    await served?.server.shutdown();
+    await served?.hub.close();
     for (const stop of stops) await stop();
     await broker.close();
   }

@@ -21,6 +21,12 @@ import {
 } from "./params.ts";
 import { html, HttpError, json, Router } from "./router.ts";
 import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
+import {
+  TRADING_PREFIX,
+  TRADING_STREAM,
+  type TradingDesk,
+  tradingRoutes,
+} from "./trading_routes.ts";
 
 /** What {@linkcode createApp} needs. */
 export interface AppOptions extends StreamOptions {
@@ -46,6 +52,8 @@ export interface AppOptions extends StreamOptions {
   readonly maxConcurrentQueries?: number;
   /** WebSocket: how long a client that sends its token as a message has (default 5,000 ms). */
   readonly authTimeoutMs?: number;
+  /** A live runner: adds the `/api/trading/*` routes (`server/trading_routes.ts`). */
+  readonly trading?: TradingDesk;
 }
 
 /** The connection a request came on (what `Deno.serve` passes as the second argument). */
@@ -82,6 +90,8 @@ const PUBLIC_PATHS = new Set(["/health", "/"]);
  *   JSON array of events
  * - `/metrics`: Prometheus exposition (requests, latency, streams, hub drops, process)
  * - `/`: the live chart page (`?exchange=&symbol=`)
+ * - with `trading`: `/api/trading/{positions,orders,fills,pnl,stream}` and
+ *   `POST /api/trading/kill` (see {@linkcode tradingRoutes}); they need the `trade` scope
  *
  * With `auth`, every route but `/health` and `/` needs a bearer credential with the `read`
  * scope (`Authorization: Bearer`; for `/ws` also a `bearer.<token>` subprotocol or a first
@@ -194,6 +204,9 @@ export function createApp(options: AppOptions): App {
         headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" },
       }))
     .get("/", () => html(livePageHtml()));
+  if (options.trading) {
+    tradingRoutes(router, options.trading, { signal: options.signal, streamSlot: takeSlot });
+  }
   const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
 
   function takeSlot(req: Request): () => void {
@@ -219,10 +232,11 @@ export function createApp(options: AppOptions): App {
     if (preflight) return preflight;
     const origin = req.headers.get("origin");
     if (auth && !PUBLIC_PATHS.has(path)) {
-      const denied = await authorize(auth, req, path, "read", deferred);
+      const scope = path.startsWith(TRADING_PREFIX) ? "trade" : "read";
+      const denied = await authorize(auth, req, path, scope, deferred);
       if (denied) return origins.decorate(origin, denied);
     }
-    if (path === "/ws" || path === "/sse") {
+    if (path === "/ws" || path === "/sse" || (path === TRADING_STREAM && options.trading)) {
       const slot = limiter.acquire(info?.remoteAddr?.hostname ?? "unknown");
       if (typeof slot !== "function") {
         const message = slot === "total"
@@ -236,7 +250,10 @@ export function createApp(options: AppOptions): App {
       if (res.status >= 300) slot();
       return origins.decorate(origin, res);
     }
-    if (!path.startsWith("/api/")) return origins.decorate(origin, await router.fetch(req));
+    // Trading routes are cheap and the kill switch must not wait behind market-data queries.
+    if (!path.startsWith("/api/") || path.startsWith(TRADING_PREFIX)) {
+      return origins.decorate(origin, await router.fetch(req));
+    }
     if (queries >= maxQueries) {
       const busy = json({ error: `the server is running its maximum of ${maxQueries} queries` }, {
         status: 503,

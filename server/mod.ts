@@ -54,3 +54,10 @@ export {
 } from "./streams.ts";
 export { parseBarQuery, parseRangeQuery, parseStreamFilter, parseTimeParam } from "./params.ts";
 export { HttpError } from "./router.ts";
+export {
+  TRADING_PREFIX,
+  type TradingDesk,
+  type TradingPnl,
+  type TradingRouteOptions,
+  tradingRoutes,
+} from "./trading_routes.ts";

@@ -1,10 +1,12 @@
 /**
  * The live chart page served at `/`: history from `/api/bars`, then live 1-minute candles
- * built from trades arriving on `/ws`, and a table of the latest trades. The chart library
+ * built from trades arriving on `/ws`, a table of the latest trades, and (with a live runner
+ * attached) the paper-trading panel of `./trading_panel.ts`. The chart library
  * is inlined, so the page works without internet access.
  * @module
  */
 import { chartLibraryScript } from "../lib/charts/mod.ts";
+import { TRADING_PANEL_HTML, TRADING_PANEL_SCRIPT, TRADING_PANEL_STYLE } from "./trading_panel.ts";
 
 /** Browser code of the page; reads `exchange`/`symbol` from the page's query string. */
 const PAGE_SCRIPT = String.raw`
@@ -204,7 +206,7 @@ export function livePageHtml(): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>AlphaPulse live</title>
-<style>${STYLE}</style>
+<style>${STYLE}${TRADING_PANEL_STYLE}</style>
 ${chartLibraryScript()}
 </head>
 <body>
@@ -223,7 +225,9 @@ ${chartLibraryScript()}
     </table>
   </section>
 </main>
+${TRADING_PANEL_HTML}
 <script>${PAGE_SCRIPT}</script>
+<script>${TRADING_PANEL_SCRIPT}</script>
 </body>
 </html>
 `;

@@ -9,10 +9,12 @@ import type { StreamHub } from "./hub.ts";
 import type { StreamOptions } from "./streams.ts";
 
 /** Options for {@linkcode startServer}. */
-export interface StartServerOptions
-  extends
-    StreamOptions,
-    Pick<AppOptions, "auth" | "limits" | "authTimeoutMs" | "maxConcurrentQueries"> {
+export interface StartServerOptions extends
+  StreamOptions,
+  Pick<
+    AppOptions,
+    "auth" | "limits" | "authTimeoutMs" | "maxConcurrentQueries" | "trading"
+  > {
   readonly repository: MarketDataRepository;
   readonly hub: StreamHub;
   /** Browser origins allowed cross-origin (CORS); same-origin is always allowed. */

@@ -88,6 +88,7 @@ Deno.test("every listed mutation names an area, a file, tests and distinct ids",
     "repositories",
     "server",
     "backtest",
+    "trading",
   ];
   const ids = new Set<string>();
   for (const m of MUTATIONS) {

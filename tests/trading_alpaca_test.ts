@@ -372,3 +372,24 @@ Deno.test("alpaca paper: the kill switch cancels every open order at the venue",
     await fake.shutdown();
   }
 });
+
+Deno.test("alpaca paper: connect fails on refused keys, and says so without the secret", async () => {
+  const fake = startAlpacaPaperFake({ key: KEY, secret: SECRET, cash: 100_000 });
+  const wrong = "wrong-secret-0123456789-xyz";
+  const broker = new AlpacaPaperBroker({
+    key: KEY,
+    secret: wrong,
+    baseUrl: fake.baseUrl,
+    streamUrl: fake.streamUrl,
+  });
+  try {
+    const error = await broker.connect().then(() => undefined, (e: Error) => e);
+    assert.ok(error, "connect rejected");
+    assert.match(error.message, /401 request is not authorized/);
+    assert.ok(!error.message.includes(wrong) && !error.message.includes(KEY));
+    assert.ok(fake.requests.includes("GET /v2/account"));
+  } finally {
+    await broker.close();
+    await fake.shutdown();
+  }
+});

@@ -136,3 +136,74 @@ Deno.test("trade: alpaca-paper against the fake, keys never printed or logged", 
     await fake.shutdown();
   }
 });
+
+Deno.test("trade --serve: the run's positions over HTTP, and POST /api/trading/kill stops it", async () => {
+  const token = "cli-trade-token-0123456789";
+  const log = await Deno.makeTempFile({ suffix: ".jsonl" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "scripts/trade.ts",
+      "--strategy",
+      "market-maker",
+      "--log",
+      log,
+      "--synthetic",
+      "100000",
+      "--rate",
+      "2000",
+      "--serve",
+      "0",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { ALPHAPULSE_API_TOKENS: `${token} read,trade cli` },
+  }).spawn();
+  const stdout = new Response(child.stdout).text();
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    err += value;
+    url = /serving the run at (\S+)/.exec(err)?.[1];
+  }
+  const rest = (async () => {
+    while (!(await lines.read()).done) { /* drain */ }
+  })();
+  try {
+    assert.ok(url, err);
+    const auth = { authorization: `Bearer ${token}` };
+    const anonymous = await fetch(`${url}api/trading/pnl`);
+    assert.equal(anonymous.status, 401);
+    await anonymous.body?.cancel();
+    let pnl;
+    for (let i = 0; i < 200; i++) {
+      pnl = await (await fetch(`${url}api/trading/pnl`, { headers: auth })).json();
+      if (pnl.openOrders > 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.ok(pnl.running && pnl.openOrders > 0, JSON.stringify(pnl));
+    const kill = await fetch(`${url}api/trading/kill`, { method: "POST", headers: auth });
+    assert.equal(kill.status, 200);
+    assert.equal((await kill.json()).stopped, true);
+    const status = await child.status;
+    assert.equal(status.code, 0, err);
+    const summary = JSON.parse((await stdout).trim().split("\n").at(-1)!);
+    assert.equal(summary.reason, "kill switch (server)");
+    assert.equal(summary.open_at_broker, 0);
+    assert.ok(summary.events < 100_000, "stopped before the feed's end");
+    const entries = (await Deno.readTextFile(log)).split("\n").filter(Boolean);
+    assert.equal(verifyActionLog(entries).ok, true);
+    assert.ok(entries.some((l) => JSON.parse(l).action === "kill"));
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await rest;
+    await Deno.remove(log);
+  }
+});

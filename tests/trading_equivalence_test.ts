@@ -53,6 +53,11 @@ for (
       orderEntry: { kind: "empirical" as const, samples: [150, 300, 450, 2000] },
       response: 250,
     }, "event"],
+    ["market-data, order-entry and response latency, event clock", {
+      marketData: { kind: "empirical" as const, samples: [0, 80, 400, 1500] },
+      orderEntry: 200,
+      response: { kind: "empirical" as const, samples: [100, 700] },
+    }, "event"],
   ] as const
 ) {
   Deno.test(`sim broker = backtest on the Binance session: ${name}`, async () => {
@@ -70,7 +75,7 @@ for (
     const broker = new SimBroker({
       instruments: INSTRUMENTS,
       scheduler,
-      latency,
+      latency: latency && { orderEntry: latency.orderEntry, response: latency.response },
       fees: FEES,
       queue: { kind: "probabilistic", power: 2 },
       seed: 7,
@@ -81,6 +86,10 @@ for (
       instruments: INSTRUMENTS,
       scheduler,
       eventTime: "receive",
+      marketDataLatency: latency !== undefined && "marketData" in latency
+        ? latency.marketData
+        : undefined,
+      seed: 7,
     });
     const rec = await runner.run(live(EVENTS));
     assert.equal(rec.error, undefined);

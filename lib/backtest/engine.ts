@@ -25,6 +25,7 @@ import { PositionBook } from "./_account.ts";
 import { applyReport, recordFill } from "./_ledger.ts";
 import type { PositionRow, RunRecord } from "./_run_record.ts";
 import { makeContext } from "./_context.ts";
+import { callStrategy, strategyFailed } from "./_strategy_guard.ts";
 import type { InstrumentSpec, Strategy, TradingContext } from "./strategy.ts";
 import type { Fill, Liquidity, Order, OrderReport, Timer } from "./types.ts";
 
@@ -299,7 +300,7 @@ export class Engine {
           break;
       }
     } catch (err) {
-      this.#fail(err);
+      strategyFailed(this, err);
     }
   }
 
@@ -428,7 +429,7 @@ export class Engine {
       s.onOrder?.(r, this.ctx);
       if (r.kind === "fill") s.onFill?.(r.fill, this.ctx);
     } catch (err) {
-      this.#fail(err);
+      strategyFailed(this, err);
     }
   }
 
@@ -454,19 +455,11 @@ export class Engine {
 
   /** Runs a strategy callback; a throw stops the strategy. */
   #call(fn: () => void): void {
-    if (this.stopped) return;
-    try {
-      fn();
-    } catch (err) {
-      this.#fail(err);
-    }
+    callStrategy(this, fn);
   }
 
-  #fail(err: unknown): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    this.log.append(this.now, "strategy_error", { error: this.error });
+  /** After a strategy error (see `_strategy_guard.ts`). */
+  haltStrategy(): void {
     this.#cancelEverything("strategy_error");
   }
 

@@ -5,8 +5,8 @@
  * risk rejections, errors, the kill switch).
  *
  * Per event: tasks due (orders in flight, reports, timers) run first, then the broker's venue
- * and the strategy's book see the event, then the strategy handles it and what it sent goes
- * out at once. On the event clock with a {@linkcode SimBroker} this is the backtester's order
+ * sees the event, then the strategy's book and the strategy (at once, or after the market-data
+ * latency when one is set) and what it sent goes out at once. On the event clock with a {@linkcode SimBroker} this is the backtester's order
  * of things, so a replay makes the same orders as a backtest.
  *
  * Stopping: `stop()` (or the end of the feed) lets the strategy's `onStop` run, then cancels
@@ -18,13 +18,16 @@ import type { MarketEvent } from "../market/types.ts";
 import { OrderBook } from "../book/order_book.ts";
 import { type ActionEntry, ActionLog, parseLine } from "../backtest/action_log.ts";
 import { applyReport } from "../backtest/_ledger.ts";
+import { callStrategy, strategyFailed } from "../backtest/_strategy_guard.ts";
 import type { FeedSource } from "../backtest/feed.ts";
 import type { InstrumentSpec, Strategy, TradingContext } from "../backtest/strategy.ts";
 import type { Fill, Order, OrderReport, OrderRequest } from "../backtest/types.ts";
+import { LatencyModel, type LatencySpec } from "../backtest/latency.ts";
 import type { Broker } from "./broker.ts";
 import { checkRisk, type Exposure, type RiskLimits, validateLimits } from "./risk.ts";
 import { Scheduler } from "./scheduler.ts";
 import { liveContext } from "./_live_context.ts";
+import { type RunnerPosition, type RunnerUpdate, Watchers } from "./watchers.ts";
 
 /** Options of {@linkcode LiveRunner}. */
 export interface LiveRunnerOptions {
@@ -53,6 +56,14 @@ export interface LiveRunnerOptions {
   readonly reconcile?: boolean;
   /** Extra configuration written to the log's `start` entry (must be JSON). */
   readonly config?: Readonly<Record<string, unknown>>;
+  /**
+   * Market-data latency: how long after the venue (and a simulated broker) sees an event the
+   * strategy does, drawn as the backtester draws it (`latency.marketData`, seeded `seed`).
+   * Default 0. Meant for simulated runs: a live feed has its own.
+   */
+  readonly marketDataLatency?: LatencySpec;
+  /** Seed of the market-data latency draws (default 1, as the backtester). */
+  readonly seed?: number;
 }
 
 /** Per instrument state of the strategy's view. */
@@ -108,6 +119,9 @@ export class LiveRunner {
   #started = false;
   #reason = "";
   #wakeUp: (() => void) | undefined;
+  readonly #md: LatencyModel;
+  readonly #watchers = new Watchers();
+  #done = false;
 
   constructor(options: LiveRunnerOptions) {
     const s = options?.strategy;
@@ -132,6 +146,9 @@ export class LiveRunner {
       : options.resume ?? [];
     this.#resume = lines.filter((l) => l.trim() !== "").map(parseLine);
     this.#reconcile = options.reconcile ?? options.resume !== undefined;
+    const seed = options.seed ?? 1;
+    if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+    this.#md = new LatencyModel(options.marketDataLatency ?? 0, seed);
     for (const spec of options.instruments) this.#addInst(spec, true);
     this.ctx = liveContext(this);
   }
@@ -144,6 +161,31 @@ export class LiveRunner {
   /** The instrument's view, if tradable or seen. */
   inst(exchange: string, symbol: string): LiveInst | undefined {
     return this.#insts.get(`${exchange}\u0000${symbol}`);
+  }
+
+  /** Whether `run` has ended (its record is out). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * Calls `fn` on every order change (sent, accepted, filled, amended, cancelled, rejected),
+   * every fill the strategy hears of, and once when the run has ended. A throwing watcher is
+   * ignored. Returns the function that stops watching.
+   */
+  watch(fn: (update: RunnerUpdate) => void): () => void {
+    return this.#watchers.add(fn);
+  }
+
+  /** Positions of the strategy's view (non-zero ones), each marked at its book's mid. */
+  positions(): RunnerPosition[] {
+    const out: RunnerPosition[] = [];
+    for (const inst of this.#insts.values()) {
+      if (inst.viewPosition === 0) continue;
+      const { exchange, symbol } = inst.spec;
+      out.push({ exchange, symbol, position: inst.viewPosition, mark: inst.view.mid });
+    }
+    return out;
   }
 
   /** Runs the strategy over `feed` until it ends, `stop()` or `kill()`. */
@@ -181,6 +223,8 @@ export class LiveRunner {
     await this.#finish();
     unsubscribe();
     this.scheduler.close();
+    this.#done = true;
+    this.#watchers.notify({ type: "stopped", reason: this.#reason });
     return {
       orders: [...this.orders.values()],
       fills: this.fills,
@@ -264,7 +308,10 @@ export class LiveRunner {
     }
     this.broker.onMarket?.(e, t);
     this.#events++;
-    if (!this.stopped) this.#deliver(e);
+    if (!this.stopped) {
+      if (this.#md.zero) this.#deliver(e);
+      else sch.at(this.#md.arrival(t, e), () => this.stopped || this.#deliver(e));
+    }
     sch.drain(t); // what the strategy sent with no latency goes out now
   }
 
@@ -298,7 +345,7 @@ export class LiveRunner {
           break;
       }
     } catch (err) {
-      this.#fail(err);
+      strategyFailed(this, err);
     }
   }
 
@@ -307,6 +354,10 @@ export class LiveRunner {
     const inst = o === undefined ? undefined : this.inst(o.exchange, o.symbol);
     applyReport(this, inst, r);
     if (r.kind === "fill") this.fills.push(r.fill);
+    if (this.#watchers.size > 0) {
+      if (o !== undefined) this.#watchers.notify({ type: "order", order: o });
+      if (r.kind === "fill") this.#watchers.notify({ type: "fill", fill: r.fill });
+    }
     if (this.stopped) return;
     const s = this.strategy;
     if (s.onOrder === undefined && s.onFill === undefined) return;
@@ -314,7 +365,7 @@ export class LiveRunner {
       s.onOrder?.(r, this.ctx);
       if (r.kind === "fill") s.onFill?.(r.fill, this.ctx);
     } catch (err) {
-      this.#fail(err);
+      strategyFailed(this, err);
     }
   }
 
@@ -368,6 +419,7 @@ export class LiveRunner {
   sendOrder(o: Order, r: OrderRequest): void {
     this.sent.add(o.id);
     this.broker.submit({ ...r, id: o.id, clientOrderId: `${this.#runId}-${o.id}` });
+    if (this.#watchers.size > 0) this.#watchers.notify({ type: "order", order: o });
   }
 
   /** A report decided here (a rejection) reaches the strategy on the queue, now. */
@@ -395,20 +447,12 @@ export class LiveRunner {
   }
 
   #call(fn: () => void): void {
-    if (this.stopped) return;
-    try {
-      fn();
-    } catch (err) {
-      this.#fail(err);
-    }
+    callStrategy(this, fn);
   }
 
-  #fail(err: unknown): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  /** After a strategy error (see `lib/backtest/_strategy_guard.ts`): cancel everything, stop. */
+  haltStrategy(): void {
     this.#reason = "strategy_error";
-    this.log.append(this.now, "strategy_error", { error: this.error });
     this.broker.cancelAll("strategy_error");
   }
 

@@ -8,6 +8,7 @@ import { mutations as buffer } from "./buffer.ts";
 import { mutations as repositories } from "./repositories.ts";
 import { mutations as server } from "./server.ts";
 import { mutations as backtest } from "./backtest.ts";
+import { mutations as trading } from "./trading.ts";
 
 export type { Mutation } from "./types.ts";
 
@@ -21,4 +22,5 @@ export const MUTATIONS: readonly Mutation[] = [
   ...repositories,
   ...server,
   ...backtest,
+  ...trading,
 ];
