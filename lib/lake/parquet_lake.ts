@@ -80,10 +80,13 @@ export interface ParquetLakeOptions {
  * - **atomic**: each file is written under a hidden temporary name
  *   (`.part-<unique>.parquet.tmp`, which no `*.parquet` glob matches) and renamed into place.
  *
- * Rows go from column arrays into a Polars DataFrame (numeric ids as numbers, turned into
- * text by Polars), are anti-joined per partition with the ids already stored (a scan of
- * the `id` column only) and written by Polars' Parquet sink: the fastest of the options
- * measured (DuckDB appender, DuckDB data chunks + `COPY`, a temporary CSV, Polars).
+ * Every `date=` table is written through one path (`lake_writes.ts`): rows go from column
+ * arrays into a Polars DataFrame (numeric trade ids as numbers, turned into text by
+ * Polars), are anti-joined per partition with the keys already stored (a scan of the
+ * spec's `lakeKey` columns within the batch's range of its first column) and written by
+ * Polars' Parquet sink: the fastest of the options measured (DuckDB appender, DuckDB data
+ * chunks + `COPY`, a temporary CSV, Polars). This class only checks arguments, serialises
+ * the calls and keeps the counts of the last one.
  * Writes through one `ParquetLake` are serialised, and one `ParquetLake` at a time writes a
  * lake: `open` takes the lake's writer lock (`writer_lock.ts`), `close` releases it.
  *
@@ -293,7 +296,8 @@ export class ParquetLake {
   /**
    * Merges the small files (below `smallFileBytes`) of each partition that has at least two
    * into one file in its table's order (`(ts, id)` for trades, `(ts, recv_ts, digest)` for
-   * the event tables), in every table or those in `options.kinds`. Atomic per partition: a
+   * the event tables, `(interval_us, ts)` for the `year=` partitions of bars), in every
+   * table or those in `options.kinds` (see `PARTITIONED_TABLES`). Atomic per partition: a
    * journal naming the new file and the files it replaces is written first, then the merged
    * file under a temporary name, then it is renamed into place and the old files are
    * removed, then the journal. Readers listing files in the short moment between the

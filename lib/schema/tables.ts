@@ -34,9 +34,9 @@ export const DIGEST_TABLES: readonly DigestTable[] = Object.freeze(
 
 /**
  * The lake's tables partitioned by day (`date=`): every table but `bars`. Bars are in the
- * lake too, but partitioned by year (`year=`, newest bar wins; see `lib/lake/bar_store.ts`),
- * so maintenance that walks `date=` partitions (compaction, repair, the catalog) leaves them
- * alone.
+ * lake too, but partitioned by year (`year=`, newest bar wins; see `lib/lake/bar_store.ts`
+ * and the spec's `lakePartition` and `keep`); the lake's maintenance (compaction, repair)
+ * and its catalog walk both kinds of partition (`PARTITIONED_TABLES` in `lib/lake`).
  */
 export type LakeTable = Exclude<TableName, "bars">;
 
