@@ -71,4 +71,21 @@ export const mutations: readonly Mutation[] = [
     replace: "const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$/;",
     tests: [LAKE],
   },
+  {
+    id: "lake/batch-repeat-counted-unique",
+    description: "a key repeated within one batch of rows leaves the partition marked unique " +
+      "(no de-duplication pass: the row is stored twice)",
+    file: "lib/lake/_batch.ts",
+    find: "if (order <= 0) {",
+    replace: "if (order < 0) {",
+    tests: ["tests/lake_batch_test.ts"],
+  },
+  {
+    id: "lake/bars-repair-keeps-oldest",
+    description: "repair of the bars table keeps the first stored copy of a bar, not the newest",
+    file: "lib/schema/tables.ts",
+    find: 'keep: "last",',
+    replace: 'keep: "first",',
+    tests: ["tests/lake_bars_maintenance_test.ts"],
+  },
 ];
