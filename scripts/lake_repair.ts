@@ -38,7 +38,7 @@ if (import.meta.main) {
     for (const p of report.partitions) {
       console.error(
         `${dryRun ? "found" : "removed"} ${p.duplicates} duplicate rows of ${p.rows} in ` +
-          `${p.kind}/exchange=${p.exchange}/symbol=${p.symbol}/date=${p.date}` +
+          `${p.kind}/exchange=${p.exchange}/symbol=${p.symbol}/${p.folder}` +
           (dryRun ? "" : ` (${p.files} files rewritten as one)`),
       );
     }

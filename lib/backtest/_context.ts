@@ -81,22 +81,7 @@ export function makeContext(engine: Engine): TradingContext {
         return id;
       }
       engine.open.push(order);
-      const sim: SimOrder = {
-        id,
-        sign: order.side === "buy" ? 1 : -1,
-        type: order.type,
-        price: order.price,
-        stopPrice: order.stopPrice,
-        size: order.size,
-        filled: 0,
-        timeInForce: order.type === "market" ? "ioc" : order.timeInForce,
-        postOnly: order.postOnly,
-        reduceOnly: order.reduceOnly,
-        state: 0 as SimState,
-        ahead: 0,
-        levelSize: 0,
-        traded: 0,
-      };
+      const sim = simOrderOf(order);
       simOrders.set(id, sim);
       instOf.set(id, inst!);
       engine.sendOrder(inst!, sim);
@@ -140,6 +125,26 @@ export function makeContext(engine: Engine): TradingContext {
     instruments: (): readonly InstrumentSpec[] => engine.config.instruments,
   };
   return ctx;
+}
+
+/** The simulator's working state of a newly accepted order. */
+function simOrderOf(order: Order): SimOrder {
+  return {
+    id: order.id,
+    sign: order.side === "buy" ? 1 : -1,
+    type: order.type,
+    price: order.price,
+    stopPrice: order.stopPrice,
+    size: order.size,
+    filled: 0,
+    timeInForce: order.type === "market" ? "ioc" : order.timeInForce,
+    postOnly: order.postOnly,
+    reduceOnly: order.reduceOnly,
+    state: 0 as SimState,
+    ahead: 0,
+    levelSize: 0,
+    traded: 0,
+  };
 }
 
 /** Why an amendment fails the local checks, or "" when it passes. */

@@ -32,94 +32,143 @@ export function syntheticL2Feed(options: SyntheticL2Options): MarketEvent[] {
   const n = options.events;
   const depth = options.levels ?? 10;
   if (!(n >= 1) || !(depth >= 2)) throw new RangeError("need events >= 1 and levels >= 2");
-  const rnd = new Random(options.seed ?? 1);
-  const exchange = options.exchange ?? "sim";
-  const symbol = options.symbol ?? "BTC-USD";
-  const tick = options.tick ?? 0.5;
-  let ts = options.start ?? 1_704_067_200_000_000;
-  let bestBid = options.price ?? 50_000;
-  const size = () => Math.round((0.1 + rnd.next() * 4.9) * 1000) / 1000;
-  const bids = Array.from({ length: depth }, size); // bids[i] at bestBid - i * tick
-  const asks = Array.from({ length: depth }, size); // asks[i] at bestBid + (i + 1) * tick
-  const bidAt = (i: number) => round(bestBid - i * tick, tick);
-  const askAt = (i: number) => round(bestBid + (i + 1) * tick, tick);
-  const header = () => ({ exchange, symbol, ts, recvTs: ts + 200 + rnd.int(0, 800) });
-  const out: MarketEvent[] = [];
-  const snapshot: BookSnapshot = {
-    kind: "book_snapshot",
-    ...header(),
-    bids: bids.map((s, i): PriceLevel => [bidAt(i), s]),
-    asks: asks.map((s, i): PriceLevel => [askAt(i), s]),
-  };
-  out.push(snapshot);
-  const change = (b: PriceLevel[], a: PriceLevel[]): BookChange => ({
-    kind: "book_change",
-    ...header(),
-    bids: b,
-    asks: a,
-  });
-  while (out.length < n) {
-    ts += rnd.int(1, 100);
-    const u = rnd.next();
-    if (u < 0.84) {
-      const i = rnd.int(0, Math.min(4, depth - 1));
-      const s = size();
-      if (rnd.next() < 0.5) {
-        bids[i] = s;
-        out.push(change([[bidAt(i), s]], []));
-      } else {
-        asks[i] = s;
-        out.push(change([], [[askAt(i), s]]));
-      }
-    } else if (u < 0.96) {
-      const buy = rnd.next() < 0.5;
-      const level = buy ? asks : bids;
-      const traded = Math.round(level[0] * rnd.next() * 1000) / 1000 || 0.001;
-      const price = buy ? askAt(0) : bidAt(0);
-      out.push({
-        kind: "trade",
-        ...header(),
-        id: `${out.length}`,
-        price,
-        size: traded,
-        side: buy ? "buy" : "sell",
-      });
-      if (out.length >= n) break;
-      ts += 1;
-      level[0] = Math.max(0.001, Math.round((level[0] - traded) * 1000) / 1000);
-      out.push(buy ? change([], [[price, level[0]]]) : change([[price, level[0]]], []));
-    } else if (rnd.next() < 0.5) {
-      // up a tick: the best ask becomes the best bid.
-      const oldAsk = askAt(0);
-      const farBid = bidAt(depth - 1);
-      asks.shift();
-      asks.push(size());
-      bids.pop();
-      bids.unshift(size());
-      bestBid = oldAsk;
-      out.push(
-        change([[oldAsk, bids[0]], [farBid, 0]], [[oldAsk, 0], [
-          askAt(depth - 1),
-          asks[depth - 1],
-        ]]),
-      );
+  const walk = new L2Walk(options, depth);
+  while (walk.out.length < n) walk.step(n);
+  return walk.out;
+}
+
+/** The book being walked and the events so far (see the module documentation). */
+class L2Walk {
+  readonly out: MarketEvent[] = [];
+  readonly #rnd: Random;
+  readonly #exchange: string;
+  readonly #symbol: string;
+  readonly #tick: number;
+  readonly #depth: number;
+  #ts: number;
+  #bestBid: number;
+  /** `bids[i]` at `bestBid - i * tick`, `asks[i]` at `bestBid + (i + 1) * tick`. */
+  readonly #bids: number[];
+  readonly #asks: number[];
+
+  constructor(options: SyntheticL2Options, depth: number) {
+    this.#rnd = new Random(options.seed ?? 1);
+    this.#exchange = options.exchange ?? "sim";
+    this.#symbol = options.symbol ?? "BTC-USD";
+    this.#tick = options.tick ?? 0.5;
+    this.#depth = depth;
+    this.#ts = options.start ?? 1_704_067_200_000_000;
+    this.#bestBid = options.price ?? 50_000;
+    this.#bids = Array.from({ length: depth }, () => this.#size());
+    this.#asks = Array.from({ length: depth }, () => this.#size());
+    const snapshot: BookSnapshot = {
+      kind: "book_snapshot",
+      ...this.#header(),
+      bids: this.#bids.map((s, i): PriceLevel => [this.#bidAt(i), s]),
+      asks: this.#asks.map((s, i): PriceLevel => [this.#askAt(i), s]),
+    };
+    this.out.push(snapshot);
+  }
+
+  /** One step: a size change, a trade, or a tick move; `n` caps the events. */
+  step(n: number): void {
+    this.#ts += this.#rnd.int(1, 100);
+    const u = this.#rnd.next();
+    if (u < 0.84) this.#resize();
+    else if (u < 0.96) this.#trade(n);
+    else if (this.#rnd.next() < 0.5) this.#tickUp();
+    else this.#tickDown();
+  }
+
+  #size(): number {
+    return Math.round((0.1 + this.#rnd.next() * 4.9) * 1000) / 1000;
+  }
+
+  #bidAt(i: number): number {
+    return round(this.#bestBid - i * this.#tick, this.#tick);
+  }
+
+  #askAt(i: number): number {
+    return round(this.#bestBid + (i + 1) * this.#tick, this.#tick);
+  }
+
+  #header() {
+    const ts = this.#ts;
+    return {
+      exchange: this.#exchange,
+      symbol: this.#symbol,
+      ts,
+      recvTs: ts + 200 + this.#rnd.int(0, 800),
+    };
+  }
+
+  #change(bids: PriceLevel[], asks: PriceLevel[]): BookChange {
+    return { kind: "book_change", ...this.#header(), bids, asks };
+  }
+
+  #resize(): void {
+    const i = this.#rnd.int(0, Math.min(4, this.#depth - 1));
+    const s = this.#size();
+    if (this.#rnd.next() < 0.5) {
+      this.#bids[i] = s;
+      this.out.push(this.#change([[this.#bidAt(i), s]], []));
     } else {
-      const oldBid = bidAt(0);
-      const farAsk = askAt(depth - 1);
-      bids.shift();
-      bids.push(size());
-      asks.pop();
-      asks.unshift(size());
-      bestBid = round(bestBid - tick, tick);
-      out.push(
-        change([[oldBid, 0], [bidAt(depth - 1), bids[depth - 1]]], [[oldBid, asks[0]], [
-          farAsk,
-          0,
-        ]]),
-      );
+      this.#asks[i] = s;
+      this.out.push(this.#change([], [[this.#askAt(i), s]]));
     }
   }
-  return out;
+
+  #trade(n: number): void {
+    const buy = this.#rnd.next() < 0.5;
+    const level = buy ? this.#asks : this.#bids;
+    const traded = Math.round(level[0] * this.#rnd.next() * 1000) / 1000 || 0.001;
+    const price = buy ? this.#askAt(0) : this.#bidAt(0);
+    this.out.push({
+      kind: "trade",
+      ...this.#header(),
+      id: `${this.out.length}`,
+      price,
+      size: traded,
+      side: buy ? "buy" : "sell",
+    });
+    if (this.out.length >= n) return;
+    this.#ts += 1;
+    level[0] = Math.max(0.001, Math.round((level[0] - traded) * 1000) / 1000);
+    const levels: PriceLevel[] = [[price, level[0]]];
+    this.out.push(buy ? this.#change([], levels) : this.#change(levels, []));
+  }
+
+  /** Up a tick: the best ask becomes the best bid. */
+  #tickUp(): void {
+    const depth = this.#depth;
+    const oldAsk = this.#askAt(0);
+    const farBid = this.#bidAt(depth - 1);
+    this.#asks.shift();
+    this.#asks.push(this.#size());
+    this.#bids.pop();
+    this.#bids.unshift(this.#size());
+    this.#bestBid = oldAsk;
+    this.out.push(this.#change(
+      [[oldAsk, this.#bids[0]], [farBid, 0]],
+      [[oldAsk, 0], [this.#askAt(depth - 1), this.#asks[depth - 1]]],
+    ));
+  }
+
+  /** Down a tick: the best bid becomes the best ask. */
+  #tickDown(): void {
+    const depth = this.#depth;
+    const oldBid = this.#bidAt(0);
+    const farAsk = this.#askAt(depth - 1);
+    this.#bids.shift();
+    this.#bids.push(this.#size());
+    this.#asks.pop();
+    this.#asks.unshift(this.#size());
+    this.#bestBid = round(this.#bestBid - this.#tick, this.#tick);
+    this.out.push(this.#change(
+      [[oldBid, 0], [this.#bidAt(depth - 1), this.#bids[depth - 1]]],
+      [[oldBid, this.#asks[0]], [farAsk, 0]],
+    ));
+  }
 }
 
 function round(price: number, tick: number): number {

@@ -168,6 +168,73 @@ const NONE = 0;
 const BUY = 1;
 const SELL = 2;
 
+/** Cash, position, fills and fees of one column's run. */
+class Account {
+  cash: number;
+  held = 0;
+  entryPrice = 0;
+  fills = 0;
+  fees = 0;
+  readonly #fee: number;
+  readonly #units: boolean;
+
+  constructor(cash: number, fee: number, units: boolean) {
+    this.cash = cash;
+    this.#fee = fee;
+    this.#units = units;
+  }
+
+  /** Buys at `p` (slippage in): `size` units, or that fraction of the cash. */
+  buy(p: number, size: number): void {
+    const fee = this.#fee;
+    const q = this.#units ? size : (this.cash * size) / (p * (1 + fee));
+    if (q > 0) {
+      const f = q * p * fee;
+      this.cash -= q * p + f;
+      this.fees += f;
+      this.held = q;
+      this.entryPrice = p;
+      this.fills++;
+    }
+  }
+
+  /** Sells the whole position at `p` (slippage in). */
+  sell(p: number): void {
+    const f = this.held * p * this.#fee;
+    this.cash += this.held * p - f;
+    this.fees += f;
+    this.held = 0;
+    this.fills++;
+  }
+}
+
+/** Drawdown and per-bar return moments of an equity curve, value by value. */
+class EquityStats {
+  peak: number;
+  drawdown = 0;
+  prev: number;
+  sum = 0;
+  sumSq = 0;
+  #first = true;
+
+  constructor(initial: number) {
+    this.peak = initial;
+    this.prev = initial;
+  }
+
+  add(value: number): void {
+    if (value > this.peak) this.peak = value;
+    else if (1 - value / this.peak > this.drawdown) this.drawdown = 1 - value / this.peak;
+    if (!this.#first) {
+      const r = value / this.prev - 1;
+      this.sum += r;
+      this.sumSq += r * r;
+    }
+    this.#first = false;
+    this.prev = value;
+  }
+}
+
 function runColumn(o: FromSignalsOptions, c: ColumnInput, out: Outputs, col: number): void {
   const close = o.close;
   const n = close.length;
@@ -179,117 +246,63 @@ function runColumn(o: FromSignalsOptions, c: ColumnInput, out: Outputs, col: num
   const exits = asFlags(c.exits);
   const constSize = typeof c.size === "number" ? c.size : NaN;
   const sizes = typeof c.size === "number" ? EMPTY : c.size;
-  const fee = o.fees ?? 0;
   const slip = o.slippage ?? 0;
-  const units = o.sizeType === "units";
   const atClose = o.execution === "close";
   const { stopLoss, takeProfit, equity } = c;
   const hasSl = stopLoss === stopLoss;
   const hasTp = takeProfit === takeProfit;
   const initial = o.initialCash ?? 1;
-  let cash = initial;
-  let held = 0;
-  let entryPrice = 0;
+  const account = new Account(initial, o.fees ?? 0, o.sizeType === "units");
+  const stats = new EquityStats(initial);
   let pending = NONE;
   let pendingSize = 0;
-  let fills = 0;
-  let fees = 0;
-  let peak = initial;
-  let drawdown = 0;
-  let prev = initial;
-  let sum = 0;
-  let sumSq = 0;
   for (let i = 0; i < n; i++) {
     // 1. the order of the previous bar, at this open; 2. stops. `sellAt` NaN: no exit.
-    let buyAt = NaN;
-    let buySize = 0;
     let sellAt = NaN;
     if (pending === BUY) {
-      buyAt = open[i];
-      buySize = pendingSize;
+      if (open[i] === open[i]) account.buy(open[i] * (1 + slip), pendingSize);
     } else if (pending === SELL) sellAt = open[i];
     pending = NONE;
-    if (buyAt === buyAt) {
-      const p = buyAt * (1 + slip);
-      const q = units ? buySize : (cash * buySize) / (p * (1 + fee));
-      if (q > 0) {
-        const f = q * p * fee;
-        cash -= q * p + f;
-        fees += f;
-        held = q;
-        entryPrice = p;
-        fills++;
-      }
-    }
-    if (held > 0 && sellAt !== sellAt && (hasSl || hasTp)) {
+    if (account.held > 0 && sellAt !== sellAt && (hasSl || hasTp)) {
       const first = open[i];
-      const sl = entryPrice * (1 - stopLoss);
-      const tp = entryPrice * (1 + takeProfit);
+      const sl = account.entryPrice * (1 - stopLoss);
+      const tp = account.entryPrice * (1 + takeProfit);
       if (hasSl && low[i] <= sl) sellAt = first <= sl ? first : sl;
       else if (hasTp && high[i] >= tp) sellAt = first >= tp ? first : tp;
     }
-    if (sellAt === sellAt && held > 0) {
-      const p = sellAt * (1 - slip);
-      const f = held * p * fee;
-      cash += held * p - f;
-      fees += f;
-      held = 0;
-      fills++;
-    }
+    if (sellAt === sellAt && account.held > 0) account.sell(sellAt * (1 - slip));
     // 4. signals of this bar (at this close when asked).
     const en = entries[i] !== 0;
     if (en !== (exits[i] !== 0)) {
-      if (en && held === 0) {
+      if (en && account.held === 0) {
         const size = sizes === EMPTY ? constSize : sizes[i];
-        if (atClose) {
-          const p = close[i] * (1 + slip);
-          const q = units ? size : (cash * size) / (p * (1 + fee));
-          if (q > 0) {
-            const f = q * p * fee;
-            cash -= q * p + f;
-            fees += f;
-            held = q;
-            entryPrice = p;
-            fills++;
-          }
-        } else if (i + 1 < n) {
+        if (atClose) account.buy(close[i] * (1 + slip), size);
+        else if (i + 1 < n) {
           pending = BUY;
           pendingSize = size;
         }
-      } else if (!en && held > 0) {
-        if (atClose) {
-          const p = close[i] * (1 - slip);
-          const f = held * p * fee;
-          cash += held * p - f;
-          fees += f;
-          held = 0;
-          fills++;
-        } else if (i + 1 < n) pending = SELL;
+      } else if (!en && account.held > 0) {
+        if (atClose) account.sell(close[i] * (1 - slip));
+        else if (i + 1 < n) pending = SELL;
       }
     }
     // 3. value at the close.
-    const value = cash + held * close[i];
+    const value = account.cash + account.held * close[i];
     if (equity !== undefined) equity[i] = value;
-    if (value > peak) peak = value;
-    else if (1 - value / peak > drawdown) drawdown = 1 - value / peak;
-    if (i > 0) {
-      const r = value / prev - 1;
-      sum += r;
-      sumSq += r * r;
-    }
-    prev = value;
+    stats.add(value);
   }
-  const last = n > 0 ? prev : initial;
+  const last = n > 0 ? stats.prev : initial;
   out.finalEquity[col] = last;
   out.totalReturn[col] = last / initial - 1;
-  out.maxDrawdown[col] = drawdown;
+  out.maxDrawdown[col] = stats.drawdown;
   const m = n - 1;
+  const { sum, sumSq } = stats;
   const variance = m > 1 ? (sumSq - sum * sum / m) / (m - 1) : NaN;
   out.sharpe[col] = variance > 0
     ? (sum / m) / Math.sqrt(variance) * Math.sqrt(o.periodsPerYear ?? 252)
     : NaN;
-  out.fills[col] = fills;
-  out.fees[col] = fees;
+  out.fills[col] = account.fills;
+  out.fees[col] = account.fees;
 }
 
 const EMPTY = new Float64Array(0);

@@ -102,24 +102,7 @@ export function equityChart(
       columns: { time: bench.time, value: bench.values[field] },
     });
   }
-  const dd = themeColor("drawdown");
-  series.push({
-    kind: "Area",
-    name: "drawdown %",
-    pane: 1,
-    options: {
-      lineColor: dd,
-      color: dd,
-      topColor: tokenAlpha(dd, "10"),
-      bottomColor: tokenAlpha(dd, "66"),
-      invertFilledArea: true,
-      lineWidth: 1,
-      title: "drawdown %",
-      priceLineVisible: false,
-      priceFormat: { type: "price", precision: 2, minMove: 0.01 },
-    },
-    columns: { time: ddTimes, value: ddValues },
-  });
+  series.push(drawdownSeries(ddTimes, ddValues));
   const extra = withIndicators(series, options, { firstFreePane: 2, height, fn: "equityChart" });
   let worst = 0;
   for (let i = 1; i < ddValues.length; i++) if (ddValues[i] < ddValues[worst]) worst = i;
@@ -138,4 +121,26 @@ export function equityChart(
     summary: `Equity chart${options.title ? ` "${options.title}"` : ""}: ${values.length} points` +
       `${maxDd}${extra.summary}`,
   });
+}
+
+/** The drawdown pane's area series (percent below the running peak). */
+function drawdownSeries(time: number[], value: number[]): SeriesSpec {
+  const dd = themeColor("drawdown");
+  return {
+    kind: "Area",
+    name: "drawdown %",
+    pane: 1,
+    options: {
+      lineColor: dd,
+      color: dd,
+      topColor: tokenAlpha(dd, "10"),
+      bottomColor: tokenAlpha(dd, "66"),
+      invertFilledArea: true,
+      lineWidth: 1,
+      title: "drawdown %",
+      priceLineVisible: false,
+      priceFormat: { type: "price", precision: 2, minMove: 0.01 },
+    },
+    columns: { time, value },
+  };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import pl from "nodejs-polars";
-import type { TakerSide } from "../market/types.ts";
+import type { TakerSide, Trade } from "../market/types.ts";
 import {
   isValidTradeId,
   type Rejection,
@@ -13,6 +13,7 @@ import {
   tradeValuesRejection,
 } from "../schema/rules.ts";
 import { dayOfMicros, dayToDate, isValidExchange, isValidSymbol } from "./layout.ts";
+import { type BatchPartition, type GroupedBatch, samePartition } from "./_batch.ts";
 
 /**
  * Trades of one instrument as columns, for `ParquetLake.writeTradeColumns`: value `i` of
@@ -40,8 +41,8 @@ export interface ColumnBatch extends Omit<TradeColumns, "exchange" | "symbol"> {
   readonly symbol: string | readonly string[];
 }
 
-/** One (exchange, symbol, day) group of a batch being written. */
-export interface TradePartition {
+/** One (exchange, symbol, day) group of a batch being written, as the grouping fills it. */
+interface TradePartition {
   readonly exchange: string;
   readonly symbol: string;
   readonly day: number;
@@ -60,12 +61,6 @@ export interface TradePartition {
   /** Smallest and largest id of a batch of integer ids. */
   minIdNumber: number;
   maxIdNumber: number;
-}
-
-/** A grouped batch: its frame (with a partition index `p` first) and its partitions. */
-export interface GroupedTrades {
-  readonly frame: pl.DataFrame | undefined;
-  readonly partitions: readonly TradePartition[];
 }
 
 const SIDE_CODES = { buy: 0, sell: 1, unknown: 2 } as const;
@@ -93,8 +88,33 @@ export function groupTrades(
   batch: ColumnBatch,
   latest: number,
   reject: (i: number, reason: Rejection) => void,
-): GroupedTrades {
+): GroupedBatch {
   return new TradeGrouper(batch, latest).group(reject);
+}
+
+/** Trades as a {@linkcode ColumnBatch} (no copies of values, only references). */
+export function tradeBatch(trades: readonly Trade[]): ColumnBatch {
+  const n = trades.length;
+  const exchange = new Array<string>(n);
+  const symbol = new Array<string>(n);
+  const id = new Array<string>(n);
+  const price = new Array<number>(n);
+  const size = new Array<number>(n);
+  const side = new Array<TakerSide>(n);
+  const ts = new Array<number>(n);
+  const recvTs = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const t = trades[i];
+    exchange[i] = t?.exchange;
+    symbol[i] = t?.symbol;
+    id[i] = t?.id;
+    price[i] = t?.price;
+    size[i] = t?.size;
+    side[i] = t?.side;
+    ts[i] = t?.ts;
+    recvTs[i] = t?.recvTs;
+  }
+  return { rows: n, exchange, symbol, id, price, size, side, ts, recvTs };
 }
 
 /** One batch's grouping state. */
@@ -132,7 +152,7 @@ class TradeGrouper {
     this.#textIds = this.#integerIds === undefined ? batch.id as readonly string[] : undefined;
   }
 
-  group(reject: (i: number, reason: Rejection) => void): GroupedTrades {
+  group(reject: (i: number, reason: Rejection) => void): GroupedBatch {
     const b = this.#batch;
     const oneExchange = typeof b.exchange === "string" ? b.exchange : undefined;
     const oneSymbol = typeof b.symbol === "string" ? b.symbol : undefined;
@@ -160,7 +180,7 @@ class TradeGrouper {
     const frame = this.#rows > 0
       ? batchFrame(this.#rows, this.#numericIds, this.#columns)
       : undefined;
-    return { frame, partitions: this.#partitions };
+    return { frame, partitions: this.#partitions.map(batchPartition) };
   }
 
   /** The schema's order: instrument, times, id, values (as `eventRejection`). */
@@ -294,14 +314,19 @@ function batchFrame(rows: number, numericIds: boolean, c: BatchColumns): pl.Data
   ]).withColumns(SIDE_TEXT);
 }
 
-/** Whether a partition is `(exchange, symbol, day)`. */
-export function samePartition(
-  p: { readonly exchange: string; readonly symbol: string; readonly day: number },
-  exchange: string,
-  symbol: string,
-  day: number,
-): boolean {
-  return p.day === day && p.symbol === symbol && p.exchange === exchange;
+/** What the store loop takes of a trade partition: ids strictly increasing are unique. */
+function batchPartition(p: TradePartition): BatchPartition {
+  const { exchange, symbol, day, rows, sorted } = p;
+  return {
+    exchange,
+    symbol,
+    day,
+    rows,
+    sorted,
+    unique: p.increasingIds,
+    low: p.minId,
+    high: p.maxId,
+  };
 }
 
 /**

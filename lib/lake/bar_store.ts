@@ -21,6 +21,7 @@
 import pl from "nodejs-polars";
 import { isStorableSymbol, isValidExchange, symbolDir } from "../schema/instrument.ts";
 import { listPartitionFiles, PARQUET_OPTIONS, removeIfExists, uniqueName } from "./_files.ts";
+import { recoverPartition } from "./compactor.ts";
 
 /** The folder under the lake root that holds bars. */
 export const BARS_DIR = "bars";
@@ -109,6 +110,7 @@ export async function writeBars(
     for (const [year, list] of [...byYear].sort((a, b) => a[0] - b[0])) {
       const dir = `${base}/year=${year}`;
       await Deno.mkdir(dir, { recursive: true });
+      await recoverPartition(dir); // a compaction or repair a crash interrupted
       const old = (await listPartitionFiles(dir)).map((f) => f.path);
       const fresh = frameOf(list);
       let merged = fresh;

@@ -1,5 +1,6 @@
 /**
- * The lake's catalog: lists a table's instruments and partitions and counts their rows,
+ * The lake's catalog: lists a table's instruments and partitions and counts their rows
+ * (every table with its own folder, the `year=` partitions of bars too),
  * for everyone who needs to know what the lake holds (the exporter verifies its exports
  * with it instead of opening its own DuckDB over the lake's files).
  * @module
@@ -7,10 +8,10 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import {
   type InstrumentDir,
-  type LakeKind,
   type LakePartition,
   listInstrumentDirs,
   listPartitions,
+  type PartitionedTable,
   type PartitionFilter,
 } from "./layout.ts";
 
@@ -25,20 +26,21 @@ export class LakeCatalog {
   }
 
   /** The instruments with a folder in table `kind`, by exchange then symbol. */
-  instruments(kind: LakeKind): Promise<InstrumentDir[]> {
+  instruments(kind: PartitionedTable): Promise<InstrumentDir[]> {
     return listInstrumentDirs(this.root, kind);
   }
 
   /** The partitions of one instrument in `kind` that can hold rows in the filter's range. */
-  partitions(kind: LakeKind, filter: PartitionFilter): Promise<LakePartition[]> {
+  partitions(kind: PartitionedTable, filter: PartitionFilter): Promise<LakePartition[]> {
     return listPartitions(this.root, kind, filter);
   }
 
   /**
-   * The rows of one instrument in table `kind` stored in the partitions (UTC days) that the
-   * filter's range touches (whole days: the exporter verifies day by day).
+   * The rows of one instrument in table `kind` stored in the partitions (UTC days, or
+   * years of bars) that the filter's range touches (whole partitions: the exporter
+   * verifies day by day).
    */
-  async countRows(kind: LakeKind, filter: PartitionFilter): Promise<number> {
+  async countRows(kind: PartitionedTable, filter: PartitionFilter): Promise<number> {
     const files = (await this.partitions(kind, filter)).flatMap((p) => p.files);
     if (files.length === 0) return 0;
     const { connection } = await (this.#duck ??= openDuckDb());

@@ -7,7 +7,8 @@
  */
 import pl from "nodejs-polars";
 import { TABLES } from "../schema/tables.ts";
-import type { LakeKind } from "./layout.ts";
+import { listAllPartitions, type PartitionedTable } from "./layout.ts";
+import type { CompactionReport, CompactOptions } from "./write_counts.ts";
 import {
   exists,
   listPartitionFiles,
@@ -50,7 +51,7 @@ export class Compactor {
    * Called after a write added one file to `dir` (which held `existing` before): merges the
    * most numerous tier of similar-sized small files when there are too many small files.
    */
-  async afterWrite(dir: string, kind: LakeKind, existing: readonly PartitionFile[]) {
+  async afterWrite(dir: string, kind: PartitionedTable, existing: readonly PartitionFile[]) {
     const small = existing.filter((f) => f.size < this.#smallFileBytes).length + 1;
     if (small > this.#autoCompactFiles) {
       await this.compactPartition(dir, kind, 2, (files) => largestTier(files));
@@ -64,59 +65,107 @@ export class Compactor {
    */
   async compactPartition(
     dir: string,
-    kind: LakeKind,
+    kind: PartitionedTable,
     minFiles: number,
     choose: (small: PartitionFile[]) => PartitionFile[] = (small) => small,
   ): Promise<MergedFiles | undefined> {
     const small = (await listPartitionFiles(dir)).filter((f) => f.size < this.#smallFileBytes);
     const inputs = choose(small);
     if (inputs.length < minFiles) return undefined;
-    const name = uniqueName();
-    const final = `part-${name}.parquet`;
-    const temporary = `${dir}/.part-${name}.parquet.tmp`;
-    const journal = `${dir}/${JOURNAL_PREFIX}${name}.json`;
-    const journalText = JSON.stringify({ output: final, inputs: inputs.map((f) => f.name) });
-    await Deno.writeTextFile(journal + ".tmp", journalText);
-    await Deno.rename(journal + ".tmp", journal);
-    let rows = 0;
-    try {
-      const merged = await pl.concat(
-        inputs.map((f) => pl.scanParquet(f.path, { hivePartitioning: false })),
-      ).sort([...TABLES[kind].fileOrder]).collect();
-      rows = merged.height;
-      await merged.lazy().sinkParquet(temporary, PARQUET_OPTIONS).collect();
-      await Deno.rename(temporary, `${dir}/${final}`);
-    } catch (err) {
-      await removeIfExists(temporary);
-      await removeIfExists(journal);
-      throw err;
-    }
-    for (const f of inputs) await removeIfExists(f.path);
-    await removeIfExists(journal);
+    const merged = await pl.concat(
+      inputs.map((f) => pl.scanParquet(f.path, { hivePartitioning: false })),
+    ).sort([...TABLES[kind].fileOrder]).collect();
+    await replaceFiles(dir, inputs.map((f) => f.name), merged);
+    const rows = merged.height;
     return { files: inputs.length, rows };
   }
 
-  /** Finishes or rolls back a compaction interrupted in `dir`. */
-  async recover(dir: string): Promise<void> {
-    for await (const e of readDirOrEmpty(dir)) {
-      if (!e.isFile || !e.name.startsWith(JOURNAL_PREFIX)) continue;
-      const path = `${dir}/${e.name}`;
-      if (!e.name.endsWith(".json")) {
-        await removeIfExists(path); // a journal that was never renamed into place
-        continue;
+  /**
+   * Merges the small files of every partition holding at least two, in the tables of
+   * `options.kinds` (bars' `year=` partitions too) and the instrument it names, if any.
+   */
+  async compactLake(
+    root: string,
+    options: CompactOptions & { readonly kinds: readonly PartitionedTable[] },
+  ): Promise<CompactionReport> {
+    const report: CompactionReport = { partitions: 0, filesMerged: 0, rows: 0 };
+    for (const kind of options.kinds) {
+      for (const p of await listAllPartitions(root, kind)) {
+        if (options.exchange !== undefined && p.exchange !== options.exchange) continue;
+        if (options.symbol !== undefined && p.symbol !== options.symbol) continue;
+        await recoverPartition(p.path);
+        const merged = await this.compactPartition(p.path, kind, 2);
+        if (merged) {
+          report.partitions++;
+          report.filesMerged += merged.files;
+          report.rows += merged.rows;
+        }
       }
-      const journal = JSON.parse(await Deno.readTextFile(path)) as {
-        output: string;
-        inputs: string[];
-      };
-      if (await exists(`${dir}/${journal.output}`)) {
-        for (const input of journal.inputs) await removeIfExists(`${dir}/${input}`);
-      } else {
-        await removeIfExists(`${dir}/.${journal.output}.tmp`);
-      }
-      await removeIfExists(path);
     }
+    return report;
   }
+
+  /** Finishes or rolls back a compaction interrupted in `dir` (see {@linkcode recoverPartition}). */
+  async recover(dir: string): Promise<void> {
+    await recoverPartition(dir);
+  }
+}
+
+/**
+ * Finishes (new file in place: inputs removed) or rolls back (temporary output removed) the
+ * compactions and repairs interrupted in partition `dir`; resolves to how many there were.
+ */
+export async function recoverPartition(dir: string): Promise<number> {
+  let recovered = 0;
+  for await (const e of readDirOrEmpty(dir)) {
+    if (!e.isFile || !e.name.startsWith(JOURNAL_PREFIX)) continue;
+    const path = `${dir}/${e.name}`;
+    recovered++;
+    if (!e.name.endsWith(".json")) {
+      await removeIfExists(path); // a journal that was never renamed into place
+      continue;
+    }
+    const journal = JSON.parse(await Deno.readTextFile(path)) as {
+      output: string;
+      inputs: string[];
+    };
+    if (await exists(`${dir}/${journal.output}`)) {
+      for (const input of journal.inputs) await removeIfExists(`${dir}/${input}`);
+    } else {
+      await removeIfExists(`${dir}/.${journal.output}.tmp`);
+    }
+    await removeIfExists(path);
+  }
+  return recovered;
+}
+
+/**
+ * Replaces the files `inputs` (names in `dir`) by one file holding `rows`, atomically: a
+ * journal naming the new file and the files it replaces is written first, then the new file
+ * under a temporary name, renamed into place, then the inputs and the journal are removed
+ * (a crash at any moment is finished or rolled back by {@linkcode recoverPartition}).
+ */
+export async function replaceFiles(
+  dir: string,
+  inputs: readonly string[],
+  rows: pl.DataFrame,
+): Promise<void> {
+  const name = uniqueName();
+  const final = `part-${name}.parquet`;
+  const temporary = `${dir}/.part-${name}.parquet.tmp`;
+  const journal = `${dir}/${JOURNAL_PREFIX}${name}.json`;
+  await Deno.writeTextFile(journal + ".tmp", JSON.stringify({ output: final, inputs }));
+  await Deno.rename(journal + ".tmp", journal);
+  try {
+    await rows.lazy().sinkParquet(temporary, PARQUET_OPTIONS).collect();
+    await Deno.rename(temporary, `${dir}/${final}`);
+  } catch (err) {
+    await removeIfExists(temporary);
+    await removeIfExists(journal);
+    throw err;
+  }
+  for (const input of inputs) await removeIfExists(`${dir}/${input}`);
+  await removeIfExists(journal);
 }
 
 /**

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { LAKE_TABLES, type LakeTable } from "../schema/tables.ts";
+import { LAKE_TABLES, type LakeTable, TABLES } from "../schema/tables.ts";
 import {
   isStorableSymbol,
   isValidExchange,
@@ -60,6 +60,30 @@ export const LAKE_KINDS: readonly LakeKind[] = LAKE_TABLES;
 /** Whether `kind` names a table of the lake. */
 export function isLakeKind(kind: unknown): kind is LakeKind {
   return typeof kind === "string" && (LAKE_KINDS as readonly string[]).includes(kind);
+}
+
+/**
+ * A table with its own folder in the lake: every {@linkcode LakeKind} (`date=` partitions)
+ * and `bars` (`year=` partitions; the folder below the instrument is the table spec's
+ * `lakePartition`). Maintenance (compaction, repair) and the catalog walk all of them.
+ */
+export type PartitionedTable = LakeKind | "bars";
+
+/** Every {@linkcode PartitionedTable}: the {@linkcode LAKE_KINDS}, then `bars`. */
+export const PARTITIONED_TABLES: readonly PartitionedTable[] = Object.freeze([
+  ...LAKE_KINDS,
+  "bars",
+]);
+
+/** Whether `table` names a {@linkcode PartitionedTable}. */
+export function isPartitionedTable(table: unknown): table is PartitionedTable {
+  return typeof table === "string" && (PARTITIONED_TABLES as readonly string[]).includes(table);
+}
+
+/** `ROOT/<table>` of any {@linkcode PartitionedTable}; a `TypeError` for another name. */
+function tableRoot(root: string, table: PartitionedTable): string {
+  if (!isPartitionedTable(table)) throw new TypeError(`not a lake table: ${table}`);
+  return `${trimSlash(root)}/${table}`;
 }
 
 /** `ROOT/<kind>`; a `TypeError` for a kind that is not a {@linkcode LakeKind}. */
@@ -104,12 +128,17 @@ export interface InstrumentDir {
   readonly path: string;
 }
 
-/** One `date=` partition of an instrument with its visible Parquet files, sorted by name. */
+/**
+ * One partition of an instrument (a `date=` folder, or a `year=` folder of bars) with its
+ * visible Parquet files, sorted by name.
+ */
 export interface LakePartition {
   readonly exchange: string;
   readonly symbol: string;
-  /** UTC day number. */
+  /** UTC day number (of the partition's first day: January 1 of a `year=` partition). */
   readonly day: number;
+  /** The partition's folder name: `date=YYYY-MM-DD` or `year=YYYY`. */
+  readonly folder: string;
   readonly path: string;
   readonly files: string[];
 }
@@ -123,10 +152,10 @@ export type TradePartition = LakePartition;
  */
 export async function listInstrumentDirs(
   root: string,
-  kind: LakeKind = TRADES_DIR,
+  kind: PartitionedTable = TRADES_DIR,
 ): Promise<InstrumentDir[]> {
   const out: InstrumentDir[] = [];
-  for (const ex of await listDirs(kindRoot(root, kind), "exchange=")) {
+  for (const ex of await listDirs(tableRoot(root, kind), "exchange=")) {
     if (!isValidExchange(ex.value)) continue;
     for (const sym of await listDirs(ex.path, "symbol=")) {
       const symbol = symbolFromDir(sym.value);
@@ -162,22 +191,37 @@ export interface PartitionFilter {
  */
 export async function listPartitions(
   root: string,
-  kind: LakeKind,
+  kind: PartitionedTable,
   filter: PartitionFilter,
 ): Promise<LakePartition[]> {
   const { exchange, symbol } = filter;
-  kindRoot(root, kind); // a TypeError for an unknown table, before any other answer
+  const base = tableRoot(root, kind); // a TypeError for an unknown table, before any answer
   if (!isValidExchange(exchange) || !isStorableSymbol(symbol, true)) return [];
-  const firstDay = filter.start === undefined ? -Infinity : dayOfMicros(filter.start);
-  const lastDay = filter.end === undefined ? Infinity : dayOfMicros(filter.end - 1);
+  const grain = TABLES[kind].lakePartition;
+  const firstDay = filter.start === undefined ? -Infinity : startOf(grain, filter.start);
+  const lastDay = filter.end === undefined ? Infinity : startOf(grain, filter.end - 1);
+  const dir = `${base}/exchange=${exchange}/symbol=${symbolDir(symbol)}`;
   const out: LakePartition[] = [];
-  for (const d of await listDirs(instrumentDir(root, exchange, symbol, kind), "date=")) {
-    const day = dateToDay(d.value);
+  for (const d of await listDirs(dir, `${grain}=`)) {
+    const day = grain === "date" ? dateToDay(d.value) : yearToDay(d.value);
     if (Number.isNaN(day) || day < firstDay || day > lastDay) continue;
     const files = await listParquetFiles(d.path);
-    if (files.length > 0) out.push({ exchange, symbol, day, path: d.path, files });
+    const folder = `${grain}=${d.value}`;
+    if (files.length > 0) out.push({ exchange, symbol, day, folder, path: d.path, files });
   }
   return out.sort((a, b) => a.day - b.day);
+}
+
+/** The first day of the partition (day or year) holding time `micros`. */
+function startOf(grain: "date" | "year", micros: number): number {
+  const day = dayOfMicros(micros);
+  if (grain === "date") return day;
+  return Date.UTC(new Date(day * 86_400_000).getUTCFullYear(), 0, 1) / 86_400_000;
+}
+
+/** The UTC day number of January 1 of `YYYY`, or `NaN` for other text. */
+function yearToDay(year: string): number {
+  return /^\d{4}$/.test(year) ? Date.UTC(Number(year), 0, 1) / 86_400_000 : NaN;
 }
 
 /** {@linkcode listPartitions} of the `trades` table. */
@@ -191,7 +235,7 @@ export function listTradePartitions(
 /** All partitions of all instruments of table `kind` (for maintenance such as compaction). */
 export async function listAllPartitions(
   root: string,
-  kind: LakeKind,
+  kind: PartitionedTable,
 ): Promise<LakePartition[]> {
   const out: LakePartition[] = [];
   for (const inst of await listInstrumentDirs(root, kind)) {

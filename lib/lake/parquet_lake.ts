@@ -3,50 +3,26 @@
  * partitioned by exchange, symbol and UTC date, written idempotently and atomically.
  * @module
  */
-import pl from "nodejs-polars";
-import type { Bar, MarketEvent, TakerSide, Trade } from "../market/types.ts";
+import type { Bar, MarketEvent, Trade } from "../market/types.ts";
 import type { ActionRow } from "../schema/action_rows.ts";
-import { nowMicros } from "../market/time.ts";
-import { TABLES } from "../schema/tables.ts";
-import { latestValidMicros, type Rejection } from "../schema/rules.ts";
-import { EVENT_KEY } from "./_event_frame.ts";
-import {
-  DEFAULT_BOOK_DEPTH,
-  EVENT_KINDS,
-  type EventKind,
-  type EventRow,
-  type EventRowOf,
-} from "./event_rows.ts";
-import { LAKE_KINDS, type LakeKind, listAllPartitions } from "./layout.ts";
-import { micros } from "./_files.ts";
+import { DEFAULT_BOOK_DEPTH, EVENT_KINDS, type EventKind, type EventRowOf } from "./event_rows.ts";
+import { PARTITIONED_TABLES } from "./layout.ts";
 import { Compactor } from "./compactor.ts";
 import { PartitionWriter } from "./partition_writer.ts";
-import { NativeMemory } from "./_native_memory.ts";
 import { LakeCatalog } from "./catalog.ts";
-import { type ColumnBatch, describeTrade, groupTrades, type TradeColumns } from "./_trade_batch.ts";
+import { type ColumnBatch, tradeBatch, type TradeColumns } from "./_trade_batch.ts";
+import { BookColumns } from "./book_columns.ts";
+import { type CountedTable, LakeWrites } from "./lake_writes.ts";
 import {
-  describeEventRow,
-  type EventPartition,
-  groupBookColumns,
-  groupEventRows,
-  splitEvents,
-} from "./_event_batch.ts";
-import { BookColumns, type BookKind } from "./book_columns.ts";
-import { groupActions, type GroupedKeyed } from "./_keyed_batch.ts";
-import { storeBarEvents } from "./_bar_events.ts";
-import { BARS_DIR } from "./bar_store.ts";
-import {
-  addCounts,
   type CompactionReport,
   type CompactOptions,
   emptyCounts,
   type LakeRejection,
   type WriteCounts,
 } from "./write_counts.ts";
-
 import { WriterLock, type WriterLockOptions } from "./writer_lock.ts";
 
-export type { CompactionReport, CompactOptions, LakeRejection, WriteCounts };
+export type { CompactionReport, CompactOptions, CountedTable, LakeRejection, WriteCounts };
 
 export type { TradeColumns };
 
@@ -70,27 +46,6 @@ export interface ParquetLakeOptions {
   readonly bookDepth?: number;
   /** The lake's one-writer lock, held until `close` (see `writer_lock.ts`; default: refuse). */
   readonly lock?: WriterLockOptions;
-}
-
-/** Native bytes a partition's write makes besides its rows (see `#store`). */
-const FILE_BYTES = 1 << 20;
-
-/** The key of trades within a partition. */
-const TRADE_KEY = TABLES.trades.key.filter((c) => c !== "ts");
-
-/** A table {@linkcode ParquetLake} counts writes of: the `date=` tables and `bars`. */
-export type CountedTable = LakeKind | typeof BARS_DIR;
-
-/** What {@linkcode ParquetLake} knows of a partition of a batch before storing it. */
-interface StoreSpec {
-  readonly exchange: string;
-  readonly symbol: string;
-  readonly day: number;
-  readonly rows: number;
-  readonly sorted: boolean;
-  readonly unique: boolean;
-  readonly key: readonly string[];
-  readonly stored: pl.Expr;
 }
 
 /**
@@ -125,10 +80,13 @@ interface StoreSpec {
  * - **atomic**: each file is written under a hidden temporary name
  *   (`.part-<unique>.parquet.tmp`, which no `*.parquet` glob matches) and renamed into place.
  *
- * Rows go from column arrays into a Polars DataFrame (numeric ids as numbers, turned into
- * text by Polars), are anti-joined per partition with the ids already stored (a scan of
- * the `id` column only) and written by Polars' Parquet sink: the fastest of the options
- * measured (DuckDB appender, DuckDB data chunks + `COPY`, a temporary CSV, Polars).
+ * Every `date=` table is written through one path (`lake_writes.ts`): rows go from column
+ * arrays into a Polars DataFrame (numeric trade ids as numbers, turned into text by
+ * Polars), are anti-joined per partition with the keys already stored (a scan of the
+ * spec's `lakeKey` columns within the batch's range of its first column) and written by
+ * Polars' Parquet sink: the fastest of the options measured (DuckDB appender, DuckDB data
+ * chunks + `COPY`, a temporary CSV, Polars). This class only checks arguments, serialises
+ * the calls and keeps the counts of the last one.
  * Writes through one `ParquetLake` are serialised, and one `ParquetLake` at a time writes a
  * lake: `open` takes the lake's writer lock (`writer_lock.ts`), `close` releases it.
  *
@@ -145,19 +103,11 @@ export class ParquetLake {
   readonly root: string;
   readonly #bookDepth: number;
   readonly #compactor: Compactor;
-  readonly #writer: PartitionWriter;
-  /** Frees Polars' native memory of finished writes (see `_native_memory.ts`). */
-  readonly #native = new NativeMemory();
+  readonly #writes: LakeWrites;
   #catalog: LakeCatalog | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
-  #counts: WriteCounts = emptyCounts();
   #lastWrite: WriteCounts = emptyCounts();
-  readonly #countsByKind = Object.fromEntries(
-    [...LAKE_KINDS, BARS_DIR].map((kind) => [kind, emptyCounts()]),
-  ) as Record<CountedTable, WriteCounts>;
-  #ignored = 0;
-  readonly #logged = new Set<string>();
   readonly #lock: WriterLock;
 
   private constructor(root: string, options: ParquetLakeOptions, lock: WriterLock) {
@@ -167,8 +117,12 @@ export class ParquetLake {
       autoCompactFiles: options.autoCompactFiles ?? 32,
       smallFileBytes: options.smallFileBytes ?? 64 * 1024 * 1024,
     });
-    this.#writer = new PartitionWriter(root, this.#compactor);
     this.#bookDepth = options.bookDepth ?? DEFAULT_BOOK_DEPTH;
+    this.#writes = new LakeWrites({
+      root,
+      writer: new PartitionWriter(root, this.#compactor),
+      bookDepth: this.#bookDepth,
+    });
   }
 
   /**
@@ -190,12 +144,12 @@ export class ParquetLake {
 
   /** Counts over every write since the lake was opened, all tables together. */
   get counts(): Readonly<WriteCounts> {
-    return structuredClone(this.#counts);
+    return structuredClone(this.#writes.counts);
   }
 
   /** Counts over every write since the lake was opened, per table. */
   get countsByKind(): Readonly<Record<CountedTable, Readonly<WriteCounts>>> {
-    return structuredClone(this.#countsByKind);
+    return structuredClone(this.#writes.countsByKind);
   }
 
   /**
@@ -208,7 +162,7 @@ export class ParquetLake {
 
   /** Events {@linkcode ParquetLake.writeEvents} skipped because the lake has no table for them. */
   get ignored(): number {
-    return this.#ignored;
+    return this.#writes.ignored;
   }
 
   /** What the lake holds: instruments, partitions, row counts (see `catalog.ts`). */
@@ -222,7 +176,7 @@ export class ParquetLake {
    * serialised. Safe to retry after a failure: rows written before it are not duplicated.
    */
   writeTrades(trades: readonly Trade[]): Promise<number> {
-    return this.#enqueue(() => this.#writeTrades(trades));
+    return this.#run((counts) => this.#writes.trades(tradeBatch(trades), counts));
   }
 
   /**
@@ -256,7 +210,7 @@ export class ParquetLake {
       }
     }
     const batch: ColumnBatch = { ...columns, rows };
-    return this.#enqueue(() => this.#writeBatch(batch));
+    return this.#run((counts) => this.#writes.trades(batch, counts));
   }
 
   /**
@@ -281,12 +235,7 @@ export class ParquetLake {
     if (!Array.isArray(rows)) {
       return Promise.reject(new TypeError("writeEventRows needs an array of rows"));
     }
-    return this.#enqueue(async () => {
-      const counts = emptyCounts();
-      this.#lastWrite = counts;
-      await this.#writeEventRows(kind, rows, counts);
-      return counts.written;
-    });
+    return this.#run((counts) => this.#writes.eventRows(kind, rows, counts));
   }
 
   /**
@@ -300,41 +249,7 @@ export class ParquetLake {
     if (!Array.isArray(events)) {
       return Promise.reject(new TypeError("writeEvents needs an array of events"));
     }
-    return this.#enqueue(async () => {
-      const total = emptyCounts();
-      this.#lastWrite = total;
-      const { trades, bars, rows, books } = splitEvents(events, {
-        depth: this.#bookDepth,
-        latest: latestValidMicros(nowMicros()),
-        ignored: (what) => {
-          this.#ignored++;
-          this.#warnOnce(`kind:${what}`, `lake: ignored event of kind ${what}`);
-        },
-        rejected: (kind, e, reason) => {
-          const counts = emptyCounts();
-          this.#rejectRow(kind, e as unknown as EventRow, reason, counts);
-          addCounts(this.#counts, counts);
-          addCounts(this.#countsByKind[kind], counts);
-          addCounts(total, counts);
-        },
-      });
-      if (trades.length > 0) {
-        try {
-          await this.#writeTrades(trades);
-        } finally {
-          addCounts(total, this.#lastWrite);
-          this.#lastWrite = total;
-        }
-      }
-      for (const kind of EVENT_KINDS) {
-        const list = rows.get(kind);
-        if (list) await this.#writeEventRows(kind, list, total, true);
-        const columns = books.get(kind as BookKind);
-        if (columns) await this.#writeBookColumns(columns, total);
-      }
-      if (bars.length > 0) await this.#writeBars(bars, total);
-      return total.written;
-    });
+    return this.#run((counts) => this.#writes.events(events, counts));
   }
 
   /**
@@ -348,12 +263,7 @@ export class ParquetLake {
     if (!(columns instanceof BookColumns)) {
       return Promise.reject(new TypeError("writeBookColumns needs BookColumns"));
     }
-    return this.#enqueue(async () => {
-      const counts = emptyCounts();
-      this.#lastWrite = counts;
-      await this.#writeBookColumns(columns, counts);
-      return counts.written;
-    });
+    return this.#run((counts) => this.#writes.bookColumns(columns, counts));
   }
 
   /**
@@ -365,12 +275,7 @@ export class ParquetLake {
    */
   writeBars(bars: readonly Bar[]): Promise<number> {
     if (!Array.isArray(bars)) return Promise.reject(new TypeError("writeBars needs an array"));
-    return this.#enqueue(async () => {
-      const counts = emptyCounts();
-      this.#lastWrite = counts;
-      await this.#writeBars(bars, counts);
-      return counts.written;
-    });
+    return this.#run((counts) => this.#writes.bars(bars, counts));
   }
 
   /** Levels per side kept of a book snapshot (`options.bookDepth`). */
@@ -385,19 +290,14 @@ export class ParquetLake {
    */
   writeActions(rows: readonly ActionRow[]): Promise<number> {
     if (!Array.isArray(rows)) return Promise.reject(new TypeError("writeActions needs an array"));
-    return this.#enqueue(async () => {
-      const counts = emptyCounts();
-      this.#lastWrite = counts;
-      const latest = latestValidMicros(nowMicros());
-      await this.#writeKeyed("actions", (reject) => groupActions(rows, latest, reject), counts);
-      return counts.written;
-    });
+    return this.#run((counts) => this.#writes.actions(rows, counts));
   }
 
   /**
    * Merges the small files (below `smallFileBytes`) of each partition that has at least two
    * into one file in its table's order (`(ts, id)` for trades, `(ts, recv_ts, digest)` for
-   * the event tables), in every table or those in `options.kinds`. Atomic per partition: a
+   * the event tables, `(interval_us, ts)` for the `year=` partitions of bars), in every
+   * table or those in `options.kinds` (see `PARTITIONED_TABLES`). Atomic per partition: a
    * journal naming the new file and the files it replaces is written first, then the merged
    * file under a temporary name, then it is renamed into place and the old files are
    * removed, then the journal. Readers listing files in the short moment between the
@@ -405,29 +305,13 @@ export class ParquetLake {
    * removed) by the next write to or compaction of that partition.
    */
   compact(options: CompactOptions = {}): Promise<CompactionReport> {
-    const kinds = options.kinds ?? LAKE_KINDS;
+    const kinds = options.kinds ?? PARTITIONED_TABLES;
     for (const kind of kinds) {
-      if (!LAKE_KINDS.includes(kind)) {
+      if (!PARTITIONED_TABLES.includes(kind)) {
         return Promise.reject(new TypeError(`compact: not a lake table: ${kind}`));
       }
     }
-    return this.#enqueue(async () => {
-      const report: CompactionReport = { partitions: 0, filesMerged: 0, rows: 0 };
-      for (const kind of kinds) {
-        for (const p of await listAllPartitions(this.root, kind)) {
-          if (options.exchange !== undefined && p.exchange !== options.exchange) continue;
-          if (options.symbol !== undefined && p.symbol !== options.symbol) continue;
-          await this.#compactor.recover(p.path);
-          const merged = await this.#compactor.compactPartition(p.path, kind, 2);
-          if (merged) {
-            report.partitions++;
-            report.filesMerged += merged.files;
-            report.rows += merged.rows;
-          }
-        }
-      }
-      return report;
-    });
+    return this.#enqueue(() => this.#compactor.compactLake(this.root, { ...options, kinds }));
   }
 
   /** Waits for pending writes; later writes reject. */
@@ -446,231 +330,16 @@ export class ParquetLake {
     return run;
   }
 
-  /** Rows to columns (no copies of values, only references) for {@linkcode #writeBatch}. */
-  #writeTrades(trades: readonly Trade[]): Promise<number> {
-    const n = trades.length;
-    const exchange = new Array<string>(n);
-    const symbol = new Array<string>(n);
-    const id = new Array<string>(n);
-    const price = new Array<number>(n);
-    const size = new Array<number>(n);
-    const side = new Array<TakerSide>(n);
-    const ts = new Array<number>(n);
-    const recvTs = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const t = trades[i];
-      exchange[i] = t?.exchange;
-      symbol[i] = t?.symbol;
-      id[i] = t?.id;
-      price[i] = t?.price;
-      size[i] = t?.size;
-      side[i] = t?.side;
-      ts[i] = t?.ts;
-      recvTs[i] = t?.recvTs;
-    }
-    return this.#writeBatch({ rows: n, exchange, symbol, id, price, size, side, ts, recvTs });
-  }
-
   /**
-   * The trades table's write path: validates and groups the rows by partition
-   * (`_trade_batch.ts`), then stores each partition's new rows (see {@linkcode #store}).
+   * Runs one write call in the queue: its counts become {@linkcode ParquetLake.lastWrite};
+   * resolves to the rows it newly stored.
    */
-  async #writeBatch(batch: ColumnBatch): Promise<number> {
-    const counts = emptyCounts();
-    this.#lastWrite = counts;
-    try {
-      const grouped = groupTrades(batch, latestValidMicros(nowMicros()), (i, reason) => {
-        this.#count(counts, reason);
-        this.#warnOnce(
-          reason,
-          `lake: rejected trade with invalid ${reason} (logged once per reason):`,
-          describeTrade(batch, i),
-        );
-      });
-      await this.#store(
-        "trades",
-        grouped.frame,
-        grouped.partitions.map((p) => ({
-          ...p,
-          key: TRADE_KEY,
-          unique: p.increasingIds,
-          // Only stored ids within the batch's id range can match: the range predicate lets
-          // Polars skip row groups by their id statistics (ids mostly grow with time).
-          stored: pl.col("id").gtEq(pl.lit(p.minId)).and(pl.col("id").ltEq(pl.lit(p.maxId))),
-        })),
-        counts,
-      );
-    } finally {
-      addCounts(this.#counts, counts);
-      addCounts(this.#countsByKind.trades, counts);
-    }
-    return counts.written;
-  }
-
-  /**
-   * The write path of event rows: validates (unless `checked`) and groups the rows by
-   * partition (`_event_batch.ts`), then stores each partition's new rows (see
-   * {@linkcode #store}). Adds what it did to `counts` (and the lake's totals).
-   */
-  async #writeEventRows(
-    kind: EventKind,
-    rows: readonly EventRow[],
-    counts: WriteCounts,
-    checked = false,
-  ): Promise<void> {
-    const mine = emptyCounts();
-    try {
-      const latest = latestValidMicros(nowMicros());
-      const grouped = groupEventRows(kind, rows, { checked, latest }, (row, reason) => {
-        this.#rejectRow(kind, row, reason, mine);
-      });
-      await this.#store(kind, grouped.frame, this.#eventSpecs(grouped.partitions), mine);
-    } finally {
-      addCounts(this.#counts, mine);
-      addCounts(this.#countsByKind[kind], mine);
-      addCounts(counts, mine);
-    }
-  }
-
-  /** The write path of book columns: groups them by partition, then stores each one. */
-  async #writeBookColumns(columns: BookColumns, counts: WriteCounts): Promise<void> {
-    const mine = emptyCounts();
-    try {
-      const grouped = groupBookColumns(columns);
-      const levels = columns.bidPrices.length + columns.askPrices.length;
-      const bytes = columns.length * 64 + levels * 20;
-      await this.#store(
-        columns.kind,
-        grouped.frame,
-        this.#eventSpecs(grouped.partitions),
-        mine,
-        bytes,
-      );
-    } finally {
-      addCounts(this.#counts, mine);
-      addCounts(this.#countsByKind[columns.kind], mine);
-      addCounts(counts, mine);
-    }
-  }
-
-  /** What the store loop needs of each partition of a digest-keyed table's batch. */
-  #eventSpecs(partitions: readonly EventPartition[]): StoreSpec[] {
-    return partitions.map((p) => ({
-      ...p,
-      key: EVENT_KEY,
-      unique: p.increasing,
-      // Only stored rows within the batch's time range can match; the predicate lets
-      // Polars skip row groups by their `ts` statistics.
-      stored: pl.col("ts").gtEq(micros(p.minTs)).and(pl.col("ts").ltEq(micros(p.maxTs))),
-    }));
-  }
-
-  /**
-   * The one store loop of every table: each partition's rows of `frame` (column `p` is the
-   * partition index) go through the {@linkcode PartitionWriter}; adds rows written and
-   * duplicates skipped to `counts`.
-   */
-  async #store(
-    kind: LakeKind,
-    frame: pl.DataFrame | undefined,
-    partitions: readonly StoreSpec[],
-    counts: WriteCounts,
-    bytes?: number,
-  ): Promise<void> {
-    if (frame === undefined) return;
-    // Native bytes a partition's write makes: its rows, the new rows and the file's buffers
-    // (three copies; list columns as their values), and about 1 MB per file written
-    // (Parquet writer, zstd context), measured.
-    const perRow = 3 * (bytes ?? frame.height * frame.width * 8) / Math.max(1, frame.height);
-    for (let k = 0; k < partitions.length; k++) {
-      const p = partitions[k];
-      const rows = partitions.length === 1 ? frame.lazy() : frame.lazy().filter(pl.col("p").eq(k));
-      const written = await this.#writer.write({ ...p, kind, rows: rows.drop("p") });
-      counts.written += written;
-      counts.duplicates += p.rows - written;
-      this.#native.used(p.rows * perRow + FILE_BYTES);
-    }
-  }
-
-  /** The write path of bars (see `_bar_events.ts`); adds what it did to `counts`. */
-  async #writeBars(bars: readonly Bar[], counts: WriteCounts): Promise<void> {
-    const mine = emptyCounts();
-    try {
-      const done = await storeBarEvents(
-        this.root,
-        bars,
-        latestValidMicros(nowMicros()),
-        (bar, reason) => {
-          this.#count(mine, reason);
-          this.#warnOnce(
-            `bars:${reason}`,
-            `lake: rejected bars row with invalid ${reason} (logged once per table and reason):`,
-            describeEventRow(bar as unknown as EventRow),
-          );
-        },
-      );
-      mine.written += done.written;
-      mine.duplicates += done.duplicates;
-    } finally {
-      addCounts(this.#counts, mine);
-      addCounts(this.#countsByKind.bars, mine);
-      addCounts(counts, mine);
-    }
-  }
-
-  /** The write path of `actions` (see `_keyed_batch.ts`). */
-  async #writeKeyed(
-    kind: "actions",
-    grouping: (reject: (row: unknown, reason: Rejection) => void) => GroupedKeyed,
-    counts: WriteCounts,
-  ): Promise<void> {
-    const mine = emptyCounts();
-    try {
-      const grouped = grouping((row, reason) => {
-        this.#count(mine, reason);
-        this.#warnOnce(
-          `${kind}:${reason}`,
-          `lake: rejected ${kind} row with invalid ${reason} (logged once per table and reason):`,
-          describeEventRow(row as EventRow),
-        );
-      });
-      const key = TABLES[kind].key;
-      const last = key[key.length - 1];
-      await this.#store(
-        kind,
-        grouped.frame,
-        grouped.partitions.map((p) => {
-          // Only stored rows within the batch's range of the key's last column can match.
-          const lo = last === "ts" ? micros(p.minKey) : pl.lit(p.minKey);
-          const hi = last === "ts" ? micros(p.maxKey) : pl.lit(p.maxKey);
-          return { ...p, key, stored: pl.col(last).gtEq(lo).and(pl.col(last).ltEq(hi)) };
-        }),
-        mine,
-      );
-    } finally {
-      addCounts(this.#counts, mine);
-      addCounts(this.#countsByKind[kind], mine);
-      addCounts(counts, mine);
-    }
-  }
-
-  #count(counts: WriteCounts, reason: Rejection): void {
-    counts.rejected++;
-    counts.rejectedBy[reason] = (counts.rejectedBy[reason] ?? 0) + 1;
-  }
-
-  #rejectRow(kind: EventKind, row: EventRow, reason: Rejection, counts: WriteCounts) {
-    this.#count(counts, reason);
-    this.#warnOnce(
-      `${kind}:${reason}`,
-      `lake: rejected ${kind} row with invalid ${reason} (logged once per table and reason):`,
-      describeEventRow(row),
-    );
-  }
-
-  #warnOnce(key: string, ...message: unknown[]): void {
-    if (this.#logged.has(key)) return;
-    this.#logged.add(key);
-    console.warn(...message);
+  #run(write: (counts: WriteCounts) => Promise<void>): Promise<number> {
+    return this.#enqueue(async () => {
+      const counts = emptyCounts();
+      this.#lastWrite = counts;
+      await write(counts);
+      return counts.written;
+    });
   }
 }

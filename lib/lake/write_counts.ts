@@ -3,7 +3,7 @@
  * @module
  */
 import type { Rejection } from "../schema/rules.ts";
-import type { LakeKind } from "./layout.ts";
+import type { PartitionedTable } from "./layout.ts";
 
 /** Why a row was rejected: the schema's {@linkcode Rejection}, as in every store. */
 export type LakeRejection = Rejection;
@@ -39,8 +39,8 @@ export interface CompactOptions {
   readonly exchange?: string;
   /** Only this symbol (with `exchange`). */
   readonly symbol?: string;
-  /** Only these tables (default: every table, `LAKE_KINDS`). */
-  readonly kinds?: readonly LakeKind[];
+  /** Only these tables (default: every table, `PARTITIONED_TABLES`: bars included). */
+  readonly kinds?: readonly PartitionedTable[];
 }
 
 /** Counts of nothing yet. */

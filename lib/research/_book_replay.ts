@@ -64,99 +64,139 @@ export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
   const capacity = every === undefined
     ? countEventRows(ev, time, from, to)
     : clockRows(time, every, from, to);
-  const out = allocate(capacity, o.levels);
-  const book = new OrderBook();
-  const scratchP = new Float64Array(o.levels);
-  const scratchS = new Float64Array(o.levels);
-  let valid = false;
-  let bidHorizon = -Infinity;
-  let askHorizon = Infinity;
-  let applied = 0;
-  let ignored = 0;
-  let row = 0;
-  // Best prices and sizes after the previous event, for the order-flow imbalance.
-  let pb = NaN, pbs = NaN, pa = NaN, pas = NaN;
-  let ofi = 0;
-  let contributed = false;
-  let events = 0;
-  let lastRecv = NaN;
+  const r = new Replay(ev, o, capacity);
   let grid = every === undefined ? Infinity : firstGrid(time, every, from);
+  for (let i = 0; i < n; i++) {
+    const t = time[i];
+    while (grid < t && grid < to && r.row < capacity) {
+      r.sample(grid, r.lastRecv, 0);
+      grid += every!;
+    }
+    if (!r.apply(i)) continue;
+    if (every === undefined && t >= from && t < to) r.sample(ev.ts[i], ev.recvTs[i], ev.digest[i]);
+  }
+  while (every !== undefined && grid < to && r.row < capacity) {
+    r.sample(grid, r.lastRecv, 0);
+    grid += every;
+  }
+  return { ...trim(r.out, r.row), rows: r.row, applied: r.applied, ignored: r.ignored };
+}
 
-  const sample = (at: number, recv: number, digest: number) => {
+/** The book being rebuilt, the flow since the last row and the rows so far. */
+class Replay {
+  readonly out: ReturnType<typeof allocate>;
+  readonly #ev: BookEvents;
+  readonly #o: ReplayOptions;
+  readonly #book = new OrderBook();
+  readonly #scratchP: Float64Array;
+  readonly #scratchS: Float64Array;
+  #valid = false;
+  #bidHorizon = -Infinity;
+  #askHorizon = Infinity;
+  applied = 0;
+  ignored = 0;
+  row = 0;
+  // Best prices and sizes after the previous event, for the order-flow imbalance.
+  #pb = NaN;
+  #pbs = NaN;
+  #pa = NaN;
+  #pas = NaN;
+  #ofi = 0;
+  #contributed = false;
+  #events = 0;
+  lastRecv = NaN;
+
+  constructor(ev: BookEvents, o: ReplayOptions, capacity: number) {
+    this.#ev = ev;
+    this.#o = o;
+    this.out = allocate(capacity, o.levels);
+    this.#scratchP = new Float64Array(o.levels);
+    this.#scratchS = new Float64Array(o.levels);
+  }
+
+  /** Writes one row at `at` and starts the next interval's flow. */
+  sample(at: number, recv: number, digest: number): void {
+    const { out, row } = this;
+    const [book, valid, p, s] = [this.#book, this.#valid, this.#scratchP, this.#scratchS];
     out.ts[row] = at;
     out.recvTs[row] = recv;
     out.digest[row] = digest;
-    out.events[row] = events;
-    out.ofi[row] = contributed || every !== undefined ? ofi : NaN;
-    writeSide(book, "bid", valid, bidHorizon, scratchP, scratchS, out.bidPrice, out.bidSize, row);
-    writeSide(book, "ask", valid, askHorizon, scratchP, scratchS, out.askPrice, out.askSize, row);
-    row++;
-    ofi = 0;
-    contributed = false;
-    events = 0;
-  };
+    out.events[row] = this.#events;
+    out.ofi[row] = this.#contributed || this.#o.every !== undefined ? this.#ofi : NaN;
+    writeSide(book, "bid", valid, this.#bidHorizon, p, s, out.bidPrice, out.bidSize, row);
+    writeSide(book, "ask", valid, this.#askHorizon, p, s, out.askPrice, out.askSize, row);
+    this.row++;
+    this.#ofi = 0;
+    this.#contributed = false;
+    this.#events = 0;
+  }
 
-  for (let i = 0; i < n; i++) {
-    const t = time[i];
-    while (grid < t && grid < to && row < capacity) {
-      sample(grid, lastRecv, 0);
-      grid += every!;
-    }
+  /** Applies event `i`; false for a reset (no row, no flow). */
+  apply(i: number): boolean {
+    const ev = this.#ev;
     const kind = ev.kind[i];
     if (kind === RESET) {
-      book.clear();
-      valid = false;
-      pb =
-        pbs =
-        pa =
-        pas =
+      this.#book.clear();
+      this.#valid = false;
+      this.#pb =
+        this.#pbs =
+        this.#pa =
+        this.#pas =
           NaN;
-      continue;
+      return false;
     }
-    if (kind === SNAPSHOT) {
-      book.clear();
-      const nb = ev.bidOffsets[i + 1] - ev.bidOffsets[i];
-      const na = ev.askOffsets[i + 1] - ev.askOffsets[i];
-      applyLevels(book, ev, i);
-      bidHorizon = nb >= o.storedDepth ? extreme(ev.bidPrices, ev.bidOffsets, i, true) : -Infinity;
-      askHorizon = na >= o.storedDepth ? extreme(ev.askPrices, ev.askOffsets, i, false) : Infinity;
-      book.maxDepth = o.venueDepth(nb, na);
-      if (book.maxDepth !== Infinity) book.truncate(book.maxDepth);
-      valid = true;
-    } else if (kind === CHANGE) {
-      if (!valid) {
-        ignored++;
-      } else {
-        applyLevels(book, ev, i);
-        if (book.maxDepth !== Infinity) book.truncate(book.maxDepth);
-        applied++;
+    if (kind === SNAPSHOT) this.#snapshot(i);
+    else if (kind === CHANGE) {
+      if (!this.#valid) this.ignored++;
+      else {
+        applyLevels(this.#book, ev, i);
+        if (this.#book.maxDepth !== Infinity) this.#book.truncate(this.#book.maxDepth);
+        this.applied++;
       }
     }
-    // Order-flow imbalance e_n from consecutive best prices and sizes (Cont et al. 2014).
-    const b = valid && book.bestBid >= bidHorizon ? book.bestBid : NaN;
-    const a = valid && book.bestAsk <= askHorizon ? book.bestAsk : NaN;
+    this.#flow(kind === CHANGE && this.#valid);
+    this.#events++;
+    this.lastRecv = ev.recvTs[i];
+    return true;
+  }
+
+  #snapshot(i: number): void {
+    const [ev, o, book] = [this.#ev, this.#o, this.#book];
+    book.clear();
+    const nb = ev.bidOffsets[i + 1] - ev.bidOffsets[i];
+    const na = ev.askOffsets[i + 1] - ev.askOffsets[i];
+    applyLevels(book, ev, i);
+    this.#bidHorizon = nb >= o.storedDepth
+      ? extreme(ev.bidPrices, ev.bidOffsets, i, true)
+      : -Infinity;
+    this.#askHorizon = na >= o.storedDepth
+      ? extreme(ev.askPrices, ev.askOffsets, i, false)
+      : Infinity;
+    book.maxDepth = o.venueDepth(nb, na);
+    if (book.maxDepth !== Infinity) book.truncate(book.maxDepth);
+    this.#valid = true;
+  }
+
+  /** Order-flow imbalance e_n from consecutive best prices and sizes (Cont et al. 2014). */
+  #flow(contributes: boolean): void {
+    const book = this.#book;
+    const valid = this.#valid;
+    const b = valid && book.bestBid >= this.#bidHorizon ? book.bestBid : NaN;
+    const a = valid && book.bestAsk <= this.#askHorizon ? book.bestAsk : NaN;
     const bs = b === b ? book.bestBidSize : NaN;
     const as = a === a ? book.bestAskSize : NaN;
-    if (kind === CHANGE && valid) {
-      const e = ofiStep(pb, pbs, pa, pas, b, bs, a, as);
+    if (contributes) {
+      const e = ofiStep(this.#pb, this.#pbs, this.#pa, this.#pas, b, bs, a, as);
       if (e === e) {
-        ofi += e;
-        contributed = true;
+        this.#ofi += e;
+        this.#contributed = true;
       }
     }
-    pb = b;
-    pbs = bs;
-    pa = a;
-    pas = as;
-    events++;
-    lastRecv = ev.recvTs[i];
-    if (every === undefined && t >= from && t < to) sample(ev.ts[i], ev.recvTs[i], ev.digest[i]);
+    this.#pb = b;
+    this.#pbs = bs;
+    this.#pa = a;
+    this.#pas = as;
   }
-  while (every !== undefined && grid < to && row < capacity) {
-    sample(grid, lastRecv, 0);
-    grid += every;
-  }
-  return { ...trim(out, row), rows: row, applied, ignored };
 }
 
 /**

@@ -34,9 +34,9 @@ export const DIGEST_TABLES: readonly DigestTable[] = Object.freeze(
 
 /**
  * The lake's tables partitioned by day (`date=`): every table but `bars`. Bars are in the
- * lake too, but partitioned by year (`year=`, newest bar wins; see `lib/lake/bar_store.ts`),
- * so maintenance that walks `date=` partitions (compaction, repair, the catalog) leaves them
- * alone.
+ * lake too, but partitioned by year (`year=`, newest bar wins; see `lib/lake/bar_store.ts`
+ * and the spec's `lakePartition` and `keep`); the lake's maintenance (compaction, repair)
+ * and its catalog walk both kinds of partition (`PARTITIONED_TABLES` in `lib/lake`).
  */
 export type LakeTable = Exclude<TableName, "bars">;
 
@@ -85,6 +85,23 @@ export interface TableSpec {
   readonly key: readonly string[];
   /** Order of rows in each lake file (also what compaction sorts by). */
   readonly fileOrder: readonly string[];
+  /**
+   * The key of rows within one lake partition (exchange, symbol and the date or year are
+   * the partition's folders): the {@linkcode TableSpec.key}, but only `id` for trades (a
+   * venue's trade ids are unique per instrument). Its first column bounds the range of
+   * stored rows a batch's write compares with.
+   */
+  readonly lakeKey: readonly string[];
+  /**
+   * The lake partition's folder below the instrument: `date` (`date=YYYY-MM-DD`, the UTC
+   * day of `ts`) or `year` (`year=YYYY`, for bars: a folder a day would hold one daily bar).
+   */
+  readonly lakePartition: "date" | "year";
+  /**
+   * Which stored copy of a key the lake keeps: `first` (market data never changes) or
+   * `last` (bars: a corrected bar replaces the stored one).
+   */
+  readonly keep: "first" | "last";
   /** Columns in the buffer's order (exchange and symbol first). */
   readonly columns: readonly ColumnSpec[];
   /** The column list of the buffer's `COPY ... FROM STDIN`, in the order rows are encoded. */
@@ -150,15 +167,22 @@ const LEVELS = ["bid_prices", "bid_sizes", "ask_prices", "ask_sizes"].map((n) =>
 const DIGEST_KEY = Object.freeze(["ts", "recv_ts", "digest"]);
 
 function spec(
-  fields: Omit<TableSpec, "copyColumns" | "payload" | "columns"> & {
-    readonly columns: readonly ColumnSpec[];
-  },
+  fields:
+    & Omit<
+      TableSpec,
+      "copyColumns" | "payload" | "columns" | "lakeKey" | "lakePartition" | "keep"
+    >
+    & Partial<Pick<TableSpec, "lakeKey" | "lakePartition" | "keep">>
+    & { readonly columns: readonly ColumnSpec[] },
 ): TableSpec {
   const columns = Object.freeze([...INSTRUMENT, ...fields.columns]);
   const digestKeyed = fields.key.join() === DIGEST_KEY.join();
   return Object.freeze({
     ...fields,
     key: Object.freeze([...fields.key]),
+    lakeKey: Object.freeze([...fields.lakeKey ?? fields.key]),
+    lakePartition: fields.lakePartition ?? "date",
+    keep: fields.keep ?? "first",
     fileOrder: Object.freeze([...fields.fileOrder]),
     columns,
     copyColumns: columns.map((c) => c.name).join(", "),
@@ -174,6 +198,7 @@ export const TABLES: Readonly<Record<TableName, TableSpec>> = Object.freeze({
     name: "trades",
     event: "trade",
     key: ["ts", "id"],
+    lakeKey: ["id"],
     fileOrder: ["ts", "id"],
     columns: [
       column("id", "text"),
@@ -240,6 +265,8 @@ export const TABLES: Readonly<Record<TableName, TableSpec>> = Object.freeze({
     event: "bar",
     key: ["interval_us", "ts"],
     fileOrder: ["interval_us", "ts"],
+    lakePartition: "year",
+    keep: "last",
     columns: [
       column("interval_us", "bigint"),
       column("ts", "time"),

@@ -97,8 +97,8 @@ export const mutations: readonly Mutation[] = [
     id: "backtest/vectorized-slippage-favourable",
     description: "the vectorized path applies buy slippage in the trader's favour",
     file: "lib/backtest/vectorized.ts",
-    find: "const p = buyAt * (1 + slip);",
-    replace: "const p = buyAt * (1 - slip);",
+    find: "account.buy(open[i] * (1 + slip), pendingSize);",
+    replace: "account.buy(open[i] * (1 - slip), pendingSize);",
     tests: ["tests/backtest_vectorized_test.ts"],
   },
   {

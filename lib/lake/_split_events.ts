@@ -1,0 +1,97 @@
+/**
+ * Model events split by table before they are stored: trades and bars (checked later by
+ * their tables' write paths), checked rows of quotes and statuses, and checked book
+ * columns of snapshots and changes.
+ * @module
+ */
+import type { Bar, BookChange, BookSnapshot, MarketEvent, Trade } from "../market/types.ts";
+import { eventRejection, type Rejection } from "../schema/rules.ts";
+import { BookColumns, type BookKind } from "./book_columns.ts";
+import {
+  type EventKind,
+  eventKindOf,
+  type EventRow,
+  eventRow,
+  type RowEvent,
+} from "./event_rows.ts";
+
+/** What {@linkcode splitEvents} calls back with. */
+export interface SplitEventsOptions {
+  /** Levels per side kept of a book snapshot. */
+  readonly depth: number;
+  /** The latest valid time (the schema's `latestValidMicros`). */
+  readonly latest: number;
+  /** An event of a kind without a table. */
+  readonly ignored: (kind: unknown) => void;
+  /** An event the schema's rules refuse (checked before levels are cut to `depth`). */
+  readonly rejected: (kind: EventKind, event: MarketEvent, reason: Rejection) => void;
+}
+
+/** What {@linkcode splitEvents} gives: trades, rows per event table, book columns. */
+export interface SplitEvents {
+  readonly trades: Trade[];
+  /** Bar events (stored through `bar_store.ts`). */
+  readonly bars: Bar[];
+  /** Checked rows of quotes and statuses. */
+  readonly rows: Map<EventKind, EventRow[]>;
+  /** Checked book snapshots and changes, as columns. */
+  readonly books: Map<BookKind, BookColumns>;
+}
+
+/**
+ * Splits model events into trades and bars (both checked later, by their tables' write
+ * paths), checked rows of quotes and statuses and checked book columns: each of those is
+ * checked as the buffer writer checks it (the schema's rules), before snapshot levels are cut
+ * to `depth`, so both stores refuse the same events.
+ */
+export function splitEvents(
+  events: readonly MarketEvent[],
+  options: SplitEventsOptions,
+): SplitEvents {
+  const trades: Trade[] = [];
+  const bars: Bar[] = [];
+  const rows = new Map<EventKind, EventRow[]>();
+  const books = new Map<BookKind, BookColumns>();
+  for (const e of events) {
+    if (e?.kind === "trade") {
+      trades.push(e);
+      continue;
+    }
+    if (e?.kind === "bar") {
+      bars.push(e);
+      continue;
+    }
+    const kind = e === null || typeof e !== "object" ? undefined : eventKindOf(e);
+    if (kind === undefined) {
+      options.ignored((e as { kind?: unknown })?.kind);
+      continue;
+    }
+    let reason = eventRejection(e, options.latest);
+    if (reason === undefined && (kind === "book_snapshots" || kind === "book_changes")) {
+      let columns = books.get(kind);
+      if (columns === undefined) books.set(kind, columns = new BookColumns(kind, options.depth));
+      try {
+        columns.append(e as BookSnapshot | BookChange);
+        continue;
+      } catch {
+        reason = "levels"; // levels that are not lists of [price, size] cannot be sorted
+      }
+    }
+    let row: EventRow | undefined;
+    if (reason === undefined) {
+      try {
+        row = eventRow(e as RowEvent, { depth: options.depth });
+      } catch {
+        reason = "levels";
+      }
+    }
+    if (row === undefined) {
+      options.rejected(kind, e, reason ?? "levels");
+      continue;
+    }
+    const list = rows.get(kind);
+    if (list) list.push(row);
+    else rows.set(kind, [row]);
+  }
+  return { trades, bars, rows, books };
+}
