@@ -1,0 +1,205 @@
+/**
+ * The list routes (`/api/trades`, `/api/quotes`, `/api/book_snapshots`) and the bar cap:
+ * bounded work per request. `limit`, `order` and `cursor` are pushed down into the
+ * repository (a page costs the same anywhere in a range of any size), the next page's
+ * cursor comes back in `x-next-cursor` (and a `Link: rel="next"`), and large ranges stream
+ * page by page as NDJSON or Arrow IPC without holding the range in memory.
+ * @module
+ */
+import { RecordBatchStreamWriter } from "apache-arrow";
+import type { Bar } from "../lib/market/types.ts";
+import type {
+  ListQuery,
+  MarketDataRepository,
+  Page,
+  PagedResult,
+  QueryResult,
+} from "../lib/repositories/repository.ts";
+import { parseBookSnapshotQuery, parseRangeQuery } from "./params.ts";
+import { HttpError, json } from "./router.ts";
+
+/** The list routes' tables. */
+export type ListTable = "trades" | "quotes" | "book_snapshots";
+
+/** Response formats of the list routes. */
+export type ListFormat = "json" | "ndjson" | "arrow";
+
+/** Limits of the list routes. */
+export const LIST_LIMITS = {
+  /** Rows of a JSON page without `limit`. */
+  default: 1_000,
+  /** Most rows of one JSON page. */
+  max: 100_000,
+  /** Rows read per page while streaming NDJSON or Arrow. */
+  streamPage: 10_000,
+  /** Most rows one streamed response may carry (`limit` up to this). */
+  streamMax: 100_000_000,
+} as const;
+
+/** Most bars one `/api/bars` response may carry (time or activity bars). */
+export const MAX_BAR_ROWS = 1_000_000;
+
+/** The checked parameters of a list route. */
+export interface ListOptions {
+  readonly query: ListQuery;
+  readonly format: ListFormat;
+}
+
+function badRequest(param: string, message: string): HttpError {
+  return new HttpError(400, `${param}: ${message}`, { param });
+}
+
+/**
+ * `format` (`json`, `ndjson`, `arrow`; or `Accept: application/x-ndjson` /
+ * `application/vnd.apache.arrow.stream`), `limit` (JSON: 1 to 100,000, default 1,000;
+ * streams: up to 100,000,000, default the whole range), `order` and `cursor`, plus the
+ * table's range parameters.
+ */
+export function parseListOptions(
+  table: ListTable,
+  params: URLSearchParams,
+  accept: string | null,
+): ListOptions {
+  const format = formatOf(params, accept);
+  const range = table === "book_snapshots"
+    ? parseBookSnapshotQuery(params)
+    : parseRangeQuery(params);
+  const max = format === "json" ? LIST_LIMITS.max : LIST_LIMITS.streamMax;
+  const limitText = params.get("limit")?.trim();
+  let limit: number | undefined = format === "json" ? LIST_LIMITS.default : undefined;
+  if (limitText) {
+    limit = /^\d+$/.test(limitText) ? Number(limitText) : NaN;
+    if (!(limit >= 1 && limit <= max)) {
+      throw badRequest("limit", `must be an integer from 1 to ${max}`);
+    }
+  }
+  const order = params.get("order")?.trim() || "asc";
+  if (order !== "asc" && order !== "desc") throw badRequest("order", `must be "asc" or "desc"`);
+  const cursor = params.get("cursor")?.trim() || undefined;
+  if (cursor !== undefined && !/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) {
+    throw badRequest("cursor", "not a cursor returned by this API");
+  }
+  return { query: { ...range, limit, order, ...(cursor ? { cursor } : {}) }, format };
+}
+
+function formatOf(params: URLSearchParams, accept: string | null): ListFormat {
+  const format = params.get("format")?.trim();
+  if (format) {
+    if (format === "json" || format === "ndjson" || format === "arrow") return format;
+    throw badRequest("format", `unknown format "${format}"; use json, ndjson or arrow`);
+  }
+  if (accept?.includes("application/x-ndjson")) return "ndjson";
+  if (accept?.includes("application/vnd.apache.arrow")) return "arrow";
+  return "json";
+}
+
+/** Reads one page of `table` (the repository call of a list route). */
+function read(
+  repository: MarketDataRepository,
+  table: ListTable,
+  query: ListQuery,
+): PagedResult<unknown> {
+  if (table === "trades") return repository.trades(query);
+  if (table === "quotes") return repository.quotes(query);
+  return repository.bookSnapshots(query);
+}
+
+/** Turns a repository's `RangeError`/`TypeError` about paging (a bad cursor) into a 400. */
+async function orBadCursor<T>(task: () => Promise<T>): Promise<T> {
+  try {
+    return await task();
+  } catch (error) {
+    if (error instanceof RangeError && /^cursor:/.test(error.message)) {
+      throw badRequest("cursor", error.message.slice("cursor: ".length));
+    }
+    throw error;
+  }
+}
+
+/**
+ * The response of a list route: one JSON page with `x-next-cursor` and `Link` when more
+ * rows follow, or an NDJSON / Arrow IPC stream of the whole range (or `limit` rows).
+ */
+export async function listResponse(
+  repository: MarketDataRepository,
+  table: ListTable,
+  url: URL,
+  accept: string | null,
+): Promise<Response> {
+  const { query, format } = parseListOptions(table, url.searchParams, accept);
+  if (format !== "json") return streamResponse(repository, table, query, format);
+  const page = await orBadCursor(() => read(repository, table, query).page());
+  const headers: Record<string, string> = {};
+  if (page.cursor !== undefined) {
+    headers["x-next-cursor"] = page.cursor;
+    const next = new URL(url);
+    next.searchParams.set("cursor", page.cursor);
+    headers["link"] = `<${next.pathname}${next.search}>; rel="next"`;
+  }
+  return json(page.rows, { headers });
+}
+
+/**
+ * Streams a range page by page: each page is read (limit {@linkcode LIST_LIMITS.streamPage}),
+ * written and released before the next is read, so memory stays one page whatever the range.
+ * The first page is read before the response starts, so a bad cursor is still a 400.
+ */
+async function streamResponse(
+  repository: MarketDataRepository,
+  table: ListTable,
+  query: ListQuery,
+  format: "ndjson" | "arrow",
+): Promise<Response> {
+  let remaining = query.limit ?? Infinity;
+  const pageQuery = (cursor: string | undefined): ListQuery => ({
+    ...query,
+    limit: Math.min(LIST_LIMITS.streamPage, remaining),
+    cursor,
+  });
+  const result = read(repository, table, pageQuery(query.cursor));
+  let page: Page<unknown> | undefined = await orBadCursor(() => result.page());
+  const encoder = new TextEncoder();
+  let writer: RecordBatchStreamWriter | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (page === undefined) {
+        if (writer) controller.enqueue(writer.finish().toUint8Array(true));
+        controller.close();
+        return;
+      }
+      const current = page;
+      remaining -= current.rows.length;
+      if (format === "ndjson") {
+        const lines = current.rows.map((row) => JSON.stringify(row)).join("\n");
+        if (lines) controller.enqueue(encoder.encode(lines + "\n"));
+      } else {
+        const arrow = await current.arrow();
+        writer ??= new RecordBatchStreamWriter();
+        writer.write(arrow);
+        controller.enqueue(writer.toUint8Array(true));
+      }
+      page = current.cursor === undefined || remaining <= 0
+        ? undefined
+        : await read(repository, table, pageQuery(current.cursor)).page();
+    },
+  });
+  const type = format === "ndjson" ? "application/x-ndjson" : "application/vnd.apache.arrow.stream";
+  return new Response(body, { headers: { "content-type": type, "cache-control": "no-store" } });
+}
+
+/**
+ * Checks a bar result's size before it is sent: more than {@linkcode MAX_BAR_ROWS} bars is a
+ * 400 naming the parameter to change (activity bars cannot be counted before they are
+ * computed; time bars with an open range neither).
+ */
+export async function boundedBars(result: QueryResult<Bar>, param: string): Promise<Bar[]> {
+  const rows = await result.rows();
+  if (rows.length > MAX_BAR_ROWS) {
+    throw badRequest(
+      param,
+      `the query gives ${rows.length} bars, more than ${MAX_BAR_ROWS}; use a larger ` +
+        `${param} or a shorter range`,
+    );
+  }
+  return rows;
+}
