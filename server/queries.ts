@@ -6,7 +6,7 @@
  * page by page as NDJSON or Arrow IPC without holding the range in memory.
  * @module
  */
-import { RecordBatchStreamWriter } from "apache-arrow";
+import { tableToIPC } from "apache-arrow";
 import type { Bar } from "../lib/market/types.ts";
 import type {
   ListQuery,
@@ -159,11 +159,11 @@ async function streamResponse(
   const result = read(repository, table, pageQuery(query.cursor));
   let page: Page<unknown> | undefined = await orBadCursor(() => result.page());
   const encoder = new TextEncoder();
-  let writer: RecordBatchStreamWriter | undefined;
+  let schemaSent = false;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (page === undefined) {
-        if (writer) controller.enqueue(writer.finish().toUint8Array(true));
+        if (format === "arrow") controller.enqueue(END_OF_STREAM.slice());
         controller.close();
         return;
       }
@@ -173,10 +173,9 @@ async function streamResponse(
         const lines = current.rows.map((row) => JSON.stringify(row)).join("\n");
         if (lines) controller.enqueue(encoder.encode(lines + "\n"));
       } else {
-        const arrow = await current.arrow();
-        writer ??= new RecordBatchStreamWriter();
-        writer.write(arrow);
-        controller.enqueue(writer.toUint8Array(true));
+        const bytes = tableToIPC(await current.arrow(), "stream");
+        controller.enqueue(ipcMessages(bytes, !schemaSent));
+        schemaSent = true;
       }
       page = current.cursor === undefined || remaining <= 0
         ? undefined
@@ -187,17 +186,38 @@ async function streamResponse(
   return new Response(body, { headers: { "content-type": type, "cache-control": "no-store" } });
 }
 
+/** The Arrow IPC end-of-stream marker: continuation, then a zero length. */
+const END_OF_STREAM = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+
+/**
+ * The messages of one page's IPC stream to append to the response: without the schema
+ * (unless `withSchema`, for the first page) and without the end-of-stream marker. Each page
+ * brings its own dictionary batches, which replace the previous page's (allowed in the
+ * stream format).
+ */
+function ipcMessages(stream: Uint8Array, withSchema: boolean): Uint8Array {
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  if (view.getUint32(0, true) !== 0xffffffff) throw new Error("unexpected Arrow IPC framing");
+  const from = withSchema ? 0 : 8 + view.getInt32(4, true);
+  const end = stream.byteLength - END_OF_STREAM.length;
+  return stream.subarray(from, end);
+}
+
 /**
  * Checks a bar result's size before it is sent: more than {@linkcode MAX_BAR_ROWS} bars is a
  * 400 naming the parameter to change (activity bars cannot be counted before they are
  * computed; time bars with an open range neither).
  */
-export async function boundedBars(result: QueryResult<Bar>, param: string): Promise<Bar[]> {
+export async function boundedBars(
+  result: QueryResult<Bar>,
+  param: string,
+  max: number = MAX_BAR_ROWS,
+): Promise<Bar[]> {
   const rows = await result.rows();
-  if (rows.length > MAX_BAR_ROWS) {
+  if (rows.length > max) {
     throw badRequest(
       param,
-      `the query gives ${rows.length} bars, more than ${MAX_BAR_ROWS}; use a larger ` +
+      `the query gives ${rows.length} bars, more than ${max}; use a larger ` +
         `${param} or a shorter range`,
     );
   }
