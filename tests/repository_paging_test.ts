@@ -157,6 +157,9 @@ Deno.test("lake repository: pages match DuckDB's (ts, id) order across days, wit
       );
       const ranged = await walk(lake.trades({ ...BTC, start, end, limit: 4, order: "desc" }));
       assert.deepEqual(ranged.rows.map((t) => t.id), [...inRange].reverse());
+      // A page of 20 from the half day left of the first day (15 trades) and the next day.
+      const spanning = await lake.trades({ ...BTC, start, end, limit: 20 }).rows();
+      assert.deepEqual(spanning.map((t) => t.id), inRange.slice(0, 20));
       // Polars and Arrow give the page too.
       const frame = await lake.trades({ ...BTC, limit: 5, order: "desc" }).polars();
       assert.deepEqual(frame.getColumn("id").toArray(), [...all].reverse().slice(0, 5));
