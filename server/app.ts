@@ -11,7 +11,7 @@ import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { livePageHtml } from "./page.ts";
 import { parseAnyBarQuery, parseInstrumentsOptions, parseStreamFilter } from "./params.ts";
-import { boundedBars, listResponse, type ListTable } from "./queries.ts";
+import { boundedBars, jsonArrayResponse, listResponse, type ListTable } from "./queries.ts";
 import { html, HttpError, json, Router } from "./router.ts";
 import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
 
@@ -135,9 +135,10 @@ export function createApp(options: AppOptions): App {
     )
     .get("/api/bars", async ({ query }) => {
       const bars = parseAnyBarQuery(query);
-      return "time" in bars
-        ? json(await boundedBars(repository.bars(bars.time), "interval"))
-        : json(await boundedBars(repository.activityBars(bars.activity), "threshold"));
+      const rows = "time" in bars
+        ? await boundedBars(repository.bars(bars.time), "interval")
+        : await boundedBars(repository.activityBars(bars.activity), "threshold");
+      return jsonArrayResponse(rows.length, (from, to) => rows.slice(from, to));
     })
     .get("/api/trades", ({ req }) => listRoute(req, "trades"))
     .get("/api/quotes", ({ req }) => listRoute(req, "quotes"))

@@ -136,7 +136,39 @@ export async function listResponse(
     next.searchParams.set("cursor", page.cursor);
     headers["link"] = `<${next.pathname}${next.search}>; rel="next"`;
   }
-  return json(page.rows, { headers });
+  return jsonArrayResponse(page.frame.height, (from, to) => page.rowsBetween(from, to), headers);
+}
+
+/** Rows converted and written per slice of a JSON or NDJSON body. */
+const SLICE_ROWS = 2_000;
+
+/**
+ * A JSON array written slice by slice ({@linkcode SLICE_ROWS} rows per read of the body):
+ * a page of 100,000 rows never blocks the event loop for its whole conversion at once.
+ */
+export function jsonArrayResponse(
+  count: number,
+  slice: (from: number, to: number) => unknown[],
+  headers: Record<string, string> = {},
+): Response {
+  const encoder = new TextEncoder();
+  let at = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= count) {
+        controller.enqueue(encoder.encode(count === 0 ? "[]" : "]"));
+        controller.close();
+        return;
+      }
+      const to = Math.min(count, at + SLICE_ROWS);
+      const text = slice(at, to).map((row) => JSON.stringify(row)).join(",");
+      controller.enqueue(encoder.encode((at === 0 ? "[" : ",") + text));
+      at = to;
+    },
+  });
+  return new Response(body, {
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
 }
 
 /**
@@ -160,26 +192,37 @@ async function streamResponse(
   let page: Page<unknown> | undefined = await orBadCursor(() => result.page());
   const encoder = new TextEncoder();
   let schemaSent = false;
+  let sliceAt = 0;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (page === undefined) {
-        if (format === "arrow") controller.enqueue(END_OF_STREAM.slice());
-        controller.close();
-        return;
+      // Each read of the body gets bytes (or the end): pages without rows are skipped over.
+      for (let sent = false; !sent;) {
+        if (page === undefined) {
+          if (format === "arrow") controller.enqueue(END_OF_STREAM.slice());
+          controller.close();
+          return;
+        }
+        const current = page;
+        const count = current.frame.height;
+        if (format === "ndjson" && sliceAt < count) {
+          // One slice per read of the body, so a page never blocks the loop as a whole.
+          const to = Math.min(count, sliceAt + SLICE_ROWS);
+          const lines = current.rowsBetween(sliceAt, to).map((row) => JSON.stringify(row));
+          controller.enqueue(encoder.encode(lines.join("\n") + "\n"));
+          sent = true;
+          sliceAt = to;
+          if (sliceAt < count) return;
+        } else if (format === "arrow") {
+          const bytes = tableToIPC(await current.arrow(), "stream");
+          controller.enqueue(ipcMessages(bytes, !schemaSent));
+          sent = schemaSent = true;
+        }
+        remaining -= count;
+        sliceAt = 0;
+        page = current.cursor === undefined || remaining <= 0
+          ? undefined
+          : await read(repository, table, pageQuery(current.cursor)).page();
       }
-      const current = page;
-      remaining -= current.rows.length;
-      if (format === "ndjson") {
-        const lines = current.rows.map((row) => JSON.stringify(row)).join("\n");
-        if (lines) controller.enqueue(encoder.encode(lines + "\n"));
-      } else {
-        const bytes = tableToIPC(await current.arrow(), "stream");
-        controller.enqueue(ipcMessages(bytes, !schemaSent));
-        schemaSent = true;
-      }
-      page = current.cursor === undefined || remaining <= 0
-        ? undefined
-        : await read(repository, table, pageQuery(current.cursor)).page();
     },
   });
   const type = format === "ndjson" ? "application/x-ndjson" : "application/vnd.apache.arrow.stream";

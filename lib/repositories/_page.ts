@@ -212,12 +212,20 @@ export function withPaging<Row>(
   const { toRows, toArrow } = PAGED[page.table];
   let last: Promise<PageOf<Row>> | undefined;
   const evaluate = (): Promise<PageOf<Row>> => {
-    last = base.polars().then((frame) => ({
-      rows: toRows(frame) as Row[],
-      frame,
-      arrow: () => toArrow(frame),
-      cursor: cursorAfter(spec, frame, page),
-    }));
+    last = base.polars().then((frame) => {
+      let rows: Row[] | undefined;
+      return {
+        // Built on first use: a server writing the page in slices never builds them all.
+        get rows(): Row[] {
+          return rows ??= toRows(frame) as Row[];
+        },
+        rowsBetween: (from: number, to: number) =>
+          toRows(frame.slice(from, Math.max(0, to - from))) as Row[],
+        frame,
+        arrow: () => toArrow(frame),
+        cursor: cursorAfter(spec, frame, page),
+      };
+    });
     return last;
   };
   return {

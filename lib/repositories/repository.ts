@@ -133,8 +133,13 @@ export interface QueryResult<Row> {
 
 /** One evaluated page of a {@linkcode PagedResult}. */
 export interface Page<Row> {
-  /** The page's rows as objects, in the query's order. */
+  /** The page's rows as objects, in the query's order (built on first use). */
   readonly rows: Row[];
+  /**
+   * Rows `[from, to)` of the page as objects, building only those (to write a big page in
+   * slices without a JavaScript object per row of the whole page at once).
+   */
+  rowsBetween(from: number, to: number): Row[];
   /** The same rows as a frame (with the stored key columns, such as `digest`). */
   readonly frame: pl.DataFrame;
   /** The same rows as an Arrow table (the columns of `frame`). */
