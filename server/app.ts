@@ -11,7 +11,13 @@ import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { livePageHtml } from "./page.ts";
 import { parseAnyBarQuery, parseInstrumentsOptions, parseStreamFilter } from "./params.ts";
-import { boundedBars, jsonArrayResponse, listResponse, type ListTable } from "./queries.ts";
+import {
+  boundedBars,
+  holdWhileStreaming,
+  jsonArrayResponse,
+  listResponse,
+  type ListTable,
+} from "./queries.ts";
 import { html, HttpError, json, Router } from "./router.ts";
 import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
 
@@ -235,11 +241,15 @@ export function createApp(options: AppOptions): App {
       return origins.decorate(origin, busy);
     }
     queries++;
+    let res: Response;
     try {
-      return origins.decorate(origin, await router.fetch(req));
-    } finally {
+      res = await router.fetch(req);
+    } catch (error) {
       queries--;
+      throw error;
     }
+    // The slot is held until the body (pages written as they are read) is sent.
+    return origins.decorate(origin, holdWhileStreaming(res, () => queries--));
   }
 }
 

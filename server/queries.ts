@@ -266,3 +266,47 @@ export async function boundedBars(
   }
   return rows;
 }
+
+/**
+ * `res` with its body wrapped so `release` runs once the body is sent to the end, fails or is
+ * cancelled (a client gone): a query's slot stays taken while its rows are still being
+ * read and written, not only until the headers are ready.
+ */
+export function holdWhileStreaming(res: Response, release: () => void): Response {
+  const source = res.body;
+  if (source === null) {
+    release();
+    return res;
+  }
+  let released = false;
+  const done = () => {
+    if (!released) {
+      released = true;
+      release();
+    }
+  };
+  const reader = source.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: end, value } = await reader.read();
+        if (end) {
+          done();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        done();
+        controller.error(error);
+      }
+    },
+    async cancel(reason) {
+      done();
+      await reader.cancel(reason);
+    },
+  });
+  return new Response(body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
+}

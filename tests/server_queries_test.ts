@@ -129,3 +129,25 @@ Deno.test("bar results over the cap are a 400 naming the parameter", async () =>
   const bars = await boundedBars(repository.activityBars(ticks), "threshold", N);
   assert.equal(bars.length, N);
 });
+
+Deno.test("a streamed response holds its query slot until its body is read or cancelled", async () => {
+  const repository = new MemoryRepository(Array.from({ length: N }, (_, i) => trade(i)));
+  const app = createApp({ repository, hub: new StreamHub(), maxConcurrentQueries: 1 });
+  const get = (path: string) => app(new Request(`http://localhost${path}`));
+  const stream = await get(`/api/trades?${Q}&format=ndjson`);
+  assert.equal(stream.status, 200);
+  const busy = await get(`/api/trades?${Q}&limit=1`);
+  assert.equal(busy.status, 503, "the unread stream still holds the only slot");
+  assert.equal(busy.headers.get("retry-after"), "1");
+  await busy.body?.cancel();
+  const lines = (await stream.text()).trimEnd().split("\n");
+  assert.equal(lines.length, N);
+  const after = await get(`/api/trades?${Q}&limit=1`);
+  assert.equal(after.status, 200, "read to the end: the slot is free again");
+  await after.body?.cancel();
+  const cancelled = await get(`/api/trades?${Q}&format=ndjson`);
+  await cancelled.body?.cancel();
+  const again = await get(`/api/trades?${Q}&limit=1`);
+  assert.equal(again.status, 200, "a cancelled stream frees its slot");
+  assert.equal((await again.json()).length, 1);
+});
