@@ -16,6 +16,7 @@ import type { Bar, Trade } from "../lib/market/types.ts";
 import type { MarketDataRepository, QueryResult } from "../lib/repositories/repository.ts";
 import { createApp, startServer, StreamHub } from "../server/mod.ts";
 import { emit } from "./_figure.ts";
+import { MemoryRepository } from "../lib/repositories/memory_repository.ts";
 
 const EVENTS = Number(Deno.env.get("BENCH_SERVER_EVENTS") ?? 200_000);
 const BATCH = 100;
@@ -50,11 +51,11 @@ function emptyRepository(bars: Bar[] = []): MarketDataRepository {
   });
   return {
     instruments: () => Promise.resolve([]),
-    trades: () => result([]),
+    trades: (q) => new MemoryRepository().trades(q),
     bars: () => result(bars),
     activityBars: () => result(bars),
-    quotes: () => result([]),
-    bookSnapshots: () => result([]),
+    quotes: (q) => new MemoryRepository().quotes(q),
+    bookSnapshots: (q) => new MemoryRepository().bookSnapshots(q),
     close: () => Promise.resolve(),
   };
 }

@@ -10,15 +10,14 @@ import { type StreamHub, TooManySubscribersError } from "./hub.ts";
 import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { livePageHtml } from "./page.ts";
+import { parseAnyBarQuery, parseInstrumentsOptions, parseStreamFilter } from "./params.ts";
 import {
-  parseAnyBarQuery,
-  parseBookSnapshotQuery,
-  parseInstrumentsOptions,
-  parseRangeQuery,
-  parseStreamFilter,
-  parseTradeListOptions,
-  type TradeListOptions,
-} from "./params.ts";
+  boundedBars,
+  holdWhileStreaming,
+  jsonArrayResponse,
+  listResponse,
+  type ListTable,
+} from "./queries.ts";
 import { html, HttpError, json, Router } from "./router.ts";
 import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
 import {
@@ -81,8 +80,11 @@ const PUBLIC_PATHS = new Set(["/health", "/"]);
  * - `/api/bars?exchange=&symbol=&interval=1m&start=&end=`: OHLCV rows; times are ISO 8601
  *   or epoch microseconds, `start` inclusive, `end` exclusive; with `by=ticks|volume|dollars`
  *   and `threshold=` instead of `interval`: tick, volume or dollar bars
- * - `/api/trades?exchange=&symbol=&start=&end=&limit=1000&order=asc|desc`: trades; the
- *   `x-total-count` header gives the number in the range
+ * - `/api/trades?exchange=&symbol=&start=&end=&limit=1000&order=asc|desc&cursor=`: one page
+ *   of trades (limit and cursor pushed down into the repository); `x-next-cursor` (and
+ *   `Link: rel="next"`) give the next page's cursor; `format=ndjson|arrow` (or `Accept:
+ *   application/x-ndjson`) streams the whole range (or `limit` rows) page by page (see
+ *   `queries.ts`)
  * - `/api/quotes?...` (same parameters): best bid and offer
  * - `/api/book_snapshots?...&depth=10` (same parameters, `depth` levels per side): stored
  *   book snapshots
@@ -149,24 +151,14 @@ export function createApp(options: AppOptions): App {
     )
     .get("/api/bars", async ({ query }) => {
       const bars = parseAnyBarQuery(query);
-      const result = "time" in bars
-        ? repository.bars(bars.time)
-        : repository.activityBars(bars.activity);
-      return json(await result.rows());
+      const rows = "time" in bars
+        ? await boundedBars(repository.bars(bars.time), "interval")
+        : await boundedBars(repository.activityBars(bars.activity), "threshold");
+      return jsonArrayResponse(rows.length, (from, to) => rows.slice(from, to));
     })
-    .get("/api/trades", async ({ query }) => {
-      const options = parseTradeListOptions(query);
-      return listPage(await repository.trades(parseRangeQuery(query)).rows(), options);
-    })
-    .get("/api/quotes", async ({ query }) => {
-      const options = parseTradeListOptions(query);
-      return listPage(await repository.quotes(parseRangeQuery(query)).rows(), options);
-    })
-    .get("/api/book_snapshots", async ({ query }) => {
-      const options = parseTradeListOptions(query);
-      const snapshots = repository.bookSnapshots(parseBookSnapshotQuery(query));
-      return listPage(await snapshots.rows(), options);
-    })
+    .get("/api/trades", ({ req }) => listRoute(req, "trades"))
+    .get("/api/quotes", ({ req }) => listRoute(req, "quotes"))
+    .get("/api/book_snapshots", ({ req }) => listRoute(req, "book_snapshots"))
     .get("/ws", ({ req, query }) => {
       const filter = parseStreamFilter(query);
       const offered = offeredProtocols(req);
@@ -208,6 +200,10 @@ export function createApp(options: AppOptions): App {
     tradingRoutes(router, options.trading, { signal: options.signal, streamSlot: takeSlot });
   }
   const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
+
+  function listRoute(req: Request, table: ListTable): Promise<Response> {
+    return listResponse(repository, table, new URL(req.url), req.headers.get("accept"));
+  }
 
   function takeSlot(req: Request): () => void {
     const release = slots.get(req);
@@ -262,11 +258,15 @@ export function createApp(options: AppOptions): App {
       return origins.decorate(origin, busy);
     }
     queries++;
+    let res: Response;
     try {
-      return origins.decorate(origin, await router.fetch(req));
-    } finally {
+      res = await router.fetch(req);
+    } catch (error) {
       queries--;
+      throw error;
     }
+    // The slot is held until the body (pages written as they are read) is sent.
+    return origins.decorate(origin, holdWhileStreaming(res, () => queries--));
   }
 }
 
@@ -322,16 +322,4 @@ function tooMany(status: 429 | 503, message: string): Response {
 
 function busy(message: string): HttpError {
   return new HttpError(503, message);
-}
-
-/**
- * One page of a time-ordered list: the first `limit` rows (`asc`) or the last `limit`,
- * newest first (`desc`), with the range's total in `x-total-count`.
- */
-function listPage<Row>(rows: Row[], options: TradeListOptions): Response {
-  const { limit, order } = options;
-  const page = order === "asc"
-    ? rows.slice(0, limit)
-    : rows.slice(Math.max(0, rows.length - limit)).reverse();
-  return json(page, { headers: { "x-total-count": String(rows.length) } });
 }

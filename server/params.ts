@@ -62,6 +62,8 @@ export function parseTimeParam(param: string, text: string): number {
     }
     return n;
   }
+  const calendar = calendarProblem(value);
+  if (calendar !== undefined) throw badRequest(param, `"${value}" ${calendar}`);
   let micros = parseIsoMicros(value);
   if (
     Number.isNaN(micros) && /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)
@@ -79,6 +81,24 @@ export function parseTimeParam(param: string, text: string): number {
     throw badRequest(param, `"${value}" is after the year 2255 (not exact in microseconds)`);
   }
   return micros;
+}
+
+/**
+ * Why the date and time fields of ISO text are out of range (`Date.parse` rolls
+ * `2021-02-30` over to March 2 instead of refusing it), or `undefined` when they are fine
+ * or the text is not ISO-like (then it fails to parse later).
+ */
+function calendarProblem(text: string): string | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/.exec(text);
+  if (m === null) return undefined;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (month < 1 || month > 12) return `has no month ${m[2]}`;
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day < 1 || day > days) return `is not a date: ${m[1]}-${m[2]} has ${days} days`;
+  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59)) {
+    return "is not a time of day (hours 00-23, minutes and seconds 00-59)";
+  }
+  return undefined;
 }
 
 function required(query: URLSearchParams, param: string): string {

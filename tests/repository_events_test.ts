@@ -23,6 +23,7 @@ import {
   LakeRepository,
   type MarketDataRepository,
   MemoryRepository,
+  type PagedResult,
   PostgresRepository,
   QUOTE_COLUMNS,
   UnifiedRepository,
@@ -384,6 +385,46 @@ Deno.test("quotes and book snapshots read identically from every repository", as
       const unified = await stores.unified.bookSnapshots(day2).polars();
       assert.ok(unified.frameEqual(fromBuffer));
       assert.ok(unified.frameEqual(await stores.memory.bookSnapshots(day2).polars()));
+    });
+    await t.step("pages walked both ways give the same rows, in every store", async () => {
+      const walk = async <Row>(first: PagedResult<Row>) => {
+        const rows: Row[] = [];
+        for (let r: PagedResult<Row> | undefined = first; r; r = await r.next()) {
+          rows.push(...(await r.page()).rows);
+        }
+        return rows;
+      };
+      const across = { start: DAY0 + DAY + 10 * MINUTE, end: DAY0 + 3 * DAY + 10 * MINUTE };
+      for (const range of [{}, across]) {
+        for (const [label, repo, held] of holders(stores)) {
+          const q = { ...BTC, ...range };
+          const quotes = expectedQuotes(BTC.symbol, range, held);
+          const books = expectedSnapshots(BTC.symbol, range, undefined, held);
+          const trades = await repo.trades(q).rows();
+          assert.ok(quotes.length > 4 && books.length > 4 && trades.length > 4, label);
+          for (const limit of [1, 4]) {
+            const at = `${label} limit ${limit} ${JSON.stringify(range)}`;
+            assert.deepEqual(await walk(repo.quotes({ ...q, limit })), quotes, at);
+            assert.deepEqual(
+              await walk(repo.quotes({ ...q, limit, order: "desc" })),
+              [...quotes].reverse(),
+              at,
+            );
+            assert.deepEqual(await walk(repo.bookSnapshots({ ...q, limit })), books, at);
+            assert.deepEqual(
+              await walk(repo.bookSnapshots({ ...q, limit, order: "desc" })),
+              [...books].reverse(),
+              at,
+            );
+            assert.deepEqual(await walk(repo.trades({ ...q, limit })), trades, at);
+            assert.deepEqual(
+              await walk(repo.trades({ ...q, limit, order: "desc" })),
+              [...trades].reverse(),
+              at,
+            );
+          }
+        }
+      }
     });
     await t.step("deep books are stored as the top 50 levels", async () => {
       for (const [label, repo] of holders(stores)) {

@@ -10,6 +10,8 @@ import type {
   ActivityBarQuery,
   BarQuery,
   BookSnapshotQuery,
+  ListQuery,
+  PagedResult,
   QueryResult,
   RangeQuery,
 } from "../lib/repositories/repository.ts";
@@ -24,7 +26,7 @@ const MAX = 9_007_199_254_740_991;
 
 class RecordingRepository extends MemoryRepository {
   queries: (RangeQuery | BarQuery | ActivityBarQuery | BookSnapshotQuery)[] = [];
-  override trades(query: RangeQuery): QueryResult<Trade> {
+  override trades(query: ListQuery): PagedResult<Trade> {
     this.queries.push(query);
     return super.trades(query);
   }
@@ -36,11 +38,11 @@ class RecordingRepository extends MemoryRepository {
     this.queries.push(query);
     return super.activityBars(query);
   }
-  override quotes(query: RangeQuery): QueryResult<Quote> {
+  override quotes(query: ListQuery): PagedResult<Quote> {
     this.queries.push(query);
     return super.quotes(query);
   }
-  override bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+  override bookSnapshots(query: BookSnapshotQuery): PagedResult<BookSnapshot> {
     this.queries.push(query);
     return super.bookSnapshots(query);
   }

@@ -61,6 +61,11 @@ export interface TableQueryOptions extends InstrumentRange {
   readonly after?: KeyValues;
   /** At most this many rows (the first ones in key order). */
   readonly limit?: number;
+  /**
+   * Newest first: rows in descending key order, `after` meaning before that key (the last
+   * `limit` rows, for a page read backwards).
+   */
+  readonly descending?: boolean;
 }
 
 /** `recv_ts` -> `recvTs`: the name of a column in row objects and keys. */
@@ -79,22 +84,35 @@ function readColumns(spec: TableSpec): readonly ColumnSpec[] {
  */
 export function tableCopyQuery(spec: TableSpec, options: TableQueryOptions): string {
   const where = rangeWhere(options);
-  if (options.after !== undefined) where.push(afterTerm(spec, options.after));
-  const limit = options.limit === undefined ? "" : ` limit ${positiveLimit(options.limit)}`;
+  if (options.after !== undefined) {
+    where.push(afterTerm(spec, options.after, options.descending === true));
+  }
   const select = readColumns(spec).map((c) => c.name).join(", ");
-  const order = spec.key.join(", ");
   return `copy (select ${select} from ${spec.name}
-    where ${where.join(" and ")} order by ${order}${limit}) to stdout (format binary)`;
+    where ${where.join(" and ")} ${keyOrder(spec, options)}) to stdout (format binary)`;
 }
 
-/** `(k1, k2, ...) > (v1, v2, ...)` over the key of `spec`, each value as its column's type. */
-function afterTerm(spec: TableSpec, after: KeyValues): string {
+/** `order by` the key of `spec` (descending when asked) and the `limit`. */
+export function keyOrder(
+  spec: TableSpec,
+  options: { readonly limit?: number; readonly descending?: boolean },
+): string {
+  const limit = options.limit === undefined ? "" : ` limit ${positiveLimit(options.limit)}`;
+  const desc = options.descending === true ? " desc" : "";
+  return `order by ${spec.key.map((k) => k + desc).join(", ")}${limit}`;
+}
+
+/**
+ * `(k1, k2, ...) > (v1, v2, ...)` over the key of `spec` (`<` when `descending`), each value
+ * as its column's type.
+ */
+export function afterTerm(spec: TableSpec, after: KeyValues, descending = false): string {
   const values = spec.key.map((name) => {
     const column = spec.columns.find((c) => c.name === name)!;
     const field = camelName(name);
     return keyLiteral(column, field, after[field]);
   });
-  return `(${spec.key.join(", ")}) > (${values.join(", ")})`;
+  return `(${spec.key.join(", ")}) ${descending ? "<" : ">"} (${values.join(", ")})`;
 }
 
 function keyLiteral(column: ColumnSpec, field: string, value: unknown): string {

@@ -36,6 +36,11 @@ export interface ReadTradesOptions {
   readonly after?: { readonly ts: number; readonly id: string };
   /** At most this many trades (the first ones in `(ts, id)` order). */
   readonly limit?: number;
+  /**
+   * Newest first: `(ts, id)` descending, `after` meaning before that key and `limit` the
+   * last trades (a page read backwards).
+   */
+  readonly descending?: boolean;
   /** Rows expected (a count known beforehand): sizes the arrays once. */
   readonly expectedRows?: number;
   /**

@@ -5,21 +5,32 @@
  * @module
  */
 import type postgres from "postgres";
-import { sqlLiteral, timestampLiteral } from "../buffer/_table_query.ts";
+import { afterTerm, keyOrder, sqlLiteral, timestampLiteral } from "../buffer/_table_query.ts";
+import { TABLES, type TableSpec } from "../schema/tables.ts";
+import type { Page } from "./_page.ts";
 import { readCopyBinary, timestampAt } from "../buffer/_copy_reader.ts";
 import type { BookSnapshotColumns, QuoteColumns } from "./_event_result.ts";
 import type { BookSnapshotQuery, RangeQuery } from "./repository.ts";
 
-/** The `where` clause of one instrument's `[start, end)`. */
-function rangeWhere(q: RangeQuery): string {
+/**
+ * The `where` clause of one instrument's `[start, end)` and the page's cursor, then the
+ * key order and limit of the page (`desc` pages newest first).
+ */
+function rangeWhere(spec: TableSpec, q: RangeQuery, page: Page | undefined): string {
   const where = [`exchange = ${sqlLiteral(q.exchange)}`, `symbol = ${sqlLiteral(q.symbol)}`];
   if (q.start !== undefined) where.push(`ts >= ${timestampLiteral(q.start)}`);
   if (q.end !== undefined) where.push(`ts < ${timestampLiteral(q.end)}`);
-  return where.join(" and ");
+  const descending = page?.order === "desc";
+  if (page?.after !== undefined) where.push(afterTerm(spec, page.after, descending));
+  return `${where.join(" and ")} ${keyOrder(spec, { limit: page?.limit, descending })}`;
 }
 
 /** Quotes of one instrument in `[start, end)`, ordered by `(ts, recv_ts, digest)`. */
-export async function readQuotes(sql: postgres.Sql, q: RangeQuery): Promise<QuoteColumns> {
+export async function readQuotes(
+  sql: postgres.Sql,
+  q: RangeQuery,
+  page?: Page,
+): Promise<QuoteColumns> {
   const ts = new Float64Builder();
   const recvTs = new Float64Builder();
   const digest: number[] = [];
@@ -30,7 +41,7 @@ export async function readQuotes(sql: postgres.Sql, q: RangeQuery): Promise<Quot
   await readCopy(
     sql,
     `copy (select ts, recv_ts, digest, bid_price, bid_size, ask_price, ask_size from quotes
-      where ${rangeWhere(q)} order by ts, recv_ts, digest) to stdout (format binary)`,
+      where ${rangeWhere(TABLES.quotes, q, page)}) to stdout (format binary)`,
     7,
     (view, at) => {
       ts.push(timestampAt(view, at[0]));
@@ -62,6 +73,7 @@ export async function readQuotes(sql: postgres.Sql, q: RangeQuery): Promise<Quot
 export async function readBookSnapshots(
   sql: postgres.Sql,
   q: BookSnapshotQuery,
+  page?: Page,
 ): Promise<BookSnapshotColumns> {
   const ts = new Float64Builder();
   const recvTs = new Float64Builder();
@@ -76,7 +88,7 @@ export async function readBookSnapshots(
     sql,
     `copy (select ts, recv_ts, digest, ${level("bid_prices")}, ${level("bid_sizes")},
         ${level("ask_prices")}, ${level("ask_sizes")}, sequence, checksum from book_snapshots
-      where ${rangeWhere(q)} order by ts, recv_ts, digest) to stdout (format binary)`,
+      where ${rangeWhere(TABLES.book_snapshots, q, page)}) to stdout (format binary)`,
     9,
     (view, at, len) => {
       ts.push(timestampAt(view, at[0]));

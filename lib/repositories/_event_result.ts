@@ -288,6 +288,16 @@ export function quoteColumnsResult(load: () => Promise<QuoteColumns>): QueryResu
   });
 }
 
+/** The rows of a quote frame with the columns of {@linkcode quoteFrame}. */
+export function quoteRowsFromFrame(frame: pl.DataFrame): Quote[] {
+  return quoteRowsFromColumns(quoteColumnsFromFrame(frame));
+}
+
+/** The rows of a book snapshot frame with the columns of {@linkcode bookSnapshotFrame}. */
+export function bookSnapshotRowsFromFrame(frame: pl.DataFrame): BookSnapshot[] {
+  return bookSnapshotRowsFromColumns(bookSnapshotColumnsFromFrame(frame));
+}
+
 /** A lazy quote result over a Polars frame with the columns of {@linkcode quoteFrame}. */
 export function quoteFrameResult(
   frame: () => Promise<pl.DataFrame | pl.LazyDataFrame>,

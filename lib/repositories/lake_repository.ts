@@ -25,13 +25,14 @@ import {
   listPartitions,
   listTradePartitions,
 } from "../lake/layout.ts";
+
+const emptyTrades = () => tradeFrame(emptyTradeColumns());
 import {
   BOOK_SNAPSHOT_COLUMNS,
   bookSnapshotFrame,
   bookSnapshotFrameResult,
   emptyBookSnapshotColumns,
   emptyQuoteColumns,
-  EVENT_ORDER,
   limitDepth,
   QUOTE_COLUMNS,
   quoteFrame,
@@ -50,6 +51,8 @@ import {
   tradeRowsFromFrame,
 } from "./_result.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
+import { checkPage, narrowRange, type Page, pageFrame, withPaging } from "./_page.ts";
+import { TABLES, type TableSpec } from "../schema/tables.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import { checkInstrumentsOptions, instrumentSummary } from "./_instruments.ts";
 import { lakeSql, type SqlResult } from "./_lake_sql.ts";
@@ -60,7 +63,9 @@ import type {
   InstrumentsOptions,
   InstrumentSummary,
   InstrumentTableSummary,
+  ListQuery,
   MarketDataRepository,
+  PagedResult,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -106,6 +111,11 @@ export interface LakeRepositoryOptions {
 export class LakeRepository implements MarketDataRepository {
   /** Lake root folder. */
   readonly root: string;
+  /**
+   * Partitions a paged read (one with a `limit`) has opened so far: a limit pushed down opens
+   * only the days its page needs.
+   */
+  partitionsRead = 0;
   readonly #threads: number | undefined;
   #instance: Promise<DuckDBInstance> | undefined;
   #closed = false;
@@ -169,13 +179,22 @@ export class LakeRepository implements MarketDataRepository {
       );
   }
 
-  /** Trades in `[start, end)`, ordered by `(ts, id)`. */
-  trades(query: RangeQuery): QueryResult<Trade> {
+  /**
+   * Trades in `[start, end)`, ordered by `(ts, id)` (reversed for `desc`). With `limit`,
+   * partitions are read one at a time from the page's end of the range (the first days for
+   * `asc`, the last for `desc`) until the page is full, so `limit: 1` opens one day's files.
+   */
+  trades(query: ListQuery): PagedResult<Trade> {
     const checked = checkRangeQuery(query);
-    return polarsQueryResult({
-      frame: () => this.#tradeFrame(checked),
+    const page = checkPage("trades", checked);
+    const base = polarsQueryResult({
+      frame: () => this.#listFrame("trades", checked, page, TRADE_COLUMNS, emptyTrades),
       toRows: tradeRowsFromFrame,
       dictionary: TRADE_DICTIONARY_COLUMNS,
+    });
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.trades({ ...query, cursor }),
     });
   }
 
@@ -202,28 +221,42 @@ export class LakeRepository implements MarketDataRepository {
     });
   }
 
-  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`. */
-  quotes(query: RangeQuery): QueryResult<Quote> {
+  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`, paged like `trades`. */
+  quotes(query: ListQuery): PagedResult<Quote> {
     const q = checkRangeQuery(query);
-    return quoteFrameResult(() =>
-      this.#eventFrame("quotes", q, QUOTE_COLUMNS, () => quoteFrame(emptyQuoteColumns()))
+    const page = checkPage("quotes", q);
+    const base = quoteFrameResult(() =>
+      this.#listFrame("quotes", q, page, QUOTE_COLUMNS, () => quoteFrame(emptyQuoteColumns()))
     );
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.quotes({ ...query, cursor }),
+    });
   }
 
-  /** Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, cut to `depth`. */
-  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+  /**
+   * Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, cut to `depth`,
+   * paged like `trades`.
+   */
+  bookSnapshots(query: BookSnapshotQuery): PagedResult<BookSnapshot> {
     const q = checkBookSnapshotQuery(query);
-    return bookSnapshotFrameResult(async () =>
+    const page = checkPage("book_snapshots", q);
+    const base = bookSnapshotFrameResult(async () =>
       limitDepth(
-        await this.#eventFrame(
+        await this.#listFrame(
           "book_snapshots",
           q,
+          page,
           BOOK_SNAPSHOT_COLUMNS,
           () => bookSnapshotFrame(emptyBookSnapshotColumns()),
         ),
         q.depth,
       )
     );
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.bookSnapshots({ ...query, cursor }),
+    });
   }
 
   /**
@@ -234,7 +267,7 @@ export class LakeRepository implements MarketDataRepository {
   bookChanges(query: RangeQuery): QueryResult<BookChange> {
     const q = checkRangeQuery(query);
     return bookChangeFrameResult(() =>
-      this.#eventFrame("book_changes", q, BOOK_CHANGE_COLUMNS, emptyBookChangeFrame)
+      this.#listFrame("book_changes", q, undefined, BOOK_CHANGE_COLUMNS, emptyBookChangeFrame)
     );
   }
 
@@ -245,7 +278,7 @@ export class LakeRepository implements MarketDataRepository {
   statuses(query: RangeQuery): QueryResult<FeedStatus> {
     const q = checkRangeQuery(query);
     return statusFrameResult(() =>
-      this.#eventFrame("event_log", q, STATUS_COLUMNS, emptyStatusFrame)
+      this.#listFrame("event_log", q, undefined, STATUS_COLUMNS, emptyStatusFrame)
     );
   }
 
@@ -288,51 +321,73 @@ export class LakeRepository implements MarketDataRepository {
     instance?.closeSync();
   }
 
-  async #tradeFrame(query: RangeQuery): Promise<pl.LazyDataFrame | pl.DataFrame> {
-    this.#assertOpen();
-    const { exchange, symbol, start, end } = query;
-    const partitions = await listTradePartitions(this.root, query);
-    if (partitions.length === 0) return tradeFrame(emptyTradeColumns());
-    const scans = partitions.flatMap(scanPartition);
-    let frame = scans.length === 1 ? scans[0] : pl.concat(scans, { how: "vertical" });
-    if (start !== undefined) frame = frame.filter(pl.col("ts").gtEq(microsLiteral(start)));
-    if (end !== undefined) frame = frame.filter(pl.col("ts").lt(microsLiteral(end)));
-    // Files are each sorted by (ts, id) and days do not overlap, so only partitions with
-    // several files (before compaction) need a sort.
-    if (partitions.some((p) => p.files.length > 1)) frame = frame.sort(["ts", "id"]);
-    return frame.select(
-      pl.lit(exchange).cast(pl.Utf8).alias("exchange"),
-      pl.lit(symbol).cast(pl.Utf8).alias("symbol"),
-      ...TRADE_COLUMNS.slice(2).map((name) => pl.col(name)),
-    );
-  }
-
   /**
-   * A scan of one event table's pruned files, in range, ordered by `(ts, recv_ts, digest)`
-   * (each file is; days do not overlap, so only partitions of several files need a sort),
-   * with `exchange`/`symbol` from the query and the columns in `columns`' order.
+   * One table's rows of `query` from its pruned files, in range, in the table's file order
+   * (each file is sorted; days do not overlap, so only partitions of several files need a
+   * sort), paged by `page`, with `exchange`/`symbol` from the query and the columns in
+   * `columns`' order and types. With a limit, partitions are read from the page's end of the
+   * range one at a time until the page is full.
    */
-  async #eventFrame(
-    kind: "quotes" | "book_snapshots" | "book_changes" | "event_log",
+  async #listFrame(
+    kind: "trades" | "quotes" | "book_snapshots" | "book_changes" | "event_log",
     query: RangeQuery,
+    page: Page | undefined,
     columns: readonly string[],
     empty: () => pl.DataFrame,
   ): Promise<pl.LazyDataFrame | pl.DataFrame> {
     this.#assertOpen();
-    const { exchange, symbol, start, end } = query;
-    const partitions = await listPartitions(this.root, kind, query);
+    const spec = TABLES[kind];
+    const range = page === undefined ? query : narrowRange(query, page);
+    const { exchange, symbol, start, end } = range;
+    const partitions = await listPartitions(this.root, kind, range);
     if (partitions.length === 0) return empty();
-    const scans = partitions.flatMap(scanPartition);
-    let frame = scans.length === 1 ? scans[0] : pl.concat(scans, { how: "vertical" });
-    if (start !== undefined) frame = frame.filter(pl.col("ts").gtEq(microsLiteral(start)));
-    if (end !== undefined) frame = frame.filter(pl.col("ts").lt(microsLiteral(end)));
-    if (partitions.some((p) => p.files.length > 1)) frame = frame.sort([...EVENT_ORDER]);
+    const scan = (parts: readonly LakePartition[]) => {
+      const scans = parts.flatMap(scanPartition);
+      let frame = scans.length === 1 ? scans[0] : pl.concat(scans, { how: "vertical" });
+      if (start !== undefined) frame = frame.filter(pl.col("ts").gtEq(microsLiteral(start)));
+      if (end !== undefined) frame = frame.filter(pl.col("ts").lt(microsLiteral(end)));
+      if (parts.some((p) => p.files.length > 1)) frame = frame.sort([...spec.fileOrder]);
+      return frame;
+    };
+    let frame: pl.LazyDataFrame | pl.DataFrame;
+    const limit = page?.limit;
+    if (page === undefined) frame = scan(partitions);
+    else if (limit === undefined) frame = pageFrame(spec, scan(partitions), page);
+    else {
+      frame = await this.#walkPartitions(spec, partitions, { ...page, limit }, scan);
+      if (frame.height === 0) return empty();
+    }
     const types = empty().schema;
     return frame.select(
       pl.lit(exchange).cast(pl.Utf8).alias("exchange"),
       pl.lit(symbol).cast(pl.Utf8).alias("symbol"),
       ...columns.slice(2).map((name) => pl.col(name).cast(types[name])),
     );
+  }
+
+  /**
+   * A page of `limit` rows read partition by partition from the page's end of the range
+   * (the first day for `asc`, the last for `desc`), stopping once the page is full.
+   */
+  async #walkPartitions(
+    spec: TableSpec,
+    partitions: readonly LakePartition[],
+    page: Page & { readonly limit: number },
+    scan: (parts: readonly LakePartition[]) => pl.LazyDataFrame,
+  ): Promise<pl.DataFrame> {
+    const ordered = page.order === "asc" ? partitions : [...partitions].reverse();
+    const parts: pl.DataFrame[] = [];
+    let got = 0;
+    for (const partition of ordered) {
+      const part = await pageFrame(spec, scan([partition]), { ...page, limit: page.limit - got })
+        .collect();
+      this.partitionsRead++;
+      if (part.height > 0) parts.push(part);
+      got += part.height;
+      if (got >= page.limit) break;
+    }
+    if (parts.length === 0) return await scan(partitions.slice(0, 1)).head(0).collect();
+    return parts.length === 1 ? parts[0] : pl.concat(parts, { how: "vertical" });
   }
 
   async #barColumns(query: BarQuery): Promise<BarColumns> {

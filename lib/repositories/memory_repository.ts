@@ -21,6 +21,8 @@ import {
   tradeColumnsResult,
 } from "./_result.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
+import { checkPage, narrowRange, pageArray, withPaging } from "./_page.ts";
+import type { KeyValues } from "../buffer/_table_query.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import { checkInstrumentsOptions, compareInstruments, instrumentSummary } from "./_instruments.ts";
 import type {
@@ -31,7 +33,9 @@ import type {
   InstrumentSummary,
   InstrumentTable,
   InstrumentTableSummary,
+  ListQuery,
   MarketDataRepository,
+  PagedResult,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -243,10 +247,18 @@ export class MemoryRepository implements MarketDataRepository {
     return Promise.resolve(out.sort(compareInstruments));
   }
 
-  /** Trades in `[start, end)`, ordered by `(ts, id)`. */
-  trades(query: RangeQuery): QueryResult<Trade> {
+  /** Trades in `[start, end)`, ordered by `(ts, id)`, paged by slicing the held trades. */
+  trades(query: ListQuery): PagedResult<Trade> {
     const q = checkRangeQuery(query);
-    return tradeColumnsResult(() => Promise.resolve(tradeColumns(q, this.#range(q))));
+    const page = checkPage("trades", q);
+    const base = tradeColumnsResult(() => {
+      const held = this.#range(narrowRange(q, page));
+      return Promise.resolve(tradeColumns(q, pageArray(held, page, compareTradeKey)));
+    });
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.trades({ ...query, cursor }),
+    });
   }
 
   /** OHLCV bars of `query.interval` microseconds; bars without trades are omitted. */
@@ -263,21 +275,36 @@ export class MemoryRepository implements MarketDataRepository {
     );
   }
 
-  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`. */
-  quotes(query: RangeQuery): QueryResult<Quote> {
+  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`, paged like `trades`. */
+  quotes(query: ListQuery): PagedResult<Quote> {
     const q = checkRangeQuery(query);
-    return quoteColumnsResult(() => {
-      const quotes = this.#instruments.get(`${q.exchange}/${q.symbol}`)?.quotes.range(q) ?? [];
-      return Promise.resolve(quoteColumns(q, quotes));
+    const page = checkPage("quotes", q);
+    const base = quoteColumnsResult(() => {
+      const series = this.#instruments.get(`${q.exchange}/${q.symbol}`)?.quotes;
+      const held = series?.range(narrowRange(q, page)) ?? [];
+      return Promise.resolve(quoteColumns(q, pageArray(held, page, compareEventKey)));
+    });
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.quotes({ ...query, cursor }),
     });
   }
 
-  /** Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, cut to `depth`. */
-  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+  /**
+   * Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, cut to `depth`,
+   * paged like `trades`.
+   */
+  bookSnapshots(query: BookSnapshotQuery): PagedResult<BookSnapshot> {
     const q = checkBookSnapshotQuery(query);
-    return bookSnapshotColumnsResult(() => {
-      const inst = this.#instruments.get(`${q.exchange}/${q.symbol}`);
-      return Promise.resolve(bookSnapshotColumns(q, inst?.snapshots.range(q) ?? []));
+    const page = checkPage("book_snapshots", q);
+    const base = bookSnapshotColumnsResult(() => {
+      const series = this.#instruments.get(`${q.exchange}/${q.symbol}`)?.snapshots;
+      const held = series?.range(narrowRange(q, page)) ?? [];
+      return Promise.resolve(bookSnapshotColumns(q, pageArray(held, page, compareEventKey)));
+    });
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.bookSnapshots({ ...query, cursor }),
     });
   }
 
@@ -417,6 +444,17 @@ function lowerBound(trades: readonly { readonly ts: number }[], micros: number):
 
 function compareTrades(a: Trade, b: Trade): number {
   return a.ts - b.ts || compareText(a.id, b.id);
+}
+
+/** A trade against a cursor's key: `ts`, then `id` as text (like {@linkcode compareTrades}). */
+function compareTradeKey(t: Trade, key: KeyValues): number {
+  return t.ts - (key.ts as number) || compareText(t.id, key.id as string);
+}
+
+/** An event against a cursor's key (like {@linkcode compareEvents}). */
+function compareEventKey(e: StoredEvent, key: KeyValues): number {
+  return e.ts - (key.ts as number) || e.recvTs - (key.recvTs as number) ||
+    e.digest - (key.digest as number);
 }
 
 function compareEvents(a: StoredEvent, b: StoredEvent): number {

@@ -9,6 +9,8 @@
  * - {@linkcode MemoryRepository}: events in memory, for tests and backtests.
  *
  * Each query returns a lazy {@linkcode QueryResult} with `rows()`, `polars()` and `arrow()`.
+ * Trades, quotes and book snapshots take `limit`, `order` and `cursor` (pushed down into
+ * each store) and return a {@linkcode PagedResult} with `page()` and `next()`.
  * The helpers that build such results from Polars frames or column arrays are exported for
  * other stores.
  *
@@ -21,6 +23,9 @@
  * const day = { ...btc, start: Date.UTC(2024, 2, 9) * 1000, end: Date.UTC(2024, 2, 10) * 1000 };
  * const quotes = await repo.quotes(day).polars(); // opens only that day's files
  * const books = await repo.bookSnapshots({ ...day, depth: 10 }).arrow(); // List<Float64> levels
+ * const latest = repo.trades({ ...btc, limit: 100, order: "desc" }); // reads the last day only
+ * const { rows, cursor } = await latest.page(); // cursor: where the 100 before them start
+ * const before = await latest.next(); // that next page, or undefined
  * await repo.close();
  * ```
  * @module
@@ -34,7 +39,11 @@ export type {
   InstrumentSummary,
   InstrumentTable,
   InstrumentTableSummary,
+  ListQuery,
   MarketDataRepository,
+  Page,
+  PagedResult,
+  PageOrder,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";

@@ -11,6 +11,7 @@ import { sqlLiteral, timestampLiteral } from "../buffer/_table_query.ts";
 import { readBufferActions } from "../buffer/action_reader.ts";
 import { actionLines, type RunName } from "../schema/action_rows.ts";
 import { type BarColumns, barColumnsResult, tradeColumnsResult } from "./_result.ts";
+import { checkPage, withPaging } from "./_page.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { bookSnapshotColumnsResult, quoteColumnsResult } from "./_event_result.ts";
 import { readBookSnapshots, readQuotes } from "./_copy_binary.ts";
@@ -23,9 +24,10 @@ import type {
   InstrumentsOptions,
   InstrumentSummary,
   InstrumentTableSummary,
+  ListQuery,
   MarketDataRepository,
+  PagedResult,
   QueryResult,
-  RangeQuery,
 } from "./repository.ts";
 
 /** Options of {@linkcode PostgresRepository}. */
@@ -105,10 +107,25 @@ export class PostgresRepository implements MarketDataRepository {
     return rows.map((r) => instrumentSummary(table, r));
   }
 
-  /** Trades in `[start, end)`, ordered by `(ts, id)`. */
-  trades(query: RangeQuery): QueryResult<Trade> {
+  /**
+   * Trades in `[start, end)`, ordered by `(ts, id)`, paged in SQL: the cursor as a keyset
+   * condition on the primary key, `ORDER BY ts, id` (descending for `desc`) `LIMIT n`.
+   */
+  trades(query: ListQuery): PagedResult<Trade> {
     const q = checkRangeQuery(query);
-    return tradeColumnsResult(() => readTrades(this.#sql, q));
+    const page = checkPage("trades", q);
+    const base = tradeColumnsResult(() =>
+      readTrades(this.#sql, {
+        ...q,
+        after: page.after as { ts: number; id: string } | undefined,
+        limit: page.limit,
+        descending: page.order === "desc",
+      })
+    );
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.trades({ ...query, cursor }),
+    });
   }
 
   /** Bars computed by PostgreSQL; bars without trades are omitted. */
@@ -126,16 +143,28 @@ export class PostgresRepository implements MarketDataRepository {
     return barColumnsResult(async () => activityBarColumns(q, await readTrades(this.#sql, q)));
   }
 
-  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`. */
-  quotes(query: RangeQuery): QueryResult<Quote> {
+  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`, paged in SQL like `trades`. */
+  quotes(query: ListQuery): PagedResult<Quote> {
     const q = checkRangeQuery(query);
-    return quoteColumnsResult(() => readQuotes(this.#sql, q));
+    const page = checkPage("quotes", q);
+    return withPaging(quoteColumnsResult(() => readQuotes(this.#sql, q, page)), {
+      page,
+      reopen: (cursor) => this.quotes({ ...query, cursor }),
+    });
   }
 
-  /** Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, cut to `depth`. */
-  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+  /**
+   * Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, cut to `depth`,
+   * paged in SQL like `trades`.
+   */
+  bookSnapshots(query: BookSnapshotQuery): PagedResult<BookSnapshot> {
     const q = checkBookSnapshotQuery(query);
-    return bookSnapshotColumnsResult(() => readBookSnapshots(this.#sql, q));
+    const page = checkPage("book_snapshots", q);
+    const base = bookSnapshotColumnsResult(() => readBookSnapshots(this.#sql, q, page));
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.bookSnapshots({ ...query, cursor }),
+    });
   }
 
   /**

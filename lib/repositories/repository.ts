@@ -20,8 +20,32 @@ export interface RangeQuery {
   readonly end?: number;
 }
 
+/** The order of a list query's rows: oldest first (`asc`) or newest first (`desc`). */
+export type PageOrder = "asc" | "desc";
+
+/**
+ * A range read page by page: at most `limit` rows in `order`, after `cursor`. Stores push
+ * the limit down (the lake opens only the partitions the page needs, PostgreSQL runs
+ * `ORDER BY ... LIMIT` from the cursor's key), so a page costs about the same anywhere in a
+ * range of any size.
+ */
+export interface ListQuery extends RangeQuery {
+  /** Most rows (a positive whole number; default: every row of the range). */
+  readonly limit?: number;
+  /**
+   * `asc` (the default): the range's first rows, oldest first; `desc`: its last rows,
+   * newest first.
+   */
+  readonly order?: PageOrder;
+  /**
+   * Continue after the last row of a previous page: the `cursor` of
+   * {@linkcode PagedResult.page} (opaque; valid for the same table and order).
+   */
+  readonly cursor?: string;
+}
+
 /** A book snapshot query: a range, and optionally fewer levels per side. */
-export interface BookSnapshotQuery extends RangeQuery {
+export interface BookSnapshotQuery extends ListQuery {
   /**
    * Levels kept per side, best first (a positive whole number; default: every stored
    * level, at most the writer's book depth, 50 by default).
@@ -107,6 +131,44 @@ export interface QueryResult<Row> {
   arrow(): Promise<Table>;
 }
 
+/** One evaluated page of a {@linkcode PagedResult}. */
+export interface Page<Row> {
+  /** The page's rows as objects, in the query's order (built on first use). */
+  readonly rows: Row[];
+  /**
+   * Rows `[from, to)` of the page as objects, building only those (to write a big page in
+   * slices without a JavaScript object per row of the whole page at once).
+   */
+  rowsBetween(from: number, to: number): Row[];
+  /** The same rows as a frame (with the stored key columns, such as `digest`). */
+  readonly frame: pl.DataFrame;
+  /** The same rows as an Arrow table (the columns of `frame`). */
+  arrow(): Promise<Table>;
+  /**
+   * The cursor of the next page (pass it as `cursor`), or `undefined` when this page ended
+   * the range (fewer than `limit` rows, or no limit).
+   */
+  readonly cursor?: string;
+}
+
+/**
+ * The result of a {@linkcode ListQuery}: the rows of one page (every accessor gives the
+ * same rows, in the query's order), and the way to the next page.
+ *
+ * @example
+ * ```ts ignore
+ * let result = repo.trades({ exchange: "coinbase", symbol: "BTC-USD", limit: 100, order: "desc" });
+ * const { rows, cursor } = await result.page(); // the latest 100 trades, newest first
+ * const older = await result.next(); // the 100 before them, or undefined
+ * ```
+ */
+export interface PagedResult<Row> extends QueryResult<Row> {
+  /** Runs the query once: rows, frame and the next page's cursor. */
+  page(): Promise<Page<Row>>;
+  /** The next page's result, or `undefined` when this page ended the range. */
+  next(): Promise<PagedResult<Row> | undefined>;
+}
+
 /**
  * Read access to collected market data: trades, bars, quotes and book snapshots. Every
  * repository of this module implements it (lake, buffer, unified, memory).
@@ -148,8 +210,12 @@ export interface MarketDataRepository {
    * @throws {RangeError} (as a rejection) for an unknown `table`.
    */
   instruments(options: InstrumentsOptions): Promise<InstrumentTableSummary[]>;
-  /** Trades in a range, time ascending, each exactly once. */
-  trades(query: RangeQuery): QueryResult<Trade>;
+  /**
+   * Trades in a range, ordered by `(ts, id)` (reversed for `order: "desc"`), each exactly
+   * once, at most `limit` of them.
+   * @throws {RangeError} for a bad `limit`, `order` or `cursor`.
+   */
+  trades(query: ListQuery): PagedResult<Trade>;
   /** OHLCV bars with VWAP and trade count; bars without trades are omitted. */
   bars(query: BarQuery): QueryResult<Bar>;
   /**
@@ -162,10 +228,11 @@ export interface MarketDataRepository {
    */
   activityBars(query: ActivityBarQuery): QueryResult<Bar>;
   /**
-   * Quotes (best bid and offer) in `[start, end)`, ordered by `(ts, recvTs, digest)`.
+   * Quotes (best bid and offer) in `[start, end)`, ordered by `(ts, recvTs, digest)`, paged
+   * like `trades`.
    * @throws {TypeError} / {RangeError} for a bad range, like `trades`.
    */
-  quotes(query: RangeQuery): QueryResult<Quote>;
+  quotes(query: ListQuery): PagedResult<Quote>;
   /**
    * Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`: bids price
    * descending, asks ascending, each side cut to `depth` levels when given. `depth` limits
@@ -174,7 +241,7 @@ export interface MarketDataRepository {
    * @throws {TypeError} when `depth` is given and not a number.
    * @throws {RangeError} when `depth` is not a positive whole number.
    */
-  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot>;
+  bookSnapshots(query: BookSnapshotQuery): PagedResult<BookSnapshot>;
   /** Releases connections. */
   close(): Promise<void>;
 }

@@ -19,12 +19,15 @@ import {
   type BarColumns,
   barColumnsResult,
   microsOf,
+  polarsQueryResult,
+  TRADE_DICTIONARY_COLUMNS,
   type TradeColumns,
-  tradeColumnsResult,
+  tradeRowsFromFrame,
 } from "./_result.ts";
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { bookSnapshotFrameResult, quoteFrameResult } from "./_event_result.ts";
 import { mergeFrames, sharedKeys } from "./_merge.ts";
+import { checkPage, type Page, pageFrame, withPaging } from "./_page.ts";
 import { TABLES } from "../schema/tables.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import { checkInstrumentsOptions, compareInstruments, instrumentSummary } from "./_instruments.ts";
@@ -36,7 +39,9 @@ import type {
   InstrumentSummary,
   InstrumentTable,
   InstrumentTableSummary,
+  ListQuery,
   MarketDataRepository,
+  PagedResult,
   QueryResult,
   RangeQuery,
 } from "./repository.ts";
@@ -124,10 +129,23 @@ export class UnifiedRepository implements MarketDataRepository {
     return out.sort(compareInstruments);
   }
 
-  /** Trades in `[start, end)`, ordered by `(ts, id)`, each exactly once. */
-  trades(query: RangeQuery): QueryResult<Trade> {
+  /**
+   * Trades in `[start, end)`, ordered by `(ts, id)`, each exactly once, paged: each store
+   * reads at most `limit` rows of its side of the seam, and the merge keeps the page's.
+   */
+  trades(query: ListQuery): PagedResult<Trade> {
     const q = checkRangeQuery(query);
-    return tradeColumnsResult(() => this.#tradeColumns(q));
+    const page = checkPage("trades", q);
+    const base = polarsQueryResult({
+      frame: () =>
+        this.#pagedAcrossSeam("trades", q, page, (repo, range) => repo.trades(range).polars()),
+      toRows: tradeRowsFromFrame,
+      dictionary: TRADE_DICTIONARY_COLUMNS,
+    });
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.trades({ ...query, cursor }),
+    });
   }
 
   /** Bars: the lake's before the seam, computed from the merged trades after it. */
@@ -158,23 +176,41 @@ export class UnifiedRepository implements MarketDataRepository {
     return barColumnsResult(async () => activityBarColumns(q, await this.#tradeColumns(q)));
   }
 
-  /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`, each exactly once. */
-  quotes(query: RangeQuery): QueryResult<Quote> {
+  /**
+   * Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`, each exactly once, paged
+   * like `trades`.
+   */
+  quotes(query: ListQuery): PagedResult<Quote> {
     const q = checkRangeQuery(query);
-    return quoteFrameResult(() =>
-      this.#acrossSeam("quotes", q, (repo, range) => repo.quotes(range).polars())
+    const page = checkPage("quotes", q);
+    const base = quoteFrameResult(() =>
+      this.#pagedAcrossSeam("quotes", q, page, (repo, range) => repo.quotes(range).polars())
     );
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.quotes({ ...query, cursor }),
+    });
   }
 
   /**
    * Book snapshots in `[start, end)`, ordered by `(ts, recvTs, digest)`, each exactly once,
-   * cut to `depth`.
+   * cut to `depth`, paged like `trades`.
    */
-  bookSnapshots(query: BookSnapshotQuery): QueryResult<BookSnapshot> {
+  bookSnapshots(query: BookSnapshotQuery): PagedResult<BookSnapshot> {
     const q = checkBookSnapshotQuery(query);
-    return bookSnapshotFrameResult(() =>
-      this.#acrossSeam("book_snapshots", q, (repo, range) => repo.bookSnapshots(range).polars())
+    const page = checkPage("book_snapshots", q);
+    const base = bookSnapshotFrameResult(() =>
+      this.#pagedAcrossSeam(
+        "book_snapshots",
+        q,
+        page,
+        (repo, range) => repo.bookSnapshots(range).polars(),
+      )
     );
+    return withPaging(base, {
+      page,
+      reopen: (cursor) => this.bookSnapshots({ ...query, cursor }),
+    });
   }
 
   /**
@@ -263,6 +299,46 @@ export class UnifiedRepository implements MarketDataRepository {
     }
     if (parts.length === 0) return await read(this.#lake, q); // an empty range
     return parts.length === 1 ? parts[0] : pl.concat(parts, { how: "vertical" });
+  }
+
+  /**
+   * One page of `q` across the seam of `table`. Each part (the lake before the seam; the
+   * lake and the buffer merged from it on) is read with the page's limit, order and cursor,
+   * starting at the page's end of the range, and a part that fills the page ends the read.
+   */
+  async #pagedAcrossSeam<Q extends ListQuery>(
+    table: SeamTable,
+    q: Q,
+    page: Page,
+    read: (repo: MarketDataRepository, range: Q) => Promise<pl.DataFrame>,
+  ): Promise<pl.DataFrame> {
+    const spec = TABLES[table];
+    const seam = await this.#seam(table, q, 1);
+    if (seam === undefined) return await read(this.#lake, q);
+    // Each part in ascending key order (desc reads come newest first).
+    const ascending = (f: pl.DataFrame) => page.order === "desc" ? f.reverse() : f;
+    const before = async () =>
+      q.start === undefined || q.start < seam
+        ? ascending(await read(this.#lake, { ...q, end: Math.min(seam, q.end ?? Infinity) }))
+        : undefined;
+    const after = async () => {
+      if (q.end !== undefined && q.end <= seam) return undefined;
+      const from = { ...q, start: Math.max(seam, q.start ?? -Infinity) };
+      const [lake, buffer] = await Promise.all([read(this.#lake, from), read(this.#buffer, from)]);
+      return mergeFrames(spec, ascending(lake), ascending(buffer));
+    };
+    const [first, second] = page.order === "asc" ? [before, after] : [after, before];
+    const parts: pl.DataFrame[] = [];
+    const one = await first();
+    if (one !== undefined) parts.push(one);
+    if (page.limit === undefined || (one?.height ?? 0) < page.limit) {
+      const two = await second();
+      if (two !== undefined) parts.push(two);
+    }
+    if (page.order === "desc") parts.reverse();
+    if (parts.length === 0) return await read(this.#lake, q); // an empty range
+    const all = parts.length === 1 ? parts[0] : pl.concat(parts, { how: "vertical" });
+    return pageFrame(spec, all, { ...page, after: undefined });
   }
 
   /** The merged trades of `q` as columns (for the bars computed from them). */

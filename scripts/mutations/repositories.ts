@@ -2,6 +2,7 @@
 import type { Mutation } from "./types.ts";
 
 const EDGES = "tests/repository_bar_edges_test.ts";
+const PAGING = "tests/repository_paging_test.ts";
 
 export const mutations: readonly Mutation[] = [
   {
@@ -68,5 +69,39 @@ export const mutations: readonly Mutation[] = [
     find: "return Math.ceil(value);",
     replace: "return Math.floor(value);",
     tests: [EDGES],
+  },
+  {
+    id: "repositories/page-cursor-row-repeated",
+    description:
+      "the key comparison after a cursor made inclusive: each page repeats its cursor row",
+    file: "lib/repositories/_page.ts",
+    find: 'const beyond = page.order === "asc" ? col.gt(lit) : col.lt(lit);',
+    replace: 'const beyond = page.order === "asc" ? col.gtEq(lit) : col.lt(lit);',
+    tests: [PAGING],
+  },
+  {
+    id: "repositories/lake-page-overfilled-across-days",
+    description:
+      "each partition read for the whole limit: a page spanning days holds too many rows",
+    file: "lib/repositories/lake_repository.ts",
+    find: "{ ...page, limit: page.limit - got })",
+    replace: "{ ...page, limit: page.limit })",
+    tests: [PAGING],
+  },
+  {
+    id: "repositories/memory-cursor-off-by-one",
+    description: "memory pages start at the cursor row instead of after it",
+    file: "lib/repositories/_page.ts",
+    find: "? (r: T) => compare(r, after) > 0",
+    replace: "? (r: T) => compare(r, after) >= 0",
+    tests: [PAGING],
+  },
+  {
+    id: "repositories/postgres-desc-cursor-forwards",
+    description: "the buffer's descending keyset compares forwards (`>`): a desc page 2 is empty",
+    file: "lib/buffer/_table_query.ts",
+    find: 'return `(${spec.key.join(", ")}) ${descending ? "<" : ">"} (${values.join(", ")})`;',
+    replace: 'return `(${spec.key.join(", ")}) ${descending ? ">" : ">"} (${values.join(", ")})`;',
+    tests: ["tests/repository_events_test.ts"],
   },
 ];

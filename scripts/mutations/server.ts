@@ -103,10 +103,10 @@ export const mutations: readonly Mutation[] = [
   },
   {
     id: "server/desc-page-not-reversed",
-    description: "order=desc returns the latest rows oldest first",
-    file: "server/app.ts",
-    find: ": rows.slice(Math.max(0, rows.length - limit)).reverse();",
-    replace: ": rows.slice(Math.max(0, rows.length - limit));",
+    description: "order=desc returns the latest rows oldest first (the memory store's page)",
+    file: "lib/repositories/_page.ts",
+    find: "return rows.slice(Math.max(from, to - limit), to).reverse();",
+    replace: "return rows.slice(Math.max(from, to - limit), to);",
     tests: ["tests/server_test.ts"],
   },
   {

@@ -121,14 +121,14 @@ export class OriginPolicy {
     try {
       res.headers.set("access-control-allow-origin", origin);
       res.headers.append("vary", "Origin");
-      res.headers.set("access-control-expose-headers", "x-total-count");
+      res.headers.set("access-control-expose-headers", "x-next-cursor, link");
       return res;
     } catch {
       // Immutable headers (e.g. a fetched response): copy.
       const headers = new Headers(res.headers);
       headers.set("access-control-allow-origin", origin);
       headers.append("vary", "Origin");
-      headers.set("access-control-expose-headers", "x-total-count");
+      headers.set("access-control-expose-headers", "x-next-cursor, link");
       return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
     }
   }
