@@ -5,7 +5,7 @@
  * with it instead of opening its own DuckDB over the lake's files).
  * @module
  */
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import {
   type InstrumentDir,
   type LakePartition,
@@ -63,6 +63,8 @@ export class LakeCatalog {
 }
 
 async function openDuckDb(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
+  // Loaded on first use, not with the library.
+  const { DuckDBInstance } = await import("@duckdb/node-api");
   const instance = await DuckDBInstance.create(":memory:");
   return { instance, connection: await instance.connect() };
 }

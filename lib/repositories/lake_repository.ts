@@ -4,7 +4,7 @@
  * pruning by path.
  * @module
  */
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import pl from "nodejs-polars";
 import type { Bar, BookChange, BookSnapshot, FeedStatus, Quote, Trade } from "../market/types.ts";
 import {
@@ -425,9 +425,12 @@ export class LakeRepository implements MarketDataRepository {
   /** Runs `task` on a fresh connection (so queries can run concurrently), then closes it. */
   async #query<T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     this.#assertOpen();
-    this.#instance ??= DuckDBInstance.create(
-      ":memory:",
-      this.#threads === undefined ? {} : { threads: String(this.#threads) },
+    // DuckDB is loaded on the first query, not with the library (a notebook's import).
+    this.#instance ??= import("@duckdb/node-api").then(({ DuckDBInstance }) =>
+      DuckDBInstance.create(
+        ":memory:",
+        this.#threads === undefined ? {} : { threads: String(this.#threads) },
+      )
     );
     const connection = await (await this.#instance).connect();
     try {

@@ -6,6 +6,7 @@ import pl from "nodejs-polars";
 import {
   bucketStart,
   checkSource,
+  type DeferredCheck,
   type Duration,
   durationMicros,
   fromMicros,
@@ -18,6 +19,7 @@ import {
   timeChecks,
 } from "./_frame.ts";
 import { logReturnExpr } from "./returns.ts";
+import { barPass, sideCode } from "./_bar_pass.ts";
 import { type SignedVolumeOptions, signExpr } from "./signed_volume.ts";
 
 /** Options of {@linkcode timeBars}. */
@@ -97,6 +99,19 @@ export function timeBars(trades: Source, options: TimeBarOptions): pl.DataFrame 
     checks.push(...signed.checks);
   }
   if (withRv) checks.push(positiveCheck(trades, price, fn));
+  const extra = [
+    ...sums,
+    ...(sign ? ["signed_volume"] : []),
+    ...(withRv ? ["realized_variance"] : []),
+  ];
+  if (by.length === 0) {
+    return finish(
+      seriesPass(trades, { every, price, size, time, dtype, sums, withRv, checks, signing }),
+      by,
+      dtype,
+      extra,
+    );
+  }
   const p = num(price);
   const s = num(size);
   // The data checks run inside the bar pass (one flag per bar), not as passes of their own.
@@ -137,12 +152,51 @@ export function timeBars(trades: Source, options: TimeBarOptions): pl.DataFrame 
     const i = failed.findIndex((v) => v === true);
     if (i >= 0) checks[i].raise();
   }
-  const extra = [
-    ...sums,
-    ...(sign ? ["signed_volume"] : []),
-    ...(withRv ? ["realized_variance"] : []),
-  ];
   return finish(bars, by, dtype, extra);
+}
+
+/** What {@linkcode seriesPass} reads (the checks in `timeBars`' order). */
+interface SeriesPassInput {
+  every: number;
+  price: string;
+  size: string;
+  time: string;
+  dtype: pl.DataType;
+  sums: readonly string[];
+  withRv: boolean;
+  checks: readonly DeferredCheck[];
+  signing: TimeBarOptions["signedVolume"];
+}
+
+/**
+ * The bars of one series (no `by`) in one typed-array pass (`_bar_pass.ts`): Polars only
+ * reads the columns (and codes the side), so no per-row intermediate column is built.
+ * Checks raise in `timeBars`' order: missing time, time order, side values, positive price.
+ */
+function seriesPass(trades: Source, input: SeriesPassInput): pl.DataFrame {
+  const { signing, checks, sums, withRv } = input;
+  const options = signing === true || !signing ? {} : signing;
+  const sign = !signing ? "none" : options.tickRule ?? "fallback";
+  const frame = (pl.DataFrame.isDataFrame(trades) ? trades.lazy() : trades).select(
+    num(input.price).alias("__p"),
+    num(input.size).alias("__s"),
+    micros(input.time, input.dtype).alias("__t"),
+    ...(sign === "fallback" || sign === "never"
+      ? [sideCode(options.side ?? "side").alias("__c")]
+      : []),
+    ...sums.map((c, i) => pl.col(c).cast(pl.Float64).fillNull(0).alias(`__sum${i}`)),
+  ).collectSync();
+  if (frame.getColumn("__t").nullCount() > 0) checks[0].raise();
+  const { bars, flags } = barPass(frame, {
+    every: input.every,
+    sign,
+    realizedVariance: withRv,
+    sums,
+  });
+  if (flags.unordered) checks[1].raise();
+  if (flags.badSide) checks[2].raise();
+  if (withRv && flags.nonPositive) checks[checks.length - 1].raise();
+  return bars;
 }
 
 /** Sorts the bars and gives them the documented columns (NaN prices shown in high / low). */
