@@ -15,7 +15,7 @@ import {
   readBufferActions,
 } from "../lib/buffer/mod.ts";
 import { ParquetLake } from "../lib/lake/mod.ts";
-import { LakeRepository, PostgresRepository } from "../lib/repositories/mod.ts";
+import { LakeRepository, MemoryRepository, PostgresRepository } from "../lib/repositories/mod.ts";
 import { actionLines, type ActionRow, actionRows } from "../lib/schema/mod.ts";
 import { RUN } from "./support/backtest_run.ts";
 import { startPostgres } from "./support/postgres.ts";
@@ -113,6 +113,38 @@ Deno.test("the lake stores a log by source, run and day; reads it back; replays 
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("the memory repository holds a log like the lake: same rules, same lines back", async () => {
+  const repo = new MemoryRepository();
+  // Out of order and in two writes: lines still come back in seq order.
+  const first = repo.writeActions([...ROWS.slice(100)].reverse());
+  assert.deepEqual(first, { stored: ROWS.length - 100, duplicates: 0, rejectedBy: {} });
+  assert.equal(repo.writeActions(ROWS).stored, 100, "idempotent on (source, run, seq)");
+  const bad: ActionRow[] = [
+    { ...ROWS[0], run: "a/b" },
+    { ...ROWS[0], prev: "xyz" },
+    { ...ROWS[0], payload: "[1]" },
+    { ...ROWS[0], ts: 1.5 },
+  ];
+  // The same reasons the lake gives for the same rows (the test above).
+  assert.deepEqual(repo.writeActions(bad), {
+    stored: 0,
+    duplicates: 0,
+    rejectedBy: { symbol: 1, action: 2, ts: 1 },
+  });
+  const lines = await repo.actionLog(NAME);
+  assert.deepEqual(lines, LINES);
+  assert.deepEqual(verifyActionLog(lines), { ok: true, entries: LINES.length });
+  assert.ok(await replayed(lines), "replayed bit-identical from memory");
+  assert.deepEqual(await repo.actionLog({ ...NAME, run: "nope" }), []);
+  // A later change to a written row does not reach the stored log.
+  const rows = ROWS.map((r) => ({ ...r }));
+  const other = new MemoryRepository();
+  other.writeActions(rows);
+  (rows[0] as { payload: string }).payload = "{}";
+  assert.deepEqual(await other.actionLog(NAME), LINES);
+  assert.throws(() => repo.writeActions("x" as unknown as ActionRow[]), TypeError);
 });
 
 Deno.test("the buffer stores a log, the exporter moves it to the lake, both read it back", async (t) => {

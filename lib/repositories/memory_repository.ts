@@ -23,6 +23,8 @@ import {
 import { checkBarQuery, checkBookSnapshotQuery, checkRangeQuery } from "./_query.ts";
 import { checkPage, narrowRange, pageArray, withPaging } from "./_page.ts";
 import type { KeyValues } from "../buffer/_table_query.ts";
+import { type ActionWriteCounts, MemoryActions } from "./_memory_actions.ts";
+import type { ActionRow, RunName } from "../schema/action_rows.ts";
 import { activityBarColumns, checkActivityBarQuery } from "./_activity_bars.ts";
 import { checkInstrumentsOptions, compareInstruments, instrumentSummary } from "./_instruments.ts";
 import type {
@@ -141,6 +143,7 @@ interface Instrument {
 export class MemoryRepository implements MarketDataRepository {
   readonly #instruments = new Map<string, Instrument>();
   readonly #bookDepth: number;
+  readonly #actions = new MemoryActions();
 
   /**
    * A repository holding `events` (see {@linkcode MemoryRepository.add}).
@@ -273,6 +276,24 @@ export class MemoryRepository implements MarketDataRepository {
     return barColumnsResult(() =>
       Promise.resolve(activityBarColumns(q, tradeColumns(q, this.#range(q))))
     );
+  }
+
+  /**
+   * Stores rows of action logs (`lib/schema/action_rows.ts`) like the lake's
+   * `writeActions`: the schema's rules, idempotent on (source, run, seq), the first copy
+   * kept. Returns what it did (`stored` is what the lake's promise resolves to).
+   * @throws {TypeError} when `rows` is not an array.
+   */
+  writeActions(rows: readonly ActionRow[]): ActionWriteCounts {
+    return this.#actions.write(rows);
+  }
+
+  /**
+   * The action log of one run as the log's lines, byte for byte (`[]` for an unknown run):
+   * what `verifyActionLog` and `replay` take, as from the lake and the buffer.
+   */
+  actionLog(name: RunName): Promise<string[]> {
+    return Promise.resolve(this.#actions.lines(name));
   }
 
   /** Quotes in `[start, end)`, ordered by `(ts, recvTs, digest)`, paged like `trades`. */

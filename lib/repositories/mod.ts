@@ -55,6 +55,7 @@ export {
   MemoryRepository,
   type MemoryRepositoryOptions,
 } from "./memory_repository.ts";
+export type { ActionWriteCounts } from "./_memory_actions.ts";
 export { PostgresRepository, type PostgresRepositoryOptions } from "./postgres_repository.ts";
 export { UnifiedRepository, type UnifiedRepositoryOptions } from "./unified_repository.ts";
 export {

@@ -104,4 +104,20 @@ export const mutations: readonly Mutation[] = [
     replace: 'return `(${spec.key.join(", ")}) ${descending ? ">" : ">"} (${values.join(", ")})`;',
     tests: ["tests/repository_events_test.ts"],
   },
+  {
+    id: "repositories/memory-actions-unsorted",
+    description: "the memory repository gives a run's action lines back in write order",
+    file: "lib/repositories/_memory_actions.ts",
+    find: "return actionLines([...run.values()].sort((a, b) => a.seq - b.seq));",
+    replace: "return actionLines([...run.values()]);",
+    tests: ["tests/action_store_test.ts"],
+  },
+  {
+    id: "repositories/memory-actions-last-copy-kept",
+    description: "the memory repository's action log keeps the last copy of a seq",
+    file: "lib/repositories/_memory_actions.ts",
+    find: "      if (run.has(row.seq)) {",
+    replace: "      if (run.has(row.seq) && false) {",
+    tests: ["tests/action_store_test.ts"],
+  },
 ];
