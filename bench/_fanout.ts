@@ -42,6 +42,8 @@ export interface PhaseResult {
   readonly events: number;
   readonly expected: number;
   readonly breaks: number;
+  /** Clients whose socket had closed by the phase's end (dropped as slow). */
+  readonly closed: number;
   readonly p50: number;
   readonly p99: number;
 }
@@ -165,19 +167,21 @@ export async function fanout(options: FanoutOptions = {}): Promise<FanoutResult>
       const histogram = new Map<number, number>();
       let events = 0;
       let breaks = 0;
+      let closed = 0;
       for (const w of workers) {
         const r = JSON.parse(await w.lines.next());
         events += r.events;
         breaks += r.breaks;
+        closed += r.closed;
         for (const [b, n] of r.histogram as [number, number][]) {
           histogram.set(b, (histogram.get(b) ?? 0) + n);
         }
       }
-      if (Deno.env.get("BENCH_DEBUG")) console.error(new Date().toISOString(), events, breaks);
       return {
         events,
         expected: Math.round(seconds * rate / symbols * clients),
         breaks,
+        closed,
         p50: percentile(histogram, events, 0.5),
         p99: percentile(histogram, events, 0.99),
       };
@@ -196,10 +200,17 @@ export async function fanout(options: FanoutOptions = {}): Promise<FanoutResult>
       conn.close();
     });
 
-    // Fill the cap with one reading client, then flood.
-    while ((await health()).openStreams !== clients) await sleep(100);
-    const filler = new WebSocket(`${base.replace("http", "ws")}ws?kinds=trade&symbol=none`);
-    await new Promise((r) => filler.onopen = r);
+    // Fill the cap with reading clients (one, unless clients were dropped as slow), then flood.
+    let open = (await health()).openStreams;
+    for (let i = 0; i < 50 && open > clients; i++) {
+      await sleep(100);
+      open = (await health()).openStreams;
+    }
+    const fillers = Array.from(
+      { length: Math.max(0, cap - open) },
+      () => new WebSocket(`${base.replace("http", "ws")}ws?kinds=trade&symbol=none`),
+    );
+    await Promise.all(fillers.map((f) => new Promise((r) => f.onopen = r)));
     let refused = 0;
     const capFlood = await measure(async () => {
       const started = performance.now();
@@ -213,7 +224,7 @@ export async function fanout(options: FanoutOptions = {}): Promise<FanoutResult>
       const left = phaseMs - (performance.now() - started);
       if (left > 0) await sleep(left);
     });
-    filler.close();
+    for (const f of fillers) f.close();
     return {
       baseline,
       stalled: { ...stalled, stalledDropped },

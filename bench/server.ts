@@ -233,6 +233,7 @@ async function fanoutFigures(): Promise<void> {
     events: r.baseline.events,
     expected_events: r.baseline.expected,
     order_breaks: r.baseline.breaks,
+    clients_dropped: r.baseline.closed,
     ...common,
   });
   emit({
@@ -244,6 +245,7 @@ async function fanoutFigures(): Promise<void> {
     baseline_p99_ms: r.baseline.p99,
     stalled_client_dropped: r.stalled.stalledDropped,
     order_breaks: r.stalled.breaks,
+    clients_dropped: r.stalled.closed,
     ...common,
   });
   emit({
@@ -255,6 +257,7 @@ async function fanoutFigures(): Promise<void> {
     attempts: r.capFlood.attempts,
     refused: r.capFlood.refused,
     order_breaks: r.capFlood.breaks,
+    clients_dropped: r.capFlood.closed,
     ...common,
   });
 }
