@@ -262,25 +262,19 @@ export class StreamHub implements EventSink {
     for (const event of events) {
       let item: StreamItem | undefined;
       const targets = this.#bySymbol.get(event.symbol);
-      if (targets) { for (const sub of targets) item = this.#offer(sub, event, item, now); }
-      for (const sub of this.#anySymbol) item = this.#offer(sub, event, item, now);
+      for (const set of targets ? [targets, this.#anySymbol] : [this.#anySymbol]) {
+        for (const sub of set) {
+          if (!sub.matches(event)) continue;
+          item ??= { event, json: JSON.stringify(event) };
+          const stalled = sub.stalledMs(now) > this.maxStallMs;
+          if (!stalled && sub.push(item, this.maxQueue)) this.#delivered++;
+          else this.#disconnectSlow(sub, stalled);
+        }
+      }
     }
   }
 
-  /** Queues `event` for `sub` if it matches; returns the (possibly new) shared item. */
-  #offer(
-    sub: Subscription,
-    event: MarketEvent,
-    item: StreamItem | undefined,
-    now: number,
-  ): StreamItem | undefined {
-    if (!sub.matches(event)) return item;
-    item ??= { event, json: JSON.stringify(event) };
-    const stalled = sub.stalledMs(now) > this.maxStallMs;
-    if (!stalled && sub.push(item, this.maxQueue)) {
-      this.#delivered++;
-      return item;
-    }
+  #disconnectSlow(sub: Subscription, stalled: boolean): void {
     this.#slow++;
     this.#dropped += sub.queued + 1;
     console.warn(
@@ -291,7 +285,6 @@ export class StreamHub implements EventSink {
         ")",
     );
     sub.close("slow");
-    return item;
   }
 
   /** Nothing to persist: resolves to 0. */
