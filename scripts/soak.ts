@@ -9,17 +9,19 @@
  * Slot 0 instead opens a WebSocket that never reads (a raw TCP handshake), so the slow-client
  * drop runs all along.
  *
- * The starting RSS is the median of the samples in the 5 s after a warm-up (10 % of the run,
- * 5-60 s); the ending RSS the median of the last 5 s. Prints one JSON line with start, end and
+ * The starting RSS is the median of the samples in the 5 s after a warm-up (`--warmup`
+ * seconds; by default 10 % of the run, 5-60 s); the ending RSS the median of the last 5 s. Prints one JSON line with start, end and
  * peak RSS and `pass` (end within `--bound` percent of start); exits 1 on fail.
  * @module
  */
 import { parseArgs, runMain } from "../lib/cli/args.ts";
 
-const USAGE = `usage: deno task soak [--minutes 10] [--clients 200] [--rate 2000] [--bound 20]
+const USAGE =
+  `usage: deno task soak [--minutes 10] [--clients 200] [--rate 2000] [--bound 20] [--warmup S]
 
 Churns WebSocket and SSE clients against a server in a child process and checks that its
-resident memory ends within --bound percent of where it started. Prints one JSON line; exits
+resident memory ends within --bound percent of where it started (measured over 5 s after a
+warm-up of --warmup seconds, by default 10 % of the run, 5 to 60 s). Prints one JSON line; exits
 1 when the bound is exceeded.`;
 
 const SYMBOLS = 10;
@@ -120,6 +122,7 @@ async function main(args: readonly string[]): Promise<void> {
     clients: { type: "string", default: "200" },
     rate: { type: "string", default: "2000" },
     bound: { type: "string", default: "20" },
+    warmup: { type: "string" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) return console.log(USAGE);
@@ -134,7 +137,12 @@ async function main(args: readonly string[]): Promise<void> {
   const clients = Math.max(2, Math.round(number("clients")));
   const bound = number("bound");
   const durationMs = minutes * 60_000;
-  const warmupMs = Math.min(60_000, Math.max(5_000, durationMs / 10));
+  const warmupMs = values.warmup === undefined
+    ? Math.min(60_000, Math.max(5_000, durationMs / 10))
+    : number("warmup") * 1000;
+  if (warmupMs + 10_000 > durationMs) {
+    throw new RangeError("the run must last at least 10 s longer than its warm-up");
+  }
 
   const child = new Deno.Command(Deno.execPath(), {
     args: [
