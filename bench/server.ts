@@ -8,6 +8,11 @@
  *   server that sends each event as its own `JSON.stringify` message, in the same run.
  * - `sse_delivery`: the same over Server-Sent Events.
  * - `api_bars`: bars/s served by `GET /api/bars` (100,000 bars, JSON) through the handler.
+ * - `server_fanout_1000_p99`, `server_fanout_stalled_p99_increase`,
+ *   `server_cap_flood_p99_increase`: 1,000 WebSocket clients over 10 symbols at 10,000
+ *   trades/s, publish-to-receive p99 with the server and the clients in separate processes;
+ *   then the increase of that p99 with one client that never reads, and during 5,000
+ *   connection attempts past the cap (see `bench/_fanout.ts` for how it is measured).
  *
  * Size: `BENCH_SERVER_EVENTS` (default 200,000).
  * @module
@@ -17,6 +22,7 @@ import type { MarketDataRepository, QueryResult } from "../lib/repositories/repo
 import { createApp, startServer, StreamHub } from "../server/mod.ts";
 import { emit } from "./_figure.ts";
 import { MemoryRepository } from "../lib/repositories/memory_repository.ts";
+import { fanout } from "./_fanout.ts";
 
 const EVENTS = Number(Deno.env.get("BENCH_SERVER_EVENTS") ?? 200_000);
 const BATCH = 100;
@@ -209,6 +215,56 @@ export async function run(): Promise<void> {
     value: Math.round(await sseOurs(trades)),
   });
   emit({ name: "server.api_bars_json", unit: "bars/s", value: Math.round(await apiBars()) });
+  await fanoutFigures();
+}
+
+async function fanoutFigures(): Promise<void> {
+  const load = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  const loadBefore = load();
+  // BENCH_FANOUT_CLIENTS / BENCH_FANOUT_RATE scale the run down (the figure names stay; the
+  // `clients` and `rate` fields say what ran).
+  const clients = Number(Deno.env.get("BENCH_FANOUT_CLIENTS") ?? 1_000);
+  const rate = Number(Deno.env.get("BENCH_FANOUT_RATE") ?? 10_000);
+  const r = await fanout({ clients, rate });
+  const increase = (p99: number) =>
+    Number(((p99 - r.baseline.p99) / r.baseline.p99 * 100).toFixed(1));
+  const common = { clients, rate, loadavg_before: loadBefore, loadavg_after: load() };
+  emit({
+    name: "server_fanout_1000_p99",
+    unit: "ms",
+    value: r.baseline.p99,
+    target: "< 20",
+    p50_ms: r.baseline.p50,
+    events: r.baseline.events,
+    expected_events: r.baseline.expected,
+    order_breaks: r.baseline.breaks,
+    clients_dropped: r.baseline.closed,
+    ...common,
+  });
+  emit({
+    name: "server_fanout_stalled_p99_increase",
+    unit: "percent",
+    value: increase(r.stalled.p99),
+    target: "< 20",
+    p99_ms: r.stalled.p99,
+    baseline_p99_ms: r.baseline.p99,
+    stalled_client_dropped: r.stalled.stalledDropped,
+    order_breaks: r.stalled.breaks,
+    clients_dropped: r.stalled.closed,
+    ...common,
+  });
+  emit({
+    name: "server_cap_flood_p99_increase",
+    unit: "percent",
+    value: increase(r.capFlood.p99),
+    p99_ms: r.capFlood.p99,
+    baseline_p99_ms: r.baseline.p99,
+    attempts: r.capFlood.attempts,
+    refused: r.capFlood.refused,
+    order_breaks: r.capFlood.breaks,
+    clients_dropped: r.capFlood.closed,
+    ...common,
+  });
 }
 
 if (import.meta.main) await run();

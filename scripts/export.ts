@@ -1,7 +1,9 @@
 /**
- * `deno task export [--lake DIR] [--every 1h] [--lag 5m] [--retain 7d | --retain off]`:
- * moves closed ranges of every buffer table to the lake with the {@linkcode Exporter}
- * (`lib/buffer/exporter.ts`), then applies the buffer's retention.
+ * `deno task export [--lake DIR] [--every 1h] [--lag 5m] [--retain 7d | --retain off]
+ * [--metrics-port 9465]`: moves closed ranges of every buffer table to the lake with the
+ * {@linkcode Exporter} (`lib/buffer/exporter.ts`), then applies the buffer's retention.
+ * With `--metrics-port`, serves Prometheus `/metrics` (see `scripts/export_metrics.ts`) on
+ * 127.0.0.1 (or `HOST:PORT`) while it runs: the daemon mode is `--every`.
  * @module
  */
 import postgres from "postgres";
@@ -11,6 +13,7 @@ import { databaseUrl, defaultLakeRoot } from "../lib/config.ts";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import { waitingLock } from "../lib/cli/lake_lock.ts";
 import { Exporter, type ExportReport } from "../lib/buffer/exporter.ts";
+import { ExportMetrics } from "./export_metrics.ts";
 
 /** The JSON line `deno task export` prints per run. */
 function reportJson(r: ExportReport): Record<string, unknown> {
@@ -53,11 +56,13 @@ function reportJson(r: ExportReport): Record<string, unknown> {
 
 const USAGE =
   `usage: deno task export [--lake DIR] [--every 1h] [--lag 5m] [--retain 7d | --retain off] [--lock-wait 5m]
+       [--metrics-port [HOST:]PORT]
 
 Moves closed ranges of every buffer table to the lake (DATABASE_URL), verifies them, then
 drops the buffer's expired days that are verified (\`buffer_drop_expired\`), unless
 --retain off. Prints one JSON line per run. Waits up to --lock-wait for another writer of the
-lake to finish (one writer per lake), then exits 75.`;
+lake to finish (one writer per lake), then exits 75. With --metrics-port, serves Prometheus
+/metrics there (runs, rows, watermarks, last success, process) while running.`;
 
 /** `deno task export`: once, or every `--every`, until interrupted. */
 async function main(args: readonly string[]): Promise<void> {
@@ -67,6 +72,7 @@ async function main(args: readonly string[]): Promise<void> {
     lag: { type: "string" },
     retain: { type: "string", default: "7d" },
     "lock-wait": { type: "string", default: "5m" },
+    "metrics-port": { type: "string" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (values.help) {
@@ -98,9 +104,19 @@ async function main(args: readonly string[]): Promise<void> {
     lock: waitingLock("export", values["lock-wait"] as string),
   });
   const exporter = new Exporter({ sql, lake, lag });
+  const metrics = values["metrics-port"] === undefined ? undefined : new ExportMetrics();
+  const metricsServer = metrics?.serve(listenOn(values["metrics-port"] as string));
   try {
     while (true) {
-      const line = reportJson(await exporter.run());
+      let report: ExportReport;
+      try {
+        report = await exporter.run();
+      } catch (error) {
+        metrics?.observeError();
+        throw error;
+      }
+      metrics?.observe(report);
+      const line = reportJson(report);
       if (retain !== undefined) {
         // Drops only days that ended more than `retain` ago and that this or an earlier
         // run verified, still holding exactly the verified rows (see migrations.ts).
@@ -113,10 +129,21 @@ async function main(args: readonly string[]): Promise<void> {
       await new Promise((res) => setTimeout(res, periodMicros / 1000));
     }
   } finally {
+    await metricsServer?.shutdown();
     await exporter.close();
     await lake.close();
     await sql.end();
   }
+}
+
+/** `PORT` or `HOST:PORT` (default host 127.0.0.1). */
+function listenOn(text: string): { port: number; hostname?: string } {
+  const m = /^(?:(.+):)?(\d+)$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port > 65_535) {
+    throw new RangeError(`--metrics-port must be PORT or HOST:PORT, got "${text}"`);
+  }
+  return { port, hostname: m[1] };
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

@@ -188,6 +188,10 @@ export class StreamHub implements EventSink {
   readonly maxStallMs: number;
   readonly maxSubscribers: number;
   #subscribers = new Set<Subscription>();
+  /** Subscribers with a symbol filter, under each of their symbols. */
+  #bySymbol = new Map<string, Set<Subscription>>();
+  /** Subscribers without a symbol filter. */
+  #anySymbol = new Set<Subscription>();
   #nextId = 1;
   #published = 0;
   #delivered = 0;
@@ -213,43 +217,74 @@ export class StreamHub implements EventSink {
     if (!this.#closed && this.#subscribers.size >= this.maxSubscribers) {
       throw new TooManySubscribersError(this.maxSubscribers);
     }
-    const sub = new Subscription(this.#nextId++, filter, (s) => this.#subscribers.delete(s));
+    const sub = new Subscription(this.#nextId++, filter, (s) => this.#detach(s));
     if (this.#closed) {
       sub.close("hub_closed");
       return sub;
     }
     this.#subscribers.add(sub);
+    if (filter.symbols) {
+      for (const symbol of filter.symbols) {
+        let set = this.#bySymbol.get(symbol);
+        if (!set) this.#bySymbol.set(symbol, set = new Set());
+        set.add(sub);
+      }
+    } else {
+      this.#anySymbol.add(sub);
+    }
     return sub;
   }
 
-  /** Queues each event for every subscriber whose filter it matches. */
+  #detach(sub: Subscription): void {
+    this.#subscribers.delete(sub);
+    if (!sub.filter.symbols) {
+      this.#anySymbol.delete(sub);
+      return;
+    }
+    for (const symbol of sub.filter.symbols) {
+      const set = this.#bySymbol.get(symbol);
+      set?.delete(sub);
+      if (set?.size === 0) this.#bySymbol.delete(symbol);
+    }
+  }
+
+  /**
+   * Queues each event for every subscriber whose filter it matches. Subscribers are indexed
+   * by symbol, so an event only visits those of its symbol (and those without a symbol
+   * filter); the event is serialised once and the same {@linkcode StreamItem} is queued to
+   * each.
+   */
   write(events: readonly MarketEvent[]): void {
     if (this.#closed) return;
     this.#published += events.length;
     if (this.#subscribers.size === 0) return;
     const now = performance.now();
     for (const event of events) {
-      let json: string | undefined;
-      for (const sub of this.#subscribers) {
-        if (!sub.matches(event)) continue;
-        json ??= JSON.stringify(event);
-        const stalled = sub.stalledMs(now) > this.maxStallMs;
-        if (!stalled && sub.push({ event, json }, this.maxQueue)) {
-          this.#delivered++;
-        } else {
-          this.#slow++;
-          this.#dropped += sub.queued + 1;
-          console.warn(
-            `stream hub: disconnecting slow subscriber #${sub.id} (` +
-              (stalled
-                ? `no events taken for ${this.maxStallMs} ms`
-                : `queue reached ${this.maxQueue} events`) +
-              ")",
-          );
-          sub.close("slow");
+      let item: StreamItem | undefined;
+      const targets = this.#bySymbol.get(event.symbol);
+      for (const set of targets ? [targets, this.#anySymbol] : [this.#anySymbol]) {
+        for (const sub of set) {
+          if (!sub.matches(event)) continue;
+          item ??= { event, json: JSON.stringify(event) };
+          const stalled = sub.stalledMs(now) > this.maxStallMs;
+          if (!stalled && sub.push(item, this.maxQueue)) this.#delivered++;
+          else this.#disconnectSlow(sub, stalled);
         }
       }
     }
+  }
+
+  #disconnectSlow(sub: Subscription, stalled: boolean): void {
+    this.#slow++;
+    this.#dropped += sub.queued + 1;
+    console.warn(
+      `stream hub: disconnecting slow subscriber #${sub.id} (` +
+        (stalled
+          ? `no events taken for ${this.maxStallMs} ms`
+          : `queue reached ${this.maxQueue} events`) +
+        ")",
+    );
+    sub.close("slow");
   }
 
   /** Nothing to persist: resolves to 0. */

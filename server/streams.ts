@@ -81,6 +81,37 @@ function encodeBatch(items: readonly StreamItem[]): string {
   return out + "]";
 }
 
+const filterKeys = new WeakMap<StreamFilter, string>();
+
+function filterKey(filter: StreamFilter): string {
+  let key = filterKeys.get(filter);
+  if (key === undefined) {
+    const part = (set?: ReadonlySet<string>) => set ? [...set].sort().join(",") : "*";
+    key = `${part(filter.kinds)}|${part(filter.exchanges)}|${part(filter.symbols)}`;
+    filterKeys.set(filter, key);
+  }
+  return key;
+}
+
+/** The last batch text encoded starting at an item, with what identifies the batch. */
+const batches = new WeakMap<StreamItem, { key: string; last: StreamItem; text: string }>();
+
+/**
+ * {@linkcode encodeBatch}, encoded once for every subscriber with the same filter: the hub
+ * queues the same item objects to each, and a subscriber's queue is a contiguous run of its
+ * filter's events, so the same filter, first item, last item and length mean the same batch.
+ */
+function encodeFor(sub: Subscription, items: readonly StreamItem[]): string {
+  if (items.length === 0) return "[]";
+  const key = `${filterKey(sub.filter)}|${items.length}`;
+  const last = items[items.length - 1];
+  const hit = batches.get(items[0]);
+  if (hit && hit.key === key && hit.last === last) return hit.text;
+  const text = encodeBatch(items);
+  batches.set(items[0], { key, last, text });
+  return text;
+}
+
 /** Ends a socket whose closing handshake cannot complete (the peer never reads). */
 function dropConnection(socket: WebSocket): void {
   if (socket.readyState === WebSocket.CLOSED) return;
@@ -157,7 +188,7 @@ export function webSocketStream(
     if (ended) sub.close();
     for await (const items of sub) {
       if (socket.readyState !== WebSocket.OPEN) break;
-      socket.send(encodeBatch(items));
+      socket.send(encodeFor(sub, items));
       while (socket.bufferedAmount > maxBuffered && !sub.closeReason) {
         await new Promise((resolve) => setTimeout(resolve, 20));
         if (socket.readyState !== WebSocket.OPEN) sub.close();
@@ -247,7 +278,7 @@ export function sseStream(
           return;
         }
         controller.enqueue(
-          encoder.encode(items.length ? `data: ${encodeBatch(items)}\n\n` : ": keep-alive\n\n"),
+          encoder.encode(items.length ? `data: ${encodeFor(sub, items)}\n\n` : ": keep-alive\n\n"),
         );
       } catch {
         // The client went away while we waited (the stream was cancelled).

@@ -8,6 +8,10 @@
 import type { MarketEvent } from "../../lib/market/types.ts";
 import type { FeedSummary } from "./pipeline.ts";
 import type { FeedConnectionStats } from "./connection.ts";
+import process from "node:process";
+
+/** When this process started (Unix seconds), for `process_start_time_seconds`. */
+const PROCESS_START_SECONDS = Math.round(performance.timeOrigin / 1000);
 
 /** Lag buckets, seconds: venue time to local receive time. */
 export const LAG_BUCKETS_SECONDS = [
@@ -388,6 +392,15 @@ export class CollectorMetrics {
         `process_resident_memory_bytes ${rss}`,
       );
     }
+    const cpu = process.cpuUsage();
+    out.push(
+      "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.",
+      "# TYPE process_cpu_seconds_total counter",
+      `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
+      "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.",
+      "# TYPE process_start_time_seconds gauge",
+      `process_start_time_seconds ${PROCESS_START_SECONDS}`,
+    );
     return out.join("\n") + "\n";
   }
 

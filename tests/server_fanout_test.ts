@@ -1,0 +1,212 @@
+/**
+ * Live fan-out: the hub's per-symbol index delivers exactly what each filter matches, in
+ * order; batches encoded once per filter reach each client intact; and 5,000 stream
+ * connection attempts past the cap are all refused while the clients already connected
+ * receive every event in order.
+ */
+import assert from "node:assert/strict";
+import type { MarketEvent, Trade } from "../lib/market/types.ts";
+import { MemoryRepository } from "../lib/repositories/mod.ts";
+import { startServer, StreamHub } from "../server/mod.ts";
+
+function trade(exchange: string, symbol: string, id: number): Trade {
+  return {
+    kind: "trade",
+    exchange,
+    symbol,
+    ts: 1_700_000_000_000_000 + id,
+    recvTs: 1_700_000_000_000_000 + id,
+    id: String(id),
+    price: 100 + id / 100,
+    size: 1,
+    side: id % 2 ? "buy" : "sell",
+  };
+}
+
+function quote(symbol: string, n: number): MarketEvent {
+  return {
+    kind: "quote",
+    exchange: "coinbase",
+    symbol,
+    ts: n,
+    recvTs: n,
+    bidPrice: 99,
+    bidSize: 1,
+    askPrice: 101,
+    askSize: 1,
+  } as MarketEvent;
+}
+
+Deno.test("the hub's symbol index delivers exactly each filter's events, in order", async () => {
+  const hub = new StreamHub({ maxQueue: 100_000 });
+  const filters = [
+    { symbols: new Set(["A"]) },
+    { symbols: new Set(["A", "B"]) },
+    { symbols: new Set(["C"]), kinds: new Set(["trade"] as const) },
+    {},
+    { kinds: new Set(["quote"] as const) },
+    { exchanges: new Set(["kraken"]), symbols: new Set(["B"]) },
+    { symbols: new Set<string>() },
+  ];
+  const subs = filters.map((f) => hub.subscribe(f));
+  const leaver = hub.subscribe({ symbols: new Set(["A"]) });
+  const events: MarketEvent[] = [];
+  for (let i = 0; i < 600; i++) {
+    const symbol = "ABCD"[i % 4];
+    events.push(i % 5 === 0 ? quote(symbol, i) : trade(i % 3 ? "coinbase" : "kraken", symbol, i));
+  }
+  const received = subs.map(() => [] as MarketEvent[]);
+  for (let i = 0; i < events.length; i += 50) {
+    hub.write(events.slice(i, i + 50));
+    if (i === 300) leaver.close();
+    for (const [k, sub] of subs.entries()) {
+      if (sub.queued) received[k].push(...(await sub.next())!.map((item) => item.event));
+    }
+  }
+  // Expected by hand from the filter definitions, not through Subscription.matches.
+  const byHand = [
+    (e: MarketEvent) => e.symbol === "A",
+    (e: MarketEvent) => e.symbol === "A" || e.symbol === "B",
+    (e: MarketEvent) => e.symbol === "C" && e.kind === "trade",
+    () => true,
+    (e: MarketEvent) => e.kind === "quote",
+    (e: MarketEvent) => e.exchange === "kraken" && e.symbol === "B",
+    () => false,
+  ];
+  for (const [k, keep] of byHand.entries()) {
+    assert.deepEqual(received[k], events.filter(keep), `filter ${k}`);
+  }
+  assert.equal(hub.stats().clients, subs.length);
+  assert.equal(leaver.closeReason, "closed");
+  await hub.close();
+});
+
+/** Opens a WebSocket and collects every event it receives. */
+async function client(url: string) {
+  const ws = new WebSocket(url);
+  const events: MarketEvent[] = [];
+  let closed = false;
+  ws.onmessage = (m) => events.push(...JSON.parse(m.data));
+  ws.onclose = () => closed = true;
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  return { ws, events, isClosed: () => closed };
+}
+
+async function until(done: () => boolean | Promise<boolean>, tries = 3_000): Promise<void> {
+  for (let i = 0; i < tries && !(await done()); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+/** One WebSocket upgrade attempt over raw TCP: the status code of the response. */
+async function upgradeStatus(port: number): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(
+      `GET /ws?kinds=trade HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+        `Sec-WebSocket-Version: 13\r\n\r\n`,
+    ));
+    const buf = new Uint8Array(256);
+    let head = "";
+    while (!head.includes("\r\n")) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      head += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("clients with the same and different filters get their own batches intact", async () => {
+  const hub = new StreamHub();
+  const server = await startServer({ repository: new MemoryRepository([]), hub, port: 0 });
+  const ws = server.url.replace("http", "ws");
+  try {
+    const same = [
+      await client(`${ws}ws?kinds=trade&symbol=A`),
+      await client(`${ws}ws?kinds=trade&symbol=A`),
+    ];
+    const anyKind = await client(`${ws}ws?symbol=A`);
+    const both = await client(`${ws}ws?kinds=trade&symbol=A,B`);
+    await until(() => hub.stats().clients === 4);
+    const events: MarketEvent[] = [];
+    for (let i = 0; i < 300; i++) {
+      events.push(i % 4 === 0 ? quote("A", i) : trade("x", "AB"[i % 2], i));
+    }
+    for (let i = 0; i < events.length; i += 7) hub.write(events.slice(i, i + 7));
+    const expectSame = events.filter((e) => e.symbol === "A" && e.kind === "trade");
+    const expectAny = events.filter((e) => e.symbol === "A");
+    const expectBoth = events.filter((e) => e.kind === "trade");
+    await until(() =>
+      same.every((c) => c.events.length === expectSame.length) &&
+      anyKind.events.length === expectAny.length && both.events.length === expectBoth.length
+    );
+    for (const c of same) assert.deepEqual(c.events, expectSame);
+    assert.deepEqual(anyKind.events, expectAny);
+    assert.deepEqual(both.events, expectBoth);
+    for (const c of [...same, anyKind, both]) c.ws.close();
+  } finally {
+    await server.shutdown();
+    await hub.close();
+  }
+});
+
+Deno.test("5,000 stream connections past the cap are refused; connected clients miss nothing", async () => {
+  const hub = new StreamHub();
+  const cap = 20;
+  const server = await startServer({
+    repository: new MemoryRepository([]),
+    hub,
+    port: 0,
+    limits: { maxConnections: cap, maxConnectionsPerAddress: 10_000 },
+  });
+  const ws = server.url.replace("http", "ws");
+  try {
+    const clients: Awaited<ReturnType<typeof client>>[] = [];
+    for (let i = 0; i < cap; i++) {
+      clients.push(await client(`${ws}ws?kinds=trade&symbol=S${i % 2}`));
+    }
+    await until(() => hub.stats().clients === cap);
+    const published: Trade[] = [];
+    let attempts = 0;
+    let refused = 0;
+    const statuses = new Map<number, number>();
+    const flood = Array.from({ length: 50 }, async () => {
+      while (attempts < 5_000) {
+        const n = ++attempts;
+        const status = await upgradeStatus(server.port);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        if (status === 503) refused++;
+        // Interleave publishing with the flood: one write of 4 trades every 25 attempts.
+        if (n % 25 === 0) {
+          const batch = [0, 1, 2, 3].map((k) => trade("x", `S${k % 2}`, published.length + k));
+          published.push(...batch);
+          hub.write(batch);
+        }
+      }
+    });
+    await Promise.all(flood);
+    assert.equal(attempts, 5_000);
+    assert.deepEqual([...statuses], [[503, 5_000]]);
+    assert.equal(refused, 5_000);
+    assert.equal(published.length, 800);
+    const expected = [0, 1].map((s) => published.filter((t) => t.symbol === `S${s}`));
+    await until(() => clients.every((c, i) => c.events.length >= expected[i % 2].length));
+    for (const [i, c] of clients.entries()) {
+      assert.equal(c.isClosed(), false, `client ${i} kept its connection`);
+      assert.deepEqual(c.events.map((e) => (e as Trade).id), expected[i % 2].map((t) => t.id));
+    }
+    // The server's own count, read from its Prometheus exposition.
+    const metrics = await (await fetch(`${server.url}metrics`)).text();
+    assert.match(metrics, /^alphapulse_streams_refused_total 5000$/m);
+    assert.match(metrics, /^alphapulse_open_streams 20$/m);
+    for (const c of clients) c.ws.close();
+  } finally {
+    await server.shutdown();
+    await hub.close();
+  }
+});

@@ -1,0 +1,40 @@
+/**
+ * `deno task soak` for 45 s (15 s warm-up): connect/subscribe/disconnect churn against a server in a child
+ * process ends with the server's resident memory within 20 % of where it started (the full
+ * 10-minute run is `deno task soak`).
+ */
+import assert from "node:assert/strict";
+
+Deno.test("a short soak of stream churn ends within 20 % of the starting RSS", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "scripts/soak.ts",
+      "--minutes",
+      "0.75",
+      "--clients",
+      "40",
+      "--warmup",
+      "15",
+    ],
+    cwd: new URL("../", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const line = text.trim().split("\n").at(-1)!;
+  const report = JSON.parse(line);
+  // The churn really ran: every slot turned over many times, nearly all turns succeeded.
+  assert.ok(report.websockets > 40 * 5, line);
+  assert.ok(report.sse > 0 && report.stalled > 0, line);
+  assert.ok(report.errors <= (report.websockets + report.sse) / 100, line);
+  // The bound, from the reported samples (not the script's own verdict).
+  const start = report.rss_start_bytes;
+  const end = report.rss_end_bytes;
+  assert.ok(start > 10e6 && end > 10e6, line);
+  assert.ok(Math.abs(end - start) <= start * 0.2, `RSS ${start} -> ${end}: ${line}`);
+  assert.ok(report.rss_peak_bytes >= Math.max(start, end), line);
+  assert.equal(report.pass, true, line);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+});
