@@ -60,6 +60,28 @@ Deno.test("TimescaleDB layout: hypertables, compression, 1-minute aggregate, gua
     );
     assert.equal(again.affectedRows, 0);
 
+    // Migration 4 marks backfilled trades; rows stored without the mark read as false, and
+    // the key is unchanged (the same trade backfilled is the one stored row).
+    await db.exec(`insert into trades values
+      ('x', 'A-B', '5', 20, 1, 'buy', '2024-08-09 11:00Z', '2024-08-09 11:00Z', true)`);
+    const backfilledAgain = await db.query(
+      `insert into trades values
+        ('x', 'A-B', '1', 10, 1, 'buy', '2024-08-08 10:00:00.5Z', '2024-08-08 10:00:00.6Z', true)
+       on conflict do nothing`,
+    );
+    assert.equal(backfilledAgain.affectedRows, 0);
+    const marks = await db.query<{ id: string; backfilled: boolean }>(
+      `select id, backfilled from trades order by id`,
+    );
+    assert.deepEqual(marks.rows.map((r) => [r.id, r.backfilled]), [
+      ["1", false],
+      ["2", false],
+      ["3", false],
+      ["4", false],
+      ["5", true],
+    ]);
+    await db.exec(`delete from trades where id = '5'`);
+
     await db.exec(`call refresh_continuous_aggregate('bars_1m', null, null)`);
     const bars = await db.query<Record<string, number | string>>(
       `select open, high, low, close, volume, vwap, trades from bars_1m
