@@ -70,6 +70,19 @@ async function marks(root: string): Promise<[string, boolean][]> {
   }
 }
 
+/** `[id, backfilled]` of the stored trades through the lake's DuckDB SQL view. */
+async function sqlMarks(root: string): Promise<[string, boolean][]> {
+  const repo = await LakeRepository.open({ root });
+  try {
+    const rows = await repo.sql(
+      "SELECT id, backfilled FROM trades ORDER BY ts, id",
+    ).rows();
+    return rows.map((r) => [String(r.id), r.backfilled as boolean]);
+  } finally {
+    await repo.close();
+  }
+}
+
 Deno.test("trades files without `backfilled` read as not backfilled, through repair and compaction", async () => {
   const root = await Deno.makeTempDir({ prefix: "alphapulse-old-trades-" });
   try {
@@ -80,6 +93,14 @@ Deno.test("trades files without `backfilled` read as not backfilled, through rep
     // The next day: one old file, which the repair leaves alone (no duplicate).
     await Deno.mkdir(`${root}/${DIR2}`, { recursive: true });
     oldFile(`${root}/${DIR2}/part-000000000-c.parquet`, [String(NEXT_DAY)]);
+
+    // Only old files: every trade reads as not backfilled.
+    const onlyOld: [string, boolean][] = [["1", false], ["2", false], ["2", false], ["3", false], [
+      String(NEXT_DAY),
+      false,
+    ]];
+    assert.deepEqual(await marks(root), onlyOld, "only old files");
+    assert.deepEqual(await sqlMarks(root), onlyOld, "only old files, through DuckDB SQL");
 
     const lake = await ParquetLake.open({ root, autoCompactFiles: Infinity });
     try {
@@ -99,6 +120,7 @@ Deno.test("trades files without `backfilled` read as not backfilled, through rep
       [String(NEXT_DAY), false],
     ];
     assert.deepEqual(await marks(root), expected, "old and new files read together");
+    assert.deepEqual(await sqlMarks(root), expected, "through DuckDB SQL too");
 
     const repaired = await repairLake({ root, kinds: ["trades"] });
     assert.equal(repaired.partitions.reduce((s, p) => s + p.duplicates, 0), 1);
@@ -117,6 +139,7 @@ Deno.test("trades files without `backfilled` read as not backfilled, through rep
     expected.splice(5, 0, ["6", true]);
     expected.push([String(NEXT_DAY + 1), true]);
     assert.deepEqual(await marks(root), expected, "after compaction");
+    assert.deepEqual(await sqlMarks(root), expected, "after compaction, through DuckDB SQL");
     // The merged files hold the column themselves now (read without the repository).
     const column = (dir: string) => {
       const files = [...Deno.readDirSync(`${root}/${dir}`)].filter((e) =>
@@ -127,6 +150,25 @@ Deno.test("trades files without `backfilled` read as not backfilled, through rep
     };
     assert.deepEqual(column(DIR), [false, false, false, true, false, true]);
     assert.deepEqual(column(DIR2), [false, true]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("an old trades file after new ones (DuckDB binds on the first file) reads too", async () => {
+  const root = await Deno.makeTempDir({ prefix: "alphapulse-old-trades-" });
+  try {
+    const lake = await ParquetLake.open({ root });
+    try {
+      assert.equal(await lake.writeTrades([trade(1, true), trade(2, false)]), 2);
+    } finally {
+      await lake.close();
+    }
+    await Deno.mkdir(`${root}/${DIR2}`, { recursive: true });
+    oldFile(`${root}/${DIR2}/part-000000000-c.parquet`, [String(NEXT_DAY)]);
+    const expected: [string, boolean][] = [["1", true], ["2", false], [String(NEXT_DAY), false]];
+    assert.deepEqual(await marks(root), expected);
+    assert.deepEqual(await sqlMarks(root), expected);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
