@@ -1,7 +1,8 @@
 /**
  * The trades table's batch: trade columns validated (the schema's rules), grouped by
  * partition (exchange, symbol, UTC day) and turned into one Polars frame with the file's
- * columns (`backfilled` last, false unless given), with what each partition's write needs to know (key range, order).
+ * columns (`backfilled` last, false unless given), with what each partition's write needs
+ * to know (key range, order).
  * @module
  */
 import pl from "nodejs-polars";
