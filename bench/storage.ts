@@ -108,13 +108,13 @@ function tradesCopyText(trades: readonly Trade[]): string {
     parts.push(
       `${t.exchange}\t${t.symbol}\t${t.id}\t${t.price}\t${t.size}\t${t.side}\t${ts.format(t.ts)}\t${
         recv.format(t.recvTs)
-      }\n`,
+      }\t${t.backfilled === true ? "t" : "f"}\n`,
     );
   }
   return parts.join("");
 }
 
-const TRADE_COLUMNS = "exchange, symbol, id, price, size, side, ts, recv_ts";
+const TRADE_COLUMNS = "exchange, symbol, id, price, size, side, ts, recv_ts, backfilled";
 
 async function benchIngest(url: string, psql: (args: string[]) => Promise<string>, rows: number) {
   const sql = postgres(url, { max: 2, onnotice: () => {} });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { startPostgres } from "./support/postgres.ts";
 import { migrate } from "../lib/buffer/migrate.ts";
+import { MIGRATIONS } from "../lib/buffer/migrations.ts";
 
 Deno.test("buffer migrations: idempotent, plain layout, partitions and guarded retention", async (t) => {
   await using pg = await startPostgres();
@@ -10,7 +11,7 @@ Deno.test("buffer migrations: idempotent, plain layout, partitions and guarded r
     await t.step("first run applies, concurrent and later runs apply nothing", async () => {
       const [a, b] = await Promise.all([migrate(sql), migrate(sql)]);
       assert.equal(a.layout, "plain"); // timescaledb is not packaged on these machines
-      assert.deepEqual([...a.applied, ...b.applied].sort(), [1, 2, 3]);
+      assert.deepEqual([...a.applied, ...b.applied].sort(), [1, 2, 3, 4]);
       const again = await migrate(sql);
       assert.deepEqual(again.applied, []);
       const rows = await sql`select version, layout from schema_migrations order by version`;
@@ -18,6 +19,7 @@ Deno.test("buffer migrations: idempotent, plain layout, partitions and guarded r
         [1, "plain"],
         [2, "plain"],
         [3, "plain"],
+        [4, "plain"],
       ]);
       await assert.rejects(migrate(sql, { layout: "timescale" }), /already has the plain layout/);
     });
@@ -77,6 +79,43 @@ Deno.test("buffer migrations: idempotent, plain layout, partitions and guarded r
   }
 });
 
+Deno.test("buffer migration 4: trades stored before read as not backfilled, the key unchanged", async () => {
+  await using pg = await startPostgres();
+  const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+  try {
+    const before = MIGRATIONS.filter((m) => m.version < 4);
+    assert.deepEqual((await migrate(sql, { migrations: before })).applied, [1, 2, 3]);
+    await sql`select buffer_ensure_partitions('trades', '2021-04-17 00:00Z', '2021-04-18 00:00Z')`;
+    await sql`insert into trades values
+      ('x', 'A-B', '1', 1, 1, 'buy', '2021-04-17 10:00Z', '2021-04-17 10:00Z'),
+      ('x', 'A-B', '2', 1, 1, 'buy', '2021-04-18 10:00Z', '2021-04-18 10:00Z')`;
+    assert.deepEqual((await migrate(sql)).applied, [4]);
+    // Applied again (the statement is guarded): nothing changes.
+    await sql.unsafe(MIGRATIONS.find((m) => m.version === 4)!.plain);
+    await sql`insert into trades values
+      ('x', 'A-B', '3', 1, 1, 'buy', '2021-04-17 11:00Z', '2021-04-17 11:00Z', true)`;
+    // The same trade again, backfilled: the key is (exchange, symbol, ts, id), so one row.
+    await assert.rejects(
+      sql`insert into trades values
+        ('x', 'A-B', '1', 1, 1, 'buy', '2021-04-17 10:00Z', '2021-04-17 10:00Z', true)`,
+      (e: { code?: string }) => e.code === "23505",
+    );
+    const rows = await sql<{ id: string; backfilled: boolean; part: string }[]>`
+      select id, backfilled, tableoid::regclass::text as part from trades order by id`;
+    assert.deepEqual(rows.map((r) => [r.id, r.backfilled, r.part]), [
+      ["1", false, "trades_p20210417"],
+      ["2", false, "trades_p20210418"],
+      ["3", true, "trades_p20210417"],
+    ]);
+    const [column] = await sql<{ is_nullable: string; column_default: string }[]>`
+      select is_nullable, column_default from information_schema.columns
+      where table_name = 'trades_p20210418' and column_name = 'backfilled'`;
+    assert.deepEqual(column, { is_nullable: "NO", column_default: "false" });
+  } finally {
+    await sql.end();
+  }
+});
+
 Deno.test("deno task db:migrate applies the schema from DATABASE_URL", async () => {
   await using pg = await startPostgres();
   const run = async () => {
@@ -89,6 +128,6 @@ Deno.test("deno task db:migrate applies the schema from DATABASE_URL", async () 
     assert.ok(out.success, new TextDecoder().decode(out.stderr));
     return new TextDecoder().decode(out.stdout);
   };
-  assert.match(await run(), /applied migrations 1, 2, 3 \(plain layout\)/);
+  assert.match(await run(), /applied migrations 1, 2, 3, 4 \(plain layout\)/);
   assert.match(await run(), /schema is current \(plain layout\)/);
 });

@@ -60,6 +60,28 @@ Deno.test("TimescaleDB layout: hypertables, compression, 1-minute aggregate, gua
     );
     assert.equal(again.affectedRows, 0);
 
+    // Migration 4 marks backfilled trades; rows stored without the mark read as false, and
+    // the key is unchanged (the same trade backfilled is the one stored row).
+    await db.exec(`insert into trades values
+      ('x', 'A-B', '5', 20, 1, 'buy', '2024-08-09 11:00Z', '2024-08-09 11:00Z', true)`);
+    const backfilledAgain = await db.query(
+      `insert into trades values
+        ('x', 'A-B', '1', 10, 1, 'buy', '2024-08-08 10:00:00.5Z', '2024-08-08 10:00:00.6Z', true)
+       on conflict do nothing`,
+    );
+    assert.equal(backfilledAgain.affectedRows, 0);
+    const marks = await db.query<{ id: string; backfilled: boolean }>(
+      `select id, backfilled from trades order by id`,
+    );
+    assert.deepEqual(marks.rows.map((r) => [r.id, r.backfilled]), [
+      ["1", false],
+      ["2", false],
+      ["3", false],
+      ["4", false],
+      ["5", true],
+    ]);
+    await db.exec(`delete from trades where id = '5'`);
+
     await db.exec(`call refresh_continuous_aggregate('bars_1m', null, null)`);
     const bars = await db.query<Record<string, number | string>>(
       `select open, high, low, close, volume, vwap, trades from bars_1m
@@ -105,6 +127,40 @@ Deno.test("TimescaleDB layout: hypertables, compression, 1-minute aggregate, gua
     assert.deepEqual(await dropped(), ["event_log_p20240808"]);
     const log = await db.query<{ digest: number }>(`select digest from event_log`);
     assert.deepEqual(log.rows.map((r) => r.digest), [3]);
+  } finally {
+    await db.close();
+  }
+});
+
+Deno.test("TimescaleDB layout: migration 4 adds backfilled to trades with compressed chunks", async () => {
+  const db = await PGlite.create({ extensions: { timescaledb } });
+  try {
+    for (const m of MIGRATIONS.filter((m) => m.version < 4)) {
+      await db.exec(`begin;\n${m.timescale ?? m.plain}\ncommit;`);
+    }
+    await db.exec(`insert into trades values
+      ('x', 'A-B', '1', 10, 1, 'buy', '2024-08-08 10:00Z', '2024-08-08 10:00Z'),
+      ('x', 'A-B', '2', 11, 1, 'sell', '2024-08-09 10:00Z', '2024-08-09 10:00Z')`);
+    const compressed = await db.query(
+      `select compress_chunk(c) from show_chunks('trades') c`,
+    );
+    assert.equal(compressed.rows.length, 2, "both days' chunks compressed");
+    const v4 = MIGRATIONS.find((m) => m.version === 4)!;
+    await db.exec(`begin;\n${v4.timescale ?? v4.plain}\ncommit;`);
+    await db.exec(`insert into trades values
+      ('x', 'A-B', '3', 12, 1, 'buy', '2024-08-09 11:00Z', '2024-08-09 11:00Z', true)`);
+    const rows = await db.query<{ id: string; backfilled: boolean }>(
+      `select id, backfilled from trades order by id`,
+    );
+    assert.deepEqual(rows.rows.map((r) => [r.id, r.backfilled]), [
+      ["1", false],
+      ["2", false],
+      ["3", true],
+    ]);
+    // The continuous aggregate over trades still refreshes.
+    await db.exec(`call refresh_continuous_aggregate('bars_1m', null, null)`);
+    const bars = await db.query<{ n: number }>(`select count(*)::int as n from bars_1m`);
+    assert.equal(bars.rows[0].n, 3);
   } finally {
     await db.close();
   }

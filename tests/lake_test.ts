@@ -93,6 +93,7 @@ Deno.test("ParquetLake writes the documented hive layout readable by DuckDB and 
       ["side", "VARCHAR"],
       ["ts", "TIMESTAMP"],
       ["recv_ts", "TIMESTAMP"],
+      ["backfilled", "BOOLEAN"],
       ["date", "DATE"],
       ["exchange", "VARCHAR"],
       ["symbol", "VARCHAR"],

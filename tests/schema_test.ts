@@ -93,8 +93,12 @@ Deno.test("the schema describes every table once, with the buffer's COPY columns
     "quotes",
     "trades",
   ]);
-  // The COPY column lists the buffer wrote before the schema existed (lib/buffer/writer.ts).
-  assert.equal(TABLES.trades.copyColumns, "exchange, symbol, id, price, size, side, ts, recv_ts");
+  // The COPY column lists the buffer wrote before the schema existed (lib/buffer/writer.ts);
+  // trades' `backfilled` came with migration 4 (lib/buffer/migrations.ts).
+  assert.equal(
+    TABLES.trades.copyColumns,
+    "exchange, symbol, id, price, size, side, ts, recv_ts, backfilled",
+  );
   assert.equal(
     TABLES.book_changes.copyColumns,
     "exchange, symbol, ts, recv_ts, digest, bid_prices, bid_sizes, ask_prices, ask_sizes, " +

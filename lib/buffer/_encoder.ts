@@ -193,6 +193,8 @@ export class RowEncoder {
     buf.timestamp(t.ts, 0);
     buf.byte(9);
     buf.timestamp(t.recvTs, 1);
+    buf.byte(9);
+    buf.byte(t.backfilled === true ? 116 : 102); // 't' | 'f'
     buf.byte(10);
     builder.added(t.ts);
     if (builder.rows >= this.#batchRows) this.#sealed(builder.seal());

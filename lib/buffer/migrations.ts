@@ -396,6 +396,18 @@ CREATE TABLE IF NOT EXISTS actions (
 );
 `;
 
+/**
+ * Version 4: trades fetched from a venue's REST history after being missed live are marked
+ * (`backfilled`, see `lib/schema/tables.ts`). Rows stored before read as not backfilled. The
+ * key is unchanged: a trade stored live and the same trade backfilled are one row, and
+ * `ON CONFLICT DO NOTHING` keeps the one stored first. The same statement serves the
+ * partitioned table (partitions inherit the column) and the TimescaleDB hypertable (a
+ * column with a constant default is allowed on compressed chunks).
+ */
+const backfilledTrades = `
+ALTER TABLE trades ADD COLUMN IF NOT EXISTS backfilled boolean NOT NULL DEFAULT false;
+`;
+
 /** All migrations, in order. Append new versions; never edit an applied one. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -414,4 +426,5 @@ FROM unnest(ARRAY['trades', 'book_changes', 'book_snapshots', 'quotes']) AS t;
     timescale: timescaleRetentionV2,
   },
   { version: 3, name: "action_log", plain: actionLog },
+  { version: 4, name: "backfilled_trades", plain: backfilledTrades },
 ];

@@ -19,6 +19,8 @@ export interface BufferTradeColumns {
   readonly side: ("buy" | "sell" | "unknown")[];
   readonly ts: Float64Array;
   readonly recvTs: Float64Array;
+  /** 1 for a trade fetched from the venue's REST history after being missed live, else 0. */
+  readonly backfilled: Uint8Array;
 }
 
 /** Options of {@linkcode readTrades}. */
@@ -83,7 +85,10 @@ export async function readTrades(
   return columns.finish(options.exchange, options.symbol);
 }
 
-/** Trade columns filled from binary `COPY` tuples of `id, price, size, side, ts, recv_ts`. */
+/**
+ * Trade columns filled from binary `COPY` tuples of `id, price, size, side, ts, recv_ts,
+ * backfilled`.
+ */
 class TradeColumnsBuilder {
   readonly #ids: string[] = [];
   readonly #sides: ("buy" | "sell" | "unknown")[] = [];
@@ -92,6 +97,7 @@ class TradeColumnsBuilder {
   #size: Float64Array;
   #ts: Float64Array;
   #recv: Float64Array;
+  #backfilled: Uint8Array;
   /** Ids as numbers while every id so far is a canonical integer (when asked for). */
   #integerIds: boolean;
   #idNumbers: Float64Array;
@@ -107,6 +113,7 @@ class TradeColumnsBuilder {
     this.#size = new Float64Array(this.#cap);
     this.#ts = new Float64Array(this.#cap);
     this.#recv = new Float64Array(this.#cap);
+    this.#backfilled = new Uint8Array(this.#cap);
     this.#integerIds = integerIds;
     this.#idNumbers = new Float64Array(integerIds ? this.#cap : 0);
   }
@@ -131,6 +138,8 @@ class TradeColumnsBuilder {
     this.#ts[n] = timestampAt(view, p);
     p += 8 + 4;
     this.#recv[n] = timestampAt(view, p);
+    p += 8 + 4; // backfilled (bool: one byte)
+    this.#backfilled[n] = buf[p];
     this.#n = n + 1;
   }
 
@@ -154,6 +163,7 @@ class TradeColumnsBuilder {
       side: this.#sides,
       ts: cut(this.#ts),
       recvTs: cut(this.#recv),
+      backfilled: n === this.#cap ? this.#backfilled : this.#backfilled.subarray(0, n),
     };
   }
 
@@ -201,6 +211,9 @@ class TradeColumnsBuilder {
     this.#size = bigger(this.#size);
     this.#ts = bigger(this.#ts);
     this.#recv = bigger(this.#recv);
+    const backfilled = new Uint8Array(this.#cap);
+    backfilled.set(this.#backfilled);
+    this.#backfilled = backfilled;
     if (this.#integerIds) this.#idNumbers = bigger(this.#idNumbers);
   }
 }

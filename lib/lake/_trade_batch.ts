@@ -1,7 +1,8 @@
 /**
  * The trades table's batch: trade columns validated (the schema's rules), grouped by
  * partition (exchange, symbol, UTC day) and turned into one Polars frame with the file's
- * columns, with what each partition's write needs to know (key range, order).
+ * columns (`backfilled` last, false unless given), with what each partition's write needs
+ * to know (key range, order).
  * @module
  */
 import pl from "nodejs-polars";
@@ -32,6 +33,11 @@ export interface TradeColumns {
   readonly side: readonly TakerSide[];
   readonly ts: ArrayLike<number>;
   readonly recvTs: ArrayLike<number>;
+  /**
+   * Non-zero (or true) for a trade fetched from the venue's REST history after being missed
+   * live; absent: no trade is. Not part of the key (see `TABLES.trades`).
+   */
+  readonly backfilled?: ArrayLike<number | boolean>;
 }
 
 /** What the write path takes: columns, with the instrument either fixed or per row. */
@@ -78,6 +84,7 @@ interface BatchColumns {
   readonly side: Uint8Array;
   readonly ts: Float64Array;
   readonly recvTs: Float64Array;
+  readonly backfilled: Uint8Array;
 }
 
 /**
@@ -103,6 +110,7 @@ export function tradeBatch(trades: readonly Trade[]): ColumnBatch {
   const side = new Array<TakerSide>(n);
   const ts = new Array<number>(n);
   const recvTs = new Array<number>(n);
+  const backfilled = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const t = trades[i];
     exchange[i] = t?.exchange;
@@ -113,8 +121,9 @@ export function tradeBatch(trades: readonly Trade[]): ColumnBatch {
     side[i] = t?.side;
     ts[i] = t?.ts;
     recvTs[i] = t?.recvTs;
+    backfilled[i] = t?.backfilled === true ? 1 : 0;
   }
-  return { rows: n, exchange, symbol, id, price, size, side, ts, recvTs };
+  return { rows: n, exchange, symbol, id, price, size, side, ts, recvTs, backfilled };
 }
 
 /** One batch's grouping state. */
@@ -147,6 +156,7 @@ class TradeGrouper {
       side: new Uint8Array(n),
       ts: new Float64Array(n),
       recvTs: new Float64Array(n),
+      backfilled: new Uint8Array(n),
     };
     this.#integerIds = batch.id instanceof Float64Array ? batch.id : undefined;
     this.#textIds = this.#integerIds === undefined ? batch.id as readonly string[] : undefined;
@@ -259,6 +269,7 @@ class TradeGrouper {
     c.side[row] = SIDE_CODES[b.side[i]];
     c.ts[row] = ts;
     c.recvTs[row] = b.recvTs[i];
+    c.backfilled[row] = b.backfilled?.[i] ? 1 : 0;
     c.part[row] = k;
     this.#rows = row + 1;
   }
@@ -311,6 +322,7 @@ function batchFrame(rows: number, numericIds: boolean, c: BatchColumns): pl.Data
     pl.Series("side", cut(c.side) as unknown as number[], pl.UInt8),
     micros("ts", c.ts),
     micros("recv_ts", c.recvTs),
+    pl.Series("backfilled", cut(c.backfilled) as unknown as number[], pl.UInt8).cast(pl.Bool),
   ]).withColumns(SIDE_TEXT);
 }
 

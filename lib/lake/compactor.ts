@@ -8,6 +8,7 @@
 import pl from "nodejs-polars";
 import { TABLES } from "../schema/tables.ts";
 import { listAllPartitions, type PartitionedTable } from "./layout.ts";
+import { scanLakeFiles } from "./scan_files.ts";
 import type { CompactionReport, CompactOptions } from "./write_counts.ts";
 import {
   exists,
@@ -73,7 +74,7 @@ export class Compactor {
     const inputs = choose(small);
     if (inputs.length < minFiles) return undefined;
     const merged = await pl.concat(
-      inputs.map((f) => pl.scanParquet(f.path, { hivePartitioning: false })),
+      inputs.map((f) => scanLakeFiles(kind, f.path, { glob: false })),
     ).sort([...TABLES[kind].fileOrder]).collect();
     await replaceFiles(dir, inputs.map((f) => f.name), merged);
     const rows = merged.height;

@@ -86,3 +86,4 @@ export {
   tradesRoot,
 } from "./layout.ts";
 export { type LakeRun, listLakeRuns, readLakeActions } from "./action_reader.ts";
+export { scanLakeFiles, type ScanLakeFilesOptions } from "./scan_files.ts";

@@ -183,7 +183,8 @@ export class ParquetLake {
    * Writes trades of one instrument given as columns (no per-row objects), with the same
    * validation, deduplication and atomicity as {@linkcode ParquetLake.writeTrades}, and
    * resolves to the number of rows newly stored. Every column must have `id.length` values;
-   * the arrays are only read, and may be reused once the promise settles.
+   * the arrays are only read, and may be reused once the promise settles. `backfilled`
+   * (optional, non-zero for a trade fetched from the venue's REST history) defaults to false.
    *
    * @example
    * ```ts ignore
@@ -208,6 +209,13 @@ export class ParquetLake {
           ),
         );
       }
+    }
+    if (columns.backfilled !== undefined && columns.backfilled.length !== rows) {
+      return Promise.reject(
+        new RangeError(
+          `writeTradeColumns: backfilled has ${columns.backfilled.length} values, id has ${rows}`,
+        ),
+      );
     }
     const batch: ColumnBatch = { ...columns, rows };
     return this.#run((counts) => this.#writes.trades(batch, counts));

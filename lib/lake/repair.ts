@@ -15,6 +15,7 @@ import pl from "nodejs-polars";
 import { TABLES } from "../schema/tables.ts";
 import { listAllPartitions, PARTITIONED_TABLES, type PartitionedTable } from "./layout.ts";
 import { ParquetLake } from "./parquet_lake.ts";
+import { scanLakeFiles } from "./scan_files.ts";
 import { recoverPartition, replaceFiles } from "./compactor.ts";
 import type { WriterLockOptions } from "./writer_lock.ts";
 
@@ -124,7 +125,7 @@ async function repairPartition(
   const spec = TABLES[kind];
   const key = [...spec.lakeKey];
   const scan = () =>
-    pl.concat(files.map((f) => pl.scanParquet(`${dir}/${f}`, { hivePartitioning: false })));
+    pl.concat(files.map((f) => scanLakeFiles(kind, `${dir}/${f}`, { glob: false })));
   const keys = await scan().select(...key).collect();
   const distinct = keys.unique({ subset: key }).height;
   const duplicates = keys.height - distinct;

@@ -11,6 +11,7 @@ import { sqlString } from "../lake/_duckdb.ts";
 import { kindRoot, LAKE_KINDS, type LakeKind } from "../lake/layout.ts";
 import { BARS_DIR } from "../lake/bar_store.ts";
 import { polarsToArrow } from "./_result.ts";
+import { TABLES } from "../schema/tables.ts";
 
 /**
  * The result of {@linkcode LakeRepository.sql}: nothing runs until an accessor is called.
@@ -75,17 +76,69 @@ async function hasParquet(dir: string, levels: number): Promise<boolean> {
 }
 
 /**
- * `CREATE TEMP VIEW` for one table: hive columns typed, files' columns unioned by name
- * (`bars` are partitioned by `year`, the other tables by `date`).
+ * `CREATE TEMP VIEW` for one table: hive columns typed (`bars` are partitioned by `year`,
+ * the other tables by `date`). `select` is what the view selects from the files (default
+ * every column).
  */
-function viewSql(root: string, kind: SqlTable): string {
+function viewSql(root: string, kind: SqlTable, select = "*", unionByName = false): string {
   const part = kind === BARS_DIR ? "year" : "date";
   const glob = sqlString(`${tableRoot(root, kind)}/exchange=*/symbol=*/${part}=*/*.parquet`);
-  return `CREATE OR REPLACE TEMP VIEW ${kind} AS SELECT * FROM read_parquet(${glob},
-    hive_partitioning = true,
+  return `CREATE OR REPLACE TEMP VIEW ${kind} AS SELECT ${select} FROM read_parquet(${glob},
+    hive_partitioning = true,${unionByName ? " union_by_name = true," : ""}
     hive_types = {'exchange': VARCHAR, 'symbol': VARCHAR, '${part}': ${
     kind === BARS_DIR ? "INTEGER" : "DATE"
   }})`;
+}
+
+/**
+ * Creates the view of one table. A table with columns added after its first files (trades'
+ * `backfilled`, see `TableSpec`) gets a plain view (bound on its first file, so filters on
+ * partition columns open only the matching folders) when that file has them and `union` is
+ * false. Otherwise its files' columns are unioned by name (every file's footer is read), and
+ * an added column reads its `absent` value where a file lacks it (every file may: then it is
+ * a constant, placed before the partition columns as in a file that has it).
+ */
+async function createView(
+  con: DuckDBConnection,
+  root: string,
+  kind: SqlTable,
+  union: boolean,
+): Promise<void> {
+  const added = kind === BARS_DIR
+    ? []
+    : TABLES[kind].columns.filter((c) => c.lake === "file" && c.absent !== undefined);
+  if (added.length === 0) return void await con.run(viewSql(root, kind));
+  const columns = async () => {
+    const described = await con.runAndReadAll(`SELECT column_name FROM (DESCRIBE ${kind})`);
+    return new Set(described.getRows().map((r) => String(r[0])));
+  };
+  if (!union) {
+    await con.run(viewSql(root, kind));
+    const first = await columns();
+    if (added.every((c) => first.has(c.name))) return;
+  }
+  await con.run(viewSql(root, kind, "*", true));
+  const have = await columns();
+  const value = (c: (typeof added)[number]) => `CAST(${sqlValue(c.absent)} AS ${c.duckdb})`;
+  const present = added.filter((c) => have.has(c.name));
+  const missing = added.filter((c) => !have.has(c.name));
+  const partition = ["date", "exchange", "symbol"].filter((c) => have.has(c));
+  // `* EXCLUDE (...) REPLACE (...), extra columns`: the modifiers in DuckDB's order.
+  let select = "*";
+  if (missing.length > 0) select += ` EXCLUDE (${partition.join(", ")})`;
+  if (present.length > 0) {
+    const fills = present.map((c) => `coalesce(${c.name}, ${value(c)}) AS ${c.name}`);
+    select += ` REPLACE (${fills.join(", ")})`;
+  }
+  if (missing.length > 0) {
+    select += ", " + missing.map((c) => `${value(c)} AS ${c.name}`).concat(partition).join(", ");
+  }
+  await con.run(viewSql(root, kind, select, true));
+}
+
+/** A SQL literal of a column's `absent` value. */
+function sqlValue(value: boolean | number | string | undefined): string {
+  return typeof value === "string" ? sqlString(value) : String(value);
 }
 
 /** The query without trailing semicolons and blanks (it is wrapped in `COPY (...)`). */
@@ -119,7 +172,14 @@ export function lakeSql(root: string, run: ConnectionRunner, query: string): Sql
   const withViews = async <T>(task: (con: DuckDBConnection) => Promise<T>): Promise<T> => {
     const present = await tablesWithData(root);
     return await run(async (con) => {
-      for (const kind of present) await con.run(viewSql(root, kind));
+      for (const kind of present) await createView(con, root, kind, false);
+      try {
+        return await task(con);
+      } catch (err) {
+        if (!/schema mismatch in glob/i.test(String(err))) throw explain(err, root, present);
+      }
+      // A file without a column added later, after a first file with it: union by name.
+      for (const kind of present) await createView(con, root, kind, true);
       try {
         return await task(con);
       } catch (err) {

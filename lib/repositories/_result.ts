@@ -5,7 +5,10 @@
  *
  * Column names and types (the same in `polars()` and `arrow()`):
  * - trades: `exchange`, `symbol`, `id` (string), `price`, `size` (f64), `side` (string),
- *   `ts`, `recv_ts` (Datetime(us), no time zone, UTC by convention);
+ *   `ts`, `recv_ts` (Datetime(us), no time zone, UTC by convention), `backfilled` (bool:
+ *   fetched from the venue's REST history after being missed live; false in lake files
+ *   written before the column existed). Row objects carry `backfilled: true` only on
+ *   backfilled trades (absent otherwise, as on trades received live);
  * - bars: `exchange`, `symbol`, `ts` (bar open time), `open`, `high`, `low`, `close`,
  *   `volume`, `vwap` (f64), `trades` (u32), `recv_ts` (latest receive time of the bar's
  *   trades).
@@ -34,6 +37,8 @@ export interface TradeColumns {
   readonly ts: Float64Array;
   /** Microseconds since the epoch. */
   readonly recvTs: Float64Array;
+  /** Non-zero for a backfilled trade; absent: none is. */
+  readonly backfilled?: ArrayLike<number | boolean>;
 }
 
 /**
@@ -55,6 +60,7 @@ export const TRADE_COLUMNS = [
   "side",
   "ts",
   "recv_ts",
+  "backfilled",
 ] as const;
 
 /** Column order of bar frames. */
@@ -220,7 +226,15 @@ export function tradeFrame(c: TradeColumns): pl.DataFrame {
     pl.Series("side", c.side as string[], pl.Utf8),
     microsSeries("ts", c.ts),
     microsSeries("recv_ts", c.recvTs),
+    backfilledSeries(c.backfilled, n),
   ]);
+}
+
+/** The `backfilled` column: `values` as booleans, or `n` times false. */
+function backfilledSeries(values: ArrayLike<number | boolean> | undefined, n: number): pl.Series {
+  const flags = new Uint8Array(n);
+  if (values !== undefined) { for (let i = 0; i < n; i++) flags[i] = values[i] ? 1 : 0; }
+  return pl.Series("backfilled", flags as unknown as number[], pl.UInt8).cast(pl.Bool);
 }
 
 /** Bar columns as a Polars frame (see the module doc for names and types). */
@@ -252,6 +266,7 @@ export function tradeRowsFromFrame(frame: pl.DataFrame): Trade[] {
     side: frame.getColumn("side").toArray() as string[],
     ts: microsOf(frame, "ts"),
     recvTs: microsOf(frame, "recv_ts"),
+    backfilled: frame.getColumn("backfilled").cast(pl.UInt8).toTypedArray() as Uint8Array,
   });
 }
 
@@ -271,6 +286,7 @@ function tradeRowsFromColumns(c: TradeColumns): Trade[] {
       size: c.size[i],
       side: c.side[i] as TakerSide,
     };
+    if (c.backfilled?.[i]) out[i] = { ...out[i], backfilled: true };
   }
   return out;
 }

@@ -17,6 +17,8 @@ import {
 } from "./_book_change_result.ts";
 import { readNumericColumns, sqlString, sqlStringList } from "../lake/_duckdb.ts";
 import { readLakeActions } from "../lake/action_reader.ts";
+import { scanLakeFiles } from "../lake/scan_files.ts";
+import type { TableName } from "../schema/tables.ts";
 import { actionLines, type RunName } from "../schema/action_rows.ts";
 import {
   kindRoot,
@@ -342,7 +344,7 @@ export class LakeRepository implements MarketDataRepository {
     const partitions = await listPartitions(this.root, kind, range);
     if (partitions.length === 0) return empty();
     const scan = (parts: readonly LakePartition[]) => {
-      const scans = parts.flatMap(scanPartition);
+      const scans = parts.flatMap((p) => scanPartition(kind, p));
       let frame = scans.length === 1 ? scans[0] : pl.concat(scans, { how: "vertical" });
       if (start !== undefined) frame = frame.filter(pl.col("ts").gtEq(microsLiteral(start)));
       if (end !== undefined) frame = frame.filter(pl.col("ts").lt(microsLiteral(end)));
@@ -445,13 +447,16 @@ export class LakeRepository implements MarketDataRepository {
   }
 }
 
-/** Polars scans of one partition: one glob per folder, or each file if the path has glob characters. */
-function scanPartition(p: LakePartition): pl.LazyDataFrame[] {
+/**
+ * Polars scans of one partition of `table`: one glob per folder, or each file if the path
+ * has glob characters (files written before a column was added read its `absent` value).
+ */
+function scanPartition(table: TableName, p: LakePartition): pl.LazyDataFrame[] {
   if (!/[*?[\]{}]/.test(p.path)) {
     const source = p.files.length === 1 ? p.files[0] : `${p.path}/*.parquet`;
-    return [pl.scanParquet(source, { hivePartitioning: false })];
+    return [scanLakeFiles(table, source)];
   }
-  return p.files.map((f) => pl.scanParquet(f, { hivePartitioning: false, glob: false }));
+  return p.files.map((f) => scanLakeFiles(table, f, { glob: false }));
 }
 
 function microsLiteral(micros: number): pl.Expr {

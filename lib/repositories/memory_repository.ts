@@ -381,9 +381,11 @@ function tradeColumns(q: RangeQuery, trades: readonly Trade[]): TradeColumns {
     side: new Array<string>(n),
     ts: new Float64Array(n),
     recvTs: new Float64Array(n),
+    backfilled: new Uint8Array(n),
   };
   for (let i = 0; i < n; i++) {
     const t = trades[i];
+    c.backfilled[i] = t.backfilled === true ? 1 : 0;
     c.id[i] = t.id;
     c.price[i] = t.price;
     c.size[i] = t.size;

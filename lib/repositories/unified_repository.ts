@@ -353,6 +353,7 @@ export class UnifiedRepository implements MarketDataRepository {
       side: frame.getColumn("side").toArray() as string[],
       ts: microsOf(frame, "ts"),
       recvTs: microsOf(frame, "recv_ts"),
+      backfilled: frame.getColumn("backfilled").cast(pl.UInt8).toTypedArray() as Uint8Array,
     };
   }
 }

@@ -71,6 +71,12 @@ export interface ColumnSpec extends ColumnType {
    * exchange and symbol; the day folder comes from `ts`), or `none` (buffer only).
    */
   readonly lake: "file" | "path" | "none";
+  /**
+   * For a column added after the table's first files were written (trades' `backfilled`):
+   * the value rows of lake files without it read as (the buffer's migration gives its rows
+   * the same default). `undefined` for the table's original columns.
+   */
+  readonly absent?: boolean | number | string;
 }
 
 /** The description of one stored table. */
@@ -127,6 +133,7 @@ const TYPES = {
   },
   bigint: { sql: "bigint", duckdb: "BIGINT", polars: "Int64", arrow: "Int64" },
   integer: { sql: "integer", duckdb: "INTEGER", polars: "Int32", arrow: "Int32" },
+  boolean: { sql: "boolean", duckdb: "BOOLEAN", polars: "Bool", arrow: "Bool" },
   time: {
     sql: "timestamptz",
     duckdb: "TIMESTAMP",
@@ -140,13 +147,14 @@ type TypeName = keyof typeof TYPES;
 function column(
   name: string,
   type: TypeName,
-  options: { nullable?: boolean; lake?: ColumnSpec["lake"] } = {},
+  options: { nullable?: boolean; lake?: ColumnSpec["lake"]; absent?: ColumnSpec["absent"] } = {},
 ): ColumnSpec {
   return Object.freeze({
     name,
     ...TYPES[type],
     nullable: options.nullable ?? false,
     lake: options.lake ?? "file",
+    ...(options.absent === undefined ? {} : { absent: options.absent }),
   });
 }
 
@@ -207,6 +215,9 @@ export const TABLES: Readonly<Record<TableName, TableSpec>> = Object.freeze({
       column("side", "text"),
       column("ts", "time"),
       column("recv_ts", "time"),
+      // A trade missed live and fetched from the venue's REST history (`collectors/backfill`);
+      // not part of the key: a trade stored live and backfilled is one row, the first stored.
+      column("backfilled", "boolean", { absent: false }),
     ],
     bufferPartitioned: true,
     connectionWide: false,

@@ -151,4 +151,20 @@ export const mutations: readonly Mutation[] = [
     replace: "if (ts < this.#maxTs) {",
     tests: ["tests/buffer_writer_test.ts"],
   },
+  {
+    id: "buffer/exporter-drops-backfilled",
+    description: "the exporter writes trades to the lake without their backfilled mark",
+    file: "lib/buffer/_table_pages.ts",
+    find: "lake.writeTradeColumns({ ...columns, ...instrument })",
+    replace: "lake.writeTradeColumns({ ...columns, backfilled: undefined, ...instrument })",
+    tests: ["tests/backfill_stored_test.ts"],
+  },
+  {
+    id: "buffer/encoder-backfilled-never-set",
+    description: "the COPY encoder stores every trade as not backfilled",
+    file: "lib/buffer/_encoder.ts",
+    find: "buf.byte(t.backfilled === true ? 116 : 102);",
+    replace: "buf.byte(102);",
+    tests: ["tests/backfill_stored_test.ts"],
+  },
 ];

@@ -88,4 +88,12 @@ export const mutations: readonly Mutation[] = [
     replace: 'keep: "first",',
     tests: ["tests/lake_bars_maintenance_test.ts"],
   },
+  {
+    id: "lake/old-trades-files-unreadable",
+    description: "trades files written before the backfilled column no longer read",
+    file: "lib/lake/scan_files.ts",
+    find: 'missingColumns: "insert"',
+    replace: 'missingColumns: "raise"',
+    tests: ["tests/backfill_lake_old_files_test.ts"],
+  },
 ];

@@ -120,4 +120,20 @@ export const mutations: readonly Mutation[] = [
     replace: "      if (run.has(row.seq) && false) {",
     tests: ["tests/action_store_test.ts"],
   },
+  {
+    id: "repositories/lake-sql-no-union-retry",
+    description: "lake SQL fails on an old trades file (no backfilled) after a new first file",
+    file: "lib/repositories/_lake_sql.ts",
+    find: "if (!/schema mismatch in glob/i.test(String(err))) throw explain(err, root, present);",
+    replace: "throw explain(err, root, present);",
+    tests: ["tests/backfill_lake_old_files_test.ts"],
+  },
+  {
+    id: "repositories/lake-sql-old-files-no-default",
+    description: "lake SQL over trades files without backfilled gives NULL, not false",
+    file: "lib/repositories/_lake_sql.ts",
+    find: "`coalesce(${c.name}, ${value(c)}) AS ${c.name}`",
+    replace: "`${c.name} AS ${c.name}`",
+    tests: ["tests/backfill_lake_old_files_test.ts"],
+  },
 ];
