@@ -17,6 +17,7 @@
  */
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { createApp, StreamHub } from "../server/mod.ts";
+import { QueryPool } from "../server/query_pool.ts";
 import { BIG_LAKE_START, writeBigLake } from "./_big_lake.ts";
 import { emit } from "./_figure.ts";
 import type { LoadConfig, LoadResult } from "./_server_load_client.ts";
@@ -120,7 +121,10 @@ function lineSplitter(): TransformStream<string, string> {
 export async function run(): Promise<void> {
   const { root, temporary } = await lakeRoot();
   const repository = await LakeRepository.open({ root });
-  const app = createApp({ repository, hub: new StreamHub() });
+  // ALPHAPULSE_BENCH_QUERY_WORKERS=0 measures the routes on the server's own thread.
+  const direct = Deno.env.get("ALPHAPULSE_BENCH_QUERY_WORKERS") === "0";
+  const queryPool = direct ? undefined : new QueryPool({ root, size: 8 });
+  const app = createApp({ repository, hub: new StreamHub(), queryPool });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (req, info) => app(req, { remoteAddr: { hostname: info.remoteAddr.hostname } }),
@@ -166,9 +170,11 @@ export async function run(): Promise<void> {
       load_average: Number(Deno.loadavg()[0].toFixed(2)),
       heavy_queries: load.queries,
       refused_queries: load.refused,
+      query_workers: queryPool !== undefined,
     });
   } finally {
     await server.shutdown();
+    queryPool?.close();
     await repository.close();
     if (temporary) await Deno.remove(root, { recursive: true });
   }

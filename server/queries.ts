@@ -16,7 +16,7 @@ import type {
   QueryResult,
 } from "../lib/repositories/repository.ts";
 import { parseBookSnapshotQuery, parseRangeQuery } from "./params.ts";
-import { HttpError, json } from "./router.ts";
+import { HttpError } from "./router.ts";
 
 /** The list routes' tables. */
 export type ListTable = "trades" | "quotes" | "book_snapshots";
