@@ -1,9 +1,11 @@
 /**
- * The load side of `server_queries`' `/health` figure, run as its own process
- * (`deno run -A bench/_server_load_client.ts BASE_URL CONFIG_JSON`) so the figure measures the
- * server, not a client sharing its event loop: `clients` loops run the heaviest allowed
- * queries back to back while `/health` is probed every 10 ms. Prints `probing` when the
- * probes start, then one JSON line `{ health, queries, refused }` (probe times in ms).
+ * The client side of `server_queries`' `/health` figure, run as two processes of its own
+ * (`deno run -A bench/_server_load_client.ts load|probe BASE_URL CONFIG_JSON`) so the figure
+ * measures the server, not a client sharing its event loop with the server or with the
+ * load: `load` runs `clients` loops of the heaviest allowed queries back to back until its
+ * standard input closes, then prints `{ queries, refused }`; `probe` waits `warmupMs`,
+ * prints `probing`, probes `/health` every 10 ms for `probeMs`, then prints `{ health }`
+ * (probe times in ms).
  * @module
  */
 
@@ -19,7 +21,7 @@ export interface LoadConfig {
   readonly probeMs: number;
 }
 
-/** The client's result line. */
+/** The clients' result lines, together. */
 export interface LoadResult {
   readonly health: number[];
   readonly queries: number;
@@ -27,24 +29,32 @@ export interface LoadResult {
   readonly refused: number;
 }
 
-async function runLoad(base: string, config: LoadConfig): Promise<LoadResult> {
-  const stop = new AbortController();
+async function runLoad(
+  base: string,
+  config: LoadConfig,
+  stop: AbortSignal,
+): Promise<{ queries: number; refused: number }> {
   let queries = 0;
   let refused = 0;
   const clients = Array.from({ length: config.clients }, async (_, c) => {
-    for (let round = 0; !stop.signal.aborted; round++) {
+    for (let round = 0; !stop.aborted; round++) {
       try {
         const res = await fetch(base + config.paths[(c + round) % config.paths.length], {
-          signal: stop.signal,
+          signal: stop,
         });
         if (res.status === 503) refused++;
-        await res.body?.pipeTo(new WritableStream(), { signal: stop.signal });
+        await res.body?.pipeTo(new WritableStream(), { signal: stop });
         queries++;
       } catch (error) {
-        if (!stop.signal.aborted) throw error;
+        if (!stop.aborted) throw error;
       }
     }
   });
+  await Promise.all(clients);
+  return { queries, refused };
+}
+
+async function probe(base: string, config: LoadConfig): Promise<{ health: number[] }> {
   await new Promise((r) => setTimeout(r, config.warmupMs));
   console.log("probing");
   const health: number[] = [];
@@ -56,13 +66,17 @@ async function runLoad(base: string, config: LoadConfig): Promise<LoadResult> {
     health.push(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 10));
   }
-  stop.abort();
-  await Promise.all(clients);
-  return { health, queries, refused };
+  return { health };
 }
 
 if (import.meta.main) {
-  const [base, config] = Deno.args;
-  const result = await runLoad(base, JSON.parse(config) as LoadConfig);
-  console.log(JSON.stringify(result));
+  const [mode, base, text] = Deno.args;
+  const config = JSON.parse(text) as LoadConfig;
+  if (mode === "probe") console.log(JSON.stringify(await probe(base, config)));
+  else {
+    const stop = new AbortController();
+    // Standard input closing (the benchmark done probing) stops the load.
+    void Deno.stdin.readable.pipeTo(new WritableStream()).finally(() => stop.abort());
+    console.log(JSON.stringify(await runLoad(base, config, stop.signal)));
+  }
 }

@@ -69,22 +69,26 @@ function heavyPaths(): string[] {
  */
 async function underLoad(base: string): Promise<LoadResult & { gaps: number[] }> {
   const config: LoadConfig = { paths: heavyPaths(), clients: 8, warmupMs: 1000, probeMs: 10_000 };
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./_server_load_client.ts", import.meta.url).pathname,
-      base,
-      JSON.stringify(config),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const client = (mode: "load" | "probe") =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./_server_load_client.ts", import.meta.url).pathname,
+        mode,
+        base,
+        JSON.stringify(config),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+  const load = client("load");
+  const prober = client("probe");
   const gaps: number[] = [];
   let ticker: ReturnType<typeof setInterval> | undefined;
-  let result: LoadResult | undefined;
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter());
-  for await (const line of lines) {
+  let probed: { health: number[] } | undefined;
+  for await (const line of lines(prober.stdout)) {
     if (line === "probing") {
       let tickAt = performance.now();
       ticker = setInterval(() => {
@@ -94,13 +98,25 @@ async function underLoad(base: string): Promise<LoadResult & { gaps: number[] }>
       }, 5);
     } else if (line.startsWith("{")) {
       clearInterval(ticker);
-      result = JSON.parse(line) as LoadResult;
+      probed = JSON.parse(line);
     }
   }
   clearInterval(ticker);
-  const status = await child.status;
-  if (!status.success || result === undefined) throw new Error("the load client failed");
-  return { ...result, gaps };
+  await prober.stdin.close();
+  await load.stdin.close(); // stops the load
+  let loaded: { queries: number; refused: number } | undefined;
+  for await (const line of lines(load.stdout)) {
+    if (line.startsWith("{")) loaded = JSON.parse(line);
+  }
+  const ok = (await prober.status).success && (await load.status).success;
+  if (!ok || probed === undefined || loaded === undefined) {
+    throw new Error("a load client failed");
+  }
+  return { ...probed, ...loaded, gaps };
+}
+
+function lines(stream: ReadableStream<Uint8Array>): ReadableStream<string> {
+  return stream.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter());
 }
 
 function lineSplitter(): TransformStream<string, string> {
