@@ -67,11 +67,19 @@ function heavyPaths(): string[] {
  * the event loop's own gaps here (a 5 ms timer's lateness): blocking, as opposed to waiting
  * for a CPU on a loaded machine, which delays the timer and the probes alike.
  */
-async function underLoad(base: string): Promise<LoadResult & { gaps: number[] }> {
+async function underLoad(base: string): Promise<
+  LoadResult & {
+    gaps: number[];
+    thread?: { busy_pct: number; runqueue_wait_pct: number };
+  }
+> {
   const config: LoadConfig = { paths: heavyPaths(), clients: 8, warmupMs: 1000, probeMs: 10_000 };
   const client = (mode: "load" | "probe") =>
-    new Deno.Command(Deno.execPath(), {
+    // The load stands for remote clients: niced, so it takes CPU from the server only when
+    // the machine has some to spare.
+    new Deno.Command(mode === "load" ? "nice" : Deno.execPath(), {
       args: [
+        ...(mode === "load" ? ["-n", "15", Deno.execPath()] : []),
         "run",
         "-A",
         new URL("./_server_load_client.ts", import.meta.url).pathname,
@@ -88,8 +96,11 @@ async function underLoad(base: string): Promise<LoadResult & { gaps: number[] }>
   const gaps: number[] = [];
   let ticker: ReturnType<typeof setInterval> | undefined;
   let probed: { health: number[] } | undefined;
+  let sched: { from: number[]; at: number } | undefined;
+  let thread: { busy_pct: number; runqueue_wait_pct: number } | undefined;
   for await (const line of lines(prober.stdout)) {
     if (line === "probing") {
+      sched = { from: schedStat(), at: performance.now() };
       let tickAt = performance.now();
       ticker = setInterval(() => {
         const now = performance.now();
@@ -99,6 +110,14 @@ async function underLoad(base: string): Promise<LoadResult & { gaps: number[] }>
     } else if (line.startsWith("{")) {
       clearInterval(ticker);
       probed = JSON.parse(line);
+      if (sched !== undefined && sched.from.length === 2) {
+        const [run, wait] = schedStat().map((v, i) => v - sched!.from[i]);
+        const wallNs = (performance.now() - sched.at) * 1e6;
+        thread = {
+          busy_pct: Number((100 * run / wallNs).toFixed(1)),
+          runqueue_wait_pct: Number((100 * wait / wallNs).toFixed(1)),
+        };
+      }
     }
   }
   clearInterval(ticker);
@@ -112,7 +131,20 @@ async function underLoad(base: string): Promise<LoadResult & { gaps: number[] }>
   if (!ok || probed === undefined || loaded === undefined) {
     throw new Error("a load client failed");
   }
-  return { ...probed, ...loaded, gaps };
+  return { ...probed, ...loaded, gaps, thread };
+}
+
+/**
+ * The event loop thread's time on a CPU and time waiting for one (ns, Linux
+ * `/proc/thread-self/schedstat`; empty elsewhere): busy versus starved.
+ */
+function schedStat(): number[] {
+  try {
+    return Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ").slice(0, 2)
+      .map(Number);
+  } catch {
+    return [];
+  }
 }
 
 function lines(stream: ReadableStream<Uint8Array>): ReadableStream<string> {
@@ -183,6 +215,8 @@ export async function run(): Promise<void> {
       probes: load.health.length,
       loop_gap_p99_ms: Number(percentile(load.gaps, 99).toFixed(2)),
       loop_gap_max_ms: Number(Math.max(...load.gaps).toFixed(2)),
+      loop_thread_busy_pct: load.thread?.busy_pct,
+      loop_thread_runqueue_wait_pct: load.thread?.runqueue_wait_pct,
       load_average: Number(Deno.loadavg()[0].toFixed(2)),
       heavy_queries: load.queries,
       refused_queries: load.refused,

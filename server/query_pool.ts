@@ -12,7 +12,12 @@
 
 /** Messages to a worker. */
 export type ToWorker =
-  | { readonly type: "init"; readonly root: string; readonly threads?: number }
+  | {
+    readonly type: "init";
+    readonly root: string;
+    readonly threads?: number;
+    readonly nice?: number;
+  }
   | {
     readonly type: "request";
     readonly id: number;
@@ -42,6 +47,12 @@ export interface QueryPoolOptions {
   readonly size?: number;
   /** DuckDB threads per worker's repository (default: DuckDB's choice). */
   readonly threads?: number;
+  /**
+   * The workers' thread priority, a Linux nice value (default 10; 0 leaves it): queries
+   * then yield the CPU to the event loop that answers `/health` and copies bytes. Needs FFI
+   * permission (without it, or off Linux, workers run at the process's priority).
+   */
+  readonly nice?: number;
   /** The worker module (default `./query_worker.ts`). */
   readonly workerUrl?: URL;
 }
@@ -132,7 +143,11 @@ export class QueryPool {
       throw new RangeError(`size must be a positive integer: ${this.size}`);
     }
     this.#url = options.workerUrl ?? new URL("./query_worker.ts", import.meta.url);
-    this.#init = { type: "init", root: options.root, threads: options.threads };
+    const nice = options.nice ?? 10;
+    if (!Number.isInteger(nice) || nice < 0 || nice > 19) {
+      throw new RangeError(`nice must be an integer from 0 to 19: ${nice}`);
+    }
+    this.#init = { type: "init", root: options.root, threads: options.threads, nice };
   }
 
   /** Workers running a request now (a cancelled one until its worker has let go). */
