@@ -3,7 +3,7 @@
  * (`deno run -A bench/_server_load_client.ts load|probe BASE_URL CONFIG_JSON`) so the figure
  * measures the server, not a client sharing its event loop with the server or with the
  * load: `load` runs `clients` loops of the heaviest allowed queries back to back until its
- * standard input closes, then prints `{ queries, refused }`; `probe` waits `warmupMs`,
+ * standard input closes, then prints `{ queries, refused, bytes }`; `probe` waits `warmupMs`,
  * prints `probing`, probes `/health` every 10 ms for `probeMs`, then prints `{ health }`
  * (probe times in ms).
  * @module
@@ -25,6 +25,8 @@ export interface LoadConfig {
 export interface LoadResult {
   readonly health: number[];
   readonly queries: number;
+  /** Body bytes received (of finished and unfinished queries). */
+  readonly bytes: number;
   /** Queries answered 503 (the server's query cap). */
   readonly refused: number;
 }
@@ -33,8 +35,15 @@ async function runLoad(
   base: string,
   config: LoadConfig,
   stop: AbortSignal,
-): Promise<{ queries: number; refused: number }> {
+): Promise<{ queries: number; refused: number; bytes: number }> {
   let queries = 0;
+  let bytes = 0;
+  const sink = () =>
+    new WritableStream<Uint8Array>({
+      write(chunk) {
+        bytes += chunk.byteLength;
+      },
+    });
   let refused = 0;
   const clients = Array.from({ length: config.clients }, async (_, c) => {
     for (let round = 0; !stop.aborted; round++) {
@@ -43,7 +52,7 @@ async function runLoad(
           signal: stop,
         });
         if (res.status === 503) refused++;
-        await res.body?.pipeTo(new WritableStream(), { signal: stop });
+        await res.body?.pipeTo(sink(), { signal: stop });
         queries++;
       } catch (error) {
         if (!stop.aborted) throw error;
@@ -51,7 +60,7 @@ async function runLoad(
     }
   });
   await Promise.all(clients);
-  return { queries, refused };
+  return { queries, refused, bytes };
 }
 
 async function probe(base: string, config: LoadConfig): Promise<{ health: number[] }> {

@@ -73,13 +73,10 @@ async function underLoad(base: string): Promise<
     thread?: { busy_pct: number; runqueue_wait_pct: number };
   }
 > {
-  const config: LoadConfig = { paths: heavyPaths(), clients: 8, warmupMs: 1000, probeMs: 10_000 };
+  const config: LoadConfig = { paths: heavyPaths(), clients: 8, warmupMs: 3000, probeMs: 10_000 };
   const client = (mode: "load" | "probe") =>
-    // The load stands for remote clients: niced, so it takes CPU from the server only when
-    // the machine has some to spare.
-    new Deno.Command(mode === "load" ? "nice" : Deno.execPath(), {
+    new Deno.Command(Deno.execPath(), {
       args: [
-        ...(mode === "load" ? ["-n", "15", Deno.execPath()] : []),
         "run",
         "-A",
         new URL("./_server_load_client.ts", import.meta.url).pathname,
@@ -123,7 +120,7 @@ async function underLoad(base: string): Promise<
   clearInterval(ticker);
   await prober.stdin.close();
   await load.stdin.close(); // stops the load
-  let loaded: { queries: number; refused: number } | undefined;
+  let loaded: { queries: number; refused: number; bytes: number } | undefined;
   for await (const line of lines(load.stdout)) {
     if (line.startsWith("{")) loaded = JSON.parse(line);
   }
@@ -171,7 +168,11 @@ export async function run(): Promise<void> {
   const repository = await LakeRepository.open({ root });
   // ALPHAPULSE_BENCH_QUERY_WORKERS=0 measures the routes on the server's own thread.
   const direct = Deno.env.get("ALPHAPULSE_BENCH_QUERY_WORKERS") === "0";
-  const queryPool = direct ? undefined : new QueryPool({ root, size: 8 });
+  // ALPHAPULSE_BENCH_QUERY_NICE: the workers' nice value (default the pool's, 10).
+  const niceText = Deno.env.get("ALPHAPULSE_BENCH_QUERY_NICE");
+  const nice = niceText === undefined ? undefined : Number(niceText);
+  const queryPool = direct ? undefined : new QueryPool({ root, size: 8, nice });
+  await queryPool?.start();
   const app = createApp({ repository, hub: new StreamHub(), queryPool });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
@@ -220,7 +221,9 @@ export async function run(): Promise<void> {
       load_average: Number(Deno.loadavg()[0].toFixed(2)),
       heavy_queries: load.queries,
       refused_queries: load.refused,
+      load_mb: Number((load.bytes / 1048576).toFixed(1)),
       query_workers: queryPool !== undefined,
+      query_nice: queryPool === undefined ? undefined : nice ?? 10,
     });
   } finally {
     await server.shutdown();

@@ -64,6 +64,7 @@ if (import.meta.main) {
     const repository = await LakeRepository.open({ root });
     // The market-data routes run in workers, off the event loop that answers /health.
     const queryPool = new QueryPool({ root, size: security.maxConcurrentQueries ?? 8 });
+    await queryPool.start();
     const hub = new StreamHub();
     const server = await startServer({
       repository,

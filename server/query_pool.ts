@@ -37,6 +37,7 @@ export type FromWorker =
   }
   | { readonly type: "chunk"; readonly id: number; readonly bytes: ArrayBuffer }
   | { readonly type: "end"; readonly id: number }
+  | { readonly type: "ready"; readonly id: -1 }
   | { readonly type: "fail"; readonly id: number; readonly message: string };
 
 /** Options of {@linkcode QueryPool}. */
@@ -70,6 +71,9 @@ class PooledWorker {
   readonly worker: Worker;
   job: Job | undefined;
   dead = false;
+  /** Settles once the worker has loaded its modules and opened its repository. */
+  readonly ready: Promise<void>;
+  #ready!: () => void;
 
   constructor(
     url: URL,
@@ -77,10 +81,12 @@ class PooledWorker {
     onDeath: (w: PooledWorker) => void,
     onEnd: (w: PooledWorker) => void,
   ) {
+    this.ready = new Promise((resolve) => this.#ready = resolve);
     this.worker = new Worker(url, { type: "module" });
     this.worker.postMessage(init);
     this.worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
+      if (message.type === "ready") return this.#ready();
       const job = this.job;
       if (job === undefined || message.id !== job.id) return;
       if (message.type === "head") {
@@ -104,6 +110,7 @@ class PooledWorker {
       const message = event instanceof ErrorEvent ? event.message : "message error";
       this.job?.fail(new Error(`query worker failed: ${message}`));
       this.job = undefined;
+      this.#ready();
       onDeath(this);
     };
     this.worker.onerror = die;
@@ -225,6 +232,16 @@ export class QueryPool {
     return new Response(body, { status: res.status, headers: res.headers });
   }
 
+  /**
+   * Starts every worker and resolves once all have loaded (a server calls it before it
+   * listens, so the first queries do not wait for workers to load Polars and DuckDB).
+   */
+  async start(): Promise<void> {
+    if (this.#closed) throw new Error("QueryPool is closed");
+    while (this.#all.size < this.size) this.#idle.push(this.#spawn());
+    await Promise.all([...this.#all].map((w) => w.ready));
+  }
+
   /** Terminates every worker; requests after this reject. */
   close(): void {
     this.#closed = true;
@@ -240,17 +257,19 @@ export class QueryPool {
   #acquire(): Promise<PooledWorker> {
     const idle = this.#idle.pop();
     if (idle !== undefined) return Promise.resolve(idle);
-    if (this.#all.size < this.size) {
-      const pooled = new PooledWorker(
-        this.#url,
-        this.#init,
-        (w) => this.#died(w),
-        (w) => this.#release(w),
-      );
-      this.#all.add(pooled);
-      return Promise.resolve(pooled);
-    }
+    if (this.#all.size < this.size) return Promise.resolve(this.#spawn());
     return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #spawn(): PooledWorker {
+    const pooled = new PooledWorker(
+      this.#url,
+      this.#init,
+      (w) => this.#died(w),
+      (w) => this.#release(w),
+    );
+    this.#all.add(pooled);
+    return pooled;
   }
 
   #release(pooled: PooledWorker): void {

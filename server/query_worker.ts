@@ -101,6 +101,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   if (message.type === "init") {
     if (message.nice !== undefined) niceThisThread(message.nice);
     repository = new LakeRepository({ root: message.root, threads: message.threads });
+    send({ type: "ready", id: -1 });
   } else if (message.type === "request") {
     start(message.id, message.url, message.accept).catch((error) => {
       finish(message.id);

@@ -125,6 +125,9 @@ Deno.test("query pool: a cancelled stream gives back its worker and its query sl
   await withLake(1, 60_000, async (root) => {
     const { queryPool, pooled, close } = await apps(root, { size: 1 }, 1);
     try {
+      await queryPool.start();
+      assert.equal(queryPool.workers, 1);
+      assert.equal(queryPool.busy, 0);
       const res = await pooled(`/api/trades?${Q}&format=ndjson`);
       const reader = res.body!.getReader();
       assert.equal((await reader.read()).done, false);
