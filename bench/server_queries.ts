@@ -9,8 +9,16 @@
  * - `server_health_under_load_p99_ms`: `/health` probed every 10 ms while 8 clients (the
  *   default query concurrency) run the heaviest allowed queries back to back: JSON pages of
  *   100,000 trades, whole-range 1-minute bars, and NDJSON and Arrow streams of the whole
- *   range. Clients and prober run in a separate process (`_server_load_client.ts`), so the
- *   figure is the server's; `loop_gap_*` are the server's event-loop gaps meanwhile.
+ *   range. The load clients and the prober run in two processes of their own
+ *   (`_server_load_client.ts`), so the figure is the server's. With it: `loop_gap_*` (the
+ *   server's event-loop gaps, a 5 ms timer's lateness), `loop_thread_busy_pct` and
+ *   `loop_thread_runqueue_wait_pct` (the event-loop thread's time on a CPU and waiting for one,
+ *   Linux schedstat: blocking versus a machine without a free core), `load_mb` (body bytes the
+ *   clients received) and `heavy_queries` (finished).
+ *
+ * The routes run in a `QueryPool` of 8 workers (started before the server listens);
+ * `ALPHAPULSE_BENCH_QUERY_WORKERS=0` runs them on the server's own thread instead, and
+ * `ALPHAPULSE_BENCH_QUERY_NICE=N` sets the workers' nice value (default 10).
  *
  * Set `ALPHAPULSE_BENCH_LAKE` to reuse a lake folder between runs (it is built when empty).
  * @module
