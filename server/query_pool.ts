@@ -49,9 +49,11 @@ export interface QueryPoolOptions {
   /** DuckDB threads per worker's repository (default: DuckDB's choice). */
   readonly threads?: number;
   /**
-   * The workers' thread priority, a Linux nice value (default 10; 0 leaves it): queries
-   * then yield the CPU to the event loop that answers `/health` and copies bytes. Needs FFI
-   * permission (without it, or off Linux, workers run at the process's priority).
+   * The workers' thread priority, a Linux nice value (default 10; 0 leaves it): their
+   * JavaScript (row conversion, JSON and Arrow encoding) then yields the CPU to the event loop
+   * that answers `/health` and copies bytes. Polars' and DuckDB's own threads are shared by
+   * the process and keep its priority. Needs FFI permission (without it, or off Linux,
+   * workers run at the process's priority).
    */
   readonly nice?: number;
   /** The worker module (default `./query_worker.ts`). */
