@@ -10,14 +10,10 @@ import { type StreamHub, TooManySubscribersError } from "./hub.ts";
 import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { livePageHtml } from "./page.ts";
-import { parseAnyBarQuery, parseInstrumentsOptions, parseStreamFilter } from "./params.ts";
-import {
-  boundedBars,
-  holdWhileStreaming,
-  jsonArrayResponse,
-  listResponse,
-  type ListTable,
-} from "./queries.ts";
+import { marketResponse } from "./market_routes.ts";
+import { parseStreamFilter } from "./params.ts";
+import type { QueryPool } from "./query_pool.ts";
+import { holdWhileStreaming } from "./queries.ts";
 import { html, HttpError, json, Router } from "./router.ts";
 import { sseStream, type StreamOptions, StreamRegistry, webSocketStream } from "./streams.ts";
 import {
@@ -49,6 +45,11 @@ export interface AppOptions extends StreamOptions {
    * burst of heavy queries cannot pile up on the repository.
    */
   readonly maxConcurrentQueries?: number;
+  /**
+   * Runs the market-data routes in workers over the lake (`query_pool.ts`), off this event
+   * loop; give it as many workers as `maxConcurrentQueries`. Without it they run here.
+   */
+  readonly queryPool?: QueryPool;
   /** WebSocket: how long a client that sends its token as a message has (default 5,000 ms). */
   readonly authTimeoutMs?: number;
   /** A live runner: adds the `/api/trading/*` routes (`server/trading_routes.ts`). */
@@ -145,20 +146,11 @@ export function createApp(options: AppOptions): App {
         refusedStreams: limiter.refused,
       });
     })
-    .get(
-      "/api/instruments",
-      async ({ query }) => json(await repository.instruments(parseInstrumentsOptions(query))),
-    )
-    .get("/api/bars", async ({ query }) => {
-      const bars = parseAnyBarQuery(query);
-      const rows = "time" in bars
-        ? await boundedBars(repository.bars(bars.time), "interval")
-        : await boundedBars(repository.activityBars(bars.activity), "threshold");
-      return jsonArrayResponse(rows.length, (from, to) => rows.slice(from, to));
-    })
-    .get("/api/trades", ({ req }) => listRoute(req, "trades"))
-    .get("/api/quotes", ({ req }) => listRoute(req, "quotes"))
-    .get("/api/book_snapshots", ({ req }) => listRoute(req, "book_snapshots"))
+    .get("/api/instruments", market)
+    .get("/api/bars", market)
+    .get("/api/trades", market)
+    .get("/api/quotes", market)
+    .get("/api/book_snapshots", market)
     .get("/ws", ({ req, query }) => {
       const filter = parseStreamFilter(query);
       const offered = offeredProtocols(req);
@@ -201,8 +193,12 @@ export function createApp(options: AppOptions): App {
   }
   const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
 
-  function listRoute(req: Request, table: ListTable): Promise<Response> {
-    return listResponse(repository, table, new URL(req.url), req.headers.get("accept"));
+  /** A market-data route: in a query worker with `queryPool`, else on this thread. */
+  function market({ req, url }: { req: Request; url: URL }): Promise<Response> {
+    const accept = req.headers.get("accept");
+    return options.queryPool
+      ? options.queryPool.fetch(url, accept)
+      : marketResponse(repository, url, accept);
   }
 
   function takeSlot(req: Request): () => void {

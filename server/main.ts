@@ -14,6 +14,7 @@
 import { parseArgs, runMain } from "../lib/cli/args.ts";
 import { defaultLakeRoot } from "../lib/config.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
+import { QueryPool } from "./query_pool.ts";
 import { assembleFeed, type Feed } from "../collectors/runtime/feed.ts";
 import { VENUES } from "../collectors/venues/mod.ts";
 import { loadServerSecurity, SECURITY_FLAGS, SECURITY_USAGE } from "./config.ts";
@@ -61,6 +62,9 @@ if (import.meta.main) {
     const root = (values.lake as string | undefined) ?? defaultLakeRoot();
     const security = await loadServerSecurity(values);
     const repository = await LakeRepository.open({ root });
+    // The market-data routes run in workers, off the event loop that answers /health.
+    const queryPool = new QueryPool({ root, size: security.maxConcurrentQueries ?? 8 });
+    await queryPool.start();
     const hub = new StreamHub();
     const server = await startServer({
       repository,
@@ -72,7 +76,9 @@ if (import.meta.main) {
       allowedHosts: security.allowedHosts,
       limits: security.limits,
       maxConcurrentQueries: security.maxConcurrentQueries,
+      queryPool,
     }).catch(async (error) => {
+      queryPool.close();
       await repository.close();
       if (error instanceof Deno.errors.AddrInUse) {
         throw new Deno.errors.AddrInUse(
@@ -91,6 +97,7 @@ if (import.meta.main) {
         extraSinks: [hub],
       }).catch(async (error) => {
         await server.shutdown();
+        queryPool.close();
         await repository.close();
         throw error;
       });
@@ -112,6 +119,7 @@ if (import.meta.main) {
     console.log("shutting down");
     if (feed) console.log(JSON.stringify((await feed.stop())[0]));
     await server.shutdown();
+    queryPool.close();
     await hub.close();
     await repository.close();
   });

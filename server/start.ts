@@ -13,7 +13,7 @@ export interface StartServerOptions extends
   StreamOptions,
   Pick<
     AppOptions,
-    "auth" | "limits" | "authTimeoutMs" | "maxConcurrentQueries" | "trading"
+    "auth" | "limits" | "authTimeoutMs" | "maxConcurrentQueries" | "trading" | "queryPool"
   > {
   readonly repository: MarketDataRepository;
   readonly hub: StreamHub;
