@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
-import type { Quote } from "../lib/market/types.ts";
+import type { BookSnapshot, Quote } from "../lib/market/types.ts";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import type { ActionRow } from "../lib/schema/mod.ts";
 
@@ -65,6 +65,71 @@ Deno.test("a row repeated right after itself in one batch is stored once", async
     }
     assert.equal(await count(`${root}/quotes/**/*.parquet`), 4);
     assert.equal(await count(`${root}/actions/**/*.parquet`), 3);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a batch's partitions in runs and revisited are each stored with their own rows", async () => {
+  const root = await Deno.makeTempDir({ prefix: "lake-batch-" });
+  const DAY = 86_400_000_000;
+  const snapshot = (symbol: string, ts: number): BookSnapshot => ({
+    kind: "book_snapshot",
+    exchange: "kraken",
+    symbol,
+    ts,
+    recvTs: ts + 7,
+    bids: [[100 - ts % 5, 1], [99 - ts % 5, 2]],
+    asks: [[101 + ts % 3, 3]],
+    sequence: ts % 1_000,
+  });
+  // X day 0 (a run), Y day 0, X day 1 (a run), Y day 0 again (not one run), Z day 1 (a run).
+  const plan: [string, number][] = [
+    ["X", T0],
+    ["X", T0 + 1],
+    ["X", T0 + 2],
+    ["Y", T0 + 3],
+    ["Y", T0 + 4],
+    ["X", T0 + DAY],
+    ["X", T0 + DAY + 1],
+    ["Y", T0 + 5],
+    ["Z", T0 + DAY + 6],
+    ["Z", T0 + DAY + 7],
+  ];
+  try {
+    const lake = await ParquetLake.open({ root });
+    try {
+      assert.equal(await lake.writeEvents(plan.map(([s, ts]) => snapshot(s, ts))), plan.length);
+    } finally {
+      await lake.close();
+    }
+    const instance = await DuckDBInstance.create(":memory:");
+    const con = await instance.connect();
+    try {
+      const reader = await con.runAndReadAll(
+        `SELECT symbol, date::VARCHAR AS date, list(epoch_us(ts) - ${T0} ORDER BY ts) AS ts,
+                list(bid_prices[1] ORDER BY ts) AS best
+         FROM read_parquet('${root}/book_snapshots/**/*.parquet', hive_partitioning = true)
+         GROUP BY ALL ORDER BY symbol, date`,
+      );
+      const rows = reader.getRowObjectsJson();
+      const day = (ts: number) => new Date(ts / 1000).toISOString().slice(0, 10);
+      const expected = [
+        ["X", T0, [0, 1, 2]],
+        ["X", T0 + DAY, [DAY, DAY + 1]],
+        ["Y", T0, [3, 4, 5]],
+        ["Z", T0 + DAY, [DAY + 6, DAY + 7]],
+      ].map(([symbol, t, offsets]) => ({
+        symbol,
+        date: day(t as number),
+        ts: (offsets as number[]).map(String),
+        best: (offsets as number[]).map((o) => 100 - (T0 + o) % 5),
+      }));
+      assert.deepEqual(rows, expected);
+    } finally {
+      con.closeSync();
+      instance.closeSync();
+    }
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -9,7 +9,13 @@ import pl from "nodejs-polars";
 import { replayFiles } from "../collectors/replay/replay.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { BookColumns, eventRow, LakeSink, ParquetLake } from "../lib/lake/mod.ts";
-import { bookDigest, bookText, digestOf, storedBookLevels } from "../lib/market/event_digest.ts";
+import {
+  bookDigest,
+  bookDigestIn,
+  bookText,
+  digestOf,
+  storedBookLevels,
+} from "../lib/market/event_digest.ts";
 import type { BookChange, BookSnapshot, EventSink, MarketEvent } from "../lib/market/mod.ts";
 
 const SESSIONS = [
@@ -172,3 +178,68 @@ function duplicatesIn(events: readonly (BookSnapshot | BookChange)[]): number {
   }
   return n;
 }
+
+Deno.test("BookColumns sort and cut unsorted snapshots as eventRow does, and refuse bad levels whole", () => {
+  let seed = 5;
+  const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+  const side = (n: number) =>
+    Array.from({ length: n }, (_, k): [number, number] => [
+      Math.round(random() * 20) / 4, // ties: the sort must be stable, as storedBookLevels'
+      k + 0.5,
+    ]);
+  const events: BookSnapshot[] = Array.from({ length: 200 }, (_, i) => ({
+    kind: "book_snapshot",
+    exchange: "kraken",
+    symbol: "BTC-USD",
+    ts: 1_000 + i,
+    recvTs: 2_000 + i,
+    bids: i % 3 === 0 ? side(i % 13).sort((a, b) => b[0] - a[0]) : side(i % 13),
+    asks: i % 4 === 0 ? side(i % 9).sort((a, b) => a[0] - b[0]) : side(i % 9),
+    sequence: i % 5 === 0 ? undefined : i,
+  }));
+  const columns = new BookColumns("book_snapshots", 6);
+  columns.reserve(100, 300, 300); // room for some: appending past it grows the arrays
+  for (const e of events) {
+    columns.append(e);
+    const bad = { ...e, asks: [...e.asks, null as unknown as [number, number]] };
+    assert.throws(() => columns.append(bad));
+  }
+  assert.equal(columns.length, events.length);
+  events.forEach((e, i) => {
+    const row = eventRow(e, { depth: 6 });
+    const b = [columns.bidOffsets.values[i], columns.bidOffsets.values[i + 1]];
+    const a = [columns.askOffsets.values[i], columns.askOffsets.values[i + 1]];
+    assert.deepEqual(
+      [
+        columns.digest.values[i],
+        [...columns.bidPrices.values.subarray(b[0], b[1])],
+        [...columns.bidSizes.values.subarray(b[0], b[1])],
+        [...columns.askPrices.values.subarray(a[0], a[1])],
+        [...columns.askSizes.values.subarray(a[0], a[1])],
+      ],
+      [row.digest, row.bidPrices, row.bidSizes, row.askPrices, row.askSizes],
+    );
+    assert.equal(row.digest, digestOf(bookText(row, [row.sequence, row.checksum])));
+  });
+});
+
+Deno.test("bookDigestIn of a range equals bookDigest of the range's lists", () => {
+  const prices = [1, 100.5, 100.25, 7e-7, 3];
+  const sizes = [2, 0.25, 1e21, 4, 5];
+  for (let start = 0; start <= 5; start++) {
+    for (let end = start; end <= 5; end++) {
+      const levels = { bidPrices: prices, bidSizes: sizes, askPrices: sizes, askSizes: prices };
+      const ranges = { bidStart: start, bidEnd: end, askStart: 5 - end, askEnd: 5 - start };
+      const one = {
+        bidPrices: prices.slice(start, end),
+        bidSizes: sizes.slice(start, end),
+        askPrices: sizes.slice(5 - end, 5 - start),
+        askSizes: prices.slice(5 - end, 5 - start),
+      };
+      assert.equal(
+        bookDigestIn(levels, ranges, [start, null]),
+        digestOf(bookText(one, [start, null])),
+      );
+    }
+  }
+});

@@ -28,6 +28,11 @@ export interface BatchPartition {
   /** Smallest and largest value of the lake key's first column in the batch. */
   readonly low: number | string;
   readonly high: number | string;
+  /**
+   * The index in the batch's frame of the partition's first row, set when its rows are one
+   * run (`frame.slice(start, rows)`, no filter); absent when they are not, or not tracked.
+   */
+  readonly start?: number;
 }
 
 /** A grouped batch: its frame (partition index `p` first) and its partitions. */
@@ -59,6 +64,7 @@ interface Tracked {
   unique: boolean;
   low: number;
   high: number;
+  start: number | undefined;
   k0: number;
   k1: number;
   k2: number;
@@ -70,6 +76,8 @@ export class PartitionTracker {
   readonly #index = new Map<string, number>();
   /** Partition of the previous row: consecutive rows mostly share one. */
   #last = -1;
+  /** Rows added: the frame index of the next row. */
+  #added = 0;
 
   /** Adds a row placed at `at` and returns its partition index. */
   add(at: RowPlace, day: number): number {
@@ -78,8 +86,12 @@ export class PartitionTracker {
     if (last === undefined || !samePartition(last, at.exchange, at.symbol, day)) {
       k = this.#indexOf(at, day);
       this.#last = k;
+      const p = this.#partitions[k];
+      if (p.rows > 0) p.start = undefined; // back to an earlier partition: not one run
+      else p.start = this.#added;
     }
     track(this.#partitions[k], at);
+    this.#added++;
     return k;
   }
 
@@ -103,6 +115,7 @@ export class PartitionTracker {
         unique: true,
         low: at.k0,
         high: at.k0,
+        start: undefined,
         k0: at.k0,
         k1: at.k1,
         k2: at.k2,

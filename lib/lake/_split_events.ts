@@ -69,7 +69,10 @@ export function splitEvents(
     let reason = eventRejection(e, options.latest);
     if (reason === undefined && (kind === "book_snapshots" || kind === "book_changes")) {
       let columns = books.get(kind);
-      if (columns === undefined) books.set(kind, columns = new BookColumns(kind, options.depth));
+      if (columns === undefined) {
+        books.set(kind, columns = new BookColumns(kind, options.depth));
+        presize(columns, events);
+      }
       try {
         columns.append(e as BookSnapshot | BookChange);
         continue;
@@ -94,4 +97,25 @@ export function splitEvents(
     else rows.set(kind, [row]);
   }
   return { trades, bars, rows, books };
+}
+
+/**
+ * Reserves room in `columns` for the book events of its table in `events` (levels as
+ * stored: a snapshot's sides cut to the depth), so that they are appended without growing
+ * an array. Events the rules refuse are counted too: a little room to spare.
+ */
+function presize(columns: BookColumns, events: readonly MarketEvent[]): void {
+  const kind = columns.kind === "book_snapshots" ? "book_snapshot" : "book_change";
+  const cut = kind === "book_snapshot" ? columns.depth : Infinity;
+  const size = (levels: unknown) => Array.isArray(levels) ? Math.min(levels.length, cut) : 0;
+  let rows = 0;
+  let bids = 0;
+  let asks = 0;
+  for (const e of events) {
+    if (e?.kind !== kind) continue;
+    rows++;
+    bids += size(e.bids);
+    asks += size(e.asks);
+  }
+  columns.reserve(rows, bids, asks);
 }

@@ -25,7 +25,7 @@
  * ```
  * @module
  */
-import { bookDigest } from "../market/event_digest.ts";
+import { bookDigestIn } from "../market/event_digest.ts";
 import type { BookChange, BookSnapshot, PriceLevel } from "../market/types.ts";
 
 /** The lake's book tables. */
@@ -117,23 +117,46 @@ export class BookColumns {
     if ((event.kind === "book_snapshot") !== snapshot) {
       throw new TypeError(`BookColumns(${this.kind}): got a ${event.kind} event`);
     }
-    const bids = snapshot ? bestFirst(event.bids, true, this.depth) : event.bids;
-    const asks = snapshot ? bestFirst(event.asks, false, this.depth) : event.asks;
     const b0 = this.bidPrices.length;
     const a0 = this.askPrices.length;
-    pushLevels(bids, this.bidPrices, this.bidSizes);
-    pushLevels(asks, this.askPrices, this.askSizes);
+    const depth = snapshot ? this.depth : Infinity;
+    try {
+      pushSide(
+        event.bids,
+        snapshot ? DESCENDING : AS_RECEIVED,
+        depth,
+        this.bidPrices,
+        this.bidSizes,
+      );
+      pushSide(
+        event.asks,
+        snapshot ? ASCENDING : AS_RECEIVED,
+        depth,
+        this.askPrices,
+        this.askSizes,
+      );
+    } catch (err) {
+      this.bidPrices.length = this.bidSizes.length = b0;
+      this.askPrices.length = this.askSizes.length = a0;
+      throw err;
+    }
     const sequence = event.sequence ?? null;
     const checksum = event.checksum ?? null;
     const first = snapshot ? null : (event as BookChange).firstSequence ?? null;
     const levels = {
-      bidPrices: this.bidPrices.values.subarray(b0, this.bidPrices.length),
-      bidSizes: this.bidSizes.values.subarray(b0, this.bidSizes.length),
-      askPrices: this.askPrices.values.subarray(a0, this.askPrices.length),
-      askSizes: this.askSizes.values.subarray(a0, this.askSizes.length),
+      bidPrices: this.bidPrices.values,
+      bidSizes: this.bidSizes.values,
+      askPrices: this.askPrices.values,
+      askSizes: this.askSizes.values,
+    };
+    const ranges = {
+      bidStart: b0,
+      bidEnd: this.bidPrices.length,
+      askStart: a0,
+      askEnd: this.askPrices.length,
     };
     this.digest.push(
-      bookDigest(levels, snapshot ? [sequence, checksum] : [first, sequence, checksum]),
+      bookDigestIn(levels, ranges, snapshot ? [sequence, checksum] : [first, sequence, checksum]),
     );
     this.bidOffsets.push(this.bidPrices.length);
     this.askOffsets.push(this.askPrices.length);
@@ -145,6 +168,21 @@ export class BookColumns {
     this.sequence.push(sequence ?? NaN);
     this.checksum.push(checksum ?? NaN);
     this.length++;
+  }
+
+  /**
+   * Makes room for `rows` more rows holding `bidLevels` and `askLevels` more levels (per
+   * side, as stored), so that appending them allocates and copies no array: a batch whose
+   * size is known is stored in arrays of its size.
+   */
+  reserve(rows: number, bidLevels: number, askLevels: number): void {
+    for (const name of ROW_ARRAYS) this[name].reserve(rows);
+    this.bidOffsets.reserve(rows);
+    this.askOffsets.reserve(rows);
+    this.bidPrices.reserve(bidLevels);
+    this.bidSizes.reserve(bidLevels);
+    this.askPrices.reserve(askLevels);
+    this.askSizes.reserve(askLevels);
   }
 
   /** Appends every row of `other` (same table and depth) after these rows. */
@@ -169,6 +207,8 @@ export class BookColumns {
   }
 }
 
+const ROW_ARRAYS = ["ts", "recvTs", "digest", "firstSequence", "sequence", "checksum"] as const;
+
 const COPIED = [
   "ts",
   "recvTs",
@@ -182,35 +222,43 @@ const COPIED = [
   "askSizes",
 ] as const;
 
-/** A snapshot side best first (stable, as `storedBookLevels` sorts), cut to `depth`. */
-function bestFirst(
-  levels: readonly PriceLevel[],
-  descending: boolean,
-  depth: number,
-): readonly PriceLevel[] {
-  let sorted = true;
-  for (let i = 1; i < levels.length && sorted; i++) {
-    const a = levels[i - 1][0];
-    const b = levels[i][0];
-    if (descending ? a < b : a > b) sorted = false;
-  }
-  const ordered = sorted
-    ? levels
-    : [...levels].sort((a, b) => descending ? b[0] - a[0] : a[0] - b[0]);
-  return ordered.length > depth ? ordered.slice(0, depth) : ordered;
-}
+const DESCENDING = 1;
+const ASCENDING = -1;
+const AS_RECEIVED = 0;
 
-function pushLevels(
+/**
+ * Pushes a side's levels: a snapshot's best first (bids by price descending, asks
+ * ascending; a stable sort, as `storedBookLevels` sorts) and cut to `depth`, a change's as
+ * received (`AS_RECEIVED`). One pass over levels that arrive sorted, as venues send them.
+ */
+function pushSide(
   levels: readonly PriceLevel[],
+  order: number,
+  depth: number,
   prices: Growable<Float64Array>,
   sizes: Growable<Float64Array>,
 ): void {
   const n = levels.length;
-  prices.reserve(n);
-  sizes.reserve(n);
+  const keep = n > depth ? depth : n;
+  prices.reserve(keep);
+  sizes.reserve(keep);
+  const pv = prices.values;
+  const sv = sizes.values;
+  let at = prices.length;
+  let previous = NaN;
   for (let i = 0; i < n; i++) {
     const level = levels[i];
-    prices.values[prices.length++] = level[0];
-    sizes.values[sizes.length++] = level[1];
+    const price = level[0];
+    if (order > 0 ? previous < price : order < 0 && previous > price) {
+      const sorted = [...levels].sort((a, b) => order > 0 ? b[0] - a[0] : a[0] - b[0]);
+      return pushSide(sorted, AS_RECEIVED, depth, prices, sizes);
+    }
+    previous = price;
+    if (i < keep) {
+      pv[at] = price;
+      sv[at] = level[1];
+      at++;
+    }
   }
+  prices.length = sizes.length = at;
 }

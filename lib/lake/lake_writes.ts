@@ -180,7 +180,11 @@ export class LakeWrites {
     const perRow = 3 * (bytes ?? frame.height * frame.width * 8) / Math.max(1, frame.height);
     for (let k = 0; k < partitions.length; k++) {
       const p = partitions[k];
-      const rows = partitions.length === 1 ? frame.lazy() : frame.lazy().filter(pl.col("p").eq(k));
+      const rows = partitions.length === 1
+        ? frame.lazy()
+        : p.start !== undefined
+        ? frame.slice(p.start, p.rows).lazy()
+        : frame.lazy().filter(pl.col("p").eq(k));
       const written = await this.#writer.write({
         kind,
         exchange: p.exchange,

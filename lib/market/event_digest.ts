@@ -143,14 +143,60 @@ export function bookDigest(
   optionals: readonly (number | undefined | null)[],
 ): number {
   let h = FNV_OFFSET;
-  h = hashList(h, levels.bidPrices);
+  h = hashList(h, levels.bidPrices, 0, levels.bidPrices.length);
   h = Math.imul(h ^ TAB, FNV_PRIME);
-  h = hashList(h, levels.bidSizes);
+  h = hashList(h, levels.bidSizes, 0, levels.bidSizes.length);
   h = Math.imul(h ^ TAB, FNV_PRIME);
-  h = hashList(h, levels.askPrices);
+  h = hashList(h, levels.askPrices, 0, levels.askPrices.length);
   h = Math.imul(h ^ TAB, FNV_PRIME);
-  h = hashList(h, levels.askSizes);
-  for (const value of optionals) {
+  h = hashList(h, levels.askSizes, 0, levels.askSizes.length);
+  return hashOptionals(h, optionals);
+}
+
+/** Where one book event's levels are in longer level lists (end exclusive). */
+export interface LevelRanges {
+  readonly bidStart: number;
+  readonly bidEnd: number;
+  readonly askStart: number;
+  readonly askEnd: number;
+}
+
+/**
+ * {@linkcode bookDigest} of the levels `bidPrices[bidStart..bidEnd)` (bid sizes alike) and
+ * `askPrices[askStart..askEnd)` of longer lists, such as the columns of many book events,
+ * without a view per list.
+ *
+ * @example
+ * ```ts
+ * import { bookDigest, bookDigestIn } from "./event_digest.ts";
+ * import assert from "node:assert/strict";
+ * const levels = { bidPrices: [1, 100.5], bidSizes: [1, 0.25], askPrices: [101], askSizes: [3] };
+ * const one = { bidPrices: [100.5], bidSizes: [0.25], askPrices: [101], askSizes: [3] };
+ * const ranges = { bidStart: 1, bidEnd: 2, askStart: 0, askEnd: 1 };
+ * assert.equal(bookDigestIn(levels, ranges, [null]), bookDigest(one, [null]));
+ * ```
+ */
+export function bookDigestIn(
+  levels: BookLevelColumns,
+  ranges: LevelRanges,
+  optionals: readonly (number | undefined | null)[],
+): number {
+  const { bidStart, bidEnd, askStart, askEnd } = ranges;
+  let h = FNV_OFFSET;
+  h = hashList(h, levels.bidPrices, bidStart, bidEnd);
+  h = Math.imul(h ^ TAB, FNV_PRIME);
+  h = hashList(h, levels.bidSizes, bidStart, bidEnd);
+  h = Math.imul(h ^ TAB, FNV_PRIME);
+  h = hashList(h, levels.askPrices, askStart, askEnd);
+  h = Math.imul(h ^ TAB, FNV_PRIME);
+  h = hashList(h, levels.askSizes, askStart, askEnd);
+  return hashOptionals(h, optionals);
+}
+
+/** The optional integers' text (`\t` before each) fed into `h`, as a 32-bit digest. */
+function hashOptionals(h: number, optionals: readonly (number | undefined | null)[]): number {
+  for (let i = 0; i < optionals.length; i++) {
+    const value = optionals[i];
     h = Math.imul(h ^ TAB, FNV_PRIME);
     if (value === undefined || value === null) {
       h = Math.imul(h ^ BACKSLASH, FNV_PRIME);
@@ -174,11 +220,11 @@ const ZERO = 48;
 const OPEN_BRACE = 123;
 const CLOSE_BRACE = 125;
 
-/** `numberListText(values)` fed into the FNV-1a state `h`. */
-function hashList(h: number, values: ArrayLike<number>): number {
+/** `numberListText(values[start..end))` fed into the FNV-1a state `h`. */
+function hashList(h: number, values: ArrayLike<number>, start: number, end: number): number {
   h = Math.imul(h ^ OPEN_BRACE, FNV_PRIME);
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) h = Math.imul(h ^ COMMA, FNV_PRIME);
+  for (let i = start; i < end; i++) {
+    if (i > start) h = Math.imul(h ^ COMMA, FNV_PRIME);
     h = hashNumber(h, values[i]);
   }
   return Math.imul(h ^ CLOSE_BRACE, FNV_PRIME);

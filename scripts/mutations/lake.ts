@@ -81,6 +81,15 @@ export const mutations: readonly Mutation[] = [
     tests: ["tests/lake_batch_test.ts"],
   },
   {
+    id: "lake/batch-revisited-partition-a-run",
+    description: "a partition a batch comes back to keeps its run start: its rows are sliced " +
+      "from the frame as one run (another partition's rows stored in it)",
+    file: "lib/lake/_batch.ts",
+    find: "if (p.rows > 0) p.start = undefined;",
+    replace: "if (p.rows > 0) p.start = p.start;",
+    tests: ["tests/lake_batch_test.ts"],
+  },
+  {
     id: "lake/bars-repair-keeps-oldest",
     description: "repair of the bars table keeps the first stored copy of a bar, not the newest",
     file: "lib/schema/tables.ts",
