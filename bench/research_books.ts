@@ -1,13 +1,16 @@
 /**
  * `deno task bench books` (or `research_books`): books rebuilt from the lake.
  *
- * - `research_book_rebuild`: changes/s of `bookHistory(repo, q, { levels: 10 })` over
+ * - `research_book_rebuild`: changes/s of `bookSeries(repo, q, { levels: 10 })` over
  *   `BENCH_BOOK_CHANGES` (default 1,000,000) synthetic book changes (1 to 3 levels each,
  *   near the top of a 50-level book) plus one snapshot, stored in a fresh lake: reading the
  *   Parquet files through `LakeRepository`, flattening the level lists, rebuilding the book
- *   and writing a top-10 frame with mid, spread, microprice, imbalance and OFI. `rebuild_ms`
- *   is the rebuild and sampling alone (events already in memory: `replayBook`), `read_ms`
- *   the part before it.
+ *   and writing a columnar top-10 series (typed arrays) with mid, spread, microprice,
+ *   imbalance and OFI. `rebuild_ms` is the rebuild and sampling alone (events already in
+ *   memory: `replayBook`), `read_ms` the part before it (`loadBookEvents`).
+ * - `research_book_rebuild_polars`: the same into a Polars frame (`bookHistory`: the series
+ *   copied into 43 Polars columns, derived columns by Polars expressions).
+ * - `research_book_rebuild_clock`: `bookHistory` sampled every second.
  *
  * Times are the best of three runs.
  * @module
@@ -16,6 +19,7 @@ import { ParquetLake } from "../lib/lake/mod.ts";
 import type { BookChange, BookSnapshot, PriceLevel } from "../lib/market/types.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { bookHistory, loadBookEvents } from "../lib/research/book_history.ts";
+import { bookSeries } from "../lib/research/book_series.ts";
 import { replayBook } from "../lib/research/_book_replay.ts";
 import { emit } from "./_figure.ts";
 
@@ -85,7 +89,8 @@ export async function run(): Promise<void> {
     const repo = await LakeRepository.open({ root });
     try {
       const options = { levels: 10 };
-      const [totalMs, frame] = await best(3, () => bookHistory(repo, SYMBOL, options));
+      const [totalMs, series] = await best(3, () => bookSeries(repo, SYMBOL, options));
+      const [frameMs, frame] = await best(3, () => bookHistory(repo, SYMBOL, options));
       const [readMs, events] = await best(3, () => loadBookEvents(repo, SYMBOL, "receive"));
       const replay = {
         levels: 10,
@@ -94,7 +99,9 @@ export async function run(): Promise<void> {
         venueDepth: () => Infinity,
       };
       const [rebuildMs] = await best(3, () => Promise.resolve(replayBook(events, replay)));
-      if (frame.height !== count + 1) throw new Error(`${frame.height} rows for ${count + 1}`);
+      for (const rows of [frame.height, series.rows]) {
+        if (rows !== count + 1) throw new Error(`${rows} rows for ${count + 1}`);
+      }
       const clocked = { levels: 10, every: 1_000_000 };
       const [clockMs, sampled] = await best(3, () => bookHistory(repo, SYMBOL, clocked));
       emit({
@@ -106,6 +113,13 @@ export async function run(): Promise<void> {
         read_ms: round(readMs),
         rebuild_ms: round(rebuildMs),
         rebuild_changes_per_s: round(count / (rebuildMs / 1000)),
+      });
+      emit({
+        name: "research_book_rebuild_polars",
+        unit: "changes/s",
+        value: round(count / (frameMs / 1000)),
+        changes: count,
+        total_ms: round(frameMs),
       });
       emit({
         name: "research_book_rebuild_clock",
