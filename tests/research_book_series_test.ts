@@ -1,7 +1,9 @@
 /**
- * `bookSeries` (typed-array columns, derived columns computed in JavaScript) against
- * `bookHistory`'s frame (derived columns computed by Polars expressions) on recorded
- * sessions replayed into a lake: every row, every column, exactly (NaN equal to NaN).
+ * `bookSeries` (typed-array columns, derived columns computed in JavaScript) and
+ * `bookHistory` (now `bookSeries(...).polars()`) against the previous frame path (the replay's
+ * columns copied into Polars, derived columns computed by Polars expressions; kept here as
+ * the reference) on recorded sessions replayed into a lake: every row, every column,
+ * exactly (NaN equal to NaN).
  */
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
@@ -12,6 +14,9 @@ import { LakeRepository } from "../lib/repositories/mod.ts";
 import type { RangeQuery } from "../lib/repositories/repository.ts";
 import { bookHistory, type BookHistoryOptions } from "../lib/research/book_history.ts";
 import { bookSeries } from "../lib/research/book_series.ts";
+import { loadBookEvents } from "../lib/research/_book_load.ts";
+import { checkOptions, orderFor, venueDepthFor } from "../lib/research/_book_options.ts";
+import { replayBook, type ReplayColumns } from "../lib/research/_book_replay.ts";
 import { SHARED_DATA } from "./support/recorded.ts";
 
 /** Same value: NaN equals NaN, null equals null, bigint compared as bigint. */
@@ -33,6 +38,72 @@ function assertFramesEqual(actual: pl.DataFrame, expected: pl.DataFrame, what: s
       if (!same(av[i], ev[i])) assert.fail(`${what}: ${name}[${i}] ${av[i]} != ${ev[i]}`);
     }
   }
+}
+
+/** The frame path before `bookSeries`: replay columns into Polars, then derived columns. */
+async function previousFrame(
+  repo: LakeRepository,
+  query: RangeQuery,
+  options: BookHistoryOptions,
+): Promise<pl.DataFrame> {
+  const o = checkOptions(options);
+  const events = await loadBookEvents(repo, query, orderFor(query));
+  const c = replayBook(events, {
+    levels: o.levels,
+    every: o.every,
+    clock: o.clock,
+    from: query.start,
+    to: query.end,
+    storedDepth: o.storedDepth,
+    venueDepth: venueDepthFor(query.exchange, o),
+  });
+  return withDerived(levelFrame(c, o.every !== undefined), o.imbalanceLevels);
+}
+
+function levelFrame(c: ReplayColumns, clock: boolean): pl.DataFrame {
+  const f64 = (name: string, v: Float64Array) => pl.Series(name, v, pl.Float64);
+  const micros = (name: string, v: Float64Array) =>
+    f64(name, v).cast(pl.Int64).cast(pl.Datetime("us"));
+  const side = (name: string, lists: Float64Array[]) =>
+    lists.map((v, k) => f64(`${name}_${k + 1}`, v));
+  return pl.DataFrame([
+    micros("ts", c.ts),
+    micros("recv_ts", c.recvTs),
+    clock ? f64("events", c.events).cast(pl.UInt32) : pl.Series("digest", c.digest, pl.Int32),
+    ...side("bid_price", c.bidPrice),
+    ...side("bid_size", c.bidSize),
+    ...side("ask_price", c.askPrice),
+    ...side("ask_size", c.askSize),
+    f64("ofi", c.ofi),
+  ]);
+}
+
+function withDerived(frame: pl.DataFrame, imbalanceLevels: readonly number[]): pl.DataFrame {
+  const col = pl.col;
+  const sum = (name: string, k: number) => {
+    let e = col(`${name}_1`);
+    for (let j = 2; j <= k; j++) e = e.add(col(`${name}_${j}`));
+    return e;
+  };
+  const imbalances = imbalanceLevels.map((k) => {
+    const b = sum("bid_size", k);
+    const a = sum("ask_size", k);
+    return b.sub(a).div(b.add(a)).alias(`imbalance_${k}`);
+  });
+  return frame.withColumns(
+    col("bid_price_1").add(col("ask_price_1")).div(2).alias("mid"),
+    col("ask_price_1").sub(col("bid_price_1")).alias("spread"),
+    col("bid_price_1").mul(col("ask_size_1")).add(col("ask_price_1").mul(col("bid_size_1")))
+      .div(col("bid_size_1").add(col("ask_size_1"))).alias("microprice"),
+    ...imbalances,
+  ).select(
+    ...frame.columns.filter((c) => c !== "ofi").map((c) => col(c)),
+    col("mid"),
+    col("spread"),
+    col("microprice"),
+    ...imbalanceLevels.map((k) => col(`imbalance_${k}`)),
+    col("ofi"),
+  );
 }
 
 async function replayIntoLake(file: string): Promise<string> {
@@ -68,11 +139,12 @@ async function compareSession(file: string, exchange: string) {
         cases.push([window, { levels: 10 }], [window, { levels: 4, every: 100_000 }]);
       }
       for (const [query, options] of cases) {
-        const expected = await bookHistory(repo, query, options);
+        const expected = await previousFrame(repo, query, options);
         const series = await bookSeries(repo, query, options);
         const what = `${symbol} ${JSON.stringify(options)} ${query.start ?? ""}`;
         assert.equal(series.rows, expected.height, what);
         assertFramesEqual(series.polars(), expected, what);
+        assertFramesEqual(await bookHistory(repo, query, options), expected, `${what} history`);
         const arrow = series.arrow();
         assert.equal(arrow.numRows, expected.height, what);
         const spread = arrow.getChild("spread")!.toArray() as Float64Array;
@@ -91,11 +163,11 @@ async function compareSession(file: string, exchange: string) {
   }
 }
 
-Deno.test("bookSeries equals bookHistory's frame: Coinbase", async () => {
+Deno.test("bookSeries and bookHistory equal the previous frame path: Coinbase", async () => {
   await compareSession("coinbase-exchange-ws-20210417.txt", "coinbase");
 });
 
-Deno.test("bookSeries equals bookHistory's frame: Kraken (truncated venue depth)", async () => {
+Deno.test("bookSeries and bookHistory equal the previous frame path: Kraken (venue depth)", async () => {
   await compareSession("kraken-v1-book-ws-20210417.txt", "kraken");
 });
 

@@ -26,8 +26,15 @@ import {
   type Vector,
 } from "apache-arrow";
 import type { RangeQuery } from "../repositories/repository.ts";
-import { type BookSource, loadBookEvents } from "./book_history.ts";
-import { type BookHistoryOptions, checkOptions, orderFor, venueDepthFor } from "./_book_options.ts";
+import { type BookSource, loadBookEvents } from "./_book_load.ts";
+import type { BookEvents } from "./_book_events.ts";
+import {
+  type BookHistoryOptions,
+  type CheckedOptions,
+  checkOptions,
+  orderFor,
+  venueDepthFor,
+} from "./_book_options.ts";
 import { replayBook } from "./_book_replay.ts";
 
 /**
@@ -87,14 +94,23 @@ export async function bookSeries(
 ): Promise<BookSeries> {
   const o = checkOptions(options);
   const events = await loadBookEvents(source, query, o.snapshotOrder ?? orderFor(query));
+  return seriesOfEvents(events, query, { ...o, exchange: query.exchange });
+}
+
+/** Rebuilds and samples book events (in applied order) into a {@linkcode BookSeries}. */
+export function seriesOfEvents(
+  events: BookEvents,
+  range: { readonly start?: number; readonly end?: number },
+  o: CheckedOptions & { readonly exchange: string },
+): BookSeries {
   const c = replayBook(events, {
     levels: o.levels,
     every: o.every,
     clock: o.clock,
-    from: query.start,
-    to: query.end,
+    from: range.start,
+    to: range.end,
     storedDepth: o.storedDepth,
-    venueDepth: venueDepthFor(query.exchange, o),
+    venueDepth: venueDepthFor(o.exchange, o),
   });
   const [bp, bs, ap, as] = [c.bidPrice[0], c.bidSize[0], c.askPrice[0], c.askSize[0]];
   const n = c.rows;
