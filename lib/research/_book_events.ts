@@ -159,8 +159,19 @@ export function bookEventsFromFrames(frames: BookFrames, order: SnapshotOrder): 
   let ci = 0;
   let ri = 0;
   let k = 0;
-  let bidAt = 0;
-  let askAt = 0;
+  // Level values are copied in runs: consecutive events of one kind are contiguous in their
+  // source and in the output (a reset has no levels and breaks no run).
+  const at = { bid: 0, ask: 0 };
+  let run: { from: KindColumns; row: number; bid: number; ask: number } | undefined;
+  const flush = () => {
+    if (run === undefined) return;
+    const { from, bid, ask } = run;
+    const [b0, a0] = [from.bidOffsets[run.row], from.askOffsets[run.row]];
+    out.bidPrices.set(from.bidPrices.subarray(b0, b0 + at.bid - bid), bid);
+    out.bidSizes.set(from.bidSizes.subarray(b0, b0 + at.bid - bid), bid);
+    out.askPrices.set(from.askPrices.subarray(a0, a0 + at.ask - ask), ask);
+    out.askSizes.set(from.askSizes.subarray(a0, a0 + at.ask - ask), ask);
+  };
   const take = (kind: number, from: KindColumns | undefined, i: number) => {
     out.kind[k] = kind;
     if (from === undefined) {
@@ -171,18 +182,16 @@ export function bookEventsFromFrames(frames: BookFrames, order: SnapshotOrder): 
       out.ts[k] = from.ts[i];
       out.recvTs[k] = from.recvTs[i];
       out.digest[k] = from.digest[i];
-      for (let j = from.bidOffsets[i]; j < from.bidOffsets[i + 1]; j++, bidAt++) {
-        out.bidPrices[bidAt] = from.bidPrices[j];
-        out.bidSizes[bidAt] = from.bidSizes[j];
+      if (run?.from !== from) {
+        flush();
+        run = { from, row: i, bid: at.bid, ask: at.ask };
       }
-      for (let j = from.askOffsets[i]; j < from.askOffsets[i + 1]; j++, askAt++) {
-        out.askPrices[askAt] = from.askPrices[j];
-        out.askSizes[askAt] = from.askSizes[j];
-      }
+      at.bid += from.bidOffsets[i + 1] - from.bidOffsets[i];
+      at.ask += from.askOffsets[i + 1] - from.askOffsets[i];
     }
     k++;
-    out.bidOffsets[k] = bidAt;
-    out.askOffsets[k] = askAt;
+    out.bidOffsets[k] = at.bid;
+    out.askOffsets[k] = at.ask;
   };
   const bySequence = order === "sequence";
   const snapshotFirst = (i: number, j: number) => {
@@ -210,6 +219,7 @@ export function bookEventsFromFrames(frames: BookFrames, order: SnapshotOrder): 
       take(SNAPSHOT, s, si++);
     }
   }
+  flush();
   return out;
 }
 
