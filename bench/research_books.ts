@@ -1,23 +1,31 @@
 /**
  * `deno task bench books` (or `research_books`): books rebuilt from the lake.
  *
- * - `research_book_rebuild`: changes/s of `bookHistory(repo, q, { levels: 10 })` over
+ * - `research_book_rebuild`: changes/s of `bookSeries(repo, q, { levels: 10 })` over
  *   `BENCH_BOOK_CHANGES` (default 1,000,000) synthetic book changes (1 to 3 levels each,
  *   near the top of a 50-level book) plus one snapshot, stored in a fresh lake: reading the
  *   Parquet files through `LakeRepository`, flattening the level lists, rebuilding the book
- *   and writing a top-10 frame with mid, spread, microprice, imbalance and OFI. `rebuild_ms`
- *   is the rebuild and sampling alone (events already in memory: `replayBook`), `read_ms`
- *   the part before it.
+ *   and writing a columnar top-10 series (typed arrays) with mid, spread, microprice,
+ *   imbalance and OFI. `rebuild_ms` is the rebuild and sampling alone (events already in
+ *   memory: `replayBook`), `read_ms` the part before it (`loadBookEvents`).
+ * - `research_book_rebuild_polars`: the same into a Polars frame (`bookHistory`: the series
+ *   copied into 43 Polars columns, derived columns by Polars expressions).
+ * - `research_book_rebuild_clock`: `bookHistory` sampled every second.
  *
- * Times are the best of three runs.
+ * Times are the best of three runs; `cpu_ms` (and `read_cpu_ms`, `rebuild_cpu_ms`) the least
+ * CPU time of the process (all threads) over the three runs, and `cpu_changes_per_s` the rate
+ * on that CPU time: on a loaded machine the better measure of the code. `loadavg` is
+ * `/proc/loadavg` after the runs.
  * @module
  */
 import { ParquetLake } from "../lib/lake/mod.ts";
 import type { BookChange, BookSnapshot, PriceLevel } from "../lib/market/types.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { bookHistory, loadBookEvents } from "../lib/research/book_history.ts";
+import { bookSeries } from "../lib/research/book_series.ts";
 import { replayBook } from "../lib/research/_book_replay.ts";
 import { emit } from "./_figure.ts";
+import process from "node:process";
 
 const round = (x: number) => Number(x.toPrecision(4));
 const SYMBOL = { exchange: "coinbase", symbol: "BTC-USD" } as const;
@@ -63,15 +71,20 @@ function syntheticBook(count: number): [BookSnapshot, ...BookChange[]] {
   return out;
 }
 
-async function best<T>(runs: number, task: () => Promise<T>): Promise<[number, T]> {
+/** Best wall time of `runs`, the least CPU time (all threads) of a run, and the result. */
+async function best<T>(runs: number, task: () => Promise<T>): Promise<[number, T, number]> {
   let fastest = Infinity;
+  let leastCpu = Infinity;
   let result: T | undefined;
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     result = await task();
     fastest = Math.min(fastest, performance.now() - t0);
+    const cpu = process.cpuUsage(c0);
+    leastCpu = Math.min(leastCpu, (cpu.user + cpu.system) / 1000);
   }
-  return [fastest, result!];
+  return [fastest, result!, leastCpu];
 }
 
 /** Runs the figures above. */
@@ -85,16 +98,26 @@ export async function run(): Promise<void> {
     const repo = await LakeRepository.open({ root });
     try {
       const options = { levels: 10 };
-      const [totalMs, frame] = await best(3, () => bookHistory(repo, SYMBOL, options));
-      const [readMs, events] = await best(3, () => loadBookEvents(repo, SYMBOL, "receive"));
+      const [totalMs, series, totalCpu] = await best(3, () => bookSeries(repo, SYMBOL, options));
+      const [frameMs, frame, frameCpu] = await best(3, () => bookHistory(repo, SYMBOL, options));
+      const [readMs, events, readCpu] = await best(
+        3,
+        () => loadBookEvents(repo, SYMBOL, "receive"),
+      );
       const replay = {
         levels: 10,
         clock: "ts" as const,
         storedDepth: 50,
         venueDepth: () => Infinity,
       };
-      const [rebuildMs] = await best(3, () => Promise.resolve(replayBook(events, replay)));
-      if (frame.height !== count + 1) throw new Error(`${frame.height} rows for ${count + 1}`);
+      const [rebuildMs, , rebuildCpu] = await best(
+        3,
+        () => Promise.resolve(replayBook(events, replay)),
+      );
+      for (const rows of [frame.height, series.rows]) {
+        if (rows !== count + 1) throw new Error(`${rows} rows for ${count + 1}`);
+      }
+      const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
       const clocked = { levels: 10, every: 1_000_000 };
       const [clockMs, sampled] = await best(3, () => bookHistory(repo, SYMBOL, clocked));
       emit({
@@ -106,6 +129,21 @@ export async function run(): Promise<void> {
         read_ms: round(readMs),
         rebuild_ms: round(rebuildMs),
         rebuild_changes_per_s: round(count / (rebuildMs / 1000)),
+        cpu_ms: round(totalCpu),
+        read_cpu_ms: round(readCpu),
+        rebuild_cpu_ms: round(rebuildCpu),
+        cpu_changes_per_s: round(count / (totalCpu / 1000)),
+        loadavg: load,
+      });
+      emit({
+        name: "research_book_rebuild_polars",
+        unit: "changes/s",
+        value: round(count / (frameMs / 1000)),
+        changes: count,
+        total_ms: round(frameMs),
+        cpu_ms: round(frameCpu),
+        cpu_changes_per_s: round(count / (frameCpu / 1000)),
+        loadavg: load,
       });
       emit({
         name: "research_book_rebuild_clock",

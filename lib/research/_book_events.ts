@@ -64,45 +64,65 @@ function micros(frame: pl.DataFrame, name: string): Float64Array {
   return frame.getColumn(name).cast(pl.Int64).cast(pl.Float64).toTypedArray() as Float64Array;
 }
 
-/** A `List(Float64)` column as offsets and flat values. */
-function flatList(series: pl.Series): { offsets: Int32Array; values: Float64Array } {
-  const lengths = series.list.lengths().toTypedArray();
+const microsOf = (name: string) => pl.col(name).cast(pl.Int64).cast(pl.Float64);
+const lengthsOf = (name: string) => pl.col(name).lst.lengths().cast(pl.Int32).fillNull(0);
+
+/** Offsets of lists with these lengths. */
+function offsetsOf(lengths: Int32Array): Int32Array {
   const offsets = new Int32Array(lengths.length + 1);
-  for (let i = 0; i < lengths.length; i++) offsets[i + 1] = offsets[i] + Number(lengths[i]);
-  const total = offsets[lengths.length];
-  if (total === 0) return { offsets, values: NO_LEVELS };
-  // Explode turns an empty list into one null; stored levels are never null.
-  const values = series.explode().dropNulls().cast(pl.Float64).toTypedArray() as Float64Array;
-  if (values.length !== total) {
-    throw new Error(`level list ${series.name}: ${values.length} values for ${total}`);
+  for (let i = 0; i < lengths.length; i++) offsets[i + 1] = offsets[i] + lengths[i];
+  return offsets;
+}
+
+/**
+ * One side's price and size lists as flat values: rows with levels only, both lists
+ * exploded together (one pass; an empty list would explode to a null).
+ */
+function flatSide(frame: pl.DataFrame, side: "bid" | "ask", total: number) {
+  if (total === 0) return { prices: NO_LEVELS, sizes: NO_LEVELS };
+  const [p, s] = [`${side}_prices`, `${side}_sizes`];
+  const flat = frame.select(p, s).filter(pl.col(p).lst.lengths().gt(0)).explode([p, s]);
+  const prices = flat.getColumn(p).cast(pl.Float64).toTypedArray() as Float64Array;
+  const sizes = flat.getColumn(s).cast(pl.Float64).toTypedArray() as Float64Array;
+  if (prices.length !== total || sizes.length !== total) {
+    throw new Error(`level lists ${p}, ${s}: ${prices.length} values for ${total}`);
   }
-  return { offsets, values };
+  return { prices, sizes };
 }
 
 /** Columns of a book snapshot or book change frame (the repositories' columns). */
 function kindColumns(frame: pl.DataFrame): KindColumns {
-  const bp = flatList(frame.getColumn("bid_prices"));
-  const bs = flatList(frame.getColumn("bid_sizes"));
-  const ap = flatList(frame.getColumn("ask_prices"));
-  const as = flatList(frame.getColumn("ask_sizes"));
-  if (!sameOffsets(bp.offsets, bs.offsets) || !sameOffsets(ap.offsets, as.offsets)) {
+  const scalars = frame.select(
+    microsOf("ts").alias("ts"),
+    microsOf("recv_ts").alias("recv_ts"),
+    pl.col("digest").cast(pl.Int32),
+    pl.col("sequence").cast(pl.Float64).fillNull(pl.lit(NaN)).alias("sequence"),
+    lengthsOf("bid_prices").alias("nbp"),
+    lengthsOf("bid_sizes").alias("nbs"),
+    lengthsOf("ask_prices").alias("nap"),
+    lengthsOf("ask_sizes").alias("nas"),
+  );
+  const column = (name: string) => scalars.getColumn(name).toTypedArray();
+  const [nbp, nbs, nap, nas] = ["nbp", "nbs", "nap", "nas"].map((c) => column(c) as Int32Array);
+  if (!sameOffsets(nbp, nbs) || !sameOffsets(nap, nas)) {
     throw new RangeError("book rows whose price and size lists differ in length");
   }
+  const bidOffsets = offsetsOf(nbp);
+  const askOffsets = offsetsOf(nap);
+  const bids = flatSide(frame, "bid", bidOffsets[frame.height]);
+  const asks = flatSide(frame, "ask", askOffsets[frame.height]);
   return {
     length: frame.height,
-    ts: micros(frame, "ts"),
-    recvTs: micros(frame, "recv_ts"),
-    digest: Int32Array.from(frame.getColumn("digest").cast(pl.Int32).toTypedArray()),
-    sequence: Float64Array.from(
-      frame.getColumn("sequence").toArray() as (number | bigint | null)[],
-      (v) => (v === null || v === undefined ? NaN : Number(v)),
-    ),
-    bidOffsets: bp.offsets,
-    bidPrices: bp.values,
-    bidSizes: bs.values,
-    askOffsets: ap.offsets,
-    askPrices: ap.values,
-    askSizes: as.values,
+    ts: column("ts") as Float64Array,
+    recvTs: column("recv_ts") as Float64Array,
+    digest: column("digest") as Int32Array,
+    sequence: column("sequence") as Float64Array,
+    bidOffsets,
+    bidPrices: bids.prices,
+    bidSizes: bids.sizes,
+    askOffsets,
+    askPrices: asks.prices,
+    askSizes: asks.sizes,
   };
 }
 
@@ -139,8 +159,19 @@ export function bookEventsFromFrames(frames: BookFrames, order: SnapshotOrder): 
   let ci = 0;
   let ri = 0;
   let k = 0;
-  let bidAt = 0;
-  let askAt = 0;
+  // Level values are copied in runs: consecutive events of one kind are contiguous in their
+  // source and in the output (a reset has no levels and breaks no run).
+  const at = { bid: 0, ask: 0 };
+  let run: { from: KindColumns; row: number; bid: number; ask: number } | undefined;
+  const flush = () => {
+    if (run === undefined) return;
+    const { from, bid, ask } = run;
+    const [b0, a0] = [from.bidOffsets[run.row], from.askOffsets[run.row]];
+    out.bidPrices.set(from.bidPrices.subarray(b0, b0 + at.bid - bid), bid);
+    out.bidSizes.set(from.bidSizes.subarray(b0, b0 + at.bid - bid), bid);
+    out.askPrices.set(from.askPrices.subarray(a0, a0 + at.ask - ask), ask);
+    out.askSizes.set(from.askSizes.subarray(a0, a0 + at.ask - ask), ask);
+  };
   const take = (kind: number, from: KindColumns | undefined, i: number) => {
     out.kind[k] = kind;
     if (from === undefined) {
@@ -151,18 +182,16 @@ export function bookEventsFromFrames(frames: BookFrames, order: SnapshotOrder): 
       out.ts[k] = from.ts[i];
       out.recvTs[k] = from.recvTs[i];
       out.digest[k] = from.digest[i];
-      for (let j = from.bidOffsets[i]; j < from.bidOffsets[i + 1]; j++, bidAt++) {
-        out.bidPrices[bidAt] = from.bidPrices[j];
-        out.bidSizes[bidAt] = from.bidSizes[j];
+      if (run?.from !== from) {
+        flush();
+        run = { from, row: i, bid: at.bid, ask: at.ask };
       }
-      for (let j = from.askOffsets[i]; j < from.askOffsets[i + 1]; j++, askAt++) {
-        out.askPrices[askAt] = from.askPrices[j];
-        out.askSizes[askAt] = from.askSizes[j];
-      }
+      at.bid += from.bidOffsets[i + 1] - from.bidOffsets[i];
+      at.ask += from.askOffsets[i + 1] - from.askOffsets[i];
     }
     k++;
-    out.bidOffsets[k] = bidAt;
-    out.askOffsets[k] = askAt;
+    out.bidOffsets[k] = at.bid;
+    out.askOffsets[k] = at.ask;
   };
   const bySequence = order === "sequence";
   const snapshotFirst = (i: number, j: number) => {
@@ -190,6 +219,7 @@ export function bookEventsFromFrames(frames: BookFrames, order: SnapshotOrder): 
       take(SNAPSHOT, s, si++);
     }
   }
+  flush();
   return out;
 }
 

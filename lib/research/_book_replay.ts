@@ -117,7 +117,10 @@ class Replay {
   /** Writes one row at `at` and starts the next interval's flow. */
   sample(at: number, recv: number, digest: number): void {
     const { out, row } = this;
-    const [book, valid, p, s] = [this.#book, this.#valid, this.#scratchP, this.#scratchS];
+    const book = this.#book;
+    const valid = this.#valid;
+    const p = this.#scratchP;
+    const s = this.#scratchS;
     out.ts[row] = at;
     out.recvTs[row] = recv;
     out.digest[row] = digest;
@@ -266,11 +269,11 @@ function writeSide(
   const count = book.copyLevels(side, levels, p, s);
   const cut = side === "bid" ? horizon !== -Infinity : horizon !== Infinity;
   let k = 0;
-  for (; k < count; k++) {
-    const known = side === "bid" ? p[k] >= horizon : p[k] <= horizon;
-    if (!known) break;
-    prices[k][row] = p[k];
-    sizes[k][row] = s[k];
+  if (side === "bid") { while (k < count && p[k] >= horizon) k++; }
+  else while (k < count && p[k] <= horizon) k++;
+  for (let j = 0; j < k; j++) {
+    prices[j][row] = p[j];
+    sizes[j][row] = s[j];
   }
   const unknownSize = cut ? NaN : 0;
   for (; k < levels; k++) {

@@ -15,57 +15,17 @@
  * @module
  */
 import pl from "nodejs-polars";
-import type { BookChange, BookSnapshot, FeedStatus, MarketEvent } from "../market/types.ts";
-import type { QueryResult, RangeQuery } from "../repositories/repository.ts";
-import {
-  type BookEvents,
-  bookEventsFromFrames,
-  bookEventsFromMarketEvents,
-  type SnapshotOrder,
-} from "./_book_events.ts";
-import { replayBook, type ReplayColumns } from "./_book_replay.ts";
+import type { MarketEvent } from "../market/types.ts";
+import type { RangeQuery } from "../repositories/repository.ts";
+import { bookEventsFromMarketEvents } from "./_book_events.ts";
+import { type BookHistoryOptions, checkOptions } from "./_book_options.ts";
+import type { BookSource } from "./_book_load.ts";
+import { bookSeries, seriesOfEvents } from "./book_series.ts";
 
 export { ofiStep } from "./_book_replay.ts";
 export type { SnapshotOrder } from "./_book_events.ts";
-
-/** Where stored books are read from: `LakeRepository` has all three. */
-export interface BookSource {
-  bookSnapshots(query: RangeQuery): QueryResult<BookSnapshot>;
-  bookChanges(query: RangeQuery): QueryResult<BookChange>;
-  /** Feed statuses: `reset`/`disconnected` invalidate the book until the next snapshot. */
-  statuses?(query: RangeQuery): QueryResult<FeedStatus>;
-}
-
-/** Options of {@linkcode bookHistory}. */
-export interface BookHistoryOptions {
-  /** Levels per side in the frame, best first (a whole number 1..1000; default 10). */
-  readonly levels?: number;
-  /**
-   * Sample on a clock every this many microseconds (rows at multiples of `every`, each the
-   * book after every event up to and including that time); default: one row after every
-   * stored snapshot and change.
-   */
-  readonly every?: number;
-  /** The time that orders the clock and the query window: venue `ts` (default) or `recv_ts`. */
-  readonly clock?: "ts" | "recv_ts";
-  /** Depth imbalance columns `imbalance_k` for these level counts (default `[1, levels]`). */
-  readonly imbalanceLevels?: readonly number[];
-  /** How snapshots are placed among changes (default `sequence` for Binance, else `receive`). */
-  readonly snapshotOrder?: SnapshotOrder;
-  /**
-   * Levels per side the venue maintains (the book is truncated to it after every change, as
-   * the collector's is). Default: for Kraken, which sends no deletes for levels that leave
-   * the subscribed depth, the smallest Kraken depth (10, 25, 100, 500, 1000) that holds the
-   * snapshot; no truncation for other venues.
-   */
-  readonly venueDepth?: number;
-  /** Levels per side the store kept of each snapshot (default 50, the writers' depth). */
-  readonly storedDepth?: number;
-}
-
-const KRAKEN_DEPTHS = [10, 25, 100, 500, 1000];
-/** Rebuilds start this long before the last snapshot before `start` (late-stamped changes). */
-const WARM_UP_MARGIN = 60_000_000;
+export type { BookHistoryOptions } from "./_book_options.ts";
+export { type BookSource, loadBookEvents } from "./_book_load.ts";
 
 /**
  * The book of one instrument rebuilt from a store's snapshots and changes and sampled into a
@@ -102,9 +62,7 @@ export async function bookHistory(
   query: RangeQuery,
   options: BookHistoryOptions = {},
 ): Promise<pl.DataFrame> {
-  const checked = checkOptions(options);
-  const events = await loadBookEvents(source, query, checked.snapshotOrder ?? orderFor(query));
-  return historyFrame(events, query, { ...checked, exchange: query.exchange });
+  return (await bookSeries(source, query, options)).polars();
 }
 
 /**
@@ -122,10 +80,10 @@ export function bookHistoryFromEvents(
 ): pl.DataFrame {
   const checked = checkOptions(options);
   const range = { start: options.start, end: options.end };
-  return historyFrame(bookEventsFromMarketEvents(events), range, {
+  return seriesOfEvents(bookEventsFromMarketEvents(events), range, {
     ...checked,
     exchange: options.exchange ?? "",
-  });
+  }).polars();
 }
 
 /** Options of {@linkcode quotesFromBooks}. */
@@ -165,155 +123,5 @@ export async function quotesFromBooks(
     pl.col("bid_size_1").alias("bid_size"),
     pl.col("ask_price_1").alias("ask_price"),
     pl.col("ask_size_1").alias("ask_size"),
-  );
-}
-
-/** Reads an instrument's snapshots, changes and resets for a rebuild of `[start, end)`. */
-export async function loadBookEvents(
-  source: BookSource,
-  query: RangeQuery,
-  order: SnapshotOrder,
-): Promise<BookEvents> {
-  const { exchange, symbol, start, end } = query;
-  let from: number | undefined = undefined;
-  if (start !== undefined) {
-    const before = await source.bookSnapshots({ exchange, symbol, end: start }).polars();
-    if (before.height > 0) {
-      const last = before.tail(1);
-      const micros = (c: string) => Number(last.getColumn(c).cast(pl.Int64).toArray()[0]);
-      from = Math.min(micros("ts"), micros("recv_ts")) - WARM_UP_MARGIN;
-    } else {
-      from = start - WARM_UP_MARGIN;
-    }
-  }
-  const range = { exchange, symbol, start: from, end };
-  const [snapshots, changes, statuses] = await Promise.all([
-    source.bookSnapshots(range).polars(),
-    source.bookChanges(range).polars(),
-    source.statuses?.(range).polars(),
-  ]);
-  return bookEventsFromFrames({ snapshots, changes, statuses }, order);
-}
-
-interface CheckedOptions {
-  readonly levels: number;
-  readonly every?: number;
-  readonly clock: "ts" | "recv_ts";
-  readonly imbalanceLevels: readonly number[];
-  readonly snapshotOrder?: SnapshotOrder;
-  readonly venueDepth?: number;
-  readonly storedDepth: number;
-}
-
-function checkOptions(o: BookHistoryOptions): CheckedOptions {
-  if (o === null || typeof o !== "object") throw new TypeError("options must be an object");
-  const levels = o.levels ?? 10;
-  const whole = (name: string, v: number, max: number) => {
-    if (typeof v !== "number") throw new TypeError(`${name} must be a number, got ${typeof v}`);
-    if (!(Number.isInteger(v) && v >= 1 && v <= max)) {
-      throw new RangeError(`${name} must be a whole number in 1..${max}, got ${v}`);
-    }
-  };
-  whole("levels", levels, 1000);
-  if (o.every !== undefined) {
-    if (typeof o.every !== "number") throw new TypeError("every must be microseconds (a number)");
-    if (!(o.every > 0 && Number.isFinite(o.every))) {
-      throw new RangeError(`every must be a positive number of microseconds, got ${o.every}`);
-    }
-  }
-  const clock = o.clock ?? "ts";
-  if (clock !== "ts" && clock !== "recv_ts") {
-    throw new RangeError(`clock must be "ts" or "recv_ts", got ${clock}`);
-  }
-  const imbalanceLevels = [...new Set(o.imbalanceLevels ?? [1, levels])];
-  for (const k of imbalanceLevels) whole("imbalanceLevels", k, levels);
-  if (o.snapshotOrder !== undefined && !["receive", "sequence"].includes(o.snapshotOrder)) {
-    throw new RangeError(`snapshotOrder must be "receive" or "sequence", got ${o.snapshotOrder}`);
-  }
-  if (o.venueDepth !== undefined) whole("venueDepth", o.venueDepth, 1_000_000);
-  const storedDepth = o.storedDepth ?? 50;
-  whole("storedDepth", storedDepth, 1_000_000);
-  return { ...o, levels, clock, imbalanceLevels, storedDepth };
-}
-
-function orderFor(query: RangeQuery): SnapshotOrder {
-  return query.exchange === "binance" ? "sequence" : "receive";
-}
-
-function venueDepthFor(exchange: string, o: CheckedOptions) {
-  if (o.venueDepth !== undefined) {
-    const depth = o.venueDepth;
-    return () => depth;
-  }
-  if (exchange !== "kraken") return () => Infinity;
-  return (bids: number, asks: number) => {
-    const most = Math.max(bids, asks);
-    if (most >= o.storedDepth) return Infinity; // cut by the store: deeper than we can tell
-    return KRAKEN_DEPTHS.find((d) => d >= most) ?? Infinity;
-  };
-}
-
-function historyFrame(
-  events: BookEvents,
-  range: { readonly start?: number; readonly end?: number },
-  o: CheckedOptions & { readonly exchange: string },
-): pl.DataFrame {
-  const columns = replayBook(events, {
-    levels: o.levels,
-    every: o.every,
-    clock: o.clock,
-    from: range.start,
-    to: range.end,
-    storedDepth: o.storedDepth,
-    venueDepth: venueDepthFor(o.exchange, o),
-  });
-  return withDerived(levelFrame(columns, o.every !== undefined), o.imbalanceLevels);
-}
-
-function micros(name: string, values: Float64Array): pl.Series {
-  return pl.Series(name, values, pl.Float64).cast(pl.Int64).cast(pl.Datetime("us"));
-}
-
-function levelFrame(c: ReplayColumns, clock: boolean): pl.DataFrame {
-  const f64 = (name: string, v: Float64Array) => pl.Series(name, v, pl.Float64);
-  const side = (name: string, lists: Float64Array[]) =>
-    lists.map((v, k) => f64(`${name}_${k + 1}`, v));
-  return pl.DataFrame([
-    micros("ts", c.ts),
-    micros("recv_ts", c.recvTs),
-    clock ? f64("events", c.events).cast(pl.UInt32) : pl.Series("digest", c.digest, pl.Int32),
-    ...side("bid_price", c.bidPrice),
-    ...side("bid_size", c.bidSize),
-    ...side("ask_price", c.askPrice),
-    ...side("ask_size", c.askSize),
-    f64("ofi", c.ofi),
-  ]);
-}
-
-function withDerived(frame: pl.DataFrame, imbalanceLevels: readonly number[]): pl.DataFrame {
-  const col = pl.col;
-  const sum = (name: string, k: number) => {
-    let e = col(`${name}_1`);
-    for (let j = 2; j <= k; j++) e = e.add(col(`${name}_${j}`));
-    return e;
-  };
-  const imbalances = imbalanceLevels.map((k) => {
-    const b = sum("bid_size", k);
-    const a = sum("ask_size", k);
-    return b.sub(a).div(b.add(a)).alias(`imbalance_${k}`);
-  });
-  return frame.withColumns(
-    col("bid_price_1").add(col("ask_price_1")).div(2).alias("mid"),
-    col("ask_price_1").sub(col("bid_price_1")).alias("spread"),
-    col("bid_price_1").mul(col("ask_size_1")).add(col("ask_price_1").mul(col("bid_size_1")))
-      .div(col("bid_size_1").add(col("ask_size_1"))).alias("microprice"),
-    ...imbalances,
-  ).select(
-    ...frame.columns.filter((c) => c !== "ofi").map((c) => col(c)),
-    col("mid"),
-    col("spread"),
-    col("microprice"),
-    ...imbalanceLevels.map((k) => col(`imbalance_${k}`)),
-    col("ofi"),
   );
 }

@@ -33,7 +33,7 @@
  * const after = markouts(trades, { horizons: ["1s", "10s", "1m"], bps: true });
  * ```
  *
- * Order books rebuilt from the lake (`bookHistory`, `loadBookEvents`) and sampled into
+ * Order books rebuilt from the lake (`bookHistory`, `loadBookEvents`; `bookSeries` as typed arrays) and sampled into
  * series (top levels, spread, mid, microprice, depth and order-flow imbalance), and quotes
  * derived from books (`quotesFromBooks`):
  *
@@ -93,3 +93,4 @@ export {
   type QuotesFromBooksOptions,
   type SnapshotOrder,
 } from "./book_history.ts";
+export { type BookSeries, bookSeries } from "./book_series.ts";

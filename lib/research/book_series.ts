@@ -1,0 +1,234 @@
+/**
+ * Books rebuilt from the lake as a columnar top-N series: typed arrays per column, with
+ * Polars and Arrow conversions on demand. The fast path of `bookHistory`: the same
+ * rows and values, without the copy into a frame.
+ *
+ * @example
+ * ```ts ignore
+ * import { LakeRepository } from "../repositories/mod.ts";
+ * import { bookSeries } from "./book_series.ts";
+ * const repo = await LakeRepository.open({ root: "data/lake" });
+ * const s = await bookSeries(repo, { exchange: "coinbase", symbol: "BTC-USD" }, { levels: 10 });
+ * const spread = s.spread; // Float64Array, one value per row
+ * const frame = s.polars(); // what bookHistory returns
+ * ```
+ * @module
+ */
+import pl from "nodejs-polars";
+import {
+  Float64,
+  Int32,
+  makeData,
+  makeVector,
+  Table,
+  TimestampMicrosecond,
+  Uint32,
+  type Vector,
+} from "apache-arrow";
+import type { RangeQuery } from "../repositories/repository.ts";
+import { type BookSource, loadBookEvents } from "./_book_load.ts";
+import type { BookEvents } from "./_book_events.ts";
+import {
+  type BookHistoryOptions,
+  type CheckedOptions,
+  checkOptions,
+  orderFor,
+  venueDepthFor,
+} from "./_book_options.ts";
+import { replayBook } from "./_book_replay.ts";
+
+/**
+ * A rebuilt book sampled into columns: row `i` of every array is one row of
+ * `bookHistory`'s frame (same rows, same values, same NaN conventions; see there).
+ * Level `k` (1-based) of a side is index `k - 1` of its arrays.
+ */
+export interface BookSeries {
+  /** Number of rows. */
+  readonly rows: number;
+  /** Levels per side. */
+  readonly levels: number;
+  /** Sampled on a clock (`every`): rows carry `events`, not `digest`. */
+  readonly clocked: boolean;
+  /** Venue time (or clock tick), microseconds since the epoch. */
+  readonly ts: Float64Array;
+  /** `recv_ts` of the last event applied, microseconds (NaN before any). */
+  readonly recvTs: Float64Array;
+  /** The event's stored digest (event rows; 0 on clock rows). */
+  readonly digest: Int32Array;
+  /** Events applied since the previous row (clock rows; 1 on event rows). */
+  readonly events: Float64Array;
+  readonly bidPrice: readonly Float64Array[];
+  readonly bidSize: readonly Float64Array[];
+  readonly askPrice: readonly Float64Array[];
+  readonly askSize: readonly Float64Array[];
+  /** `(bid_1 + ask_1) / 2`. */
+  readonly mid: Float64Array;
+  /** `ask_1 - bid_1`. */
+  readonly spread: Float64Array;
+  /** `(bid_1 * ask_size_1 + ask_1 * bid_size_1) / (bid_size_1 + ask_size_1)`. */
+  readonly microprice: Float64Array;
+  /** `imbalance_k` by `k` (the `imbalanceLevels` option, in its order). */
+  readonly imbalance: ReadonlyMap<number, Float64Array>;
+  /** Order-flow imbalance since the previous row. */
+  readonly ofi: Float64Array;
+  /** Changes applied to a valid book. */
+  readonly applied: number;
+  /** Changes that found no valid book. */
+  readonly ignored: number;
+  /** The series as `bookHistory`'s frame (copies the columns into Polars). */
+  polars(): pl.DataFrame;
+  /** The series as an Arrow table with the frame's columns (no copy of the values). */
+  arrow(): Table;
+}
+
+/**
+ * The book of one instrument rebuilt from a store and sampled into a {@linkcode BookSeries}:
+ * `bookHistory` without building a frame (`series.polars()` is that frame).
+ *
+ * @throws {TypeError} / {RangeError} for bad options (as a rejection).
+ */
+export async function bookSeries(
+  source: BookSource,
+  query: RangeQuery,
+  options: BookHistoryOptions = {},
+): Promise<BookSeries> {
+  const o = checkOptions(options);
+  const events = await loadBookEvents(source, query, o.snapshotOrder ?? orderFor(query));
+  return seriesOfEvents(events, query, { ...o, exchange: query.exchange });
+}
+
+/** Rebuilds and samples book events (in applied order) into a {@linkcode BookSeries}. */
+export function seriesOfEvents(
+  events: BookEvents,
+  range: { readonly start?: number; readonly end?: number },
+  o: CheckedOptions & { readonly exchange: string },
+): BookSeries {
+  const c = replayBook(events, {
+    levels: o.levels,
+    every: o.every,
+    clock: o.clock,
+    from: range.start,
+    to: range.end,
+    storedDepth: o.storedDepth,
+    venueDepth: venueDepthFor(o.exchange, o),
+  });
+  const [bp, bs, ap, as] = [c.bidPrice[0], c.bidSize[0], c.askPrice[0], c.askSize[0]];
+  const n = c.rows;
+  const mid = new Float64Array(n);
+  const spread = new Float64Array(n);
+  const microprice = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    mid[i] = (bp[i] + ap[i]) / 2;
+    spread[i] = ap[i] - bp[i];
+    microprice[i] = (bp[i] * as[i] + ap[i] * bs[i]) / (bs[i] + as[i]);
+  }
+  const imbalance = new Map(
+    o.imbalanceLevels.map((k) => [k, depthImbalance(c.bidSize, c.askSize, k, n)]),
+  );
+  const series = {
+    rows: n,
+    levels: o.levels,
+    clocked: o.every !== undefined,
+    ts: c.ts,
+    recvTs: c.recvTs,
+    digest: c.digest,
+    events: c.events,
+    bidPrice: c.bidPrice,
+    bidSize: c.bidSize,
+    askPrice: c.askPrice,
+    askSize: c.askSize,
+    mid,
+    spread,
+    microprice,
+    imbalance,
+    ofi: c.ofi,
+    applied: c.applied,
+    ignored: c.ignored,
+  };
+  return { ...series, polars: () => seriesFrame(series), arrow: () => seriesArrow(series) };
+}
+
+/** `(B_k - A_k) / (B_k + A_k)`, sizes summed best first. */
+function depthImbalance(
+  bids: readonly Float64Array[],
+  asks: readonly Float64Array[],
+  k: number,
+  n: number,
+): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let b = bids[0][i];
+    let a = asks[0][i];
+    for (let j = 1; j < k; j++) {
+      b += bids[j][i];
+      a += asks[j][i];
+    }
+    out[i] = (b - a) / (b + a);
+  }
+  return out;
+}
+
+type SeriesColumns = Omit<BookSeries, "polars" | "arrow">;
+
+/** Column names and values in the frame's order (times and counts as doubles). */
+function namedColumns(s: SeriesColumns): [string, Float64Array | Int32Array][] {
+  const side = (name: string, lists: readonly Float64Array[]) =>
+    lists.map((v, k) => [`${name}_${k + 1}`, v] as [string, Float64Array]);
+  return [
+    ["ts", s.ts],
+    ["recv_ts", s.recvTs],
+    s.clocked ? ["events", s.events] : ["digest", s.digest],
+    ...side("bid_price", s.bidPrice),
+    ...side("bid_size", s.bidSize),
+    ...side("ask_price", s.askPrice),
+    ...side("ask_size", s.askSize),
+    ["mid", s.mid],
+    ["spread", s.spread],
+    ["microprice", s.microprice],
+    ...[...s.imbalance].map(([k, v]) => [`imbalance_${k}`, v] as [string, Float64Array]),
+    ["ofi", s.ofi],
+  ];
+}
+
+function seriesFrame(s: SeriesColumns): pl.DataFrame {
+  return pl.DataFrame(
+    namedColumns(s).map(([name, v]) => {
+      if (name === "digest") return pl.Series(name, v, pl.Int32);
+      const f = pl.Series(name, v, pl.Float64);
+      if (name === "ts" || name === "recv_ts") {
+        return f.cast(pl.Int64).cast(pl.Datetime("us"));
+      }
+      return name === "events" ? f.cast(pl.UInt32) : f;
+    }),
+  );
+}
+
+function seriesArrow(s: SeriesColumns): Table {
+  const vectors: Record<string, Vector> = {};
+  for (const [name, v] of namedColumns(s)) {
+    if (name === "ts" || name === "recv_ts") {
+      // NaN (no event yet) is null; whole microseconds otherwise.
+      const data = new BigInt64Array(v.length);
+      const valid = new Uint8Array((v.length + 7) >> 3);
+      let nulls = 0;
+      for (let i = 0; i < v.length; i++) {
+        if (v[i] === v[i]) {
+          data[i] = BigInt(v[i]);
+          valid[i >> 3] |= 1 << (i & 7);
+        } else nulls++;
+      }
+      const type = new TimestampMicrosecond();
+      vectors[name] = makeVector(
+        makeData({ type, length: v.length, data, nullCount: nulls, nullBitmap: valid }),
+      );
+    } else if (name === "digest") {
+      vectors[name] = makeVector(makeData({ type: new Int32(), length: v.length, data: v }));
+    } else if (name === "events") {
+      const data = Uint32Array.from(v);
+      vectors[name] = makeVector(makeData({ type: new Uint32(), length: v.length, data }));
+    } else {
+      vectors[name] = makeVector(makeData({ type: new Float64(), length: v.length, data: v }));
+    }
+  }
+  return new Table(vectors);
+}
