@@ -1,7 +1,8 @@
 /**
  * Lowers the calling thread's scheduling priority (Linux `setpriority` on its thread id,
- * through FFI): a query worker's thread (and the Polars and DuckDB threads it starts, which
- * inherit it) then yields the CPU to the server's event loop on a busy machine.
+ * through FFI): a query worker's JavaScript thread then yields the CPU to the server's event
+ * loop on a busy machine. Polars' and DuckDB's thread pools are shared by the whole process
+ * and keep their priority (lowering them would slow a collector's lake writes too).
  * @module
  */
 
