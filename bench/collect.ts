@@ -17,9 +17,10 @@
  *   events' `recvTs`) to its events reaching the sinks, 99th percentile over every frame of
  *   the best round (p50 and max alongside).
  * - `collect_rss_10x1000`: peak resident memory (`VmHWM`) of `deno task collect` run as its
- *   own process on the same stream (10 symbols, depth 1,000, lake sink storing its default
- *   tables), MB; `collect_rss_10x1000_book_changes` the same with `--book-changes` (every
- *   book change written to the lake too).
+ *   own process on the same stream (10 symbols, depth 1,000, lake sink storing trades,
+ *   quotes, snapshots and statuses: `--no-book-changes`), MB;
+ *   `collect_rss_10x1000_book_changes` the same with `--book-changes` (every book change
+ *   written to the lake too: Coinbase's default).
  * - `collect_wss_messages_per_second`: the same stream over a local `wss://` server, our
  *   `RawWebSocket` (value) against the runtime's `WebSocket` (peer), both only
  *   counting frames, by the wall clock and per CPU-second (`bench/_collect_wss.ts`).
@@ -167,7 +168,8 @@ async function ours(
     exchange: "coinbase",
     url,
     symbols: streamProducts(PRODUCTS),
-    // What `deno task collect` stores by default (book changes only with --book-changes).
+    // What `deno task collect --no-book-changes` stores (the tables of the figures from
+    // before book changes became the default for venues that send them, kept comparable).
     sinks: [new LakeSink(lake, { kinds: LAKE_KINDS_BY_DEFAULT }), probe],
     books: venueBookKeeper("coinbase"),
     metrics: new CollectorMetrics(),
@@ -346,7 +348,12 @@ export async function run(): Promise<void> {
       p50: round(percentile(sorted, 0.5), 1),
       max: round(sorted[sorted.length - 1], 1),
     });
-    for (const [name, args] of [["", []], ["_book_changes", ["--book-changes"]]] as const) {
+    for (
+      const [name, args] of [
+        ["", ["--no-book-changes"]],
+        ["_book_changes", ["--book-changes"]],
+      ] as const
+    ) {
       const rss = await collectorRss(feed.port, feed.frames, args);
       emit({
         name: `collect_rss_10x1000${name}`,

@@ -13,7 +13,7 @@ import { parseArgs, runMain } from "../lib/cli/args.ts";
 import { parseDuration } from "../lib/market/time.ts";
 import { type CollectConfig, parseCollectConfig, type VenueConfig } from "./runtime/config.ts";
 import { venue, VENUES } from "./venues/mod.ts";
-import { assembleFeed } from "./runtime/feed.ts";
+import { assembleFeed, bookChangesFlag } from "./runtime/feed.ts";
 import { RecordingWriter } from "./replay/recording.ts";
 import { CollectorMetrics } from "./runtime/metrics.ts";
 import { serveMetrics } from "./runtime/metrics_server.ts";
@@ -35,8 +35,11 @@ const USAGE = `usage: deno task collect --exchange NAME --symbols A,B [options]
   --config FILE      several venues: {"lake", "metricsPort", "record", "duration",
                      "venues": [{"exchange", "symbols", "channels", "url", "restUrl"}]}
   --lake DIR         Parquet lake (default: $ALPHAPULSE_LAKE or ./data/lake)
-  --book-changes     also store every book change in the lake (trades, quotes, book
-                     snapshots and feed statuses always are; DATABASE_URL stores all)
+  --book-changes     store every book change in the lake (the default for venues whose
+                     feed sends them: coinbase, coinbase-advanced, kraken, binance,
+                     alpaca-crypto; trades, quotes, book snapshots and feed statuses
+                     always are stored; DATABASE_URL stores all)
+  --no-book-changes  leave book changes out of the lake
   --duration 60s     stop after this long (default: run until SIGINT/SIGTERM)
   --record DIR       also store every raw frame (receive time in ns), gzip, rotated hourly
   --metrics-port P   serve /metrics and /health on 127.0.0.1:P (or HOST:P)`;
@@ -56,10 +59,12 @@ if (import.meta.main) {
       record: { type: "string" },
       "metrics-port": { type: "string" },
       "book-changes": { type: "boolean" },
+      "no-book-changes": { type: "boolean" },
       "no-backfill": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     }, USAGE);
     if (values.help) return console.log(USAGE);
+    const bookChanges = bookChangesFlag(values);
     const config = await configFrom(values);
     for (const v of config.venues) {
       // Checked before anything opens, so a typo is one usage line (exit 2), not a stack.
@@ -73,12 +78,12 @@ if (import.meta.main) {
       : parseListen(String(config.metricsPort));
     const metrics = new CollectorMetrics();
     // DATABASE_URL set: the PostgreSQL buffer; unset: the lake's one writer (exit 75 when
-    // another process writes it). Book changes are most of a feed's messages; in the lake
-    // they are opt-in (they multiply the Parquet writes, and the memory a flood needs).
+    // another process writes it). Book changes go to the lake for venues that send them,
+    // within a queue budget (BOOK_CHANGES_QUEUE_CAPACITY), unless --no-book-changes.
     const feed = await assembleFeed({
       venues: config.venues,
       lake: config.lake,
-      bookChanges: values["book-changes"] === true,
+      bookChanges,
       recorder: config.record
         ? (exchange) => new RecordingWriter({ dir: config.record!, exchange })
         : undefined,

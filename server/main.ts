@@ -15,7 +15,7 @@ import { parseArgs, runMain } from "../lib/cli/args.ts";
 import { defaultLakeRoot } from "../lib/config.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { QueryPool } from "./query_pool.ts";
-import { assembleFeed, type Feed } from "../collectors/runtime/feed.ts";
+import { assembleFeed, bookChangesFlag, type Feed } from "../collectors/runtime/feed.ts";
 import { VENUES } from "../collectors/venues/mod.ts";
 import { loadServerSecurity, SECURITY_FLAGS, SECURITY_USAGE } from "./config.ts";
 import { StreamHub } from "./hub.ts";
@@ -29,7 +29,8 @@ const USAGE = `usage: deno task serve [options]
   --exchange NAME    also collect this venue live (${Object.keys(VENUES).join(", ")})
   --symbols A,B      symbols to collect with --exchange
   --url WS_URL       venue websocket URL (default: the venue's public feed)
-  --book-changes     with --exchange: store every book change in the lake too
+  --book-changes     with --exchange: store every book change in the lake (the default
+                     for venues whose feed sends them; --no-book-changes leaves them out)
                      (with DATABASE_URL set, --exchange writes the PostgreSQL buffer instead
                      of the lake, like deno task collect)
 
@@ -46,10 +47,12 @@ if (import.meta.main) {
       symbols: { type: "string" },
       url: { type: "string" },
       "book-changes": { type: "boolean" },
+      "no-book-changes": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       ...SECURITY_FLAGS,
     }, USAGE);
     if (values.help) return console.log(USAGE);
+    const bookChanges = bookChangesFlag(values);
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new RangeError(`--port must be an integer from 0 to 65535, got "${values.port}"`);
@@ -93,7 +96,7 @@ if (import.meta.main) {
       feed = await assembleFeed({
         venues: [{ exchange, symbols, ...(values.url ? { url: values.url as string } : {}) }],
         lake: root,
-        bookChanges: values["book-changes"] === true,
+        bookChanges,
         extraSinks: [hub],
       }).catch(async (error) => {
         await server.shutdown();

@@ -1,7 +1,8 @@
 /**
  * `deno task collect` as a process: SIGTERM in the middle of a burst loses nothing the
  * sink took in and exits 0 after flushing; a config file runs several venues in one
- * process; a bad config gets a clear error.
+ * process; a bad config gets a clear error; book changes are stored by default for venues
+ * that send them, and not with `--no-book-changes`.
  */
 import { lakeRowCounts } from "./support/lake_trades.ts";
 import assert from "node:assert/strict";
@@ -80,7 +81,7 @@ Deno.test("collect: SIGTERM during a burst flushes every trade taken in, then ex
     const stored = await lakeTrades(root);
     assert.equal(stored.length, trades);
     const counts = await lakeRowCounts(root);
-    assert.equal(counts.book_changes, undefined, "book changes only with --book-changes");
+    assert.ok(counts.book_changes > 0, "binance sends book changes: stored by default");
     assert.ok(counts.book_snapshots > 0, "snapshots are stored by default");
     assert.equal(counts.trades, trades);
     assert.equal(
@@ -128,7 +129,7 @@ Deno.test("collect --config: two venues in one process, one summary each, one la
   );
   try {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "--config", config, "--book-changes"],
+      args: ["run", "-A", MAIN, "--config", config],
       stdout: "piped",
       stderr: "piped",
       env: { ALPACA_API_KEY: "KEY1", ALPACA_API_SECRET: "SECRET1" },
@@ -228,6 +229,16 @@ Deno.test("collect config: clear errors naming the file and the field", async ()
     const out = await collect(["--config", `${dir}/c.json`]).output();
     assert.equal(out.code, 2);
     assert.match(new TextDecoder().decode(out.stderr), /c\.json: venues\[0\]\.exchange must be/);
+    const both = await collect([
+      "--exchange",
+      "coinbase",
+      "--symbols",
+      "A-B",
+      "--book-changes",
+      "--no-book-changes",
+    ]).output();
+    assert.equal(both.code, 2);
+    assert.match(new TextDecoder().decode(both.stderr), /--book-changes and --no-book-changes/);
     const clash = await collect(["--config", `${dir}/c.json`, "--exchange", "coinbase"]).output();
     assert.equal(clash.code, 2);
     assert.match(
@@ -236,5 +247,35 @@ Deno.test("collect config: clear errors naming the file and the field", async ()
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("collect --no-book-changes: a venue that sends them stores none", async () => {
+  const root = await Deno.makeTempDir({ prefix: "alphapulse-no-book-changes-" });
+  const session = await loadCoinbaseSession();
+  const server = startFaultServer({ protocol: coinbaseProtocol(session) });
+  try {
+    const child = collect([
+      "--exchange",
+      "coinbase",
+      "--symbols",
+      [...session.snapshots.keys()].join(","),
+      "--url",
+      server.url,
+      "--lake",
+      root,
+      "--no-book-changes",
+    ]);
+    const output = child.output();
+    await until(() => server.cursor >= server.length, "the session to be sent", 60_000);
+    child.kill("SIGTERM");
+    const out = await output;
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const counts = await lakeRowCounts(root);
+    assert.equal(counts.book_changes, undefined, JSON.stringify(counts));
+    assert.ok(counts.book_snapshots > 0 && counts.trades > 0, JSON.stringify(counts));
+  } finally {
+    await server.shutdown();
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -19,21 +19,23 @@
 import { VENUES } from "../venues/mod.ts";
 
 /**
- * What a collector stores in the lake unless told to store book changes too
- * (`--book-changes`): book changes are most of a feed's messages, so they are opt-in. Venue
- * bars (Alpaca's) are few and go to the lake's `bars` table.
+ * What a collector stores in the lake without book changes: for venues whose feed sends no
+ * level-2 changes, and with `--no-book-changes`. Venues that send them
+ * (`VenueSpec.bookChanges`) store every kind. Venue bars (Alpaca's) are few and go to the
+ * lake's `bars` table.
  */
 export const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "bar", "status"] as const;
 
 /**
- * The sink queue's capacity (events) of a collector storing book changes in the lake
- * (`--book-changes`). Book changes are most of a feed's messages; in a flood the lake writes
+ * The sink queue's capacity (events) of a collector storing book changes in the lake (the
+ * default for venues that send them, `VenueSpec.bookChanges`). Book changes are most of a feed's messages; in a flood the lake writes
  * them more slowly than they arrive and the queue fills, and every buffered book event costs
  * resident memory beyond its columns (the garbage of growing them, the Parquet frames of the
  * writes): `collect_rss_10x1000_book_changes` (`deno task bench collect`, best of 2, load
  * average 8-14 on 2 cores) peaked at 195 MB with the default 200,000 events, 184 MB with
  * 100,000 and 145-156 MB with 50,000 (125-146 MB without book changes); 20,000 did not do
- * better (159 MB). Past it, book changes are dropped before trades (counted, a `gap` status
+ * better (159 MB). On a quiet machine (load average 1.4) it peaked at 127.6 MB, against
+ * 217 MB before this budget and the book-column work. Past it, book changes are dropped before trades (counted, a `gap` status
  * per instrument), as with any full queue.
  */
 export const BOOK_CHANGES_QUEUE_CAPACITY = 50_000;

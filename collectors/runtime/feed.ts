@@ -45,8 +45,9 @@ export interface AssembleFeedOptions {
   /** The lake's writer lock (default: refuse when another process writes it). */
   readonly lakeLock?: WriterLockOptions;
   /**
-   * Store every book change in the lake too (default `false`: book changes are most of a
-   * feed's messages; the buffer always stores every kind).
+   * Store every book change in the lake too: `true`, `false`, or (default) each venue's own
+   * default, `VenueSpec.bookChanges` (on for the venues whose feed sends level-2 changes).
+   * The buffer always stores every kind.
    */
   readonly bookChanges?: boolean;
   /** Sinks fed besides the store (the server's stream hub), after it. */
@@ -110,9 +111,12 @@ export async function assembleFeed(options: AssembleFeedOptions = {}): Promise<F
     await buffer?.close();
     throw error;
   }
-  const kinds = options.bookChanges ? undefined : LAKE_KINDS_BY_DEFAULT;
+  const bookChanges = (exchange: string) =>
+    options.bookChanges ?? venue(exchange).bookChanges === true;
   const sinks = (name: string): EventSink[] => [
-    buffer ? buffer.writer(name) : new LakeSink(lake!, { kinds }),
+    buffer
+      ? buffer.writer(name)
+      : new LakeSink(lake!, { kinds: bookChanges(name) ? undefined : LAKE_KINDS_BY_DEFAULT }),
     ...(options.extraSinks ?? []),
   ];
   const collectorSinks = (v: VenueConfig): EventSink[] => {
@@ -146,7 +150,9 @@ export async function assembleFeed(options: AssembleFeedOptions = {}): Promise<F
       metrics: options.metrics,
       // A flood of book changes into the lake is buffered within a memory budget (see the
       // constant); the buffer's writer spills instead.
-      queue: options.bookChanges && !buffer ? { capacity: BOOK_CHANGES_QUEUE_CAPACITY } : undefined,
+      queue: bookChanges(v.exchange) && !buffer
+        ? { capacity: BOOK_CHANGES_QUEUE_CAPACITY }
+        : undefined,
       connection: {
         watchdogMs: v.watchdogMs,
         transport: v.transport,
@@ -175,4 +181,18 @@ export async function assembleFeed(options: AssembleFeedOptions = {}): Promise<F
         return summaries;
       })(),
   };
+}
+
+/**
+ * The `bookChanges` option of {@linkcode assembleFeed} from the `--book-changes` and
+ * `--no-book-changes` flags: `true`, `false`, or `undefined` (each venue's default).
+ * @throws {RangeError} when both are given.
+ */
+export function bookChangesFlag(
+  values: { readonly "book-changes"?: unknown; readonly "no-book-changes"?: unknown },
+): boolean | undefined {
+  const on = values["book-changes"] === true;
+  const off = values["no-book-changes"] === true;
+  if (on && off) throw new RangeError("--book-changes and --no-book-changes contradict each other");
+  return on ? true : off ? false : undefined;
 }

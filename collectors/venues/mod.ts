@@ -49,6 +49,11 @@ export interface VenueSpec {
    * chain; absent when the feed has neither (crossed books are checked for every venue).
    */
   readonly bookIntegrity?: IntegrityRule;
+  /**
+   * True when the feed sends level-2 book changes: a collector storing into the lake keeps
+   * them by default (`--no-book-changes` leaves them out; the buffer always stores them).
+   */
+  readonly bookChanges?: boolean;
 }
 
 /** Every venue with an adapter, by the name used on the command line and in storage. */
@@ -58,6 +63,7 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     url: COINBASE_EXCHANGE_WS_URL,
     tradeIds: "sequential",
     resetBooksOnUnreadableFrame: true,
+    bookChanges: true,
   },
   // v2 trade ids are consecutive per pair (v1 ids are synthetic text: not checked).
   kraken: {
@@ -65,12 +71,14 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     url: KRAKEN_WS_URL,
     tradeIds: "sequential",
     bookIntegrity: "kraken-crc32",
+    bookChanges: true,
   },
   binance: {
     create: (options) => new BinanceAdapter(options),
     url: BINANCE_WS_URL,
     tradeIds: "sequential",
     bookIntegrity: "binance-update-id",
+    bookChanges: true,
   },
   // Numeric trade ids, consecutive per product, as on Coinbase Exchange.
   "coinbase-advanced": {
@@ -78,6 +86,7 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     url: COINBASE_ADVANCED_WS_URL,
     tradeIds: "sequential",
     bookIntegrity: "sequence_num",
+    bookChanges: true,
   },
   // Stocks on IEX by default; SIP with --url wss://stream.data.alpaca.markets/v2/sip.
   alpaca: {
@@ -89,6 +98,7 @@ export const VENUES: Readonly<Record<string, VenueSpec>> = {
     create: (options) =>
       new AlpacaAdapter({ ...options, market: "crypto", credentials: alpacaCredentialsFromEnv() }),
     url: ALPACA_CRYPTO_WS_URL,
+    bookChanges: true, // the `orderbooks` channel
   },
 };
 
