@@ -12,7 +12,7 @@
  *   copied into 43 Polars columns, derived columns by Polars expressions).
  * - `research_book_rebuild_clock`: `bookHistory` sampled every second.
  *
- * Times are the best of three runs; `cpu_ms` (and `read_cpu_ms`, `rebuild_cpu_ms`) the least
+ * Times are the best of three runs after a warm-up run; `cpu_ms` (and `read_cpu_ms`, `rebuild_cpu_ms`) the least
  * CPU time of the process (all threads) over the three runs, and `cpu_changes_per_s` the rate
  * on that CPU time: on a loaded machine the better measure of the code. `loadavg` is
  * `/proc/loadavg` after the runs.
@@ -71,8 +71,14 @@ function syntheticBook(count: number): [BookSnapshot, ...BookChange[]] {
   return out;
 }
 
-/** Best wall time of `runs`, the least CPU time (all threads) of a run, and the result. */
+/**
+ * Best wall time of `runs` after one unmeasured warm-up run, the least CPU time (all
+ * threads) of a run, and the result. The warm-up matters here: the first runs of a
+ * process pay the page faults of memory the heap has not used yet (a 1M-row top-10 series
+ * is about 350 MB of fresh typed arrays), whichever path runs first.
+ */
 async function best<T>(runs: number, task: () => Promise<T>): Promise<[number, T, number]> {
+  await task();
   let fastest = Infinity;
   let leastCpu = Infinity;
   let result: T | undefined;
