@@ -12,10 +12,10 @@
  *   copied into 43 Polars columns, derived columns by Polars expressions).
  * - `research_book_rebuild_clock`: `bookHistory` sampled every second.
  *
- * Times are the best of three runs after a warm-up run; `cpu_ms` (and `read_cpu_ms`, `rebuild_cpu_ms`) the least
- * CPU time of the process (all threads) over the three runs, and `cpu_changes_per_s` the rate
- * on that CPU time: on a loaded machine the better measure of the code. `loadavg` is
- * `/proc/loadavg` after the runs.
+ * Times are the best of three runs after a warm-up run; `cpu_ms` (and `read_cpu_ms`,
+ * `rebuild_cpu_ms`) the least CPU time of the process (all threads) over the three runs, and
+ * `cpu_changes_per_s` the rate on that CPU time: on a loaded machine the better measure of
+ * the code. `loadavg` is `/proc/loadavg` after the runs.
  * @module
  */
 import { ParquetLake } from "../lib/lake/mod.ts";
