@@ -8,19 +8,10 @@
  * included: it runs on this process's threads).
  * @module
  */
-import process from "node:process";
 import { RawWebSocket } from "../collectors/runtime/raw_websocket.ts";
+import { countFrames, type Rate } from "./_frame_rate.ts";
 
-/** Frames per second by the wall clock and per CPU-second. */
-export interface Rate {
-  wall: number;
-  cpu: number;
-}
-
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}
+export type { Rate };
 
 /** Receives `frames` frames with one client, counting them. */
 async function receive(
@@ -32,29 +23,7 @@ async function receive(
   const socket = client === "raw"
     ? new RawWebSocket(url, { caCerts: [caCert] })
     : new WebSocket(url);
-  const done = Promise.withResolvers<Rate>();
-  let n = 0;
-  let first = 0;
-  let firstCpu = 0;
-  socket.onopen = () => socket.send('{"type":"subscribe"}');
-  socket.onmessage = () => {
-    if (n++ === 0) {
-      first = performance.now();
-      firstCpu = cpuMs();
-    }
-    if (n === frames) {
-      done.resolve({
-        wall: frames / ((performance.now() - first) / 1000),
-        cpu: frames / ((cpuMs() - firstCpu) / 1000),
-      });
-    }
-  };
-  socket.onclose = () => done.reject(new Error(`${client} websocket closed after ${n} frames`));
-  const rate = await done.promise;
-  const closed = new Promise((r) => (socket.onclose = r));
-  socket.close();
-  await closed;
-  return rate;
+  return await countFrames(socket, frames, client);
 }
 
 if (import.meta.main) {

@@ -34,8 +34,8 @@ import { LAKE_KINDS_BY_DEFAULT } from "../collectors/runtime/config.ts";
 import { nowMicros } from "../lib/market/time.ts";
 import type { EventSink, MarketEvent } from "../lib/market/mod.ts";
 import { streamProducts } from "./_collect_feed.ts";
-import process from "node:process";
 import { emit } from "./_figure.ts";
+import { countFrames, cpuMs, type Rate } from "./_frame_rate.ts";
 import { venueBookKeeper } from "../collectors/venues/mod.ts";
 import { hasOpenssl, makeTestCertificate } from "./_tls_cert.ts";
 
@@ -43,18 +43,6 @@ const MESSAGES = Number(Deno.env.get("BENCH_COLLECT_MESSAGES") ?? 300_000);
 const PRODUCTS = 10;
 const DEPTH = 1000;
 const ROUNDS = 5;
-
-/** CPU time of this process (all its threads), ms. */
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}
-
-/** Frames per second of one run, by the wall clock and per CPU-second of this process. */
-interface Rate {
-  wall: number;
-  cpu: number;
-}
 
 function round(value: number, digits = 3): number {
   const scale = 10 ** digits;
@@ -94,31 +82,8 @@ async function startFeed(
 }
 
 /** The peer: a websocket client that only counts frames. */
-async function bareWebsocket(url: string, frames: number): Promise<Rate> {
-  const socket = new WebSocket(url);
-  const done = Promise.withResolvers<Rate>();
-  let n = 0;
-  let first = 0;
-  let firstCpu = 0;
-  socket.onopen = () => socket.send('{"type":"subscribe"}');
-  socket.onmessage = () => {
-    if (n++ === 0) {
-      first = performance.now();
-      firstCpu = cpuMs();
-    }
-    if (n === frames) {
-      done.resolve({
-        wall: frames / ((performance.now() - first) / 1000),
-        cpu: frames / ((cpuMs() - firstCpu) / 1000),
-      });
-    }
-  };
-  socket.onerror = () => done.reject(new Error("bare websocket failed"));
-  const rate = await done.promise;
-  const closed = new Promise((r) => (socket.onclose = r));
-  socket.close();
-  await closed;
-  return rate;
+function bareWebsocket(url: string, frames: number): Promise<Rate> {
+  return countFrames(new WebSocket(url), frames, "bare");
 }
 
 /** Records, per frame, the time from receipt to its events reaching the sinks. */
