@@ -185,6 +185,12 @@ export class LakeWrites {
         : p.start !== undefined
         ? frame.slice(p.start, p.rows).lazy()
         : frame.lazy().filter(pl.col("p").eq(k));
+      let counted = false;
+      const native = () => {
+        if (counted) return;
+        counted = true;
+        this.#native.used(p.rows * perRow + FILE_BYTES);
+      };
       const written = await this.#writer.write({
         kind,
         exchange: p.exchange,
@@ -195,10 +201,12 @@ export class LakeWrites {
         unique: p.unique,
         sorted: p.sorted,
         stored: storedRange(kind, p),
+        // A collection (when due) runs while Polars encodes the file, not after it.
+        whileEncoding: native,
       });
+      native();
       counts.written += written;
       counts.duplicates += p.rows - written;
-      this.#native.used(p.rows * perRow + FILE_BYTES);
     }
   }
 

@@ -38,6 +38,11 @@ export interface PartitionRows {
    * the batch (a key range): it lets Polars skip row groups by their statistics.
    */
   readonly stored: pl.Expr;
+  /**
+   * Called once the new file's encoding runs on Polars' threads (not when nothing is
+   * written): JavaScript work that may overlap it, such as a full collection.
+   */
+  readonly whileEncoding?: () => void;
 }
 
 /** Writes partitions' new rows (see the module documentation). */
@@ -69,7 +74,7 @@ export class PartitionWriter {
       rows = rows.join(stored, { on: key, how: "anti", maintainOrder: "left" });
     }
     if (!p.sorted) rows = rows.sort([...TABLES[p.kind].fileOrder]);
-    return await this.#commit(dir, p.kind, existing, await rows.collect());
+    return await this.#commit(dir, p, existing, await rows.collect());
   }
 
   /**
@@ -79,7 +84,7 @@ export class PartitionWriter {
    */
   async #commit(
     dir: string,
-    kind: LakeKind,
+    p: PartitionRows,
     existing: readonly PartitionFile[],
     out: pl.DataFrame,
   ): Promise<number> {
@@ -87,13 +92,18 @@ export class PartitionWriter {
     const name = uniqueName();
     const temporary = `${dir}/.part-${name}.parquet.tmp`;
     try {
-      await out.lazy().sinkParquet(temporary, PARQUET_OPTIONS).collect();
+      const encoding = out.lazy().sinkParquet(temporary, PARQUET_OPTIONS).collect();
+      try {
+        p.whileEncoding?.();
+      } finally {
+        await encoding;
+      }
       await Deno.rename(temporary, `${dir}/part-${name}.parquet`);
     } catch (err) {
       await removeIfExists(temporary);
       throw err;
     }
-    await this.#compactor.afterWrite(dir, kind, existing);
+    await this.#compactor.afterWrite(dir, p.kind, existing);
     return out.height;
   }
 }
