@@ -11,8 +11,6 @@
 import { RawWebSocket } from "../collectors/runtime/raw_websocket.ts";
 import { countFrames, type Rate } from "./_frame_rate.ts";
 
-export type { Rate };
-
 /** Receives `frames` frames with one client, counting them. */
 async function receive(
   client: "raw" | "native",

@@ -232,8 +232,12 @@ export function tradeFrame(c: TradeColumns): pl.DataFrame {
 
 /** The `backfilled` column: `values` as booleans, or `n` times false. */
 function backfilledSeries(values: ArrayLike<number | boolean> | undefined, n: number): pl.Series {
-  const flags = new Uint8Array(n);
-  if (values !== undefined) { for (let i = 0; i < n; i++) flags[i] = values[i] ? 1 : 0; }
+  let flags: Uint8Array;
+  if (values instanceof Uint8Array && values.length === n) flags = values; // non-zero: true
+  else {
+    flags = new Uint8Array(n);
+    if (values !== undefined) { for (let i = 0; i < n; i++) flags[i] = values[i] ? 1 : 0; }
+  }
   return pl.Series("backfilled", flags as unknown as number[], pl.UInt8).cast(pl.Bool);
 }
 
