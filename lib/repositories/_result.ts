@@ -107,6 +107,10 @@ export function polarsQueryResult<Row>(
     polars: collect,
     arrow: async () =>
       toArrow ? await toArrow(await collect()) : polarsToArrow(await options.frame(), options),
+    lazy: async () => {
+      const frame = await options.frame();
+      return isLazy(frame) ? frame : frame.lazy();
+    },
   };
 }
 

@@ -129,6 +129,11 @@ export interface QueryResult<Row> {
   polars(): Promise<pl.DataFrame>;
   /** An Apache Arrow table with the same columns as `polars()`. */
   arrow(): Promise<Table>;
+  /**
+   * The frame of `polars()` not yet evaluated, where the store reads it from files (the
+   * lake): a caller that selects a few of its columns before `collect()` reads only those.
+   */
+  lazy?(): Promise<pl.LazyDataFrame>;
 }
 
 /** One evaluated page of a {@linkcode PagedResult}. */

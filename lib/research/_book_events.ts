@@ -75,55 +75,69 @@ function offsetsOf(lengths: Int32Array): Int32Array {
 }
 
 /**
- * One side's price and size lists as flat values: rows with levels only, both lists
- * exploded together (one pass; an empty list would explode to a null).
+ * One level list column as flat values: the lists exploded inside Polars (an empty or
+ * null list explodes to one null, dropped) and copied out as one typed array.
  */
-function flatSide(frame: pl.DataFrame, side: "bid" | "ask", total: number) {
-  if (total === 0) return { prices: NO_LEVELS, sizes: NO_LEVELS };
-  const [p, s] = [`${side}_prices`, `${side}_sizes`];
-  const flat = frame.select(p, s).filter(pl.col(p).lst.lengths().gt(0)).explode([p, s]);
-  const prices = flat.getColumn(p).cast(pl.Float64).toTypedArray() as Float64Array;
-  const sizes = flat.getColumn(s).cast(pl.Float64).toTypedArray() as Float64Array;
-  if (prices.length !== total || sizes.length !== total) {
-    throw new Error(`level lists ${p}, ${s}: ${prices.length} values for ${total}`);
+function flatList(frame: pl.DataFrame, name: string, total: number): Float64Array {
+  if (total === 0) return NO_LEVELS;
+  const values = frame.select(pl.col(name).explode().dropNulls()).getColumn(name);
+  const flat = values.cast(pl.Float64).toTypedArray() as Float64Array;
+  if (flat.length !== total) {
+    throw new RangeError(`level list ${name}: ${flat.length} values for ${total}`);
   }
-  return { prices, sizes };
+  return flat;
 }
 
-/** Columns of a book snapshot or book change frame (the repositories' columns). */
-function kindColumns(frame: pl.DataFrame): KindColumns {
-  const scalars = frame.select(
-    microsOf("ts").alias("ts"),
-    microsOf("recv_ts").alias("recv_ts"),
-    pl.col("digest").cast(pl.Int32),
-    pl.col("sequence").cast(pl.Float64).fillNull(pl.lit(NaN)).alias("sequence"),
-    lengthsOf("bid_prices").alias("nbp"),
-    lengthsOf("bid_sizes").alias("nbs"),
-    lengthsOf("ask_prices").alias("nap"),
-    lengthsOf("ask_sizes").alias("nas"),
-  );
-  const column = (name: string) => scalars.getColumn(name).toTypedArray();
+/** The columns a rebuild reads, as one select (the rest of the table is never read). */
+const REBUILD_COLUMNS = () => [
+  microsOf("ts").alias("ts"),
+  microsOf("recv_ts").alias("recv_ts"),
+  pl.col("digest").cast(pl.Int32),
+  pl.col("sequence").cast(pl.Float64).fillNull(pl.lit(NaN)).alias("sequence"),
+  lengthsOf("bid_prices").alias("nbp"),
+  lengthsOf("bid_sizes").alias("nbs"),
+  lengthsOf("ask_prices").alias("nap"),
+  lengthsOf("ask_sizes").alias("nas"),
+  pl.col("bid_prices"),
+  pl.col("bid_sizes"),
+  pl.col("ask_prices"),
+  pl.col("ask_sizes"),
+];
+
+/**
+ * Columns of a book snapshot or book change frame (the repositories' columns). A lazy frame
+ * (a scan of the lake's files) is read with only the columns a rebuild needs.
+ */
+async function kindColumns(frame: pl.DataFrame | pl.LazyDataFrame): Promise<KindColumns> {
+  const f = isLazy(frame)
+    ? await frame.select(...REBUILD_COLUMNS()).collect()
+    : frame.select(...REBUILD_COLUMNS());
+  const column = (name: string) => f.getColumn(name).toTypedArray();
   const [nbp, nbs, nap, nas] = ["nbp", "nbs", "nap", "nas"].map((c) => column(c) as Int32Array);
   if (!sameOffsets(nbp, nbs) || !sameOffsets(nap, nas)) {
     throw new RangeError("book rows whose price and size lists differ in length");
   }
   const bidOffsets = offsetsOf(nbp);
   const askOffsets = offsetsOf(nap);
-  const bids = flatSide(frame, "bid", bidOffsets[frame.height]);
-  const asks = flatSide(frame, "ask", askOffsets[frame.height]);
+  const [bids, asks] = [bidOffsets[f.height], askOffsets[f.height]];
   return {
-    length: frame.height,
+    length: f.height,
     ts: column("ts") as Float64Array,
     recvTs: column("recv_ts") as Float64Array,
     digest: column("digest") as Int32Array,
     sequence: column("sequence") as Float64Array,
     bidOffsets,
-    bidPrices: bids.prices,
-    bidSizes: bids.sizes,
+    bidPrices: flatList(f, "bid_prices", bids),
+    bidSizes: flatList(f, "bid_sizes", bids),
     askOffsets,
-    askPrices: asks.prices,
-    askSizes: asks.sizes,
+    askPrices: flatList(f, "ask_prices", asks),
+    askSizes: flatList(f, "ask_sizes", asks),
   };
+}
+
+function isLazy(frame: pl.DataFrame | pl.LazyDataFrame): frame is pl.LazyDataFrame {
+  return typeof (frame as pl.LazyDataFrame).collect === "function" &&
+    typeof (frame as pl.DataFrame).getColumn !== "function";
 }
 
 function sameOffsets(a: Int32Array, b: Int32Array): boolean {
@@ -132,12 +146,12 @@ function sameOffsets(a: Int32Array, b: Int32Array): boolean {
   return true;
 }
 
-/** Frames of one instrument as the repositories return them. */
+/** Frames of one instrument as the repositories return them (lazy where they can). */
 export interface BookFrames {
   /** Book snapshots (`bookSnapshots(q).polars()`), every stored level. */
-  readonly snapshots: pl.DataFrame;
-  /** Book changes (`bookChanges(q).polars()`), in stored order. */
-  readonly changes: pl.DataFrame;
+  readonly snapshots: pl.DataFrame | pl.LazyDataFrame;
+  /** Book changes (`bookChanges(q).polars()` or `.lazy()`), in stored order. */
+  readonly changes: pl.DataFrame | pl.LazyDataFrame;
   /** Feed statuses (`statuses(q).polars()`); only `reset` and `disconnected` count. */
   readonly statuses?: pl.DataFrame;
 }
@@ -149,9 +163,11 @@ export interface BookFrames {
  * (stored changes of the same frame came before the change that broke the book), and before
  * a snapshot received at the same time.
  */
-export function bookEventsFromFrames(frames: BookFrames, order: SnapshotOrder): BookEvents {
-  const s = kindColumns(frames.snapshots);
-  const c = kindColumns(frames.changes);
+export async function bookEventsFromFrames(
+  frames: BookFrames,
+  order: SnapshotOrder,
+): Promise<BookEvents> {
+  const [s, c] = await Promise.all([kindColumns(frames.snapshots), kindColumns(frames.changes)]);
   const r = resetTimes(frames.statuses);
   const n = s.length + c.length + r.recvTs.length;
   const out = allocate(n, s, c);

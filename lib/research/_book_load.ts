@@ -39,8 +39,13 @@ export async function loadBookEvents(
   const range = { exchange, symbol, start: from, end };
   const [snapshots, changes, statuses] = await Promise.all([
     source.bookSnapshots(range).polars(),
-    source.bookChanges(range).polars(),
+    bookChangeFrame(source.bookChanges(range)),
     source.statuses?.(range).polars(),
   ]);
-  return bookEventsFromFrames({ snapshots, changes, statuses }, order);
+  return await bookEventsFromFrames({ snapshots, changes, statuses }, order);
+}
+
+/** The changes unevaluated where the store can (the lake: only the needed columns read). */
+function bookChangeFrame(result: QueryResult<BookChange>) {
+  return result.lazy ? result.lazy() : result.polars();
 }
