@@ -88,8 +88,10 @@ class Replay {
   readonly #ev: BookEvents;
   readonly #o: ReplayOptions;
   readonly #book = new OrderBook();
-  readonly #scratchP: Float64Array;
-  readonly #scratchS: Float64Array;
+  // Each side's top levels as of its last change: a row copies them from here, and only a
+  // side an event touched is read from the book again.
+  readonly #bids: TopLevels;
+  readonly #asks: TopLevels;
   #valid = false;
   #bidHorizon = -Infinity;
   #askHorizon = Infinity;
@@ -110,8 +112,8 @@ class Replay {
     this.#ev = ev;
     this.#o = o;
     this.out = allocate(capacity, o.levels);
-    this.#scratchP = new Float64Array(o.levels);
-    this.#scratchS = new Float64Array(o.levels);
+    this.#bids = topLevels(o.levels);
+    this.#asks = topLevels(o.levels);
   }
 
   /** Writes one row at `at` and starts the next interval's flow. */
@@ -119,15 +121,17 @@ class Replay {
     const { out, row } = this;
     const book = this.#book;
     const valid = this.#valid;
-    const p = this.#scratchP;
-    const s = this.#scratchS;
     out.ts[row] = at;
     out.recvTs[row] = recv;
     out.digest[row] = digest;
     out.events[row] = this.#events;
     out.ofi[row] = this.#contributed || this.#o.every !== undefined ? this.#ofi : NaN;
-    writeSide(book, "bid", valid, this.#bidHorizon, p, s, out.bidPrice, out.bidSize, row);
-    writeSide(book, "ask", valid, this.#askHorizon, p, s, out.askPrice, out.askSize, row);
+    if (valid) {
+      if (this.#bids.stale) readSide(book, "bid", this.#bidHorizon, this.#bids);
+      if (this.#asks.stale) readSide(book, "ask", this.#askHorizon, this.#asks);
+    }
+    writeSide(valid, this.#bids, out.bidPrice, out.bidSize, row);
+    writeSide(valid, this.#asks, out.askPrice, out.askSize, row);
     this.row++;
     this.#ofi = 0;
     this.#contributed = false;
@@ -141,6 +145,7 @@ class Replay {
     if (kind === RESET) {
       this.#book.clear();
       this.#valid = false;
+      this.#bids.stale = this.#asks.stale = true;
       this.#pb =
         this.#pbs =
         this.#pa =
@@ -152,6 +157,9 @@ class Replay {
     else if (kind === CHANGE) {
       if (!this.#valid) this.ignored++;
       else {
+        // Truncation to the venue's depth only cuts a side that grew: a touched side.
+        if (ev.bidOffsets[i + 1] > ev.bidOffsets[i]) this.#bids.stale = true;
+        if (ev.askOffsets[i + 1] > ev.askOffsets[i]) this.#asks.stale = true;
         applyLevels(this.#book, ev, i);
         if (this.#book.maxDepth !== Infinity) this.#book.truncate(this.#book.maxDepth);
         this.applied++;
@@ -178,6 +186,7 @@ class Replay {
     book.maxDepth = o.venueDepth(nb, na);
     if (book.maxDepth !== Infinity) book.truncate(book.maxDepth);
     this.#valid = true;
+    this.#bids.stale = this.#asks.stale = true;
   }
 
   /** Order-flow imbalance e_n from consecutive best prices and sizes (Cont et al. 2014). */
@@ -242,43 +251,63 @@ function extreme(prices: Float64Array, offsets: Int32Array, i: number, lowest: b
   return w;
 }
 
+/** A side's top levels as last read from the book (see {@linkcode readSide}). */
+interface TopLevels {
+  readonly prices: Float64Array;
+  readonly sizes: Float64Array;
+  /** Levels known (best first); the rest are absent or unknown. */
+  known: number;
+  /** Size of a level past `known`: 0 (absent: a thin book) or NaN (past a cut snapshot). */
+  beyond: number;
+  /** The book side changed since it was read. */
+  stale: boolean;
+}
+
+function topLevels(levels: number): TopLevels {
+  const prices = new Float64Array(levels);
+  const sizes = new Float64Array(levels);
+  return { prices, sizes, known: 0, beyond: NaN, stale: true };
+}
+
 /**
- * Writes a side's top levels into row `row`: price and size of each known level; an absent
- * level (a thin book) is NaN price and size 0; an unknown one (past a cut snapshot's worst
- * level, or no valid book) NaN price and NaN size.
+ * Reads a side's top levels: price and size of each known level; an absent level (a thin
+ * book) is NaN price and size 0; an unknown one (past a cut snapshot's worst level) NaN
+ * price and NaN size.
  */
+function readSide(book: OrderBook, side: "bid" | "ask", horizon: number, top: TopLevels) {
+  const p = top.prices;
+  const count = book.copyLevels(side, p.length, p, top.sizes);
+  const cut = side === "bid" ? horizon !== -Infinity : horizon !== Infinity;
+  let k = 0;
+  if (side === "bid") { while (k < count && p[k] >= horizon) k++; }
+  else while (k < count && p[k] <= horizon) k++;
+  top.known = k;
+  top.beyond = cut ? NaN : 0;
+  top.stale = false;
+}
+
+/** Writes a side's top levels into row `row` (every level NaN when the book is not valid). */
 function writeSide(
-  book: OrderBook,
-  side: "bid" | "ask",
   valid: boolean,
-  horizon: number,
-  p: Float64Array,
-  s: Float64Array,
+  top: TopLevels,
   prices: Float64Array[],
   sizes: Float64Array[],
   row: number,
 ): void {
   const levels = prices.length;
-  if (!valid) {
-    for (let k = 0; k < levels; k++) {
-      prices[k][row] = NaN;
-      sizes[k][row] = NaN;
-    }
-    return;
-  }
-  const count = book.copyLevels(side, levels, p, s);
-  const cut = side === "bid" ? horizon !== -Infinity : horizon !== Infinity;
   let k = 0;
-  if (side === "bid") { while (k < count && p[k] >= horizon) k++; }
-  else while (k < count && p[k] <= horizon) k++;
-  for (let j = 0; j < k; j++) {
-    prices[j][row] = p[j];
-    sizes[j][row] = s[j];
+  if (valid) {
+    const p = top.prices;
+    const s = top.sizes;
+    for (const known = top.known; k < known; k++) {
+      prices[k][row] = p[k];
+      sizes[k][row] = s[k];
+    }
   }
-  const unknownSize = cut ? NaN : 0;
+  const beyond = valid ? top.beyond : NaN;
   for (; k < levels; k++) {
     prices[k][row] = NaN;
-    sizes[k][row] = unknownSize;
+    sizes[k][row] = beyond;
   }
 }
 
