@@ -99,7 +99,7 @@ export const mutations: readonly Mutation[] = [
   {
     id: "venues/kraken-v1-trade-side",
     description: "Kraken v1 trade: b and s sides swapped",
-    file: "collectors/venues/kraken.ts",
+    file: "collectors/venues/_kraken_v1.ts",
     find: 'side: t[3] === "b" ? "buy" : t[3] === "s" ? "sell" : "unknown",',
     replace: 'side: t[3] === "s" ? "buy" : t[3] === "b" ? "sell" : "unknown",',
     tests: [FIELDS_KA],
@@ -107,7 +107,7 @@ export const mutations: readonly Mutation[] = [
   {
     id: "venues/kraken-v1-first-level-time",
     description: "Kraken v1 book: the first level's time used instead of the latest",
-    file: "collectors/venues/kraken.ts",
+    file: "collectors/venues/_kraken_v1.ts",
     find: "if (micros > ts.max) ts.max = micros;",
     replace: "if (ts.max === 0) ts.max = micros;",
     tests: [FIELDS_KA],
@@ -115,15 +115,15 @@ export const mutations: readonly Mutation[] = [
   {
     id: "venues/kraken-v2-trade-price-qty-swap",
     description: "Kraken v2 trade: price and qty swapped",
-    file: "collectors/venues/kraken.ts",
-    find: "        price: t.price,\n        size: t.qty,",
-    replace: "        price: t.qty,\n        size: t.price,",
+    file: "collectors/venues/_kraken_v2.ts",
+    find: "      price: t.price,\n      size: t.qty,",
+    replace: "      price: t.qty,\n      size: t.price,",
     tests: [FIELDS_KA],
   },
   {
     id: "venues/kraken-v2-book-receive-time",
     description: "Kraken v2 book: the data's timestamp ignored, the receive time used",
-    file: "collectors/venues/kraken.ts",
+    file: "collectors/venues/_kraken_v2.ts",
     find: "const ts = venueTs >= MIN_VALID_MICROS ? venueTs : recvTs;",
     replace: "const ts = recvTs;",
     tests: [FIELDS_KA],
