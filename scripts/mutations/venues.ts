@@ -131,7 +131,7 @@ export const mutations: readonly Mutation[] = [
   {
     id: "venues/alpaca-crypto-taker-side",
     description: "Alpaca crypto trade: tks B and S swapped",
-    file: "collectors/venues/alpaca.ts",
+    file: "collectors/venues/_alpaca_messages.ts",
     find: 'side = m.tks === "B" ? "buy" : m.tks === "S" ? "sell" : "unknown";',
     replace: 'side = m.tks === "S" ? "buy" : m.tks === "B" ? "sell" : "unknown";',
     tests: [FIELDS_KA],
@@ -139,17 +139,17 @@ export const mutations: readonly Mutation[] = [
   {
     id: "venues/alpaca-orderbook-sides",
     description: "Alpaca crypto order book: bids read from a, asks from b",
-    file: "collectors/venues/alpaca.ts",
-    find: "    const bids = bookLevels(m.b);\n    const asks = bookLevels(m.a);",
-    replace: "    const bids = bookLevels(m.a);\n    const asks = bookLevels(m.b);",
+    file: "collectors/venues/_alpaca_messages.ts",
+    find: "  const bids = bookLevels(m.b);\n  const asks = bookLevels(m.a);",
+    replace: "  const bids = bookLevels(m.a);\n  const asks = bookLevels(m.b);",
     tests: [FIELDS_KA],
   },
   {
     id: "venues/alpaca-trade-price-size-swap",
     description: "Alpaca trade: price and size swapped",
-    file: "collectors/venues/alpaca.ts",
-    find: "    const price = m.p;\n    const size = m.s;",
-    replace: "    const price = m.s;\n    const size = m.p;",
+    file: "collectors/venues/_alpaca_messages.ts",
+    find: "  const price = m.p;\n  const size = m.s;",
+    replace: "  const price = m.s;\n  const size = m.p;",
     tests: [FIELDS_KA],
   },
   {
