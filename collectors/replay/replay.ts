@@ -119,13 +119,7 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
           report();
         }
       },
-      onDamage: (d) => {
-        damaged.push({ file, ...d });
-        diagnostics.error(`damaged recording: ${d.reason}`, `byte ${d.offset}`, {
-          file,
-          offset: d.offset,
-        });
-      },
+      onDamage: (d) => damaged.push(damage(diagnostics, file, d)),
     });
     for await (const item of items) {
       switch (item.kind) {
@@ -159,6 +153,15 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   const notUnderstood = await notUnderstoodOf(summary, usable.count, exchange, options);
   if (notUnderstood !== undefined) summary.not_understood = notUnderstood;
   return summary;
+}
+
+/** A damaged stretch of `file`: counted as bad input and returned for the summary. */
+function damage(diagnostics: FeedDiagnostics, file: string, d: StreamDamage): DamagedFile {
+  diagnostics.error(`damaged recording: ${d.reason}`, `byte ${d.offset}`, {
+    file,
+    offset: d.offset,
+  });
+  return { file, ...d };
 }
 
 /**
