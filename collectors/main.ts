@@ -91,21 +91,7 @@ if (import.meta.main) {
       backfill: !values["no-backfill"],
     });
     const metricsServer = metricsListen ? serveMetrics(metrics, metricsListen) : undefined;
-    const done = Promise.withResolvers<string>();
-    let stopping = false;
-    const stop = (signal: string) => () => {
-      if (stopping) {
-        console.error(JSON.stringify({ level: "error", msg: `second ${signal}: exiting now` }));
-        Deno.exit(130);
-      }
-      stopping = true;
-      done.resolve(signal);
-    };
-    const onInt = stop("SIGINT");
-    const onTerm = stop("SIGTERM");
-    Deno.addSignalListener("SIGINT", onInt);
-    Deno.addSignalListener("SIGTERM", onTerm);
-    const timer = duration ? setTimeout(() => done.resolve("duration"), duration) : undefined;
+    const stopWhen = stopSignals(duration);
     feed.start();
     console.error(
       JSON.stringify({
@@ -118,17 +104,47 @@ if (import.meta.main) {
         metricsPort: metricsServer?.port,
       }),
     );
-    const why = await done.promise;
-    clearTimeout(timer);
+    const why = await stopWhen.reason;
     console.error(JSON.stringify({ level: "info", msg: "stopping: flushing", why }));
     const summaries = await feed.stop();
-    Deno.removeSignalListener("SIGINT", onInt);
-    Deno.removeSignalListener("SIGTERM", onTerm);
+    stopWhen.dispose();
     await metricsServer?.shutdown();
     summaries.forEach((summary, i) =>
       console.log(JSON.stringify({ exchange: config.venues[i].exchange, ...summary }))
     );
   });
+}
+
+/**
+ * Why the run stops: the first SIGINT or SIGTERM (a second one exits at once, code 130), or
+ * the end of `durationMs`. `dispose` removes the signal listeners.
+ */
+function stopSignals(durationMs: number | undefined): {
+  reason: Promise<string>;
+  dispose(): void;
+} {
+  const done = Promise.withResolvers<string>();
+  let stopping = false;
+  const stop = (signal: string) => () => {
+    if (stopping) {
+      console.error(JSON.stringify({ level: "error", msg: `second ${signal}: exiting now` }));
+      Deno.exit(130);
+    }
+    stopping = true;
+    done.resolve(signal);
+  };
+  const onInt = stop("SIGINT");
+  const onTerm = stop("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
+  const timer = durationMs ? setTimeout(() => done.resolve("duration"), durationMs) : undefined;
+  return {
+    reason: done.promise.finally(() => clearTimeout(timer)),
+    dispose: () => {
+      Deno.removeSignalListener("SIGINT", onInt);
+      Deno.removeSignalListener("SIGTERM", onTerm);
+    },
+  };
 }
 
 /** The run's configuration: the config file (CLI options override its lake, ...) or flags. */

@@ -4,7 +4,7 @@
  * @module
  */
 import type { MarketDataRepository } from "../lib/repositories/repository.ts";
-import { type Authenticator, AuthError, type Scope } from "./auth/authenticator.ts";
+import { type Authenticator, AuthError, type Principal, type Scope } from "./auth/authenticator.ts";
 import { OriginPolicy } from "./auth/origin.ts";
 import { type StreamHub, TooManySubscribersError } from "./hub.ts";
 import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
@@ -129,6 +129,8 @@ export function createApp(options: AppOptions): App {
   const deferred = new WeakSet<Request>();
   /** Open-stream slots taken for a request, released when its stream ends. */
   const slots = new WeakMap<Request, () => void>();
+  /** Who made each authenticated request (for the trading routes' action log). */
+  const principals = new WeakMap<Request, Principal>();
   if (options.signal?.aborted) streams.closeAll();
   options.signal?.addEventListener("abort", () => streams.closeAll(), { once: true });
 
@@ -189,7 +191,11 @@ export function createApp(options: AppOptions): App {
       }))
     .get("/", () => html(livePageHtml()));
   if (options.trading) {
-    tradingRoutes(router, options.trading, { signal: options.signal, streamSlot: takeSlot });
+    tradingRoutes(router, options.trading, {
+      signal: options.signal,
+      streamSlot: takeSlot,
+      principalOf: (req) => principals.get(req),
+    });
   }
   const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
 
@@ -225,7 +231,7 @@ export function createApp(options: AppOptions): App {
     const origin = req.headers.get("origin");
     if (auth && !PUBLIC_PATHS.has(path)) {
       const scope = path.startsWith(TRADING_PREFIX) ? "trade" : "read";
-      const denied = await authorize(auth, req, path, scope, deferred);
+      const denied = await authorize(auth, req, path, scope, { deferred, principals });
       if (denied) return origins.decorate(origin, denied);
     }
     if (path === "/ws" || path === "/sse" || (path === TRADING_STREAM && options.trading)) {
@@ -286,18 +292,18 @@ async function authorize(
   req: Request,
   path: string,
   scope: Scope,
-  deferred: WeakSet<Request>,
+  seen: { deferred: WeakSet<Request>; principals: WeakMap<Request, Principal> },
 ): Promise<Response | undefined> {
   const credential = credentialOf(req);
   if (
     credential === undefined && path === "/ws" &&
     req.headers.get("upgrade")?.toLowerCase() === "websocket"
   ) {
-    deferred.add(req); // the token comes as the first message
+    seen.deferred.add(req); // the token comes as the first message
     return undefined;
   }
   try {
-    await auth.authenticate(credential, scope);
+    seen.principals.set(req, await auth.authenticate(credential, scope));
     return undefined;
   } catch (error) {
     if (!(error instanceof AuthError)) throw error;

@@ -53,16 +53,7 @@ if (import.meta.main) {
     }, USAGE);
     if (values.help) return console.log(USAGE);
     const bookChanges = bookChangesFlag(values);
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new RangeError(`--port must be an integer from 0 to 65535, got "${values.port}"`);
-    }
-    const exchange = values.exchange as string | undefined;
-    const symbols = (values.symbols as string | undefined)?.split(",").filter(Boolean) ?? [];
-    if ((exchange === undefined) !== (symbols.length === 0)) {
-      throw new SyntaxError(`--exchange and --symbols go together\n\n${USAGE}`);
-    }
-    const root = (values.lake as string | undefined) ?? defaultLakeRoot();
+    const { port, exchange, symbols, root } = listenAndFeed(values);
     const security = await loadServerSecurity(values);
     const repository = await LakeRepository.open({ root });
     // The market-data routes run in workers, off the event loop that answers /health.
@@ -126,4 +117,28 @@ if (import.meta.main) {
     await hub.close();
     await repository.close();
   });
+}
+
+/**
+ * The port, the live feed (`--exchange` with `--symbols`, or neither) and the lake root of
+ * the command line.
+ * @throws {RangeError} for a bad port; {SyntaxError} for `--exchange` without `--symbols`.
+ */
+function listenAndFeed(values: Record<string, unknown>): {
+  port: number;
+  exchange: string | undefined;
+  symbols: string[];
+  root: string;
+} {
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`--port must be an integer from 0 to 65535, got "${values.port}"`);
+  }
+  const exchange = values.exchange as string | undefined;
+  const symbols = (values.symbols as string | undefined)?.split(",").filter(Boolean) ?? [];
+  if ((exchange === undefined) !== (symbols.length === 0)) {
+    throw new SyntaxError(`--exchange and --symbols go together\n\n${USAGE}`);
+  }
+  const root = (values.lake as string | undefined) ?? defaultLakeRoot();
+  return { port, exchange, symbols, root };
 }

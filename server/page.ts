@@ -1,12 +1,14 @@
 /**
  * The live chart page served at `/`: history from `/api/bars`, then live 1-minute candles
  * built from trades arriving on `/ws`, a table of the latest trades, and (with a live runner
- * attached) the paper-trading panel of `./trading_panel.ts`. The chart library
- * is inlined, so the page works without internet access.
+ * attached) the paper-trading panel of `./trading_panel.ts`. Light or dark after
+ * `prefers-color-scheme`, with a toggle in the header (`./page_theme.ts`, the charts'
+ * colours). The chart library is inlined, so the page works without internet access.
  * @module
  */
 import { chartLibraryScript } from "../lib/charts/mod.ts";
 import { TRADING_PANEL_HTML, TRADING_PANEL_SCRIPT, TRADING_PANEL_STYLE } from "./trading_panel.ts";
+import { CHART_THEMES, THEME_SCRIPT, THEME_STYLE } from "./page_theme.ts";
 
 /** Browser code of the page; reads `exchange`/`symbol` from the page's query string. */
 const PAGE_SCRIPT = String.raw`
@@ -16,6 +18,7 @@ const PAGE_SCRIPT = String.raw`
   var HISTORY_MICROS = 6 * 3600 * 1e6;
   var MAX_ROWS = 30;
   var L = window.LightweightCharts;
+  var THEMES = ${JSON.stringify(CHART_THEMES)};
   var $ = function (id) { return document.getElementById(id); };
   var params = new URLSearchParams(location.search);
   // With authentication on, open the page as /#token=... (the fragment never reaches logs).
@@ -38,21 +41,36 @@ const PAGE_SCRIPT = String.raw`
     var integerDigits = largest >= 1 ? Math.floor(Math.log10(largest)) + 1 : 0;
     return Math.max(2, Math.min(d, 8, 8 - integerDigits));
   }
-  function volumeColor(bar) { return bar.close >= bar.open ? "rgba(38,166,154,0.6)" : "rgba(239,83,80,0.6)"; }
+  function colors() { return THEMES[document.documentElement.dataset.theme] || THEMES.light; }
+  function volumeColor(bar) { var c = colors(); return bar.close >= bar.open ? c.upVolume : c.downVolume; }
+  function chartTheme(c) {
+    return { layout: { background: { color: c.background }, textColor: c.text },
+      grid: { vertLines: { color: c.grid }, horzLines: { color: c.grid } },
+      rightPriceScale: { borderColor: c.border }, timeScale: { borderColor: c.border } };
+  }
+  function candleTheme(c) {
+    return { upColor: c.up, downColor: c.down, wickUpColor: c.up, wickDownColor: c.down };
+  }
+  function applyTheme() {
+    var c = colors();
+    state.chart.applyOptions(chartTheme(c));
+    state.candles.applyOptions(candleTheme(c));
+    $("theme-toggle").textContent = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+  }
 
   function makeChart() {
-    var chart = L.createChart($("chart"), {
-      autoSize: true,
-      layout: { background: { color: "#ffffff" }, textColor: "#333" },
-      grid: { vertLines: { color: "#f0f3fa" }, horzLines: { color: "#f0f3fa" } },
-      timeScale: { timeVisible: true, secondsVisible: false },
-    });
-    state.candles = chart.addSeries(L.CandlestickSeries, { upColor: "#26a69a", downColor: "#ef5350",
-      borderVisible: false, wickUpColor: "#26a69a", wickDownColor: "#ef5350" });
+    var c = colors();
+    var chart = L.createChart($("chart"), Object.assign(chartTheme(c), { autoSize: true }));
+    chart.applyOptions({ timeScale: { timeVisible: true, secondsVisible: false } });
+    state.candles = chart.addSeries(L.CandlestickSeries,
+      Object.assign(candleTheme(c), { borderVisible: false }));
     state.volume = chart.addSeries(L.HistogramSeries, { priceFormat: { type: "volume" },
       priceLineVisible: false }, 1);
     chart.panes()[1].setHeight(110);
     state.chart = chart;
+    applyTheme();
+    window.addEventListener("alphapulse-theme", applyTheme);
+    $("theme-toggle").onclick = function () { window.alphapulseTheme.toggle(); };
   }
 
   async function getJson(url) {
@@ -176,19 +194,20 @@ const PAGE_SCRIPT = String.raw`
 `;
 
 const STYLE = `
-body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #222; }
+body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; }
 header { display: flex; gap: 16px; align-items: center; padding: 10px 16px;
-  border-bottom: 1px solid #e0e3eb; }
+  border-bottom: 1px solid var(--border); }
 header h1 { font-size: 16px; margin: 0; }
-#status { padding: 2px 8px; border-radius: 10px; background: #eee; font-size: 12px; }
-#status.live { background: #d7f5e9; color: #0b7a55; } #status.down { background: #fde2e1; color: #b3261e; }
-#count { color: #666; font-size: 12px; }
+#status { padding: 2px 8px; border-radius: 10px; background: var(--panel); font-size: 12px; }
+#status.live { background: var(--live-bg); color: var(--live); }
+#status.down { background: var(--down-bg); color: var(--down); }
+#count { color: var(--muted); font-size: 12px; }
 main { display: grid; grid-template-columns: 1fr 320px; gap: 12px; padding: 12px 16px; }
 #chart { height: 560px; position: relative; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; font-variant-numeric: tabular-nums; }
-th, td { padding: 2px 6px; text-align: right; border-bottom: 1px solid #f0f3fa; }
+th, td { padding: 2px 6px; text-align: right; border-bottom: 1px solid var(--grid); }
 th:first-child, td:first-child { text-align: left; }
-td.buy { color: #0b7a55; } td.sell { color: #b3261e; }
+td.buy { color: var(--buy); } td.sell { color: var(--sell); }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
 
@@ -206,7 +225,8 @@ export function livePageHtml(): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>AlphaPulse live</title>
-<style>${STYLE}${TRADING_PANEL_STYLE}</style>
+<style>${THEME_STYLE}${STYLE}${TRADING_PANEL_STYLE}</style>
+<script>${THEME_SCRIPT}</script>
 ${chartLibraryScript()}
 </head>
 <body>
@@ -215,6 +235,7 @@ ${chartLibraryScript()}
   <select id="instrument" aria-label="instrument"></select>
   <span id="status">connecting</span>
   <span id="count"></span>
+  <button id="theme-toggle" type="button" title="switch between the light and the dark theme">dark</button>
 </header>
 <main>
   <div id="chart"></div>

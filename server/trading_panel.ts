@@ -33,13 +33,15 @@ export const TRADING_PANEL_HTML = `
 
 /** The panel's style (added to the page's). */
 export const TRADING_PANEL_STYLE = `
-#trading { margin: 0 16px 16px; border: 1px solid #e0e3eb; border-radius: 6px; }
-#trading > header { border-bottom: 1px solid #e0e3eb; flex-wrap: wrap; }
-#trading h2 { font-size: 15px; margin: 0; } #trading h3 { font-size: 13px; margin: 4px 0; color: #555; }
-#tr-status { padding: 2px 8px; border-radius: 10px; background: #eee; font-size: 12px; }
-#tr-status.live { background: #d7f5e9; color: #0b7a55; } #tr-status.down { background: #fde2e1; color: #b3261e; }
-#trading .figure { font-size: 13px; color: #555; } #trading .figure b { color: #222; }
-#trading b.up { color: #0b7a55; } #trading b.down { color: #b3261e; }
+#trading { margin: 0 16px 16px; border: 1px solid var(--border); border-radius: 6px; }
+#trading > header { border-bottom: 1px solid var(--border); flex-wrap: wrap; }
+#trading h2 { font-size: 15px; margin: 0; }
+#trading h3 { font-size: 13px; margin: 4px 0; color: var(--muted); }
+#tr-status { padding: 2px 8px; border-radius: 10px; background: var(--panel); font-size: 12px; }
+#tr-status.live { background: var(--live-bg); color: var(--live); }
+#tr-status.down { background: var(--down-bg); color: var(--down); }
+#trading .figure { font-size: 13px; color: var(--muted); } #trading .figure b { color: var(--text); }
+#trading b.up { color: var(--buy); } #trading b.down { color: var(--sell); }
 #tr-kill { margin-left: auto; background: #b3261e; color: #fff; border: 0; border-radius: 4px;
   padding: 4px 12px; cursor: pointer; } #tr-kill:disabled { background: #bbb; cursor: default; }
 .tr-grid { display: grid; grid-template-columns: 1fr 1.3fr 1.5fr; gap: 16px; padding: 8px 16px; }

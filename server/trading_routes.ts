@@ -9,6 +9,7 @@
  */
 import type { Fill, Order } from "../lib/backtest/types.ts";
 import type { LiveRunner } from "../lib/trading/runner.ts";
+import type { Principal } from "./auth/authenticator.ts";
 import { HttpError, json, type Router } from "./router.ts";
 
 /** What the routes read and control: a {@linkcode LiveRunner} (or anything shaped like it). */
@@ -43,6 +44,11 @@ export interface TradingRouteOptions {
    * function it returns is called once the stream ends.
    */
   readonly streamSlot?: (req: Request) => () => void;
+  /**
+   * Who made a request (the server's authentication), so the kill switch's log entry names
+   * the token that pulled it; absent or `undefined` on a server without credentials.
+   */
+  readonly principalOf?: (req: Request) => Principal | undefined;
 }
 
 /** Paths of the trading routes (all need the `trade` scope). */
@@ -109,7 +115,8 @@ function newest<T>(items: readonly T[], limit: number): T[] {
  *   events as they change (coalesced per 50 ms), `pnl` every `pnlEveryMs`, `stopped` at the
  *   end of the run
  * - `POST /api/trading/kill` (optional JSON body `{ "reason": "..." }`): the kill switch;
- *   every open order is cancelled and the runner stops. Answers 200 `{ stopped: true, ... }`
+ *   every open order is cancelled and the runner stops; the runner's `kill` log entry
+ *   names the token that asked (`by`: its name or JWT subject). Answers 200 `{ stopped: true, ... }`
  *   once the run has ended, or 202 `{ stopped: false }` when it did not within `killWaitMs`.
  */
 export function tradingRoutes(
@@ -146,7 +153,7 @@ export function tradingRoutes(
       });
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<boolean>((r) => timer = setTimeout(() => r(false), killWaitMs));
-      desk.kill(reason);
+      desk.kill(reason, { by: options.principalOf?.(req)?.subject });
       const stopped = await Promise.race([ended, late]);
       clearTimeout(timer);
       return json({ stopped, reason, openOrders: desk.open.length }, {
@@ -264,11 +271,12 @@ function tradingStream(
       cleanup();
     },
   });
-  return new Response(body, {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      "x-accel-buffering": "no",
-    },
-  });
+  return new Response(body, { headers: SSE_HEADERS });
 }
+
+/** Headers of the event stream (no proxy buffering: events go out as they happen). */
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-store",
+  "x-accel-buffering": "no",
+};

@@ -21,7 +21,8 @@ import {
   startServer,
   StreamHub,
 } from "../server/mod.ts";
-import { pageEventually, withChromium } from "./support/chromium.ts";
+import { type BrowserPage, pageEventually, withChromium } from "./support/chromium.ts";
+import { themeOf } from "../lib/charts/mod.ts";
 
 const MINUTE = 60_000_000;
 const T0 = Date.UTC(2021, 3, 17, 16, 0) * 1000;
@@ -618,6 +619,80 @@ Deno.test("a WebSocket client that cannot keep up is disconnected with 4008 and 
   }
 });
 
+/** The page's theme as drawn: CSS colours (`rgb(...)`) and the chart's options. */
+interface DrawnTheme {
+  readonly name: string;
+  readonly body: string;
+  readonly text: string;
+  readonly chart: string;
+  readonly grid: string;
+  readonly stored: string | null;
+}
+
+const DRAWN_THEME = `({
+  name: document.documentElement.dataset.theme,
+  body: getComputedStyle(document.body).backgroundColor,
+  text: getComputedStyle(document.body).color,
+  chart: alphapulseLive.chart.options().layout.background.color,
+  grid: alphapulseLive.chart.options().grid.horzLines.color,
+  stored: localStorage.getItem("alphapulse-theme"),
+})`;
+
+/**
+ * The live page follows `prefers-color-scheme` with the charts' themes (lib/charts
+ * `themeOf`), and its toggle overrides it. The CSS colours are the theme's hex colours
+ * converted by hand: light background #ffffff, text #222222; dark #131722, #d1d4dc.
+ */
+async function checkThemes(page: BrowserPage): Promise<void> {
+  const light = themeOf("light");
+  const dark = themeOf("dark");
+  await page.colorScheme("light");
+  const drawnLight = await pageEventually<DrawnTheme>(
+    page,
+    DRAWN_THEME,
+    (t) => t.name === "light",
+    "the light theme",
+  );
+  assert.deepEqual(drawnLight, {
+    name: "light",
+    body: "rgb(255, 255, 255)",
+    text: "rgb(34, 34, 34)",
+    chart: light.background,
+    grid: light.grid,
+    stored: null,
+  });
+  await page.colorScheme("dark");
+  const drawnDark = await pageEventually<DrawnTheme>(
+    page,
+    DRAWN_THEME,
+    (t) => t.name === "dark",
+    "the dark theme under an emulated dark colour scheme",
+  );
+  assert.deepEqual(drawnDark, {
+    name: "dark",
+    body: "rgb(19, 23, 34)",
+    text: "rgb(209, 212, 220)",
+    chart: dark.background,
+    grid: dark.grid,
+    stored: null,
+  });
+  // The toggle picks light against the dark system preference (and keeps the choice)...
+  await page.evaluate("document.getElementById('theme-toggle').click()");
+  const toggled = await page.evaluate<DrawnTheme>(DRAWN_THEME);
+  assert.deepEqual([toggled.name, toggled.body, toggled.chart, toggled.stored], [
+    "light",
+    "rgb(255, 255, 255)",
+    light.background,
+    "light",
+  ]);
+  // ...and toggling back to what the system prefers follows the system again.
+  await page.evaluate("document.getElementById('theme-toggle').click()");
+  const back = await page.evaluate<DrawnTheme>(DRAWN_THEME);
+  assert.deepEqual([back.name, back.chart, back.stored], ["dark", dark.background, null]);
+  await page.colorScheme("light");
+  await pageEventually<DrawnTheme>(page, DRAWN_THEME, (t) => t.name === "light", "light again");
+}
+
 Deno.test("the live page loads history, then builds candles from WebSocket trades (chromium)", async () => {
   const { repository, hub } = fixture();
   const server = await startServer({ repository, hub, port: 0 });
@@ -679,6 +754,7 @@ Deno.test("the live page loads history, then builds candles from WebSocket trade
         repository.barRows.length + 1,
         "one new live candle",
       );
+      await checkThemes(page);
     });
   } finally {
     await server.shutdown();

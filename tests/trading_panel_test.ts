@@ -101,7 +101,7 @@ Deno.test("live page: the trading panel shows positions, orders, fills and PnL, 
         "the live PnL",
       );
       await screenshot(page, "trading_panel_light");
-      await page.colorScheme("dark"); // the page has no dark theme yet: same colours expected
+      await page.colorScheme("dark"); // the page and its panel in the dark theme
       await screenshot(page, "trading_panel_dark");
       await page.colorScheme("light");
 

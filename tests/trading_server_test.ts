@@ -8,6 +8,7 @@ import { MemoryRepository } from "../lib/repositories/mod.ts";
 import { Authenticator, createApp, StreamHub } from "../server/mod.ts";
 import { book, startDesk, type TestDesk } from "./support/trading_desk.ts";
 import type { Strategy } from "../lib/backtest/mod.ts";
+import { parseLine, verifyActionLog } from "../lib/backtest/action_log.ts";
 import { AlpacaPaperBroker, LiveRunner, Scheduler } from "../lib/trading/mod.ts";
 import { startAlpacaPaperFake } from "./fakes/alpaca_paper_fake.ts";
 
@@ -189,6 +190,15 @@ Deno.test("kill switch: 401 without a token, 403 read-only; trade cancels every 
     );
     const kill = entries.findIndex((e) => e.action === "kill");
     assert.ok(kill >= 0 && entries.findIndex((e) => e.action === "cancelled") > kill);
+    // The kill entry names the token that pulled the switch (its name), read back from the
+    // log's JSONL text; the secret appears nowhere in the log.
+    const jsonl = rec.log.toJsonl();
+    assert.equal(verifyActionLog(jsonl.trimEnd().split("\n")).ok, true);
+    const kills = jsonl.trimEnd().split("\n").map(parseLine).filter((e) => e.action === "kill");
+    assert.deepEqual(kills.map((e) => e.data), [
+      { reason: "kill switch (server): operator", by: "trader" },
+    ]);
+    assert.equal(jsonl.includes(TRADE), false, "the token's secret is not logged");
     assert.deepEqual(
       rec.orders.map((o) => [o.id, o.status]),
       [[1, "filled"], [2, "cancelled"], [3, "cancelled"], [4, "cancelled"]],

@@ -82,15 +82,7 @@ export interface ReplayOptions {
 export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary> {
   if (options.files.length === 0) throw new RangeError("no files to replay");
   const diagnostics = options.diagnostics ?? new FeedDiagnostics({ context: { task: "replay" } });
-  const exchange = options.exchange ??
-    (await detectExchange(options.files[0], options.format)).exchange;
-  if (exchange === undefined) {
-    throw new RangeError(
-      `cannot tell the venue of ${options.files[0]}: its URLs and frames match none we know. ` +
-        `Venues: ${KNOWN_RECORDINGS.join("; ")}. Formats: ${formatNames()}. ` +
-        `Pass --exchange NAME (and --format NAME) if it is one of them`,
-    );
-  }
+  const exchange = await exchangeOf(options);
   const usable = new UsableEvents();
   const pipeline = new FeedPipeline({
     adapter: createAdapter(exchange, { diagnostics }),
@@ -127,13 +119,7 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
           report();
         }
       },
-      onDamage: (d) => {
-        damaged.push({ file, ...d });
-        diagnostics.error(`damaged recording: ${d.reason}`, `byte ${d.offset}`, {
-          file,
-          offset: d.offset,
-        });
-      },
+      onDamage: (d) => damaged.push(damage(diagnostics, file, d)),
     });
     for await (const item of items) {
       switch (item.kind) {
@@ -164,18 +150,55 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   await pipeline.close();
   const summary: ReplaySummary = pipeline.summary();
   if (damaged.length > 0) summary.damaged = damaged;
-  const rejected = summary.errors * 2 > summary.messages;
-  if ((summary.messages > 0 || summary.errors > 0) && (usable.count === 0 || rejected)) {
-    // A file damaged before its first frame suggests no venue; its damage is reported above.
-    const likely = await detectExchange(options.files[0], options.format)
-      .then((d) => d.exchange, () => undefined);
-    summary.not_understood = {
-      exchange,
-      usable_events: usable.count,
-      likely: likely !== exchange ? likely : undefined,
-    };
-  }
+  const notUnderstood = await notUnderstoodOf(summary, usable.count, exchange, options);
+  if (notUnderstood !== undefined) summary.not_understood = notUnderstood;
   return summary;
+}
+
+/** A damaged stretch of `file`: counted as bad input and returned for the summary. */
+function damage(diagnostics: FeedDiagnostics, file: string, d: StreamDamage): DamagedFile {
+  diagnostics.error(`damaged recording: ${d.reason}`, `byte ${d.offset}`, {
+    file,
+    offset: d.offset,
+  });
+  return { file, ...d };
+}
+
+/**
+ * The venue of the replay: the option, or the one the first file's URLs and frames show.
+ * @throws {RangeError} when neither names one.
+ */
+async function exchangeOf(options: ReplayOptions): Promise<string> {
+  const exchange = options.exchange ??
+    (await detectExchange(options.files[0], options.format)).exchange;
+  if (exchange === undefined) {
+    throw new RangeError(
+      `cannot tell the venue of ${options.files[0]}: its URLs and frames match none we know. ` +
+        `Venues: ${KNOWN_RECORDINGS.join("; ")}. Formats: ${formatNames()}. ` +
+        `Pass --exchange NAME (and --format NAME) if it is one of them`,
+    );
+  }
+  return exchange;
+}
+
+/**
+ * Whether the adapter of `exchange` did not understand the frames (no usable event, or more
+ * errors than half the messages), with the venue the files look like instead.
+ */
+async function notUnderstoodOf(
+  summary: ReplaySummary,
+  usable: number,
+  exchange: string,
+  options: ReplayOptions,
+): Promise<ReplaySummary["not_understood"]> {
+  const rejected = summary.errors * 2 > summary.messages;
+  if (!((summary.messages > 0 || summary.errors > 0) && (usable === 0 || rejected))) {
+    return undefined;
+  }
+  // A file damaged before its first frame suggests no venue; its damage is reported above.
+  const likely = await detectExchange(options.files[0], options.format)
+    .then((d) => d.exchange, () => undefined);
+  return { exchange, usable_events: usable, likely: likely !== exchange ? likely : undefined };
 }
 
 async function detectExchange(file: string, format?: string): Promise<VenueDetection> {

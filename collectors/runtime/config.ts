@@ -115,13 +115,7 @@ export function parseCollectConfig(text: string, source: string): CollectConfig 
   for (const key of Object.keys(top)) {
     if (!TOP_KEYS.has(key)) fail(`unknown key "${key}" (expected ${[...TOP_KEYS].join(", ")})`);
   }
-  const optionalString = (value: unknown, where: string): string | undefined => {
-    if (value === undefined) return undefined;
-    if (typeof value !== "string" || value.length === 0) {
-      fail(`${where} must be a non-empty string`);
-    }
-    return value as string;
-  };
+  const optionalString = (value: unknown, where: string) => nonEmpty(value, where, fail);
   const metricsPort = top.metricsPort;
   if (
     metricsPort !== undefined &&
@@ -135,57 +129,7 @@ export function parseCollectConfig(text: string, source: string): CollectConfig 
     fail('"venues" must be a non-empty array of {"exchange", "symbols", ...}');
   }
   const seen = new Set<string>();
-  const venues = (top.venues as unknown[]).map((raw, i): VenueConfig => {
-    const where = `venues[${i}]`;
-    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-      return fail(`${where} must be an object`);
-    }
-    const v = raw as Record<string, unknown>;
-    for (const key of Object.keys(v)) {
-      if (!VENUE_KEYS.has(key)) {
-        fail(`${where}: unknown key "${key}" (expected ${[...VENUE_KEYS].join(", ")})`);
-      }
-    }
-    const exchange = v.exchange;
-    if (typeof exchange !== "string" || !(exchange in VENUES)) {
-      fail(
-        `${where}.exchange must be one of ${Object.keys(VENUES).join(", ")}, got ${
-          JSON.stringify(exchange)
-        }`,
-      );
-    }
-    if (seen.has(exchange as string)) {
-      fail(`${where}: "${exchange}" appears twice: list all its symbols in one entry`);
-    }
-    seen.add(exchange as string);
-    const symbols = stringList(v.symbols, `${where}.symbols`, fail, true)!;
-    const channels = stringList(v.channels, `${where}.channels`, fail, false);
-    const url = optionalString(v.url, `${where}.url`);
-    if (url !== undefined && !/^wss?:\/\//.test(url)) {
-      fail(`${where}.url must start with ws:// or wss://, got "${url}"`);
-    }
-    const restUrl = optionalString(v.restUrl, `${where}.restUrl`);
-    if (restUrl !== undefined && !/^https?:\/\//.test(restUrl)) {
-      fail(`${where}.restUrl must start with http:// or https://, got "${restUrl}"`);
-    }
-    const watchdogMs = v.watchdogMs;
-    if (watchdogMs !== undefined && !(Number.isInteger(watchdogMs) && (watchdogMs as number) > 0)) {
-      fail(`${where}.watchdogMs must be a positive integer (milliseconds)`);
-    }
-    const transport = v.transport;
-    if (transport !== undefined && transport !== "raw" && transport !== "native") {
-      fail(`${where}.transport must be "raw" or "native"`);
-    }
-    return {
-      exchange: exchange as string,
-      symbols,
-      ...(channels === undefined ? {} : { channels }),
-      ...(url === undefined ? {} : { url }),
-      ...(restUrl === undefined ? {} : { restUrl }),
-      ...(watchdogMs === undefined ? {} : { watchdogMs: watchdogMs as number }),
-      ...(transport === undefined ? {} : { transport: transport as "raw" | "native" }),
-    };
-  });
+  const venues = (top.venues as unknown[]).map((raw, i) => parseVenue(raw, i, seen, fail));
   return {
     lake: optionalString(top.lake, '"lake"'),
     metricsPort: metricsPort as number | string | undefined,
@@ -193,6 +137,77 @@ export function parseCollectConfig(text: string, source: string): CollectConfig 
     duration: optionalString(top.duration, '"duration"'),
     venues,
   };
+}
+
+/** One entry of `venues` (`seen`: the exchanges of the entries before it). */
+function parseVenue(
+  raw: unknown,
+  i: number,
+  seen: Set<string>,
+  fail: (message: string) => never,
+): VenueConfig {
+  const where = `venues[${i}]`;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    return fail(`${where} must be an object`);
+  }
+  const v = raw as Record<string, unknown>;
+  for (const key of Object.keys(v)) {
+    if (!VENUE_KEYS.has(key)) {
+      fail(`${where}: unknown key "${key}" (expected ${[...VENUE_KEYS].join(", ")})`);
+    }
+  }
+  const exchange = v.exchange;
+  if (typeof exchange !== "string" || !(exchange in VENUES)) {
+    fail(
+      `${where}.exchange must be one of ${Object.keys(VENUES).join(", ")}, got ${
+        JSON.stringify(exchange)
+      }`,
+    );
+  }
+  if (seen.has(exchange as string)) {
+    fail(`${where}: "${exchange}" appears twice: list all its symbols in one entry`);
+  }
+  seen.add(exchange as string);
+  const symbols = stringList(v.symbols, `${where}.symbols`, fail, true)!;
+  const channels = stringList(v.channels, `${where}.channels`, fail, false);
+  const url = nonEmpty(v.url, `${where}.url`, fail);
+  if (url !== undefined && !/^wss?:\/\//.test(url)) {
+    fail(`${where}.url must start with ws:// or wss://, got "${url}"`);
+  }
+  const restUrl = nonEmpty(v.restUrl, `${where}.restUrl`, fail);
+  if (restUrl !== undefined && !/^https?:\/\//.test(restUrl)) {
+    fail(`${where}.restUrl must start with http:// or https://, got "${restUrl}"`);
+  }
+  const watchdogMs = v.watchdogMs;
+  if (watchdogMs !== undefined && !(Number.isInteger(watchdogMs) && (watchdogMs as number) > 0)) {
+    fail(`${where}.watchdogMs must be a positive integer (milliseconds)`);
+  }
+  const transport = v.transport;
+  if (transport !== undefined && transport !== "raw" && transport !== "native") {
+    fail(`${where}.transport must be "raw" or "native"`);
+  }
+  return {
+    exchange: exchange as string,
+    symbols,
+    ...(channels === undefined ? {} : { channels }),
+    ...(url === undefined ? {} : { url }),
+    ...(restUrl === undefined ? {} : { restUrl }),
+    ...(watchdogMs === undefined ? {} : { watchdogMs: watchdogMs as number }),
+    ...(transport === undefined ? {} : { transport: transport as "raw" | "native" }),
+  };
+}
+
+/** `value` when a non-empty string, `undefined` when absent; else `fail`s. */
+function nonEmpty(
+  value: unknown,
+  where: string,
+  fail: (message: string) => never,
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.length === 0) {
+    fail(`${where} must be a non-empty string`);
+  }
+  return value as string;
 }
 
 function stringList(

@@ -98,19 +98,7 @@ export interface Feed {
 export async function assembleFeed(options: AssembleFeedOptions = {}): Promise<Feed> {
   const venues = options.venues ?? [];
   for (const v of venues) venue(v.exchange); // RangeError for an unknown venue
-  const buffer = options.databaseUrl === false
-    ? undefined
-    : await openBufferFromEnv({ url: options.databaseUrl, spillRoot: options.spillRoot });
-  let lake: ParquetLake | undefined;
-  try {
-    lake = buffer ? undefined : await ParquetLake.open({
-      root: options.lake ?? defaultLakeRoot(),
-      lock: options.lakeLock,
-    });
-  } catch (error) {
-    await buffer?.close();
-    throw error;
-  }
+  const { buffer, lake } = await openStore(options);
   const bookChanges = (exchange: string) =>
     options.bookChanges ?? venue(exchange).bookChanges === true;
   const sinks = (name: string): EventSink[] => [
@@ -181,6 +169,18 @@ export async function assembleFeed(options: AssembleFeedOptions = {}): Promise<F
         return summaries;
       })(),
   };
+}
+
+/** The PostgreSQL buffer the environment names, or else the Parquet lake. */
+async function openStore(
+  options: AssembleFeedOptions,
+): Promise<{ buffer?: BufferConnection; lake?: ParquetLake }> {
+  const buffer = options.databaseUrl === false
+    ? undefined
+    : await openBufferFromEnv({ url: options.databaseUrl, spillRoot: options.spillRoot });
+  if (buffer) return { buffer };
+  const root = options.lake ?? defaultLakeRoot();
+  return { lake: await ParquetLake.open({ root, lock: options.lakeLock }) };
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { MarketEvent } from "../../lib/market/types.ts";
 import type { FeedSummary } from "./pipeline.ts";
+import { FEED_FAMILIES } from "./_metric_families.ts";
 import type { FeedConnectionStats } from "./connection.ts";
 import process from "node:process";
 
@@ -235,135 +236,21 @@ export class CollectorMetrics {
   /** The Prometheus text exposition of every metric. */
   render(): string {
     const out: string[] = [];
-    const family = (
-      name: string,
-      type: "counter" | "gauge",
-      help: string,
-      value: (feed: FeedMetrics) => number | undefined,
-    ) => {
+    const summaries = this.#feeds.map((f) => f.source.summary());
+    for (const family of FEED_FAMILIES) {
       const rows: string[] = [];
-      for (const feed of this.#feeds) {
-        const v = value(feed);
-        if (v !== undefined) rows.push(`${PREFIX}${name}{${labels(feed)}} ${num(v)}`);
+      for (let i = 0; i < this.#feeds.length; i++) {
+        const feed = this.#feeds[i];
+        const v = family.value(feed, summaries[i]);
+        if (v !== undefined) rows.push(`${PREFIX}${family.name}{${labels(feed)}} ${num(v)}`);
       }
-      if (rows.length === 0) return;
-      out.push(`# HELP ${PREFIX}${name} ${help}`, `# TYPE ${PREFIX}${name} ${type}`, ...rows);
-    };
-    const summaries = new Map(this.#feeds.map((f) => [f, f.source.summary()]));
-    const s = (f: FeedMetrics) => summaries.get(f)!;
-    family("messages_total", "counter", "Frames received.", (f) => s(f).messages);
-    family("trades_total", "counter", "Trades emitted.", (f) => s(f).trades);
-    family("book_snapshots_total", "counter", "Book snapshots.", (f) => s(f).snapshots);
-    family("book_updates_total", "counter", "Book changes.", (f) => s(f).book_updates);
-    family("gaps_total", "counter", "Sequence or trade-id gaps.", (f) => s(f).gaps);
-    family("checksum_ok_total", "counter", "Book checksums verified.", (f) => s(f).checksum_ok);
-    family(
-      "checksum_failures_total",
-      "counter",
-      "Book checksum mismatches (each reset the book).",
-      (f) => s(f).checksum_failed,
-    );
-    family("crossed_books_total", "counter", "Crossed books (each reset).", (f) => s(f).crossed);
-    family("bad_input_total", "counter", "Bad frames, lines and venue errors.", (f) => s(f).errors);
-    family(
-      "rows_written_total",
-      "counter",
-      "Rows persisted by the sinks.",
-      (f) => s(f).rows_written,
-    );
-    family(
-      "trades_lost_total",
-      "counter",
-      "Trades whose ids never arrived (counted, venues with consecutive trade ids).",
-      (f) => s(f).trades_lost,
-    );
-    family(
-      "trades_duplicate_total",
-      "counter",
-      "Repeated trades dropped before the sinks.",
-      (f) => s(f).trades_duplicate,
-    );
-    family(
-      "trades_recovered_total",
-      "counter",
-      "Trades counted as lost that arrived later (venue trade snapshots, REST backfill).",
-      (f) => s(f).trades_recovered,
-    );
-    family(
-      "trades_backfilled_total",
-      "counter",
-      "Trades fetched from the venue's REST trade history after they were missed live.",
-      (f) => s(f).trades_backfilled ?? 0,
-    );
-    family("resyncs_total", "counter", "Book resyncs carried out.", (f) => s(f).resyncs);
-    family(
-      "sink_dropped_events_total",
-      "counter",
-      "Events dropped because a sink could not keep up (bounded queue full).",
-      (f) => s(f).events_dropped,
-    );
-    family(
-      "sink_dropped_trades_total",
-      "counter",
-      "Trades among the dropped events: lost to the sink.",
-      (f) => s(f).trades_dropped,
-    );
-    family(
-      "connects_total",
-      "counter",
-      "Connections opened.",
-      (f) => f.source.connection?.stats.connects,
-    );
-    family(
-      "reconnects_total",
-      "counter",
-      "Reconnections.",
-      (f) => f.source.connection?.stats.reconnects,
-    );
-    family(
-      "watchdog_restarts_total",
-      "counter",
-      "Connections restarted for silence.",
-      (f) => f.source.connection?.stats.watchdogRestarts,
-    );
-    family(
-      "connected",
-      "gauge",
-      "1 while the venue connection is open.",
-      (f) => f.source.connection === undefined ? undefined : f.source.connection.connected ? 1 : 0,
-    );
-    family(
-      "last_frame_age_seconds",
-      "gauge",
-      "Seconds since the last frame.",
-      (f) => Number.isNaN(f.lastFrameAt) ? undefined : (performance.now() - f.lastFrameAt) / 1000,
-    );
-    family(
-      "sink_queue_depth",
-      "gauge",
-      "Events handed to sinks and not yet persisted.",
-      (f) => f.source.queueDepth?.(),
-    );
-    family(
-      "flush_errors_total",
-      "counter",
-      "Failed sink flushes.",
-      (f) => f.source.flushErrors?.(),
-    );
-    family("recorded_lines_total", "counter", "Lines recorded.", (f) => f.source.recording?.lines);
-    family(
-      "recorded_bytes_total",
-      "counter",
-      "Compressed bytes of completed recording files.",
-      (f) => f.source.recording?.bytes,
-    );
-    family(
-      "recording_errors_total",
-      "counter",
-      "Recording write failures.",
-      (f) => f.source.recording?.errors,
-    );
-
+      if (rows.length === 0) continue;
+      out.push(
+        `# HELP ${PREFIX}${family.name} ${family.help}`,
+        `# TYPE ${PREFIX}${family.name} ${family.type}`,
+        ...rows,
+      );
+    }
     const statusRows: string[] = [];
     for (const feed of this.#feeds) {
       for (const [status, n] of feed.statuses) {

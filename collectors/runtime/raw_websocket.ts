@@ -166,31 +166,7 @@ export class RawWebSocket {
         ? await Deno.connectTls({ hostname, port, caCerts: this.#caCerts })
         : await Deno.connect({ hostname, port });
       if (this.#state !== CONNECTING) return conn.close(); // closed while connecting
-      const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-      await conn.write(encoder.encode(
-        `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
-          `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
-          `Sec-WebSocket-Version: 13\r\nUser-Agent: alphapulse\r\n\r\n`,
-      ));
-      // The handshake answer.
-      let headerEnd = -1;
-      while (headerEnd < 0) {
-        if (len === buf.length) throw new Error("handshake answer too long");
-        const n = await conn.read(buf.subarray(len));
-        if (n === null) throw new Error("connection closed during the handshake");
-        len += n;
-        headerEnd = indexOfBlankLine(buf, len);
-      }
-      const head = new TextDecoder().decode(buf.subarray(0, headerEnd));
-      const status = /^HTTP\/1\.1 (\d{3})/.exec(head)?.[1];
-      if (status !== "101") throw new Error(`handshake refused: ${head.split("\r\n")[0]}`);
-      const accept = /^sec-websocket-accept:\s*(\S+)/im.exec(head)?.[1];
-      const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + GUID));
-      if (accept !== btoa(String.fromCharCode(...new Uint8Array(digest)))) {
-        throw new Error("handshake: wrong Sec-WebSocket-Accept");
-      }
-      buf.copyWithin(0, headerEnd + 4, len);
-      len -= headerEnd + 4;
+      len = await this.#handshake(conn, url, buf);
       if (this.#state !== CONNECTING) return;
       this.#state = OPEN;
       this.onopen?.();
@@ -257,6 +233,39 @@ export class RawWebSocket {
       this.onerror?.({ message: (error as Error).message });
       this.#finish({ code: 1006, reason: (error as Error).message, wasClean: false });
     }
+  }
+
+  /**
+   * Sends the upgrade request and checks the answer (status 101, `Sec-WebSocket-Accept`);
+   * returns how many bytes after the answer it left at the start of `buf`.
+   */
+  async #handshake(conn: Deno.Conn, url: URL, buf: Uint8Array): Promise<number> {
+    const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+    await conn.write(encoder.encode(
+      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+        `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
+        `Sec-WebSocket-Version: 13\r\nUser-Agent: alphapulse\r\n\r\n`,
+    ));
+    // The handshake answer.
+    let len = 0;
+    let headerEnd = -1;
+    while (headerEnd < 0) {
+      if (len === buf.length) throw new Error("handshake answer too long");
+      const n = await conn.read(buf.subarray(len));
+      if (n === null) throw new Error("connection closed during the handshake");
+      len += n;
+      headerEnd = indexOfBlankLine(buf, len);
+    }
+    const head = new TextDecoder().decode(buf.subarray(0, headerEnd));
+    const status = /^HTTP\/1\.1 (\d{3})/.exec(head)?.[1];
+    if (status !== "101") throw new Error(`handshake refused: ${head.split("\r\n")[0]}`);
+    const accept = /^sec-websocket-accept:\s*(\S+)/im.exec(head)?.[1];
+    const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + GUID));
+    if (accept !== btoa(String.fromCharCode(...new Uint8Array(digest)))) {
+      throw new Error("handshake: wrong Sec-WebSocket-Accept");
+    }
+    buf.copyWithin(0, headerEnd + 4, len);
+    return len - (headerEnd + 4);
   }
 
   /** Handles one complete frame `buf[start, end)` with first header byte `b0`. */

@@ -36,22 +36,27 @@
  *   detected from the stream; repeats of recent ids are dropped.
  * @module
  */
-import type {
-  Bar,
-  FeedStatus,
-  MarketEvent,
-  PriceLevel,
-  TakerSide,
-} from "../../lib/market/types.ts";
-import { MIN_VALID_MICROS, parseIsoMicros } from "../../lib/market/time.ts";
+import type { MarketEvent } from "../../lib/market/types.ts";
 import { normalizeSymbol, splitSymbol } from "../../lib/market/symbols.ts";
-import type { VenueDiagnostics } from "./venue.ts";
 import type {
   ConnectionRequest,
   Subscription,
   VenueAdapter,
   VenueAdapterOptions,
 } from "./venue.ts";
+import { type AlpacaContext, bad, type Json } from "./_alpaca_context.ts";
+import { amendment, bar, idTexts, orderbook, quote, trade } from "./_alpaca_messages.ts";
+import {
+  ALPACA_REFUSED_RETRY_MS,
+  type AlpacaCredentials,
+  AlpacaSession,
+} from "./_alpaca_session.ts";
+
+export {
+  ALPACA_REFUSED_RETRY_MS,
+  type AlpacaCredentials,
+  alpacaCredentialsFromEnv,
+} from "./_alpaca_session.ts";
 
 /** Stock feeds: IEX (free), SIP (paid), delayed SIP, and the always-on test stream. */
 export type AlpacaStockFeed = "iex" | "sip" | "delayed_sip" | "test";
@@ -82,33 +87,6 @@ const KNOWN_CHANNELS = new Set([
   "orderbooks",
 ]);
 
-/** Least delay before reconnecting after the venue refused the connection, by error code. */
-export const ALPACA_REFUSED_RETRY_MS: Readonly<Record<number, number>> = {
-  402: 60_000, // auth failed: the keys will not fix themselves quickly
-  406: 30_000, // connection limit: wait for the other connection to go away
-  409: 300_000, // insufficient subscription
-};
-
-/** API key id and secret. */
-export interface AlpacaCredentials {
-  readonly key: string;
-  readonly secret: string;
-}
-
-/**
- * Credentials from `ALPACA_API_KEY` / `ALPACA_API_SECRET`; `undefined` when either is unset
- * or environment access is not granted (replay needs none).
- */
-export function alpacaCredentialsFromEnv(): AlpacaCredentials | undefined {
-  try {
-    const key = Deno.env.get("ALPACA_API_KEY");
-    const secret = Deno.env.get("ALPACA_API_SECRET");
-    return key && secret ? { key, secret } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Options for {@linkcode AlpacaAdapter}. */
 export interface AlpacaAdapterOptions extends VenueAdapterOptions {
   /** `stocks` (venue `alpaca`, default) or `crypto` (venue `alpaca-crypto`). */
@@ -120,41 +98,6 @@ export interface AlpacaAdapterOptions extends VenueAdapterOptions {
   /** Overrides of {@linkcode ALPACA_REFUSED_RETRY_MS} by error code (tests). */
   readonly refusedRetryMs?: Readonly<Record<number, number>>;
 }
-
-/** What each error code means and what the adapter does about it. */
-const ERRORS: Readonly<
-  Record<number, { what: string; action: "refused" | "gap" | "retry" | "log" }>
-> = {
-  400: { what: "invalid syntax: Alpaca could not parse a message we sent", action: "log" },
-  401: { what: "not authenticated: a message was sent before auth completed", action: "log" },
-  402: {
-    what: "auth failed: check ALPACA_API_KEY and ALPACA_API_SECRET (live vs paper keys)",
-    action: "refused",
-  },
-  403: { what: "already authenticated", action: "log" },
-  404: { what: "auth timeout: no auth within 10 s of connecting", action: "retry" },
-  405: { what: "symbol limit exceeded: the plan allows fewer symbols", action: "log" },
-  406: {
-    what: "connection limit exceeded: another connection uses these keys (most plans allow 1)",
-    action: "refused",
-  },
-  407: {
-    what: "slow client: we did not read fast enough and Alpaca dropped messages",
-    action: "gap",
-  },
-  409: {
-    what: "insufficient subscription: the plan does not include this feed",
-    action: "refused",
-  },
-  410: { what: "invalid subscribe action for this feed", action: "log" },
-  500: { what: "internal error at Alpaca", action: "retry" },
-};
-
-/** Recent trade ids remembered per symbol to drop repeats. */
-const RECENT_IDS = 256;
-
-// deno-lint-ignore no-explicit-any
-type Json = any;
 
 /**
  * The Alpaca adapter (stocks or crypto).
@@ -180,21 +123,8 @@ type Json = any;
 export class AlpacaAdapter implements VenueAdapter {
   readonly exchange: string;
   readonly #crypto: boolean;
-  readonly #diagnostics: VenueDiagnostics;
-  readonly #credentials?: AlpacaCredentials;
-  readonly #log: (record: Record<string, unknown>) => void;
-  readonly #refusedRetryMs: Readonly<Record<number, number>>;
-  #subscription?: Subscription;
-  #requests: ConnectionRequest[] | undefined;
-  readonly #recentIds = new Map<string, Set<string>>();
-  /** Trade corrections received. */
-  corrections = 0;
-  /** Trade cancels/errors received. */
-  cancels = 0;
-  /** Trades dropped because their id was seen recently. */
-  duplicateTrades = 0;
-  /** Venue errors by code. */
-  readonly errorsByCode = new Map<number, number>();
+  readonly #ctx: AlpacaContext;
+  readonly #session: AlpacaSession;
 
   constructor(options: AlpacaAdapterOptions) {
     const market = options.market ?? "stocks";
@@ -203,11 +133,41 @@ export class AlpacaAdapter implements VenueAdapter {
     }
     this.#crypto = market === "crypto";
     this.exchange = this.#crypto ? "alpaca-crypto" : "alpaca";
-    this.#diagnostics = options.diagnostics;
-    this.#credentials = options.credentials;
-    this.#refusedRetryMs = { ...ALPACA_REFUSED_RETRY_MS, ...options.refusedRetryMs };
-    this.#log = options.log ??
-      ((record) => console.error(JSON.stringify({ time: new Date().toISOString(), ...record })));
+    this.#ctx = {
+      exchange: this.exchange,
+      crypto: this.#crypto,
+      diagnostics: options.diagnostics,
+      secret: options.credentials?.secret,
+      log: options.log ??
+        ((record) => console.error(JSON.stringify({ time: new Date().toISOString(), ...record }))),
+      counts: { corrections: 0, cancels: 0, duplicateTrades: 0 },
+      recentIds: new Map(),
+    };
+    this.#session = new AlpacaSession(this.#ctx, {
+      credentials: options.credentials,
+      refusedRetryMs: { ...ALPACA_REFUSED_RETRY_MS, ...options.refusedRetryMs },
+      subscribeMessage: (subscription) => this.subscribeMessage(subscription),
+    });
+  }
+
+  /** Trade corrections received. */
+  get corrections(): number {
+    return this.#ctx.counts.corrections;
+  }
+
+  /** Trade cancels/errors received. */
+  get cancels(): number {
+    return this.#ctx.counts.cancels;
+  }
+
+  /** Trades dropped because their id was seen recently. */
+  get duplicateTrades(): number {
+    return this.#ctx.counts.duplicateTrades;
+  }
+
+  /** Venue errors by code. */
+  get errorsByCode(): Map<number, number> {
+    return this.#session.errorsByCode;
   }
 
   /**
@@ -223,7 +183,7 @@ export class AlpacaAdapter implements VenueAdapter {
         );
       }
     }
-    this.#subscription = subscription;
+    this.#session.subscription = subscription;
     return [];
   }
 
@@ -241,9 +201,7 @@ export class AlpacaAdapter implements VenueAdapter {
   reset(): void {}
 
   takeRequests(): ConnectionRequest[] | undefined {
-    const requests = this.#requests;
-    this.#requests = undefined;
-    return requests;
+    return this.#session.takeRequests();
   }
 
   parse(frame: string, recvTs: number, out: MarketEvent[]): void {
@@ -251,11 +209,11 @@ export class AlpacaAdapter implements VenueAdapter {
     try {
       messages = JSON.parse(frame);
     } catch {
-      this.#bad("malformed JSON", frame);
+      bad(this.#ctx, "malformed JSON", frame);
       return;
     }
     if (!Array.isArray(messages)) {
-      this.#bad("frame is not a JSON array", frame);
+      bad(this.#ctx, "frame is not a JSON array", frame);
       return;
     }
     let ids: string[] | undefined; // exact id texts of this frame, taken when first needed
@@ -263,7 +221,7 @@ export class AlpacaAdapter implements VenueAdapter {
     for (let k = 0; k < messages.length; k++) {
       const m = messages[k];
       if (m === null || typeof m !== "object") {
-        this.#bad("message is not an object", frame);
+        bad(this.#ctx, "message is not an object", frame);
         continue;
       }
       let idText: string | undefined;
@@ -274,37 +232,37 @@ export class AlpacaAdapter implements VenueAdapter {
       }
       switch (m.T) {
         case "t":
-          this.#trade(m, idText, frame, recvTs, out);
+          trade(this.#ctx, m, idText, frame, recvTs, out);
           break;
         case "q":
-          this.#quote(m, frame, recvTs, out);
+          quote(this.#ctx, m, frame, recvTs, out);
           break;
         case "b":
         case "u":
-          this.#bar(m, 60_000_000, frame, recvTs, out);
+          bar(this.#ctx, m, 60_000_000, frame, recvTs, out);
           break;
         case "d":
-          this.#bar(m, 86_400_000_000, frame, recvTs, out);
+          bar(this.#ctx, m, 86_400_000_000, frame, recvTs, out);
           break;
         case "o":
-          this.#orderbook(m, frame, recvTs, out);
+          orderbook(this.#ctx, m, frame, recvTs, out);
           break;
         case "c":
         case "x":
-          this.#amendment(m, idText, recvTs, out);
+          amendment(this.#ctx, m, idText, recvTs, out);
           break;
         case "success":
-          this.#success(m, recvTs, out);
+          this.#session.success(m, recvTs, out);
           break;
         case "error":
-          this.#error(m, frame, recvTs, out);
+          this.#session.error(m, frame, recvTs, out);
           break;
         case "subscription":
         case "s": // trading status
         case "l": // LULD bands
           break;
         default:
-          this.#bad(`unknown message type: ${String(m.T).slice(0, 20)}`, frame);
+          bad(this.#ctx, `unknown message type: ${String(m.T).slice(0, 20)}`, frame);
       }
     }
   }
@@ -314,265 +272,4 @@ export class AlpacaAdapter implements VenueAdapter {
     const { base, quote } = splitSymbol(normalizeSymbol(symbol));
     return quote ? `${base}/${quote}` : base;
   }
-
-  #symbol(m: Json, frame: string): string | undefined {
-    const s = m.S;
-    if (typeof s !== "string" || s.length === 0) {
-      this.#bad(`message ${String(m.T).slice(0, 20)} without symbol`, frame);
-      return undefined;
-    }
-    return this.#crypto ? normalizeSymbol(s) : s.toUpperCase();
-  }
-
-  /** Counts and logs bad input, with any secret masked in the quoted sample. */
-  #bad(reason: string, frame: string, extra?: Record<string, unknown>): void {
-    this.#diagnostics.error(reason, this.#mask(frame), extra);
-  }
-
-  /** Venue text with our secret masked, should the venue ever echo it. */
-  #mask(text: string): string {
-    const secret = this.#credentials?.secret;
-    return secret && text.includes(secret) ? text.replaceAll(secret, "<redacted>") : text;
-  }
-
-  #request(request: ConnectionRequest): void {
-    // Only a live connection (subscribeMessages was called) consumes requests.
-    if (this.#subscription !== undefined) (this.#requests ??= []).push(request);
-  }
-
-  #status(status: FeedStatus["status"], symbol: string, reason: string, recvTs: number) {
-    return {
-      kind: "status",
-      exchange: this.exchange,
-      symbol,
-      ts: recvTs,
-      recvTs,
-      status,
-      reason,
-    } as const;
-  }
-
-  #success(m: Json, recvTs: number, out: MarketEvent[]): void {
-    if (m.msg === "connected") {
-      const credentials = this.#credentials;
-      if (credentials === undefined) {
-        if (this.#subscription === undefined) return; // replay
-        const reason = "no Alpaca credentials: set ALPACA_API_KEY and ALPACA_API_SECRET";
-        this.#diagnostics.error(reason);
-        out.push(this.#status("disconnected", "*", reason, recvTs));
-        this.#request({ kind: "reconnect", reason, minDelayMs: this.#refusedRetryMs[402] });
-        return;
-      }
-      this.#request({
-        kind: "send",
-        frame: JSON.stringify({
-          action: "auth",
-          key: credentials.key,
-          secret: credentials.secret,
-        }),
-        redacted: '{"action":"auth","key":"<redacted>","secret":"<redacted>"}',
-      });
-    } else if (m.msg === "authenticated") {
-      const subscription = this.#subscription;
-      if (subscription !== undefined) {
-        this.#request({ kind: "send", frame: this.subscribeMessage(subscription) });
-      }
-    }
-  }
-
-  #error(m: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
-    const code = typeof m.code === "number" ? m.code : 0;
-    this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + 1);
-    const known = ERRORS[code];
-    const venueText = this.#mask(String(m.msg ?? "")).slice(0, 120);
-    const reason = `alpaca error ${code} (${venueText}): ${known?.what ?? "unknown error"}`;
-    const action = known?.action ?? "log";
-    const minDelayMs = this.#refusedRetryMs[code] ?? 0;
-    this.#bad(reason, frame, { code });
-    this.#log({
-      level: "error",
-      msg: reason,
-      exchange: this.exchange,
-      code,
-      action: action === "refused"
-        ? `reconnecting in ${minDelayMs / 1000} s at the earliest`
-        : action === "log"
-        ? "none"
-        : "reconnecting",
-    });
-    switch (action) {
-      case "refused":
-        out.push(this.#status("disconnected", "*", reason, recvTs));
-        this.#request({ kind: "reconnect", reason, minDelayMs });
-        break;
-      case "gap":
-        out.push(this.#status("gap", "*", reason, recvTs));
-        this.#request({ kind: "reconnect", reason, minDelayMs: 1_000 });
-        break;
-      case "retry":
-        this.#request({ kind: "reconnect", reason });
-        break;
-      case "log":
-        break;
-    }
-  }
-
-  #trade(
-    m: Json,
-    idText: string | undefined,
-    frame: string,
-    recvTs: number,
-    out: MarketEvent[],
-  ): void {
-    const symbol = this.#symbol(m, frame);
-    if (symbol === undefined) return;
-    const price = m.p;
-    const size = m.s;
-    const ts = parseIsoMicros(m.t);
-    let side: TakerSide = "unknown";
-    if (this.#crypto) {
-      side = m.tks === "B" ? "buy" : m.tks === "S" ? "sell" : "unknown";
-    }
-    if (idText === undefined || !/^\d{1,20}$/.test(idText)) {
-      return this.#bad("trade without an integer id", frame, { symbol });
-    }
-    if (!(price > 0) || !(size > 0) || !(ts >= MIN_VALID_MICROS)) {
-      return this.#bad("trade with impossible values", frame, { symbol });
-    }
-    const id = !this.#crypto && typeof m.x === "string" ? `${m.x}:${idText}` : idText;
-    let recent = this.#recentIds.get(symbol);
-    if (recent === undefined) {
-      recent = new Set();
-      this.#recentIds.set(symbol, recent);
-    }
-    if (recent.has(id)) {
-      this.duplicateTrades++;
-      return;
-    }
-    recent.add(id);
-    if (recent.size > RECENT_IDS) recent.delete(recent.values().next().value!);
-    out.push({ kind: "trade", exchange: this.exchange, symbol, id, price, size, side, ts, recvTs });
-  }
-
-  #quote(m: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
-    const symbol = this.#symbol(m, frame);
-    if (symbol === undefined) return;
-    const ts = parseIsoMicros(m.t);
-    const { bp, bs, ap, as } = m;
-    // A side can be empty (price 0) outside trading hours: kept as given, sizes >= 0.
-    if (
-      !(bp >= 0) || !(ap >= 0) || !(bs >= 0) || !(as >= 0) || !(ts >= MIN_VALID_MICROS)
-    ) {
-      return this.#bad("quote with impossible values", frame, { symbol });
-    }
-    out.push({
-      kind: "quote",
-      exchange: this.exchange,
-      symbol,
-      ts,
-      recvTs,
-      bidPrice: bp,
-      bidSize: bs,
-      askPrice: ap,
-      askSize: as,
-    });
-  }
-
-  #bar(m: Json, interval: number, frame: string, recvTs: number, out: MarketEvent[]): void {
-    const symbol = this.#symbol(m, frame);
-    if (symbol === undefined) return;
-    const ts = parseIsoMicros(m.t);
-    const { o, h, l, c, v, n, vw } = m;
-    if (
-      !(o > 0) || !(h > 0) || !(l > 0) || !(c > 0) || !(h >= l) || !(v >= 0) ||
-      !(ts >= MIN_VALID_MICROS)
-    ) {
-      return this.#bad("bar with impossible values", frame, { symbol });
-    }
-    const bar: Bar = {
-      kind: "bar",
-      exchange: this.exchange,
-      symbol,
-      ts,
-      recvTs,
-      interval,
-      open: o,
-      high: h,
-      low: l,
-      close: c,
-      volume: v,
-      vwap: typeof vw === "number" && v > 0 ? vw : NaN,
-      trades: Number.isSafeInteger(n) ? n : 0,
-    };
-    out.push(bar);
-  }
-
-  #orderbook(m: Json, frame: string, recvTs: number, out: MarketEvent[]): void {
-    const symbol = this.#symbol(m, frame);
-    if (symbol === undefined) return;
-    const ts = parseIsoMicros(m.t);
-    const bids = bookLevels(m.b);
-    const asks = bookLevels(m.a);
-    if (bids === undefined || asks === undefined || !(ts >= MIN_VALID_MICROS)) {
-      this.#bad("invalid orderbook message", frame, { symbol });
-      out.push(
-        this.#status(
-          "reset",
-          symbol,
-          "invalid orderbook message: book unusable until the next snapshot",
-          recvTs,
-        ),
-      );
-      return;
-    }
-    out.push(
-      m.r === true
-        ? { kind: "book_snapshot", exchange: this.exchange, symbol, ts, recvTs, bids, asks }
-        : { kind: "book_change", exchange: this.exchange, symbol, ts, recvTs, bids, asks },
-    );
-  }
-
-  /** Trade corrections (`c`) and cancels (`x`): counted, logged, passed on as a status. */
-  #amendment(m: Json, idText: string | undefined, recvTs: number, out: MarketEvent[]): void {
-    const symbol = typeof m.S === "string" && m.S.length > 0
-      ? (this.#crypto ? normalizeSymbol(m.S) : m.S.toUpperCase())
-      : "*";
-    let reason: string;
-    if (m.T === "c") {
-      this.corrections++;
-      reason = `trade correction ${m.x ?? "?"}:${m.oi ?? "?"} ` +
-        `(price ${m.op} size ${m.os}) -> ${m.x ?? "?"}:${m.ci ?? "?"} (price ${m.cp} size ${m.cs})`;
-    } else {
-      this.cancels++;
-      reason = `trade ${m.a === "E" ? "error" : "cancel"} ${m.x ?? "?"}:${idText ?? "?"} ` +
-        `(price ${m.p} size ${m.s})`;
-    }
-    this.#log({ level: "info", msg: reason, exchange: this.exchange, symbol });
-    out.push(this.#status("reset", symbol, reason, recvTs));
-  }
-}
-
-/** `[{p, s}, ...]` to levels; undefined when any level is invalid. Size 0 deletes. */
-function bookLevels(raw: unknown): PriceLevel[] | undefined {
-  if (raw === undefined) return [];
-  if (!Array.isArray(raw)) return undefined;
-  const out: PriceLevel[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const p = raw[i]?.p;
-    const s = raw[i]?.s;
-    if (typeof p !== "number" || typeof s !== "number" || !(p > 0) || !(s >= 0)) {
-      return undefined;
-    }
-    out[i] = [p, s];
-  }
-  return out;
-}
-
-const ID_TEXT = /"i":\s*(-?[\d.eE+]+)/g;
-
-/** The text of every `"i":` number in the frame, in order (ids beyond 2^53). */
-function idTexts(frame: string): string[] {
-  const out: string[] = [];
-  for (const match of frame.matchAll(ID_TEXT)) out.push(match[1]);
-  return out;
 }

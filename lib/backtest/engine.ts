@@ -11,38 +11,21 @@
  * @module
  */
 import type { MarketEvent } from "../market/types.ts";
-import { OrderBook } from "../book/order_book.ts";
 import { ActionLog } from "./action_log.ts";
 import { type BacktestConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
-import { type ExchangeListener, SimulatedExchange } from "./exchange.ts";
-import { type FeeSpec, feeSpecFor } from "./fees.ts";
 import { eventTime, type FeedSource, mergeFeeds, receiveTime } from "./feed.ts";
 import { LatencyModel } from "./latency.ts";
-import { queueModel } from "./queue.ts";
 import { ScheduleHeap } from "./_heap.ts";
 import { type SimOrder, SimState } from "./_sim_order.ts";
-import { PositionBook } from "./_account.ts";
+import { type Inst, Instruments } from "./_instruments.ts";
 import { applyReport, recordFill } from "./_ledger.ts";
 import type { PositionRow, RunRecord } from "./_run_record.ts";
 import { makeContext } from "./_context.ts";
 import { callStrategy, strategyFailed } from "./_strategy_guard.ts";
-import type { InstrumentSpec, Strategy, TradingContext } from "./strategy.ts";
+import type { Strategy, TradingContext } from "./strategy.ts";
 import type { Fill, Liquidity, Order, OrderReport, Timer } from "./types.ts";
 
-/** Per instrument state. */
-export interface Inst {
-  readonly spec: InstrumentSpec;
-  readonly tradable: boolean;
-  readonly sim: SimulatedExchange;
-  /** The strategy's view of the book (the exchange's own book when market data is instant). */
-  readonly view: OrderBook;
-  readonly fees: FeeSpec;
-  readonly account: PositionBook;
-  viewPosition: number;
-  readonly markDue: number[];
-  readonly markFill: number[];
-  markHead: number;
-}
+export type { Inst } from "./_instruments.ts";
 
 const enum Kind {
   Deliver,
@@ -81,7 +64,7 @@ export class Engine {
   readonly equityTs: number[] = [];
   readonly equity: number[] = [];
   readonly warnings: string[] = [];
-  readonly instList: Inst[] = [];
+  readonly instList: Inst[];
   now = -Infinity;
   cash: number;
   viewCash: number;
@@ -90,7 +73,7 @@ export class Engine {
   nextOrderId = 0;
   nextTimerId = 0;
   readonly cancelledTimers: Set<number> = new Set();
-  readonly #byVenue = new Map<string, Map<string, Inst>>();
+  readonly #instruments: Instruments;
   readonly #heap = new ScheduleHeap<Task>();
   #seq = 0;
   readonly #md: LatencyModel;
@@ -100,10 +83,6 @@ export class Engine {
   #events = 0;
   #outOfOrder = 0;
   #nextSample = -Infinity;
-  #lastEx = "";
-  #lastSym = "";
-  #lastInst: Inst | undefined;
-  #ctxInst: Inst | undefined;
 
   constructor(config: BacktestConfig, strategy: Strategy) {
     this.config = resolveConfig(config);
@@ -117,73 +96,33 @@ export class Engine {
     this.#response = new LatencyModel(latency.response, seed + 2);
     this.#mdZero = this.#md.zero;
     this.cash = this.viewCash = this.config.initialCash;
-    for (const spec of this.config.instruments) this.#addInst(spec, true);
+    this.#instruments = new Instruments({
+      config: this.config,
+      mdZero: this.#mdZero,
+      hooks: {
+        fill: (inst, o, p, s, l, ts) => this.#onFill(inst, o, p, s, l, ts),
+        closed: (inst, o, kind, reason, ts) => {
+          this.log.append(ts, kind, { id: o.id, reason });
+          this.#report(inst, { kind, orderId: o.id, ts, reason }, ts);
+        },
+        accepted: (inst, o, ts) => {
+          this.log.append(ts, "accepted", { id: o.id });
+          this.#report(inst, { kind: "accepted", orderId: o.id, ts }, ts);
+        },
+        triggered: (inst, o, ts) => {
+          this.log.append(ts, "triggered", { id: o.id });
+          this.#report(inst, { kind: "triggered", orderId: o.id, ts }, ts);
+        },
+      },
+    });
+    this.instList = this.#instruments.list;
+    for (const spec of this.config.instruments) this.#instruments.add(spec, true);
     this.ctx = makeContext(this);
   }
 
   /** The instrument of `exchange`/`symbol`, if tradable or seen. */
   inst(exchange: string, symbol: string): Inst | undefined {
-    const cached = this.#ctxInst;
-    if (
-      cached !== undefined && cached.spec.symbol === symbol && cached.spec.exchange === exchange
-    ) {
-      return cached;
-    }
-    const inst = this.#byVenue.get(exchange)?.get(symbol);
-    if (inst !== undefined) this.#ctxInst = inst;
-    return inst;
-  }
-
-  #addInst(spec: InstrumentSpec, tradable: boolean): Inst {
-    let venue = this.#byVenue.get(spec.exchange);
-    if (venue === undefined) this.#byVenue.set(spec.exchange, venue = new Map());
-    const existing = venue.get(spec.symbol);
-    if (existing !== undefined) return existing;
-    const listener: ExchangeListener = {
-      fill: (o, p, s, l, ts) => this.#onFill(inst, o, p, s, l, ts),
-      closed: (o, kind, reason, ts) => {
-        this.log.append(ts, kind, { id: o.id, reason });
-        this.#report(inst, { kind, orderId: o.id, ts, reason }, ts);
-      },
-      accepted: (o, ts) => {
-        this.log.append(ts, "accepted", { id: o.id });
-        this.#report(inst, { kind: "accepted", orderId: o.id, ts }, ts);
-      },
-      triggered: (o, ts) => {
-        this.log.append(ts, "triggered", { id: o.id });
-        this.#report(inst, { kind: "triggered", orderId: o.id, ts }, ts);
-      },
-    };
-    const sim = new SimulatedExchange({
-      queue: queueModel(this.config.queue),
-      listener,
-      sameBarClose: this.config.sameBarClose,
-    });
-    const inst: Inst = {
-      spec,
-      tradable,
-      sim,
-      view: this.#mdZero ? sim.book : new OrderBook(),
-      fees: feeSpecFor(this.config.fees, spec.exchange),
-      account: new PositionBook(),
-      viewPosition: 0,
-      markDue: [],
-      markFill: [],
-      markHead: 0,
-    };
-    venue.set(spec.symbol, inst);
-    this.instList.push(inst);
-    return inst;
-  }
-
-  #lookup(e: MarketEvent): Inst {
-    if (e.symbol === this.#lastSym && e.exchange === this.#lastEx) return this.#lastInst!;
-    const inst = this.inst(e.exchange, e.symbol) ??
-      this.#addInst({ exchange: e.exchange, symbol: e.symbol }, false);
-    this.#lastEx = e.exchange;
-    this.#lastSym = e.symbol;
-    this.#lastInst = inst;
-    return inst;
+    return this.#instruments.get(exchange, symbol);
   }
 
   /** Runs the feed through; resolves with the raw record. */
@@ -228,7 +167,7 @@ export class Engine {
         }
         if (heap.size > 0 && heap.peekTime() <= t) this.#drain(t);
         this.now = t;
-        const inst = this.#lookup(e);
+        const inst = this.#instruments.lookup(e);
         this.#applyExchange(inst, e);
         this.#events++;
         if (inst.markHead < inst.markDue.length) this.#markouts(inst, t);

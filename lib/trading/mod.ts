@@ -22,6 +22,12 @@ export {
   type AlpacaPaperBrokerOptions,
   idFromClient,
 } from "./alpaca_paper_broker.ts";
-export { type LiveInst, LiveRunner, type LiveRunnerOptions, type LiveRunRecord } from "./runner.ts";
+export {
+  type KillOptions,
+  type LiveInst,
+  LiveRunner,
+  type LiveRunnerOptions,
+  type LiveRunRecord,
+} from "./runner.ts";
 export { LiveFeed } from "./live_feed.ts";
 export type { RunnerPosition, RunnerUpdate } from "./watchers.ts";

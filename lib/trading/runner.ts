@@ -29,6 +29,12 @@ import { Scheduler } from "./scheduler.ts";
 import { liveContext } from "./_live_context.ts";
 import { type RunnerPosition, type RunnerUpdate, Watchers } from "./watchers.ts";
 
+/** Options of {@linkcode LiveRunner.kill}. */
+export interface KillOptions {
+  /** Who pulled the switch, for the log: a token's name or a JWT subject (never a secret). */
+  readonly by?: string;
+}
+
 /** Options of {@linkcode LiveRunner}. */
 export interface LiveRunnerOptions {
   readonly strategy: Strategy;
@@ -273,10 +279,21 @@ export class LiveRunner {
     this.#wakeUp?.();
   }
 
-  /** The kill switch: cancels every open order at once and stops; logged with `reason`. */
-  kill(reason = "kill switch"): void {
+  /**
+   * The kill switch: cancels every open order at once and stops; logged with `reason` and,
+   * when given, `by` (who pulled it: a token's name or a JWT subject, never a secret).
+   */
+  kill(reason = "kill switch", options: KillOptions = {}): void {
     if (this.stopped && this.#reason !== "") return;
-    this.log.append(this.now === -Infinity ? 0 : this.now, "kill", { reason });
+    const by = options.by;
+    if (by !== undefined && typeof by !== "string") {
+      throw new TypeError("kill: by must be a string");
+    }
+    this.log.append(
+      this.now === -Infinity ? 0 : this.now,
+      "kill",
+      by === undefined ? { reason } : { reason, by },
+    );
     this.#reason = reason;
     this.stopped = true;
     this.broker.cancelAll(reason);

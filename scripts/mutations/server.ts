@@ -174,4 +174,20 @@ export const mutations: readonly Mutation[] = [
     replace: "if (mine > this.maxConnectionsPerAddress * 10) return",
     tests: ["tests/server_limits_test.ts"],
   },
+  {
+    id: "server/live-page-ignores-dark-scheme",
+    description: "the live page stays light under a dark prefers-color-scheme",
+    file: "server/page_theme.ts",
+    find: 'function system() { return media.matches ? "dark" : "light"; }',
+    replace: 'function system() { return "light"; }',
+    tests: ["tests/server_test.ts"],
+  },
+  {
+    id: "server/live-chart-keeps-light-colours",
+    description: "the live page turns dark but its chart keeps the light theme's colours",
+    file: "server/page.ts",
+    find: "state.chart.applyOptions(chartTheme(c));",
+    replace: "",
+    tests: ["tests/server_test.ts"],
+  },
 ];
