@@ -66,7 +66,11 @@ if (import.meta.main) {
     const security = await loadServerSecurity(values);
     const repository = await LakeRepository.open({ root });
     // The market-data routes run in workers, off the event loop that answers /health.
-    const queryPool = new QueryPool({ root, size: security.maxConcurrentQueries ?? 8 });
+    const queryPool = new QueryPool({
+      root,
+      size: security.maxConcurrentQueries ?? 8,
+      timeoutMs: security.timeouts.queryMs,
+    });
     await queryPool.start();
     const hub = new StreamHub();
     const server = await startServer({
