@@ -24,6 +24,8 @@ export const SECURITY_FLAGS = {
   "query-timeout": { type: "string" },
   "header-timeout": { type: "string" },
   "idle-timeout": { type: "string" },
+  "connection-guard": { type: "boolean" },
+  "no-connection-guard": { type: "boolean" },
 } as const;
 
 /** Usage lines for {@linkcode SECURITY_FLAGS}. */
@@ -48,7 +50,9 @@ export const SECURITY_USAGE = `
   --header-timeout S      seconds a new connection has to send its request head (default 10;
                           on a non-loopback bind, or with --connection-guard)
   --idle-timeout S        seconds a keep-alive connection may wait for its next request
-                          (default 60; same conditions)`;
+                          (default 60; same conditions)
+  --connection-guard      header/idle timeouts and TCP connection caps also on loopback (on by
+                          default on any other bind; --no-connection-guard turns it off)`;
 
 /** What {@linkcode loadServerSecurity} returns, ready for `startServer`. */
 export interface ServerSecurity {
@@ -64,6 +68,8 @@ export interface ServerSecurity {
     readonly headerMs?: number;
     readonly idleMs?: number;
   };
+  /** `--connection-guard` / `--no-connection-guard` (undefined: the bind decides). */
+  readonly connectionGuard?: boolean;
   /** A line for the startup log: what is configured, no secrets. */
   readonly summary: string;
 }
@@ -177,6 +183,11 @@ export async function loadServerSecurity(
     limits,
     maxConcurrentQueries,
     timeouts,
+    connectionGuard: values["no-connection-guard"] === true
+      ? false
+      : values["connection-guard"] === true
+      ? true
+      : undefined,
     summary: parts.join("; "),
   };
 }

@@ -84,6 +84,9 @@ if (import.meta.main) {
       limits: security.limits,
       maxConcurrentQueries: security.maxConcurrentQueries,
       queryPool,
+      connectionGuard: security.connectionGuard,
+      headerTimeoutMs: security.timeouts.headerMs,
+      idleTimeoutMs: security.timeouts.idleMs,
     }).catch(async (error) => {
       queryPool.close();
       await repository.close();
