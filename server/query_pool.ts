@@ -13,6 +13,8 @@
  * @module
  */
 
+import type { RepositoryKind } from "../lib/open_repository.ts";
+
 /** Messages to a worker. */
 export type ToWorker =
   | {
@@ -20,6 +22,8 @@ export type ToWorker =
     readonly root: string;
     readonly threads?: number;
     readonly nice?: number;
+    readonly kind?: RepositoryKind;
+    readonly databaseUrl?: string;
   }
   | {
     readonly type: "request";
@@ -45,8 +49,16 @@ export type FromWorker =
 
 /** Options of {@linkcode QueryPool}. */
 export interface QueryPoolOptions {
-  /** The lake root each worker opens a `LakeRepository` on. */
+  /** The lake root each worker opens a `LakeRepository` on (unused for `kind: "buffer"`). */
   readonly root: string;
+  /**
+   * The store each worker reads (default `lake`): `buffer` opens a `PostgresRepository`,
+   * `unified` a `UnifiedRepository` (lake plus buffer), both over `databaseUrl`. Every worker
+   * holds its own PostgreSQL connections (up to 2 for `buffer`, 4 for `unified`).
+   */
+  readonly kind?: RepositoryKind;
+  /** The buffer's PostgreSQL URL, for `kind` `buffer` or `unified`. */
+  readonly databaseUrl?: string;
   /** Most workers (default 8, the app's default query cap). */
   readonly size?: number;
   /** DuckDB threads per worker's repository (default: DuckDB's choice). */
@@ -168,8 +180,15 @@ export class QueryPool {
   readonly #timeoutMs: number;
 
   constructor(options: QueryPoolOptions) {
-    if (typeof options?.root !== "string" || options.root.length === 0) {
+    const kind = options?.kind ?? "lake";
+    if (kind !== "lake" && kind !== "buffer" && kind !== "unified") {
+      throw new TypeError(`unknown repository kind "${kind}": lake, buffer or unified`);
+    }
+    if (kind !== "buffer" && (typeof options?.root !== "string" || options.root.length === 0)) {
       throw new TypeError("QueryPool needs a lake root folder");
+    }
+    if (kind !== "lake" && !options.databaseUrl) {
+      throw new TypeError(`a ${kind} query pool needs databaseUrl`);
     }
     this.size = options.size ?? 8;
     if (!Number.isInteger(this.size) || this.size < 1) {
@@ -180,7 +199,14 @@ export class QueryPool {
     if (!Number.isInteger(nice) || nice < 0 || nice > 19) {
       throw new RangeError(`nice must be an integer from 0 to 19: ${nice}`);
     }
-    this.#init = { type: "init", root: options.root, threads: options.threads, nice };
+    this.#init = {
+      type: "init",
+      root: options.root,
+      threads: options.threads,
+      nice,
+      kind,
+      databaseUrl: options.databaseUrl,
+    };
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     if (!Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) {
       throw new RangeError(`timeoutMs must be a positive number: ${this.#timeoutMs}`);
