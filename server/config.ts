@@ -21,6 +21,11 @@ export const SECURITY_FLAGS = {
   "max-connections": { type: "string" },
   "max-connections-per-address": { type: "string" },
   "max-queries": { type: "string" },
+  "query-timeout": { type: "string" },
+  "header-timeout": { type: "string" },
+  "idle-timeout": { type: "string" },
+  "connection-guard": { type: "boolean" },
+  "no-connection-guard": { type: "boolean" },
 } as const;
 
 /** Usage lines for {@linkcode SECURITY_FLAGS}. */
@@ -39,7 +44,15 @@ export const SECURITY_USAGE = `
                           127.0.0.1, [::1]; env ALPHAPULSE_ALLOWED_HOSTS)
   --max-connections N     most WebSocket/SSE streams open (default 5000)
   --max-connections-per-address N   ... from one address (default 100)
-  --max-queries N         most /api queries running at once (default 8; beyond: 503)`;
+  --max-queries N         most /api queries running at once (default 8; beyond: 503)
+  --query-timeout S       seconds a query worker may take to answer (default 30; beyond:
+                          504, the worker is replaced)
+  --header-timeout S      seconds a new connection has to send its request head (default 10;
+                          on a non-loopback bind, or with --connection-guard)
+  --idle-timeout S        seconds a keep-alive connection may wait for its next request
+                          (default 60; same conditions)
+  --connection-guard      header/idle timeouts and TCP connection caps also on loopback (on by
+                          default on any other bind; --no-connection-guard turns it off)`;
 
 /** What {@linkcode loadServerSecurity} returns, ready for `startServer`. */
 export interface ServerSecurity {
@@ -49,6 +62,14 @@ export interface ServerSecurity {
   readonly limits: ConnectionLimits;
   /** Most `/api/*` queries at once (undefined: the app's default). */
   readonly maxConcurrentQueries?: number;
+  /** Seconds flags, as milliseconds (undefined: the defaults). */
+  readonly timeouts: {
+    readonly queryMs?: number;
+    readonly headerMs?: number;
+    readonly idleMs?: number;
+  };
+  /** `--connection-guard` / `--no-connection-guard` (undefined: the bind decides). */
+  readonly connectionGuard?: boolean;
   /** A line for the startup log: what is configured, no secrets. */
   readonly summary: string;
 }
@@ -139,6 +160,15 @@ export async function loadServerSecurity(
     ),
   };
   const maxConcurrentQueries = integer(values["max-queries"] as string | undefined, "max-queries");
+  const ms = (flag: string) => {
+    const n = integer(values[flag] as string | undefined, flag);
+    return n === undefined ? undefined : n * 1000;
+  };
+  const timeouts = {
+    queryMs: ms("query-timeout"),
+    headerMs: ms("header-timeout"),
+    idleMs: ms("idle-timeout"),
+  };
   const parts = [
     auth.enabled
       ? `auth: ${tokens.length} API token(s)${jwt ? `, JWT ${alg} aud=${jwt.audience}` : ""}`
@@ -152,6 +182,12 @@ export async function loadServerSecurity(
     allowedHosts,
     limits,
     maxConcurrentQueries,
+    timeouts,
+    connectionGuard: values["no-connection-guard"] === true
+      ? false
+      : values["connection-guard"] === true
+      ? true
+      : undefined,
     summary: parts.join("; "),
   };
 }

@@ -12,8 +12,8 @@
  * @module
  */
 import { parseArgs, runMain } from "../lib/cli/args.ts";
-import { defaultLakeRoot } from "../lib/config.ts";
-import { LakeRepository } from "../lib/repositories/mod.ts";
+import { databaseUrl, defaultLakeRoot } from "../lib/config.ts";
+import { openRepository, type RepositoryKind } from "../lib/open_repository.ts";
 import { QueryPool } from "./query_pool.ts";
 import { assembleFeed, bookChangesFlag, type Feed } from "../collectors/runtime/feed.ts";
 import { VENUES } from "../collectors/venues/mod.ts";
@@ -26,6 +26,8 @@ const USAGE = `usage: deno task serve [options]
   --port N           TCP port (default 8787; 0 picks a free one)
   --hostname HOST    interface to listen on (default 127.0.0.1)
   --lake DIR         Parquet lake (default $ALPHAPULSE_LAKE or ./data/lake)
+  --store KIND       what /api reads: lake (default), buffer (the PostgreSQL buffer at
+                     DATABASE_URL) or unified (lake history plus the buffer's recent days)
   --exchange NAME    also collect this venue live (${Object.keys(VENUES).join(", ")})
   --symbols A,B      symbols to collect with --exchange
   --url WS_URL       venue websocket URL (default: the venue's public feed)
@@ -43,6 +45,7 @@ if (import.meta.main) {
       port: { type: "string", default: "8787" },
       hostname: { type: "string", default: "127.0.0.1" },
       lake: { type: "string" },
+      store: { type: "string", default: "lake" },
       exchange: { type: "string" },
       symbols: { type: "string" },
       url: { type: "string" },
@@ -55,9 +58,21 @@ if (import.meta.main) {
     const bookChanges = bookChangesFlag(values);
     const { port, exchange, symbols, root } = listenAndFeed(values);
     const security = await loadServerSecurity(values);
-    const repository = await LakeRepository.open({ root });
+    const kind = values.store as RepositoryKind;
+    if (kind !== "lake" && kind !== "buffer" && kind !== "unified") {
+      throw new RangeError(`--store must be lake, buffer or unified, got "${kind}"`);
+    }
+    const url = databaseUrl();
+    if (kind !== "lake" && !url) throw new TypeError(`--store ${kind} needs DATABASE_URL`);
+    const repository = await openRepository({ kind, lake: root, databaseUrl: url });
     // The market-data routes run in workers, off the event loop that answers /health.
-    const queryPool = new QueryPool({ root, size: security.maxConcurrentQueries ?? 8 });
+    const queryPool = new QueryPool({
+      root,
+      kind,
+      databaseUrl: url,
+      size: security.maxConcurrentQueries ?? 8,
+      timeoutMs: security.timeouts.queryMs,
+    });
     await queryPool.start();
     const hub = new StreamHub();
     const server = await startServer({
@@ -71,6 +86,9 @@ if (import.meta.main) {
       limits: security.limits,
       maxConcurrentQueries: security.maxConcurrentQueries,
       queryPool,
+      connectionGuard: security.connectionGuard,
+      headerTimeoutMs: security.timeouts.headerMs,
+      idleTimeoutMs: security.timeouts.idleMs,
     }).catch(async (error) => {
       queryPool.close();
       await repository.close();
@@ -97,7 +115,11 @@ if (import.meta.main) {
       });
       feed.start();
     }
-    console.log(`AlphaPulse server on ${server.url} (lake: ${root})`);
+    console.log(
+      `AlphaPulse server on ${server.url} (${kind === "buffer" ? "buffer" : `lake: ${root}`}${
+        kind === "unified" ? " + buffer" : ""
+      })`,
+    );
     console.log(`  ${security.summary}`);
     console.log(`  live chart ${server.url}   health ${server.url}health   API ${server.url}api/…`);
     if (feed) {

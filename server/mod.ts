@@ -36,7 +36,7 @@ export {
 export { importJwtKey, type JwtAlgorithm, JwtError, verifyJwt } from "./auth/jwt.ts";
 export { defaultAllowedHosts, isLoopback, OriginPolicy } from "./auth/origin.ts";
 export { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
-export { QueryPool, type QueryPoolOptions } from "./query_pool.ts";
+export { QueryPool, type QueryPoolOptions, QueryTimeoutError } from "./query_pool.ts";
 export {
   type CloseReason,
   type StreamFilter,

@@ -6,9 +6,14 @@
  * how many run, and the pool has as many workers.
  *
  * A worker that crashes fails its request (a 500 before the response started, an errored
- * body after) and is replaced by a fresh one on the next request.
+ * body after) and is replaced by a fresh one on the next request. A worker that does not
+ * answer within the query deadline (`timeoutMs`: for the response's head, and for each body
+ * chunk asked for) is terminated and replaced at once; its request gets a 504 with a JSON
+ * error (or an errored body once the response has started).
  * @module
  */
+
+import type { RepositoryKind } from "../lib/open_repository.ts";
 
 /** Messages to a worker. */
 export type ToWorker =
@@ -17,6 +22,8 @@ export type ToWorker =
     readonly root: string;
     readonly threads?: number;
     readonly nice?: number;
+    readonly kind?: RepositoryKind;
+    readonly databaseUrl?: string;
   }
   | {
     readonly type: "request";
@@ -42,8 +49,16 @@ export type FromWorker =
 
 /** Options of {@linkcode QueryPool}. */
 export interface QueryPoolOptions {
-  /** The lake root each worker opens a `LakeRepository` on. */
+  /** The lake root each worker opens a `LakeRepository` on (unused for `kind: "buffer"`). */
   readonly root: string;
+  /**
+   * The store each worker reads (default `lake`): `buffer` opens a `PostgresRepository`,
+   * `unified` a `UnifiedRepository` (lake plus buffer), both over `databaseUrl`. Every worker
+   * holds its own PostgreSQL connections (up to 2 for `buffer`, 4 for `unified`).
+   */
+  readonly kind?: RepositoryKind;
+  /** The buffer's PostgreSQL URL, for `kind` `buffer` or `unified`. */
+  readonly databaseUrl?: string;
   /** Most workers (default 8, the app's default query cap). */
   readonly size?: number;
   /** DuckDB threads per worker's repository (default: DuckDB's choice). */
@@ -58,6 +73,20 @@ export interface QueryPoolOptions {
   readonly nice?: number;
   /** The worker module (default `./query_worker.ts`). */
   readonly workerUrl?: URL;
+  /**
+   * How long a worker may take to answer, in milliseconds (default 30,000): to start the
+   * response (run the query and produce the head), and to deliver each body chunk once asked
+   * for. Past it the worker is terminated and replaced, and the request fails with 504.
+   */
+  readonly timeoutMs?: number;
+}
+
+/** A worker did not answer within the pool's deadline (the request is answered 504). */
+export class QueryTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "QueryTimeoutError";
+  }
 }
 
 /** What the pool waits for from a worker for the request it runs. */
@@ -106,17 +135,22 @@ class PooledWorker {
     };
     const die = (event: Event) => {
       event.preventDefault();
-      if (this.dead) return;
-      this.dead = true;
-      this.worker.terminate();
       const message = event instanceof ErrorEvent ? event.message : "message error";
-      this.job?.fail(new Error(`query worker failed: ${message}`));
-      this.job = undefined;
-      this.#ready();
-      onDeath(this);
+      if (this.kill(new Error(`query worker failed: ${message}`))) onDeath(this);
     };
     this.worker.onerror = die;
     this.worker.onmessageerror = die;
+  }
+
+  /** Terminates the worker and fails its job; false when it was dead already. */
+  kill(error: Error): boolean {
+    if (this.dead) return false;
+    this.dead = true;
+    this.worker.terminate();
+    this.job?.fail(error);
+    this.job = undefined;
+    this.#ready();
+    return true;
   }
 }
 
@@ -142,10 +176,19 @@ export class QueryPool {
   #nextId = 0;
   #closed = false;
   #crashes = 0;
+  #timeouts = 0;
+  readonly #timeoutMs: number;
 
   constructor(options: QueryPoolOptions) {
-    if (typeof options?.root !== "string" || options.root.length === 0) {
+    const kind = options?.kind ?? "lake";
+    if (kind !== "lake" && kind !== "buffer" && kind !== "unified") {
+      throw new TypeError(`unknown repository kind "${kind}": lake, buffer or unified`);
+    }
+    if (kind !== "buffer" && (typeof options?.root !== "string" || options.root.length === 0)) {
       throw new TypeError("QueryPool needs a lake root folder");
+    }
+    if (kind !== "lake" && !options.databaseUrl) {
+      throw new TypeError(`a ${kind} query pool needs databaseUrl`);
     }
     this.size = options.size ?? 8;
     if (!Number.isInteger(this.size) || this.size < 1) {
@@ -156,7 +199,23 @@ export class QueryPool {
     if (!Number.isInteger(nice) || nice < 0 || nice > 19) {
       throw new RangeError(`nice must be an integer from 0 to 19: ${nice}`);
     }
-    this.#init = { type: "init", root: options.root, threads: options.threads, nice };
+    this.#init = {
+      type: "init",
+      root: options.root,
+      threads: options.threads,
+      nice,
+      kind,
+      databaseUrl: options.databaseUrl,
+    };
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    if (!Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) {
+      throw new RangeError(`timeoutMs must be a positive number: ${this.#timeoutMs}`);
+    }
+  }
+
+  /** The deadline for a worker's answer, in milliseconds. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
   }
 
   /** Workers running a request now (a cancelled one until its worker has let go). */
@@ -174,6 +233,11 @@ export class QueryPool {
     return this.#crashes;
   }
 
+  /** Workers terminated so far because they missed the deadline. */
+  get timeouts(): number {
+    return this.#timeouts;
+  }
+
   /**
    * The response of a market-data route, computed in a worker: its body streams the
    * worker's bytes as they are read (cancelling it cancels the worker's query).
@@ -181,40 +245,59 @@ export class QueryPool {
   async fetch(url: URL, accept: string | null): Promise<Response> {
     if (this.#closed) throw new Error("QueryPool is closed");
     const pooled = await this.#acquire();
+    // The deadline runs from when the worker can take the request (a fresh one loads first).
+    await pooled.ready;
+    if (pooled.dead) {
+      console.error(`GET ${url.pathname}${url.search}: its query worker failed to start`);
+      return jsonError(500, "internal server error");
+    }
     const id = this.#nextId++;
     const queued: (Uint8Array | undefined)[] = [];
     let wake: (() => void) | undefined;
     let failure: Error | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    /** Kills the worker unless it answers (head, chunk, end or fail) within the deadline. */
+    const expect = (what: string) => {
+      timer = setTimeout(() => this.#expire(pooled, id, url, what), this.#timeoutMs);
+    };
+    const answered = () => clearTimeout(timer);
     const head = new Promise<Response>((resolve, reject) => {
       pooled.job = {
         id,
-        head: resolve,
+        head: (res) => {
+          answered();
+          resolve(res);
+        },
         chunk: (bytes) => {
+          answered();
           queued.push(bytes);
           wake?.();
         },
         fail: (error) => {
+          answered();
           failure = error;
           reject(error);
           wake?.();
         },
       };
     });
+    expect("to start its response");
     pooled.worker.postMessage({ type: "request", id, url: url.href, accept } satisfies ToWorker);
     let res: Response;
     try {
       res = await head;
     } catch (error) {
+      if (error instanceof QueryTimeoutError) {
+        return jsonError(504, error.message);
+      }
       console.error(`GET ${url.pathname}${url.search} failed in a query worker:`, error);
-      return new Response(JSON.stringify({ error: "internal server error" }), {
-        status: 500,
-        headers: { "content-type": "application/json; charset=utf-8" },
-      });
+      return jsonError(500, "internal server error");
     }
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         if (queued.length === 0 && failure === undefined) {
           const arrived = new Promise<void>((resolve) => wake = resolve);
+          expect("to send the next part of its response");
           pooled.worker.postMessage({ type: "pull", id } satisfies ToWorker);
           await arrived;
           wake = undefined;
@@ -226,6 +309,7 @@ export class QueryPool {
         } else if (failure !== undefined) controller.error(failure);
       },
       cancel() {
+        answered();
         if (pooled.job?.id === id && !pooled.dead) {
           pooled.worker.postMessage({ type: "cancel", id } satisfies ToWorker);
         }
@@ -267,7 +351,10 @@ export class QueryPool {
     const pooled = new PooledWorker(
       this.#url,
       this.#init,
-      (w) => this.#died(w),
+      (w) => {
+        this.#crashes++;
+        this.#died(w);
+      },
       (w) => this.#release(w),
     );
     this.#all.add(pooled);
@@ -281,8 +368,25 @@ export class QueryPool {
     else this.#idle.push(pooled);
   }
 
+  /** The worker running request `id` missed its deadline: terminate and replace it. */
+  #expire(pooled: PooledWorker, id: number, url: URL, what: string): void {
+    if (pooled.job?.id !== id || pooled.dead) return;
+    const seconds = this.#timeoutMs / 1000;
+    console.error(
+      `GET ${url.pathname}${url.search}: its query worker took longer than ${seconds} s ${what};` +
+        ` terminated`,
+    );
+    const error = new QueryTimeoutError(
+      `the query took longer than ${seconds} s ${what} and was stopped`,
+    );
+    if (!pooled.kill(error)) return;
+    this.#timeouts++;
+    this.#died(pooled);
+    // Replace it at once, so the next request does not wait for a worker to load.
+    if (!this.#closed && this.#all.size < this.size) this.#release(this.#spawn());
+  }
+
   #died(pooled: PooledWorker): void {
-    this.#crashes++;
     this.#all.delete(pooled);
     this.#idle = this.#idle.filter((w) => w !== pooled);
     if (this.#closed) return;
@@ -290,4 +394,11 @@ export class QueryPool {
     const next = this.#waiting.shift();
     if (next !== undefined) void this.#acquire().then(next);
   }
+}
+
+function jsonError(status: number, message: string): Response {
+  return new Response(JSON.stringify({ error: message }), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
 }

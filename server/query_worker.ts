@@ -1,17 +1,19 @@
 /**
  * A query worker: runs the market-data routes ({@linkcode marketResponse}) over its own
- * {@linkcode LakeRepository} off the server's event loop and hands the response body back as
- * transferred byte buffers, up to 1 MiB per `pull` (one body chunk read ahead). Protocol in
- * `query_pool.ts`.
+ * repository (a {@linkcode LakeRepository}, or the PostgreSQL buffer, or both) off the
+ * server's event loop and hands the response body back as transferred byte buffers, up to
+ * 1 MiB per `pull` (one body chunk read ahead). Protocol in `query_pool.ts`.
  * @module
  */
 /// <reference lib="deno.worker" />
+import { openRepository } from "../lib/open_repository.ts";
+import type { MarketDataRepository } from "../lib/repositories/repository.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { niceThisThread } from "./_thread_priority.ts";
 import { marketResponse } from "./market_routes.ts";
 import type { FromWorker, ToWorker } from "./query_pool.ts";
 
-let repository: LakeRepository | undefined;
+let repository: MarketDataRepository | undefined;
 let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
 let ahead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
 let current = -1;
@@ -100,8 +102,18 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === "init") {
     if (message.nice !== undefined) niceThisThread(message.nice);
-    repository = new LakeRepository({ root: message.root, threads: message.threads });
-    send({ type: "ready", id: -1 });
+    const kind = message.kind ?? "lake";
+    if (kind === "lake") {
+      repository = new LakeRepository({ root: message.root, threads: message.threads });
+      send({ type: "ready", id: -1 });
+    } else {
+      // A failure to open (a bad URL) is an uncaught error: the pool sees the worker die.
+      void openRepository({ kind, lake: message.root, databaseUrl: message.databaseUrl })
+        .then((opened) => {
+          repository = opened;
+          send({ type: "ready", id: -1 });
+        });
+    }
   } else if (message.type === "request") {
     start(message.id, message.url, message.accept).catch((error) => {
       finish(message.id);

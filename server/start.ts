@@ -5,6 +5,7 @@
 import type { MarketDataRepository } from "../lib/repositories/repository.ts";
 import { type AppOptions, createApp } from "./app.ts";
 import { defaultAllowedHosts, isLoopback, OriginPolicy } from "./auth/origin.ts";
+import { serveGuarded } from "./conn_guard.ts";
 import type { StreamHub } from "./hub.ts";
 import type { StreamOptions } from "./streams.ts";
 
@@ -28,6 +29,16 @@ export interface StartServerOptions extends
   readonly port?: number;
   /** Interface to listen on (default `127.0.0.1`). */
   readonly hostname?: string;
+  /**
+   * Put the connection guard (`conn_guard.ts`: header and idle timeouts, caps on open TCP
+   * connections from `limits`) in front of the HTTP server (default: on any bind other than
+   * loopback). It costs a copy of every byte through the guard.
+   */
+  readonly connectionGuard?: boolean;
+  /** With the guard: milliseconds a connection has to send its first request head (10,000). */
+  readonly headerTimeoutMs?: number;
+  /** With the guard: milliseconds a keep-alive connection may idle between requests (60,000). */
+  readonly idleTimeoutMs?: number;
 }
 
 /** A running server. */
@@ -93,7 +104,17 @@ function serve(options: StartServerOptions): RunningServer {
   });
   const streams = new AbortController();
   const app = createApp({ ...options, origins, signal: streams.signal });
-  const server = Deno.serve({ port, hostname, onListen: () => {} }, (req, info) => app(req, info));
+  const guarded = options.connectionGuard ?? !isLoopback(hostname);
+  const server = guarded
+    ? serveGuarded({
+      hostname,
+      port,
+      headerTimeoutMs: options.headerTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      limits: options.limits,
+      handler: (req, info) => app(req, info),
+    })
+    : Deno.serve({ port, hostname, onListen: () => {} }, (req, info) => app(req, info));
   const addr = server.addr;
   const shown = addr.hostname === "0.0.0.0" || addr.hostname === "::"
     ? "localhost"

@@ -33,6 +33,9 @@ Deno.test("loadServerSecurity: tokens file, inline tokens and an HS256 JWT from 
         "jwt-audience": "desk",
         "max-connections": "7",
         "max-queries": "3",
+        "query-timeout": "12",
+        "idle-timeout": "90",
+        "connection-guard": true,
       },
       (name) => env[name],
     );
@@ -51,6 +54,8 @@ Deno.test("loadServerSecurity: tokens file, inline tokens and an HS256 JWT from 
     assert.deepEqual(security.allowedOrigins, ["https://a.example", "https://b.example"]);
     assert.equal(security.limits.maxConnections, 7);
     assert.equal(security.maxConcurrentQueries, 3);
+    assert.deepEqual(security.timeouts, { queryMs: 12_000, headerMs: undefined, idleMs: 90_000 });
+    assert.equal(security.connectionGuard, true);
     for (const secret of [SECRET, "file-token", "env-token"]) {
       assert.ok(!security.summary.includes(secret), "the summary names no secret");
     }

@@ -180,3 +180,57 @@ Deno.test("query pool: a crashed worker fails its request only; the pool recover
     }
   });
 });
+
+Deno.test("query pool: a hung worker is a 504 past the deadline, terminated and replaced", async () => {
+  await withLake(1, 30_000, async (root) => {
+    const workerUrl = new URL("./support/hanging_query_worker.ts", import.meta.url);
+    const { queryPool, direct, pooled, close } = await apps(
+      root,
+      { size: 2, workerUrl, timeoutMs: 5_000 },
+      2,
+    );
+    try {
+      await queryPool.start();
+      // Both workers warmed up (a first query opens the lake), so only a hang meets the deadline.
+      const warm = `/api/trades?${Q}&limit=1`;
+      for (const res of await Promise.all([pooled(warm), pooled(warm)])) {
+        assert.equal(res.status, 200);
+        await res.body?.cancel();
+      }
+      // One worker hangs before its head; the other keeps answering meanwhile.
+      const path = `/api/trades?${Q}&limit=50`;
+      const [early, ok] = await Promise.all([pooled(`${path}&hang=early`), pooled(path)]);
+      assert.equal(ok.status, 200);
+      assert.deepEqual(await bytesOf(ok), await bytesOf(await direct(path)));
+      assert.equal(early.status, 504);
+      assert.equal(early.headers.get("content-type"), "application/json; charset=utf-8");
+      assert.match((await early.json()).error, /took longer than 5 s .* was stopped/);
+      assert.equal(queryPool.timeouts, 1);
+      assert.equal(queryPool.crashes, 0);
+      assert.equal(queryPool.workers, 2, "the hung worker was replaced");
+
+      // A worker that hangs in the middle of its body: the body errors.
+      const late = await pooled(`/api/trades?${Q}&format=ndjson&hang=late`);
+      assert.equal(late.status, 200);
+      await assert.rejects(() => late.arrayBuffer(), /took longer than/);
+      assert.equal(queryPool.timeouts, 2);
+
+      // Both query slots are free again and fresh workers answer like the direct path.
+      const arrow = `/api/trades?${Q}&format=arrow`;
+      const [a, b, c] = await Promise.all([pooled(arrow), pooled(arrow), direct(arrow)]);
+      const expected = await bytesOf(c);
+      assert.deepEqual(await bytesOf(a), expected);
+      assert.deepEqual(await bytesOf(b), expected);
+      assert.equal(queryPool.busy, 0);
+      assert.equal(queryPool.workers, 2);
+      assert.equal(queryPool.timeouts, 2);
+    } finally {
+      await close();
+    }
+  });
+});
+
+Deno.test("query pool: a deadline must be a positive number", () => {
+  assert.throws(() => new QueryPool({ root: "/nowhere", timeoutMs: 0 }), RangeError);
+  assert.throws(() => new QueryPool({ root: "/nowhere", timeoutMs: Number.NaN }), RangeError);
+});

@@ -1,0 +1,273 @@
+/**
+ * A TCP-level guard in front of `Deno.serve`, which has no header or idle timeout of its own:
+ * the guard accepts connections on the public address, counts them against connection caps
+ * (in total and per client address, refused ones are closed at once), and pipes each one to
+ * an HTTP server on a loopback port. A connection must deliver its first request head within
+ * the header timeout, and a keep-alive connection with no request in flight must send its
+ * next request head within the idle timeout; otherwise the guard closes it. WebSocket
+ * connections (after their `101`) and responses still streaming (SSE, NDJSON) are never idle.
+ *
+ * The handler sees the client's address (not the loopback hop) in `info.remoteAddr`.
+ * Every byte crosses the guard once more (a read and a write per chunk each way).
+ * @module
+ */
+import type { ConnInfo } from "./app.ts";
+import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
+
+/** Options of {@linkcode serveGuarded}. */
+export interface GuardOptions {
+  /** Interface of the public listener. */
+  readonly hostname: string;
+  /** Port of the public listener (0 picks a free one). */
+  readonly port: number;
+  /** Milliseconds a new connection has to deliver its first request head (default 10,000). */
+  readonly headerTimeoutMs?: number;
+  /**
+   * Milliseconds a connection with no request in flight has to deliver its next request
+   * head (default 60,000).
+   */
+  readonly idleTimeoutMs?: number;
+  /** Caps on open TCP connections, in total and per client address. */
+  readonly limits?: ConnectionLimits;
+  /** The request handler. */
+  readonly handler: (req: Request, info: ConnInfo) => Response | Promise<Response>;
+}
+
+/** Counters of a {@linkcode GuardedServer}. */
+export interface GuardStats {
+  /** Connections open now. */
+  readonly open: number;
+  /** Connections refused by the caps so far. */
+  readonly refused: number;
+  /** Connections closed for not sending a request head in time. */
+  readonly headerTimeouts: number;
+  /** Keep-alive connections closed for idling. */
+  readonly idleTimeouts: number;
+}
+
+/** A running guarded server. */
+export interface GuardedServer {
+  /** The public address. */
+  readonly addr: Deno.NetAddr;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops accepting, closes idle connections and waits for requests to finish. */
+  shutdown(): Promise<void>;
+  stats(): GuardStats;
+}
+
+/** One client connection and its loopback twin. */
+class Tracked {
+  inflight = 0;
+  upgraded = false;
+  closed = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  upstream: Deno.TcpConn | undefined;
+
+  constructor(
+    readonly client: Deno.Conn,
+    readonly address: string,
+    readonly onClose: () => void,
+  ) {}
+
+  /** Closes the connection unless a request head arrives within `ms`. */
+  arm(ms: number, onExpire: () => void): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.closed) return;
+      onExpire();
+      this.close();
+    }, ms);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const conn of [this.client, this.upstream]) {
+      try {
+        conn?.close();
+      } catch { /* closed already */ }
+    }
+    this.onClose();
+  }
+}
+
+/** Bytes read per chunk each way. */
+const CHUNK = 64 * 1024;
+
+async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(CHUNK);
+  try {
+    while (true) {
+      const n = await from.read(buf);
+      if (n === null) return;
+      let at = 0;
+      while (at < n) at += await to.write(buf.subarray(at, n));
+    }
+  } catch {
+    // a reset or a close from the other side ends the pipe
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive number: ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Serves `handler` behind the guard. Binds synchronously (throws e.g. `AddrInUse`).
+ *
+ * @example
+ * ```ts ignore
+ * const server = serveGuarded({ hostname: "0.0.0.0", port: 8787, handler: app });
+ * await server.shutdown();
+ * ```
+ */
+export function serveGuarded(options: GuardOptions): GuardedServer {
+  const headerMs = positive(options.headerTimeoutMs ?? 10_000, "headerTimeoutMs");
+  const idleMs = positive(options.idleTimeoutMs ?? 60_000, "idleTimeoutMs");
+  const limiter = new ConnectionLimiter(options.limits);
+  const byPort = new Map<number, Tracked>();
+  const all = new Set<Tracked>();
+  let headerTimeouts = 0;
+  let idleTimeouts = 0;
+  let stopping = false;
+
+  const inner = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req, info) => handle(req, info as Deno.ServeHandlerInfo<Deno.NetAddr>),
+  );
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) void admit(conn);
+    } catch { /* the listener closed */ }
+  })();
+
+  async function admit(client: Deno.Conn): Promise<void> {
+    const address = (client.remoteAddr as Deno.NetAddr).hostname;
+    const release = limiter.acquire(address);
+    if (typeof release !== "function") {
+      await client.write(new TextEncoder().encode(refusal(release))).catch(() => {});
+      client.close();
+      return;
+    }
+    const tracked: Tracked = new Tracked(client, address, () => {
+      release();
+      all.delete(tracked);
+      if (tracked.upstream) byPort.delete((tracked.upstream.localAddr as Deno.NetAddr).port);
+    });
+    all.add(tracked);
+    tracked.arm(headerMs, () => headerTimeouts++);
+    try {
+      const upstream = await Deno.connect({ hostname: "127.0.0.1", port: inner.addr.port });
+      if (tracked.closed) return upstream.close();
+      tracked.upstream = upstream;
+      byPort.set(upstream.localAddr.port, tracked);
+      await Promise.race([pump(client, upstream), pump(upstream, client)]);
+    } finally {
+      tracked.close();
+    }
+  }
+
+  async function handle(
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> {
+    const tracked = byPort.get(info.remoteAddr.port);
+    // A connection straight to the loopback port (a local process) goes through unguarded.
+    if (tracked === undefined) return await options.handler(req, info);
+    tracked.inflight++;
+    clearTimeout(tracked.timer);
+    const done = () => {
+      tracked.inflight--;
+      if (tracked.inflight === 0 && !tracked.upgraded && !tracked.closed) {
+        if (stopping) tracked.close();
+        else tracked.arm(idleMs, () => idleTimeouts++);
+      }
+    };
+    let res: Response;
+    try {
+      res = await options.handler(req, { remoteAddr: { hostname: tracked.address } });
+    } catch (error) {
+      done();
+      throw error;
+    }
+    if (res.status === 101) {
+      tracked.upgraded = true;
+      tracked.inflight--;
+      return res;
+    }
+    return whenSent(res, done);
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    finished: inner.finished,
+    stats: () => ({ open: limiter.open, refused: limiter.refused, headerTimeouts, idleTimeouts }),
+    shutdown: () =>
+      stopped ??= (async () => {
+        stopping = true;
+        listener.close();
+        await accepting;
+        for (const tracked of all) if (tracked.inflight === 0 && !tracked.upgraded) tracked.close();
+        await inner.shutdown();
+        for (const tracked of all) tracked.close();
+      })(),
+  };
+}
+
+/** `res` whose `done` runs once its body has been read to the end, failed or was cancelled. */
+function whenSent(res: Response, done: () => void): Response {
+  let called = false;
+  const once = () => {
+    if (!called) {
+      called = true;
+      done();
+    }
+  };
+  if (res.body === null) {
+    once();
+    return res;
+  }
+  const reader = res.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: end, value } = await reader.read();
+        if (end) {
+          once();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        once();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      once();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
+}
+
+function refusal(why: "total" | "address"): string {
+  const text = why === "total"
+    ? "the server has its maximum of connections open"
+    : "this address has its maximum of connections open";
+  const body = JSON.stringify({ error: text });
+  return `HTTP/1.1 ${why === "total" ? 503 : 429} ${
+    why === "total" ? "Service Unavailable" : "Too Many Requests"
+  }\r\n` +
+    `content-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
+    `retry-after: 5\r\nconnection: close\r\n\r\n${body}`;
+}

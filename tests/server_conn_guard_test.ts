@@ -1,0 +1,176 @@
+/**
+ * The connection guard (`server/conn_guard.ts`): connections that never finish their request
+ * head are closed after the header timeout while a normal client keeps getting answers;
+ * half-open connections count against the per-address cap; an idle keep-alive connection is
+ * closed after the idle timeout while a WebSocket stream and a streaming response are not.
+ */
+import assert from "node:assert/strict";
+import type { Trade } from "../lib/market/types.ts";
+import { MemoryRepository } from "../lib/repositories/mod.ts";
+import { serveGuarded } from "../server/conn_guard.ts";
+import { startServer, StreamHub } from "../server/mod.ts";
+import { until } from "./support/checking_sink.ts";
+
+const encoder = new TextEncoder();
+const PARTIAL = encoder.encode("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n");
+
+/** Reads `conn` until the server ends it; rejects if it is still open after `limitMs`. */
+async function closedByServer(conn: Deno.Conn, limitMs = 20_000): Promise<string> {
+  const buf = new Uint8Array(64 * 1024);
+  let text = "";
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, limitMs);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) return text;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+  } catch (error) {
+    if (timedOut) throw new Error("the server never closed the connection");
+    if (error instanceof Deno.errors.ConnectionReset) return text;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    if (!timedOut) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  }
+}
+
+async function partial(port: number): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(PARTIAL);
+  return conn;
+}
+
+Deno.test("guard: half-sent request heads are closed after the header timeout", async () => {
+  const hub = new StreamHub();
+  const server = await startServer({
+    repository: new MemoryRepository([]),
+    hub,
+    port: 0,
+    connectionGuard: true,
+    headerTimeoutMs: 500,
+    limits: { maxConnections: 1_000, maxConnectionsPerAddress: 500 },
+  });
+  try {
+    const stalled = await Promise.all(Array.from({ length: 200 }, () => partial(server.port)));
+    const closing = stalled.map((conn) => closedByServer(conn));
+    // A normal client is answered meanwhile, each on a fresh connection and on a kept one.
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${server.url}health`);
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).status, "ok");
+    }
+    // Every stalled connection is closed without an answer (no request ever reached the app).
+    for (const text of await Promise.all(closing)) assert.equal(text, "");
+  } finally {
+    await server.shutdown();
+    await hub.close();
+  }
+});
+
+Deno.test("guard: half-open connections count against the per-address cap", async () => {
+  const server = serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    headerTimeoutMs: 500,
+    limits: { maxConnections: 100, maxConnectionsPerAddress: 5 },
+    handler: () => new Response("ok"),
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  try {
+    const stalled = await Promise.all(Array.from({ length: 5 }, () => partial(server.addr.port)));
+    await until(() => server.stats().open === 5, "five connections admitted");
+    const refused = await fetch(url);
+    assert.equal(refused.status, 429);
+    assert.match((await refused.json()).error, /maximum of connections/);
+    assert.equal(server.stats().refused, 1);
+    await Promise.all(stalled.map((conn) => closedByServer(conn)));
+    assert.equal(server.stats().headerTimeouts, 5);
+    await until(() => server.stats().open === 0, "slots given back");
+    const res = await fetch(url);
+    assert.equal(await res.text(), "ok");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+const T0 = Date.UTC(2021, 3, 17, 16, 0) * 1000;
+const trade = (i: number): Trade => ({
+  kind: "trade",
+  exchange: "coinbase",
+  symbol: "BTC-USD",
+  ts: T0 + i,
+  recvTs: T0 + i,
+  id: `t${i}`,
+  price: 60_000 + i,
+  size: 0.5,
+  side: "buy",
+});
+
+Deno.test("guard: an idle keep-alive connection is closed; streams are not", async () => {
+  const hub = new StreamHub();
+  const server = await startServer({
+    repository: new MemoryRepository([]),
+    hub,
+    port: 0,
+    connectionGuard: true,
+    headerTimeoutMs: 5_000,
+    idleTimeoutMs: 400,
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
+  const received: string[] = [];
+  let wsClosed = false;
+  try {
+    ws.onmessage = (m) => received.push(...JSON.parse(m.data).map((t: Trade) => t.id));
+    ws.onclose = () => wsClosed = true;
+    await new Promise((resolve) => ws.onopen = resolve);
+    const sse = await fetch(`${server.url}sse`);
+    const sseReader = sse.body!.getReader();
+    await until(() => hub.stats().clients === 2, "two subscribers");
+
+    // A keep-alive client answered once, then silent: the server closes it after the idle
+    // timeout; the answer it got is complete.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(encoder.encode("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    const text = await closedByServer(conn);
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.match(text, /"status":"ok"/);
+
+    // The streams opened before that connection outlived its idle period and still deliver.
+    assert.equal(wsClosed, false);
+    hub.write([trade(1), trade(2)]);
+    await until(() => received.length === 2, "the WebSocket to receive both trades");
+    assert.deepEqual(received, ["t1", "t2"]);
+    let sseText = "";
+    while (!sseText.includes('"id":"t2"')) {
+      const { value, done } = await sseReader.read();
+      assert.equal(done, false, "the SSE stream is still open");
+      sseText += new TextDecoder().decode(value);
+    }
+    await sseReader.cancel();
+  } finally {
+    ws.close();
+    await server.shutdown();
+    await hub.close();
+  }
+});
+
+Deno.test("guard: timeouts must be positive", () => {
+  const handler = () => new Response("ok");
+  assert.throws(
+    () => serveGuarded({ hostname: "127.0.0.1", port: 0, headerTimeoutMs: 0, handler }),
+    RangeError,
+  );
+  assert.throws(
+    () => serveGuarded({ hostname: "127.0.0.1", port: 0, idleTimeoutMs: -1, handler }),
+    RangeError,
+  );
+});
