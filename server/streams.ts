@@ -3,7 +3,7 @@
  * a JSON array of normalised `MarketEvent`s (one array per batch the hub received).
  * @module
  */
-import type { StreamFilter, StreamHub, StreamItem, Subscription } from "./hub.ts";
+import type { CloseReason, StreamFilter, StreamHub, StreamItem, Subscription } from "./hub.ts";
 import { HttpError } from "./router.ts";
 
 /** Tracks the subscriptions of one app, so shutting the app down ends its streams. */
@@ -128,6 +128,52 @@ function dropConnection(socket: WebSocket): void {
 }
 
 /**
+ * Sends `sub`'s events to `socket`, push-style: when the hub queues the first event of a
+ * batch, a microtask (run once the hub's whole `write` has queued) takes everything queued
+ * and sends it as one message. No promise or timer per batch, so one event loop can feed
+ * thousands of sockets. While more than `maxBuffered` bytes wait in the socket the queue is
+ * not taken (checked every 20 ms), so the hub drops a client that does not read. `done` is
+ * called once with the subscription's close reason.
+ */
+function deliver(
+  socket: WebSocket,
+  sub: Subscription,
+  maxBuffered: number,
+  done: (reason: CloseReason) => void,
+): void {
+  let scheduled = false;
+  let paused = false;
+  const flush = () => {
+    scheduled = false;
+    if (paused) return;
+    if (socket.readyState !== WebSocket.OPEN) {
+      sub.close();
+      return;
+    }
+    const items = sub.take();
+    if (!items || items.length === 0) return;
+    socket.send(encodeFor(sub, items));
+    if (socket.bufferedAmount > maxBuffered) {
+      paused = true;
+      const timer = setInterval(() => {
+        if (socket.readyState !== WebSocket.OPEN) sub.close();
+        if (sub.closeReason || socket.bufferedAmount <= maxBuffered) {
+          clearInterval(timer);
+          paused = false;
+          if (!sub.closeReason && sub.queued > 0) flush();
+        }
+      }, 20);
+    }
+  };
+  sub.onQueued(() => {
+    if (scheduled || paused) return;
+    scheduled = true;
+    queueMicrotask(flush);
+  });
+  sub.closed.then(done);
+}
+
+/**
  * Upgrades to a WebSocket and pushes every matching event batch as one JSON-array text
  * message. The subscription is made by `subscribe` once the socket is open (and, with
  * `authenticate`, once the client has authenticated). A slow client is closed with code
@@ -178,7 +224,7 @@ export function webSocketStream(
   socket.onclose = end;
   socket.onerror = end;
 
-  const pump = async () => {
+  const pump = () => {
     try {
       sub = subscribe();
     } catch (error) {
@@ -186,19 +232,13 @@ export function webSocketStream(
       return;
     }
     if (ended) sub.close();
-    for await (const items of sub) {
-      if (socket.readyState !== WebSocket.OPEN) break;
-      socket.send(encodeFor(sub, items));
-      while (socket.bufferedAmount > maxBuffered && !sub.closeReason) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        if (socket.readyState !== WebSocket.OPEN) sub.close();
+    deliver(socket, sub, maxBuffered, (reason) => {
+      if (reason === "slow") {
+        closeWith(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: event queue overflowed");
+      } else {
+        closeWith(1000, reason === "hub_closed" ? "server shutting down" : "closed");
       }
-    }
-    if (sub.closeReason === "slow") {
-      closeWith(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: event queue overflowed");
-    } else {
-      closeWith(1000, sub.closeReason === "hub_closed" ? "server shutting down" : "closed");
-    }
+    });
   };
 
   const authenticate = options.authenticate;
@@ -232,7 +272,7 @@ export function webSocketStream(
       }
       if (socket.readyState !== WebSocket.OPEN) return;
       socket.send(JSON.stringify({ type: "authenticated" }));
-      await pump();
+      pump();
     };
   };
   return response;
