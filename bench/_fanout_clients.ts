@@ -48,16 +48,24 @@ let events = 0;
 let breaks = 0;
 let closed = 0;
 
+/** The decimal integer starting at `at` in `text` (digits only; no allocation). */
+function digits(text: string, at: number): number {
+  let n = 0;
+  for (let c = text.charCodeAt(at); c >= 48 && c <= 57; c = text.charCodeAt(++at)) {
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
 function scan(text: string, last: { id: number }): void {
   const now = (performance.timeOrigin + performance.now()) * 1000;
   let at = 0;
   while ((at = text.indexOf('"id":"', at)) >= 0) {
     at += 6;
-    const id = Number(text.slice(at, text.indexOf('"', at)));
+    const id = digits(text, at);
     if (last.id >= 0 && id !== last.id + 1) breaks++;
     last.id = id;
-    const r = text.lastIndexOf('"recvTs":', at);
-    const stamp = Number(text.slice(r + 9, text.indexOf(",", r)));
+    const stamp = digits(text, text.lastIndexOf('"recvTs":', at) + 9);
     const bucket = Math.min(BUCKETS - 1, Math.max(0, Math.floor((now - stamp) / 1000 / BUCKET_MS)));
     histogram[bucket]++;
     events++;

@@ -94,7 +94,10 @@ function filterKey(filter: StreamFilter): string {
 }
 
 /** The last batch text encoded starting at an item, with what identifies the batch. */
-const batches = new WeakMap<StreamItem, { key: string; last: StreamItem; text: string }>();
+const batches = new WeakMap<
+  StreamItem,
+  { key: string; length: number; last: StreamItem; text: string }
+>();
 
 /**
  * {@linkcode encodeBatch}, encoded once for every subscriber with the same filter: the hub
@@ -102,13 +105,14 @@ const batches = new WeakMap<StreamItem, { key: string; last: StreamItem; text: s
  * filter's events, so the same filter, first item, last item and length mean the same batch.
  */
 function encodeFor(sub: Subscription, items: readonly StreamItem[]): string {
-  if (items.length === 0) return "[]";
-  const key = `${filterKey(sub.filter)}|${items.length}`;
-  const last = items[items.length - 1];
+  const length = items.length;
+  if (length === 0) return "[]";
+  const key = filterKey(sub.filter);
+  const last = items[length - 1];
   const hit = batches.get(items[0]);
-  if (hit && hit.key === key && hit.last === last) return hit.text;
+  if (hit && hit.length === length && hit.last === last && hit.key === key) return hit.text;
   const text = encodeBatch(items);
-  batches.set(items[0], { key, last, text });
+  batches.set(items[0], { key, length, last, text });
   return text;
 }
 
