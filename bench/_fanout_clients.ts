@@ -16,16 +16,15 @@
  * for `"recvTs":` and `"id":"` rather than `JSON.parse`d: the figure is the server's delivery,
  * not the client's parser.
  *
- * `--api raw` (the default) speaks RFC 6455 over `Deno.connect` itself (`_ws_reader.ts`): one
- * read takes every frame the kernel holds for a socket, with the receive time taken when the
- * read returns, so the 1,000 clients cost their process a fraction of what 1,000 `WebSocket`
- * objects (one op, one string and one `MessageEvent` per message) do on a 2-core machine
- * where the clients share the CPU with the server they measure. `--api websocket` uses the
- * runtime's `WebSocket` instead.
+ * `--api raw` (the default) uses the collectors' RFC 6455 client over `Deno.connect`
+ * (`collectors/runtime/raw_websocket.ts`: one read takes every frame the kernel holds for a
+ * socket, no `MessageEvent` per message), so the 1,000 clients cost their process less of the
+ * 2 cores they share with the server they measure. `--api websocket` uses the runtime's
+ * `WebSocket` instead.
  * @module
  */
 import { parseArgs } from "node:util";
-import { openRawWebSocket } from "./_ws_reader.ts";
+import { RawWebSocket } from "../collectors/runtime/raw_websocket.ts";
 
 const BUCKET_MS = 0.1;
 const BUCKETS = 50_000; // 5 s; later arrivals land in the last bucket
@@ -78,25 +77,16 @@ for (let i = 0; i < count; i++) {
   const symbol = `SYM${(offset + i) % symbols}-USD`;
   const url = `${values.url}ws?kinds=trade&symbol=${symbol}`;
   const last = { id: -1 };
-  if (values.api === "websocket") {
-    const ws = new WebSocket(url);
-    ws.onmessage = (m) => scan(m.data as string, last);
-    ws.onclose = () => closed++;
-    closers.push(() => ws.close());
-    opening.push(
-      new Promise((resolve, reject) => {
-        ws.onopen = () => resolve();
-        ws.onerror = () => reject(new Error(`client ${i} failed to connect`));
-      }),
-    );
-  } else {
-    opening.push(
-      openRawWebSocket(url, {
-        onMessage: (text) => scan(text, last),
-        onClose: () => closed++,
-      }).then((close) => void closers.push(close)),
-    );
-  }
+  const ws = values.api === "websocket" ? new WebSocket(url) : new RawWebSocket(url);
+  ws.onmessage = (m: { data: unknown }) => scan(m.data as string, last);
+  ws.onclose = () => closed++;
+  closers.push(() => ws.close());
+  opening.push(
+    new Promise((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error(`client ${i} failed to connect`));
+    }),
+  );
   if (opening.length % 50 === 0) await Promise.all(opening.slice(-50));
 }
 await Promise.all(opening);

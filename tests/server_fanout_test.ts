@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import type { MarketEvent, Trade } from "../lib/market/types.ts";
 import { MemoryRepository } from "../lib/repositories/mod.ts";
 import { startServer, StreamHub } from "../server/mod.ts";
-import { openRawWebSocket } from "../bench/_ws_reader.ts";
 
 function trade(exchange: string, symbol: string, id: number): Trade {
   return {
@@ -183,37 +182,6 @@ Deno.test("clients with the same and different filters get their own batches int
     assert.deepEqual(anyKind.events, expectAny);
     assert.deepEqual(both.events, expectBoth);
     for (const c of [...same, anyKind, both]) c.ws.close();
-  } finally {
-    await server.shutdown();
-    await hub.close();
-  }
-});
-
-Deno.test("the benchmark's raw WebSocket reader gets every message a WebSocket gets, and the close", async () => {
-  const hub = new StreamHub();
-  const server = await startServer({ repository: new MemoryRepository([]), hub, port: 0 });
-  const url = `${server.url.replace("http", "ws")}ws?kinds=trade&symbol=A`;
-  try {
-    const reference = await client(url);
-    const raw: MarketEvent[] = [];
-    let closes = 0;
-    await openRawWebSocket(url, {
-      onMessage: (text) => raw.push(...JSON.parse(text)),
-      onClose: () => closes++,
-    });
-    await until(() => hub.stats().clients === 2);
-    // Batches from one event to ones of about 150 KiB (64-bit frame lengths, several reads).
-    const events = Array.from({ length: 3_000 }, (_, i) => trade("x", "AB"[i % 3 ? 0 : 1], i));
-    for (let i = 0, n = 1; i < events.length; i += n, n *= 2) hub.write(events.slice(i, i + n));
-    const expected = events.filter((e) => e.symbol === "A");
-    await until(() =>
-      reference.events.length === expected.length && raw.length === expected.length
-    );
-    assert.deepEqual(raw, expected);
-    assert.deepEqual(reference.events, expected);
-    await hub.close();
-    await until(() => closes === 1);
-    reference.ws.close();
   } finally {
     await server.shutdown();
     await hub.close();
