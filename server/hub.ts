@@ -82,6 +82,9 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
   #resolveClosed!: (reason: CloseReason) => void;
   #detach: (sub: Subscription) => void;
   #lastTake = performance.now();
+  /** When the queue last went from empty to non-empty. */
+  #queuedAt = 0;
+  #onQueued: (() => void) | undefined;
 
   /** Created by {@linkcode StreamHub.subscribe}. */
   constructor(id: number, filter: StreamFilter, detach: (sub: Subscription) => void) {
@@ -131,11 +134,37 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
     return items;
   }
 
+  /**
+   * Push-style reading: `listener` is called synchronously, inside the hub's `write`, each
+   * time the queue goes from empty to non-empty; the reader then drains it with
+   * {@linkcode Subscription.take} (typically in a microtask, once the whole `write` has
+   * queued). Cheaper than one promise per batch when a server has thousands of readers.
+   * Pass `undefined` to stop listening.
+   */
+  onQueued(listener: (() => void) | undefined): void {
+    this.#onQueued = listener;
+    if (listener && this.#queue.length > 0) listener();
+  }
+
+  /**
+   * Takes every queued event at once without waiting (`[]` when none), or `null` once the
+   * subscription is closed.
+   */
+  take(): StreamItem[] | null {
+    if (this.#reason !== undefined) return null;
+    const items = this.#queue;
+    if (items.length === 0) return items;
+    this.#queue = [];
+    this.#lastTake = performance.now();
+    return items;
+  }
+
   /** Ends the subscription (idempotent) and drops anything queued. */
   close(reason: CloseReason = "closed"): void {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
     this.#queue = [];
+    this.#onQueued = undefined;
     this.#detach(this);
     this.#resolveClosed(reason);
     this.#wake?.();
@@ -150,18 +179,25 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
   }
 
   /**
-   * Milliseconds since events have waited without the reader taking any (0 when the queue
-   * is empty or a reader is waiting).
+   * Milliseconds events have waited without the reader taking any: since the last take or
+   * since the queue stopped being empty, whichever is later (0 when the queue is empty or a
+   * reader is waiting).
    */
   stalledMs(now: number = performance.now()): number {
-    return this.#queue.length === 0 || this.#wake ? 0 : now - this.#lastTake;
+    if (this.#queue.length === 0 || this.#wake) return 0;
+    return now - Math.max(this.#lastTake, this.#queuedAt);
   }
 
   /** Queues an item; `false` when the queue is full. */
-  push(item: StreamItem, maxQueue: number): boolean {
-    if (this.#queue.length >= maxQueue) return false;
-    this.#queue.push(item);
-    if (this.#queue.length === 1) this.#wake?.();
+  push(item: StreamItem, maxQueue: number, now: number = performance.now()): boolean {
+    const queue = this.#queue;
+    if (queue.length >= maxQueue) return false;
+    queue.push(item);
+    if (queue.length === 1) {
+      this.#queuedAt = now;
+      this.#wake?.();
+      this.#onQueued?.();
+    }
     return true;
   }
 }
@@ -267,7 +303,7 @@ export class StreamHub implements EventSink {
           if (!sub.matches(event)) continue;
           item ??= { event, json: JSON.stringify(event) };
           const stalled = sub.stalledMs(now) > this.maxStallMs;
-          if (!stalled && sub.push(item, this.maxQueue)) this.#delivered++;
+          if (!stalled && sub.push(item, this.maxQueue, now)) this.#delivered++;
           else this.#disconnectSlow(sub, stalled);
         }
       }

@@ -3,7 +3,7 @@
  * a JSON array of normalised `MarketEvent`s (one array per batch the hub received).
  * @module
  */
-import type { StreamFilter, StreamHub, StreamItem, Subscription } from "./hub.ts";
+import type { CloseReason, StreamFilter, StreamHub, StreamItem, Subscription } from "./hub.ts";
 import { HttpError } from "./router.ts";
 
 /** Tracks the subscriptions of one app, so shutting the app down ends its streams. */
@@ -94,7 +94,10 @@ function filterKey(filter: StreamFilter): string {
 }
 
 /** The last batch text encoded starting at an item, with what identifies the batch. */
-const batches = new WeakMap<StreamItem, { key: string; last: StreamItem; text: string }>();
+const batches = new WeakMap<
+  StreamItem,
+  { key: string; length: number; last: StreamItem; text: string }
+>();
 
 /**
  * {@linkcode encodeBatch}, encoded once for every subscriber with the same filter: the hub
@@ -102,13 +105,14 @@ const batches = new WeakMap<StreamItem, { key: string; last: StreamItem; text: s
  * filter's events, so the same filter, first item, last item and length mean the same batch.
  */
 function encodeFor(sub: Subscription, items: readonly StreamItem[]): string {
-  if (items.length === 0) return "[]";
-  const key = `${filterKey(sub.filter)}|${items.length}`;
-  const last = items[items.length - 1];
+  const length = items.length;
+  if (length === 0) return "[]";
+  const key = filterKey(sub.filter);
+  const last = items[length - 1];
   const hit = batches.get(items[0]);
-  if (hit && hit.key === key && hit.last === last) return hit.text;
+  if (hit && hit.length === length && hit.last === last && hit.key === key) return hit.text;
   const text = encodeBatch(items);
-  batches.set(items[0], { key, last, text });
+  batches.set(items[0], { key, length, last, text });
   return text;
 }
 
@@ -125,6 +129,52 @@ function dropConnection(socket: WebSocket): void {
   if (typeof rid === "number" && typeof internal?.core?.tryClose === "function") {
     internal.core.tryClose(rid);
   }
+}
+
+/**
+ * Sends `sub`'s events to `socket`, push-style: when the hub queues the first event of a
+ * batch, a microtask (run once the hub's whole `write` has queued) takes everything queued
+ * and sends it as one message. No promise or timer per batch, so one event loop can feed
+ * thousands of sockets. While more than `maxBuffered` bytes wait in the socket the queue is
+ * not taken (checked every 20 ms), so the hub drops a client that does not read. `done` is
+ * called once with the subscription's close reason.
+ */
+function deliver(
+  socket: WebSocket,
+  sub: Subscription,
+  maxBuffered: number,
+  done: (reason: CloseReason) => void,
+): void {
+  let scheduled = false;
+  let paused = false;
+  const flush = () => {
+    scheduled = false;
+    if (paused) return;
+    if (socket.readyState !== WebSocket.OPEN) {
+      sub.close();
+      return;
+    }
+    const items = sub.take();
+    if (!items || items.length === 0) return;
+    socket.send(encodeFor(sub, items));
+    if (socket.bufferedAmount > maxBuffered) {
+      paused = true;
+      const timer = setInterval(() => {
+        if (socket.readyState !== WebSocket.OPEN) sub.close();
+        if (sub.closeReason || socket.bufferedAmount <= maxBuffered) {
+          clearInterval(timer);
+          paused = false;
+          if (!sub.closeReason && sub.queued > 0) flush();
+        }
+      }, 20);
+    }
+  };
+  sub.onQueued(() => {
+    if (scheduled || paused) return;
+    scheduled = true;
+    queueMicrotask(flush);
+  });
+  sub.closed.then(done);
 }
 
 /**
@@ -178,7 +228,7 @@ export function webSocketStream(
   socket.onclose = end;
   socket.onerror = end;
 
-  const pump = async () => {
+  const pump = () => {
     try {
       sub = subscribe();
     } catch (error) {
@@ -186,19 +236,13 @@ export function webSocketStream(
       return;
     }
     if (ended) sub.close();
-    for await (const items of sub) {
-      if (socket.readyState !== WebSocket.OPEN) break;
-      socket.send(encodeFor(sub, items));
-      while (socket.bufferedAmount > maxBuffered && !sub.closeReason) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        if (socket.readyState !== WebSocket.OPEN) sub.close();
+    deliver(socket, sub, maxBuffered, (reason) => {
+      if (reason === "slow") {
+        closeWith(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: event queue overflowed");
+      } else {
+        closeWith(1000, reason === "hub_closed" ? "server shutting down" : "closed");
       }
-    }
-    if (sub.closeReason === "slow") {
-      closeWith(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: event queue overflowed");
-    } else {
-      closeWith(1000, sub.closeReason === "hub_closed" ? "server shutting down" : "closed");
-    }
+    });
   };
 
   const authenticate = options.authenticate;
@@ -232,7 +276,7 @@ export function webSocketStream(
       }
       if (socket.readyState !== WebSocket.OPEN) return;
       socket.send(JSON.stringify({ type: "authenticated" }));
-      await pump();
+      pump();
     };
   };
   return response;

@@ -121,6 +121,39 @@ async function upgradeStatus(port: number): Promise<number> {
   }
 }
 
+Deno.test("a push reader is told once per batch, takes it whole, and is not dropped after an idle spell", async () => {
+  const hub = new StreamHub({ maxStallMs: 30 });
+  const sub = hub.subscribe({ symbols: new Set(["BTC-USD"]) });
+  let told = 0;
+  const taken: string[][] = [];
+  sub.onQueued(() => {
+    told++;
+    queueMicrotask(() => taken.push(sub.take()!.map((item) => (item.event as Trade).id)));
+  });
+  hub.write([trade("kraken", "BTC-USD", 1), trade("kraken", "ETH-USD", 2)]);
+  hub.write([trade("kraken", "BTC-USD", 3)]);
+  await Promise.resolve();
+  assert.deepEqual(taken, [["1", "3"]], "two writes before the reader ran: one batch");
+  assert.equal(told, 1);
+  // Idle for longer than maxStallMs with an empty queue: the next batch of two must not
+  // count the idle spell as a stall (the second event would otherwise drop the reader).
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  hub.write([trade("kraken", "BTC-USD", 4), trade("kraken", "BTC-USD", 5)]);
+  await Promise.resolve();
+  assert.deepEqual(taken, [["1", "3"], ["4", "5"]]);
+  assert.equal(told, 2);
+  assert.equal(sub.closeReason, undefined);
+  assert.equal(hub.stats().slowDisconnects, 0);
+  // A reader that stops taking is dropped as slow once its oldest event waited too long.
+  sub.onQueued(undefined);
+  hub.write([trade("kraken", "BTC-USD", 6)]);
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  hub.write([trade("kraken", "BTC-USD", 7)]);
+  assert.equal(sub.closeReason, "slow");
+  assert.equal(sub.take(), null);
+  await hub.close();
+});
+
 Deno.test("clients with the same and different filters get their own batches intact", async () => {
   const hub = new StreamHub();
   const server = await startServer({ repository: new MemoryRepository([]), hub, port: 0 });
