@@ -27,6 +27,20 @@
  */
 import { bookDigestIn } from "../market/event_digest.ts";
 import type { BookChange, BookSnapshot, PriceLevel } from "../market/types.ts";
+import { type BookChangeRow, type BookSnapshotRow, eventRowRejection } from "./event_rows.ts";
+
+/** A stored book row's fields besides its levels (see {@linkcode BookColumns.endStoredRow}). */
+export interface StoredBookFields {
+  readonly exchange: string;
+  readonly symbol: string;
+  readonly ts: number;
+  readonly recvTs: number;
+  readonly digest: number;
+  /** Book changes only (null for snapshots). */
+  readonly firstSequence: number | null;
+  readonly sequence: number | null;
+  readonly checksum: number | null;
+}
 
 /** The lake's book tables. */
 export type BookKind = "book_snapshots" | "book_changes";
@@ -168,6 +182,64 @@ export class BookColumns {
     this.sequence.push(sequence ?? NaN);
     this.checksum.push(checksum ?? NaN);
     this.length++;
+  }
+
+  /**
+   * Ends a row read back from a store (the buffer's export) whose levels the reader pushed
+   * onto the level arrays since the previous row: levels and digest as stored, nothing
+   * sorted, cut or hashed. The row is checked by the lake's rules for stored rows
+   * ({@linkcode eventRowRejection}); a row that breaks one is handed to `rejected` as a
+   * plain row (for the lake to count and log) and its levels are dropped. Returns whether
+   * the row was kept.
+   */
+  endStoredRow(
+    fields: StoredBookFields,
+    latest: number,
+    rejected: (row: BookSnapshotRow | BookChangeRow) => void,
+  ): boolean {
+    const b0 = this.bidOffsets.values[this.length];
+    const a0 = this.askOffsets.values[this.length];
+    const stored: BookSnapshotRow = {
+      exchange: fields.exchange,
+      symbol: fields.symbol,
+      ts: fields.ts,
+      recvTs: fields.recvTs,
+      digest: fields.digest,
+      // Views of the pushed levels, checked as lists (the rules take typed arrays).
+      bidPrices: this.bidPrices.values.subarray(b0, this.bidPrices.length) as unknown as number[],
+      bidSizes: this.bidSizes.values.subarray(b0, this.bidSizes.length) as unknown as number[],
+      askPrices: this.askPrices.values.subarray(a0, this.askPrices.length) as unknown as number[],
+      askSizes: this.askSizes.values.subarray(a0, this.askSizes.length) as unknown as number[],
+      sequence: fields.sequence,
+      checksum: fields.checksum,
+    };
+    const row: BookSnapshotRow | BookChangeRow = this.kind === "book_changes"
+      ? { ...stored, firstSequence: fields.firstSequence }
+      : stored;
+    if (eventRowRejection(this.kind, row, latest) !== undefined) {
+      rejected({
+        ...row,
+        bidPrices: Array.from(row.bidPrices),
+        bidSizes: Array.from(row.bidSizes),
+        askPrices: Array.from(row.askPrices),
+        askSizes: Array.from(row.askSizes),
+      });
+      this.bidPrices.length = this.bidSizes.length = b0;
+      this.askPrices.length = this.askSizes.length = a0;
+      return false;
+    }
+    this.digest.push(fields.digest);
+    this.bidOffsets.push(this.bidPrices.length);
+    this.askOffsets.push(this.askPrices.length);
+    this.exchange.push(fields.exchange);
+    this.symbol.push(fields.symbol);
+    this.ts.push(fields.ts);
+    this.recvTs.push(fields.recvTs);
+    this.firstSequence.push(fields.firstSequence ?? NaN);
+    this.sequence.push(fields.sequence ?? NaN);
+    this.checksum.push(fields.checksum ?? NaN);
+    this.length++;
+    return true;
   }
 
   /**
