@@ -18,6 +18,9 @@ import {
 } from "./_files.ts";
 import type { Compactor } from "./compactor.ts";
 
+/** The tables with list columns, whose one-row-group files `writeParquet` encodes. */
+const LIST_TABLES: ReadonlySet<LakeKind> = new Set(["book_snapshots", "book_changes"]);
+
 /** One partition's rows of a batch, for {@linkcode PartitionWriter.write}. */
 export interface PartitionRows {
   readonly kind: LakeKind;
@@ -93,10 +96,11 @@ export class PartitionWriter {
     const name = uniqueName();
     const temporary = `${dir}/.part-${name}.parquet.tmp`;
     try {
-      if (out.height <= PARQUET_OPTIONS.rowGroupSize) {
-        // One row group either way, and the same bytes as the sink writes (measured), for
-        // about a third of the CPU time: the streaming sink re-chunks the rows, which costs
-        // most on the list columns of book snapshots.
+      if (out.height <= PARQUET_OPTIONS.rowGroupSize && LIST_TABLES.has(p.kind)) {
+        // Book tables (level lists): one row group either way, the same schema and values,
+        // for about a third of the sink's CPU time and new memory (the streaming sink copies
+        // the list columns twice). Pages may be cut elsewhere (the file's size differs a
+        // little, either way).
         p.whileEncoding?.();
         out.writeParquet(temporary, PARQUET_OPTIONS);
       } else {
