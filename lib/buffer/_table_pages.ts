@@ -94,7 +94,12 @@ function bookPages(kind: "book_snapshots" | "book_changes"): TablePages<BookPage
     size: (page) => page.rows,
     lastKey: (page) => ({ ...page.last! }),
     write: async (lake, _instrument, page) => {
-      const written = await lake.writeBookColumns(page.columns);
+      let written: number;
+      try {
+        written = await lake.writeBookColumns(page.columns);
+      } finally {
+        page.columns.release(); // the page is written once: its level arrays serve the next
+      }
       if (page.rejected.length === 0) return written;
       return written + await lake.writeEventRows(kind, page.rejected);
     },
