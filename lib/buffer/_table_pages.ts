@@ -2,7 +2,7 @@
  * Pages of one buffer table as the exporter moves them to the lake, one description per
  * table: how a page is read (the table's one query, `_table_query.ts`), how many rows it
  * holds, the key of its last row (where the next page starts) and how it is written to the
- * lake. Trades travel as columns, every other table as the lake's rows.
+ * lake. Trades and book rows travel as columns, every other table as the lake's rows.
  * @module
  */
 import type postgres from "postgres";
@@ -11,6 +11,7 @@ import { LAKE_TABLES, type LakeTable, TABLES } from "../schema/tables.ts";
 import { camelName, type KeyValues, type TableQueryOptions } from "./_table_query.ts";
 import { type BufferTradeColumnsWithIntegerIds, readTrades } from "./trade_reader.ts";
 import { readEventRows } from "./event_reader.ts";
+import { type BookPage, readBookColumns } from "./book_reader.ts";
 
 /**
  * A buffer table of market events the exporter moves to the lake by time range (the lake's
@@ -79,11 +80,37 @@ function rowPages<K extends EventKind>(kind: K): TablePages<EventRowOf<K>[]> {
   };
 }
 
+/**
+ * The pages of a book table, read as the lake's book columns (no JS array per level list);
+ * rows the lake's rules refuse go through `writeEventRows`, which counts and logs them.
+ */
+function bookPages(kind: "book_snapshots" | "book_changes"): TablePages<BookPage> {
+  return {
+    read: (sql, query) =>
+      readBookColumns(sql, kind, {
+        ...query,
+        after: query.after as { ts: number; recvTs: number; digest: number } | undefined,
+      }),
+    size: (page) => page.rows,
+    lastKey: (page) => ({ ...page.last! }),
+    write: async (lake, _instrument, page) => {
+      let written: number;
+      try {
+        written = await lake.writeBookColumns(page.columns);
+      } finally {
+        page.columns.release(); // the page is written once: its level arrays serve the next
+      }
+      if (page.rejected.length === 0) return written;
+      return written + await lake.writeEventRows(kind, page.rejected);
+    },
+  };
+}
+
 /** The pages of every table the exporter moves. */
 export const TABLE_PAGES: Readonly<Record<ExportKind, TablePages>> = {
   trades: TRADE_PAGES as TablePages,
   quotes: rowPages("quotes") as TablePages,
-  book_snapshots: rowPages("book_snapshots") as TablePages,
-  book_changes: rowPages("book_changes") as TablePages,
+  book_snapshots: bookPages("book_snapshots") as TablePages,
+  book_changes: bookPages("book_changes") as TablePages,
   event_log: rowPages("event_log") as TablePages,
 };

@@ -1,14 +1,13 @@
 /**
  * Event rows to a Polars frame with the lake file's columns: scalar columns from typed
- * arrays, `DOUBLE[]` level lists through Arrow (offsets + values, about six times faster
+ * arrays, `DOUBLE[]` level lists from flat values + offsets (`_list_series.ts`; far faster
  * than Polars building lists from nested JS arrays).
  * @module
  */
-import { Buffer } from "node:buffer";
-import * as arrow from "apache-arrow";
 import pl from "nodejs-polars";
 import { TABLES } from "../schema/tables.ts";
 import type { BookColumns } from "./book_columns.ts";
+import { listSeries } from "./_list_series.ts";
 import type {
   BookChangeRow,
   BookSnapshotRow,
@@ -111,13 +110,13 @@ const LIST_FIELDS = [
   ["ask_sizes", "askSizes"],
 ] as const;
 
-/** The four level lists as `List(Float64)` columns, built as Arrow data and read by Polars. */
+/** The four level lists as `List(Float64)` columns (flat values + offsets, `listSeries`). */
 function listFrame(
   rows: readonly BookSnapshotRow[],
   take: Uint32Array,
   count: number,
 ): pl.DataFrame {
-  const columns: Record<string, arrow.Vector> = {};
+  const columns: pl.Series[] = [];
   for (const [column, field] of LIST_FIELDS) {
     let total = 0;
     for (let j = 0; j < count; j++) total += rows[take[j]][field].length;
@@ -129,88 +128,40 @@ function listFrame(
       for (let i = 0; i < list.length; i++) values[at++] = list[i];
       offsets[j + 1] = at;
     }
-    const child = arrow.makeData({ type: new arrow.Float64(), length: total, data: values });
-    columns[column] = arrow.makeVector(
-      arrow.makeData({
-        type: new arrow.List(new arrow.Field("item", new arrow.Float64(), true)),
-        length: count,
-        nullCount: 0,
-        valueOffsets: offsets,
-        child,
-      }),
-    );
+    columns.push(listSeries(column, offsets, values));
   }
-  const ipc = arrow.tableToIPC(new arrow.Table(columns), "stream");
-  return pl.readIPCStream(Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength));
+  return pl.DataFrame(columns);
 }
 
 /**
  * The frame of every row of book `columns`, with a `p` column (partition index `part[i]`)
- * first, then the table's columns, as {@linkcode eventFrame} makes them: one Arrow table
- * over the columns' typed arrays (no copy of the levels), read by Polars once.
+ * first, then the table's columns, as {@linkcode eventFrame} makes them: each column one
+ * series over the columns' typed arrays, the level lists made by `listSeries` (one copy
+ * of the levels).
  */
 export function bookColumnsFrame(columns: BookColumns, part: Uint32Array): pl.DataFrame {
   const n = columns.length;
-  const vectors: Record<string, arrow.Vector> = {
-    p: arrow.makeVector(part.subarray(0, n)),
-    ts: arrow.makeVector(columns.ts.view()),
-    recv_ts: arrow.makeVector(columns.recvTs.view()),
-    digest: arrow.makeVector(columns.digest.view()),
-    bid_prices: listVector(columns.bidOffsets.view(), columns.bidPrices.view()),
-    bid_sizes: listVector(columns.bidOffsets.view(), columns.bidSizes.view()),
-    ask_prices: listVector(columns.askOffsets.view(), columns.askPrices.view()),
-    ask_sizes: listVector(columns.askOffsets.view(), columns.askSizes.view()),
-  };
+  const micros = (name: string, values: Float64Array) =>
+    pl.Series(name, values, pl.Float64).cast(pl.Int64).cast(pl.Datetime("us"));
+  const series = [
+    pl.Series("p", part.subarray(0, n) as unknown as number[], pl.UInt32),
+    micros("ts", columns.ts.view()),
+    micros("recv_ts", columns.recvTs.view()),
+    pl.Series("digest", columns.digest.view(), pl.Int32),
+    listSeries("bid_prices", columns.bidOffsets.view(), columns.bidPrices.view()),
+    listSeries("bid_sizes", columns.bidOffsets.view(), columns.bidSizes.view()),
+    listSeries("ask_prices", columns.askOffsets.view(), columns.askPrices.view()),
+    listSeries("ask_sizes", columns.askOffsets.view(), columns.askSizes.view()),
+  ];
   const optionals = columns.kind === "book_changes"
     ? ["first_sequence", "sequence", "checksum"] as const
     : ["sequence", "checksum"] as const;
   for (const name of optionals) {
     const field = name === "first_sequence" ? "firstSequence" : name;
-    vectors[name] = nullableVector(columns[field].view());
+    series.push(pl.Series(name, columns[field].view(), pl.Float64));
   }
-  const ipc = arrow.tableToIPC(new arrow.Table(vectors), "stream");
-  const frame = pl.readIPCStream(Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength));
-  const micros = (name: string) => pl.col(name).cast(pl.Int64).cast(pl.Datetime("us"));
-  return frame.withColumns(
-    micros("ts"),
-    micros("recv_ts"),
-    ...optionals.map((name) => pl.col(name).cast(pl.Int64)),
-  );
-}
-
-/** A `List(Float64)` vector over `offsets` (length + 1 values) and `values`. */
-function listVector(offsets: Int32Array, values: Float64Array): arrow.Vector {
-  // A copy of the offsets per column: apache-arrow's IPC writer garbles an offsets buffer
-  // two list columns share when their values are empty.
-  offsets = offsets.slice();
-  const child = arrow.makeData({ type: new arrow.Float64(), length: values.length, data: values });
-  return arrow.makeVector(
-    arrow.makeData({
-      type: new arrow.List(new arrow.Field("item", new arrow.Float64(), true)),
-      length: offsets.length - 1,
-      nullCount: 0,
-      valueOffsets: offsets,
-      child,
-    }),
-  );
-}
-
-/** A Float64 vector whose NaN values are nulls (the missing optional integers). */
-function nullableVector(values: Float64Array): arrow.Vector {
-  const n = values.length;
-  const valid = new Uint8Array((n + 7) >> 3);
-  let nulls = 0;
-  for (let i = 0; i < n; i++) {
-    if (values[i] === values[i]) valid[i >> 3] |= 1 << (i & 7);
-    else nulls++;
-  }
-  return arrow.makeVector(
-    arrow.makeData({
-      type: new arrow.Float64(),
-      length: n,
-      nullCount: nulls,
-      nullBitmap: valid,
-      data: values,
-    }),
+  // A missing optional integer is NaN in the columns, a null in the file.
+  return pl.DataFrame(series).withColumns(
+    ...optionals.map((name) => pl.col(name).fillNan(null).cast(pl.Int64)),
   );
 }

@@ -27,6 +27,20 @@
  */
 import { bookDigestIn } from "../market/event_digest.ts";
 import type { BookChange, BookSnapshot, PriceLevel } from "../market/types.ts";
+import { type BookChangeRow, type BookSnapshotRow, eventRowRejection } from "./event_rows.ts";
+
+/** A stored book row's fields besides its levels (see {@linkcode BookColumns.endStoredRow}). */
+export interface StoredBookFields {
+  readonly exchange: string;
+  readonly symbol: string;
+  readonly ts: number;
+  readonly recvTs: number;
+  readonly digest: number;
+  /** Book changes only (null for snapshots). */
+  readonly firstSequence: number | null;
+  readonly sequence: number | null;
+  readonly checksum: number | null;
+}
 
 /** The lake's book tables. */
 export type BookKind = "book_snapshots" | "book_changes";
@@ -70,6 +84,30 @@ const doubles = (capacity?: number) =>
 const int32s = (capacity?: number) =>
   new Growable((n) => new Int32Array(n) as Int32Array, capacity);
 
+/**
+ * Level arrays of released columns, kept for the next columns of the process (see
+ * {@linkcode BookColumns.release}): on this machine writing into new memory costs more
+ * than the copy itself (page faults; 160 MB of levels for 100,000 50-level snapshots).
+ * At most {@linkcode SPARE_BYTES} are kept; only arrays of at least a megabyte.
+ */
+const spare: Float64Array[] = [];
+const SPARE_BYTES = 256 * 1024 * 1024;
+const SPARE_MIN = 128 * 1024;
+
+/** A level array of at least `n` values: the smallest spare one that fits, or a new one. */
+function levelArray(n: number): Float64Array {
+  if (n >= SPARE_MIN) {
+    let best = -1;
+    for (let i = 0; i < spare.length; i++) {
+      if (spare[i].length >= n && (best < 0 || spare[i].length < spare[best].length)) best = i;
+    }
+    if (best >= 0) return spare.splice(best, 1)[0];
+  }
+  return new Float64Array(n);
+}
+
+const levelDoubles = () => new Growable(levelArray, 1024);
+
 /** Book events of one table as columns (see the module documentation). */
 export class BookColumns {
   /** The table. */
@@ -90,10 +128,10 @@ export class BookColumns {
   /** Row i's bids are `bidPrices[bidOffsets[i]..bidOffsets[i+1])` (sizes alike). */
   readonly bidOffsets: Growable<Int32Array> = int32s();
   readonly askOffsets: Growable<Int32Array> = int32s();
-  readonly bidPrices: Growable<Float64Array> = doubles(1024);
-  readonly bidSizes: Growable<Float64Array> = doubles(1024);
-  readonly askPrices: Growable<Float64Array> = doubles(1024);
-  readonly askSizes: Growable<Float64Array> = doubles(1024);
+  readonly bidPrices: Growable<Float64Array> = levelDoubles();
+  readonly bidSizes: Growable<Float64Array> = levelDoubles();
+  readonly askPrices: Growable<Float64Array> = levelDoubles();
+  readonly askSizes: Growable<Float64Array> = levelDoubles();
 
   constructor(kind: BookKind, depth: number) {
     if (kind !== "book_snapshots" && kind !== "book_changes") {
@@ -171,6 +209,64 @@ export class BookColumns {
   }
 
   /**
+   * Ends a row read back from a store (the buffer's export) whose levels the reader pushed
+   * onto the level arrays since the previous row: levels and digest as stored, nothing
+   * sorted, cut or hashed. The row is checked by the lake's rules for stored rows
+   * ({@linkcode eventRowRejection}); a row that breaks one is handed to `rejected` as a
+   * plain row (for the lake to count and log) and its levels are dropped. Returns whether
+   * the row was kept.
+   */
+  endStoredRow(
+    fields: StoredBookFields,
+    latest: number,
+    rejected: (row: BookSnapshotRow | BookChangeRow) => void,
+  ): boolean {
+    const b0 = this.bidOffsets.values[this.length];
+    const a0 = this.askOffsets.values[this.length];
+    const stored: BookSnapshotRow = {
+      exchange: fields.exchange,
+      symbol: fields.symbol,
+      ts: fields.ts,
+      recvTs: fields.recvTs,
+      digest: fields.digest,
+      // Views of the pushed levels, checked as lists (the rules take typed arrays).
+      bidPrices: this.bidPrices.values.subarray(b0, this.bidPrices.length) as unknown as number[],
+      bidSizes: this.bidSizes.values.subarray(b0, this.bidSizes.length) as unknown as number[],
+      askPrices: this.askPrices.values.subarray(a0, this.askPrices.length) as unknown as number[],
+      askSizes: this.askSizes.values.subarray(a0, this.askSizes.length) as unknown as number[],
+      sequence: fields.sequence,
+      checksum: fields.checksum,
+    };
+    const row: BookSnapshotRow | BookChangeRow = this.kind === "book_changes"
+      ? { ...stored, firstSequence: fields.firstSequence }
+      : stored;
+    if (eventRowRejection(this.kind, row, latest) !== undefined) {
+      rejected({
+        ...row,
+        bidPrices: Array.from(row.bidPrices),
+        bidSizes: Array.from(row.bidSizes),
+        askPrices: Array.from(row.askPrices),
+        askSizes: Array.from(row.askSizes),
+      });
+      this.bidPrices.length = this.bidSizes.length = b0;
+      this.askPrices.length = this.askSizes.length = a0;
+      return false;
+    }
+    this.digest.push(fields.digest);
+    this.bidOffsets.push(this.bidPrices.length);
+    this.askOffsets.push(this.askPrices.length);
+    this.exchange.push(fields.exchange);
+    this.symbol.push(fields.symbol);
+    this.ts.push(fields.ts);
+    this.recvTs.push(fields.recvTs);
+    this.firstSequence.push(fields.firstSequence ?? NaN);
+    this.sequence.push(fields.sequence ?? NaN);
+    this.checksum.push(fields.checksum ?? NaN);
+    this.length++;
+    return true;
+  }
+
+  /**
    * Makes room for `rows` more rows holding `bidLevels` and `askLevels` more levels (per
    * side, as stored), so that appending them allocates and copies no array: a batch whose
    * size is known is stored in arrays of its size.
@@ -183,6 +279,28 @@ export class BookColumns {
     this.bidSizes.reserve(bidLevels);
     this.askPrices.reserve(askLevels);
     this.askSizes.reserve(askLevels);
+  }
+
+  /**
+   * Gives the level arrays back for the next columns of the process (they are kept, up to
+   * 256 MB) and leaves these columns empty. Call it only when nothing reads them any more
+   * (the lake copies them into Polars; a finished write is done with them).
+   */
+  release(): void {
+    for (const name of LEVEL_ARRAYS) {
+      const growable = this[name];
+      const values = growable.values;
+      growable.values = new Float64Array(1024);
+      growable.length = 0;
+      if (values.length < SPARE_MIN) continue;
+      let kept = values.byteLength;
+      for (const a of spare) kept += a.byteLength;
+      if (kept <= SPARE_BYTES) spare.push(values);
+    }
+    this.bidOffsets.length = this.askOffsets.length = 1;
+    for (const name of ROW_ARRAYS) this[name].length = 0;
+    this.exchange.length = this.symbol.length = 0;
+    this.length = 0;
   }
 
   /** Appends every row of `other` (same table and depth) after these rows. */
@@ -208,6 +326,8 @@ export class BookColumns {
 }
 
 const ROW_ARRAYS = ["ts", "recvTs", "digest", "firstSequence", "sequence", "checksum"] as const;
+
+const LEVEL_ARRAYS = ["bidPrices", "bidSizes", "askPrices", "askSizes"] as const;
 
 const COPIED = [
   "ts",

@@ -137,7 +137,9 @@ export class LakeWrites {
       const list = rows.get(kind);
       if (list) await this.eventRows(kind, list, counts, true);
       const columns = books.get(kind as BookKind);
-      if (columns) await this.bookColumns(columns, counts);
+      if (columns) {
+        await this.bookColumns(columns, counts).finally(() => columns.release());
+      }
     }
     if (bars.length > 0) await this.bars(bars, counts);
   }

@@ -42,7 +42,7 @@ export {
   type LakeSinkStored,
   type StoredEventKind,
 } from "./lake_sink.ts";
-export { BookColumns, type BookKind, Growable } from "./book_columns.ts";
+export { BookColumns, type BookKind, Growable, type StoredBookFields } from "./book_columns.ts";
 export { type TradeRejection, tradeRejection, tradeValueRejection } from "./validate.ts";
 export {
   type BookChangeRow,

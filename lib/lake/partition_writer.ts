@@ -18,6 +18,9 @@ import {
 } from "./_files.ts";
 import type { Compactor } from "./compactor.ts";
 
+/** The tables with list columns, whose one-row-group files `writeParquet` encodes. */
+const LIST_TABLES: ReadonlySet<LakeKind> = new Set(["book_snapshots", "book_changes"]);
+
 /** One partition's rows of a batch, for {@linkcode PartitionWriter.write}. */
 export interface PartitionRows {
   readonly kind: LakeKind;
@@ -39,8 +42,9 @@ export interface PartitionRows {
    */
   readonly stored: pl.Expr;
   /**
-   * Called once the new file's encoding runs on Polars' threads (not when nothing is
-   * written): JavaScript work that may overlap it, such as a full collection.
+   * Called once just before or while the new file is encoded (not when nothing is
+   * written): JavaScript work that may overlap the encoding when it runs on Polars'
+   * threads (files of more than one row group), such as a full collection.
    */
   readonly whileEncoding?: () => void;
 }
@@ -92,11 +96,20 @@ export class PartitionWriter {
     const name = uniqueName();
     const temporary = `${dir}/.part-${name}.parquet.tmp`;
     try {
-      const encoding = out.lazy().sinkParquet(temporary, PARQUET_OPTIONS).collect();
-      try {
+      if (out.height <= PARQUET_OPTIONS.rowGroupSize && LIST_TABLES.has(p.kind)) {
+        // Book tables (level lists): one row group either way, the same schema and values,
+        // for about a third of the sink's CPU time and new memory (the streaming sink copies
+        // the list columns twice). Pages may be cut elsewhere (the file's size differs a
+        // little, either way).
         p.whileEncoding?.();
-      } finally {
-        await encoding;
+        out.writeParquet(temporary, PARQUET_OPTIONS);
+      } else {
+        const encoding = out.lazy().sinkParquet(temporary, PARQUET_OPTIONS).collect();
+        try {
+          p.whileEncoding?.();
+        } finally {
+          await encoding;
+        }
       }
       await Deno.rename(temporary, `${dir}/part-${name}.parquet`);
     } catch (err) {
