@@ -4,7 +4,7 @@
  * @module
  */
 import { OrderBook } from "../book/order_book.ts";
-import { type BookEvents, CHANGE, RESET, SNAPSHOT } from "./_book_events.ts";
+import { type BookEvents, type BookLevels, CHANGE, RESET, SNAPSHOT } from "./_book_events.ts";
 
 /** Options of {@linkcode replayBook} (checked by the caller). */
 export interface ReplayOptions {
@@ -29,6 +29,8 @@ export interface ReplayOptions {
    * collector's does), from the snapshot's level counts; `Infinity` for no truncation.
    */
   readonly venueDepth: (bidLevels: number, askLevels: number) => number;
+  /** Depths `k` (1..levels) of the `imbalance` columns; none by default. */
+  readonly imbalanceLevels?: readonly number[];
 }
 
 /** Sampled columns: `bid[k]`/`ask[k]` are level `k + 1` (best first). */
@@ -48,6 +50,17 @@ export interface ReplayColumns {
   readonly askSize: Float64Array[];
   /** Order-flow imbalance of the events since the previous row (see `book_history.ts`). */
   readonly ofi: Float64Array;
+  /** `(bid_1 + ask_1) / 2`. */
+  readonly mid: Float64Array;
+  /** `ask_1 - bid_1`. */
+  readonly spread: Float64Array;
+  /** `(bid_1 * ask_size_1 + ask_1 * bid_size_1) / (bid_size_1 + ask_size_1)`. */
+  readonly microprice: Float64Array;
+  /**
+   * `(B_k - A_k) / (B_k + A_k)` (sizes of the `k` best levels summed best first), one column
+   * per `imbalanceLevels` entry, in its order.
+   */
+  readonly imbalance: Float64Array[];
   /** Changes applied to a valid book, in total. */
   readonly applied: number;
   /** Changes that found no valid book (before the first snapshot, after a reset). */
@@ -92,6 +105,8 @@ class Replay {
   // side an event touched is read from the book again.
   readonly #bids: TopLevels;
   readonly #asks: TopLevels;
+  // Level indexes (k - 1) of the imbalance columns.
+  readonly #depths: number[];
   #valid = false;
   #bidHorizon = -Infinity;
   #askHorizon = Infinity;
@@ -106,12 +121,16 @@ class Replay {
   #ofi = 0;
   #contributed = false;
   #events = 0;
+  // Rows of the next snapshot and change in their level sources.
+  #snapshotRow = 0;
+  #changeRow = 0;
   lastRecv = NaN;
 
   constructor(ev: BookEvents, o: ReplayOptions, capacity: number) {
     this.#ev = ev;
     this.#o = o;
-    this.out = allocate(capacity, o.levels);
+    this.out = allocate(capacity, o.levels, o.imbalanceLevels?.length ?? 0);
+    this.#depths = (o.imbalanceLevels ?? []).map((k) => k - 1);
     this.#bids = topLevels(o.levels);
     this.#asks = topLevels(o.levels);
   }
@@ -130,8 +149,17 @@ class Replay {
       if (this.#bids.stale) readSide(book, "bid", this.#bidHorizon, this.#bids);
       if (this.#asks.stale) readSide(book, "ask", this.#askHorizon, this.#asks);
     }
-    writeSide(valid, this.#bids, out.bidPrice, out.bidSize, row);
-    writeSide(valid, this.#asks, out.askPrice, out.askSize, row);
+    const b = writeSide(valid, this.#bids, out.bidPrice, out.bidSize, row);
+    const a = writeSide(valid, this.#asks, out.askPrice, out.askSize, row);
+    const [bp, bs, ap, as] = [b.price, b.cum[0], a.price, a.cum[0]];
+    out.mid[row] = (bp + ap) / 2;
+    out.spread[row] = ap - bp;
+    out.microprice[row] = (bp * as + ap * bs) / (bs + as);
+    const depths = this.#depths;
+    for (let j = 0; j < depths.length; j++) {
+      const [bk, ak] = [b.cum[depths[j]], a.cum[depths[j]]];
+      out.imbalance[j][row] = (bk - ak) / (bk + ak);
+    }
     this.row++;
     this.#ofi = 0;
     this.#contributed = false;
@@ -153,14 +181,16 @@ class Replay {
           NaN;
       return false;
     }
-    if (kind === SNAPSHOT) this.#snapshot(i);
+    if (kind === SNAPSHOT) this.#snapshot(this.#snapshotRow++);
     else if (kind === CHANGE) {
+      const row = this.#changeRow++;
       if (!this.#valid) this.ignored++;
       else {
+        const c = ev.changes;
         // Truncation to the venue's depth only cuts a side that grew: a touched side.
-        if (ev.bidOffsets[i + 1] > ev.bidOffsets[i]) this.#bids.stale = true;
-        if (ev.askOffsets[i + 1] > ev.askOffsets[i]) this.#asks.stale = true;
-        applyLevels(this.#book, ev, i);
+        if (c.bidOffsets[row + 1] > c.bidOffsets[row]) this.#bids.stale = true;
+        if (c.askOffsets[row + 1] > c.askOffsets[row]) this.#asks.stale = true;
+        applyLevels(this.#book, c, row);
         if (this.#book.maxDepth !== Infinity) this.#book.truncate(this.#book.maxDepth);
         this.applied++;
       }
@@ -171,8 +201,9 @@ class Replay {
     return true;
   }
 
+  /** Applies row `i` of the snapshots. */
   #snapshot(i: number): void {
-    const [ev, o, book] = [this.#ev, this.#o, this.#book];
+    const [ev, o, book] = [this.#ev.snapshots, this.#o, this.#book];
     book.clear();
     const nb = ev.bidOffsets[i + 1] - ev.bidOffsets[i];
     const na = ev.askOffsets[i + 1] - ev.askOffsets[i];
@@ -231,7 +262,8 @@ export function ofiStep(
   return (b >= pb ? bs : 0) - (b <= pb ? pbs : 0) - (a <= pa ? as : 0) + (a >= pa ? pas : 0);
 }
 
-function applyLevels(book: OrderBook, ev: BookEvents, i: number): void {
+/** Applies row `i` of a level source. */
+function applyLevels(book: OrderBook, ev: BookLevels, i: number): void {
   const { bidPrices, bidSizes, askPrices, askSizes } = ev;
   for (let j = ev.bidOffsets[i], end = ev.bidOffsets[i + 1]; j < end; j++) {
     book.updateBid(bidPrices[j], bidSizes[j]);
@@ -261,12 +293,15 @@ interface TopLevels {
   beyond: number;
   /** The book side changed since it was read. */
   stale: boolean;
+  /** Of the last row written: level 1's price, and sizes summed over levels 1..k+1. */
+  readonly row: { price: number; readonly cum: Float64Array };
 }
 
 function topLevels(levels: number): TopLevels {
   const prices = new Float64Array(levels);
   const sizes = new Float64Array(levels);
-  return { prices, sizes, known: 0, beyond: NaN, stale: true };
+  const row = { price: NaN, cum: new Float64Array(levels) };
+  return { prices, sizes, known: 0, beyond: NaN, stale: true, row };
 }
 
 /**
@@ -286,15 +321,20 @@ function readSide(book: OrderBook, side: "bid" | "ask", horizon: number, top: To
   top.stale = false;
 }
 
-/** Writes a side's top levels into row `row` (every level NaN when the book is not valid). */
+/**
+ * Writes a side's top levels into row `row` (every level NaN when the book is not valid);
+ * returns the level-1 price and the running size sums written (`top.row`).
+ */
 function writeSide(
   valid: boolean,
   top: TopLevels,
   prices: Float64Array[],
   sizes: Float64Array[],
   row: number,
-): void {
+): TopLevels["row"] {
   const levels = prices.length;
+  const cum = top.row.cum;
+  let sum = 0;
   let k = 0;
   if (valid) {
     const p = top.prices;
@@ -302,13 +342,19 @@ function writeSide(
     for (const known = top.known; k < known; k++) {
       prices[k][row] = p[k];
       sizes[k][row] = s[k];
+      sum = k === 0 ? s[0] : sum + s[k];
+      cum[k] = sum;
     }
   }
+  top.row.price = k > 0 ? top.prices[0] : NaN;
   const beyond = valid ? top.beyond : NaN;
   for (; k < levels; k++) {
     prices[k][row] = NaN;
     sizes[k][row] = beyond;
+    sum = k === 0 ? beyond : sum + beyond;
+    cum[k] = sum;
   }
+  return top.row;
 }
 
 function countEventRows(ev: BookEvents, time: Float64Array, from: number, to: number): number {
@@ -336,8 +382,8 @@ function clockRows(time: Float64Array, every: number, from: number, to: number):
   return rows;
 }
 
-function allocate(rows: number, levels: number) {
-  const lists = () => Array.from({ length: levels }, () => new Float64Array(rows));
+function allocate(rows: number, levels: number, imbalances: number) {
+  const lists = (n = levels) => Array.from({ length: n }, () => new Float64Array(rows));
   return {
     ts: new Float64Array(rows),
     recvTs: new Float64Array(rows),
@@ -348,6 +394,10 @@ function allocate(rows: number, levels: number) {
     askPrice: lists(),
     askSize: lists(),
     ofi: new Float64Array(rows),
+    mid: new Float64Array(rows),
+    spread: new Float64Array(rows),
+    microprice: new Float64Array(rows),
+    imbalance: lists(imbalances),
   };
 }
 
@@ -364,5 +414,9 @@ function trim(out: ReturnType<typeof allocate>, rows: number) {
     askPrice: out.askPrice.map(cut),
     askSize: out.askSize.map(cut),
     ofi: cut(out.ofi),
+    mid: cut(out.mid),
+    spread: cut(out.spread),
+    microprice: cut(out.microprice),
+    imbalance: out.imbalance.map(cut),
   };
 }
