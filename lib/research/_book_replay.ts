@@ -4,6 +4,7 @@
  * @module
  */
 import { OrderBook } from "../book/order_book.ts";
+import { BLOCK, SideRows } from "./_book_rows.ts";
 import { type BookEvents, type BookLevels, CHANGE, RESET, SNAPSHOT } from "./_book_events.ts";
 
 /** Options of {@linkcode replayBook} (checked by the caller). */
@@ -92,6 +93,7 @@ export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
     r.sample(grid, r.lastRecv, 0);
     grid += every;
   }
+  r.finish();
   return { ...trim(r.out, r.row), rows: r.row, applied: r.applied, ignored: r.ignored };
 }
 
@@ -107,6 +109,10 @@ class Replay {
   readonly #asks: TopLevels;
   // Level indexes (k - 1) of the imbalance columns.
   readonly #depths: number[];
+  readonly #bidRows: SideRows;
+  readonly #askRows: SideRows;
+  // Whether the book was valid at the last row (undefined before the first).
+  #shown: boolean | undefined = undefined;
   #valid = false;
   #bidHorizon = -Infinity;
   #askHorizon = Infinity;
@@ -133,6 +139,8 @@ class Replay {
     this.#depths = (o.imbalanceLevels ?? []).map((k) => k - 1);
     this.#bids = topLevels(o.levels);
     this.#asks = topLevels(o.levels);
+    this.#bidRows = new SideRows(o.levels);
+    this.#askRows = new SideRows(o.levels);
   }
 
   /** Writes one row at `at` and starts the next interval's flow. */
@@ -145,25 +153,44 @@ class Replay {
     out.digest[row] = digest;
     out.events[row] = this.#events;
     out.ofi[row] = this.#contributed || this.#o.every !== undefined ? this.#ofi : NaN;
-    if (valid) {
-      if (this.#bids.stale) readSide(book, "bid", this.#bidHorizon, this.#bids);
-      if (this.#asks.stale) readSide(book, "ask", this.#askHorizon, this.#asks);
-    }
-    const b = writeSide(valid, this.#bids, out.bidPrice, out.bidSize, row);
-    const a = writeSide(valid, this.#asks, out.askPrice, out.askSize, row);
-    const [bp, bs, ap, as] = [b.price, b.cum[0], a.price, a.cum[0]];
+    const show = valid !== this.#shown;
+    this.#shown = valid;
+    const [bids, asks, b, a] = [this.#bids, this.#asks, this.#bidRows, this.#askRows];
+    // A new version of a side when the book's validity changed or the side was read.
+    bids.fresh = asks.fresh = show;
+    if (valid && bids.stale) readSide(book, "bid", this.#bidHorizon, bids);
+    if (valid && asks.stale) readSide(book, "ask", this.#askHorizon, asks);
+    if (bids.fresh) b.push(valid, bids.prices, bids.sizes, bids.known, bids.beyond);
+    if (asks.fresh) a.push(valid, asks.prices, asks.sizes, asks.known, asks.beyond);
+    const r = row & (BLOCK - 1);
+    b.mark(r);
+    a.mark(r);
+    const [bp, bs, ap, as] = [b.price1, b.cum(0), a.price1, a.cum(0)];
     out.mid[row] = (bp + ap) / 2;
     out.spread[row] = ap - bp;
     out.microprice[row] = (bp * as + ap * bs) / (bs + as);
     const depths = this.#depths;
     for (let j = 0; j < depths.length; j++) {
-      const [bk, ak] = [b.cum[depths[j]], a.cum[depths[j]]];
+      const [bk, ak] = [b.cum(depths[j]), a.cum(depths[j])];
       out.imbalance[j][row] = (bk - ak) / (bk + ak);
     }
+    if (r === BLOCK - 1) this.#flush(row - r, BLOCK);
     this.row++;
     this.#ofi = 0;
     this.#contributed = false;
     this.#events = 0;
+  }
+
+  /** Writes the rows of the last, partial block into the level columns. */
+  finish(): void {
+    const rows = this.row & (BLOCK - 1);
+    if (rows > 0) this.#flush(this.row - rows, rows);
+  }
+
+  #flush(at: number, rows: number): void {
+    const out = this.out;
+    this.#bidRows.flush(out.bidPrice, out.bidSize, at, rows);
+    this.#askRows.flush(out.askPrice, out.askSize, at, rows);
   }
 
   /** Applies event `i`; false for a reset (no row, no flow). */
@@ -293,15 +320,14 @@ interface TopLevels {
   beyond: number;
   /** The book side changed since it was read. */
   stale: boolean;
-  /** Of the last row written: level 1's price, and sizes summed over levels 1..k+1. */
-  readonly row: { price: number; readonly cum: Float64Array };
+  /** Read for the row being written (or the book's validity changed): a new version. */
+  fresh: boolean;
 }
 
 function topLevels(levels: number): TopLevels {
   const prices = new Float64Array(levels);
   const sizes = new Float64Array(levels);
-  const row = { price: NaN, cum: new Float64Array(levels) };
-  return { prices, sizes, known: 0, beyond: NaN, stale: true, row };
+  return { prices, sizes, known: 0, beyond: NaN, stale: true, fresh: false };
 }
 
 /**
@@ -319,42 +345,7 @@ function readSide(book: OrderBook, side: "bid" | "ask", horizon: number, top: To
   top.known = k;
   top.beyond = cut ? NaN : 0;
   top.stale = false;
-}
-
-/**
- * Writes a side's top levels into row `row` (every level NaN when the book is not valid);
- * returns the level-1 price and the running size sums written (`top.row`).
- */
-function writeSide(
-  valid: boolean,
-  top: TopLevels,
-  prices: Float64Array[],
-  sizes: Float64Array[],
-  row: number,
-): TopLevels["row"] {
-  const levels = prices.length;
-  const cum = top.row.cum;
-  let sum = 0;
-  let k = 0;
-  if (valid) {
-    const p = top.prices;
-    const s = top.sizes;
-    for (const known = top.known; k < known; k++) {
-      prices[k][row] = p[k];
-      sizes[k][row] = s[k];
-      sum = k === 0 ? s[0] : sum + s[k];
-      cum[k] = sum;
-    }
-  }
-  top.row.price = k > 0 ? top.prices[0] : NaN;
-  const beyond = valid ? top.beyond : NaN;
-  for (; k < levels; k++) {
-    prices[k][row] = NaN;
-    sizes[k][row] = beyond;
-    sum = k === 0 ? beyond : sum + beyond;
-    cum[k] = sum;
-  }
-  return top.row;
+  top.fresh = true;
 }
 
 function countEventRows(ev: BookEvents, time: Float64Array, from: number, to: number): number {
