@@ -7,7 +7,8 @@
  *   Parquet files through `LakeRepository`, flattening the level lists, rebuilding the book
  *   and writing a columnar top-10 series (typed arrays) with mid, spread, microprice,
  *   imbalance and OFI. `rebuild_ms` is the rebuild and sampling alone (events already in
- *   memory: `replayBook`), `read_ms` the part before it (`loadBookEvents`).
+ *   memory: `replayBook`, derived columns included), `read_ms` the part before it
+ *   (`loadBookEvents`).
  * - `research_book_rebuild_polars`: the same into a Polars frame (`bookHistory`: the series
  *   copied into 43 Polars columns, derived columns by Polars expressions).
  * - `research_book_rebuild_clock`: `bookHistory` sampled every second.
@@ -132,6 +133,7 @@ export async function run(): Promise<void> {
         clock: "ts" as const,
         storedDepth: 50,
         venueDepth: () => Infinity,
+        imbalanceLevels: [1, 10],
       };
       const [rebuildMs, , rebuildCpu] = await best(
         3,

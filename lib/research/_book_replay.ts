@@ -70,7 +70,6 @@ export interface ReplayColumns {
 
 /** Rebuilds the book over `ev` and samples it (see {@linkcode ReplayOptions}). */
 export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
-  const n = ev.length;
   const time = o.clock === "ts" ? ev.ts : ev.recvTs;
   const every = o.every;
   const from = o.from ?? -Infinity;
@@ -79,6 +78,27 @@ export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
     ? countEventRows(ev, time, from, to)
     : clockRows(time, every, from, to);
   const r = new Replay(ev, o, capacity);
+  replayEvents(r, { ev, time, every, from, to, capacity });
+  r.finish();
+  return { ...trim(r.out, r.row), rows: r.row, applied: r.applied, ignored: r.ignored };
+}
+
+/**
+ * The loop of {@linkcode replayBook} (a function of its own: compiled whole, not entered
+ * half-way from the interpreter on each call).
+ */
+function replayEvents(
+  r: Replay,
+  { ev, time, every, from, to, capacity }: {
+    ev: BookEvents;
+    time: Float64Array;
+    every: number | undefined;
+    from: number;
+    to: number;
+    capacity: number;
+  },
+): void {
+  const n = ev.length;
   let grid = every === undefined ? Infinity : firstGrid(time, every, from);
   for (let i = 0; i < n; i++) {
     const t = time[i];
@@ -93,8 +113,6 @@ export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
     r.sample(grid, r.lastRecv, 0);
     grid += every;
   }
-  r.finish();
-  return { ...trim(r.out, r.row), rows: r.row, applied: r.applied, ignored: r.ignored };
 }
 
 /** The book being rebuilt, the flow since the last row and the rows so far. */
@@ -111,8 +129,9 @@ class Replay {
   readonly #depths: number[];
   readonly #bidRows: SideRows;
   readonly #askRows: SideRows;
-  // Whether the book was valid at the last row (undefined before the first).
-  #shown: boolean | undefined = undefined;
+  // Whether the book was valid at the last row: 1 or 0 (-1 before the first; a number
+  // throughout, so the field's type never changes under optimized code).
+  #shown = -1;
   #valid = false;
   #bidHorizon = -Infinity;
   #askHorizon = Infinity;
@@ -153,8 +172,8 @@ class Replay {
     out.digest[row] = digest;
     out.events[row] = this.#events;
     out.ofi[row] = this.#contributed || this.#o.every !== undefined ? this.#ofi : NaN;
-    const show = valid !== this.#shown;
-    this.#shown = valid;
+    const show = (valid ? 1 : 0) !== this.#shown;
+    this.#shown = valid ? 1 : 0;
     const [bids, asks, b, a] = [this.#bids, this.#asks, this.#bidRows, this.#askRows];
     // A new version of a side when the book's validity changed or the side was read.
     bids.fresh = asks.fresh = show;
