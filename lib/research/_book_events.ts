@@ -26,14 +26,11 @@ export const RESET = 2;
  */
 export type SnapshotOrder = "receive" | "sequence";
 
-/** Book events as columns; level lists flat, event `i`'s bids at `bidOffsets[i]..[i+1]`. */
-export interface BookEvents {
-  readonly length: number;
-  /** {@linkcode SNAPSHOT}, {@linkcode CHANGE} or {@linkcode RESET}. */
-  readonly kind: Uint8Array;
-  readonly ts: Float64Array;
-  readonly recvTs: Float64Array;
-  readonly digest: Int32Array;
+/**
+ * Level lists of one kind of event, flat: row `r`'s bids at `bidOffsets[r]..[r+1]` of
+ * `bidPrices`/`bidSizes` (asks alike).
+ */
+export interface BookLevels {
   readonly bidOffsets: Int32Array;
   readonly bidPrices: Float64Array;
   readonly bidSizes: Float64Array;
@@ -42,20 +39,32 @@ export interface BookEvents {
   readonly askSizes: Float64Array;
 }
 
+/**
+ * Book events as columns, in applied order. Level lists stay in their source (no copy):
+ * the `k`-th {@linkcode SNAPSHOT} of the order has row `k` of `snapshots`, the `k`-th
+ * {@linkcode CHANGE} row `k` of `changes` (each kind keeps its stored order).
+ */
+export interface BookEvents {
+  readonly length: number;
+  /** {@linkcode SNAPSHOT}, {@linkcode CHANGE} or {@linkcode RESET}. */
+  readonly kind: Uint8Array;
+  readonly ts: Float64Array;
+  readonly recvTs: Float64Array;
+  readonly digest: Int32Array;
+  /** Levels of the snapshots, in the order they are applied. */
+  readonly snapshots: BookLevels;
+  /** Levels of the changes, in the order they are applied. */
+  readonly changes: BookLevels;
+}
+
 /** One kind of stored event as columns (before merging). */
-interface KindColumns {
+interface KindColumns extends BookLevels {
   readonly length: number;
   readonly ts: Float64Array;
   readonly recvTs: Float64Array;
   readonly digest: Int32Array;
   /** Venue sequence, NaN where missing. */
   readonly sequence: Float64Array;
-  readonly bidOffsets: Int32Array;
-  readonly bidPrices: Float64Array;
-  readonly bidSizes: Float64Array;
-  readonly askOffsets: Int32Array;
-  readonly askPrices: Float64Array;
-  readonly askSizes: Float64Array;
 }
 
 const NO_LEVELS = new Float64Array(0);
@@ -170,44 +179,29 @@ export async function bookEventsFromFrames(
   const [s, c] = await Promise.all([kindColumns(frames.snapshots), kindColumns(frames.changes)]);
   const r = resetTimes(frames.statuses);
   const n = s.length + c.length + r.recvTs.length;
-  const out = allocate(n, s, c);
+  const out = {
+    length: n,
+    kind: new Uint8Array(n),
+    ts: new Float64Array(n),
+    recvTs: new Float64Array(n),
+    digest: new Int32Array(n),
+    snapshots: levelsOf(s),
+    changes: levelsOf(c),
+  };
   let si = 0;
   let ci = 0;
   let ri = 0;
   let k = 0;
-  // Level values are copied in runs: consecutive events of one kind are contiguous in their
-  // source and in the output (a reset has no levels and breaks no run).
-  const at = { bid: 0, ask: 0 };
-  let run: { from: KindColumns; row: number; bid: number; ask: number } | undefined;
-  const flush = () => {
-    if (run === undefined) return;
-    const { from, bid, ask } = run;
-    const [b0, a0] = [from.bidOffsets[run.row], from.askOffsets[run.row]];
-    out.bidPrices.set(from.bidPrices.subarray(b0, b0 + at.bid - bid), bid);
-    out.bidSizes.set(from.bidSizes.subarray(b0, b0 + at.bid - bid), bid);
-    out.askPrices.set(from.askPrices.subarray(a0, a0 + at.ask - ask), ask);
-    out.askSizes.set(from.askSizes.subarray(a0, a0 + at.ask - ask), ask);
-  };
-  const take = (kind: number, from: KindColumns | undefined, i: number) => {
+  const take = (
+    kind: number,
+    from: { ts: Float64Array; recvTs: Float64Array; digest: Int32Array },
+    i: number,
+  ) => {
     out.kind[k] = kind;
-    if (from === undefined) {
-      out.ts[k] = r.ts[i];
-      out.recvTs[k] = r.recvTs[i];
-      out.digest[k] = r.digest[i];
-    } else {
-      out.ts[k] = from.ts[i];
-      out.recvTs[k] = from.recvTs[i];
-      out.digest[k] = from.digest[i];
-      if (run?.from !== from) {
-        flush();
-        run = { from, row: i, bid: at.bid, ask: at.ask };
-      }
-      at.bid += from.bidOffsets[i + 1] - from.bidOffsets[i];
-      at.ask += from.askOffsets[i + 1] - from.askOffsets[i];
-    }
+    out.ts[k] = from.ts[i];
+    out.recvTs[k] = from.recvTs[i];
+    out.digest[k] = from.digest[i];
     k++;
-    out.bidOffsets[k] = at.bid;
-    out.askOffsets[k] = at.ask;
   };
   const bySequence = order === "sequence";
   const snapshotFirst = (i: number, j: number) => {
@@ -221,7 +215,7 @@ export async function bookEventsFromFrames(
       ri < r.recvTs.length && r.recvTs[ri] < c.recvTs[ci] &&
       (si >= s.length || r.recvTs[ri] <= s.recvTs[si])
     ) {
-      take(RESET, undefined, ri++);
+      take(RESET, r, ri++);
     } else if (si < s.length && snapshotFirst(si, ci)) {
       take(SNAPSHOT, s, si++);
     } else {
@@ -230,13 +224,18 @@ export async function bookEventsFromFrames(
   }
   while (si < s.length || ri < r.recvTs.length) {
     if (ri < r.recvTs.length && (si >= s.length || r.recvTs[ri] <= s.recvTs[si])) {
-      take(RESET, undefined, ri++);
+      take(RESET, r, ri++);
     } else {
       take(SNAPSHOT, s, si++);
     }
   }
-  flush();
   return out;
+}
+
+/** The level columns of one kind (the same arrays). */
+function levelsOf(k: KindColumns): BookLevels {
+  const { bidOffsets, bidPrices, bidSizes, askOffsets, askPrices, askSizes } = k;
+  return { bidOffsets, bidPrices, bidSizes, askOffsets, askPrices, askSizes };
 }
 
 function resetTimes(frame: pl.DataFrame | undefined) {
@@ -252,24 +251,6 @@ function resetTimes(frame: pl.DataFrame | undefined) {
     ts: Float64Array.from(idx, (i) => all.ts[i]),
     recvTs: Float64Array.from(idx, (i) => all.recvTs[i]),
     digest: Int32Array.from(idx, (i) => digest[i]),
-  };
-}
-
-function allocate(n: number, s: KindColumns, c: KindColumns) {
-  const bids = s.bidPrices.length + c.bidPrices.length;
-  const asks = s.askPrices.length + c.askPrices.length;
-  return {
-    length: n,
-    kind: new Uint8Array(n),
-    ts: new Float64Array(n),
-    recvTs: new Float64Array(n),
-    digest: new Int32Array(n),
-    bidOffsets: new Int32Array(n + 1),
-    bidPrices: new Float64Array(bids),
-    bidSizes: new Float64Array(bids),
-    askOffsets: new Int32Array(n + 1),
-    askPrices: new Float64Array(asks),
-    askSizes: new Float64Array(asks),
   };
 }
 
@@ -299,32 +280,39 @@ export function bookEventsFromMarketEvents(events: Iterable<MarketEvent>): BookE
     recvTs.push(e.recvTs);
   }
   const n = kinds.length;
-  const flat = (lists: typeof bids) => {
-    const offsets = new Int32Array(n + 1);
-    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + lists[i].length;
-    const prices = new Float64Array(offsets[n]);
-    const sizes = new Float64Array(offsets[n]);
-    for (let i = 0; i < n; i++) {
-      lists[i].forEach(([p, q], j) => {
+  const flat = (lists: typeof bids, kind: number) => {
+    const rows = lists.filter((_, i) => kinds[i] === kind);
+    const offsets = new Int32Array(rows.length + 1);
+    for (let i = 0; i < rows.length; i++) offsets[i + 1] = offsets[i] + rows[i].length;
+    const prices = new Float64Array(offsets[rows.length]);
+    const sizes = new Float64Array(offsets[rows.length]);
+    rows.forEach((list, i) => {
+      list.forEach(([p, q], j) => {
         prices[offsets[i] + j] = p;
         sizes[offsets[i] + j] = q;
       });
-    }
+    });
     return { offsets, prices, sizes };
   };
-  const b = flat(bids);
-  const a = flat(asks);
+  const levels = (kind: number): BookLevels => {
+    const b = flat(bids, kind);
+    const a = flat(asks, kind);
+    return {
+      bidOffsets: b.offsets,
+      bidPrices: b.prices,
+      bidSizes: b.sizes,
+      askOffsets: a.offsets,
+      askPrices: a.prices,
+      askSizes: a.sizes,
+    };
+  };
   return {
     length: n,
     kind: Uint8Array.from(kinds),
     ts: Float64Array.from(ts),
     recvTs: Float64Array.from(recvTs),
     digest: new Int32Array(n),
-    bidOffsets: b.offsets,
-    bidPrices: b.prices,
-    bidSizes: b.sizes,
-    askOffsets: a.offsets,
-    askPrices: a.prices,
-    askSizes: a.sizes,
+    snapshots: levels(SNAPSHOT),
+    changes: levels(CHANGE),
   };
 }

@@ -4,7 +4,8 @@
  * @module
  */
 import { OrderBook } from "../book/order_book.ts";
-import { type BookEvents, CHANGE, RESET, SNAPSHOT } from "./_book_events.ts";
+import { BLOCK, SideRows } from "./_book_rows.ts";
+import { type BookEvents, type BookLevels, CHANGE, RESET, SNAPSHOT } from "./_book_events.ts";
 
 /** Options of {@linkcode replayBook} (checked by the caller). */
 export interface ReplayOptions {
@@ -29,6 +30,8 @@ export interface ReplayOptions {
    * collector's does), from the snapshot's level counts; `Infinity` for no truncation.
    */
   readonly venueDepth: (bidLevels: number, askLevels: number) => number;
+  /** Depths `k` (1..levels) of the `imbalance` columns; none by default. */
+  readonly imbalanceLevels?: readonly number[];
 }
 
 /** Sampled columns: `bid[k]`/`ask[k]` are level `k + 1` (best first). */
@@ -48,6 +51,17 @@ export interface ReplayColumns {
   readonly askSize: Float64Array[];
   /** Order-flow imbalance of the events since the previous row (see `book_history.ts`). */
   readonly ofi: Float64Array;
+  /** `(bid_1 + ask_1) / 2`. */
+  readonly mid: Float64Array;
+  /** `ask_1 - bid_1`. */
+  readonly spread: Float64Array;
+  /** `(bid_1 * ask_size_1 + ask_1 * bid_size_1) / (bid_size_1 + ask_size_1)`. */
+  readonly microprice: Float64Array;
+  /**
+   * `(B_k - A_k) / (B_k + A_k)` (sizes of the `k` best levels summed best first), one column
+   * per `imbalanceLevels` entry, in its order.
+   */
+  readonly imbalance: Float64Array[];
   /** Changes applied to a valid book, in total. */
   readonly applied: number;
   /** Changes that found no valid book (before the first snapshot, after a reset). */
@@ -56,7 +70,6 @@ export interface ReplayColumns {
 
 /** Rebuilds the book over `ev` and samples it (see {@linkcode ReplayOptions}). */
 export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
-  const n = ev.length;
   const time = o.clock === "ts" ? ev.ts : ev.recvTs;
   const every = o.every;
   const from = o.from ?? -Infinity;
@@ -65,6 +78,27 @@ export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
     ? countEventRows(ev, time, from, to)
     : clockRows(time, every, from, to);
   const r = new Replay(ev, o, capacity);
+  replayEvents(r, { ev, time, every, from, to, capacity });
+  r.finish();
+  return { ...trim(r.out, r.row), rows: r.row, applied: r.applied, ignored: r.ignored };
+}
+
+/**
+ * The loop of {@linkcode replayBook} (a function of its own: compiled whole, not entered
+ * half-way from the interpreter on each call).
+ */
+function replayEvents(
+  r: Replay,
+  { ev, time, every, from, to, capacity }: {
+    ev: BookEvents;
+    time: Float64Array;
+    every: number | undefined;
+    from: number;
+    to: number;
+    capacity: number;
+  },
+): void {
+  const n = ev.length;
   let grid = every === undefined ? Infinity : firstGrid(time, every, from);
   for (let i = 0; i < n; i++) {
     const t = time[i];
@@ -79,7 +113,6 @@ export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
     r.sample(grid, r.lastRecv, 0);
     grid += every;
   }
-  return { ...trim(r.out, r.row), rows: r.row, applied: r.applied, ignored: r.ignored };
 }
 
 /** The book being rebuilt, the flow since the last row and the rows so far. */
@@ -92,6 +125,13 @@ class Replay {
   // side an event touched is read from the book again.
   readonly #bids: TopLevels;
   readonly #asks: TopLevels;
+  // Level indexes (k - 1) of the imbalance columns.
+  readonly #depths: number[];
+  readonly #bidRows: SideRows;
+  readonly #askRows: SideRows;
+  // Whether the book was valid at the last row: 1 or 0 (-1 before the first; a number
+  // throughout, so the field's type never changes under optimized code).
+  #shown = -1;
   #valid = false;
   #bidHorizon = -Infinity;
   #askHorizon = Infinity;
@@ -106,14 +146,20 @@ class Replay {
   #ofi = 0;
   #contributed = false;
   #events = 0;
+  // Rows of the next snapshot and change in their level sources.
+  #snapshotRow = 0;
+  #changeRow = 0;
   lastRecv = NaN;
 
   constructor(ev: BookEvents, o: ReplayOptions, capacity: number) {
     this.#ev = ev;
     this.#o = o;
-    this.out = allocate(capacity, o.levels);
+    this.out = allocate(capacity, o.levels, o.imbalanceLevels?.length ?? 0);
+    this.#depths = (o.imbalanceLevels ?? []).map((k) => k - 1);
     this.#bids = topLevels(o.levels);
     this.#asks = topLevels(o.levels);
+    this.#bidRows = new SideRows(o.levels);
+    this.#askRows = new SideRows(o.levels);
   }
 
   /** Writes one row at `at` and starts the next interval's flow. */
@@ -126,16 +172,44 @@ class Replay {
     out.digest[row] = digest;
     out.events[row] = this.#events;
     out.ofi[row] = this.#contributed || this.#o.every !== undefined ? this.#ofi : NaN;
-    if (valid) {
-      if (this.#bids.stale) readSide(book, "bid", this.#bidHorizon, this.#bids);
-      if (this.#asks.stale) readSide(book, "ask", this.#askHorizon, this.#asks);
+    const show = (valid ? 1 : 0) !== this.#shown;
+    this.#shown = valid ? 1 : 0;
+    const [bids, asks, b, a] = [this.#bids, this.#asks, this.#bidRows, this.#askRows];
+    // A new version of a side when the book's validity changed or the side was read.
+    bids.fresh = asks.fresh = show;
+    if (valid && bids.stale) readSide(book, "bid", this.#bidHorizon, bids);
+    if (valid && asks.stale) readSide(book, "ask", this.#askHorizon, asks);
+    if (bids.fresh) b.push(valid, bids.prices, bids.sizes, bids.known, bids.beyond);
+    if (asks.fresh) a.push(valid, asks.prices, asks.sizes, asks.known, asks.beyond);
+    const r = row & (BLOCK - 1);
+    b.mark(r);
+    a.mark(r);
+    const [bp, bs, ap, as] = [b.price1, b.cum(0), a.price1, a.cum(0)];
+    out.mid[row] = (bp + ap) / 2;
+    out.spread[row] = ap - bp;
+    out.microprice[row] = (bp * as + ap * bs) / (bs + as);
+    const depths = this.#depths;
+    for (let j = 0; j < depths.length; j++) {
+      const [bk, ak] = [b.cum(depths[j]), a.cum(depths[j])];
+      out.imbalance[j][row] = (bk - ak) / (bk + ak);
     }
-    writeSide(valid, this.#bids, out.bidPrice, out.bidSize, row);
-    writeSide(valid, this.#asks, out.askPrice, out.askSize, row);
+    if (r === BLOCK - 1) this.#flush(row - r, BLOCK);
     this.row++;
     this.#ofi = 0;
     this.#contributed = false;
     this.#events = 0;
+  }
+
+  /** Writes the rows of the last, partial block into the level columns. */
+  finish(): void {
+    const rows = this.row & (BLOCK - 1);
+    if (rows > 0) this.#flush(this.row - rows, rows);
+  }
+
+  #flush(at: number, rows: number): void {
+    const out = this.out;
+    this.#bidRows.flush(out.bidPrice, out.bidSize, at, rows);
+    this.#askRows.flush(out.askPrice, out.askSize, at, rows);
   }
 
   /** Applies event `i`; false for a reset (no row, no flow). */
@@ -153,14 +227,16 @@ class Replay {
           NaN;
       return false;
     }
-    if (kind === SNAPSHOT) this.#snapshot(i);
+    if (kind === SNAPSHOT) this.#snapshot(this.#snapshotRow++);
     else if (kind === CHANGE) {
+      const row = this.#changeRow++;
       if (!this.#valid) this.ignored++;
       else {
+        const c = ev.changes;
         // Truncation to the venue's depth only cuts a side that grew: a touched side.
-        if (ev.bidOffsets[i + 1] > ev.bidOffsets[i]) this.#bids.stale = true;
-        if (ev.askOffsets[i + 1] > ev.askOffsets[i]) this.#asks.stale = true;
-        applyLevels(this.#book, ev, i);
+        if (c.bidOffsets[row + 1] > c.bidOffsets[row]) this.#bids.stale = true;
+        if (c.askOffsets[row + 1] > c.askOffsets[row]) this.#asks.stale = true;
+        applyLevels(this.#book, c, row);
         if (this.#book.maxDepth !== Infinity) this.#book.truncate(this.#book.maxDepth);
         this.applied++;
       }
@@ -171,8 +247,9 @@ class Replay {
     return true;
   }
 
+  /** Applies row `i` of the snapshots. */
   #snapshot(i: number): void {
-    const [ev, o, book] = [this.#ev, this.#o, this.#book];
+    const [ev, o, book] = [this.#ev.snapshots, this.#o, this.#book];
     book.clear();
     const nb = ev.bidOffsets[i + 1] - ev.bidOffsets[i];
     const na = ev.askOffsets[i + 1] - ev.askOffsets[i];
@@ -231,7 +308,8 @@ export function ofiStep(
   return (b >= pb ? bs : 0) - (b <= pb ? pbs : 0) - (a <= pa ? as : 0) + (a >= pa ? pas : 0);
 }
 
-function applyLevels(book: OrderBook, ev: BookEvents, i: number): void {
+/** Applies row `i` of a level source. */
+function applyLevels(book: OrderBook, ev: BookLevels, i: number): void {
   const { bidPrices, bidSizes, askPrices, askSizes } = ev;
   for (let j = ev.bidOffsets[i], end = ev.bidOffsets[i + 1]; j < end; j++) {
     book.updateBid(bidPrices[j], bidSizes[j]);
@@ -261,12 +339,14 @@ interface TopLevels {
   beyond: number;
   /** The book side changed since it was read. */
   stale: boolean;
+  /** Read for the row being written (or the book's validity changed): a new version. */
+  fresh: boolean;
 }
 
 function topLevels(levels: number): TopLevels {
   const prices = new Float64Array(levels);
   const sizes = new Float64Array(levels);
-  return { prices, sizes, known: 0, beyond: NaN, stale: true };
+  return { prices, sizes, known: 0, beyond: NaN, stale: true, fresh: false };
 }
 
 /**
@@ -284,31 +364,7 @@ function readSide(book: OrderBook, side: "bid" | "ask", horizon: number, top: To
   top.known = k;
   top.beyond = cut ? NaN : 0;
   top.stale = false;
-}
-
-/** Writes a side's top levels into row `row` (every level NaN when the book is not valid). */
-function writeSide(
-  valid: boolean,
-  top: TopLevels,
-  prices: Float64Array[],
-  sizes: Float64Array[],
-  row: number,
-): void {
-  const levels = prices.length;
-  let k = 0;
-  if (valid) {
-    const p = top.prices;
-    const s = top.sizes;
-    for (const known = top.known; k < known; k++) {
-      prices[k][row] = p[k];
-      sizes[k][row] = s[k];
-    }
-  }
-  const beyond = valid ? top.beyond : NaN;
-  for (; k < levels; k++) {
-    prices[k][row] = NaN;
-    sizes[k][row] = beyond;
-  }
+  top.fresh = true;
 }
 
 function countEventRows(ev: BookEvents, time: Float64Array, from: number, to: number): number {
@@ -336,8 +392,8 @@ function clockRows(time: Float64Array, every: number, from: number, to: number):
   return rows;
 }
 
-function allocate(rows: number, levels: number) {
-  const lists = () => Array.from({ length: levels }, () => new Float64Array(rows));
+function allocate(rows: number, levels: number, imbalances: number) {
+  const lists = (n = levels) => Array.from({ length: n }, () => new Float64Array(rows));
   return {
     ts: new Float64Array(rows),
     recvTs: new Float64Array(rows),
@@ -348,6 +404,10 @@ function allocate(rows: number, levels: number) {
     askPrice: lists(),
     askSize: lists(),
     ofi: new Float64Array(rows),
+    mid: new Float64Array(rows),
+    spread: new Float64Array(rows),
+    microprice: new Float64Array(rows),
+    imbalance: lists(imbalances),
   };
 }
 
@@ -364,5 +424,9 @@ function trim(out: ReturnType<typeof allocate>, rows: number) {
     askPrice: out.askPrice.map(cut),
     askSize: out.askSize.map(cut),
     ofi: cut(out.ofi),
+    mid: cut(out.mid),
+    spread: cut(out.spread),
+    microprice: cut(out.microprice),
+    imbalance: out.imbalance.map(cut),
   };
 }

@@ -111,20 +111,10 @@ export function seriesOfEvents(
     to: range.end,
     storedDepth: o.storedDepth,
     venueDepth: venueDepthFor(o.exchange, o),
+    imbalanceLevels: o.imbalanceLevels,
   });
-  const [bp, bs, ap, as] = [c.bidPrice[0], c.bidSize[0], c.askPrice[0], c.askSize[0]];
   const n = c.rows;
-  const mid = new Float64Array(n);
-  const spread = new Float64Array(n);
-  const microprice = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    mid[i] = (bp[i] + ap[i]) / 2;
-    spread[i] = ap[i] - bp[i];
-    microprice[i] = (bp[i] * as[i] + ap[i] * bs[i]) / (bs[i] + as[i]);
-  }
-  const imbalance = new Map(
-    o.imbalanceLevels.map((k) => [k, depthImbalance(c.bidSize, c.askSize, k, n)]),
-  );
+  const imbalance = new Map(o.imbalanceLevels.map((k, j) => [k, c.imbalance[j]]));
   const series = {
     rows: n,
     levels: o.levels,
@@ -137,35 +127,15 @@ export function seriesOfEvents(
     bidSize: c.bidSize,
     askPrice: c.askPrice,
     askSize: c.askSize,
-    mid,
-    spread,
-    microprice,
+    mid: c.mid,
+    spread: c.spread,
+    microprice: c.microprice,
     imbalance,
     ofi: c.ofi,
     applied: c.applied,
     ignored: c.ignored,
   };
   return { ...series, polars: () => seriesFrame(series), arrow: () => seriesArrow(series) };
-}
-
-/** `(B_k - A_k) / (B_k + A_k)`, sizes summed best first. */
-function depthImbalance(
-  bids: readonly Float64Array[],
-  asks: readonly Float64Array[],
-  k: number,
-  n: number,
-): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let b = bids[0][i];
-    let a = asks[0][i];
-    for (let j = 1; j < k; j++) {
-      b += bids[j][i];
-      a += asks[j][i];
-    }
-    out[i] = (b - a) / (b + a);
-  }
-  return out;
 }
 
 type SeriesColumns = Omit<BookSeries, "polars" | "arrow">;
