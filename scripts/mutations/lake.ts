@@ -105,4 +105,20 @@ export const mutations: readonly Mutation[] = [
     replace: 'missingColumns: "raise"',
     tests: ["tests/backfill_lake_old_files_test.ts"],
   },
+  {
+    id: "lake/upgrade-never-renamed",
+    description: "the schema upgrade writes the new file but never renames it over the old one",
+    file: "lib/lake/upgrade.ts",
+    find: "await Deno.rename(temporary, path);",
+    replace: "await Promise.resolve(temporary);",
+    tests: ["tests/lake_upgrade_test.ts"],
+  },
+  {
+    id: "lake/upgrade-leaves-temps",
+    description: "the schema upgrade no longer removes the temporary file an interrupted run left",
+    file: "lib/lake/upgrade.ts",
+    find: "e.name.startsWith(TEMP_PREFIX) && e.name.endsWith(TEMP_SUFFIX)",
+    replace: "e.name.startsWith(TEMP_SUFFIX) && e.name.endsWith(TEMP_SUFFIX)",
+    tests: ["tests/lake_upgrade_test.ts"],
+  },
 ];
