@@ -6,6 +6,7 @@
 import type { MarketDataRepository } from "../lib/repositories/repository.ts";
 import { type Authenticator, AuthError, type Principal, type Scope } from "./auth/authenticator.ts";
 import { OriginPolicy } from "./auth/origin.ts";
+import type { GuardStats } from "./conn_guard.ts";
 import { type StreamHub, TooManySubscribersError } from "./hub.ts";
 import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -54,6 +55,11 @@ export interface AppOptions extends StreamOptions {
   readonly authTimeoutMs?: number;
   /** A live runner: adds the `/api/trading/*` routes (`server/trading_routes.ts`). */
   readonly trading?: TradingDesk;
+  /**
+   * The connection guard's counters, when the app is served behind it (`conn_guard.ts`):
+   * reported by `/health` (`connections`) and `/metrics` (`alphapulse_server_guard_*`).
+   */
+  readonly connectionStats?: () => GuardStats;
 }
 
 /** The connection a request came on (what `Deno.serve` passes as the second argument). */
@@ -74,7 +80,9 @@ const PUBLIC_PATHS = new Set(["/health", "/"]);
  * Builds the request handler.
  *
  * Routes (all `GET`; errors are JSON `{ "error": ... }` with a 4xx/5xx status):
- * - `/health`: `{ status, uptimeSeconds, streamClients, eventsPublished, ... }`
+ * - `/health`: `{ status, uptimeSeconds, streamClients, eventsPublished, ... }`; behind the
+ *   connection guard also `connections: { open, refused, refusedBy, headerTimeouts,
+ *   idleTimeouts }`
  * - `/api/instruments?table=trades|quotes|book_snapshots`: instruments with rows in the table
  *   (default `trades`), each with `rows` (and `trades` for the trades table), `first` and
  *   `last` (venue times, epoch microseconds)
@@ -146,6 +154,7 @@ export function createApp(options: AppOptions): App {
         slowDisconnects: stats.slowDisconnects,
         openStreams: limiter.open,
         refusedStreams: limiter.refused,
+        ...(options.connectionStats ? { connections: options.connectionStats() } : {}),
       });
     })
     .get("/api/instruments", market)
@@ -197,7 +206,12 @@ export function createApp(options: AppOptions): App {
       principalOf: (req) => principals.get(req),
     });
   }
-  const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
+  const metrics: ServerMetrics = new ServerMetrics({
+    hub,
+    limiter,
+    routes: router.paths(),
+    guard: options.connectionStats,
+  });
 
   /** A market-data route: in a query worker with `queryPool`, else on this thread. */
   function market({ req, url }: { req: Request; url: URL }): Promise<Response> {

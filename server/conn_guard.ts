@@ -12,7 +12,7 @@
  * @module
  */
 import type { ConnInfo } from "./app.ts";
-import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
+import { ConnectionLimiter, type ConnectionLimits, type LimitRefusal } from "./limits.ts";
 
 /** Options of {@linkcode serveGuarded}. */
 export interface GuardOptions {
@@ -39,6 +39,8 @@ export interface GuardStats {
   readonly open: number;
   /** Connections refused by the caps so far. */
   readonly refused: number;
+  /** The refused connections by cap: `total` (503) or per `address` (429). */
+  readonly refusedBy: Readonly<Record<LimitRefusal, number>>;
   /** Connections closed for not sending a request head in time. */
   readonly headerTimeouts: number;
   /** Keep-alive connections closed for idling. */
@@ -208,7 +210,13 @@ export function serveGuarded(options: GuardOptions): GuardedServer {
   return {
     addr: listener.addr as Deno.NetAddr,
     finished: inner.finished,
-    stats: () => ({ open: limiter.open, refused: limiter.refused, headerTimeouts, idleTimeouts }),
+    stats: () => ({
+      open: limiter.open,
+      refused: limiter.refused,
+      refusedBy: limiter.refusedBy,
+      headerTimeouts,
+      idleTimeouts,
+    }),
     shutdown: () =>
       stopped ??= (async () => {
         stopping = true;
