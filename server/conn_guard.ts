@@ -7,7 +7,13 @@
  * next request head within the idle timeout; otherwise the guard closes it. WebSocket
  * connections (after their `101`) and responses still streaming (SSE, NDJSON) are never idle.
  *
- * The handler sees the client's address (not the loopback hop) in `info.remoteAddr`.
+ * The handler sees the client's address (not the loopback hop) in `info.remoteAddr`: the guard
+ * maps the local port of each loopback connection it opened back to its client. A local process
+ * can connect to the loopback port directly and skip the guard. The hop is not a Unix socket in
+ * a private directory because a handler of `Deno.serve({ path })` cannot tell which Unix
+ * connection a request came on (its `remoteAddr` is the listener's own path, and
+ * `Deno.connect` cannot bind a client path), so the mapping would need the guard to rewrite
+ * request heads.
  * Every byte crosses the guard once more (a read and a write per chunk each way).
  * @module
  */
