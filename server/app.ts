@@ -6,6 +6,7 @@
 import type { MarketDataRepository } from "../lib/repositories/repository.ts";
 import { type Authenticator, AuthError, type Principal, type Scope } from "./auth/authenticator.ts";
 import { OriginPolicy } from "./auth/origin.ts";
+import type { GuardStats } from "./conn_guard.ts";
 import { type StreamHub, TooManySubscribersError } from "./hub.ts";
 import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -54,6 +55,11 @@ export interface AppOptions extends StreamOptions {
   readonly authTimeoutMs?: number;
   /** A live runner: adds the `/api/trading/*` routes (`server/trading_routes.ts`). */
   readonly trading?: TradingDesk;
+  /**
+   * The connection guard's counters, when the app is served behind it (`conn_guard.ts`):
+   * reported by `/health` (`connections`) and `/metrics` (`alphapulse_server_guard_*`).
+   */
+  readonly connectionStats?: () => GuardStats;
 }
 
 /** The connection a request came on (what `Deno.serve` passes as the second argument). */
@@ -74,7 +80,9 @@ const PUBLIC_PATHS = new Set(["/health", "/"]);
  * Builds the request handler.
  *
  * Routes (all `GET`; errors are JSON `{ "error": ... }` with a 4xx/5xx status):
- * - `/health`: `{ status, uptimeSeconds, streamClients, eventsPublished, ... }`
+ * - `/health`: `{ status, uptimeSeconds, streamClients, eventsPublished, ... }`; behind the
+ *   connection guard also `connections: { open, refused, refusedBy, headerTimeouts,
+ *   idleTimeouts }`
  * - `/api/instruments?table=trades|quotes|book_snapshots`: instruments with rows in the table
  *   (default `trades`), each with `rows` (and `trades` for the trades table), `first` and
  *   `last` (venue times, epoch microseconds)
@@ -108,6 +116,51 @@ const PUBLIC_PATHS = new Set(["/health", "/"]);
  * ```
  */
 export function createApp(options: AppOptions): App {
+  const state = appState(options);
+  const router = appRouter(state, async () =>
+    new Response(await metrics.exposition(), {
+      headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" },
+    }));
+  const metrics: ServerMetrics = new ServerMetrics({
+    hub: state.hub,
+    limiter: state.limiter,
+    routes: router.paths(),
+    guard: options.connectionStats,
+  });
+  const METHODS = new Set(["GET", "HEAD", "OPTIONS", "POST"]);
+  return async (req, info) => {
+    const started = performance.now();
+    const method = METHODS.has(req.method) ? req.method : "other";
+    const path = new URL(req.url).pathname;
+    const res = await handle(state, router, req, info, path);
+    metrics.observe(method, path, res.status, (performance.now() - started) / 1000);
+    return res;
+  };
+}
+
+/** What one app's routes and request gate share. */
+interface AppState {
+  readonly options: AppOptions;
+  readonly repository: MarketDataRepository;
+  readonly hub: StreamHub;
+  readonly startedAt: number;
+  readonly streams: StreamRegistry;
+  readonly limiter: ConnectionLimiter;
+  readonly origins: OriginPolicy;
+  readonly auth: Authenticator | undefined;
+  readonly maxQueries: number;
+  /** `/api/*` queries running now. */
+  queries: number;
+  /** Requests whose WebSocket client will send its token as the first message. */
+  readonly deferred: WeakSet<Request>;
+  /** Open-stream slots taken for a request, released when its stream ends. */
+  readonly slots: WeakMap<Request, () => void>;
+  /** Who made each authenticated request (for the trading routes' action log). */
+  readonly principals: WeakMap<Request, Principal>;
+}
+
+/** Checks `options` and sets up the app's shared state (the streams end on `signal`). */
+function appState(options: AppOptions): AppState {
   const { repository, hub } = options;
   if (!repository || typeof repository.bars !== "function") {
     throw new TypeError("createApp: repository must implement MarketDataRepository");
@@ -115,37 +168,47 @@ export function createApp(options: AppOptions): App {
   if (!hub || typeof hub.subscribe !== "function") {
     throw new TypeError("createApp: hub must be a StreamHub");
   }
-  const startedAt = performance.now();
-  const streams = new StreamRegistry();
   const limiter = new ConnectionLimiter(options.limits);
-  const origins = options.origins ?? new OriginPolicy();
-  const auth = options.auth?.enabled ? options.auth : undefined;
   const maxQueries = options.maxConcurrentQueries ?? 8;
   if (!Number.isInteger(maxQueries) || maxQueries < 1) {
     throw new RangeError(`maxConcurrentQueries must be a positive integer: ${maxQueries}`);
   }
-  let queries = 0;
-  /** Requests whose WebSocket client will send its token as the first message. */
-  const deferred = new WeakSet<Request>();
-  /** Open-stream slots taken for a request, released when its stream ends. */
-  const slots = new WeakMap<Request, () => void>();
-  /** Who made each authenticated request (for the trading routes' action log). */
-  const principals = new WeakMap<Request, Principal>();
+  const streams = new StreamRegistry();
   if (options.signal?.aborted) streams.closeAll();
   options.signal?.addEventListener("abort", () => streams.closeAll(), { once: true });
+  return {
+    options,
+    repository,
+    hub,
+    startedAt: performance.now(),
+    streams,
+    limiter,
+    origins: options.origins ?? new OriginPolicy(),
+    auth: options.auth?.enabled ? options.auth : undefined,
+    maxQueries,
+    queries: 0,
+    deferred: new WeakSet(),
+    slots: new WeakMap(),
+    principals: new WeakMap(),
+  };
+}
 
+/** The app's routes; `/metrics` answers with `metrics()`. */
+function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
+  const { options, repository, hub, streams, limiter, auth, deferred } = state;
   const router: Router = new Router()
     .get("/health", () => {
       const stats = hub.stats();
       return json({
         status: "ok",
-        uptimeSeconds: Math.round((performance.now() - startedAt) / 1000),
+        uptimeSeconds: Math.round((performance.now() - state.startedAt) / 1000),
         streamClients: stats.clients,
         eventsPublished: stats.published,
         eventsDelivered: stats.delivered,
         slowDisconnects: stats.slowDisconnects,
         openStreams: limiter.open,
         refusedStreams: limiter.refused,
+        ...(options.connectionStats ? { connections: options.connectionStats() } : {}),
       });
     })
     .get("/api/instruments", market)
@@ -185,19 +248,16 @@ export function createApp(options: AppOptions): App {
       }
       return sseStream(sub, { ...options, onEnd: release });
     })
-    .get("/metrics", async () =>
-      new Response(await metrics.exposition(), {
-        headers: { "content-type": metrics.registry.contentType, "cache-control": "no-store" },
-      }))
+    .get("/metrics", metrics)
     .get("/", () => html(livePageHtml()));
   if (options.trading) {
     tradingRoutes(router, options.trading, {
       signal: options.signal,
       streamSlot: takeSlot,
-      principalOf: (req) => principals.get(req),
+      principalOf: (req) => state.principals.get(req),
     });
   }
-  const metrics: ServerMetrics = new ServerMetrics({ hub, limiter, routes: router.paths() });
+  return router;
 
   /** A market-data route: in a query worker with `queryPool`, else on this thread. */
   function market({ req, url }: { req: Request; url: URL }): Promise<Response> {
@@ -208,68 +268,79 @@ export function createApp(options: AppOptions): App {
   }
 
   function takeSlot(req: Request): () => void {
-    const release = slots.get(req);
+    const release = state.slots.get(req);
     if (!release) throw new Error("no connection slot taken for a stream request");
     return release;
   }
+}
 
-  const METHODS = new Set(["GET", "HEAD", "OPTIONS", "POST"]);
-  return async (req, info) => {
-    const started = performance.now();
-    const method = METHODS.has(req.method) ? req.method : "other";
-    const path = new URL(req.url).pathname;
-    const res = await handle(req, info, path);
-    metrics.observe(method, path, res.status, (performance.now() - started) / 1000);
-    return res;
-  };
-
-  async function handle(req: Request, info: ConnInfo | undefined, path: string) {
-    const refusal = origins.check(req);
-    if (refusal) return json({ error: refusal.message }, { status: refusal.status });
-    const preflight = origins.preflight(req);
-    if (preflight) return preflight;
-    const origin = req.headers.get("origin");
-    if (auth && !PUBLIC_PATHS.has(path)) {
-      const scope = path.startsWith(TRADING_PREFIX) ? "trade" : "read";
-      const denied = await authorize(auth, req, path, scope, { deferred, principals });
-      if (denied) return origins.decorate(origin, denied);
-    }
-    if (path === "/ws" || path === "/sse" || (path === TRADING_STREAM && options.trading)) {
-      const slot = limiter.acquire(info?.remoteAddr?.hostname ?? "unknown");
-      if (typeof slot !== "function") {
-        const message = slot === "total"
-          ? `the server has its maximum of ${limiter.maxConnections} streams open`
-          : `this address has its maximum of ${limiter.maxConnectionsPerAddress} streams open`;
-        return origins.decorate(origin, tooMany(slot === "total" ? 503 : 429, message));
-      }
-      slots.set(req, slot);
-      const res = await router.fetch(req);
-      // A refused stream (bad parameters, not an upgrade) gives its slot back at once.
-      if (res.status >= 300) slot();
-      return origins.decorate(origin, res);
-    }
-    // Trading routes are cheap and the kill switch must not wait behind market-data queries.
-    if (!path.startsWith("/api/") || path.startsWith(TRADING_PREFIX)) {
-      return origins.decorate(origin, await router.fetch(req));
-    }
-    if (queries >= maxQueries) {
-      const busy = json({ error: `the server is running its maximum of ${maxQueries} queries` }, {
-        status: 503,
-        headers: { "retry-after": "1" },
-      });
-      return origins.decorate(origin, busy);
-    }
-    queries++;
-    let res: Response;
-    try {
-      res = await router.fetch(req);
-    } catch (error) {
-      queries--;
-      throw error;
-    }
-    // The slot is held until the body (pages written as they are read) is sent.
-    return origins.decorate(origin, holdWhileStreaming(res, () => queries--));
+/**
+ * The gate in front of the routes: origin and Host checks, CORS preflight, authentication,
+ * stream slots and the cap on running queries.
+ */
+async function handle(
+  state: AppState,
+  router: Router,
+  req: Request,
+  info: ConnInfo | undefined,
+  path: string,
+): Promise<Response> {
+  const { origins, auth, options } = state;
+  const refusal = origins.check(req);
+  if (refusal) return json({ error: refusal.message }, { status: refusal.status });
+  const preflight = origins.preflight(req);
+  if (preflight) return preflight;
+  const origin = req.headers.get("origin");
+  if (auth && !PUBLIC_PATHS.has(path)) {
+    const scope = path.startsWith(TRADING_PREFIX) ? "trade" : "read";
+    const denied = await authorize(auth, req, path, scope, state);
+    if (denied) return origins.decorate(origin, denied);
   }
+  if (path === "/ws" || path === "/sse" || (path === TRADING_STREAM && options.trading)) {
+    return origins.decorate(origin, await openStream(state, router, req, info));
+  }
+  // Trading routes are cheap and the kill switch must not wait behind market-data queries.
+  if (!path.startsWith("/api/") || path.startsWith(TRADING_PREFIX)) {
+    return origins.decorate(origin, await router.fetch(req));
+  }
+  if (state.queries >= state.maxQueries) {
+    const busy = json({
+      error: `the server is running its maximum of ${state.maxQueries} queries`,
+    }, { status: 503, headers: { "retry-after": "1" } });
+    return origins.decorate(origin, busy);
+  }
+  state.queries++;
+  let res: Response;
+  try {
+    res = await router.fetch(req);
+  } catch (error) {
+    state.queries--;
+    throw error;
+  }
+  // The slot is held until the body (pages written as they are read) is sent.
+  return origins.decorate(origin, holdWhileStreaming(res, () => state.queries--));
+}
+
+/** A stream route, once it has a slot under the stream caps (or the refusal). */
+async function openStream(
+  state: AppState,
+  router: Router,
+  req: Request,
+  info: ConnInfo | undefined,
+): Promise<Response> {
+  const { limiter } = state;
+  const slot = limiter.acquire(info?.remoteAddr?.hostname ?? "unknown");
+  if (typeof slot !== "function") {
+    const message = slot === "total"
+      ? `the server has its maximum of ${limiter.maxConnections} streams open`
+      : `this address has its maximum of ${limiter.maxConnectionsPerAddress} streams open`;
+    return tooMany(slot === "total" ? 503 : 429, message);
+  }
+  state.slots.set(req, slot);
+  const res = await router.fetch(req);
+  // A refused stream (bad parameters, not an upgrade) gives its slot back at once.
+  if (res.status >= 300) slot();
+  return res;
 }
 
 function offeredProtocols(req: Request): string[] {

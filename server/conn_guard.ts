@@ -7,12 +7,18 @@
  * next request head within the idle timeout; otherwise the guard closes it. WebSocket
  * connections (after their `101`) and responses still streaming (SSE, NDJSON) are never idle.
  *
- * The handler sees the client's address (not the loopback hop) in `info.remoteAddr`.
+ * The handler sees the client's address (not the loopback hop) in `info.remoteAddr`: the guard
+ * maps the local port of each loopback connection it opened back to its client. A local process
+ * can connect to the loopback port directly and skip the guard. The hop is not a Unix socket in
+ * a private directory because a handler of `Deno.serve({ path })` cannot tell which Unix
+ * connection a request came on (its `remoteAddr` is the listener's own path, and
+ * `Deno.connect` cannot bind a client path), so the mapping would need the guard to rewrite
+ * request heads.
  * Every byte crosses the guard once more (a read and a write per chunk each way).
  * @module
  */
 import type { ConnInfo } from "./app.ts";
-import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
+import { ConnectionLimiter, type ConnectionLimits, type LimitRefusal } from "./limits.ts";
 
 /** Options of {@linkcode serveGuarded}. */
 export interface GuardOptions {
@@ -39,6 +45,8 @@ export interface GuardStats {
   readonly open: number;
   /** Connections refused by the caps so far. */
   readonly refused: number;
+  /** The refused connections by cap: `total` (503) or per `address` (429). */
+  readonly refusedBy: Readonly<Record<LimitRefusal, number>>;
   /** Connections closed for not sending a request head in time. */
   readonly headerTimeouts: number;
   /** Keep-alive connections closed for idling. */
@@ -127,29 +135,77 @@ function positive(value: number, name: string): number {
  * ```
  */
 export function serveGuarded(options: GuardOptions): GuardedServer {
-  const headerMs = positive(options.headerTimeoutMs ?? 10_000, "headerTimeoutMs");
-  const idleMs = positive(options.idleTimeoutMs ?? 60_000, "idleTimeoutMs");
-  const limiter = new ConnectionLimiter(options.limits);
-  const byPort = new Map<number, Tracked>();
-  const all = new Set<Tracked>();
-  let headerTimeouts = 0;
-  let idleTimeouts = 0;
-  let stopping = false;
-
+  const guard = new Guard(options);
   const inner = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (req, info) => handle(req, info as Deno.ServeHandlerInfo<Deno.NetAddr>),
+    (req, info) => guard.handle(req, info as Deno.ServeHandlerInfo<Deno.NetAddr>),
   );
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   const accepting = (async () => {
     try {
-      for await (const conn of listener) void admit(conn);
+      for await (const conn of listener) void guard.admit(conn, inner.addr.port);
     } catch { /* the listener closed */ }
   })();
 
-  async function admit(client: Deno.Conn): Promise<void> {
+  let stopped: Promise<void> | undefined;
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    finished: inner.finished,
+    stats: () => guard.stats(),
+    shutdown: () =>
+      stopped ??= (async () => {
+        guard.stopping = true;
+        listener.close();
+        await accepting;
+        for (const tracked of guard.all) {
+          if (tracked.inflight === 0 && !tracked.upgraded) tracked.close();
+        }
+        await inner.shutdown();
+        for (const tracked of guard.all) tracked.close();
+      })(),
+  };
+}
+
+/**
+ * The guard's bookkeeping: admits connections under the caps and pipes them to the loopback
+ * server, arms their header and idle timeouts, and maps the loopback hop back to the client.
+ */
+class Guard {
+  readonly #options: GuardOptions;
+  readonly #headerMs: number;
+  readonly #idleMs: number;
+  readonly #limiter: ConnectionLimiter;
+  /** Client connections by the local port of their loopback twin. */
+  readonly #byPort = new Map<number, Tracked>();
+  /** Every connection admitted and not closed yet. */
+  readonly all = new Set<Tracked>();
+  #headerTimeouts = 0;
+  #idleTimeouts = 0;
+  /** Set on shutdown: a connection whose request ends is closed, not kept alive. */
+  stopping = false;
+
+  constructor(options: GuardOptions) {
+    this.#options = options;
+    this.#headerMs = positive(options.headerTimeoutMs ?? 10_000, "headerTimeoutMs");
+    this.#idleMs = positive(options.idleTimeoutMs ?? 60_000, "idleTimeoutMs");
+    this.#limiter = new ConnectionLimiter(options.limits);
+  }
+
+  stats(): GuardStats {
+    const limiter = this.#limiter;
+    return {
+      open: limiter.open,
+      refused: limiter.refused,
+      refusedBy: limiter.refusedBy,
+      headerTimeouts: this.#headerTimeouts,
+      idleTimeouts: this.#idleTimeouts,
+    };
+  }
+
+  /** Takes `client` under the caps (or refuses it) and pipes it to `innerPort` until closed. */
+  async admit(client: Deno.Conn, innerPort: number): Promise<void> {
     const address = (client.remoteAddr as Deno.NetAddr).hostname;
-    const release = limiter.acquire(address);
+    const release = this.#limiter.acquire(address);
     if (typeof release !== "function") {
       await client.write(new TextEncoder().encode(refusal(release))).catch(() => {});
       client.close();
@@ -157,41 +213,39 @@ export function serveGuarded(options: GuardOptions): GuardedServer {
     }
     const tracked: Tracked = new Tracked(client, address, () => {
       release();
-      all.delete(tracked);
-      if (tracked.upstream) byPort.delete((tracked.upstream.localAddr as Deno.NetAddr).port);
+      this.all.delete(tracked);
+      if (tracked.upstream) this.#byPort.delete((tracked.upstream.localAddr as Deno.NetAddr).port);
     });
-    all.add(tracked);
-    tracked.arm(headerMs, () => headerTimeouts++);
+    this.all.add(tracked);
+    tracked.arm(this.#headerMs, () => this.#headerTimeouts++);
     try {
-      const upstream = await Deno.connect({ hostname: "127.0.0.1", port: inner.addr.port });
+      const upstream = await Deno.connect({ hostname: "127.0.0.1", port: innerPort });
       if (tracked.closed) return upstream.close();
       tracked.upstream = upstream;
-      byPort.set(upstream.localAddr.port, tracked);
+      this.#byPort.set(upstream.localAddr.port, tracked);
       await Promise.race([pump(client, upstream), pump(upstream, client)]);
     } finally {
       tracked.close();
     }
   }
 
-  async function handle(
-    req: Request,
-    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-  ): Promise<Response> {
-    const tracked = byPort.get(info.remoteAddr.port);
+  /** The inner server's handler: runs the app with the client's address, timers paused. */
+  async handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+    const tracked = this.#byPort.get(info.remoteAddr.port);
     // A connection straight to the loopback port (a local process) goes through unguarded.
-    if (tracked === undefined) return await options.handler(req, info);
+    if (tracked === undefined) return await this.#options.handler(req, info);
     tracked.inflight++;
     clearTimeout(tracked.timer);
     const done = () => {
       tracked.inflight--;
       if (tracked.inflight === 0 && !tracked.upgraded && !tracked.closed) {
-        if (stopping) tracked.close();
-        else tracked.arm(idleMs, () => idleTimeouts++);
+        if (this.stopping) tracked.close();
+        else tracked.arm(this.#idleMs, () => this.#idleTimeouts++);
       }
     };
     let res: Response;
     try {
-      res = await options.handler(req, { remoteAddr: { hostname: tracked.address } });
+      res = await this.#options.handler(req, { remoteAddr: { hostname: tracked.address } });
     } catch (error) {
       done();
       throw error;
@@ -203,22 +257,6 @@ export function serveGuarded(options: GuardOptions): GuardedServer {
     }
     return whenSent(res, done);
   }
-
-  let stopped: Promise<void> | undefined;
-  return {
-    addr: listener.addr as Deno.NetAddr,
-    finished: inner.finished,
-    stats: () => ({ open: limiter.open, refused: limiter.refused, headerTimeouts, idleTimeouts }),
-    shutdown: () =>
-      stopped ??= (async () => {
-        stopping = true;
-        listener.close();
-        await accepting;
-        for (const tracked of all) if (tracked.inflight === 0 && !tracked.upgraded) tracked.close();
-        await inner.shutdown();
-        for (const tracked of all) tracked.close();
-      })(),
-  };
 }
 
 /** `res` whose `done` runs once its body has been read to the end, failed or was cancelled. */

@@ -34,6 +34,7 @@ export class ConnectionLimiter {
   #byAddress = new Map<string, number>();
   #open = 0;
   #refused = 0;
+  #refusedBy: Record<LimitRefusal, number> = { total: 0, address: 0 };
 
   constructor(limits: ConnectionLimits = {}) {
     this.maxConnections = count(limits.maxConnections ?? 5_000, "maxConnections");
@@ -51,6 +52,11 @@ export class ConnectionLimiter {
   /** Streams refused so far. */
   get refused(): number {
     return this.#refused;
+  }
+
+  /** Streams refused so far, by why: the total cap or the per-address cap. */
+  get refusedBy(): Readonly<Record<LimitRefusal, number>> {
+    return { ...this.#refusedBy };
   }
 
   /** Takes a slot for `address`: a release function (idempotent), or why not. */
@@ -73,6 +79,7 @@ export class ConnectionLimiter {
 
   #refuse(why: LimitRefusal): LimitRefusal {
     this.#refused++;
+    this.#refusedBy[why]++;
     return why;
   }
 }

@@ -1,10 +1,12 @@
 /**
  * Prometheus metrics of the server (`GET /metrics`, prom-client): requests by route and
- * status, latency histograms, open and refused streams, hub deliveries and drops, and the
- * process's CPU, memory and start time.
+ * status, latency histograms, open and refused streams, hub deliveries and drops, the
+ * connection guard's TCP connections (when the server runs behind it), and the process's
+ * CPU, memory and start time.
  * @module
  */
 import client from "prom-client";
+import type { GuardStats } from "./conn_guard.ts";
 import type { StreamHub } from "./hub.ts";
 import type { ConnectionLimiter } from "./limits.ts";
 
@@ -14,6 +16,11 @@ export interface ServerMetricsOptions {
   readonly limiter: ConnectionLimiter;
   /** Paths reported as their own `route` label; anything else is `other`. */
   readonly routes: Iterable<string>;
+  /**
+   * The connection guard's counters (`conn_guard.ts`), when the server runs behind it: adds
+   * the `alphapulse_server_guard_*` series.
+   */
+  readonly guard?: () => GuardStats;
 }
 
 /**
@@ -102,6 +109,7 @@ export class ServerMetrics {
         this.set(hub.stats().clients);
       },
     });
+    if (options.guard) guardMetrics(registers, options.guard);
   }
 
   /** Records one answered request. */
@@ -115,4 +123,46 @@ export class ServerMetrics {
   exposition(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** The connection guard's series, read from `stats` at scrape time. */
+function guardMetrics(registers: client.Registry[], stats: () => GuardStats): void {
+  new client.Gauge({
+    name: "alphapulse_server_guard_connections_open",
+    help: "TCP connections open through the connection guard now",
+    registers,
+    collect() {
+      this.set(stats().open);
+    },
+  });
+  new client.Counter({
+    name: "alphapulse_server_guard_connections_refused_total",
+    help: "TCP connections refused by the guard's caps, by cap (total: 503, address: 429)",
+    labelNames: ["reason"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(stats().refusedBy)) this.inc({ reason }, n);
+    },
+  });
+  const counter = (name: string, help: string, read: (s: GuardStats) => number) =>
+    new client.Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read(stats()));
+      },
+    });
+  counter(
+    "alphapulse_server_guard_header_timeouts_total",
+    "Connections closed for not sending a request head within the header timeout",
+    (s) => s.headerTimeouts,
+  );
+  counter(
+    "alphapulse_server_guard_idle_timeouts_total",
+    "Keep-alive connections closed for idling past the idle timeout",
+    (s) => s.idleTimeouts,
+  );
 }

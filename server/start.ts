@@ -5,7 +5,7 @@
 import type { MarketDataRepository } from "../lib/repositories/repository.ts";
 import { type AppOptions, createApp } from "./app.ts";
 import { defaultAllowedHosts, isLoopback, OriginPolicy } from "./auth/origin.ts";
-import { serveGuarded } from "./conn_guard.ts";
+import { type GuardedServer, type GuardStats, serveGuarded } from "./conn_guard.ts";
 import type { StreamHub } from "./hub.ts";
 import type { StreamOptions } from "./streams.ts";
 
@@ -86,6 +86,15 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
   return new Promise((resolve) => resolve(serve(options)));
 }
 
+/** The guard's counters before it has bound (no request can come before). */
+const NO_CONNECTIONS: GuardStats = {
+  open: 0,
+  refused: 0,
+  refusedBy: { total: 0, address: 0 },
+  headerTimeouts: 0,
+  idleTimeouts: 0,
+};
+
 function serve(options: StartServerOptions): RunningServer {
   const port = options.port ?? 8787;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -103,10 +112,16 @@ function serve(options: StartServerOptions): RunningServer {
     allowedHosts: options.allowedHosts ?? defaultAllowedHosts(hostname),
   });
   const streams = new AbortController();
-  const app = createApp({ ...options, origins, signal: streams.signal });
   const guarded = options.connectionGuard ?? !isLoopback(hostname);
+  let guard: GuardedServer | undefined;
+  const app = createApp({
+    ...options,
+    origins,
+    signal: streams.signal,
+    connectionStats: guarded ? () => guard?.stats() ?? NO_CONNECTIONS : undefined,
+  });
   const server = guarded
-    ? serveGuarded({
+    ? guard = serveGuarded({
       hostname,
       port,
       headerTimeoutMs: options.headerTimeoutMs,

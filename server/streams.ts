@@ -194,8 +194,6 @@ export function webSocketStream(
       hint: "connect with new WebSocket(url) or use /sse",
     });
   }
-  const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024;
-  const graceMs = options.closeGraceMs ?? 3_000;
   let upgrade;
   try {
     upgrade = Deno.upgradeWebSocket(req, {
@@ -206,80 +204,108 @@ export function webSocketStream(
     throw new HttpError(400, `WebSocket upgrade failed: ${(error as Error).message}`);
   }
   const { socket, response } = upgrade;
-  let sub: Subscription | undefined;
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    sub?.close();
-    options.onEnd?.();
+  const stream = new SocketStream(socket, subscribe, options);
+  const authenticate = options.authenticate;
+  if (!authenticate) {
+    socket.onopen = () => stream.pump();
+    return response;
+  }
+  socket.onopen = () => {
+    const timer = setTimeout(
+      () => stream.closeWith(UNAUTHORIZED_CLOSE_CODE, "authentication timeout"),
+      options.authTimeoutMs ?? 5_000,
+    );
+    socket.onmessage = (message) => {
+      socket.onmessage = null; // only the first message authenticates; later ones are ignored
+      clearTimeout(timer);
+      void authenticateFirst(stream, String(message.data), authenticate);
+    };
   };
-  const closeWith = (code: number, reason: string) => {
+  return response;
+}
+
+/** One WebSocket's subscription and its ending: close codes, the close grace, `onEnd`. */
+class SocketStream {
+  #sub: Subscription | undefined;
+  #ended = false;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly subscribe: () => Subscription,
+    readonly options: WebSocketStreamOptions,
+  ) {
+    socket.onclose = () => this.end();
+    socket.onerror = () => this.end();
+  }
+
+  /** Releases the subscription and calls `onEnd`, once. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#sub?.close();
+    this.options.onEnd?.();
+  }
+
+  /** Sends a close frame; drops the connection if the handshake is not done in time. */
+  closeWith(code: number, reason: string): void {
+    const socket = this.socket;
     if (socket.readyState !== WebSocket.OPEN && socket.readyState !== WebSocket.CONNECTING) {
       return;
     }
     socket.close(code, reason);
     const timer = setTimeout(() => {
       dropConnection(socket);
-      end();
-    }, graceMs);
+      this.end();
+    }, this.options.closeGraceMs ?? 3_000);
     Deno.unrefTimer(timer);
-  };
-  socket.onclose = end;
-  socket.onerror = end;
+  }
 
-  const pump = () => {
+  /** Subscribes and delivers until the subscription closes (1013 if it cannot subscribe). */
+  pump(): void {
+    let sub: Subscription;
     try {
-      sub = subscribe();
+      sub = this.#sub = this.subscribe();
     } catch (error) {
-      closeWith(1013, (error as Error).message.slice(0, 120)); // try again later
+      this.closeWith(1013, (error as Error).message.slice(0, 120)); // try again later
       return;
     }
-    if (ended) sub.close();
-    deliver(socket, sub, maxBuffered, (reason) => {
+    if (this.#ended) sub.close();
+    const maxBuffered = this.options.maxBufferedBytes ?? 8 * 1024 * 1024;
+    deliver(this.socket, sub, maxBuffered, (reason) => {
       if (reason === "slow") {
-        closeWith(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: event queue overflowed");
+        this.closeWith(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: event queue overflowed");
       } else {
-        closeWith(1000, reason === "hub_closed" ? "server shutting down" : "closed");
+        this.closeWith(1000, reason === "hub_closed" ? "server shutting down" : "closed");
       }
     });
-  };
-
-  const authenticate = options.authenticate;
-  if (!authenticate) {
-    socket.onopen = pump;
-    return response;
   }
-  socket.onopen = () => {
-    const timer = setTimeout(
-      () => closeWith(UNAUTHORIZED_CLOSE_CODE, "authentication timeout"),
-      options.authTimeoutMs ?? 5_000,
+}
+
+/** Checks the first message's token; streams on success, closes with 4401 or 4403 if not. */
+async function authenticateFirst(
+  stream: SocketStream,
+  data: string,
+  authenticate: (token: string) => Promise<unknown>,
+): Promise<void> {
+  let token: unknown;
+  try {
+    token = JSON.parse(data)?.token;
+  } catch { /* not JSON: refused below */ }
+  if (typeof token !== "string") {
+    return stream.closeWith(UNAUTHORIZED_CLOSE_CODE, 'expected {"type":"auth","token":"..."}');
+  }
+  try {
+    await authenticate(token);
+  } catch (error) {
+    const status = (error as { status?: unknown }).status;
+    return stream.closeWith(
+      status === 403 ? FORBIDDEN_CLOSE_CODE : UNAUTHORIZED_CLOSE_CODE,
+      status === 403 ? "forbidden" : "unauthorized",
     );
-    socket.onmessage = async (message) => {
-      socket.onmessage = null; // only the first message authenticates; later ones are ignored
-      clearTimeout(timer);
-      let token: unknown;
-      try {
-        token = JSON.parse(String(message.data))?.token;
-      } catch { /* not JSON: refused below */ }
-      if (typeof token !== "string") {
-        return closeWith(UNAUTHORIZED_CLOSE_CODE, 'expected {"type":"auth","token":"..."}');
-      }
-      try {
-        await authenticate(token);
-      } catch (error) {
-        const status = (error as { status?: unknown }).status;
-        return closeWith(
-          status === 403 ? FORBIDDEN_CLOSE_CODE : UNAUTHORIZED_CLOSE_CODE,
-          status === 403 ? "forbidden" : "unauthorized",
-        );
-      }
-      if (socket.readyState !== WebSocket.OPEN) return;
-      socket.send(JSON.stringify({ type: "authenticated" }));
-      pump();
-    };
-  };
-  return response;
+  }
+  if (stream.socket.readyState !== WebSocket.OPEN) return;
+  stream.socket.send(JSON.stringify({ type: "authenticated" }));
+  stream.pump();
 }
 
 const encoder = new TextEncoder();

@@ -67,7 +67,13 @@ Deno.test("every metric on the Grafana dashboard is exported by a running daemon
 
   // The server, after a request so its per-route series exist.
   const hub = new StreamHub();
-  const server = await startServer({ repository: new MemoryRepository([]), hub, port: 0 });
+  // Behind the connection guard, so its series (on the dashboard) are exported too.
+  const server = await startServer({
+    repository: new MemoryRepository([]),
+    hub,
+    port: 0,
+    connectionGuard: true,
+  });
   // A collector's metrics endpoint with one feed.
   const collector = new CollectorMetrics();
   collector.addFeed({

@@ -9,7 +9,7 @@ import type { Trade } from "../lib/market/types.ts";
 import { MemoryRepository } from "../lib/repositories/mod.ts";
 import { serveGuarded } from "../server/conn_guard.ts";
 import { startServer, StreamHub } from "../server/mod.ts";
-import { until } from "./support/checking_sink.ts";
+import { parseExposition, until } from "./support/checking_sink.ts";
 
 const encoder = new TextEncoder();
 const PARTIAL = encoder.encode("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n");
@@ -173,4 +173,89 @@ Deno.test("guard: timeouts must be positive", () => {
     () => serveGuarded({ hostname: "127.0.0.1", port: 0, idleTimeoutMs: -1, handler }),
     RangeError,
   );
+});
+
+/** One sample of a parsed exposition by name and labels, whatever the label order. */
+function sampleOf(samples: Map<string, number>, name: string, labels = ""): number | undefined {
+  const want = labels.split(",").filter(Boolean).sort().join(",");
+  for (const [key, value] of samples) {
+    const brace = key.indexOf("{");
+    const keyName = brace < 0 ? key : key.slice(0, brace);
+    const keyLabels = brace < 0 ? "" : key.slice(brace + 1, -1).split(",").sort().join(",");
+    if (keyName === name && keyLabels === want) return value;
+  }
+  return undefined;
+}
+
+Deno.test("guard: /metrics and /health count open, refused and timed-out connections", async () => {
+  const hub = new StreamHub();
+  const server = await startServer({
+    repository: new MemoryRepository([]),
+    hub,
+    port: 0,
+    connectionGuard: true,
+    headerTimeoutMs: 1_000,
+    idleTimeoutMs: 1_000,
+    limits: { maxConnections: 100, maxConnectionsPerAddress: 5 },
+  });
+  try {
+    // Five half-sent heads take this address's five slots; the next two connections (accepted
+    // after them, in order) are refused with 429 by the per-address cap.
+    const stalled: Deno.Conn[] = [];
+    for (let i = 0; i < 5; i++) stalled.push(await partial(server.port));
+    for (let i = 0; i < 2; i++) {
+      const extra = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      assert.match(await closedByServer(extra), /^HTTP\/1\.1 429 /);
+    }
+    // The five are closed, unanswered, once the header timeout passes.
+    for (const text of await Promise.all(stalled.map((conn) => closedByServer(conn)))) {
+      assert.equal(text, "");
+    }
+    // One keep-alive client answered once, then silent: closed after the idle timeout.
+    const idle = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await idle.write(encoder.encode("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    assert.match(await closedByServer(idle), /^HTTP\/1\.1 200 /);
+
+    // What the test did: 5 header timeouts, 2 refusals by address, none by total, 1 idle
+    // timeout; the scrape's own connection is the one open.
+    const client = Deno.createHttpClient({});
+    try {
+      const res = await fetch(`${server.url}metrics`, { client });
+      assert.equal(res.status, 200);
+      const samples = parseExposition(await res.text());
+      const refused = "alphapulse_server_guard_connections_refused_total";
+      assert.equal(sampleOf(samples, "alphapulse_server_guard_connections_open"), 1);
+      assert.equal(sampleOf(samples, refused, 'reason="address"'), 2);
+      assert.equal(sampleOf(samples, refused, 'reason="total"'), 0);
+      assert.equal(sampleOf(samples, "alphapulse_server_guard_header_timeouts_total"), 5);
+      assert.equal(sampleOf(samples, "alphapulse_server_guard_idle_timeouts_total"), 1);
+      const health = await (await fetch(`${server.url}health`, { client })).json();
+      assert.deepEqual(health.connections, {
+        open: 1,
+        refused: 2,
+        refusedBy: { total: 0, address: 2 },
+        headerTimeouts: 5,
+        idleTimeouts: 1,
+      });
+    } finally {
+      client.close();
+    }
+  } finally {
+    await server.shutdown();
+    await hub.close();
+  }
+});
+
+Deno.test("guard: an unguarded server has no guard series and no connections in /health", async () => {
+  const hub = new StreamHub();
+  const server = await startServer({ repository: new MemoryRepository([]), hub, port: 0 });
+  try {
+    const text = await (await fetch(`${server.url}metrics`)).text();
+    assert.ok(text.includes("alphapulse_open_streams"), "the server's own series are there");
+    assert.equal(text.includes("alphapulse_server_guard_"), false);
+    assert.equal("connections" in await (await fetch(`${server.url}health`)).json(), false);
+  } finally {
+    await server.shutdown();
+    await hub.close();
+  }
 });
