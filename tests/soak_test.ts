@@ -1,11 +1,12 @@
 /**
  * `deno task soak` for 75 s (20 s warm-up, 15 s median windows): connect/subscribe/disconnect
- * churn against a server in a child process ends with the server's resident memory within
- * 20 % of where it started (the full 10-minute run is `deno task soak`).
+ * churn against a server in a child process ends with the server's resident memory at most
+ * 20 % above where it started (a growth bound: a run whose heap settles lower than its start
+ * window, -23 % once, is not a leak) (the full 10-minute run is `deno task soak`).
  */
 import assert from "node:assert/strict";
 
-Deno.test("a short soak of stream churn ends within 20 % of the starting RSS", async () => {
+Deno.test("a short soak of stream churn ends at most 20 % above the starting RSS", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -33,7 +34,7 @@ Deno.test("a short soak of stream churn ends within 20 % of the starting RSS", a
   const start = report.rss_start_bytes;
   const end = report.rss_end_bytes;
   assert.ok(start > 10e6 && end > 10e6, line);
-  assert.ok(Math.abs(end - start) <= start * 0.2, `RSS ${start} -> ${end}: ${line}`);
+  assert.ok(end - start <= start * 0.2, `RSS ${start} -> ${end}: ${line}`);
   assert.ok(report.rss_peak_bytes >= Math.max(start, end), line);
   assert.equal(report.pass, true, line);
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
