@@ -6,7 +6,7 @@
  * by hand from the bars written.
  */
 import assert from "node:assert/strict";
-import { DuckDBInstance } from "@duckdb/node-api";
+import { duck } from "./support/duck.ts";
 import type { Bar } from "../lib/market/types.ts";
 import { ParquetLake, PARTITIONED_TABLES } from "../lib/lake/mod.ts";
 import { repairLake } from "../lib/lake/repair.ts";
@@ -34,22 +34,6 @@ function dailyBars(first: string, count: number): Bar[] {
     vwap: 100.5 + i,
     trades: 10 + i,
   }));
-}
-
-async function duck(sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(":memory:");
-  const con = await instance.connect();
-  try {
-    const reader = await con.runAndReadAll(sql);
-    return reader.getRowObjectsJS().map((r) =>
-      Object.fromEntries(
-        Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v]),
-      )
-    );
-  } finally {
-    con.closeSync();
-    instance.closeSync();
-  }
 }
 
 function parquetNames(dir: string): string[] {

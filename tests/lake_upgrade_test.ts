@@ -8,7 +8,7 @@
  * temporary file is removed by the next run.
  */
 import assert from "node:assert/strict";
-import { DuckDBInstance } from "@duckdb/node-api";
+import { duck } from "./support/duck.ts";
 import pl from "nodejs-polars";
 import { LakeLockedError, ParquetLake } from "../lib/lake/mod.ts";
 import { upgradeLake } from "../lib/lake/upgrade.ts";
@@ -51,23 +51,6 @@ function trade(id: number, day: number, backfilled: boolean): Trade {
     recvTs: T0 + day * DAY + id + 5,
     ...(backfilled ? { backfilled: true } : {}),
   };
-}
-
-/** Runs `sql` on a fresh in-memory DuckDB; bigints as numbers. */
-async function duck(sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(":memory:");
-  const con = await instance.connect();
-  try {
-    const reader = await con.runAndReadAll(sql);
-    return reader.getRowObjectsJS().map((r) =>
-      Object.fromEntries(
-        Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v]),
-      )
-    );
-  } finally {
-    con.closeSync();
-    instance.closeSync();
-  }
 }
 
 /** Every entry of a folder (hidden ones too), sorted. */

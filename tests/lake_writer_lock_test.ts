@@ -4,7 +4,7 @@
  * counted by DuckDB over the lake files, the expected trades read from the capture itself.
  */
 import assert from "node:assert/strict";
-import { DuckDBInstance } from "@duckdb/node-api";
+import { duck } from "./support/duck.ts";
 import { LakeLockedError, ParquetLake, WRITER_LOCK_FILE, WriterLock } from "../lib/lake/mod.ts";
 import { syntheticTrades } from "./support/lake_trades.ts";
 import { readCaptureFrames } from "./support/recorded.ts";
@@ -14,23 +14,6 @@ const CAPTURE = new URL(`../../shared/data/${CAPTURE_NAME}`, import.meta.url).pa
 const REPLAY = new URL("../collectors/replay/main.ts", import.meta.url).pathname;
 const REPAIR = new URL("../scripts/lake_repair.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
-
-/** Runs SQL on a throwaway DuckDB; rows as objects (bigints as numbers). */
-async function duck(sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(":memory:");
-  const con = await instance.connect();
-  try {
-    const reader = await con.runAndReadAll(sql);
-    return reader.getRowObjectsJS().map((r) =>
-      Object.fromEntries(
-        Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v]),
-      )
-    );
-  } finally {
-    con.closeSync();
-    instance.closeSync();
-  }
-}
 
 /** Rows and distinct keys of each table of the lake, by DuckDB. */
 async function rowsAndKeys(root: string): Promise<Record<string, [number, number]>> {

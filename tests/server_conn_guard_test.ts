@@ -10,37 +10,14 @@ import { MemoryRepository } from "../lib/repositories/mod.ts";
 import { serveGuarded } from "../server/conn_guard.ts";
 import { startServer, StreamHub } from "../server/mod.ts";
 import { parseExposition, until } from "./support/checking_sink.ts";
+import { readUntilClosed } from "./support/sockets.ts";
 
 const encoder = new TextEncoder();
 const PARTIAL = encoder.encode("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n");
 
-/** Reads `conn` until the server ends it; rejects if it is still open after `limitMs`. */
-async function closedByServer(conn: Deno.Conn, limitMs = 20_000): Promise<string> {
-  const buf = new Uint8Array(64 * 1024);
-  let text = "";
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    conn.close();
-  }, limitMs);
-  try {
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) return text;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-    }
-  } catch (error) {
-    if (timedOut) throw new Error("the server never closed the connection");
-    if (error instanceof Deno.errors.ConnectionReset) return text;
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    if (!timedOut) {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }
-  }
+/** The text `conn` got before the server ended it (rejects if still open after 20 s). */
+async function closedByServer(conn: Deno.Conn): Promise<string> {
+  return (await readUntilClosed(conn, { text: true })).text;
 }
 
 async function partial(port: number): Promise<Deno.Conn> {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type { MarketEvent, Trade } from "../lib/market/types.ts";
 import { MemoryRepository } from "../lib/repositories/mod.ts";
 import { startServer, StreamHub } from "../server/mod.ts";
+import { upgradeStatus } from "../bench/_fanout.ts";
 
 function trade(exchange: string, symbol: string, id: number): Trade {
   return {
@@ -97,28 +98,6 @@ async function client(url: string) {
 
 async function until(done: () => boolean | Promise<boolean>, tries = 3_000): Promise<void> {
   for (let i = 0; i < tries && !(await done()); i++) await new Promise((r) => setTimeout(r, 10));
-}
-
-/** One WebSocket upgrade attempt over raw TCP: the status code of the response. */
-async function upgradeStatus(port: number): Promise<number> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(new TextEncoder().encode(
-      `GET /ws?kinds=trade HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-        `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
-        `Sec-WebSocket-Version: 13\r\n\r\n`,
-    ));
-    const buf = new Uint8Array(256);
-    let head = "";
-    while (!head.includes("\r\n")) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      head += new TextDecoder().decode(buf.subarray(0, n));
-    }
-    return Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
-  } finally {
-    conn.close();
-  }
 }
 
 Deno.test("a push reader is told once per batch, takes it whole, and is not dropped after an idle spell", async () => {
@@ -211,7 +190,7 @@ Deno.test("5,000 stream connections past the cap are refused; connected clients 
     const flood = Array.from({ length: 50 }, async () => {
       while (attempts < 5_000) {
         const n = ++attempts;
-        const status = await upgradeStatus(server.port);
+        const status = await upgradeStatus(server.port, "/ws?kinds=trade");
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
         if (status === 503) refused++;
         // Interleave publishing with the flood: one write of 4 trades every 25 attempts.

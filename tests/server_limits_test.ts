@@ -12,6 +12,7 @@ import {
   TooManySubscribersError,
 } from "../server/mod.ts";
 import { until } from "./support/checking_sink.ts";
+import { readUntilClosed } from "./support/sockets.ts";
 
 const T0 = Date.UTC(2021, 3, 17, 16, 0) * 1000;
 
@@ -39,35 +40,6 @@ async function rawRequest(port: number, head: string): Promise<[Deno.TcpConn, st
   const buf = new Uint8Array(1024);
   const n = await conn.read(buf);
   return [conn, new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0]];
-}
-
-/** Reads `conn` until the server ends it; rejects if it is still open after `limitMs`. */
-async function drainUntilClosed(conn: Deno.TcpConn, limitMs = 20_000): Promise<number> {
-  const buf = new Uint8Array(1 << 20);
-  let total = 0;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    conn.close(); // ends the pending read
-  }, limitMs);
-  try {
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) return total;
-      total += n;
-    }
-  } catch (error) {
-    if (timedOut) throw new Error("the server never closed the connection");
-    if (error instanceof Deno.errors.ConnectionReset) return total;
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    if (!timedOut) {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }
-  }
 }
 
 Deno.test("ConnectionLimiter: total and per-address caps, idempotent release", () => {
@@ -247,8 +219,8 @@ async function nonReadingClients(hub: StreamHub): Promise<string[]> {
       open = await health();
     }
     assert.equal(open, 1, "only the reading client's stream is open");
-    await drainUntilClosed(ws);
-    await drainUntilClosed(sse);
+    await readUntilClosed(ws);
+    await readUntilClosed(sse);
     await until(() => readerGot === written, "the reading client to get every trade", 60_000);
     assert.equal(hub.stats().clients, 1);
     reader.close();
