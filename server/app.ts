@@ -82,7 +82,7 @@ const PUBLIC_PATHS = new Set(["/health", "/"]);
  * Routes (all `GET`; errors are JSON `{ "error": ... }` with a 4xx/5xx status):
  * - `/health`: `{ status, uptimeSeconds, streamClients, eventsPublished, ... }`; behind the
  *   connection guard also `connections: { open, refused, refusedBy, headerTimeouts,
- *   idleTimeouts }`
+ *   idleTimeouts, writeTimeouts, unguardedRefused }`
  * - `/api/instruments?table=trades|quotes|book_snapshots`: instruments with rows in the table
  *   (default `trades`), each with `rows` (and `trades` for the trades table), `first` and
  *   `last` (venue times, epoch microseconds)

@@ -7,6 +7,7 @@
 import { type ApiToken, Authenticator, type Scope, SCOPES } from "./auth/authenticator.ts";
 import { importJwtKey, type JwtAlgorithm } from "./auth/jwt.ts";
 import type { ConnectionLimits } from "./limits.ts";
+import type { StartServerOptions } from "./start.ts";
 
 /** The flags {@linkcode loadServerSecurity} reads (names as on the command line). */
 export const SECURITY_FLAGS = {
@@ -24,6 +25,7 @@ export const SECURITY_FLAGS = {
   "query-timeout": { type: "string" },
   "header-timeout": { type: "string" },
   "idle-timeout": { type: "string" },
+  "write-timeout": { type: "string" },
   "connection-guard": { type: "boolean" },
   "no-connection-guard": { type: "boolean" },
 } as const;
@@ -51,6 +53,8 @@ export const SECURITY_USAGE = `
                           on a non-loopback bind, or with --connection-guard)
   --idle-timeout S        seconds a keep-alive connection may wait for its next request
                           (default 60; same conditions)
+  --write-timeout S       seconds a write may wait for a client that does not read before the
+                          connection is closed (default 10; same conditions)
   --connection-guard      header/idle timeouts and TCP connection caps also on loopback (on by
                           default on any other bind; --no-connection-guard turns it off)`;
 
@@ -67,6 +71,7 @@ export interface ServerSecurity {
     readonly queryMs?: number;
     readonly headerMs?: number;
     readonly idleMs?: number;
+    readonly writeMs?: number;
   };
   /** `--connection-guard` / `--no-connection-guard` (undefined: the bind decides). */
   readonly connectionGuard?: boolean;
@@ -168,6 +173,7 @@ export async function loadServerSecurity(
     queryMs: ms("query-timeout"),
     headerMs: ms("header-timeout"),
     idleMs: ms("idle-timeout"),
+    writeMs: ms("write-timeout"),
   };
   const parts = [
     auth.enabled
@@ -200,4 +206,19 @@ async function secret(
   if (typeof file === "string") return (await Deno.readTextFile(file)).trim();
   if (fromEnv) return fromEnv;
   throw new RangeError(`--jwt-alg needs the ${what} (a file flag or its environment variable)`);
+}
+
+/** The `startServer` options that `security` decides (auth, origins, caps, timeouts). */
+export function securityOptions(security: ServerSecurity): Partial<StartServerOptions> {
+  return {
+    auth: security.auth,
+    allowedOrigins: security.allowedOrigins,
+    allowedHosts: security.allowedHosts,
+    limits: security.limits,
+    maxConcurrentQueries: security.maxConcurrentQueries,
+    connectionGuard: security.connectionGuard,
+    headerTimeoutMs: security.timeouts.headerMs,
+    idleTimeoutMs: security.timeouts.idleMs,
+    writeTimeoutMs: security.timeouts.writeMs,
+  };
 }

@@ -6,12 +6,15 @@
  * the header timeout, and a keep-alive connection with no request in flight must send its
  * next request head within the idle timeout; otherwise the guard closes it. WebSocket
  * connections (after their `101`) and responses still streaming (SSE, NDJSON) are never idle.
+ * A client that stops reading is closed once a write to it has waited for the write timeout
+ * (default 10 s), whatever the response: a large JSON body, a stream, a WebSocket.
  *
  * The handler sees the client's address (not the loopback hop) in `info.remoteAddr`: the guard
- * maps the local port of each loopback connection it opened back to its client. A local process
- * can connect to the loopback port directly and skip the guard. The hop is not a Unix socket in
- * a private directory because a handler of `Deno.serve({ path })` cannot tell which Unix
- * connection a request came on (its `remoteAddr` is the listener's own path, and
+ * maps the local port of each loopback connection it opened back to its client. A request on a
+ * loopback connection the guard did not open (a local process connecting to the hop's port
+ * directly, which would skip the caps and timeouts) is refused with a 403. The hop is not a
+ * Unix socket in a private directory because a handler of `Deno.serve({ path })` cannot tell
+ * which Unix connection a request came on (its `remoteAddr` is the listener's own path, and
  * `Deno.connect` cannot bind a client path), so the mapping would need the guard to rewrite
  * request heads.
  * Every byte crosses the guard once more (a read and a write per chunk each way).
@@ -33,6 +36,11 @@ export interface GuardOptions {
    * head (default 60,000).
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * Milliseconds a write to a client may wait for the client to read before the guard closes
+   * the connection (default 10,000): a client that stops reading is disconnected.
+   */
+  readonly writeTimeoutMs?: number;
   /** Caps on open TCP connections, in total and per client address. */
   readonly limits?: ConnectionLimits;
   /** The request handler. */
@@ -51,12 +59,18 @@ export interface GuardStats {
   readonly headerTimeouts: number;
   /** Keep-alive connections closed for idling. */
   readonly idleTimeouts: number;
+  /** Connections closed because the client stopped reading (a write waited too long). */
+  readonly writeTimeouts: number;
+  /** Requests refused because they came to the loopback hop without passing the guard. */
+  readonly unguardedRefused: number;
 }
 
 /** A running guarded server. */
 export interface GuardedServer {
   /** The public address. */
   readonly addr: Deno.NetAddr;
+  /** The loopback hop's address; requests that reach it without the guard get a 403. */
+  readonly hopAddr: Deno.NetAddr;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
   /** Stops accepting, closes idle connections and waits for requests to finish. */
@@ -71,6 +85,8 @@ class Tracked {
   closed = false;
   timer: ReturnType<typeof setTimeout> | undefined;
   upstream: Deno.TcpConn | undefined;
+  /** When the write to the client now waiting began (`performance.now()`), 0 when none waits. */
+  writingSince = 0;
 
   constructor(
     readonly client: Deno.Conn,
@@ -104,14 +120,17 @@ class Tracked {
 /** Bytes read per chunk each way. */
 const CHUNK = 64 * 1024;
 
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+/** Copies `from` to `to` until either ends; `writes` (if given) is stamped while a write waits. */
+async function pump(from: Deno.Conn, to: Deno.Conn, writes?: Tracked): Promise<void> {
   const buf = new Uint8Array(CHUNK);
   try {
     while (true) {
       const n = await from.read(buf);
       if (n === null) return;
+      if (writes) writes.writingSince = performance.now();
       let at = 0;
       while (at < n) at += await to.write(buf.subarray(at, n));
+      if (writes) writes.writingSince = 0;
     }
   } catch {
     // a reset or a close from the other side ends the pipe
@@ -146,15 +165,18 @@ export function serveGuarded(options: GuardOptions): GuardedServer {
       for await (const conn of listener) void guard.admit(conn, inner.addr.port);
     } catch { /* the listener closed */ }
   })();
+  const sweep = setInterval(() => guard.closeStalledWriters(), guard.sweepMs);
 
   let stopped: Promise<void> | undefined;
   return {
     addr: listener.addr as Deno.NetAddr,
+    hopAddr: inner.addr,
     finished: inner.finished,
     stats: () => guard.stats(),
     shutdown: () =>
       stopped ??= (async () => {
         guard.stopping = true;
+        clearInterval(sweep);
         listener.close();
         await accepting;
         for (const tracked of guard.all) {
@@ -174,6 +196,7 @@ class Guard {
   readonly #options: GuardOptions;
   readonly #headerMs: number;
   readonly #idleMs: number;
+  readonly #writeMs: number;
   readonly #limiter: ConnectionLimiter;
   /** Client connections by the local port of their loopback twin. */
   readonly #byPort = new Map<number, Tracked>();
@@ -181,6 +204,8 @@ class Guard {
   readonly all = new Set<Tracked>();
   #headerTimeouts = 0;
   #idleTimeouts = 0;
+  #writeTimeouts = 0;
+  #unguardedRefused = 0;
   /** Set on shutdown: a connection whose request ends is closed, not kept alive. */
   stopping = false;
 
@@ -188,7 +213,24 @@ class Guard {
     this.#options = options;
     this.#headerMs = positive(options.headerTimeoutMs ?? 10_000, "headerTimeoutMs");
     this.#idleMs = positive(options.idleTimeoutMs ?? 60_000, "idleTimeoutMs");
+    this.#writeMs = positive(options.writeTimeoutMs ?? 10_000, "writeTimeoutMs");
     this.#limiter = new ConnectionLimiter(options.limits);
+  }
+
+  /** How often {@linkcode closeStalledWriters} runs: a quarter of the write timeout, 1 s at most. */
+  get sweepMs(): number {
+    return Math.min(1_000, this.#writeMs / 4);
+  }
+
+  /** Closes every connection whose client has left a write waiting past the write timeout. */
+  closeStalledWriters(): void {
+    const before = performance.now() - this.#writeMs;
+    for (const tracked of this.all) {
+      if (tracked.writingSince !== 0 && tracked.writingSince < before) {
+        this.#writeTimeouts++;
+        tracked.close();
+      }
+    }
   }
 
   stats(): GuardStats {
@@ -199,6 +241,8 @@ class Guard {
       refusedBy: limiter.refusedBy,
       headerTimeouts: this.#headerTimeouts,
       idleTimeouts: this.#idleTimeouts,
+      writeTimeouts: this.#writeTimeouts,
+      unguardedRefused: this.#unguardedRefused,
     };
   }
 
@@ -223,7 +267,7 @@ class Guard {
       if (tracked.closed) return upstream.close();
       tracked.upstream = upstream;
       this.#byPort.set(upstream.localAddr.port, tracked);
-      await Promise.race([pump(client, upstream), pump(upstream, client)]);
+      await Promise.race([pump(client, upstream), pump(upstream, client, tracked)]);
     } finally {
       tracked.close();
     }
@@ -232,8 +276,15 @@ class Guard {
   /** The inner server's handler: runs the app with the client's address, timers paused. */
   async handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
     const tracked = this.#byPort.get(info.remoteAddr.port);
-    // A connection straight to the loopback port (a local process) goes through unguarded.
-    if (tracked === undefined) return await this.#options.handler(req, info);
+    // The guard registers its hop before it forwards a byte, so a request on an unknown
+    // connection came from a local process that dialled the loopback port itself.
+    if (tracked === undefined) {
+      this.#unguardedRefused++;
+      return Response.json({ error: "connect through the server's public address" }, {
+        status: 403,
+        headers: { connection: "close" },
+      });
+    }
     tracked.inflight++;
     clearTimeout(tracked.timer);
     const done = () => {

@@ -22,6 +22,7 @@ import {
   loadServerSecurity,
   SECURITY_FLAGS,
   SECURITY_USAGE,
+  securityOptions,
   type ServerSecurity,
 } from "./config.ts";
 import { StreamHub } from "./hub.ts";
@@ -72,15 +73,8 @@ async function serve(): Promise<void> {
     hub,
     port,
     hostname: values.hostname as string,
-    auth: security.auth,
-    allowedOrigins: security.allowedOrigins,
-    allowedHosts: security.allowedHosts,
-    limits: security.limits,
-    maxConcurrentQueries: security.maxConcurrentQueries,
+    ...securityOptions(security),
     queryPool,
-    connectionGuard: security.connectionGuard,
-    headerTimeoutMs: security.timeouts.headerMs,
-    idleTimeoutMs: security.timeouts.idleMs,
   }).catch(async (error) => {
     queryPool.close();
     await repository.close();

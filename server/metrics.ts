@@ -165,4 +165,14 @@ function guardMetrics(registers: client.Registry[], stats: () => GuardStats): vo
     "Keep-alive connections closed for idling past the idle timeout",
     (s) => s.idleTimeouts,
   );
+  counter(
+    "alphapulse_server_guard_write_timeouts_total",
+    "Connections closed because the client stopped reading (a write waited past the write timeout)",
+    (s) => s.writeTimeouts,
+  );
+  counter(
+    "alphapulse_server_guard_unguarded_refused_total",
+    "Requests refused (403) because they reached the loopback hop without passing the guard",
+    (s) => s.unguardedRefused,
+  );
 }

@@ -39,6 +39,8 @@ export interface StartServerOptions extends
   readonly headerTimeoutMs?: number;
   /** With the guard: milliseconds a keep-alive connection may idle between requests (60,000). */
   readonly idleTimeoutMs?: number;
+  /** With the guard: milliseconds a write may wait for a client that does not read (10,000). */
+  readonly writeTimeoutMs?: number;
 }
 
 /** A running server. */
@@ -93,6 +95,8 @@ const NO_CONNECTIONS: GuardStats = {
   refusedBy: { total: 0, address: 0 },
   headerTimeouts: 0,
   idleTimeouts: 0,
+  writeTimeouts: 0,
+  unguardedRefused: 0,
 };
 
 function serve(options: StartServerOptions): RunningServer {
@@ -126,6 +130,7 @@ function serve(options: StartServerOptions): RunningServer {
       port,
       headerTimeoutMs: options.headerTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
+      writeTimeoutMs: options.writeTimeoutMs,
       limits: options.limits,
       handler: (req, info) => app(req, info),
     })

@@ -35,6 +35,7 @@ Deno.test("loadServerSecurity: tokens file, inline tokens and an HS256 JWT from 
         "max-queries": "3",
         "query-timeout": "12",
         "idle-timeout": "90",
+        "write-timeout": "4",
         "connection-guard": true,
       },
       (name) => env[name],
@@ -54,7 +55,12 @@ Deno.test("loadServerSecurity: tokens file, inline tokens and an HS256 JWT from 
     assert.deepEqual(security.allowedOrigins, ["https://a.example", "https://b.example"]);
     assert.equal(security.limits.maxConnections, 7);
     assert.equal(security.maxConcurrentQueries, 3);
-    assert.deepEqual(security.timeouts, { queryMs: 12_000, headerMs: undefined, idleMs: 90_000 });
+    assert.deepEqual(security.timeouts, {
+      queryMs: 12_000,
+      headerMs: undefined,
+      idleMs: 90_000,
+      writeMs: 4_000,
+    });
     assert.equal(security.connectionGuard, true);
     for (const secret of [SECRET, "file-token", "env-token"]) {
       assert.ok(!security.summary.includes(secret), "the summary names no secret");

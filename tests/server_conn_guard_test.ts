@@ -2,7 +2,9 @@
  * The connection guard (`server/conn_guard.ts`): connections that never finish their request
  * head are closed after the header timeout while a normal client keeps getting answers;
  * half-open connections count against the per-address cap; an idle keep-alive connection is
- * closed after the idle timeout while a WebSocket stream and a streaming response are not.
+ * closed after the idle timeout while a WebSocket stream and a streaming response are not; a
+ * client that stops reading is closed after the write timeout while a reading one gets the whole
+ * body; a request on the loopback hop that did not pass the guard is refused.
  */
 import assert from "node:assert/strict";
 import type { Trade } from "../lib/market/types.ts";
@@ -213,6 +215,8 @@ Deno.test("guard: /metrics and /health count open, refused and timed-out connect
         refusedBy: { total: 0, address: 2 },
         headerTimeouts: 5,
         idleTimeouts: 1,
+        writeTimeouts: 0,
+        unguardedRefused: 0,
       });
     } finally {
       client.close();
@@ -234,5 +238,75 @@ Deno.test("guard: an unguarded server has no guard series and no connections in 
   } finally {
     await server.shutdown();
     await hub.close();
+  }
+});
+
+/** A body of `chunks` chunks of 64 KiB, byte `i` of the body being `i % 251`. */
+function patterned(chunks: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent === chunks) return controller.close();
+      const chunk = new Uint8Array(64 * 1024);
+      const start = sent * chunk.length;
+      for (let i = 0; i < chunk.length; i++) chunk[i] = (start + i) % 251;
+      controller.enqueue(chunk);
+      sent++;
+    },
+  });
+}
+
+Deno.test("guard: a client that stops reading is closed after the write timeout", async () => {
+  const CHUNKS = 512; // 32 MiB: far more than the socket buffers between the guard and a client
+  const server = serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    writeTimeoutMs: 500,
+    handler: () => new Response(patterned(CHUNKS)),
+  });
+  try {
+    const stalled = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await stalled.write(encoder.encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    // A client that reads gets the whole body, byte for byte, while the other one stalls.
+    const client = Deno.createHttpClient({});
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/`, { client });
+    const body = new Uint8Array(await res.arrayBuffer());
+    client.close();
+    assert.equal(body.length, CHUNKS * 64 * 1024);
+    let wrong = 0;
+    for (let i = 0; i < body.length; i++) if (body[i] !== i % 251) wrong++;
+    assert.equal(wrong, 0);
+    await until(() => server.stats().writeTimeouts === 1, "the stalled reader closed");
+    const { bytes } = await readUntilClosed(stalled);
+    assert.ok(
+      bytes < CHUNKS * 64 * 1024,
+      `the stalled client got only part of the body (${bytes})`,
+    );
+    await until(
+      () => server.stats().open === 0,
+      "both connections closed (the reader's by its client)",
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("guard: a request on the loopback hop that skipped the guard is refused", async () => {
+  const server = serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: () => new Response("ok"),
+  });
+  try {
+    assert.notEqual(server.hopAddr.port, server.addr.port);
+    const direct = await fetch(`http://127.0.0.1:${server.hopAddr.port}/`);
+    assert.equal(direct.status, 403);
+    assert.match((await direct.json()).error, /public address/);
+    assert.equal(server.stats().unguardedRefused, 1);
+    const guarded = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+    assert.equal(await guarded.text(), "ok");
+    assert.equal(server.stats().unguardedRefused, 1);
+  } finally {
+    await server.shutdown();
   }
 });
