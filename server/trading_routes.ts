@@ -10,6 +10,7 @@
 import type { Fill, Order } from "../lib/backtest/types.ts";
 import type { LiveRunner } from "../lib/trading/runner.ts";
 import type { Principal } from "./auth/authenticator.ts";
+import { readBodyText } from "./body.ts";
 import { HttpError, json, type Router } from "./router.ts";
 
 /** What the routes read and control: a {@linkcode LiveRunner} (or anything shaped like it). */
@@ -163,7 +164,7 @@ export function tradingRoutes(
 }
 
 async function killReason(req: Request): Promise<string> {
-  const text = await req.text();
+  const text = await readBodyText(req, { maxBytes: 4096 });
   if (text.trim() === "") return "kill switch (server)";
   let body: unknown;
   try {
