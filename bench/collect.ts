@@ -264,6 +264,7 @@ export async function collectorRss(
   const told = { phase: "before" as FloodPhase, heapUsed: NaN, external: NaN, text: "" };
   let first = NaN;
   let end = NaN;
+  let beforeFlood = NaN; // read when the collector last said it had no frame yet
   let failed: Error | undefined;
   const deadline = Date.now() + 120_000;
   const poll = async () => {
@@ -278,6 +279,7 @@ export async function collectorRss(
         if (messages > 0 && Number.isNaN(first)) first = now;
         if (messages >= frames && Number.isNaN(end)) end = now;
         told.phase = messages >= frames ? "after" : messages > 0 ? "flood" : "before";
+        if (messages === 0) beforeFlood = (await status())("VmRSS");
         told.heapUsed = metric(text, "nodejs_heap_size_used_bytes") / MB;
         told.external = metric(text, "nodejs_external_memory_bytes") / MB;
         told.text = text;
@@ -307,10 +309,9 @@ export async function collectorRss(
     const peak = (await status())("VmHWM");
     const of = (phase: FloodPhase) => samples.filter((s) => s.phase === phase);
     const rssOf = (phase: FloodPhase) => of(phase).map((s) => s.rss);
-    const before = rssOf("before");
     return {
       peak,
-      beforeFlood: before.length > 0 ? before[before.length - 1] : NaN,
+      beforeFlood,
       atEnd,
       floodPeak: Math.max(...rssOf("flood")),
       afterPeak: Math.max(...rssOf("after")),
