@@ -20,7 +20,13 @@
  *   own process on the same stream (10 symbols, depth 1,000, lake sink storing trades,
  *   quotes, snapshots and statuses: `--no-book-changes`), MB;
  *   `collect_rss_10x1000_book_changes` the same with `--book-changes` (every book change
- *   written to the lake too: Coinbase's default).
+ *   written to the lake too: Coinbase's default). The value is the kernel's peak, the
+ *   stricter reading of what holding the flood's events costs (a moment after the flood
+ *   depends on when the collections ran); alongside, from samples every 100 ms through the
+ *   flood and 3 s after it: RSS before the flood, at its end, the sampled peaks during and
+ *   after it, the median after it (`rss_settled_median`), the peaks of the JS heap and of
+ *   external memory, and the events the sink queue dropped with the rows stored (a full
+ *   queue drops book changes: a low figure with many drops stored less, not less dearly).
  * - `collect_wss_messages_per_second`: the same stream over a local `wss://` server, our
  *   `RawWebSocket` (value) against the runtime's `WebSocket` (peer), both only
  *   counting frames, by the wall clock and per CPU-second (`bench/_collect_wss.ts`).
