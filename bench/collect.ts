@@ -20,7 +20,13 @@
  *   own process on the same stream (10 symbols, depth 1,000, lake sink storing trades,
  *   quotes, snapshots and statuses: `--no-book-changes`), MB;
  *   `collect_rss_10x1000_book_changes` the same with `--book-changes` (every book change
- *   written to the lake too: Coinbase's default).
+ *   written to the lake too: Coinbase's default). The value is the kernel's peak, the
+ *   stricter reading of what holding the flood's events costs (a moment after the flood
+ *   depends on when the collections ran); alongside, from samples every 100 ms through the
+ *   flood and 3 s after it: RSS before the flood, at its end, the sampled peaks during and
+ *   after it, the median after it (`rss_settled_median`), the peaks of the JS heap and of
+ *   external memory, and the events the sink queue dropped with the rows stored (a full
+ *   queue drops book changes: a low figure with many drops stored less, not less dearly).
  * - `collect_wss_messages_per_second`: the same stream over a local `wss://` server, our
  *   `RawWebSocket` (value) against the runtime's `WebSocket` (peer), both only
  *   counting frames, by the wall clock and per CPU-second (`bench/_collect_wss.ts`).
@@ -50,7 +56,7 @@ function round(value: number, digits = 3): number {
 }
 
 /** Starts the feed process (`wss://` with `tls`); resolves to its port and frame count. */
-async function startFeed(
+export async function startFeed(
   tls?: { certFile: string; keyFile: string },
 ): Promise<{ port: number; frames: number; child: Deno.ChildProcess }> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -158,12 +164,77 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-/** Peak resident memory of `deno task collect` on the stream, MB. */
-async function collectorRss(
+/** Milliseconds between memory samples of the collector process. */
+const SAMPLE_MS = 100;
+/** How long the collector is sampled after the flood's last frame was counted. */
+const SETTLE_MS = 3_000;
+
+/** Where the stream was when a memory sample was taken (as the collector last told). */
+export type FloodPhase = "before" | "flood" | "after";
+
+/** One sample of the collector process, MB: `/proc` and the latest of its `/metrics`. */
+export interface MemorySample {
+  /** Milliseconds since the collector process started. */
+  readonly t: number;
+  readonly phase: FloodPhase;
+  /** `VmRSS`, read from `/proc` (never late: the collector's event loop is not asked). */
+  readonly rss: number;
+  /** The JS heap in use and external memory, from the latest `/metrics` answered. */
+  readonly heapUsed: number;
+  readonly external: number;
+}
+
+/** What {@linkcode collectorRss} measured (MB unless said). */
+export interface CollectorMemory {
+  /** `VmHWM`: the highest resident memory of the process's life (kept by the kernel). */
+  readonly peak: number;
+  /** Resident memory just before the first frame was counted. */
+  readonly beforeFlood: number;
+  /** Resident memory when the last frame was counted. */
+  readonly atEnd: number;
+  /** Highest resident memory sampled during the flood and after it. */
+  readonly floodPeak: number;
+  readonly afterPeak: number;
+  /** Median of the samples over {@linkcode SETTLE_MS} after the flood. */
+  readonly settledMedian: number;
+  /** Highest JS heap in use and external (array buffer) memory sampled. */
+  readonly heapPeak: number;
+  readonly externalPeak: number;
+  /** Events the sink queue dropped (a full queue drops book events first). */
+  readonly dropped: number;
+  /** Rows stored when sampling stopped. */
+  readonly rowsWritten: number;
+  /** Seconds from the first to the last frame counted (as seen by polling). */
+  readonly floodSeconds: number;
+  readonly samples: readonly MemorySample[];
+}
+
+const MB = 1024 * 1024;
+
+function metric(text: string, name: string): number {
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+  return match === null ? NaN : Number(match[1]);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Memory of `deno task collect` on the stream. Two loops: one reads the process's resident
+ * memory from `/proc` every {@linkcode SAMPLE_MS} (from its start, through the flood, and
+ * for {@linkcode SETTLE_MS} after the last frame was counted); the other polls its
+ * `/metrics` (frames counted, JS heap, external memory, rows stored, events dropped),
+ * which a busy collector answers late. At the end, the kernel's peak (`VmHWM`).
+ */
+export async function collectorRss(
   port: number,
   frames: number,
   extraArgs: readonly string[] = [],
-): Promise<{ peak: number; now: number }> {
+): Promise<CollectorMemory> {
   const root = await Deno.makeTempDir({ prefix: "alphapulse-bench-rss-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -185,29 +256,79 @@ async function collectorRss(
     stdout: "null",
     stderr: "piped",
   }).spawn();
+  const started = performance.now();
   let stderr = "";
   const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
     new WritableStream({ write: (chunk) => void (stderr += chunk) }),
   );
-  try {
-    const deadline = Date.now() + 120_000;
+  const status = async () => {
+    const text = await Deno.readTextFile(`/proc/${child.pid}/status`);
+    return (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)![1]) / 1024;
+  };
+  // The collector's latest answer.
+  const told = { phase: "before" as FloodPhase, heapUsed: NaN, external: NaN, text: "" };
+  let first = NaN;
+  let end = NaN;
+  let beforeFlood = NaN; // read when the collector last said it had no frame yet
+  let failed: Error | undefined;
+  const deadline = Date.now() + 120_000;
+  const poll = async () => {
     let metricsPort: string | undefined;
-    for (;;) {
+    while (Number.isNaN(end) || performance.now() - end < SETTLE_MS) {
       if (Date.now() > deadline) throw new Error(`collector did not finish:\n${stderr}`);
       metricsPort ??= /"metricsPort":(\d+)/.exec(stderr)?.[1];
       if (metricsPort !== undefined) {
         const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-        const messages = Number(
-          /^alphapulse_collector_messages_total\{exchange="coinbase"\} (\d+)$/m.exec(text)?.[1],
-        );
-        if (messages >= frames) break;
+        const messages = metric(text, "alphapulse_collector_messages_total");
+        const now = performance.now();
+        if (messages > 0 && Number.isNaN(first)) first = now;
+        if (messages >= frames && Number.isNaN(end)) end = now;
+        told.phase = messages >= frames ? "after" : messages > 0 ? "flood" : "before";
+        if (messages === 0) beforeFlood = (await status())("VmRSS");
+        told.heapUsed = metric(text, "nodejs_heap_size_used_bytes") / MB;
+        told.external = metric(text, "nodejs_external_memory_bytes") / MB;
+        told.text = text;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(SAMPLE_MS);
     }
-    const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-    const kb = (field: string) =>
-      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)![1]);
-    return { peak: kb("VmHWM") / 1024, now: kb("VmRSS") / 1024 };
+  };
+  const samples: MemorySample[] = [];
+  let atEnd = NaN;
+  const sample = async () => {
+    while (failed === undefined && (Number.isNaN(end) || performance.now() - end < SETTLE_MS)) {
+      const rss = (await status())("VmRSS");
+      if (told.phase === "after" && Number.isNaN(atEnd)) atEnd = rss;
+      const { phase, heapUsed, external } = told;
+      samples.push({ t: performance.now() - started, phase, rss, heapUsed, external });
+      await sleep(SAMPLE_MS);
+    }
+  };
+  try {
+    await Promise.all([
+      poll().catch((err) => {
+        failed = err;
+        throw err;
+      }),
+      sample(),
+    ]);
+    const peak = (await status())("VmHWM");
+    const of = (phase: FloodPhase) => samples.filter((s) => s.phase === phase);
+    const rssOf = (phase: FloodPhase) => of(phase).map((s) => s.rss);
+    return {
+      peak,
+      beforeFlood,
+      atEnd,
+      floodPeak: Math.max(...rssOf("flood")),
+      afterPeak: Math.max(...rssOf("after")),
+      settledMedian: median(rssOf("after")),
+      heapPeak: Math.max(...samples.filter((s) => s.heapUsed >= 0).map((s) => s.heapUsed)),
+      externalPeak: Math.max(...samples.filter((s) => s.external >= 0).map((s) => s.external)),
+      dropped: metric(told.text, "alphapulse_collector_sink_dropped_events_total"),
+      rowsWritten: metric(told.text, "alphapulse_collector_rows_written_total"),
+      floodSeconds: (end - first) / 1000,
+      samples,
+    };
   } finally {
     child.kill("SIGTERM");
     await child.status;
@@ -320,11 +441,25 @@ export async function run(): Promise<void> {
       ] as const
     ) {
       const rss = await collectorRss(feed.port, feed.frames, args);
+      if (Deno.env.get("BENCH_COLLECT_SAMPLES")) {
+        for (const s of rss.samples) console.error(JSON.stringify({ figure: name, ...s }));
+      }
       emit({
         name: `collect_rss_10x1000${name}`,
         unit: "MB",
+        // The peak (VmHWM): what holding the flood's events costs at its worst.
         value: round(rss.peak, 1),
-        rss_after: round(rss.now, 1),
+        rss_before: round(rss.beforeFlood, 1),
+        rss_after: round(rss.atEnd, 1),
+        rss_flood_peak_sampled: round(rss.floodPeak, 1),
+        rss_after_peak_sampled: round(rss.afterPeak, 1),
+        rss_settled_median: round(rss.settledMedian, 1),
+        heap_used_peak: round(rss.heapPeak, 1),
+        external_peak: round(rss.externalPeak, 1),
+        dropped_events: rss.dropped,
+        rows_written: rss.rowsWritten,
+        flood_seconds: round(rss.floodSeconds, 2),
+        samples: rss.samples.length,
         symbols: PRODUCTS,
         depth: DEPTH,
       });

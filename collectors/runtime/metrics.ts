@@ -271,12 +271,22 @@ export class CollectorMetrics {
       (f) => f.lag,
     );
     this.#histogram(out, "flush_duration_seconds", "Sink flush latency.", (f) => f.flush);
-    const rss = residentBytes();
-    if (rss !== undefined) {
+    const memory = memoryUsage();
+    if (memory !== undefined) {
       out.push(
         "# HELP process_resident_memory_bytes Resident memory size in bytes.",
         "# TYPE process_resident_memory_bytes gauge",
-        `process_resident_memory_bytes ${rss}`,
+        `process_resident_memory_bytes ${memory.rss}`,
+        "# HELP nodejs_heap_size_used_bytes JavaScript heap in use, bytes.",
+        "# TYPE nodejs_heap_size_used_bytes gauge",
+        `nodejs_heap_size_used_bytes ${memory.heapUsed}`,
+        "# HELP nodejs_heap_size_total_bytes JavaScript heap reserved, bytes.",
+        "# TYPE nodejs_heap_size_total_bytes gauge",
+        `nodejs_heap_size_total_bytes ${memory.heapTotal}`,
+        "# HELP nodejs_external_memory_bytes Memory outside the JavaScript heap that its " +
+          "objects hold (array buffers), bytes.",
+        "# TYPE nodejs_external_memory_bytes gauge",
+        `nodejs_external_memory_bytes ${memory.external}`,
       );
     }
     const cpu = process.cpuUsage();
@@ -347,9 +357,9 @@ function num(value: number): string {
   return Number.isFinite(value) ? String(value) : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN";
 }
 
-function residentBytes(): number | undefined {
+function memoryUsage(): Deno.MemoryUsage | undefined {
   try {
-    return Deno.memoryUsage().rss;
+    return Deno.memoryUsage();
   } catch {
     return undefined;
   }

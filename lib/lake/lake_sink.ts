@@ -13,6 +13,7 @@ import type {
 import { nowMicros } from "../market/time.ts";
 import { ParquetLake, type ParquetLakeOptions } from "./parquet_lake.ts";
 import { BookColumns, type BookKind } from "./book_columns.ts";
+import { type BookPieceLimits, bookPieces } from "./_book_pieces.ts";
 import { TABLE_NAMES, TABLES } from "../schema/tables.ts";
 import { eventRejection, latestValidMicros } from "../schema/rules.ts";
 
@@ -35,6 +36,11 @@ export interface LakeSinkOptions {
    * book snapshots, book changes, bars and statuses). Other events are ignored and counted.
    */
   readonly kinds?: readonly StoredEventKind[];
+  /**
+   * The most book rows and level values written at once (default
+   * {@linkcode LakeSink.BOOK_PIECE}).
+   */
+  readonly bookPiece?: BookPieceLimits;
 }
 
 /** Rows newly stored by a {@linkcode LakeSink}, by table group. */
@@ -85,9 +91,14 @@ export class LakeSink implements EventSink, Buffering {
   #inFlight = 0;
   #stored: LakeSinkStored = { trades: 0, events: 0 };
   #closed = false;
+  readonly #bookPiece: BookPieceLimits;
 
   constructor(lake: ParquetLake, options: LakeSinkOptions = {}) {
     this.lake = lake;
+    this.#bookPiece = options.bookPiece ?? LakeSink.BOOK_PIECE;
+    if (!(this.#bookPiece.rows >= 1 && this.#bookPiece.levels >= 1)) {
+      throw new RangeError("LakeSink: bookPiece limits must be >= 1");
+    }
     this.#closeLake = options.closeLake ?? false;
     const kinds = options.kinds ?? STORED_KINDS;
     for (const kind of kinds) {
@@ -174,6 +185,7 @@ export class LakeSink implements EventSink, Buffering {
     let written = 0;
     let tradesDone = false;
     let next = 0; // first event not yet stored
+    let booksDone = 0; // rows of books[0] stored
     try {
       if (trades.length > 0) written = await this.lake.writeTrades(trades);
       this.#stored.trades += written;
@@ -188,12 +200,21 @@ export class LakeSink implements EventSink, Buffering {
         written += stored;
       }
       while (books.length > 0) {
-        const stored = await this.lake.writeBookColumns(books[0]);
-        this.#inFlight -= books.shift()!.length;
-        this.#stored.events += stored;
-        written += stored;
+        // One instrument and a bounded piece at a time (see `_book_pieces.ts`).
+        for (const piece of bookPieces(books[0], this.#bookPiece)) {
+          const stored = await this.lake.writeBookColumns(piece);
+          this.#inFlight -= piece.length;
+          booksDone += piece.length;
+          this.#stored.events += stored;
+          written += stored;
+        }
+        books.shift();
+        booksDone = 0;
       }
     } catch (err) {
+      // The pieces of the first columns already stored are kept too: the lake's writes are
+      // idempotent, so the retry stores them no second time.
+      this.#inFlight += booksDone;
       for (const columns of books) this.#keepBooks(columns);
       if (!tradesDone) {
         this.#trades = trades.concat(this.#trades);
@@ -218,6 +239,14 @@ export class LakeSink implements EventSink, Buffering {
 
   /** Events written to the lake per call of `writeEvents` in a flush. */
   static readonly EVENT_SLICE = 16_384;
+
+  /**
+   * The most book rows and level values written per call of `writeBookColumns`: one
+   * instrument's rows at a time, in pieces this size, so a flush's native memory stays
+   * about a piece's whatever a flood buffered (`deno task bench collect`,
+   * `collect_rss_10x1000_book_changes`).
+   */
+  static readonly BOOK_PIECE: BookPieceLimits = { rows: 16_384, levels: 262_144 };
 
   /** Flushes, then closes the lake if this sink owns it. */
   async close(): Promise<void> {
