@@ -94,6 +94,32 @@ Deno.test("bookDigest equals the text digest on numbers String writes in every f
   }
 });
 
+Deno.test("bookDigest equals the text digest when numbers repeat, evict each other and share slots", () => {
+  // The digest hashes numbers from a cache of their text: numbers hashed again (hits),
+  // more numbers than the cache holds (evictions), 0 and -0 (one text), long texts.
+  let seed = 5;
+  const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+  const pool = [0, -0, 0.1 + 0.2, -1e-7, 1e21, 5e-324, -Number.MAX_VALUE, 60_000.5, 0.25];
+  for (let i = 0; i < 20_000; i++) pool.push(Math.round(random() * 1e7) / 100, random() * 1e3);
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 2_000; i++) {
+      const pick = () => pool[Math.floor(random() * (round === 0 ? 40 : pool.length))];
+      const lists = {
+        bidPrices: Array.from({ length: 5 }, pick),
+        bidSizes: Array.from({ length: 5 }, pick),
+        askPrices: [pick()],
+        askSizes: [pick()],
+      };
+      const optionals = [i, i % 2 ? null : -0];
+      assert.equal(
+        bookDigest(lists, optionals),
+        digestOf(bookText(lists, optionals)),
+        JSON.stringify(lists),
+      );
+    }
+  }
+});
+
 Deno.test("BookColumns hold what eventRow makes of each recorded book event", () => {
   for (const kind of ["book_snapshots", "book_changes"] as const) {
     const columns = new BookColumns(kind, 10);

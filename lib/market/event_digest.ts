@@ -230,43 +230,93 @@ function hashList(h: number, values: ArrayLike<number>, start: number, end: numb
   return Math.imul(h ^ CLOSE_BRACE, FNV_PRIME);
 }
 
-/** Powers of ten up to the most fraction digits the fast path of `hashNumber` tries. */
+/** Powers of ten up to the most fraction digits the fast path of `renderNumber` tries. */
 const POW10 = Array.from({ length: 11 }, (_, d) => 10 ** d);
-/** Digits of the decimal being hashed, least significant first. */
+/** Digits of the decimal being written, least significant first. */
 const DIGITS = new Uint8Array(16);
 
 /**
- * `String(x)` fed into the FNV-1a state `h`. Fast path: a number whose shortest decimal
- * has at most 15 significant digits and 10 fraction digits, in the range `String` writes
- * without an exponent (1e-6 <= |x| < 1e15): the smallest count `d` of fraction digits
- * whose decimal `k / 10^d` (`k` an integer below 1e15) rounds to `x` gives the digits
- * `String` writes (no decimal with fewer digits rounds to `x`, and two decimals of at
- * most 15 significant digits never round to the same number). Anything else goes
- * through `String`.
+ * The text of recently hashed numbers: a direct-mapped cache of `String(x)`'s characters,
+ * slot chosen by the bits of `x`. Book levels repeat from one event to the next (the
+ * same prices and sizes), so most numbers are hashed from their cached characters
+ * without working out their decimal again; the digest is the same either way.
+ */
+const CACHE_BITS = 12;
+const SLOTS = 1 << CACHE_BITS;
+/** Characters kept per slot: `String` writes at most 24 for a number. */
+const TEXT_MAX = 32;
+/** The number each slot holds the text of (NaN: none; NaN is never equal to itself). */
+const CACHED = new Float64Array(SLOTS).fill(NaN);
+const CACHED_LENGTH = new Uint8Array(SLOTS);
+const CACHED_TEXT = new Uint8Array(SLOTS * TEXT_MAX);
+/** The bits of the number being hashed, to pick its slot. */
+const BITS = new Float64Array(1);
+const BITS_WORDS = new Uint32Array(BITS.buffer);
+
+/**
+ * `String(x)` fed into the FNV-1a state `h`, from its characters in the cache (written
+ * there first when `x` is not cached: see {@linkcode renderNumber}). `0` and `-0` may share
+ * a slot's text: `String` writes both as `0`.
  */
 function hashNumber(h: number, x: number): number {
-  if (typeof x === "number") {
-    const a = x < 0 ? -x : x;
-    if (x === 0) return Math.imul(h ^ ZERO, FNV_PRIME); // String(-0) is "0" too
-    if (a >= 1e-6 && a < 1e15) {
-      for (let d = 0; d < POW10.length; d++) {
-        const p = POW10[d];
-        const k = Math.round(a * p);
-        if (k >= 1e15) break;
-        if (k / p === a) {
-          if (x < 0) h = Math.imul(h ^ MINUS, FNV_PRIME);
-          return hashDecimal(h, k, d);
-        }
-      }
-    }
+  if (typeof x !== "number") return hashText(h, "" + x);
+  BITS[0] = x;
+  const slot = Math.imul(BITS_WORDS[0] ^ BITS_WORDS[1], 0x9e3779b1) >>> (32 - CACHE_BITS);
+  const at = slot * TEXT_MAX;
+  if (CACHED[slot] !== x) {
+    const length = renderNumber(x, at);
+    if (length < 0) return hashText(h, "" + x);
+    CACHED[slot] = x;
+    CACHED_LENGTH[slot] = length;
   }
-  const text = "" + x;
+  const end = at + CACHED_LENGTH[slot];
+  for (let i = at; i < end; i++) h = Math.imul(h ^ CACHED_TEXT[i], FNV_PRIME);
+  return h;
+}
+
+/** The UTF-16 code units of `text` fed into the FNV-1a state `h`. */
+function hashText(h: number, text: string): number {
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
   return h;
 }
 
-/** The decimal `k / 10^d` (`k` a positive integer below 1e15) as `String` writes it. */
-function hashDecimal(h: number, k: number, d: number): number {
+/**
+ * Writes `String(x)` into `CACHED_TEXT` from `at`; returns its length, or -1 when it is
+ * longer than a slot holds. Fast path: a number whose shortest decimal has at most 15
+ * significant digits and 10 fraction digits, in the range `String` writes without an
+ * exponent (1e-6 <= |x| < 1e15): the smallest count `d` of fraction digits whose decimal
+ * `k / 10^d` (`k` an integer below 1e15) rounds to `x` gives the digits `String` writes
+ * (no decimal with fewer digits rounds to `x`, and two decimals of at most 15 significant
+ * digits never round to the same number). Anything else goes through `String`.
+ */
+function renderNumber(x: number, at: number): number {
+  const a = x < 0 ? -x : x;
+  if (x === 0) {
+    CACHED_TEXT[at] = ZERO; // String(-0) is "0" too
+    return 1;
+  }
+  if (a >= 1e-6 && a < 1e15) {
+    for (let d = 0; d < POW10.length; d++) {
+      const p = POW10[d];
+      const k = Math.round(a * p);
+      if (k >= 1e15) break;
+      if (k / p === a) {
+        if (x < 0) CACHED_TEXT[at] = MINUS;
+        return renderDecimal(k, d, x < 0 ? at + 1 : at) + (x < 0 ? 1 : 0);
+      }
+    }
+  }
+  const text = "" + x;
+  if (text.length > TEXT_MAX) return -1;
+  for (let i = 0; i < text.length; i++) CACHED_TEXT[at + i] = text.charCodeAt(i);
+  return text.length;
+}
+
+/**
+ * Writes the decimal `k / 10^d` (`k` a positive integer below 1e15) as `String` writes it
+ * into `CACHED_TEXT` from `at` (at most 17 characters); returns its length.
+ */
+function renderDecimal(k: number, d: number, at: number): number {
   // Digits by 32-bit integer arithmetic: the low 8 digits, then the rest (below 1e7).
   let high = Math.floor(k / 1e8);
   let low = (k - high * 1e8) | 0;
@@ -285,18 +335,19 @@ function hashDecimal(h: number, k: number, d: number): number {
     DIGITS[n++] = low - next * 10;
     low = next;
   }
+  let to = at;
   if (n <= d) {
-    h = Math.imul(h ^ ZERO, FNV_PRIME);
-    h = Math.imul(h ^ DOT, FNV_PRIME);
-    for (let i = d; i > n; i--) h = Math.imul(h ^ ZERO, FNV_PRIME);
-    for (let i = n - 1; i >= 0; i--) h = Math.imul(h ^ (ZERO + DIGITS[i]), FNV_PRIME);
-    return h;
+    CACHED_TEXT[to++] = ZERO;
+    CACHED_TEXT[to++] = DOT;
+    for (let i = d; i > n; i--) CACHED_TEXT[to++] = ZERO;
+    for (let i = n - 1; i >= 0; i--) CACHED_TEXT[to++] = ZERO + DIGITS[i];
+    return to - at;
   }
   for (let i = n - 1; i >= 0; i--) {
-    if (i === d - 1) h = Math.imul(h ^ DOT, FNV_PRIME);
-    h = Math.imul(h ^ (ZERO + DIGITS[i]), FNV_PRIME);
+    if (i === d - 1) CACHED_TEXT[to++] = DOT;
+    CACHED_TEXT[to++] = ZERO + DIGITS[i];
   }
-  return h;
+  return to - at;
 }
 
 /** Canonical text of a feed status's payload. */
