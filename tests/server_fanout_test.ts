@@ -9,6 +9,7 @@ import type { MarketEvent, Trade } from "../lib/market/types.ts";
 import { MemoryRepository } from "../lib/repositories/mod.ts";
 import { startServer, StreamHub } from "../server/mod.ts";
 import { upgradeStatus } from "../bench/_fanout.ts";
+import { deliver } from "../server/streams.ts";
 
 function trade(exchange: string, symbol: string, id: number): Trade {
   return {
@@ -318,4 +319,40 @@ Deno.test("the bench's byte-scanning clients count every event and every order b
     await server.shutdown();
     await hub.close();
   }
+});
+
+Deno.test("a socket still holding a message gets the next events together, in order, once it drains", async () => {
+  const hub = new StreamHub({ maxStallMs: 60_000 });
+  const sub = hub.subscribe({ symbols: new Set(["A"]) });
+  const sent: string[] = [];
+  // What deliver() uses of a WebSocket: a stand-in whose buffered bytes the test controls.
+  const socket = {
+    readyState: WebSocket.OPEN,
+    bufferedAmount: 0,
+    send(text: string) {
+      sent.push(text);
+    },
+  };
+  deliver(socket as unknown as WebSocket, sub, 1 << 20, () => {});
+  const ids = (text: string) => JSON.parse(text).map((e: Trade) => e.id);
+  hub.write([trade("kraken", "A", 1), trade("kraken", "B", 2)]);
+  await Promise.resolve();
+  assert.deepEqual(sent.map(ids), [["1"]], "an idle socket is sent to at once");
+  socket.bufferedAmount = 100; // that message has not left yet
+  hub.write([trade("kraken", "A", 3)]);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  hub.write([trade("kraken", "A", 4), trade("kraken", "A", 5)]);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(sent.length, 1, "nothing more is sent while the socket holds a message");
+  assert.equal(sub.queued, 3);
+  socket.bufferedAmount = 0;
+  await until(() => sent.length === 2);
+  assert.deepEqual(sent.map(ids), [["1"], ["3", "4", "5"]]);
+  assert.equal(sub.queued, 0);
+  // The same events encoded through the hub's items, by hand: one JSON array per message.
+  assert.equal(
+    sent[1],
+    JSON.stringify([trade("kraken", "A", 3), trade("kraken", "A", 4), trade("kraken", "A", 5)]),
+  );
+  await hub.close();
 });
