@@ -106,10 +106,7 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
 
   /** Whether `event` passes this subscriber's filter. */
   matches(event: MarketEvent): boolean {
-    const f = this.filter;
-    return (!f.kinds || f.kinds.has(event.kind)) &&
-      (!f.exchanges || f.exchanges.has(event.exchange)) &&
-      (!f.symbols || f.symbols.has(event.symbol));
+    return matches(this.filter, event);
   }
 
   /**
@@ -190,16 +187,51 @@ export class Subscription implements AsyncIterable<StreamItem[]> {
 
   /** Queues an item; `false` when the queue is full. */
   push(item: StreamItem, maxQueue: number, now: number = performance.now()): boolean {
+    return this.append([item], maxQueue, now) === 1;
+  }
+
+  /**
+   * Queues `items` in order, as many as fit under `maxQueue`, and returns how many did (the
+   * caller drops the subscriber when fewer than all). The listener of
+   * {@linkcode Subscription.onQueued} is called when the queue goes from empty to non-empty.
+   */
+  append(items: readonly StreamItem[], maxQueue: number, now: number = performance.now()): number {
     const queue = this.#queue;
-    if (queue.length >= maxQueue) return false;
-    queue.push(item);
-    if (queue.length === 1) {
+    const was = queue.length;
+    const n = Math.min(items.length, Math.max(0, maxQueue - was));
+    if (n === 0) return 0;
+    if (was === 0) {
+      this.#queue = n === items.length ? items.slice() : items.slice(0, n);
+    } else {
+      for (let i = 0; i < n; i++) queue.push(items[i]);
+    }
+    if (was === 0) {
       this.#queuedAt = now;
       this.#wake?.();
       this.#onQueued?.();
     }
-    return true;
+    return n;
   }
+}
+
+/** Subscribers with the same filter: an event is matched once for all of them. */
+class FilterGroup {
+  readonly subs = new Set<Subscription>();
+  /** This write's matching items, in order. */
+  batch: StreamItem[] = [];
+  constructor(readonly key: string, readonly filter: StreamFilter) {}
+}
+
+/** A filter's identity: the same key means the same events match. */
+function filterKey(filter: StreamFilter): string {
+  const part = (set?: ReadonlySet<string>) => set ? JSON.stringify([...set].sort()) : "*";
+  return `${part(filter.kinds)}|${part(filter.exchanges)}|${part(filter.symbols)}`;
+}
+
+function matches(f: StreamFilter, event: MarketEvent): boolean {
+  return (!f.kinds || f.kinds.has(event.kind)) &&
+    (!f.exchanges || f.exchanges.has(event.exchange)) &&
+    (!f.symbols || f.symbols.has(event.symbol));
 }
 
 /**
@@ -223,11 +255,14 @@ export class StreamHub implements EventSink {
   readonly maxQueue: number;
   readonly maxStallMs: number;
   readonly maxSubscribers: number;
-  #subscribers = new Set<Subscription>();
-  /** Subscribers with a symbol filter, under each of their symbols. */
-  #bySymbol = new Map<string, Set<Subscription>>();
-  /** Subscribers without a symbol filter. */
-  #anySymbol = new Set<Subscription>();
+  /** Each subscriber's group. */
+  #subscribers = new Map<Subscription, FilterGroup>();
+  /** Groups by filter key. */
+  #groups = new Map<string, FilterGroup>();
+  /** Groups with a symbol filter, under each of their symbols. */
+  #bySymbol = new Map<string, Set<FilterGroup>>();
+  /** Groups without a symbol filter. */
+  #anySymbol = new Set<FilterGroup>();
   #nextId = 1;
   #published = 0;
   #delivered = 0;
@@ -258,61 +293,84 @@ export class StreamHub implements EventSink {
       sub.close("hub_closed");
       return sub;
     }
-    this.#subscribers.add(sub);
-    if (filter.symbols) {
-      for (const symbol of filter.symbols) {
+    const key = filterKey(filter);
+    let group = this.#groups.get(key);
+    if (!group) {
+      this.#groups.set(key, group = new FilterGroup(key, filter));
+      for (const symbol of filter.symbols ?? []) {
         let set = this.#bySymbol.get(symbol);
         if (!set) this.#bySymbol.set(symbol, set = new Set());
-        set.add(sub);
+        set.add(group);
       }
-    } else {
-      this.#anySymbol.add(sub);
+      if (!filter.symbols) this.#anySymbol.add(group);
     }
+    group.subs.add(sub);
+    this.#subscribers.set(sub, group);
     return sub;
   }
 
   #detach(sub: Subscription): void {
+    const group = this.#subscribers.get(sub);
+    if (!group) return;
     this.#subscribers.delete(sub);
-    if (!sub.filter.symbols) {
-      this.#anySymbol.delete(sub);
-      return;
-    }
-    for (const symbol of sub.filter.symbols) {
+    group.subs.delete(sub);
+    if (group.subs.size > 0) return;
+    this.#groups.delete(group.key);
+    this.#anySymbol.delete(group);
+    for (const symbol of group.filter.symbols ?? []) {
       const set = this.#bySymbol.get(symbol);
-      set?.delete(sub);
+      set?.delete(group);
       if (set?.size === 0) this.#bySymbol.delete(symbol);
     }
   }
 
   /**
-   * Queues each event for every subscriber whose filter it matches. Subscribers are indexed
-   * by symbol, so an event only visits those of its symbol (and those without a symbol
-   * filter); the event is serialised once and the same {@linkcode StreamItem} is queued to
-   * each.
+   * Queues each event for every subscriber whose filter it matches. Subscribers with the
+   * same filter form one group, and groups are indexed by symbol, so an event is matched
+   * once per group of its symbol (and per group without a symbol filter) and serialised
+   * once; each group's matching events are then appended to its subscribers' queues in one
+   * step per subscriber, the same {@linkcode StreamItem} objects to each.
    */
   write(events: readonly MarketEvent[]): void {
     if (this.#closed) return;
     this.#published += events.length;
     if (this.#subscribers.size === 0) return;
-    const now = performance.now();
+    const touched: FilterGroup[] = [];
+    const any = this.#anySymbol;
     for (const event of events) {
       let item: StreamItem | undefined;
       const targets = this.#bySymbol.get(event.symbol);
-      for (const set of targets ? [targets, this.#anySymbol] : [this.#anySymbol]) {
-        for (const sub of set) {
-          if (!sub.matches(event)) continue;
+      for (let pass = targets ? 0 : 1; pass < 2; pass++) {
+        for (const group of pass === 0 ? targets! : any) {
+          if (!matches(group.filter, event)) continue;
           item ??= { event, json: JSON.stringify(event) };
-          const stalled = sub.stalledMs(now) > this.maxStallMs;
-          if (!stalled && sub.push(item, this.maxQueue, now)) this.#delivered++;
-          else this.#disconnectSlow(sub, stalled);
+          if (group.batch.push(item) === 1) touched.push(group);
         }
       }
     }
+    const now = performance.now();
+    for (const group of touched) {
+      const batch = group.batch;
+      group.batch = [];
+      for (const sub of group.subs) this.#queue(sub, batch, now);
+    }
   }
 
-  #disconnectSlow(sub: Subscription, stalled: boolean): void {
-    this.#slow++;
-    this.#dropped += sub.queued + 1;
+  /** Appends `batch` to `sub`'s queue, or disconnects it as slow (stalled or full). */
+  #queue(sub: Subscription, batch: readonly StreamItem[], now: number): void {
+    const stalled = sub.stalledMs(now) > this.maxStallMs;
+    const queued = sub.queued;
+    const added = stalled ? 0 : sub.append(batch, this.maxQueue, now);
+    this.#delivered += added;
+    if (added < batch.length) {
+      this.#dropped += queued + added + 1;
+      this.#slow++;
+      this.#warnSlow(sub, stalled);
+      sub.close("slow");
+    }
+  }
+
+  #warnSlow(sub: Subscription, stalled: boolean): void {
     console.warn(
       `stream hub: disconnecting slow subscriber #${sub.id} (` +
         (stalled
@@ -320,7 +378,6 @@ export class StreamHub implements EventSink {
           : `queue reached ${this.maxQueue} events`) +
         ")",
     );
-    sub.close("slow");
   }
 
   /** Nothing to persist: resolves to 0. */
@@ -331,7 +388,7 @@ export class StreamHub implements EventSink {
   /** Closes every subscription; later writes are ignored. */
   close(): Promise<void> {
     this.#closed = true;
-    for (const sub of [...this.#subscribers]) sub.close("hub_closed");
+    for (const sub of [...this.#subscribers.keys()]) sub.close("hub_closed");
     return Promise.resolve();
   }
 

@@ -131,15 +131,33 @@ function dropConnection(socket: WebSocket): void {
   }
 }
 
+/** Deliveries put off because their socket still held a message, retried together. */
+const retries = new Set<() => void>();
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Calls `flush` again in about a millisecond (one timer for every waiting socket). */
+function retrySoon(flush: () => void): void {
+  retries.add(flush);
+  retryTimer ??= setTimeout(() => {
+    retryTimer = undefined;
+    const due = [...retries];
+    retries.clear();
+    for (const again of due) again();
+  }, 1);
+}
+
 /**
  * Sends `sub`'s events to `socket`, push-style: when the hub queues the first event of a
  * batch, a microtask (run once the hub's whole `write` has queued) takes everything queued
  * and sends it as one message. No promise or timer per batch, so one event loop can feed
- * thousands of sockets. While more than `maxBuffered` bytes wait in the socket the queue is
- * not taken (checked every 20 ms), so the hub drops a client that does not read. `done` is
- * called once with the subscription's close reason.
+ * thousands of sockets. While the previous message still waits in the socket (the client or
+ * this event loop is behind) nothing is sent: the events stay queued and go out together a
+ * moment later, so a loaded server sends fewer, larger messages instead of falling further
+ * behind. While more than `maxBuffered` bytes wait in the socket the queue is not taken
+ * (checked every 20 ms), so the hub drops a client that does not read. `done` is called once
+ * with the subscription's close reason.
  */
-function deliver(
+export function deliver(
   socket: WebSocket,
   sub: Subscription,
   maxBuffered: number,
@@ -152,6 +170,14 @@ function deliver(
     if (paused) return;
     if (socket.readyState !== WebSocket.OPEN) {
       sub.close();
+      return;
+    }
+    if (sub.closeReason) return;
+    if (socket.bufferedAmount > 0) {
+      // The last message has not reached the kernel yet (the peer or this loop is behind):
+      // leave the events queued, to go out together with later ones in one message.
+      scheduled = true;
+      retrySoon(flush);
       return;
     }
     const items = sub.take();

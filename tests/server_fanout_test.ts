@@ -9,6 +9,7 @@ import type { MarketEvent, Trade } from "../lib/market/types.ts";
 import { MemoryRepository } from "../lib/repositories/mod.ts";
 import { startServer, StreamHub } from "../server/mod.ts";
 import { upgradeStatus } from "../bench/_fanout.ts";
+import { deliver } from "../server/streams.ts";
 
 function trade(exchange: string, symbol: string, id: number): Trade {
   return {
@@ -99,6 +100,55 @@ async function client(url: string) {
 async function until(done: () => boolean | Promise<boolean>, tries = 3_000): Promise<void> {
   for (let i = 0; i < tries && !(await done()); i++) await new Promise((r) => setTimeout(r, 10));
 }
+
+Deno.test("subscribers with equal filters share a group but keep their own queues and drops", async () => {
+  const hub = new StreamHub({ maxQueue: 5 });
+  // The same filter built three ways (set order differs): one group in the hub.
+  const readers = [
+    hub.subscribe({ symbols: new Set(["A", "B"]), kinds: new Set(["trade"] as const) }),
+    hub.subscribe({ kinds: new Set(["trade"] as const), symbols: new Set(["B", "A"]) }),
+  ];
+  const idle = hub.subscribe({ symbols: new Set(["B", "A"]), kinds: new Set(["trade"] as const) });
+  const warn = console.warn;
+  console.warn = () => {};
+  const received = readers.map(() => [] as string[]);
+  try {
+    // 4 writes of 3 events: idle holds 4 after three writes; of the fourth write's 2 A/B
+    // trades only one fits (4 + 2 > 5), so it is dropped.
+    for (let w = 0; w < 4; w++) {
+      hub.write([
+        trade("kraken", "A", 3 * w),
+        quote("B", 3 * w + 1),
+        trade("kraken", w % 2 ? "B" : "C", 3 * w + 2),
+      ]);
+      for (const [k, sub] of readers.entries()) {
+        received[k].push(...sub.take()!.map((item) => (item.event as Trade).id));
+      }
+    }
+  } finally {
+    console.warn = warn;
+  }
+  // By hand: trades on A or B are ids 0, 3, 5, 6, 9, 11 (C trades at 2 and 8 are not).
+  for (const got of received) assert.deepEqual(got, ["0", "3", "5", "6", "9", "11"]);
+  assert.equal(idle.closeReason, "slow");
+  assert.equal(idle.take(), null);
+  const stats = hub.stats();
+  assert.equal(stats.slowDisconnects, 1);
+  // Queued: 6 to each reader, 4 + 1 (the fourth write's first event still fit) to the idle one;
+  // dropped: the 5 it held plus the event that did not fit.
+  assert.equal(stats.delivered, 6 + 6 + 5);
+  assert.equal(stats.dropped, 6);
+  assert.equal(stats.clients, 2);
+  // The group outlives a leaver and is rebuilt after its last member goes.
+  readers[0].close();
+  hub.write([trade("kraken", "A", 12)]);
+  assert.deepEqual(readers[1].take()!.map((item) => (item.event as Trade).id), ["12"]);
+  readers[1].close();
+  const late = hub.subscribe({ symbols: new Set(["A"]), kinds: new Set(["trade"] as const) });
+  hub.write([trade("kraken", "A", 13), trade("kraken", "B", 14)]);
+  assert.deepEqual(late.take()!.map((item) => (item.event as Trade).id), ["13"]);
+  await hub.close();
+});
 
 Deno.test("a push reader is told once per batch, takes it whole, and is not dropped after an idle spell", async () => {
   const hub = new StreamHub({ maxStallMs: 30 });
@@ -221,4 +271,88 @@ Deno.test("5,000 stream connections past the cap are refused; connected clients 
     await server.shutdown();
     await hub.close();
   }
+});
+
+Deno.test("the bench's byte-scanning clients count every event and every order break", async () => {
+  const hub = new StreamHub();
+  const server = await startServer({ repository: new MemoryRepository([]), hub, port: 0 });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", new URL("../bench/_fanout_clients.ts", import.meta.url).pathname],
+      ...["--url", server.url.replace("http", "ws"), "--count", "4", "--symbols", "2"],
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  const line = async () => {
+    while (!pending.includes("\n")) pending += (await lines.read()).value ?? "";
+    const [first] = pending.split("\n", 1);
+    pending = pending.slice(first.length + 1);
+    return first;
+  };
+  const stdin = child.stdin.getWriter();
+  const send = (command: string) => stdin.write(new TextEncoder().encode(command + "\n"));
+  try {
+    assert.equal(await line(), "ready");
+    await send("start");
+    const now = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    const t = (symbol: string, id: number) => ({ ...trade("load", symbol, id), recvTs: now });
+    // Clients 0 and 2 follow SYM0-USD, 1 and 3 SYM1-USD. SYM1's ids skip 2: one break each.
+    hub.write([t("SYM0-USD", 0), t("SYM1-USD", 0), t("SYM0-USD", 1), t("SYM1-USD", 1)]);
+    hub.write([t("SYM0-USD", 2), t("SYM1-USD", 3), t("SYM2-USD", 0)]);
+    await until(() => hub.stats().delivered === 12);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await send("stop");
+    const r = JSON.parse(await line());
+    assert.equal(r.events, 2 * 3 + 2 * 3);
+    assert.equal(r.breaks, 2);
+    assert.equal(r.closed, 0);
+    const counted = (r.histogram as [number, number][]).reduce((sum, [, n]) => sum + n, 0);
+    assert.equal(counted, 12);
+  } finally {
+    await send("exit").catch(() => {});
+    await stdin.close().catch(() => {});
+    await child.status;
+    await lines.cancel();
+    await server.shutdown();
+    await hub.close();
+  }
+});
+
+Deno.test("a socket still holding a message gets the next events together, in order, once it drains", async () => {
+  const hub = new StreamHub({ maxStallMs: 60_000 });
+  const sub = hub.subscribe({ symbols: new Set(["A"]) });
+  const sent: string[] = [];
+  // What deliver() uses of a WebSocket: a stand-in whose buffered bytes the test controls.
+  const socket = {
+    readyState: WebSocket.OPEN,
+    bufferedAmount: 0,
+    send(text: string) {
+      sent.push(text);
+    },
+  };
+  deliver(socket as unknown as WebSocket, sub, 1 << 20, () => {});
+  const ids = (text: string) => JSON.parse(text).map((e: Trade) => e.id);
+  hub.write([trade("kraken", "A", 1), trade("kraken", "B", 2)]);
+  await Promise.resolve();
+  assert.deepEqual(sent.map(ids), [["1"]], "an idle socket is sent to at once");
+  socket.bufferedAmount = 100; // that message has not left yet
+  hub.write([trade("kraken", "A", 3)]);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  hub.write([trade("kraken", "A", 4), trade("kraken", "A", 5)]);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(sent.length, 1, "nothing more is sent while the socket holds a message");
+  assert.equal(sub.queued, 3);
+  socket.bufferedAmount = 0;
+  await until(() => sent.length === 2);
+  assert.deepEqual(sent.map(ids), [["1"], ["3", "4", "5"]]);
+  assert.equal(sub.queued, 0);
+  // The same events encoded through the hub's items, by hand: one JSON array per message.
+  assert.equal(
+    sent[1],
+    JSON.stringify([trade("kraken", "A", 3), trade("kraken", "A", 4), trade("kraken", "A", 5)]),
+  );
+  await hub.close();
 });
