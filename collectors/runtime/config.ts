@@ -39,11 +39,12 @@ export const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "bar", 
  * status per instrument).
  *
  * Before the pauses, the low figures of `collect_rss_10x1000_book_changes` (`deno task bench
- * collect`: 145-156 MB with 50,000 against 195 MB with 200,000) were reached while the
- * queue dropped 81 % of the flood's book changes (243,812 of 300,011). With the pauses
- * every one of the 300,011 is stored and the peak is 176-188 MB (load average 10-12 on 2
- * cores); 20,000 events did no better (177-189 MB, and the flood took twice as long), so the
- * rest is the lake's writes, not the queue.
+ * collect`: 145-157 MB with 50,000 against 195 MB with 200,000) were reached while the
+ * queue dropped 81 % of the flood's book changes (243,812 of 300,011, 56,199 rows stored).
+ * With the pauses every one of the 300,011 is stored and the peak was 172.7-187.3 MB over
+ * 5 runs (load average 5-12 on 2 cores; the same stream without book changes: 140-144 MB);
+ * 20,000 events did no better (177-189 MB, the flood taking twice as long), so what is
+ * left above the run without book changes is the lake's writes, not the queue.
  */
 export const BOOK_CHANGES_QUEUE_CAPACITY = 50_000;
 
