@@ -25,8 +25,10 @@
  *   depends on when the collections ran); alongside, from samples every 100 ms through the
  *   flood and 3 s after it: RSS before the flood, at its end, the sampled peaks during and
  *   after it, the median after it (`rss_settled_median`), the peaks of the JS heap and of
- *   external memory, and the events the sink queue dropped with the rows stored (a full
- *   queue drops book changes: a low figure with many drops stored less, not less dearly).
+ *   external memory, and the events the sink queue dropped with the rows stored. The
+ *   collector stops reading while its queue is full (raw transport), so `dropped_events` is
+ *   0 and `rows_written` every row of the stream; a full queue drops book changes only when
+ *   it cannot pause (a low figure with many drops stored less, not less dearly).
  * - `collect_wss_messages_per_second`: the same stream over a local `wss://` server, our
  *   `RawWebSocket` (value) against the runtime's `WebSocket` (peer), both only
  *   counting frames, by the wall clock and per CPU-second (`bench/_collect_wss.ts`).

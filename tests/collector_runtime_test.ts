@@ -245,6 +245,8 @@ Deno.test("collector with a sink that cannot keep up: memory bounded, every drop
     sinks: [slow, counter],
     books: new BookKeeper({ exchange: "coinbase", integrity: null }),
     queue: { capacity: 300, flushAt: 100 },
+    // No read pauses: the drop path (backpressure: collector_backpressure_test.ts).
+    maxReadPauseMs: 0,
     flushEveryMs: 1_000,
     connection: { log: (r) => logs.push(JSON.stringify(r)) },
     diagnostics: new FeedDiagnostics({ log: () => {} }),

@@ -139,6 +139,21 @@ export const FEED_FAMILIES: readonly FeedFamily[] = [
     value: (f) => f.source.connection?.stats.watchdogRestarts,
   },
   {
+    name: "read_pauses_total",
+    type: "counter",
+    help: "Times reading the venue was paused because the sink queue was full (raw transport).",
+    value: (f) => f.source.connection?.stats.pauses,
+  },
+  {
+    name: "read_paused_seconds_total",
+    type: "counter",
+    help: "Seconds reading the venue was paused for the sink queue (ended pauses).",
+    value: (f) =>
+      f.source.connection?.stats.pausedMs === undefined
+        ? undefined
+        : f.source.connection.stats.pausedMs / 1000,
+  },
+  {
     name: "connected",
     type: "gauge",
     help: "1 while the venue connection is open.",

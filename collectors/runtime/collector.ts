@@ -2,6 +2,13 @@
  * A live collector: one venue connection feeding the pipeline, with book resyncs after
  * every reset, a bounded queue in front of the sinks, periodic and threshold flushes, and
  * a graceful stop that flushes everything in flight.
+ *
+ * Backpressure: when the queue says a buffering sink is about to overflow (a flood of book
+ * changes into the lake), the collector stops reading the connection (raw transport) until
+ * a flush made room, instead of dropping events; at most `maxReadPauseMs` at a time, after
+ * which it reads again and the queue drops what does not fit (counted, `gap` statuses), so
+ * a venue never disconnects us for unanswered pings or a full send buffer. With the
+ * runtime's `WebSocket` (`transport: "native"`), which cannot stop reading, the queue drops.
  * @module
  */
 import type { EventSink, MarketEvent } from "../../lib/market/mod.ts";
@@ -65,6 +72,13 @@ export interface CollectorOptions {
   readonly flushEveryMs?: number;
   /** Bounds of the sink queue (capacity, early-flush threshold). */
   readonly queue?: Pick<SinkQueueOptions, "capacity" | "flushAt">;
+  /**
+   * Longest pause of reading while the sink queue is full, ms (default
+   * {@linkcode MAX_READ_PAUSE_MS}; 0: never pause, drop instead). Past it the collector reads
+   * again and the queue drops what does not fit until a flush made room (logged once per
+   * episode). Only the raw transport can pause.
+   */
+  readonly maxReadPauseMs?: number;
   /** Resync rate limits per symbol. */
   readonly resync?: Pick<ResyncSchedulerOptions, "minIntervalMs" | "maxIntervalMs">;
   /** Connection tuning (watchdog, backoff). */
@@ -91,6 +105,22 @@ export interface CollectorOptions {
    * the venue's public REST API.
    */
   readonly backfill?: Pick<BackfillerOptions, "baseUrl" | "client" | "delayMs" | "maxPages">;
+}
+
+/**
+ * Default longest read pause, ms: nothing is read while paused, the venue's pings neither.
+ * Venues drop a client whose pong is late by tens of seconds to minutes (Binance: a minute
+ * after its ping) or whose send buffer overflows; 30 s stays below those, and a store that
+ * cannot take anything for 30 s has a problem dropping makes visible (counted, `gap`).
+ */
+export const MAX_READ_PAUSE_MS = 30_000;
+
+/** What the collector's read pauses did (see {@linkcode CollectorOptions.maxReadPauseMs}). */
+export interface ReadPauseStats {
+  /** Pauses that ended with room in the queue. */
+  resumed: number;
+  /** Pauses that lasted `maxReadPauseMs`: the queue dropped until it had room again. */
+  timedOut: number;
 }
 
 /** Status log lines allowed per second (resets and gaps are logged, a storm is counted). */
@@ -145,6 +175,13 @@ export class Collector {
   #statusLogsSuppressed = 0;
   /** Recording id of the current connection. */
   #conn = "";
+  readonly #maxReadPauseMs: number;
+  /** Set while reading is paused for the queue: ends the pause after `maxReadPauseMs`. */
+  #pauseTimer?: ReturnType<typeof setTimeout>;
+  /** A pause timed out: no new pause (the queue drops) until the queue has room again. */
+  #dropUntilRoom = false;
+  /** Counters of the read pauses. */
+  readonly readPauses: ReadPauseStats = { resumed: 0, timedOut: 0 };
 
   constructor(options: CollectorOptions) {
     this.#exchange = options.exchange;
@@ -161,8 +198,13 @@ export class Collector {
       ...options.queue,
       sinks: options.sinks,
       onFlushNeeded: () => this.#flush(),
+      onFull: () => this.#pauseReading(),
       log: this.#log,
     });
+    this.#maxReadPauseMs = options.maxReadPauseMs ?? MAX_READ_PAUSE_MS;
+    if (!(this.#maxReadPauseMs >= 0)) {
+      throw new RangeError(`maxReadPauseMs must be >= 0, got ${options.maxReadPauseMs}`);
+    }
     this.pipeline = new FeedPipeline({
       adapter,
       diagnostics,
@@ -366,6 +408,47 @@ export class Collector {
     });
   }
 
+  /**
+   * The queue is about to overflow: stop reading until a flush made room (see the module
+   * documentation); nothing when the transport cannot pause, pauses are off, one is under
+   * way, or one timed out and the queue has not had room since.
+   */
+  #pauseReading(): void {
+    if (this.#pauseTimer !== undefined || this.#dropUntilRoom || this.#stopped) return;
+    if (this.#maxReadPauseMs === 0 || !this.connection.pause()) return;
+    const started = performance.now();
+    this.#pauseTimer = setTimeout(() => {
+      this.readPauses.timedOut++;
+      this.#dropUntilRoom = true;
+      this.#pauseTimer = undefined;
+      this.connection.resume();
+      this.#log({
+        level: "error",
+        msg: "sink queue still full after the longest read pause: reading again, " +
+          "the queue drops what does not fit (counted) so that the venue keeps us connected",
+        exchange: this.#exchange,
+        maxReadPauseMs: this.#maxReadPauseMs,
+        depth: this.queue.depth,
+      });
+    }, this.#maxReadPauseMs);
+    this.queue.whenRoom().then(() => {
+      if (this.#dropUntilRoom) {
+        this.#dropUntilRoom = false;
+        this.#log({
+          level: "warn",
+          msg: "sink queue has room again: reading pauses resume",
+          exchange: this.#exchange,
+          pausedMs: Math.round(performance.now() - started),
+        });
+        return;
+      }
+      clearTimeout(this.#pauseTimer);
+      this.#pauseTimer = undefined;
+      this.readPauses.resumed++;
+      this.connection.resume();
+    });
+  }
+
   /** Connects and starts periodic flushes. */
   start(): void {
     this.#stopped = false;
@@ -407,6 +490,8 @@ export class Collector {
       resyncs: this.#resync.stats.run,
       events_dropped: this.queue.stats.droppedEvents,
       trades_dropped: this.queue.stats.droppedTrades,
+      read_pauses: this.connection.stats.pauses,
+      read_pause_timeouts: this.readPauses.timedOut,
     };
   }
 
@@ -414,6 +499,8 @@ export class Collector {
   async stop(): Promise<FeedSummary> {
     this.#stopped = true;
     clearInterval(this.#flushTimer);
+    clearTimeout(this.#pauseTimer);
+    this.#pauseTimer = undefined;
     this.#resync.cancel();
     await this.connection.stop();
     await this.backfiller?.stop();

@@ -28,15 +28,23 @@ export const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "bar", 
 
 /**
  * The sink queue's capacity (events) of a collector storing book changes in the lake (the
- * default for venues that send them, `VenueSpec.bookChanges`). Book changes are most of a feed's messages; in a flood the lake writes
- * them more slowly than they arrive and the queue fills, and every buffered book event costs
- * resident memory beyond its columns (the garbage of growing them, the Parquet frames of the
- * writes): `collect_rss_10x1000_book_changes` (`deno task bench collect`, best of 2, load
- * average 8-14 on 2 cores) peaked at 195 MB with the default 200,000 events, 184 MB with
- * 100,000 and 145-156 MB with 50,000 (125-146 MB without book changes); 20,000 did not do
- * better (159 MB). On a quiet machine (load average 1.4) it peaked at 127.6 MB, against
- * 217 MB before this budget and the book-column work. Past it, book changes are dropped before trades (counted, a `gap` status
- * per instrument), as with any full queue.
+ * default for venues that send them, `VenueSpec.bookChanges`). Book changes are most of a
+ * feed's messages; in a flood the lake writes them more slowly than they arrive and the
+ * queue fills. With the raw transport (the default) the collector then stops reading the
+ * venue until a flush made room (TCP flow control holds the rest in the kernel's and the
+ * venue's buffers): nothing is dropped, and what the collector holds stays within this
+ * capacity, so it bounds memory, not what is stored. Only with `transport: "native"` (the
+ * runtime's `WebSocket` cannot stop reading), or after a pause of `MAX_READ_PAUSE_MS`
+ * (`collector.ts`), are book changes dropped past it, before trades (counted, a `gap`
+ * status per instrument).
+ *
+ * Before the pauses, the low figures of `collect_rss_10x1000_book_changes` (`deno task bench
+ * collect`: 145-157 MB with 50,000 against 195 MB with 200,000) were reached while the
+ * queue dropped 81 % of the flood's book changes (243,812 of 300,011, 56,199 rows stored).
+ * With the pauses every one of the 300,011 is stored and the peak was 172.7-187.3 MB over
+ * 5 runs (load average 5-12 on 2 cores; the same stream without book changes: 140-144 MB);
+ * 20,000 events did no better (177-189 MB, the flood taking twice as long), so what is
+ * left above the run without book changes is the lake's writes, not the queue.
  */
 export const BOOK_CHANGES_QUEUE_CAPACITY = 50_000;
 

@@ -1,6 +1,7 @@
 /**
  * A venue websocket that stays connected: reconnect with backoff and jitter, a watchdog
- * for silent connections, resubscribe on every connect.
+ * for silent connections, resubscribe on every connect, and (raw transport only) reading
+ * paused on request while the consumer cannot take more ({@linkcode FeedConnection.pause}).
  * @module
  */
 import { Backoff, type BackoffOptions } from "./backoff.ts";
@@ -16,6 +17,9 @@ interface FeedSocket {
   onmessage: ((event: { data: string; bytes: Uint8Array | undefined }) => unknown) | null;
   onclose: ((event: { code: number; reason: string; wasClean: boolean }) => unknown) | null;
   onerror: ((...args: never[]) => unknown) | null;
+  /** Stop and restart reading ({@linkcode RawWebSocket}; `WebSocket` cannot). */
+  pause?(): void;
+  resume?(): void;
 }
 
 /** `performance.timeOrigin`, read once (receive times are `nowMicros()` from one clock read). */
@@ -30,6 +34,10 @@ export interface FeedConnectionStats {
   reconnects: number;
   frames: number;
   watchdogRestarts: number;
+  /** Times reading was paused ({@linkcode FeedConnection.pause}). */
+  pauses?: number;
+  /** Milliseconds spent paused, ended pauses only. */
+  pausedMs?: number;
 }
 
 /** Options for {@linkcode FeedConnection}. */
@@ -88,17 +96,23 @@ export class FeedConnection {
   #socket?: FeedSocket;
   #stopped = true;
   #lastFrameAt = 0;
+  /** `performance.now()` when reading was paused; `undefined` while reading. */
+  #pausedAt?: number;
+  /** `performance.now()` of the last resume: the watchdog counts silence from here too. */
+  #resumedAt = 0;
   #watchdog?: ReturnType<typeof setInterval>;
   #retryTimer?: ReturnType<typeof setTimeout>;
   #closed?: PromiseWithResolvers<void>;
   /** Least delay before the next reconnect (set by `restart`). */
   #minDelayMs = 0;
   /** Counters for metrics. */
-  readonly stats: FeedConnectionStats = {
+  readonly stats: Required<FeedConnectionStats> = {
     connects: 0,
     reconnects: 0,
     frames: 0,
     watchdogRestarts: 0,
+    pauses: 0,
+    pausedMs: 0,
   };
 
   constructor(options: FeedConnectionOptions) {
@@ -121,6 +135,44 @@ export class FeedConnection {
     return this.#socket?.readyState === OPEN;
   }
 
+  /** True when the transport can stop reading (`raw`; the runtime's `WebSocket` cannot). */
+  get canPause(): boolean {
+    return (this.#options.transport ?? "raw") === "raw";
+  }
+
+  /** True while reading is paused. */
+  get paused(): boolean {
+    return this.#pausedAt !== undefined;
+  }
+
+  /**
+   * Stops reading frames (after the one being handled) until {@linkcode FeedConnection.resume},
+   * across reconnects too; false (nothing changed) when the transport cannot
+   * ({@linkcode FeedConnection.canPause}). TCP flow control then holds what the venue sends
+   * in the kernel's buffers and the venue's. The watchdog does not count paused time as
+   * silence. Nothing is read meanwhile, the venue's pings neither: the caller bounds the
+   * pause (a venue drops a client that leaves its pings unanswered, or whose send buffer
+   * overflows, typically within a minute or so).
+   */
+  pause(): boolean {
+    if (!this.canPause) return false;
+    if (this.#pausedAt !== undefined) return true;
+    this.#pausedAt = performance.now();
+    this.stats.pauses++;
+    this.#socket?.pause?.();
+    return true;
+  }
+
+  /** Reads again after {@linkcode FeedConnection.pause}. */
+  resume(): void {
+    if (this.#pausedAt === undefined) return;
+    const now = performance.now();
+    this.stats.pausedMs += now - this.#pausedAt;
+    this.#pausedAt = undefined;
+    this.#resumedAt = now;
+    this.#socket?.resume?.();
+  }
+
   /** Connects, and keeps reconnecting until `stop()`. */
   start(): void {
     if (!this.#stopped) return;
@@ -129,7 +181,11 @@ export class FeedConnection {
     this.#connect();
     const watchdogMs = this.#options.watchdogMs ?? 15_000;
     this.#watchdog = setInterval(() => {
-      if (this.connected && performance.now() - this.#lastFrameAt > watchdogMs) {
+      // Silence is counted from the last frame or the last resume; never while WE paused.
+      if (
+        this.connected && this.#pausedAt === undefined &&
+        performance.now() - Math.max(this.#lastFrameAt, this.#resumedAt) > watchdogMs
+      ) {
         this.stats.watchdogRestarts++;
         this.#log({
           level: "warn",
@@ -161,6 +217,7 @@ export class FeedConnection {
       return;
     }
     this.#socket = socket;
+    if (this.#pausedAt !== undefined) socket.pause?.(); // still paused: the new one too
     let opened = false;
     socket.onopen = () => {
       opened = true;
@@ -245,9 +302,9 @@ export class FeedConnection {
     clearInterval(this.#watchdog);
     clearTimeout(this.#retryTimer);
     const socket = this.#socket;
-    if (socket && socket.readyState !== CLOSED) {
-      socket.close(1000, "stopping");
-      await this.#closed?.promise;
-    }
+    const open = socket !== undefined && socket.readyState !== CLOSED;
+    if (open) socket.close(1000, "stopping"); // reads the server's answer, delivers nothing more
+    this.resume();
+    if (open) await this.#closed?.promise;
   }
 }

@@ -67,6 +67,10 @@ export interface FeedSummary {
   events_dropped?: number;
   /** Trades among `events_dropped`: lost to the sinks, counted, never silent. */
   trades_dropped?: number;
+  /** Times reading the venue was paused because the sink queue was full (live collectors). */
+  read_pauses?: number;
+  /** Pauses that lasted the longest allowed, after which the queue dropped instead. */
+  read_pause_timeouts?: number;
 }
 
 /** What a {@linkcode FeedPipeline} is built from. */

@@ -8,7 +8,12 @@
  *
  * It has the part of the `WebSocket` API the collector uses (`readyState`, `send`, `close`,
  * `onopen`, `onmessage`, `onclose`, `onerror`), so {@linkcode FeedConnection} can use
- * either.
+ * either, and one thing `WebSocket` cannot do: {@linkcode RawWebSocket.pause} stops reading
+ * (after the message being delivered) until {@linkcode RawWebSocket.resume}, so the kernel's
+ * receive buffer and then the server's send buffer hold what a slow consumer cannot take
+ * (TCP flow control). While paused nothing is read, pings included: the server's pings are
+ * answered only after `resume`, so a pause must stay shorter than the server's pong
+ * deadline (the collector bounds it, `Collector`'s `maxReadPauseMs`).
  * @module
  */
 
@@ -84,6 +89,8 @@ export class RawWebSocket {
   /** Fragments of a message in progress. */
   #fragments: Uint8Array[] = [];
   #fragmentBytes = 0;
+  /** Set while paused: the read loop waits for it before the next frame. */
+  #paused?: PromiseWithResolvers<void>;
 
   constructor(url: string, options: RawWebSocketOptions = {}) {
     const parsed = new URL(url);
@@ -102,6 +109,28 @@ export class RawWebSocket {
     return this.#state;
   }
 
+  /** True between {@linkcode RawWebSocket.pause} and {@linkcode RawWebSocket.resume}. */
+  get paused(): boolean {
+    return this.#paused !== undefined;
+  }
+
+  /**
+   * Stops reading: no frame after the one being delivered is handled (no message, no ping
+   * answered) until {@linkcode RawWebSocket.resume} or `close`. Before the connection opens
+   * it takes effect once it is open (the handshake still completes).
+   */
+  pause(): void {
+    if (this.#state === CLOSED || this.#paused !== undefined) return;
+    this.#paused = Promise.withResolvers();
+  }
+
+  /** Reads again after {@linkcode RawWebSocket.pause}. */
+  resume(): void {
+    const paused = this.#paused;
+    this.#paused = undefined;
+    paused?.resolve();
+  }
+
   /** Sends a text message (ignored unless open). */
   send(text: string): void {
     if (this.#state !== OPEN) return;
@@ -110,6 +139,8 @@ export class RawWebSocket {
 
   /** Starts the close handshake; the connection ends when the server answers or times out. */
   close(code = 1000, reason = ""): void {
+    // The server's close frame must be read: reading resumes (messages are no longer handed on).
+    this.resume();
     if (this.#state === CLOSED || this.#state === CLOSING) return;
     if (this.#state === CONNECTING) {
       this.#finish({ code: 1006, reason: "closed before open", wasClean: false });
@@ -148,6 +179,7 @@ export class RawWebSocket {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
     clearTimeout(this.#closeTimer);
+    this.resume(); // a read loop waiting in a pause ends
     this.#closeEvent = event;
     try {
       this.#conn?.close();
@@ -213,12 +245,17 @@ export class RawWebSocket {
           }
           this.#frame(buf[off], buf, start, end);
           off = end;
+          // Paused (by the consumer of that frame): nothing more is read or handled until
+          // resumed; the rest of the buffer waits here, the kernel's buffers hold the others.
+          if (this.#paused !== undefined) await this.#paused.promise;
         }
         if (this.#state === CLOSED) return;
         if (off > 0) {
           buf.copyWithin(0, off, len);
           len -= off;
         }
+        if (this.#paused !== undefined) await this.#paused.promise; // paused before open
+        if (this.#state === CLOSED) return;
         const n = await conn.read(buf.subarray(len));
         if (n === null) {
           this.#finish(

@@ -2,13 +2,17 @@
  * The bounded queue between parsing and the sinks: a sink that buffers until `flush` (a
  * `Buffering` sink, `lib/market/sink.ts`, like `LakeSink`) may hold at most `capacity`
  * events; past `flushAt` the queue asks for a flush at once instead of waiting for the
- * timer (the pressure a websocket feed allows: it cannot be paused), and when the sink
- * still cannot keep up, further events are dropped for that sink, **counted** and logged,
- * never silently and never by growing memory without bound: once the sink has room again
- * it gets a `gap` status per instrument it missed events of, so what it stores says where
- * its stream is incomplete. Producers that can wait
- * (replay, benchmarks) await {@linkcode SinkQueue.room} instead, which is real backpressure
- * (it also waits for `BackpressureReporting` sinks such as the PostgreSQL writer).
+ * timer. Before a sink would overflow, the queue says so (`onFull`): a producer that can
+ * stop reading pauses there and waits for {@linkcode SinkQueue.whenRoom} (the collector's
+ * raw websocket transport: TCP flow control then holds the flood in the kernel's and the
+ * venue's buffers, nothing is lost, memory stays bounded by `capacity`). A producer that
+ * cannot pause (the runtime's `WebSocket`, or a pause that lasted too long, see
+ * `Collector`'s `maxReadPauseMs`) keeps writing, and when the sink still cannot keep up,
+ * further events are dropped for that sink, **counted** and logged, never silently and
+ * never by growing memory without bound: once the sink has room again it gets a `gap`
+ * status per instrument it missed events of, so what it stores says where its stream is
+ * incomplete. Producers that can wait (replay, benchmarks) await {@linkcode SinkQueue.room}
+ * instead, which also waits for `BackpressureReporting` sinks such as the PostgreSQL writer.
  * Other sinks (the server's stream hub, the PostgreSQL writer, which spills rather than
  * holds) take every event on `write`.
  * @module
@@ -39,6 +43,12 @@ export interface SinkQueueOptions {
   readonly tradeReserve?: number;
   /** Called (once per flush) when a sink passed `flushAt`: flush soon. */
   readonly onFlushNeeded?: () => void;
+  /**
+   * Called after a write that left a buffering sink less room than the largest write seen
+   * so far (or that found it full): the next write may be dropped for it. A producer that
+   * can pause stops here and waits for {@linkcode SinkQueue.whenRoom}.
+   */
+  readonly onFull?: () => void;
   /** JSON-line logger for drop episodes (default: stderr). */
   readonly log?: (record: Record<string, unknown>) => void;
 }
@@ -104,6 +114,9 @@ export class SinkQueue implements EventSink {
   readonly #flushAt: number;
   readonly #tradeReserve: number;
   readonly #onFlushNeeded?: () => void;
+  readonly #onFull?: () => void;
+  /** Most events handed over in one write so far (what the next write may bring). */
+  #largestWrite = 1;
   readonly #log: (record: Record<string, unknown>) => void;
   #flushAsked = false;
   /** Drops of the current episode per sink index (logged when it starts and when it ends). */
@@ -137,6 +150,7 @@ export class SinkQueue implements EventSink {
       throw new RangeError(`tradeReserve must be an integer >= 0, got ${this.#tradeReserve}`);
     }
     this.#onFlushNeeded = options.onFlushNeeded;
+    this.#onFull = options.onFull;
     this.#log = options.log ??
       ((record) => console.error(JSON.stringify({ time: new Date().toISOString(), ...record })));
     this.#dropping = options.sinks.map(() => 0);
@@ -158,6 +172,8 @@ export class SinkQueue implements EventSink {
   /** Hands events to every sink that has room; drops (and counts) them for a full one. */
   write(events: readonly MarketEvent[]): void {
     const sinks = this.#sinks;
+    if (events.length > this.#largestWrite) this.#largestWrite = events.length;
+    let full = false;
     for (let s = 0; s < sinks.length; s++) {
       const sink = sinks[s];
       const bounded = this.#bounded[s];
@@ -167,6 +183,7 @@ export class SinkQueue implements EventSink {
       }
       const pending = bounded.pending;
       if (pending >= this.#capacity) {
+        full = true;
         const trades = pending < this.#capacity + this.#tradeReserve
           ? events.filter((e) => e.kind === "trade")
           : [];
@@ -180,12 +197,14 @@ export class SinkQueue implements EventSink {
       sink.write(events);
       const after = pending + events.length;
       if (after > this.stats.maxDepth) this.stats.maxDepth = after;
+      if (after + this.#largestWrite > this.#capacity) full = true;
       if (after >= this.#flushAt && !this.#flushAsked && this.#onFlushNeeded !== undefined) {
         this.#flushAsked = true;
         this.stats.earlyFlushes++;
         this.#onFlushNeeded();
       }
     }
+    if (full) this.#onFull?.();
   }
 
   #drop(s: number, events: readonly MarketEvent[]): void {
@@ -256,8 +275,17 @@ export class SinkQueue implements EventSink {
    * backpressure is ready (for producers that can wait).
    */
   async room(): Promise<void> {
-    if (this.#full()) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    await this.whenRoom();
     for (const sink of this.#backpressured) await sink.ready();
+  }
+
+  /**
+   * Resolves when every buffering sink is below `flushAt` (at once, or when a flush ends
+   * that left them so, or on `close`): where a paused producer reads again.
+   */
+  whenRoom(): Promise<void> {
+    if (!this.#full()) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
   #full(): boolean {
