@@ -230,7 +230,21 @@ export class Collector {
       run: (symbol, reason) => this.#runResync(symbol, reason),
     });
     const recorder = this.#recorder = options.recorder;
-    this.connection = new FeedConnection({
+    this.connection = this.#connection(options, adapter);
+    this.#metrics = options.metrics?.addFeed({
+      exchange: options.exchange,
+      summary: () => this.summary(),
+      connection: this.connection,
+      flushErrors: () => this.#flushErrors,
+      recording: recorder?.stats,
+      queueDepth: () => this.queue.depth,
+    });
+  }
+
+  /** The venue connection: subscribes, records, and hands every frame to the pipeline. */
+  #connection(options: CollectorOptions, adapter: VenueAdapter): FeedConnection {
+    const recorder = options.recorder;
+    return new FeedConnection({
       ...options.connection,
       url: options.url,
       subscribeMessages: () => {
@@ -256,14 +270,6 @@ export class Collector {
           this.#metrics?.observeStatuses(events);
         }
       },
-    });
-    this.#metrics = options.metrics?.addFeed({
-      exchange: options.exchange,
-      summary: () => this.summary(),
-      connection: this.connection,
-      flushErrors: () => this.#flushErrors,
-      recording: recorder?.stats,
-      queueDepth: () => this.queue.depth,
     });
   }
 

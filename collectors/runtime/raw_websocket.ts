@@ -187,21 +187,33 @@ export class RawWebSocket {
     this.onclose?.(event);
   }
 
-  async #run(url: URL): Promise<void> {
+  /** Connects and upgrades; `undefined` when the socket was closed meanwhile. */
+  async #open(url: URL, buf: Uint8Array): Promise<{ conn: Deno.Conn; len: number } | undefined> {
     const tls = url.protocol === "wss:";
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
     const port = Number(url.port) || (tls ? 443 : 80);
+    const conn = this.#conn = tls
+      ? await Deno.connectTls({ hostname, port, caCerts: this.#caCerts })
+      : await Deno.connect({ hostname, port });
+    if (this.#state !== CONNECTING) { // closed while connecting
+      conn.close();
+      return undefined;
+    }
+    const len = await this.#handshake(conn, url, buf);
+    if (this.#state !== CONNECTING) return undefined;
+    this.#state = OPEN;
+    this.onopen?.();
+    return { conn, len };
+  }
+
+  async #run(url: URL): Promise<void> {
     let buf = new Uint8Array(1 << 18);
     let len = 0;
     try {
-      const conn = this.#conn = tls
-        ? await Deno.connectTls({ hostname, port, caCerts: this.#caCerts })
-        : await Deno.connect({ hostname, port });
-      if (this.#state !== CONNECTING) return conn.close(); // closed while connecting
-      len = await this.#handshake(conn, url, buf);
-      if (this.#state !== CONNECTING) return;
-      this.#state = OPEN;
-      this.onopen?.();
+      const opened = await this.#open(url, buf);
+      if (opened === undefined) return;
+      const conn = opened.conn;
+      len = opened.len;
       // Frames until the connection ends.
       for (;;) {
         let off = 0;
