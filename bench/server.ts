@@ -288,7 +288,8 @@ async function fanoutFigures(): Promise<void> {
   const clients = Number(Deno.env.get("BENCH_FANOUT_CLIENTS") ?? 1_000);
   const rate = Number(Deno.env.get("BENCH_FANOUT_RATE") ?? 10_000);
   const pairs = Number(Deno.env.get("BENCH_FANOUT_PAIRS") ?? 3);
-  const r = await fanout({ clients, rate, pairs });
+  const phaseMs = 10_000;
+  const r = await fanout({ clients, rate, pairs, phaseMs });
   const common = { clients, rate, loadavg_before: loadBefore, loadavg_after: load() };
   const of = (kind: string) => r.windows.filter((w) => w.kind === kind);
   emit({
@@ -311,6 +312,7 @@ async function fanoutFigures(): Promise<void> {
     value: r.stalled.increase,
     target: "< 20",
     pairs,
+    window_ms: phaseMs,
     pair_increases: r.stalled.pairIncreases,
     pooled_increase: r.stalled.pooledIncrease,
     p99_ms: r.stalled.p99,
