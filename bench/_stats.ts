@@ -50,10 +50,13 @@ export function quantile(histogram: Histogram, q: number): number {
   return NaN;
 }
 
-/** The median of `values` (the mean of the two middle ones for an even count); `NaN` if none. */
+/**
+ * The median of `values` (the mean of the two middle ones for an even count), leaving out
+ * `NaN`s (a window in which no client received anything); `NaN` if none is left.
+ */
 export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

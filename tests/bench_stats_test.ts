@@ -52,6 +52,9 @@ Deno.test("median, percent increase and the A/B order", () => {
   assert.equal(median([4, 1, 3, 10]), 3.5); // (3 + 4) / 2
   assert.equal(median([-14.6, 66.2]), 25.8);
   assert.ok(Number.isNaN(median([])));
+  // NaN (an empty window) is left out: the median of 5, 1, 3 -> 3.
+  assert.equal(median([5, NaN, 1, 3, NaN]), 3);
+  assert.ok(Number.isNaN(median([NaN, NaN])));
   // 12 ms over 10 ms: +20 %; 9 over 12: -25 %; 10.33 over 9.1: +13.5 % (1.23 / 9.1 = 13.52 %).
   assert.equal(increasePercent(12, 10), 20);
   assert.equal(increasePercent(9, 12), -25);
