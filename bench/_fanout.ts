@@ -247,7 +247,7 @@ function readHistogram(histogram: Histogram): { p50: number; p99: number } {
 }
 
 /** How often every window of the A/B sequence asks `/health` for the slow-disconnect count. */
-const POLL_MS = 250;
+const POLL_MS = 500;
 /** Pause after each window of the A/B sequence. */
 const GAP_MS = 1_000;
 
