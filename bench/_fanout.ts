@@ -7,17 +7,33 @@
  * - 1,000 WebSocket clients run in two more child processes (`bench/_fanout_clients.ts`,
  *   500 each), client `i` subscribed to symbol `i % 10` (100 clients a symbol, 1,000 trades/s
  *   each), each recording publish-to-receive latency per event;
- * - this process only orchestrates, in three phases on the same connected clients:
- *   1. `baseline`: nothing else happens;
- *   2. `stalled`: one more WebSocket (a raw TCP handshake, subscribed to every symbol) never
- *      reads; the server drops it as slow within the phase;
- *   3. `cap_flood`: the server's stream cap is full and this process makes 5,000 more
+ * - this process only orchestrates, on the same connected clients:
+ *   1. `pairs` A/B pairs of windows, `baseline` (nothing else happens) and `stalled` (one
+ *      more WebSocket, a raw TCP handshake subscribed to every symbol, connects at the
+ *      window's start and never reads; the server must drop it as slow within the window,
+ *      and a drop seen up to 5 s later is reported with its time but not as within it),
+ *      in the order B S, S B, B S, ... so that a drift of the machine's load over the run
+ *      weighs on both kinds alike. Each stalled window has a fresh stalled socket. Every
+ *      window polls `/health` at the same pace (the drop is seen there), and a short pause
+ *      follows each window so the closing of a stalled socket does not leak into the next;
+ *   2. `cap_flood`: the server's stream cap is full and this process makes 5,000 more
  *      WebSocket upgrade attempts (50 at a time), each answered 503.
  *
- * Each phase reports p50/p99 over every event the 1,000 clients received in it (histogram
- * of 0.1 ms buckets), and the events lost or out of order.
+ * Each window reports p50/p99 over every event the 1,000 clients received in it (histogram
+ * of 0.1 ms buckets), and the events lost or out of order. The stalled client's effect is
+ * the median over the pairs of each pair's p99 increase; the windows of each kind pooled
+ * into one histogram give a second reading.
  * @module
  */
+import {
+  abbaOrder,
+  addCounts,
+  type Histogram,
+  increasePercent,
+  median,
+  pool,
+  quantile,
+} from "./_stats.ts";
 
 /** Epoch microseconds, as the load server stamps them. */
 function nowMicros(): number {
@@ -31,27 +47,59 @@ export interface FanoutOptions {
   readonly rate?: number;
   readonly symbols?: number;
   readonly tickMs?: number;
-  /** Length of each measured phase (default 10 s). */
+  /**
+   * Length of each measured window (default 10 s, the issue's bound for closing a client
+   * that does not read: the server drops a stalled client about 9.1 s after it connects on
+   * a quiet machine, once its 8 MB socket buffer and then its 10,000-event queue are full).
+   */
   readonly phaseMs?: number;
+  /** Baseline/stalled pairs of windows (default 3). */
+  readonly pairs?: number;
   /** Connection attempts past the cap in the flood phase (default 5,000). */
   readonly floodAttempts?: number;
 }
 
-/** What one phase measured. */
+/** What one window (or several pooled) measured. */
 export interface PhaseResult {
   readonly events: number;
   readonly expected: number;
   readonly breaks: number;
-  /** Clients whose socket had closed by the phase's end (dropped as slow). */
+  /** Clients whose socket had closed by the window's end (dropped as slow). */
   readonly closed: number;
   readonly p50: number;
   readonly p99: number;
 }
 
-/** The three phases, plus what the flood saw. */
+/** One window of the baseline/stalled sequence. */
+export interface WindowResult extends PhaseResult {
+  readonly kind: "baseline" | "stalled";
+  /** Slow disconnects the server counted during the window (1 expected when stalled). */
+  readonly slowDisconnects: number;
+  /** Stalled windows: whether the server dropped the stalled socket within the window. */
+  readonly droppedInWindow?: boolean;
+  /**
+   * Milliseconds from the stalled socket's connect to its drop being seen, when it was (within
+   * the window or up to 5 s after it).
+   */
+  readonly dropMs?: number;
+}
+
+/** The pooled windows of each kind, every window in run order, and the flood. */
 export interface FanoutResult {
-  readonly baseline: PhaseResult;
-  readonly stalled: PhaseResult & { readonly stalledDropped: boolean };
+  /** All baseline windows pooled (`p99`), plus the median of their p99s. */
+  readonly baseline: PhaseResult & { readonly medianP99: number };
+  /**
+   * All stalled windows pooled. `stalledDropped`: every stalled socket was dropped as slow
+   * within its window; `increase`: the median of the pairs' p99 increases (percent);
+   * `pooledIncrease`: pooled stalled p99 over pooled baseline p99 (percent).
+   */
+  readonly stalled: PhaseResult & {
+    readonly stalledDropped: boolean;
+    readonly increase: number;
+    readonly pooledIncrease: number;
+    readonly pairIncreases: readonly number[];
+  };
+  readonly windows: readonly WindowResult[];
   readonly capFlood: PhaseResult & { readonly refused: number; readonly attempts: number };
 }
 
@@ -121,28 +169,27 @@ export async function upgradeStatus(port: number, path: string): Promise<number>
   }
 }
 
-function percentile(histogram: Map<number, number>, total: number, q: number): number {
-  const target = Math.ceil(total * q);
-  let seen = 0;
-  for (const bucket of [...histogram.keys()].sort((a, b) => a - b)) {
-    seen += histogram.get(bucket)!;
-    if (seen >= target) return (bucket + 1) * 0.1; // the bucket's upper edge, ms
-  }
-  return NaN;
+type Child = ReturnType<typeof spawn>;
+
+/** The server and client processes of one run, connected and warmed up. */
+interface Setup {
+  readonly server: Child;
+  readonly workers: readonly Child[];
+  readonly port: number;
+  readonly base: string;
+  readonly clients: number;
+  readonly rate: number;
+  readonly symbols: number;
 }
 
-/** Runs the three phases; see the module doc. */
-export async function fanout(options: FanoutOptions = {}): Promise<FanoutResult> {
+async function start(options: FanoutOptions): Promise<Setup> {
   const clients = options.clients ?? 1_000;
   const processes = options.processes ?? 2;
   const rate = options.rate ?? 10_000;
   const symbols = options.symbols ?? 10;
-  const phaseMs = options.phaseMs ?? 10_000;
-  const attempts = options.floodAttempts ?? 5_000;
-  const cap = clients + 1;
   const server = spawn("../scripts/load_server.ts", [
     ...["--rate", String(rate), "--symbols", String(symbols)],
-    ...["--tick-ms", String(options.tickMs ?? 10), "--max-connections", String(cap)],
+    ...["--tick-ms", String(options.tickMs ?? 10), "--max-connections", String(clients + 1)],
   ]);
   const { port } = JSON.parse(await server.lines.next()) as { port: number };
   const base = `http://127.0.0.1:${port}/`;
@@ -152,91 +199,191 @@ export async function fanout(options: FanoutOptions = {}): Promise<FanoutResult>
       ...["--url", base.replace("http", "ws"), "--symbols", String(symbols)],
       ...["--count", String(Math.min(per, clients - k * per)), "--offset", String(k * per)],
     ]));
+  return { server, workers, port, base, clients, rate, symbols };
+}
+
+async function stop(setup: Setup): Promise<void> {
+  for (const w of setup.workers) {
+    await w.send("exit").catch(() => {});
+    await w.close();
+    await w.child.status;
+  }
+  await setup.server.close();
+  await setup.server.child.status;
+}
+
+async function health(setup: Setup): Promise<Record<string, number>> {
+  return (await (await fetch(`${setup.base}health`)).json()) as Record<string, number>;
+}
+
+/** Measures the clients while `during` runs: the window's figures and its histogram. */
+async function measure(
+  setup: Setup,
+  during: () => Promise<void>,
+): Promise<{ result: PhaseResult; histogram: Histogram }> {
+  for (const w of setup.workers) await w.send("start");
+  const from = nowMicros();
+  await during();
+  for (const w of setup.workers) await w.send("stop");
+  const seconds = (nowMicros() - from) / 1e6;
+  const histogram: Histogram = new Map();
+  let events = 0;
+  let breaks = 0;
+  let closed = 0;
+  for (const w of setup.workers) {
+    const r = JSON.parse(await w.lines.next());
+    events += r.events;
+    breaks += r.breaks;
+    closed += r.closed;
+    addCounts(histogram, r.histogram as [number, number][]);
+  }
+  const expected = Math.round(seconds * setup.rate / setup.symbols * setup.clients);
+  const result = { events, expected, breaks, closed, ...readHistogram(histogram) };
+  return { result, histogram };
+}
+
+function readHistogram(histogram: Histogram): { p50: number; p99: number } {
+  return { p50: quantile(histogram, 0.5), p99: quantile(histogram, 0.99) };
+}
+
+/** How often every window of the A/B sequence asks `/health` for the slow-disconnect count. */
+const POLL_MS = 500;
+/** Pause after each window of the A/B sequence. */
+const GAP_MS = 1_000;
+
+/** How long after its window a stalled socket not yet dropped is still watched for its drop. */
+const LATE_MS = 5_000;
+
+/**
+ * One window of `phaseMs`, with a stalled socket connected at its start when `stalled`;
+ * `/health` is polled every {@linkcode POLL_MS} either way. A stalled socket the server has
+ * not dropped by the window's end is watched for up to {@linkcode LATE_MS} more (outside the
+ * window) so its drop time is still reported, then closed.
+ */
+async function window(setup: Setup, phaseMs: number, stalled: boolean): Promise<Measured> {
+  let slowDisconnects = 0;
+  let dropMs: number | undefined;
+  let conn: Deno.TcpConn | undefined;
+  let before = 0;
+  let started = 0;
+  const poll = async () => {
+    slowDisconnects = (await health(setup)).slowDisconnects - before;
+    if (stalled && slowDisconnects > 0) dropMs ??= Math.round(performance.now() - started);
+  };
+  const measured = await measure(setup, async () => {
+    before = (await health(setup)).slowDisconnects;
+    started = performance.now();
+    if (stalled) {
+      conn = await Deno.connect({ hostname: "127.0.0.1", port: setup.port });
+      await conn.write(upgradeRequest(setup.port, "/ws?kinds=trade"));
+    }
+    for (let left = phaseMs; left > 0; left = phaseMs - (performance.now() - started)) {
+      await sleep(Math.min(POLL_MS, left));
+      await poll();
+    }
+  });
+  const inWindow = dropMs !== undefined;
+  for (let waited = 0; stalled && dropMs === undefined && waited < LATE_MS; waited += POLL_MS) {
+    await sleep(POLL_MS);
+    await poll();
+  }
+  conn?.close();
+  const result: WindowResult = {
+    kind: stalled ? "stalled" : "baseline",
+    ...measured.result,
+    slowDisconnects,
+    ...(stalled ? { droppedInWindow: inWindow } : {}),
+    ...(dropMs === undefined ? {} : { dropMs }),
+  };
+  await sleep(GAP_MS);
+  return { result, histogram: measured.histogram };
+}
+
+interface Measured {
+  readonly result: WindowResult;
+  readonly histogram: Histogram;
+}
+
+/** Pools windows' histograms and counts into one {@linkcode PhaseResult}. */
+function pooled(windows: readonly Measured[]): PhaseResult {
+  const histogram = pool(windows.map((w) => w.histogram));
+  const sum = (key: "events" | "expected" | "breaks") =>
+    windows.reduce((n, w) => n + w.result[key], 0);
+  return {
+    events: sum("events"),
+    expected: sum("expected"),
+    breaks: sum("breaks"),
+    closed: Math.max(...windows.map((w) => w.result.closed)),
+    ...readHistogram(histogram),
+  };
+}
+
+/** The baseline/stalled pairs; see the module doc. */
+async function abSequence(setup: Setup, phaseMs: number, pairs: number) {
+  const runs: Measured[] = [];
+  for (const kind of abbaOrder(pairs)) runs.push(await window(setup, phaseMs, kind === "b"));
+  const of = (kind: WindowResult["kind"]) => runs.filter((w) => w.result.kind === kind);
+  const baseline = pooled(of("baseline"));
+  const stalledPooled = pooled(of("stalled"));
+  const pairIncreases = Array.from({ length: pairs }, (_, k) => {
+    const [a, b] = runs.slice(2 * k, 2 * k + 2).map((w) => w.result);
+    const [base, stalled] = a.kind === "baseline" ? [a, b] : [b, a];
+    return increasePercent(stalled.p99, base.p99);
+  });
+  const stalled = {
+    ...stalledPooled,
+    stalledDropped: of("stalled").every((w) => w.result.droppedInWindow === true),
+    increase: Number(median(pairIncreases).toFixed(1)),
+    pooledIncrease: increasePercent(stalledPooled.p99, baseline.p99),
+    pairIncreases,
+  };
+  const medianP99 = median(of("baseline").map((w) => w.result.p99));
+  return { baseline: { ...baseline, medianP99 }, stalled, windows: runs.map((w) => w.result) };
+}
+
+/** Fills the stream cap with reading clients, then floods it with upgrade attempts. */
+async function capFlood(setup: Setup, phaseMs: number, attempts: number) {
+  // One filler, unless clients were dropped as slow; wait for stalled sockets to go first.
+  let open = (await health(setup)).openStreams;
+  for (let i = 0; i < 50 && open > setup.clients; i++) {
+    await sleep(100);
+    open = (await health(setup)).openStreams;
+  }
+  const fillers = Array.from(
+    { length: Math.max(0, setup.clients + 1 - open) },
+    () => new WebSocket(`${setup.base.replace("http", "ws")}ws?kinds=trade&symbol=none`),
+  );
+  await Promise.all(fillers.map((f) => new Promise((r) => f.onopen = r)));
+  let refused = 0;
+  const { result } = await measure(setup, async () => {
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: 50 }, async () => {
+      while (next < attempts) {
+        next++;
+        if (await upgradeStatus(setup.port, "/ws?kinds=trade") === 503) refused++;
+      }
+    }));
+    const left = phaseMs - (performance.now() - started);
+    if (left > 0) await sleep(left);
+  });
+  for (const f of fillers) f.close();
+  return { ...result, refused, attempts };
+}
+
+/** Runs the A/B sequence and the cap flood; see the module doc. */
+export async function fanout(options: FanoutOptions = {}): Promise<FanoutResult> {
+  const phaseMs = options.phaseMs ?? 10_000;
+  const setup = await start(options);
   try {
-    for (const w of workers) {
+    for (const w of setup.workers) {
       const line = await w.lines.next();
       if (line !== "ready") throw new Error(`clients: ${line}`);
     }
     await sleep(2_000); // warm-up
-    const measure = async (during: () => Promise<void>): Promise<PhaseResult> => {
-      for (const w of workers) await w.send("start");
-      const from = nowMicros();
-      await during();
-      for (const w of workers) await w.send("stop");
-      const seconds = (nowMicros() - from) / 1e6;
-      const histogram = new Map<number, number>();
-      let events = 0;
-      let breaks = 0;
-      let closed = 0;
-      for (const w of workers) {
-        const r = JSON.parse(await w.lines.next());
-        events += r.events;
-        breaks += r.breaks;
-        closed += r.closed;
-        for (const [b, n] of r.histogram as [number, number][]) {
-          histogram.set(b, (histogram.get(b) ?? 0) + n);
-        }
-      }
-      return {
-        events,
-        expected: Math.round(seconds * rate / symbols * clients),
-        breaks,
-        closed,
-        p50: percentile(histogram, events, 0.5),
-        p99: percentile(histogram, events, 0.99),
-      };
-    };
-    const health = async () =>
-      (await (await fetch(`${base}health`)).json()) as Record<string, number>;
-
-    const baseline = await measure(() => sleep(phaseMs));
-
-    let stalledDropped = false;
-    const stalled = await measure(async () => {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      await conn.write(upgradeRequest(port, "/ws?kinds=trade"));
-      await sleep(phaseMs);
-      stalledDropped = (await health()).slowDisconnects > 0;
-      conn.close();
-    });
-
-    // Fill the cap with reading clients (one, unless clients were dropped as slow), then flood.
-    let open = (await health()).openStreams;
-    for (let i = 0; i < 50 && open > clients; i++) {
-      await sleep(100);
-      open = (await health()).openStreams;
-    }
-    const fillers = Array.from(
-      { length: Math.max(0, cap - open) },
-      () => new WebSocket(`${base.replace("http", "ws")}ws?kinds=trade&symbol=none`),
-    );
-    await Promise.all(fillers.map((f) => new Promise((r) => f.onopen = r)));
-    let refused = 0;
-    const capFlood = await measure(async () => {
-      const started = performance.now();
-      let next = 0;
-      await Promise.all(Array.from({ length: 50 }, async () => {
-        while (next < attempts) {
-          next++;
-          if (await upgradeStatus(port, "/ws?kinds=trade") === 503) refused++;
-        }
-      }));
-      const left = phaseMs - (performance.now() - started);
-      if (left > 0) await sleep(left);
-    });
-    for (const f of fillers) f.close();
-    return {
-      baseline,
-      stalled: { ...stalled, stalledDropped },
-      capFlood: { ...capFlood, refused, attempts },
-    };
+    const ab = await abSequence(setup, phaseMs, options.pairs ?? 3);
+    return { ...ab, capFlood: await capFlood(setup, phaseMs, options.floodAttempts ?? 5_000) };
   } finally {
-    for (const w of workers) {
-      await w.send("exit").catch(() => {});
-      await w.close();
-      await w.child.status;
-    }
-    await server.close();
-    await server.child.status;
+    await stop(setup);
   }
 }

@@ -5,13 +5,18 @@
  *   their queues after every batch of 100 (each event serialised once).
  * - `ws_delivery`: trades/s from `hub.write` to a local WebSocket client (batches of 100,
  *   at most 5,000 in flight), versus peer `ws-per-event`: a minimal `Deno.serve` WebSocket
- *   server that sends each event as its own `JSON.stringify` message, in the same run.
+ *   server that sends each event as its own `JSON.stringify` message, in the same run: both
+ *   set up once and warmed up (20,000 events each, not counted), then `BENCH_WS_ROUNDS`
+ *   (default 5) rounds alternating which goes first. The figure is the median of each and
+ *   the ratio of the medians, with every round's values.
  * - `sse_delivery`: the same over Server-Sent Events.
  * - `api_bars`: bars/s served by `GET /api/bars` (100,000 bars, JSON) through the handler.
  * - `server_fanout_1000_p99`, `server_fanout_stalled_p99_increase`,
  *   `server_cap_flood_p99_increase`: 1,000 WebSocket clients over 10 symbols at 10,000
- *   trades/s, publish-to-receive p99 with the server and the clients in separate processes;
- *   then the increase of that p99 with one client that never reads, and during 5,000
+ *   trades/s, publish-to-receive p99 with the server and the clients in separate processes
+ *   (the median of the baseline windows' p99s); the increase of that p99 with one client that
+ *   never reads (the median of the increases of `BENCH_FANOUT_PAIRS`, default 3, interleaved
+ *   baseline/stalled pairs of 10 s windows, each window's p99 also given); and during 5,000
  *   connection attempts past the cap (see `bench/_fanout.ts` for how it is measured).
  *
  * Size: `BENCH_SERVER_EVENTS` (default 200,000).
@@ -23,10 +28,15 @@ import { createApp, startServer, StreamHub } from "../server/mod.ts";
 import { emit } from "./_figure.ts";
 import { MemoryRepository } from "../lib/repositories/memory_repository.ts";
 import { fanout } from "./_fanout.ts";
+import { increasePercent, median } from "./_stats.ts";
 
 const EVENTS = Number(Deno.env.get("BENCH_SERVER_EVENTS") ?? 200_000);
 const BATCH = 100;
 const IN_FLIGHT = 5_000;
+/** Rounds of `ws_delivery` (ours and the peer alternating). */
+const WS_ROUNDS = Number(Deno.env.get("BENCH_WS_ROUNDS") ?? 5);
+/** Events of the unrecorded first round of ours and of the peer. */
+const WARM_UP = 20_000;
 const T0 = Date.UTC(2024, 7, 8) * 1000;
 
 function makeTrades(n: number): Trade[] {
@@ -96,22 +106,36 @@ async function deliver(
   return trades.length / ((performance.now() - start) / 1000);
 }
 
-async function wsOurs(trades: Trade[]): Promise<number> {
+/** A server with one connected client, ready to run {@linkcode deliver} rounds. */
+interface DeliveryRig {
+  /** Events/s for one delivery of `trades` to the client. */
+  round(trades: Trade[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function wsOurs(): Promise<DeliveryRig> {
   const hub = new StreamHub();
   const server = await startServer({ repository: emptyRepository(), hub, port: 0 });
   const ws = new WebSocket(`${server.url.replace("http", "ws")}ws?kinds=trade`);
   let count = 0;
   ws.onmessage = (m) => count += JSON.parse(m.data).length;
   await new Promise((r) => ws.onopen = r);
-  const rate = await deliver(trades, (b) => hub.write(b), () => count);
-  const closed = new Promise((r) => ws.onclose = r);
-  ws.close();
-  await closed;
-  await server.shutdown();
-  return rate;
+  return {
+    round: (trades) => {
+      const from = count;
+      return deliver(trades, (b) => hub.write(b), () => count - from);
+    },
+    close: async () => {
+      const closed = new Promise((r) => ws.onclose = r);
+      ws.close();
+      await closed;
+      await server.shutdown();
+      await hub.close();
+    },
+  };
 }
 
-async function wsPerEvent(trades: Trade[]): Promise<number> {
+async function wsPerEvent(): Promise<DeliveryRig> {
   const sockets = new Set<WebSocket>();
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
     const { socket, response } = Deno.upgradeWebSocket(req);
@@ -127,14 +151,61 @@ async function wsPerEvent(trades: Trade[]): Promise<number> {
   };
   await new Promise((r) => ws.onopen = r);
   while (sockets.size === 0) await new Promise((r) => setTimeout(r, 1));
-  const rate = await deliver(trades, (batch) => {
+  const publish = (batch: Trade[]) => {
     for (const socket of sockets) for (const t of batch) socket.send(JSON.stringify(t));
-  }, () => count);
-  const closed = new Promise((r) => ws.onclose = r);
-  ws.close();
-  await closed;
-  await server.shutdown();
-  return rate;
+  };
+  return {
+    round: (trades) => {
+      const from = count;
+      return deliver(trades, publish, () => count - from);
+    },
+    close: async () => {
+      const closed = new Promise((r) => ws.onclose = r);
+      ws.close();
+      await closed;
+      await server.shutdown();
+    },
+  };
+}
+
+/**
+ * `server.ws_delivery`: ours and the peer, each with its server and client set up once, in
+ * {@linkcode WS_ROUNDS} rounds of alternating order (ours first, then the peer first, ...)
+ * so that a change of the machine's load weighs on both; the medians, their ratio, and each
+ * round's values.
+ */
+async function wsDelivery(trades: Trade[]): Promise<void> {
+  const ours = await wsOurs();
+  const peer = await wsPerEvent();
+  const oursRounds: number[] = [];
+  const peerRounds: number[] = [];
+  try {
+    // One unrecorded round each first: the first delivery of either pays for compiling it.
+    await ours.round(trades.slice(0, WARM_UP));
+    await peer.round(trades.slice(0, WARM_UP));
+    for (let i = 0; i < WS_ROUNDS; i++) {
+      if (i % 2 === 0) oursRounds.push(await ours.round(trades));
+      peerRounds.push(await peer.round(trades));
+      if (i % 2 === 1) oursRounds.push(await ours.round(trades));
+    }
+  } finally {
+    await ours.close();
+    await peer.close();
+  }
+  const oursMedian = median(oursRounds);
+  const peerMedian = median(peerRounds);
+  emit({
+    name: "server.ws_delivery",
+    unit: "events/s",
+    value: Math.round(oursMedian),
+    peer: "ws-per-event",
+    peer_value: Math.round(peerMedian),
+    ratio: Number((oursMedian / peerMedian).toFixed(2)),
+    rounds: WS_ROUNDS,
+    round_values: oursRounds.map(Math.round),
+    round_peer_values: peerRounds.map(Math.round),
+    round_ratios: oursRounds.map((v, i) => Number((v / peerRounds[i]).toFixed(2))),
+  });
 }
 
 async function sseOurs(trades: Trade[]): Promise<number> {
@@ -199,16 +270,7 @@ export async function run(): Promise<void> {
     unit: "events/s",
     value: Math.round(await hubFanout(trades)),
   });
-  const ours = await wsOurs(trades);
-  const peer = await wsPerEvent(trades);
-  emit({
-    name: "server.ws_delivery",
-    unit: "events/s",
-    value: Math.round(ours),
-    peer: "ws-per-event",
-    peer_value: Math.round(peer),
-    ratio: Number((ours / peer).toFixed(2)),
-  });
+  await wsDelivery(trades);
   emit({
     name: "server.sse_delivery",
     unit: "events/s",
@@ -222,19 +284,22 @@ async function fanoutFigures(): Promise<void> {
   const load = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
   const loadBefore = load();
   // BENCH_FANOUT_CLIENTS / BENCH_FANOUT_RATE scale the run down (the figure names stay; the
-  // `clients` and `rate` fields say what ran).
+  // `clients` and `rate` fields say what ran); BENCH_FANOUT_PAIRS sets the A/B pairs.
   const clients = Number(Deno.env.get("BENCH_FANOUT_CLIENTS") ?? 1_000);
   const rate = Number(Deno.env.get("BENCH_FANOUT_RATE") ?? 10_000);
-  const r = await fanout({ clients, rate });
-  const increase = (p99: number) =>
-    Number(((p99 - r.baseline.p99) / r.baseline.p99 * 100).toFixed(1));
+  const pairs = Number(Deno.env.get("BENCH_FANOUT_PAIRS") ?? 3);
+  const phaseMs = 10_000;
+  const r = await fanout({ clients, rate, pairs, phaseMs });
   const common = { clients, rate, loadavg_before: loadBefore, loadavg_after: load() };
+  const of = (kind: string) => r.windows.filter((w) => w.kind === kind);
   emit({
     name: "server_fanout_1000_p99",
     unit: "ms",
-    value: r.baseline.p99,
+    value: r.baseline.medianP99,
     target: "< 20",
     p50_ms: r.baseline.p50,
+    pooled_p99_ms: r.baseline.p99,
+    window_p99_ms: of("baseline").map((w) => w.p99),
     events: r.baseline.events,
     expected_events: r.baseline.expected,
     order_breaks: r.baseline.breaks,
@@ -244,11 +309,19 @@ async function fanoutFigures(): Promise<void> {
   emit({
     name: "server_fanout_stalled_p99_increase",
     unit: "percent",
-    value: increase(r.stalled.p99),
+    value: r.stalled.increase,
     target: "< 20",
+    pairs,
+    window_ms: phaseMs,
+    pair_increases: r.stalled.pairIncreases,
+    pooled_increase: r.stalled.pooledIncrease,
     p99_ms: r.stalled.p99,
     baseline_p99_ms: r.baseline.p99,
+    window_order: r.windows.map((w) => w.kind[0]).join(""),
+    window_p99_ms: r.windows.map((w) => w.p99),
     stalled_client_dropped: r.stalled.stalledDropped,
+    stalled_drop_ms: of("stalled").map((w) => w.dropMs ?? null),
+    baseline_slow_disconnects: of("baseline").reduce((n, w) => n + w.slowDisconnects, 0),
     order_breaks: r.stalled.breaks,
     clients_dropped: r.stalled.closed,
     ...common,
@@ -256,9 +329,9 @@ async function fanoutFigures(): Promise<void> {
   emit({
     name: "server_cap_flood_p99_increase",
     unit: "percent",
-    value: increase(r.capFlood.p99),
+    value: increasePercent(r.capFlood.p99, r.baseline.medianP99),
     p99_ms: r.capFlood.p99,
-    baseline_p99_ms: r.baseline.p99,
+    baseline_p99_ms: r.baseline.medianP99,
     attempts: r.capFlood.attempts,
     refused: r.capFlood.refused,
     order_breaks: r.capFlood.breaks,

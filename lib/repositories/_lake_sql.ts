@@ -166,6 +166,26 @@ function explain(err: unknown, root: string, present: readonly SqlTable[]): unkn
   return new Error(message, { cause: err });
 }
 
+/** Lake roots whose old-files hint was logged (once per root and process). */
+const hinted = new Set<string>();
+
+/**
+ * Logs once per lake root (with `console.warn`) that the lake holds files written before a
+ * column was added, so its SQL views fall back to the slower `union_by_name` binding, and
+ * that `deno task lake:repair --upgrade` rewrites those files so the plain glob binds again.
+ */
+function hintUpgrade(root: string, tables: readonly SqlTable[], err: unknown): void {
+  if (hinted.has(root)) return;
+  hinted.add(root);
+  const cause = String(err).split("\n")[0].slice(0, 300);
+  console.warn(
+    `lake SQL at ${root}: the files of a table (of ${tables.join(", ")}) do not all have the ` +
+      `same columns (some were written before a column was added), so its views read them ` +
+      `by name, which is slower. Run \`deno task lake:repair --lake ${root} --upgrade\` to ` +
+      `rewrite the old files so the fast path binds again. (DuckDB: ${cause})`,
+  );
+}
+
 /** {@linkcode SqlResult} of `query` over the lake at `root`, on connections from `run`. */
 export function lakeSql(root: string, run: ConnectionRunner, query: string): SqlResult {
   const q = bare(query);
@@ -177,6 +197,7 @@ export function lakeSql(root: string, run: ConnectionRunner, query: string): Sql
         return await task(con);
       } catch (err) {
         if (!/schema mismatch in glob/i.test(String(err))) throw explain(err, root, present);
+        hintUpgrade(root, present, err);
       }
       // A file without a column added later, after a first file with it: union by name.
       for (const kind of present) await createView(con, root, kind, true);

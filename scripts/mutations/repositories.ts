@@ -136,4 +136,12 @@ export const mutations: readonly Mutation[] = [
     replace: "`${c.name} AS ${c.name}`",
     tests: ["tests/backfill_lake_old_files_test.ts"],
   },
+  {
+    id: "repositories/lake-sql-upgrade-hint-every-query",
+    description: "the lake:repair --upgrade hint is logged on every fallback query, not once",
+    file: "lib/repositories/_lake_sql.ts",
+    find: "  if (hinted.has(root)) return;\n",
+    replace: "",
+    tests: ["tests/lake_sql_upgrade_hint_test.ts"],
+  },
 ];
