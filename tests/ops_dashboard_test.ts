@@ -93,7 +93,7 @@ Deno.test("every metric on the Grafana dashboard is exported by a running daemon
       events_dropped: 0,
     }),
     connection: {
-      stats: { connects: 1, reconnects: 0, frames: 3, watchdogRestarts: 0 },
+      stats: { connects: 1, reconnects: 0, frames: 3, watchdogRestarts: 0, pauses: 0, pausedMs: 0 },
       connected: true,
     },
     queueDepth: () => 0,
