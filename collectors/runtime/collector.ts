@@ -8,7 +8,8 @@
  * a flush made room, instead of dropping events; at most `maxReadPauseMs` at a time, after
  * which it reads again and the queue drops what does not fit (counted, `gap` statuses), so
  * a venue never disconnects us for unanswered pings or a full send buffer. With the
- * runtime's `WebSocket` (`transport: "native"`), which cannot stop reading, the queue drops.
+ * runtime's `WebSocket` (`transport: "native"`), which cannot stop reading, the queue drops
+ * (`read_pauses.ts`).
  * @module
  */
 import type { EventSink, MarketEvent } from "../../lib/market/mod.ts";
@@ -26,9 +27,12 @@ import { FeedDiagnostics } from "./diagnostics.ts";
 import { type BookStage, FeedPipeline, type FeedSummary } from "./pipeline.ts";
 import type { CollectorMetrics, FeedMetrics } from "./metrics.ts";
 import { ResyncScheduler, type ResyncSchedulerOptions } from "./resync.ts";
+import { MAX_READ_PAUSE_MS, ReadPauses } from "./read_pauses.ts";
 import { SinkQueue, type SinkQueueOptions } from "./sink_queue.ts";
 import { Backfiller, type BackfillerOptions } from "../backfill/backfiller.ts";
 import { TRADE_HISTORIES } from "../backfill/mod.ts";
+
+export { MAX_READ_PAUSE_MS };
 
 /**
  * Records a connection's raw frames (`collectors/replay/recording.ts`'s `RecordingWriter`
@@ -107,22 +111,6 @@ export interface CollectorOptions {
   readonly backfill?: Pick<BackfillerOptions, "baseUrl" | "client" | "delayMs" | "maxPages">;
 }
 
-/**
- * Default longest read pause, ms: nothing is read while paused, the venue's pings neither.
- * Venues drop a client whose pong is late by tens of seconds to minutes (Binance: a minute
- * after its ping) or whose send buffer overflows; 30 s stays below those, and a store that
- * cannot take anything for 30 s has a problem dropping makes visible (counted, `gap`).
- */
-export const MAX_READ_PAUSE_MS = 30_000;
-
-/** What the collector's read pauses did (see {@linkcode CollectorOptions.maxReadPauseMs}). */
-export interface ReadPauseStats {
-  /** Pauses that ended with room in the queue. */
-  resumed: number;
-  /** Pauses that lasted `maxReadPauseMs`: the queue dropped until it had room again. */
-  timedOut: number;
-}
-
 /** Status log lines allowed per second (resets and gaps are logged, a storm is counted). */
 const STATUS_LOGS_PER_SECOND = 20;
 
@@ -175,13 +163,8 @@ export class Collector {
   #statusLogsSuppressed = 0;
   /** Recording id of the current connection. */
   #conn = "";
-  readonly #maxReadPauseMs: number;
-  /** Set while reading is paused for the queue: ends the pause after `maxReadPauseMs`. */
-  #pauseTimer?: ReturnType<typeof setTimeout>;
-  /** A pause timed out: no new pause (the queue drops) until the queue has room again. */
-  #dropUntilRoom = false;
-  /** Counters of the read pauses. */
-  readonly readPauses: ReadPauseStats = { resumed: 0, timedOut: 0 };
+  /** Reading paused while the queue has no room (see `read_pauses.ts`). */
+  readonly #readPauses: ReadPauses;
 
   constructor(options: CollectorOptions) {
     this.#exchange = options.exchange;
@@ -198,13 +181,9 @@ export class Collector {
       ...options.queue,
       sinks: options.sinks,
       onFlushNeeded: () => this.#flush(),
-      onFull: () => this.#pauseReading(),
+      onFull: () => this.#readPauses.pause(),
       log: this.#log,
     });
-    this.#maxReadPauseMs = options.maxReadPauseMs ?? MAX_READ_PAUSE_MS;
-    if (!(this.#maxReadPauseMs >= 0)) {
-      throw new RangeError(`maxReadPauseMs must be >= 0, got ${options.maxReadPauseMs}`);
-    }
     this.pipeline = new FeedPipeline({
       adapter,
       diagnostics,
@@ -231,6 +210,13 @@ export class Collector {
     });
     const recorder = this.#recorder = options.recorder;
     this.connection = this.#connection(options, adapter);
+    this.#readPauses = new ReadPauses({
+      connection: this.connection,
+      queue: this.queue,
+      maxPauseMs: options.maxReadPauseMs ?? MAX_READ_PAUSE_MS,
+      exchange: options.exchange,
+      log: this.#log,
+    });
     this.#metrics = options.metrics?.addFeed({
       exchange: options.exchange,
       summary: () => this.summary(),
@@ -414,50 +400,10 @@ export class Collector {
     });
   }
 
-  /**
-   * The queue is about to overflow: stop reading until a flush made room (see the module
-   * documentation); nothing when the transport cannot pause, pauses are off, one is under
-   * way, or one timed out and the queue has not had room since.
-   */
-  #pauseReading(): void {
-    if (this.#pauseTimer !== undefined || this.#dropUntilRoom || this.#stopped) return;
-    if (this.#maxReadPauseMs === 0 || !this.connection.pause()) return;
-    const started = performance.now();
-    this.#pauseTimer = setTimeout(() => {
-      this.readPauses.timedOut++;
-      this.#dropUntilRoom = true;
-      this.#pauseTimer = undefined;
-      this.connection.resume();
-      this.#log({
-        level: "error",
-        msg: "sink queue still full after the longest read pause: reading again, " +
-          "the queue drops what does not fit (counted) so that the venue keeps us connected",
-        exchange: this.#exchange,
-        maxReadPauseMs: this.#maxReadPauseMs,
-        depth: this.queue.depth,
-      });
-    }, this.#maxReadPauseMs);
-    this.queue.whenRoom().then(() => {
-      if (this.#dropUntilRoom) {
-        this.#dropUntilRoom = false;
-        this.#log({
-          level: "warn",
-          msg: "sink queue has room again: reading pauses resume",
-          exchange: this.#exchange,
-          pausedMs: Math.round(performance.now() - started),
-        });
-        return;
-      }
-      clearTimeout(this.#pauseTimer);
-      this.#pauseTimer = undefined;
-      this.readPauses.resumed++;
-      this.connection.resume();
-    });
-  }
-
   /** Connects and starts periodic flushes. */
   start(): void {
     this.#stopped = false;
+    this.#readPauses.start();
     this.connection.start();
     this.#flushTimer = setInterval(() => this.#flush(), this.#flushEveryMs);
   }
@@ -497,7 +443,7 @@ export class Collector {
       events_dropped: this.queue.stats.droppedEvents,
       trades_dropped: this.queue.stats.droppedTrades,
       read_pauses: this.connection.stats.pauses,
-      read_pause_timeouts: this.readPauses.timedOut,
+      read_pause_timeouts: this.#readPauses.timedOut,
     };
   }
 
@@ -505,8 +451,7 @@ export class Collector {
   async stop(): Promise<FeedSummary> {
     this.#stopped = true;
     clearInterval(this.#flushTimer);
-    clearTimeout(this.#pauseTimer);
-    this.#pauseTimer = undefined;
+    this.#readPauses.stop();
     this.#resync.cancel();
     await this.connection.stop();
     await this.backfiller?.stop();

@@ -35,7 +35,7 @@ export const LAKE_KINDS_BY_DEFAULT = ["trade", "quote", "book_snapshot", "bar", 
  * venue's buffers): nothing is dropped, and what the collector holds stays within this
  * capacity, so it bounds memory, not what is stored. Only with `transport: "native"` (the
  * runtime's `WebSocket` cannot stop reading), or after a pause of `MAX_READ_PAUSE_MS`
- * (`collector.ts`), are book changes dropped past it, before trades (counted, a `gap`
+ * (`read_pauses.ts`), are book changes dropped past it, before trades (counted, a `gap`
  * status per instrument).
  *
  * Before the pauses, the low figures of `collect_rss_10x1000_book_changes` (`deno task bench
