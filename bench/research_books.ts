@@ -9,6 +9,10 @@
  *   imbalance and OFI. `rebuild_ms` is the rebuild and sampling alone (events already in
  *   memory: `replayBook`, derived columns included), `read_ms` the part before it
  *   (`loadBookEvents`).
+ * - `research_book_rebuild_reuse`: the same, each run rebuilding into the memory of the run
+ *   before (`bookSeries`' `reuse`, as a loop over days would): what remains when the output's
+ *   ~400 MB of fresh memory is not paid again (its page faults cost about 12 us per 4 KB on
+ *   this benchmark's VM, as much as the rebuild itself).
  * - `research_book_rebuild_polars`: the same into a Polars frame (`bookHistory`: the series
  *   copied into 43 Polars columns, derived columns by Polars expressions).
  * - `research_book_rebuild_clock`: `bookHistory` sampled every second.
@@ -23,7 +27,7 @@ import { ParquetLake } from "../lib/lake/mod.ts";
 import type { BookChange, BookSnapshot, PriceLevel } from "../lib/market/types.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { bookHistory, loadBookEvents } from "../lib/research/book_history.ts";
-import { bookSeries } from "../lib/research/book_series.ts";
+import { type BookSeries, bookSeries } from "../lib/research/book_series.ts";
 import { replayBook } from "../lib/research/_book_replay.ts";
 import { emit } from "./_figure.ts";
 import process from "node:process";
@@ -78,7 +82,8 @@ function syntheticBook(count: number): [BookSnapshot, ...BookChange[]] {
  * runs of a process pay the page faults of memory the heap has not used yet (a 1M-row
  * top-10 series is about 350 MB of fresh typed arrays), whichever path runs first. No run's
  * result outlives it (only `keep` of it does): a run never measures with the previous run's
- * result still alive.
+ * result still alive (but for `research_book_rebuild_reuse`, whose runs take the memory of the
+ * run before on purpose).
  */
 async function best<T, K>(
   runs: number,
@@ -118,6 +123,13 @@ export async function run(): Promise<void> {
         () => bookSeries(repo, SYMBOL, options),
         rows,
       );
+      let previous: BookSeries | undefined;
+      const [reuseMs, , reuseCpu] = await best(
+        3,
+        async () => (previous = await bookSeries(repo, SYMBOL, { ...options, reuse: previous })),
+        rows,
+      );
+      previous = undefined;
       const [frameMs, frameRows, frameCpu] = await best(
         3,
         () => bookHistory(repo, SYMBOL, options),
@@ -159,6 +171,16 @@ export async function run(): Promise<void> {
         read_cpu_ms: round(readCpu),
         rebuild_cpu_ms: round(rebuildCpu),
         cpu_changes_per_s: round(count / (totalCpu / 1000)),
+        loadavg: load,
+      });
+      emit({
+        name: "research_book_rebuild_reuse",
+        unit: "changes/s",
+        value: round(count / (reuseMs / 1000)),
+        changes: count,
+        total_ms: round(reuseMs),
+        cpu_ms: round(reuseCpu),
+        cpu_changes_per_s: round(count / (reuseCpu / 1000)),
         loadavg: load,
       });
       emit({

@@ -13,7 +13,7 @@ import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import type { RangeQuery } from "../lib/repositories/repository.ts";
 import { bookHistory, type BookHistoryOptions } from "../lib/research/book_history.ts";
-import { bookSeries } from "../lib/research/book_series.ts";
+import { type BookSeries, bookSeries } from "../lib/research/book_series.ts";
 import { loadBookEvents } from "../lib/research/_book_load.ts";
 import { checkOptions, orderFor, venueDepthFor } from "../lib/research/_book_options.ts";
 import { replayBook, type ReplayColumns } from "../lib/research/_book_replay.ts";
@@ -125,6 +125,10 @@ async function compareSession(file: string, exchange: string) {
     const instruments = await repo.instruments({ table: "book_snapshots" });
     assert.ok(instruments.length > 0);
     let rows = 0;
+    // Each case is also rebuilt into the memory of the case before (`reuse`), across level
+    // counts, clocks and windows: the result must equal the reference all the same.
+    let previous: BookSeries | undefined;
+    let reusedBuffers = 0;
     for (const { symbol } of instruments) {
       const q: RangeQuery = { exchange, symbol };
       const cases: [RangeQuery, BookHistoryOptions][] = [
@@ -154,9 +158,22 @@ async function compareSession(file: string, exchange: string) {
         const wantTs = expected.getColumn("ts").cast(pl.Int64).toArray();
         ts.forEach((v, i) => assert.equal(Number(v), Number(wantTs[i]), `${what}: arrow ts[${i}]`));
         rows += expected.height;
+        if (previous !== undefined) {
+          const old = previous.mid.buffer;
+          const reused = await bookSeries(repo, query, { ...options, reuse: previous });
+          assertFramesEqual(reused.polars(), expected, `${what} reusing`);
+          if (old.byteLength >= reused.rows * 8) {
+            assert.equal(reused.mid.buffer, old, `${what}: mid reuses the earlier buffer`);
+            reusedBuffers++;
+          }
+          previous = reused;
+        } else {
+          previous = series;
+        }
       }
     }
     assert.ok(rows > 1_000, `only ${rows} rows compared`);
+    assert.ok(reusedBuffers > 0, "no case rebuilt into an earlier series' memory");
   } finally {
     await repo.close();
     await Deno.remove(root, { recursive: true });
@@ -177,6 +194,7 @@ Deno.test("bookSeries rejects bad options like bookHistory", async () => {
     const q = { exchange: "coinbase", symbol: "BTC-USD" };
     await assert.rejects(() => bookSeries(repo, q, { levels: 0 }), RangeError);
     await assert.rejects(() => bookSeries(repo, q, { every: -1 }), RangeError);
+    await assert.rejects(() => bookSeries(repo, q, { reuse: {} as BookSeries }), TypeError);
   } finally {
     await repo.close();
   }

@@ -32,6 +32,28 @@ export interface ReplayOptions {
   readonly venueDepth: (bidLevels: number, askLevels: number) => number;
   /** Depths `k` (1..levels) of the `imbalance` columns; none by default. */
   readonly imbalanceLevels?: readonly number[];
+  /**
+   * Columns of an earlier replay whose memory the new columns may take (their buffers are
+   * overwritten): see `bookSeries`' `reuse`.
+   */
+  readonly reuse?: ReusableColumns;
+}
+
+/** The arrays of {@linkcode ReplayColumns} whose buffers a later replay may reuse. */
+export interface ReusableColumns {
+  readonly ts: Float64Array;
+  readonly recvTs: Float64Array;
+  readonly digest: Int32Array;
+  readonly events: Float64Array;
+  readonly bidPrice: readonly Float64Array[];
+  readonly bidSize: readonly Float64Array[];
+  readonly askPrice: readonly Float64Array[];
+  readonly askSize: readonly Float64Array[];
+  readonly ofi: Float64Array;
+  readonly mid: Float64Array;
+  readonly spread: Float64Array;
+  readonly microprice: Float64Array;
+  readonly imbalance: readonly Float64Array[];
 }
 
 /** Sampled columns: `bid[k]`/`ask[k]` are level `k + 1` (best first). */
@@ -154,7 +176,7 @@ class Replay {
   constructor(ev: BookEvents, o: ReplayOptions, capacity: number) {
     this.#ev = ev;
     this.#o = o;
-    this.out = allocate(capacity, o.levels, o.imbalanceLevels?.length ?? 0);
+    this.out = allocate(capacity, o.levels, o.imbalanceLevels?.length ?? 0, o.reuse);
     this.#depths = (o.imbalanceLevels ?? []).map((k) => k - 1);
     this.#bids = topLevels(o.levels);
     this.#asks = topLevels(o.levels);
@@ -392,22 +414,39 @@ function clockRows(time: Float64Array, every: number, from: number, to: number):
   return rows;
 }
 
-function allocate(rows: number, levels: number, imbalances: number) {
-  const lists = (n = levels) => Array.from({ length: n }, () => new Float64Array(rows));
+function allocate(rows: number, levels: number, imbalances: number, reuse?: ReusableColumns) {
+  const taken = new Set<ArrayBufferLike>();
+  // A Float64Array of `rows` on an earlier array's buffer when it is big enough (rows a
+  // replay does not return are never read: every returned row of every column is written).
+  const f64 = (old?: Float64Array) => {
+    const buffer = old?.buffer;
+    if (
+      buffer instanceof ArrayBuffer && buffer.byteLength >= rows * 8 && !taken.has(buffer)
+    ) {
+      taken.add(buffer);
+      return new Float64Array(buffer, 0, rows);
+    }
+    return new Float64Array(rows);
+  };
+  const lists = (n: number, old: readonly Float64Array[] = []) =>
+    Array.from({ length: n }, (_, k) => f64(old[k]));
+  const digest = reuse?.digest.buffer;
   return {
-    ts: new Float64Array(rows),
-    recvTs: new Float64Array(rows),
-    digest: new Int32Array(rows),
-    events: new Float64Array(rows),
-    bidPrice: lists(),
-    bidSize: lists(),
-    askPrice: lists(),
-    askSize: lists(),
-    ofi: new Float64Array(rows),
-    mid: new Float64Array(rows),
-    spread: new Float64Array(rows),
-    microprice: new Float64Array(rows),
-    imbalance: lists(imbalances),
+    ts: f64(reuse?.ts),
+    recvTs: f64(reuse?.recvTs),
+    digest: digest instanceof ArrayBuffer && digest.byteLength >= rows * 4 && !taken.has(digest)
+      ? new Int32Array(digest, 0, rows)
+      : new Int32Array(rows),
+    events: f64(reuse?.events),
+    bidPrice: lists(levels, reuse?.bidPrice),
+    bidSize: lists(levels, reuse?.bidSize),
+    askPrice: lists(levels, reuse?.askPrice),
+    askSize: lists(levels, reuse?.askSize),
+    ofi: f64(reuse?.ofi),
+    mid: f64(reuse?.mid),
+    spread: f64(reuse?.spread),
+    microprice: f64(reuse?.microprice),
+    imbalance: lists(imbalances, reuse?.imbalance),
   };
 }
 

@@ -93,4 +93,4 @@ export {
   type QuotesFromBooksOptions,
   type SnapshotOrder,
 } from "./book_history.ts";
-export { type BookSeries, bookSeries } from "./book_series.ts";
+export { type BookSeries, bookSeries, type BookSeriesOptions } from "./book_series.ts";
