@@ -57,11 +57,22 @@ export interface FanoutOptions {
   readonly pairs?: number;
   /** Connection attempts past the cap in the flood phase (default 5,000). */
   readonly floodAttempts?: number;
+  /**
+   * Put the connection guard in front of the server (`load_server.ts --guard`; default off,
+   * as on a loopback bind), to measure what its extra hop costs.
+   */
+  readonly guard?: boolean;
 }
 
 /** What one window (or several pooled) measured. */
 export interface PhaseResult {
   readonly events: number;
+  /** WebSocket messages the clients received (a message carries one or more ticks' events). */
+  readonly messages: number;
+  /** The server process's CPU (user + system) over the window, in cores. */
+  readonly serverCores: number;
+  /** Server CPU microseconds per message received by the clients. */
+  readonly cpuMicrosPerMessage: number;
   readonly expected: number;
   readonly breaks: number;
   /** Clients whose socket had closed by the window's end (dropped as slow). */
@@ -174,6 +185,8 @@ type Child = ReturnType<typeof spawn>;
 /** The server and client processes of one run, connected and warmed up. */
 interface Setup {
   readonly server: Child;
+  /** The server's process id, for its CPU time. */
+  readonly pid: number;
   readonly workers: readonly Child[];
   readonly port: number;
   readonly base: string;
@@ -190,8 +203,9 @@ async function start(options: FanoutOptions): Promise<Setup> {
   const server = spawn("../scripts/load_server.ts", [
     ...["--rate", String(rate), "--symbols", String(symbols)],
     ...["--tick-ms", String(options.tickMs ?? 10), "--max-connections", String(clients + 1)],
+    ...(options.guard ? ["--guard"] : []),
   ]);
-  const { port } = JSON.parse(await server.lines.next()) as { port: number };
+  const { port, pid } = JSON.parse(await server.lines.next()) as { port: number; pid: number };
   const base = `http://127.0.0.1:${port}/`;
   const per = Math.ceil(clients / processes);
   const workers = Array.from({ length: processes }, (_, k) =>
@@ -199,7 +213,7 @@ async function start(options: FanoutOptions): Promise<Setup> {
       ...["--url", base.replace("http", "ws"), "--symbols", String(symbols)],
       ...["--count", String(Math.min(per, clients - k * per)), "--offset", String(k * per)],
     ]));
-  return { server, workers, port, base, clients, rate, symbols };
+  return { server, pid, workers, port, base, clients, rate, symbols };
 }
 
 async function stop(setup: Setup): Promise<void> {
@@ -216,6 +230,17 @@ async function health(setup: Setup): Promise<Record<string, number>> {
   return (await (await fetch(`${setup.base}health`)).json()) as Record<string, number>;
 }
 
+/** Seconds of CPU (user + system) process `pid` has used, from `/proc/<pid>/stat` (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return NaN; // not Linux
+  }
+}
+
 /** Measures the clients while `during` runs: the window's figures and its histogram. */
 async function measure(
   setup: Setup,
@@ -223,23 +248,40 @@ async function measure(
 ): Promise<{ result: PhaseResult; histogram: Histogram }> {
   for (const w of setup.workers) await w.send("start");
   const from = nowMicros();
+  const cpuFrom = cpuSeconds(setup.pid);
   await during();
   for (const w of setup.workers) await w.send("stop");
   const seconds = (nowMicros() - from) / 1e6;
+  const cpu = cpuSeconds(setup.pid) - cpuFrom;
   const histogram: Histogram = new Map();
   let events = 0;
+  let messages = 0;
   let breaks = 0;
   let closed = 0;
   for (const w of setup.workers) {
     const r = JSON.parse(await w.lines.next());
     events += r.events;
+    messages += r.messages;
     breaks += r.breaks;
     closed += r.closed;
     addCounts(histogram, r.histogram as [number, number][]);
   }
   const expected = Math.round(seconds * setup.rate / setup.symbols * setup.clients);
-  const result = { events, expected, breaks, closed, ...readHistogram(histogram) };
+  const result = {
+    events,
+    messages,
+    serverCores: round3(cpu / seconds),
+    cpuMicrosPerMessage: round3(cpu * 1e6 / messages),
+    expected,
+    breaks,
+    closed,
+    ...readHistogram(histogram),
+  };
   return { result, histogram };
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
 }
 
 function readHistogram(histogram: Histogram): { p50: number; p99: number } {
@@ -307,10 +349,15 @@ interface Measured {
 /** Pools windows' histograms and counts into one {@linkcode PhaseResult}. */
 function pooled(windows: readonly Measured[]): PhaseResult {
   const histogram = pool(windows.map((w) => w.histogram));
-  const sum = (key: "events" | "expected" | "breaks") =>
+  const sum = (key: "events" | "messages" | "expected" | "breaks") =>
     windows.reduce((n, w) => n + w.result[key], 0);
+  const mean = (key: "serverCores" | "cpuMicrosPerMessage") =>
+    round3(windows.reduce((n, w) => n + w.result[key], 0) / windows.length);
   return {
     events: sum("events"),
+    messages: sum("messages"),
+    serverCores: mean("serverCores"),
+    cpuMicrosPerMessage: mean("cpuMicrosPerMessage"),
     expected: sum("expected"),
     breaks: sum("breaks"),
     closed: Math.max(...windows.map((w) => w.result.closed)),

@@ -6,7 +6,8 @@
  * trades of `SYM<(offset + i) % symbols>-USD`, and prints `ready` once all are open. Then
  * follows commands on stdin, one a line:
  * - `start`: forget what was measured so far;
- * - `stop`: print one JSON line with the events received since `start`, a latency histogram
+ * - `stop`: print one JSON line with the events and messages received since `start`, a latency
+ *   histogram
  *   (publish to receive, per event, 0.1 ms buckets: `[[bucket, count], ...]`), the order
  *   breaks (a per-symbol `id` that is not the previous one plus 1) and the sockets closed;
  * - `exit`: close every socket and exit.
@@ -48,6 +49,7 @@ const symbols = Number(values.symbols);
 
 let histogram = new Uint32Array(BUCKETS);
 let events = 0;
+let messages = 0;
 let breaks = 0;
 let closed = 0;
 
@@ -61,6 +63,7 @@ function digits(text: string, at: number): number {
 }
 
 function scan(text: string, last: { id: number }): void {
+  messages++;
   const now = (performance.timeOrigin + performance.now()) * 1000;
   let at = 0;
   while ((at = text.indexOf('"id":"', at)) >= 0) {
@@ -118,6 +121,7 @@ function scanBytes(bytes: Uint8Array, last: { id: number }): void {
   }
   if (found !== objects) throw new Error(`${objects} events in a message, ${found} read`);
   events += found;
+  messages++;
 }
 
 /**
@@ -255,11 +259,12 @@ for await (const chunk of lines) {
     if (command === "start") {
       histogram = new Uint32Array(BUCKETS);
       events = 0;
+      messages = 0;
       breaks = 0;
     } else if (command === "stop") {
       const sparse: [number, number][] = [];
       histogram.forEach((n, b) => n && sparse.push([b, n]));
-      console.log(JSON.stringify({ events, breaks, closed, histogram: sparse }));
+      console.log(JSON.stringify({ events, messages, breaks, closed, histogram: sparse }));
     } else if (command === "exit") {
       for (const close of closers) close();
       Deno.exit(0);

@@ -288,9 +288,11 @@ async function fanoutFigures(): Promise<void> {
   const clients = Number(Deno.env.get("BENCH_FANOUT_CLIENTS") ?? 1_000);
   const rate = Number(Deno.env.get("BENCH_FANOUT_RATE") ?? 10_000);
   const pairs = Number(Deno.env.get("BENCH_FANOUT_PAIRS") ?? 3);
+  // BENCH_FANOUT_GUARD=1 runs it with the connection guard in front (as on a network bind).
+  const guard = Deno.env.get("BENCH_FANOUT_GUARD") === "1";
   const phaseMs = 10_000;
-  const r = await fanout({ clients, rate, pairs, phaseMs });
-  const common = { clients, rate, loadavg_before: loadBefore, loadavg_after: load() };
+  const r = await fanout({ clients, rate, pairs, phaseMs, guard });
+  const common = { clients, rate, guard, loadavg_before: loadBefore, loadavg_after: load() };
   const of = (kind: string) => r.windows.filter((w) => w.kind === kind);
   emit({
     name: "server_fanout_1000_p99",
@@ -300,6 +302,9 @@ async function fanoutFigures(): Promise<void> {
     p50_ms: r.baseline.p50,
     pooled_p99_ms: r.baseline.p99,
     window_p99_ms: of("baseline").map((w) => w.p99),
+    server_cores: r.baseline.serverCores,
+    server_cpu_us_per_message: r.baseline.cpuMicrosPerMessage,
+    messages: r.baseline.messages,
     events: r.baseline.events,
     expected_events: r.baseline.expected,
     order_breaks: r.baseline.breaks,

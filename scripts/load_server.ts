@@ -12,8 +12,10 @@
  *
  * ```sh
  * deno run -A scripts/load_server.ts [--rate 10000] [--symbols 10] [--tick-ms 10] \
- *   [--max-connections 5000] [--max-per-address 100000]
+ *   [--max-connections 5000] [--max-per-address 100000] [--guard]
  * ```
+ * `--guard` puts the connection guard (`server/conn_guard.ts`, on by default on any bind but
+ * loopback) in front of the server, as a server on a network runs, so its cost can be measured.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
       "tick-ms": { type: "string", default: "10" },
       "max-connections": { type: "string", default: "5000" },
       "max-per-address": { type: "string", default: "100000" },
+      guard: { type: "boolean", default: false },
     },
   });
   const rate = positiveNumber(values.rate, "rate");
@@ -57,6 +60,7 @@ async function main(): Promise<void> {
     repository: new MemoryRepository([]),
     hub,
     port: 0,
+    connectionGuard: values.guard,
     limits: {
       maxConnections: Math.round(positiveNumber(values["max-connections"], "max-connections")),
       maxConnectionsPerAddress: Math.round(

@@ -301,12 +301,16 @@ Deno.test("the bench's byte-scanning clients count every event and every order b
     const t = (symbol: string, id: number) => ({ ...trade("load", symbol, id), recvTs: now });
     // Clients 0 and 2 follow SYM0-USD, 1 and 3 SYM1-USD. SYM1's ids skip 2: one break each.
     hub.write([t("SYM0-USD", 0), t("SYM1-USD", 0), t("SYM0-USD", 1), t("SYM1-USD", 1)]);
+    // Sent well apart, the two writes reach each client as two messages.
+    await until(() => hub.stats().delivered === 6);
+    await new Promise((resolve) => setTimeout(resolve, 300));
     hub.write([t("SYM0-USD", 2), t("SYM1-USD", 3), t("SYM2-USD", 0)]);
     await until(() => hub.stats().delivered === 12);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await send("stop");
     const r = JSON.parse(await line());
     assert.equal(r.events, 2 * 3 + 2 * 3);
+    assert.equal(r.messages, 4 * 2);
     assert.equal(r.breaks, 2);
     assert.equal(r.closed, 0);
     const counted = (r.histogram as [number, number][]).reduce((sum, [, n]) => sum + n, 0);
