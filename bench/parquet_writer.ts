@@ -74,10 +74,10 @@ export function run(): Promise<void> {
   let theirs = 0;
   const polarsMs = best(3, () => {
     const frame = bookColumnsFrame(book, part).drop("p");
-    theirs = frame.writeParquet(undefined, PARQUET_OPTIONS).length;
+    theirs = frame.writeParquet(PARQUET_OPTIONS).length;
   });
   const frame = bookColumnsFrame(book, part).drop("p");
-  const writeOnlyMs = best(3, () => frame.writeParquet(undefined, PARQUET_OPTIONS));
+  const writeOnlyMs = best(3, () => frame.writeParquet(PARQUET_OPTIONS));
   const value = round(rows / (oursMs / 1000));
   const peer = round(rows / (polarsMs / 1000));
   emit({

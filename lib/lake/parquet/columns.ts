@@ -135,8 +135,9 @@ function fromPlain(
       const big = typeof v === "number" && Number.isSafeInteger(v) ? BigInt(v) : v;
       if (typeof big !== "bigint") throw badValue(field, v);
       (values as BigInt64Array)[i] = big;
-    } else if (typeof v === type) (values as Float64Array)[i] = v as number;
-    else throw badValue(field, v);
+    } else if (type === "boolean" ? typeof v === "boolean" : typeof v === "number") {
+      (values as Float64Array)[i] = v as number;
+    } else throw badValue(field, v);
   }
   return scalar(field, values, defs);
 }
