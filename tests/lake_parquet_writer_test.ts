@@ -127,3 +127,93 @@ Deno.test("parquet writer: int64 beyond 2^53 from BigInt64Array and bigint array
     ]);
   });
 });
+
+/** A DuckDB statistics string as a plain value of `field`'s type. */
+function parseStat(field: ParquetField, text: string | null): Plain {
+  if (text === null) return null;
+  switch (field.type) {
+    case "double":
+    case "list_double":
+      return text === "inf" ? Infinity : text === "-inf" ? -Infinity : Number(text);
+    case "timestamp_us": {
+      const [seconds, fraction = ""] = text.split(".");
+      const ms = Date.parse(`${seconds.replace(" ", "T")}Z`);
+      return String(BigInt(ms) * 1000n + BigInt(fraction.padEnd(6, "0")));
+    }
+    case "boolean":
+      return text === "true";
+    default:
+      return text;
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/** Orders two plain values of one field type as Parquet does (strings by UTF-8 bytes). */
+function compare(a: Plain, b: Plain): number {
+  if (typeof a === "string" && typeof b === "string") {
+    if (/^-?\d+$/.test(a) && /^-?\d+$/.test(b)) {
+      return BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0;
+    }
+    const x = utf8.encode(a);
+    const y = utf8.encode(b);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return x.length - y.length;
+  }
+  return Number(a) - Number(b);
+}
+
+/**
+ * The statistics of a row group's values, by the Parquet rules Polars follows: nulls
+ * counted (a list's null elements: none), no bounds when a double is NaN or no value is
+ * present, a zero min written as -0 and a zero max as +0.
+ */
+function expectedStats(field: ParquetField, values: Plain[]): [Plain, Plain, string] {
+  const list = field.type === "list_double";
+  const present = list ? values.flatMap((v) => v as number[]) : values.filter((v) => v !== null);
+  const nulls = list ? 0 : values.length - present.length;
+  if (present.length === 0 || present.some((v) => Number.isNaN(v))) return [null, null, `${nulls}`];
+  let min = present[0];
+  let max = present[0];
+  for (const v of present) {
+    if (compare(v, min) < 0) min = v;
+    if (compare(v, max) > 0) max = v;
+  }
+  if (min === 0) min = -0;
+  if (max === 0) max = 0;
+  // DuckDB's parquet_metadata shows an infinite bound as NULL (for Polars' files too).
+  const shown = (v: Plain) => (v === Infinity || v === -Infinity ? null : v);
+  return [shown(min), shown(max), `${nulls}`];
+}
+
+for (
+  const [name, fields] of [
+    ...TABLE_LIST.map((t) => [t, lakeFileFields(t)] as const),
+    ["all types", ALL_TYPES] as const,
+  ]
+) {
+  Deno.test(`parquet writer: ${name} min / max / null count per row group`, async () => {
+    await withDir(async (dir) => {
+      const { path, expected } = await roundTrip(dir, fields, 230, 31);
+      const rows = await duckRows(
+        `SELECT row_group_id, path_in_schema, stats_min_value, stats_max_value, stats_null_count
+         FROM parquet_metadata('${path}') ORDER BY row_group_id, column_id`,
+      );
+      assert.equal(rows.length, 4 * fields.length);
+      let withBounds = 0;
+      for (const [group, path_in_schema, min, max, nulls] of rows) {
+        const field = fields.find((f) => f.name === String(path_in_schema).split(",")[0])!;
+        const values = expected[field.name].slice(Number(group) * 64, Number(group) * 64 + 64);
+        const got: [Plain, Plain, string] = [
+          parseStat(field, min as string | null),
+          parseStat(field, max as string | null),
+          String(nulls),
+        ];
+        assert.deepEqual(got, expectedStats(field, values), `${field.name}, row group ${group}`);
+        if (got[0] !== null) withBounds++;
+      }
+      // NaN is only in the first row group: the others have bounds.
+      assert.ok(withBounds >= 3 * fields.length, `${withBounds} chunks with bounds`);
+    });
+  });
+}
