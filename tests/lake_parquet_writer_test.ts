@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import { ParquetLake } from "../lib/lake/mod.ts";
+import { PARQUET_OPTIONS } from "../lib/lake/_files.ts";
 import type { MarketEvent, Trade } from "../lib/market/types.ts";
 import {
   encodeParquet,
@@ -217,3 +218,118 @@ for (
     });
   });
 }
+
+const T0 = Date.UTC(2024, 2, 9) * 1000;
+
+/** One valid row of `table` written the Polars way (the lake; actions: a Polars frame). */
+async function polarsFile(table: TableName, dir: string): Promise<string> {
+  if (table === "actions") {
+    const path = `${dir}/polars_actions.parquet`;
+    const text = (name: string) => pl.Series(name, ["x"], pl.Utf8);
+    pl.DataFrame([
+      pl.Series("seq", [1], pl.Int64),
+      pl.Series("ts", [T0], pl.Float64).cast(pl.Int64).cast(pl.Datetime("us")),
+      ...["action", "payload", "prev", "hash"].map(text),
+    ]).writeParquet(path, PARQUET_OPTIONS);
+    return path;
+  }
+  const lake = await ParquetLake.open({ root: `${dir}/lake` });
+  const base = { exchange: "x", symbol: "A-B", ts: T0, recvTs: T0 + 1 };
+  if (table === "trades") {
+    const trade: Trade = { kind: "trade", ...base, id: "1", price: 1, size: 2, side: "buy" };
+    await lake.writeTrades([trade]);
+  } else if (table === "bars") {
+    await lake.writeBars([{
+      kind: "bar",
+      ...base,
+      interval: 60_000_000,
+      open: 1,
+      high: 2,
+      low: 1,
+      close: 2,
+      volume: 3,
+      vwap: 1.5,
+      trades: 4,
+    }]);
+  } else {
+    const events: Record<string, MarketEvent> = {
+      quotes: { kind: "quote", ...base, bidPrice: 1, bidSize: 2, askPrice: 3, askSize: 4 },
+      book_snapshots: { kind: "book_snapshot", ...base, bids: [[1, 2]], asks: [[3, 4]] },
+      book_changes: { kind: "book_change", ...base, bids: [[1, 2]], asks: [] },
+      event_log: { kind: "status", ...base, status: "connected", reason: "r" },
+    };
+    await lake.writeEvents([events[table]]);
+  }
+  await lake.close();
+  const files: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      if (e.isDirectory) await walk(`${d}/${e.name}`);
+      else if (e.name.endsWith(".parquet")) files.push(`${d}/${e.name}`);
+    }
+  };
+  await walk(`${dir}/lake/${table}`);
+  assert.equal(files.length, 1, `${table}: one Polars file`);
+  return files[0];
+}
+
+const SCHEMA_SQL = (path: string) =>
+  `SELECT name, type, repetition_type, num_children, converted_type, logical_type
+   FROM parquet_schema('${path}')`;
+
+for (const table of TABLE_LIST) {
+  Deno.test(`parquet writer: ${table} file has the Polars path's schema and reads with it as one table`, async () => {
+    await withDir(async (dir) => {
+      const theirs = await polarsFile(table, dir);
+      const fields = lakeFileFields(table);
+      assert.deepEqual(
+        fields.map((f) => f.name),
+        TABLES[table].columns.filter((c) => c.lake === "file").map((c) => c.name),
+      );
+      await Deno.mkdir(`${dir}/both`);
+      const { columns, expected } = randomTable(fields, 150, 41, 0);
+      const ours = `${dir}/both/ours.parquet`;
+      await writeParquetFile(ours, fields, columns, { rowGroupSize: 50 });
+      await Deno.copyFile(theirs, `${dir}/both/theirs.parquet`);
+      assert.deepEqual(await duckRows(SCHEMA_SQL(ours)), await duckRows(SCHEMA_SQL(theirs)));
+      const describe = (from: string) =>
+        duckRows(`SELECT column_name, column_type, "null" FROM (DESCRIBE SELECT * FROM ${from})`);
+      const theirTypes = await describe(`read_parquet('${theirs}', hive_partitioning = false)`);
+      assert.deepEqual(await describe(`read_parquet('${ours}')`), theirTypes);
+      // Both files as one table, as the lake reads them.
+      const both = `read_parquet(['${ours}', '${dir}/both/theirs.parquet'], union_by_name = true)`;
+      assert.deepEqual(await describe(both), theirTypes);
+      assert.deepEqual(await duckRows(`SELECT count(*) FROM ${both}`), [["151"]]);
+      assert.equal(String(pl.readParquet(ours).schema), String(pl.readParquet(theirs).schema));
+      const scanned = await pl.scanParquet(`${dir}/both/*.parquet`).collect();
+      assert.equal(scanned.height, 151);
+      // Row groups pruned by our statistics still give the right answer.
+      const ts = expected.ts.filter((v) => v !== null).map(Number).sort((a, b) => a - b);
+      const cut = ts[Math.floor(ts.length / 2)];
+      const counted = await duckRows(
+        `SELECT count(*) FROM read_parquet('${ours}') WHERE ts >= make_timestamp(${cut}::BIGINT)`,
+      );
+      assert.deepEqual(counted, [[String(ts.filter((v) => v >= cut).length)]]);
+    });
+  });
+}
+
+Deno.test("parquet writer: bad input is refused with TypeError or RangeError", () => {
+  const f: ParquetField[] = [{ name: "a", type: "int64", nullable: false }];
+  assert.throws(() => encodeParquet(f, {}), TypeError);
+  assert.throws(() => encodeParquet(f, { a: [1, null] }), TypeError);
+  assert.throws(() => encodeParquet(f, { a: new Float64Array([1.5]) }), RangeError);
+  assert.throws(() => encodeParquet(f, { a: ["1"] }), TypeError);
+  assert.throws(
+    () => encodeParquet([...f, { name: "b", type: "double" }], { a: [1], b: [1, 2] }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      encodeParquet([{ name: "x", type: "list_double" }], {
+        x: { offsets: new Int32Array([0, 3]), values: new Float64Array(2) },
+      }),
+    RangeError,
+  );
+  assert.throws(() => encodeParquet(f, { a: [1] }, { rowGroupSize: 0 }), RangeError);
+});
