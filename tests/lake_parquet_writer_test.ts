@@ -333,3 +333,46 @@ Deno.test("parquet writer: bad input is refused with TypeError or RangeError", (
   );
   assert.throws(() => encodeParquet(f, { a: [1] }, { rowGroupSize: 0 }), RangeError);
 });
+
+Deno.test("parquet writer: a zero bound is -0.0 as min and +0.0 as max, as Polars writes it", async () => {
+  await withDir(async (dir) => {
+    const fields: ParquetField[] = [{ name: "d", type: "double" }, {
+      name: "x",
+      type: "list_double",
+    }];
+    const path = `${dir}/zero.parquet`;
+    await writeParquetFile(path, fields, {
+      d: new Float64Array([0, 1.5, 0, -2, -0, 0]),
+      x: {
+        offsets: new Int32Array([0, 2, 2, 3, 4, 5, 6]),
+        values: new Float64Array([0, 2, -0, -0, -3, 0]),
+      },
+    }, { rowGroupSize: 3 });
+    // Polars writes one row group here: each row group's rows as a file of its own.
+    const polars = [[[0, 1.5, 0], [[0, 2], [], [-0]]], [[-2, -0, 0], [[-0], [-3], [0]]]].map(
+      ([d, x], i) => {
+        const file = `${dir}/zero_polars${i}.parquet`;
+        pl.DataFrame([pl.Series("d", d, pl.Float64), pl.Series("x", x, pl.List(pl.Float64))])
+          .writeParquet(file, PARQUET_OPTIONS);
+        return file;
+      },
+    );
+    const stats = (p: string) =>
+      duckRows(
+        `SELECT row_group_id, path_in_schema, stats_min_value, stats_max_value
+         FROM parquet_metadata('${p}') ORDER BY row_group_id, column_id`,
+      );
+    const expected = [
+      ["0", "d", "-0.0", "1.5"],
+      ["0", "x, list, element", "-0.0", "2.0"],
+      ["1", "d", "-2.0", "0.0"],
+      ["1", "x, list, element", "-3.0", "0.0"],
+    ];
+    assert.deepEqual(await stats(path), expected);
+    assert.deepEqual(await stats(polars[0]), expected.slice(0, 2));
+    assert.deepEqual(
+      await stats(polars[1]),
+      expected.slice(2).map(([_, ...rest]) => ["0", ...rest]),
+    );
+  });
+});
