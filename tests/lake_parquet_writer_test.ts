@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import { PARQUET_OPTIONS } from "../lib/lake/_files.ts";
+import { bookColumnsFrame } from "../lib/lake/_event_frame.ts";
+import { BookColumns } from "../lib/lake/book_columns.ts";
 import type { MarketEvent, Trade } from "../lib/market/types.ts";
 import {
+  bookParquetTable,
   encodeParquet,
   lakeFileFields,
   type ParquetField,
@@ -374,5 +377,45 @@ Deno.test("parquet writer: a zero bound is -0.0 as min and +0.0 as max, as Polar
       await stats(polars[1]),
       expected.slice(2).map(([_, ...rest]) => ["0", ...rest]),
     );
+  });
+});
+
+Deno.test("parquet writer: BookColumns files hold the rows the lake's Polars frame holds", async () => {
+  await withDir(async (dir) => {
+    for (const kind of ["book_snapshots", "book_changes"] as const) {
+      const book = new BookColumns(kind, 3);
+      const base = { exchange: "x", symbol: "A-B" };
+      for (let i = 0; i < 40; i++) {
+        const levels = Array.from({ length: i % 5 }, (_, k) =>
+          [100 - k - i / 8, k + 0.5] as [
+            number,
+            number,
+          ]);
+        const common = { ...base, ts: T0 + i, recvTs: T0 + i + 1, bids: levels, asks: [] };
+        const sequence = i % 3 === 0 ? undefined : 2 ** 40 + i;
+        book.append(
+          kind === "book_snapshots"
+            ? { kind: "book_snapshot", ...common, sequence, checksum: i % 4 ? -i : undefined }
+            : { kind: "book_change", ...common, sequence, firstSequence: i % 2 ? i : undefined },
+        );
+      }
+      const ours = `${dir}/${kind}.parquet`;
+      const table = bookParquetTable(book);
+      await writeParquetFile(ours, table.fields, table.columns, { rowGroupSize: 16 });
+      const theirs = `${dir}/${kind}_polars.parquet`;
+      bookColumnsFrame(book, new Uint32Array(book.length)).drop("p").writeParquet(
+        theirs,
+        PARQUET_OPTIONS,
+      );
+      const all = (p: string) => duckRows(`SELECT * FROM read_parquet('${p}')`);
+      const rows = await all(theirs);
+      assert.equal(rows.length, 40);
+      assert.deepEqual(await all(ours), rows);
+      assert.equal(
+        String(pl.readParquet(ours).schema),
+        String(pl.readParquet(theirs).schema),
+      );
+      assert.ok(pl.readParquet(ours).frameEqual(pl.readParquet(theirs), true));
+    }
   });
 });

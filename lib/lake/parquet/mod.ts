@@ -48,4 +48,4 @@ export {
 export type { ColumnData, ListColumn } from "./columns.ts";
 export type { Compression } from "./compression.ts";
 export { lakeFileFields, type ParquetField, type ParquetType } from "./schema.ts";
-export { bookParquetTable, type ParquetTable } from "./book_columns.ts";
+export { type BookColumnsView, bookParquetTable, type ParquetTable } from "./book_columns.ts";
