@@ -4,9 +4,12 @@
  * - the server runs in a child process (`scripts/load_server.ts`): `startServer` whose hub
  *   gets 10,000 trades/s over 10 symbols, one `hub.write` every 10 ms, each trade stamped
  *   with its publish time just before the write;
- * - 1,000 WebSocket clients run in two more child processes (`bench/_fanout_clients.ts`,
- *   500 each), client `i` subscribed to symbol `i % 10` (100 clients a symbol, 1,000 trades/s
- *   each), each recording publish-to-receive latency per event;
+ * - 1,000 WebSocket clients run in two more child processes, 500 each, client `i` subscribed
+ *   to symbol `i % 10` (100 clients a symbol, 1,000 trades/s each), each recording
+ *   publish-to-receive latency per event: by default the C client (`bench/fanout_client.c`,
+ *   built on demand by `bench/_fanout_c.ts`), which leaves the server most of the 2 cores the
+ *   Deno clients (`bench/_fanout_clients.ts`, `clients: "deno"`, also the fallback when no C
+ *   compiler is found) took much of;
  * - this process only orchestrates, on the same connected clients:
  *   1. `pairs` A/B pairs of windows, `baseline` (nothing else happens) and `stalled` (one
  *      more WebSocket, a raw TCP handshake subscribed to every symbol, connects at the
@@ -34,6 +37,7 @@ import {
   pool,
   quantile,
 } from "./_stats.ts";
+import { buildFanoutClient } from "./_fanout_c.ts";
 
 /** Epoch microseconds, as the load server stamps them. */
 function nowMicros(): number {
@@ -42,7 +46,7 @@ function nowMicros(): number {
 
 /** Settings of {@linkcode fanout}. */
 export interface FanoutOptions {
-  readonly clients?: number;
+  readonly clientCount?: number;
   readonly processes?: number;
   readonly rate?: number;
   readonly symbols?: number;
@@ -62,6 +66,11 @@ export interface FanoutOptions {
    * as on a loopback bind), to measure what its extra hop costs.
    */
   readonly guard?: boolean;
+  /**
+   * Which clients generate the load: `"c"` (default; the Deno clients when it cannot be
+   * built, see {@linkcode FanoutResult.clients}) or `"deno"`.
+   */
+  readonly clients?: "c" | "deno";
 }
 
 /** What one window (or several pooled) measured. */
@@ -73,6 +82,8 @@ export interface PhaseResult {
   readonly serverCores: number;
   /** Server CPU microseconds per message received by the clients. */
   readonly cpuMicrosPerMessage: number;
+  /** The client processes' CPU (user + system, all of them together) over the window, in cores. */
+  readonly clientCores: number;
   readonly expected: number;
   readonly breaks: number;
   /** Clients whose socket had closed by the window's end (dropped as slow). */
@@ -97,6 +108,10 @@ export interface WindowResult extends PhaseResult {
 
 /** The pooled windows of each kind, every window in run order, and the flood. */
 export interface FanoutResult {
+  /** The clients that ran: the C client, or the Deno clients (asked for, or the fallback). */
+  readonly clients: "c" | "deno";
+  /** Why the C client was asked for but the Deno clients ran. */
+  readonly clientsFallback?: string;
   /** All baseline windows pooled (`p99`), plus the median of their p99s. */
   readonly baseline: PhaseResult & { readonly medianP99: number };
   /**
@@ -136,9 +151,13 @@ class Lines {
   }
 }
 
-function spawn(script: string, args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(script, import.meta.url).pathname, ...args],
+/** Runs a Deno script of this folder (`./x.ts`) or, as `{ binary }`, an executable. */
+function spawn(program: string | { readonly binary: string }, args: string[]) {
+  const [command, prefix] = typeof program === "string"
+    ? [Deno.execPath(), ["run", "-A", new URL(program, import.meta.url).pathname]]
+    : [program.binary, []];
+  const child = new Deno.Command(command, {
+    args: [...prefix, ...args],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -188,6 +207,8 @@ interface Setup {
   /** The server's process id, for its CPU time. */
   readonly pid: number;
   readonly workers: readonly Child[];
+  readonly clientKind: "c" | "deno";
+  readonly clientsFallback?: string;
   readonly port: number;
   readonly base: string;
   readonly clients: number;
@@ -196,7 +217,7 @@ interface Setup {
 }
 
 async function start(options: FanoutOptions): Promise<Setup> {
-  const clients = options.clients ?? 1_000;
+  const clients = options.clientCount ?? 1_000;
   const processes = options.processes ?? 2;
   const rate = options.rate ?? 10_000;
   const symbols = options.symbols ?? 10;
@@ -207,13 +228,29 @@ async function start(options: FanoutOptions): Promise<Setup> {
   ]);
   const { port, pid } = JSON.parse(await server.lines.next()) as { port: number; pid: number };
   const base = `http://127.0.0.1:${port}/`;
+  const { program, clientKind, clientsFallback } = await clientProgram(options.clients ?? "c");
   const per = Math.ceil(clients / processes);
   const workers = Array.from({ length: processes }, (_, k) =>
-    spawn("./_fanout_clients.ts", [
+    spawn(program, [
       ...["--url", base.replace("http", "ws"), "--symbols", String(symbols)],
       ...["--count", String(Math.min(per, clients - k * per)), "--offset", String(k * per)],
     ]));
-  return { server, pid, workers, port, base, clients, rate, symbols };
+  return { server, pid, workers, clientKind, clientsFallback, port, base, clients, rate, symbols };
+}
+
+/** The client program to run: the C client when asked for and it builds, else the Deno one. */
+async function clientProgram(kind: "c" | "deno") {
+  if (kind === "c") {
+    const build = await buildFanoutClient();
+    if (build.ok) return { program: { binary: build.path }, clientKind: "c" as const };
+    console.error(`fanout: the Deno clients run instead of the C client: ${build.reason}`);
+    return {
+      program: "./_fanout_clients.ts",
+      clientKind: "deno" as const,
+      clientsFallback: build.reason,
+    };
+  }
+  return { program: "./_fanout_clients.ts", clientKind: "deno" as const };
 }
 
 async function stop(setup: Setup): Promise<void> {
@@ -241,6 +278,11 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** Seconds of CPU the client processes have used, together. */
+function clientCpu(setup: Setup): number {
+  return setup.workers.reduce((sum, w) => sum + cpuSeconds(w.child.pid), 0);
+}
+
 /** Measures the clients while `during` runs: the window's figures and its histogram. */
 async function measure(
   setup: Setup,
@@ -249,10 +291,12 @@ async function measure(
   for (const w of setup.workers) await w.send("start");
   const from = nowMicros();
   const cpuFrom = cpuSeconds(setup.pid);
+  const clientCpuFrom = clientCpu(setup);
   await during();
   for (const w of setup.workers) await w.send("stop");
   const seconds = (nowMicros() - from) / 1e6;
   const cpu = cpuSeconds(setup.pid) - cpuFrom;
+  const clientCores = (clientCpu(setup) - clientCpuFrom) / seconds;
   const histogram: Histogram = new Map();
   let events = 0;
   let messages = 0;
@@ -272,6 +316,7 @@ async function measure(
     messages,
     serverCores: round3(cpu / seconds),
     cpuMicrosPerMessage: round3(cpu * 1e6 / messages),
+    clientCores: round3(clientCores),
     expected,
     breaks,
     closed,
@@ -351,13 +396,14 @@ function pooled(windows: readonly Measured[]): PhaseResult {
   const histogram = pool(windows.map((w) => w.histogram));
   const sum = (key: "events" | "messages" | "expected" | "breaks") =>
     windows.reduce((n, w) => n + w.result[key], 0);
-  const mean = (key: "serverCores" | "cpuMicrosPerMessage") =>
+  const mean = (key: "serverCores" | "cpuMicrosPerMessage" | "clientCores") =>
     round3(windows.reduce((n, w) => n + w.result[key], 0) / windows.length);
   return {
     events: sum("events"),
     messages: sum("messages"),
     serverCores: mean("serverCores"),
     cpuMicrosPerMessage: mean("cpuMicrosPerMessage"),
+    clientCores: mean("clientCores"),
     expected: sum("expected"),
     breaks: sum("breaks"),
     closed: Math.max(...windows.map((w) => w.result.closed)),
@@ -429,7 +475,13 @@ export async function fanout(options: FanoutOptions = {}): Promise<FanoutResult>
     }
     await sleep(2_000); // warm-up
     const ab = await abSequence(setup, phaseMs, options.pairs ?? 3);
-    return { ...ab, capFlood: await capFlood(setup, phaseMs, options.floodAttempts ?? 5_000) };
+    const capFlooded = await capFlood(setup, phaseMs, options.floodAttempts ?? 5_000);
+    return {
+      clients: setup.clientKind,
+      ...(setup.clientsFallback === undefined ? {} : { clientsFallback: setup.clientsFallback }),
+      ...ab,
+      capFlood: capFlooded,
+    };
   } finally {
     await stop(setup);
   }

@@ -17,7 +17,10 @@
  *   (the median of the baseline windows' p99s); the increase of that p99 with one client that
  *   never reads (the median of the increases of `BENCH_FANOUT_PAIRS`, default 3, interleaved
  *   baseline/stalled pairs of 10 s windows, each window's p99 also given); and during 5,000
- *   connection attempts past the cap (see `bench/_fanout.ts` for how it is measured).
+ *   connection attempts past the cap (see `bench/_fanout.ts` for how it is measured). The
+ *   load comes from the C client (`bench/fanout_client.c`, compiled on demand with `cc`);
+ *   `BENCH_FANOUT_CLIENTS=deno` runs the Deno clients instead, as does a machine without a C
+ *   compiler; the figures' `clients` field says which ran and `client_cores` what they cost.
  *
  * Size: `BENCH_SERVER_EVENTS` (default 200,000).
  * @module
@@ -280,19 +283,42 @@ export async function run(): Promise<void> {
   await fanoutFigures();
 }
 
+/**
+ * `BENCH_FANOUT_CLIENTS`: `c` or `deno` (which clients), or a number (the client count, as
+ * it was before the C client came).
+ */
+function clientsSetting(text: string | undefined): { kind: "c" | "deno"; count?: number } {
+  if (text === undefined || text === "c" || text === "deno") return { kind: text ?? "c" };
+  const count = Number(text);
+  if (!(count > 0)) {
+    throw new RangeError(`BENCH_FANOUT_CLIENTS must be "c", "deno" or a count, got "${text}"`);
+  }
+  return { kind: "c", count };
+}
+
 async function fanoutFigures(): Promise<void> {
   const load = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
   const loadBefore = load();
-  // BENCH_FANOUT_CLIENTS / BENCH_FANOUT_RATE scale the run down (the figure names stay; the
-  // `clients` and `rate` fields say what ran); BENCH_FANOUT_PAIRS sets the A/B pairs.
-  const clients = Number(Deno.env.get("BENCH_FANOUT_CLIENTS") ?? 1_000);
+  // BENCH_FANOUT_COUNT / BENCH_FANOUT_RATE scale the run down (the figure names stay; the
+  // `client_count` and `rate` fields say what ran); BENCH_FANOUT_PAIRS sets the A/B pairs.
+  // BENCH_FANOUT_CLIENTS=deno|c picks the clients (a number there is still read as the count).
+  const { kind, count } = clientsSetting(Deno.env.get("BENCH_FANOUT_CLIENTS"));
+  const clientCount = Number(Deno.env.get("BENCH_FANOUT_COUNT") ?? count ?? 1_000);
   const rate = Number(Deno.env.get("BENCH_FANOUT_RATE") ?? 10_000);
   const pairs = Number(Deno.env.get("BENCH_FANOUT_PAIRS") ?? 3);
   // BENCH_FANOUT_GUARD=1 runs it with the connection guard in front (as on a network bind).
   const guard = Deno.env.get("BENCH_FANOUT_GUARD") === "1";
   const phaseMs = 10_000;
-  const r = await fanout({ clients, rate, pairs, phaseMs, guard });
-  const common = { clients, rate, guard, loadavg_before: loadBefore, loadavg_after: load() };
+  const r = await fanout({ clientCount, clients: kind, rate, pairs, phaseMs, guard });
+  const common = {
+    clients: r.clients,
+    ...(r.clientsFallback === undefined ? {} : { clients_fallback: r.clientsFallback }),
+    client_count: clientCount,
+    rate,
+    guard,
+    loadavg_before: loadBefore,
+    loadavg_after: load(),
+  };
   const of = (kind: string) => r.windows.filter((w) => w.kind === kind);
   emit({
     name: "server_fanout_1000_p99",
@@ -304,6 +330,7 @@ async function fanoutFigures(): Promise<void> {
     window_p99_ms: of("baseline").map((w) => w.p99),
     server_cores: r.baseline.serverCores,
     server_cpu_us_per_message: r.baseline.cpuMicrosPerMessage,
+    client_cores: r.baseline.clientCores,
     messages: r.baseline.messages,
     events: r.baseline.events,
     expected_events: r.baseline.expected,
@@ -321,6 +348,8 @@ async function fanoutFigures(): Promise<void> {
     pair_increases: r.stalled.pairIncreases,
     pooled_increase: r.stalled.pooledIncrease,
     p99_ms: r.stalled.p99,
+    server_cores: r.stalled.serverCores,
+    client_cores: r.stalled.clientCores,
     baseline_p99_ms: r.baseline.p99,
     window_order: r.windows.map((w) => w.kind[0]).join(""),
     window_p99_ms: r.windows.map((w) => w.p99),
@@ -339,6 +368,8 @@ async function fanoutFigures(): Promise<void> {
     baseline_p99_ms: r.baseline.medianP99,
     attempts: r.capFlood.attempts,
     refused: r.capFlood.refused,
+    server_cores: r.capFlood.serverCores,
+    client_cores: r.capFlood.clientCores,
     order_breaks: r.capFlood.breaks,
     clients_dropped: r.capFlood.closed,
     ...common,

@@ -2,7 +2,7 @@
 # Installs what AlphaPulse needs to build, test and run its notebooks, and only what is
 # missing, so a prepared machine passes through in seconds:
 #   - Deno 2.9.6 (from the npm registry, the binary ships inside the package)
-#   - PostgreSQL 15 server binaries, Jupyter nbconvert + jupyter-client, Chromium (Debian apt)
+#   - PostgreSQL 15 server binaries, Jupyter nbconvert + jupyter-client, Chromium, gcc (apt)
 #   - the project's npm dependencies (`deno install`, into node_modules/)
 #   - the Deno Jupyter kernel (`deno jupyter --install`)
 # Usage: scripts/install_deps.sh   (from anywhere; runs non-interactively)
@@ -41,6 +41,11 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 # promtool checks and unit-tests the alert rules in ops/prometheus (tests/ops_test.ts).
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# `deno task bench server` compiles its load-generating client (bench/fanout_client.c) with cc;
+# gcc provides cc, libc6-dev the headers (not pulled in with --no-install-recommends).
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+[ -f /usr/include/x86_64-linux-gnu/sys/epoll.h ] || [ -f /usr/include/sys/epoll.h ] ||
+  have_pkg libc6-dev || missing+=(libc6-dev)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   log "apt: installing ${missing[*]}"

@@ -2,6 +2,8 @@
 import type { Mutation } from "./types.ts";
 
 const PARAMS = "server/params.ts";
+const FANOUT_C = "bench/fanout_client.c";
+const FANOUT_C_TEST = "tests/bench_fanout_client_test.ts";
 const PARAMS_TEST = "tests/server_params_test.ts";
 
 export const mutations: readonly Mutation[] = [
@@ -189,5 +191,95 @@ export const mutations: readonly Mutation[] = [
     find: "state.chart.applyOptions(chartTheme(c));",
     replace: "",
     tests: ["tests/server_test.ts"],
+  },
+  {
+    id: "server/fanout-c-partial-frame-dropped",
+    description:
+      "the C fan-out client drops a partial frame instead of carrying it to the next read",
+    file: FANOUT_C,
+    find: "    c->in_len = len - off;\n",
+    replace: "    c->in_len = 0;\n",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-upgrade-leftover-dropped",
+    description: "the C fan-out client drops the bytes that came with the upgrade response",
+    file: FANOUT_C,
+    find: "  c->in_len -= head;\n  c->state = OPEN;",
+    replace: "  c->in_len = 0;\n  c->state = OPEN;",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-one-frame-per-read",
+    description:
+      "the C fan-out client handles one frame per read, leaving the rest of a read unhandled",
+    file: FANOUT_C,
+    find: "  while (len - off >= 2) {",
+    replace: "  if (len - off >= 2) {",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-64-bit-length-header",
+    description: "the C fan-out client takes a 64-bit length frame's header as 8 bytes",
+    file: FANOUT_C,
+    find: "      head = 10;",
+    replace: "      head = 8;",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-16-bit-length-low-byte",
+    description: "the C fan-out client reads only the low byte of a 16-bit length",
+    file: FANOUT_C,
+    find: "size = ((uint64_t)b[off + 2] << 8) | b[off + 3];",
+    replace: "size = b[off + 3];",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-ping-unanswered",
+    description: "the C fan-out client does not answer pings",
+    file: FANOUT_C,
+    find: "      send_control(c, 0xA, payload, (size_t)size);\n",
+    replace: "\n",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-pong-unmasked",
+    description: "the C fan-out client's frames go unmasked",
+    file: FANOUT_C,
+    find: "  frame[1] = 0x80 | (unsigned char)n;",
+    replace: "  frame[1] = (unsigned char)n;",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-unread-events-skipped",
+    description: "the C fan-out client skips a message's unreadable events instead of failing",
+    file: FANOUT_C,
+    find: "  if (found != objects) die(",
+    replace: "  if (0) die(",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-breaks-only-backwards",
+    description: "the C fan-out client counts only ids that go backwards as order breaks",
+    file: FANOUT_C,
+    find: "id != c->last_id + 1",
+    replace: "id <= c->last_id",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-closed-uncounted",
+    description: "the C fan-out client does not count a closed socket",
+    file: FANOUT_C,
+    find: "  c->state = CLOSED;\n  closed++;",
+    replace: "  c->state = CLOSED;",
+    tests: [FANOUT_C_TEST],
+  },
+  {
+    id: "server/fanout-c-start-keeps-counts",
+    description: "`start` does not forget the events counted before it",
+    file: FANOUT_C,
+    find: "      events = messages = breaks = 0;",
+    replace: "      breaks = 0;",
+    tests: [FANOUT_C_TEST],
   },
 ];
