@@ -9,6 +9,7 @@ import { DEFAULT_BOOK_DEPTH, EVENT_KINDS, type EventKind, type EventRowOf } from
 import { PARTITIONED_TABLES } from "./layout.ts";
 import { Compactor } from "./compactor.ts";
 import { PartitionWriter } from "./partition_writer.ts";
+import { getDefaultEncoder, type ParquetEncoder } from "./parquet_encoder.ts";
 import { LakeCatalog } from "./catalog.ts";
 import { type ColumnBatch, tradeBatch, type TradeColumns } from "./_trade_batch.ts";
 import { BookColumns } from "./book_columns.ts";
@@ -46,6 +47,11 @@ export interface ParquetLakeOptions {
   readonly bookDepth?: number;
   /** The lake's one-writer lock, held until `close` (see `writer_lock.ts`; default: refuse). */
   readonly lock?: WriterLockOptions;
+  /**
+   * What writes the new files (see `parquet_encoder.ts`; default: the default encoder,
+   * Polars imported on first use).
+   */
+  readonly encoder?: ParquetEncoder;
 }
 
 /**
@@ -120,7 +126,11 @@ export class ParquetLake {
     this.#bookDepth = options.bookDepth ?? DEFAULT_BOOK_DEPTH;
     this.#writes = new LakeWrites({
       root,
-      writer: new PartitionWriter(root, this.#compactor),
+      writer: new PartitionWriter({
+        root,
+        compactor: this.#compactor,
+        encoder: options.encoder ?? getDefaultEncoder(),
+      }),
       bookDepth: this.#bookDepth,
     });
   }

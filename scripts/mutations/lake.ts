@@ -25,7 +25,7 @@ export const mutations: readonly Mutation[] = [
     id: "lake/trade-dedup-misses-max-id",
     description:
       "the stored-key range filter excludes the batch's largest key (a re-sent trade kept)",
-    file: "lib/lake/_batch.ts",
+    file: "lib/lake/_polars_partition.ts",
     find: "pl.col(column).gtEq(lit(p.low)).and(pl.col(column).ltEq(lit(p.high)))",
     replace: "pl.col(column).gtEq(lit(p.low)).and(pl.col(column).lt(lit(p.high)))",
     tests: [LAKE],
@@ -34,7 +34,7 @@ export const mutations: readonly Mutation[] = [
     id: "lake/event-dedup-misses-last-time",
     description:
       "the stored-key range filter excludes the batch's last time (a re-sent event row kept)",
-    file: "lib/lake/_batch.ts",
+    file: "lib/lake/_polars_partition.ts",
     find: "pl.col(column).gtEq(lit(p.low)).and(pl.col(column).ltEq(lit(p.high)))",
     replace: "pl.col(column).gtEq(lit(p.low)).and(pl.col(column).lt(lit(p.high)))",
     tests: [EVENTS],
@@ -43,8 +43,8 @@ export const mutations: readonly Mutation[] = [
     id: "lake/unsorted-trades-not-sorted",
     description: "a partition whose trades arrived out of order is written unsorted",
     file: "lib/lake/partition_writer.ts",
-    find: "if (!p.sorted) rows = rows.sort([...TABLES[p.kind].fileOrder]);",
-    replace: "if (p.sorted) rows = rows.sort([...TABLES[p.kind].fileOrder]);",
+    find: "if (!p.sorted) index = keys.sorted(index);",
+    replace: "if (p.sorted) index = keys.sorted(index);",
     tests: [LAKE],
   },
   {
