@@ -3,6 +3,7 @@ import type { Mutation } from "./types.ts";
 
 const LAKE = "tests/lake_test.ts";
 const EVENTS = "tests/lake_events_test.ts";
+const KNOWN = "tests/lake_known_keys_test.ts";
 
 export const mutations: readonly Mutation[] = [
   {
@@ -120,5 +121,31 @@ export const mutations: readonly Mutation[] = [
     find: "e.name.startsWith(TEMP_PREFIX) && e.name.endsWith(TEMP_SUFFIX)",
     replace: "e.name.startsWith(TEMP_SUFFIX) && e.name.endsWith(TEMP_SUFFIX)",
     tests: ["tests/lake_upgrade_test.ts"],
+  },
+  {
+    id: "lake/unknown-files-trusted",
+    description: "a partition holding files this writer did not write is taken as known: " +
+      "a trade re-sent after a restart is stored twice",
+    file: "lib/lake/stored_keys.ts",
+    find: "return known === undefined ? null : known.high;",
+    replace: "return known === undefined ? undefined : known.high;",
+    tests: [KNOWN],
+  },
+  {
+    id: "lake/known-keys-boundary-new",
+    description: "a batch starting at the largest stored key is taken as all new (the key " +
+      "stored twice)",
+    file: "lib/lake/partition_writer.ts",
+    find: "compareKeys(range.low, high) <= 0",
+    replace: "compareKeys(range.low, high) < 0",
+    tests: [KNOWN],
+  },
+  {
+    id: "lake/batch-repeats-kept",
+    description: "the JavaScript de-duplication of a batch keeps every repeat",
+    file: "lib/lake/_row_keys.ts",
+    find: "if (seen.has(k)) continue;",
+    replace: "if (seen.has(k) && count < 0) continue;",
+    tests: [KNOWN, "tests/lake_batch_test.ts"],
   },
 ];
