@@ -39,5 +39,23 @@ function polarsSeries(c: LakeColumn): pl.Series {
         : pl.Series(c.name, c.values as string[], pl.Utf8);
     case "double_list":
       return listSeries(c.name, c.offsets, c.values);
+    case "dictionary":
+      return dictionarySeries(c.name, c.codes, c.dictionary);
   }
+}
+
+/** Text from codes into `dictionary`, decoded by Polars (no JS string per row). */
+function dictionarySeries(
+  name: string,
+  codes: Uint8Array,
+  dictionary: readonly string[],
+): pl.Series {
+  const code = pl.col(name);
+  let text = pl.when(code.eq(0)).then(pl.lit(dictionary[0] ?? null));
+  for (let k = 1; k < dictionary.length; k++) {
+    text = text.when(code.eq(k)).then(pl.lit(dictionary[k]));
+  }
+  const expr = text.otherwise(pl.lit(null)).cast(pl.Utf8).alias(name);
+  return pl.DataFrame([pl.Series(name, codes as unknown as number[], pl.UInt8)]).select(expr)
+    .getColumn(name);
 }

@@ -21,7 +21,9 @@ type Values = ArrayLike<number> | readonly string[];
 
 function valuesOf(table: ColumnTable, name: string): Values {
   const c = columnOf(table, name);
-  if (c.type === "double_list") throw new TypeError(`a list column in a key: ${name}`);
+  if (c.type === "double_list" || c.type === "dictionary") {
+    throw new TypeError(`a list or dictionary column in a key: ${name}`);
+  }
   return c.values;
 }
 
@@ -100,13 +102,22 @@ export class RowKeys {
   range(rows?: Uint32Array): { low: RowKey; high: RowKey } | undefined {
     const n = rows !== undefined ? rows.length : this.#rows;
     if (n === 0) return undefined;
-    let low = this.key(rows !== undefined ? rows[0] : 0);
+    const key = this.#key;
+    // Key order of rows i and j, without a key array per row.
+    const compare = (i: number, j: number) => {
+      for (let c = 0; c < key.length; c++) {
+        const order = compareValue(key[c][i], key[c][j]);
+        if (order !== 0) return order;
+      }
+      return 0;
+    };
+    let low = rows !== undefined ? rows[0] : 0;
     let high = low;
-    for (let j = 1; j < n; j++) {
-      const k = this.key(rows !== undefined ? rows[j] : j);
-      if (compareKeys(k, low) < 0) low = k;
-      else if (compareKeys(k, high) > 0) high = k;
+    for (let k = 1; k < n; k++) {
+      const i = rows !== undefined ? rows[k] : k;
+      if (compare(i, low) < 0) low = i;
+      else if (compare(i, high) > 0) high = i;
     }
-    return { low, high };
+    return { low: this.key(low), high: this.key(high) };
   }
 }

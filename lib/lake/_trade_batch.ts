@@ -307,15 +307,13 @@ function trackTextId(p: TradePartition, ts: number, id: string, number: number):
 function batchTable(rows: number, numericIds: boolean, c: BatchColumns): ColumnTable {
   const cut = <T extends { length: number; subarray(start: number, end: number): T }>(a: T) =>
     a.length === rows ? a : a.subarray(0, rows);
-  const side = new Array<string>(rows);
-  for (let i = 0; i < rows; i++) side[i] = SIDE_TEXT[c.side[i]];
   return {
     rows,
     columns: [
       { name: "id", type: "text", values: numericIds ? cut(c.idNumbers) : c.ids.slice(0, rows) },
       { name: "price", type: "double", values: cut(c.price) },
       { name: "size", type: "double", values: cut(c.size) },
-      { name: "side", type: "text", values: side },
+      { name: "side", type: "dictionary", codes: cut(c.side), dictionary: SIDE_TEXT },
       { name: "ts", type: "timestamp", values: cut(c.ts) },
       { name: "recv_ts", type: "timestamp", values: cut(c.recvTs) },
       { name: "backfilled", type: "bool", values: cut(c.backfilled) },

@@ -12,6 +12,7 @@
  * - `int64`: integers as doubles (safe integers), `NaN` for NULL;
  * - `text`: strings, or (`Float64Array`) non-negative safe integers written as their
  *   decimal text (numeric trade ids: no string per row on the way);
+ * - `dictionary`: text as codes into `dictionary` (`VARCHAR`; a trade's side);
  * - `double_list`: row `i` is `values[offsets[i]..offsets[i+1])` (`DOUBLE[]`, no NULLs).
  */
 export type LakeColumn =
@@ -23,6 +24,12 @@ export type LakeColumn =
     readonly name: string;
     readonly type: "text";
     readonly values: readonly string[] | Float64Array;
+  }
+  | {
+    readonly name: string;
+    readonly type: "dictionary";
+    readonly codes: Uint8Array;
+    readonly dictionary: readonly string[];
   }
   | {
     readonly name: string;
@@ -65,6 +72,7 @@ export function sliceRows(table: ColumnTable, start: number, count: number): Col
 function sliceColumn(c: LakeColumn, start: number, count: number): LakeColumn {
   if (c.type === "double_list") throw new TypeError("sliceColumn: a list column");
   const end = start + count;
+  if (c.type === "dictionary") return { ...c, codes: c.codes.subarray(start, end) };
   if (c.type === "text") {
     const values = c.values instanceof Float64Array
       ? c.values.subarray(start, end)
@@ -87,6 +95,8 @@ function takeColumn(c: LakeColumn, index: Uint32Array, count: number): LakeColum
       for (let j = 0; j < count; j++) out[j] = from[index[j]];
       return { name: c.name, type: "text", values: out };
     }
+    case "dictionary":
+      return { ...c, codes: gather(c.codes, new Uint8Array(count)) };
     case "int32":
       return { ...c, values: gather(c.values, new Int32Array(count)) };
     case "bool":
