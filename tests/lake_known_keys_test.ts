@@ -219,3 +219,39 @@ Deno.test("after a restart, files on disk are read for stored keys: trades re-se
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("trades of a batch revisiting a partition are each stored in their own partition", async () => {
+  const root = await Deno.makeTempDir({ prefix: "lake-known-" });
+  try {
+    // X 1-3, Y 4-5, X 6-7 (X revisited: not one run), Z 8.
+    const plan: [string, number][] = [
+      ["X", 1],
+      ["X", 2],
+      ["X", 3],
+      ["Y", 4],
+      ["Y", 5],
+      ["X", 6],
+      ["X", 7],
+      ["Z", 8],
+    ];
+    const lake = await ParquetLake.open({ root });
+    try {
+      const trades = plan.map(([symbol, id]) => ({ ...trade(id, T0 + id), symbol }));
+      assert.equal(await lake.writeTrades(trades), plan.length);
+    } finally {
+      await lake.close();
+    }
+    const rows = await query(
+      `SELECT symbol, list(id ORDER BY ts) AS ids
+       FROM read_parquet('${root}/trades/*/*/*/*.parquet', hive_partitioning = true)
+       GROUP BY symbol ORDER BY symbol`,
+    );
+    const expected = ["X", "Y", "Z"].map((symbol) => ({
+      symbol,
+      ids: plan.filter(([s]) => s === symbol).map(([, id]) => String(id)),
+    }));
+    assert.deepEqual(rows, expected);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -98,10 +98,18 @@ export class RowKeys {
     return Uint32Array.from(Array.from(index).sort(compare));
   }
 
-  /** The smallest and largest key of the rows `rows` (default every row); none: undefined. */
-  range(rows?: Uint32Array): { low: RowKey; high: RowKey } | undefined {
+  /**
+   * The smallest and largest key of the rows `rows` (default every row); none: undefined.
+   * `increasing`: the caller knows the keys strictly increase from row to row (a batch
+   * partition's `unique`), taken at its word where every key column holds numbers (the
+   * order `unique` was found in is this module's order then).
+   */
+  range(rows?: Uint32Array, increasing = false): { low: RowKey; high: RowKey } | undefined {
     const n = rows !== undefined ? rows.length : this.#rows;
     if (n === 0) return undefined;
+    if (increasing && rows === undefined && this.#key.every((v) => !Array.isArray(v))) {
+      return { low: this.key(0), high: this.key(n - 1) };
+    }
     const key = this.#key;
     // Key order of rows i and j, without a key array per row.
     const compare = (i: number, j: number) => {

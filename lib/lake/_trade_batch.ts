@@ -67,6 +67,8 @@ interface TradePartition {
   /** Smallest and largest id of a batch of integer ids. */
   minIdNumber: number;
   maxIdNumber: number;
+  /** Index of the partition's first row in the batch's table while its rows are one run. */
+  start: number | undefined;
 }
 
 const SIDE_CODES = { buy: 0, sell: 1, unknown: 2 } as const;
@@ -238,8 +240,9 @@ class TradeGrouper {
         maxId: id,
         minIdNumber: idNumber,
         maxIdNumber: idNumber,
+        start: this.#rows,
       });
-    }
+    } else this.#partitions[k].start = undefined; // back to an earlier partition: not one run
     this.#last = k;
     return k;
   }
@@ -331,6 +334,7 @@ function batchPartition(p: TradePartition): BatchPartition {
     rows,
     sorted,
     unique: p.increasingIds,
+    start: p.start,
     low: p.minId,
     high: p.maxId,
   };

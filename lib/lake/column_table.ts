@@ -13,7 +13,8 @@
  * - `text`: strings, or (`Float64Array`) non-negative safe integers written as their
  *   decimal text (numeric trade ids: no string per row on the way);
  * - `dictionary`: text as codes into `dictionary` (`VARCHAR`; a trade's side);
- * - `double_list`: row `i` is `values[offsets[i]..offsets[i+1])` (`DOUBLE[]`, no NULLs).
+ * - `double_list`: row `i` is `values[offsets[i]..offsets[i+1])` (`DOUBLE[]`, no NULLs),
+ *   `offsets[0]` is 0.
  */
 export type LakeColumn =
   | { readonly name: string; readonly type: "timestamp" | "double"; readonly values: Float64Array }
@@ -56,22 +57,20 @@ export function takeRows(table: ColumnTable, index: Uint32Array, count: number):
   return { rows: count, columns: table.columns.map((c) => takeColumn(c, index, count)) };
 }
 
-/** Rows `start..start+count` of `table` (views where the column allows). */
+/** Rows `start..start+count` of `table` (views of the values; list offsets rebased). */
 export function sliceRows(table: ColumnTable, start: number, count: number): ColumnTable {
   if (start === 0 && count === table.rows) return table;
-  const index = new Uint32Array(count);
-  for (let j = 0; j < count; j++) index[j] = start + j;
-  return {
-    rows: count,
-    columns: table.columns.map((c) =>
-      c.type === "double_list" ? takeColumn(c, index, count) : sliceColumn(c, start, count)
-    ),
-  };
+  return { rows: count, columns: table.columns.map((c) => sliceColumn(c, start, count)) };
 }
 
 function sliceColumn(c: LakeColumn, start: number, count: number): LakeColumn {
-  if (c.type === "double_list") throw new TypeError("sliceColumn: a list column");
   const end = start + count;
+  if (c.type === "double_list") {
+    const base = c.offsets[start];
+    const offsets = new Int32Array(count + 1);
+    for (let j = 0; j <= count; j++) offsets[j] = c.offsets[start + j] - base;
+    return { ...c, offsets, values: c.values.subarray(base, c.offsets[end]) };
+  }
   if (c.type === "dictionary") return { ...c, codes: c.codes.subarray(start, end) };
   if (c.type === "text") {
     const values = c.values instanceof Float64Array
@@ -124,9 +123,11 @@ function takeList(
     offsets[j + 1] = total;
   }
   const values = new Float64Array(total);
+  const from = c.values;
+  let at = 0;
   for (let j = 0; j < count; j++) {
     const i = index[j];
-    values.set(c.values.subarray(c.offsets[i], c.offsets[i + 1]), offsets[j]);
+    for (let v = c.offsets[i], end = c.offsets[i + 1]; v < end; v++) values[at++] = from[v];
   }
   return { name: c.name, type: "double_list", offsets, values };
 }

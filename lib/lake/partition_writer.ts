@@ -79,7 +79,7 @@ export class PartitionWriter {
     const keys = new RowKeys(p.kind, p.rows);
     let index = p.unique ? undefined : keys.firstOfEachKey();
     if (!p.sorted) index = keys.sorted(index);
-    const range = keys.range(index);
+    const range = keys.range(index, p.unique);
     if (range === undefined) return 0;
     const rows = index === undefined ? p.rows : takeRows(p.rows, index, index.length);
     const high = this.#stored.high(dir, existing);

@@ -148,4 +148,13 @@ export const mutations: readonly Mutation[] = [
     replace: "if (seen.has(k) && count < 0) continue;",
     tests: [KNOWN, "tests/lake_batch_test.ts"],
   },
+  {
+    id: "lake/trade-revisited-partition-a-run",
+    description: "a trade partition a batch comes back to keeps its run start: its rows are " +
+      "sliced as one run (another instrument's trades stored in it)",
+    file: "lib/lake/_trade_batch.ts",
+    find: "} else this.#partitions[k].start = undefined;",
+    replace: "} else this.#partitions[k].start = this.#partitions[k].start;",
+    tests: [KNOWN],
+  },
 ];
