@@ -17,7 +17,8 @@
  * @module
  */
 import { defaultLakeRoot } from "../../lib/config.ts";
-import { LakeSink, ParquetLake } from "../../lib/lake/mod.ts";
+import { LakeSink } from "../../lib/lake/lake_sink.ts";
+import { ParquetLake } from "../../lib/lake/parquet_lake.ts";
 import type { WriterLockOptions } from "../../lib/lake/writer_lock.ts";
 import { type BufferConnection, openBufferFromEnv } from "../../lib/buffer/from_env.ts";
 import type { EventSink } from "../../lib/market/sink.ts";

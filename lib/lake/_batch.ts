@@ -1,6 +1,6 @@
 /**
- * What every table's batch becomes before it is stored: one Polars frame with the file's
- * columns (and a partition index `p` first) and, per (exchange, symbol, UTC day) partition,
+ * What every table's batch becomes before it is stored: one {@linkcode ColumnTable} with the
+ * file's columns, each row's partition index (`part`) and, per (exchange, symbol, UTC day) partition,
  * its row count, whether its rows arrived in file order and with strictly increasing keys,
  * and the range of the first column of the table's lake key (`TableSpec.lakeKey`). The
  * {@linkcode PartitionTracker} is the one grouping of row batches (event rows, book columns,
@@ -8,10 +8,7 @@
  * the same partitions.
  * @module
  */
-import pl from "nodejs-polars";
-import { TABLES } from "../schema/tables.ts";
-import { micros } from "./_files.ts";
-import type { LakeKind } from "./layout.ts";
+import type { ColumnTable } from "./column_table.ts";
 
 /** One (exchange, symbol, day) group of a batch being written. */
 export interface BatchPartition {
@@ -29,15 +26,18 @@ export interface BatchPartition {
   readonly low: number | string;
   readonly high: number | string;
   /**
-   * The index in the batch's frame of the partition's first row, set when its rows are one
-   * run (`frame.slice(start, rows)`, no filter); absent when they are not, or not tracked.
+   * The index in the batch's table of the partition's first row, set when its rows are one
+   * run (a slice, no gather); absent when they are not, or not tracked.
    */
   readonly start?: number;
 }
 
-/** A grouped batch: its frame (partition index `p` first) and its partitions. */
+/** A grouped batch: its rows, each row's partition index and its partitions. */
 export interface GroupedBatch {
-  readonly frame: pl.DataFrame | undefined;
+  /** The valid rows (none: undefined). */
+  readonly table: ColumnTable | undefined;
+  /** Row `i`'s partition (an index into `partitions`). */
+  readonly part: Uint32Array;
   readonly partitions: readonly BatchPartition[];
 }
 
@@ -150,21 +150,4 @@ export function samePartition(
   day: number,
 ): boolean {
   return p.day === day && p.symbol === symbol && p.exchange === exchange;
-}
-
-/** Whether a column of table `kind` is a time (`TIMESTAMP`). */
-function isTime(kind: LakeKind, column: string): boolean {
-  return TABLES[kind].columns.some((c) => c.name === column && c.duckdb === "TIMESTAMP");
-}
-
-/**
- * A predicate that holds for every stored row of table `kind` that can share a key with
- * partition `p` of a batch: the lake key's first column within the batch's range. It lets
- * Polars skip row groups by their statistics (ids and times mostly grow).
- */
-export function storedRange(kind: LakeKind, p: BatchPartition): pl.Expr {
-  const column = TABLES[kind].lakeKey[0];
-  const time = isTime(kind, column);
-  const lit = (v: number | string) => time ? micros(v as number) : pl.lit(v);
-  return pl.col(column).gtEq(lit(p.low)).and(pl.col(column).ltEq(lit(p.high)));
 }

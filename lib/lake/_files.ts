@@ -3,8 +3,6 @@
  * partition folder, unique file stems, and removal that tolerates a missing file.
  * @module
  */
-import pl from "nodejs-polars";
-
 /** How every lake file is written. */
 export const PARQUET_OPTIONS = { compression: "zstd", rowGroupSize: 131_072 } as const;
 
@@ -13,11 +11,6 @@ export interface PartitionFile {
   readonly name: string;
   readonly path: string;
   readonly size: number;
-}
-
-/** A `TIMESTAMP` (microseconds) literal for comparisons with `ts` columns. */
-export function micros(value: number): pl.Expr {
-  return pl.lit(value).cast(pl.Int64).cast(pl.Datetime("us"));
 }
 
 /** Time-ordered, collision-resistant file stem. */

@@ -4,10 +4,9 @@
  * action log (key `seq`). One grouping for all of them ({@linkcode groupRows}, through the
  * {@linkcode PartitionTracker}): rows validated by the schema's rules (unless checked
  * already), grouped by partition (exchange, symbol, UTC day of `ts`) and turned into one
- * Polars frame with the file's columns (see `lib/schema/tables.ts`), `p` first.
+ * column table with the file's columns (see `lib/schema/tables.ts`).
  * @module
  */
-import pl from "nodejs-polars";
 import type { ActionRow } from "../schema/action_rows.ts";
 import { actionRowRejection, type Rejection } from "../schema/rules.ts";
 import { bookColumnsFrame, eventFrame } from "./_event_frame.ts";
@@ -15,19 +14,15 @@ import type { BookColumns } from "./book_columns.ts";
 import { type EventKind, type EventRow, eventRowRejection } from "./event_rows.ts";
 import { dayOfMicros } from "./layout.ts";
 import { type GroupedBatch, PartitionTracker, type RowPlace } from "./_batch.ts";
+import type { ColumnTable, LakeColumn } from "./column_table.ts";
 
 /** How one row table validates, places and frames its rows. */
 export interface RowTable<R> {
   readonly rejection: (row: R, latest: number) => Rejection | undefined;
   /** Fills `at` with the row's instrument, time and key (file order). */
   readonly place: (row: R, at: RowPlace) => void;
-  /** The frame of `rows[take[0..count)]`, with `p` (`part[j]`) first. */
-  readonly frame: (
-    rows: readonly R[],
-    take: Uint32Array,
-    part: Uint32Array,
-    count: number,
-  ) => pl.DataFrame;
+  /** The table of `rows[take[0..count)]`. */
+  readonly frame: (rows: readonly R[], take: Uint32Array, count: number) => ColumnTable;
 }
 
 /** A reused place record: no object per row. */
@@ -63,8 +58,8 @@ export function groupRows<R>(
     part[count] = tracker.add(at, dayOfMicros(at.ts));
     count++;
   }
-  const frame = count > 0 ? table.frame(rows, take, part, count) : undefined;
-  return { frame, partitions: tracker.partitions };
+  const frame = count > 0 ? table.frame(rows, take, count) : undefined;
+  return { table: frame, part: part.subarray(0, count), partitions: tracker.partitions };
 }
 
 function placeEvent(row: EventRow, at: RowPlace): void {
@@ -84,7 +79,7 @@ export function eventTable(kind: EventKind): RowTable<EventRow> {
     table = {
       rejection: (row, latest) => eventRowRejection(kind, row, latest),
       place: placeEvent,
-      frame: (rows, take, part, count) => eventFrame(kind, rows, take, part, count),
+      frame: (rows, take, count) => eventFrame(kind, rows, take, count),
     };
     EVENT_TABLES.set(kind, table);
   }
@@ -111,8 +106,8 @@ export function groupBookColumns(columns: BookColumns): GroupedBatch {
     at.k2 = digest[i];
     part[i] = tracker.add(at, dayOfMicros(at.ts));
   }
-  const frame = n > 0 ? bookColumnsFrame(columns, part) : undefined;
-  return { frame, partitions: tracker.partitions };
+  const table = n > 0 ? bookColumnsFrame(columns) : undefined;
+  return { table, part, partitions: tracker.partitions };
 }
 
 function column<R, T, A extends { [j: number]: T }>(
@@ -136,20 +131,25 @@ export const ACTIONS: RowTable<ActionRow> = {
     at.k0 = r.seq;
     at.k1 = at.k2 = 0;
   },
-  frame: (rows, take, part, count) => {
+  frame: (rows, take, count) => {
     const floats = (f: (r: ActionRow) => number) =>
       column(rows, take, count, new Float64Array(count), f);
-    const texts = (name: string, f: (r: ActionRow) => string) =>
-      pl.Series(name, column(rows, take, count, new Array<string>(count), f), pl.Utf8);
-    return pl.DataFrame([
-      pl.Series("p", part.slice(0, count) as unknown as number[], pl.UInt32),
-      pl.Series("seq", floats((r) => r.seq), pl.Float64).cast(pl.Int64),
-      pl.Series("ts", floats((r) => r.ts), pl.Float64).cast(pl.Int64).cast(pl.Datetime("us")),
-      texts("action", (r) => r.action),
-      texts("payload", (r) => r.payload),
-      texts("prev", (r) => r.prev),
-      texts("hash", (r) => r.hash),
-    ]);
+    const texts = (name: string, f: (r: ActionRow) => string): LakeColumn => ({
+      name,
+      type: "text",
+      values: column(rows, take, count, new Array<string>(count), f),
+    });
+    return {
+      rows: count,
+      columns: [
+        { name: "seq", type: "int64", values: floats((r) => r.seq) },
+        { name: "ts", type: "timestamp", values: floats((r) => r.ts) },
+        texts("action", (r) => r.action),
+        texts("payload", (r) => r.payload),
+        texts("prev", (r) => r.prev),
+        texts("hash", (r) => r.hash),
+      ],
+    };
   },
 };
 

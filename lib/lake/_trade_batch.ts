@@ -1,11 +1,10 @@
 /**
  * The trades table's batch: trade columns validated (the schema's rules), grouped by
- * partition (exchange, symbol, UTC day) and turned into one Polars frame with the file's
+ * partition (exchange, symbol, UTC day) and turned into one column table with the file's
  * columns (`backfilled` last, false unless given), with what each partition's write needs
  * to know (key range, order).
  * @module
  */
-import pl from "nodejs-polars";
 import type { TakerSide, Trade } from "../market/types.ts";
 import {
   isValidTradeId,
@@ -15,6 +14,7 @@ import {
 } from "../schema/rules.ts";
 import { dayOfMicros, dayToDate, isValidExchange, isValidSymbol } from "./layout.ts";
 import { type BatchPartition, type GroupedBatch, samePartition } from "./_batch.ts";
+import type { ColumnTable } from "./column_table.ts";
 
 /**
  * Trades of one instrument as columns, for `ParquetLake.writeTradeColumns`: value `i` of
@@ -67,12 +67,12 @@ interface TradePartition {
   /** Smallest and largest id of a batch of integer ids. */
   minIdNumber: number;
   maxIdNumber: number;
+  /** Index of the partition's first row in the batch's table while its rows are one run. */
+  start: number | undefined;
 }
 
 const SIDE_CODES = { buy: 0, sell: 1, unknown: 2 } as const;
-const SIDE_TEXT = pl.when(pl.col("side").eq(SIDE_CODES.buy)).then(pl.lit("buy"))
-  .when(pl.col("side").eq(SIDE_CODES.sell)).then(pl.lit("sell"))
-  .otherwise(pl.lit("unknown")).alias("side");
+const SIDE_TEXT = ["buy", "sell", "unknown"] as const;
 
 /** Column arrays of a batch, filled up to `rows`. */
 interface BatchColumns {
@@ -187,10 +187,10 @@ class TradeGrouper {
         [p.minId, p.maxId] = min.length === max.length ? [min, max] : ["", "\uffff"];
       }
     }
-    const frame = this.#rows > 0
-      ? batchFrame(this.#rows, this.#numericIds, this.#columns)
+    const table = this.#rows > 0
+      ? batchTable(this.#rows, this.#numericIds, this.#columns)
       : undefined;
-    return { frame, partitions: this.#partitions.map(batchPartition) };
+    return { table, part: this.#columns.part, partitions: this.#partitions.map(batchPartition) };
   }
 
   /** The schema's order: instrument, times, id, values (as `eventRejection`). */
@@ -240,8 +240,9 @@ class TradeGrouper {
         maxId: id,
         minIdNumber: idNumber,
         maxIdNumber: idNumber,
+        start: this.#rows,
       });
-    }
+    } else this.#partitions[k].start = undefined; // back to an earlier partition: not one run
     this.#last = k;
     return k;
   }
@@ -303,27 +304,24 @@ function trackTextId(p: TradePartition, ts: number, id: string, number: number):
 }
 
 /**
- * The batch as a Polars frame with the file's columns plus `p` (partition index). Canonical
- * integer ids travel as doubles (one native copy instead of a string per row) and Polars
- * turns them back into the same text.
+ * The batch as a column table with the file's columns. Canonical integer ids travel as
+ * numbers (no string per row), written as their decimal text.
  */
-function batchFrame(rows: number, numericIds: boolean, c: BatchColumns): pl.DataFrame {
-  const cut = <T extends { length: number; slice(start: number, end: number): T }>(a: T) =>
-    a.length === rows ? a : a.slice(0, rows);
-  const micros = (name: string, values: Float64Array) =>
-    pl.Series(name, cut(values), pl.Float64).cast(pl.Int64).cast(pl.Datetime("us"));
-  return pl.DataFrame([
-    pl.Series("p", cut(c.part) as unknown as number[], pl.UInt32),
-    numericIds
-      ? pl.Series("id", cut(c.idNumbers), pl.Float64).cast(pl.Int64).cast(pl.Utf8)
-      : pl.Series("id", cut(c.ids), pl.Utf8),
-    pl.Series("price", cut(c.price), pl.Float64),
-    pl.Series("size", cut(c.size), pl.Float64),
-    pl.Series("side", cut(c.side) as unknown as number[], pl.UInt8),
-    micros("ts", c.ts),
-    micros("recv_ts", c.recvTs),
-    pl.Series("backfilled", cut(c.backfilled) as unknown as number[], pl.UInt8).cast(pl.Bool),
-  ]).withColumns(SIDE_TEXT);
+function batchTable(rows: number, numericIds: boolean, c: BatchColumns): ColumnTable {
+  const cut = <T extends { length: number; subarray(start: number, end: number): T }>(a: T) =>
+    a.length === rows ? a : a.subarray(0, rows);
+  return {
+    rows,
+    columns: [
+      { name: "id", type: "text", values: numericIds ? cut(c.idNumbers) : c.ids.slice(0, rows) },
+      { name: "price", type: "double", values: cut(c.price) },
+      { name: "size", type: "double", values: cut(c.size) },
+      { name: "side", type: "dictionary", codes: cut(c.side), dictionary: SIDE_TEXT },
+      { name: "ts", type: "timestamp", values: cut(c.ts) },
+      { name: "recv_ts", type: "timestamp", values: cut(c.recvTs) },
+      { name: "backfilled", type: "bool", values: cut(c.backfilled) },
+    ],
+  };
 }
 
 /** What the store loop takes of a trade partition: ids strictly increasing are unique. */
@@ -336,6 +334,7 @@ function batchPartition(p: TradePartition): BatchPartition {
     rows,
     sorted,
     unique: p.increasingIds,
+    start: p.start,
     low: p.minId,
     high: p.maxId,
   };

@@ -22,9 +22,10 @@ import pl from "nodejs-polars";
 import { isStorableSymbol, isValidExchange, symbolDir } from "../schema/instrument.ts";
 import { listPartitionFiles, PARQUET_OPTIONS, removeIfExists, uniqueName } from "./_files.ts";
 import { recoverPartition } from "./compactor.ts";
+import { BARS_DIR } from "./layout.ts";
 
 /** The folder under the lake root that holds bars. */
-export const BARS_DIR = "bars";
+export { BARS_DIR };
 
 /** One bar to store. Times are microseconds since the epoch. */
 export interface StoredBar {

@@ -2,13 +2,14 @@
  * The lake's compactor: merges a partition's small files into one file in its table's
  * order, atomically (a journal names the new file and the files it replaces; see
  * {@linkcode Compactor.compactPartition}), and finishes or rolls back a compaction a crash
- * interrupted ({@linkcode Compactor.recover}).
+ * interrupted ({@linkcode Compactor.recover}). Polars, which reads and merges the files, is
+ * imported when a merge runs, not with this module (a collector that never merges never
+ * loads it).
  * @module
  */
-import pl from "nodejs-polars";
+import type pl from "nodejs-polars";
 import { TABLES } from "../schema/tables.ts";
 import { listAllPartitions, type PartitionedTable } from "./layout.ts";
-import { scanLakeFiles } from "./scan_files.ts";
 import type { CompactionReport, CompactOptions } from "./write_counts.ts";
 import {
   exists,
@@ -28,6 +29,9 @@ export interface MergedFiles {
   readonly files: number;
   /** Rows in the new file. */
   readonly rows: number;
+  /** The names of the files merged away and of the new file. */
+  readonly inputs: readonly string[];
+  readonly output: string;
 }
 
 /** Options of a {@linkcode Compactor}. */
@@ -51,12 +55,16 @@ export class Compactor {
   /**
    * Called after a write added one file to `dir` (which held `existing` before): merges the
    * most numerous tier of similar-sized small files when there are too many small files.
+   * Resolves to what was merged, if anything.
    */
-  async afterWrite(dir: string, kind: PartitionedTable, existing: readonly PartitionFile[]) {
+  async afterWrite(
+    dir: string,
+    kind: PartitionedTable,
+    existing: readonly PartitionFile[],
+  ): Promise<MergedFiles | undefined> {
     const small = existing.filter((f) => f.size < this.#smallFileBytes).length + 1;
-    if (small > this.#autoCompactFiles) {
-      await this.compactPartition(dir, kind, 2, (files) => largestTier(files));
-    }
+    if (small <= this.#autoCompactFiles) return undefined;
+    return await this.compactPartition(dir, kind, 2, (files) => largestTier(files));
   }
 
   /**
@@ -73,12 +81,14 @@ export class Compactor {
     const small = (await listPartitionFiles(dir)).filter((f) => f.size < this.#smallFileBytes);
     const inputs = choose(small);
     if (inputs.length < minFiles) return undefined;
+    const { default: pl } = await import("nodejs-polars");
+    const { scanLakeFiles } = await import("./scan_files.ts");
     const merged = await pl.concat(
       inputs.map((f) => scanLakeFiles(kind, f.path, { glob: false })),
     ).sort([...TABLES[kind].fileOrder]).collect();
-    await replaceFiles(dir, inputs.map((f) => f.name), merged);
-    const rows = merged.height;
-    return { files: inputs.length, rows };
+    const names = inputs.map((f) => f.name);
+    const output = await replaceFiles(dir, names, merged);
+    return { files: inputs.length, rows: merged.height, inputs: names, output };
   }
 
   /**
@@ -145,12 +155,13 @@ export async function recoverPartition(dir: string): Promise<number> {
  * journal naming the new file and the files it replaces is written first, then the new file
  * under a temporary name, renamed into place, then the inputs and the journal are removed
  * (a crash at any moment is finished or rolled back by {@linkcode recoverPartition}).
+ * Resolves to the new file's name.
  */
 export async function replaceFiles(
   dir: string,
   inputs: readonly string[],
   rows: pl.DataFrame,
-): Promise<void> {
+): Promise<string> {
   const name = uniqueName();
   const final = `part-${name}.parquet`;
   const temporary = `${dir}/.part-${name}.parquet.tmp`;
@@ -167,6 +178,7 @@ export async function replaceFiles(
   }
   for (const input of inputs) await removeIfExists(`${dir}/${input}`);
   await removeIfExists(journal);
+  return final;
 }
 
 /**

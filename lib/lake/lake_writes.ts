@@ -8,23 +8,21 @@
  * rejected, and logs each rejection reason once per table.
  * @module
  */
-import pl from "nodejs-polars";
 import type { Bar, MarketEvent } from "../market/types.ts";
 import type { ActionRow } from "../schema/action_rows.ts";
 import { nowMicros } from "../market/time.ts";
-import { TABLES } from "../schema/tables.ts";
 import { latestValidMicros, type Rejection } from "../schema/rules.ts";
 import { EVENT_KINDS, type EventKind, type EventRow } from "./event_rows.ts";
 import { LAKE_KINDS, type LakeKind } from "./layout.ts";
 import type { PartitionWriter } from "./partition_writer.ts";
 import { NativeMemory } from "./_native_memory.ts";
-import { type GroupedBatch, storedRange } from "./_batch.ts";
+import type { GroupedBatch } from "./_batch.ts";
+import { type ColumnTable, sliceRows, takeRows } from "./column_table.ts";
 import { type ColumnBatch, describeTrade, groupTrades, tradeBatch } from "./_trade_batch.ts";
 import { ACTIONS, describeRow, eventTable, groupBookColumns, groupRows } from "./_row_batch.ts";
 import { splitEvents } from "./_split_events.ts";
 import type { BookColumns, BookKind } from "./book_columns.ts";
-import { storeBarEvents } from "./_bar_events.ts";
-import { BARS_DIR } from "./bar_store.ts";
+import { BARS_DIR } from "./layout.ts";
 import { addCounts, emptyCounts, type WriteCounts } from "./write_counts.ts";
 
 /** Native bytes a partition's write makes besides its rows (see `#store`). */
@@ -107,6 +105,8 @@ export class LakeWrites {
   async bars(bars: readonly Bar[], counts: WriteCounts): Promise<void> {
     const mine = emptyCounts();
     try {
+      // Bars are written with Polars (`bar_store.ts`), imported when bars come.
+      const { storeBarEvents } = await import("./_bar_events.ts");
       const done = await storeBarEvents(this.#root, bars, latest(), (bar, reason) => {
         this.#reject(BARS_DIR, mine, () => describeRow(bar), reason);
       });
@@ -170,23 +170,22 @@ export class LakeWrites {
    */
   async #store(
     kind: LakeKind,
-    { frame, partitions }: GroupedBatch,
+    { table, part, partitions }: GroupedBatch,
     counts: WriteCounts,
     bytes?: number,
   ): Promise<void> {
-    if (frame === undefined) return;
-    const key = TABLES[kind].lakeKey;
+    if (table === undefined) return;
     // Native bytes a partition's write makes: its rows, the new rows and the file's buffers
     // (three copies; list columns as their values), and about 1 MB per file written
     // (Parquet writer, zstd context), measured.
-    const perRow = 3 * (bytes ?? frame.height * frame.width * 8) / Math.max(1, frame.height);
+    const perRow = 3 * (bytes ?? table.rows * table.columns.length * 8) / Math.max(1, table.rows);
     for (let k = 0; k < partitions.length; k++) {
       const p = partitions[k];
       const rows = partitions.length === 1
-        ? frame.lazy()
+        ? table
         : p.start !== undefined
-        ? frame.slice(p.start, p.rows).lazy()
-        : frame.lazy().filter(pl.col("p").eq(k));
+        ? sliceRows(table, p.start, p.rows)
+        : rowsOf(table, part, k, p.rows);
       let counted = false;
       const native = () => {
         if (counted) return;
@@ -198,12 +197,12 @@ export class LakeWrites {
         exchange: p.exchange,
         symbol: p.symbol,
         day: p.day,
-        rows: rows.drop("p"),
-        key,
+        rows,
         unique: p.unique,
         sorted: p.sorted,
-        stored: storedRange(kind, p),
-        // A collection (when due) runs while Polars encodes the file, not after it.
+        low: p.low,
+        high: p.high,
+        // A collection (when due) runs while the file is encoded, not after it.
         whileEncoding: native,
       });
       native();
@@ -240,4 +239,12 @@ export class LakeWrites {
 /** The latest valid time now (the schema's `latestValidMicros`). */
 function latest(): number {
   return latestValidMicros(nowMicros());
+}
+
+/** The `count` rows of `table` in partition `k` (`part[i] === k`), in batch order. */
+function rowsOf(table: ColumnTable, part: Uint32Array, k: number, count: number): ColumnTable {
+  const index = new Uint32Array(count);
+  let j = 0;
+  for (let i = 0; i < table.rows; i++) if (part[i] === k) index[j++] = i;
+  return takeRows(table, index, count);
 }

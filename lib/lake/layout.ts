@@ -32,6 +32,9 @@ export const MICROS_PER_DAY = 86_400_000_000;
 /** The folder under the lake root that holds trades. */
 const TRADES_DIR = "trades";
 
+/** The folder under the lake root that holds bars (`bar_store.ts`). */
+export const BARS_DIR = "bars";
+
 export { isValidExchange, isValidSymbol } from "../schema/instrument.ts";
 
 /** The UTC day number (days since the epoch) of a time in microseconds. */

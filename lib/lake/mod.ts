@@ -87,3 +87,11 @@ export {
 } from "./layout.ts";
 export { type LakeRun, listLakeRuns, readLakeActions } from "./action_reader.ts";
 export { scanLakeFiles, type ScanLakeFilesOptions } from "./scan_files.ts";
+export {
+  type EncodeTarget,
+  getDefaultEncoder,
+  type ParquetEncoder,
+  polarsEncoder,
+  setDefaultEncoder,
+} from "./parquet_encoder.ts";
+export { type ColumnTable, type LakeColumn } from "./column_table.ts";

@@ -9,6 +9,7 @@ import { DEFAULT_BOOK_DEPTH, EVENT_KINDS, type EventKind, type EventRowOf } from
 import { PARTITIONED_TABLES } from "./layout.ts";
 import { Compactor } from "./compactor.ts";
 import { PartitionWriter } from "./partition_writer.ts";
+import { getDefaultEncoder, type ParquetEncoder } from "./parquet_encoder.ts";
 import { LakeCatalog } from "./catalog.ts";
 import { type ColumnBatch, tradeBatch, type TradeColumns } from "./_trade_batch.ts";
 import { BookColumns } from "./book_columns.ts";
@@ -46,6 +47,11 @@ export interface ParquetLakeOptions {
   readonly bookDepth?: number;
   /** The lake's one-writer lock, held until `close` (see `writer_lock.ts`; default: refuse). */
   readonly lock?: WriterLockOptions;
+  /**
+   * What writes the new files (see `parquet_encoder.ts`; default: the default encoder,
+   * Polars imported on first use).
+   */
+  readonly encoder?: ParquetEncoder;
 }
 
 /**
@@ -81,12 +87,13 @@ export interface ParquetLakeOptions {
  *   (`.part-<unique>.parquet.tmp`, which no `*.parquet` glob matches) and renamed into place.
  *
  * Every `date=` table is written through one path (`lake_writes.ts`): rows go from column
- * arrays into a Polars DataFrame (numeric trade ids as numbers, turned into text by
- * Polars), are anti-joined per partition with the keys already stored (a scan of the
- * spec's `lakeKey` columns within the batch's range of its first column) and written by
- * Polars' Parquet sink: the fastest of the options measured (DuckDB appender, DuckDB data
- * chunks + `COPY`, a temporary CSV, Polars). This class only checks arguments, serialises
- * the calls and keeps the counts of the last one.
+ * arrays into a `ColumnTable` per partition (`column_table.ts`, typed arrays), their
+ * repeats dropped and sorted in file order in JavaScript (`partition_writer.ts`), and the
+ * file is written by the lake's {@linkcode ParquetEncoder} (`options.encoder`). Which keys are
+ * stored is known without reading a file where this writer wrote every file of the partition
+ * and the batch's keys are beyond them (a collector's usual flush); otherwise the rows are
+ * anti-joined with the stored keys by Polars (a scan of the spec's `lakeKey` columns within
+ * the batch's range of its first column), imported only then.
  * Writes through one `ParquetLake` are serialised, and one `ParquetLake` at a time writes a
  * lake: `open` takes the lake's writer lock (`writer_lock.ts`), `close` releases it.
  *
@@ -120,7 +127,11 @@ export class ParquetLake {
     this.#bookDepth = options.bookDepth ?? DEFAULT_BOOK_DEPTH;
     this.#writes = new LakeWrites({
       root,
-      writer: new PartitionWriter(root, this.#compactor),
+      writer: new PartitionWriter({
+        root,
+        compactor: this.#compactor,
+        encoder: options.encoder ?? getDefaultEncoder(),
+      }),
       bookDepth: this.#bookDepth,
     });
   }

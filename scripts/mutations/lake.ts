@@ -3,6 +3,7 @@ import type { Mutation } from "./types.ts";
 
 const LAKE = "tests/lake_test.ts";
 const EVENTS = "tests/lake_events_test.ts";
+const KNOWN = "tests/lake_known_keys_test.ts";
 
 export const mutations: readonly Mutation[] = [
   {
@@ -25,7 +26,7 @@ export const mutations: readonly Mutation[] = [
     id: "lake/trade-dedup-misses-max-id",
     description:
       "the stored-key range filter excludes the batch's largest key (a re-sent trade kept)",
-    file: "lib/lake/_batch.ts",
+    file: "lib/lake/_polars_partition.ts",
     find: "pl.col(column).gtEq(lit(p.low)).and(pl.col(column).ltEq(lit(p.high)))",
     replace: "pl.col(column).gtEq(lit(p.low)).and(pl.col(column).lt(lit(p.high)))",
     tests: [LAKE],
@@ -34,7 +35,7 @@ export const mutations: readonly Mutation[] = [
     id: "lake/event-dedup-misses-last-time",
     description:
       "the stored-key range filter excludes the batch's last time (a re-sent event row kept)",
-    file: "lib/lake/_batch.ts",
+    file: "lib/lake/_polars_partition.ts",
     find: "pl.col(column).gtEq(lit(p.low)).and(pl.col(column).ltEq(lit(p.high)))",
     replace: "pl.col(column).gtEq(lit(p.low)).and(pl.col(column).lt(lit(p.high)))",
     tests: [EVENTS],
@@ -43,8 +44,8 @@ export const mutations: readonly Mutation[] = [
     id: "lake/unsorted-trades-not-sorted",
     description: "a partition whose trades arrived out of order is written unsorted",
     file: "lib/lake/partition_writer.ts",
-    find: "if (!p.sorted) rows = rows.sort([...TABLES[p.kind].fileOrder]);",
-    replace: "if (p.sorted) rows = rows.sort([...TABLES[p.kind].fileOrder]);",
+    find: "if (!p.sorted) index = keys.sorted(index);",
+    replace: "if (p.sorted) index = keys.sorted(index);",
     tests: [LAKE],
   },
   {
@@ -120,5 +121,40 @@ export const mutations: readonly Mutation[] = [
     find: "e.name.startsWith(TEMP_PREFIX) && e.name.endsWith(TEMP_SUFFIX)",
     replace: "e.name.startsWith(TEMP_SUFFIX) && e.name.endsWith(TEMP_SUFFIX)",
     tests: ["tests/lake_upgrade_test.ts"],
+  },
+  {
+    id: "lake/unknown-files-trusted",
+    description: "a partition holding files this writer did not write is taken as known: " +
+      "a trade re-sent after a restart is stored twice",
+    file: "lib/lake/stored_keys.ts",
+    find: "return known === undefined ? null : known.high;",
+    replace: "return known === undefined ? undefined : known.high;",
+    tests: [KNOWN],
+  },
+  {
+    id: "lake/known-keys-boundary-new",
+    description: "a batch starting at the largest stored key is taken as all new (the key " +
+      "stored twice)",
+    file: "lib/lake/partition_writer.ts",
+    find: "compareKeys(range.low, high) <= 0",
+    replace: "compareKeys(range.low, high) < 0",
+    tests: [KNOWN],
+  },
+  {
+    id: "lake/batch-repeats-kept",
+    description: "the JavaScript de-duplication of a batch keeps every repeat",
+    file: "lib/lake/_row_keys.ts",
+    find: "if (seen.has(k)) continue;",
+    replace: "if (seen.has(k) && count < 0) continue;",
+    tests: [KNOWN, "tests/lake_batch_test.ts"],
+  },
+  {
+    id: "lake/trade-revisited-partition-a-run",
+    description: "a trade partition a batch comes back to keeps its run start: its rows are " +
+      "sliced as one run (another instrument's trades stored in it)",
+    file: "lib/lake/_trade_batch.ts",
+    find: "} else this.#partitions[k].start = undefined;",
+    replace: "} else this.#partitions[k].start = this.#partitions[k].start;",
+    tests: [KNOWN],
   },
 ];
