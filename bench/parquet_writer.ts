@@ -4,7 +4,7 @@
  * - `lake_parquet_encode_book_snapshots`: rows/s of `encodeParquet` for `BENCH_PQ_ROWS`
  *   (default 100,000) 50-level book snapshots held in `BookColumns` (the lake file's
  *   columns, zstd level 3, one row group), next to Polars (peer `polars`: the same columns
- *   made into a frame as the lake does, `bookColumnsFrame`, then `writeParquet` with the
+ *   made into a frame as the lake's Polars encoder does, `polarsFrame(bookColumnsFrame(..))`, then `writeParquet` with the
  *   lake's `PARQUET_OPTIONS` into memory). `polars_write_only_rows_s` is Polars'
  *   `writeParquet` alone on the frame already built.
  *
@@ -14,6 +14,7 @@
  */
 import { BookColumns } from "../lib/lake/book_columns.ts";
 import { bookColumnsFrame } from "../lib/lake/_event_frame.ts";
+import { polarsFrame } from "../lib/lake/_polars_table.ts";
 import { PARQUET_OPTIONS } from "../lib/lake/_files.ts";
 import { bookParquetTable, encodeParquet } from "../lib/lake/parquet/mod.ts";
 import { emit } from "./_figure.ts";
@@ -70,13 +71,12 @@ export function run(): Promise<void> {
   const oursMs = best(3, () => {
     ours = encodeParquet(table.fields, table.columns).length;
   });
-  const part = new Uint32Array(rows);
   let theirs = 0;
   const polarsMs = best(3, () => {
-    const frame = bookColumnsFrame(book, part).drop("p");
+    const frame = polarsFrame(bookColumnsFrame(book));
     theirs = frame.writeParquet(PARQUET_OPTIONS).length;
   });
-  const frame = bookColumnsFrame(book, part).drop("p");
+  const frame = polarsFrame(bookColumnsFrame(book));
   const writeOnlyMs = best(3, () => frame.writeParquet(PARQUET_OPTIONS));
   const value = round(rows / (oursMs / 1000));
   const peer = round(rows / (polarsMs / 1000));

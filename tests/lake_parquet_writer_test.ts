@@ -3,6 +3,7 @@ import pl from "nodejs-polars";
 import { ParquetLake } from "../lib/lake/mod.ts";
 import { PARQUET_OPTIONS } from "../lib/lake/_files.ts";
 import { bookColumnsFrame } from "../lib/lake/_event_frame.ts";
+import { polarsFrame } from "../lib/lake/_polars_table.ts";
 import { BookColumns } from "../lib/lake/book_columns.ts";
 import type { MarketEvent, Trade } from "../lib/market/types.ts";
 import {
@@ -403,7 +404,7 @@ Deno.test("parquet writer: BookColumns files hold the rows the lake's Polars fra
       const table = bookParquetTable(book);
       await writeParquetFile(ours, table.fields, table.columns, { rowGroupSize: 16 });
       const theirs = `${dir}/${kind}_polars.parquet`;
-      bookColumnsFrame(book, new Uint32Array(book.length)).drop("p").writeParquet(
+      polarsFrame(bookColumnsFrame(book)).writeParquet(
         theirs,
         PARQUET_OPTIONS,
       );
