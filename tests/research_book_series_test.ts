@@ -64,7 +64,7 @@ function levelFrame(c: ReplayColumns, clock: boolean): pl.DataFrame {
   const f64 = (name: string, v: Float64Array) => pl.Series(name, v, pl.Float64);
   const micros = (name: string, v: Float64Array) =>
     f64(name, v).cast(pl.Int64).cast(pl.Datetime("us"));
-  const side = (name: string, lists: Float64Array[]) =>
+  const side = (name: string, lists: readonly Float64Array[]) =>
     lists.map((v, k) => f64(`${name}_${k + 1}`, v));
   return pl.DataFrame([
     micros("ts", c.ts),

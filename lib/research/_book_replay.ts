@@ -40,21 +40,7 @@ export interface ReplayOptions {
 }
 
 /** The arrays of {@linkcode ReplayColumns} whose buffers a later replay may reuse. */
-export interface ReusableColumns {
-  readonly ts: Float64Array;
-  readonly recvTs: Float64Array;
-  readonly digest: Int32Array;
-  readonly events: Float64Array;
-  readonly bidPrice: readonly Float64Array[];
-  readonly bidSize: readonly Float64Array[];
-  readonly askPrice: readonly Float64Array[];
-  readonly askSize: readonly Float64Array[];
-  readonly ofi: Float64Array;
-  readonly mid: Float64Array;
-  readonly spread: Float64Array;
-  readonly microprice: Float64Array;
-  readonly imbalance: readonly Float64Array[];
-}
+export type ReusableColumns = Omit<ReplayColumns, "rows" | "applied" | "ignored">;
 
 /** Sampled columns: `bid[k]`/`ask[k]` are level `k + 1` (best first). */
 export interface ReplayColumns {
@@ -67,10 +53,10 @@ export interface ReplayColumns {
   readonly digest: Int32Array;
   /** Events applied since the previous row (clock mode), 1 in event mode. */
   readonly events: Float64Array;
-  readonly bidPrice: Float64Array[];
-  readonly bidSize: Float64Array[];
-  readonly askPrice: Float64Array[];
-  readonly askSize: Float64Array[];
+  readonly bidPrice: readonly Float64Array[];
+  readonly bidSize: readonly Float64Array[];
+  readonly askPrice: readonly Float64Array[];
+  readonly askSize: readonly Float64Array[];
   /** Order-flow imbalance of the events since the previous row (see `book_history.ts`). */
   readonly ofi: Float64Array;
   /** `(bid_1 + ask_1) / 2`. */
@@ -83,7 +69,7 @@ export interface ReplayColumns {
    * `(B_k - A_k) / (B_k + A_k)` (sizes of the `k` best levels summed best first), one column
    * per `imbalanceLevels` entry, in its order.
    */
-  readonly imbalance: Float64Array[];
+  readonly imbalance: readonly Float64Array[];
   /** Changes applied to a valid book, in total. */
   readonly applied: number;
   /** Changes that found no valid book (before the first snapshot, after a reset). */
