@@ -76,13 +76,21 @@ function compareKeys(a: readonly Plain[], b: readonly Plain[]): number {
 }
 
 /** Compacts `dir` (files already written); checks rows and order; resolves to the method. */
-async function compactAndCheck(dir: string, kind: PartitionedTable): Promise<string> {
+async function compactAndCheck(
+  dir: string,
+  kind: PartitionedTable,
+  maxConcatRowGroups?: number,
+): Promise<string> {
   const before = await listPartitionFiles(dir);
   const snapshot = `${dir}/../snapshot-${kind}`;
   await Deno.mkdir(snapshot);
   for (const f of before) await Deno.copyFile(f.path, `${snapshot}/${f.name}`);
   const wanted = await rowSet(`read_parquet('${snapshot}/*.parquet')`);
-  const compactor = new Compactor({ smallFileBytes: 1 << 30, autoCompactFiles: 32 });
+  const compactor = new Compactor({
+    smallFileBytes: 1 << 30,
+    autoCompactFiles: 32,
+    ...(maxConcatRowGroups === undefined ? {} : { maxConcatRowGroups }),
+  });
   const merged = await compactor.compactPartition(dir, kind, 2);
   assert.ok(merged !== undefined);
   const after = await listPartitionFiles(dir);
@@ -153,4 +161,22 @@ Deno.test("compactor: files that only touch at a first-column value are concaten
     }
     assert.equal(await compactAndCheck(crossing, "quotes"), "polars");
   });
+});
+
+Deno.test("compactor: disjoint files are merged by Polars when their row groups would exceed maxConcatRowGroups", async () => {
+  await withDir(async (root) => {
+    // 3 files of 40 rows in row groups of 16 rows: 3 row groups each, 9 in all.
+    for (const [dir, max, method] of [["a", 8, "polars"], ["b", 9, "concat"]] as const) {
+      await Deno.mkdir(`${root}/${dir}`);
+      for (let f = 0; f < 3; f++) {
+        const path = `${root}/${dir}/part-${f}.parquet`;
+        await writeOrdered(path, "book_changes", 40, 1_000 + f * 1_000, 10, f + 1);
+      }
+      assert.equal(await compactAndCheck(`${root}/${dir}`, "book_changes", max), method, dir);
+    }
+  });
+  assert.throws(
+    () => new Compactor({ smallFileBytes: 1, autoCompactFiles: 2, maxConcatRowGroups: 1.5 }),
+    RangeError,
+  );
 });

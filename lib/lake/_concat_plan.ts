@@ -77,11 +77,14 @@ function fileColumns(kind: PartitionedTable): string[] {
 
 /**
  * The files of `inputs` in the order whose concatenation equals their merge (see the
- * module documentation), or `undefined` when there is none (or a footer cannot be read).
+ * module documentation), or `undefined` when there is none, when the new file would hold
+ * more than `maxRowGroups` row groups (each flush's file is one: a merge re-cuts them into
+ * large ones), or when a footer cannot be read.
  */
 export async function concatOrder(
   kind: PartitionedTable,
   inputs: readonly PartitionFile[],
+  maxRowGroups: number,
 ): Promise<PartitionFile[] | undefined> {
   const order = TABLES[kind].fileOrder;
   const columns = fileColumns(kind);
@@ -89,6 +92,7 @@ export async function concatOrder(
   let first: ParquetFooter | undefined;
   const ranges: FileRange[] = [];
   const empty: PartitionFile[] = [];
+  let rowGroups = 0;
   for (const file of inputs) {
     let footer: ParquetFooter;
     try {
@@ -100,6 +104,8 @@ export async function concatOrder(
       first = footer;
       if (topLevelNames(footer).join() !== columns.join()) return undefined;
     } else if (!sameSchema(first, footer)) return undefined;
+    rowGroups += footer.rowGroups.length;
+    if (rowGroups > maxRowGroups) return undefined;
     // The merge reads a null of a column added later as its `absent` value: leave those to it.
     for (const name of absent) {
       for (const g of footer.rowGroups) {
