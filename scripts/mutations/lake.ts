@@ -157,4 +157,29 @@ export const mutations: readonly Mutation[] = [
     replace: "} else this.#partitions[k].start = this.#partitions[k].start;",
     tests: [KNOWN],
   },
+  {
+    id: "lake/concat-offsets-not-shifted",
+    description: "concatenated row groups keep their input files' page offsets",
+    file: "lib/lake/parquet/concat.ts",
+    find: "const by = at - chunk.start;",
+    replace: "const by = 0;",
+    tests: ["tests/parquet_footer_concat_test.ts"],
+  },
+  {
+    id: "lake/concat-dictionary-offset-stale",
+    description: "a concatenated column chunk keeps its input's dictionary page offset",
+    file: "lib/lake/parquet/concat.ts",
+    find: "setOrDelete(m, 11, shifted(m.get(11), by));",
+    replace: "setOrDelete(m, 11, m.get(11));",
+    tests: ["tests/parquet_footer_concat_test.ts"],
+  },
+  {
+    id: "lake/concat-plan-touching-ranges",
+    description: "files whose file-order ranges meet at a value are concatenated whatever " +
+      "the next order column holds (rows out of file order)",
+    file: "lib/lake/_concat_plan.ts",
+    find: "if (c < 0) return true;",
+    replace: "if (c <= 0) return true;",
+    tests: ["tests/compactor_concat_test.ts"],
+  },
 ];
