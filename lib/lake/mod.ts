@@ -90,6 +90,7 @@ export { scanLakeFiles, type ScanLakeFilesOptions } from "./scan_files.ts";
 export {
   type EncodeTarget,
   getDefaultEncoder,
+  jsEncoder,
   type ParquetEncoder,
   polarsEncoder,
   setDefaultEncoder,

@@ -2,14 +2,17 @@
  * How the lake turns a partition's new rows into a Parquet file: a {@linkcode ParquetEncoder}
  * writes a {@linkcode ColumnTable} (rows de-duplicated and in file order already) to a path
  * (the writer's temporary name; the writer renames it into place). The default,
- * {@linkcode polarsEncoder}, imports nodejs-polars on its first use only and writes what the
- * lake always wrote (zstd, row groups of 131,072 rows, the table's schema); a Polars-free
- * encoder is swapped in through {@linkcode ParquetLakeOptions.encoder}, or for every lake
- * opened afterwards with {@linkcode setDefaultEncoder}.
+ * {@linkcode jsEncoder}, writes with the lake's own Parquet writer (`lib/lake/parquet`, no
+ * Polars); {@linkcode polarsEncoder} imports nodejs-polars on its first use only. Both write
+ * files of the same schema and values (zstd, row groups of 131,072 rows, the table's
+ * schema), which read as one table. Another encoder is swapped in through
+ * `ParquetLakeOptions.encoder`, or for every lake opened afterwards with
+ * {@linkcode setDefaultEncoder}.
  * @module
  */
 import type { LakeKind } from "./layout.ts";
 import type { ColumnTable } from "./column_table.ts";
+import { encodeWithJs } from "./_js_encoder.ts";
 
 /** What an encoder is told besides the rows. */
 export interface EncodeTarget {
@@ -33,7 +36,10 @@ export const polarsEncoder: ParquetEncoder = async (table, target) => {
   await encodeWithPolars(table, target);
 };
 
-let defaultEncoder: ParquetEncoder = polarsEncoder;
+/** The encoder without Polars (see the module documentation): the default. */
+export const jsEncoder: ParquetEncoder = (table, target) => encodeWithJs(table, target);
+
+let defaultEncoder: ParquetEncoder = jsEncoder;
 
 /** The encoder of lakes opened without one. */
 export function getDefaultEncoder(): ParquetEncoder {

@@ -48,8 +48,8 @@ export interface ParquetLakeOptions {
   /** The lake's one-writer lock, held until `close` (see `writer_lock.ts`; default: refuse). */
   readonly lock?: WriterLockOptions;
   /**
-   * What writes the new files (see `parquet_encoder.ts`; default: the default encoder,
-   * Polars imported on first use).
+   * What writes the new files (see `parquet_encoder.ts`; default: the default encoder, the
+   * lake's own writer without Polars; `polarsEncoder` imports Polars on first use).
    */
   readonly encoder?: ParquetEncoder;
 }

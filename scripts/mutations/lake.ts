@@ -4,6 +4,7 @@ import type { Mutation } from "./types.ts";
 const LAKE = "tests/lake_test.ts";
 const EVENTS = "tests/lake_events_test.ts";
 const KNOWN = "tests/lake_known_keys_test.ts";
+const JS_ENCODER = "tests/lake_js_encoder_test.ts";
 
 export const mutations: readonly Mutation[] = [
   {
@@ -181,5 +182,22 @@ export const mutations: readonly Mutation[] = [
     find: "if (c < 0) return true;",
     replace: "if (c <= 0) return true;",
     tests: ["tests/compactor_concat_test.ts"],
+  },
+  {
+    id: "lake/js-encoder-side-codes-swapped",
+    description: "the default encoder writes a trade's side from the reversed dictionary " +
+      "(buy stored as unknown)",
+    file: "lib/lake/_js_encoder.ts",
+    find: "data = { codes: c.codes, dictionary: c.dictionary };",
+    replace: "data = { codes: c.codes, dictionary: [...c.dictionary].reverse() };",
+    tests: [JS_ENCODER],
+  },
+  {
+    id: "lake/js-encoder-decimal-digit-off",
+    description: "numeric trade ids written as text with a wrong digit (9 as 0)",
+    file: "lib/lake/parquet/text_columns.ts",
+    find: "bytes[--at] = 0x30 + (v - q * 10);",
+    replace: "bytes[--at] = 0x30 + ((v - q * 10) % 9);",
+    tests: [JS_ENCODER],
   },
 ];

@@ -5,6 +5,13 @@
  * @module
  */
 import type { ParquetField } from "./schema.ts";
+import {
+  decimalBytes,
+  type DecimalColumn,
+  dictionaryBytes,
+  type DictionaryColumn,
+  type TextBytes,
+} from "./text_columns.ts";
 
 /** A `list_double` column: row `i` is `values[offsets[i] - offsets[0] .. offsets[i + 1] - offsets[0])`. */
 export interface ListColumn {
@@ -22,7 +29,8 @@ export interface ListColumn {
  *   (as `BookColumns` holds its optional integers), `BigInt64Array`, or
  *   `(number | bigint | null)[]`;
  * - `boolean`: `Uint8Array` of 0 and 1 or `(boolean | null)[]`;
- * - `string`: `(string | null)[]`;
+ * - `string`: `(string | null)[]`, a {@linkcode DictionaryColumn} (codes into a few
+ *   strings) or a {@linkcode DecimalColumn} (integers written as their decimal text);
  * - `list_double`: a {@linkcode ListColumn}.
  */
 export type ColumnData =
@@ -31,7 +39,9 @@ export type ColumnData =
   | BigInt64Array
   | Uint8Array
   | readonly (number | bigint | string | boolean | null | undefined)[]
-  | ListColumn;
+  | ListColumn
+  | DictionaryColumn
+  | DecimalColumn;
 
 /** A column in the encoder's form. */
 export type Column =
@@ -75,8 +85,10 @@ export function toColumn(field: ParquetField, data: ColumnData): Column {
       return listColumn(field, list);
     }
     case "string":
-      if (!Array.isArray(data)) throw bad();
-      return stringColumn(field, data);
+      if (Array.isArray(data)) return stringColumn(field, data);
+      if ("codes" in data) return textColumn(field, dictionaryBytes(field, data));
+      if ("decimals" in data) return textColumn(field, decimalBytes(field, data));
+      throw bad();
     case "double":
       if (data instanceof Float64Array) return scalar(field, data, undefined);
       if (!Array.isArray(data)) throw bad();
@@ -203,6 +215,10 @@ function stringColumn(field: ParquetField, data: Plain): Column {
     offsets[i + 1] = at;
   }
   return { kind: "string", field, bytes: bytes.subarray(0, at), offsets, defs, rows: n };
+}
+
+function textColumn(field: ParquetField, text: TextBytes): Column {
+  return { kind: "string", field, ...text, rows: text.offsets.length - 1 };
 }
 
 function listColumn(field: ParquetField, list: ListColumn): Column {

@@ -46,6 +46,7 @@ export {
   writeParquetFile,
 } from "./encode.ts";
 export type { ColumnData, ListColumn } from "./columns.ts";
+export type { DecimalColumn, DictionaryColumn } from "./text_columns.ts";
 export type { Compression } from "./compression.ts";
 export { lakeFileFields, type ParquetField, type ParquetType } from "./schema.ts";
 export { type BookColumnsView, bookParquetTable, type ParquetTable } from "./book_columns.ts";
