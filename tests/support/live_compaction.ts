@@ -1,7 +1,7 @@
 /**
  * A collector's lake writes in a fresh process (run by `tests/compactor_polars_free_test.ts`):
- * `flushes` batches of book changes and trades, each above the stored keys, written by our
- * Parquet writer (a test encoder below), so that the lake compacts each partition once it
+ * `flushes` batches of book changes and trades, each above the stored keys, written by the
+ * lake's default encoder (our Parquet writer, `jsEncoder`), so that the lake compacts each partition once it
  * holds more than 32 small files. Prints, as JSON, whether the Polars native library is
  * mapped into the process (`/proc/self/maps`) at the end, and the compactions' methods.
  * With `--import-polars` it imports Polars before printing (the check's control).
@@ -10,32 +10,8 @@
  * @module
  */
 import { ParquetLake } from "../../lib/lake/parquet_lake.ts";
-import type { ParquetEncoder } from "../../lib/lake/parquet_encoder.ts";
-import type { LakeColumn } from "../../lib/lake/column_table.ts";
-import { type ColumnData, lakeFileFields, writeParquetFile } from "../../lib/lake/parquet/mod.ts";
 import type { BookChange, Trade } from "../../lib/market/types.ts";
 import { Compactor } from "../../lib/lake/compactor.ts";
-
-/** A lake column as the writer's input (text ids held as numbers become strings). */
-function columnData(c: LakeColumn): ColumnData {
-  switch (c.type) {
-    case "text":
-      return c.values instanceof Float64Array ? Array.from(c.values, String) : c.values;
-    case "dictionary":
-      return Array.from(c.codes, (code) => c.dictionary[code]);
-    case "double_list":
-      return { offsets: c.offsets, values: c.values };
-    default:
-      return c.values;
-  }
-}
-
-const encoder: ParquetEncoder = async (table, target) => {
-  target.whileEncoding?.();
-  const fields = lakeFileFields(target.kind);
-  const columns = Object.fromEntries(table.columns.map((c) => [c.name, columnData(c)]));
-  await writeParquetFile(target.path, fields, columns);
-};
 
 const [root, flushArg, flag] = Deno.args;
 const flushes = Number(flushArg);
@@ -47,7 +23,7 @@ Compactor.prototype.compactPartition = async function (...args) {
   if (merged !== undefined) methods.push(merged.method);
   return merged;
 };
-const lake = await ParquetLake.open({ root, encoder });
+const lake = await ParquetLake.open({ root });
 for (let f = 0; f < flushes; f++) {
   const changes: BookChange[] = [];
   const trades: Trade[] = [];
