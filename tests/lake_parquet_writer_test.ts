@@ -13,7 +13,7 @@ import {
   type ParquetField,
   writeParquetFile,
 } from "../lib/lake/parquet/mod.ts";
-import { type TableName, TABLES } from "../lib/schema/tables.ts";
+import { TABLE_NAMES, type TableName, TABLES } from "../lib/schema/tables.ts";
 import {
   duckColumns,
   duckRows,
@@ -22,15 +22,7 @@ import {
   randomTable,
 } from "./support/parquet_tables.ts";
 
-const TABLE_LIST: readonly TableName[] = [
-  "trades",
-  "quotes",
-  "book_snapshots",
-  "book_changes",
-  "bars",
-  "event_log",
-  "actions",
-];
+const TABLE_LIST = TABLE_NAMES;
 
 /** Every field type, each nullable (the lake's tables leave some types non-nullable). */
 const ALL_TYPES: ParquetField[] = [

@@ -13,18 +13,10 @@ import {
   statisticValue,
 } from "../lib/lake/parquet/footer.ts";
 import { concatParquetFiles } from "../lib/lake/parquet/concat.ts";
-import type { TableName } from "../lib/schema/tables.ts";
+import { TABLE_NAMES } from "../lib/schema/tables.ts";
 import { duckColumns, type Plain, polarsColumns, randomTable } from "./support/parquet_tables.ts";
 
-const TABLE_LIST: readonly TableName[] = [
-  "trades",
-  "quotes",
-  "book_snapshots",
-  "book_changes",
-  "bars",
-  "event_log",
-  "actions",
-];
+const TABLE_LIST = TABLE_NAMES;
 
 /** The physical type (`Type` enum) of a field's leaf column. */
 const PHYSICAL: Record<ParquetField["type"], number> = {
