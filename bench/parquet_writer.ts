@@ -2,10 +2,11 @@
  * `deno task bench parquet_writer`: the Polars-free Parquet writer (`lib/lake/parquet`).
  *
  * - `lake_parquet_encode_book_snapshots`: rows/s of `encodeParquet` for `BENCH_PQ_ROWS`
- *   (default 100,000) 50-level book snapshots held in `BookColumns` (the lake file's
- *   columns, zstd level 3, one row group), next to Polars (peer `polars`: the same columns
- *   made into a frame as the lake's Polars encoder does, `polarsFrame(bookColumnsFrame(..))`, then `writeParquet` with the
- *   lake's `PARQUET_OPTIONS` into memory). `polars_write_only_rows_s` is Polars'
+ *   (default 100,000) 50-level book snapshots held in `BookColumns`, handed over as the
+ *   lake's default encoder hands them (`lakeFileColumns(bookColumnsFrame(..))`: zstd level 3,
+ *   one row group), next to Polars (peer `polars`: the same columns made into a frame as the
+ *   lake's Polars encoder does, `polarsFrame(bookColumnsFrame(..))`, then `writeParquet` with
+ *   the lake's `PARQUET_OPTIONS` into memory). `polars_write_only_rows_s` is Polars'
  *   `writeParquet` alone on the frame already built.
  *
  * Each figure is the best of three runs after a warm-up run; `loadavg` is the one-minute
@@ -16,7 +17,8 @@ import { BookColumns } from "../lib/lake/book_columns.ts";
 import { bookColumnsFrame } from "../lib/lake/_event_frame.ts";
 import { polarsFrame } from "../lib/lake/_polars_table.ts";
 import { PARQUET_OPTIONS } from "../lib/lake/_files.ts";
-import { bookParquetTable, encodeParquet } from "../lib/lake/parquet/mod.ts";
+import { encodeParquet } from "../lib/lake/parquet/mod.ts";
+import { lakeFileColumns } from "../lib/lake/_js_encoder.ts";
 import { emit } from "./_figure.ts";
 
 const round = (x: number) => Number(x.toPrecision(4));
@@ -66,7 +68,7 @@ const loadavg = () => Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0
 export function run(): Promise<void> {
   const rows = Number(Deno.env.get("BENCH_PQ_ROWS") ?? 100_000);
   const book = benchSnapshots(rows);
-  const table = bookParquetTable(book);
+  const table = lakeFileColumns(bookColumnsFrame(book), "book_snapshots");
   let ours = 0;
   const oursMs = best(3, () => {
     ours = encodeParquet(table.fields, table.columns).length;

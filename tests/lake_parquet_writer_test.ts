@@ -4,10 +4,10 @@ import { ParquetLake } from "../lib/lake/mod.ts";
 import { PARQUET_OPTIONS } from "../lib/lake/_files.ts";
 import { bookColumnsFrame } from "../lib/lake/_event_frame.ts";
 import { polarsFrame } from "../lib/lake/_polars_table.ts";
+import { lakeFileColumns } from "../lib/lake/_js_encoder.ts";
 import { BookColumns } from "../lib/lake/book_columns.ts";
 import type { MarketEvent, Trade } from "../lib/market/types.ts";
 import {
-  bookParquetTable,
   encodeParquet,
   lakeFileFields,
   type ParquetField,
@@ -393,7 +393,7 @@ Deno.test("parquet writer: BookColumns files hold the rows the lake's Polars fra
         );
       }
       const ours = `${dir}/${kind}.parquet`;
-      const table = bookParquetTable(book);
+      const table = lakeFileColumns(bookColumnsFrame(book), kind);
       await writeParquetFile(ours, table.fields, table.columns, { rowGroupSize: 16 });
       const theirs = `${dir}/${kind}_polars.parquet`;
       polarsFrame(bookColumnsFrame(book)).writeParquet(

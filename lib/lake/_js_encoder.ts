@@ -8,6 +8,7 @@
  * @module
  */
 import { PARQUET_OPTIONS } from "./_files.ts";
+import type { LakeKind } from "./layout.ts";
 import type { ColumnTable, LakeColumn } from "./column_table.ts";
 import type { EncodeTarget } from "./parquet_encoder.ts";
 import {
@@ -30,10 +31,21 @@ const FILE_TYPE: Readonly<Record<LakeColumn["type"], ParquetType>> = {
   double_list: "list_double",
 };
 
+/**
+ * The fields of table `kind`'s lake file and `table`'s data for each, in the file's order:
+ * what {@linkcode encodeWithJs} hands the writer (views of the table's arrays, no copy).
+ */
+export function lakeFileColumns(
+  table: ColumnTable,
+  kind: LakeKind,
+): { fields: ParquetField[]; columns: ColumnData[] } {
+  const fields = lakeFileFields(kind);
+  return { fields, columns: fields.map((field) => columnData(table, field)) };
+}
+
 /** Writes `table` with the lake's own Parquet writer (see the module documentation). */
 export async function encodeWithJs(table: ColumnTable, target: EncodeTarget): Promise<void> {
-  const fields = lakeFileFields(target.kind);
-  const columns = fields.map((field) => columnData(table, field));
+  const { fields, columns } = lakeFileColumns(table, target.kind);
   target.whileEncoding?.();
   await writeParquetFile(target.path, fields, columns, {
     compression: PARQUET_OPTIONS.compression,

@@ -49,4 +49,3 @@ export type { ColumnData, ListColumn } from "./columns.ts";
 export type { DecimalColumn, DictionaryColumn } from "./text_columns.ts";
 export type { Compression } from "./compression.ts";
 export { lakeFileFields, type ParquetField, type ParquetType } from "./schema.ts";
-export { type BookColumnsView, bookParquetTable, type ParquetTable } from "./book_columns.ts";
