@@ -402,27 +402,24 @@ function clockRows(time: Float64Array, every: number, from: number, to: number):
 
 function allocate(rows: number, levels: number, imbalances: number, reuse?: ReusableColumns) {
   const taken = new Set<ArrayBufferLike>();
-  // A Float64Array of `rows` on an earlier array's buffer when it is big enough (rows a
-  // replay does not return are never read: every returned row of every column is written).
-  const f64 = (old?: Float64Array) => {
+  // An array of `rows` on an earlier array's buffer when it is big enough (rows a replay
+  // does not return are never read: every returned row of every column is written).
+  const array = <T>(old: ArrayBufferView | undefined, make: ArrayLikeOf<T>): T => {
     const buffer = old?.buffer;
-    if (
-      buffer instanceof ArrayBuffer && buffer.byteLength >= rows * 8 && !taken.has(buffer)
-    ) {
+    const bytes = rows * make.BYTES_PER_ELEMENT;
+    if (buffer instanceof ArrayBuffer && buffer.byteLength >= bytes && !taken.has(buffer)) {
       taken.add(buffer);
-      return new Float64Array(buffer, 0, rows);
+      return new make(buffer, 0, rows);
     }
-    return new Float64Array(rows);
+    return new make(rows);
   };
+  const f64 = (old?: Float64Array) => array(old, Float64Array);
   const lists = (n: number, old: readonly Float64Array[] = []) =>
     Array.from({ length: n }, (_, k) => f64(old[k]));
-  const digest = reuse?.digest.buffer;
   return {
     ts: f64(reuse?.ts),
     recvTs: f64(reuse?.recvTs),
-    digest: digest instanceof ArrayBuffer && digest.byteLength >= rows * 4 && !taken.has(digest)
-      ? new Int32Array(digest, 0, rows)
-      : new Int32Array(rows),
+    digest: array(reuse?.digest, Int32Array),
     events: f64(reuse?.events),
     bidPrice: lists(levels, reuse?.bidPrice),
     bidSize: lists(levels, reuse?.bidSize),
@@ -434,6 +431,13 @@ function allocate(rows: number, levels: number, imbalances: number, reuse?: Reus
     microprice: f64(reuse?.microprice),
     imbalance: lists(imbalances, reuse?.imbalance),
   };
+}
+
+/** `Float64Array` or `Int32Array` as a constructor. */
+interface ArrayLikeOf<T> {
+  readonly BYTES_PER_ELEMENT: number;
+  new (length: number): T;
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
 }
 
 function trim(out: ReturnType<typeof allocate>, rows: number) {
