@@ -8,11 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
-import type { BookChange, Quote, Trade } from "../lib/market/types.ts";
+import type { Quote } from "../lib/market/types.ts";
+import { bookChange as change, T0, trade } from "./support/lake_rows.ts";
 import { ParquetLake } from "../lib/lake/parquet_lake.ts";
 import { type ParquetEncoder, polarsEncoder } from "../lib/lake/parquet_encoder.ts";
-
-const T0 = Date.UTC(2024, 4, 6, 12) * 1000;
 
 /** A Polars encoder that counts its calls. */
 function countingEncoder(): { encoder: ParquetEncoder; calls: number } {
@@ -50,33 +49,6 @@ function quote(i: number): Quote {
     bidSize: 1 + (i % 3),
     askPrice: 101 + (i % 13),
     askSize: 2,
-  };
-}
-
-function change(i: number): BookChange {
-  return {
-    kind: "book_change",
-    exchange: "coinbase",
-    symbol: "ETH-USD",
-    ts: T0 + i * 500,
-    recvTs: T0 + i * 500 + 3,
-    bids: [[2000 - (i % 5), 1 + i]],
-    asks: i % 3 === 0 ? [] : [[2001 + (i % 4), 0.5]],
-    sequence: 10_000 + i,
-  };
-}
-
-function trade(id: number, ts: number): Trade {
-  return {
-    kind: "trade",
-    exchange: "coinbase",
-    symbol: "BTC-USD",
-    id: String(id),
-    price: 100 + (id % 17),
-    size: 0.25,
-    side: id % 2 === 0 ? "buy" : "sell",
-    ts,
-    recvTs: ts + 11,
   };
 }
 
