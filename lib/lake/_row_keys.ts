@@ -85,12 +85,18 @@ export class RowKeys {
   sorted(rows?: Uint32Array): Uint32Array {
     const index = rows !== undefined ? Uint32Array.from(rows) : new Uint32Array(this.#rows);
     if (rows === undefined) { for (let i = 0; i < index.length; i++) index[i] = i; }
-    const order = this.#order;
+    // A text column held as integers compares by decimal text: each row's text is made
+    // once, when a comparison first needs it (not twice per comparison).
+    const order = this.#order.map(({ values, text }): (i: number) => number | string => {
+      if (!text || Array.isArray(values)) return (i) => values[i];
+      const numbers = values as ArrayLike<number>;
+      const texts = new Array<string | undefined>(numbers.length);
+      return (i) => (texts[i] ??= String(numbers[i]));
+    });
     const compare = (i: number, j: number) => {
-      for (const { values, text } of order) {
-        let a = values[i], b = values[j];
+      for (const valueAt of order) {
+        const a = valueAt(i), b = valueAt(j);
         if (a === b) continue;
-        if (text && typeof a === "number") [a, b] = [String(a), String(b)];
         return a < b ? -1 : a > b ? 1 : 0;
       }
       return i - j;
