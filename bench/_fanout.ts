@@ -18,14 +18,22 @@
  *      in the order B S, S B, B S, ... so that a drift of the machine's load over the run
  *      weighs on both kinds alike. Each stalled window has a fresh stalled socket. Every
  *      window polls `/health` at the same pace (the drop is seen there), and a short pause
- *      follows each window so the closing of a stalled socket does not leak into the next;
+ *      follows each window so the closing of a stalled socket does not leak into the next.
+ *      Before the pairs, one warm-up stalled window (`warmup`, default on) runs and is
+ *      reported but not counted: whatever the first stalled socket of a server process pays
+ *      once (the hub's first group without a symbol filter, the first slow disconnect and
+ *      forced close, the kernel's first few MB of unread send buffer) cannot land in a
+ *      counted window, as it otherwise does in the first stalled one;
  *   2. `cap_flood`: the server's stream cap is full and this process makes 5,000 more
  *      WebSocket upgrade attempts (50 at a time), each answered 503.
  *
  * Each window reports p50/p99 over every event the 1,000 clients received in it (histogram
  * of 0.1 ms buckets), and the events lost or out of order. The stalled client's effect is
  * the median over the pairs of each pair's p99 increase; the windows of each kind pooled
- * into one histogram give a second reading.
+ * into one histogram give a second reading. How far that figure can be trusted is reported
+ * next to it: the spread of the baseline windows' p99s, and the A/A increases (between two
+ * adjacent baseline windows, where nothing differs), which show what the machine's own load
+ * changes make of the same comparison.
  * @module
  */
 import {
@@ -53,12 +61,17 @@ export interface FanoutOptions {
   readonly tickMs?: number;
   /**
    * Length of each measured window (default 10 s, the issue's bound for closing a client
-   * that does not read: the server drops a stalled client about 9.1 s after it connects on
-   * a quiet machine, once its 8 MB socket buffer and then its 10,000-event queue are full).
+   * that does not read). On a quiet machine the stalled socket's kernel send buffer (about
+   * 4 MB on loopback) is full about 2.8 s after it connects, its 10,000-event queue about
+   * 1 s later, when the server drops it (4008 sent at about 3.8 s, the forced close 3 s
+   * later); a timeline of those phases showed no rise in the other clients' p99 at any of
+   * them, so what moves this figure is the machine's load from window to window.
    */
   readonly phaseMs?: number;
   /** Baseline/stalled pairs of windows (default 3). */
   readonly pairs?: number;
+  /** One stalled window before the pairs, reported but not counted (default true). */
+  readonly warmup?: boolean;
   /** Connection attempts past the cap in the flood phase (default 5,000). */
   readonly floodAttempts?: number;
   /**
@@ -84,6 +97,12 @@ export interface PhaseResult {
   readonly cpuMicrosPerMessage: number;
   /** The client processes' CPU (user + system, all of them together) over the window, in cores. */
   readonly clientCores: number;
+  /**
+   * CPU the rest of the machine used over the window (all processes' busy time in
+   * `/proc/stat`, less the server's, the clients' and this process's), in cores: other
+   * people's load, which `nice` does not keep from moving the latency.
+   */
+  readonly foreignCores: number;
   readonly expected: number;
   readonly breaks: number;
   /** Clients whose socket had closed by the window's end (dropped as slow). */
@@ -124,7 +143,16 @@ export interface FanoutResult {
     readonly increase: number;
     readonly pooledIncrease: number;
     readonly pairIncreases: readonly number[];
+    /**
+     * Increases (percent) between adjacent baseline windows (`…b b…` in the order): the same
+     * comparison where nothing differs, the noise the pairs' increases carry.
+     */
+    readonly aaIncreases: readonly number[];
+    /** (max - min) / median of the baseline windows' p99s, percent. */
+    readonly baselineSpread: number;
   };
+  /** The warm-up stalled window, not counted (absent when `warmup` is false). */
+  readonly warmup?: WindowResult;
   readonly windows: readonly WindowResult[];
   readonly capFlood: PhaseResult & { readonly refused: number; readonly attempts: number };
 }
@@ -278,6 +306,18 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** Seconds of busy CPU (every core, every process) from `/proc/stat` (Linux). */
+function machineCpu(): number {
+  try {
+    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
+    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = line.trim().split(/\s+/)
+      .slice(1).map(Number);
+    return (user + nice + system + irq + softirq + (steal || 0)) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Seconds of CPU the client processes have used, together. */
 function clientCpu(setup: Setup): number {
   return setup.workers.reduce((sum, w) => sum + cpuSeconds(w.child.pid), 0);
@@ -292,11 +332,16 @@ async function measure(
   const from = nowMicros();
   const cpuFrom = cpuSeconds(setup.pid);
   const clientCpuFrom = clientCpu(setup);
+  const machineFrom = machineCpu();
+  const selfFrom = cpuSeconds(Deno.pid);
   await during();
   for (const w of setup.workers) await w.send("stop");
   const seconds = (nowMicros() - from) / 1e6;
   const cpu = cpuSeconds(setup.pid) - cpuFrom;
-  const clientCores = (clientCpu(setup) - clientCpuFrom) / seconds;
+  const clientSeconds = clientCpu(setup) - clientCpuFrom;
+  const clientCores = clientSeconds / seconds;
+  const foreign = machineCpu() - machineFrom - cpu - clientSeconds -
+    (cpuSeconds(Deno.pid) - selfFrom);
   const histogram: Histogram = new Map();
   let events = 0;
   let messages = 0;
@@ -317,6 +362,7 @@ async function measure(
     serverCores: round3(cpu / seconds),
     cpuMicrosPerMessage: round3(cpu * 1e6 / messages),
     clientCores: round3(clientCores),
+    foreignCores: round3(Math.max(0, foreign) / seconds),
     expected,
     breaks,
     closed,
@@ -396,7 +442,7 @@ function pooled(windows: readonly Measured[]): PhaseResult {
   const histogram = pool(windows.map((w) => w.histogram));
   const sum = (key: "events" | "messages" | "expected" | "breaks") =>
     windows.reduce((n, w) => n + w.result[key], 0);
-  const mean = (key: "serverCores" | "cpuMicrosPerMessage" | "clientCores") =>
+  const mean = (key: "serverCores" | "cpuMicrosPerMessage" | "clientCores" | "foreignCores") =>
     round3(windows.reduce((n, w) => n + w.result[key], 0) / windows.length);
   return {
     events: sum("events"),
@@ -404,6 +450,7 @@ function pooled(windows: readonly Measured[]): PhaseResult {
     serverCores: mean("serverCores"),
     cpuMicrosPerMessage: mean("cpuMicrosPerMessage"),
     clientCores: mean("clientCores"),
+    foreignCores: mean("foreignCores"),
     expected: sum("expected"),
     breaks: sum("breaks"),
     closed: Math.max(...windows.map((w) => w.result.closed)),
@@ -430,8 +477,20 @@ async function abSequence(setup: Setup, phaseMs: number, pairs: number) {
     pooledIncrease: increasePercent(stalledPooled.p99, baseline.p99),
     pairIncreases,
   };
-  const medianP99 = median(of("baseline").map((w) => w.result.p99));
-  return { baseline: { ...baseline, medianP99 }, stalled, windows: runs.map((w) => w.result) };
+  const baselineP99s = of("baseline").map((w) => w.result.p99);
+  const medianP99 = median(baselineP99s);
+  const aaIncreases = runs.slice(1).flatMap((w, k) =>
+    w.result.kind === "baseline" && runs[k].result.kind === "baseline"
+      ? [increasePercent(w.result.p99, runs[k].result.p99)]
+      : []
+  );
+  const range = Math.max(...baselineP99s) - Math.min(...baselineP99s);
+  const baselineSpread = Number((range / medianP99 * 100).toFixed(1));
+  return {
+    baseline: { ...baseline, medianP99 },
+    stalled: { ...stalled, aaIncreases, baselineSpread },
+    windows: runs.map((w) => w.result),
+  };
 }
 
 /** Fills the stream cap with reading clients, then floods it with upgrade attempts. */
@@ -474,12 +533,14 @@ export async function fanout(options: FanoutOptions = {}): Promise<FanoutResult>
       if (line !== "ready") throw new Error(`clients: ${line}`);
     }
     await sleep(2_000); // warm-up
+    const warmup = options.warmup ?? true ? (await window(setup, phaseMs, true)).result : undefined;
     const ab = await abSequence(setup, phaseMs, options.pairs ?? 3);
     const capFlooded = await capFlood(setup, phaseMs, options.floodAttempts ?? 5_000);
     return {
       clients: setup.clientKind,
       ...(setup.clientsFallback === undefined ? {} : { clientsFallback: setup.clientsFallback }),
       ...ab,
+      ...(warmup === undefined ? {} : { warmup }),
       capFlood: capFlooded,
     };
   } finally {

@@ -15,8 +15,10 @@
  *   `server_cap_flood_p99_increase`: 1,000 WebSocket clients over 10 symbols at 10,000
  *   trades/s, publish-to-receive p99 with the server and the clients in separate processes
  *   (the median of the baseline windows' p99s); the increase of that p99 with one client that
- *   never reads (the median of the increases of `BENCH_FANOUT_PAIRS`, default 3, interleaved
- *   baseline/stalled pairs of 10 s windows, each window's p99 also given); and during 5,000
+ *   never reads (the median of the increases of `BENCH_FANOUT_PAIRS`, default 5, interleaved
+ *   baseline/stalled pairs of 10 s windows after one uncounted warm-up stalled window, each
+ *   window's p99 also given, with the A/A increases between adjacent baseline windows and the
+ *   baseline windows' spread as the noise the figure carries); and during 5,000
  *   connection attempts past the cap (see `bench/_fanout.ts` for how it is measured). The
  *   load comes from the C client (`bench/fanout_client.c`, compiled on demand with `cc`);
  *   `BENCH_FANOUT_CLIENTS=deno` runs the Deno clients instead, as does a machine without a C
@@ -305,7 +307,7 @@ async function fanoutFigures(): Promise<void> {
   const { kind, count } = clientsSetting(Deno.env.get("BENCH_FANOUT_CLIENTS"));
   const clientCount = Number(Deno.env.get("BENCH_FANOUT_COUNT") ?? count ?? 1_000);
   const rate = Number(Deno.env.get("BENCH_FANOUT_RATE") ?? 10_000);
-  const pairs = Number(Deno.env.get("BENCH_FANOUT_PAIRS") ?? 3);
+  const pairs = Number(Deno.env.get("BENCH_FANOUT_PAIRS") ?? 5);
   // BENCH_FANOUT_GUARD=1 runs it with the connection guard in front (as on a network bind).
   const guard = Deno.env.get("BENCH_FANOUT_GUARD") === "1";
   const phaseMs = 10_000;
@@ -346,6 +348,10 @@ async function fanoutFigures(): Promise<void> {
     pairs,
     window_ms: phaseMs,
     pair_increases: r.stalled.pairIncreases,
+    aa_increases: r.stalled.aaIncreases,
+    baseline_spread_percent: r.stalled.baselineSpread,
+    warmup_p99_ms: r.warmup?.p99 ?? null,
+    warmup_drop_ms: r.warmup?.dropMs ?? null,
     pooled_increase: r.stalled.pooledIncrease,
     p99_ms: r.stalled.p99,
     server_cores: r.stalled.serverCores,
@@ -353,6 +359,7 @@ async function fanoutFigures(): Promise<void> {
     baseline_p99_ms: r.baseline.p99,
     window_order: r.windows.map((w) => w.kind[0]).join(""),
     window_p99_ms: r.windows.map((w) => w.p99),
+    window_foreign_cores: r.windows.map((w) => w.foreignCores),
     stalled_client_dropped: r.stalled.stalledDropped,
     stalled_drop_ms: of("stalled").map((w) => w.dropMs ?? null),
     baseline_slow_disconnects: of("baseline").reduce((n, w) => n + w.slowDisconnects, 0),
