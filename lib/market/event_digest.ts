@@ -232,8 +232,8 @@ function hashList(h: number, values: ArrayLike<number>, start: number, end: numb
 
 /** Powers of ten up to the most fraction digits the fast path of `renderNumber` tries. */
 const POW10 = Array.from({ length: 11 }, (_, d) => 10 ** d);
-/** Digits of the decimal being written, least significant first. */
-const DIGITS = new Uint8Array(16);
+/** Powers of ten up to 10^14, to count the digits of an integer below 1e15. */
+const POW10_15 = Array.from({ length: 15 }, (_, d) => 10 ** d);
 
 /**
  * The text of recently hashed numbers: a direct-mapped cache of `String(x)`'s characters,
@@ -314,40 +314,32 @@ function renderNumber(x: number, at: number): number {
 
 /**
  * Writes the decimal `k / 10^d` (`k` a positive integer below 1e15) as `String` writes it
- * into `CACHED_TEXT` from `at` (at most 17 characters); returns its length.
+ * into `CACHED_TEXT` from `at` (at most 17 characters); returns its length. The digits are
+ * written right to left, straight into place.
  */
 function renderDecimal(k: number, d: number, at: number): number {
-  // Digits by 32-bit integer arithmetic: the low 8 digits, then the rest (below 1e7).
-  let high = Math.floor(k / 1e8);
-  let low = (k - high * 1e8) | 0;
-  let n = 0;
-  if (high > 0) {
-    for (; n < 8; n++) {
-      const next = (low / 10) | 0;
-      DIGITS[n] = low - next * 10;
-      low = next;
-    }
-    low = high | 0;
-    high = 0;
+  let n = 1; // digits of k
+  while (n < 15 && k >= POW10_15[n]) n++;
+  // "0." and d - n zeros before the digits when k < 10^d; else a dot d digits from the end.
+  const length = n <= d ? d + 2 : d > 0 ? n + 1 : n;
+  let to = at + length - 1;
+  let rest = k;
+  for (let i = 0; i < d; i++) {
+    const next = rest < 2_147_483_648 ? (rest / 10) | 0 : Math.floor(rest / 10);
+    CACHED_TEXT[to--] = ZERO + (rest - next * 10);
+    rest = next;
   }
-  while (low > 0) {
-    const next = (low / 10) | 0;
-    DIGITS[n++] = low - next * 10;
-    low = next;
-  }
-  let to = at;
+  if (d > 0) CACHED_TEXT[to--] = DOT;
   if (n <= d) {
-    CACHED_TEXT[to++] = ZERO;
-    CACHED_TEXT[to++] = DOT;
-    for (let i = d; i > n; i--) CACHED_TEXT[to++] = ZERO;
-    for (let i = n - 1; i >= 0; i--) CACHED_TEXT[to++] = ZERO + DIGITS[i];
-    return to - at;
+    CACHED_TEXT[to] = ZERO;
+    return length;
   }
-  for (let i = n - 1; i >= 0; i--) {
-    if (i === d - 1) CACHED_TEXT[to++] = DOT;
-    CACHED_TEXT[to++] = ZERO + DIGITS[i];
+  while (to >= at) {
+    const next = rest < 2_147_483_648 ? (rest / 10) | 0 : Math.floor(rest / 10);
+    CACHED_TEXT[to--] = ZERO + (rest - next * 10);
+    rest = next;
   }
-  return to - at;
+  return length;
 }
 
 /** Canonical text of a feed status's payload. */
