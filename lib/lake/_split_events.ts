@@ -66,20 +66,23 @@ export function splitEvents(
       options.ignored((e as { kind?: unknown })?.kind);
       continue;
     }
-    let reason = eventRejection(e, options.latest);
-    if (reason === undefined && (kind === "book_snapshots" || kind === "book_changes")) {
+    if (kind === "book_snapshots" || kind === "book_changes") {
       let columns = books.get(kind);
       if (columns === undefined) {
         books.set(kind, columns = new BookColumns(kind, options.depth));
         presize(columns, events);
       }
+      let rejection: Rejection | undefined;
       try {
-        columns.append(e as BookSnapshot | BookChange);
-        continue;
+        // Checked by the schema's rules as its levels are copied.
+        rejection = columns.appendChecked(e as BookSnapshot | BookChange, options.latest);
       } catch {
-        reason = "levels"; // levels that are not lists of [price, size] cannot be sorted
+        rejection = "levels"; // levels that are not lists of [price, size] cannot be sorted
       }
+      if (rejection !== undefined) options.rejected(kind, e, rejection);
+      continue;
     }
+    let reason = eventRejection(e, options.latest);
     let row: EventRow | undefined;
     if (reason === undefined) {
       try {
