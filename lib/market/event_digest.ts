@@ -296,7 +296,25 @@ function renderNumber(x: number, at: number): number {
     return 1;
   }
   if (a >= 1e-6 && a < 1e15) {
-    for (let d = 0; d < POW10.length; d++) {
+    let d = 0;
+    if (a < 1e12) {
+      // Two fraction digits first (prices in cents, sizes in quarters): when `k / 100`
+      // rounds to `x`, the fewest fraction digits are 2 less k's trailing zeros (a decimal
+      // with fewer digits that rounds to `x` is `k` without them); when it does not, no
+      // decimal of 0 or 1 fraction digits does either, and the search goes on from 3.
+      let k = Math.round(a * 100);
+      if (k / 100 === a) {
+        d = 2;
+        while (d > 0 && k % 10 === 0) {
+          k /= 10;
+          d--;
+        }
+        if (x < 0) CACHED_TEXT[at] = MINUS;
+        return renderDecimal(k, d, x < 0 ? at + 1 : at) + (x < 0 ? 1 : 0);
+      }
+      d = 3;
+    }
+    for (; d < POW10.length; d++) {
       const p = POW10[d];
       const k = Math.round(a * p);
       if (k >= 1e15) break;
