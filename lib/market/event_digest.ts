@@ -333,30 +333,41 @@ function renderNumber(x: number, at: number): number {
 /**
  * Writes the decimal `k / 10^d` (`k` a positive integer below 1e15) as `String` writes it
  * into `CACHED_TEXT` from `at` (at most 17 characters); returns its length. The digits are
- * written right to left, straight into place.
+ * written right to left, straight into place: by 32-bit integer arithmetic (a division by
+ * 10 is a multiplication there) for `k` below 2^31, else by floating point.
  */
 function renderDecimal(k: number, d: number, at: number): number {
   let n = 1; // digits of k
   while (n < 15 && k >= POW10_15[n]) n++;
   // "0." and d - n zeros before the digits when k < 10^d; else a dot d digits from the end.
   const length = n <= d ? d + 2 : d > 0 ? n + 1 : n;
-  let to = at + length - 1;
-  let rest = k;
-  for (let i = 0; i < d; i++) {
-    const next = rest < 2_147_483_648 ? (rest / 10) | 0 : Math.floor(rest / 10);
-    CACHED_TEXT[to--] = ZERO + (rest - next * 10);
-    rest = next;
+  const last = at + length - 1;
+  const dot = d > 0 ? last - d : -1;
+  const stop = n <= d ? at + 1 : at;
+  if (k < 2_147_483_648) {
+    let rest = k | 0;
+    for (let to = last; to >= stop; to--) {
+      if (to === dot) {
+        CACHED_TEXT[to] = DOT;
+        continue;
+      }
+      const next = (rest / 10) | 0;
+      CACHED_TEXT[to] = ZERO + (rest - next * 10);
+      rest = next;
+    }
+  } else {
+    let rest = k;
+    for (let to = last; to >= stop; to--) {
+      if (to === dot) {
+        CACHED_TEXT[to] = DOT;
+        continue;
+      }
+      const next = Math.floor(rest / 10);
+      CACHED_TEXT[to] = ZERO + (rest - next * 10);
+      rest = next;
+    }
   }
-  if (d > 0) CACHED_TEXT[to--] = DOT;
-  if (n <= d) {
-    CACHED_TEXT[to] = ZERO;
-    return length;
-  }
-  while (to >= at) {
-    const next = rest < 2_147_483_648 ? (rest / 10) | 0 : Math.floor(rest / 10);
-    CACHED_TEXT[to--] = ZERO + (rest - next * 10);
-    rest = next;
-  }
+  if (n <= d) CACHED_TEXT[at] = ZERO;
   return length;
 }
 
