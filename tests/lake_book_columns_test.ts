@@ -341,3 +341,26 @@ Deno.test("BookColumns.appendChecked refuses what eventRejection refuses, with i
     }
   }
 });
+
+Deno.test("bookDigest equals the text digest on decimals of few fraction digits, small and past 2^31", () => {
+  // The digest writes a decimal k / 10^d itself: two fraction digits tried first (trailing
+  // zeros stripped), 32-bit digits for k below 2^31, floating point above, "0.0…" below 1.
+  let seed = 17;
+  const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+  const values: number[] = [2_147_483_647 / 100, 2_147_483_648 / 100, 1e12 - 0.01, 1e12, 0.01];
+  for (let i = 0; i < 30_000; i++) {
+    const digits = 1 + Math.floor(random() * 15); // significant digits of k
+    const k = Math.floor(random() * 10 ** digits);
+    const d = Math.floor(random() * 11);
+    values.push((random() < 0.2 ? -1 : 1) * k / 10 ** d);
+  }
+  for (let i = 0; i + 3 <= values.length; i += 3) {
+    const lists = {
+      bidPrices: [values[i]],
+      bidSizes: [values[i + 1]],
+      askPrices: [values[i + 2]],
+      askSizes: [],
+    };
+    assert.equal(bookDigest(lists, []), digestOf(bookText(lists, [])), JSON.stringify(lists));
+  }
+});
