@@ -42,7 +42,8 @@ export interface SplitEvents {
  * Splits model events into trades and bars (both checked later, by their tables' write
  * paths), checked rows of quotes and statuses and checked book columns: each of those is
  * checked as the buffer writer checks it (the schema's rules), before snapshot levels are cut
- * to `depth`, so both stores refuse the same events.
+ * to `depth`, so both stores refuse the same events (book events while their levels are
+ * copied into the columns: {@linkcode BookColumns.appendChecked}).
  */
 export function splitEvents(
   events: readonly MarketEvent[],

@@ -3,10 +3,11 @@
  * digests, optional integers and the four level lists (offsets + values), so buffered book
  * events cost about the bytes of their numbers, not a JS object per event and per level,
  * and the Parquet file's list columns are made from these arrays without copying each
- * level. {@linkcode BookColumns.append} takes an event already checked by the schema's
- * rules (`eventRejection`), keeps what the lake stores (a snapshot's sides sorted best
- * first and cut to `depth` levels, a change's levels as received) and computes the same
- * digest as {@linkcode eventRow}.
+ * level. {@linkcode BookColumns.appendChecked} checks an event by the schema's rules while
+ * it copies its levels (one pass; the same reason as `eventRejection`), and
+ * {@linkcode BookColumns.append} takes an event already checked; both keep what the lake
+ * stores (a snapshot's sides sorted best first and cut to `depth` levels, a change's levels
+ * as received) and compute the same digest as {@linkcode eventRow}.
  *
  * @example
  * ```ts
