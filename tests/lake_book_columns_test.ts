@@ -17,6 +17,7 @@ import {
   storedBookLevels,
 } from "../lib/market/event_digest.ts";
 import type { BookChange, BookSnapshot, EventSink, MarketEvent } from "../lib/market/mod.ts";
+import { eventRejection, latestValidMicros } from "../lib/schema/rules.ts";
 
 const SESSIONS = [
   "../shared/data/coinbase-exchange-ws-20210417.txt",
@@ -267,5 +268,99 @@ Deno.test("bookDigestIn of a range equals bookDigest of the range's lists", () =
         digestOf(bookText(one, [start, null])),
       );
     }
+  }
+});
+
+Deno.test("BookColumns.appendChecked refuses what eventRejection refuses, with its reason, and keeps the rest as append does", () => {
+  // Bad levels anywhere (also past the depth and after an out-of-order level), bad headers and
+  // optionals: appendChecked checks levels as it copies them and must give eventRejection's
+  // first reason, leaving the columns unchanged.
+  let seed = 3;
+  const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+  const latest = latestValidMicros(Date.now() * 1000);
+  const bads: unknown[] = [NaN, Infinity, -1, "1", null, [1], [1, 2, 3], undefined];
+  const side = (n: number, sign: number) =>
+    Array.from({ length: n }, (_, k): unknown => [100 + sign * (k + 1) / 4, k % 3]);
+  for (const kind of ["book_snapshots", "book_changes"] as const) {
+    const checked = new BookColumns(kind, 4);
+    const plain = new BookColumns(kind, 4);
+    const reasons = new Set<string>();
+    for (let i = 0; i < 3_000; i++) {
+      const bids = side(Math.floor(random() * 8), -1) as unknown[];
+      const asks = side(Math.floor(random() * 8), 1) as unknown[];
+      if (random() < 0.3) bids.reverse(); // out of order: the sorted path
+      const spoil = (levels: unknown[]) => {
+        if (levels.length === 0 || random() < 0.5) return;
+        const at = Math.floor(random() * levels.length);
+        const bad = bads[Math.floor(random() * bads.length)];
+        const level = levels[at] as unknown[];
+        const which = random();
+        levels[at] = Array.isArray(bad) || bad === null || bad === undefined
+          ? bad
+          : which < 0.5
+          ? [bad, level[1]]
+          : [level[0], bad];
+      };
+      if (random() < 0.4) spoil(bids);
+      if (random() < 0.4) spoil(asks);
+      const event = {
+        kind: kind === "book_snapshots" ? "book_snapshot" : "book_change",
+        exchange: random() < 0.03 ? "Bad Exchange" : "kraken",
+        symbol: "BTC-USD",
+        ts: random() < 0.03 ? 5 : 1_700_000_000_000_000 + i,
+        recvTs: 1_700_000_000_000_001 + i,
+        bids: random() < 0.02 ? "no" : bids,
+        asks,
+        sequence: random() < 0.03 ? 1.5 : i,
+        checksum: random() < 0.02 ? NaN : undefined,
+        firstSequence: kind === "book_changes" && random() < 0.03 ? -0.5 : undefined,
+      } as unknown as BookSnapshot | BookChange;
+      const expected = eventRejection(event, latest);
+      const before = [checked.length, checked.bidPrices.length, checked.askPrices.length];
+      assert.equal(checked.appendChecked(event, latest), expected, JSON.stringify(event));
+      if (expected === undefined) plain.append(event);
+      else {
+        reasons.add(expected);
+        assert.deepEqual(
+          [checked.length, checked.bidPrices.length, checked.askPrices.length],
+          before,
+        );
+      }
+    }
+    assert.deepEqual([...reasons].sort(), [
+      "exchange",
+      "levels",
+      "price",
+      "sequence",
+      "size",
+      "ts",
+    ]);
+    assert.ok(plain.length > 500, `${plain.length} accepted`);
+    for (const name of ["digest", "bidOffsets", "bidPrices", "bidSizes", "askPrices"] as const) {
+      assert.deepEqual([...checked[name].view()], [...plain[name].view()], name);
+    }
+  }
+});
+
+Deno.test("bookDigest equals the text digest on decimals of few fraction digits, small and past 2^31", () => {
+  // The digest writes a decimal k / 10^d itself: two fraction digits tried first (trailing
+  // zeros stripped), 32-bit digits for k below 2^31, floating point above, "0.0…" below 1.
+  let seed = 17;
+  const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+  const values: number[] = [2_147_483_647 / 100, 2_147_483_648 / 100, 1e12 - 0.01, 1e12, 0.01];
+  for (let i = 0; i < 30_000; i++) {
+    const digits = 1 + Math.floor(random() * 15); // significant digits of k
+    const k = Math.floor(random() * 10 ** digits);
+    const d = Math.floor(random() * 11);
+    values.push((random() < 0.2 ? -1 : 1) * k / 10 ** d);
+  }
+  for (let i = 0; i + 3 <= values.length; i += 3) {
+    const lists = {
+      bidPrices: [values[i]],
+      bidSizes: [values[i + 1]],
+      askPrices: [values[i + 2]],
+      askSizes: [],
+    };
+    assert.equal(bookDigest(lists, []), digestOf(bookText(lists, [])), JSON.stringify(lists));
   }
 });

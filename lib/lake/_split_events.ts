@@ -42,7 +42,8 @@ export interface SplitEvents {
  * Splits model events into trades and bars (both checked later, by their tables' write
  * paths), checked rows of quotes and statuses and checked book columns: each of those is
  * checked as the buffer writer checks it (the schema's rules), before snapshot levels are cut
- * to `depth`, so both stores refuse the same events.
+ * to `depth`, so both stores refuse the same events (book events while their levels are
+ * copied into the columns: {@linkcode BookColumns.appendChecked}).
  */
 export function splitEvents(
   events: readonly MarketEvent[],
@@ -66,20 +67,23 @@ export function splitEvents(
       options.ignored((e as { kind?: unknown })?.kind);
       continue;
     }
-    let reason = eventRejection(e, options.latest);
-    if (reason === undefined && (kind === "book_snapshots" || kind === "book_changes")) {
+    if (kind === "book_snapshots" || kind === "book_changes") {
       let columns = books.get(kind);
       if (columns === undefined) {
         books.set(kind, columns = new BookColumns(kind, options.depth));
         presize(columns, events);
       }
+      let rejection: Rejection | undefined;
       try {
-        columns.append(e as BookSnapshot | BookChange);
-        continue;
+        // Checked by the schema's rules as its levels are copied.
+        rejection = columns.appendChecked(e as BookSnapshot | BookChange, options.latest);
       } catch {
-        reason = "levels"; // levels that are not lists of [price, size] cannot be sorted
+        rejection = "levels"; // levels that are not lists of [price, size] cannot be sorted
       }
+      if (rejection !== undefined) options.rejected(kind, e, rejection);
+      continue;
     }
+    let reason = eventRejection(e, options.latest);
     let row: EventRow | undefined;
     if (reason === undefined) {
       try {

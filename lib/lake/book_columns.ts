@@ -3,10 +3,11 @@
  * digests, optional integers and the four level lists (offsets + values), so buffered book
  * events cost about the bytes of their numbers, not a JS object per event and per level,
  * and the Parquet file's list columns are made from these arrays without copying each
- * level. {@linkcode BookColumns.append} takes an event already checked by the schema's
- * rules (`eventRejection`), keeps what the lake stores (a snapshot's sides sorted best
- * first and cut to `depth` levels, a change's levels as received) and computes the same
- * digest as {@linkcode eventRow}.
+ * level. {@linkcode BookColumns.appendChecked} checks an event by the schema's rules while
+ * it copies its levels (one pass; the same reason as `eventRejection`), and
+ * {@linkcode BookColumns.append} takes an event already checked; both keep what the lake
+ * stores (a snapshot's sides sorted best first and cut to `depth` levels, a change's levels
+ * as received) and compute the same digest as {@linkcode eventRow}.
  *
  * @example
  * ```ts
@@ -28,6 +29,13 @@
 import { bookDigestIn } from "../market/event_digest.ts";
 import type { BookChange, BookSnapshot, PriceLevel } from "../market/types.ts";
 import { type BookChangeRow, type BookSnapshotRow, eventRowRejection } from "./event_rows.ts";
+import {
+  headerRejection,
+  levelPairRejection,
+  levelPairsRejection,
+  type Rejection,
+  sequenceRejection,
+} from "../schema/rules.ts";
 
 /** A stored book row's fields besides its levels (see {@linkcode BookColumns.endStoredRow}). */
 export interface StoredBookFields {
@@ -151,6 +159,23 @@ export class BookColumns {
    * (leaving the columns unchanged) when its levels cannot be sorted.
    */
   append(event: BookSnapshot | BookChange): void {
+    this.#append(event, false);
+  }
+
+  /**
+   * Appends a book event of this table when the schema's rules accept it, checking it while
+   * it is copied (one pass over its levels): the header, each side's levels, then the
+   * optional integers, the order of `eventRejection`, so a refused event gets the same
+   * reason. Returns that reason (leaving the columns unchanged), or `undefined` when the
+   * event was appended.
+   */
+  appendChecked(event: BookSnapshot | BookChange, latest: number): Rejection | undefined {
+    return headerRejection(event.exchange, event.symbol, event.ts, event.recvTs, latest) ??
+      this.#append(event, true);
+  }
+
+  /** {@linkcode BookColumns.append}, checking the levels and optionals when `check`. */
+  #append(event: BookSnapshot | BookChange, check: boolean): Rejection | undefined {
     const snapshot = this.kind === "book_snapshots";
     if ((event.kind === "book_snapshot") !== snapshot) {
       throw new TypeError(`BookColumns(${this.kind}): got a ${event.kind} event`);
@@ -158,29 +183,41 @@ export class BookColumns {
     const b0 = this.bidPrices.length;
     const a0 = this.askPrices.length;
     const depth = snapshot ? this.depth : Infinity;
+    const sequence = event.sequence ?? null;
+    const checksum = event.checksum ?? null;
+    const first = snapshot ? null : (event as BookChange).firstSequence ?? null;
+    let reason: Rejection | undefined;
     try {
-      pushSide(
+      reason = pushSide(
         event.bids,
         snapshot ? DESCENDING : AS_RECEIVED,
         depth,
         this.bidPrices,
         this.bidSizes,
-      );
-      pushSide(
+        check,
+      ) ?? pushSide(
         event.asks,
         snapshot ? ASCENDING : AS_RECEIVED,
         depth,
         this.askPrices,
         this.askSizes,
+        check,
       );
+      if (check && reason === undefined) {
+        reason = snapshot
+          ? sequenceRejection(sequence, checksum)
+          : sequenceRejection(first, sequence, checksum);
+      }
     } catch (err) {
       this.bidPrices.length = this.bidSizes.length = b0;
       this.askPrices.length = this.askSizes.length = a0;
       throw err;
     }
-    const sequence = event.sequence ?? null;
-    const checksum = event.checksum ?? null;
-    const first = snapshot ? null : (event as BookChange).firstSequence ?? null;
+    if (reason !== undefined) {
+      this.bidPrices.length = this.bidSizes.length = b0;
+      this.askPrices.length = this.askSizes.length = a0;
+      return reason;
+    }
     const levels = {
       bidPrices: this.bidPrices.values,
       bidSizes: this.bidSizes.values,
@@ -206,6 +243,7 @@ export class BookColumns {
     this.sequence.push(sequence ?? NaN);
     this.checksum.push(checksum ?? NaN);
     this.length++;
+    return undefined;
   }
 
   /**
@@ -349,7 +387,11 @@ const AS_RECEIVED = 0;
 /**
  * Pushes a side's levels: a snapshot's best first (bids by price descending, asks
  * ascending; a stable sort, as `storedBookLevels` sorts) and cut to `depth`, a change's as
- * received (`AS_RECEIVED`). One pass over levels that arrive sorted, as venues send them.
+ * received (`AS_RECEIVED`). One pass over levels that arrive sorted, as venues send them:
+ * a straight copy while each price is in order, the sort only when one is not. With
+ * `check`, each level is checked by the schema's rule as it is copied (all of them, also
+ * those past `depth`), and the first rejection is returned (the caller drops what was
+ * pushed).
  */
 function pushSide(
   levels: readonly PriceLevel[],
@@ -357,7 +399,9 @@ function pushSide(
   depth: number,
   prices: Growable<Float64Array>,
   sizes: Growable<Float64Array>,
-): void {
+  check: boolean,
+): Rejection | undefined {
+  if (check && !Array.isArray(levels)) return "levels";
   const n = levels.length;
   const keep = n > depth ? depth : n;
   prices.reserve(keep);
@@ -368,10 +412,17 @@ function pushSide(
   let previous = NaN;
   for (let i = 0; i < n; i++) {
     const level = levels[i];
+    if (check) {
+      const reason = levelPairRejection(level);
+      if (reason !== undefined) return reason;
+    }
     const price = level[0];
     if (order > 0 ? previous < price : order < 0 && previous > price) {
+      // Out of order: check the rest first (a refused side is not sorted), then sort.
+      const reason = check ? levelPairsRejection(levels) : undefined;
+      if (reason !== undefined) return reason;
       const sorted = [...levels].sort((a, b) => order > 0 ? b[0] - a[0] : a[0] - b[0]);
-      return pushSide(sorted, AS_RECEIVED, depth, prices, sizes);
+      return pushSide(sorted, AS_RECEIVED, depth, prices, sizes, false);
     }
     previous = price;
     if (i < keep) {
@@ -381,4 +432,5 @@ function pushSide(
     }
   }
   prices.length = sizes.length = at;
+  return undefined;
 }

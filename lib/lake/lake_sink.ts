@@ -15,7 +15,7 @@ import { ParquetLake, type ParquetLakeOptions } from "./parquet_lake.ts";
 import { BookColumns, type BookKind } from "./book_columns.ts";
 import { type BookPieceLimits, bookPieces } from "./_book_pieces.ts";
 import { TABLE_NAMES, TABLES } from "../schema/tables.ts";
-import { eventRejection, latestValidMicros } from "../schema/rules.ts";
+import { latestValidMicros } from "../schema/rules.ts";
 
 /**
  * The event kinds the lake has a table for: every kind (the events of the schema's tables;
@@ -150,14 +150,14 @@ export class LakeSink implements EventSink, Buffering {
    * it to `writeEvents`, which counts and logs the rejection.
    */
   #appendBook(e: BookSnapshot | BookChange, latest: number): boolean {
-    if (eventRejection(e, latest) !== undefined) return false;
     const kind: BookKind = e.kind === "book_snapshot" ? "book_snapshots" : "book_changes";
     let columns = this.#books.get(kind);
     if (columns === undefined) {
       this.#books.set(kind, columns = new BookColumns(kind, this.lake.bookDepth));
     }
     try {
-      columns.append(e);
+      // Checked by the schema's rules as its levels are copied.
+      if (columns.appendChecked(e, latest) !== undefined) return false;
     } catch {
       return false;
     }

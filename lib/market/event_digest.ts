@@ -232,8 +232,8 @@ function hashList(h: number, values: ArrayLike<number>, start: number, end: numb
 
 /** Powers of ten up to the most fraction digits the fast path of `renderNumber` tries. */
 const POW10 = Array.from({ length: 11 }, (_, d) => 10 ** d);
-/** Digits of the decimal being written, least significant first. */
-const DIGITS = new Uint8Array(16);
+/** Powers of ten up to 10^14, to count the digits of an integer below 1e15. */
+const POW10_15 = Array.from({ length: 15 }, (_, d) => 10 ** d);
 
 /**
  * The text of recently hashed numbers: a direct-mapped cache of `String(x)`'s characters,
@@ -296,7 +296,25 @@ function renderNumber(x: number, at: number): number {
     return 1;
   }
   if (a >= 1e-6 && a < 1e15) {
-    for (let d = 0; d < POW10.length; d++) {
+    let d = 0;
+    if (a < 1e12) {
+      // Two fraction digits first (prices in cents, sizes in quarters): when `k / 100`
+      // rounds to `x`, the fewest fraction digits are 2 less k's trailing zeros (a decimal
+      // with fewer digits that rounds to `x` is `k` without them); when it does not, no
+      // decimal of 0 or 1 fraction digits does either, and the search goes on from 3.
+      let k = Math.round(a * 100);
+      if (k / 100 === a) {
+        d = 2;
+        while (d > 0 && k % 10 === 0) {
+          k /= 10;
+          d--;
+        }
+        if (x < 0) CACHED_TEXT[at] = MINUS;
+        return renderDecimal(k, d, x < 0 ? at + 1 : at) + (x < 0 ? 1 : 0);
+      }
+      d = 3;
+    }
+    for (; d < POW10.length; d++) {
       const p = POW10[d];
       const k = Math.round(a * p);
       if (k >= 1e15) break;
@@ -314,40 +332,43 @@ function renderNumber(x: number, at: number): number {
 
 /**
  * Writes the decimal `k / 10^d` (`k` a positive integer below 1e15) as `String` writes it
- * into `CACHED_TEXT` from `at` (at most 17 characters); returns its length.
+ * into `CACHED_TEXT` from `at` (at most 17 characters); returns its length. The digits are
+ * written right to left, straight into place: by 32-bit integer arithmetic (a division by
+ * 10 is a multiplication there) for `k` below 2^31, else by floating point.
  */
 function renderDecimal(k: number, d: number, at: number): number {
-  // Digits by 32-bit integer arithmetic: the low 8 digits, then the rest (below 1e7).
-  let high = Math.floor(k / 1e8);
-  let low = (k - high * 1e8) | 0;
-  let n = 0;
-  if (high > 0) {
-    for (; n < 8; n++) {
-      const next = (low / 10) | 0;
-      DIGITS[n] = low - next * 10;
-      low = next;
+  let n = 1; // digits of k
+  while (n < 15 && k >= POW10_15[n]) n++;
+  // "0." and d - n zeros before the digits when k < 10^d; else a dot d digits from the end.
+  const length = n <= d ? d + 2 : d > 0 ? n + 1 : n;
+  const last = at + length - 1;
+  const dot = d > 0 ? last - d : -1;
+  const stop = n <= d ? at + 1 : at;
+  if (k < 2_147_483_648) {
+    let rest = k | 0;
+    for (let to = last; to >= stop; to--) {
+      if (to === dot) {
+        CACHED_TEXT[to] = DOT;
+        continue;
+      }
+      const next = (rest / 10) | 0;
+      CACHED_TEXT[to] = ZERO + (rest - next * 10);
+      rest = next;
     }
-    low = high | 0;
-    high = 0;
+  } else {
+    let rest = k;
+    for (let to = last; to >= stop; to--) {
+      if (to === dot) {
+        CACHED_TEXT[to] = DOT;
+        continue;
+      }
+      const next = Math.floor(rest / 10);
+      CACHED_TEXT[to] = ZERO + (rest - next * 10);
+      rest = next;
+    }
   }
-  while (low > 0) {
-    const next = (low / 10) | 0;
-    DIGITS[n++] = low - next * 10;
-    low = next;
-  }
-  let to = at;
-  if (n <= d) {
-    CACHED_TEXT[to++] = ZERO;
-    CACHED_TEXT[to++] = DOT;
-    for (let i = d; i > n; i--) CACHED_TEXT[to++] = ZERO;
-    for (let i = n - 1; i >= 0; i--) CACHED_TEXT[to++] = ZERO + DIGITS[i];
-    return to - at;
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    if (i === d - 1) CACHED_TEXT[to++] = DOT;
-    CACHED_TEXT[to++] = ZERO + DIGITS[i];
-  }
-  return to - at;
+  if (n <= d) CACHED_TEXT[at] = ZERO;
+  return length;
 }
 
 /** Canonical text of a feed status's payload. */

@@ -166,11 +166,21 @@ export function quoteValuesRejection(
 /** Book levels as `[price, size]` pairs (the model's form). */
 export function levelPairsRejection(levels: unknown): Rejection | undefined {
   if (!Array.isArray(levels)) return "levels";
-  for (const level of levels) {
-    if (!Array.isArray(level) || level.length !== 2) return "levels";
-    if (!isFiniteNumber(level[0])) return "price";
-    if (!isSize(level[1])) return "size";
+  for (let i = 0; i < levels.length; i++) {
+    const reason = levelPairRejection(levels[i]);
+    if (reason !== undefined) return reason;
   }
+  return undefined;
+}
+
+/**
+ * One book level as a `[price, size]` pair: what {@linkcode levelPairsRejection} checks of
+ * each level, for a loop that checks levels as it copies them.
+ */
+export function levelPairRejection(level: unknown): Rejection | undefined {
+  if (!Array.isArray(level) || level.length !== 2) return "levels";
+  if (!isFiniteNumber(level[0])) return "price";
+  if (!isSize(level[1])) return "size";
   return undefined;
 }
 

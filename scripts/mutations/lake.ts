@@ -200,4 +200,38 @@ export const mutations: readonly Mutation[] = [
     replace: "bytes[--at] = 0x30 + ((v - q * 10) % 9);",
     tests: [JS_ENCODER],
   },
+  {
+    id: "lake/book-check-stops-at-depth",
+    description:
+      "a snapshot's levels past the kept depth are copied unchecked (a bad level is stored)",
+    file: "lib/lake/book_columns.ts",
+    find: "    if (check) {\n      const reason = levelPairRejection(level);",
+    replace: "    if (check && i < keep) {\n      const reason = levelPairRejection(level);",
+    tests: ["tests/lake_book_columns_test.ts"],
+  },
+  {
+    id: "lake/book-check-skips-unsorted-rest",
+    description: "an out-of-order side is sorted without checking its levels after the first",
+    file: "lib/lake/book_columns.ts",
+    find: "const reason = check ? levelPairsRejection(levels) : undefined;",
+    replace: "const reason = undefined;",
+    tests: ["tests/lake_book_columns_test.ts"],
+  },
+  {
+    id: "lake/digest-keeps-trailing-zero",
+    description: "a number with cents ending in 0 is hashed as 1.50, not String's 1.5",
+    file: "lib/market/event_digest.ts",
+    find: "while (d > 0 && k % 10 === 0) {",
+    replace: "while (d > 1 && k % 10 === 0) {",
+    tests: ["tests/lake_book_columns_test.ts"],
+  },
+  {
+    id: "lake/digest-integer-digits-off",
+    description: "the digest's 32-bit digit loop writes a digit one too high",
+    file: "lib/market/event_digest.ts",
+    find: "CACHED_TEXT[to] = ZERO + (rest - next * 10);\n      rest = next;\n    }\n  } else {",
+    replace:
+      "CACHED_TEXT[to] = ZERO + ((rest - next * 10 + 1) % 10);\n      rest = next;\n    }\n  } else {",
+    tests: ["tests/lake_book_columns_test.ts"],
+  },
 ];
