@@ -60,7 +60,8 @@ const SCRATCH = new ScratchPool(256 * 2 ** 20);
  * frames and any series the caller dropped, so the output's arrays take their memory from
  * the allocator instead of new pages (each first touch of a 4 KB page is a fault: 1M rows x
  * 10 levels, ~340 MB of columns, cost ~600 ms of faults per call without it on the
- * benchmark's VM).
+ * benchmark's VM). Not with `reuse`: the output then needs no fresh memory, and a collection
+ * per call cost more than it saved (`deno task bench books`, `research_book_rebuild_reuse`).
  */
 const NATIVE = new NativeMemory();
 
@@ -151,8 +152,10 @@ export async function bookSeries(
   try {
     const order = o.snapshotOrder ?? orderFor(query);
     const events = await loadBookEventsOn(scratch, source, query, order);
-    const columns = 4 * o.levels + 6 + o.imbalanceLevels.length;
-    NATIVE.used(readBytes(events) + (reuse === undefined ? events.length * columns * 8 : 0));
+    if (reuse === undefined) {
+      const columns = 4 * o.levels + 6 + o.imbalanceLevels.length;
+      NATIVE.used(readBytes(events) + events.length * columns * 8);
+    }
     // The series holds copies of what it shows of the events: none of the scratch.
     return seriesOfEvents(events, query, { ...o, exchange: query.exchange, reuse });
   } finally {
