@@ -6,6 +6,7 @@
  */
 import pl from "nodejs-polars";
 import type { MarketEvent } from "../market/types.ts";
+import { Scratch } from "./_scratch.ts";
 
 /** Event kinds in {@linkcode BookEvents.kind}. */
 export const SNAPSHOT = 0;
@@ -63,7 +64,7 @@ interface KindColumns extends BookLevels {
   readonly ts: Float64Array;
   readonly recvTs: Float64Array;
   readonly digest: Int32Array;
-  /** Venue sequence, NaN where missing. */
+  /** Venue sequence, NaN where missing (empty when the order does not use it). */
   readonly sequence: Float64Array;
 }
 
@@ -76,9 +77,10 @@ function micros(frame: pl.DataFrame, name: string): Float64Array {
 const microsOf = (name: string) => pl.col(name).cast(pl.Int64).cast(pl.Float64);
 const lengthsOf = (name: string) => pl.col(name).lst.lengths().cast(pl.Int32).fillNull(0);
 
-/** Offsets of lists with these lengths. */
-function offsetsOf(lengths: Int32Array): Int32Array {
-  const offsets = new Int32Array(lengths.length + 1);
+/** Offsets of lists with these lengths (on `scratch`'s buffer `key`). */
+function offsetsOf(lengths: Int32Array, scratch: Scratch, key: string): Int32Array {
+  const offsets = scratch.array(key, Int32Array, lengths.length + 1);
+  offsets[0] = 0;
   for (let i = 0; i < lengths.length; i++) offsets[i + 1] = offsets[i] + lengths[i];
   return offsets;
 }
@@ -97,44 +99,60 @@ function flatList(frame: pl.DataFrame, name: string, total: number): Float64Arra
   return flat;
 }
 
-/** The columns a rebuild reads, as one select (the rest of the table is never read). */
-const REBUILD_COLUMNS = () => [
+/**
+ * The columns a rebuild reads, as one select (the rest of the table is never read): the
+ * venue sequence only for `sequence` order, and one list length per side (the size lists'
+ * lengths are compared with the price lists' inside Polars, see {@linkcode unevenRows}).
+ */
+const REBUILD_COLUMNS = (sequence: boolean) => [
   microsOf("ts").alias("ts"),
   microsOf("recv_ts").alias("recv_ts"),
   pl.col("digest").cast(pl.Int32),
-  pl.col("sequence").cast(pl.Float64).fillNull(pl.lit(NaN)).alias("sequence"),
-  lengthsOf("bid_prices").alias("nbp"),
-  lengthsOf("bid_sizes").alias("nbs"),
-  lengthsOf("ask_prices").alias("nap"),
-  lengthsOf("ask_sizes").alias("nas"),
+  ...(sequence
+    ? [pl.col("sequence").cast(pl.Float64).fillNull(pl.lit(NaN)).alias("sequence")]
+    : []),
+  lengthsOf("bid_prices").alias("nb"),
+  lengthsOf("ask_prices").alias("na"),
   pl.col("bid_prices"),
   pl.col("bid_sizes"),
   pl.col("ask_prices"),
   pl.col("ask_sizes"),
 ];
 
+/** Rows whose size list differs in length from its price list (one number out of Polars). */
+function unevenRows(f: pl.DataFrame): number {
+  if (f.height === 0) return 0;
+  const uneven = (side: string) =>
+    lengthsOf(`${side}_prices`).neq(lengthsOf(`${side}_sizes`)).cast(pl.Int32).sum();
+  const counts = f.select(uneven("bid").alias("b"), uneven("ask").alias("a"));
+  return Number(counts.getColumn("b").get(0)) + Number(counts.getColumn("a").get(0));
+}
+
 /**
  * Columns of a book snapshot or book change frame (the repositories' columns). A lazy frame
- * (a scan of the lake's files) is read with only the columns a rebuild needs.
+ * (a scan of the lake's files) is read with only the columns a rebuild needs. Offsets are
+ * on `scratch` under `key`-prefixed names; `sequence` is empty unless asked for.
  */
-async function kindColumns(frame: pl.DataFrame | pl.LazyDataFrame): Promise<KindColumns> {
+async function kindColumns(
+  frame: pl.DataFrame | pl.LazyDataFrame,
+  o: { readonly sequence: boolean; readonly scratch: Scratch; readonly key: string },
+): Promise<KindColumns> {
   const f = isLazy(frame)
-    ? await frame.select(...REBUILD_COLUMNS()).collect()
-    : frame.select(...REBUILD_COLUMNS());
+    ? await frame.select(...REBUILD_COLUMNS(o.sequence)).collect()
+    : frame.select(...REBUILD_COLUMNS(o.sequence));
   const column = (name: string) => f.getColumn(name).toTypedArray();
-  const [nbp, nbs, nap, nas] = ["nbp", "nbs", "nap", "nas"].map((c) => column(c) as Int32Array);
-  if (!sameOffsets(nbp, nbs) || !sameOffsets(nap, nas)) {
+  if (unevenRows(f) > 0) {
     throw new RangeError("book rows whose price and size lists differ in length");
   }
-  const bidOffsets = offsetsOf(nbp);
-  const askOffsets = offsetsOf(nap);
+  const bidOffsets = offsetsOf(column("nb") as Int32Array, o.scratch, `${o.key}.bidOffsets`);
+  const askOffsets = offsetsOf(column("na") as Int32Array, o.scratch, `${o.key}.askOffsets`);
   const [bids, asks] = [bidOffsets[f.height], askOffsets[f.height]];
   return {
     length: f.height,
     ts: column("ts") as Float64Array,
     recvTs: column("recv_ts") as Float64Array,
     digest: column("digest") as Int32Array,
-    sequence: column("sequence") as Float64Array,
+    sequence: o.sequence ? column("sequence") as Float64Array : NO_LEVELS,
     bidOffsets,
     bidPrices: flatList(f, "bid_prices", bids),
     bidSizes: flatList(f, "bid_sizes", bids),
@@ -147,12 +165,6 @@ async function kindColumns(frame: pl.DataFrame | pl.LazyDataFrame): Promise<Kind
 function isLazy(frame: pl.DataFrame | pl.LazyDataFrame): frame is pl.LazyDataFrame {
   return typeof (frame as pl.LazyDataFrame).collect === "function" &&
     typeof (frame as pl.DataFrame).getColumn !== "function";
-}
-
-function sameOffsets(a: Int32Array, b: Int32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Frames of one instrument as the repositories return them (lazy where they can). */
@@ -170,21 +182,28 @@ export interface BookFrames {
  * applied them: changes in stored order; snapshots placed by `order`
  * ({@linkcode SnapshotOrder}); a reset before the first change received strictly after it
  * (stored changes of the same frame came before the change that broke the book), and before
- * a snapshot received at the same time.
+ * a snapshot received at the same time. The merged columns and the offsets are on `scratch`'s
+ * buffers (a new scratch by default: arrays of their own).
  */
 export async function bookEventsFromFrames(
   frames: BookFrames,
   order: SnapshotOrder,
+  scratch: Scratch = new Scratch(),
 ): Promise<BookEvents> {
-  const [s, c] = await Promise.all([kindColumns(frames.snapshots), kindColumns(frames.changes)]);
+  const sequence = order === "sequence";
+  const [s, c] = await Promise.all([
+    kindColumns(frames.snapshots, { sequence, scratch, key: "snapshots" }),
+    kindColumns(frames.changes, { sequence, scratch, key: "changes" }),
+  ]);
   const r = resetTimes(frames.statuses);
   const n = s.length + c.length + r.recvTs.length;
+  // Every element of these is written below.
   const out = {
     length: n,
-    kind: new Uint8Array(n),
-    ts: new Float64Array(n),
-    recvTs: new Float64Array(n),
-    digest: new Int32Array(n),
+    kind: scratch.array("kind", Uint8Array, n),
+    ts: scratch.array("ts", Float64Array, n),
+    recvTs: scratch.array("recvTs", Float64Array, n),
+    digest: scratch.array("digest", Int32Array, n),
     snapshots: levelsOf(s),
     changes: levelsOf(c),
   };

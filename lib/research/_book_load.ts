@@ -6,6 +6,7 @@ import pl from "nodejs-polars";
 import type { BookChange, BookSnapshot, FeedStatus } from "../market/types.ts";
 import type { QueryResult, RangeQuery } from "../repositories/repository.ts";
 import { type BookEvents, bookEventsFromFrames, type SnapshotOrder } from "./_book_events.ts";
+import { Scratch } from "./_scratch.ts";
 
 /** Where stored books are read from: `LakeRepository` has all three. */
 export interface BookSource {
@@ -19,7 +20,20 @@ export interface BookSource {
 const WARM_UP_MARGIN = 60_000_000;
 
 /** Reads an instrument's snapshots, changes and resets for a rebuild of `[start, end)`. */
-export async function loadBookEvents(
+export function loadBookEvents(
+  source: BookSource,
+  query: RangeQuery,
+  order: SnapshotOrder,
+): Promise<BookEvents> {
+  return loadBookEventsOn(new Scratch(), source, query, order);
+}
+
+/**
+ * {@linkcode loadBookEvents} with the merged columns and list offsets on `scratch`'s buffers
+ * (valid until the scratch's next use).
+ */
+export async function loadBookEventsOn(
+  scratch: Scratch,
   source: BookSource,
   query: RangeQuery,
   order: SnapshotOrder,
@@ -42,7 +56,7 @@ export async function loadBookEvents(
     bookChangeFrame(source.bookChanges(range)),
     source.statuses?.(range).polars(),
   ]);
-  return await bookEventsFromFrames({ snapshots, changes, statuses }, order);
+  return await bookEventsFromFrames({ snapshots, changes, statuses }, order, scratch);
 }
 
 /** The changes unevaluated where the store can (the lake: only the needed columns read). */

@@ -6,6 +6,8 @@
 import { OrderBook } from "../book/order_book.ts";
 import { BLOCK, SideRows } from "./_book_rows.ts";
 import { type BookEvents, type BookLevels, CHANGE, RESET, SNAPSHOT } from "./_book_events.ts";
+import { eventCounts, LazyColumn, zeros } from "./_lazy_column.ts";
+import { allocate, trim } from "./_replay_columns.ts";
 
 /** Options of {@linkcode replayBook} (checked by the caller). */
 export interface ReplayOptions {
@@ -39,8 +41,23 @@ export interface ReplayOptions {
   readonly reuse?: ReusableColumns;
 }
 
-/** The arrays of {@linkcode ReplayColumns} whose buffers a later replay may reuse. */
-export type ReusableColumns = Omit<ReplayColumns, "rows" | "applied" | "ignored">;
+/**
+ * The arrays of {@linkcode ReplayColumns} whose buffers a later replay may reuse (`events`
+ * and `digest` where they were made).
+ */
+export type ReusableColumns =
+  & Omit<ReplayColumns, "rows" | "applied" | "ignored" | "lazy" | "events" | "digest">
+  & { readonly events?: Float64Array; readonly digest?: Int32Array };
+
+/**
+ * The columns of {@linkcode ReplayColumns} that follow from the sampling mode, made on first
+ * read: `digest` on clock rows (all 0), `events` on event rows (1 but where events were
+ * applied without a row of their own).
+ */
+export interface ModeColumns {
+  readonly events: LazyColumn<Float64Array>;
+  readonly digest: LazyColumn<Int32Array>;
+}
 
 /** Sampled columns: `bid[k]`/`ask[k]` are level `k + 1` (best first). */
 export interface ReplayColumns {
@@ -49,10 +66,15 @@ export interface ReplayColumns {
   readonly ts: Float64Array;
   /** The `recv_ts` of the last event applied (NaN before any). */
   readonly recvTs: Float64Array;
-  /** Event mode: the event's stored digest. */
+  /** Event mode: the event's stored digest; clock mode: 0 (made on first read). */
   readonly digest: Int32Array;
-  /** Events applied since the previous row (clock mode), 1 in event mode. */
+  /**
+   * Events applied since the previous row (clock mode); event mode: 1 but where events were
+   * applied without a row (before `from`, out of the window), made on first read.
+   */
   readonly events: Float64Array;
+  /** `events` and `digest` as lazy columns (read `made` without making them). */
+  readonly lazy: ModeColumns;
   readonly bidPrice: readonly Float64Array[];
   readonly bidSize: readonly Float64Array[];
   readonly askPrice: readonly Float64Array[];
@@ -88,7 +110,30 @@ export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
   const r = new Replay(ev, o, capacity);
   replayEvents(r, { ev, time, every, from, to, capacity });
   r.finish();
-  return { ...trim(r.out, r.row), rows: r.row, applied: r.applied, ignored: r.ignored };
+  const rows = r.row;
+  const { events, digest, ...columns } = trim(r.out, rows);
+  const [old, exceptions] = [o.reuse, r.eventExceptions];
+  const lazy: ModeColumns = {
+    events: every === undefined
+      ? new LazyColumn(() => eventCounts(rows, exceptions, old?.events))
+      : LazyColumn.of(events),
+    digest: every === undefined
+      ? LazyColumn.of(digest)
+      : new LazyColumn(() => zeros(rows, old?.digest)),
+  };
+  return {
+    ...columns,
+    rows,
+    applied: r.applied,
+    ignored: r.ignored,
+    lazy,
+    get events() {
+      return lazy.events.value;
+    },
+    get digest() {
+      return lazy.digest.value;
+    },
+  };
 }
 
 /**
@@ -154,6 +199,9 @@ class Replay {
   #ofi = 0;
   #contributed = false;
   #events = 0;
+  readonly #clocked: boolean;
+  /** Event mode: `[row, events, ...]` of the rows whose event count is not 1. */
+  readonly eventExceptions: number[] = [];
   // Rows of the next snapshot and change in their level sources.
   #snapshotRow = 0;
   #changeRow = 0;
@@ -162,7 +210,8 @@ class Replay {
   constructor(ev: BookEvents, o: ReplayOptions, capacity: number) {
     this.#ev = ev;
     this.#o = o;
-    this.out = allocate(capacity, o.levels, o.imbalanceLevels?.length ?? 0, o.reuse);
+    this.#clocked = o.every !== undefined;
+    this.out = allocate(capacity, o, o.reuse);
     this.#depths = (o.imbalanceLevels ?? []).map((k) => k - 1);
     this.#bids = topLevels(o.levels);
     this.#asks = topLevels(o.levels);
@@ -177,8 +226,11 @@ class Replay {
     const valid = this.#valid;
     out.ts[row] = at;
     out.recvTs[row] = recv;
-    out.digest[row] = digest;
-    out.events[row] = this.#events;
+    if (this.#clocked) out.events[row] = this.#events;
+    else {
+      out.digest[row] = digest;
+      if (this.#events !== 1) this.eventExceptions.push(row, this.#events);
+    }
     out.ofi[row] = this.#contributed || this.#o.every !== undefined ? this.#ofi : NaN;
     const show = (valid ? 1 : 0) !== this.#shown;
     this.#shown = valid ? 1 : 0;
@@ -398,64 +450,4 @@ function clockRows(time: Float64Array, every: number, from: number, to: number):
     throw new RangeError(`a clock of ${every} us gives ${rows} rows: choose a longer interval`);
   }
   return rows;
-}
-
-function allocate(rows: number, levels: number, imbalances: number, reuse?: ReusableColumns) {
-  const taken = new Set<ArrayBufferLike>();
-  // An array of `rows` on an earlier array's buffer when it is big enough (rows a replay
-  // does not return are never read: every returned row of every column is written).
-  const array = <T>(old: ArrayBufferView | undefined, make: ArrayLikeOf<T>): T => {
-    const buffer = old?.buffer;
-    const bytes = rows * make.BYTES_PER_ELEMENT;
-    if (buffer instanceof ArrayBuffer && buffer.byteLength >= bytes && !taken.has(buffer)) {
-      taken.add(buffer);
-      return new make(buffer, 0, rows);
-    }
-    return new make(rows);
-  };
-  const f64 = (old?: Float64Array) => array(old, Float64Array);
-  const lists = (n: number, old: readonly Float64Array[] = []) =>
-    Array.from({ length: n }, (_, k) => f64(old[k]));
-  return {
-    ts: f64(reuse?.ts),
-    recvTs: f64(reuse?.recvTs),
-    digest: array(reuse?.digest, Int32Array),
-    events: f64(reuse?.events),
-    bidPrice: lists(levels, reuse?.bidPrice),
-    bidSize: lists(levels, reuse?.bidSize),
-    askPrice: lists(levels, reuse?.askPrice),
-    askSize: lists(levels, reuse?.askSize),
-    ofi: f64(reuse?.ofi),
-    mid: f64(reuse?.mid),
-    spread: f64(reuse?.spread),
-    microprice: f64(reuse?.microprice),
-    imbalance: lists(imbalances, reuse?.imbalance),
-  };
-}
-
-/** `Float64Array` or `Int32Array` as a constructor. */
-interface ArrayLikeOf<T> {
-  readonly BYTES_PER_ELEMENT: number;
-  new (length: number): T;
-  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
-}
-
-function trim(out: ReturnType<typeof allocate>, rows: number) {
-  if (out.ts.length === rows) return out;
-  const cut = <T extends Float64Array | Int32Array>(a: T) => a.subarray(0, rows) as T;
-  return {
-    ts: cut(out.ts),
-    recvTs: cut(out.recvTs),
-    digest: cut(out.digest),
-    events: cut(out.events),
-    bidPrice: out.bidPrice.map(cut),
-    bidSize: out.bidSize.map(cut),
-    askPrice: out.askPrice.map(cut),
-    askSize: out.askSize.map(cut),
-    ofi: cut(out.ofi),
-    mid: cut(out.mid),
-    spread: cut(out.spread),
-    microprice: cut(out.microprice),
-    imbalance: out.imbalance.map(cut),
-  };
 }

@@ -31,9 +31,10 @@ import {
   Uint32,
   type Vector,
 } from "apache-arrow";
+import { NativeMemory } from "../lake/_native_memory.ts";
 import type { RangeQuery } from "../repositories/repository.ts";
-import { type BookSource, loadBookEvents } from "./_book_load.ts";
-import type { BookEvents } from "./_book_events.ts";
+import { type BookSource, loadBookEventsOn } from "./_book_load.ts";
+import type { BookEvents, BookLevels } from "./_book_events.ts";
 import {
   type BookHistoryOptions,
   type CheckedOptions,
@@ -41,7 +42,34 @@ import {
   orderFor,
   venueDepthFor,
 } from "./_book_options.ts";
-import { replayBook } from "./_book_replay.ts";
+import { type ModeColumns, replayBook, type ReusableColumns } from "./_book_replay.ts";
+import { ScratchPool } from "./_scratch.ts";
+
+/**
+ * The read path's intermediates (merged event columns, list offsets: about 30 bytes per
+ * event) kept between calls, up to 256 MB: they never reach the caller, and a loop over days
+ * then pays their fresh pages once, not per day.
+ */
+const SCRATCH = new ScratchPool(256 * 2 ** 20);
+
+/**
+ * Counts the memory a rebuild leaves to the collector (the read's Polars frames, whose native
+ * buffers nodejs-polars frees only when V8 collects their wrappers) and the output's fresh
+ * arrays, and runs a full collection when that outweighs the JS heap (see
+ * `../lake/_native_memory.ts`). Run between the read and the replay, it frees the read's
+ * frames and any series the caller dropped, so the output's arrays take their memory from
+ * the allocator instead of new pages (each first touch of a 4 KB page is a fault: 1M rows x
+ * 10 levels, ~340 MB of columns, cost ~600 ms of faults per call without it on the
+ * benchmark's VM). Not with `reuse`: the output then needs no fresh memory, and a collection
+ * per call cost more than it saved (`deno task bench books`, `research_book_rebuild_reuse`).
+ */
+const NATIVE = new NativeMemory();
+
+/** Native bytes a read of `events` made (Polars' columns, lists and flattened copies). */
+function readBytes(events: BookEvents): number {
+  const levels = (l: BookLevels) => l.bidPrices.length + l.askPrices.length;
+  return events.length * 48 + (levels(events.changes) + levels(events.snapshots)) * 64;
+}
 
 /**
  * A rebuilt book sampled into columns: row `i` of every array is one row of
@@ -59,9 +87,13 @@ export interface BookSeries {
   readonly ts: Float64Array;
   /** `recv_ts` of the last event applied, microseconds (NaN before any). */
   readonly recvTs: Float64Array;
-  /** The event's stored digest (event rows; 0 on clock rows). */
+  /** The event's stored digest (event rows; 0 on clock rows, made on first read). */
   readonly digest: Int32Array;
-  /** Events applied since the previous row (clock rows; 1 on event rows). */
+  /**
+   * Events applied since the previous row (clock rows; on event rows 1, but where events were
+   * applied without a row of their own: before `start`, or out of the window; made on first
+   * read).
+   */
   readonly events: Float64Array;
   readonly bidPrice: readonly Float64Array[];
   readonly bidSize: readonly Float64Array[];
@@ -116,8 +148,19 @@ export async function bookSeries(
   if (reuse !== undefined && (reuse === null || !(reuse.ts instanceof Float64Array))) {
     throw new TypeError("reuse must be a series returned by bookSeries");
   }
-  const events = await loadBookEvents(source, query, o.snapshotOrder ?? orderFor(query));
-  return seriesOfEvents(events, query, { ...o, exchange: query.exchange, reuse });
+  const scratch = SCRATCH.take();
+  try {
+    const order = o.snapshotOrder ?? orderFor(query);
+    const events = await loadBookEventsOn(scratch, source, query, order);
+    if (reuse === undefined) {
+      const columns = 4 * o.levels + 6 + o.imbalanceLevels.length;
+      NATIVE.used(readBytes(events) + events.length * columns * 8);
+    }
+    // The series holds copies of what it shows of the events: none of the scratch.
+    return seriesOfEvents(events, query, { ...o, exchange: query.exchange, reuse });
+  } finally {
+    SCRATCH.give(scratch);
+  }
 }
 
 /** Rebuilds and samples book events (in applied order) into a {@linkcode BookSeries}. */
@@ -135,18 +178,22 @@ export function seriesOfEvents(
     storedDepth: o.storedDepth,
     venueDepth: venueDepthFor(o.exchange, o),
     imbalanceLevels: o.imbalanceLevels,
-    reuse: o.reuse && { ...o.reuse, imbalance: [...o.reuse.imbalance.values()] },
+    reuse: o.reuse && reusable(o.reuse),
   });
-  const n = c.rows;
   const imbalance = new Map(o.imbalanceLevels.map((k, j) => [k, c.imbalance[j]]));
-  const series = {
-    rows: n,
+  const lazy = c.lazy;
+  const series: BookSeries = {
+    rows: c.rows,
     levels: o.levels,
     clocked: o.every !== undefined,
     ts: c.ts,
     recvTs: c.recvTs,
-    digest: c.digest,
-    events: c.events,
+    get digest() {
+      return lazy.digest.value;
+    },
+    get events() {
+      return lazy.events.value;
+    },
     bidPrice: c.bidPrice,
     bidSize: c.bidSize,
     askPrice: c.askPrice,
@@ -158,8 +205,34 @@ export function seriesOfEvents(
     ofi: c.ofi,
     applied: c.applied,
     ignored: c.ignored,
+    polars: () => seriesFrame(series),
+    arrow: () => seriesArrow(series),
   };
-  return { ...series, polars: () => seriesFrame(series), arrow: () => seriesArrow(series) };
+  MODE_COLUMNS.set(series, lazy);
+  return series;
+}
+
+/** The lazy `events`/`digest` of the series made here (read without making them). */
+const MODE_COLUMNS = new WeakMap<BookSeries, ModeColumns>();
+
+/** A series' arrays for `reuse`, without making a lazy column it did not make. */
+function reusable(s: BookSeries): ReusableColumns {
+  const lazy = MODE_COLUMNS.get(s);
+  return {
+    ts: s.ts,
+    recvTs: s.recvTs,
+    digest: lazy ? lazy.digest.made : s.digest,
+    events: lazy ? lazy.events.made : s.events,
+    bidPrice: s.bidPrice,
+    bidSize: s.bidSize,
+    askPrice: s.askPrice,
+    askSize: s.askSize,
+    ofi: s.ofi,
+    mid: s.mid,
+    spread: s.spread,
+    microprice: s.microprice,
+    imbalance: [...s.imbalance.values()],
+  };
 }
 
 type SeriesColumns = Omit<BookSeries, "polars" | "arrow">;

@@ -1,0 +1,68 @@
+/**
+ * The column arrays of a replay: allocated for a row capacity (on an earlier replay's
+ * buffers where big enough) and cut to the rows written.
+ * @module
+ */
+import type { ReplayOptions, ReusableColumns } from "./_book_replay.ts";
+import type { TypedArrayOf } from "./_scratch.ts";
+
+/**
+ * The columns of `rows` rows (on `reuse`'s buffers where big enough); of `events` and
+ * `digest` only the one the mode samples (the other is empty: see {@linkcode ModeColumns}).
+ */
+export function allocate(rows: number, o: ReplayOptions, reuse?: ReusableColumns) {
+  const [levels, imbalances] = [o.levels, o.imbalanceLevels?.length ?? 0];
+  const clocked = o.every !== undefined;
+  const taken = new Set<ArrayBufferLike>();
+  // An array of `rows` on an earlier array's buffer when it is big enough (rows a replay
+  // does not return are never read: every returned row of every column is written).
+  const array = <T>(old: ArrayBufferView | undefined, make: TypedArrayOf<T>): T => {
+    const buffer = old?.buffer;
+    const bytes = rows * make.BYTES_PER_ELEMENT;
+    if (buffer instanceof ArrayBuffer && buffer.byteLength >= bytes && !taken.has(buffer)) {
+      taken.add(buffer);
+      return new make(buffer, 0, rows);
+    }
+    return new make(rows);
+  };
+  const f64 = (old?: Float64Array) => array(old, Float64Array);
+  const lists = (n: number, old: readonly Float64Array[] = []) =>
+    Array.from({ length: n }, (_, k) => f64(old[k]));
+  return {
+    ts: f64(reuse?.ts),
+    recvTs: f64(reuse?.recvTs),
+    digest: clocked ? new Int32Array(0) : array(reuse?.digest, Int32Array),
+    events: clocked ? f64(reuse?.events) : new Float64Array(0),
+    bidPrice: lists(levels, reuse?.bidPrice),
+    bidSize: lists(levels, reuse?.bidSize),
+    askPrice: lists(levels, reuse?.askPrice),
+    askSize: lists(levels, reuse?.askSize),
+    ofi: f64(reuse?.ofi),
+    mid: f64(reuse?.mid),
+    spread: f64(reuse?.spread),
+    microprice: f64(reuse?.microprice),
+    imbalance: lists(imbalances, reuse?.imbalance),
+  };
+}
+
+/** The columns cut to `rows` (the same arrays when they have that many). */
+export function trim(out: ReturnType<typeof allocate>, rows: number) {
+  if (out.ts.length === rows) return out;
+  // The mode's empty column (see allocate) stays empty.
+  const cut = <T extends Float64Array | Int32Array>(a: T) => a.subarray(0, rows) as T;
+  return {
+    ts: cut(out.ts),
+    recvTs: cut(out.recvTs),
+    digest: out.digest.length > 0 ? cut(out.digest) : out.digest,
+    events: out.events.length > 0 ? cut(out.events) : out.events,
+    bidPrice: out.bidPrice.map(cut),
+    bidSize: out.bidSize.map(cut),
+    askPrice: out.askPrice.map(cut),
+    askSize: out.askSize.map(cut),
+    ofi: cut(out.ofi),
+    mid: cut(out.mid),
+    spread: cut(out.spread),
+    microprice: cut(out.microprice),
+    imbalance: out.imbalance.map(cut),
+  };
+}
