@@ -120,7 +120,10 @@ function encodeFor(sub: Subscription, items: readonly StreamItem[]): string {
 function dropConnection(socket: WebSocket): void {
   if (socket.readyState === WebSocket.CLOSED) return;
   // Deno has no public way to drop a WebSocket's connection; without this a client that
-  // never reads keeps its socket (and our buffered data) forever in CLOSING.
+  // never reads keeps its socket (and our buffered data) forever in CLOSING. This ends the
+  // socket for us (its `close` event fires), but Deno 2.9.6 keeps the TCP connection while its
+  // read and write are pending: ESTABLISHED, ~4 MB queued, until the peer reads or closes
+  // (`ss -tnp`). The connection guard's write timeout closes that one (README).
   const internal = (Deno as unknown as Record<symbol, { core?: { tryClose?(rid: number): void } }>)[
     (Deno as unknown as { internal: symbol }).internal
   ];
