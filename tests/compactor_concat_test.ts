@@ -11,6 +11,7 @@ import type { PartitionedTable } from "../lib/lake/layout.ts";
 import { type ColumnData, lakeFileFields, writeParquetFile } from "../lib/lake/parquet/mod.ts";
 import { TABLES } from "../lib/schema/tables.ts";
 import { duckColumns, duckRows, type Plain, randomTable } from "./support/parquet_tables.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const KINDS: readonly PartitionedTable[] = [
   "trades",
@@ -22,14 +23,7 @@ const KINDS: readonly PartitionedTable[] = [
   "bars",
 ];
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "compact_concat_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("compact_concat_test_", fn);
 
 /**
  * Writes a file of `rows` random rows of `kind` whose first file-order column runs from

@@ -30,6 +30,7 @@ import type {
   Trade,
 } from "../lib/market/types.ts";
 import { duckColumns, duckRows, type Plain, polarsColumns } from "./support/parquet_tables.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const T0 = Date.UTC(2024, 2, 9, 23) * 1000;
 /** One row every 97 seconds: 200 rows span two UTC days. */
@@ -37,14 +38,7 @@ const STEP = 97_000_000;
 const SIDES: readonly TakerSide[] = ["buy", "sell", "unknown"];
 const OURS = "AlphaPulse parquet writer";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "lake_js_encoder_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("lake_js_encoder_test_", fn);
 
 /** The Parquet files of `table` in the lake at `root`, by path. */
 async function lakeFiles(root: string, table: string): Promise<string[]> {

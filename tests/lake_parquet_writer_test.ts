@@ -21,6 +21,7 @@ import {
   polarsColumns,
   randomTable,
 } from "./support/parquet_tables.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const TABLE_LIST = TABLE_NAMES;
 
@@ -35,14 +36,7 @@ const ALL_TYPES: ParquetField[] = [
   { name: "x", type: "list_double" },
 ];
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "pq_writer_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("pq_writer_test_", fn);
 
 /** Writes `rows` random rows of `fields`, reads them back with DuckDB and Polars. */
 async function roundTrip(

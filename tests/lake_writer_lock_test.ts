@@ -8,6 +8,7 @@ import { duck } from "./support/duck.ts";
 import { LakeLockedError, ParquetLake, WRITER_LOCK_FILE, WriterLock } from "../lib/lake/mod.ts";
 import { syntheticTrades } from "./support/lake_trades.ts";
 import { readCaptureFrames } from "./support/recorded.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const CAPTURE_NAME = "coinbase-exchange-ws-20210417.txt";
 const CAPTURE = new URL(`../../shared/data/${CAPTURE_NAME}`, import.meta.url).pathname;
@@ -53,14 +54,7 @@ async function lakeTradeKeys(root: string): Promise<string[]> {
   return rows.map((r) => String(r.k));
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "lake_lock_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("lake_lock_test_", fn);
 
 Deno.test("a second writer of a lake in the same process is refused until the first closes", async () => {
   await withDir(async (dir) => {

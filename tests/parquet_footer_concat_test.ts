@@ -15,6 +15,7 @@ import {
 import { concatParquetFiles } from "../lib/lake/parquet/concat.ts";
 import { TABLE_NAMES } from "../lib/schema/tables.ts";
 import { duckColumns, type Plain, polarsColumns, randomTable } from "./support/parquet_tables.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const TABLE_LIST = TABLE_NAMES;
 
@@ -29,14 +30,7 @@ const PHYSICAL: Record<ParquetField["type"], number> = {
   string: 6,
 };
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "pq_concat_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("pq_concat_test_", fn);
 
 const utf8 = new TextEncoder();
 

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { constants, gunzipSync, zstdDecompressSync } from "node:zlib";
 import { readLines } from "../collectors/replay/_lines.ts";
 import { seededRandom } from "./support/lake_trades.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const DATA = new URL("../../shared/data/", import.meta.url);
 const KRAKEN_ZST = new URL("kraken-v1-cryptofeed-v3-format-20210417.jsonl.zst", DATA).pathname;
@@ -61,14 +62,7 @@ async function replay(file: string, ...args: string[]): Promise<Run> {
   };
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "replay_damaged_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("replay_damaged_", fn);
 
 Deno.test("zstd JSONL with 5,000 garbage bytes appended: every message, damage at the file's end, exit 3", async () => {
   await withDir(async (dir) => {

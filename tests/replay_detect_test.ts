@@ -12,6 +12,7 @@ import { replayFiles } from "../collectors/replay/replay.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { CoinbaseAdvancedAdapter } from "../collectors/venues/coinbase_advanced.ts";
 import type { Bar, MarketEvent } from "../lib/market/types.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const DATA = new URL("../../shared/data/", import.meta.url);
 const REPLAY = new URL("../collectors/replay/main.ts", import.meta.url).pathname;
@@ -135,14 +136,7 @@ function advancedRecording(): string {
   return lines.join("\n") + "\n";
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "replay_detect_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("replay_detect_", fn);
 
 async function cli(...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
