@@ -8,12 +8,19 @@
  */
 import { ByteWriter } from "./byte_writer.ts";
 import { type Column, type ColumnData, toColumn } from "./columns.ts";
-import { CODEC, type Compression, type Compressor, compressor } from "./compression.ts";
+import {
+  CODEC,
+  type Compression,
+  type Compressor,
+  compressor,
+  DEFAULT_ZSTD_LEVEL,
+} from "./compression.ts";
 import { type ChunkMeta, footer, MAGIC, pageHeader, rowGroup } from "./metadata.ts";
 import { pageEnd, writePageBody } from "./plain.ts";
 import { leafPath, type ParquetField, physicalType, schemaElements } from "./schema.ts";
 import { chunkStatistics } from "./statistics.ts";
 import type { ThriftStruct } from "./thrift.ts";
+import { POOL_MIN_BYTES, zstdPool, type ZstdPool } from "./zstd_pool.ts";
 
 /** Options of {@linkcode encodeParquet} and {@linkcode writeParquetFile}. */
 export interface ParquetEncodeOptions {
@@ -48,9 +55,11 @@ interface Settings {
   readonly rowGroupSize: number;
   readonly pageSize: number;
   readonly createdBy: string;
+  /** The zstd level of a second thread's compression, or `undefined` for none. */
+  readonly parallelLevel: number | undefined;
 }
 
-function settings(options: ParquetEncodeOptions): Settings {
+function settings(options: ParquetEncodeOptions, parallel: boolean): Settings {
   const compression = options.compression ?? "zstd";
   const rowGroupSize = options.rowGroupSize ?? 131_072;
   const pageSize = options.pageSize ?? 1 << 20;
@@ -66,6 +75,9 @@ function settings(options: ParquetEncodeOptions): Settings {
     rowGroupSize,
     pageSize,
     createdBy: options.createdBy ?? "AlphaPulse parquet writer",
+    parallelLevel: parallel && compression === "zstd"
+      ? options.zstdLevel ?? DEFAULT_ZSTD_LEVEL
+      : undefined,
   };
 }
 
@@ -91,7 +103,20 @@ function prepare(schema: readonly ParquetField[], columns: ParquetColumns): Colu
   return out;
 }
 
-/** Writes rows `[from, to)` of `column` as one column chunk; returns its metadata. */
+/** A page on its way to the sink: compressed here, or in a slot of the pool. */
+interface Page {
+  readonly values: number;
+  readonly bodyLength: number;
+  readonly compressed?: Uint8Array;
+  readonly pool?: ZstdPool;
+  readonly slot?: number;
+}
+
+/**
+ * Writes rows `[from, to)` of `column` as one column chunk; returns its metadata. With a
+ * second thread (`s.parallelLevel`), large pages are compressed there while the next pages
+ * are made (and here when every slot is busy); pages are written in order either way.
+ */
 function writeChunk(
   sink: Sink,
   column: Column,
@@ -101,32 +126,63 @@ function writeChunk(
   body: ByteWriter,
 ): ChunkMeta {
   const dataPageOffset = sink.offset;
-  let numValues = 0;
-  let uncompressedSize = 0;
-  let compressedSize = 0;
+  const sizes = { numValues: 0, uncompressedSize: 0, compressedSize: 0 };
+  const pending: Page[] = [];
   for (let start = from; start < to;) {
     const end = pageEnd(column, start, to, s.pageSize);
     body.clear();
     const values = writePageBody(body, column, start, end);
-    const compressed = s.compress(body.view());
-    const header = pageHeader(values, body.length, compressed.length);
-    sink.write(header);
-    sink.write(compressed);
-    numValues += values;
-    uncompressedSize += header.length + body.length;
-    compressedSize += header.length + compressed.length;
+    const pool = s.parallelLevel !== undefined && body.length >= POOL_MIN_BYTES
+      ? zstdPool(s.parallelLevel)
+      : undefined;
+    const slot = pool !== undefined && body.length <= pool.capacity ? pool.take() : -1;
+    if (slot >= 0) {
+      pool!.submit(slot, body.view());
+      pending.push({ values, bodyLength: body.length, pool, slot });
+    } else {
+      pending.push({ values, bodyLength: body.length, compressed: s.compress(body.view()) });
+    }
+    writePages(sink, pending, s, sizes, false);
     start = end;
   }
+  const statistics = chunkStatistics(column, from, to);
+  writePages(sink, pending, s, sizes, true);
   return {
     physicalType: physicalType(column.field.type),
     path: leafPath(column.field),
     codec: s.codec,
-    numValues,
-    uncompressedSize,
-    compressedSize,
+    ...sizes,
     dataPageOffset,
-    statistics: chunkStatistics(column, from, to),
+    statistics,
   };
+}
+
+/**
+ * Writes the pending pages in order, as long as the first one is compressed (waiting for
+ * the pool's result when `wait`); adds their sizes to `sizes`.
+ */
+function writePages(
+  sink: Sink,
+  pending: Page[],
+  s: Settings,
+  sizes: { numValues: number; uncompressedSize: number; compressedSize: number },
+  wait: boolean,
+): void {
+  let n = 0;
+  for (; n < pending.length; n++) {
+    const page = pending[n];
+    const { pool, slot } = page;
+    if (pool !== undefined && slot !== undefined && !wait && !pool.done(slot)) break;
+    const compressed = page.compressed ?? pool!.result(slot!) ?? s.compress(pool!.input(slot!));
+    const header = pageHeader(page.values, page.bodyLength, compressed.length);
+    sink.write(header);
+    sink.write(compressed);
+    if (pool !== undefined) pool.release(slot!);
+    sizes.numValues += page.values;
+    sizes.uncompressedSize += header.length + page.bodyLength;
+    sizes.compressedSize += header.length + compressed.length;
+  }
+  pending.splice(0, n);
 }
 
 /** Encodes the whole file into `sink`. */
@@ -135,8 +191,9 @@ function encodeInto(
   schema: readonly ParquetField[],
   columns: ParquetColumns,
   options: ParquetEncodeOptions,
+  parallel: boolean,
 ): void {
-  const s = settings(options);
+  const s = settings(options, parallel);
   const prepared = prepare(schema, columns);
   const rows = prepared[0].rows;
   const body = new ByteWriter(s.pageSize + 4096);
@@ -168,7 +225,7 @@ export function encodeParquet(
       this.offset += bytes.length;
     },
   };
-  encodeInto(sink, schema, columns, options);
+  encodeInto(sink, schema, columns, options, false);
   const out = new Uint8Array(sink.offset);
   let at = 0;
   for (const part of parts) {
@@ -197,6 +254,6 @@ export async function writeParquetFile(
       this.offset += bytes.length;
     },
   };
-  encodeInto(sink, schema, columns, options);
+  encodeInto(sink, schema, columns, options, true);
   return sink.offset;
 }
