@@ -7,6 +7,7 @@
 import type { Bar, BookChange, BookSnapshot, MarketEvent, Trade } from "../market/types.ts";
 import { eventRejection, type Rejection } from "../schema/rules.ts";
 import { BookColumns, type BookKind } from "./book_columns.ts";
+import { computeDigests } from "./digest_pool.ts";
 import {
   type EventKind,
   eventKindOf,
@@ -75,8 +76,8 @@ export function splitEvents(
       }
       let rejection: Rejection | undefined;
       try {
-        // Checked by the schema's rules as its levels are copied.
-        rejection = columns.appendChecked(e as BookSnapshot | BookChange, options.latest);
+        // Checked by the schema's rules as its levels are copied; digests after the loop.
+        rejection = columns.appendChecked(e as BookSnapshot | BookChange, options.latest, true);
       } catch {
         rejection = "levels"; // levels that are not lists of [price, size] cannot be sorted
       }
@@ -100,6 +101,8 @@ export function splitEvents(
     if (list) list.push(row);
     else rows.set(kind, [row]);
   }
+  // On two threads for a large batch (the level arrays are shared memory).
+  for (const columns of books.values()) computeDigests(columns, 0);
   return { trades, bars, rows, books };
 }
 

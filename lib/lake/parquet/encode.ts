@@ -20,7 +20,7 @@ import { pageEnd, writePageBody } from "./plain.ts";
 import { leafPath, type ParquetField, physicalType, schemaElements } from "./schema.ts";
 import { chunkStatistics } from "./statistics.ts";
 import type { ThriftStruct } from "./thrift.ts";
-import { POOL_MIN_BYTES, zstdPool, type ZstdPool } from "./zstd_pool.ts";
+import { POOL_MIN_BYTES, type ZstdPool, zstdPool } from "./zstd_pool.ts";
 
 /** Options of {@linkcode encodeParquet} and {@linkcode writeParquetFile}. */
 export interface ParquetEncodeOptions {

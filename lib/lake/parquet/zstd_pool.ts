@@ -44,6 +44,8 @@ export class ZstdPool {
   /** Slots handed out by `take` and not yet released. */
   readonly #taken: boolean[];
   readonly #worker: Worker;
+  /** Pages submitted so far. */
+  submitted = 0;
 
   constructor(level: number) {
     this.level = level;
@@ -90,6 +92,7 @@ export class ZstdPool {
     if (bytes.length > SLOT_BYTES) throw new RangeError("ZstdPool: page larger than a slot");
     this.#inputs[slot].set(bytes);
     Atomics.store(this.#control, SLOT.inputLength(slot), bytes.length);
+    this.submitted++;
     Atomics.store(this.#control, SLOT.state(slot), SLOT.SUBMITTED);
     Atomics.add(this.#control, SLOT.wake, 1);
     Atomics.notify(this.#control, SLOT.wake);
