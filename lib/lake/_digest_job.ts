@@ -22,7 +22,22 @@ export const WORD = {
   finished: 3,
   /** The id of the last job the worker is done with. */
   acknowledged: 4,
-  count: 5,
+  /** Set to 1 by the worker when it ends on an error (it takes no more jobs). */
+  dead: 5,
+  /** A fault tests ask the worker for after it claims its next chunk (`FAULT`); 0 for none. */
+  fault: 6,
+  count: 7,
+} as const;
+
+/** Faults a test can ask the worker for (the `fault` word). */
+export const FAULT = {
+  NONE: 0,
+  /** Wait (without working) until the word changes, holding the claimed chunk. */
+  STALL: 1,
+  /** Throw with the claimed chunk not computed: the worker ends. */
+  THROW: 2,
+  /** End silently with the claimed chunk not computed (no acknowledgement, no dead word). */
+  EXIT: 3,
 } as const;
 
 /** A job: rows `[0, rows)` of a batch, their digests to compute. */
@@ -95,12 +110,22 @@ export function jobOf(posted: PostedJob): DigestJob {
   };
 }
 
-/** Takes and computes chunks of `job` until none is left. */
-export function runChunks(job: DigestJob, control: Int32Array): void {
+/**
+ * Takes and computes chunks of `job` until none is left; marks each chunk it computed in
+ * `mine` (when given), and calls `claimed` after each claim (the worker's fault hook).
+ */
+export function runChunks(
+  job: DigestJob,
+  control: Int32Array,
+  mine?: Uint8Array,
+  claimed?: () => void,
+): void {
   const chunks = Math.ceil(job.rows / CHUNK_ROWS);
   for (;;) {
     const chunk = Atomics.add(control, WORD.claim, 1);
     if (chunk >= chunks) return;
+    claimed?.();
+    if (mine !== undefined) mine[chunk] = 1;
     digestRows(job, chunk * CHUNK_ROWS, Math.min(job.rows, (chunk + 1) * CHUNK_ROWS));
     if (Atomics.add(control, WORD.finished, 1) + 1 === chunks) {
       Atomics.notify(control, WORD.finished);

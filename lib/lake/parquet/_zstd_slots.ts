@@ -1,7 +1,7 @@
 /**
  * The shared memory of {@linkcode ZstdPool} and its thread: a control array of 32-bit words
- * (a ready flag, a wake counter, and per slot its state and input / output lengths) and per
- * slot an input and an output buffer.
+ * (a ready flag, a wake counter, a progress counter, a dead flag, a test fault, and per slot
+ * its state and input / output lengths) and per slot an input and an output buffer.
  * @module
  */
 
@@ -18,11 +18,17 @@ export const SLOT = {
   ready: 0,
   /** Incremented (and notified) by the encoder when it submits a slot. */
   wake: 1,
-  state: (s: number): number => 2 + 3 * s,
-  inputLength: (s: number): number => 3 + 3 * s,
-  outputLength: (s: number): number => 4 + 3 * s,
+  /** Incremented by the thread after each slot it finishes (the encoder's sign of life). */
+  beat: 2,
+  /** Set to 1 by the thread when it ends on an error (it takes no more slots). */
+  dead: 3,
+  /** A fault tests ask the thread for before its next slot (`FAULT`); 0 for none. */
+  fault: 4,
+  state: (s: number): number => 5 + 3 * s,
+  inputLength: (s: number): number => 6 + 3 * s,
+  outputLength: (s: number): number => 7 + 3 * s,
   /** Words for `slots` slots. */
-  words: (slots: number): number => 2 + 3 * slots,
+  words: (slots: number): number => 5 + 3 * slots,
   /** Free (or its result taken). */
   IDLE: 0,
   /** Input written, waiting for the thread. */
@@ -31,4 +37,15 @@ export const SLOT = {
   DONE: 2,
   /** Not compressed (the result did not fit the output, or an error): the encoder does it. */
   FAILED: 3,
+} as const;
+
+/** Faults a test can ask a worker thread for (the `fault` word). */
+export const FAULT = {
+  NONE: 0,
+  /** Wait (without working) until the word changes. */
+  STALL: 1,
+  /** Throw outside the work's own error handling: the thread ends. */
+  THROW: 2,
+  /** End silently (no error, no dead word), as a thread that stops running. */
+  EXIT: 3,
 } as const;

@@ -10,6 +10,13 @@
  * on the first large page of a process ({@linkcode zstdPool}), and used once it is ready;
  * until then, and whenever every slot is busy, the encoder compresses on its own thread.
  *
+ * A worker that dies (an error) or makes no progress for {@linkcode workerStallMs} while the
+ * encoder waits for it is abandoned for good: it is terminated, dropped (the next large page
+ * starts a new one, with new shared memory: a stalled thread may still write into the old),
+ * and the encoder compresses the pages it held itself, to the same bytes. The encoder cannot
+ * see a worker's `error` event while it waits (it waits with `Atomics.wait`), hence a
+ * deadline measured as time without progress rather than an event.
+ *
  * @example
  * ```ts
  * import { zstdPool } from "./zstd_pool.ts";
@@ -26,7 +33,7 @@
  * @module
  */
 import { Worker } from "node:worker_threads";
-import { type PoolLayout, SLOT } from "./_zstd_slots.ts";
+import { FAULT, type PoolLayout, SLOT } from "./_zstd_slots.ts";
 
 /** Slots: pages in flight to the worker at once. */
 const SLOTS = 3;
@@ -34,6 +41,34 @@ const SLOTS = 3;
 const SLOT_BYTES = 3 << 19;
 /** Pages smaller than this are compressed in place (and do not start the worker). */
 export const POOL_MIN_BYTES = 64 * 1024;
+/** How long a wait sleeps before it looks at the worker's progress again. */
+const WAIT_SLICE_MS = 50;
+
+/**
+ * Milliseconds without progress after which a waiting encoder abandons the worker: 2,000.
+ * A page of about 1 MiB compresses in 5 to 20 ms, so this is over 100 pages' time; a
+ * runnable thread is scheduled within tens of milliseconds even under `nice -n 19` on a
+ * loaded machine, so only a dead, stopped or looping thread goes 2 s without progress.
+ * Abandoning one that was merely slow costs a new worker, never different bytes.
+ */
+let stallMs = 2_000;
+
+/**
+ * The deadline (milliseconds without progress) of waits for the worker; with `ms`, sets it
+ * first (tests shorten it). Throws `RangeError` for a negative or non-finite `ms`.
+ */
+export function workerStallMs(ms?: number): number {
+  if (ms !== undefined) {
+    if (!(Number.isFinite(ms) && ms >= 0)) {
+      throw new RangeError(`workerStallMs: ms must be finite and >= 0, got ${ms}`);
+    }
+    stallMs = ms;
+  }
+  return stallMs;
+}
+
+/** Faults a test can make the worker show (see {@linkcode ZstdPool.injectFault}). */
+export type WorkerFault = "none" | "stall" | "throw" | "exit";
 
 /** A worker compressing pages in shared slots (see the module documentation). */
 export class ZstdPool {
@@ -46,6 +81,7 @@ export class ZstdPool {
   readonly #worker: Worker;
   /** Pages submitted so far. */
   submitted = 0;
+  #abandoned = false;
 
   constructor(level: number) {
     this.level = level;
@@ -63,12 +99,18 @@ export class ZstdPool {
       workerData: layout,
     });
     this.#worker.unref();
-    this.#worker.on("error", () => this.#fail());
+    this.#worker.on("error", () => this.#abandon());
   }
 
   /** Whether the worker is waiting for work. */
   get ready(): boolean {
-    return Atomics.load(this.#control, SLOT.ready) === 1;
+    if (Atomics.load(this.#control, SLOT.dead) === 1) this.#abandon();
+    return !this.#abandoned && Atomics.load(this.#control, SLOT.ready) === 1;
+  }
+
+  /** Whether the pool was given up (its worker died or stalled); it takes no more pages. */
+  get abandoned(): boolean {
+    return this.#abandoned;
   }
 
   /** Largest page a slot takes. */
@@ -78,6 +120,7 @@ export class ZstdPool {
 
   /** A free slot (now taken), or -1 when every slot is in use. */
   take(): number {
+    if (this.#abandoned) return -1;
     for (let s = 0; s < SLOTS; s++) {
       if (!this.#taken[s]) {
         this.#taken[s] = true;
@@ -101,36 +144,72 @@ export class ZstdPool {
   /**
    * Waits for `slot`'s result: its compressed bytes (a view of the slot, valid until
    * {@linkcode ZstdPool.release}), or `undefined` when the worker could not compress them
-   * into the slot (too large, or an error): the caller compresses
-   * {@linkcode ZstdPool.input} itself.
+   * into the slot (too large, or an error) or was abandoned (it died, or made no progress
+   * for {@linkcode workerStallMs}): the caller compresses {@linkcode ZstdPool.input} itself.
    */
   result(slot: number): Uint8Array | undefined {
+    const control = this.#control;
     const at = SLOT.state(slot);
-    while (Atomics.load(this.#control, at) === SLOT.SUBMITTED) {
-      Atomics.wait(this.#control, at, SLOT.SUBMITTED);
+    let beat = Atomics.load(control, SLOT.beat);
+    let since = performance.now();
+    while (!this.#abandoned && Atomics.load(control, at) === SLOT.SUBMITTED) {
+      if (Atomics.load(control, SLOT.dead) === 1) {
+        this.#abandon();
+        break;
+      }
+      Atomics.wait(control, at, SLOT.SUBMITTED, WAIT_SLICE_MS);
+      const now = Atomics.load(control, SLOT.beat);
+      if (now !== beat) {
+        beat = now;
+        since = performance.now();
+      } else if (
+        performance.now() - since >= stallMs && Atomics.load(control, at) === SLOT.SUBMITTED
+      ) {
+        this.#abandon();
+      }
     }
-    if (Atomics.load(this.#control, at) !== SLOT.DONE) return undefined;
-    return this.#outputs[slot].subarray(0, Atomics.load(this.#control, SLOT.outputLength(slot)));
+    if (this.#abandoned || Atomics.load(control, at) !== SLOT.DONE) return undefined;
+    return this.#outputs[slot].subarray(0, Atomics.load(control, SLOT.outputLength(slot)));
   }
 
-  /** Whether `slot`'s result is there (without waiting). */
+  /** Whether `slot`'s result is there (or the pool was abandoned), without waiting. */
   done(slot: number): boolean {
-    return Atomics.load(this.#control, SLOT.state(slot)) !== SLOT.SUBMITTED;
+    return this.#abandoned || Atomics.load(this.#control, SLOT.state(slot)) !== SLOT.SUBMITTED;
   }
 
-  /** The bytes submitted to `slot` (to compress them here when the worker could not). */
+  /**
+   * The bytes submitted to `slot` (to compress them here when the worker could not). The
+   * worker only reads inputs, so they stay intact after the pool is abandoned.
+   */
   input(slot: number): Uint8Array {
     return this.#inputs[slot].subarray(0, Atomics.load(this.#control, SLOT.inputLength(slot)));
   }
 
   /** Frees `slot` (after its result is written). */
   release(slot: number): void {
-    Atomics.store(this.#control, SLOT.state(slot), SLOT.IDLE);
+    if (!this.#abandoned) Atomics.store(this.#control, SLOT.state(slot), SLOT.IDLE);
     this.#taken[slot] = false;
   }
 
-  #fail(): void {
+  /**
+   * For tests: makes the worker stall before its next page (`"stall"`, until `"none"`),
+   * throw there (`"throw"`: it ends with an error), or end there silently (`"exit"`, as a
+   * thread that stops running), without the pool knowing.
+   */
+  injectFault(fault: WorkerFault): void {
+    const word = { none: FAULT.NONE, stall: FAULT.STALL, throw: FAULT.THROW, exit: FAULT.EXIT }[
+      fault
+    ];
+    Atomics.store(this.#control, SLOT.fault, word);
+    Atomics.notify(this.#control, SLOT.fault);
+  }
+
+  /** Gives the worker up for good: terminated, and no longer the process's pool. */
+  #abandon(): void {
+    if (this.#abandoned) return;
+    this.#abandoned = true;
     if (pools.get(this.level) === this) pools.delete(this.level);
+    this.#worker.terminate().catch(() => {});
   }
 }
 
@@ -142,6 +221,7 @@ const pools = new Map<number, ZstdPool>();
  */
 export function zstdPool(level: number): ZstdPool | undefined {
   let pool = pools.get(level);
+  if (pool !== undefined && !pool.ready && pool.abandoned) pool = undefined;
   if (pool === undefined) {
     pool = new ZstdPool(level);
     pools.set(level, pool);
