@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
+import { splitEvents } from "../lib/lake/_split_events.ts";
 import { BookColumns } from "../lib/lake/book_columns.ts";
 import {
   computeDigests,
+  digestStream,
   PARALLEL_MIN_ROWS,
   parallelDigestJobs,
   startDigestWorker,
@@ -128,6 +130,60 @@ Deno.test("digests shared with the worker equal the digest of each event's canon
     });
     columns.release();
   }
+});
+
+/** The digest of `e`'s canonical text (independent of the columns' code). */
+function expectedDigest(e: BookSnapshot | BookChange, depth: number): number {
+  const optionals = e.kind === "book_snapshot"
+    ? [e.sequence, e.checksum]
+    : [e.firstSequence, e.sequence, e.checksum];
+  return digestOf(bookText(storedBookLevels(e, depth), optionals));
+}
+
+Deno.test("splitEvents shares the digests with the worker while it copies the rows", async () => {
+  await until(startDigestWorker);
+  const depth = 25;
+  // Enough snapshots for shared level arrays (the changes' levels are too few: this thread).
+  const events = bookEvents(64 * PARALLEL_MIN_ROWS + 77);
+  const jobs = parallelDigestJobs();
+  const { books } = splitEvents(events, {
+    depth,
+    latest: Number.MAX_SAFE_INTEGER,
+    ignored: () => assert.fail("ignored"),
+    rejected: () => assert.fail("rejected"),
+  });
+  assert.equal(parallelDigestJobs(), jobs + 1, "the worker did not share the snapshots' job");
+  for (const kind of ["book_snapshots", "book_changes"] as const) {
+    const chosen = events.filter((e) =>
+      (e.kind === "book_snapshot") === (kind === "book_snapshots")
+    );
+    const columns = books.get(kind)!;
+    assert.equal(columns.length, chosen.length);
+    const digests = columns.digest.view();
+    chosen.forEach((e, i) => assert.equal(digests[i], expectedDigest(e, depth), `row ${i}`));
+    columns.release();
+  }
+});
+
+Deno.test("a digest stream whose level arrays grow: the rows after it are digested here", async () => {
+  await until(startDigestWorker);
+  const depth = 60;
+  const events = bookEvents(8 * PARALLEL_MIN_ROWS).filter((e) => e.kind === "book_snapshot");
+  const columns = new BookColumns("book_snapshots", depth);
+  // Shared level arrays too small for the rows: they grow (new arrays) while streaming.
+  columns.reserve(events.length, 1 << 17, 1 << 17);
+  const before = columns.askPrices.values;
+  const stream = digestStream(columns, 0, events.length);
+  assert.ok(stream !== undefined);
+  for (const e of events) {
+    assert.equal(columns.appendChecked(e, Infinity, true), undefined);
+    stream.advance();
+  }
+  assert.notEqual(columns.askPrices.values, before, "the level arrays did not grow");
+  stream.finish();
+  const digests = columns.digest.view();
+  events.forEach((e, i) => assert.equal(digests[i], expectedDigest(e, depth), `row ${i}`));
+  columns.release();
 });
 
 Deno.test("a process that wrote through both workers exits by itself", async () => {

@@ -2,6 +2,7 @@
 // the middle of a write: the write completes on the calling thread, within the deadline,
 // with the bytes / digests computed without any worker, and the worker is replaced.
 import assert from "node:assert/strict";
+import { splitEvents } from "../lib/lake/_split_events.ts";
 import { BookColumns } from "../lib/lake/book_columns.ts";
 import {
   abandonedDigestWorkers,
@@ -104,44 +105,58 @@ function snapshots(count: number): BookSnapshot[] {
   });
 }
 
-for (const fault of FAULTS) {
-  Deno.test(`digest worker ${fault}: computeDigests completes here with the same digests`, async () => {
-    const depth = 50;
-    const events = snapshots(20_000);
-    // Each digest from the event's canonical text, without the columns' code.
-    const expected = events.map((e) =>
-      digestOf(bookText(storedBookLevels(e, depth), [e.sequence, e.checksum]))
-    );
-    const fill = () => {
-      const columns = new BookColumns("book_snapshots", depth);
-      columns.reserve(events.length, 1 << 20, 1 << 20); // levels in shared memory
-      for (const e of events) assert.equal(columns.appendChecked(e, Infinity, true), undefined);
-      return columns;
-    };
-    await until(startDigestWorker);
-    const previous = workerStallMs();
-    workerStallMs(STALL_MS);
-    try {
-      const clear = injectDigestFault(fault);
-      assert.ok(clear !== undefined);
-      const jobs = parallelDigestJobs();
-      const abandoned = abandonedDigestWorkers();
-      const columns = fill();
-      computeDigests(columns, 0);
-      assert.equal(abandonedDigestWorkers(), abandoned + 1, "the worker was not abandoned");
-      assert.equal(parallelDigestJobs(), jobs);
-      assert.deepEqual(Array.from(columns.digest.view()), expected);
-      columns.release();
-      clear(); // a stalled worker resumes, in its old shared memory
-      // A new worker, with new shared memory, shares the next batch.
+/** Book columns of `events` with their digests: by computeDigests, or while split. */
+const DIGEST_PATHS = {
+  computeDigests(events: BookSnapshot[], depth: number): BookColumns {
+    const columns = new BookColumns("book_snapshots", depth);
+    columns.reserve(events.length, 1 << 20, 1 << 20); // levels in shared memory
+    for (const e of events) assert.equal(columns.appendChecked(e, Infinity, true), undefined);
+    computeDigests(columns, 0);
+    return columns;
+  },
+  splitEvents(events: BookSnapshot[], depth: number): BookColumns {
+    const split = splitEvents(events, {
+      depth,
+      latest: Number.MAX_SAFE_INTEGER,
+      ignored: () => assert.fail("ignored"),
+      rejected: () => assert.fail("rejected"),
+    });
+    return split.books.get("book_snapshots")!;
+  },
+};
+
+for (const [path, digested] of Object.entries(DIGEST_PATHS)) {
+  for (const fault of FAULTS) {
+    Deno.test(`digest worker ${fault}: ${path} completes here with the same digests`, async () => {
+      const depth = 50;
+      const events = snapshots(20_000);
+      // Each digest from the event's canonical text, without the columns' code.
+      const expected = events.map((e) =>
+        digestOf(bookText(storedBookLevels(e, depth), [e.sequence, e.checksum]))
+      );
       await until(startDigestWorker);
-      const again = fill();
-      computeDigests(again, 0);
-      assert.equal(parallelDigestJobs(), jobs + 1, "the new worker did not share the job");
-      assert.deepEqual(Array.from(again.digest.view()), expected);
-      again.release();
-    } finally {
-      workerStallMs(previous);
-    }
-  });
+      const previous = workerStallMs();
+      workerStallMs(STALL_MS);
+      try {
+        const clear = injectDigestFault(fault);
+        assert.ok(clear !== undefined);
+        const jobs = parallelDigestJobs();
+        const abandoned = abandonedDigestWorkers();
+        const columns = digested(events, depth);
+        assert.equal(abandonedDigestWorkers(), abandoned + 1, "the worker was not abandoned");
+        assert.equal(parallelDigestJobs(), jobs);
+        assert.deepEqual(Array.from(columns.digest.view()), expected);
+        columns.release();
+        clear(); // a stalled worker resumes, in its old shared memory
+        // A new worker, with new shared memory, shares the next batch.
+        await until(startDigestWorker);
+        const again = digested(events, depth);
+        assert.equal(parallelDigestJobs(), jobs + 1, "the new worker did not share the job");
+        assert.deepEqual(Array.from(again.digest.view()), expected);
+        again.release();
+      } finally {
+        workerStallMs(previous);
+      }
+    });
+  }
 }

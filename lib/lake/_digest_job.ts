@@ -26,7 +26,13 @@ export const WORD = {
   dead: 5,
   /** A fault tests ask the worker for after it claims its next chunk (`FAULT`); 0 for none. */
   fault: 6,
-  count: 7,
+  /** Chunks whose row data is written (the caller publishes them as it copies rows). */
+  available: 7,
+  /** 1 once `available` and `rows` are final (no more chunks come). */
+  sealed: 8,
+  /** Rows of the job (final once sealed; until then at least those of published chunks). */
+  rows: 9,
+  count: 10,
 } as const;
 
 /** Faults a test can ask the worker for (the `fault` word). */
@@ -40,9 +46,13 @@ export const FAULT = {
   EXIT: 3,
 } as const;
 
-/** A job: rows `[0, rows)` of a batch, their digests to compute. */
+/**
+ * A job: rows `[0, rows)` of a batch, their digests to compute (the rows of the chunks
+ * published so far: see `WORD.available`).
+ */
 export interface DigestJob {
   readonly id: number;
+  /** Room for rows in `offsets` (the stride between bid and ask offsets), `WORD.rows` at most. */
   readonly rows: number;
   /** Whether the rows are book changes (three optionals) rather than snapshots (two). */
   readonly changes: boolean;
@@ -110,9 +120,13 @@ export function jobOf(posted: PostedJob): DigestJob {
   };
 }
 
+/** How long a thread waiting for chunks to be published sleeps before it looks again. */
+const PUBLISH_WAIT_MS = 20;
+
 /**
- * Takes and computes chunks of `job` until none is left; marks each chunk it computed in
- * `mine` (when given), and calls `claimed` after each claim (the worker's fault hook).
+ * Takes and computes published chunks of `job` until the job is sealed and none is left
+ * (waiting for chunks while it is not sealed); marks each chunk it computed in `mine`
+ * (when given), and calls `claimed` after each claim (the worker's fault hook).
  */
 export function runChunks(
   job: DigestJob,
@@ -120,16 +134,22 @@ export function runChunks(
   mine?: Uint8Array,
   claimed?: () => void,
 ): void {
-  const chunks = Math.ceil(job.rows / CHUNK_ROWS);
   for (;;) {
-    const chunk = Atomics.add(control, WORD.claim, 1);
-    if (chunk >= chunks) return;
+    const sealed = Atomics.load(control, WORD.sealed) === 1;
+    const available = Atomics.load(control, WORD.available);
+    const chunk = Atomics.load(control, WORD.claim);
+    if (chunk >= available) {
+      if (sealed) return;
+      Atomics.wait(control, WORD.available, available, PUBLISH_WAIT_MS);
+      continue;
+    }
+    if (Atomics.compareExchange(control, WORD.claim, chunk, chunk + 1) !== chunk) continue;
     claimed?.();
     if (mine !== undefined) mine[chunk] = 1;
-    digestRows(job, chunk * CHUNK_ROWS, Math.min(job.rows, (chunk + 1) * CHUNK_ROWS));
-    if (Atomics.add(control, WORD.finished, 1) + 1 === chunks) {
-      Atomics.notify(control, WORD.finished);
-    }
+    const rows = Atomics.load(control, WORD.rows);
+    digestRows(job, chunk * CHUNK_ROWS, Math.min(rows, (chunk + 1) * CHUNK_ROWS));
+    Atomics.add(control, WORD.finished, 1);
+    Atomics.notify(control, WORD.finished);
   }
 }
 

@@ -88,25 +88,53 @@ class DigestWorker {
   }
 
   /**
-   * Posts `job`, takes chunks along with the worker (marking this thread's in `mine`),
-   * waits for every chunk and for the worker to let go of the job. False when the worker
-   * failed or stalled: it is then abandoned, and only the chunks marked in `mine` are done.
+   * Posts `job` (no chunk published yet); returns its id, or `undefined` when the worker
+   * has not let go of its last job within the deadline (it is then abandoned).
    */
-  run(job: Omit<DigestJob, "id">, mine: Uint8Array): boolean {
-    const id = ++this.#jobs;
+  begin(job: Omit<DigestJob, "id">): number | undefined {
     const control = this.control;
+    const last = this.#jobs;
+    if (!this.#await(() => Atomics.load(control, WORD.acknowledged) === last, last)) {
+      this.abandon();
+      return undefined;
+    }
+    const id = ++this.#jobs;
     Atomics.store(control, WORD.claim, 0);
     Atomics.store(control, WORD.finished, 0);
+    Atomics.store(control, WORD.available, 0);
+    Atomics.store(control, WORD.sealed, 0);
+    Atomics.store(control, WORD.rows, job.rows);
     this.port.postMessage(postedJob({ ...job, id }));
     Atomics.add(control, WORD.wake, 1);
     Atomics.notify(control, WORD.wake);
-    runChunks({ ...job, id }, control, mine);
-    const chunks = Math.ceil(job.rows / CHUNK_ROWS);
+    return id;
+  }
+
+  /** Publishes the first `chunks` chunks of the current job (their row data is written). */
+  publish(chunks: number): void {
+    Atomics.store(this.control, WORD.available, chunks);
+    Atomics.notify(this.control, WORD.available);
+  }
+
+  /**
+   * Seals job `id` at `rows` rows (their row data written), takes chunks along with the
+   * worker (marking this thread's in `mine`), waits for every chunk and for the worker to
+   * let go of the job. False when the worker failed or stalled: it is then abandoned, and
+   * only the chunks marked in `mine` are done.
+   */
+  finish(job: DigestJob, rows: number, mine: Uint8Array): boolean {
+    const control = this.control;
+    const chunks = Math.ceil(rows / CHUNK_ROWS);
+    Atomics.store(control, WORD.rows, rows);
+    Atomics.store(control, WORD.available, chunks);
+    Atomics.store(control, WORD.sealed, 1);
+    Atomics.notify(control, WORD.available);
+    runChunks(job, control, mine);
     // The worker may still be reading the job's arrays until it acknowledges the job.
     const done = () =>
       Atomics.load(control, WORD.finished) >= chunks &&
-      Atomics.load(control, WORD.acknowledged) === id;
-    if (this.#await(done, id) && Atomics.load(control, WORD.dead) === 0) return true;
+      Atomics.load(control, WORD.acknowledged) === job.id;
+    if (this.#await(done, job.id) && Atomics.load(control, WORD.dead) === 0) return true;
     this.abandon();
     return false;
   }
@@ -198,33 +226,155 @@ export function injectDigestFault(fault: WorkerFault): (() => void) | undefined 
   return () => target.injectFault("none");
 }
 
-/**
- * Fills in the digests of rows `[from, columns.length)` of `columns`, appended with their
- * digests left out (`appendChecked(event, latest, true)`).
- */
-export function computeDigests(columns: BookColumns, from: number): void {
-  const rows = columns.length - from;
-  if (rows <= 0) return;
-  const levels = [columns.bidPrices, columns.bidSizes, columns.askPrices, columns.askSizes]
-    .map((g) => g.values);
-  const shared = levels.every((v) => v.buffer instanceof SharedArrayBuffer);
-  let pool: DigestWorker | undefined;
-  if (shared && rows >= PARALLEL_MIN_ROWS && startDigestWorker()) pool = worker;
-  const data = pool?.scratch(rows) ?? {
+/** Row data of rows `[0, rows)` of `columns` from row `base` on, in arrays of its own. */
+function localData(columns: BookColumns, base: number, rows: number) {
+  const data = {
     offsets: new Int32Array(2 * rows + 2),
     optionals: new Float64Array(3 * rows),
     digests: new Int32Array(rows),
   };
-  data.offsets.set(columns.bidOffsets.values.subarray(from, from + rows + 1));
-  data.offsets.set(columns.askOffsets.values.subarray(from, from + rows + 1), rows + 1);
+  copyRowData(columns, { ...data, rows }, base, 0, rows);
+  return data;
+}
+
+/** Copies the offsets and optionals of job rows `[a, b)` (column rows from `base`) into `job`. */
+function copyRowData(
+  columns: BookColumns,
+  job: Pick<DigestJob, "offsets" | "optionals" | "rows">,
+  base: number,
+  a: number,
+  b: number,
+): void {
+  job.offsets.set(columns.bidOffsets.values.subarray(base + a, base + b + 1), a);
+  job.offsets.set(columns.askOffsets.values.subarray(base + a, base + b + 1), job.rows + 1 + a);
   const first = columns.firstSequence.values;
   const sequence = columns.sequence.values;
   const checksum = columns.checksum.values;
-  for (let i = 0; i < rows; i++) {
-    data.optionals[3 * i] = first[from + i];
-    data.optionals[3 * i + 1] = sequence[from + i];
-    data.optionals[3 * i + 2] = checksum[from + i];
+  const optionals = job.optionals;
+  for (let i = a; i < b; i++) {
+    optionals[3 * i] = first[base + i];
+    optionals[3 * i + 1] = sequence[base + i];
+    optionals[3 * i + 2] = checksum[base + i];
   }
+}
+
+/** The level arrays of `columns` (bid prices, bid sizes, ask prices, ask sizes). */
+function levelsOf(columns: BookColumns): Float64Array[] {
+  return [columns.bidPrices, columns.bidSizes, columns.askPrices, columns.askSizes]
+    .map((g) => g.values);
+}
+
+/**
+ * The digests of book rows appended from row `base` on, shared with the worker while the
+ * rows are still being appended: call {@linkcode DigestStream.advance} after each append
+ * (it hands the worker each whole chunk of rows copied), then
+ * {@linkcode DigestStream.finish} (it fills in the digests). Made by
+ * {@linkcode digestStream}. When an append grows a level array (the worker reads the old
+ * one), no more rows are handed out: this thread computes the rest.
+ */
+export class DigestStream {
+  readonly #columns: BookColumns;
+  readonly #pool: DigestWorker;
+  readonly #job: DigestJob;
+  readonly #base: number;
+  readonly #levels: Float64Array[];
+  /** Rows handed to the worker (whole chunks). */
+  #published = 0;
+  #stopped = false;
+  #finished = false;
+
+  constructor(columns: BookColumns, pool: DigestWorker, job: DigestJob, base: number) {
+    this.#columns = columns;
+    this.#pool = pool;
+    this.#job = job;
+    this.#base = base;
+    this.#levels = levelsOf(columns);
+  }
+
+  /** Hands the worker the whole chunks of rows appended since the last call. */
+  advance(): void {
+    const rows = this.#columns.length - this.#base;
+    if (rows - this.#published < CHUNK_ROWS || this.#stopped) return;
+    if (!this.#intact(rows)) {
+      this.#stopped = true;
+      return;
+    }
+    const upto = rows - rows % CHUNK_ROWS;
+    copyRowData(this.#columns, this.#job, this.#base, this.#published, upto);
+    this.#published = upto;
+    this.#pool.publish(upto / CHUNK_ROWS);
+  }
+
+  /**
+   * Fills in the digests of every row appended since the stream began (once; later calls
+   * do nothing). Call it also when the rows are given up (`finally`): the worker lets go.
+   */
+  finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const columns = this.#columns;
+    const base = this.#base;
+    const rows = columns.length - base;
+    if (!this.#stopped && this.#intact(rows)) {
+      copyRowData(columns, this.#job, base, this.#published, rows);
+      this.#published = rows;
+    }
+    const sealed = this.#published;
+    const mine = new Uint8Array(Math.ceil(sealed / CHUNK_ROWS));
+    const ok = this.#pool.finish(this.#job, sealed, mine);
+    if (ok) parallelJobs++;
+    if (ok && sealed === rows) {
+      columns.digest.values.set(this.#job.digests.subarray(0, rows), base);
+      return;
+    }
+    // Rows this thread computes: those past the worker's (a level array grew), and, when
+    // the worker was abandoned (it may still write into the job's digests), the chunks it
+    // took; the others are copied out of the job's digests.
+    const levels = levelsOf(columns);
+    const local = {
+      ...localData(columns, base, rows),
+      id: 0,
+      rows,
+      changes: this.#job.changes,
+      bidPrices: levels[0],
+      bidSizes: levels[1],
+      askPrices: levels[2],
+      askSizes: levels[3],
+    };
+    for (let start = 0; start < rows; start += CHUNK_ROWS) {
+      const end = Math.min(rows, start + CHUNK_ROWS);
+      if (end <= sealed && (ok || mine[start / CHUNK_ROWS] === 1)) {
+        local.digests.set(this.#job.digests.subarray(start, end), start);
+      } else {
+        digestRows(local, start, end);
+      }
+    }
+    columns.digest.values.set(local.digests, base);
+  }
+
+  /** Whether the job still describes `rows` rows: same level arrays, room for them. */
+  #intact(rows: number): boolean {
+    const now = levelsOf(this.#columns);
+    return rows <= this.#job.rows && now.every((v, i) => v === this.#levels[i]);
+  }
+}
+
+/**
+ * A {@linkcode DigestStream} for rows appended to `columns` from row `base` on, at most
+ * `rows` of them; `undefined` (digests are then computed by {@linkcode computeDigests})
+ * when `rows` is below {@linkcode PARALLEL_MIN_ROWS}, the level arrays are not shared
+ * memory or the worker is not ready (this starts it).
+ */
+export function digestStream(
+  columns: BookColumns,
+  base: number,
+  rows: number,
+): DigestStream | undefined {
+  if (rows < PARALLEL_MIN_ROWS) return undefined;
+  const levels = levelsOf(columns);
+  if (!levels.every((v) => v.buffer instanceof SharedArrayBuffer)) return undefined;
+  if (!startDigestWorker()) return undefined;
+  const pool = worker!;
   const job = {
     rows,
     changes: columns.kind === "book_changes",
@@ -232,28 +382,37 @@ export function computeDigests(columns: BookColumns, from: number): void {
     bidSizes: levels[1],
     askPrices: levels[2],
     askSizes: levels[3],
-    ...data,
+    ...pool.scratch(rows),
   };
-  if (pool === undefined) {
-    digestRows({ ...job, id: 0 }, 0, rows);
-    columns.digest.values.set(data.digests, from);
-    return;
-  }
-  const mine = new Uint8Array(Math.ceil(rows / CHUNK_ROWS));
-  if (pool.run(job, mine)) {
-    parallelJobs++;
-    columns.digest.values.set(data.digests, from);
-    return;
-  }
-  // The abandoned worker may still write its claimed chunks into `data.digests`: this
-  // thread's chunks are copied out of it, the others computed into a new array.
-  const digests = new Int32Array(rows);
-  const fallback = { ...job, digests, id: 0 };
-  for (let c = 0; c < mine.length; c++) {
-    const start = c * CHUNK_ROWS;
-    const end = Math.min(rows, start + CHUNK_ROWS);
-    if (mine[c] === 1) digests.set(data.digests.subarray(start, end), start);
-    else digestRows(fallback, start, end);
-  }
-  columns.digest.values.set(digests, from);
+  const id = pool.begin(job);
+  return id === undefined ? undefined : new DigestStream(columns, pool, { ...job, id }, base);
+}
+
+/**
+ * Fills in the digests of rows `[from, columns.length)` of `columns`, appended with their
+ * digests left out (`appendChecked(event, latest, true)`): shared with the worker for a
+ * large batch (see {@linkcode digestStream}).
+ */
+export function computeDigests(columns: BookColumns, from: number): void {
+  const rows = columns.length - from;
+  if (rows <= 0) return;
+  const stream = digestStream(columns, from, rows);
+  if (stream !== undefined) return stream.finish();
+  const levels = levelsOf(columns);
+  const data = localData(columns, from, rows);
+  digestRows(
+    {
+      id: 0,
+      rows,
+      changes: columns.kind === "book_changes",
+      bidPrices: levels[0],
+      bidSizes: levels[1],
+      askPrices: levels[2],
+      askSizes: levels[3],
+      ...data,
+    },
+    0,
+    rows,
+  );
+  columns.digest.values.set(data.digests, from);
 }
