@@ -63,6 +63,56 @@ Deno.test("writeParquetFile with the zstd worker writes encodeParquet's bytes; P
   });
 });
 
+Deno.test("pages of several chunks and row groups in flight at once: encodeParquet's bytes, Polars reads them", async () => {
+  await until(() => zstdPool(3) !== undefined);
+  const pool = zstdPool(3)!;
+  const rows = 9_000;
+  const offsets = new Int32Array(rows + 1);
+  const values = new Float64Array(rows * 30);
+  const sizes = new Float64Array(rows * 30);
+  const ts = new Float64Array(rows);
+  let expectedSum = 0;
+  for (let i = 0; i < rows; i++) {
+    offsets[i + 1] = offsets[i] + 30 - (i % 4);
+    for (let k = offsets[i]; k < offsets[i + 1]; k++) {
+      values[k] = Math.round((60_000 + Math.sin(i * 0.1) * 30 + (k - offsets[i])) * 100) / 100;
+      sizes[k] = (k % 13) + 0.5;
+      expectedSum += values[k];
+    }
+    ts[i] = 1_720_000_000_000_000 + i * 1_000;
+  }
+  const schema: ParquetField[] = [
+    { name: "ts", type: "timestamp_us" },
+    { name: "prices", type: "list_double" },
+    { name: "sizes", type: "list_double" },
+  ];
+  const end = offsets[rows];
+  const columns = {
+    ts,
+    prices: { offsets, values: values.subarray(0, end) },
+    sizes: { offsets, values: sizes.subarray(0, end) },
+  };
+  // Three row groups, each list chunk of several pooled pages.
+  const options = { pageSize: 96 * 1024, rowGroupSize: 4_000 };
+  await withTempDir("parallel_chunks_test_", async (dir) => {
+    const before = pool.submitted;
+    const path = `${dir}/chunks.parquet`;
+    await writeParquetFile(path, schema, columns, options);
+    assert.ok(pool.submitted >= before + 6, "too few pages went to the worker");
+    assert.deepEqual(await Deno.readFile(path), encodeParquet(schema, columns, options));
+    const df = pl.readParquet(path);
+    assert.equal(df.height, rows);
+    assert.deepEqual(df.getColumn("ts").cast(pl.Int64).toArray().map(Number).slice(-2), [
+      ts[rows - 2],
+      ts[rows - 1],
+    ]);
+    const sum = df.select(pl.col("prices").explode().sum()).getColumn("prices").get(0);
+    assert.ok(Math.abs(sum - expectedSum) < 1e-6 * expectedSum);
+    const count = df.select(pl.col("sizes").explode().count()).getColumn("sizes").get(0);
+    assert.equal(Number(count), end);
+  });
+});
+
 /** Book events with the texts a digest must get right: exponents, -0, big integers, nulls. */
 function bookEvents(count: number): (BookSnapshot | BookChange)[] {
   const out: (BookSnapshot | BookChange)[] = [];

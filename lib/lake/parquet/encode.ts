@@ -103,8 +103,18 @@ function prepare(schema: readonly ParquetField[], columns: ParquetColumns): Colu
   return out;
 }
 
+/** A column chunk whose pages are on their way to the sink: its sizes so far. */
+interface OpenChunk {
+  /** The file offset of its first page, -1 until that page is written. */
+  dataPageOffset: number;
+  numValues: number;
+  uncompressedSize: number;
+  compressedSize: number;
+}
+
 /** A page on its way to the sink: compressed here, or in a slot of the pool. */
 interface Page {
+  readonly chunk: OpenChunk;
   readonly values: number;
   readonly bodyLength: number;
   readonly compressed?: Uint8Array;
@@ -112,10 +122,15 @@ interface Page {
   readonly slot?: number;
 }
 
+/** Pages made ahead of the sink at most (beyond, the encoder waits for the first one). */
+const MAX_PENDING = 16;
+
 /**
- * Writes rows `[from, to)` of `column` as one column chunk; returns its metadata. With a
- * second thread (`s.parallelLevel`), large pages are compressed there while the next pages
- * are made (and here when every slot is busy); pages are written in order either way.
+ * Makes the pages of rows `[from, to)` of `column` (one column chunk) and queues them in
+ * `pending`, writing those whose turn it is; returns the chunk's metadata, complete once
+ * all its pages are written. With a second thread (`s.parallelLevel`), large pages are
+ * compressed there while the next pages (of this chunk or the next) are made, and here
+ * when every slot is busy; pages are written in order either way.
  */
 function writeChunk(
   sink: Sink,
@@ -124,10 +139,14 @@ function writeChunk(
   to: number,
   s: Settings,
   body: ByteWriter,
-): ChunkMeta {
-  const dataPageOffset = sink.offset;
-  const sizes = { numValues: 0, uncompressedSize: 0, compressedSize: 0 };
-  const pending: Page[] = [];
+  pending: Page[],
+): () => ChunkMeta {
+  const chunk: OpenChunk = {
+    dataPageOffset: -1,
+    numValues: 0,
+    uncompressedSize: 0,
+    compressedSize: 0,
+  };
   for (let start = from; start < to;) {
     const end = pageEnd(column, start, to, s.pageSize);
     body.clear();
@@ -138,49 +157,48 @@ function writeChunk(
     const slot = pool !== undefined && body.length <= pool.capacity ? pool.take() : -1;
     if (slot >= 0) {
       pool!.submit(slot, body.view());
-      pending.push({ values, bodyLength: body.length, pool, slot });
+      pending.push({ chunk, values, bodyLength: body.length, pool, slot });
     } else {
-      pending.push({ values, bodyLength: body.length, compressed: s.compress(body.view()) });
+      pending.push({ chunk, values, bodyLength: body.length, compressed: s.compress(body.view()) });
     }
-    writePages(sink, pending, s, sizes, false);
+    writePages(sink, pending, s, pending.length > MAX_PENDING);
     start = end;
   }
   const statistics = chunkStatistics(column, from, to);
-  writePages(sink, pending, s, sizes, true);
-  return {
+  return () => ({
     physicalType: physicalType(column.field.type),
     path: leafPath(column.field),
     codec: s.codec,
-    ...sizes,
-    dataPageOffset,
+    numValues: chunk.numValues,
+    uncompressedSize: chunk.uncompressedSize,
+    compressedSize: chunk.compressedSize,
+    dataPageOffset: chunk.dataPageOffset,
     statistics,
-  };
+  });
 }
 
 /**
  * Writes the pending pages in order, as long as the first one is compressed (waiting for
- * the pool's result when `wait`); adds their sizes to `sizes`.
+ * the pool's result of the first one when `wait`, of all when `wait` is `"all"`); adds
+ * their sizes to their chunks.
  */
-function writePages(
-  sink: Sink,
-  pending: Page[],
-  s: Settings,
-  sizes: { numValues: number; uncompressedSize: number; compressedSize: number },
-  wait: boolean,
-): void {
+function writePages(sink: Sink, pending: Page[], s: Settings, wait: boolean | "all"): void {
   let n = 0;
   for (; n < pending.length; n++) {
     const page = pending[n];
     const { pool, slot } = page;
-    if (pool !== undefined && slot !== undefined && !wait && !pool.done(slot)) break;
+    const mustWait = wait === "all" || (wait && n === 0);
+    if (pool !== undefined && slot !== undefined && !mustWait && !pool.done(slot)) break;
     const compressed = page.compressed ?? pool!.result(slot!) ?? s.compress(pool!.input(slot!));
     const header = pageHeader(page.values, page.bodyLength, compressed.length);
+    const chunk = page.chunk;
+    if (chunk.dataPageOffset < 0) chunk.dataPageOffset = sink.offset;
     sink.write(header);
     sink.write(compressed);
     if (pool !== undefined) pool.release(slot!);
-    sizes.numValues += page.values;
-    sizes.uncompressedSize += header.length + page.bodyLength;
-    sizes.compressedSize += header.length + compressed.length;
+    chunk.numValues += page.values;
+    chunk.uncompressedSize += header.length + page.bodyLength;
+    chunk.compressedSize += header.length + compressed.length;
   }
   pending.splice(0, n);
 }
@@ -199,10 +217,12 @@ function encodeInto(
   const body = new ByteWriter(s.pageSize + 4096);
   const groups: ThriftStruct[] = [];
   sink.write(MAGIC);
+  const pending: Page[] = [];
   for (let from = 0; from < rows; from += s.rowGroupSize) {
     const to = Math.min(rows, from + s.rowGroupSize);
-    const chunks = prepared.map((column) => writeChunk(sink, column, from, to, s, body));
-    groups.push(rowGroup(chunks, to - from));
+    const chunks = prepared.map((column) => writeChunk(sink, column, from, to, s, body, pending));
+    writePages(sink, pending, s, "all");
+    groups.push(rowGroup(chunks.map((meta) => meta()), to - from));
   }
   sink.write(footer(schemaElements(schema), rows, groups, schema.length, s.createdBy));
 }
