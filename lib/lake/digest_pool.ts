@@ -3,6 +3,8 @@
  * book rows (`BookColumns` whose level arrays are in shared memory) between this thread and
  * a worker (`_digest_worker.ts`), chunk by chunk, whoever is free taking the next one. Both
  * compute `bookDigestIn`, so the values are those of a digest computed while appending.
+ * With a {@linkcode DigestStream} (`splitEvents`) the worker starts while the rows are still
+ * being appended: each whole chunk of rows copied is handed to it at once.
  *
  * The worker is started on the first large batch of a process and used once it is ready
  * (until then, and for small batches, this thread computes every digest). It is `unref`'d,
