@@ -12,7 +12,13 @@ import {
   startDigestWorker,
 } from "../lib/lake/digest_pool.ts";
 import { encodeParquet, type ParquetField, writeParquetFile } from "../lib/lake/parquet/mod.ts";
-import { type WorkerFault, workerStallMs, zstdPool } from "../lib/lake/parquet/zstd_pool.ts";
+import {
+  abandonedWorkers,
+  workerAbandonLimit,
+  type WorkerFault,
+  workerStallMs,
+  zstdPool,
+} from "../lib/lake/parquet/zstd_pool.ts";
 import { bookText, digestOf, storedBookLevels } from "../lib/market/event_digest.ts";
 import type { BookSnapshot } from "../lib/market/types.ts";
 import { withTempDir } from "./support/temp_dir.ts";
@@ -21,6 +27,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The deadline the tests use (the default is 2,000 ms). */
 const STALL_MS = 300;
 const FAULTS: WorkerFault[] = ["stall", "throw", "exit"];
+// Each fault test abandons a worker: more than the process's default limit (tested last).
+workerAbandonLimit(1_000);
 
 async function until(ready: () => boolean): Promise<void> {
   for (let i = 0; i < 600 && !ready(); i++) await sleep(50);
@@ -160,3 +168,36 @@ for (const [path, digested] of Object.entries(DIGEST_PATHS)) {
     });
   }
 }
+
+Deno.test("past the abandon limit no new worker starts and the writes run here", async () => {
+  const depth = 50;
+  const events = snapshots(20_000);
+  const expected = events.map((e) =>
+    digestOf(bookText(storedBookLevels(e, depth), [e.sequence, e.checksum]))
+  );
+  await until(startDigestWorker);
+  const previousLimit = workerAbandonLimit();
+  // One more abandoned worker reaches the limit.
+  workerAbandonLimit(abandonedWorkers() + 1);
+  const clear = injectDigestFault("exit");
+  assert.ok(clear !== undefined);
+  try {
+    const jobs = parallelDigestJobs();
+    const first = DIGEST_PATHS.computeDigests(events, depth);
+    assert.deepEqual(Array.from(first.digest.view()), expected);
+    first.release();
+    clear();
+    for (let i = 0; i < 10; i++) {
+      assert.equal(startDigestWorker(), false, "a worker started past the limit");
+      assert.equal(zstdPool(7), undefined, "a zstd pool started past the limit");
+      await sleep(50);
+    }
+    const again = DIGEST_PATHS.computeDigests(events, depth);
+    assert.equal(parallelDigestJobs(), jobs, "no worker shared a job");
+    assert.deepEqual(Array.from(again.digest.view()), expected);
+    again.release();
+  } finally {
+    clear();
+    workerAbandonLimit(previousLimit);
+  }
+});

@@ -41,7 +41,12 @@ import {
   WORD,
 } from "./_digest_job.ts";
 import type { BookColumns } from "./book_columns.ts";
-import { type WorkerFault, workerStallMs } from "./parquet/zstd_pool.ts";
+import {
+  mayStartWorker,
+  noteWorkerAbandoned,
+  type WorkerFault,
+  workerStallMs,
+} from "./parquet/zstd_pool.ts";
 
 /** Fewer rows than this are digested on this thread alone (and do not start the worker). */
 export const PARALLEL_MIN_ROWS = 4 * CHUNK_ROWS;
@@ -186,6 +191,7 @@ class DigestWorker {
     if (this.abandoned) return;
     this.abandoned = true;
     abandonedWorkers++;
+    noteWorkerAbandoned();
     if (worker === this) worker = undefined;
     this.port.close();
     this.#worker.terminate().catch(() => {});
@@ -202,6 +208,7 @@ let abandonedWorkers = 0;
  */
 export function startDigestWorker(): boolean {
   if (worker !== undefined && !worker.ready && worker.abandoned) worker = undefined;
+  if (worker === undefined && !mayStartWorker()) return false;
   worker ??= new DigestWorker();
   return worker.ready;
 }

@@ -54,6 +54,44 @@ const WAIT_SLICE_MS = 50;
 let stallMs = 2_000;
 
 /**
+ * Workers (of both pools) a process abandons before it stops starting new ones: 8. Deno
+ * 2.9.6 cannot stop a thread that waits in `Atomics.wait`, so an abandoned worker may stay as
+ * a sleeping thread with its shared memory; past this many, the writes run on the calling
+ * thread alone.
+ */
+let abandonLimit = 8;
+let abandoned = 0;
+
+/**
+ * The number of workers abandoned after which no new one is started; with `limit`, sets it
+ * first (tests lower it). Throws `RangeError` for a negative or non-integer `limit`.
+ */
+export function workerAbandonLimit(limit?: number): number {
+  if (limit !== undefined) {
+    if (!(Number.isInteger(limit) && limit >= 0)) {
+      throw new RangeError(`workerAbandonLimit: limit must be an integer >= 0, got ${limit}`);
+    }
+    abandonLimit = limit;
+  }
+  return abandonLimit;
+}
+
+/** Counts a worker abandoned (either pool). */
+export function noteWorkerAbandoned(): void {
+  abandoned++;
+}
+
+/** Workers of this process abandoned so far (either pool), for tests. */
+export function abandonedWorkers(): number {
+  return abandoned;
+}
+
+/** Whether a new worker may be started ({@linkcode workerAbandonLimit} not reached). */
+export function mayStartWorker(): boolean {
+  return abandoned < abandonLimit;
+}
+
+/**
  * The deadline (milliseconds without progress) of waits for the worker; with `ms`, sets it
  * first (tests shorten it). Throws `RangeError` for a negative or non-finite `ms`.
  */
@@ -208,6 +246,7 @@ export class ZstdPool {
   #abandon(): void {
     if (this.#abandoned) return;
     this.#abandoned = true;
+    noteWorkerAbandoned();
     if (pools.get(this.level) === this) pools.delete(this.level);
     this.#worker.terminate().catch(() => {});
   }
@@ -223,6 +262,7 @@ export function zstdPool(level: number): ZstdPool | undefined {
   let pool = pools.get(level);
   if (pool !== undefined && !pool.ready && pool.abandoned) pool = undefined;
   if (pool === undefined) {
+    if (!mayStartWorker()) return undefined;
     pool = new ZstdPool(level);
     pools.set(level, pool);
     return undefined;
