@@ -60,11 +60,23 @@ export interface AppOptions extends StreamOptions {
    * reported by `/health` (`connections`) and `/metrics` (`alphapulse_server_guard_*`).
    */
   readonly connectionStats?: () => GuardStats;
+  /**
+   * Resets a client's TCP connection, for a WebSocket that has not completed its closing
+   * handshake within `closeGraceMs` (a client that never reads). {@linkcode startServer} sets
+   * it when no connection guard is in front (the guard's write timeout does it otherwise).
+   */
+  readonly resetConnection?: (peer: PeerAddress) => Promise<boolean>;
+}
+
+/** A client's TCP address. */
+export interface PeerAddress {
+  readonly hostname: string;
+  readonly port: number;
 }
 
 /** The connection a request came on (what `Deno.serve` passes as the second argument). */
 export interface ConnInfo {
-  readonly remoteAddr?: { readonly hostname?: string };
+  readonly remoteAddr?: { readonly hostname?: string; readonly port?: number };
 }
 
 /** The request handler. */
@@ -157,6 +169,8 @@ interface AppState {
   readonly slots: WeakMap<Request, () => void>;
   /** Who made each authenticated request (for the trading routes' action log). */
   readonly principals: WeakMap<Request, Principal>;
+  /** The client address of each stream request. */
+  readonly peers: WeakMap<Request, PeerAddress>;
 }
 
 /** Checks `options` and sets up the app's shared state (the streams end on `signal`). */
@@ -189,6 +203,7 @@ function appState(options: AppOptions): AppState {
     queries: 0,
     deferred: new WeakSet(),
     slots: new WeakMap(),
+    peers: new WeakMap(),
     principals: new WeakMap(),
   };
 }
@@ -230,6 +245,7 @@ function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
             ? (token) => auth.authenticate(token, "read")
             : undefined,
           onEnd: release,
+          resetConnection: resetterOf(req),
         });
       } catch (error) {
         release();
@@ -246,7 +262,7 @@ function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
         release();
         throw error instanceof TooManySubscribersError ? busy(error.message) : error;
       }
-      return sseStream(sub, { ...options, onEnd: release });
+      return sseStream(sub, { ...options, onEnd: release, resetConnection: resetterOf(req) });
     })
     .get("/metrics", metrics)
     .get("/", () => html(livePageHtml()));
@@ -271,6 +287,13 @@ function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
     const release = state.slots.get(req);
     if (!release) throw new Error("no connection slot taken for a stream request");
     return release;
+  }
+
+  /** How to reset the TCP connection of a stream request, where the server can. */
+  function resetterOf(req: Request): (() => void) | undefined {
+    const peer = state.peers.get(req);
+    const reset = options.resetConnection;
+    return peer && reset ? () => void reset(peer) : undefined;
   }
 }
 
@@ -337,6 +360,10 @@ async function openStream(
     return tooMany(slot === "total" ? 503 : 429, message);
   }
   state.slots.set(req, slot);
+  const peer = info?.remoteAddr;
+  if (typeof peer?.hostname === "string" && typeof peer.port === "number") {
+    state.peers.set(req, { hostname: peer.hostname, port: peer.port });
+  }
   const res = await router.fetch(req);
   // A refused stream (bad parameters, not an upgrade) gives its slot back at once.
   if (res.status >= 300) slot();
