@@ -367,24 +367,30 @@ export function sseStream(
 ): Response {
   const keepAliveMs = options.keepAliveMs ?? 15_000;
   let pulling = false;
+  let pulls = 0;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(encoder.encode(": connected\nretry: 2000\n\n"));
       sub.closed.then((reason) => {
         options.onEnd?.();
-        // A client that stopped reading has no pull pending: end its response here.
-        if (reason === "slow" && !pulling) {
-          try {
-            controller.error(new Error("slow consumer"));
-          } catch { /* already closed */ }
-          // An errored body ends the connection, not to be reused: once the grace has passed,
-          // what is left of it belongs to nobody else.
-          const reset = options.resetConnection;
-          if (reset) Deno.unrefTimer(setTimeout(reset, options.closeGraceMs ?? 3_000));
+        // A client that stopped reading has no pull pending: its response must end here.
+        if (reason !== "slow" || pulling) return;
+        const reset = options.resetConnection;
+        if (reset) {
+          // Reset unless it reads on within the grace (a pull then ends the response with its
+          // `event: error`). Not erroring the body spares the log Deno's trace of the error.
+          const seen = pulls;
+          const timer = setTimeout(() => pulls === seen && reset(), options.closeGraceMs ?? 3_000);
+          Deno.unrefTimer(timer);
+          return;
         }
+        try {
+          controller.error(new Error("slow consumer"));
+        } catch { /* already closed */ }
       });
     },
     async pull(controller) {
+      pulls++;
       pulling = true;
       const items = await sub.next(keepAliveMs);
       pulling = false;
