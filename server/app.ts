@@ -210,7 +210,7 @@ function appState(options: AppOptions): AppState {
 
 /** The app's routes; `/metrics` answers with `metrics()`. */
 function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
-  const { options, repository, hub, streams, limiter, auth, deferred } = state;
+  const { options, repository, hub, limiter } = state;
   const router: Router = new Router()
     .get("/health", () => {
       const stats = hub.stats();
@@ -231,45 +231,14 @@ function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
     .get("/api/trades", market)
     .get("/api/quotes", market)
     .get("/api/book_snapshots", market)
-    .get("/ws", ({ req, query }) => {
-      const filter = parseStreamFilter(query);
-      const offered = offeredProtocols(req);
-      const release = takeSlot(req);
-      try {
-        return webSocketStream(req, () => streams.subscribe(hub, filter), {
-          ...options,
-          protocol: offered.includes(WS_PROTOCOL)
-            ? WS_PROTOCOL
-            : offered.find((p) => p.startsWith("bearer.")),
-          authenticate: auth && deferred.has(req)
-            ? (token) => auth.authenticate(token, "read")
-            : undefined,
-          onEnd: release,
-          resetConnection: resetterOf(req),
-        });
-      } catch (error) {
-        release();
-        throw error;
-      }
-    })
-    .get("/sse", ({ req, query }) => {
-      const filter = parseStreamFilter(query);
-      const release = takeSlot(req);
-      let sub;
-      try {
-        sub = streams.subscribe(hub, filter);
-      } catch (error) {
-        release();
-        throw error instanceof TooManySubscribersError ? busy(error.message) : error;
-      }
-      return sseStream(sub, { ...options, onEnd: release, resetConnection: resetterOf(req) });
-    })
+    .get("/ws", ({ req, query }) => webSocketRoute(state, req, query))
+    .get("/sse", ({ req, query }) => sseRoute(state, req, query))
     .get("/metrics", metrics)
     .get("/", () => html(livePageHtml()));
   if (options.trading) {
     tradingRoutes(router, options.trading, {
       signal: options.signal,
-      streamSlot: takeSlot,
+      streamSlot: (req) => takeSlot(state, req),
       principalOf: (req) => state.principals.get(req),
     });
   }
@@ -282,19 +251,62 @@ function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
       ? options.queryPool.fetch(url, accept)
       : marketResponse(repository, url, accept);
   }
+}
 
-  function takeSlot(req: Request): () => void {
-    const release = state.slots.get(req);
-    if (!release) throw new Error("no connection slot taken for a stream request");
-    return release;
+/** `/ws`: a WebSocket stream of the events `query` selects. */
+function webSocketRoute(state: AppState, req: Request, query: URLSearchParams): Response {
+  const { options, hub, streams, auth, deferred } = state;
+  const filter = parseStreamFilter(query);
+  const offered = offeredProtocols(req);
+  const release = takeSlot(state, req);
+  try {
+    return webSocketStream(req, () => streams.subscribe(hub, filter), {
+      ...options,
+      protocol: offered.includes(WS_PROTOCOL)
+        ? WS_PROTOCOL
+        : offered.find((p) => p.startsWith("bearer.")),
+      authenticate: auth && deferred.has(req)
+        ? (token) => auth.authenticate(token, "read")
+        : undefined,
+      onEnd: release,
+      resetConnection: resetterOf(state, req),
+    });
+  } catch (error) {
+    release();
+    throw error;
   }
+}
 
-  /** How to reset the TCP connection of a stream request, where the server can. */
-  function resetterOf(req: Request): (() => void) | undefined {
-    const peer = state.peers.get(req);
-    const reset = options.resetConnection;
-    return peer && reset ? () => void reset(peer) : undefined;
+/** `/sse`: a Server-Sent Events stream of the events `query` selects. */
+function sseRoute(state: AppState, req: Request, query: URLSearchParams): Response {
+  const filter = parseStreamFilter(query);
+  const release = takeSlot(state, req);
+  let sub;
+  try {
+    sub = state.streams.subscribe(state.hub, filter);
+  } catch (error) {
+    release();
+    throw error instanceof TooManySubscribersError ? busy(error.message) : error;
   }
+  return sseStream(sub, {
+    ...state.options,
+    onEnd: release,
+    resetConnection: resetterOf(state, req),
+  });
+}
+
+/** The stream slot `openStream` took for `req`. */
+function takeSlot(state: AppState, req: Request): () => void {
+  const release = state.slots.get(req);
+  if (!release) throw new Error("no connection slot taken for a stream request");
+  return release;
+}
+
+/** How to reset the TCP connection of a stream request, where the server can. */
+function resetterOf(state: AppState, req: Request): (() => void) | undefined {
+  const peer = state.peers.get(req);
+  const reset = state.options.resetConnection;
+  return peer && reset ? () => void reset(peer) : undefined;
 }
 
 /**

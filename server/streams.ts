@@ -359,38 +359,37 @@ export function sseStream(
   options: StreamOptions & {
     readonly onEnd?: () => void;
     /**
-     * Ends the TCP connection of a client dropped as slow that has not read its response for
-     * `closeGraceMs` more (Deno keeps it open while the write waits on the client).
+     * Ends the TCP connection of a client dropped as slow, `closeGraceMs` after the drop (Deno
+     * keeps it open while a write waits on a client that never reads, and keeps a connection
+     * whose response has ended open for the next request).
      */
     readonly resetConnection?: () => void;
   } = {},
 ): Response {
   const keepAliveMs = options.keepAliveMs ?? 15_000;
   let pulling = false;
-  let pulls = 0;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(encoder.encode(": connected\nretry: 2000\n\n"));
       sub.closed.then((reason) => {
         options.onEnd?.();
-        // A client that stopped reading has no pull pending: its response must end here.
-        if (reason !== "slow" || pulling) return;
+        if (reason !== "slow") return;
         const reset = options.resetConnection;
         if (reset) {
-          // Reset unless it reads on within the grace (a pull then ends the response with its
-          // `event: error`). Not erroring the body spares the log Deno's trace of the error.
-          const seen = pulls;
-          const timer = setTimeout(() => pulls === seen && reset(), options.closeGraceMs ?? 3_000);
-          Deno.unrefTimer(timer);
+          // Reset once the grace has passed: a client that reads on meanwhile gets its
+          // `event: error` and the end of the response (pull), one that never reads nothing
+          // more. Not erroring the body spares the log Deno's trace of the error.
+          Deno.unrefTimer(setTimeout(reset, options.closeGraceMs ?? 3_000));
           return;
         }
+        // A client that stopped reading has no pull pending: end its response here.
+        if (pulling) return;
         try {
           controller.error(new Error("slow consumer"));
         } catch { /* already closed */ }
       });
     },
     async pull(controller) {
-      pulls++;
       pulling = true;
       const items = await sub.next(keepAliveMs);
       pulling = false;

@@ -130,3 +130,50 @@ async function neverReads(head: string): Promise<void> {
     await hub.close();
   }
 }
+
+Deno.test("an SSE client dropped as slow that reads on gets its error event, then is disconnected", async () => {
+  const hub = new StreamHub({ maxStallMs: 1_000 });
+  // A grace long enough that the client reads before the reset comes.
+  const server = await startServer({
+    repository: new MemoryRepository([]),
+    hub,
+    port: 0,
+    closeGraceMs: 8_000,
+  });
+  const warn = console.warn;
+  console.warn = () => {};
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  let timer: ReturnType<typeof setInterval> | undefined;
+  try {
+    await conn.write(new TextEncoder().encode(HEADS.sse));
+    await until(() => hub.stats().clients === 1, "the client to subscribe");
+    let n = 0;
+    timer = setInterval(() => {
+      const ts = 1_618_675_200_000_000 + n;
+      hub.write(Array.from({ length: 500 }, (): Trade => ({
+        kind: "trade",
+        exchange: "coinbase",
+        symbol: "BTC-USD",
+        ts,
+        recvTs: ts,
+        id: `trade-${n++}`,
+        price: 60_000,
+        size: 0.5,
+        side: "buy",
+      })));
+    }, 10);
+    await until(() => hub.stats().slowDisconnects === 1, "the client to be dropped as slow");
+    clearInterval(timer);
+    const { text } = await readUntilClosed(conn, { text: true, limitMs: 15_000 });
+    assert.match(text, /event: error\ndata: \{"error":"slow consumer/);
+    assert.ok(text.trimEnd().endsWith("0"), "the response ended (its last chunk) before the close");
+  } finally {
+    clearInterval(timer);
+    console.warn = warn;
+    try {
+      conn.close();
+    } catch { /* closed by readUntilClosed */ }
+    await server.shutdown();
+    await hub.close();
+  }
+});

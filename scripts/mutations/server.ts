@@ -19,8 +19,8 @@ export const mutations: readonly Mutation[] = [
     id: "server/never-reading-sse-client-not-reset",
     description: "an SSE client dropped as slow that never reads is not reset (Deno keeps it)",
     file: "server/streams.ts",
-    find: "setTimeout(() => pulls === seen && reset(), options.closeGraceMs ?? 3_000);",
-    replace: "setTimeout(() => {}, options.closeGraceMs ?? 3_000);",
+    find: "Deno.unrefTimer(setTimeout(reset, options.closeGraceMs ?? 3_000));",
+    replace: "Deno.unrefTimer(setTimeout(() => {}, options.closeGraceMs ?? 3_000));",
     tests: ["tests/server_tcp_reset_test.ts"],
   },
   {
