@@ -10,6 +10,7 @@ import {
   type OwnParquetFile,
   ownParquetFile,
   readList,
+  readListPair,
   readNumbers,
 } from "../lake/parquet/decode.ts";
 import { PHYSICAL } from "../lake/parquet/schema.ts";
@@ -51,8 +52,8 @@ export async function readBookChangeFiles(
   const whole = (t: number | undefined) => t === undefined || Number.isSafeInteger(t);
   if (!whole(query.start) || !whole(query.end)) return undefined;
   const files: OwnParquetFile[] = [];
-  for (const [path] of partitions) {
-    const file = ownParquetFile(await Deno.readFile(path));
+  for (const [i, [path]] of partitions.entries()) {
+    const file = ownParquetFile(await readInto(path, o.scratch, `${o.key}.file${i}`));
     if (file === undefined) return undefined;
     files.push(file);
   }
@@ -93,6 +94,13 @@ export async function readBookChangeFiles(
     if (numbers.some((m) => m !== n)) return undefined;
     for (const [name, s] of [["bid", bid], ["ask", ask]] as const) {
       const at = values[name];
+      const target = { offsets: s.offsets, values: s.prices, row, value: at };
+      const pair = readListPair(f, [`${name}_prices`, `${name}_sizes`], target, s.sizes);
+      if (pair !== undefined) {
+        if (pair[0] !== n) return undefined;
+        values[name] += pair[1];
+        continue;
+      }
       const prices = readList(f, `${name}_prices`, {
         offsets: s.offsets,
         values: s.prices,
@@ -146,6 +154,25 @@ export async function readBookChangeFiles(
     askPrices: a.prices,
     askSizes: a.sizes,
   };
+}
+
+/**
+ * The bytes of the file at `path` on `scratch`'s buffer `key` (valid until its next use):
+ * the same memory call after call, where a fresh copy (`Deno.readFile`) pays the page faults
+ * of its first touch every time (~2,400 for a day of 1M changes).
+ */
+async function readInto(path: string, scratch: Scratch, key: string): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  const bytes = scratch.array(key, Uint8Array, size);
+  let at = 0;
+  while (at < size) {
+    const n = await file.read(bytes.subarray(at));
+    if (n === null) break;
+    at += n;
+  }
+  // A file that shrank while read is read as its first bytes (its footer then is no footer).
+  return bytes.subarray(0, at);
 }
 
 /** The first index below `n` whose time is at or after `t` (`n` if none; `ts` ascending). */
