@@ -52,8 +52,11 @@ export async function readBookChangeFiles(
   const whole = (t: number | undefined) => t === undefined || Number.isSafeInteger(t);
   if (!whole(query.start) || !whole(query.end)) return undefined;
   const files: OwnParquetFile[] = [];
-  for (const [i, [path]] of partitions.entries()) {
-    const file = ownParquetFile(await readInto(path, o.scratch, `${o.key}.file${i}`));
+  for (const [path] of partitions) {
+    // A fresh copy each call, on purpose: read into a buffer kept between calls (as the
+    // scratch), the allocator returned the output's freed memory and the next series paid
+    // its ~95,000 page faults again (glibc's mmap threshold rises when this buffer is freed).
+    const file = ownParquetFile(await Deno.readFile(path));
     if (file === undefined) return undefined;
     files.push(file);
   }
@@ -154,25 +157,6 @@ export async function readBookChangeFiles(
     askPrices: a.prices,
     askSizes: a.sizes,
   };
-}
-
-/**
- * The bytes of the file at `path` on `scratch`'s buffer `key` (valid until its next use):
- * the same memory call after call, where a fresh copy (`Deno.readFile`) pays the page faults
- * of its first touch every time (~2,400 for a day of 1M changes).
- */
-async function readInto(path: string, scratch: Scratch, key: string): Promise<Uint8Array> {
-  using file = await Deno.open(path);
-  const size = (await file.stat()).size;
-  const bytes = scratch.array(key, Uint8Array, size);
-  let at = 0;
-  while (at < size) {
-    const n = await file.read(bytes.subarray(at));
-    if (n === null) break;
-    at += n;
-  }
-  // A file that shrank while read is read as its first bytes (its footer then is no footer).
-  return bytes.subarray(0, at);
 }
 
 /** The first index below `n` whose time is at or after `t` (`n` if none; `ts` ascending). */
