@@ -12,7 +12,7 @@ import { replayFiles } from "../collectors/replay/replay.ts";
 import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
 import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { encodeParquet, type ParquetField } from "../lib/lake/parquet/mod.ts";
-import { ownParquetFile, readList, readNumbers } from "../lib/lake/parquet/decode.ts";
+import { ownParquetFile, readList, readListPair, readNumbers } from "../lib/lake/parquet/decode.ts";
 import { PHYSICAL } from "../lib/lake/parquet/schema.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import type { RangeQuery } from "../lib/repositories/repository.ts";
@@ -29,6 +29,8 @@ const FIELDS: ParquetField[] = [
   { name: "n", type: "int64" },
   { name: "d", type: "int32" },
   { name: "l", type: "list_double" },
+  { name: "m", type: "list_double" },
+  { name: "k", type: "list_double" },
 ];
 
 /** `rows` rows: times, int64 with nulls, int32 with negatives, lists of 0 to 4 values. */
@@ -39,7 +41,14 @@ function columns(rows: number) {
   const offsets = new Int32Array(rows + 1);
   for (let i = 0; i < rows; i++) offsets[i + 1] = offsets[i] + ((i * 5) % 9 > 4 ? 0 : i % 5);
   const values = Float64Array.from({ length: offsets[rows] }, (_, k) => k * 0.25 - 3);
-  return { t, n, d, l: { offsets, values } };
+  // `m`: lists as long as `l`'s row by row; `k`: as long but for one row in 50.
+  const m = { offsets, values: values.map((v) => v * -2 + 0.125) };
+  const kOffsets = new Int32Array(rows + 1);
+  for (let i = 0; i < rows; i++) {
+    kOffsets[i + 1] = kOffsets[i] + (offsets[i + 1] - offsets[i]) + (i % 50 === 7 ? 1 : 0);
+  }
+  const k = { offsets: kOffsets, values: new Float64Array(kOffsets[rows]).fill(1.5) };
+  return { t, n, d, l: { offsets, values }, m, k };
 }
 
 Deno.test("decoder: numbers and lists equal Polars' reading of the same file", async () => {
@@ -80,6 +89,17 @@ Deno.test("decoder: numbers and lists equal Polars' reading of the same file", a
         [...offsets.subarray(1)],
         lists.map((_, i) => lists.slice(0, i + 1).reduce((s, l) => s + l.length, 0)),
       );
+      // Two columns of equal list lengths at once: `m`'s values at `l`'s offsets.
+      const pairOffsets = new Int32Array(rows + 3).fill(-1);
+      const [first, second] = [new Float64Array(10_000), new Float64Array(10_000)];
+      const target = { offsets: pairOffsets, values: first, row: 2, value: 5 };
+      assert.deepEqual(readListPair(file, ["l", "m"], target, second), [rows, flat.length]);
+      const mFlat = (ref.getColumn("m").toArray() as unknown as number[][]).flat();
+      assert.deepEqual([...first.subarray(5, 5 + flat.length)], flat);
+      assert.deepEqual([...second.subarray(5, 5 + mFlat.length)], mFlat);
+      assert.deepEqual([...pairOffsets.subarray(2)], [...offsets].map((o) => o + 5));
+      assert.equal(readListPair(file, ["l", "k"], target, second), undefined, "lengths differ");
+      assert.equal(readListPair(file, ["l", "t"], target, second), undefined, "not a list");
       assert.equal(readList(file, "t", { offsets, values, row: 0, value: 0 }), undefined);
       assert.equal(readNumbers(file, "l", PHYSICAL.INT64, t, 0), undefined);
       assert.equal(readNumbers(file, "nope", PHYSICAL.INT64, t, 0), undefined);

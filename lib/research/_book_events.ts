@@ -237,16 +237,24 @@ export async function bookEventsFromFrames(
     }
     return s.recvTs[i] <= c.recvTs[j];
   };
+  const resetFirst = (j: number) =>
+    ri < r.recvTs.length && r.recvTs[ri] < c.recvTs[j] &&
+    (si >= s.length || r.recvTs[ri] <= s.recvTs[si]);
   while (ci < c.length) {
-    if (
-      ri < r.recvTs.length && r.recvTs[ri] < c.recvTs[ci] &&
-      (si >= s.length || r.recvTs[ri] <= s.recvTs[si])
-    ) {
+    if (resetFirst(ci)) {
       take(RESET, r, ri++);
     } else if (si < s.length && snapshotFirst(si, ci)) {
       take(SNAPSHOT, s, si++);
     } else {
-      take(CHANGE, c, ci++);
+      // The changes up to the next reset or snapshot, copied as one run.
+      let j = ci + 1;
+      while (j < c.length && !resetFirst(j) && !(si < s.length && snapshotFirst(si, j))) j++;
+      out.kind.fill(CHANGE, k, k + j - ci);
+      out.ts.set(c.ts.subarray(ci, j), k);
+      out.recvTs.set(c.recvTs.subarray(ci, j), k);
+      out.digest.set(c.digest.subarray(ci, j), k);
+      k += j - ci;
+      ci = j;
     }
   }
   while (si < s.length || ri < r.recvTs.length) {

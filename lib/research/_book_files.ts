@@ -10,6 +10,7 @@ import {
   type OwnParquetFile,
   ownParquetFile,
   readList,
+  readListPair,
   readNumbers,
 } from "../lake/parquet/decode.ts";
 import { PHYSICAL } from "../lake/parquet/schema.ts";
@@ -50,23 +51,9 @@ export async function readBookChangeFiles(
   // Polars compares with the bounds cast to whole microseconds: only whole ones here.
   const whole = (t: number | undefined) => t === undefined || Number.isSafeInteger(t);
   if (!whole(query.start) || !whole(query.end)) return undefined;
-  const files: OwnParquetFile[] = [];
-  for (const [path] of partitions) {
-    const file = ownParquetFile(await Deno.readFile(path));
-    if (file === undefined) return undefined;
-    files.push(file);
-  }
-  let rows = 0;
-  const capacity = { bid: 0, ask: 0 };
-  for (const f of files) {
-    rows += f.footer.numRows;
-    for (const group of f.footer.rowGroups) {
-      for (const c of group.columns) {
-        if (c.path[0] === "bid_prices") capacity.bid += c.numValues;
-        if (c.path[0] === "ask_prices") capacity.ask += c.numValues;
-      }
-    }
-  }
+  const files = await ownFiles(partitions);
+  if (files === undefined) return undefined;
+  const { rows, capacity } = sizesOf(files);
   const { scratch, key } = o;
   const ts = scratch.array(`${key}.ts`, Float64Array, rows);
   const recvTs = scratch.array(`${key}.recvTs`, Float64Array, rows);
@@ -92,46 +79,16 @@ export async function readBookChangeFiles(
     ];
     if (numbers.some((m) => m !== n)) return undefined;
     for (const [name, s] of [["bid", bid], ["ask", ask]] as const) {
-      const at = values[name];
-      const prices = readList(f, `${name}_prices`, {
-        offsets: s.offsets,
-        values: s.prices,
-        row,
-        value: at,
-      });
-      const sizes = readList(f, `${name}_sizes`, {
-        offsets: s.sizeOffsets,
-        values: s.sizes,
-        row,
-        value: at,
-      });
-      if (prices === undefined || sizes === undefined || prices[0] !== n || sizes[0] !== n) {
-        return undefined;
-      }
-      for (let i = row; i <= row + n; i++) {
-        if (s.offsets[i] !== s.sizeOffsets[i]) {
-          throw new RangeError("book rows whose price and size lists differ in length");
-        }
-      }
-      values[name] += prices[1];
+      const read = readSide(f, name, s, row, values[name]);
+      if (read === undefined || read[0] !== n) return undefined;
+      values[name] += read[1];
     }
     row += n;
   }
   for (let i = 1; i < rows; i++) if (!(ts[i - 1] <= ts[i])) return undefined;
   const lo = query.start === undefined ? 0 : firstAtOrAfter(ts, rows, query.start);
   const hi = query.end === undefined ? rows : firstAtOrAfter(ts, rows, query.end);
-  const window = (s: Side) => {
-    const base = s.offsets[lo];
-    const offsets = s.offsets.subarray(lo, Math.max(lo, hi) + 1);
-    if (base !== 0) { for (let i = 0; i < offsets.length; i++) offsets[i] -= base; }
-    const end = base + offsets[offsets.length - 1];
-    return {
-      offsets,
-      prices: s.prices.subarray(base, end),
-      sizes: s.sizes.subarray(base, end),
-    };
-  };
-  const [b, a] = [window(bid), window(ask)];
+  const [b, a] = [windowOf(bid, lo, hi), windowOf(ask, lo, hi)];
   const cut = <T extends Float64Array | Int32Array>(v: T) => v.subarray(lo, Math.max(lo, hi)) as T;
   return {
     length: Math.max(0, hi - lo),
@@ -146,6 +103,83 @@ export async function readBookChangeFiles(
     askPrices: a.prices,
     askSizes: a.sizes,
   };
+}
+
+/** The partitions' files, or `undefined` when one is not our writer's. */
+async function ownFiles(
+  partitions: readonly (readonly string[])[],
+): Promise<OwnParquetFile[] | undefined> {
+  const files: OwnParquetFile[] = [];
+  for (const [path] of partitions) {
+    // A fresh copy each call, on purpose: read into a buffer kept between calls (as the
+    // scratch), the allocator returned the output's freed memory and the next series paid
+    // its ~95,000 page faults again (glibc's mmap threshold rises when this buffer is freed).
+    const file = ownParquetFile(await Deno.readFile(path));
+    if (file === undefined) return undefined;
+    files.push(file);
+  }
+  return files;
+}
+
+/** Rows and level values per side of `files`, from their footers. */
+function sizesOf(files: readonly OwnParquetFile[]) {
+  let rows = 0;
+  const capacity = { bid: 0, ask: 0 };
+  for (const f of files) {
+    rows += f.footer.numRows;
+    for (const group of f.footer.rowGroups) {
+      for (const c of group.columns) {
+        if (c.path[0] === "bid_prices") capacity.bid += c.numValues;
+        if (c.path[0] === "ask_prices") capacity.ask += c.numValues;
+      }
+    }
+  }
+  return { rows, capacity };
+}
+
+/** Where one side's lists are read to (`sizeOffsets` for the two-pass check). */
+interface SideTarget extends Side {
+  readonly sizeOffsets: Int32Array;
+}
+
+/**
+ * Reads one side's price and size lists of `f` at `row` (values from `at`): `[rows, values]`,
+ * or `undefined` when a column is not read here.
+ * @throws {RangeError} for a row whose price and size lists differ in length.
+ */
+function readSide(
+  f: OwnParquetFile,
+  name: "bid" | "ask",
+  s: SideTarget,
+  row: number,
+  at: number,
+): readonly [number, number] | undefined {
+  const target = { offsets: s.offsets, values: s.prices, row, value: at };
+  const pair = readListPair(f, [`${name}_prices`, `${name}_sizes`], target, s.sizes);
+  if (pair !== undefined) return pair;
+  const prices = readList(f, `${name}_prices`, target);
+  const sizes = readList(f, `${name}_sizes`, {
+    offsets: s.sizeOffsets,
+    values: s.sizes,
+    row,
+    value: at,
+  });
+  if (prices === undefined || sizes === undefined || prices[0] !== sizes[0]) return undefined;
+  for (let i = row; i <= row + prices[0]; i++) {
+    if (s.offsets[i] !== s.sizeOffsets[i]) {
+      throw new RangeError("book rows whose price and size lists differ in length");
+    }
+  }
+  return prices;
+}
+
+/** Rows `[lo, hi)` of a side, offsets rebased to 0 (in place). */
+function windowOf(s: Side, lo: number, hi: number): Side {
+  const base = s.offsets[lo];
+  const offsets = s.offsets.subarray(lo, Math.max(lo, hi) + 1);
+  if (base !== 0) { for (let i = 0; i < offsets.length; i++) offsets[i] -= base; }
+  const end = base + offsets[offsets.length - 1];
+  return { offsets, prices: s.prices.subarray(base, end), sizes: s.sizes.subarray(base, end) };
 }
 
 /** The first index below `n` whose time is at or after `t` (`n` if none; `ts` ascending). */

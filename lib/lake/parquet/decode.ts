@@ -91,6 +91,59 @@ function chunksOf(file: OwnParquetFile, name: string, shape: Shape): FooterChunk
 
 let PAGE = new Uint8Array(0);
 
+/** One data page: its number of levels, its uncompressed body and where the next starts. */
+interface Page {
+  readonly values: number;
+  /** Valid until the next page is read. */
+  readonly body: Uint8Array;
+  readonly next: number;
+}
+
+/**
+ * The data page at `pos` of `chunk` (its body decompressed into a buffer reused by the next
+ * page), or `undefined` for a page this reader does not know.
+ */
+function pageAt(file: OwnParquetFile, chunk: FooterChunk, pos: number): Page | undefined {
+  const bytes = file.bytes;
+  const end = chunk.start + chunk.totalCompressedSize;
+  if (chunk.start < 4 || end > file.footer.footerStart || pos >= end) return undefined;
+  let header: ThriftFields;
+  let length: number;
+  try {
+    ({ fields: header, length } = decodeStruct(bytes.subarray(pos, end)));
+  } catch {
+    return undefined;
+  }
+  const int = (f: ThriftFields | undefined, id: number) => {
+    const v = f?.get(id);
+    return v?.t === "i32" ? v.v : undefined;
+  };
+  const data = header.get(5);
+  const dataFields = data?.t === "struct" ? data.v : undefined;
+  const size = int(header, 3);
+  const raw = int(header, 2);
+  const values = int(dataFields, 1);
+  if (
+    int(header, 1) !== DATA_PAGE || dataFields === undefined || size === undefined ||
+    raw === undefined || values === undefined || values <= 0 || raw < 0 ||
+    int(dataFields, 2) !== PLAIN || int(dataFields, 3) !== RLE || int(dataFields, 4) !== RLE
+  ) return undefined;
+  pos += length;
+  if (pos + size > end) return undefined;
+  const stored = bytes.subarray(pos, pos + size);
+  let body: Uint8Array;
+  if (chunk.codec === CODEC.zstd) {
+    if (PAGE.length < raw + 1) PAGE = new Uint8Array(raw + 1);
+    try {
+      body = zstdDecompressInto(stored, raw, PAGE);
+    } catch {
+      return undefined;
+    }
+  } else if (raw === size) body = stored;
+  else return undefined;
+  return { values, body, next: pos + size };
+}
+
 /**
  * Calls `use` with each data page of a chunk (its number of levels and its uncompressed
  * body, valid during the call only) until it answers `false`; `false` for a page this
@@ -101,50 +154,13 @@ function eachPage(
   chunk: FooterChunk,
   use: (values: number, body: Uint8Array) => boolean,
 ): boolean {
-  const bytes = file.bytes;
-  const end = chunk.start + chunk.totalCompressedSize;
-  if (chunk.start < 4 || end > file.footer.footerStart) return false;
   let pos = chunk.start;
   let seen = 0;
   while (seen < chunk.numValues) {
-    if (pos >= end) return false;
-    let header: ThriftFields;
-    let length: number;
-    try {
-      ({ fields: header, length } = decodeStruct(bytes.subarray(pos, end)));
-    } catch {
-      return false;
-    }
-    const int = (f: ThriftFields | undefined, id: number) => {
-      const v = f?.get(id);
-      return v?.t === "i32" ? v.v : undefined;
-    };
-    const data = header.get(5);
-    const dataFields = data?.t === "struct" ? data.v : undefined;
-    const size = int(header, 3);
-    const raw = int(header, 2);
-    const values = int(dataFields, 1);
-    if (
-      int(header, 1) !== DATA_PAGE || dataFields === undefined || size === undefined ||
-      raw === undefined || values === undefined || values <= 0 || raw < 0 ||
-      int(dataFields, 2) !== PLAIN || int(dataFields, 3) !== RLE || int(dataFields, 4) !== RLE
-    ) return false;
-    pos += length;
-    if (pos + size > end) return false;
-    const stored = bytes.subarray(pos, pos + size);
-    let body: Uint8Array;
-    if (chunk.codec === CODEC.zstd) {
-      if (PAGE.length < raw + 1) PAGE = new Uint8Array(raw + 1);
-      try {
-        body = zstdDecompressInto(stored, raw, PAGE);
-      } catch {
-        return false;
-      }
-    } else if (raw === size) body = stored;
-    else return false;
-    if (!use(values, body)) return false;
-    seen += values;
-    pos += size;
+    const page = pageAt(file, chunk, pos);
+    if (page === undefined || !use(page.values, page.body)) return false;
+    seen += page.values;
+    pos = page.next;
   }
   return seen === chunk.numValues;
 }
@@ -195,6 +211,8 @@ function readLevels(
       const bytes = groups * bitWidth;
       if (p + bytes > end) return -1;
       const stop = Math.min(count, n + groups * 8);
+      if (bitWidth === 1) n = unpack1(body, p, out, n, stop);
+      else if (bitWidth === 2) n = unpack2(body, p, out, n, stop);
       let bit = p * 8;
       for (; n < stop; n++) {
         const byte = bit >> 3;
@@ -206,6 +224,39 @@ function readLevels(
     }
   }
   return end;
+}
+
+/**
+ * Bit-packed levels of width 1 from byte `p` of `body` into `out[n..stop)` (whole bytes of 8
+ * values while they fit, then value by value); returns `stop`.
+ */
+function unpack1(body: Uint8Array, p: number, out: Uint8Array, n: number, stop: number): number {
+  for (; n + 8 <= stop; n += 8) {
+    const b = body[p++];
+    out[n] = b & 1;
+    out[n + 1] = (b >> 1) & 1;
+    out[n + 2] = (b >> 2) & 1;
+    out[n + 3] = (b >> 3) & 1;
+    out[n + 4] = (b >> 4) & 1;
+    out[n + 5] = (b >> 5) & 1;
+    out[n + 6] = (b >> 6) & 1;
+    out[n + 7] = b >> 7;
+  }
+  for (let j = 0; n < stop; n++, j++) out[n] = (body[p] >> j) & 1;
+  return n;
+}
+
+/** {@linkcode unpack1} for width 2 (4 values a byte). */
+function unpack2(body: Uint8Array, p: number, out: Uint8Array, n: number, stop: number): number {
+  for (; n + 4 <= stop; n += 4) {
+    const b = body[p++];
+    out[n] = b & 3;
+    out[n + 1] = (b >> 2) & 3;
+    out[n + 2] = (b >> 4) & 3;
+    out[n + 3] = b >> 6;
+  }
+  for (let j = 0; n < stop; n++, j += 2) out[n] = (body[p] >> j) & 3;
+  return n;
 }
 
 function levelBuffer(count: number, second = false): Uint8Array {
@@ -245,7 +296,9 @@ export function readNumbers(
     if (present < values && nullValue === undefined) return false;
     if (pos + present * width > body.length) return false;
     // The values copied to aligned memory, read as 32-bit halves.
-    if (ALIGNED.length < present * width) ALIGNED = new Int32Array(present * 2 + 1024);
+    if (ALIGNED.byteLength < present * width) {
+      ALIGNED = new Int32Array(Math.ceil(present * width / 4) + 1024);
+    }
     new Uint8Array(ALIGNED.buffer, 0, present * width).set(
       body.subarray(pos, pos + present * width),
     );
@@ -318,26 +371,100 @@ export function readList(
   const { offsets, values: out } = target;
   // `at[0]`: the row being written (-1 before the first), `at[1]` the next value.
   const at = [target.row - 1, target.value];
-  const page = (values: number, body: Uint8Array) => {
-    const reps = levelBuffer(values);
-    const defs = levelBuffer(values, true);
-    let pos = readLevels(body, 0, 1, reps, values);
-    if (pos >= 0) pos = readLevels(body, pos, 2, defs, values);
-    // A page starts a row (lists never span pages as written here).
-    if (pos < 0 || reps[0] !== 0) return false;
-    const start = at[1];
-    if (!listOffsets(reps, defs, values, offsets, at)) return false;
-    const present = at[1] - start;
-    if (pos + present * 8 > body.length || at[1] > out.length) return false;
-    new Uint8Array(out.buffer, out.byteOffset + start * 8, present * 8)
-      .set(body.subarray(pos, pos + present * 8));
-    return true;
-  };
+  const page = (values: number, body: Uint8Array) => listPage(values, body, offsets, out, at) >= 0;
   for (const chunk of chunks) if (!eachPage(file, chunk, page)) return undefined;
+  return endList(target, at);
+}
+
+/** The last offset of a list read (`at` as in {@linkcode readList}): `[rows, values]`. */
+function endList(target: ListTarget, at: number[]): [number, number] | undefined {
   const row = at[0] + 1;
-  if (row >= offsets.length) return undefined;
-  offsets[row] = at[1];
+  if (row >= target.offsets.length) return undefined;
+  target.offsets[row] = at[1];
   return [row - target.row, at[1] - target.value];
+}
+
+/**
+ * One page of a list column: its row offsets into `offsets` and its values into `out` (`at`
+ * as in {@linkcode readList}, advanced); returns where the levels end in `body` (the values
+ * start), or -1 for a page not as written here.
+ */
+function listPage(
+  values: number,
+  body: Uint8Array,
+  offsets: Int32Array,
+  out: Float64Array,
+  at: number[],
+): number {
+  const reps = levelBuffer(values);
+  const defs = levelBuffer(values, true);
+  let pos = readLevels(body, 0, 1, reps, values);
+  if (pos >= 0) pos = readLevels(body, pos, 2, defs, values);
+  // A page starts a row (lists never span pages as written here).
+  if (pos < 0 || reps[0] !== 0) return -1;
+  const start = at[1];
+  if (!listOffsets(reps, defs, values, offsets, at)) return -1;
+  if (!copyDoubles(body, pos, out, start, at[1] - start)) return -1;
+  return pos;
+}
+
+/** `count` doubles of `body` from byte `pos` into `out` from `at`; `false` if out of range. */
+function copyDoubles(
+  body: Uint8Array,
+  pos: number,
+  out: Float64Array,
+  at: number,
+  count: number,
+): boolean {
+  if (pos + count * 8 > body.length || at + count > out.length) return false;
+  new Uint8Array(out.buffer, out.byteOffset + at * 8, count * 8)
+    .set(body.subarray(pos, pos + count * 8));
+  return true;
+}
+
+let LEVEL_BYTES = new Uint8Array(0);
+
+/**
+ * Two list-of-doubles columns whose lists have the same lengths row by row (a book side's
+ * prices and sizes), read as {@linkcode readList} reads `names[0]` into `target`, with the
+ * values of `names[1]` into `second` at the same positions (its offsets are `target`'s).
+ * The second column's levels are not decoded but compared byte for byte with the first's,
+ * page by page: `undefined` where they differ or the pages do not pair up (and where
+ * `readList` answers `undefined`), for the caller to read the columns one by one.
+ */
+export function readListPair(
+  file: OwnParquetFile,
+  names: readonly [string, string],
+  target: ListTarget,
+  second: Float64Array,
+): [rows: number, values: number] | undefined {
+  const shape = { physical: PHYSICAL.DOUBLE, list: true };
+  const [a, b] = [chunksOf(file, names[0], shape), chunksOf(file, names[1], shape)];
+  if (a === undefined || b === undefined || a.length !== b.length) return undefined;
+  const { offsets, values: out } = target;
+  const at = [target.row - 1, target.value];
+  for (let g = 0; g < a.length; g++) {
+    if (a[g].numValues !== b[g].numValues) return undefined;
+    let [pa, pb, seen] = [a[g].start, b[g].start, 0];
+    while (seen < a[g].numValues) {
+      const p = pageAt(file, a[g], pa);
+      if (p === undefined) return undefined;
+      const start = at[1];
+      const levels = listPage(p.values, p.body, offsets, out, at);
+      if (levels < 0) return undefined;
+      // The first page's levels kept: the second page is decompressed into the same buffer.
+      if (LEVEL_BYTES.length < levels) LEVEL_BYTES = new Uint8Array(levels * 2);
+      LEVEL_BYTES.set(p.body.subarray(0, levels));
+      const q = pageAt(file, b[g], pb);
+      if (q === undefined || q.values !== p.values || q.body.length < levels) return undefined;
+      const body = q.body;
+      for (let i = 0; i < levels; i++) if (body[i] !== LEVEL_BYTES[i]) return undefined;
+      if (!copyDoubles(body, levels, second, start, at[1] - start)) return undefined;
+      [pa, pb, seen] = [p.next, q.next, seen + p.values];
+    }
+    if (seen !== a[g].numValues) return undefined;
+  }
+  return endList(target, at);
 }
 
 /**
