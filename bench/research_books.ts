@@ -4,7 +4,8 @@
  * - `research_book_rebuild`: changes/s of `bookSeries(repo, q, { levels: 10 })` over
  *   `BENCH_BOOK_CHANGES` (default 1,000,000) synthetic book changes (1 to 3 levels each,
  *   near the top of a 50-level book) plus one snapshot, stored in a fresh lake: reading the
- *   Parquet files through `LakeRepository`, flattening the level lists, rebuilding the book
+ *   book change files (the lake's own, decoded straight into typed arrays by
+ *   `lib/lake/parquet/decode.ts`; snapshots and statuses through Polars), rebuilding the book
  *   and writing a columnar top-10 series (typed arrays) with mid, spread, microprice,
  *   imbalance and OFI. `rebuild_ms` is the rebuild and sampling alone (events already in
  *   memory: `replayBook`, derived columns included), `read_ms` the part before it

@@ -60,11 +60,23 @@ export interface AppOptions extends StreamOptions {
    * reported by `/health` (`connections`) and `/metrics` (`alphapulse_server_guard_*`).
    */
   readonly connectionStats?: () => GuardStats;
+  /**
+   * Resets a client's TCP connection, for a WebSocket that has not completed its closing
+   * handshake within `closeGraceMs` (a client that never reads). {@linkcode startServer} sets
+   * it when no connection guard is in front (the guard's write timeout does it otherwise).
+   */
+  readonly resetConnection?: (peer: PeerAddress) => Promise<boolean>;
+}
+
+/** A client's TCP address. */
+export interface PeerAddress {
+  readonly hostname: string;
+  readonly port: number;
 }
 
 /** The connection a request came on (what `Deno.serve` passes as the second argument). */
 export interface ConnInfo {
-  readonly remoteAddr?: { readonly hostname?: string };
+  readonly remoteAddr?: { readonly hostname?: string; readonly port?: number };
 }
 
 /** The request handler. */
@@ -157,6 +169,8 @@ interface AppState {
   readonly slots: WeakMap<Request, () => void>;
   /** Who made each authenticated request (for the trading routes' action log). */
   readonly principals: WeakMap<Request, Principal>;
+  /** The client address of each stream request. */
+  readonly peers: WeakMap<Request, PeerAddress>;
 }
 
 /** Checks `options` and sets up the app's shared state (the streams end on `signal`). */
@@ -189,13 +203,14 @@ function appState(options: AppOptions): AppState {
     queries: 0,
     deferred: new WeakSet(),
     slots: new WeakMap(),
+    peers: new WeakMap(),
     principals: new WeakMap(),
   };
 }
 
 /** The app's routes; `/metrics` answers with `metrics()`. */
 function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
-  const { options, repository, hub, streams, limiter, auth, deferred } = state;
+  const { options, repository, hub, limiter } = state;
   const router: Router = new Router()
     .get("/health", () => {
       const stats = hub.stats();
@@ -216,44 +231,14 @@ function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
     .get("/api/trades", market)
     .get("/api/quotes", market)
     .get("/api/book_snapshots", market)
-    .get("/ws", ({ req, query }) => {
-      const filter = parseStreamFilter(query);
-      const offered = offeredProtocols(req);
-      const release = takeSlot(req);
-      try {
-        return webSocketStream(req, () => streams.subscribe(hub, filter), {
-          ...options,
-          protocol: offered.includes(WS_PROTOCOL)
-            ? WS_PROTOCOL
-            : offered.find((p) => p.startsWith("bearer.")),
-          authenticate: auth && deferred.has(req)
-            ? (token) => auth.authenticate(token, "read")
-            : undefined,
-          onEnd: release,
-        });
-      } catch (error) {
-        release();
-        throw error;
-      }
-    })
-    .get("/sse", ({ req, query }) => {
-      const filter = parseStreamFilter(query);
-      const release = takeSlot(req);
-      let sub;
-      try {
-        sub = streams.subscribe(hub, filter);
-      } catch (error) {
-        release();
-        throw error instanceof TooManySubscribersError ? busy(error.message) : error;
-      }
-      return sseStream(sub, { ...options, onEnd: release });
-    })
+    .get("/ws", ({ req, query }) => webSocketRoute(state, req, query))
+    .get("/sse", ({ req, query }) => sseRoute(state, req, query))
     .get("/metrics", metrics)
     .get("/", () => html(livePageHtml()));
   if (options.trading) {
     tradingRoutes(router, options.trading, {
       signal: options.signal,
-      streamSlot: takeSlot,
+      streamSlot: (req) => takeSlot(state, req),
       principalOf: (req) => state.principals.get(req),
     });
   }
@@ -266,12 +251,62 @@ function appRouter(state: AppState, metrics: () => Promise<Response>): Router {
       ? options.queryPool.fetch(url, accept)
       : marketResponse(repository, url, accept);
   }
+}
 
-  function takeSlot(req: Request): () => void {
-    const release = state.slots.get(req);
-    if (!release) throw new Error("no connection slot taken for a stream request");
-    return release;
+/** `/ws`: a WebSocket stream of the events `query` selects. */
+function webSocketRoute(state: AppState, req: Request, query: URLSearchParams): Response {
+  const { options, hub, streams, auth, deferred } = state;
+  const filter = parseStreamFilter(query);
+  const offered = offeredProtocols(req);
+  const release = takeSlot(state, req);
+  try {
+    return webSocketStream(req, () => streams.subscribe(hub, filter), {
+      ...options,
+      protocol: offered.includes(WS_PROTOCOL)
+        ? WS_PROTOCOL
+        : offered.find((p) => p.startsWith("bearer.")),
+      authenticate: auth && deferred.has(req)
+        ? (token) => auth.authenticate(token, "read")
+        : undefined,
+      onEnd: release,
+      resetConnection: resetterOf(state, req),
+    });
+  } catch (error) {
+    release();
+    throw error;
   }
+}
+
+/** `/sse`: a Server-Sent Events stream of the events `query` selects. */
+function sseRoute(state: AppState, req: Request, query: URLSearchParams): Response {
+  const filter = parseStreamFilter(query);
+  const release = takeSlot(state, req);
+  let sub;
+  try {
+    sub = state.streams.subscribe(state.hub, filter);
+  } catch (error) {
+    release();
+    throw error instanceof TooManySubscribersError ? busy(error.message) : error;
+  }
+  return sseStream(sub, {
+    ...state.options,
+    onEnd: release,
+    resetConnection: resetterOf(state, req),
+  });
+}
+
+/** The stream slot `openStream` took for `req`. */
+function takeSlot(state: AppState, req: Request): () => void {
+  const release = state.slots.get(req);
+  if (!release) throw new Error("no connection slot taken for a stream request");
+  return release;
+}
+
+/** How to reset the TCP connection of a stream request, where the server can. */
+function resetterOf(state: AppState, req: Request): (() => void) | undefined {
+  const peer = state.peers.get(req);
+  const reset = state.options.resetConnection;
+  return peer && reset ? () => void reset(peer) : undefined;
 }
 
 /**
@@ -337,6 +372,10 @@ async function openStream(
     return tooMany(slot === "total" ? 503 : 429, message);
   }
   state.slots.set(req, slot);
+  const peer = info?.remoteAddr;
+  if (typeof peer?.hostname === "string" && typeof peer.port === "number") {
+    state.peers.set(req, { hostname: peer.hostname, port: peer.port });
+  }
   const res = await router.fetch(req);
   // A refused stream (bad parameters, not an upgrade) gives its slot back at once.
   if (res.status >= 300) slot();

@@ -8,6 +8,7 @@ import { defaultAllowedHosts, isLoopback, OriginPolicy } from "./auth/origin.ts"
 import { type GuardedServer, type GuardStats, serveGuarded } from "./conn_guard.ts";
 import type { StreamHub } from "./hub.ts";
 import type { StreamOptions } from "./streams.ts";
+import { resetTcpConnection } from "./_tcp_reset.ts";
 
 /** Options for {@linkcode startServer}. */
 export interface StartServerOptions extends
@@ -118,11 +119,16 @@ function serve(options: StartServerOptions): RunningServer {
   const streams = new AbortController();
   const guarded = options.connectionGuard ?? !isLoopback(hostname);
   let guard: GuardedServer | undefined;
+  let boundPort = 0;
   const app = createApp({
     ...options,
     origins,
     signal: streams.signal,
     connectionStats: guarded ? () => guard?.stats() ?? NO_CONNECTIONS : undefined,
+    // Unguarded, a WebSocket client that never reads keeps its connection until it is reset.
+    resetConnection: guarded
+      ? undefined
+      : (peer) => resetTcpConnection({ localPort: boundPort, peer }),
   });
   const server = guarded
     ? guard = serveGuarded({
@@ -136,6 +142,7 @@ function serve(options: StartServerOptions): RunningServer {
     })
     : Deno.serve({ port, hostname, onListen: () => {} }, (req, info) => app(req, info));
   const addr = server.addr;
+  boundPort = addr.port;
   const shown = addr.hostname === "0.0.0.0" || addr.hostname === "::"
     ? "localhost"
     : addr.hostname.includes(":")

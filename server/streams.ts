@@ -41,7 +41,8 @@ export interface StreamOptions {
   readonly keepAliveMs?: number;
   /**
    * WebSocket: after sending a close frame, drop the connection if the client has not
-   * completed the close handshake within this many milliseconds (default 3,000).
+   * completed the close handshake within this many milliseconds (default 3,000). SSE: how
+   * long a client dropped as slow has to read what it was sent before its connection is reset.
    */
   readonly closeGraceMs?: number;
   /**
@@ -73,6 +74,12 @@ export interface WebSocketStreamOptions extends StreamOptions {
   readonly protocol?: string;
   /** Called once when the socket has ended (to release connection slots). */
   readonly onEnd?: () => void;
+  /**
+   * Ends the TCP connection under the socket (`_tcp_reset.ts`), called when the closing
+   * handshake has not completed within `closeGraceMs`: without it Deno keeps the connection
+   * of a client that never reads for as long as the client stays connected.
+   */
+  readonly resetConnection?: () => void;
 }
 
 function encodeBatch(items: readonly StreamItem[]): string {
@@ -123,7 +130,8 @@ function dropConnection(socket: WebSocket): void {
   // never reads keeps its socket (and our buffered data) forever in CLOSING. This ends the
   // socket for us (its `close` event fires), but Deno 2.9.6 keeps the TCP connection while its
   // read and write are pending: ESTABLISHED, ~4 MB queued, until the peer reads or closes
-  // (`ss -tnp`). The connection guard's write timeout closes that one (README).
+  // (`ss -tnp`). The caller's `resetConnection` (a TCP reset, `_tcp_reset.ts`) or the
+  // connection guard's write timeout ends that one.
   const internal = (Deno as unknown as Record<symbol, { core?: { tryClose?(rid: number): void } }>)[
     (Deno as unknown as { internal: symbol }).internal
   ];
@@ -283,7 +291,10 @@ class SocketStream {
     }
     socket.close(code, reason);
     const timer = setTimeout(() => {
-      dropConnection(socket);
+      if (socket.readyState !== WebSocket.CLOSED) {
+        dropConnection(socket);
+        this.options.resetConnection?.();
+      }
       this.end();
     }, this.options.closeGraceMs ?? 3_000);
     Deno.unrefTimer(timer);
@@ -345,7 +356,15 @@ const encoder = new TextEncoder();
  */
 export function sseStream(
   sub: Subscription,
-  options: StreamOptions & { readonly onEnd?: () => void } = {},
+  options: StreamOptions & {
+    readonly onEnd?: () => void;
+    /**
+     * Ends the TCP connection of a client dropped as slow, `closeGraceMs` after the drop (Deno
+     * keeps it open while a write waits on a client that never reads, and keeps a connection
+     * whose response has ended open for the next request).
+     */
+    readonly resetConnection?: () => void;
+  } = {},
 ): Response {
   const keepAliveMs = options.keepAliveMs ?? 15_000;
   let pulling = false;
@@ -354,12 +373,20 @@ export function sseStream(
       controller.enqueue(encoder.encode(": connected\nretry: 2000\n\n"));
       sub.closed.then((reason) => {
         options.onEnd?.();
-        // A client that stopped reading has no pull pending: end its response here.
-        if (reason === "slow" && !pulling) {
-          try {
-            controller.error(new Error("slow consumer"));
-          } catch { /* already closed */ }
+        if (reason !== "slow") return;
+        const reset = options.resetConnection;
+        if (reset) {
+          // Reset once the grace has passed: a client that reads on meanwhile gets its
+          // `event: error` and the end of the response (pull), one that never reads nothing
+          // more. Not erroring the body spares the log Deno's trace of the error.
+          Deno.unrefTimer(setTimeout(reset, options.closeGraceMs ?? 3_000));
+          return;
         }
+        // A client that stopped reading has no pull pending: end its response here.
+        if (pulling) return;
+        try {
+          controller.error(new Error("slow consumer"));
+        } catch { /* already closed */ }
       });
     },
     async pull(controller) {

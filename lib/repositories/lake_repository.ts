@@ -274,6 +274,19 @@ export class LakeRepository implements MarketDataRepository {
   }
 
   /**
+   * The `book_changes` files that can hold rows of `query` (pruned by day): partitions by day
+   * ascending, each with its `*.parquet` files (each file's rows in the table's order). For
+   * readers of the files themselves (`bookSeries`); rows out of `[start, end)` are theirs to
+   * drop.
+   */
+  async bookChangeFiles(query: RangeQuery): Promise<string[][]> {
+    const q = checkRangeQuery(query);
+    this.#assertOpen();
+    const partitions = await listPartitions(this.root, "book_changes", q);
+    return partitions.map((p) => [...p.files]);
+  }
+
+  /**
    * Feed statuses (`event_log`: connects, disconnects, gaps, book resets) of one instrument
    * in `[start, end)`, ordered by `(ts, recvTs, digest)`.
    */

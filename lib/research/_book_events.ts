@@ -59,7 +59,7 @@ export interface BookEvents {
 }
 
 /** One kind of stored event as columns (before merging). */
-interface KindColumns extends BookLevels {
+export interface KindColumns extends BookLevels {
   readonly length: number;
   readonly ts: Float64Array;
   readonly recvTs: Float64Array;
@@ -134,9 +134,10 @@ function unevenRows(f: pl.DataFrame): number {
  * on `scratch` under `key`-prefixed names; `sequence` is empty unless asked for.
  */
 async function kindColumns(
-  frame: pl.DataFrame | pl.LazyDataFrame,
+  frame: pl.DataFrame | pl.LazyDataFrame | KindColumns,
   o: { readonly sequence: boolean; readonly scratch: Scratch; readonly key: string },
 ): Promise<KindColumns> {
+  if (isColumns(frame)) return frame;
   const f = isLazy(frame)
     ? await frame.select(...REBUILD_COLUMNS(o.sequence)).collect()
     : frame.select(...REBUILD_COLUMNS(o.sequence));
@@ -162,6 +163,10 @@ async function kindColumns(
   };
 }
 
+function isColumns(frame: pl.DataFrame | pl.LazyDataFrame | KindColumns): frame is KindColumns {
+  return (frame as KindColumns).bidOffsets instanceof Int32Array;
+}
+
 function isLazy(frame: pl.DataFrame | pl.LazyDataFrame): frame is pl.LazyDataFrame {
   return typeof (frame as pl.LazyDataFrame).collect === "function" &&
     typeof (frame as pl.DataFrame).getColumn !== "function";
@@ -171,8 +176,11 @@ function isLazy(frame: pl.DataFrame | pl.LazyDataFrame): frame is pl.LazyDataFra
 export interface BookFrames {
   /** Book snapshots (`bookSnapshots(q).polars()`), every stored level. */
   readonly snapshots: pl.DataFrame | pl.LazyDataFrame;
-  /** Book changes (`bookChanges(q).polars()` or `.lazy()`), in stored order. */
-  readonly changes: pl.DataFrame | pl.LazyDataFrame;
+  /**
+   * Book changes (`bookChanges(q).polars()` or `.lazy()`, or columns already read from the
+   * lake's files), in stored order.
+   */
+  readonly changes: pl.DataFrame | pl.LazyDataFrame | KindColumns;
   /** Feed statuses (`statuses(q).polars()`); only `reset` and `disconnected` count. */
   readonly statuses?: pl.DataFrame;
 }
@@ -229,16 +237,24 @@ export async function bookEventsFromFrames(
     }
     return s.recvTs[i] <= c.recvTs[j];
   };
+  const resetFirst = (j: number) =>
+    ri < r.recvTs.length && r.recvTs[ri] < c.recvTs[j] &&
+    (si >= s.length || r.recvTs[ri] <= s.recvTs[si]);
   while (ci < c.length) {
-    if (
-      ri < r.recvTs.length && r.recvTs[ri] < c.recvTs[ci] &&
-      (si >= s.length || r.recvTs[ri] <= s.recvTs[si])
-    ) {
+    if (resetFirst(ci)) {
       take(RESET, r, ri++);
     } else if (si < s.length && snapshotFirst(si, ci)) {
       take(SNAPSHOT, s, si++);
     } else {
-      take(CHANGE, c, ci++);
+      // The changes up to the next reset or snapshot, copied as one run.
+      let j = ci + 1;
+      while (j < c.length && !resetFirst(j) && !(si < s.length && snapshotFirst(si, j))) j++;
+      out.kind.fill(CHANGE, k, k + j - ci);
+      out.ts.set(c.ts.subarray(ci, j), k);
+      out.recvTs.set(c.recvTs.subarray(ci, j), k);
+      out.digest.set(c.digest.subarray(ci, j), k);
+      k += j - ci;
+      ci = j;
     }
   }
   while (si < s.length || ri < r.recvTs.length) {

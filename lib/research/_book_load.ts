@@ -5,7 +5,13 @@
 import pl from "nodejs-polars";
 import type { BookChange, BookSnapshot, FeedStatus } from "../market/types.ts";
 import type { QueryResult, RangeQuery } from "../repositories/repository.ts";
-import { type BookEvents, bookEventsFromFrames, type SnapshotOrder } from "./_book_events.ts";
+import {
+  type BookEvents,
+  bookEventsFromFrames,
+  type KindColumns,
+  type SnapshotOrder,
+} from "./_book_events.ts";
+import { type BookChangeFiles, readBookChangeFiles } from "./_book_files.ts";
 import { Scratch } from "./_scratch.ts";
 
 /** Where stored books are read from: `LakeRepository` has all three. */
@@ -14,6 +20,11 @@ export interface BookSource {
   bookChanges(query: RangeQuery): QueryResult<BookChange>;
   /** Feed statuses: `reset`/`disconnected` invalidate the book until the next snapshot. */
   statuses?(query: RangeQuery): QueryResult<FeedStatus>;
+  /**
+   * The files of the changes of `query` (`LakeRepository`): read without Polars when the
+   * lake's writer wrote them (see {@linkcode readBookChangeFiles}).
+   */
+  bookChangeFiles?: BookChangeFiles["bookChangeFiles"];
 }
 
 /** Rebuilds start this long before the last snapshot before `start` (late-stamped changes). */
@@ -51,12 +62,29 @@ export async function loadBookEventsOn(
     }
   }
   const range = { exchange, symbol, start: from, end };
+  const sequence = order === "sequence";
   const [snapshots, changes, statuses] = await Promise.all([
     source.bookSnapshots(range).polars(),
-    bookChangeFrame(source.bookChanges(range)),
+    changeColumns(source, range, { sequence, scratch, key: "changes" }),
     source.statuses?.(range).polars(),
   ]);
   return await bookEventsFromFrames({ snapshots, changes, statuses }, order, scratch);
+}
+
+/**
+ * The changes read from the store's files where it names them and they are the lake's own
+ * ({@linkcode readBookChangeFiles}), else through Polars.
+ */
+async function changeColumns(
+  source: BookSource,
+  range: RangeQuery,
+  o: { readonly sequence: boolean; readonly scratch: Scratch; readonly key: string },
+): Promise<KindColumns | pl.DataFrame | pl.LazyDataFrame> {
+  if (source.bookChangeFiles !== undefined) {
+    const read = await readBookChangeFiles(await source.bookChangeFiles(range), range, o);
+    if (read !== undefined) return read;
+  }
+  return bookChangeFrame(source.bookChanges(range));
 }
 
 /** The changes unevaluated where the store can (the lake: only the needed columns read). */

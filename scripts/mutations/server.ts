@@ -8,6 +8,22 @@ const PARAMS_TEST = "tests/server_params_test.ts";
 
 export const mutations: readonly Mutation[] = [
   {
+    id: "server/never-reading-client-not-reset",
+    description: "a WebSocket whose close handshake never completes is not reset (Deno keeps it)",
+    file: "server/streams.ts",
+    find: "        this.options.resetConnection?.();\n",
+    replace: "",
+    tests: ["tests/server_tcp_reset_test.ts"],
+  },
+  {
+    id: "server/never-reading-sse-client-not-reset",
+    description: "an SSE client dropped as slow that never reads is not reset (Deno keeps it)",
+    file: "server/streams.ts",
+    find: "Deno.unrefTimer(setTimeout(reset, options.closeGraceMs ?? 3_000));",
+    replace: "Deno.unrefTimer(setTimeout(() => {}, options.closeGraceMs ?? 3_000));",
+    tests: ["tests/server_tcp_reset_test.ts"],
+  },
+  {
     id: "server/epoch-micros-upper-bound-removed",
     description: "the 2^53 upper bound on epoch-microsecond parameters removed",
     file: PARAMS,

@@ -1,0 +1,195 @@
+/**
+ * Book changes read straight from the lake's Parquet files into flat typed arrays, for the
+ * files the lake's own writer wrote: no Polars frame, no list flattening, every array on the
+ * caller's scratch. {@linkcode readBookChangeFiles} answers `undefined` for anything it does
+ * not read exactly as Polars would (another writer's file, a partition of several files, a
+ * null time or digest, rows out of time order, a bound of a fraction of a microsecond): the caller then reads through Polars.
+ * @module
+ */
+import {
+  type OwnParquetFile,
+  ownParquetFile,
+  readList,
+  readListPair,
+  readNumbers,
+} from "../lake/parquet/decode.ts";
+import { PHYSICAL } from "../lake/parquet/schema.ts";
+import type { RangeQuery } from "../repositories/repository.ts";
+import type { KindColumns } from "./_book_events.ts";
+import type { Scratch } from "./_scratch.ts";
+
+/** A store that can name the files holding an instrument's book changes (`LakeRepository`). */
+export interface BookChangeFiles {
+  /**
+   * The `book_changes` files that can hold rows of `query`: partitions by day ascending,
+   * each with its files (rows in each file in the table's order).
+   */
+  bookChangeFiles(query: RangeQuery): Promise<readonly (readonly string[])[]>;
+}
+
+/** Level columns of one side as read: offsets into the flat values. */
+interface Side {
+  readonly offsets: Int32Array;
+  readonly prices: Float64Array;
+  readonly sizes: Float64Array;
+}
+
+/**
+ * Book changes of `query` (rows with `start <= ts < end`) read from `partitions`' files, or
+ * `undefined` when one of them is not read here. The columns are on `scratch` under `key`.
+ * @throws {RangeError} for a row whose price and size lists differ in length (as the Polars
+ * path does).
+ */
+export async function readBookChangeFiles(
+  partitions: readonly (readonly string[])[],
+  query: RangeQuery,
+  o: { readonly sequence: boolean; readonly scratch: Scratch; readonly key: string },
+): Promise<KindColumns | undefined> {
+  if (partitions.length === 0 || partitions.some((files) => files.length !== 1)) {
+    return undefined;
+  }
+  // Polars compares with the bounds cast to whole microseconds: only whole ones here.
+  const whole = (t: number | undefined) => t === undefined || Number.isSafeInteger(t);
+  if (!whole(query.start) || !whole(query.end)) return undefined;
+  const files = await ownFiles(partitions);
+  if (files === undefined) return undefined;
+  const { rows, capacity } = sizesOf(files);
+  const { scratch, key } = o;
+  const ts = scratch.array(`${key}.ts`, Float64Array, rows);
+  const recvTs = scratch.array(`${key}.recvTs`, Float64Array, rows);
+  const digest = scratch.array(`${key}.digest`, Int32Array, rows);
+  const sequence = scratch.array(`${key}.sequence`, Float64Array, o.sequence ? rows : 0);
+  const side = (name: string, cap: number) => ({
+    offsets: scratch.array(`${key}.${name}Offsets`, Int32Array, rows + 1),
+    sizeOffsets: scratch.array(`${key}.${name}SizeOffsets`, Int32Array, rows + 1),
+    prices: scratch.array(`${key}.${name}Prices`, Float64Array, cap),
+    sizes: scratch.array(`${key}.${name}Sizes`, Float64Array, cap),
+  });
+  const bid = side("bid", capacity.bid);
+  const ask = side("ask", capacity.ask);
+  let row = 0;
+  const values = { bid: 0, ask: 0 };
+  for (const f of files) {
+    const n = f.footer.numRows;
+    const numbers = [
+      readNumbers(f, "ts", PHYSICAL.INT64, ts, row),
+      readNumbers(f, "recv_ts", PHYSICAL.INT64, recvTs, row),
+      readNumbers(f, "digest", PHYSICAL.INT32, digest, row),
+      o.sequence ? readNumbers(f, "sequence", PHYSICAL.INT64, sequence, row, NaN) : n,
+    ];
+    if (numbers.some((m) => m !== n)) return undefined;
+    for (const [name, s] of [["bid", bid], ["ask", ask]] as const) {
+      const read = readSide(f, name, s, row, values[name]);
+      if (read === undefined || read[0] !== n) return undefined;
+      values[name] += read[1];
+    }
+    row += n;
+  }
+  for (let i = 1; i < rows; i++) if (!(ts[i - 1] <= ts[i])) return undefined;
+  const lo = query.start === undefined ? 0 : firstAtOrAfter(ts, rows, query.start);
+  const hi = query.end === undefined ? rows : firstAtOrAfter(ts, rows, query.end);
+  const [b, a] = [windowOf(bid, lo, hi), windowOf(ask, lo, hi)];
+  const cut = <T extends Float64Array | Int32Array>(v: T) => v.subarray(lo, Math.max(lo, hi)) as T;
+  return {
+    length: Math.max(0, hi - lo),
+    ts: cut(ts),
+    recvTs: cut(recvTs),
+    digest: cut(digest),
+    sequence: o.sequence ? cut(sequence) : sequence,
+    bidOffsets: b.offsets,
+    bidPrices: b.prices,
+    bidSizes: b.sizes,
+    askOffsets: a.offsets,
+    askPrices: a.prices,
+    askSizes: a.sizes,
+  };
+}
+
+/** The partitions' files, or `undefined` when one is not our writer's. */
+async function ownFiles(
+  partitions: readonly (readonly string[])[],
+): Promise<OwnParquetFile[] | undefined> {
+  const files: OwnParquetFile[] = [];
+  for (const [path] of partitions) {
+    // A fresh copy each call, on purpose: read into a buffer kept between calls (as the
+    // scratch), the allocator returned the output's freed memory and the next series paid
+    // its ~95,000 page faults again (glibc's mmap threshold rises when this buffer is freed).
+    const file = ownParquetFile(await Deno.readFile(path));
+    if (file === undefined) return undefined;
+    files.push(file);
+  }
+  return files;
+}
+
+/** Rows and level values per side of `files`, from their footers. */
+function sizesOf(files: readonly OwnParquetFile[]) {
+  let rows = 0;
+  const capacity = { bid: 0, ask: 0 };
+  for (const f of files) {
+    rows += f.footer.numRows;
+    for (const group of f.footer.rowGroups) {
+      for (const c of group.columns) {
+        if (c.path[0] === "bid_prices") capacity.bid += c.numValues;
+        if (c.path[0] === "ask_prices") capacity.ask += c.numValues;
+      }
+    }
+  }
+  return { rows, capacity };
+}
+
+/** Where one side's lists are read to (`sizeOffsets` for the two-pass check). */
+interface SideTarget extends Side {
+  readonly sizeOffsets: Int32Array;
+}
+
+/**
+ * Reads one side's price and size lists of `f` at `row` (values from `at`): `[rows, values]`,
+ * or `undefined` when a column is not read here.
+ * @throws {RangeError} for a row whose price and size lists differ in length.
+ */
+function readSide(
+  f: OwnParquetFile,
+  name: "bid" | "ask",
+  s: SideTarget,
+  row: number,
+  at: number,
+): readonly [number, number] | undefined {
+  const target = { offsets: s.offsets, values: s.prices, row, value: at };
+  const pair = readListPair(f, [`${name}_prices`, `${name}_sizes`], target, s.sizes);
+  if (pair !== undefined) return pair;
+  const prices = readList(f, `${name}_prices`, target);
+  const sizes = readList(f, `${name}_sizes`, {
+    offsets: s.sizeOffsets,
+    values: s.sizes,
+    row,
+    value: at,
+  });
+  if (prices === undefined || sizes === undefined || prices[0] !== sizes[0]) return undefined;
+  for (let i = row; i <= row + prices[0]; i++) {
+    if (s.offsets[i] !== s.sizeOffsets[i]) {
+      throw new RangeError("book rows whose price and size lists differ in length");
+    }
+  }
+  return prices;
+}
+
+/** Rows `[lo, hi)` of a side, offsets rebased to 0 (in place). */
+function windowOf(s: Side, lo: number, hi: number): Side {
+  const base = s.offsets[lo];
+  const offsets = s.offsets.subarray(lo, Math.max(lo, hi) + 1);
+  if (base !== 0) { for (let i = 0; i < offsets.length; i++) offsets[i] -= base; }
+  const end = base + offsets[offsets.length - 1];
+  return { offsets, prices: s.prices.subarray(base, end), sizes: s.sizes.subarray(base, end) };
+}
+
+/** The first index below `n` whose time is at or after `t` (`n` if none; `ts` ascending). */
+function firstAtOrAfter(ts: Float64Array, n: number, t: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ts[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
