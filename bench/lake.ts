@@ -17,7 +17,10 @@
  * - `lake_write_quotes`, `lake_write_book_snapshots`, `lake_write_book_changes`: rows/s of
  *   `ParquetLake.writeEvents` for as many quotes as trades, for a tenth as many 50-level
  *   book snapshots, and for a fifth as many book changes of one bid and one ask level
- *   (digest, validation, de-duplication, Parquet).
+ *   (digest, validation, de-duplication, Parquet). Wall-clock figures: in a large write the
+ *   book digests are shared with a worker thread (`lib/lake/digest_pool.ts`) and pages of
+ *   64 KiB or more are zstd-compressed on another (`lib/lake/parquet/zstd_pool.ts`), so
+ *   they depend on a second core being free (compare CPU time on a loaded machine).
  * - `lake_quotes_polars`, `lake_book_snapshots_polars`, `lake_book_changes_polars`: ms to
  *   load them back as Polars DataFrames through `LakeRepository.quotes()` /
  *   `bookSnapshots()` / `bookChanges()`.

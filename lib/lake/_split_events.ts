@@ -7,6 +7,7 @@
 import type { Bar, BookChange, BookSnapshot, MarketEvent, Trade } from "../market/types.ts";
 import { eventRejection, type Rejection } from "../schema/rules.ts";
 import { BookColumns, type BookKind } from "./book_columns.ts";
+import { computeDigests, type DigestStream, digestStream } from "./digest_pool.ts";
 import {
   type EventKind,
   eventKindOf,
@@ -53,6 +54,26 @@ export function splitEvents(
   const bars: Bar[] = [];
   const rows = new Map<EventKind, EventRow[]>();
   const books = new Map<BookKind, BookColumns>();
+  // Digests of a large batch shared with a worker while its rows are copied.
+  const streams = new Map<BookKind, DigestStream | undefined>();
+  try {
+    splitInto(events, options, { trades, bars, rows, books }, streams);
+  } finally {
+    for (const stream of streams.values()) stream?.finish();
+  }
+  for (const [kind, columns] of books) {
+    if (streams.get(kind) === undefined) computeDigests(columns, 0);
+  }
+  return { trades, bars, rows, books };
+}
+
+/** The loop of {@linkcode splitEvents}: each event into `out`. */
+function splitInto(
+  events: readonly MarketEvent[],
+  options: SplitEventsOptions,
+  { trades, bars, rows, books }: SplitEvents,
+  streams: Map<BookKind, DigestStream | undefined>,
+): void {
   for (const e of events) {
     if (e?.kind === "trade") {
       trades.push(e);
@@ -71,16 +92,17 @@ export function splitEvents(
       let columns = books.get(kind);
       if (columns === undefined) {
         books.set(kind, columns = new BookColumns(kind, options.depth));
-        presize(columns, events);
+        streams.set(kind, digestStream(columns, 0, presize(columns, events)));
       }
       let rejection: Rejection | undefined;
       try {
-        // Checked by the schema's rules as its levels are copied.
-        rejection = columns.appendChecked(e as BookSnapshot | BookChange, options.latest);
+        // Checked by the schema's rules as its levels are copied; digests by the stream or after.
+        rejection = columns.appendChecked(e as BookSnapshot | BookChange, options.latest, true);
       } catch {
         rejection = "levels"; // levels that are not lists of [price, size] cannot be sorted
       }
       if (rejection !== undefined) options.rejected(kind, e, rejection);
+      else streams.get(kind)?.advance();
       continue;
     }
     let reason = eventRejection(e, options.latest);
@@ -100,15 +122,15 @@ export function splitEvents(
     if (list) list.push(row);
     else rows.set(kind, [row]);
   }
-  return { trades, bars, rows, books };
 }
 
 /**
  * Reserves room in `columns` for the book events of its table in `events` (levels as
  * stored: a snapshot's sides cut to the depth), so that they are appended without growing
- * an array. Events the rules refuse are counted too: a little room to spare.
+ * an array. Events the rules refuse are counted too: a little room to spare. Returns the
+ * rows reserved.
  */
-function presize(columns: BookColumns, events: readonly MarketEvent[]): void {
+function presize(columns: BookColumns, events: readonly MarketEvent[]): number {
   const kind = columns.kind === "book_snapshots" ? "book_snapshot" : "book_change";
   const cut = kind === "book_snapshot" ? columns.depth : Infinity;
   const size = (levels: unknown) => Array.isArray(levels) ? Math.min(levels.length, cut) : 0;
@@ -122,4 +144,5 @@ function presize(columns: BookColumns, events: readonly MarketEvent[]): void {
     asks += size(e.asks);
   }
   columns.reserve(rows, bids, asks);
+  return rows;
 }

@@ -110,6 +110,8 @@ function levelArray(n: number): Float64Array {
       if (spare[i].length >= n && (best < 0 || spare[i].length < spare[best].length)) best = i;
     }
     if (best >= 0) return spare.splice(best, 1)[0];
+    // Shared, so that a second thread can read the levels (`digest_pool.ts`).
+    return new Float64Array(new SharedArrayBuffer(8 * n));
   }
   return new Float64Array(n);
 }
@@ -169,13 +171,24 @@ export class BookColumns {
    * reason. Returns that reason (leaving the columns unchanged), or `undefined` when the
    * event was appended.
    */
-  appendChecked(event: BookSnapshot | BookChange, latest: number): Rejection | undefined {
+  appendChecked(
+    event: BookSnapshot | BookChange,
+    latest: number,
+    deferDigest = false,
+  ): Rejection | undefined {
     return headerRejection(event.exchange, event.symbol, event.ts, event.recvTs, latest) ??
-      this.#append(event, true);
+      this.#append(event, true, deferDigest);
   }
 
-  /** {@linkcode BookColumns.append}, checking the levels and optionals when `check`. */
-  #append(event: BookSnapshot | BookChange, check: boolean): Rejection | undefined {
+  /**
+   * {@linkcode BookColumns.append}, checking the levels and optionals when `check`; the
+   * digest left 0 when `deferDigest` (the caller computes it later: `digest_pool.ts`).
+   */
+  #append(
+    event: BookSnapshot | BookChange,
+    check: boolean,
+    deferDigest = false,
+  ): Rejection | undefined {
     const snapshot = this.kind === "book_snapshots";
     if ((event.kind === "book_snapshot") !== snapshot) {
       throw new TypeError(`BookColumns(${this.kind}): got a ${event.kind} event`);
@@ -218,20 +231,10 @@ export class BookColumns {
       this.askPrices.length = this.askSizes.length = a0;
       return reason;
     }
-    const levels = {
-      bidPrices: this.bidPrices.values,
-      bidSizes: this.bidSizes.values,
-      askPrices: this.askPrices.values,
-      askSizes: this.askSizes.values,
-    };
-    const ranges = {
-      bidStart: b0,
-      bidEnd: this.bidPrices.length,
-      askStart: a0,
-      askEnd: this.askPrices.length,
-    };
     this.digest.push(
-      bookDigestIn(levels, ranges, snapshot ? [sequence, checksum] : [first, sequence, checksum]),
+      deferDigest
+        ? 0
+        : this.#digestOf(b0, a0, snapshot ? [sequence, checksum] : [first, sequence, checksum]),
     );
     this.bidOffsets.push(this.bidPrices.length);
     this.askOffsets.push(this.askPrices.length);
@@ -244,6 +247,23 @@ export class BookColumns {
     this.checksum.push(checksum ?? NaN);
     this.length++;
     return undefined;
+  }
+
+  /** The digest of the levels pushed from `b0` / `a0` and the optionals. */
+  #digestOf(b0: number, a0: number, optionals: readonly (number | null)[]): number {
+    const levels = {
+      bidPrices: this.bidPrices.values,
+      bidSizes: this.bidSizes.values,
+      askPrices: this.askPrices.values,
+      askSizes: this.askSizes.values,
+    };
+    const ranges = {
+      bidStart: b0,
+      bidEnd: this.bidPrices.length,
+      askStart: a0,
+      askEnd: this.askPrices.length,
+    };
+    return bookDigestIn(levels, ranges, optionals);
   }
 
   /**

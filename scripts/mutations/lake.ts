@@ -8,6 +8,14 @@ const JS_ENCODER = "tests/lake_js_encoder_test.ts";
 
 export const mutations: readonly Mutation[] = [
   {
+    id: "lake/digest-worker-abandon-limit-ignored",
+    description: "new digest workers start however many were abandoned (threads pile up)",
+    file: "lib/lake/digest_pool.ts",
+    find: "  if (worker === undefined && !mayStartWorker()) return false;\n",
+    replace: "",
+    tests: ["tests/lake_worker_fallback_test.ts"],
+  },
+  {
     id: "lake/partition-day-rounded",
     description: "a row's date partition is its UTC day rounded, not floored (afternoons move)",
     file: "lib/lake/layout.ts",

@@ -8,12 +8,19 @@
  */
 import { ByteWriter } from "./byte_writer.ts";
 import { type Column, type ColumnData, toColumn } from "./columns.ts";
-import { CODEC, type Compression, type Compressor, compressor } from "./compression.ts";
+import {
+  CODEC,
+  type Compression,
+  type Compressor,
+  compressor,
+  DEFAULT_ZSTD_LEVEL,
+} from "./compression.ts";
 import { type ChunkMeta, footer, MAGIC, pageHeader, rowGroup } from "./metadata.ts";
 import { pageEnd, writePageBody } from "./plain.ts";
 import { leafPath, type ParquetField, physicalType, schemaElements } from "./schema.ts";
 import { chunkStatistics } from "./statistics.ts";
 import type { ThriftStruct } from "./thrift.ts";
+import { POOL_MIN_BYTES, type ZstdPool, zstdPool } from "./zstd_pool.ts";
 
 /** Options of {@linkcode encodeParquet} and {@linkcode writeParquetFile}. */
 export interface ParquetEncodeOptions {
@@ -48,9 +55,11 @@ interface Settings {
   readonly rowGroupSize: number;
   readonly pageSize: number;
   readonly createdBy: string;
+  /** The zstd level of a second thread's compression, or `undefined` for none. */
+  readonly parallelLevel: number | undefined;
 }
 
-function settings(options: ParquetEncodeOptions): Settings {
+function settings(options: ParquetEncodeOptions, parallel: boolean): Settings {
   const compression = options.compression ?? "zstd";
   const rowGroupSize = options.rowGroupSize ?? 131_072;
   const pageSize = options.pageSize ?? 1 << 20;
@@ -66,6 +75,9 @@ function settings(options: ParquetEncodeOptions): Settings {
     rowGroupSize,
     pageSize,
     createdBy: options.createdBy ?? "AlphaPulse parquet writer",
+    parallelLevel: parallel && compression === "zstd"
+      ? options.zstdLevel ?? DEFAULT_ZSTD_LEVEL
+      : undefined,
   };
 }
 
@@ -91,7 +103,35 @@ function prepare(schema: readonly ParquetField[], columns: ParquetColumns): Colu
   return out;
 }
 
-/** Writes rows `[from, to)` of `column` as one column chunk; returns its metadata. */
+/** A column chunk whose pages are on their way to the sink: its sizes so far. */
+interface OpenChunk {
+  /** The file offset of its first page, -1 until that page is written. */
+  dataPageOffset: number;
+  numValues: number;
+  uncompressedSize: number;
+  compressedSize: number;
+}
+
+/** A page on its way to the sink: compressed here, or in a slot of the pool. */
+interface Page {
+  readonly chunk: OpenChunk;
+  readonly values: number;
+  readonly bodyLength: number;
+  readonly compressed?: Uint8Array;
+  readonly pool?: ZstdPool;
+  readonly slot?: number;
+}
+
+/** Pages made ahead of the sink at most (beyond, the encoder waits for the first one). */
+const MAX_PENDING = 16;
+
+/**
+ * Makes the pages of rows `[from, to)` of `column` (one column chunk) and queues them in
+ * `pending`, writing those whose turn it is; returns the chunk's metadata, complete once
+ * all its pages are written. With a second thread (`s.parallelLevel`), large pages are
+ * compressed there while the next pages (of this chunk or the next) are made, and here
+ * when every slot is busy; pages are written in order either way.
+ */
 function writeChunk(
   sink: Sink,
   column: Column,
@@ -99,34 +139,68 @@ function writeChunk(
   to: number,
   s: Settings,
   body: ByteWriter,
-): ChunkMeta {
-  const dataPageOffset = sink.offset;
-  let numValues = 0;
-  let uncompressedSize = 0;
-  let compressedSize = 0;
+  pending: Page[],
+): () => ChunkMeta {
+  const chunk: OpenChunk = {
+    dataPageOffset: -1,
+    numValues: 0,
+    uncompressedSize: 0,
+    compressedSize: 0,
+  };
   for (let start = from; start < to;) {
     const end = pageEnd(column, start, to, s.pageSize);
     body.clear();
     const values = writePageBody(body, column, start, end);
-    const compressed = s.compress(body.view());
-    const header = pageHeader(values, body.length, compressed.length);
-    sink.write(header);
-    sink.write(compressed);
-    numValues += values;
-    uncompressedSize += header.length + body.length;
-    compressedSize += header.length + compressed.length;
+    const pool = s.parallelLevel !== undefined && body.length >= POOL_MIN_BYTES
+      ? zstdPool(s.parallelLevel)
+      : undefined;
+    const slot = pool !== undefined && body.length <= pool.capacity ? pool.take() : -1;
+    if (slot >= 0) {
+      pool!.submit(slot, body.view());
+      pending.push({ chunk, values, bodyLength: body.length, pool, slot });
+    } else {
+      pending.push({ chunk, values, bodyLength: body.length, compressed: s.compress(body.view()) });
+    }
+    writePages(sink, pending, s, pending.length > MAX_PENDING);
     start = end;
   }
-  return {
+  const statistics = chunkStatistics(column, from, to);
+  return () => ({
     physicalType: physicalType(column.field.type),
     path: leafPath(column.field),
     codec: s.codec,
-    numValues,
-    uncompressedSize,
-    compressedSize,
-    dataPageOffset,
-    statistics: chunkStatistics(column, from, to),
-  };
+    numValues: chunk.numValues,
+    uncompressedSize: chunk.uncompressedSize,
+    compressedSize: chunk.compressedSize,
+    dataPageOffset: chunk.dataPageOffset,
+    statistics,
+  });
+}
+
+/**
+ * Writes the pending pages in order, as long as the first one is compressed (waiting for
+ * the pool's result of the first one when `wait`, of all when `wait` is `"all"`); adds
+ * their sizes to their chunks.
+ */
+function writePages(sink: Sink, pending: Page[], s: Settings, wait: boolean | "all"): void {
+  let n = 0;
+  for (; n < pending.length; n++) {
+    const page = pending[n];
+    const { pool, slot } = page;
+    const mustWait = wait === "all" || (wait && n === 0);
+    if (pool !== undefined && slot !== undefined && !mustWait && !pool.done(slot)) break;
+    const compressed = page.compressed ?? pool!.result(slot!) ?? s.compress(pool!.input(slot!));
+    const header = pageHeader(page.values, page.bodyLength, compressed.length);
+    const chunk = page.chunk;
+    if (chunk.dataPageOffset < 0) chunk.dataPageOffset = sink.offset;
+    sink.write(header);
+    sink.write(compressed);
+    if (pool !== undefined) pool.release(slot!);
+    chunk.numValues += page.values;
+    chunk.uncompressedSize += header.length + page.bodyLength;
+    chunk.compressedSize += header.length + compressed.length;
+  }
+  pending.splice(0, n);
 }
 
 /** Encodes the whole file into `sink`. */
@@ -135,17 +209,20 @@ function encodeInto(
   schema: readonly ParquetField[],
   columns: ParquetColumns,
   options: ParquetEncodeOptions,
+  parallel: boolean,
 ): void {
-  const s = settings(options);
+  const s = settings(options, parallel);
   const prepared = prepare(schema, columns);
   const rows = prepared[0].rows;
   const body = new ByteWriter(s.pageSize + 4096);
   const groups: ThriftStruct[] = [];
   sink.write(MAGIC);
+  const pending: Page[] = [];
   for (let from = 0; from < rows; from += s.rowGroupSize) {
     const to = Math.min(rows, from + s.rowGroupSize);
-    const chunks = prepared.map((column) => writeChunk(sink, column, from, to, s, body));
-    groups.push(rowGroup(chunks, to - from));
+    const chunks = prepared.map((column) => writeChunk(sink, column, from, to, s, body, pending));
+    writePages(sink, pending, s, "all");
+    groups.push(rowGroup(chunks.map((meta) => meta()), to - from));
   }
   sink.write(footer(schemaElements(schema), rows, groups, schema.length, s.createdBy));
 }
@@ -168,7 +245,7 @@ export function encodeParquet(
       this.offset += bytes.length;
     },
   };
-  encodeInto(sink, schema, columns, options);
+  encodeInto(sink, schema, columns, options, false);
   const out = new Uint8Array(sink.offset);
   let at = 0;
   for (const part of parts) {
@@ -197,6 +274,6 @@ export async function writeParquetFile(
       this.offset += bytes.length;
     },
   };
-  encodeInto(sink, schema, columns, options);
+  encodeInto(sink, schema, columns, options, true);
   return sink.offset;
 }
