@@ -75,6 +75,25 @@ Deno.test("resetTcpConnection resets exactly the connection with the given ends"
   }
 });
 
+/** Writes 500 trades to `hub` every 10 ms until the interval is cleared. */
+function flood(hub: StreamHub): ReturnType<typeof setInterval> {
+  let n = 0;
+  return setInterval(() => {
+    const ts = 1_618_675_200_000_000 + n;
+    hub.write(Array.from({ length: 500 }, (): Trade => ({
+      kind: "trade",
+      exchange: "coinbase",
+      symbol: "BTC-USD",
+      ts,
+      recvTs: ts,
+      id: `trade-${n++}-${"x".repeat(100)}`,
+      price: 60_000,
+      size: 0.5,
+      side: "buy",
+    })));
+  }, 10);
+}
+
 const HEADS = {
   ws: `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
@@ -98,21 +117,7 @@ async function neverReads(head: string): Promise<void> {
   try {
     await conn.write(new TextEncoder().encode(head));
     await until(() => hub.stats().clients === 1, "the client to subscribe");
-    let n = 0;
-    timer = setInterval(() => {
-      const ts = 1_618_675_200_000_000 + n;
-      hub.write(Array.from({ length: 500 }, (): Trade => ({
-        kind: "trade",
-        exchange: "coinbase",
-        symbol: "BTC-USD",
-        ts,
-        recvTs: ts,
-        id: `trade-${n++}-${"x".repeat(100)}`,
-        price: 60_000,
-        size: 0.5,
-        side: "buy",
-      })));
-    }, 10);
+    timer = flood(hub);
     await until(() => hub.stats().slowDisconnects === 1, "the client to be dropped as slow");
     assert.ok(kernelHolds(server.port, clientPort), "connected when dropped from the stream");
     // Neither a close frame nor the end of a response reaches a client that never reads;
@@ -147,21 +152,7 @@ Deno.test("an SSE client dropped as slow that reads on gets its error event, the
   try {
     await conn.write(new TextEncoder().encode(HEADS.sse));
     await until(() => hub.stats().clients === 1, "the client to subscribe");
-    let n = 0;
-    timer = setInterval(() => {
-      const ts = 1_618_675_200_000_000 + n;
-      hub.write(Array.from({ length: 500 }, (): Trade => ({
-        kind: "trade",
-        exchange: "coinbase",
-        symbol: "BTC-USD",
-        ts,
-        recvTs: ts,
-        id: `trade-${n++}`,
-        price: 60_000,
-        size: 0.5,
-        side: "buy",
-      })));
-    }, 10);
+    timer = flood(hub);
     await until(() => hub.stats().slowDisconnects === 1, "the client to be dropped as slow");
     clearInterval(timer);
     const { text } = await readUntilClosed(conn, { text: true, limitMs: 15_000 });
