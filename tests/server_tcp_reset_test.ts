@@ -75,6 +75,25 @@ Deno.test("resetTcpConnection resets exactly the connection with the given ends"
   }
 });
 
+/** Writes 500 trades to `hub` every 10 ms until the interval is cleared. */
+function flood(hub: StreamHub): ReturnType<typeof setInterval> {
+  let n = 0;
+  return setInterval(() => {
+    const ts = 1_618_675_200_000_000 + n;
+    hub.write(Array.from({ length: 500 }, (): Trade => ({
+      kind: "trade",
+      exchange: "coinbase",
+      symbol: "BTC-USD",
+      ts,
+      recvTs: ts,
+      id: `trade-${n++}-${"x".repeat(100)}`,
+      price: 60_000,
+      size: 0.5,
+      side: "buy",
+    })));
+  }, 10);
+}
+
 const HEADS = {
   ws: `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
@@ -86,40 +105,40 @@ for (const [kind, head] of Object.entries(HEADS)) {
     neverReads(head));
 }
 
-async function neverReads(head: string): Promise<void> {
+/** What a test does with a client once the hub has dropped it as slow. */
+type AfterDrop = (
+  client: { conn: Deno.TcpConn; serverPort: number; clientPort: number },
+) => Promise<void>;
+
+/**
+ * A server on loopback (no connection guard: the default of `deno task serve`) and a client
+ * that sends `head` and then reads nothing while the hub is flooded, until the hub drops it as
+ * slow; then `afterDrop`.
+ */
+async function slowClient(
+  head: string,
+  options: { readonly closeGraceMs?: number },
+  afterDrop: AfterDrop,
+): Promise<void> {
   const hub = new StreamHub({ maxStallMs: 1_000 });
-  // Loopback, no connection guard: the default of `deno task serve`.
-  const server = await startServer({ repository: new MemoryRepository([]), hub, port: 0 });
+  const server = await startServer({
+    repository: new MemoryRepository([]),
+    hub,
+    port: 0,
+    closeGraceMs: options.closeGraceMs,
+  });
   const warn = console.warn;
   console.warn = () => {};
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-  const clientPort = (conn.localAddr as Deno.NetAddr).port;
   let timer: ReturnType<typeof setInterval> | undefined;
   try {
     await conn.write(new TextEncoder().encode(head));
     await until(() => hub.stats().clients === 1, "the client to subscribe");
-    let n = 0;
-    timer = setInterval(() => {
-      const ts = 1_618_675_200_000_000 + n;
-      hub.write(Array.from({ length: 500 }, (): Trade => ({
-        kind: "trade",
-        exchange: "coinbase",
-        symbol: "BTC-USD",
-        ts,
-        recvTs: ts,
-        id: `trade-${n++}-${"x".repeat(100)}`,
-        price: 60_000,
-        size: 0.5,
-        side: "buy",
-      })));
-    }, 10);
+    timer = flood(hub);
     await until(() => hub.stats().slowDisconnects === 1, "the client to be dropped as slow");
-    assert.ok(kernelHolds(server.port, clientPort), "connected when dropped from the stream");
-    // Neither a close frame nor the end of a response reaches a client that never reads;
-    // after the close grace (3 s) the connection is reset.
-    await until(() => !kernelHolds(server.port, clientPort), "the connection to end", 10_000);
-    const { bytes } = await readUntilClosed(conn, { limitMs: 5_000 });
-    assert.ok(bytes > 0, "what the kernel had already delivered is still readable");
+    clearInterval(timer);
+    const clientPort = (conn.localAddr as Deno.NetAddr).port;
+    await afterDrop({ conn, serverPort: server.port, clientPort });
   } finally {
     clearInterval(timer);
     console.warn = warn;
@@ -131,49 +150,21 @@ async function neverReads(head: string): Promise<void> {
   }
 }
 
-Deno.test("an SSE client dropped as slow that reads on gets its error event, then is disconnected", async () => {
-  const hub = new StreamHub({ maxStallMs: 1_000 });
-  // A grace long enough that the client reads before the reset comes.
-  const server = await startServer({
-    repository: new MemoryRepository([]),
-    hub,
-    port: 0,
-    closeGraceMs: 8_000,
+function neverReads(head: string): Promise<void> {
+  return slowClient(head, {}, async ({ conn, serverPort, clientPort }) => {
+    assert.ok(kernelHolds(serverPort, clientPort), "connected when dropped from the stream");
+    // Neither a close frame nor the end of a response reaches a client that never reads;
+    // after the close grace (3 s) the connection is reset.
+    await until(() => !kernelHolds(serverPort, clientPort), "the connection to end", 10_000);
+    const { bytes } = await readUntilClosed(conn, { limitMs: 5_000 });
+    assert.ok(bytes > 0, "what the kernel had already delivered is still readable");
   });
-  const warn = console.warn;
-  console.warn = () => {};
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-  let timer: ReturnType<typeof setInterval> | undefined;
-  try {
-    await conn.write(new TextEncoder().encode(HEADS.sse));
-    await until(() => hub.stats().clients === 1, "the client to subscribe");
-    let n = 0;
-    timer = setInterval(() => {
-      const ts = 1_618_675_200_000_000 + n;
-      hub.write(Array.from({ length: 500 }, (): Trade => ({
-        kind: "trade",
-        exchange: "coinbase",
-        symbol: "BTC-USD",
-        ts,
-        recvTs: ts,
-        id: `trade-${n++}`,
-        price: 60_000,
-        size: 0.5,
-        side: "buy",
-      })));
-    }, 10);
-    await until(() => hub.stats().slowDisconnects === 1, "the client to be dropped as slow");
-    clearInterval(timer);
+}
+
+Deno.test("an SSE client dropped as slow that reads on gets its error event, then is disconnected", () =>
+  // A grace long enough that the client reads before the reset comes.
+  slowClient(HEADS.sse, { closeGraceMs: 8_000 }, async ({ conn }) => {
     const { text } = await readUntilClosed(conn, { text: true, limitMs: 15_000 });
     assert.match(text, /event: error\ndata: \{"error":"slow consumer/);
     assert.ok(text.trimEnd().endsWith("0"), "the response ended (its last chunk) before the close");
-  } finally {
-    clearInterval(timer);
-    console.warn = warn;
-    try {
-      conn.close();
-    } catch { /* closed by readUntilClosed */ }
-    await server.shutdown();
-    await hub.close();
-  }
-});
+  }));

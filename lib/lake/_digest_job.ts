@@ -35,17 +35,6 @@ export const WORD = {
   count: 10,
 } as const;
 
-/** Faults a test can ask the worker for (the `fault` word). */
-export const FAULT = {
-  NONE: 0,
-  /** Wait (without working) until the word changes, holding the claimed chunk. */
-  STALL: 1,
-  /** Throw with the claimed chunk not computed: the worker ends. */
-  THROW: 2,
-  /** End silently with the claimed chunk not computed (no acknowledgement, no dead word). */
-  EXIT: 3,
-} as const;
-
 /**
  * A job: rows `[0, rows)` of a batch, their digests to compute (the rows of the chunks
  * published so far: see `WORD.available`).

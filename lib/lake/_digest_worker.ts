@@ -6,23 +6,15 @@
  * @module
  */
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { FAULT, jobOf, type PostedJob, runChunks, WORD } from "./_digest_job.ts";
+import { jobOf, type PostedJob, runChunks, WORD } from "./_digest_job.ts";
+import { EXIT_SILENTLY, honourWorkerFault } from "./parquet/_worker_fault.ts";
 
 const { control: shared, port } = workerData as { control: SharedArrayBuffer; port: MessagePort };
 const control = new Int32Array(shared);
 
-/** Thrown to end the thread silently (`FAULT.EXIT`). */
-const EXIT = Symbol("exit");
-
-/** Honours a test's fault request (see `FAULT`), after a chunk is claimed. */
+/** Honours a test's fault request, after a chunk is claimed. */
 function fault(): void {
-  while (Atomics.load(control, WORD.fault) === FAULT.STALL) {
-    Atomics.wait(control, WORD.fault, FAULT.STALL);
-  }
-  if (Atomics.load(control, WORD.fault) === FAULT.EXIT) throw EXIT;
-  if (Atomics.load(control, WORD.fault) === FAULT.THROW) {
-    throw new Error("digest worker: fault injected by a test");
-  }
+  honourWorkerFault(control, WORD.fault, "digest worker");
 }
 
 /** Acknowledges job `id`: the worker no longer reads its arrays. */
@@ -43,7 +35,7 @@ function serve(): never {
       try {
         runChunks(job, control, undefined, fault);
       } catch (error) {
-        if (error !== EXIT) {
+        if (error !== EXIT_SILENTLY) {
           Atomics.store(control, WORD.dead, 1);
           acknowledge(job.id);
         }
@@ -59,7 +51,7 @@ function serve(): never {
 try {
   serve();
 } catch (error) {
-  if (error !== EXIT) {
+  if (error !== EXIT_SILENTLY) {
     Atomics.store(control, WORD.dead, 1);
     Atomics.notify(control, WORD.finished);
     Atomics.notify(control, WORD.acknowledged);

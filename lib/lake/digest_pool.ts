@@ -35,18 +35,13 @@ import {
   CHUNK_ROWS,
   type DigestJob,
   digestRows,
-  FAULT,
   postedJob,
   runChunks,
   WORD,
 } from "./_digest_job.ts";
 import type { BookColumns } from "./book_columns.ts";
-import {
-  mayStartWorker,
-  noteWorkerAbandoned,
-  type WorkerFault,
-  workerStallMs,
-} from "./parquet/zstd_pool.ts";
+import { mayStartWorker, noteWorkerAbandoned, workerStallMs } from "./parquet/zstd_pool.ts";
+import { setWorkerFault, type WorkerFault } from "./parquet/_worker_fault.ts";
 
 /** Fewer rows than this are digested on this thread alone (and do not start the worker). */
 export const PARALLEL_MIN_ROWS = 4 * CHUNK_ROWS;
@@ -179,11 +174,7 @@ class DigestWorker {
    * (`"exit"`, as a thread that stops running).
    */
   injectFault(fault: WorkerFault): void {
-    const word = { none: FAULT.NONE, stall: FAULT.STALL, throw: FAULT.THROW, exit: FAULT.EXIT }[
-      fault
-    ];
-    Atomics.store(this.control, WORD.fault, word);
-    Atomics.notify(this.control, WORD.fault);
+    setWorkerFault(this.control, WORD.fault, fault);
   }
 
   /** Gives the worker up for good: terminated, and no longer the process's worker. */
@@ -384,17 +375,27 @@ export function digestStream(
   if (!levels.every((v) => v.buffer instanceof SharedArrayBuffer)) return undefined;
   if (!startDigestWorker()) return undefined;
   const pool = worker!;
-  const job = {
+  const job = batchJob(columns, levels, rows, pool.scratch(rows));
+  const id = pool.begin(job);
+  return id === undefined ? undefined : new DigestStream(columns, pool, { ...job, id }, base);
+}
+
+/** The job of `rows` rows of `columns` (levels `levels`), with its row data `data`. */
+function batchJob(
+  columns: BookColumns,
+  levels: readonly Float64Array[],
+  rows: number,
+  data: Pick<DigestJob, "offsets" | "optionals" | "digests">,
+): Omit<DigestJob, "id"> {
+  return {
     rows,
     changes: columns.kind === "book_changes",
     bidPrices: levels[0],
     bidSizes: levels[1],
     askPrices: levels[2],
     askSizes: levels[3],
-    ...pool.scratch(rows),
+    ...data,
   };
-  const id = pool.begin(job);
-  return id === undefined ? undefined : new DigestStream(columns, pool, { ...job, id }, base);
 }
 
 /**
@@ -407,21 +408,7 @@ export function computeDigests(columns: BookColumns, from: number): void {
   if (rows <= 0) return;
   const stream = digestStream(columns, from, rows);
   if (stream !== undefined) return stream.finish();
-  const levels = levelsOf(columns);
   const data = localData(columns, from, rows);
-  digestRows(
-    {
-      id: 0,
-      rows,
-      changes: columns.kind === "book_changes",
-      bidPrices: levels[0],
-      bidSizes: levels[1],
-      askPrices: levels[2],
-      askSizes: levels[3],
-      ...data,
-    },
-    0,
-    rows,
-  );
+  digestRows({ id: 0, ...batchJob(columns, levelsOf(columns), rows, data) }, 0, rows);
   columns.digest.values.set(data.digests, from);
 }

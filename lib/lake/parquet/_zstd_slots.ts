@@ -38,14 +38,3 @@ export const SLOT = {
   /** Not compressed (the result did not fit the output, or an error): the encoder does it. */
   FAILED: 3,
 } as const;
-
-/** Faults a test can ask a worker thread for (the `fault` word). */
-export const FAULT = {
-  NONE: 0,
-  /** Wait (without working) until the word changes. */
-  STALL: 1,
-  /** Throw outside the work's own error handling: the thread ends. */
-  THROW: 2,
-  /** End silently (no error, no dead word), as a thread that stops running. */
-  EXIT: 3,
-} as const;

@@ -9,24 +9,16 @@
  */
 import { workerData } from "node:worker_threads";
 import { constants, zstdCompressSync } from "node:zlib";
-import { FAULT, type PoolLayout, SLOT } from "./_zstd_slots.ts";
+import { type PoolLayout, SLOT } from "./_zstd_slots.ts";
+import { EXIT_SILENTLY, honourWorkerFault } from "./_worker_fault.ts";
 
 const layout = workerData as PoolLayout;
 const control = new Int32Array(layout.control);
 const options = { params: { [constants.ZSTD_c_compressionLevel]: layout.level } };
 
-/** Thrown to end the thread silently (`FAULT.EXIT`). */
-const EXIT = Symbol("exit");
-
-/** Honours a test's fault request (see `FAULT`). */
+/** Honours a test's fault request, before a page. */
 function fault(): void {
-  while (Atomics.load(control, SLOT.fault) === FAULT.STALL) {
-    Atomics.wait(control, SLOT.fault, FAULT.STALL);
-  }
-  if (Atomics.load(control, SLOT.fault) === FAULT.EXIT) throw EXIT;
-  if (Atomics.load(control, SLOT.fault) === FAULT.THROW) {
-    throw new Error("zstd worker: fault injected by a test");
-  }
+  honourWorkerFault(control, SLOT.fault, "zstd worker");
 }
 
 /** Compresses slot `s` into its output; returns its new state. */
@@ -66,7 +58,7 @@ function serve(): never {
 try {
   serve();
 } catch (error) {
-  if (error !== EXIT) {
+  if (error !== EXIT_SILENTLY) {
     Atomics.store(control, SLOT.dead, 1);
     for (let s = 0; s < layout.slots.length; s++) Atomics.notify(control, SLOT.state(s));
     throw error;

@@ -33,7 +33,8 @@
  * @module
  */
 import { Worker } from "node:worker_threads";
-import { FAULT, type PoolLayout, SLOT } from "./_zstd_slots.ts";
+import { type PoolLayout, SLOT } from "./_zstd_slots.ts";
+import { setWorkerFault, type WorkerFault } from "./_worker_fault.ts";
 
 /** Slots: pages in flight to the worker at once. */
 const SLOTS = 3;
@@ -105,8 +106,7 @@ export function workerStallMs(ms?: number): number {
   return stallMs;
 }
 
-/** Faults a test can make the worker show (see {@linkcode ZstdPool.injectFault}). */
-export type WorkerFault = "none" | "stall" | "throw" | "exit";
+export type { WorkerFault } from "./_worker_fault.ts";
 
 /** A worker compressing pages in shared slots (see the module documentation). */
 export class ZstdPool {
@@ -235,11 +235,7 @@ export class ZstdPool {
    * thread that stops running), without the pool knowing.
    */
   injectFault(fault: WorkerFault): void {
-    const word = { none: FAULT.NONE, stall: FAULT.STALL, throw: FAULT.THROW, exit: FAULT.EXIT }[
-      fault
-    ];
-    Atomics.store(this.#control, SLOT.fault, word);
-    Atomics.notify(this.#control, SLOT.fault);
+    setWorkerFault(this.#control, SLOT.fault, fault);
   }
 
   /** Gives the worker up for good: terminated, and no longer the process's pool. */
