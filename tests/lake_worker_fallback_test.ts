@@ -12,13 +12,13 @@ import {
   startDigestWorker,
 } from "../lib/lake/digest_pool.ts";
 import { encodeParquet, type ParquetField, writeParquetFile } from "../lib/lake/parquet/mod.ts";
+import { zstdPool } from "../lib/lake/parquet/zstd_pool.ts";
 import {
   abandonedWorkers,
   workerAbandonLimit,
   type WorkerFault,
   workerStallMs,
-  zstdPool,
-} from "../lib/lake/parquet/zstd_pool.ts";
+} from "../lib/lake/parquet/_workers.ts";
 import { bookText, digestOf, storedBookLevels } from "../lib/market/event_digest.ts";
 import type { BookSnapshot } from "../lib/market/types.ts";
 import { withTempDir } from "./support/temp_dir.ts";

@@ -8,9 +8,6 @@
  */
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
-import { replayFiles } from "../collectors/replay/replay.ts";
-import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
-import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { encodeParquet, type ParquetField } from "../lib/lake/parquet/mod.ts";
 import { ownParquetFile, readList, readListPair, readNumbers } from "../lib/lake/parquet/decode.ts";
 import { PHYSICAL } from "../lib/lake/parquet/schema.ts";
@@ -21,7 +18,7 @@ import { readBookChangeFiles } from "../lib/research/_book_files.ts";
 import { type BookSource, loadBookEvents } from "../lib/research/_book_load.ts";
 import { orderFor } from "../lib/research/_book_options.ts";
 import { Scratch } from "../lib/research/_scratch.ts";
-import { SHARED_DATA } from "./support/recorded.ts";
+import { replaySession } from "./support/replay_sessions.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 
 const FIELDS: ParquetField[] = [
@@ -136,13 +133,7 @@ function assertEventsEqual(a: BookEvents, b: BookEvents, what: string) {
 
 async function compareReads(file: string, exchange: string) {
   await withTempDir("alphapulse-book-files-", async (root) => {
-    const lake = await ParquetLake.open({ root });
-    await replayFiles({
-      files: [new URL(file, SHARED_DATA).pathname],
-      sinks: [new LakeSink(lake)],
-      diagnostics: new FeedDiagnostics({ log: () => {} }),
-    });
-    await lake.close();
+    await replaySession(root, file);
     const repo = await LakeRepository.open({ root });
     try {
       const instruments = await repo.instruments({ table: "book_snapshots" });
@@ -193,13 +184,7 @@ Deno.test("file reader equals Polars on recorded sessions: Kraken", async () => 
 
 Deno.test("a book change file of another writer is read through Polars", async () => {
   await withTempDir("alphapulse-book-files-", async (root) => {
-    const lake = await ParquetLake.open({ root });
-    await replayFiles({
-      files: [new URL("kraken-v1-book-ws-20210417.txt", SHARED_DATA).pathname],
-      sinks: [new LakeSink(lake)],
-      diagnostics: new FeedDiagnostics({ log: () => {} }),
-    });
-    await lake.close();
+    await replaySession(root, "kraken-v1-book-ws-20210417.txt");
     const repo = await LakeRepository.open({ root });
     try {
       const [{ symbol }] = await repo.instruments({ table: "book_snapshots" });

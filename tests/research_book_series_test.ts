@@ -7,9 +7,6 @@
  */
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
-import { replayFiles } from "../collectors/replay/replay.ts";
-import { FeedDiagnostics } from "../collectors/runtime/diagnostics.ts";
-import { LakeSink, ParquetLake } from "../lib/lake/mod.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import type { RangeQuery } from "../lib/repositories/repository.ts";
 import { bookHistory, type BookHistoryOptions } from "../lib/research/book_history.ts";
@@ -17,7 +14,7 @@ import { type BookSeries, bookSeries } from "../lib/research/book_series.ts";
 import { loadBookEvents } from "../lib/research/_book_load.ts";
 import { checkOptions, orderFor, venueDepthFor } from "../lib/research/_book_options.ts";
 import { replayBook, type ReplayColumns } from "../lib/research/_book_replay.ts";
-import { SHARED_DATA } from "./support/recorded.ts";
+import { replaySession } from "./support/replay_sessions.ts";
 
 /** Same value: NaN equals NaN, null equals null, bigint compared as bigint. */
 function same(a: unknown, b: unknown): boolean {
@@ -108,13 +105,7 @@ function withDerived(frame: pl.DataFrame, imbalanceLevels: readonly number[]): p
 
 async function replayIntoLake(file: string): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "alphapulse-book-series-" });
-  const lake = await ParquetLake.open({ root });
-  await replayFiles({
-    files: [new URL(file, SHARED_DATA).pathname],
-    sinks: [new LakeSink(lake)],
-    diagnostics: new FeedDiagnostics({ log: () => {} }),
-  });
-  await lake.close();
+  await replaySession(root, file);
   return root;
 }
 

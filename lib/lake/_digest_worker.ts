@@ -7,7 +7,7 @@
  */
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { jobOf, type PostedJob, runChunks, WORD } from "./_digest_job.ts";
-import { EXIT_SILENTLY, honourWorkerFault } from "./parquet/_worker_fault.ts";
+import { EXIT_SILENTLY, honourWorkerFault } from "./parquet/_workers.ts";
 
 const { control: shared, port } = workerData as { control: SharedArrayBuffer; port: MessagePort };
 const control = new Int32Array(shared);

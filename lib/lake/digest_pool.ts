@@ -40,13 +40,17 @@ import {
   WORD,
 } from "./_digest_job.ts";
 import type { BookColumns } from "./book_columns.ts";
-import { mayStartWorker, noteWorkerAbandoned, workerStallMs } from "./parquet/zstd_pool.ts";
-import { setWorkerFault, type WorkerFault } from "./parquet/_worker_fault.ts";
+import {
+  mayStartWorker,
+  noteWorkerAbandoned,
+  setWorkerFault,
+  WAIT_SLICE_MS,
+  type WorkerFault,
+  workerStallMs,
+} from "./parquet/_workers.ts";
 
 /** Fewer rows than this are digested on this thread alone (and do not start the worker). */
 export const PARALLEL_MIN_ROWS = 4 * CHUNK_ROWS;
-/** How long a wait sleeps before it looks at the worker's progress again. */
-const WAIT_SLICE_MS = 50;
 
 class DigestWorker {
   readonly control = new Int32Array(new SharedArrayBuffer(4 * WORD.count));

@@ -40,6 +40,25 @@ export interface BookLevels {
   readonly askSizes: Float64Array;
 }
 
+/** One side's level lists: row `i` holds values `offsets[i]` to `offsets[i + 1]`. */
+export interface SideLevels {
+  readonly offsets: Int32Array;
+  readonly prices: Float64Array;
+  readonly sizes: Float64Array;
+}
+
+/** The {@linkcode BookLevels} of a bid side and an ask side. */
+export function bookLevels(bid: SideLevels, ask: SideLevels): BookLevels {
+  return {
+    bidOffsets: bid.offsets,
+    bidPrices: bid.prices,
+    bidSizes: bid.sizes,
+    askOffsets: ask.offsets,
+    askPrices: ask.prices,
+    askSizes: ask.sizes,
+  };
+}
+
 /**
  * Book events as columns, in applied order. Level lists stay in their source (no copy):
  * the `k`-th {@linkcode SNAPSHOT} of the order has row `k` of `snapshots`, the `k`-th
@@ -329,18 +348,7 @@ export function bookEventsFromMarketEvents(events: Iterable<MarketEvent>): BookE
     });
     return { offsets, prices, sizes };
   };
-  const levels = (kind: number): BookLevels => {
-    const b = flat(bids, kind);
-    const a = flat(asks, kind);
-    return {
-      bidOffsets: b.offsets,
-      bidPrices: b.prices,
-      bidSizes: b.sizes,
-      askOffsets: a.offsets,
-      askPrices: a.prices,
-      askSizes: a.sizes,
-    };
-  };
+  const levels = (kind: number) => bookLevels(flat(bids, kind), flat(asks, kind));
   return {
     length: n,
     kind: Uint8Array.from(kinds),

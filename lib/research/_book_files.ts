@@ -15,7 +15,7 @@ import {
 } from "../lake/parquet/decode.ts";
 import { PHYSICAL } from "../lake/parquet/schema.ts";
 import type { RangeQuery } from "../repositories/repository.ts";
-import type { KindColumns } from "./_book_events.ts";
+import { bookLevels, type KindColumns, type SideLevels } from "./_book_events.ts";
 import type { Scratch } from "./_scratch.ts";
 
 /** A store that can name the files holding an instrument's book changes (`LakeRepository`). */
@@ -25,13 +25,6 @@ export interface BookChangeFiles {
    * each with its files (rows in each file in the table's order).
    */
   bookChangeFiles(query: RangeQuery): Promise<readonly (readonly string[])[]>;
-}
-
-/** Level columns of one side as read: offsets into the flat values. */
-interface Side {
-  readonly offsets: Int32Array;
-  readonly prices: Float64Array;
-  readonly sizes: Float64Array;
 }
 
 /**
@@ -96,12 +89,7 @@ export async function readBookChangeFiles(
     recvTs: cut(recvTs),
     digest: cut(digest),
     sequence: o.sequence ? cut(sequence) : sequence,
-    bidOffsets: b.offsets,
-    bidPrices: b.prices,
-    bidSizes: b.sizes,
-    askOffsets: a.offsets,
-    askPrices: a.prices,
-    askSizes: a.sizes,
+    ...bookLevels(b, a),
   };
 }
 
@@ -138,7 +126,7 @@ function sizesOf(files: readonly OwnParquetFile[]) {
 }
 
 /** Where one side's lists are read to (`sizeOffsets` for the two-pass check). */
-interface SideTarget extends Side {
+interface SideTarget extends SideLevels {
   readonly sizeOffsets: Int32Array;
 }
 
@@ -174,7 +162,7 @@ function readSide(
 }
 
 /** Rows `[lo, hi)` of a side, offsets rebased to 0 (in place). */
-function windowOf(s: Side, lo: number, hi: number): Side {
+function windowOf(s: SideLevels, lo: number, hi: number): SideLevels {
   const base = s.offsets[lo];
   const offsets = s.offsets.subarray(lo, Math.max(lo, hi) + 1);
   if (base !== 0) { for (let i = 0; i < offsets.length; i++) offsets[i] -= base; }

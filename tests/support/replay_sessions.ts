@@ -1,8 +1,8 @@
 /**
  * Replays the recorded Binance, Coinbase and Kraken sessions (`../shared/data/`) through the
- * collector code into a lake, as `deno task replay` does, but keeping every level of each
- * book snapshot (`bookDepth` 1000) so books rebuilt from the lake stay known far from the
- * snapshot's touch.
+ * collector code into a lake, as `deno task replay` does: one ({@linkcode replaySession}), or
+ * all of them keeping every level of each book snapshot (`bookDepth` 1000) so books rebuilt
+ * from the lake stay known far from the snapshot's touch ({@linkcode replaySessions}).
  * @module
  */
 import { replayFiles } from "../../collectors/replay/replay.ts";
@@ -22,17 +22,29 @@ export const MICROSTRUCTURE_SESSIONS = [
 export async function replaySessions(root: string): Promise<number[]> {
   const trades: number[] = [];
   for (const name of MICROSTRUCTURE_SESSIONS) {
-    const lake = await ParquetLake.open({ root, bookDepth: 1000 });
-    try {
-      const summary = await replayFiles({
-        files: [new URL(name, SHARED_DATA).pathname],
-        sinks: [new LakeSink(lake)],
-        diagnostics: new FeedDiagnostics({ log: () => {} }),
-      });
-      trades.push(summary.trades);
-    } finally {
-      await lake.close();
-    }
+    trades.push(await replaySession(root, name, { bookDepth: 1000 }));
   }
   return trades;
+}
+
+/**
+ * Replays the recording `name` (in `../shared/data/`) into the lake at `root` (with the
+ * lake's `bookDepth`, default the lake's own); resolves to the trades the replay read.
+ */
+export async function replaySession(
+  root: string,
+  name: string,
+  options: { readonly bookDepth?: number } = {},
+): Promise<number> {
+  const lake = await ParquetLake.open({ root, ...options });
+  try {
+    const summary = await replayFiles({
+      files: [new URL(name, SHARED_DATA).pathname],
+      sinks: [new LakeSink(lake)],
+      diagnostics: new FeedDiagnostics({ log: () => {} }),
+    });
+    return summary.trades;
+  } finally {
+    await lake.close();
+  }
 }

@@ -10,7 +10,7 @@
 import { workerData } from "node:worker_threads";
 import { constants, zstdCompressSync } from "node:zlib";
 import { type PoolLayout, SLOT } from "./_zstd_slots.ts";
-import { EXIT_SILENTLY, honourWorkerFault } from "./_worker_fault.ts";
+import { EXIT_SILENTLY, honourWorkerFault } from "./_workers.ts";
 
 const layout = workerData as PoolLayout;
 const control = new Int32Array(layout.control);

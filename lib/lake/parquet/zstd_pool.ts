@@ -34,7 +34,14 @@
  */
 import { Worker } from "node:worker_threads";
 import { type PoolLayout, SLOT } from "./_zstd_slots.ts";
-import { setWorkerFault, type WorkerFault } from "./_worker_fault.ts";
+import {
+  mayStartWorker,
+  noteWorkerAbandoned,
+  setWorkerFault,
+  WAIT_SLICE_MS,
+  type WorkerFault,
+  workerStallMs,
+} from "./_workers.ts";
 
 /** Slots: pages in flight to the worker at once. */
 const SLOTS = 3;
@@ -42,71 +49,6 @@ const SLOTS = 3;
 const SLOT_BYTES = 3 << 19;
 /** Pages smaller than this are compressed in place (and do not start the worker). */
 export const POOL_MIN_BYTES = 64 * 1024;
-/** How long a wait sleeps before it looks at the worker's progress again. */
-const WAIT_SLICE_MS = 50;
-
-/**
- * Milliseconds without progress after which a waiting encoder abandons the worker: 2,000.
- * A page of about 1 MiB compresses in 5 to 20 ms, so this is over 100 pages' time; a
- * runnable thread is scheduled within tens of milliseconds even under `nice -n 19` on a
- * loaded machine, so only a dead, stopped or looping thread goes 2 s without progress.
- * Abandoning one that was merely slow costs a new worker, never different bytes.
- */
-let stallMs = 2_000;
-
-/**
- * Workers (of both pools) a process abandons before it stops starting new ones: 8. Deno
- * 2.9.6 cannot stop a thread that waits in `Atomics.wait`, so an abandoned worker may stay as
- * a sleeping thread with its shared memory; past this many, the writes run on the calling
- * thread alone.
- */
-let abandonLimit = 8;
-let abandoned = 0;
-
-/**
- * The number of workers abandoned after which no new one is started; with `limit`, sets it
- * first (tests lower it). Throws `RangeError` for a negative or non-integer `limit`.
- */
-export function workerAbandonLimit(limit?: number): number {
-  if (limit !== undefined) {
-    if (!(Number.isInteger(limit) && limit >= 0)) {
-      throw new RangeError(`workerAbandonLimit: limit must be an integer >= 0, got ${limit}`);
-    }
-    abandonLimit = limit;
-  }
-  return abandonLimit;
-}
-
-/** Counts a worker abandoned (either pool). */
-export function noteWorkerAbandoned(): void {
-  abandoned++;
-}
-
-/** Workers of this process abandoned so far (either pool), for tests. */
-export function abandonedWorkers(): number {
-  return abandoned;
-}
-
-/** Whether a new worker may be started ({@linkcode workerAbandonLimit} not reached). */
-export function mayStartWorker(): boolean {
-  return abandoned < abandonLimit;
-}
-
-/**
- * The deadline (milliseconds without progress) of waits for the worker; with `ms`, sets it
- * first (tests shorten it). Throws `RangeError` for a negative or non-finite `ms`.
- */
-export function workerStallMs(ms?: number): number {
-  if (ms !== undefined) {
-    if (!(Number.isFinite(ms) && ms >= 0)) {
-      throw new RangeError(`workerStallMs: ms must be finite and >= 0, got ${ms}`);
-    }
-    stallMs = ms;
-  }
-  return stallMs;
-}
-
-export type { WorkerFault } from "./_worker_fault.ts";
 
 /** A worker compressing pages in shared slots (see the module documentation). */
 export class ZstdPool {
@@ -201,7 +143,7 @@ export class ZstdPool {
         beat = now;
         since = performance.now();
       } else if (
-        performance.now() - since >= stallMs && Atomics.load(control, at) === SLOT.SUBMITTED
+        performance.now() - since >= workerStallMs() && Atomics.load(control, at) === SLOT.SUBMITTED
       ) {
         this.#abandon();
       }
