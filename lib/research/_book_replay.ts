@@ -4,8 +4,16 @@
  * @module
  */
 import { OrderBook } from "../book/order_book.ts";
+import type { MarketEvent } from "../market/types.ts";
 import { BLOCK, SideRows } from "./_book_rows.ts";
-import { type BookEvents, type BookLevels, CHANGE, RESET, SNAPSHOT } from "./_book_events.ts";
+import {
+  type BookEvents,
+  bookEventsFromMarketEvents,
+  type BookLevels,
+  CHANGE,
+  RESET,
+  SNAPSHOT,
+} from "./_book_events.ts";
 import { eventCounts, LazyColumn, zeros } from "./_lazy_column.ts";
 import { allocate, trim } from "./_replay_columns.ts";
 
@@ -100,6 +108,7 @@ export interface ReplayColumns {
 
 /** Rebuilds the book over `ev` and samples it (see {@linkcode ReplayOptions}). */
 export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
+  SHAPES ??= shapeKeeper();
   const time = o.clock === "ts" ? ev.ts : ev.recvTs;
   const every = o.every;
   const from = o.from ?? -Infinity;
@@ -168,11 +177,57 @@ function replayEvents(
   }
 }
 
+/**
+ * A small replay kept for the life of the process, made before the first real one.
+ *
+ * V8 keeps an object's hidden class (its "map": field layout and field types) only while an
+ * object of it lives. When a replay's objects (its `Replay`, `OrderBook`, `SideRows`, ...)
+ * all died, their maps went with them: the next replay made new ones, every optimized
+ * function that named the old ones was thrown away, and after about six calls V8 stopped
+ * trusting the fields' types altogether. The loop then settled at about 500 ms per million
+ * changes, against about 295 ms with these objects alive (`deno task bench books`, and
+ * `research_book_rebuild_repeat` there: 12 rebuilds in one process).
+ */
+let SHAPES: Replay | undefined;
+
+function shapeKeeper(): Replay {
+  const instrument = { exchange: "shapes", symbol: "X" };
+  const at = (ts: number) => ({ ...instrument, ts, recvTs: ts });
+  const events: MarketEvent[] = [
+    { kind: "book_snapshot", ...at(1), bids: [[2, 1], [1, 1]], asks: [[3, 1], [4, 1]] },
+    { kind: "book_change", ...at(2), bids: [[2, 0.5]], asks: [] },
+    { kind: "book_change", ...at(3), bids: [], asks: [[3, 0], [3.5, 2]] },
+    { kind: "status", ...at(4), status: "reset", reason: "" },
+  ];
+  const ev = bookEventsFromMarketEvents(events);
+  const o: ReplayOptions = {
+    levels: 2,
+    clock: "ts",
+    storedDepth: 50,
+    venueDepth: () => Infinity,
+    imbalanceLevels: [1, 2],
+  };
+  const r = new Replay(ev, o, 3);
+  replayEvents(r, {
+    ev,
+    time: ev.ts,
+    every: undefined,
+    from: -Infinity,
+    to: Infinity,
+    capacity: 3,
+  });
+  r.finish();
+  return r;
+}
+
 /** The book being rebuilt, the flow since the last row and the rows so far. */
 class Replay {
   readonly out: ReturnType<typeof allocate>;
   readonly #ev: BookEvents;
-  readonly #o: ReplayOptions;
+  // The options' values, not the options object: a field holding an object whose hidden
+  // class dies with it would throw away the optimized code on every call (see SHAPES).
+  readonly #storedDepth: number;
+  readonly #venueDepth: ReplayOptions["venueDepth"];
   readonly #book = new OrderBook();
   // Each side's top levels as of its last change: a row copies them from here, and only a
   // side an event touched is read from the book again.
@@ -209,7 +264,8 @@ class Replay {
 
   constructor(ev: BookEvents, o: ReplayOptions, capacity: number) {
     this.#ev = ev;
-    this.#o = o;
+    this.#storedDepth = o.storedDepth;
+    this.#venueDepth = o.venueDepth;
     this.#clocked = o.every !== undefined;
     this.out = allocate(capacity, o, o.reuse);
     this.#depths = (o.imbalanceLevels ?? []).map((k) => k - 1);
@@ -231,10 +287,16 @@ class Replay {
       out.digest[row] = digest;
       if (this.#events !== 1) this.eventExceptions.push(row, this.#events);
     }
-    out.ofi[row] = this.#contributed || this.#o.every !== undefined ? this.#ofi : NaN;
+    out.ofi[row] = this.#contributed || this.#clocked ? this.#ofi : NaN;
     const show = (valid ? 1 : 0) !== this.#shown;
     this.#shown = valid ? 1 : 0;
-    const [bids, asks, b, a] = [this.#bids, this.#asks, this.#bidRows, this.#askRows];
+    // Plain locals, not `const [x, y] = [...]`: destructuring runs the array iterator, which
+    // allocates on every row unless the optimizing compiler removes it (it often did not:
+    // ~700 bytes per row, a scavenge every 10 ms).
+    const bids = this.#bids;
+    const asks = this.#asks;
+    const b = this.#bidRows;
+    const a = this.#askRows;
     // A new version of a side when the book's validity changed or the side was read.
     bids.fresh = asks.fresh = show;
     if (valid && bids.stale) readSide(book, "bid", this.#bidHorizon, bids);
@@ -244,13 +306,17 @@ class Replay {
     const r = row & (BLOCK - 1);
     b.mark(r);
     a.mark(r);
-    const [bp, bs, ap, as] = [b.price1, b.cum(0), a.price1, a.cum(0)];
+    const bp = b.price1;
+    const bs = b.cum(0);
+    const ap = a.price1;
+    const as = a.cum(0);
     out.mid[row] = (bp + ap) / 2;
     out.spread[row] = ap - bp;
     out.microprice[row] = (bp * as + ap * bs) / (bs + as);
     const depths = this.#depths;
     for (let j = 0; j < depths.length; j++) {
-      const [bk, ak] = [b.cum(depths[j]), a.cum(depths[j])];
+      const bk = b.cum(depths[j]);
+      const ak = a.cum(depths[j]);
       out.imbalance[j][row] = (bk - ak) / (bk + ak);
     }
     if (r === BLOCK - 1) this.#flush(row - r, BLOCK);
@@ -309,18 +375,19 @@ class Replay {
 
   /** Applies row `i` of the snapshots. */
   #snapshot(i: number): void {
-    const [ev, o, book] = [this.#ev.snapshots, this.#o, this.#book];
+    const ev = this.#ev.snapshots;
+    const book = this.#book;
     book.clear();
     const nb = ev.bidOffsets[i + 1] - ev.bidOffsets[i];
     const na = ev.askOffsets[i + 1] - ev.askOffsets[i];
     applyLevels(book, ev, i);
-    this.#bidHorizon = nb >= o.storedDepth
+    this.#bidHorizon = nb >= this.#storedDepth
       ? extreme(ev.bidPrices, ev.bidOffsets, i, true)
       : -Infinity;
-    this.#askHorizon = na >= o.storedDepth
+    this.#askHorizon = na >= this.#storedDepth
       ? extreme(ev.askPrices, ev.askOffsets, i, false)
       : Infinity;
-    book.maxDepth = o.venueDepth(nb, na);
+    book.maxDepth = this.#venueDepth(nb, na);
     if (book.maxDepth !== Infinity) book.truncate(book.maxDepth);
     this.#valid = true;
     this.#bids.stale = this.#asks.stale = true;

@@ -45,7 +45,9 @@ export class SideRows {
   ): void {
     const v = this.#count++;
     const levels = this.#levels;
-    const [p, s, cum] = [this.#prices, this.#sizes, this.#cum];
+    const p = this.#prices;
+    const s = this.#sizes;
+    const cum = this.#cum;
     const base = v * levels;
     let sum = 0;
     let k = 0;
@@ -88,9 +90,12 @@ export class SideRows {
    */
   flush(prices: Float64Array[], sizes: Float64Array[], at: number, rows: number): void {
     const version = this.#version;
-    const [p, s] = [this.#prices, this.#sizes];
+    const p = this.#prices;
+    const s = this.#sizes;
     for (let k = 0; k < this.#levels; k++) {
-      const [pk, sk, o] = [prices[k], sizes[k], k * SLOTS];
+      const pk = prices[k];
+      const sk = sizes[k];
+      const o = k * SLOTS;
       for (let r = 0; r < rows; r++) {
         const v = version[r] + o;
         pk[at + r] = p[v];
