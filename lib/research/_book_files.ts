@@ -14,6 +14,7 @@ import {
   readNumbers,
 } from "../lake/parquet/decode.ts";
 import { PHYSICAL } from "../lake/parquet/schema.ts";
+import { keepFreedMemory } from "../lake/_malloc_policy.ts";
 import type { RangeQuery } from "../repositories/repository.ts";
 import { bookLevels, type KindColumns, type SideLevels } from "./_book_events.ts";
 import type { Scratch } from "./_scratch.ts";
@@ -44,7 +45,7 @@ export async function readBookChangeFiles(
   // Polars compares with the bounds cast to whole microseconds: only whole ones here.
   const whole = (t: number | undefined) => t === undefined || Number.isSafeInteger(t);
   if (!whole(query.start) || !whole(query.end)) return undefined;
-  const files = await ownFiles(partitions);
+  const files = await ownFiles(partitions, o.scratch);
   if (files === undefined) return undefined;
   const { rows, capacity } = sizesOf(files);
   const { scratch, key } = o;
@@ -96,17 +97,36 @@ export async function readBookChangeFiles(
 /** The partitions' files, or `undefined` when one is not our writer's. */
 async function ownFiles(
   partitions: readonly (readonly string[])[],
+  scratch: Scratch,
 ): Promise<OwnParquetFile[] | undefined> {
   const files: OwnParquetFile[] = [];
+  // One file is read into the scratch (kept between calls: no fresh pages) where the
+  // allocator keeps freed memory. Elsewhere a fresh copy each call, on purpose: read into a
+  // kept buffer, glibc's default returned the rebuild's freed columns to the system (its
+  // mmap threshold rises when a buffer this large is freed, and this one no longer was) and
+  // every call paid their ~95,000 page faults again (see `_malloc_policy.ts`).
+  const keep = partitions.length === 1 && keepFreedMemory();
   for (const [path] of partitions) {
-    // A fresh copy each call, on purpose: read into a buffer kept between calls (as the
-    // scratch), the allocator returned the output's freed memory and the next series paid
-    // its ~95,000 page faults again (glibc's mmap threshold rises when this buffer is freed).
-    const file = ownParquetFile(await Deno.readFile(path));
+    const bytes = keep ? await readInto(scratch, path) : await Deno.readFile(path);
+    const file = ownParquetFile(bytes);
     if (file === undefined) return undefined;
     files.push(file);
   }
   return files;
+}
+
+/** The file at `path` read into `scratch`'s buffer `"file"` (valid until its next use). */
+async function readInto(scratch: Scratch, path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  const bytes = scratch.array("file", Uint8Array, size);
+  let done = 0;
+  while (done < size) {
+    const n = await file.read(bytes.subarray(done));
+    if (n === null) break; // shorter than its size said: the footer check rejects it
+    done += n;
+  }
+  return bytes.subarray(0, done);
 }
 
 /** Rows and level values per side of `files`, from their footers. */

@@ -15,7 +15,7 @@ import {
   SNAPSHOT,
 } from "./_book_events.ts";
 import { eventCounts, LazyColumn, zeros } from "./_lazy_column.ts";
-import { allocate, trim } from "./_replay_columns.ts";
+import { allocate, clockRows, countEventRows, firstGrid, trim } from "./_replay_columns.ts";
 
 /** Options of {@linkcode replayBook} (checked by the caller). */
 export interface ReplayOptions {
@@ -492,29 +492,4 @@ function readSide(book: OrderBook, side: "bid" | "ask", horizon: number, top: To
   top.beyond = cut ? NaN : 0;
   top.stale = false;
   top.fresh = true;
-}
-
-function countEventRows(ev: BookEvents, time: Float64Array, from: number, to: number): number {
-  let rows = 0;
-  for (let i = 0; i < ev.length; i++) {
-    if (ev.kind[i] !== RESET && time[i] >= from && time[i] < to) rows++;
-  }
-  return rows;
-}
-
-function firstGrid(time: Float64Array, every: number, from: number): number {
-  const start = from !== -Infinity ? from : time.length > 0 ? time[0] : 0;
-  return Math.ceil(start / every) * every;
-}
-
-function clockRows(time: Float64Array, every: number, from: number, to: number): number {
-  if (time.length === 0 && (from === -Infinity || to === Infinity)) return 0;
-  const first = firstGrid(time, every, from);
-  let last = to !== Infinity ? to : -Infinity;
-  if (to === Infinity) { for (let i = 0; i < time.length; i++) last = Math.max(last, time[i] + 1); }
-  const rows = Math.max(0, Math.ceil((last - first) / every));
-  if (rows > 100_000_000) {
-    throw new RangeError(`a clock of ${every} us gives ${rows} rows: choose a longer interval`);
-  }
-  return rows;
 }

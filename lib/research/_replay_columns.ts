@@ -1,9 +1,10 @@
 /**
  * The column arrays of a replay: allocated for a row capacity (on an earlier replay's
- * buffers where big enough) and cut to the rows written.
+ * buffers where big enough) and cut to the rows written, and the row capacity a replay needs.
  * @module
  */
 import type { ReplayOptions, ReusableColumns } from "./_book_replay.ts";
+import { type BookEvents, RESET } from "./_book_events.ts";
 import type { TypedArrayOf } from "./_scratch.ts";
 
 /**
@@ -65,4 +66,40 @@ export function trim(out: ReturnType<typeof allocate>, rows: number) {
     microprice: cut(out.microprice),
     imbalance: out.imbalance.map(cut),
   };
+}
+
+/** Rows of event mode: events other than resets with a time in `[from, to)`. */
+export function countEventRows(
+  ev: BookEvents,
+  time: Float64Array,
+  from: number,
+  to: number,
+): number {
+  let rows = 0;
+  for (let i = 0; i < ev.length; i++) {
+    if (ev.kind[i] !== RESET && time[i] >= from && time[i] < to) rows++;
+  }
+  return rows;
+}
+
+/** The first clock tick at or after `from` (or the first event). */
+export function firstGrid(time: Float64Array, every: number, from: number): number {
+  const start = from !== -Infinity ? from : time.length > 0 ? time[0] : 0;
+  return Math.ceil(start / every) * every;
+}
+
+/**
+ * Rows of clock mode: ticks from {@linkcode firstGrid} to `to` (or past the last event).
+ * @throws {RangeError} past 100M rows.
+ */
+export function clockRows(time: Float64Array, every: number, from: number, to: number): number {
+  if (time.length === 0 && (from === -Infinity || to === Infinity)) return 0;
+  const first = firstGrid(time, every, from);
+  let last = to !== Infinity ? to : -Infinity;
+  if (to === Infinity) { for (let i = 0; i < time.length; i++) last = Math.max(last, time[i] + 1); }
+  const rows = Math.max(0, Math.ceil((last - first) / every));
+  if (rows > 100_000_000) {
+    throw new RangeError(`a clock of ${every} us gives ${rows} rows: choose a longer interval`);
+  }
+  return rows;
 }

@@ -31,6 +31,7 @@ import {
   Uint32,
   type Vector,
 } from "apache-arrow";
+import { keepFreedMemory } from "../lake/_malloc_policy.ts";
 import { NativeMemory } from "../lake/_native_memory.ts";
 import type { RangeQuery } from "../repositories/repository.ts";
 import { type BookSource, loadBookEventsOn } from "./_book_load.ts";
@@ -148,6 +149,9 @@ export async function bookSeries(
   if (reuse !== undefined && (reuse === null || !(reuse.ts instanceof Float64Array))) {
     throw new TypeError("reuse must be a series returned by bookSeries");
   }
+  // Rebuilds write hundreds of MB of fresh columns: memory the previous one freed is reused
+  // rather than faulted in again (see `_malloc_policy.ts`).
+  keepFreedMemory();
   const scratch = SCRATCH.take();
   try {
     const order = o.snapshotOrder ?? orderFor(query);
