@@ -137,6 +137,11 @@ export interface BookSeriesOptions extends BookHistoryOptions {
  * The book of one instrument rebuilt from a store and sampled into a {@linkcode BookSeries}:
  * `bookHistory` without building a frame (`series.polars()` is that frame).
  *
+ * Memory: the first call tells the process's allocator (glibc, where FFI is allowed) to keep
+ * the memory it frees for its next allocations, so that a rebuild reuses the columns of the
+ * series dropped before it instead of faulting in hundreds of MB afresh (see
+ * `lib/lake/_malloc_policy.ts`). The process's RSS then stays near its peak until it exits.
+ *
  * @throws {TypeError} / {RangeError} for bad options (as a rejection).
  */
 export async function bookSeries(
