@@ -16,7 +16,15 @@
  * @module
  */
 import { isMainThread, Worker } from "node:worker_threads";
-import { RING_SLOTS, TABLE_WORDS, type UnzstdLayout, WORD } from "./_unzstd_slots.ts";
+import {
+  makePage,
+  RING_SLOTS,
+  TABLE_WORDS,
+  type UnzstdLayout,
+  type UnzstdViews,
+  viewsOf,
+  WORD,
+} from "./_unzstd_slots.ts";
 import {
   mayStartWorker,
   noteWorkerAbandoned,
@@ -33,9 +41,9 @@ const MAX_RING = 1 << 28;
 
 /**
  * How long the reader waits for a page the worker is decompressing before it decompresses
- * the page itself: 1 ms, about twice a 1 MiB page's time.
+ * the page itself: 3 ms (a page takes under 1 ms).
  */
-export const PATIENCE_MS = 1;
+export const PATIENCE_MS = 3;
 
 /** One compressed page of a job: its bytes and its size once decompressed. */
 export interface CompressedPage {
@@ -47,11 +55,14 @@ export interface CompressedPage {
 export class UnzstdPool {
   readonly #control: Int32Array;
   readonly #layout: UnzstdLayout;
+  readonly #views: UnzstdViews;
+  /** The page this thread made into each slot (they do not count as served). */
+  readonly #mine = new Array<number>(RING_SLOTS).fill(-1);
   readonly #worker: Worker;
   #abandoned = false;
   /** Pages of the current job (0 when none). */
   #count = 0;
-  /** Pages taken from the thread's slots (not decompressed by the reader), for tests. */
+  /** Pages the worker made that the reader took (for tests). */
   served = 0;
 
   constructor() {
@@ -62,7 +73,8 @@ export class UnzstdPool {
       input: growable(MAX_INPUT),
       ring: growable(MAX_RING),
     };
-    this.#control = new Int32Array(this.#layout.control);
+    this.#views = viewsOf(this.#layout);
+    this.#control = this.#views.control;
     this.#worker = new Worker(new URL("./_unzstd_worker.ts", import.meta.url), {
       workerData: this.#layout,
       name: "unzstd",
@@ -117,6 +129,7 @@ export class UnzstdPool {
     const c = this.#control;
     Atomics.store(c, WORD.slotBytes, slotBytes);
     for (let s = 0; s < RING_SLOTS; s++) Atomics.store(c, WORD.slotPage(s), -1);
+    this.#mine.fill(-1);
     Atomics.store(c, WORD.consumed, 0);
     Atomics.store(c, WORD.count, pages.length);
     Atomics.store(c, WORD.next, 0);
@@ -129,7 +142,8 @@ export class UnzstdPool {
    * Page `k` of the job (`k` one more than the page asked before, from 0), decompressed: a
    * view of its slot (valid until the next `take` or `end`), or `undefined` for the caller
    * to decompress it itself: nobody had claimed it, the worker did not finish it within
-   * {@linkcode PATIENCE_MS}, or the worker is gone.
+   * {@linkcode PATIENCE_MS}, or the worker is gone. While the worker works on page `k`, the
+   * caller's thread decompresses pages after it into their slots rather than wait.
    */
   take(k: number, raw: number): Uint8Array | undefined {
     if (k >= this.#count || this.abandoned) return undefined;
@@ -142,18 +156,42 @@ export class UnzstdPool {
     let page = Atomics.load(c, WORD.slotPage(s));
     if (!made(page)) {
       if (Atomics.compareExchange(c, WORD.next, k, k + 1) === k) return undefined;
-      // The worker has it: a page takes it well under a millisecond, unless its thread was
-      // put aside (a loaded machine), when decompressing here is faster than waiting.
-      const until = performance.now() + PATIENCE_MS;
-      for (let left = PATIENCE_MS; !made(page) && left > 0; left = until - performance.now()) {
-        Atomics.wait(c, WORD.slotPage(s), page, left);
-        page = Atomics.load(c, WORD.slotPage(s));
-      }
+      page = this.#help(k);
     }
     if (page !== k) return undefined;
-    this.served++;
+    if (this.#mine[s] !== k) this.served++;
     const bytes = Atomics.load(c, WORD.slotBytes);
     return new Uint8Array(this.#layout.ring, s * bytes, raw);
+  }
+
+  /**
+   * While the worker makes page `k`: makes the next unclaimed pages whose slots are free,
+   * else waits (at most {@linkcode PATIENCE_MS} after the last page made here); the word of
+   * `k`'s slot.
+   */
+  #help(k: number): number {
+    const c = this.#control;
+    const at = WORD.slotPage(k % RING_SLOTS);
+    const made = (v: number) => v === k || v === -2 - k;
+    let page = Atomics.load(c, at);
+    let until = performance.now() + PATIENCE_MS;
+    while (!made(page)) {
+      const j = Atomics.load(c, WORD.next);
+      if (
+        j < this.#count && j < k + RING_SLOTS &&
+        Atomics.compareExchange(c, WORD.next, j, j + 1) === j
+      ) {
+        makePage(this.#views, j);
+        this.#mine[j % RING_SLOTS] = j;
+        until = performance.now() + PATIENCE_MS;
+      } else {
+        const left = until - performance.now();
+        if (left <= 0) break;
+        Atomics.wait(c, at, page, left);
+      }
+      page = Atomics.load(c, at);
+    }
+    return page;
   }
 
   /**
