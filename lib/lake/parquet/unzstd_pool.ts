@@ -9,9 +9,10 @@
  * No message is sent either way (shared words read with `Atomics`) and the worker is
  * `unref`'d. The reader asks for page `k` ({@linkcode UnzstdPool.take}): made already, it
  * gets a view of the slot; not claimed yet by the thread (not started, or behind), the
- * reader claims it and decompresses it itself (`undefined`); claimed, it waits for it. A
- * worker that dies or makes no progress for {@linkcode workerStallMs} while the reader waits
- * is abandoned for good (the policy of `_workers.ts`, shared with the write pools) and the
+ * reader claims it and decompresses it itself (`undefined`); claimed, it makes the next
+ * unclaimed pages into their slots meanwhile, and waits at most {@linkcode PATIENCE_MS}. A
+ * worker that dies, or makes no progress for {@linkcode workerStallMs} while the next job
+ * waits for the page it still holds, is abandoned for good (the policy of `_workers.ts`, shared with the write pools) and the
  * reader decompresses every page itself, to the same bytes.
  * @module
  */
