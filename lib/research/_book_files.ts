@@ -9,6 +9,7 @@
 import {
   type OwnParquetFile,
   ownParquetFile,
+  prefetchPages,
   readList,
   readListPair,
   readNumbers,
@@ -65,6 +66,15 @@ export async function readBookChangeFiles(
   const values = { bid: 0, ask: 0 };
   for (const f of files) {
     const n = f.footer.numRows;
+    // The pages in the order read below, decompressed ahead on a second thread.
+    using _pages = prefetchPages(f, [
+      "ts",
+      "recv_ts",
+      "digest",
+      ...(o.sequence ? ["sequence"] : []),
+      ["bid_prices", "bid_sizes"],
+      ["ask_prices", "ask_sizes"],
+    ]);
     const numbers = [
       readNumbers(f, "ts", PHYSICAL.INT64, ts, row),
       readNumbers(f, "recv_ts", PHYSICAL.INT64, recvTs, row),

@@ -1,6 +1,6 @@
 /**
- * What the lake's two worker pools (`zstd_pool.ts`, `../digest_pool.ts`) share about their
- * threads: how long a wait may see no progress before the worker is abandoned
+ * What the lake's worker pools (`zstd_pool.ts`, `unzstd_pool.ts`, `../digest_pool.ts`) share
+ * about their threads: how long a wait may see no progress before the worker is abandoned
  * ({@linkcode workerStallMs}), how many abandoned workers a process tolerates
  * ({@linkcode workerAbandonLimit}), and the faults tests inject through one shared word each
  * pool reserves: the caller sets it ({@linkcode setWorkerFault}), the worker honours it at

@@ -10,14 +10,14 @@
 import { type FooterChunk, type ParquetFooter, parseFileMetaData } from "./footer.ts";
 import { CODEC } from "./compression.ts";
 import { PHYSICAL } from "./schema.ts";
-import { decodeStruct, type ThriftFields } from "./thrift_reader.ts";
 import { zstdDecompressInto } from "./_zstd_into.ts";
+import { pageHeaderAt } from "./_page_header.ts";
+import { prefetched } from "./_page_prefetch.ts";
+
+export { pagePrefetch, type PrefetchColumn, prefetchPages } from "./_page_prefetch.ts";
 
 /** What {@linkcode encodeParquet} writes as `created_by` (with its version after it). */
 const OWN_WRITER = "AlphaPulse parquet writer";
-const DATA_PAGE = 0;
-const PLAIN = 0;
-const RLE = 3;
 
 /** A file's bytes with its footer, when this module's writer wrote it. */
 export interface OwnParquetFile {
@@ -104,44 +104,25 @@ interface Page {
  * page), or `undefined` for a page this reader does not know.
  */
 function pageAt(file: OwnParquetFile, chunk: FooterChunk, pos: number): Page | undefined {
-  const bytes = file.bytes;
-  const end = chunk.start + chunk.totalCompressedSize;
-  if (chunk.start < 4 || end > file.footer.footerStart || pos >= end) return undefined;
-  let header: ThriftFields;
-  let length: number;
-  try {
-    ({ fields: header, length } = decodeStruct(bytes.subarray(pos, end)));
-  } catch {
-    return undefined;
-  }
-  const int = (f: ThriftFields | undefined, id: number) => {
-    const v = f?.get(id);
-    return v?.t === "i32" ? v.v : undefined;
-  };
-  const data = header.get(5);
-  const dataFields = data?.t === "struct" ? data.v : undefined;
-  const size = int(header, 3);
-  const raw = int(header, 2);
-  const values = int(dataFields, 1);
-  if (
-    int(header, 1) !== DATA_PAGE || dataFields === undefined || size === undefined ||
-    raw === undefined || values === undefined || values <= 0 || raw < 0 ||
-    int(dataFields, 2) !== PLAIN || int(dataFields, 3) !== RLE || int(dataFields, 4) !== RLE
-  ) return undefined;
-  pos += length;
-  if (pos + size > end) return undefined;
-  const stored = bytes.subarray(pos, pos + size);
+  const h = pageHeaderAt(file, chunk, pos);
+  if (h === undefined) return undefined;
+  const { raw, size } = h;
+  const stored = file.bytes.subarray(h.body, h.body + size);
   let body: Uint8Array;
   if (chunk.codec === CODEC.zstd) {
-    if (PAGE.length < raw + 1) PAGE = new Uint8Array(raw + 1);
-    try {
-      body = zstdDecompressInto(stored, raw, PAGE);
-    } catch {
-      return undefined;
+    const made = prefetched(file, pos, raw);
+    if (made !== undefined) body = made;
+    else {
+      if (PAGE.length < raw + 1) PAGE = new Uint8Array(raw + 1);
+      try {
+        body = zstdDecompressInto(stored, raw, PAGE);
+      } catch {
+        return undefined;
+      }
     }
   } else if (raw === size) body = stored;
   else return undefined;
-  return { values, body, next: pos + size };
+  return { values: h.values, body, next: h.body + size };
 }
 
 /**
