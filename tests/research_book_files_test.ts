@@ -11,6 +11,8 @@ import pl from "nodejs-polars";
 import { encodeParquet, type ParquetField } from "../lib/lake/parquet/mod.ts";
 import { ownParquetFile, readList, readListPair, readNumbers } from "../lib/lake/parquet/decode.ts";
 import { PHYSICAL } from "../lib/lake/parquet/schema.ts";
+import { ParquetLake } from "../lib/lake/mod.ts";
+import type { BookChange, BookSnapshot } from "../lib/market/types.ts";
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import type { RangeQuery } from "../lib/repositories/repository.ts";
 import type { BookEvents } from "../lib/research/_book_events.ts";
@@ -207,3 +209,79 @@ Deno.test("a book change file of another writer is read through Polars", async (
     }
   });
 });
+
+Deno.test("a day of several files (one export after another) is read from the files; files whose rows interleave through Polars", async () => {
+  const instrument = { exchange: "coinbase", symbol: "BTC-USD" } as const;
+  const t0 = Date.UTC(2024, 7, 8, 12) * 1_000;
+  const change = (i: number, side: "bids" | "asks"): BookChange => ({
+    kind: "book_change",
+    ...instrument,
+    ts: t0 + i * 1_000,
+    recvTs: t0 + i * 1_000 + 7,
+    bids: side === "bids" ? [[100 - (i % 5) * 0.5, i % 3]] : [],
+    asks: side === "asks" ? [[101 + (i % 4) * 0.5, (i * 7) % 5]] : [],
+  });
+  const snapshot: BookSnapshot = {
+    kind: "book_snapshot",
+    ...instrument,
+    ts: t0,
+    recvTs: t0,
+    bids: [[100, 1], [99.5, 2]],
+    asks: [[101, 1], [101.5, 3]],
+  };
+  const batches = {
+    // The second file's rows all come after the first's.
+    ordered: [[...range(1, 60)], [...range(60, 120)]],
+    // Even rows in one file, odd in the other: only a sort puts them in order.
+    interleaved: [
+      [...range(1, 120)].filter((i) => i % 2 === 0),
+      [
+        ...range(1, 120),
+      ].filter((i) => i % 2 === 1),
+    ],
+  };
+  for (const [name, [first, second]] of Object.entries(batches)) {
+    await withTempDir("alphapulse-book-files-", async (root) => {
+      // Two files of the lake's own writer in one day: the first batch (and the snapshot)
+      // written here, the second written alone elsewhere and moved in after it.
+      await withTempDir("alphapulse-book-files-other-", async (other) => {
+        for (const [at, rows] of [[root, first], [other, second]] as const) {
+          const lake = await ParquetLake.open({ root: at });
+          const changes = rows.map((i) => change(i, i % 3 === 0 ? "asks" : "bids"));
+          await lake.writeEvents(at === root ? [snapshot, ...changes] : changes);
+          await lake.close();
+        }
+        const repo = await LakeRepository.open({ root: other });
+        const [[moved]] = await repo.bookChangeFiles(instrument);
+        await repo.close();
+        const day = moved.slice(other.length, moved.lastIndexOf("/"));
+        await Deno.rename(moved, `${root}${day}/part-zzzzzzzz.parquet`);
+      });
+      const repo = await LakeRepository.open({ root });
+      try {
+        const parts = await repo.bookChangeFiles(instrument);
+        assert.deepEqual(parts.map((files) => files.length), [2], `${name}: one day, two files`);
+        const o = { sequence: false, scratch: new Scratch(), key: "c" };
+        const direct = await readBookChangeFiles(parts, instrument, o);
+        assert.equal(direct !== undefined, name === "ordered", `${name}: read from the files`);
+        const queries: RangeQuery[] = [instrument, {
+          ...instrument,
+          start: t0 + 30_500,
+          end: t0 + 90_000,
+        }];
+        for (const q of queries) {
+          const fast = await loadBookEvents(repo, q, "receive");
+          const slow = await loadBookEvents(polarsOnly(repo), q, "receive");
+          assert.ok(slow.changes.bidOffsets.length > 20, `${name}: rows read`);
+          assertEventsEqual(fast, slow, `${name} ${q.start}..${q.end}`);
+        }
+      } finally {
+        await repo.close();
+      }
+    });
+  }
+});
+
+function* range(from: number, to: number): Generator<number> {
+  for (let i = from; i < to; i++) yield i;
+}

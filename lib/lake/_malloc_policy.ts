@@ -50,3 +50,8 @@ export function keepFreedMemory(): boolean {
   }
   return applied;
 }
+
+/** Whether {@linkcode keepFreedMemory} has put the policy in effect (without applying it). */
+export function freedMemoryKept(): boolean {
+  return applied === true;
+}

@@ -2,8 +2,9 @@
  * Book changes read straight from the lake's Parquet files into flat typed arrays, for the
  * files the lake's own writer wrote: no Polars frame, no list flattening, every array on the
  * caller's scratch. {@linkcode readBookChangeFiles} answers `undefined` for anything it does
- * not read exactly as Polars would (another writer's file, a partition of several files, a
- * null time or digest, rows out of time order, a bound of a fraction of a microsecond): the caller then reads through Polars.
+ * not read exactly as Polars would (another writer's file, a null time or digest, rows out of
+ * order: of time within a file, of `(ts, recv_ts, digest)` across the files of a day, a bound
+ * of a fraction of a microsecond): the caller then reads through Polars.
  * @module
  */
 import {
@@ -15,7 +16,7 @@ import {
   readNumbers,
 } from "../lake/parquet/decode.ts";
 import { PHYSICAL } from "../lake/parquet/schema.ts";
-import { keepFreedMemory } from "../lake/_malloc_policy.ts";
+import { freedMemoryKept } from "../lake/_malloc_policy.ts";
 import type { RangeQuery } from "../repositories/repository.ts";
 import { bookLevels, type KindColumns, type SideLevels } from "./_book_events.ts";
 import type { Scratch } from "./_scratch.ts";
@@ -40,7 +41,7 @@ export async function readBookChangeFiles(
   query: RangeQuery,
   o: { readonly sequence: boolean; readonly scratch: Scratch; readonly key: string },
 ): Promise<KindColumns | undefined> {
-  if (partitions.length === 0 || partitions.some((files) => files.length !== 1)) {
+  if (partitions.length === 0 || partitions.some((files) => files.length === 0)) {
     return undefined;
   }
   // Polars compares with the bounds cast to whole microseconds: only whole ones here.
@@ -89,7 +90,11 @@ export async function readBookChangeFiles(
     }
     row += n;
   }
-  for (let i = 1; i < rows; i++) if (!(ts[i - 1] <= ts[i])) return undefined;
+  // Each file's rows are in the table's order; where a day has several files (exports run
+  // one after the other), the rows taken file after file must be too, as the Polars path
+  // sorts them: by (ts, recv_ts, digest).
+  const several = partitions.some((p) => p.length > 1);
+  if (!(several ? inKeyOrder(ts, recvTs, digest, rows) : inTimeOrder(ts, rows))) return undefined;
   const lo = query.start === undefined ? 0 : firstAtOrAfter(ts, rows, query.start);
   const hi = query.end === undefined ? rows : firstAtOrAfter(ts, rows, query.end);
   const [b, a] = [windowOf(bid, lo, hi), windowOf(ask, lo, hi)];
@@ -104,19 +109,38 @@ export async function readBookChangeFiles(
   };
 }
 
-/** The partitions' files, or `undefined` when one is not our writer's. */
+/** Whether `ts` is ascending over its first `n` values. */
+function inTimeOrder(ts: Float64Array, n: number): boolean {
+  for (let i = 1; i < n; i++) if (!(ts[i - 1] <= ts[i])) return false;
+  return true;
+}
+
+/** Whether rows `0..n` are ascending by `(ts, recvTs, digest)`. */
+function inKeyOrder(ts: Float64Array, recvTs: Float64Array, digest: Int32Array, n: number) {
+  for (let i = 1; i < n; i++) {
+    const t = ts[i - 1] - ts[i];
+    const r = recvTs[i - 1] - recvTs[i];
+    if (!(t < 0 || (t === 0 && (r < 0 || (r === 0 && digest[i - 1] <= digest[i]))))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The partitions' files, in order, or `undefined` when one is not our writer's. */
 async function ownFiles(
   partitions: readonly (readonly string[])[],
   scratch: Scratch,
 ): Promise<OwnParquetFile[] | undefined> {
+  const paths = partitions.flat();
   const files: OwnParquetFile[] = [];
   // One file is read into the scratch (kept between calls: no fresh pages) where the
   // allocator keeps freed memory. Elsewhere a fresh copy each call, on purpose: read into a
   // kept buffer, glibc's default returned the rebuild's freed columns to the system (its
   // mmap threshold rises when a buffer this large is freed, and this one no longer was) and
   // every call paid their ~95,000 page faults again (see `_malloc_policy.ts`).
-  const keep = partitions.length === 1 && keepFreedMemory();
-  for (const [path] of partitions) {
+  const keep = paths.length === 1 && freedMemoryKept();
+  for (const path of paths) {
     const bytes = keep ? await readInto(scratch, path) : await Deno.readFile(path);
     const file = ownParquetFile(bytes);
     if (file === undefined) return undefined;
