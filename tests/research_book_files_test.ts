@@ -210,7 +210,7 @@ Deno.test("a book change file of another writer is read through Polars", async (
   });
 });
 
-Deno.test("a day of several files (one export after another) is read from the files; files whose rows interleave through Polars", async () => {
+Deno.test("a day of several files (a writer's batches) is read from the files; files whose rows interleave through Polars", async () => {
   const instrument = { exchange: "coinbase", symbol: "BTC-USD" } as const;
   const t0 = Date.UTC(2024, 7, 8, 12) * 1_000;
   const change = (i: number, side: "bids" | "asks"): BookChange => ({

@@ -90,9 +90,9 @@ export async function readBookChangeFiles(
     }
     row += n;
   }
-  // Each file's rows are in the table's order; where a day has several files (exports run
-  // one after the other), the rows taken file after file must be too, as the Polars path
-  // sorts them: by (ts, recv_ts, digest).
+  // Each file's rows are in the table's order; where a day has several files (a writer's
+  // batches), the rows taken file after file must be too, as the Polars path sorts them: by
+  // (ts, recv_ts, digest).
   const several = partitions.some((p) => p.length > 1);
   if (!(several ? inKeyOrder(ts, recvTs, digest, rows) : inTimeOrder(ts, rows))) return undefined;
   const lo = query.start === undefined ? 0 : firstAtOrAfter(ts, rows, query.start);
