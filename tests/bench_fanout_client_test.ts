@@ -124,6 +124,10 @@ for (const kind of ["c", "deno"] as const) {
     ]);
     try {
       assert.equal(await clients.line(), "ready");
+      // A client's socket is open before the server has subscribed it (the server's open
+      // event comes after): a write before then would not reach it.
+      for (let i = 0; i < 1_000 && hub.stats().clients < count; i++) await sleep(10);
+      assert.equal(hub.stats().clients, count, "every client subscribed");
       await clients.send("start");
       // 12 writes of 1-8 trades over SYM0-SYM3 (SYM3 has no subscriber); SYM1 skips an id in
       // write 4, SYM2 repeats one in write 7. Write 9 carries a SYM0 trade stamped at epoch 0
