@@ -41,12 +41,11 @@ import {
 } from "./_digest_job.ts";
 import type { BookColumns } from "./book_columns.ts";
 import {
+  awaitWorker,
   mayStartWorker,
   noteWorkerAbandoned,
   setWorkerFault,
-  WAIT_SLICE_MS,
   type WorkerFault,
-  workerStallMs,
 } from "./parquet/_workers.ts";
 
 /** Fewer rows than this are digested on this thread alone (and do not start the worker). */
@@ -151,25 +150,17 @@ class DigestWorker {
    */
   #await(done: () => boolean, id: number): boolean {
     const control = this.control;
-    let finished = Atomics.load(control, WORD.finished);
-    let acknowledged = Atomics.load(control, WORD.acknowledged);
-    let since = performance.now();
-    for (;;) {
-      if (done()) return true;
-      if (Atomics.load(control, WORD.dead) === 1) return false;
-      const f = Atomics.load(control, WORD.finished);
-      const a = Atomics.load(control, WORD.acknowledged);
+    const wait = awaitWorker(control, {
+      at: WORD.finished,
+      done,
       // Acknowledged with a chunk unfinished: the worker gave up a chunk it had claimed.
-      if (a === id) return done();
-      if (f !== finished || a !== acknowledged) {
-        finished = f;
-        acknowledged = a;
-        since = performance.now();
-      } else if (performance.now() - since >= workerStallMs()) {
-        return done();
-      }
-      Atomics.wait(control, WORD.finished, f, WAIT_SLICE_MS);
-    }
+      dead: () =>
+        Atomics.load(control, WORD.dead) === 1 || Atomics.load(control, WORD.acknowledged) === id,
+      // Both only grow: their sum moves whenever either does.
+      progress: () =>
+        Atomics.load(control, WORD.finished) + Atomics.load(control, WORD.acknowledged),
+    });
+    return wait === "done" || done();
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * What the lake's worker pools (`zstd_pool.ts`, `unzstd_pool.ts`, `../digest_pool.ts`) share
- * about their threads: how long a wait may see no progress before the worker is abandoned
- * ({@linkcode workerStallMs}), how many abandoned workers a process tolerates
+ * about their threads: the wait for a worker ({@linkcode awaitWorker}) and how long it may see
+ * no progress before the worker is abandoned ({@linkcode workerStallMs}), how many abandoned workers a process tolerates
  * ({@linkcode workerAbandonLimit}), and the faults tests inject through one shared word each
  * pool reserves: the caller sets it ({@linkcode setWorkerFault}), the worker honours it at
  * its next unit of work ({@linkcode honourWorkerFault}).
@@ -70,6 +70,38 @@ export function workerStallMs(ms?: number): number {
     stallMs = ms;
   }
   return stallMs;
+}
+
+/** How {@linkcode awaitWorker} ended. */
+export type WorkerWait = "done" | "dead" | "stalled";
+
+/**
+ * The one wait of every pool for its worker: sleeps on control word `at` in slices of
+ * {@linkcode WAIT_SLICE_MS} until `done()`; `"dead"` as soon as `dead()` says the worker
+ * cannot finish, `"stalled"` once `progress()` (a number that changes whenever the worker
+ * gets on) has not changed for {@linkcode workerStallMs} and still not `done()`.
+ */
+export function awaitWorker(
+  control: Int32Array,
+  o: {
+    readonly at: number;
+    readonly done: () => boolean;
+    readonly dead: () => boolean;
+    readonly progress: () => number;
+  },
+): WorkerWait {
+  let mark = o.progress();
+  let since = performance.now();
+  for (;;) {
+    if (o.done()) return "done";
+    if (o.dead()) return "dead";
+    Atomics.wait(control, o.at, Atomics.load(control, o.at), WAIT_SLICE_MS);
+    const now = o.progress();
+    if (now !== mark) {
+      mark = now;
+      since = performance.now();
+    } else if (performance.now() - since >= stallMs) return o.done() ? "done" : "stalled";
+  }
 }
 
 /** Faults a test can make a worker show. */

@@ -11,7 +11,7 @@
  * gets a view of the slot; not claimed yet by the thread (not started, or behind), the
  * reader claims it and decompresses it itself (`undefined`); claimed, it makes the next
  * unclaimed pages into their slots meanwhile, and waits at most {@linkcode PATIENCE_MS}. A
- * worker that dies, or makes no progress for {@linkcode workerStallMs} while the next job
+ * worker that dies, or makes no progress for `workerStallMs()` while the next job
  * waits for the page it still holds, is abandoned for good (the policy of `_workers.ts`, shared with the write pools) and the
  * reader decompresses every page itself, to the same bytes.
  * @module
@@ -27,12 +27,11 @@ import {
   WORD,
 } from "./_unzstd_slots.ts";
 import {
+  awaitWorker,
   mayStartWorker,
   noteWorkerAbandoned,
   setWorkerFault,
-  WAIT_SLICE_MS,
   type WorkerFault,
-  workerStallMs,
 } from "./_workers.ts";
 
 /** Largest input (compressed pages of one job), page table and ring. */
@@ -102,7 +101,16 @@ export class UnzstdPool {
   begin(pages: readonly CompressedPage[]): boolean {
     this.end();
     // The thread may still write the last job's page it holds; past the deadline, abandoned.
-    this.#waitFor(WORD.busy, (v) => v === 0);
+    const c = this.#control;
+    if (!this.abandoned) {
+      const wait = awaitWorker(c, {
+        at: WORD.busy,
+        done: () => Atomics.load(c, WORD.busy) === 0,
+        dead: () => Atomics.load(c, WORD.dead) === 1,
+        progress: () => Atomics.load(c, WORD.beat),
+      });
+      if (wait !== "done") this.#abandon();
+    }
     if (this.abandoned || pages.length === 0) return false;
     let input = 0;
     let largest = 0;
@@ -127,7 +135,6 @@ export class UnzstdPool {
       words[i * TABLE_WORDS + 2] = p.raw;
       at += p.bytes.length;
     }
-    const c = this.#control;
     Atomics.store(c, WORD.slotBytes, slotBytes);
     for (let s = 0; s < RING_SLOTS; s++) Atomics.store(c, WORD.slotPage(s), -1);
     this.#mine.fill(-1);
@@ -216,28 +223,6 @@ export class UnzstdPool {
   #wake(): void {
     Atomics.add(this.#control, WORD.wake, 1);
     Atomics.notify(this.#control, WORD.wake);
-  }
-
-  /**
-   * Waits until control word `at` satisfies `ok` (its value), or the worker is abandoned
-   * (dead, or no beat for {@linkcode workerStallMs}); the word's last value.
-   */
-  #waitFor(at: number, ok: (value: number) => boolean): number {
-    const c = this.#control;
-    let beat = Atomics.load(c, WORD.beat);
-    let since = performance.now();
-    let value = Atomics.load(c, at);
-    while (!ok(value) && !this.#abandoned) {
-      if (Atomics.load(c, WORD.dead) === 1) this.#abandon();
-      else {
-        Atomics.wait(c, at, value, WAIT_SLICE_MS);
-        const now = Atomics.load(c, WORD.beat);
-        if (now !== beat) [beat, since] = [now, performance.now()];
-        else if (performance.now() - since >= workerStallMs()) this.#abandon();
-      }
-      value = Atomics.load(c, at);
-    }
-    return value;
   }
 
   /** Gives the worker up for good: terminated, and no longer the process's pool. */

@@ -10,7 +10,7 @@
  * on the first large page of a process ({@linkcode zstdPool}), and used once it is ready;
  * until then, and whenever every slot is busy, the encoder compresses on its own thread.
  *
- * A worker that dies (an error) or makes no progress for {@linkcode workerStallMs} while the
+ * A worker that dies (an error) or makes no progress for `workerStallMs()` while the
  * encoder waits for it is abandoned for good: it is terminated, dropped (the next large page
  * starts a new one, with new shared memory: a stalled thread may still write into the old),
  * and the encoder compresses the pages it held itself, to the same bytes. The encoder cannot
@@ -35,12 +35,11 @@
 import { Worker } from "node:worker_threads";
 import { type PoolLayout, SLOT } from "./_zstd_slots.ts";
 import {
+  awaitWorker,
   mayStartWorker,
   noteWorkerAbandoned,
   setWorkerFault,
-  WAIT_SLICE_MS,
   type WorkerFault,
-  workerStallMs,
 } from "./_workers.ts";
 
 /** Slots: pages in flight to the worker at once. */
@@ -125,28 +124,19 @@ export class ZstdPool {
    * Waits for `slot`'s result: its compressed bytes (a view of the slot, valid until
    * {@linkcode ZstdPool.release}), or `undefined` when the worker could not compress them
    * into the slot (too large, or an error) or was abandoned (it died, or made no progress
-   * for {@linkcode workerStallMs}): the caller compresses {@linkcode ZstdPool.input} itself.
+   * for `workerStallMs()`): the caller compresses {@linkcode ZstdPool.input} itself.
    */
   result(slot: number): Uint8Array | undefined {
     const control = this.#control;
     const at = SLOT.state(slot);
-    let beat = Atomics.load(control, SLOT.beat);
-    let since = performance.now();
-    while (!this.#abandoned && Atomics.load(control, at) === SLOT.SUBMITTED) {
-      if (Atomics.load(control, SLOT.dead) === 1) {
-        this.#abandon();
-        break;
-      }
-      Atomics.wait(control, at, SLOT.SUBMITTED, WAIT_SLICE_MS);
-      const now = Atomics.load(control, SLOT.beat);
-      if (now !== beat) {
-        beat = now;
-        since = performance.now();
-      } else if (
-        performance.now() - since >= workerStallMs() && Atomics.load(control, at) === SLOT.SUBMITTED
-      ) {
-        this.#abandon();
-      }
+    if (!this.#abandoned) {
+      const wait = awaitWorker(control, {
+        at,
+        done: () => Atomics.load(control, at) !== SLOT.SUBMITTED,
+        dead: () => Atomics.load(control, SLOT.dead) === 1,
+        progress: () => Atomics.load(control, SLOT.beat),
+      });
+      if (wait !== "done") this.#abandon();
     }
     if (this.#abandoned || Atomics.load(control, at) !== SLOT.DONE) return undefined;
     return this.#outputs[slot].subarray(0, Atomics.load(control, SLOT.outputLength(slot)));
