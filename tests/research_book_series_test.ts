@@ -1,9 +1,10 @@
 /**
- * `bookSeries` (typed-array columns, derived columns computed in JavaScript) and
- * `bookHistory` (now `bookSeries(...).polars()`) against the previous frame path (the replay's
- * columns copied into Polars, derived columns computed by Polars expressions; kept here as
- * the reference) on recorded sessions replayed into a lake: every row, every column,
- * exactly (NaN equal to NaN).
+ * `bookSeries` (typed-array columns, derived columns computed in JavaScript, the ask side
+ * rebuilt on a worker) and `bookHistory` (now `bookSeries(...).polars()`) against the
+ * previous frame path (the replay's columns copied into Polars, derived columns computed by
+ * Polars expressions, both sides rebuilt on this thread; kept here as the reference) on
+ * recorded sessions replayed into a lake: every row, every column, exactly (NaN equal to
+ * NaN).
  */
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
@@ -14,7 +15,12 @@ import { type BookSeries, bookSeries } from "../lib/research/book_series.ts";
 import { loadBookEvents } from "../lib/research/_book_load.ts";
 import { checkOptions, orderFor, venueDepthFor } from "../lib/research/_book_options.ts";
 import { replayBook, type ReplayColumns } from "../lib/research/_book_replay.ts";
+import { SIDE_REPLAYS } from "../lib/research/_side_replay_pool.ts";
 import { replaySession } from "./support/replay_sessions.ts";
+
+// Every `bookSeries` here rebuilds its ask side on the worker (the recorded sessions are
+// below the size that would): the reference (`replayBook`) rebuilds both on this thread.
+SIDE_REPLAYS.minEvents = 0;
 
 /** Same value: NaN equals NaN, null equals null, bigint compared as bigint. */
 function same(a: unknown, b: unknown): boolean {
@@ -120,6 +126,7 @@ async function compareSession(file: string, exchange: string) {
     // counts, clocks and windows: the result must equal the reference all the same.
     let previous: BookSeries | undefined;
     let reusedBuffers = 0;
+    const served = SIDE_REPLAYS.served;
     for (const { symbol } of instruments) {
       const q: RangeQuery = { exchange, symbol };
       const cases: [RangeQuery, BookHistoryOptions][] = [
@@ -164,6 +171,7 @@ async function compareSession(file: string, exchange: string) {
       }
     }
     assert.ok(rows > 1_000, `only ${rows} rows compared`);
+    assert.ok(SIDE_REPLAYS.served > served, "no series had its ask side rebuilt on the worker");
     assert.ok(reusedBuffers > 0, "no case rebuilt into an earlier series' memory");
   } finally {
     await repo.close();

@@ -8,12 +8,9 @@ import pl from "nodejs-polars";
 import type { MarketEvent } from "../market/types.ts";
 import { Scratch } from "./_scratch.ts";
 
-/** Event kinds in {@linkcode BookEvents.kind}. */
-export const SNAPSHOT = 0;
-/** A book change: absolute sizes, 0 deletes. */
-export const CHANGE = 1;
-/** A reset or disconnect: the book is invalid until the next snapshot. */
-export const RESET = 2;
+import { CHANGE, RESET, SNAPSHOT } from "./_book_kinds.ts";
+
+export { CHANGE, RESET, SNAPSHOT };
 
 /**
  * How a snapshot is placed among the changes (which are in stored order).

@@ -88,7 +88,12 @@ export class SideRows {
    * Copies the block's first `rows` rows into the columns from row `at`, and starts a new
    * block whose first version is the current one.
    */
-  flush(prices: Float64Array[], sizes: Float64Array[], at: number, rows: number): void {
+  flush(
+    prices: readonly Float64Array[],
+    sizes: readonly Float64Array[],
+    at: number,
+    rows: number,
+  ): void {
     const version = this.#version;
     const p = this.#prices;
     const s = this.#sizes;

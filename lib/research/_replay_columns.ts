@@ -4,14 +4,32 @@
  * @module
  */
 import type { ReplayOptions, ReusableColumns } from "./_book_replay.ts";
-import { type BookEvents, RESET } from "./_book_events.ts";
+import type { BookEvents } from "./_book_events.ts";
+import { RESET } from "./_book_kinds.ts";
 import type { TypedArrayOf } from "./_scratch.ts";
+
+/** The arrays of a replay's columns (see `ReplayColumns`). */
+export interface ColumnArrays {
+  readonly ts: Float64Array;
+  readonly recvTs: Float64Array;
+  readonly digest: Int32Array;
+  readonly events: Float64Array;
+  readonly bidPrice: readonly Float64Array[];
+  readonly bidSize: readonly Float64Array[];
+  readonly askPrice: readonly Float64Array[];
+  readonly askSize: readonly Float64Array[];
+  readonly ofi: Float64Array;
+  readonly mid: Float64Array;
+  readonly spread: Float64Array;
+  readonly microprice: Float64Array;
+  readonly imbalance: readonly Float64Array[];
+}
 
 /**
  * The columns of `rows` rows (on `reuse`'s buffers where big enough); of `events` and
  * `digest` only the one the mode samples (the other is empty: see {@linkcode ModeColumns}).
  */
-export function allocate(rows: number, o: ReplayOptions, reuse?: ReusableColumns) {
+export function allocate(rows: number, o: ReplayOptions, reuse?: ReusableColumns): ColumnArrays {
   const [levels, imbalances] = [o.levels, o.imbalanceLevels?.length ?? 0];
   const clocked = o.every !== undefined;
   const taken = new Set<ArrayBufferLike>();
@@ -47,7 +65,7 @@ export function allocate(rows: number, o: ReplayOptions, reuse?: ReusableColumns
 }
 
 /** The columns cut to `rows` (the same arrays when they have that many). */
-export function trim(out: ReturnType<typeof allocate>, rows: number) {
+export function trim(out: ColumnArrays, rows: number): ColumnArrays {
   if (out.ts.length === rows) return out;
   // The mode's empty column (see allocate) stays empty.
   const cut = <T extends Float64Array | Int32Array>(a: T) => a.subarray(0, rows) as T;
@@ -80,6 +98,46 @@ export function countEventRows(
     if (ev.kind[i] !== RESET && time[i] >= from && time[i] < to) rows++;
   }
   return rows;
+}
+
+/**
+ * Schedules the rows of a replay: row `r` shows the book after the first `rowEnds[r]` events
+ * and is stamped `ts[r]` (event mode: a row after each event but resets, within
+ * `[from, to)` of `time`, stamped with the event's `ts`; clock mode: a row at each tick of
+ * `every` from {@linkcode firstGrid} before `to`, stamped with the tick, after the events
+ * before it). Returns the rows (at most the arrays' length).
+ */
+export function scheduleRows(
+  ev: BookEvents,
+  clock: { time: Float64Array; every: number | undefined; from: number; to: number },
+  ts: Float64Array,
+  rowEnds: Int32Array,
+): number {
+  const { time, every, from, to } = clock;
+  const capacity = rowEnds.length;
+  const kind = ev.kind;
+  let row = 0;
+  if (every === undefined) {
+    for (let i = 0; i < ev.length && row < capacity; i++) {
+      const t = time[i];
+      if (kind[i] === RESET || !(t >= from && t < to)) continue;
+      ts[row] = ev.ts[i];
+      rowEnds[row++] = i + 1;
+    }
+    return row;
+  }
+  let grid = firstGrid(time, every, from);
+  for (let i = 0; i < ev.length; i++) {
+    for (const t = time[i]; grid < t && grid < to && row < capacity; grid += every) {
+      ts[row] = grid;
+      rowEnds[row++] = i;
+    }
+  }
+  for (; grid < to && row < capacity; grid += every) {
+    ts[row] = grid;
+    rowEnds[row++] = ev.length;
+  }
+  return row;
 }
 
 /** The first clock tick at or after `from` (or the first event). */

@@ -43,7 +43,15 @@ import {
   orderFor,
   venueDepthFor,
 } from "./_book_options.ts";
-import { type ModeColumns, replayBook, type ReusableColumns } from "./_book_replay.ts";
+import {
+  type ModeColumns,
+  replayBook,
+  replayBookOn,
+  type ReplayColumns,
+  type ReplayOptions,
+  type ReusableColumns,
+} from "./_book_replay.ts";
+import { SIDE_REPLAYS } from "./_side_replay_pool.ts";
 import { ScratchPool } from "./_scratch.ts";
 
 /**
@@ -125,7 +133,8 @@ export interface BookSeriesOptions extends BookHistoryOptions {
   /**
    * A series the caller is done with, whose arrays' memory the new series takes where it is
    * big enough (as NumPy's `out=`): its arrays, and anything made from them without a copy
-   * (its `arrow()` table), are overwritten and must not be used afterwards. Saves the page
+   * (its `arrow()` table), are overwritten (or emptied: the ask side's, when it is rebuilt on
+   * the second thread) and must not be used afterwards. Saves the page
    * faults of fresh memory, which cost about as much as the rebuild itself when the columns
    * are large (1M rows x 10 levels: about 400 MB). Its `polars()` frames are copies and stay
    * valid.
@@ -136,6 +145,11 @@ export interface BookSeriesOptions extends BookHistoryOptions {
 /**
  * The book of one instrument rebuilt from a store and sampled into a {@linkcode BookSeries}:
  * `bookHistory` without building a frame (`series.polars()` is that frame).
+ *
+ * Threads: a rebuild of 65,536 events or more rebuilds the book's ask side on a second
+ * thread while this one rebuilds the bid side (`_side_replay_pool.ts`; the same columns
+ * either way); below that, or when the worker is busy with another rebuild or cannot run,
+ * both sides are rebuilt here.
  *
  * Memory: the first call tells the process's allocator (glibc, where FFI is allowed) to keep
  * the memory it frees for its next allocations, so that a rebuild reuses the columns of the
@@ -166,7 +180,10 @@ export async function bookSeries(
       NATIVE.used(readBytes(events) + events.length * columns * 8);
     }
     // The series holds copies of what it shows of the events: none of the scratch.
-    return seriesOfEvents(events, query, { ...o, exchange: query.exchange, reuse });
+    const so = { ...o, exchange: query.exchange, reuse };
+    const replay = replayOptions(query, so);
+    if (events.length < SIDE_REPLAYS.minEvents) return seriesOf(replayBook(events, replay), so);
+    return seriesOf(await replayBookOn(SIDE_REPLAYS, events, replay), so);
   } finally {
     SCRATCH.give(scratch);
   }
@@ -176,9 +193,18 @@ export async function bookSeries(
 export function seriesOfEvents(
   events: BookEvents,
   range: { readonly start?: number; readonly end?: number },
-  o: CheckedOptions & { readonly exchange: string; readonly reuse?: BookSeries },
+  o: SeriesOptions,
 ): BookSeries {
-  const c = replayBook(events, {
+  return seriesOf(replayBook(events, replayOptions(range, o)), o);
+}
+
+type SeriesOptions = CheckedOptions & { readonly exchange: string; readonly reuse?: BookSeries };
+
+function replayOptions(
+  range: { readonly start?: number; readonly end?: number },
+  o: SeriesOptions,
+): ReplayOptions {
+  return {
     levels: o.levels,
     every: o.every,
     clock: o.clock,
@@ -188,7 +214,11 @@ export function seriesOfEvents(
     venueDepth: venueDepthFor(o.exchange, o),
     imbalanceLevels: o.imbalanceLevels,
     reuse: o.reuse && reusable(o.reuse),
-  });
+  };
+}
+
+/** The series of a replay's columns. */
+function seriesOf(c: ReplayColumns, o: SeriesOptions): BookSeries {
   const imbalance = new Map(o.imbalanceLevels.map((k, j) => [k, c.imbalance[j]]));
   const lazy = c.lazy;
   const series: BookSeries = {
