@@ -8,8 +8,9 @@
  *   `lib/lake/parquet/decode.ts`; snapshots and statuses through Polars), rebuilding the book
  *   and writing a columnar top-10 series (typed arrays) with mid, spread, microprice,
  *   imbalance and OFI. `rebuild_ms` is the rebuild and sampling alone (events already in
- *   memory: `replayBook`, derived columns included), `read_ms` the part before it
- *   (`loadBookEvents`).
+ *   memory: `replayBookOn`, the ask side on the second thread as `bookSeries` does, derived
+ *   columns included), `rebuild_one_thread_ms` the same on one thread (`replayBook`),
+ *   `read_ms` the part before it (`loadBookEvents`).
  * - `research_book_rebuild_reuse`: the same, each run rebuilding into the memory of the run
  *   before (`bookSeries`' `reuse`, as a loop over days would): what remains when the output's
  *   ~400 MB of fresh memory is not paid again (its page faults cost about 12 us per 4 KB on
@@ -32,7 +33,8 @@ import type { BookChange, BookSnapshot, PriceLevel } from "../lib/market/types.t
 import { LakeRepository } from "../lib/repositories/mod.ts";
 import { bookHistory, loadBookEvents } from "../lib/research/book_history.ts";
 import { type BookSeries, bookSeries } from "../lib/research/book_series.ts";
-import { replayBook } from "../lib/research/_book_replay.ts";
+import { replayBook, replayBookOn } from "../lib/research/_book_replay.ts";
+import { SIDE_REPLAYS } from "../lib/research/_side_replay_pool.ts";
 import { emit } from "./_figure.ts";
 import process from "node:process";
 
@@ -169,9 +171,10 @@ export async function run(): Promise<void> {
       };
       const [rebuildMs, , rebuildCpu] = await best(
         3,
-        () => Promise.resolve(replayBook(events, replay)),
+        () => replayBookOn(SIDE_REPLAYS, events, replay),
         rows,
       );
+      const [oneThreadMs] = await best(3, () => Promise.resolve(replayBook(events, replay)), rows);
       for (const rows of [frameRows, seriesRows]) {
         if (rows !== count + 1) throw new Error(`${rows} rows for ${count + 1}`);
       }
@@ -187,6 +190,7 @@ export async function run(): Promise<void> {
         read_ms: round(readMs),
         rebuild_ms: round(rebuildMs),
         rebuild_changes_per_s: round(count / (rebuildMs / 1000)),
+        rebuild_one_thread_ms: round(oneThreadMs),
         cpu_ms: round(totalCpu),
         read_cpu_ms: round(readCpu),
         rebuild_cpu_ms: round(rebuildCpu),
