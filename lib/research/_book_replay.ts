@@ -25,6 +25,7 @@ import {
   scheduleRows,
   trim,
 } from "./_replay_columns.ts";
+import type { Scratch, TypedArrayOf } from "./_scratch.ts";
 import type { SideReplayPool } from "./_side_replay_pool.ts";
 
 /** Options of {@linkcode replayBook} (checked by the caller). */
@@ -57,6 +58,11 @@ export interface ReplayOptions {
    * overwritten): see `bookSeries`' `reuse`.
    */
   readonly reuse?: ReusableColumns;
+  /**
+   * Where the replay's intermediates (row schedule, each side's flow and summed sizes: about
+   * 36 bytes per event) are kept between calls, instead of fresh arrays per call.
+   */
+  readonly scratch?: Scratch;
 }
 
 /**
@@ -141,6 +147,11 @@ export async function replayBookOn(
   const job = pool.replay(input, given);
   replaySide(sideInput(plan, 1), bidOutput(plan));
   let ask = await job;
+  if (ask !== undefined && o.scratch !== undefined) {
+    // The intermediates came back in buffers of their own (see `Scratch.adopt`).
+    ask.cum.forEach((a, j) => o.scratch!.adopt(`askCum${j}`, a.buffer as ArrayBuffer));
+    o.scratch.adopt("askFlow", ask.flow.buffer as ArrayBuffer);
+  }
   if (ask === undefined) {
     // Arrays given to a worker that failed are gone with it (their buffers detached).
     const fresh = (n: number) => (a: Float64Array) =>
@@ -179,11 +190,12 @@ function planReplay(ev: BookEvents, o: ReplayOptions): ReplayPlan {
   const from = o.from ?? -Infinity;
   const to = o.to ?? Infinity;
   const capacity = every === undefined
-    ? countEventRows(ev, time, from, to)
+    ? countEventRows(ev.kind, time, from, to)
     : clockRows(time, every, from, to);
   const out = allocate(capacity, o, o.reuse);
-  const rowEnds = new Int32Array(capacity);
-  const rows = scheduleRows(ev, { time, every, from, to }, out.ts, rowEnds);
+  const rowEnds = temporary(o, "rowEnds", Int32Array, capacity);
+  const clock = { kind: ev.kind, ts: ev.ts, time, every, from, to };
+  const rows = scheduleRows(clock, out.ts, rowEnds);
   const s = ev.snapshots;
   const snapshotDepths = new Float64Array(s.bidOffsets.length - 1);
   for (let k = 0; k < snapshotDepths.length; k++) {
@@ -203,8 +215,13 @@ function planReplay(ev: BookEvents, o: ReplayOptions): ReplayPlan {
     out,
     snapshotDepths,
     cumDepths,
-    bidFlow: new Float64Array(ev.length),
+    bidFlow: temporary(o, "bidFlow", Float64Array, ev.length),
   };
+}
+
+/** An intermediate array of `length`: on `o.scratch` when given (values of its last use). */
+function temporary<T>(o: ReplayOptions, key: string, make: TypedArrayOf<T>, length: number): T {
+  return o.scratch ? o.scratch.array(key, make, length) : new make(length);
 }
 
 /** What side `sign` of a planned replay reads. */
@@ -243,8 +260,8 @@ function askOutput(plan: ReplayPlan): SideOutput {
   return {
     prices: out.askPrice,
     sizes: out.askSize,
-    cum: plan.cumDepths.map(() => new Float64Array(rows)),
-    flow: new Float64Array(plan.ev.length),
+    cum: plan.cumDepths.map((_, j) => temporary(plan.o, `askCum${j}`, Float64Array, rows)),
+    flow: temporary(plan.o, "askFlow", Float64Array, plan.ev.length),
   };
 }
 

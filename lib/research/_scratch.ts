@@ -32,6 +32,14 @@ export class Scratch {
     return new make(buffer, 0, length);
   }
 
+  /**
+   * Keeps `buffer` under `key` again: the buffer of an array handed to a worker and back
+   * (transferred, so the one kept before is detached).
+   */
+  adopt(key: string, buffer: ArrayBuffer): void {
+    this.#buffers.set(key, buffer);
+  }
+
   /** Bytes held. */
   get bytes(): number {
     let sum = 0;

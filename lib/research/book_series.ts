@@ -181,7 +181,7 @@ export async function bookSeries(
     }
     // The series holds copies of what it shows of the events: none of the scratch.
     const so = { ...o, exchange: query.exchange, reuse };
-    const replay = replayOptions(query, so);
+    const replay = { ...replayOptions(query, so), scratch };
     if (events.length < SIDE_REPLAYS.minEvents) return seriesOf(replayBook(events, replay), so);
     return seriesOf(await replayBookOn(SIDE_REPLAYS, events, replay), so);
   } finally {
