@@ -79,6 +79,7 @@ export function replaySide(input: SideInput, out: SideOutput): void {
   SHAPES ??= shapeKeeper();
   const r = new SideReplay(input, out);
   r.run();
+  r.finish();
 }
 
 /**
@@ -119,6 +120,7 @@ function shapeKeeper(): SideReplay[] {
     };
     const r = new SideReplay(input, out);
     r.run();
+    r.finish();
     return r;
   });
 }
@@ -160,6 +162,11 @@ class SideReplay {
     this.#sizes = new Float64Array(input.levels);
   }
 
+  /**
+   * Applies the events and writes the rows. Nothing follows the loop here: code after a loop
+   * that the optimizing compiler entered mid-way (on-stack replacement) had no type feedback
+   * yet and threw the optimized code away at the end of every call.
+   */
   run(): void {
     const rowEnds = this.#in.rowEnds;
     const rows = this.#in.rows;
@@ -169,6 +176,11 @@ class SideReplay {
       for (; i < end; i++) this.#apply(i);
       this.#sample(row);
     }
+  }
+
+  /** Writes the rows of the last, partial block into the level columns. */
+  finish(): void {
+    const rows = this.#in.rows;
     const partial = rows & (BLOCK - 1);
     if (partial > 0) this.#rows.flush(this.#out.prices, this.#out.sizes, rows - partial, partial);
   }

@@ -439,13 +439,23 @@ export function readListPair(
       const q = pageAt(file, b[g], pb);
       if (q === undefined || q.values !== p.values || q.body.length < levels) return undefined;
       const body = q.body;
-      for (let i = 0; i < levels; i++) if (body[i] !== LEVEL_BYTES[i]) return undefined;
+      if (!samePrefix(body, LEVEL_BYTES, levels)) return undefined;
       if (!copyDoubles(body, levels, second, start, at[1] - start)) return undefined;
       [pa, pb, seen] = [p.next, q.next, seen + p.values];
     }
     if (seen !== a[g].numValues) return undefined;
   }
   return endList(target, at);
+}
+
+/**
+ * Whether the first `n` bytes of `a` and `b` are equal. A function of its own: as a loop
+ * inside `readListPair`'s page loop, the optimized code entered at it (on-stack replacement)
+ * was thrown away on every exit, about 17 times per 1M-change read.
+ */
+function samePrefix(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
