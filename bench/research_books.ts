@@ -35,6 +35,7 @@ import { bookHistory, loadBookEvents } from "../lib/research/book_history.ts";
 import { type BookSeries, bookSeries } from "../lib/research/book_series.ts";
 import { replayBook, replayBookOn } from "../lib/research/_book_replay.ts";
 import { SIDE_REPLAYS } from "../lib/research/_side_replay_pool.ts";
+import { Scratch } from "../lib/research/_scratch.ts";
 import { emit } from "./_figure.ts";
 import process from "node:process";
 
@@ -168,6 +169,8 @@ export async function run(): Promise<void> {
         storedDepth: 50,
         venueDepth: () => Infinity,
         imbalanceLevels: [1, 10],
+        // As bookSeries: the intermediates kept between calls.
+        scratch: new Scratch(),
       };
       const [rebuildMs, , rebuildCpu] = await best(
         3,
