@@ -170,6 +170,19 @@ for (const fault of ["exit", "throw"] as const) {
   });
 }
 
+Deno.test("a worker past its deadline is stopped: the calling thread rebuilds the side", async () => {
+  const pool = new SideReplayPool();
+  pool.deadlineMs = () => 300;
+  const [, o] = CASES[0];
+  const expected = replayBook(EVENTS, o);
+  pool.injectFault("hang");
+  assertSameColumns(await replayBookOn(pool, EVENTS, o), expected, "hang: fallback");
+  assert.equal(pool.served, 0);
+  pool.deadlineMs = () => 60_000;
+  assertSameColumns(await replayBookOn(pool, EVENTS, o), expected, "hang: after");
+  assert.equal(pool.served, 1, "a new worker served the next rebuild");
+});
+
 Deno.test("two rebuilds at once: one on the worker, the other on the calling thread", async () => {
   const pool = new SideReplayPool();
   const [, a] = CASES[0];

@@ -83,39 +83,11 @@ export interface ModeColumns {
   readonly digest: LazyColumn<Int32Array>;
 }
 
-/** Sampled columns: `bid[k]`/`ask[k]` are level `k + 1` (best first). */
-export interface ReplayColumns {
+/** A replay's columns ({@linkcode ColumnArrays}, cut to `rows`) and its counts. */
+export interface ReplayColumns extends ColumnArrays {
   readonly rows: number;
-  /** Event mode: the event's `ts`; clock mode: the grid time. */
-  readonly ts: Float64Array;
-  /** The `recv_ts` of the last event applied (NaN before any). */
-  readonly recvTs: Float64Array;
-  /** Event mode: the event's stored digest; clock mode: 0 (made on first read). */
-  readonly digest: Int32Array;
-  /**
-   * Events applied since the previous row (clock mode); event mode: 1 but where events were
-   * applied without a row (before `from`, out of the window), made on first read.
-   */
-  readonly events: Float64Array;
   /** `events` and `digest` as lazy columns (read `made` without making them). */
   readonly lazy: ModeColumns;
-  readonly bidPrice: readonly Float64Array[];
-  readonly bidSize: readonly Float64Array[];
-  readonly askPrice: readonly Float64Array[];
-  readonly askSize: readonly Float64Array[];
-  /** Order-flow imbalance of the events since the previous row (see `book_history.ts`). */
-  readonly ofi: Float64Array;
-  /** `(bid_1 + ask_1) / 2`. */
-  readonly mid: Float64Array;
-  /** `ask_1 - bid_1`. */
-  readonly spread: Float64Array;
-  /** `(bid_1 * ask_size_1 + ask_1 * bid_size_1) / (bid_size_1 + ask_size_1)`. */
-  readonly microprice: Float64Array;
-  /**
-   * `(B_k - A_k) / (B_k + A_k)` (sizes of the `k` best levels summed best first), one column
-   * per `imbalanceLevels` entry, in its order.
-   */
-  readonly imbalance: readonly Float64Array[];
   /** Changes applied to a valid book, in total. */
   readonly applied: number;
   /** Changes that found no valid book (before the first snapshot, after a reset). */

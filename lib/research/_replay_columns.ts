@@ -4,24 +4,38 @@
  * @module
  */
 import type { ReplayOptions, ReusableColumns } from "./_book_replay.ts";
-import type { BookEvents } from "./_book_events.ts";
 import { RESET } from "./_book_kinds.ts";
 import type { TypedArrayOf } from "./_scratch.ts";
 
-/** The arrays of a replay's columns (see `ReplayColumns`). */
+/** Sampled columns: `bid[k]`/`ask[k]` are level `k + 1` (best first). */
 export interface ColumnArrays {
+  /** Event mode: the event's `ts`; clock mode: the grid time. */
   readonly ts: Float64Array;
+  /** The `recv_ts` of the last event applied (NaN before any). */
   readonly recvTs: Float64Array;
+  /** Event mode: the event's stored digest; clock mode: 0 (made on first read). */
   readonly digest: Int32Array;
+  /**
+   * Events applied since the previous row (clock mode); event mode: 1 but where events were
+   * applied without a row (before `from`, out of the window), made on first read.
+   */
   readonly events: Float64Array;
   readonly bidPrice: readonly Float64Array[];
   readonly bidSize: readonly Float64Array[];
   readonly askPrice: readonly Float64Array[];
   readonly askSize: readonly Float64Array[];
+  /** Order-flow imbalance of the events since the previous row (see `book_history.ts`). */
   readonly ofi: Float64Array;
+  /** `(bid_1 + ask_1) / 2`. */
   readonly mid: Float64Array;
+  /** `ask_1 - bid_1`. */
   readonly spread: Float64Array;
+  /** `(bid_1 * ask_size_1 + ask_1 * bid_size_1) / (bid_size_1 + ask_size_1)`. */
   readonly microprice: Float64Array;
+  /**
+   * `(B_k - A_k) / (B_k + A_k)` (sizes of the `k` best levels summed best first), one column
+   * per `imbalanceLevels` entry, in its order.
+   */
   readonly imbalance: readonly Float64Array[];
 }
 

@@ -7,8 +7,9 @@
  *
  * One job at a time: a call made while a job runs, or after the worker died (and no new one
  * may start: `mayStartWorker` of `../lake/parquet/_workers.ts`), gets `undefined` and the
- * caller rebuilds the side itself, to the same columns. The worker is `unref`'d between
- * jobs, so it never keeps a process alive.
+ * caller rebuilds the side itself, to the same columns. So does a job whose worker exits,
+ * throws or passes its deadline (the worker is then stopped; said once per pool). The worker
+ * is `unref`'d between jobs, so it never keeps a process alive.
  * @module
  */
 import { Worker } from "node:worker_threads";
@@ -56,8 +57,11 @@ export interface SideJob {
   readonly storedDepth: number;
   readonly cumDepths: readonly number[];
   readonly output: PackedOutput;
-  /** Tests: the worker exits (`"exit"`) or throws (`"throw"`) instead of replaying. */
-  readonly fault?: "exit" | "throw";
+  /**
+   * Tests: the worker exits (`"exit"`), throws (`"throw"`) or loops for good (`"hang"`)
+   * instead of replaying.
+   */
+  readonly fault?: "exit" | "throw" | "hang";
 }
 
 /** The worker's answer: the side's columns, or the error that stopped it. */
@@ -77,6 +81,13 @@ export class SideReplayPool {
    * rebuild would wait for the worker to start (tests lower it).
    */
   minEvents = 65_536;
+  /**
+   * How long a job of `events` events may take before its worker is stopped and the caller
+   * rebuilds the side itself: 10 s plus 1 ms per 1,000 events (a worker does about 10,000
+   * events per millisecond: 100 times that). Tests shorten it.
+   */
+  deadlineMs: (events: number) => number = (events) => 10_000 + events / 1_000;
+  #warned = false;
 
   /**
    * Side `input` rebuilt on the worker into `output`'s arrays: the same arrays' memory comes
@@ -97,8 +108,11 @@ export class SideReplayPool {
     this.#busy = true;
     try {
       const job = this.#job(input, output);
-      const answer = await this.#run(worker, job);
-      if (answer === undefined || "error" in answer) return undefined;
+      const answer = await this.#run(worker, job, this.deadlineMs(input.kind.length));
+      if (answer === undefined || "error" in answer) {
+        this.#warnOnce(answer?.error ?? "the worker ended or passed its deadline");
+        return undefined;
+      }
       this.served++;
       return unpackOutput(answer.output);
     } finally {
@@ -106,9 +120,16 @@ export class SideReplayPool {
     }
   }
 
-  /** Tests: the next job's worker exits or throws instead of replaying. */
-  injectFault(fault: "exit" | "throw"): void {
+  /** Tests: the next job's worker exits, throws or hangs instead of replaying. */
+  injectFault(fault: NonNullable<SideJob["fault"]>): void {
     this.#fault = fault;
+  }
+
+  /** Says once per pool that a job failed (the side is rebuilt by the caller: same columns). */
+  #warnOnce(why: string): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    console.warn(`book rebuild: the second thread failed (${why}); rebuilding on this one`);
   }
 
   #start(): Worker | undefined {
@@ -130,11 +151,20 @@ export class SideReplayPool {
     noteWorkerAbandoned();
   }
 
-  /** Posts `job` and waits for its answer; `undefined` when the worker ends first. */
-  #run(worker: Worker, job: SideJob): Promise<SideAnswer | undefined> {
+  /**
+   * Posts `job` and waits for its answer; `undefined` when the worker ends first, or passes
+   * `deadlineMs` (then it is stopped and abandoned).
+   */
+  #run(worker: Worker, job: SideJob, deadlineMs: number): Promise<SideAnswer | undefined> {
     const transfer = job.output.buffers as ArrayBuffer[];
     return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#abandon(worker);
+        void worker.terminate();
+        finish(undefined);
+      }, deadlineMs);
       const finish = (answer: SideAnswer | undefined) => {
+        clearTimeout(timer);
         worker.off("message", onMessage);
         worker.off("exit", onEnd);
         worker.off("error", onEnd);
