@@ -97,10 +97,11 @@ export interface ReplayColumns extends ColumnArrays {
 /** Rebuilds the book over `ev` and samples it (see {@linkcode ReplayOptions}), on this thread. */
 export function replayBook(ev: BookEvents, o: ReplayOptions): ReplayColumns {
   const plan = planReplay(ev, o);
-  replaySide(sideInput(plan, 1), bidOutput(plan));
+  const out = plan.rest();
+  replaySide(sideInput(plan, 1), bidOutput(plan, out));
   const ask = askOutput(plan);
   replaySide(sideInput(plan, -1), ask);
-  return joinSides(plan, ask);
+  return joinSides(plan, out, ask);
 }
 
 /**
@@ -117,7 +118,9 @@ export async function replayBookOn(
   const input = sideInput(plan, -1);
   const given = askOutput(plan);
   const job = pool.replay(input, given);
-  replaySide(sideInput(plan, 1), bidOutput(plan));
+  // The other columns are allocated (and zeroed) while the worker already runs.
+  const out = plan.rest();
+  replaySide(sideInput(plan, 1), bidOutput(plan, out));
   let ask = await job;
   if (ask !== undefined && o.scratch !== undefined) {
     // The intermediates came back in buffers of their own (see `Scratch.adopt`).
@@ -128,7 +131,7 @@ export async function replayBookOn(
     // Arrays given to a worker that failed are gone with it (their buffers detached).
     const fresh = (n: number) => (a: Float64Array) =>
       (a.buffer as ArrayBuffer).detached ? new Float64Array(n) : a;
-    const columns = fresh(plan.out.ts.length);
+    const columns = fresh(plan.ts.length);
     ask = {
       prices: given.prices.map(columns),
       sizes: given.sizes.map(columns),
@@ -137,17 +140,19 @@ export async function replayBookOn(
     };
     replaySide(input, ask);
   }
-  return joinSides(plan, ask);
+  return joinSides(plan, out, ask);
 }
 
-/** A replay's rows scheduled and its columns allocated. */
-interface ReplayPlan {
+/**
+ * A replay's rows scheduled, its `ts` and ask columns allocated (`allocate`'s first step),
+ * and `rest()` to allocate the others.
+ */
+interface ReplayPlan extends ReturnType<typeof allocate> {
   readonly ev: BookEvents;
   readonly o: ReplayOptions;
   readonly rows: number;
   /** Row `r` shows the book after the first `rowEnds[r]` events. */
   readonly rowEnds: Int32Array;
-  readonly out: ColumnArrays;
   /** The venue's depth after each snapshot (`o.venueDepth` of its level counts). */
   readonly snapshotDepths: Float64Array;
   /** Level indexes of the imbalance columns. */
@@ -164,10 +169,10 @@ function planReplay(ev: BookEvents, o: ReplayOptions): ReplayPlan {
   const capacity = every === undefined
     ? countEventRows(ev.kind, time, from, to)
     : clockRows(time, every, from, to);
-  const out = allocate(capacity, o, o.reuse);
+  const columns = allocate(capacity, o, o.reuse);
   const rowEnds = temporary(o, "rowEnds", Int32Array, capacity);
   const clock = { kind: ev.kind, ts: ev.ts, time, every, from, to };
-  const rows = scheduleRows(clock, out.ts, rowEnds);
+  const rows = scheduleRows(clock, columns.ts, rowEnds);
   const s = ev.snapshots;
   const snapshotDepths = new Float64Array(s.bidOffsets.length - 1);
   for (let k = 0; k < snapshotDepths.length; k++) {
@@ -180,11 +185,11 @@ function planReplay(ev: BookEvents, o: ReplayOptions): ReplayPlan {
   }
   const cumDepths = (o.imbalanceLevels ?? []).map((k) => k - 1);
   return {
+    ...columns,
     ev,
     o,
     rows,
     rowEnds,
-    out,
     snapshotDepths,
     cumDepths,
     bidFlow: temporary(o, "bidFlow", Float64Array, ev.length),
@@ -218,8 +223,7 @@ function sideInput(plan: ReplayPlan, sign: 1 | -1): SideInput {
 }
 
 /** The bid side writes its level columns, and its summed sizes into the imbalance columns. */
-function bidOutput(plan: ReplayPlan): SideOutput {
-  const out = plan.out;
+function bidOutput(plan: ReplayPlan, out: ColumnArrays): SideOutput {
   return { prices: out.bidPrice, sizes: out.bidSize, cum: out.imbalance, flow: plan.bidFlow };
 }
 
@@ -228,10 +232,10 @@ function bidOutput(plan: ReplayPlan): SideOutput {
  * allocator, which keeps what it frees for the next rebuild) and its summed sizes apart.
  */
 function askOutput(plan: ReplayPlan): SideOutput {
-  const { out, rows } = plan;
+  const rows = plan.rows;
   return {
-    prices: out.askPrice,
-    sizes: out.askSize,
+    prices: plan.askPrice,
+    sizes: plan.askSize,
     cum: plan.cumDepths.map((_, j) => temporary(plan.o, `askCum${j}`, Float64Array, rows)),
     flow: temporary(plan.o, "askFlow", Float64Array, plan.ev.length),
   };
@@ -241,10 +245,10 @@ function askOutput(plan: ReplayPlan): SideOutput {
  * Writes the columns that need both sides (order-flow imbalance, mid, spread, microprice,
  * imbalance) and the event columns, and returns the replay's columns.
  */
-function joinSides(plan: ReplayPlan, ask: SideOutput): ReplayColumns {
+function joinSides(plan: ReplayPlan, written: ColumnArrays, ask: SideOutput): ReplayColumns {
   const { rows, o } = plan;
   const every = o.every;
-  const out = { ...plan.out, askPrice: ask.prices, askSize: ask.sizes };
+  const out = { ...written, askPrice: ask.prices, askSize: ask.sizes };
   const counts = joinRows({
     ev: plan.ev,
     rows: plan.rows,

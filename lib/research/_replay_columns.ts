@@ -42,8 +42,14 @@ export interface ColumnArrays {
 /**
  * The columns of `rows` rows (on `reuse`'s buffers where big enough); of `events` and
  * `digest` only the one the mode samples (the other is empty: see {@linkcode ModeColumns}).
+ * In two steps: `ts` and the ask side's level columns now (what a worker needs to start on
+ * that side), the others when `rest()` is called (while the worker runs).
  */
-export function allocate(rows: number, o: ReplayOptions, reuse?: ReusableColumns): ColumnArrays {
+export function allocate(
+  rows: number,
+  o: ReplayOptions,
+  reuse?: ReusableColumns,
+): Pick<ColumnArrays, "ts" | "askPrice" | "askSize"> & { rest(): ColumnArrays } {
   const [levels, imbalances] = [o.levels, o.imbalanceLevels?.length ?? 0];
   const clocked = o.every !== undefined;
   const taken = new Set<ArrayBufferLike>();
@@ -61,21 +67,27 @@ export function allocate(rows: number, o: ReplayOptions, reuse?: ReusableColumns
   const f64 = (old?: Float64Array) => array(old, Float64Array);
   const lists = (n: number, old: readonly Float64Array[] = []) =>
     Array.from({ length: n }, (_, k) => f64(old[k]));
-  return {
+  const first = {
     ts: f64(reuse?.ts),
+    askPrice: lists(levels, reuse?.askPrice),
+    askSize: lists(levels, reuse?.askSize),
+  };
+  const rest = (): ColumnArrays => ({
+    ts: first.ts,
     recvTs: f64(reuse?.recvTs),
     digest: clocked ? new Int32Array(0) : array(reuse?.digest, Int32Array),
     events: clocked ? f64(reuse?.events) : new Float64Array(0),
     bidPrice: lists(levels, reuse?.bidPrice),
     bidSize: lists(levels, reuse?.bidSize),
-    askPrice: lists(levels, reuse?.askPrice),
-    askSize: lists(levels, reuse?.askSize),
+    askPrice: first.askPrice,
+    askSize: first.askSize,
     ofi: f64(reuse?.ofi),
     mid: f64(reuse?.mid),
     spread: f64(reuse?.spread),
     microprice: f64(reuse?.microprice),
     imbalance: lists(imbalances, reuse?.imbalance),
-  };
+  });
+  return { ...first, rest };
 }
 
 /** The columns cut to `rows` (the same arrays when they have that many). */
