@@ -6,9 +6,8 @@
  */
 import pl from "nodejs-polars";
 import type { MarketEvent } from "../market/types.ts";
-import { Scratch } from "./_scratch.ts";
-
 import { CHANGE, RESET, SNAPSHOT } from "./_book_kinds.ts";
+import { Scratch } from "./_scratch.ts";
 
 export { CHANGE, RESET, SNAPSHOT };
 

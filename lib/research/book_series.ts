@@ -56,8 +56,9 @@ import { ScratchPool } from "./_scratch.ts";
 
 /**
  * The read path's intermediates (merged event columns, list offsets: about 30 bytes per
- * event) kept between calls, up to 256 MB: they never reach the caller, and a loop over days
- * then pays their fresh pages once, not per day.
+ * event) and the rebuild's (row schedule, each side's flow and summed sizes: about 36 more)
+ * kept between calls, up to 256 MB: they never reach the caller, and a loop over days then
+ * pays their fresh pages once, not per day.
  */
 const SCRATCH = new ScratchPool(256 * 2 ** 20);
 
@@ -134,10 +135,9 @@ export interface BookSeriesOptions extends BookHistoryOptions {
    * A series the caller is done with, whose arrays' memory the new series takes where it is
    * big enough (as NumPy's `out=`): its arrays, and anything made from them without a copy
    * (its `arrow()` table), are overwritten (or emptied: the ask side's, when it is rebuilt on
-   * the second thread) and must not be used afterwards. Saves the page
-   * faults of fresh memory, which cost about as much as the rebuild itself when the columns
-   * are large (1M rows x 10 levels: about 400 MB). Its `polars()` frames are copies and stay
-   * valid.
+   * the second thread) and must not be used afterwards. Saves the page faults of fresh
+   * memory, which cost about as much as the rebuild itself when the columns are large (1M
+   * rows x 10 levels: about 400 MB). Its `polars()` frames are copies and stay valid.
    */
   readonly reuse?: BookSeries;
 }
