@@ -7,6 +7,7 @@ import type { MarketDataRepository } from "../lib/repositories/repository.ts";
 import { type Authenticator, AuthError, type Principal, type Scope } from "./auth/authenticator.ts";
 import { OriginPolicy } from "./auth/origin.ts";
 import type { GuardStats } from "./conn_guard.ts";
+import type { DirectSocket } from "./_direct_send.ts";
 import { type StreamHub, TooManySubscribersError } from "./hub.ts";
 import { ConnectionLimiter, type ConnectionLimits } from "./limits.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -66,6 +67,11 @@ export interface AppOptions extends StreamOptions {
    * it when no connection guard is in front (the guard's write timeout does it otherwise).
    */
   readonly resetConnection?: (peer: PeerAddress) => Promise<boolean>;
+  /**
+   * Finds a client's TCP socket, for a WebSocket stream to write its frames to directly
+   * (`_direct_send.ts`). {@linkcode startServer} sets it when no connection guard is in front.
+   */
+  readonly directSocket?: (peer: PeerAddress) => Promise<DirectSocket | undefined>;
 }
 
 /** A client's TCP address. */
@@ -270,6 +276,7 @@ function webSocketRoute(state: AppState, req: Request, query: URLSearchParams): 
         : undefined,
       onEnd: release,
       resetConnection: resetterOf(state, req),
+      directSocket: directOf(state, req),
     });
   } catch (error) {
     release();
@@ -307,6 +314,16 @@ function resetterOf(state: AppState, req: Request): (() => void) | undefined {
   const peer = state.peers.get(req);
   const reset = state.options.resetConnection;
   return peer && reset ? () => void reset(peer) : undefined;
+}
+
+/** How to find the TCP socket of a WebSocket request, where the server can. */
+function directOf(
+  state: AppState,
+  req: Request,
+): (() => Promise<DirectSocket | undefined>) | undefined {
+  const peer = state.peers.get(req);
+  const find = state.options.directSocket;
+  return peer && find ? () => find(peer) : undefined;
 }
 
 /**

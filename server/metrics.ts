@@ -9,6 +9,7 @@ import client from "prom-client";
 import type { GuardStats } from "./conn_guard.ts";
 import type { StreamHub } from "./hub.ts";
 import type { ConnectionLimiter } from "./limits.ts";
+import { webSocketMessagesSent } from "./streams.ts";
 
 /** What {@linkcode ServerMetrics} reads at scrape time. */
 export interface ServerMetricsOptions {
@@ -107,6 +108,20 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(hub.stats().clients);
+      },
+    });
+    new client.Counter({
+      name: "alphapulse_ws_messages_sent_total",
+      help: "WebSocket stream messages this process sent, by path: written straight to the " +
+        "socket (direct) or through WebSocket.send (websocket: before the socket was found, " +
+        "behind the guard, or while the client is behind)",
+      labelNames: ["path"],
+      registers,
+      collect() {
+        this.reset();
+        const { direct, webSocket } = webSocketMessagesSent();
+        this.inc({ path: "direct" }, direct);
+        this.inc({ path: "websocket" }, webSocket);
       },
     });
     if (options.guard) guardMetrics(registers, options.guard);

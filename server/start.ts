@@ -9,6 +9,7 @@ import { type GuardedServer, type GuardStats, serveGuarded } from "./conn_guard.
 import type { StreamHub } from "./hub.ts";
 import type { StreamOptions } from "./streams.ts";
 import { resetTcpConnection } from "./_tcp_reset.ts";
+import { findDirectSocket } from "./_direct_send.ts";
 
 /** Options for {@linkcode startServer}. */
 export interface StartServerOptions extends
@@ -129,6 +130,8 @@ function serve(options: StartServerOptions): RunningServer {
     resetConnection: guarded
       ? undefined
       : (peer) => resetTcpConnection({ localPort: boundPort, peer }),
+    // Behind the guard the socket's peer is the guard's hop, and every byte is copied there.
+    directSocket: guarded ? undefined : (peer) => findDirectSocket({ localPort: boundPort, peer }),
   });
   const server = guarded
     ? guard = serveGuarded({

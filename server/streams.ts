@@ -5,6 +5,7 @@
  */
 import type { CloseReason, StreamFilter, StreamHub, StreamItem, Subscription } from "./hub.ts";
 import { HttpError } from "./router.ts";
+import { type DirectSocket, textFrame } from "./_direct_send.ts";
 
 /** Tracks the subscriptions of one app, so shutting the app down ends its streams. */
 export class StreamRegistry {
@@ -80,6 +81,11 @@ export interface WebSocketStreamOptions extends StreamOptions {
    * of a client that never reads for as long as the client stays connected.
    */
   readonly resetConnection?: () => void;
+  /**
+   * Finds the connection's TCP socket to write frames to directly (`_direct_send.ts`), once the
+   * socket is open; until it is found, and where it is not, `WebSocket.send` carries them.
+   */
+  readonly directSocket?: () => Promise<DirectSocket | undefined>;
 }
 
 function encodeBatch(items: readonly StreamItem[]): string {
@@ -100,27 +106,42 @@ function filterKey(filter: StreamFilter): string {
   return key;
 }
 
-/** The last batch text encoded starting at an item, with what identifies the batch. */
-const batches = new WeakMap<
-  StreamItem,
-  { key: string; length: number; last: StreamItem; text: string }
->();
+/** A batch's text, and its WebSocket frame once one was made. */
+interface EncodedBatch {
+  readonly key: string;
+  readonly length: number;
+  readonly last: StreamItem;
+  readonly text: string;
+  frame?: Uint8Array;
+}
+
+/** The last batch encoded starting at an item, with what identifies the batch. */
+const batches = new WeakMap<StreamItem, EncodedBatch>();
 
 /**
  * {@linkcode encodeBatch}, encoded once for every subscriber with the same filter: the hub
  * queues the same item objects to each, and a subscriber's queue is a contiguous run of its
  * filter's events, so the same filter, first item, last item and length mean the same batch.
  */
-function encodeFor(sub: Subscription, items: readonly StreamItem[]): string {
+function encodedFor(sub: Subscription, items: readonly StreamItem[]): EncodedBatch {
   const length = items.length;
-  if (length === 0) return "[]";
   const key = filterKey(sub.filter);
   const last = items[length - 1];
   const hit = batches.get(items[0]);
-  if (hit && hit.length === length && hit.last === last && hit.key === key) return hit.text;
-  const text = encodeBatch(items);
-  batches.set(items[0], { key, length, last, text });
-  return text;
+  if (hit && hit.length === length && hit.last === last && hit.key === key) return hit;
+  const encoded = { key, length, last, text: encodeBatch(items) };
+  batches.set(items[0], encoded);
+  return encoded;
+}
+
+function encodeFor(sub: Subscription, items: readonly StreamItem[]): string {
+  return items.length === 0 ? "[]" : encodedFor(sub, items).text;
+}
+
+/** The text frame of a non-empty batch, made once for every subscriber it goes to. */
+function frameFor(sub: Subscription, items: readonly StreamItem[]): Uint8Array {
+  const encoded = encodedFor(sub, items);
+  return encoded.frame ??= textFrame(encoded.text);
 }
 
 /** Ends a socket whose closing handshake cannot complete (the peer never reads). */
@@ -140,6 +161,17 @@ function dropConnection(socket: WebSocket): void {
   if (typeof rid === "number" && typeof internal?.core?.tryClose === "function") {
     internal.core.tryClose(rid);
   }
+}
+
+/** WebSocket stream messages this process sent, by how. */
+const sent = { direct: 0, webSocket: 0 };
+
+/**
+ * WebSocket stream messages this process has sent: written straight to the socket
+ * (`direct`) and through `WebSocket.send` (`webSocket`), for `/metrics`.
+ */
+export function webSocketMessagesSent(): { readonly direct: number; readonly webSocket: number } {
+  return { ...sent };
 }
 
 /** Deliveries put off because their socket still held a message, retried together. */
@@ -166,16 +198,24 @@ function retrySoon(flush: () => void): void {
  * moment later, so a loaded server sends fewer, larger messages instead of falling further
  * behind. While more than `maxBuffered` bytes wait in the socket the queue is not taken
  * (checked every 20 ms), so the hub drops a client that does not read. `done` is called once
- * with the subscription's close reason.
+ * with the subscription's close reason. With `direct.socket`, a message goes straight to the
+ * TCP socket while its queue is short (`_direct_send.ts`), through `WebSocket.send` otherwise;
+ * `direct.onTorn` is called if part of a frame was written, the stream broken.
  */
 export function deliver(
   socket: WebSocket,
   sub: Subscription,
   maxBuffered: number,
   done: (reason: CloseReason) => void,
+  direct: {
+    readonly socket?: Promise<DirectSocket | undefined>;
+    readonly onTorn?: () => void;
+  } = {},
 ): void {
   let scheduled = false;
   let paused = false;
+  let raw: DirectSocket | undefined;
+  direct.socket?.then((found) => raw = found);
   const flush = () => {
     scheduled = false;
     if (paused) return;
@@ -193,7 +233,15 @@ export function deliver(
     }
     const items = sub.take();
     if (!items || items.length === 0) return;
+    if (raw && !raw.failed) {
+      if (raw.write(frameFor(sub, items), maxBuffered) === "sent") {
+        sent.direct++;
+        return;
+      }
+      if (raw.torn) return direct.onTorn?.();
+    }
     socket.send(encodeFor(sub, items));
+    sent.webSocket++;
     if (socket.bufferedAmount > maxBuffered) {
       paused = true;
       const timer = setInterval(() => {
@@ -317,7 +365,17 @@ class SocketStream {
       } else {
         this.closeWith(1000, reason === "hub_closed" ? "server shutting down" : "closed");
       }
-    });
+    }, { socket: this.options.directSocket?.(), onTorn: () => this.#tear(sub) });
+  }
+
+  /** Part of a frame was written: no frame can follow, so the connection is reset. */
+  #tear(sub: Subscription): void {
+    console.warn(
+      `stream: subscriber #${sub.id}: a direct write was cut short; resetting its connection`,
+    );
+    dropConnection(this.socket);
+    this.options.resetConnection?.();
+    this.end();
   }
 }
 

@@ -8,6 +8,22 @@ const PARAMS_TEST = "tests/server_params_test.ts";
 
 export const mutations: readonly Mutation[] = [
   {
+    id: "server/direct-write-room-unchecked",
+    description: "a frame is written straight to the socket whatever its queue (it can be cut)",
+    file: "server/_direct_send.ts",
+    find: "if (this.#queued + this.#sent + frame.length > Math.min(this.#room, limit)) {",
+    replace: "if (false) {",
+    tests: ["tests/server_direct_send_test.ts"],
+  },
+  {
+    id: "server/direct-frame-16-bit-length-overflows",
+    description: "a 65,536-byte frame gets the 16-bit length form (its length wraps to 0)",
+    file: "server/_direct_send.ts",
+    find: "const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;",
+    replace: "const head = n < 126 ? 2 : n <= 65_536 ? 4 : 10;",
+    tests: ["tests/server_direct_send_test.ts"],
+  },
+  {
     id: "server/never-reading-client-not-reset",
     description: "a WebSocket whose close handshake never completes is not reset (Deno keeps it)",
     file: "server/streams.ts",
