@@ -4,18 +4,21 @@
  * into Rust, spawns a task, takes two locks and copies the frame again before its `sendto`,
  * and every socket's write waits until the JavaScript of the whole fan-out has run. Here a
  * frame is built once for every subscriber of a batch and written at once. Measured with 1,000
- * clients at 10,000 trades/s (`deno task bench server`'s load, alternated runs on one host):
- * 9.5-9.7 us of server CPU a message against 11.3-11.9, publish-to-receive p99 13.4-13.6 ms
- * against 16.7-17.4 ms.
+ * clients at 10,000 trades/s (the load and clients of `deno task bench server`, runs alternated
+ * with `WebSocket.send` on one host): 9.5-12.6 us of server CPU a message against 11.3-13.3,
+ * publish-to-receive p99 13.4-16.0 ms against 16.7-19.5 ms.
  *
  * The frames stay whole, so the stream Deno also writes to (pongs, pings, the close frame)
  * never interleaves with them: a frame is written only when the socket's send queue (read with
  * `SIOCOUTQ`) has room for it many times over and nothing of Deno's is waiting
  * (`bufferedAmount` 0); otherwise {@linkcode DirectSocket.write} answers `"full"` and the
  * caller sends through `WebSocket.send`, whose buffering and back-pressure then apply as
- * before. The descriptor is used only while the WebSocket is open: Deno closes it only after
- * its `readyState` has left `OPEN`, so it cannot be one reused for another connection; its
- * socket cookie is checked again whenever the queue is read.
+ * before. Deno's own control frames on the same stream (pongs, its idle pings, the close frame)
+ * are whole frames between ours; one Deno could write only in part (a full socket) is finished
+ * as soon as the socket takes bytes again, long before its queue is down to the quarter at which
+ * ours resume. The descriptor is used only while the WebSocket is open: Deno closes it only
+ * after its `readyState` has left `OPEN` (Deno 2.9.6's `01_websocket.js`), so it cannot be one
+ * reused for another connection; its socket cookie is checked again whenever the queue is read.
  * @module
  */
 import { errno, type Libc, type TcpEnds, withSocket } from "./_socket_fds.ts";
