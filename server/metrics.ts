@@ -110,20 +110,7 @@ export class ServerMetrics {
         this.set(hub.stats().clients);
       },
     });
-    new client.Counter({
-      name: "alphapulse_ws_messages_sent_total",
-      help: "WebSocket stream messages this process sent, by path: written straight to the " +
-        "socket (direct) or through WebSocket.send (websocket: before the socket was found, " +
-        "behind the guard, or while the client is behind)",
-      labelNames: ["path"],
-      registers,
-      collect() {
-        this.reset();
-        const { direct, webSocket } = webSocketMessagesSent();
-        this.inc({ path: "direct" }, direct);
-        this.inc({ path: "websocket" }, webSocket);
-      },
-    });
+    webSocketPathMetrics(registers);
     if (options.guard) guardMetrics(registers, options.guard);
   }
 
@@ -138,6 +125,24 @@ export class ServerMetrics {
   exposition(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** WebSocket stream messages by the path they took (`streams.ts`), read at scrape time. */
+function webSocketPathMetrics(registers: client.Registry[]): void {
+  new client.Counter({
+    name: "alphapulse_ws_messages_sent_total",
+    help: "WebSocket stream messages this process sent, by path: written straight to the " +
+      "socket (direct) or through WebSocket.send (websocket: before the socket was found, " +
+      "behind the guard, or while the client is behind)",
+    labelNames: ["path"],
+    registers,
+    collect() {
+      this.reset();
+      const { direct, webSocket } = webSocketMessagesSent();
+      this.inc({ path: "direct" }, direct);
+      this.inc({ path: "websocket" }, webSocket);
+    },
+  });
 }
 
 /** The connection guard's series, read from `stats` at scrape time. */
