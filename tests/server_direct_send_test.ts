@@ -11,6 +11,7 @@ import { type DirectSocket, findDirectSocket, textFrame } from "../server/_direc
 import { webSocketMessagesSent } from "../server/streams.ts";
 import { upgradeRequest } from "../bench/_fanout.ts";
 import { parseExposition, until } from "./support/checking_sink.ts";
+import { trade } from "./support/lake_rows.ts";
 
 /** A server of one WebSocket, with the socket found for direct writes once it is open. */
 function serveOne() {
@@ -141,20 +142,6 @@ Deno.test("direct writes to a client that does not read stop while frames still 
   }
 });
 
-function trade(i: number): Trade {
-  return {
-    kind: "trade",
-    exchange: "coinbase",
-    symbol: "BTC-USD",
-    ts: 1_700_000_000_000_000 + i,
-    recvTs: 1_700_000_000_000_000 + i,
-    id: String(i),
-    price: 100 + i / 100,
-    size: 0.5,
-    side: i % 2 ? "buy" : "sell",
-  };
-}
-
 Deno.test("the server's WebSocket streams write directly on a loopback bind, and /metrics counts it", async () => {
   const hub = new StreamHub();
   const server = await startServer({ repository: new MemoryRepository([]), hub, port: 0 });
@@ -167,7 +154,10 @@ Deno.test("the server's WebSocket streams write directly on a loopback bind, and
     const before = webSocketMessagesSent();
     const expected: string[] = [];
     for (let batch = 0; batch < 40; batch++) {
-      const trades = Array.from({ length: 5 }, (_, j) => trade(batch * 5 + j));
+      const trades = Array.from(
+        { length: 5 },
+        (_, j) => trade(batch * 5 + j, 1_700_000_000_000_000),
+      );
       expected.push(...trades.map((t) => t.id));
       hub.write(trades);
       await new Promise((r) => setTimeout(r, 5));
