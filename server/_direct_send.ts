@@ -1,17 +1,19 @@
 /**
  * Writes a served WebSocket's text frames straight to its TCP socket with libc `send` (FFI,
- * Linux), in place of `WebSocket.send`: the fan-out's hot path. Deno's send copies the text
- * into Rust, spawns a task, takes two locks and copies the frame again before its `sendto`,
- * and every socket's write waits until the JavaScript of the whole fan-out has run. Here a
- * frame is built once for every subscriber of a batch and written at once. Measured with 1,000
- * clients at 10,000 trades/s (the load and clients of `deno task bench server`, runs alternated
- * with `WebSocket.send` on one host): 9.5-12.6 us of server CPU a message against 11.3-13.3,
- * publish-to-receive p99 13.4-16.0 ms against 16.7-19.5 ms.
+ * Linux), in place of `WebSocket.send`: the fan-out's hot path. `WebSocket.send` copies the
+ * text into Rust and again into the frame and writes it from a task of its own, so no socket is
+ * written until the JavaScript of the whole fan-out has run (in a `perf` profile of the fan-out
+ * benchmark 9.5 % of the server's CPU was in libc, mostly `memmove`, `malloc` and `free`; 1.8 %
+ * with direct writes). Here a frame
+ * is built once for every subscriber of a batch and written at once. Measured with 1,000
+ * clients at 10,000 trades/s (`deno task bench server`, alternated with the code before on one
+ * host): `server_fanout_1000_p99` 15.7-16.9 ms against 20.9-24.1 ms, server CPU 11.4-12.2 us a
+ * message against 14.1-15.9 us (user CPU 2.5-3.5 us against 4.4-6.0 us).
  *
  * The frames stay whole, so the stream Deno also writes to (pongs, pings, the close frame)
- * never interleaves with them: a frame is written only when the socket's send queue (read with
- * `SIOCOUTQ`) has room for it many times over and nothing of Deno's is waiting
- * (`bufferedAmount` 0); otherwise {@linkcode DirectSocket.write} answers `"full"` and the
+ * never interleaves with them: a frame is written only while the socket's send queue (read with
+ * `SIOCOUTQ`), with the frame, stays within a quarter of the socket's buffer and nothing of
+ * Deno's is waiting (`bufferedAmount` 0); otherwise {@linkcode DirectSocket.write} answers `"full"` and the
  * caller sends through `WebSocket.send`, whose buffering and back-pressure then apply as
  * before. Deno's own control frames on the same stream (pongs, its idle pings, the close frame)
  * are whole frames between ours; one Deno could write only in part (a full socket) is finished
