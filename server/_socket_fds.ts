@@ -115,7 +115,7 @@ let pending: Map<string, ((fd: number | undefined) => void)[]> | undefined;
  * Finds the socket with these ends on the next turn of the event loop, and calls `use` with its
  * descriptor within that turn (`undefined` when no socket has them), so the caller acts on it
  * before anything else of this process can close it. Resolves with what `use` returned;
- * `undefined` at once where FFI cannot be used.
+ * `undefined` at once where FFI cannot be used, and (with a warning) when `use` throws.
  */
 export function withSocket<T>(
   ends: TcpEnds,
@@ -134,7 +134,14 @@ export function withSocket<T>(
   }
   const key = keyOf(ends);
   const users = pending.get(key) ?? [];
-  users.push((fd) => resolve(use(fd, lib)));
+  users.push((fd) => {
+    try {
+      resolve(use(fd, lib));
+    } catch (error) {
+      console.warn(`socket lookup: acting on the socket of ${key} failed: ${error}`);
+      resolve(undefined);
+    }
+  });
   pending.set(key, users);
   return promise;
 }
