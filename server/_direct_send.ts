@@ -58,6 +58,8 @@ export class DirectSocket {
   #sent = 0;
   /** Most bytes the queue may hold before a frame is written: a quarter of `SO_SNDBUF`. */
   #room = 0;
+  /** Whether something else may have written since the queue was read: read it first. */
+  #stale = true;
   #failed = false;
   #torn = false;
   readonly #word = new Uint8Array(8);
@@ -81,9 +83,17 @@ export class DirectSocket {
     return this.#torn;
   }
 
-  /** Bytes the kernel holds for the peer, as last read plus what was written since. */
+  /** Bytes the kernel holds for the peer, as last read plus what was written here since. */
   get queued(): number {
     return this.#queued + this.#sent;
+  }
+
+  /**
+   * Says that something else wrote to the socket (a message through `WebSocket.send`): the next
+   * {@linkcode write} reads the queue first instead of trusting what it last read.
+   */
+  invalidate(): void {
+    this.#stale = true;
   }
 
   #option(name: number): bigint | undefined {
@@ -109,18 +119,19 @@ export class DirectSocket {
     this.#queued = new DataView(this.#word.buffer).getInt32(0, true);
     this.#sent = 0;
     this.#room = Number(sndbuf) / 4;
+    this.#stale = false;
     return true;
   }
 
   /**
    * Writes `frame` whole, or nothing: only while the queue, with the frame, stays within a
    * quarter of the socket's buffer and within `limit` bytes. The queue is read again only when
-   * what was written since it was last read could have filled that room, so a client that
-   * keeps up costs one `send` a frame.
+   * what was written here since it was last read could have filled that room, or after
+   * {@linkcode invalidate}, so a client that keeps up costs one `send` a frame.
    */
   write(frame: Uint8Array, limit = Infinity): DirectWrite {
     if (this.#failed) return "failed";
-    if (this.#queued + this.#sent + frame.length > Math.min(this.#room, limit)) {
+    if (this.#stale || this.#queued + this.#sent + frame.length > Math.min(this.#room, limit)) {
       if (!this.#refresh()) return this.#fail();
       if (this.#queued + frame.length > Math.min(this.#room, limit)) return "full";
     }

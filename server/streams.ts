@@ -241,6 +241,7 @@ export function deliver(
       if (raw.torn) return direct.onTorn?.();
     }
     socket.send(encodeFor(sub, items));
+    raw?.invalidate(); // the queue the direct writes last read no longer holds
     sent.webSocket++;
     if (socket.bufferedAmount > maxBuffered) {
       paused = true;

@@ -129,6 +129,10 @@ for (const kind of ["c", "deno"] as const) {
       for (let i = 0; i < 1_000 && hub.stats().clients < count; i++) await sleep(10);
       assert.equal(hub.stats().clients, count, "every client subscribed");
       await clients.send("start");
+      // The clients read their commands in order, so once `stop` is answered `start` has been
+      // done: events that arrived before it would otherwise be forgotten (direct writes from
+      // the server can beat the command to the clients).
+      assert.equal((await clients.report()).events, 0);
       // 12 writes of 1-8 trades over SYM0-SYM3 (SYM3 has no subscriber); SYM1 skips an id in
       // write 4, SYM2 repeats one in write 7. Write 9 carries a SYM0 trade stamped at epoch 0
       // (latency past the histogram: its last bucket) and a SYM2 trade stamped 1,000 s ahead

@@ -93,7 +93,7 @@ function parseFrames(bytes: Uint8Array): { texts: string[]; rest: number } {
   return { texts, rest: bytes.length - at };
 }
 
-Deno.test("direct writes to a client that does not read stop while frames still fit, none cut", async () => {
+Deno.test("direct writes to a client that does not read stop while frames still fit, none cut, WebSocket.send's counted", async () => {
   const { server, port, opened } = serveOne();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
@@ -108,7 +108,7 @@ Deno.test("direct writes to a client that does not read stop while frames still 
     const text = new TextDecoder().decode(head);
     assert.match(text, /^HTTP\/1\.1 101/);
     let bytes = head.subarray(text.indexOf("\r\n\r\n") + 4);
-    const { direct } = await opened;
+    const { socket, direct } = await opened;
     // The client reads nothing: write 8 KB frames until the socket says it is full.
     let sent = 0;
     for (let i = 0; i < 10_000; i++) {
@@ -120,9 +120,16 @@ Deno.test("direct writes to a client that does not read stop while frames still 
     assert.ok(sent > 10 && sent < 10_000, `${sent} frames written before the socket was full`);
     assert.equal(direct.torn, false);
     assert.equal(direct.failed, false);
+    // WebSocket.send's message joins the queue; once told, the next direct write reads the
+    // queue again and finds no room even for a 3-byte frame.
+    const denoText = "w".repeat(100_000);
+    socket.send(denoText);
+    await until(() => socket.bufferedAmount === 0, "WebSocket.send's bytes to reach the kernel");
+    direct.invalidate();
+    assert.equal(direct.write(textFrame("x")), "full");
     // Now read everything: every frame whole, in order, nothing after the last.
     const texts: string[] = [];
-    while (texts.length < sent) {
+    while (texts.length < sent + 1) {
       const n = await conn.read(buffer);
       assert.ok(n !== null, `the stream ended after ${texts.length} of ${sent} frames`);
       const all = new Uint8Array(bytes.length + n);
@@ -132,8 +139,9 @@ Deno.test("direct writes to a client that does not read stop while frames still 
       texts.push(...parsed.texts);
       bytes = all.subarray(all.length - parsed.rest);
     }
-    assert.equal(texts.length, sent);
+    assert.equal(texts.length, sent + 1);
     assert.equal(bytes.length, 0);
+    assert.equal(texts.pop(), denoText);
     texts.forEach((t, i) => assert.equal(t.slice(0, 6), String(i).padStart(6, "0")));
     assert.ok(texts.every((t) => t.length === 8_192));
   } finally {

@@ -11,8 +11,17 @@ export const mutations: readonly Mutation[] = [
     id: "server/direct-write-room-unchecked",
     description: "a frame is written straight to the socket whatever its queue (it can be cut)",
     file: "server/_direct_send.ts",
-    find: "if (this.#queued + this.#sent + frame.length > Math.min(this.#room, limit)) {",
+    find:
+      "if (this.#stale || this.#queued + this.#sent + frame.length > Math.min(this.#room, limit)) {",
     replace: "if (false) {",
+    tests: ["tests/server_direct_send_test.ts"],
+  },
+  {
+    id: "server/direct-write-trusts-a-stale-queue",
+    description: "a direct write after WebSocket.send's does not read the socket's queue again",
+    file: "server/_direct_send.ts",
+    find: "    this.#stale = true;\n  }",
+    replace: "  }",
     tests: ["tests/server_direct_send_test.ts"],
   },
   {
