@@ -83,11 +83,6 @@ export class DirectSocket {
     return this.#torn;
   }
 
-  /** Bytes the kernel holds for the peer, as last read plus what was written here since. */
-  get queued(): number {
-    return this.#queued + this.#sent;
-  }
-
   /**
    * Says that something else wrote to the socket (a message through `WebSocket.send`): the next
    * {@linkcode write} reads the queue first instead of trusting what it last read.

@@ -17,7 +17,8 @@ export interface ColumnArrays {
   readonly digest: Int32Array;
   /**
    * Events applied since the previous row (clock mode); event mode: 1 but where events were
-   * applied without a row (before `from`, out of the window), made on first read.
+   * applied without a row of their own (before the window's start, or out of it), made on
+   * first read.
    */
   readonly events: Float64Array;
   readonly bidPrice: readonly Float64Array[];

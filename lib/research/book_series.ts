@@ -51,6 +51,7 @@ import {
   type ReplayOptions,
   type ReusableColumns,
 } from "./_book_replay.ts";
+import type { ColumnArrays } from "./_replay_columns.ts";
 import { SIDE_REPLAYS } from "./_side_replay_pool.ts";
 import { ScratchPool } from "./_scratch.ts";
 
@@ -86,39 +87,15 @@ function readBytes(events: BookEvents): number {
  * `bookHistory`'s frame (same rows, same values, same NaN conventions; see there).
  * Level `k` (1-based) of a side is index `k - 1` of its arrays.
  */
-export interface BookSeries {
+export interface BookSeries extends Omit<ColumnArrays, "imbalance"> {
   /** Number of rows. */
   readonly rows: number;
   /** Levels per side. */
   readonly levels: number;
   /** Sampled on a clock (`every`): rows carry `events`, not `digest`. */
   readonly clocked: boolean;
-  /** Venue time (or clock tick), microseconds since the epoch. */
-  readonly ts: Float64Array;
-  /** `recv_ts` of the last event applied, microseconds (NaN before any). */
-  readonly recvTs: Float64Array;
-  /** The event's stored digest (event rows; 0 on clock rows, made on first read). */
-  readonly digest: Int32Array;
-  /**
-   * Events applied since the previous row (clock rows; on event rows 1, but where events were
-   * applied without a row of their own: before `start`, or out of the window; made on first
-   * read).
-   */
-  readonly events: Float64Array;
-  readonly bidPrice: readonly Float64Array[];
-  readonly bidSize: readonly Float64Array[];
-  readonly askPrice: readonly Float64Array[];
-  readonly askSize: readonly Float64Array[];
-  /** `(bid_1 + ask_1) / 2`. */
-  readonly mid: Float64Array;
-  /** `ask_1 - bid_1`. */
-  readonly spread: Float64Array;
-  /** `(bid_1 * ask_size_1 + ask_1 * bid_size_1) / (bid_size_1 + ask_size_1)`. */
-  readonly microprice: Float64Array;
   /** `imbalance_k` by `k` (the `imbalanceLevels` option, in its order). */
   readonly imbalance: ReadonlyMap<number, Float64Array>;
-  /** Order-flow imbalance since the previous row. */
-  readonly ofi: Float64Array;
   /** Changes applied to a valid book. */
   readonly applied: number;
   /** Changes that found no valid book. */
